@@ -1,0 +1,142 @@
+package stamp
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Runtime is the desired runtime of one tenant, rendered from its
+// blueprint: the reconciler hands it to a Driver, which converges to it.
+type Runtime struct {
+	Tenant   string    `json:"tenant"`
+	Bundle   BundleRef `json:"bundle"`
+	Services []Service `json:"services"`
+}
+
+// BundleRef names the bundle a runtime runs.
+type BundleRef struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Digest  string `json:"digest"`
+}
+
+// Service is the desired runtime of one service of a tenant.
+type Service struct {
+	Name string `json:"name"`
+	// Command runs the service on the local driver, relative to the
+	// extracted bundle; Image runs it on Kubernetes.
+	Command []string `json:"command,omitempty"`
+	Image   string   `json:"image,omitempty"`
+	// Env is fully rendered, secrets included. PORT is set by the driver.
+	Env map[string]string `json:"env,omitempty"`
+	// Port is the port the app listens on inside its container; the local
+	// driver allocates a loopback port instead and passes it as $PORT.
+	// Zero means the service serves no traffic.
+	Port     int          `json:"port,omitempty"`
+	Public   bool         `json:"public,omitempty"`
+	Replicas int          `json:"replicas"`
+	Memory   int64        `json:"memory,omitempty"` // bytes; 0 is unlimited
+	CPU      float64      `json:"cpu,omitempty"`    // cores; 0 is unlimited
+	Health   *HealthCheck `json:"health,omitempty"`
+}
+
+// HealthCheck is an HTTP probe: GET Path must answer 2xx within Timeout.
+type HealthCheck struct {
+	Path     string        `json:"path"`
+	Interval time.Duration `json:"interval"`
+	Timeout  time.Duration `json:"timeout"`
+}
+
+// Observed is what a driver sees of one tenant.
+type Observed struct {
+	Tenant   string                      `json:"tenant"`
+	Services map[string]*ServiceObserved `json:"services"`
+}
+
+// ServiceObserved is what a driver sees of one service.
+type ServiceObserved struct {
+	// Instances are the running replicas.
+	Instances []Instance `json:"instances"`
+	// Restarts counts restarts since the control plane started watching.
+	Restarts int `json:"restarts"`
+	// LastExit describes the last exit ("exit status 1", "signal: killed").
+	LastExit string `json:"lastExit,omitempty"`
+}
+
+// Instance is one running copy of one service.
+type Instance struct {
+	ID string `json:"id"` // stable within the tenant, e.g. "web-0"
+	// Endpoint is host:port where the instance serves, empty if no port.
+	Endpoint  string    `json:"endpoint,omitempty"`
+	PID       int       `json:"pid,omitempty"`
+	StartedAt time.Time `json:"startedAt"`
+}
+
+// Task is one-shot work (a migrate or seed hook) run in a tenant's runtime.
+// Its Name is stable: running a task whose name the driver has seen before
+// returns that earlier run's result, or waits for it if it is still going,
+// instead of starting a second one.
+type Task struct {
+	Name    string            `json:"name"`
+	Bundle  BundleRef         `json:"bundle"`
+	Command []string          `json:"command,omitempty"`
+	Image   string            `json:"image,omitempty"`
+	Env     map[string]string `json:"env,omitempty"`
+	Timeout time.Duration     `json:"timeout"`
+}
+
+// TaskResult is how a task ended. A non-zero ExitCode is a failed hook, not
+// an error of the driver.
+type TaskResult struct {
+	ExitCode int `json:"exitCode"`
+	// Output holds the last lines the task printed (stdout and stderr).
+	Output string `json:"output"`
+}
+
+// Driver runs tenants' instances somewhere: local processes or Kubernetes.
+// Methods are idempotent and safe to call again after a crash.
+type Driver interface {
+	// Apply converges the tenant's instances to rt and returns once they are
+	// started (not necessarily healthy). It allocates whatever rt needs
+	// (directories, ports) and extracts the bundle on first use.
+	Apply(ctx context.Context, rt *Runtime) error
+	// Observe returns what runs for tenant; a tenant the driver holds
+	// nothing for yields an Observed with no services, not an error.
+	Observe(ctx context.Context, tenant string) (*Observed, error)
+	// RunTask runs task for tenant to completion (see Task for the rules on
+	// names). A task that exceeds its Timeout is killed and reported with
+	// ExitCode -1.
+	RunTask(ctx context.Context, tenant string, task *Task) (*TaskResult, error)
+	// Remove stops everything of tenant and releases what it held
+	// (processes, ports, files). A tenant already gone is not an error.
+	Remove(ctx context.Context, tenant string) error
+	// Tenants lists every tenant the driver holds something for, so the
+	// reconciler can remove what no longer has a tenant.
+	Tenants(ctx context.Context) ([]string, error)
+}
+
+// LogReader is implemented by drivers that can hand out a service's logs.
+type LogReader interface {
+	// Logs returns the service's combined output. With follow, the reader
+	// keeps returning new output until ctx ends. An unknown tenant or
+	// service is ENOTFOUND.
+	Logs(ctx context.Context, tenant, service string, follow bool) (io.ReadCloser, error)
+}
+
+// Engine provides per-tenant databases of one kind (sqlite, postgres).
+type Engine interface {
+	// Ensure creates the database if missing and returns the URL the
+	// tenant's app connects with. Password is the tenant's generated
+	// credential for engines that use one.
+	Ensure(ctx context.Context, db DatabaseSpec) (url string, err error)
+	// Drop deletes the database; a missing one is not an error.
+	Drop(ctx context.Context, db DatabaseSpec) error
+}
+
+// DatabaseSpec names one database of one tenant.
+type DatabaseSpec struct {
+	Tenant   string
+	Name     string // the blueprint's database name, e.g. "main"
+	Password string
+}

@@ -1,0 +1,54 @@
+package stamp
+
+import "time"
+
+// Event types.
+const (
+	EventTenantCreated   = "tenant.created"
+	EventTenantReady     = "tenant.ready"
+	EventTenantFailed    = "tenant.failed"
+	EventTenantDeleting  = "tenant.deleting"
+	EventTenantDeleted   = "tenant.deleted"
+	EventStep            = "tenant.step"  // a step finished (Status ok) or failed
+	EventRetry           = "tenant.retry" // a step hit a transient error and will be retried
+	EventBlueprintPushed = "blueprint.pushed"
+)
+
+// Step outcomes recorded in Event.Status.
+const (
+	StatusOK     = "ok"
+	StatusFailed = "failed"
+)
+
+// Event is an append-only record of something that happened. Steps carry
+// the times the step was queued, started and finished, so wait time
+// (Started-Queued) and work time (Finished-Started) are read off the log.
+type Event struct {
+	// Seq is assigned by the store: strictly increasing, never reused.
+	Seq        int64     `json:"seq"`
+	Time       time.Time `json:"time"`
+	Type       string    `json:"type"`
+	Tenant     string    `json:"tenant,omitempty"`
+	Generation int64     `json:"generation,omitempty"`
+	Step       string    `json:"step,omitempty"`
+	Status     string    `json:"status,omitempty"`
+	Message    string    `json:"message,omitempty"`
+	QueuedAt   time.Time `json:"queuedAt,omitzero"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+}
+
+// EventFilter selects events. Zero fields select everything.
+type EventFilter struct {
+	AfterSeq int64  // only events with Seq > AfterSeq
+	Tenant   string // only this tenant's events
+	Limit    int    // at most this many, oldest first; 0 means the store's default
+}
+
+// Token is an API credential. Only a hash of the secret is kept.
+type Token struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Hash      string    `json:"-"` // hex sha256 of the secret
+	CreatedAt time.Time `json:"createdAt"`
+}

@@ -1,0 +1,54 @@
+package stamp
+
+import "context"
+
+// Store keeps control-plane state: bundles, tenants and their secrets,
+// tokens, and the append-only event log. Every implementation passes the
+// conformance suite in store/storetest.
+type Store interface {
+	BundleSource
+
+	// CreateBundle stores b (Content included) and sets CreatedAt. If
+	// name@version already exists with the same digest it does nothing and
+	// returns nil; with a different digest it returns ECONFLICT.
+	CreateBundle(ctx context.Context, b *Bundle) error
+	// GetBundle returns name@version without its content, or ENOTFOUND.
+	GetBundle(ctx context.Context, name, version string) (*Bundle, error)
+	// ListBundles returns every bundle without content, ordered by name and
+	// creation time.
+	ListBundles(ctx context.Context) ([]*Bundle, error)
+
+	// CreateTenant stores a new tenant, setting ResourceVersion and the
+	// timestamps on t. A tenant of that name already existing is ECONFLICT.
+	CreateTenant(ctx context.Context, t *Tenant) error
+	// GetTenant returns the tenant or ENOTFOUND.
+	GetTenant(ctx context.Context, name string) (*Tenant, error)
+	// ListTenants returns every tenant ordered by name.
+	ListTenants(ctx context.Context) ([]*Tenant, error)
+	// UpdateTenant writes t if t.ResourceVersion is the stored one, then
+	// increments t.ResourceVersion and sets UpdatedAt. A stale version is
+	// ECONFLICT; a missing tenant is ENOTFOUND.
+	UpdateTenant(ctx context.Context, t *Tenant) error
+	// DeleteTenant removes the tenant and its secrets if resourceVersion is
+	// the stored one (ECONFLICT otherwise). A missing tenant is ENOTFOUND.
+	DeleteTenant(ctx context.Context, name string, resourceVersion int64) error
+
+	// Secrets returns the tenant's secrets (empty, not an error, if none).
+	Secrets(ctx context.Context, tenant string) (map[string]string, error)
+	// PutSecrets adds or replaces the named secrets of a tenant.
+	PutSecrets(ctx context.Context, tenant string, secrets map[string]string) error
+
+	// AppendEvents appends events in order, assigning each its Seq (and Time
+	// if zero).
+	AppendEvents(ctx context.Context, events ...*Event) error
+	// ListEvents returns events matching f, oldest first.
+	ListEvents(ctx context.Context, f EventFilter) ([]*Event, error)
+
+	// CreateToken stores a token; a duplicate ID or hash is ECONFLICT.
+	CreateToken(ctx context.Context, t *Token) error
+	// TokenByHash returns the token whose Hash is hash, or ENOTFOUND.
+	TokenByHash(ctx context.Context, hash string) (*Token, error)
+
+	// Close releases the store's connections.
+	Close() error
+}
