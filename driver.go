@@ -140,3 +140,10 @@ type DatabaseSpec struct {
 	Name     string // the blueprint's database name, e.g. "main"
 	Password string
 }
+
+// Preparer is implemented by drivers that can set a tenant up (directories,
+// the extracted bundle, ports) before anything of it runs, so that setup is
+// a step of its own. Prepare is idempotent like Apply.
+type Preparer interface {
+	Prepare(ctx context.Context, rt *Runtime) error
+}
