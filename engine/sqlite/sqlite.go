@@ -1,0 +1,110 @@
+// Package sqlite is the default stamp.Engine: every database of every tenant
+// is one SQLite file, <dir>/<tenant>/<name>.db, in WAL mode. The tenant's app
+// opens the file itself; this package only creates and deletes it.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/stamphq/stamp"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Engine creates and drops per-tenant SQLite files under one directory.
+type Engine struct {
+	dir string
+}
+
+var _ stamp.Engine = (*Engine)(nil)
+
+// New returns an Engine keeping its files under dir, which is created on
+// first use.
+func New(dir string) *Engine {
+	return &Engine{dir: dir}
+}
+
+// Ensure creates the database file of db if it is missing and returns its
+// URL, "sqlite:" followed by the absolute path of the file. Invalid tenant or
+// database names are EINVALID.
+func (e *Engine) Ensure(ctx context.Context, db stamp.DatabaseSpec) (string, error) {
+	path, err := e.path(db)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", fmt.Errorf("create database %s of %s: %w", db.Name, db.Tenant, err)
+	}
+	if err := createWAL(ctx, path); err != nil {
+		return "", fmt.Errorf("create database %s of %s: %w", db.Name, db.Tenant, err)
+	}
+	return "sqlite:" + path, nil
+}
+
+// Drop deletes the database file of db with its WAL and shared-memory files,
+// and the tenant's directory once it holds nothing else. A missing database
+// is not an error; invalid names are EINVALID.
+func (e *Engine) Drop(ctx context.Context, db stamp.DatabaseSpec) error {
+	path, err := e.path(db)
+	if err != nil {
+		return err
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("drop database %s of %s: %w", db.Name, db.Tenant, err)
+		}
+	}
+	entries, err := os.ReadDir(filepath.Dir(path))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("drop database %s of %s: %w", db.Name, db.Tenant, err)
+	case len(entries) == 0:
+		// A concurrent Ensure may have just created a file: Remove then
+		// fails with ENOTEMPTY, which is fine, the directory is in use.
+		if err := os.Remove(filepath.Dir(path)); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTEMPTY) {
+			return fmt.Errorf("drop database %s of %s: %w", db.Name, db.Tenant, err)
+		}
+	}
+	return nil
+}
+
+// path validates the names of db and returns the absolute path of its file.
+func (e *Engine) path(db stamp.DatabaseSpec) (string, error) {
+	if err := stamp.ValidateName("tenant", db.Tenant); err != nil {
+		return "", err
+	}
+	if err := stamp.ValidateName("database", db.Name); err != nil {
+		return "", err
+	}
+	dir, err := filepath.Abs(e.dir)
+	if err != nil {
+		return "", fmt.Errorf("resolve sqlite engine dir %s: %w", e.dir, err)
+	}
+	return filepath.Join(dir, db.Tenant, db.Name+".db"), nil
+}
+
+// createWAL opens (creating) the SQLite file at path and switches it to WAL
+// mode, which is persistent in the file, so the app's connections use it.
+func createWAL(ctx context.Context, path string) error {
+	conn, err := sql.Open("sqlite", path)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var mode string
+	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode); err != nil {
+		return err
+	}
+	if mode != "wal" {
+		return fmt.Errorf("journal mode is %q, want %q", mode, "wal")
+	}
+	return conn.Close()
+}
