@@ -1,0 +1,327 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// migrationFiles holds the schema, one NNNN_name.sql file per version. A
+// released file is never edited; a change is a new file.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migration is one versioned schema change.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// openDB opens the database that a $DATABASE_URL names. The URL scheme picks
+// the dialect here and nowhere else; the queries in this file are written to
+// run unchanged on SQLite and PostgreSQL ($N placeholders, RETURNING).
+func openDB(rawURL string) (*sql.DB, error) {
+	if rawURL == "" {
+		return nil, errors.New("DATABASE_URL is not set (want sqlite:PATH)")
+	}
+	scheme, rest, ok := strings.Cut(rawURL, ":")
+	if !ok {
+		return nil, errors.New("DATABASE_URL has no scheme (want sqlite:PATH)")
+	}
+	switch scheme {
+	case "sqlite":
+		return openSQLite(rest)
+	case "postgres", "postgresql":
+		return nil, errors.New("DATABASE_URL: postgres support is not built yet")
+	default:
+		// The URL itself is not echoed: a database URL may carry a password.
+		return nil, fmt.Errorf("DATABASE_URL: unsupported scheme %q (want sqlite:PATH)", scheme)
+	}
+}
+
+// openSQLite opens the SQLite file at path (created if missing) in WAL mode,
+// with a 5 s busy timeout, foreign keys enforced, and write transactions that
+// take the write lock at BEGIN so concurrent writers queue instead of failing.
+func openSQLite(path string) (*sql.DB, error) {
+	switch {
+	case path == "":
+		return nil, errors.New("DATABASE_URL: sqlite: needs a file path, as in sqlite:/var/data/main.db")
+	case strings.HasPrefix(path, "//"):
+		return nil, errors.New("DATABASE_URL: sqlite: takes a file path, not a host (use sqlite:/abs/path or sqlite:rel/path)")
+	case strings.ContainsRune(path, '?'):
+		return nil, errors.New("DATABASE_URL: sqlite file path must not contain '?'")
+	}
+	dsn := path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// loadMigrations returns the embedded migrations in version order.
+func loadMigrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, name := range names { // fs.Glob returns names sorted
+		base := strings.TrimSuffix(path.Base(name), ".sql")
+		num, label, ok := strings.Cut(base, "_")
+		version, err := strconv.Atoi(num)
+		if !ok || err != nil || version <= 0 {
+			return nil, fmt.Errorf("migration %s: name must be NNNN_name.sql", name)
+		}
+		if len(ms) > 0 && ms[len(ms)-1].version >= version {
+			return nil, fmt.Errorf("migration %s: version %d is not above the one before it", name, version)
+		}
+		body, err := fs.ReadFile(migrationFiles, name)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: version, name: label, sql: string(body)})
+	}
+	return ms, nil
+}
+
+// migrateCmd is `ledger migrate`.
+func migrateCmd(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	if len(args) > 0 {
+		return fmt.Errorf("migrate takes no arguments, got %q", args)
+	}
+	db, err := openDB(getenv("DATABASE_URL"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return migrate(ctx, db, slog.New(slog.NewTextHandler(stderr, nil)))
+}
+
+// migrate applies every embedded migration the database has not recorded in
+// schema_migrations, each in its own transaction, and logs each it applies.
+// Running it again is a no-op, and two runs at once are safe: each
+// transaction holds the write lock from BEGIN and rechecks the version.
+func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return fmt.Errorf("load migrations: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at TEXT NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	for _, m := range ms {
+		applied, err := applyMigration(ctx, db, m)
+		if err != nil {
+			return fmt.Errorf("apply migration %04d_%s: %w", m.version, m.name, err)
+		}
+		if applied {
+			log.Info("applied migration", "version", m.version, "name", m.name)
+		}
+	}
+	log.Info("schema is up to date", "version", ms[len(ms)-1].version)
+	return nil
+}
+
+// applyMigration runs m in one transaction unless it is already recorded,
+// and reports whether it ran.
+func applyMigration(ctx context.Context, db *sql.DB, m migration) (applied bool, err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback() // a no-op after Commit
+
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {
+		return false, err
+	}
+	if n > 0 {
+		return false, nil
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+		m.version, m.name, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		return false, err
+	}
+	return true, tx.Commit()
+}
+
+// checkMigrated returns an error unless every embedded migration is applied.
+// Versions newer than this binary knows are fine: an old release keeps
+// serving while a new one is rolled out beside it.
+func checkMigrated(ctx context.Context, db *sql.DB) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return fmt.Errorf("load migrations: %w", err)
+	}
+	applied, err := appliedVersions(ctx, db)
+	if err != nil {
+		return fmt.Errorf("read schema version (has `ledger migrate` run?): %w", err)
+	}
+	for _, m := range ms {
+		if !applied[m.version] {
+			return fmt.Errorf("database is not migrated (%04d_%s is pending): run `ledger migrate` first", m.version, m.name)
+		}
+	}
+	return nil
+}
+
+// appliedVersions returns the versions recorded in schema_migrations.
+func appliedVersions(ctx context.Context, db *sql.DB) (map[int]bool, error) {
+	rows, err := db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	applied := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		applied[v] = true
+	}
+	return applied, rows.Err()
+}
+
+// setting returns the value of a setting, or "" if it was never written.
+func setting(ctx context.Context, db *sql.DB, key string) (string, error) {
+	var v string
+	err := db.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read setting %s: %w", key, err)
+	}
+	return v, nil
+}
+
+// customer is someone the tenant sends invoices to.
+type customer struct {
+	ID    int64  `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+// invoice is an amount owed by one customer.
+type invoice struct {
+	ID           int64  `json:"id"`
+	CustomerID   int64  `json:"customer_id"`
+	AmountCents  int64  `json:"amount_cents"`
+	Currency     string `json:"currency"`
+	Status       string `json:"status"`
+	CreatedAt    string `json:"created_at"` // RFC 3339, UTC
+	CustomerName string `json:"-"`          // for the home page
+}
+
+// errUnknownCustomer is returned by insertInvoice for a customer_id that
+// names no customer.
+var errUnknownCustomer = errors.New("unknown customer")
+
+// listCustomers returns every customer, oldest first.
+func listCustomers(ctx context.Context, db *sql.DB) ([]customer, error) {
+	rows, err := db.QueryContext(ctx, `SELECT id, name, email FROM customers ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list customers: %w", err)
+	}
+	defer rows.Close()
+	cs := []customer{}
+	for rows.Next() {
+		var c customer
+		if err := rows.Scan(&c.ID, &c.Name, &c.Email); err != nil {
+			return nil, fmt.Errorf("list customers: %w", err)
+		}
+		cs = append(cs, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list customers: %w", err)
+	}
+	return cs, nil
+}
+
+// insertCustomer stores c and returns it with its new ID.
+func insertCustomer(ctx context.Context, db *sql.DB, c customer) (customer, error) {
+	err := db.QueryRowContext(ctx, `INSERT INTO customers (name, email) VALUES ($1, $2) RETURNING id`,
+		c.Name, c.Email).Scan(&c.ID)
+	if err != nil {
+		return customer{}, fmt.Errorf("insert customer: %w", err)
+	}
+	return c, nil
+}
+
+// listInvoices returns every invoice with its customer's name, oldest first.
+func listInvoices(ctx context.Context, db *sql.DB) ([]invoice, error) {
+	rows, err := db.QueryContext(ctx, `
+		SELECT i.id, i.customer_id, i.amount_cents, i.currency, i.status, i.created_at, c.name
+		FROM invoices i JOIN customers c ON c.id = i.customer_id
+		ORDER BY i.id`)
+	if err != nil {
+		return nil, fmt.Errorf("list invoices: %w", err)
+	}
+	defer rows.Close()
+	invs := []invoice{}
+	for rows.Next() {
+		var i invoice
+		if err := rows.Scan(&i.ID, &i.CustomerID, &i.AmountCents, &i.Currency, &i.Status, &i.CreatedAt, &i.CustomerName); err != nil {
+			return nil, fmt.Errorf("list invoices: %w", err)
+		}
+		invs = append(invs, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list invoices: %w", err)
+	}
+	return invs, nil
+}
+
+// insertInvoice stores inv as a new open invoice and returns it with its ID
+// and creation time. It returns errUnknownCustomer if the customer does not
+// exist; the check and the insert share one transaction.
+func insertInvoice(ctx context.Context, db *sql.DB, inv invoice) (invoice, error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return invoice{}, fmt.Errorf("insert invoice: %w", err)
+	}
+	defer tx.Rollback() // a no-op after Commit
+
+	err = tx.QueryRowContext(ctx, `SELECT name FROM customers WHERE id = $1`, inv.CustomerID).Scan(&inv.CustomerName)
+	if errors.Is(err, sql.ErrNoRows) {
+		return invoice{}, errUnknownCustomer
+	}
+	if err != nil {
+		return invoice{}, fmt.Errorf("insert invoice: read customer: %w", err)
+	}
+	inv.Status = "open"
+	inv.CreatedAt = time.Now().UTC().Format(time.RFC3339)
+	err = tx.QueryRowContext(ctx, `
+		INSERT INTO invoices (customer_id, amount_cents, currency, status, created_at)
+		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+		inv.CustomerID, inv.AmountCents, inv.Currency, inv.Status, inv.CreatedAt).Scan(&inv.ID)
+	if err != nil {
+		return invoice{}, fmt.Errorf("insert invoice: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return invoice{}, fmt.Errorf("insert invoice: %w", err)
+	}
+	return inv, nil
+}

@@ -1,0 +1,634 @@
+package main
+
+import (
+	"bufio"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// env is a fake environment for run.
+type env map[string]string
+
+func (e env) get(key string) string { return e[key] }
+
+// runLedger runs one ledger command in-process and returns what it wrote to
+// stderr.
+func runLedger(t *testing.T, e env, args ...string) (string, error) {
+	t.Helper()
+	var stdout, stderr strings.Builder
+	err := run(t.Context(), args, e.get, &stdout, &stderr)
+	return stderr.String(), err
+}
+
+// tempURL returns the DATABASE_URL of a new SQLite file in a temp dir.
+func tempURL(t *testing.T) string {
+	t.Helper()
+	return "sqlite:" + filepath.Join(t.TempDir(), "main.db")
+}
+
+// openTestDB opens url and closes it when the test ends.
+func openTestDB(t *testing.T, url string) *sql.DB {
+	t.Helper()
+	db, err := openDB(url)
+	if err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// migratedDB returns a migrated database in a temp dir and its URL.
+func migratedDB(t *testing.T) (*sql.DB, string) {
+	t.Helper()
+	url := tempURL(t)
+	if out, err := runLedger(t, env{"DATABASE_URL": url}, "migrate"); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	return openTestDB(t, url), url
+}
+
+// testServer serves the handler of ledger over db on 127.0.0.1, port 0.
+func testServer(t *testing.T, db *sql.DB, cfg config) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(newServer(db, slog.New(slog.DiscardHandler), cfg))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// call sends one request and returns the status and body of the answer.
+func call(t *testing.T, baseURL, method, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, baseURL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	return res.StatusCode, string(b)
+}
+
+// mustCall is call that fails the test unless the status is want, and
+// decodes a JSON answer into out when out is not nil.
+func mustCall(t *testing.T, baseURL, method, path, body string, want int, out any) {
+	t.Helper()
+	got, b := call(t, baseURL, method, path, body)
+	if got != want {
+		t.Fatalf("%s %s: got status %d, want %d (body %q)", method, path, got, want, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal([]byte(b), out); err != nil {
+			t.Fatalf("%s %s: decode %q: %v", method, path, b, err)
+		}
+	}
+}
+
+func count(t *testing.T, db *sql.DB, table string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil {
+		t.Fatalf("count %s: %v", table, err)
+	}
+	return n
+}
+
+func TestOpenDBRejects(t *testing.T) {
+	tests := []struct {
+		url, want string
+	}{
+		{"", "DATABASE_URL is not set"},
+		{"main.db", "has no scheme"},
+		{"postgres://app:hunter2@db.internal/main", "postgres support is not built yet"},
+		{"postgresql://app:hunter2@db.internal/main", "postgres support is not built yet"},
+		{"mysql://app:hunter2@db.internal/main", `unsupported scheme "mysql"`},
+		{"sqlite:", "needs a file path"},
+		{"sqlite://main.db", "not a host"},
+		{"sqlite:main.db?mode=ro", "must not contain '?'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			db, err := openDB(tt.url)
+			if err == nil {
+				db.Close()
+				t.Fatalf("got no error, want one containing %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %q, want it to contain %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("got %q, which leaks the password", err)
+			}
+		})
+	}
+}
+
+func TestOpenSQLitePragmas(t *testing.T) {
+	tests := []struct {
+		pragma, want string
+	}{
+		{"journal_mode", "wal"},
+		{"busy_timeout", "5000"},
+		{"foreign_keys", "1"},
+	}
+	db := openTestDB(t, tempURL(t))
+	for _, tt := range tests {
+		t.Run(tt.pragma, func(t *testing.T) {
+			var got string
+			if err := db.QueryRow("PRAGMA " + tt.pragma).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestOpenSQLiteRelativePath(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if out, err := runLedger(t, env{"DATABASE_URL": "sqlite:relative.db"}, "migrate"); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "relative.db")); err != nil {
+		t.Errorf("got %v, want relative.db in the working directory", err)
+	}
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	url := tempURL(t)
+	for i := range 2 {
+		out, err := runLedger(t, env{"DATABASE_URL": url}, "migrate")
+		if err != nil {
+			t.Fatalf("migrate run %d: %v\n%s", i+1, err, out)
+		}
+		applied := strings.Contains(out, "applied migration")
+		if want := i == 0; applied != want {
+			t.Errorf("run %d: got applied %v, want %v (log %q)", i+1, applied, want, out)
+		}
+	}
+	db := openTestDB(t, url)
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := count(t, db, "schema_migrations"), len(ms); got != want {
+		t.Errorf("got %d rows in schema_migrations, want %d", got, want)
+	}
+	for _, table := range []string{"customers", "invoices", "settings"} {
+		if got := count(t, db, table); got != 0 {
+			t.Errorf("got %d rows in %s, want 0", got, table)
+		}
+	}
+	if err := checkMigrated(t.Context(), db); err != nil {
+		t.Errorf("checkMigrated: %v", err)
+	}
+}
+
+func TestMigrateFailure(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "missing")
+	_, err := runLedger(t, env{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "main.db")}, "migrate")
+	if err == nil {
+		t.Fatal("got no error migrating a database in a missing directory")
+	}
+}
+
+func TestSeed(t *testing.T) {
+	tests := []struct {
+		name              string
+		args              []string
+		admin, currency   string
+		wantErrContaining string
+	}{
+		{name: "defaults", admin: "admin@example.com", currency: "EUR"},
+		{name: "flags", args: []string{"--admin", "ops@acme.test", "--currency", "USD"}, admin: "ops@acme.test", currency: "USD"},
+		{name: "lowercase currency", args: []string{"--currency", "usd"}, wantErrContaining: "three-letter code"},
+		{name: "bad email", args: []string{"--admin", "nobody"}, wantErrContaining: "not an email address"},
+		{name: "stray argument", args: []string{"extra"}, wantErrContaining: "unexpected arguments"},
+		{name: "unknown flag", args: []string{"--plan", "gold"}, wantErrContaining: "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, url := migratedDB(t)
+			out, err := runLedger(t, env{"DATABASE_URL": url}, append([]string{"seed"}, tt.args...)...)
+			if tt.wantErrContaining != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErrContaining) {
+					t.Fatalf("got error %v, want one containing %q", err, tt.wantErrContaining)
+				}
+				if got := count(t, db, "settings"); got != 0 {
+					t.Errorf("got %d settings after a failed seed, want 0", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("seed: %v\n%s", err, out)
+			}
+			for key, want := range map[string]string{"admin_email": tt.admin, "currency": tt.currency} {
+				got, err := setting(t.Context(), db, key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != want {
+					t.Errorf("setting %s: got %q, want %q", key, got, want)
+				}
+			}
+			for _, table := range []string{"customers", "invoices"} {
+				if got := count(t, db, table); got != 0 {
+					t.Errorf("got %d rows in %s after seed, want 0", got, table)
+				}
+			}
+		})
+	}
+}
+
+func TestSeedTwiceOverwrites(t *testing.T) {
+	db, url := migratedDB(t)
+	for _, currency := range []string{"GBP", "CHF"} {
+		if out, err := runLedger(t, env{"DATABASE_URL": url}, "seed", "--currency", currency); err != nil {
+			t.Fatalf("seed --currency %s: %v\n%s", currency, err, out)
+		}
+	}
+	got, err := setting(t.Context(), db, "currency")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != "CHF" {
+		t.Errorf("got currency %q, want %q", got, "CHF")
+	}
+}
+
+func TestSeedNeedsMigratedSchema(t *testing.T) {
+	_, err := runLedger(t, env{"DATABASE_URL": tempURL(t)}, "seed")
+	if err == nil || !strings.Contains(err.Error(), "ledger migrate") {
+		t.Errorf("got error %v, want one telling to run ledger migrate", err)
+	}
+}
+
+func TestCommandErrors(t *testing.T) {
+	_, url := migratedDB(t)
+	tests := []struct {
+		name string
+		env  env
+		args []string
+		want string
+	}{
+		{"no command", env{}, nil, "no command given"},
+		{"unknown command", env{}, []string{"worker"}, `unknown command "worker"`},
+		{"migrate with argument", env{"DATABASE_URL": url}, []string{"migrate", "now"}, "migrate takes no arguments"},
+		{"migrate on postgres", env{"DATABASE_URL": "postgres://localhost/main"}, []string{"migrate"}, "postgres support is not built yet"},
+		{"serve without PORT", env{"DATABASE_URL": url}, []string{"serve"}, "PORT is not set"},
+		{"serve with bad PORT", env{"DATABASE_URL": url, "PORT": "http"}, []string{"serve"}, `PORT "http" is not a port number`},
+		{"serve with bad CURRENCY", env{"DATABASE_URL": url, "PORT": "0", "CURRENCY": "euro"}, []string{"serve"}, `CURRENCY "euro"`},
+		{"serve without DATABASE_URL", env{"PORT": "0"}, []string{"serve"}, "DATABASE_URL is not set"},
+		{"serve unmigrated", env{"DATABASE_URL": tempURL(t), "PORT": "0"}, []string{"serve"}, "ledger migrate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := runLedger(t, tt.env, tt.args...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestAPI(t *testing.T) {
+	db, url := migratedDB(t)
+	if out, err := runLedger(t, env{"DATABASE_URL": url}, "seed", "--currency", "SEK"); err != nil {
+		t.Fatalf("seed: %v\n%s", err, out)
+	}
+	srv := testServer(t, db, config{tenant: "acme", currency: "USD"})
+
+	var invoices []invoice
+	mustCall(t, srv.URL, "GET", "/api/invoices", "", http.StatusOK, &invoices)
+	if len(invoices) != 0 {
+		t.Fatalf("got %d invoices in a fresh tenant, want 0", len(invoices))
+	}
+
+	var c customer
+	mustCall(t, srv.URL, "POST", "/api/customers", `{"name":" Ada Lovelace ","email":"ada@example.com"}`, http.StatusCreated, &c)
+	if want := (customer{ID: c.ID, Name: "Ada Lovelace", Email: "ada@example.com"}); c != want || c.ID <= 0 {
+		t.Errorf("got customer %+v, want %+v with a positive id", c, want)
+	}
+
+	var inv invoice
+	mustCall(t, srv.URL, "POST", "/api/invoices", `{"customer_id":1,"amount_cents":12345}`, http.StatusCreated, &inv)
+	if inv.ID <= 0 || inv.CustomerID != c.ID || inv.AmountCents != 12345 || inv.Currency != "SEK" || inv.Status != "open" {
+		t.Errorf("got invoice %+v, want id > 0, customer %d, 12345 cents, SEK (the seeded currency), open", inv, c.ID)
+	}
+	if _, err := time.Parse(time.RFC3339, inv.CreatedAt); err != nil {
+		t.Errorf("got created_at %q, want RFC 3339: %v", inv.CreatedAt, err)
+	}
+	var explicit invoice
+	mustCall(t, srv.URL, "POST", "/api/invoices", `{"customer_id":1,"amount_cents":500,"currency":"JPY"}`, http.StatusCreated, &explicit)
+	if explicit.Currency != "JPY" {
+		t.Errorf("got currency %q, want %q", explicit.Currency, "JPY")
+	}
+
+	var customers []customer
+	mustCall(t, srv.URL, "GET", "/api/customers", "", http.StatusOK, &customers)
+	if len(customers) != 1 || customers[0] != c {
+		t.Errorf("got customers %+v, want [%+v]", customers, c)
+	}
+	mustCall(t, srv.URL, "GET", "/api/invoices", "", http.StatusOK, &invoices)
+	if len(invoices) != 2 || invoices[0] != inv || invoices[1] != explicit {
+		t.Errorf("got invoices %+v, want [%+v %+v]", invoices, inv, explicit)
+	}
+}
+
+func TestAPIErrors(t *testing.T) {
+	db, _ := migratedDB(t)
+	srv := testServer(t, db, config{})
+	mustCall(t, srv.URL, "POST", "/api/customers", `{"name":"Ada","email":"ada@example.com"}`, http.StatusCreated, nil)
+
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+		want                     string
+	}{
+		{"customer without name", "POST", "/api/customers", `{"email":"a@b.c"}`, 400, "name is required"},
+		{"customer with blank name", "POST", "/api/customers", `{"name":"  ","email":"a@b.c"}`, 400, "name is required"},
+		{"customer without email", "POST", "/api/customers", `{"name":"Ada"}`, 400, "email is required"},
+		{"customer with bad email", "POST", "/api/customers", `{"name":"Ada","email":"ada"}`, 400, `email "ada" is not an email address`},
+		{"customer with unknown field", "POST", "/api/customers", `{"name":"Ada","email":"a@b.c","vip":true}`, 400, `unknown field "vip"`},
+		{"invoice without customer", "POST", "/api/invoices", `{"amount_cents":100}`, 400, "customer_id must be a positive integer"},
+		{"invoice without amount", "POST", "/api/invoices", `{"customer_id":1}`, 400, "amount_cents must be a positive integer"},
+		{"invoice with negative amount", "POST", "/api/invoices", `{"customer_id":1,"amount_cents":-5}`, 400, "amount_cents must be a positive integer"},
+		{"invoice with fractional amount", "POST", "/api/invoices", `{"customer_id":1,"amount_cents":1.5}`, 400, "amount_cents must be an integer"},
+		{"invoice with string customer", "POST", "/api/invoices", `{"customer_id":"1","amount_cents":100}`, 400, "customer_id must be an integer"},
+		{"invoice with bad currency", "POST", "/api/invoices", `{"customer_id":1,"amount_cents":100,"currency":"eur"}`, 400, `currency "eur"`},
+		{"invoice for unknown customer", "POST", "/api/invoices", `{"customer_id":42,"amount_cents":100}`, 422, "customer 42 does not exist"},
+		{"empty body", "POST", "/api/invoices", ``, 400, "request body is empty"},
+		{"malformed JSON", "POST", "/api/invoices", `{"customer_id":`, 400, "unexpected EOF"},
+		{"array body", "POST", "/api/customers", `[]`, 400, "must be a JSON object"},
+		{"two objects", "POST", "/api/customers", `{"name":"A","email":"a@b.c"}{}`, 400, "more than one JSON value"},
+		{"body over 1 MiB", "POST", "/api/customers", `{"name":"` + strings.Repeat("a", maxBodyBytes) + `"}`, 413, "larger than 1 MiB"},
+		{"PUT customers", "PUT", "/api/customers", `{}`, 405, "method PUT is not allowed"},
+		{"DELETE invoices", "DELETE", "/api/invoices", ``, 405, "method DELETE is not allowed"},
+		{"PATCH invoices", "PATCH", "/api/invoices", `{}`, 405, "method PATCH is not allowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := call(t, srv.URL, tt.method, tt.path, tt.body)
+			if status != tt.status {
+				t.Errorf("got status %d, want %d (body %q)", status, tt.status, body)
+			}
+			var got struct{ Error string }
+			if err := json.Unmarshal([]byte(body), &got); err != nil {
+				t.Fatalf("got body %q, want a JSON error: %v", body, err)
+			}
+			if !strings.Contains(got.Error, tt.want) {
+				t.Errorf("got error %q, want it to contain %q", got.Error, tt.want)
+			}
+		})
+	}
+	if got := count(t, db, "invoices"); got != 0 {
+		t.Errorf("got %d invoices after only failed requests, want 0", got)
+	}
+}
+
+func TestDefaultCurrency(t *testing.T) {
+	tests := []struct {
+		name, seeded, env, want string
+	}{
+		{"settings win", "SEK", "USD", "SEK"},
+		{"env without settings", "", "USD", "USD"},
+		{"neither", "", "", "EUR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, _ := migratedDB(t)
+			if tt.seeded != "" {
+				if err := writeSettings(t.Context(), db, map[string]string{"currency": tt.seeded}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			srv := testServer(t, db, config{currency: tt.env})
+			mustCall(t, srv.URL, "POST", "/api/customers", `{"name":"Ada","email":"ada@example.com"}`, http.StatusCreated, nil)
+			var inv invoice
+			mustCall(t, srv.URL, "POST", "/api/invoices", `{"customer_id":1,"amount_cents":100}`, http.StatusCreated, &inv)
+			if inv.Currency != tt.want {
+				t.Errorf("got currency %q, want %q", inv.Currency, tt.want)
+			}
+		})
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	db, _ := migratedDB(t)
+	srv := testServer(t, db, config{})
+	if status, body := call(t, srv.URL, "GET", "/healthz", ""); status != http.StatusOK || body != "ok" {
+		t.Errorf("got %d %q, want 200 %q", status, body, "ok")
+	}
+	db.Close()
+	if status, _ := call(t, srv.URL, "GET", "/healthz", ""); status != http.StatusServiceUnavailable {
+		t.Errorf("got status %d with the database closed, want 503", status)
+	}
+}
+
+func TestIndexPage(t *testing.T) {
+	db, url := migratedDB(t)
+	if out, err := runLedger(t, env{"DATABASE_URL": url}, "seed", "--currency", "GBP"); err != nil {
+		t.Fatalf("seed: %v\n%s", err, out)
+	}
+	srv := testServer(t, db, config{tenant: "acme"})
+
+	status, page := call(t, srv.URL, "GET", "/", "")
+	if status != http.StatusOK {
+		t.Fatalf("got status %d, want 200", status)
+	}
+	for _, want := range []string{"<h1>acme</h1>", "GBP", "No invoices yet."} {
+		if !strings.Contains(page, want) {
+			t.Errorf("got a fresh page without %q:\n%s", want, page)
+		}
+	}
+
+	mustCall(t, srv.URL, "POST", "/api/customers", `{"name":"Smith & <Sons>","email":"s@example.com"}`, http.StatusCreated, nil)
+	mustCall(t, srv.URL, "POST", "/api/invoices", `{"customer_id":1,"amount_cents":123456}`, http.StatusCreated, nil)
+	_, page = call(t, srv.URL, "GET", "/", "")
+	for _, want := range []string{"Smith &amp; &lt;Sons&gt;", "1234.56 GBP", "<td>open</td>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("got a page without %q:\n%s", want, page)
+		}
+	}
+	if status, _ := call(t, srv.URL, "GET", "/nope", ""); status != http.StatusNotFound {
+		t.Errorf("GET /nope: got status %d, want 404", status)
+	}
+}
+
+func TestMoney(t *testing.T) {
+	tests := []struct {
+		cents int64
+		want  string
+	}{
+		{0, "0.00"},
+		{5, "0.05"},
+		{100, "1.00"},
+		{123456, "1234.56"},
+		{-250, "-2.50"},
+	}
+	for _, tt := range tests {
+		if got := money(tt.cents); got != tt.want {
+			t.Errorf("money(%d): got %q, want %q", tt.cents, got, tt.want)
+		}
+	}
+}
+
+// TestBinary builds ledger and runs it the way Stamp does: migrate, seed,
+// then serve until SIGTERM.
+func TestBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "ledger")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	environ := append(os.Environ(),
+		"DATABASE_URL=sqlite:"+filepath.Join(dir, "main.db"),
+		"HOST=127.0.0.1", "PORT=0", "TENANT=acme", "CURRENCY=USD", "SESSION_KEY=c2VjcmV0LXNlc3Npb24ta2V5",
+	)
+	for _, args := range [][]string{{"migrate"}, {"migrate"}, {"seed", "--admin", "ops@acme.test", "--currency", "NOK"}} {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = environ
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("ledger %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = environ
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := false
+	t.Cleanup(func() {
+		if !exited {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	logs := &syncBuffer{}
+	addr := make(chan string, 1)
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			logs.add(line)
+			if a, ok := strings.CutPrefix(field(line, "addr="), "127.0.0.1:"); ok && strings.Contains(line, "msg=serving") {
+				addr <- "http://127.0.0.1:" + a
+			}
+		}
+	}()
+	var base string
+	select {
+	case base = <-addr:
+	case <-readDone:
+		t.Fatalf("serve exited before listening:\n%s", logs)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not log its address:\n%s", logs)
+	}
+
+	waitHealthy(t, base)
+	mustCall(t, base, "POST", "/api/customers", `{"name":"Ada","email":"ada@example.com"}`, http.StatusCreated, nil)
+	var inv invoice
+	mustCall(t, base, "POST", "/api/invoices", `{"customer_id":1,"amount_cents":4200}`, http.StatusCreated, &inv)
+	if inv.ID != 1 || inv.Currency != "NOK" {
+		t.Errorf("got invoice %+v, want id 1 in NOK", inv)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-readDone:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not exit after SIGTERM:\n%s", logs)
+	}
+	err = cmd.Wait()
+	exited = true
+	if err != nil {
+		t.Fatalf("serve after SIGTERM: got %v, want exit status 0:\n%s", err, logs)
+	}
+	if !strings.Contains(logs.String(), "msg=stopped") {
+		t.Errorf("got logs without msg=stopped:\n%s", logs)
+	}
+	if strings.Contains(logs.String(), "c2VjcmV0") {
+		t.Errorf("got logs that contain SESSION_KEY:\n%s", logs)
+	}
+}
+
+// waitHealthy polls base/healthz until it answers 200.
+func waitHealthy(t *testing.T, base string) {
+	t.Helper()
+	client := &http.Client{Timeout: 2 * time.Second}
+	var last error
+	for range 300 {
+		res, err := client.Get(base + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+			err = errors.New(res.Status)
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("ledger never became healthy: %v", last)
+}
+
+// field returns the value of the key=value pair in a slog text line that
+// starts with prefix, or "".
+func field(line, prefix string) string {
+	for f := range strings.FieldsSeq(line) {
+		if v, ok := strings.CutPrefix(f, prefix); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// syncBuffer collects log lines from one goroutine for another to read.
+type syncBuffer struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (b *syncBuffer) add(line string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lines = append(b.lines, line)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Join(b.lines, "\n")
+}
