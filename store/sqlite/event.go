@@ -1,0 +1,101 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/stamphq/stamp"
+)
+
+// AppendEvents appends events in order, in one transaction, assigning each
+// its Seq (and Time, the same for the whole call, if zero). The structs are
+// changed only once the events are committed.
+func (s *Store) AppendEvents(ctx context.Context, events ...*stamp.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	at := now()
+	seqs := make([]int64, len(events))
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO events
+			(time, type, tenant, generation, step, status, message, queued_at, started_at, finished_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for i, e := range events {
+			t := e.Time
+			if t.IsZero() {
+				t = at
+			}
+			res, err := stmt.ExecContext(ctx, nanos(t), e.Type, e.Tenant, e.Generation, e.Step, e.Status, e.Message,
+				optionalNanos(e.QueuedAt), optionalNanos(e.StartedAt), optionalNanos(e.FinishedAt))
+			if err != nil {
+				return err
+			}
+			if seqs[i], err = res.LastInsertId(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("append %d events: %w", len(events), err)
+	}
+	for i, e := range events {
+		e.Seq = seqs[i]
+		if e.Time.IsZero() {
+			e.Time = at
+		}
+	}
+	return nil
+}
+
+// ListEvents returns events matching f, oldest (lowest Seq) first. A zero
+// Limit means DefaultEventLimit; a larger one than MaxEventLimit is lowered
+// to it; a negative one is EINVALID.
+func (s *Store) ListEvents(ctx context.Context, f stamp.EventFilter) ([]*stamp.Event, error) {
+	limit := f.Limit
+	switch {
+	case limit < 0:
+		return nil, stamp.Errorf(stamp.EINVALID, "event limit %d is negative", limit)
+	case limit == 0:
+		limit = DefaultEventLimit
+	case limit > MaxEventLimit:
+		limit = MaxEventLimit
+	}
+	query := `SELECT seq, time, type, tenant, generation, step, status, message, queued_at, started_at, finished_at
+		FROM events WHERE seq > ?`
+	args := []any{f.AfterSeq}
+	if f.Tenant != "" {
+		query += ` AND tenant = ?`
+		args = append(args, f.Tenant)
+	}
+	query += ` ORDER BY seq LIMIT ?`
+	args = append(args, limit)
+
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	defer rows.Close()
+	var events []*stamp.Event
+	for rows.Next() {
+		var e stamp.Event
+		var t int64
+		var queued, started, finished sql.NullInt64
+		if err := rows.Scan(&e.Seq, &t, &e.Type, &e.Tenant, &e.Generation, &e.Step, &e.Status, &e.Message,
+			&queued, &started, &finished); err != nil {
+			return nil, fmt.Errorf("list events: %w", err)
+		}
+		e.Time = fromNanos(t)
+		e.QueuedAt, e.StartedAt, e.FinishedAt = fromOptionalNanos(queued), fromOptionalNanos(started), fromOptionalNanos(finished)
+		events = append(events, &e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return events, nil
+}

@@ -1,0 +1,341 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) stamp.Store {
+		// A directory that does not exist yet: Open creates it.
+		return openStore(t, filepath.Join(t.TempDir(), "state", "stamp.db"))
+	})
+}
+
+func openStore(tb testing.TB, path string) *Store {
+	tb.Helper()
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+// appliedMigrations returns the schema_migrations rows as "version@applied_at".
+func appliedMigrations(t *testing.T, s *Store) []string {
+	t.Helper()
+	rows, err := s.read.QueryContext(t.Context(), `SELECT version, applied_at FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var applied []string
+	for rows.Next() {
+		var version, at int64
+		if err := rows.Scan(&version, &at); err != nil {
+			t.Fatal(err)
+		}
+		applied = append(applied, fmt.Sprintf("%d@%d", version, at))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return applied
+}
+
+func TestReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stamp.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenant := &stamp.Tenant{Name: "acme", Spec: stamp.TenantSpec{Blueprint: "ledger", Plan: "starter"}}
+	if err := s.CreateTenant(t.Context(), tenant); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutSecrets(t.Context(), "acme", map[string]string{"session_key": "k"}); err != nil {
+		t.Fatal(err)
+	}
+	first := appliedMigrations(t, s)
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != len(ms) {
+		t.Fatalf("applied migrations: got %v, want %d", first, len(ms))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openStore(t, path)
+	if got := appliedMigrations(t, s); !slices.Equal(got, first) {
+		t.Errorf("applied migrations after reopening: got %v, want %v unchanged", got, first)
+	}
+	got, err := s.GetTenant(t.Context(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Spec.Plan != "starter" || !got.CreatedAt.Equal(tenant.CreatedAt) {
+		t.Errorf("tenant after reopening: got %+v, want %+v", got, tenant)
+	}
+	secrets, err := s.Secrets(t.Context(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if secrets["session_key"] != "k" {
+		t.Errorf("secret after reopening: got %q, want %q", secrets["session_key"], "k")
+	}
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stamp.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.write.ExecContext(t.Context(), `INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(t.Context(), path)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open of a database from a newer stamp succeeded")
+	}
+	want := "the database has schema version 999 but this stamp binary knows only up to version 1: it was written by a newer stamp"
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("got %q, want it to contain %q", err, want)
+	}
+	var e *stamp.Error
+	if errors.As(err, &e) {
+		t.Errorf("got a *stamp.Error (%q), want an internal error", err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	notDB := filepath.Join(dir, "garbage.db")
+	if err := os.WriteFile(notDB, []byte(strings.Repeat("not a database ", 512)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path, want string
+	}{
+		{"question mark", filepath.Join(dir, "a?b.db"), "must not contain '?'"},
+		{"parent is a file", filepath.Join(file, "stamp.db"), "not a directory"},
+		{"not a database", notDB, "not a database"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Open(t.Context(), tt.path)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded")
+			}
+			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), tt.path) {
+				t.Errorf("got %q, want it to name %q and contain %q", err, tt.path, tt.want)
+			}
+		})
+	}
+}
+
+func TestPutSecretsOfMissingTenant(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "stamp.db"))
+	err := s.PutSecrets(t.Context(), "acme", map[string]string{"k": "v"})
+	if code := stamp.ErrorCode(err); code != stamp.ENOTFOUND {
+		t.Fatalf("got code %q (%v), want %q", code, err, stamp.ENOTFOUND)
+	}
+	if got, want := err.Error(), `tenant "acme" does not exist`; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestListEventsLimits(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "stamp.db"))
+	events := make([]*stamp.Event, MaxEventLimit+1)
+	for i := range events {
+		events[i] = &stamp.Event{Type: stamp.EventStep, Message: fmt.Sprint(i)}
+	}
+	if err := s.AppendEvents(t.Context(), events...); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		limit, want int
+	}{
+		{0, DefaultEventLimit},
+		{5, 5},
+		{MaxEventLimit, MaxEventLimit},
+		{MaxEventLimit + 1, MaxEventLimit},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.limit), func(t *testing.T) {
+			got, err := s.ListEvents(t.Context(), stamp.EventFilter{Limit: tt.limit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tt.want {
+				t.Fatalf("got %d events, want %d", len(got), tt.want)
+			}
+			if got[0].Seq != events[0].Seq {
+				t.Errorf("first event: got seq %d, want %d", got[0].Seq, events[0].Seq)
+			}
+		})
+	}
+	_, err := s.ListEvents(t.Context(), stamp.EventFilter{Limit: -1})
+	if code := stamp.ErrorCode(err); code != stamp.EINVALID {
+		t.Errorf("negative limit: got code %q (%v), want %q", code, err, stamp.EINVALID)
+	}
+}
+
+func TestInternalErrorsAreWrapped(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "stamp.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, want string
+		call       func() error
+	}{
+		{"get", `get tenant "acme": `, func() error { _, err := s.GetTenant(t.Context(), "acme"); return err }},
+		{"update", `update tenant "acme": `, func() error { return s.UpdateTenant(t.Context(), &stamp.Tenant{Name: "acme"}) }},
+		{"delete", `delete tenant "acme": `, func() error { return s.DeleteTenant(t.Context(), "acme", 1) }},
+		{"secrets", `put secrets of "acme": `, func() error { return s.PutSecrets(t.Context(), "acme", nil) }},
+		{"bundle", `create blueprint ledger@1.0.0: `, func() error {
+			return s.CreateBundle(t.Context(), &stamp.Bundle{Name: "ledger", Version: "1.0.0"})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.call()
+			if code := stamp.ErrorCode(err); code != stamp.EINTERNAL {
+				t.Errorf("got code %q (%v), want %q", code, err, stamp.EINTERNAL)
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("got %v, want it to start with %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// seedTenants creates n tenants named t00000, t00001...
+func seedTenants(tb testing.TB, s *Store, n int) {
+	tb.Helper()
+	for i := range n {
+		tenant := &stamp.Tenant{
+			Name:       fmt.Sprintf("t%05d", i),
+			Spec:       stamp.TenantSpec{Blueprint: "ledger", Version: "1.0.0", Plan: "starter", Desired: stamp.DesiredRunning},
+			Status:     stamp.TenantStatus{Phase: stamp.PhaseReady, ObservedGeneration: 1},
+			Generation: 1,
+		}
+		if err := s.CreateTenant(context.Background(), tenant); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+func TestManyTenants(t *testing.T) {
+	const n = 10_000
+	s := openStore(t, filepath.Join(t.TempDir(), "stamp.db"))
+	seedTenants(t, s, n)
+
+	for _, i := range []int{0, 1, n / 2, n - 1} {
+		name := fmt.Sprintf("t%05d", i)
+		got, err := s.GetTenant(t.Context(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Name != name {
+			t.Errorf("GetTenant(%q): got %q", name, got.Name)
+		}
+	}
+	all, err := s.ListTenants(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != n {
+		t.Fatalf("ListTenants: got %d tenants, want %d", len(all), n)
+	}
+	if !slices.IsSortedFunc(all, func(a, b *stamp.Tenant) int { return strings.Compare(a.Name, b.Name) }) {
+		t.Error("ListTenants is not ordered by name")
+	}
+
+	// The plan, not the clock, shows GetTenant is a lookup: SEARCH uses an
+	// index, SCAN would read every row.
+	var plan []string
+	rows, err := s.read.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+getTenantSQL, "t05000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(plan) != 1 || !strings.HasPrefix(plan[0], "SEARCH tenants USING") {
+		t.Errorf("query plan of GetTenant: got %q, want one index SEARCH of tenants", plan)
+	}
+}
+
+// BenchmarkGetTenant reads random tenants among 10,000, from one goroutine
+// and from GOMAXPROCS goroutines; reads/s is the figure to quote.
+func BenchmarkGetTenant(b *testing.B) {
+	const n = 10_000
+	s := openStore(b, filepath.Join(b.TempDir(), "stamp.db"))
+	seedTenants(b, s, n)
+	get := func(b *testing.B, i int) {
+		if _, err := s.GetTenant(context.Background(), fmt.Sprintf("t%05d", i%n)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("serial", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			get(b, i*7919) // a prime stride visits every tenant in a scattered order
+			i++
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			i := rand.IntN(n) // goroutines start apart
+			for pb.Next() {
+				get(b, i*7919)
+				i++
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
+	})
+}

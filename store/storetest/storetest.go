@@ -1,0 +1,767 @@
+// Package storetest is the conformance suite of stamp.Store: every store
+// implementation (SQLite, PostgreSQL) runs it from its own tests, so they all
+// behave alike, error codes and messages included.
+//
+// What the suite demands beyond the interface's doc comments:
+//   - Times come back as the same instant to the microsecond at least (the
+//     suite compares them in UTC, truncated to the microsecond). A store
+//     that keeps less than nanoseconds sets the value it kept on the struct.
+//   - A nil and an empty map are the same (Spec.Params, Spec.Labels).
+//   - Bundles created at the same instant list in the order of creation.
+//   - Secrets of a tenant without any is an empty, non-nil map.
+//   - Errors that are not the user's (a cancelled context, a broken
+//     connection) are never a *stamp.Error and wrap their cause.
+package storetest
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stamphq/stamp"
+)
+
+// Precision is the time precision the suite demands of a store.
+const Precision = time.Microsecond
+
+// Run runs the conformance suite against the stores open returns. open is
+// called once per subtest and must return a new, empty store, closed by a
+// t.Cleanup it registers.
+func Run(t *testing.T, open func(t *testing.T) stamp.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s stamp.Store)
+	}{
+		{"bundle/create and get", testBundleCreateGet},
+		{"bundle/same digest again is a no-op", testBundleSameDigest},
+		{"bundle/different digest is a conflict", testBundleConflict},
+		{"bundle/missing", testBundleMissing},
+		{"bundle/content by digest", testBundleContent},
+		{"bundle/list", testBundleList},
+		{"tenant/round trip", testTenantRoundTrip},
+		{"tenant/duplicate", testTenantDuplicate},
+		{"tenant/missing", testTenantMissing},
+		{"tenant/list ordered by name", testTenantList},
+		{"tenant/update with stale version", testTenantStaleUpdate},
+		{"tenant/racing updates", testTenantRacingUpdates},
+		{"tenant/delete", testTenantDelete},
+		{"secrets/put and merge", testSecrets},
+		{"events/append assigns seq and time", testEventsAppend},
+		{"events/filters", testEventsFilter},
+		{"events/concurrent appends", testEventsConcurrent},
+		{"token/create and find", testTokens},
+		{"cancelled context is an internal error", testCancelled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
+	}
+}
+
+// Bundles.
+
+func newBundle(name, version, content string) *stamp.Bundle {
+	return &stamp.Bundle{
+		Name:        name,
+		Version:     version,
+		Description: "the " + name + " app",
+		Digest:      digest(content),
+		Size:        int64(len(content)),
+		Content:     []byte(content),
+	}
+}
+
+func digest(content string) string {
+	return fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(content)))
+}
+
+func testBundleCreateGet(t *testing.T, s stamp.Store) {
+	b := newBundle("ledger", "1.0.0", "archive one")
+	mustCreateBundle(t, s, b)
+	if b.CreatedAt.IsZero() {
+		t.Fatal("CreateBundle left CreatedAt zero")
+	}
+	got, err := s.GetBundle(t.Context(), "ledger", "1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *b
+	want.Content = nil
+	assertEqual(t, "GetBundle", normBundle(got), normBundle(&want))
+}
+
+func testBundleSameDigest(t *testing.T, s stamp.Store) {
+	first := newBundle("ledger", "1.0.0", "archive one")
+	mustCreateBundle(t, s, first)
+	again := newBundle("ledger", "1.0.0", "archive one")
+	again.Description = "pushed again"
+	if err := s.CreateBundle(t.Context(), again); err != nil {
+		t.Fatalf("CreateBundle of the same digest again: got %v, want nil", err)
+	}
+	got, err := s.GetBundle(t.Context(), "ledger", "1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *first
+	want.Content = nil
+	assertEqual(t, "GetBundle after the second push", normBundle(got), normBundle(&want))
+}
+
+func testBundleConflict(t *testing.T, s stamp.Store) {
+	first := newBundle("ledger", "1.0.0", "archive one")
+	mustCreateBundle(t, s, first)
+	other := newBundle("ledger", "1.0.0", "archive two")
+	err := s.CreateBundle(t.Context(), other)
+	assertError(t, err, stamp.ECONFLICT, fmt.Sprintf(
+		"blueprint ledger@1.0.0 already exists with different content (stored %s, pushed %s)", first.Digest, other.Digest))
+	content, err := s.BundleContent(t.Context(), first.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(content) != "archive one" {
+		t.Errorf("content after the refused push: got %q, want %q", content, "archive one")
+	}
+}
+
+func testBundleMissing(t *testing.T, s stamp.Store) {
+	mustCreateBundle(t, s, newBundle("ledger", "1.0.0", "archive one"))
+	_, err := s.GetBundle(t.Context(), "ledger", "9.9.9")
+	assertError(t, err, stamp.ENOTFOUND, "blueprint ledger@9.9.9 does not exist")
+	_, err = s.GetBundle(t.Context(), "nope", "1.0.0")
+	assertError(t, err, stamp.ENOTFOUND, "blueprint nope@1.0.0 does not exist")
+}
+
+func testBundleContent(t *testing.T, s stamp.Store) {
+	one := newBundle("ledger", "1.0.0", "archive one")
+	two := newBundle("ledger", "2.0.0", "archive two")
+	mustCreateBundle(t, s, one)
+	mustCreateBundle(t, s, two)
+	for _, b := range []*stamp.Bundle{one, two} {
+		got, err := s.BundleContent(t.Context(), b.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(b.Content) {
+			t.Errorf("BundleContent(%s): got %q, want %q", b.Ref(), got, b.Content)
+		}
+	}
+	unknown := digest("never pushed")
+	_, err := s.BundleContent(t.Context(), unknown)
+	assertError(t, err, stamp.ENOTFOUND, "no blueprint has digest "+unknown)
+}
+
+func testBundleList(t *testing.T, s stamp.Store) {
+	got, err := s.ListBundles(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 0 {
+		t.Fatalf("ListBundles of an empty store: got %d bundles, want 0", len(got))
+	}
+	// Created out of name and version order: the listing is by name, then
+	// by creation.
+	for _, b := range []*stamp.Bundle{
+		newBundle("ledger", "2.0.0", "ledger two"),
+		newBundle("crm", "1.0.0", "crm one"),
+		newBundle("ledger", "1.0.0", "ledger one"),
+	} {
+		mustCreateBundle(t, s, b)
+	}
+	got, err = s.ListBundles(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []string
+	for _, b := range got {
+		refs = append(refs, b.Ref())
+		if b.Content != nil {
+			t.Errorf("ListBundles: %s has %d bytes of content, want none", b.Ref(), len(b.Content))
+		}
+		if b.Digest == "" || b.Size == 0 || b.CreatedAt.IsZero() {
+			t.Errorf("ListBundles: %s lacks digest, size or creation time: %+v", b.Ref(), b)
+		}
+	}
+	assertEqual(t, "ListBundles", refs, []string{"crm@1.0.0", "ledger@2.0.0", "ledger@1.0.0"})
+}
+
+func mustCreateBundle(t *testing.T, s stamp.Store, b *stamp.Bundle) {
+	t.Helper()
+	if err := s.CreateBundle(t.Context(), b); err != nil {
+		t.Fatalf("CreateBundle %s: %v", b.Ref(), err)
+	}
+}
+
+// Tenants.
+
+// newTenant returns a tenant with every field set, times in a zone that is
+// not UTC and with nanoseconds, to catch lossy storage.
+func newTenant(name string) *stamp.Tenant {
+	zone := time.FixedZone("UTC+2", 2*60*60)
+	return &stamp.Tenant{
+		Name: name,
+		Spec: stamp.TenantSpec{
+			Blueprint: "ledger",
+			Version:   "1.2.0",
+			Plan:      "business",
+			Params:    map[string]string{"currency": "EUR", "admin_email": "ops@" + name + ".example", "motto": "ça va ✓"},
+			Labels:    map[string]string{"region": "eu", "tier": "gold"},
+			Desired:   stamp.DesiredRunning,
+		},
+		Status: stamp.TenantStatus{
+			Phase:              stamp.PhaseReady,
+			ObservedGeneration: 3,
+			FailedStep:         stamp.StepHealth,
+			Message:            "was unhealthy once",
+			MigratedVersion:    "1.2.0",
+			Seeded:             true,
+			Endpoint:           "127.0.0.1:41234",
+			URL:                "http://" + name + ".localhost:7080",
+			ReadyAt:            time.Date(2025, 3, 4, 5, 6, 7, 123456789, zone),
+		},
+		Generation: 3,
+	}
+}
+
+func testTenantRoundTrip(t *testing.T, s stamp.Store) {
+	tests := []struct {
+		name   string
+		tenant *stamp.Tenant
+		change func(t *stamp.Tenant)
+	}{
+		{"every field set", newTenant("acme"), func(t *stamp.Tenant) {
+			t.Spec.Params["currency"] = "USD"
+			delete(t.Spec.Labels, "tier")
+			t.Spec.Desired = stamp.DesiredDeleted
+			t.Generation++
+			t.Status = stamp.TenantStatus{Phase: stamp.PhaseDeleting, ObservedGeneration: 4}
+		}},
+		{"bare", &stamp.Tenant{Name: "bare"}, func(t *stamp.Tenant) {
+			t.Spec.Params = map[string]string{"currency": "EUR"}
+			t.Status.ReadyAt = time.Date(2030, 1, 2, 3, 4, 5, 6000, time.UTC)
+		}},
+		{"empty maps", &stamp.Tenant{Name: "empty", Spec: stamp.TenantSpec{Params: map[string]string{}, Labels: map[string]string{}}}, func(t *stamp.Tenant) {
+			t.Spec.Plan = "starter"
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tenant := tt.tenant
+			mustCreateTenant(t, s, tenant)
+			if tenant.ResourceVersion == 0 || tenant.CreatedAt.IsZero() || tenant.UpdatedAt.IsZero() {
+				t.Fatalf("CreateTenant left ResourceVersion %d, CreatedAt %v, UpdatedAt %v; want all set",
+					tenant.ResourceVersion, tenant.CreatedAt, tenant.UpdatedAt)
+			}
+			assertEqual(t, "GetTenant after create", normTenant(mustGetTenant(t, s, tenant.Name)), normTenant(tenant))
+
+			createdAt, version := tenant.CreatedAt, tenant.ResourceVersion
+			tt.change(tenant)
+			if err := s.UpdateTenant(t.Context(), tenant); err != nil {
+				t.Fatalf("UpdateTenant: %v", err)
+			}
+			if tenant.ResourceVersion != version+1 {
+				t.Errorf("ResourceVersion after update: got %d, want %d", tenant.ResourceVersion, version+1)
+			}
+			if !tenant.CreatedAt.Equal(createdAt) || tenant.UpdatedAt.Before(createdAt) {
+				t.Errorf("times after update: CreatedAt %v, UpdatedAt %v; want CreatedAt %v and UpdatedAt not before it",
+					tenant.CreatedAt, tenant.UpdatedAt, createdAt)
+			}
+			assertEqual(t, "GetTenant after update", normTenant(mustGetTenant(t, s, tenant.Name)), normTenant(tenant))
+		})
+	}
+}
+
+func testTenantDuplicate(t *testing.T, s stamp.Store) {
+	first := newTenant("acme")
+	mustCreateTenant(t, s, first)
+	second := newTenant("acme")
+	second.Spec.Plan = "starter"
+	assertError(t, s.CreateTenant(t.Context(), second), stamp.ECONFLICT, `tenant "acme" already exists`)
+	assertEqual(t, "GetTenant after the refused create", normTenant(mustGetTenant(t, s, "acme")), normTenant(first))
+}
+
+func testTenantMissing(t *testing.T, s stamp.Store) {
+	mustCreateTenant(t, s, newTenant("acme"))
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"get", func() error { _, err := s.GetTenant(t.Context(), "globex"); return err }},
+		{"update", func() error {
+			g := newTenant("globex")
+			g.ResourceVersion = 1
+			return s.UpdateTenant(t.Context(), g)
+		}},
+		{"delete", func() error { return s.DeleteTenant(t.Context(), "globex", 1) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assertError(t, tt.call(), stamp.ENOTFOUND, `tenant "globex" does not exist`)
+		})
+	}
+}
+
+func testTenantList(t *testing.T, s stamp.Store) {
+	got, err := s.ListTenants(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 0 {
+		t.Fatalf("ListTenants of an empty store: got %d tenants, want 0", len(got))
+	}
+	want := map[string]*stamp.Tenant{}
+	for _, name := range []string{"zeta", "acme", "m-1", "m-0", "globex"} {
+		tenant := newTenant(name)
+		mustCreateTenant(t, s, tenant)
+		want[name] = tenant
+	}
+	got, err = s.ListTenants(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tenant := range got {
+		names = append(names, tenant.Name)
+		if w, ok := want[tenant.Name]; ok {
+			assertEqual(t, "ListTenants entry", normTenant(tenant), normTenant(w))
+		}
+	}
+	assertEqual(t, "ListTenants names", names, []string{"acme", "globex", "m-0", "m-1", "zeta"})
+}
+
+func testTenantStaleUpdate(t *testing.T, s stamp.Store) {
+	mustCreateTenant(t, s, newTenant("acme"))
+	first, second := mustGetTenant(t, s, "acme"), mustGetTenant(t, s, "acme")
+	version := first.ResourceVersion
+
+	first.Spec.Plan = "starter"
+	if err := s.UpdateTenant(t.Context(), first); err != nil {
+		t.Fatalf("first UpdateTenant: %v", err)
+	}
+	if first.ResourceVersion != version+1 {
+		t.Errorf("ResourceVersion after update: got %d, want %d", first.ResourceVersion, version+1)
+	}
+
+	second.Spec.Plan = "enterprise"
+	assertError(t, s.UpdateTenant(t.Context(), second), stamp.ECONFLICT, fmt.Sprintf(
+		`tenant "acme" was changed by someone else (resource version %d, stored %d); re-read and retry`, version, version+1))
+	if second.ResourceVersion != version {
+		t.Errorf("ResourceVersion after a refused update: got %d, want %d unchanged", second.ResourceVersion, version)
+	}
+	assertEqual(t, "GetTenant after the refused update", normTenant(mustGetTenant(t, s, "acme")), normTenant(first))
+}
+
+func testTenantRacingUpdates(t *testing.T, s stamp.Store) {
+	mustCreateTenant(t, s, newTenant("acme"))
+	base := mustGetTenant(t, s, "acme")
+	const racers = 20
+	errs := make([]error, racers)
+	copies := make([]*stamp.Tenant, racers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range racers {
+		c := mustGetTenant(t, s, "acme")
+		c.Spec.Plan = fmt.Sprintf("plan-%d", i)
+		copies[i] = c
+		wg.Go(func() {
+			<-start
+			errs[i] = s.UpdateTenant(t.Context(), c)
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	winner := -1
+	for i, err := range errs {
+		switch code := stamp.ErrorCode(err); code {
+		case "":
+			if winner >= 0 {
+				t.Errorf("updates %d and %d both won the same resource version", winner, i)
+			}
+			winner = i
+		case stamp.ECONFLICT:
+		default:
+			t.Errorf("update %d: got code %q (%v), want %q or success", i, code, err, stamp.ECONFLICT)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no update won")
+	}
+	got := mustGetTenant(t, s, "acme")
+	if got.ResourceVersion != base.ResourceVersion+1 {
+		t.Errorf("stored ResourceVersion: got %d, want %d", got.ResourceVersion, base.ResourceVersion+1)
+	}
+	assertEqual(t, "GetTenant after the race", normTenant(got), normTenant(copies[winner]))
+}
+
+func testTenantDelete(t *testing.T, s stamp.Store) {
+	tenant := newTenant("acme")
+	mustCreateTenant(t, s, tenant)
+	mustPutSecrets(t, s, "acme", map[string]string{"session_key": "s3cret"})
+	stale := tenant.ResourceVersion
+	tenant.Status.Phase = stamp.PhaseDeleting
+	if err := s.UpdateTenant(t.Context(), tenant); err != nil {
+		t.Fatal(err)
+	}
+
+	assertError(t, s.DeleteTenant(t.Context(), "acme", stale), stamp.ECONFLICT, fmt.Sprintf(
+		`tenant "acme" was changed by someone else (resource version %d, stored %d); re-read and retry`, stale, tenant.ResourceVersion))
+	mustGetTenant(t, s, "acme")
+	assertEqual(t, "Secrets after the refused delete", mustSecrets(t, s, "acme"), map[string]string{"session_key": "s3cret"})
+
+	if err := s.DeleteTenant(t.Context(), "acme", tenant.ResourceVersion); err != nil {
+		t.Fatalf("DeleteTenant: %v", err)
+	}
+	_, err := s.GetTenant(t.Context(), "acme")
+	assertError(t, err, stamp.ENOTFOUND, `tenant "acme" does not exist`)
+	assertEqual(t, "Secrets after delete", mustSecrets(t, s, "acme"), map[string]string{})
+	assertError(t, s.DeleteTenant(t.Context(), "acme", tenant.ResourceVersion), stamp.ENOTFOUND, `tenant "acme" does not exist`)
+
+	// A new tenant of the same name starts afresh.
+	mustCreateTenant(t, s, newTenant("acme"))
+	assertEqual(t, "Secrets of the new acme", mustSecrets(t, s, "acme"), map[string]string{})
+}
+
+func mustCreateTenant(t *testing.T, s stamp.Store, tenant *stamp.Tenant) {
+	t.Helper()
+	if err := s.CreateTenant(t.Context(), tenant); err != nil {
+		t.Fatalf("CreateTenant %q: %v", tenant.Name, err)
+	}
+}
+
+func mustGetTenant(t *testing.T, s stamp.Store, name string) *stamp.Tenant {
+	t.Helper()
+	tenant, err := s.GetTenant(t.Context(), name)
+	if err != nil {
+		t.Fatalf("GetTenant %q: %v", name, err)
+	}
+	return tenant
+}
+
+// Secrets.
+
+func testSecrets(t *testing.T, s stamp.Store) {
+	mustCreateTenant(t, s, newTenant("acme"))
+	mustCreateTenant(t, s, newTenant("globex"))
+	assertEqual(t, "Secrets before any", mustSecrets(t, s, "acme"), map[string]string{})
+
+	mustPutSecrets(t, s, "acme", map[string]string{"session_key": "one", "api_key": "two"})
+	mustPutSecrets(t, s, "globex", map[string]string{"session_key": "globex's"})
+	mustPutSecrets(t, s, "acme", map[string]string{"api_key": "three", "db_password": "four"})
+	mustPutSecrets(t, s, "acme", nil)
+
+	assertEqual(t, "Secrets of acme", mustSecrets(t, s, "acme"),
+		map[string]string{"session_key": "one", "api_key": "three", "db_password": "four"})
+	assertEqual(t, "Secrets of globex", mustSecrets(t, s, "globex"), map[string]string{"session_key": "globex's"})
+	assertEqual(t, "Secrets of an unknown tenant", mustSecrets(t, s, "initech"), map[string]string{})
+}
+
+func mustPutSecrets(t *testing.T, s stamp.Store, tenant string, secrets map[string]string) {
+	t.Helper()
+	if err := s.PutSecrets(t.Context(), tenant, secrets); err != nil {
+		t.Fatalf("PutSecrets %q: %v", tenant, err)
+	}
+}
+
+func mustSecrets(t *testing.T, s stamp.Store, tenant string) map[string]string {
+	t.Helper()
+	secrets, err := s.Secrets(t.Context(), tenant)
+	if err != nil {
+		t.Fatalf("Secrets %q: %v", tenant, err)
+	}
+	if secrets == nil {
+		t.Fatalf("Secrets %q: got a nil map, want an empty one", tenant)
+	}
+	return secrets
+}
+
+// Events.
+
+func testEventsAppend(t *testing.T, s stamp.Store) {
+	if err := s.AppendEvents(t.Context()); err != nil {
+		t.Fatalf("AppendEvents of nothing: %v", err)
+	}
+	zone := time.FixedZone("UTC-5", -5*60*60)
+	queued := time.Date(2025, 6, 1, 12, 0, 0, 111222333, zone)
+	given := time.Date(2025, 6, 1, 12, 0, 2, 999, zone)
+	events := []*stamp.Event{
+		{Type: stamp.EventTenantCreated, Tenant: "acme", Generation: 1},
+		{
+			Time: given, Type: stamp.EventStep, Tenant: "acme", Generation: 1, Step: stamp.StepMigrate,
+			Status: stamp.StatusFailed, Message: "exit status 1: no such table",
+			QueuedAt: queued, StartedAt: queued.Add(time.Second), FinishedAt: queued.Add(2 * time.Second),
+		},
+		{Type: stamp.EventBlueprintPushed, Message: "ledger@1.0.0"},
+	}
+	mustAppend(t, s, events...)
+	for i, e := range events {
+		if e.Seq <= 0 || i > 0 && e.Seq <= events[i-1].Seq {
+			t.Errorf("event %d: Seq %d; want positive and above the previous one", i, e.Seq)
+		}
+		if e.Time.IsZero() {
+			t.Errorf("event %d: Time left zero", i)
+		}
+	}
+	if !events[1].Time.Equal(given) {
+		t.Errorf("a given Time: got %v, want %v kept", events[1].Time, given)
+	}
+	more := &stamp.Event{Type: stamp.EventTenantReady, Tenant: "acme"}
+	mustAppend(t, s, more)
+	if more.Seq <= events[2].Seq {
+		t.Errorf("Seq of a later append: got %d, want above %d", more.Seq, events[2].Seq)
+	}
+
+	got := mustListEvents(t, s, stamp.EventFilter{})
+	assertEqual(t, "ListEvents", normEvents(got), normEvents(append(events, more)))
+}
+
+func testEventsFilter(t *testing.T, s stamp.Store) {
+	var events []*stamp.Event
+	for i, tenant := range []string{"acme", "globex", "acme", "", "globex", "acme"} {
+		events = append(events, &stamp.Event{Type: stamp.EventStep, Tenant: tenant, Message: fmt.Sprint(i)})
+	}
+	mustAppend(t, s, events...)
+	seq := func(is ...int) []int64 {
+		var seqs []int64
+		for _, i := range is {
+			seqs = append(seqs, events[i].Seq)
+		}
+		return seqs
+	}
+	tests := []struct {
+		name   string
+		filter stamp.EventFilter
+		want   []int64
+	}{
+		{"everything", stamp.EventFilter{}, seq(0, 1, 2, 3, 4, 5)},
+		{"after", stamp.EventFilter{AfterSeq: events[2].Seq}, seq(3, 4, 5)},
+		{"after the last", stamp.EventFilter{AfterSeq: events[5].Seq}, nil},
+		{"tenant", stamp.EventFilter{Tenant: "acme"}, seq(0, 2, 5)},
+		{"unknown tenant", stamp.EventFilter{Tenant: "initech"}, nil},
+		{"limit", stamp.EventFilter{Limit: 2}, seq(0, 1)},
+		{"limit above the count", stamp.EventFilter{Limit: 100}, seq(0, 1, 2, 3, 4, 5)},
+		{"tenant after", stamp.EventFilter{Tenant: "globex", AfterSeq: events[1].Seq}, seq(4)},
+		{"tenant after with limit", stamp.EventFilter{Tenant: "acme", AfterSeq: events[0].Seq, Limit: 1}, seq(2)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []int64
+			for _, e := range mustListEvents(t, s, tt.filter) {
+				got = append(got, e.Seq)
+			}
+			assertEqual(t, fmt.Sprintf("ListEvents(%+v) seqs", tt.filter), got, tt.want)
+		})
+	}
+}
+
+func testEventsConcurrent(t *testing.T, s stamp.Store) {
+	const writers, calls = 10, 10 // each call appends two events
+	seqs := make([][]int64, writers)
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for c := range calls {
+				a := &stamp.Event{Type: stamp.EventStep, Tenant: fmt.Sprintf("t%d", w), Message: fmt.Sprintf("%d/%d/a", w, c)}
+				b := &stamp.Event{Type: stamp.EventStep, Tenant: fmt.Sprintf("t%d", w), Message: fmt.Sprintf("%d/%d/b", w, c)}
+				if err := s.AppendEvents(t.Context(), a, b); err != nil {
+					errs[w] = err
+					return
+				}
+				seqs[w] = append(seqs[w], a.Seq, b.Seq)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("AppendEvents: %v", err)
+	}
+
+	all := map[int64]string{}
+	for w, ws := range seqs {
+		if !slices.IsSorted(ws) || len(slices.Compact(slices.Clone(ws))) != len(ws) {
+			t.Errorf("writer %d got seqs %v, want strictly increasing", w, ws)
+		}
+		for i, seq := range ws {
+			if prev, ok := all[seq]; ok {
+				t.Errorf("seq %d given to both %s and %d/%d", seq, prev, w, i)
+			}
+			all[seq] = fmt.Sprintf("%d/%d", w, i)
+		}
+	}
+
+	listed := mustListEvents(t, s, stamp.EventFilter{})
+	if len(listed) != writers*calls*2 {
+		t.Fatalf("ListEvents: got %d events, want %d", len(listed), writers*calls*2)
+	}
+	var listedSeqs []int64
+	perWriter := map[string][]string{}
+	for _, e := range listed {
+		listedSeqs = append(listedSeqs, e.Seq)
+		perWriter[e.Tenant] = append(perWriter[e.Tenant], e.Message)
+	}
+	want := slices.Sorted(maps.Keys(all))
+	assertEqual(t, "ListEvents seqs", listedSeqs, want)
+	for w := range writers {
+		var msgs []string
+		for c := range calls {
+			msgs = append(msgs, fmt.Sprintf("%d/%d/a", w, c), fmt.Sprintf("%d/%d/b", w, c))
+		}
+		assertEqual(t, fmt.Sprintf("writer %d's events in the log", w), perWriter[fmt.Sprintf("t%d", w)], msgs)
+	}
+}
+
+func mustAppend(t *testing.T, s stamp.Store, events ...*stamp.Event) {
+	t.Helper()
+	if err := s.AppendEvents(t.Context(), events...); err != nil {
+		t.Fatalf("AppendEvents: %v", err)
+	}
+}
+
+func mustListEvents(t *testing.T, s stamp.Store, f stamp.EventFilter) []*stamp.Event {
+	t.Helper()
+	events, err := s.ListEvents(t.Context(), f)
+	if err != nil {
+		t.Fatalf("ListEvents(%+v): %v", f, err)
+	}
+	return events
+}
+
+// Tokens.
+
+func testTokens(t *testing.T, s stamp.Store) {
+	admin := &stamp.Token{ID: "tok1", Name: "admin", Hash: fmt.Sprintf("%x", sha256.Sum256([]byte("secret one"))),
+		CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 6000, time.UTC)}
+	ci := &stamp.Token{ID: "tok2", Name: "ci", Hash: fmt.Sprintf("%x", sha256.Sum256([]byte("secret two"))),
+		CreatedAt: time.Date(2025, 1, 3, 3, 4, 5, 0, time.UTC)}
+	for _, tok := range []*stamp.Token{admin, ci} {
+		if err := s.CreateToken(t.Context(), tok); err != nil {
+			t.Fatalf("CreateToken %q: %v", tok.ID, err)
+		}
+	}
+	for _, tok := range []*stamp.Token{admin, ci} {
+		got, err := s.TokenByHash(t.Context(), tok.Hash)
+		if err != nil {
+			t.Fatalf("TokenByHash of %q: %v", tok.ID, err)
+		}
+		assertEqual(t, "TokenByHash", normToken(got), normToken(tok))
+	}
+
+	sameID := &stamp.Token{ID: "tok1", Name: "other", Hash: fmt.Sprintf("%x", sha256.Sum256([]byte("secret three")))}
+	assertError(t, s.CreateToken(t.Context(), sameID), stamp.ECONFLICT, `token "tok1" already exists`)
+	sameHash := &stamp.Token{ID: "tok3", Name: "other", Hash: admin.Hash}
+	assertError(t, s.CreateToken(t.Context(), sameHash), stamp.ECONFLICT, `token "tok3" has the same secret as an existing token`)
+
+	_, err := s.TokenByHash(t.Context(), fmt.Sprintf("%x", sha256.Sum256([]byte("never issued"))))
+	assertError(t, err, stamp.ENOTFOUND, "no token has that secret")
+	got, err := s.TokenByHash(t.Context(), admin.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertEqual(t, "TokenByHash after the refused creates", normToken(got), normToken(admin))
+}
+
+// Errors.
+
+func testCancelled(t *testing.T, s stamp.Store) {
+	mustCreateTenant(t, s, newTenant("acme"))
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"GetTenant", func() error { _, err := s.GetTenant(ctx, "acme"); return err }},
+		{"CreateTenant", func() error { return s.CreateTenant(ctx, newTenant("globex")) }},
+		{"UpdateTenant", func() error { return s.UpdateTenant(ctx, newTenant("acme")) }},
+		{"ListEvents", func() error { _, err := s.ListEvents(ctx, stamp.EventFilter{}); return err }},
+		{"AppendEvents", func() error { return s.AppendEvents(ctx, &stamp.Event{Type: stamp.EventStep}) }},
+		{"BundleContent", func() error { _, err := s.BundleContent(ctx, digest("x")); return err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.call()
+			if code := stamp.ErrorCode(err); code != stamp.EINTERNAL {
+				t.Errorf("got code %q (%v), want %q", code, err, stamp.EINTERNAL)
+			}
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("got %v, want it to wrap context.Canceled", err)
+			}
+		})
+	}
+}
+
+// Comparison.
+
+func assertError(t *testing.T, err error, code, message string) {
+	t.Helper()
+	if got := stamp.ErrorCode(err); got != code {
+		t.Fatalf("error code: got %q (%v), want %q", got, err, code)
+	}
+	if got := stamp.ErrorMessage(err); got != message {
+		t.Errorf("error message: got %q, want %q", got, message)
+	}
+}
+
+func assertEqual[T any](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s:\ngot  %+v\nwant %+v", what, got, want)
+	}
+}
+
+// normTime is t as the suite compares times: UTC, to Precision.
+func normTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(Precision)
+}
+
+// normMap treats a nil and an empty map as the same.
+func normMap(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return maps.Clone(m)
+}
+
+func normTenant(t *stamp.Tenant) stamp.Tenant {
+	n := *t
+	n.Spec.Params = normMap(t.Spec.Params)
+	n.Spec.Labels = normMap(t.Spec.Labels)
+	n.Status.ReadyAt = normTime(t.Status.ReadyAt)
+	n.CreatedAt = normTime(t.CreatedAt)
+	n.UpdatedAt = normTime(t.UpdatedAt)
+	return n
+}
+
+func normBundle(b *stamp.Bundle) stamp.Bundle {
+	n := *b
+	n.CreatedAt = normTime(b.CreatedAt)
+	return n
+}
+
+func normEvents(events []*stamp.Event) []stamp.Event {
+	var ns []stamp.Event
+	for _, e := range events {
+		n := *e
+		n.Time = normTime(e.Time)
+		n.QueuedAt = normTime(e.QueuedAt)
+		n.StartedAt = normTime(e.StartedAt)
+		n.FinishedAt = normTime(e.FinishedAt)
+		ns = append(ns, n)
+	}
+	return ns
+}
+
+func normToken(t *stamp.Token) stamp.Token {
+	n := *t
+	n.CreatedAt = normTime(t.CreatedAt)
+	return n
+}
