@@ -1,0 +1,225 @@
+// Package router is Stamp's data plane: the HTTP front door that sends
+// <tenant>.<base-domain> to the tenant's public endpoint. It owns the host
+// to tenant mapping, the route table, the reverse proxy and the pages shown
+// when a tenant cannot be reached.
+//
+// Requests are served from an in-memory route table that is swapped
+// atomically; Sync and Run keep it up to date from the store's tenants and
+// event log. No request touches the store, so tenants keep serving while
+// the control plane is down or slow.
+package router
+
+import (
+	"context"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stamphq/stamp"
+)
+
+// Source is what the router reads routes from; stamp.Store satisfies it.
+type Source interface {
+	// ListTenants returns every tenant.
+	ListTenants(ctx context.Context) ([]*stamp.Tenant, error)
+	// GetTenant returns the tenant or ENOTFOUND.
+	GetTenant(ctx context.Context, name string) (*stamp.Tenant, error)
+	// ListEvents returns events matching f, oldest first.
+	ListEvents(ctx context.Context, f stamp.EventFilter) ([]*stamp.Event, error)
+}
+
+var _ Source = stamp.Store(nil)
+
+// Config configures a Router. Only Source is required.
+type Config struct {
+	// Source is where routes come from.
+	Source Source
+	// BaseDomain is the domain tenants live under: tenant acme is served at
+	// acme.<BaseDomain>. Default "localhost" (*.localhost is loopback).
+	BaseDomain string
+	// PollInterval is how often Run reads new events. Default 200ms.
+	PollInterval time.Duration
+	// Logger receives sync failures (warn) and proxy errors (debug).
+	// Default slog.Default().
+	Logger *slog.Logger
+	// Transport carries proxied requests. Default: an *http.Transport that
+	// keeps up to 64 idle connections per tenant endpoint, gives up dialing
+	// after 2s and ignores proxy settings from the environment.
+	Transport http.RoundTripper
+}
+
+const (
+	defaultBaseDomain   = "localhost"
+	defaultPollInterval = 200 * time.Millisecond
+	// fullReloadInterval bounds how long a route can stay wrong when an
+	// event was read before the tenant write it announces was visible.
+	fullReloadInterval = 30 * time.Second
+	// retryAfter is the Retry-After, in seconds, of every 503.
+	retryAfter = "2"
+)
+
+// Router is an http.Handler that proxies each request to the tenant its
+// Host names. Create it with New; it routes nothing until the first Sync.
+type Router struct {
+	src       Source
+	suffix    string // "." + base domain, lowercase
+	poll      time.Duration
+	log       *slog.Logger
+	transport http.RoundTripper
+	errorLog  *log.Logger // ReverseProxy's own complaints, sent to log at debug
+
+	// routes is the table the hot path reads: tenant name to route. Nil
+	// until the first successful Sync. Writers build a new map and swap it.
+	routes atomic.Pointer[map[string]*route]
+
+	mu  sync.Mutex // serialises syncs; guards seq
+	seq int64      // the last event seq whose tenant the table reflects
+}
+
+// route is how the router answers for one tenant.
+type route struct {
+	phase    string
+	deleting bool
+	endpoint string
+	proxy    *httputil.ReverseProxy // nil while the tenant is not serving
+}
+
+// New returns a Router for cfg, filling in defaults.
+func New(cfg Config) *Router {
+	base := strings.ToLower(strings.Trim(cfg.BaseDomain, "."))
+	if base == "" {
+		base = defaultBaseDomain
+	}
+	r := &Router{
+		src:       cfg.Source,
+		suffix:    "." + base,
+		poll:      cfg.PollInterval,
+		log:       cfg.Logger,
+		transport: cfg.Transport,
+	}
+	if r.poll <= 0 {
+		r.poll = defaultPollInterval
+	}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	if r.transport == nil {
+		r.transport = newTransport()
+	}
+	r.errorLog = slog.NewLogLogger(r.log.Handler(), slog.LevelDebug)
+	return r
+}
+
+// newTransport is tuned for many tenants on few hosts: the default of 2 idle
+// connections per host would make every burst dial anew.
+func newTransport() *http.Transport {
+	return &http.Transport{
+		Proxy: nil, // tenant endpoints are local; $HTTP_PROXY must not apply
+		DialContext: (&net.Dialer{
+			Timeout:   2 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// ServeHTTP routes req by its Host: a single label under the base domain
+// names the tenant. A host that names no tenant is 404, a tenant not ready
+// (or being deleted) is 503 with Retry-After, and a tenant whose endpoint
+// does not answer is 502. Everything else is proxied untouched but for the
+// X-Forwarded-For, -Host and -Proto headers, which the router sets (those
+// sent by the client are dropped: the router is the edge).
+func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	name, ok := r.tenantName(req.Host)
+	if !ok {
+		writeError(w, req, http.StatusNotFound, stamp.Errorf(stamp.ENOTFOUND, "no tenant at this address"))
+		return
+	}
+	routes := r.routes.Load()
+	if routes == nil {
+		w.Header().Set("Retry-After", retryAfter)
+		writeError(w, req, http.StatusServiceUnavailable, stamp.Errorf(stamp.EUNAVAILABLE, "the router is starting; routes are not loaded yet"))
+		return
+	}
+	rt := (*routes)[name]
+	switch {
+	case rt == nil:
+		writeError(w, req, http.StatusNotFound, stamp.Errorf(stamp.ENOTFOUND, "tenant %q does not exist", name))
+	case rt.proxy == nil:
+		w.Header().Set("Retry-After", retryAfter)
+		writeError(w, req, http.StatusServiceUnavailable, notServing(name, rt))
+	default:
+		rt.proxy.ServeHTTP(w, req)
+	}
+}
+
+// notServing explains why a known tenant gets no traffic.
+func notServing(name string, rt *route) *stamp.Error {
+	phase := rt.phase
+	if phase == "" {
+		phase = "pending"
+	}
+	if rt.deleting {
+		return stamp.Errorf(stamp.EUNAVAILABLE, "tenant %q is being deleted (phase: %s)", name, phase)
+	}
+	return stamp.Errorf(stamp.EUNAVAILABLE, "tenant %q is not ready yet (phase: %s)", name, phase)
+}
+
+// tenantName returns the tenant a Host header names: host (port and a
+// trailing dot dropped, case folded) must be exactly one label followed by
+// the base domain. A bare base domain, a deeper name or an IP is no tenant.
+func (r *Router) tenantName(host string) (string, bool) {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	label, ok := strings.CutSuffix(host, r.suffix)
+	if !ok || label == "" || strings.Contains(label, ".") {
+		return "", false
+	}
+	return label, true
+}
+
+// newRoute turns a tenant into its route, with a proxy when it serves.
+func (r *Router) newRoute(t *stamp.Tenant) *route {
+	rt := &route{
+		phase:    t.Status.Phase,
+		deleting: t.Spec.Desired == stamp.DesiredDeleted,
+		endpoint: t.Status.Endpoint,
+	}
+	if rt.phase == stamp.PhaseReady && rt.endpoint != "" && !rt.deleting {
+		rt.proxy = r.newProxy(t.Name, rt.endpoint)
+	}
+	return rt
+}
+
+// newProxy returns the reverse proxy for one tenant endpoint. Each tenant
+// gets its own (they are small) so the hot path needs no per-request
+// allocation to tell the proxy where to go.
+func (r *Router) newProxy(tenant, endpoint string) *httputil.ReverseProxy {
+	target := &url.URL{Scheme: "http", Host: endpoint}
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.SetXForwarded()
+			pr.Out.Host = pr.In.Host // apps build links from the customer's address
+		},
+		Transport:     r.transport,
+		FlushInterval: -1, // stream: server-sent events and long polls must not wait for a buffer
+		ErrorLog:      r.errorLog,
+		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
+			r.log.Debug("router: tenant not answering", "tenant", tenant, "endpoint", endpoint, "err", err)
+			writeError(w, req, http.StatusBadGateway, stamp.Errorf(stamp.EUNAVAILABLE, "tenant %s is not answering", tenant))
+		},
+	}
+}

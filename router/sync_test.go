@@ -1,0 +1,302 @@
+package router
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stamphq/stamp"
+)
+
+// statusOf asks srv for host's root page and returns the status code.
+func statusOf(srv *httptest.Server, host string) (int, error) {
+	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Host = host
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("GET %s: %w", host, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// status is statusOf for the test's own goroutine.
+func status(t *testing.T, srv *httptest.Server, host string) int {
+	t.Helper()
+	code, err := statusOf(srv, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+func TestSyncFollowsEvents(t *testing.T) {
+	src := newFakeSource()
+	src.put(inPhase("acme", stamp.PhaseProvisioning))
+	src.put(ready("globex", backend(t, "globex")))
+	r, srv := serve(t, src)
+	ctx := context.Background()
+
+	steps := []struct {
+		name   string
+		change func()
+		want   map[string]int // host to status after Sync
+	}{
+		{
+			name:   "loaded",
+			change: func() {},
+			want:   map[string]int{"acme.localhost": 503, "globex.localhost": 200, "initech.localhost": 404},
+		},
+		{
+			name:   "acme becomes ready",
+			change: func() { src.put(ready("acme", backend(t, "acme"))) },
+			want:   map[string]int{"acme.localhost": 200, "globex.localhost": 200},
+		},
+		{
+			name:   "new tenant appears",
+			change: func() { src.put(inPhase("initech", stamp.PhaseProvisioning)) },
+			want:   map[string]int{"initech.localhost": 503, "acme.localhost": 200},
+		},
+		{
+			name:   "globex is being deleted",
+			change: func() { src.put(deleting("globex", backend(t, "globex"))) },
+			want:   map[string]int{"globex.localhost": 503, "acme.localhost": 200},
+		},
+		{
+			name:   "globex is gone",
+			change: func() { src.remove("globex") },
+			want:   map[string]int{"globex.localhost": 404, "acme.localhost": 200, "initech.localhost": 503},
+		},
+		{
+			name:   "acme moves to a new endpoint",
+			change: func() { src.put(ready("acme", deadEndpoint(t))) },
+			want:   map[string]int{"acme.localhost": 502},
+		},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			st.change()
+			if err := r.Sync(ctx); err != nil {
+				t.Fatalf("Sync: %v", err)
+			}
+			for host, want := range st.want {
+				if got := status(t, srv, host); got != want {
+					t.Errorf("%s: got status %d, want %d", host, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestSyncTakesPositionBeforeListing(t *testing.T) {
+	src := newFakeSource()
+	src.put(ready("acme", backend(t, "acme")))
+	late := backend(t, "late")
+	// A tenant written after the listing was read but before it returned:
+	// the first load cannot see it, so the next Sync must find its event.
+	src.afterList = func() { src.put(ready("late", late)) }
+	r, srv := serve(t, src)
+
+	if got := status(t, srv, "late.localhost"); got != 404 {
+		t.Fatalf("before the second Sync: got status %d, want 404", got)
+	}
+	if err := r.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(t, srv, "late.localhost"); got != 200 {
+		t.Errorf("after the second Sync: got status %d, want 200", got)
+	}
+}
+
+func TestSyncReadsEveryPage(t *testing.T) {
+	src := newFakeSource()
+	src.maxPage = 2 // a store that hands out fewer events than asked for
+	r, srv := serve(t, src)
+	names := []string{"a1", "a2", "a3", "a4", "a5"}
+	for _, n := range names {
+		src.put(ready(n, backend(t, n)))
+	}
+	if err := r.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if got := status(t, srv, n+".localhost"); got != 200 {
+			t.Errorf("%s: got status %d, want 200", n, got)
+		}
+	}
+}
+
+func TestSyncErrorKeepsRoutes(t *testing.T) {
+	src := newFakeSource()
+	src.put(ready("acme", backend(t, "acme")))
+	r, srv := serve(t, src)
+
+	down := errors.New("database is locked")
+	src.put(inPhase("acme", stamp.PhaseProvisioning)) // not seen while the store fails
+	src.setErr(down)
+	err := r.Sync(context.Background())
+	if !errors.Is(err, down) {
+		t.Fatalf("got %v, want an error wrapping %v", err, down)
+	}
+	if want := "update routes: list events after 1: database is locked"; err.Error() != want {
+		t.Errorf("got %q, want %q", err, want)
+	}
+	if got := status(t, srv, "acme.localhost"); got != 200 {
+		t.Errorf("while the store fails: got status %d, want 200 (last known route)", got)
+	}
+
+	src.setErr(nil)
+	if err := r.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(t, srv, "acme.localhost"); got != 503 {
+		t.Errorf("after recovery: got status %d, want 503", got)
+	}
+}
+
+func TestFirstSyncError(t *testing.T) {
+	src := newFakeSource()
+	src.setErr(errors.New("no such table: tenants"))
+	r := New(Config{Source: src, Logger: quiet})
+	err := r.Sync(context.Background())
+	if want := "load routes: list events after 0: no such table: tenants"; err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %q", err, want)
+	}
+	if r.routes.Load() != nil {
+		t.Error("got a route table after a failed first load, want none")
+	}
+}
+
+// lockedBuffer collects log output written from Run's goroutine.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor polls cond until it holds, failing the test after a generous
+// deadline that only guards against hanging.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestRun(t *testing.T) {
+	src := newFakeSource()
+	src.setErr(errors.New("connection reset"))
+	var logs lockedBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	r := New(Config{Source: src, PollInterval: 5 * time.Millisecond, Logger: logger})
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var runErr error
+	stopped := make(chan struct{})
+	go func() {
+		runErr = r.Run(ctx)
+		close(stopped)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-stopped
+	})
+
+	// Several failed polls make one warning, not one per poll.
+	waitFor(t, "five failed polls", func() bool { return src.listEventsCalls() >= 5 })
+	src.put(ready("acme", backend(t, "acme")))
+	src.setErr(nil)
+	waitFor(t, "acme to be routed", func() bool { return status(t, srv, "acme.localhost") == 200 })
+	src.put(inPhase("globex", stamp.PhaseProvisioning))
+	waitFor(t, "globex to be known", func() bool { return status(t, srv, "globex.localhost") == 503 })
+
+	cancel()
+	<-stopped
+	if runErr != nil {
+		t.Errorf("Run returned %v, want nil", runErr)
+	}
+	out := logs.String()
+	if got := strings.Count(out, "cannot sync routes"); got != 1 {
+		t.Errorf("got %d sync warnings, want 1; log:\n%s", got, out)
+	}
+	if !strings.Contains(out, "connection reset") {
+		t.Errorf("got log %q, want it to name the error", out)
+	}
+	if got := strings.Count(out, "routes in sync again"); got != 1 {
+		t.Errorf("got %d recovery lines, want 1; log:\n%s", got, out)
+	}
+}
+
+func TestConcurrentRequestsDuringSync(t *testing.T) {
+	src := newFakeSource()
+	src.put(ready("acme", backend(t, "acme")))
+	flapping := backend(t, "globex")
+	src.put(ready("globex", flapping))
+	r, srv := serve(t, src)
+	ctx := context.Background()
+
+	const clients, requests, changes = 4, 50, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, clients*requests+2*changes)
+	for c := range clients {
+		wg.Go(func() {
+			for i := range requests {
+				if got, err := statusOf(srv, "acme.localhost"); err != nil || got != 200 {
+					errs <- fmt.Errorf("client %d request %d: acme got status %d (%v), want 200", c, i, got, err)
+				}
+				// globex flaps between ready and provisioning: either
+				// answer is right, a panic or a race is not.
+				if got, err := statusOf(srv, "globex.localhost"); err != nil || got != 200 && got != 503 {
+					errs <- fmt.Errorf("client %d request %d: globex got status %d (%v), want 200 or 503", c, i, got, err)
+				}
+			}
+		})
+	}
+	for range 2 { // two syncers, to exercise the mutex
+		wg.Go(func() {
+			for i := range changes {
+				if i%2 == 0 {
+					src.put(inPhase("globex", stamp.PhaseProvisioning))
+				} else {
+					src.put(ready("globex", flapping))
+				}
+				if err := r.Sync(ctx); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
