@@ -1,0 +1,192 @@
+// Package blueprint owns stamp.yaml, the description of the product Stamp
+// stamps out: it parses and strictly validates a blueprint (every problem
+// named by file, line and key), resolves a tenant's plan and parameters, and
+// renders the blueprint for one tenant into the stamp.Runtime and hook
+// stamp.Tasks that drivers run.
+package blueprint
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stamphq/stamp"
+)
+
+// FileName is the name of a blueprint's file inside its directory.
+const FileName = "stamp.yaml"
+
+// Blueprint is a parsed and validated stamp.yaml (format v1).
+type Blueprint struct {
+	Name        string
+	Version     string
+	Description string
+	Parameters  map[string]*Parameter
+	// Plans always holds at least one plan: a blueprint without plans has
+	// the implicit plan "default" with one replica and no limits.
+	Plans       map[string]*Plan
+	DefaultPlan string
+	Databases   map[string]*Database
+	Secrets     map[string]*Secret
+	// Build is the command `stamp blueprint push` runs in the blueprint
+	// directory before packing it; empty for none.
+	Build    []string
+	Services map[string]*Service
+	Hooks    Hooks
+}
+
+// Parameter is a per-tenant input, validated when a tenant is created.
+type Parameter struct {
+	Default  string
+	Required bool
+	// Pattern is a Go regular expression the value must match (unanchored:
+	// write ^ and $ to match the whole value).
+	Pattern string
+
+	re *regexp.Regexp
+}
+
+// Plan is a size class: the limits and replica count of every service.
+type Plan struct {
+	Memory   int64         // bytes per instance; 0 is unlimited
+	CPU      float64       // cores per instance; 0 is unlimited
+	Replicas int           // instances per service, at least 1
+	Idle     time.Duration // scale to zero after this long without traffic; 0 never
+}
+
+// Database is one per-tenant database.
+type Database struct {
+	Engine string // "sqlite" (the default) or "postgres"
+}
+
+// Secret is a per-tenant secret generated at create time.
+type Secret struct {
+	Generate int // bytes of randomness, 1..1024
+}
+
+// Service is one long-running process of the product.
+type Service struct {
+	Command []string // run relative to the extracted bundle (local driver)
+	Image   string   // container image (kubernetes driver)
+	Port    int      // the port the app listens on; 0 for none
+	Public  bool     // served by the router; at most one service is public
+	Env     map[string]string
+	Health  *Health
+}
+
+// Health is a service's HTTP health check.
+type Health struct {
+	HTTP     string // request path, e.g. "/healthz"
+	Interval time.Duration
+	Timeout  time.Duration
+}
+
+// Health check defaults.
+const (
+	DefaultHealthInterval = 5 * time.Second
+	DefaultHealthTimeout  = 2 * time.Second
+)
+
+// Hooks are one-shot commands run in a tenant's runtime.
+type Hooks struct {
+	Migrate []string // before start, on create and on upgrade
+	Seed    []string // once, on create
+}
+
+// Load reads and parses dir/stamp.yaml. Problems name the file "stamp.yaml".
+func Load(dir string) (*Blueprint, error) {
+	data, err := os.ReadFile(filepath.Join(dir, FileName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, stamp.Errorf(stamp.ENOTFOUND, "no %s in %s", FileName, dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return Parse(FileName, data)
+}
+
+// ServiceNames returns the names of the services, sorted.
+func (b *Blueprint) ServiceNames() []string {
+	return sortedKeys(b.Services)
+}
+
+// Ref returns "name@version".
+func (b *Blueprint) Ref() string { return b.Name + "@" + b.Version }
+
+// ResolvePlan returns the plan called name, or the default plan for "". An
+// unknown plan is EUNPROCESSABLE.
+func (b *Blueprint) ResolvePlan(name string) (string, *Plan, error) {
+	if name == "" {
+		name = b.DefaultPlan
+	}
+	p, ok := b.Plans[name]
+	if !ok {
+		return "", nil, stamp.Errorf(stamp.EUNPROCESSABLE, "plan %q does not exist in blueprint %s (plans: %s)",
+			name, b.Ref(), strings.Join(sortedKeys(b.Plans), ", "))
+	}
+	return name, p, nil
+}
+
+// ResolveParams checks the parameters given for a tenant and returns the
+// full set: given values plus defaults, and "" for optional parameters
+// without a default. Unknown parameters, missing required ones and values
+// that do not match their pattern are reported together, sorted by
+// parameter name, as one EUNPROCESSABLE error.
+func (b *Blueprint) ResolveParams(given map[string]string) (map[string]string, error) {
+	type problem struct{ name, msg string }
+	var problems []problem
+	for _, name := range sortedKeys(given) {
+		if _, ok := b.Parameters[name]; !ok {
+			msg := fmt.Sprintf("unknown parameter %q", name)
+			if len(b.Parameters) == 0 {
+				msg += " (the blueprint has no parameters)"
+			} else {
+				msg += " (parameters: " + strings.Join(sortedKeys(b.Parameters), ", ") + ")"
+			}
+			problems = append(problems, problem{name, msg})
+		}
+	}
+	out := make(map[string]string, len(b.Parameters))
+	for name, p := range b.Parameters {
+		v, ok := given[name]
+		switch {
+		case p.Required && v == "":
+			problems = append(problems, problem{name, fmt.Sprintf("parameter %q is required", name)})
+			continue
+		case !ok:
+			out[name] = p.Default
+			continue
+		}
+		if p.re != nil && !p.re.MatchString(v) {
+			problems = append(problems, problem{name, fmt.Sprintf("parameter %q: value %q does not match pattern %q", name, v, p.Pattern)})
+			continue
+		}
+		out[name] = v
+	}
+	if len(problems) > 0 {
+		slices.SortFunc(problems, func(a, b problem) int {
+			return strings.Compare(a.name+"\x00"+a.msg, b.name+"\x00"+b.msg)
+		})
+		msgs := make([]string, len(problems))
+		for i, p := range problems {
+			msgs[i] = p.msg
+		}
+		return nil, stamp.Errorf(stamp.EUNPROCESSABLE, "%s", strings.Join(msgs, "; "))
+	}
+	return out, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
