@@ -203,6 +203,21 @@ func (r *Router) newRoute(t *stamp.Tenant) *route {
 	return rt
 }
 
+// bufferPool recycles the buffers proxies copy bodies through; without it
+// each proxied request allocates 32KiB.
+type bufferPool struct{ pool sync.Pool }
+
+func (p *bufferPool) Get() []byte {
+	if b, ok := p.pool.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, 32<<10)
+}
+
+func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }
+
+var copyBuffers httputil.BufferPool = &bufferPool{}
+
 // newProxy returns the reverse proxy for one tenant endpoint. Each tenant
 // gets its own (they are small) so the hot path needs no per-request
 // allocation to tell the proxy where to go.
@@ -215,6 +230,7 @@ func (r *Router) newProxy(tenant, endpoint string) *httputil.ReverseProxy {
 			pr.Out.Host = pr.In.Host // apps build links from the customer's address
 		},
 		Transport:     r.transport,
+		BufferPool:    copyBuffers,
 		FlushInterval: -1, // stream: server-sent events and long polls must not wait for a buffer
 		ErrorLog:      r.errorLog,
 		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
