@@ -1,0 +1,126 @@
+package reconcile
+
+import (
+	"sync"
+	"time"
+)
+
+// queue is a work queue of tenant names in the style of client-go's
+// workqueue: a name waits at most once, a name being worked on is never
+// handed to a second worker, and a name added while it is being worked on
+// is handed out again once that work is done. It remembers when each name
+// was first queued so steps can report their wait time.
+type queue struct {
+	mu       sync.Mutex
+	cond     *sync.Cond
+	order    []string             // waiting names, oldest first
+	waiting  map[string]time.Time // name -> when it was queued
+	active   map[string]bool      // names a worker holds
+	dirty    map[string]time.Time // active names queued again meanwhile
+	timers   map[string]*time.Timer
+	shutdown bool
+	now      func() time.Time
+}
+
+func newQueue(now func() time.Time) *queue {
+	q := &queue{
+		waiting: map[string]time.Time{},
+		active:  map[string]bool{},
+		dirty:   map[string]time.Time{},
+		timers:  map[string]*time.Timer{},
+		now:     now,
+	}
+	q.cond = sync.NewCond(&q.mu)
+	return q
+}
+
+// add queues name now.
+func (q *queue) add(name string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.addLocked(name, q.now())
+}
+
+func (q *queue) addLocked(name string, at time.Time) {
+	if q.shutdown {
+		return
+	}
+	if q.active[name] {
+		if _, ok := q.dirty[name]; !ok {
+			q.dirty[name] = at
+		}
+		return
+	}
+	if _, ok := q.waiting[name]; ok {
+		return
+	}
+	q.waiting[name] = at
+	q.order = append(q.order, name)
+	q.cond.Signal()
+}
+
+// addAfter queues name once delay has passed; a later addAfter for the same
+// name replaces the earlier one, an add in between makes it moot.
+func (q *queue) addAfter(name string, delay time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.shutdown {
+		return
+	}
+	if t := q.timers[name]; t != nil {
+		t.Stop()
+	}
+	q.timers[name] = time.AfterFunc(delay, func() {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		delete(q.timers, name)
+		q.addLocked(name, q.now())
+	})
+}
+
+// get blocks until a name is waiting and hands it out, with the time it was
+// queued. ok is false once the queue is shut down.
+func (q *queue) get() (name string, queued time.Time, ok bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.order) == 0 && !q.shutdown {
+		q.cond.Wait()
+	}
+	if q.shutdown {
+		return "", time.Time{}, false
+	}
+	name, q.order = q.order[0], q.order[1:]
+	queued = q.waiting[name]
+	delete(q.waiting, name)
+	q.active[name] = true
+	return name, queued, true
+}
+
+// done releases name; if it was queued again while held, it waits again.
+func (q *queue) done(name string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	delete(q.active, name)
+	if at, ok := q.dirty[name]; ok {
+		delete(q.dirty, name)
+		q.addLocked(name, at)
+	}
+}
+
+// len returns how many names wait.
+func (q *queue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.order)
+}
+
+// shutDown wakes every get with ok false and drops pending timers.
+func (q *queue) shutDown() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.shutdown = true
+	for _, t := range q.timers {
+		t.Stop()
+	}
+	q.cond.Broadcast()
+}

@@ -1,0 +1,92 @@
+package reconcile
+
+import (
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestQueueDeduplicates(t *testing.T) {
+	q := newQueue(time.Now)
+	q.add("acme")
+	q.add("acme")
+	q.add("globex")
+	if got := q.len(); got != 2 {
+		t.Fatalf("len = %d, want 2", got)
+	}
+	name, _, _ := q.get()
+	if name != "acme" {
+		t.Fatalf("first = %q, want %q", name, "acme")
+	}
+}
+
+func TestQueueRequeuesNameAddedWhileActive(t *testing.T) {
+	q := newQueue(time.Now)
+	q.add("acme")
+	name, _, _ := q.get()
+	q.add(name) // arrives while a worker holds it
+	if got := q.len(); got != 0 {
+		t.Fatalf("len while active = %d, want 0", got)
+	}
+	q.done(name)
+	if got := q.len(); got != 1 {
+		t.Fatalf("len after done = %d, want 1", got)
+	}
+}
+
+func TestQueueNeverHandsOneNameToTwoWorkers(t *testing.T) {
+	q := newQueue(time.Now)
+	var mu sync.Mutex
+	holding := map[string]bool{}
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				name, _, ok := q.get()
+				if !ok {
+					return
+				}
+				mu.Lock()
+				if holding[name] {
+					t.Errorf("%q handed to two workers", name)
+				}
+				holding[name] = true
+				mu.Unlock()
+				time.Sleep(time.Millisecond)
+				mu.Lock()
+				holding[name] = false
+				mu.Unlock()
+				q.done(name)
+			}
+		}()
+	}
+	for i := 0; i < 200; i++ {
+		q.add([]string{"a", "b", "c"}[i%3])
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for q.len() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	q.shutDown()
+	wg.Wait()
+}
+
+func TestQueueAddAfter(t *testing.T) {
+	q := newQueue(time.Now)
+	q.addAfter("acme", 10*time.Millisecond)
+	got := make(chan string, 1)
+	go func() {
+		name, _, _ := q.get()
+		got <- name
+	}()
+	select {
+	case name := <-got:
+		if name != "acme" {
+			t.Fatalf("got %q, want %q", name, "acme")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("delayed name never arrived")
+	}
+}

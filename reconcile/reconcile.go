@@ -1,0 +1,647 @@
+// Package reconcile converges tenants to their spec. The work item is only a
+// tenant name; each pass reads the desired state from the store and the
+// observed state from the driver, plans the steps between them (Plan, a pure
+// function) and takes them, recording every step as an event. Every step is
+// idempotent, so a crash at any point followed by a new pass converges to
+// the same result.
+package reconcile
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	stamp "github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/blueprint"
+	"github.com/stamphq/stamp/bundle"
+	"github.com/stamphq/stamp/health"
+)
+
+// RouteSyncer is told when a tenant's route changed, so the router serves
+// it before the tenant is reported ready.
+type RouteSyncer interface {
+	Sync(ctx context.Context) error
+}
+
+// Config holds a Reconciler's dependencies and tunables.
+type Config struct {
+	Store   stamp.Store
+	Driver  stamp.Driver
+	Engines map[string]stamp.Engine // by engine name: "sqlite", "postgres"
+	Routes  RouteSyncer             // optional
+	// URL returns the address customers reach a tenant at.
+	URL func(tenant string) string
+
+	Workers        int           // concurrent passes; default 8
+	HealthTimeout  time.Duration // how long a new instance may take to pass its health check; default 60s
+	ResyncInterval time.Duration // every tenant is checked this often; default 30s
+	Clock          stamp.Clock
+	Random         io.Reader // secrets; default crypto/rand
+	Logger         *slog.Logger
+}
+
+// Reconciler runs the reconcile loop. Create it with New, start it with Run.
+type Reconciler struct {
+	cfg    Config
+	queue  *queue
+	client *http.Client
+
+	mu         sync.Mutex
+	blueprints map[string]*blueprint.Blueprint // by bundle digest
+	failures   map[string]int                  // consecutive transient failures by tenant
+}
+
+// New returns a Reconciler; nothing runs until Run.
+func New(cfg Config) *Reconciler {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
+	}
+	if cfg.HealthTimeout <= 0 {
+		cfg.HealthTimeout = 60 * time.Second
+	}
+	if cfg.ResyncInterval <= 0 {
+		cfg.ResyncInterval = 30 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = stamp.SystemClock{}
+	}
+	if cfg.Random == nil {
+		cfg.Random = rand.Reader
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.URL == nil {
+		cfg.URL = func(string) string { return "" }
+	}
+	return &Reconciler{
+		cfg:        cfg,
+		queue:      newQueue(cfg.Clock.Now),
+		client:     &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}},
+		blueprints: map[string]*blueprint.Blueprint{},
+		failures:   map[string]int{},
+	}
+}
+
+// Enqueue asks for a pass over tenant name.
+func (r *Reconciler) Enqueue(name string) { r.queue.add(name) }
+
+// QueueLen returns how many tenants wait for a pass.
+func (r *Reconciler) QueueLen() int { return r.queue.len() }
+
+// Run works the queue with the configured number of workers until ctx ends.
+// It starts with a pass over every tenant in the store and every tenant the
+// driver holds (so leftovers of deleted tenants are removed), and repeats
+// that every ResyncInterval.
+func (r *Reconciler) Run(ctx context.Context) error {
+	if err := r.resync(ctx); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	for range r.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.work(ctx)
+		}()
+	}
+	ticker := time.NewTicker(r.cfg.ResyncInterval)
+	defer ticker.Stop()
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-ticker.C:
+			if err := r.resync(ctx); err != nil && ctx.Err() == nil {
+				r.cfg.Logger.Error("resync", "err", err)
+			}
+		}
+	}
+	r.queue.shutDown()
+	wg.Wait()
+	return nil
+}
+
+func (r *Reconciler) resync(ctx context.Context) error {
+	tenants, err := r.cfg.Store.ListTenants(ctx)
+	if err != nil {
+		return fmt.Errorf("list tenants: %w", err)
+	}
+	held, err := r.cfg.Driver.Tenants(ctx)
+	if err != nil {
+		return fmt.Errorf("list tenants the driver holds: %w", err)
+	}
+	for _, t := range tenants {
+		r.queue.add(t.Name)
+	}
+	for _, name := range held {
+		r.queue.add(name)
+	}
+	return nil
+}
+
+func (r *Reconciler) work(ctx context.Context) {
+	for {
+		name, queued, ok := r.queue.get()
+		if !ok {
+			return
+		}
+		err := r.reconcile(ctx, name, queued)
+		r.queue.done(name)
+		if ctx.Err() != nil {
+			continue
+		}
+		r.mu.Lock()
+		if err == nil {
+			delete(r.failures, name)
+			r.mu.Unlock()
+			continue
+		}
+		r.failures[name]++
+		n := r.failures[name]
+		r.mu.Unlock()
+		delay := backoff(n)
+		r.cfg.Logger.Warn("reconcile failed; will retry", "tenant", name, "attempt", n, "retry_in", delay, "err", err)
+		r.queue.addAfter(name, delay)
+	}
+}
+
+// backoff is the delay before retry n (1-based): 200ms doubling to 30s.
+func backoff(n int) time.Duration {
+	d := 200 * time.Millisecond
+	for i := 1; i < n && d < 30*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 30*time.Second)
+}
+
+// errStale means the tenant changed under the pass; the pass ends quietly
+// and the tenant is queued again.
+var errStale = errors.New("tenant changed during the pass")
+
+// terminalError is a step failure that retrying cannot fix (a hook exited
+// non-zero, a service never became healthy): the tenant ends failed.
+type terminalError struct{ msg string }
+
+func (e *terminalError) Error() string { return e.msg }
+
+func terminal(format string, args ...any) error {
+	return &terminalError{msg: fmt.Sprintf(format, args...)}
+}
+
+// reconcile runs one pass over tenant name. A nil error means the pass
+// reached a resting state (converged, failed for good, or handed on to a
+// new pass); an error is transient and the caller retries with backoff.
+func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Time) error {
+	t, err := r.cfg.Store.GetTenant(ctx, name)
+	if stamp.ErrorCode(err) == stamp.ENOTFOUND {
+		// Nothing should exist for a tenant the store does not know; the
+		// driver may still hold leftovers of one deleted by a crashed pass.
+		if err := r.cfg.Driver.Remove(ctx, name); err != nil {
+			return fmt.Errorf("remove leftovers of deleted tenant %q: %w", name, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("get tenant %q: %w", name, err)
+	}
+	obs, err := r.cfg.Driver.Observe(ctx, name)
+	if err != nil {
+		return fmt.Errorf("observe tenant %q: %w", name, err)
+	}
+	steps := Plan(t, obs)
+	if len(steps) == 0 {
+		return nil
+	}
+	p := &pass{r: r, t: t, queued: queued}
+	err = p.run(ctx, steps)
+	if errors.Is(err, errStale) {
+		r.queue.add(name)
+		return nil
+	}
+	return err
+}
+
+// pass is one reconcile pass over one tenant: the state the steps share.
+type pass struct {
+	r      *Reconciler
+	t      *stamp.Tenant
+	queued time.Time // when the next step was queued
+
+	bp      *blueprint.Blueprint
+	ref     stamp.BundleRef
+	in      blueprint.RenderInput
+	runtime *stamp.Runtime
+}
+
+func (p *pass) run(ctx context.Context, steps []string) error {
+	if steps[0] != stamp.StepRemove && p.t.Status.Phase != stamp.PhaseProvisioning {
+		p.t.Status.Phase = stamp.PhaseProvisioning
+		p.t.Status.FailedStep, p.t.Status.Message = "", ""
+		if err := p.save(ctx); err != nil {
+			return err
+		}
+	}
+	for _, step := range steps {
+		started := p.r.cfg.Clock.Now()
+		err := p.do(ctx, step)
+		finished := p.r.cfg.Clock.Now()
+		if err != nil {
+			return p.fail(ctx, step, started, finished, err)
+		}
+		if step == stamp.StepRemove {
+			return nil // the tenant and its events' subject are gone
+		}
+		if err := p.event(ctx, &stamp.Event{
+			Type: stamp.EventStep, Step: step, Status: stamp.StatusOK,
+			QueuedAt: p.queued, StartedAt: started, FinishedAt: finished,
+		}); err != nil {
+			return err
+		}
+		p.queued = finished
+	}
+	return nil
+}
+
+// fail records a failed step: a terminal failure ends the tenant failed, any
+// other error is returned for a retry with backoff.
+func (p *pass) fail(ctx context.Context, step string, started, finished time.Time, err error) error {
+	if errors.Is(err, errStale) || ctx.Err() != nil {
+		return err
+	}
+	var term *terminalError
+	if !errors.As(err, &term) {
+		msg := fmt.Sprintf("%s: %s (will retry)", step, err)
+		if evErr := p.event(ctx, &stamp.Event{Type: stamp.EventRetry, Step: step, Status: stamp.StatusFailed, Message: msg,
+			QueuedAt: p.queued, StartedAt: started, FinishedAt: finished}); evErr != nil {
+			p.r.cfg.Logger.Error("record retry event", "tenant", p.t.Name, "err", evErr)
+		}
+		return fmt.Errorf("%s step of tenant %q: %w", step, p.t.Name, err)
+	}
+	if evErr := p.event(ctx, &stamp.Event{Type: stamp.EventStep, Step: step, Status: stamp.StatusFailed, Message: term.msg,
+		QueuedAt: p.queued, StartedAt: started, FinishedAt: finished}); evErr != nil {
+		return evErr
+	}
+	p.t.Status.Phase = stamp.PhaseFailed
+	p.t.Status.FailedStep = step
+	p.t.Status.Message = term.msg
+	p.t.Status.ObservedGeneration = p.t.Generation
+	if err := p.save(ctx); err != nil {
+		return err
+	}
+	return p.event(ctx, &stamp.Event{Type: stamp.EventTenantFailed, Step: step, Status: stamp.StatusFailed, Message: term.msg})
+}
+
+func (p *pass) do(ctx context.Context, step string) error {
+	if step != stamp.StepRemove && p.bp == nil {
+		if err := p.load(ctx); err != nil {
+			return err
+		}
+	}
+	switch step {
+	case stamp.StepAllocate:
+		return p.allocate(ctx)
+	case stamp.StepSecrets:
+		return p.secrets(ctx)
+	case stamp.StepDatabase:
+		return p.databases(ctx)
+	case stamp.StepMigrate:
+		return p.migrate(ctx)
+	case stamp.StepSeed:
+		return p.seed(ctx)
+	case stamp.StepStart:
+		return p.start(ctx)
+	case stamp.StepHealth:
+		return p.health(ctx)
+	case stamp.StepRoute:
+		return p.route(ctx)
+	case stamp.StepRemove:
+		return p.remove(ctx)
+	}
+	return fmt.Errorf("unknown step %q", step)
+}
+
+// load resolves the tenant's bundle and blueprint and the parts of the
+// render input that need no side effects.
+func (p *pass) load(ctx context.Context) error {
+	bp, ref, err := p.r.blueprint(ctx, p.t.Spec.Blueprint, p.t.Spec.Version)
+	if err != nil {
+		return err
+	}
+	p.bp, p.ref = bp, ref
+	p.in = blueprint.RenderInput{
+		Tenant:       p.t.Name,
+		Bundle:       ref,
+		Plan:         p.t.Spec.Plan,
+		Params:       p.t.Spec.Params,
+		Secrets:      map[string]string{},
+		DatabaseURLs: map[string]string{},
+	}
+	return nil
+}
+
+// blueprint returns the parsed blueprint of name@version, parsing each
+// bundle once.
+func (r *Reconciler) blueprint(ctx context.Context, name, version string) (*blueprint.Blueprint, stamp.BundleRef, error) {
+	b, err := r.cfg.Store.GetBundle(ctx, name, version)
+	if stamp.ErrorCode(err) == stamp.ENOTFOUND {
+		return nil, stamp.BundleRef{}, terminal("blueprint %s@%s does not exist", name, version)
+	}
+	if err != nil {
+		return nil, stamp.BundleRef{}, fmt.Errorf("get blueprint %s@%s: %w", name, version, err)
+	}
+	ref := stamp.BundleRef{Name: b.Name, Version: b.Version, Digest: b.Digest}
+	r.mu.Lock()
+	bp := r.blueprints[b.Digest]
+	r.mu.Unlock()
+	if bp != nil {
+		return bp, ref, nil
+	}
+	content, err := r.cfg.Store.BundleContent(ctx, b.Digest)
+	if err != nil {
+		return nil, ref, fmt.Errorf("read bundle %s: %w", b.Ref(), err)
+	}
+	data, err := bundle.ReadFile(content, "stamp.yaml")
+	if err != nil {
+		return nil, ref, terminal("bundle %s: %s", b.Ref(), stamp.ErrorMessage(err))
+	}
+	bp, err = blueprint.Parse("stamp.yaml", data)
+	if err != nil {
+		return nil, ref, terminal("blueprint %s: %s", b.Ref(), err)
+	}
+	r.mu.Lock()
+	r.blueprints[b.Digest] = bp
+	r.mu.Unlock()
+	return bp, ref, nil
+}
+
+func (p *pass) allocate(ctx context.Context) error {
+	prep, ok := p.r.cfg.Driver.(stamp.Preparer)
+	if !ok {
+		return nil
+	}
+	rt, err := p.shape()
+	if err != nil {
+		return err
+	}
+	if err := prep.Prepare(ctx, rt); err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	return nil
+}
+
+// shape is the tenant's runtime without commands' arguments or env, which
+// need secrets and databases not made yet: enough for a driver to set up
+// directories, the bundle and ports.
+func (p *pass) shape() (*stamp.Runtime, error) {
+	_, plan, err := p.bp.ResolvePlan(p.t.Spec.Plan)
+	if err != nil {
+		return nil, terminal("%s", stamp.ErrorMessage(err))
+	}
+	rt := &stamp.Runtime{Tenant: p.t.Name, Bundle: p.ref}
+	for _, name := range p.bp.ServiceNames() {
+		s := p.bp.Services[name]
+		rt.Services = append(rt.Services, stamp.Service{
+			Name: name, Port: s.Port, Public: s.Public, Replicas: plan.Replicas,
+			Memory: plan.Memory, CPU: plan.CPU,
+		})
+	}
+	return rt, nil
+}
+
+// secrets generates every secret the blueprint declares and the tenant
+// lacks, plus a password per database, and keeps them in the store.
+func (p *pass) secrets(ctx context.Context) error {
+	have, err := p.r.cfg.Store.Secrets(ctx, p.t.Name)
+	if err != nil {
+		return fmt.Errorf("read secrets: %w", err)
+	}
+	missing, err := p.bp.GenerateSecrets(p.r.cfg.Random, have)
+	if err != nil {
+		return fmt.Errorf("generate secrets: %w", err)
+	}
+	if missing == nil {
+		missing = map[string]string{}
+	}
+	for name := range p.bp.Databases {
+		key := dbPasswordKey(name)
+		if _, ok := have[key]; ok {
+			continue
+		}
+		buf := make([]byte, 24)
+		if _, err := io.ReadFull(p.r.cfg.Random, buf); err != nil {
+			return fmt.Errorf("generate password of database %s: %w", name, err)
+		}
+		missing[key] = hex.EncodeToString(buf)
+	}
+	for k, v := range missing {
+		have[k] = v
+	}
+	if len(missing) > 0 {
+		if err := p.r.cfg.Store.PutSecrets(ctx, p.t.Name, missing); err != nil {
+			return fmt.Errorf("store secrets: %w", err)
+		}
+	}
+	p.in.Secrets = have
+	return nil
+}
+
+// dbPasswordKey names the generated password of a database among the
+// tenant's secrets; the dot keeps it apart from blueprint secret names.
+func dbPasswordKey(db string) string { return "db." + db + ".password" }
+
+func (p *pass) databases(ctx context.Context) error {
+	for name, db := range p.bp.Databases {
+		engine := p.r.cfg.Engines[db.Engine]
+		if engine == nil {
+			return terminal("database %s needs engine %q, which this server does not provide", name, db.Engine)
+		}
+		url, err := engine.Ensure(ctx, stamp.DatabaseSpec{Tenant: p.t.Name, Name: name, Password: p.in.Secrets[dbPasswordKey(name)]})
+		if err != nil {
+			return fmt.Errorf("ensure database %s: %w", name, err)
+		}
+		p.in.DatabaseURLs[name] = url
+	}
+	return nil
+}
+
+func (p *pass) migrate(ctx context.Context) error {
+	if err := p.hook(ctx, "migrate", "migrate-"+p.t.Spec.Version); err != nil {
+		return err
+	}
+	p.t.Status.MigratedVersion = p.t.Spec.Version
+	return p.save(ctx)
+}
+
+func (p *pass) seed(ctx context.Context) error {
+	if err := p.hook(ctx, "seed", "seed"); err != nil {
+		return err
+	}
+	p.t.Status.Seeded = true
+	return p.save(ctx)
+}
+
+// hook runs a blueprint hook as a driver task under a stable name, so a
+// retry after a crash finds the earlier run instead of starting another.
+func (p *pass) hook(ctx context.Context, hook, taskName string) error {
+	task, err := p.bp.Hook(hook, p.in)
+	if err != nil {
+		return terminal("render %s hook: %s", hook, err)
+	}
+	if task == nil {
+		return nil
+	}
+	task.Name = taskName
+	res, err := p.r.cfg.Driver.RunTask(ctx, p.t.Name, task)
+	if err != nil {
+		return fmt.Errorf("run %s hook: %w", hook, err)
+	}
+	if res.ExitCode != 0 {
+		return terminal("%s hook exited with code %d; last output:\n%s", hook, res.ExitCode, res.Output)
+	}
+	return nil
+}
+
+func (p *pass) start(ctx context.Context) error {
+	rt, err := p.bp.Render(p.in)
+	if err != nil {
+		return terminal("render runtime: %s", err)
+	}
+	if err := p.r.cfg.Driver.Apply(ctx, rt); err != nil {
+		return fmt.Errorf("start instances: %w", err)
+	}
+	p.runtime = rt
+	return nil
+}
+
+// health waits until every instance with a health check passes it.
+func (p *pass) health(ctx context.Context) error {
+	obs, err := p.r.cfg.Driver.Observe(ctx, p.t.Name)
+	if err != nil {
+		return fmt.Errorf("observe: %w", err)
+	}
+	for _, svc := range p.runtime.Services {
+		if svc.Health == nil {
+			continue
+		}
+		so := obs.Services[svc.Name]
+		if so == nil || len(so.Instances) == 0 {
+			return fmt.Errorf("service %s has no running instance", svc.Name)
+		}
+		for _, inst := range so.Instances {
+			url := "http://" + inst.Endpoint + svc.Health.Path
+			// Poll briskly: a new tenant's first answer is what the
+			// customer waits for; the blueprint interval is for watching.
+			err := health.WaitHealthy(ctx, p.r.client, url, 20*time.Millisecond, svc.Health.Timeout, p.r.cfg.HealthTimeout)
+			if err == nil {
+				continue
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			msg := fmt.Sprintf("service %s (%s) did not become healthy: %s", svc.Name, inst.ID, err)
+			if last, _ := p.r.cfg.Driver.Observe(ctx, p.t.Name); last != nil && last.Services[svc.Name] != nil && last.Services[svc.Name].LastExit != "" {
+				so := last.Services[svc.Name]
+				msg += fmt.Sprintf("; it restarted %d times, last exit: %s", so.Restarts, so.LastExit)
+			}
+			return terminal("%s", msg)
+		}
+	}
+	return nil
+}
+
+func (p *pass) route(ctx context.Context) error {
+	obs, err := p.r.cfg.Driver.Observe(ctx, p.t.Name)
+	if err != nil {
+		return fmt.Errorf("observe: %w", err)
+	}
+	endpoint := ""
+	for _, svc := range p.runtime.Services {
+		if svc.Public && obs.Services[svc.Name] != nil && len(obs.Services[svc.Name].Instances) > 0 {
+			endpoint = obs.Services[svc.Name].Instances[0].Endpoint
+		}
+	}
+	now := p.r.cfg.Clock.Now()
+	p.t.Status.Phase = stamp.PhaseReady
+	p.t.Status.ObservedGeneration = p.t.Generation
+	p.t.Status.Endpoint = endpoint
+	p.t.Status.URL = ""
+	if endpoint != "" {
+		p.t.Status.URL = p.r.cfg.URL(p.t.Name)
+	}
+	p.t.Status.ReadyAt = now
+	if err := p.save(ctx); err != nil {
+		return err
+	}
+	if p.r.cfg.Routes != nil {
+		if err := p.r.cfg.Routes.Sync(ctx); err != nil {
+			return fmt.Errorf("sync router: %w", err)
+		}
+	}
+	return p.event(ctx, &stamp.Event{Type: stamp.EventTenantReady, Message: p.t.Status.URL})
+}
+
+// remove releases everything the tenant holds, then deletes its record.
+func (p *pass) remove(ctx context.Context) error {
+	if err := p.r.cfg.Driver.Remove(ctx, p.t.Name); err != nil {
+		return fmt.Errorf("remove instances: %w", err)
+	}
+	bp, _, err := p.r.blueprint(ctx, p.t.Spec.Blueprint, p.t.Spec.Version)
+	var term *terminalError
+	if err != nil && !errors.As(err, &term) {
+		return err
+	}
+	if bp != nil {
+		for name, db := range bp.Databases {
+			engine := p.r.cfg.Engines[db.Engine]
+			if engine == nil {
+				continue // never created: the create would have failed on it
+			}
+			if err := engine.Drop(ctx, stamp.DatabaseSpec{Tenant: p.t.Name, Name: name}); err != nil {
+				return fmt.Errorf("drop database %s: %w", name, err)
+			}
+		}
+	}
+	err = p.r.cfg.Store.DeleteTenant(ctx, p.t.Name, p.t.ResourceVersion)
+	switch stamp.ErrorCode(err) {
+	case "", stamp.ENOTFOUND:
+	case stamp.ECONFLICT:
+		return errStale
+	default:
+		return fmt.Errorf("delete tenant record: %w", err)
+	}
+	if p.r.cfg.Routes != nil {
+		if err := p.r.cfg.Routes.Sync(ctx); err != nil {
+			p.r.cfg.Logger.Error("sync router after delete", "tenant", p.t.Name, "err", err)
+		}
+	}
+	return p.event(ctx, &stamp.Event{Type: stamp.EventTenantDeleted})
+}
+
+// save writes the tenant's status; a concurrent change ends the pass.
+func (p *pass) save(ctx context.Context) error {
+	err := p.r.cfg.Store.UpdateTenant(ctx, p.t)
+	switch stamp.ErrorCode(err) {
+	case "":
+		return nil
+	case stamp.ECONFLICT, stamp.ENOTFOUND:
+		return errStale
+	}
+	return fmt.Errorf("save status: %w", err)
+}
+
+func (p *pass) event(ctx context.Context, e *stamp.Event) error {
+	e.Tenant = p.t.Name
+	e.Generation = p.t.Generation
+	if err := p.r.cfg.Store.AppendEvents(ctx, e); err != nil {
+		return fmt.Errorf("record %s event: %w", e.Type, err)
+	}
+	return nil
+}
