@@ -43,7 +43,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *stamp.Tenant) error {
 
 // GetTenant returns the tenant or ENOTFOUND.
 func (s *Store) GetTenant(ctx context.Context, name string) (*stamp.Tenant, error) {
-	t, err := scanTenant(s.read.QueryRowContext(ctx, getTenantSQL, name))
+	t, err := scanTenant(s.getTenant.QueryRowContext(ctx, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound(name)
 	}

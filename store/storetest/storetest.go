@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) stamp.Store) {
 		{"tenant/racing updates", testTenantRacingUpdates},
 		{"tenant/delete", testTenantDelete},
 		{"secrets/put and merge", testSecrets},
+		{"secrets/concurrent puts", testSecretsConcurrent},
 		{"events/append assigns seq and time", testEventsAppend},
 		{"events/filters", testEventsFilter},
 		{"events/concurrent appends", testEventsConcurrent},
@@ -459,6 +460,33 @@ func testSecrets(t *testing.T, s stamp.Store) {
 		map[string]string{"session_key": "one", "api_key": "three", "db_password": "four"})
 	assertEqual(t, "Secrets of globex", mustSecrets(t, s, "globex"), map[string]string{"session_key": "globex's"})
 	assertEqual(t, "Secrets of an unknown tenant", mustSecrets(t, s, "initech"), map[string]string{})
+}
+
+// testSecretsConcurrent has writers whose transactions read before they
+// write (the tenant must exist), which is where a store that lets writers
+// race for a lock fails with "database is locked" instead of waiting.
+func testSecretsConcurrent(t *testing.T, s stamp.Store) {
+	mustCreateTenant(t, s, newTenant("acme"))
+	const writers, puts = 10, 10
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for p := range puts {
+				if err := s.PutSecrets(t.Context(), "acme", map[string]string{fmt.Sprintf("k%d-%d", w, p): "v"}); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("PutSecrets: %v", err)
+	}
+	if got := len(mustSecrets(t, s, "acme")); got != writers*puts {
+		t.Errorf("Secrets: got %d, want %d", got, writers*puts)
+	}
 }
 
 func mustPutSecrets(t *testing.T, s stamp.Store, tenant string, secrets map[string]string) {
