@@ -90,11 +90,6 @@ func (s *Store) BundleContent(ctx context.Context, digest string) ([]byte, error
 	return content, nil
 }
 
-// scanner is what *sql.Row and *sql.Rows have in common.
-type scanner interface {
-	Scan(dest ...any) error
-}
-
 func scanBundle(sc scanner) (*stamp.Bundle, error) {
 	var b stamp.Bundle
 	var createdAt int64
@@ -111,14 +106,4 @@ func nonNil(p []byte) []byte {
 		return []byte{}
 	}
 	return p
-}
-
-// wrap returns err as is when it is a *stamp.Error, which already says what
-// went wrong to the user, and otherwise wraps it with what was being done.
-func wrap(err error, format string, args ...any) error {
-	var e *stamp.Error
-	if errors.As(err, &e) {
-		return err
-	}
-	return fmt.Errorf(format+": %w", append(args, err)...)
 }

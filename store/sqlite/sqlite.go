@@ -72,7 +72,6 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	write.SetMaxOpenConns(1)
-	write.SetConnMaxIdleTime(0) // keep the one connection; reopening costs pragmas
 	if err := migrate(ctx, write); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -116,6 +115,21 @@ func inTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// scanner is what *sql.Row and *sql.Rows have in common.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// wrap returns err as is when it is a *stamp.Error, which already says what
+// went wrong to the user, and otherwise wraps it with what was being done.
+func wrap(err error, format string, args ...any) error {
+	var e *stamp.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
 }
 
 // now is the time the store stamps on what it writes, without a monotonic
