@@ -1,0 +1,833 @@
+package local
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/bundle"
+	"github.com/stamphq/stamp/driver/drivertest"
+)
+
+// Ports the tests allocate from: away from the default range, which other
+// packages' tests use, and below the ephemeral range.
+const (
+	testPortMin = 24000
+	testPortMax = 24999
+)
+
+// wait bounds every wait of these tests; generous, only to avoid hanging.
+const wait = 30 * time.Second
+
+// app is the test app's bundle, built once by TestMain.
+var app struct {
+	ref     stamp.BundleRef
+	content []byte
+}
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv("STAMP_LOCAL_TEST_CONTROL_PLANE"); dir != "" {
+		controlPlane(dir)
+		return
+	}
+	code, err := buildApp()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "build test app:", err)
+		os.Exit(1)
+	}
+	os.Exit(code(m))
+}
+
+// buildApp builds testdata/app into a bundle and returns how to run the
+// tests.
+func buildApp() (func(*testing.M) int, error) {
+	dir, err := os.MkdirTemp("", "stamp-local-app-")
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "bin", "app"), "./testdata/app")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "stamp.yaml"), []byte("name: app\nversion: 1.0.0\n"), 0o644); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	content, err := bundle.Pack(dir)
+	os.RemoveAll(dir)
+	if err != nil {
+		return nil, err
+	}
+	app.content = content
+	app.ref = stamp.BundleRef{Name: "app", Version: "1.0.0", Digest: bundle.Digest(content)}
+	return func(m *testing.M) int { return m.Run() }, nil
+}
+
+// bundles is a fake stamp.BundleSource holding the test app's bundle.
+type bundles struct{}
+
+func (bundles) BundleContent(ctx context.Context, digest string) ([]byte, error) {
+	if digest != app.ref.Digest {
+		return nil, stamp.Errorf(stamp.ENOTFOUND, "no bundle %s", digest)
+	}
+	return app.content, nil
+}
+
+// command runs the test app from the bundle.
+func command(args ...string) []string { return append([]string{"bin/app"}, args...) }
+
+func config(dir string) Config {
+	return Config{
+		Dir: dir, Bundles: bundles{}, PortMin: testPortMin, PortMax: testPortMax,
+		StopTimeout: 2 * time.Second, Logger: slog.New(slog.DiscardHandler),
+	}
+}
+
+// newDir returns a driver directory whose processes are all killed when
+// the test ends, whatever the test did with its drivers.
+func newDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Cleanup(func() {
+		for _, m := range scanMarked(dir) {
+			killGroup(m)
+		}
+	})
+	return dir
+}
+
+// open opens a driver on dir and closes it when the test ends.
+func open(t *testing.T, dir string) *Driver {
+	t.Helper()
+	return openConfig(t, config(dir))
+}
+
+func openConfig(t *testing.T, cfg Config) *Driver {
+	t.Helper()
+	d, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("open driver: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func runtime(tenant string, services ...stamp.Service) *stamp.Runtime {
+	return &stamp.Runtime{Tenant: tenant, Bundle: app.ref, Services: services}
+}
+
+func web(replicas int, args ...string) stamp.Service {
+	return stamp.Service{Name: "web", Command: command(args...), Port: 8080, Replicas: replicas}
+}
+
+func apply(t *testing.T, d *Driver, rt *stamp.Runtime) {
+	t.Helper()
+	if err := d.Apply(context.Background(), rt); err != nil {
+		t.Fatalf("apply %s: %v", rt.Tenant, err)
+	}
+}
+
+func observe(t *testing.T, d *Driver, tenant string) *stamp.Observed {
+	t.Helper()
+	obs, err := d.Observe(context.Background(), tenant)
+	if err != nil {
+		t.Fatalf("observe %s: %v", tenant, err)
+	}
+	return obs
+}
+
+// running waits until service of tenant runs n instances and returns them
+// sorted by id.
+func running(t *testing.T, d *Driver, tenant, service string, n int) []stamp.Instance {
+	t.Helper()
+	var got []stamp.Instance
+	eventually(t, fmt.Sprintf("%d instances of %s/%s", n, tenant, service), func() bool {
+		so := observe(t, d, tenant).Services[service]
+		if so == nil || len(so.Instances) != n {
+			return false
+		}
+		got = slices.Clone(so.Instances)
+		slices.SortFunc(got, func(a, b stamp.Instance) int { return strings.Compare(a.ID, b.ID) })
+		return true
+	})
+	return got
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up after %s waiting for %s", wait, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+var client = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
+// fetch GETs path from endpoint.
+func fetch(endpoint, path string) (string, error) {
+	resp, err := client.Get("http://" + endpoint + path)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	return string(body), nil
+}
+
+func waitHealthy(t *testing.T, endpoint string) {
+	t.Helper()
+	eventually(t, endpoint+" to be healthy", func() bool {
+		_, err := fetch(endpoint, "/healthz")
+		return err == nil
+	})
+}
+
+// marked returns the live processes of dir's driver, by id.
+func markedIDs(dir string) []string {
+	var ids []string
+	for _, m := range scanMarked(dir) {
+		ids = append(ids, m.id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func pidsOf(insts []stamp.Instance) []int {
+	var pids []int
+	for _, in := range insts {
+		pids = append(pids, in.PID)
+	}
+	return pids
+}
+
+func endpointsOf(insts []stamp.Instance) []string {
+	var eps []string
+	for _, in := range insts {
+		eps = append(eps, in.Endpoint)
+	}
+	return eps
+}
+
+func TestConformance(t *testing.T) {
+	d := open(t, newDir(t))
+	drivertest.Run(t, d, drivertest.Env{
+		Bundle:  app.ref,
+		App:     func(args ...string) ([]string, string) { return command(args...), "" },
+		Scratch: t.TempDir(),
+	})
+}
+
+func TestProcessEnvironment(t *testing.T) {
+	t.Setenv("STAMP_TEST_SECRET_OF_THE_CONTROL_PLANE", "leak")
+	dir := newDir(t)
+	d := open(t, dir)
+	svc := web(1, "serve")
+	svc.Env = map[string]string{"GREETING": "hello", "PORT": "1", "HOST": "0.0.0.0"}
+	apply(t, d, runtime("acme", svc))
+	inst := running(t, d, "acme", "web", 1)[0]
+	waitHealthy(t, inst.Endpoint)
+	body, err := fetch(inst.Endpoint, "/env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := strings.Split(strings.TrimSpace(body), "\n")
+	_, port, _ := net.SplitHostPort(inst.Endpoint)
+	work := filepath.Join(dir, "tenants", "acme", "work")
+	for _, want := range []string{
+		"GREETING=hello",
+		"PORT=" + port,
+		"HOST=127.0.0.1",
+		"HOME=" + work,
+		"TMPDIR=" + work,
+		"PATH=" + os.Getenv("PATH"),
+		"STAMP_INSTANCE=" + dir + "|acme/web-0",
+	} {
+		if !slices.Contains(env, want) {
+			t.Errorf("environment lacks %q:\n%s", want, body)
+		}
+	}
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "STAMP_TEST_") {
+			t.Errorf("environment leaks the control plane's %q", kv)
+		}
+	}
+}
+
+func TestKilledInstanceRestartsOnSamePort(t *testing.T) {
+	d := open(t, newDir(t))
+	apply(t, d, runtime("acme", web(1, "serve")))
+	before := running(t, d, "acme", "web", 1)[0]
+	waitHealthy(t, before.Endpoint)
+
+	if err := syscall.Kill(before.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var after stamp.Instance
+	eventually(t, "a new web-0", func() bool {
+		insts := observe(t, d, "acme").Services["web"].Instances
+		if len(insts) != 1 || insts[0].PID == before.PID {
+			return false
+		}
+		after = insts[0]
+		return true
+	})
+	if after.Endpoint != before.Endpoint {
+		t.Errorf("endpoint after restart: got %q, want %q", after.Endpoint, before.Endpoint)
+	}
+	waitHealthy(t, after.Endpoint)
+	so := observe(t, d, "acme").Services["web"]
+	if so.Restarts != 1 || so.LastExit != "signal: killed" {
+		t.Errorf("got %d restarts, last exit %q; want 1 and %q", so.Restarts, so.LastExit, "signal: killed")
+	}
+}
+
+func TestCrashReportsExitStatus(t *testing.T) {
+	d := open(t, newDir(t))
+	apply(t, d, runtime("acme", web(1, "crash")))
+	eventually(t, "a crash to be reported", func() bool {
+		return observe(t, d, "acme").Services["web"].Restarts >= 2
+	})
+	if got, want := observe(t, d, "acme").Services["web"].LastExit, "exit status 2"; got != want {
+		t.Errorf("last exit: got %q, want %q", got, want)
+	}
+	log, err := os.ReadFile(filepath.Join(d.dir, "tenants", "acme", "logs", "web-0.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(log), "crashing\n") < 2 {
+		t.Errorf("log: got %q, want the output of every run appended", log)
+	}
+}
+
+func TestRestartReadoptsInstances(t *testing.T) {
+	dir := newDir(t)
+	d := open(t, dir)
+	worker := stamp.Service{Name: "worker", Command: command("sleep", "1h"), Replicas: 1}
+	rt := runtime("acme", web(2, "serve-child"), worker)
+	apply(t, d, rt)
+	webs := running(t, d, "acme", "web", 2)
+	workers := running(t, d, "acme", "worker", 1)
+	for _, in := range webs {
+		waitHealthy(t, in.Endpoint)
+	}
+	procs := markedIDs(dir)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := markedIDs(dir); !slices.Equal(got, procs) {
+		t.Fatalf("processes after Close: got %q, want them untouched: %q", got, procs)
+	}
+
+	d = open(t, dir)
+	if got := running(t, d, "acme", "web", 2); !slices.Equal(pidsOf(got), pidsOf(webs)) || !slices.Equal(endpointsOf(got), endpointsOf(webs)) {
+		t.Errorf("web after New: got %v, want the adopted %v", got, webs)
+	}
+	if got := running(t, d, "acme", "worker", 1); got[0].PID != workers[0].PID {
+		t.Errorf("worker pid after New: got %d, want the adopted %d", got[0].PID, workers[0].PID)
+	}
+	// web's children share its session: not orphans, not killed.
+	if got := markedIDs(dir); !slices.Equal(got, procs) {
+		t.Errorf("processes after New: got %q, want %q", got, procs)
+	}
+	apply(t, d, rt)
+	if got := markedIDs(dir); !slices.Equal(got, procs) {
+		t.Errorf("processes after applying again: got %q, want %q", got, procs)
+	}
+
+	// An adopted instance that dies is restarted too, on its port.
+	if err := syscall.Kill(webs[0].PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "web-0 to be restarted", func() bool {
+		got := observe(t, d, "acme").Services["web"].Instances
+		return len(got) == 2 && !slices.Contains(pidsOf(got), webs[0].PID)
+	})
+	got := running(t, d, "acme", "web", 2)
+	if got[0].Endpoint != webs[0].Endpoint {
+		t.Errorf("endpoint of the restarted web-0: got %q, want %q", got[0].Endpoint, webs[0].Endpoint)
+	}
+	waitHealthy(t, got[0].Endpoint)
+}
+
+// TestControlPlaneKilled kills a real control-plane process (this test
+// binary run as controlPlane) with SIGKILL and checks that a new driver
+// adopts what it left.
+func TestControlPlaneKilled(t *testing.T) {
+	dir := newDir(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := exec.Command(exe)
+	cp.Env = append(os.Environ(), "STAMP_LOCAL_TEST_CONTROL_PLANE="+dir)
+	out, err := cp.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp.Stderr = os.Stderr
+	if err := cp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cp.Process.Kill(); cp.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "ready" {
+		t.Fatalf("control plane said %q, %v; want %q", line, err, "ready")
+	}
+	procs := markedIDs(dir)
+	if err := cp.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cp.Wait()
+
+	d := open(t, dir)
+	if got := markedIDs(dir); !slices.Equal(got, procs) {
+		t.Errorf("processes after New: got %q, want %q", got, procs)
+	}
+	insts := running(t, d, "acme", "web", 2)
+	var st tenantState
+	if _, err := readJSON(filepath.Join(dir, "tenants", "acme", "state.json"), &st); err != nil {
+		t.Fatal(err)
+	}
+	for i, in := range insts {
+		if in.PID != st.Instances[i].PID {
+			t.Errorf("%s pid: got %d, want the recorded %d", in.ID, in.PID, st.Instances[i].PID)
+		}
+		waitHealthy(t, in.Endpoint)
+	}
+	// The dead instance's parent is gone: it is polled, and restarted.
+	if err := syscall.Kill(insts[1].PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "web-1 to be restarted", func() bool {
+		so := observe(t, d, "acme").Services["web"]
+		return len(so.Instances) == 2 && !slices.Contains(pidsOf(so.Instances), insts[1].PID)
+	})
+	if got, want := observe(t, d, "acme").Services["web"].LastExit, "exited (adopted process: status unknown)"; got != want {
+		t.Errorf("last exit: got %q, want %q", got, want)
+	}
+}
+
+// controlPlane is TestMain in the child of TestControlPlaneKilled: it
+// applies a runtime, says "ready" and waits to be killed.
+func controlPlane(dir string) {
+	if _, err := buildApp(); err != nil {
+		fmt.Fprintln(os.Stderr, "build test app:", err)
+		os.Exit(1)
+	}
+	d, err := New(context.Background(), config(dir))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := d.Apply(context.Background(), runtime("acme", web(2, "serve"))); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println("ready")
+	select {}
+}
+
+func TestRecycledPIDIsNotAdopted(t *testing.T) {
+	dir := newDir(t)
+	d := open(t, dir)
+	apply(t, d, runtime("acme", web(1, "serve")))
+	running(t, d, "acme", "web", 1)
+	d.Close()
+	for _, m := range scanMarked(dir) {
+		killGroup(m)
+	}
+
+	// A process that is not ours now has the recorded pid, as a recycled
+	// pid would, but its start time differs.
+	stranger := exec.Command("sleep", "60")
+	if err := stranger.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stranger.Process.Kill(); stranger.Wait() })
+	st, err := readStat(stranger.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	statePath := filepath.Join(dir, "tenants", "acme", "state.json")
+	var state tenantState
+	if _, err := readJSON(statePath, &state); err != nil {
+		t.Fatal(err)
+	}
+	state.Instances[0].PID, state.Instances[0].StartTime = stranger.Process.Pid, st.start+1
+	if err := writeJSON(statePath, &state); err != nil {
+		t.Fatal(err)
+	}
+
+	d = open(t, dir)
+	inst := running(t, d, "acme", "web", 1)[0]
+	if inst.PID == stranger.Process.Pid {
+		t.Errorf("web-0 pid: got the stranger's %d, want a new process", inst.PID)
+	}
+	waitHealthy(t, inst.Endpoint)
+	if !alive(stranger.Process.Pid, st.start) {
+		t.Errorf("the stranger with the recycled pid was killed")
+	}
+}
+
+func TestOrphansAreKilled(t *testing.T) {
+	dir := newDir(t)
+	d := open(t, dir)
+	apply(t, d, runtime("acme", web(1, "serve")))
+	inst := running(t, d, "acme", "web", 1)[0]
+	d.Close()
+
+	// Processes started with our marker whose start was never recorded,
+	// as after a crash between fork and writing state; and a process of
+	// another driver directory, which is not ours to kill.
+	start := func(marker string) *exec.Cmd {
+		cmd := exec.Command(filepath.Join(dir, "bundles", strings.TrimPrefix(app.ref.Digest, "sha256:"), "bin", "app"), "sleep", "1h")
+		cmd.Env = []string{markerVar + "=" + marker}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd
+	}
+	orphans := []*exec.Cmd{start(dir + "|acme/web-1"), start(dir + "|globex/task:migrate")}
+	other := start(dir + "-other|acme/web-1")
+
+	d = open(t, dir)
+	for _, o := range orphans {
+		done := make(chan error, 1)
+		go func() { done <- o.Wait() }()
+		select {
+		case err := <-done:
+			if err == nil || err.Error() != "signal: killed" {
+				t.Errorf("orphan %d: got %v, want %q", o.Process.Pid, err, "signal: killed")
+			}
+		case <-time.After(wait):
+			t.Fatalf("orphan %d still runs", o.Process.Pid)
+		}
+	}
+	if st, err := readStat(other.Process.Pid); err != nil || st.dead() {
+		t.Errorf("the process of another driver directory died: %v", err)
+	}
+	if got := running(t, d, "acme", "web", 1)[0]; got.PID != inst.PID {
+		t.Errorf("web-0 pid: got %d, want the adopted %d", got.PID, inst.PID)
+	}
+}
+
+func TestPortsNeverCollide(t *testing.T) {
+	dir := newDir(t)
+	cfg := config(dir)
+	d := openConfig(t, cfg)
+	// A port someone else holds is skipped.
+	held, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.PortMin)))
+	if err != nil {
+		t.Skipf("port %d is taken: %v", cfg.PortMin, err)
+	}
+	defer held.Close()
+
+	worker := stamp.Service{Name: "worker", Command: command("sleep", "1h"), Replicas: 1}
+	tenants := func(from, to int) []string {
+		var names []string
+		for i := from; i < to; i++ {
+			names = append(names, fmt.Sprintf("t%02d", i))
+		}
+		return names
+	}
+	applyAll := func(d *Driver, names []string) {
+		var wg sync.WaitGroup
+		for _, name := range names {
+			wg.Go(func() {
+				if err := d.Apply(context.Background(), runtime(name, web(2, "serve"), worker)); err != nil {
+					t.Errorf("apply %s: %v", name, err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	seen := make(map[string]string)
+	check := func(d *Driver, names []string) {
+		t.Helper()
+		for _, name := range names {
+			for _, in := range running(t, d, name, "web", 2) {
+				if other, ok := seen[in.Endpoint]; ok && other != name+"/"+in.ID {
+					t.Errorf("%s/%s has endpoint %s of %s", name, in.ID, in.Endpoint, other)
+				}
+				seen[in.Endpoint] = name + "/" + in.ID
+				_, p, _ := net.SplitHostPort(in.Endpoint)
+				if port, _ := strconv.Atoi(p); port <= cfg.PortMin || port > cfg.PortMax {
+					t.Errorf("%s/%s port %d: want it in %d..%d, not the held %d", name, in.ID, port, cfg.PortMin, cfg.PortMax, cfg.PortMin)
+				}
+				waitHealthy(t, in.Endpoint)
+			}
+		}
+	}
+	first := tenants(0, 20)
+	applyAll(d, first)
+	check(d, first)
+	if got := len(seen); got != 40 {
+		t.Errorf("endpoints: got %d, want 40", got)
+	}
+
+	d.Close()
+	d = openConfig(t, cfg)
+	check(d, first)
+	more := tenants(20, 25)
+	applyAll(d, more)
+	check(d, append(first, more...))
+	if got := len(seen); got != 50 {
+		t.Errorf("endpoints after a restart: got %d, want 50", got)
+	}
+}
+
+func TestPrepare(t *testing.T) {
+	dir := newDir(t)
+	d := open(t, dir)
+	shape := runtime("acme", stamp.Service{Name: "web", Port: 8080, Replicas: 2})
+	for range 2 {
+		if err := d.Prepare(context.Background(), shape); err != nil {
+			t.Fatalf("prepare: %v", err)
+		}
+	}
+	if got := markedIDs(dir); len(got) != 0 {
+		t.Errorf("processes after prepare: got %q, want none", got)
+	}
+	if obs := observe(t, d, "acme"); len(obs.Services) != 0 {
+		t.Errorf("services after prepare: got %v, want none", obs.Services)
+	}
+	var st tenantState
+	if _, err := readJSON(filepath.Join(dir, "tenants", "acme", "state.json"), &st); err != nil {
+		t.Fatal(err)
+	}
+	var prepared []string
+	for _, inst := range st.Instances {
+		prepared = append(prepared, net.JoinHostPort("127.0.0.1", strconv.Itoa(inst.Port)))
+	}
+	if len(prepared) != 2 || prepared[0] == prepared[1] {
+		t.Fatalf("prepared endpoints: got %q, want two distinct", prepared)
+	}
+
+	apply(t, d, runtime("acme", web(2, "serve")))
+	if got := endpointsOf(running(t, d, "acme", "web", 2)); !slices.Equal(got, prepared) {
+		t.Errorf("endpoints after apply: got %q, want the prepared %q", got, prepared)
+	}
+}
+
+func TestStopAll(t *testing.T) {
+	dir := newDir(t)
+	d := open(t, dir)
+	apply(t, d, runtime("acme", web(1, "ignore-term")))
+	apply(t, d, runtime("globex", web(1, "serve")))
+	waitHealthy(t, running(t, d, "acme", "web", 1)[0].Endpoint)
+	running(t, d, "globex", "web", 1)
+	if err := d.StopAll(context.Background()); err != nil {
+		t.Fatalf("stop all: %v", err)
+	}
+	if got := markedIDs(dir); len(got) != 0 {
+		t.Errorf("processes after StopAll: got %q, want none", got)
+	}
+	if obs := observe(t, d, "acme"); len(obs.Services["web"].Instances) != 0 {
+		t.Errorf("acme instances after StopAll: got %v, want none", obs.Services["web"].Instances)
+	}
+	d.Close()
+
+	// The instances are still applied: New starts them again.
+	d = open(t, dir)
+	running(t, d, "acme", "web", 1)
+	running(t, d, "globex", "web", 1)
+}
+
+func TestTaskOutputIsTheTail(t *testing.T) {
+	d := open(t, newDir(t))
+	res, err := d.RunTask(context.Background(), "acme", &stamp.Task{Name: "fail", Bundle: app.ref, Command: command("fail", "30")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := 11; i <= 30; i++ {
+		want = append(want, "line "+strconv.Itoa(i))
+	}
+	if res.ExitCode != 3 || res.Output != strings.Join(want, "\n") {
+		t.Errorf("got exit code %d, output %q; want 3, lines 11 to 30", res.ExitCode, res.Output)
+	}
+}
+
+func TestTaskSurvivesRestart(t *testing.T) {
+	dir := newDir(t)
+	file := filepath.Join(t.TempDir(), "runs")
+	task := &stamp.Task{Name: "migrate-1.0.0", Bundle: app.ref, Command: command("append", file, "2s"), Timeout: time.Minute}
+	d := open(t, dir)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := d.RunTask(context.Background(), "acme", task)
+		errc <- err
+	}()
+	record := filepath.Join(dir, "tenants", "acme", "tasks", task.Name+".json")
+	eventually(t, "the task to run", func() bool {
+		_, err := os.Stat(record)
+		data, _ := os.ReadFile(file)
+		return err == nil && len(data) > 0
+	})
+	d.Close()
+	if err := <-errc; stamp.ErrorCode(err) != stamp.EUNAVAILABLE {
+		t.Errorf("RunTask interrupted by Close: got %v, want code %q", err, stamp.EUNAVAILABLE)
+	}
+
+	d = open(t, dir)
+	res, err := d.RunTask(context.Background(), "acme", task)
+	if err != nil {
+		t.Fatalf("run task after restart: %v", err)
+	}
+	if res.ExitCode != 0 || res.Output != "appended" {
+		t.Errorf("got exit code %d, output %q; want 0 and %q", res.ExitCode, res.Output, "appended")
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(string(data), "\n"); got != 1 {
+		t.Errorf("runs: got %d, want 1", got)
+	}
+}
+
+func TestTaskKilledWhileControlPlaneWasDown(t *testing.T) {
+	dir := newDir(t)
+	task := &stamp.Task{Name: "seed", Bundle: app.ref, Command: command("sleep", "1h")}
+	d := open(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := d.RunTask(ctx, "acme", task)
+		errc <- err
+	}()
+	eventually(t, "the task to run", func() bool { return slices.Contains(markedIDs(dir), "acme/task:seed") })
+	cancel()
+	if err := <-errc; err == nil {
+		t.Errorf("RunTask with a cancelled context: got no error")
+	}
+	d.Close()
+	for _, m := range scanMarked(dir) {
+		killGroup(m)
+	}
+
+	d = open(t, dir)
+	res, err := d.RunTask(context.Background(), "acme", task)
+	if err != nil {
+		t.Fatalf("run task: %v", err)
+	}
+	if res.ExitCode != -1 || !strings.Contains(res.Output, "without recording an exit code") {
+		t.Errorf("got exit code %d, output %q; want -1 and a word on the missing exit code", res.ExitCode, res.Output)
+	}
+}
+
+func TestRemoveLeavesNothing(t *testing.T) {
+	dir := newDir(t)
+	cfg := config(dir)
+	cfg.StopTimeout = 500 * time.Millisecond
+	d := openConfig(t, cfg)
+	worker := stamp.Service{Name: "worker", Command: command("ignore-term"), Port: 1, Replicas: 1}
+	apply(t, d, runtime("acme", web(2, "serve-child"), worker))
+	apply(t, d, runtime("globex", web(1, "serve")))
+	insts := append(running(t, d, "acme", "web", 2), running(t, d, "acme", "worker", 1)...)
+	for _, in := range insts {
+		waitHealthy(t, in.Endpoint)
+	}
+	taskErr := make(chan error, 1)
+	go func() {
+		_, err := d.RunTask(context.Background(), "acme", &stamp.Task{Name: "slow", Bundle: app.ref, Command: command("sleep", "1h")})
+		taskErr <- err
+	}()
+	eventually(t, "the task to run", func() bool { return slices.Contains(markedIDs(dir), "acme/task:slow") })
+
+	if err := d.Remove(context.Background(), "acme"); err != nil {
+		t.Fatalf("remove: %v", err)
+	}
+	for _, id := range markedIDs(dir) {
+		if strings.HasPrefix(id, "acme/") {
+			t.Errorf("process %s runs after remove", id)
+		}
+	}
+	if got := markedIDs(dir); !slices.Equal(got, []string{"globex/web-0"}) {
+		t.Errorf("processes after removing acme: got %q, want globex's only", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tenants", "acme")); !os.IsNotExist(err) {
+		t.Errorf("tenant dir after remove: got %v, want not exist", err)
+	}
+	if err := <-taskErr; err == nil {
+		t.Errorf("RunTask of the removed tenant: got no error")
+	}
+	for _, in := range insts {
+		l, err := net.Listen("tcp", in.Endpoint)
+		if err != nil {
+			t.Errorf("port of %s after remove: %v", in.ID, err)
+			continue
+		}
+		l.Close()
+	}
+	// The ports go to the next tenant.
+	apply(t, d, runtime("initech", web(2, "serve")))
+	got := endpointsOf(running(t, d, "initech", "web", 2))
+	if !slices.Contains(endpointsOf(insts), got[0]) {
+		t.Errorf("initech endpoints: got %q, want acme's released ports %q reused", got, endpointsOf(insts))
+	}
+	names, err := d.Tenants(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"globex", "initech"}; !slices.Equal(names, want) {
+		t.Errorf("tenants: got %q, want %q", names, want)
+	}
+}
+
+func TestInvalidInput(t *testing.T) {
+	d := open(t, newDir(t))
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{"tenant with slash", d.Apply(ctx, runtime("../x", web(1, "serve")))},
+		{"bad digest", d.Apply(ctx, &stamp.Runtime{Tenant: "acme", Bundle: stamp.BundleRef{Digest: "sha256:../../x"}})},
+		{"no command", d.Apply(ctx, runtime("acme", stamp.Service{Name: "web", Replicas: 1}))},
+		{"service twice", d.Apply(ctx, runtime("acme", web(1, "serve"), web(1, "serve")))},
+		{"remove bad name", d.Remove(ctx, "a/b")},
+		{"task name with slash", func() error {
+			_, err := d.RunTask(ctx, "acme", &stamp.Task{Name: "../x", Bundle: app.ref, Command: command("crash")})
+			return err
+		}()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := stamp.ErrorCode(tt.err); got != stamp.EINVALID {
+				t.Errorf("got code %q (%v), want %q", got, tt.err, stamp.EINVALID)
+			}
+		})
+	}
+	if _, err := d.Observe(ctx, "acme"); err != nil {
+		t.Errorf("observe after invalid applies: %v", err)
+	}
+}

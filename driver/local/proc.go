@@ -1,0 +1,291 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// pollInterval is how often a process this Driver did not start (it was
+// adopted after a restart) is checked for life.
+const pollInterval = 250 * time.Millisecond
+
+// markerVar names the environment variable that marks every process the
+// driver starts: "<Dir>|<tenant>/<id>". It survives in /proc/<pid>/environ,
+// which is how processes are found again after a crash.
+const markerVar = "STAMP_INSTANCE"
+
+// procStat is what the driver reads from /proc/<pid>/stat.
+type procStat struct {
+	state   byte   // field 3: R, S, D, Z, ...
+	pgrp    int    // field 5
+	session int    // field 6
+	start   uint64 // field 22: start time in clock ticks after boot
+}
+
+// readStat parses /proc/<pid>/stat.
+func readStat(pid int) (procStat, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return procStat{}, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces
+	// and parentheses itself, so fields are counted after the last ')'.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return procStat{}, fmt.Errorf("parse /proc/%d/stat: no ')'", pid)
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 20 {
+		return procStat{}, fmt.Errorf("parse /proc/%d/stat: %d fields after the name", pid, len(f))
+	}
+	var st procStat
+	st.state = f[0][0]
+	if st.pgrp, err = strconv.Atoi(f[2]); err != nil {
+		return procStat{}, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
+	}
+	if st.session, err = strconv.Atoi(f[3]); err != nil {
+		return procStat{}, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
+	}
+	if st.start, err = strconv.ParseUint(f[19], 10, 64); err != nil {
+		return procStat{}, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
+	}
+	return st, nil
+}
+
+// dead reports whether a process in this state has exited.
+func (st procStat) dead() bool { return st.state == 'Z' || st.state == 'X' }
+
+// alive reports whether pid runs and is the process that started at start:
+// a recycled pid has another start time, and a zombie has exited.
+func alive(pid int, start uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	st, err := readStat(pid)
+	return err == nil && !st.dead() && st.start == start
+}
+
+// proc is one process the driver runs: started by this Driver (exited is
+// closed once it is reaped) or adopted from an earlier one (exited is nil
+// and life is polled).
+type proc struct {
+	pid       int
+	start     uint64
+	startedAt time.Time
+	exited    chan struct{}
+	status    string // how it ended, set before exited is closed
+}
+
+// spawnSpec is a process to start.
+type spawnSpec struct {
+	argv     []string // argv[0] resolved to a path
+	env      []string
+	dir      string // working directory
+	log      string // file that receives stdout and stderr
+	truncate bool   // start the log afresh instead of appending
+}
+
+// spawn starts a process in its own session, so it outlives the control
+// plane and its whole group can be signalled, with its output going
+// straight to a file that stays open in the child. A goroutine reaps it;
+// it ends when the process does, even after Close.
+func spawn(s spawnSpec) (*proc, error) {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	if s.truncate {
+		flags |= os.O_TRUNC
+	}
+	logf, err := os.OpenFile(s.log, flags, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := &exec.Cmd{
+		Path:        s.argv[0],
+		Args:        s.argv,
+		Env:         s.env,
+		Dir:         s.dir,
+		Stdout:      logf,
+		Stderr:      logf,
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &proc{pid: cmd.Process.Pid, startedAt: time.Now(), exited: make(chan struct{})}
+	go func() {
+		err := cmd.Wait()
+		p.status = "exit status 0"
+		if err != nil {
+			p.status = err.Error()
+		}
+		close(p.exited)
+	}()
+	// The child is not reaped before Wait, so its stat is there.
+	st, err := readStat(p.pid)
+	if err != nil {
+		syscall.Kill(-p.pid, syscall.SIGKILL)
+		return nil, fmt.Errorf("read start time of pid %d: %w", p.pid, err)
+	}
+	p.start = st.start
+	return p, nil
+}
+
+// adopt returns the process pid if it is still the one that started at
+// start, or nil.
+func adopt(pid int, start uint64, startedAt time.Time) *proc {
+	if !alive(pid, start) {
+		return nil
+	}
+	return &proc{pid: pid, start: start, startedAt: startedAt}
+}
+
+// wait blocks until p exits, returning how it ended, or until ctx ends,
+// returning false.
+func (p *proc) wait(ctx context.Context) (string, bool) {
+	if p.exited != nil {
+		select {
+		case <-p.exited:
+			return p.status, true
+		case <-ctx.Done():
+			return "", false
+		}
+	}
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for alive(p.pid, p.start) {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return "", false
+		}
+	}
+	// Only the parent learns the status of a process, and the parent of
+	// an adopted one is gone.
+	return "exited (adopted process: status unknown)", true
+}
+
+// waitFor is wait bounded by d.
+func (p *proc) waitFor(d time.Duration) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	_, ok := p.wait(ctx)
+	return ok
+}
+
+// running reports whether p has not exited.
+func (p *proc) running() bool {
+	if p.exited != nil {
+		select {
+		case <-p.exited:
+			return false
+		default:
+			return true
+		}
+	}
+	return alive(p.pid, p.start)
+}
+
+// signal sends sig to p's process group (p leads its own session), unless
+// p has exited: its pid may then belong to someone else.
+func (p *proc) signal(sig syscall.Signal) {
+	if !p.running() {
+		return
+	}
+	if err := syscall.Kill(-p.pid, sig); errors.Is(err, syscall.ESRCH) {
+		syscall.Kill(p.pid, sig)
+	}
+}
+
+// killWait bounds the wait for a SIGKILLed process to be gone.
+const killWait = 5 * time.Second
+
+// terminate stops p: SIGTERM to its group, SIGKILL after grace.
+func terminate(p *proc, grace time.Duration) {
+	p.signal(syscall.SIGTERM)
+	if p.waitFor(grace) {
+		return
+	}
+	p.signal(syscall.SIGKILL)
+	p.waitFor(killWait)
+}
+
+// marked is a live process carrying a driver's marker.
+type marked struct {
+	pid  int
+	id   string // "<tenant>/<id>"
+	stat procStat
+}
+
+// scanMarked lists the live processes whose marker names root, read from
+// /proc/<pid>/environ (the environment they were started with). Processes
+// it may not read are not its driver's, which runs as the same user.
+func scanMarked(root string) []marked {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	prefix := []byte(markerVar + "=" + root + "|")
+	self := os.Getpid()
+	var found []marked
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil {
+			continue
+		}
+		for kv := range bytes.SplitSeq(env, []byte{0}) {
+			id, ok := bytes.CutPrefix(kv, prefix)
+			if !ok {
+				continue
+			}
+			if st, err := readStat(pid); err == nil && !st.dead() {
+				found = append(found, marked{pid: pid, id: string(id), stat: st})
+			}
+			break
+		}
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i].pid < found[j].pid })
+	return found
+}
+
+// killMarked SIGKILLs every process whose marker under root matches: the
+// id exactly, or any id starting with prefix "<tenant>/" when it ends in
+// '/'. It waits (bounded) until they are gone and returns their pids.
+func killMarked(root, match string) []int {
+	var killed []*proc
+	var pids []int
+	for _, m := range scanMarked(root) {
+		if m.id != match && !(strings.HasSuffix(match, "/") && strings.HasPrefix(m.id, match)) {
+			continue
+		}
+		p := &proc{pid: m.pid, start: m.stat.start}
+		killGroup(m)
+		killed = append(killed, p)
+		pids = append(pids, m.pid)
+	}
+	for _, p := range killed {
+		p.waitFor(killWait)
+	}
+	return pids
+}
+
+// killGroup SIGKILLs m and its process group, never the driver's own.
+func killGroup(m marked) {
+	if m.stat.pgrp > 0 && m.stat.pgrp != syscall.Getpgrp() {
+		syscall.Kill(-m.stat.pgrp, syscall.SIGKILL)
+	}
+	syscall.Kill(m.pid, syscall.SIGKILL)
+}

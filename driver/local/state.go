@@ -1,0 +1,105 @@
+package local
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/stamphq/stamp"
+)
+
+// tenantState is what the driver keeps on disk for one tenant, in
+// tenants/<name>/state.json: enough to find its processes again after a
+// crash and to never hand its ports to another tenant.
+type tenantState struct {
+	// Runtime is the runtime last applied; nil while the tenant is only
+	// prepared. It holds rendered secrets, hence the file's mode.
+	Runtime   *stamp.Runtime  `json:"runtime,omitempty"`
+	Instances []instanceState `json:"instances"`
+}
+
+// instanceState is one instance: its port, what it runs and which process
+// runs it.
+type instanceState struct {
+	ID      string `json:"id"`
+	Service string `json:"service"`
+	Port    int    `json:"port,omitempty"`
+	// Hash identifies the spec the instance runs (see specHash); empty
+	// while the instance is only prepared.
+	Hash string `json:"hash,omitempty"`
+	// PID and StartTime (field 22 of /proc/<pid>/stat) identify the
+	// process together: a recycled pid has another start time.
+	PID       int       `json:"pid,omitempty"`
+	StartTime uint64    `json:"startTime,omitempty"`
+	StartedAt time.Time `json:"startedAt,omitzero"`
+}
+
+// taskRecord is one run of a task, in tenants/<name>/tasks/<task>.json.
+type taskRecord struct {
+	Name      string    `json:"name"`
+	PID       int       `json:"pid"`
+	StartTime uint64    `json:"startTime"`
+	Started   time.Time `json:"started"`
+	// Deadline is when the task is killed; zero for no limit. It is kept
+	// so that a control-plane restart does not extend it.
+	Deadline time.Time     `json:"deadline,omitzero"`
+	Timeout  time.Duration `json:"timeout,omitempty"`
+	Finished time.Time     `json:"finished,omitzero"`
+	ExitCode int           `json:"exitCode"`
+	Output   string        `json:"output,omitempty"`
+}
+
+// readJSON decodes the file at path into v; a missing file is reported
+// as false and no error.
+func readJSON(path string, v any) (bool, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return false, fmt.Errorf("decode %s: %w", path, err)
+	}
+	return true, nil
+}
+
+// writeJSON replaces the file at path with v atomically: a crash leaves
+// the old file or the new one, never a torn one.
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	// Make the rename itself durable.
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.Sync()
+}

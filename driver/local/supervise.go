@@ -1,0 +1,182 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/stamphq/stamp"
+)
+
+// Restart backoff: the first restart waits minBackoff, each next one twice
+// as long up to maxBackoff; an instance that ran resetAfter starts over.
+const (
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 30 * time.Second
+	resetAfter = 10 * time.Second
+)
+
+// Causes of a supervisor's end.
+var (
+	errDetach = errors.New("driver closed: instance left running")
+	errStop   = errors.New("instance stopped")
+)
+
+// supervisor keeps one instance running: it restarts the process when it
+// exits, until stopped (the process is terminated) or detached (the
+// process is left running for the next Driver to adopt).
+type supervisor struct {
+	d         *Driver
+	t         *tenant
+	id        string
+	svc       stamp.Service
+	port      int
+	bundleDir string
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+
+	proc *proc // guarded by t.mu; nil while no process runs
+}
+
+// supervise adopts instance inst of t if its recorded process lives, or
+// starts it, and keeps it running. It returns once the process runs.
+// t.op must be held.
+func (d *Driver) supervise(t *tenant, inst instanceState, svc stamp.Service, bundleDir string) error {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	s := &supervisor{
+		d: d, t: t, id: inst.ID, svc: svc, port: inst.Port, bundleDir: bundleDir,
+		ctx: ctx, cancel: cancel, done: make(chan struct{}),
+	}
+	p := adopt(inst.PID, inst.StartTime, inst.StartedAt)
+	if p != nil {
+		d.log.Info("adopted instance", "tenant", t.name, "instance", inst.ID, "pid", p.pid)
+		t.mu.Lock()
+		s.proc = p
+		t.mu.Unlock()
+	} else {
+		var err error
+		if p, err = s.start(); err != nil {
+			cancel(errStop)
+			return err
+		}
+	}
+	t.mu.Lock()
+	t.sups[s.id] = s
+	t.mu.Unlock()
+	go s.run(p)
+	return nil
+}
+
+// start starts the instance's process and records it.
+func (s *supervisor) start() (*proc, error) {
+	// Leftovers of an earlier run (children of a crashed process) could
+	// hold the port or the instance's files.
+	killMarked(s.d.dir, s.t.name+"/"+s.id)
+	argv, err := resolve(s.svc.Command, s.bundleDir)
+	if err != nil {
+		return nil, fmt.Errorf("start %s of %s: %w", s.id, s.t.name, err)
+	}
+	p, err := spawn(spawnSpec{
+		argv: argv,
+		env:  s.d.environ(s.t, s.id, s.svc.Env, s.port),
+		dir:  s.bundleDir,
+		log:  s.t.logPath(s.id),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start %s of %s: %w", s.id, s.t.name, err)
+	}
+	s.t.mu.Lock()
+	defer s.t.mu.Unlock()
+	if inst := s.t.instance(s.id); inst != nil {
+		inst.PID, inst.StartTime, inst.StartedAt = p.pid, p.start, p.startedAt
+	}
+	if err := s.t.save(); err != nil {
+		// Unrecorded, the process would be an orphan: end it now.
+		p.signal(syscall.SIGKILL)
+		return nil, fmt.Errorf("start %s of %s: %w", s.id, s.t.name, err)
+	}
+	s.proc = p
+	return p, nil
+}
+
+// run watches p and restarts the instance whenever it exits.
+func (s *supervisor) run(p *proc) {
+	defer close(s.done)
+	backoff := minBackoff
+	for {
+		status, exited := p.wait(s.ctx)
+		if !exited {
+			if context.Cause(s.ctx) == errStop {
+				terminate(p, s.d.cfg.StopTimeout)
+				killMarked(s.d.dir, s.t.name+"/"+s.id)
+			}
+			s.setProc(nil)
+			return
+		}
+		s.exited(status)
+		if time.Since(p.startedAt) >= resetAfter {
+			backoff = minBackoff
+		}
+		for {
+			if !sleep(s.ctx, backoff) {
+				return
+			}
+			backoff = min(2*backoff, maxBackoff)
+			var err error
+			if p, err = s.start(); err == nil {
+				break
+			}
+			s.exited(err.Error())
+		}
+	}
+}
+
+// exited records that the instance's process ended (or failed to start)
+// and is about to be restarted.
+func (s *supervisor) exited(status string) {
+	s.d.log.Warn("instance exited; restarting", "tenant", s.t.name, "instance", s.id, "status", status)
+	s.t.mu.Lock()
+	defer s.t.mu.Unlock()
+	s.proc = nil
+	st := s.t.stats[s.svc.Name]
+	if st == nil {
+		st = &stamp.ServiceObserved{}
+		s.t.stats[s.svc.Name] = st
+	}
+	st.Restarts++
+	st.LastExit = status
+}
+
+func (s *supervisor) setProc(p *proc) {
+	s.t.mu.Lock()
+	defer s.t.mu.Unlock()
+	s.proc = p
+}
+
+// stop ends supervision, terminating the process when cause is errStop
+// and leaving it running when it is errDetach, and forgets s.
+func (s *supervisor) stop(cause error) {
+	s.cancel(cause)
+	<-s.done
+	s.t.mu.Lock()
+	defer s.t.mu.Unlock()
+	if s.t.sups[s.id] == s {
+		delete(s.t.sups, s.id)
+	}
+}
+
+// sleep waits for d or until ctx ends, reporting whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,276 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/stamphq/stamp"
+)
+
+// outputLines is how many of a task's last lines TaskResult.Output holds.
+const outputLines = 20
+
+// taskNames are safe as file names: "migrate-1.2.0", "seed".
+var taskNames = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// taskScript runs the task's command and records its exit code in the
+// file named by $1 (atomically), so that the code survives a crash of the
+// control plane that waits for it.
+const taskScript = `f=$1; shift; "$@"; c=$?; echo $c > "$f.tmp" && mv "$f.tmp" "$f"; exit $c`
+
+var errTaskTimeout = errors.New("task timed out")
+
+// RunTask runs task for tenant and waits for it. The task's record in
+// tasks/<name>.json makes it run once: a finished record is returned as
+// is; a run still going (pid and start time match) is waited for; a run
+// whose process is gone is finished from the exit code it left, or reported
+// with ExitCode -1 if it left none. A task past its Timeout (zero: none) is
+// killed with its process group and reported with ExitCode -1. If ctx ends
+// or the Driver closes first, the task keeps running and a later call
+// picks it up.
+func (d *Driver) RunTask(ctx context.Context, tenant string, task *stamp.Task) (*stamp.TaskResult, error) {
+	if task == nil || !taskNames.MatchString(task.Name) {
+		name := ""
+		if task != nil {
+			name = task.Name
+		}
+		return nil, stamp.Errorf(stamp.EINVALID, "task name %q must be 1 to 128 of [A-Za-z0-9._-], not starting with '.', '_' or '-'", name)
+	}
+	if len(task.Command) == 0 {
+		return nil, stamp.Errorf(stamp.EINVALID, "task %s of %s has no command", task.Name, tenant)
+	}
+	t, err := d.lockTenant(tenant)
+	if err != nil {
+		return nil, err
+	}
+	rec, p, err := d.findOrStartTask(ctx, t, task)
+	t.op.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("run task %s of %s: %w", task.Name, tenant, err)
+	}
+	if !rec.Finished.IsZero() {
+		return rec.result(), nil
+	}
+	timedOut, err := d.waitTask(ctx, rec, p)
+	if err != nil {
+		return nil, fmt.Errorf("run task %s of %s: %w", task.Name, tenant, err)
+	}
+	if t, err = d.lockTenant(tenant); err != nil {
+		return nil, err
+	}
+	defer t.op.Unlock()
+	rec, err = t.finishTask(task.Name, timedOut)
+	if err != nil {
+		return nil, fmt.Errorf("run task %s of %s: %w", task.Name, tenant, err)
+	}
+	return rec.result(), nil
+}
+
+// findOrStartTask returns the record of task with its process, starting
+// it if there is no record. t.op must be held.
+func (d *Driver) findOrStartTask(ctx context.Context, t *tenant, task *stamp.Task) (*taskRecord, *proc, error) {
+	rec := &taskRecord{}
+	found, err := readJSON(t.taskPath(task.Name, ".json"), rec)
+	if err != nil {
+		return nil, nil, err
+	}
+	if found {
+		t.mu.Lock()
+		p := t.tasks[task.Name]
+		t.mu.Unlock()
+		if p == nil || p.pid != rec.PID {
+			p = &proc{pid: rec.PID, start: rec.StartTime, startedAt: rec.Started}
+		}
+		return rec, p, nil
+	}
+
+	bdir, err := d.bundleDir(ctx, task.Bundle.Digest)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := t.makeDirs(); err != nil {
+		return nil, nil, err
+	}
+	argv, err := resolve(task.Command, bdir)
+	if err != nil {
+		return nil, nil, err
+	}
+	exitPath := t.taskPath(task.Name, ".exit")
+	if err := removeAll(exitPath); err != nil {
+		return nil, nil, err
+	}
+	p, err := spawn(spawnSpec{
+		argv:     append([]string{"/bin/sh", "-c", taskScript, "sh", exitPath}, argv...),
+		env:      d.environ(t, "task:"+task.Name, task.Env, 0),
+		dir:      bdir,
+		log:      t.taskPath(task.Name, ".log"),
+		truncate: true,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	rec = &taskRecord{Name: task.Name, PID: p.pid, StartTime: p.start, Started: p.startedAt, Timeout: task.Timeout}
+	if task.Timeout > 0 {
+		rec.Deadline = p.startedAt.Add(task.Timeout)
+	}
+	if err := writeJSON(t.taskPath(task.Name, ".json"), rec); err != nil {
+		// Unrecorded, the task would run again on the next call.
+		p.signal(syscall.SIGKILL)
+		return nil, nil, err
+	}
+	t.mu.Lock()
+	t.tasks[task.Name] = p
+	t.mu.Unlock()
+	return rec, p, nil
+}
+
+// waitTask waits until the task's process p exits (false) or its deadline
+// passes, killing it (true). It gives up, leaving the task running, when
+// ctx ends or the Driver closes.
+func (d *Driver) waitTask(ctx context.Context, rec *taskRecord, p *proc) (bool, error) {
+	base, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-d.closing:
+			cancel(errClosed)
+		case <-base.Done():
+		}
+	}()
+	wctx := base
+	if !rec.Deadline.IsZero() {
+		var stop context.CancelFunc
+		wctx, stop = context.WithDeadlineCause(base, rec.Deadline, errTaskTimeout)
+		defer stop()
+	}
+	if _, exited := p.wait(wctx); exited {
+		return false, nil
+	}
+	if cause := context.Cause(wctx); cause != errTaskTimeout {
+		return false, cause
+	}
+	p.signal(syscall.SIGKILL)
+	p.waitFor(killWait)
+	return true, nil
+}
+
+// finishTask completes the record of task name, whose process has ended.
+// t.op must be held.
+func (t *tenant) finishTask(name string, timedOut bool) (*taskRecord, error) {
+	rec := &taskRecord{}
+	found, err := readJSON(t.taskPath(name, ".json"), rec)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, stamp.Errorf(stamp.ECONFLICT, "tenant %s was removed while task %s ran", t.name, name)
+	}
+	if !rec.Finished.IsZero() {
+		return rec, nil // another caller finished it
+	}
+	tail, err := tailLines(t.taskPath(name, ".log"), outputLines)
+	if err != nil {
+		return nil, err
+	}
+	exitPath := t.taskPath(name, ".exit")
+	code, err := readExitCode(exitPath)
+	switch {
+	case err == nil:
+		rec.ExitCode, rec.Output = code, tail
+	case timedOut:
+		rec.ExitCode, rec.Output = -1, joinLines(tail, fmt.Sprintf("timed out after %s", rec.Timeout))
+	default:
+		rec.ExitCode, rec.Output = -1, joinLines(tail, "the task ended without recording an exit code (killed, or the host restarted)")
+	}
+	rec.Finished = time.Now()
+	if err := writeJSON(t.taskPath(name, ".json"), rec); err != nil {
+		return nil, err
+	}
+	if err := removeAll(exitPath); err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	delete(t.tasks, name)
+	t.mu.Unlock()
+	return rec, nil
+}
+
+// taskRecords returns every task record of t; unreadable ones are skipped.
+func (t *tenant) taskRecords() []*taskRecord {
+	paths, _ := filepath.Glob(filepath.Join(t.dir, "tasks", "*.json"))
+	var recs []*taskRecord
+	for _, p := range paths {
+		rec := &taskRecord{}
+		if found, err := readJSON(p, rec); found && err == nil {
+			recs = append(recs, rec)
+		}
+	}
+	return recs
+}
+
+func (t *tenant) taskPath(name, ext string) string {
+	return filepath.Join(t.dir, "tasks", name+ext)
+}
+
+func (rec *taskRecord) result() *stamp.TaskResult {
+	return &stamp.TaskResult{ExitCode: rec.ExitCode, Output: rec.Output}
+}
+
+func readExitCode(path string) (int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(data)))
+}
+
+// tailLines returns the last n lines of the file at path, reading at most
+// its last 64 KiB; a missing file has none.
+func tailLines(path string, n int) (string, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	const window = 64 << 10
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	off := max(fi.Size()-window, 0)
+	data, err := io.ReadAll(io.NewSectionReader(f, off, window))
+	if err != nil {
+		return "", err
+	}
+	if off > 0 {
+		// Drop the line the window cut.
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			data = data[i+1:]
+		}
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n"), nil
+}
+
+func joinLines(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "\n" + b
+}

@@ -1,0 +1,103 @@
+// Command app is the process the local driver's tests run. Its first
+// argument picks what it does:
+//
+//	serve            serve HTTP on 127.0.0.1:$PORT: /healthz, /env (its environment)
+//	serve-child      serve, and start a child process in its session
+//	ignore-term      serve, ignoring SIGTERM
+//	crash            print a line and exit with status 2
+//	sleep D          sleep for duration D, then exit 0
+//	fail N           print N numbered lines and exit with status 3
+//	append FILE [D]  append a line to FILE, sleep D (default 0), print "appended"
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: app MODE [ARGS]")
+		os.Exit(64)
+	}
+	switch mode, args := os.Args[1], os.Args[2:]; mode {
+	case "serve":
+		serve()
+	case "serve-child":
+		child := exec.Command(os.Args[0], "sleep", "1h")
+		if err := child.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Printf("child %d\n", child.Process.Pid)
+		serve()
+	case "ignore-term":
+		signal.Ignore(syscall.SIGTERM)
+		serve()
+	case "crash":
+		fmt.Println("crashing")
+		os.Exit(2)
+	case "sleep":
+		time.Sleep(duration(args, 0))
+	case "fail":
+		n, _ := strconv.Atoi(args[0])
+		for i := 1; i <= n; i++ {
+			fmt.Printf("line %d\n", i)
+		}
+		os.Exit(3)
+	case "append":
+		f, err := os.OpenFile(args[0], os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Fprintf(f, "ran %d\n", os.Getpid())
+		f.Close()
+		time.Sleep(duration(args, 1))
+		fmt.Println("appended")
+	default:
+		fmt.Fprintf(os.Stderr, "unknown mode %q\n", mode)
+		os.Exit(64)
+	}
+}
+
+func duration(args []string, i int) time.Duration {
+	if len(args) <= i {
+		return 0
+	}
+	d, err := time.ParseDuration(args[i])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(64)
+	}
+	return d
+}
+
+func serve() {
+	l, err := net.Listen("tcp", net.JoinHostPort(os.Getenv("HOST"), os.Getenv("PORT")))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Printf("serving on %s\n", l.Addr())
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, strings.Join(os.Environ(), "\n"))
+	})
+	mux.HandleFunc("/pid", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, os.Getpid())
+	})
+	fmt.Fprintln(os.Stderr, http.Serve(l, mux))
+	os.Exit(1)
+}
