@@ -144,12 +144,8 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	d.killOrphans()
 	for _, t := range d.tenants {
 		t.op.Lock()
-		err := d.resume(ctx, t)
+		d.resume(ctx, t)
 		t.op.Unlock()
-		if err != nil {
-			d.Close()
-			return nil, err
-		}
 	}
 	return d, nil
 }
@@ -206,30 +202,29 @@ func (d *Driver) killOrphans() {
 }
 
 // resume supervises every applied instance of t: adopted if its process
-// lives, started otherwise. t.op must be held.
-func (d *Driver) resume(ctx context.Context, t *tenant) error {
+// lives, started otherwise. An instance that cannot start is logged and
+// left out: one broken tenant must not keep the others down, and the
+// reconciler, seeing it missing, applies it again and reports the error.
+// t.op must be held.
+func (d *Driver) resume(ctx context.Context, t *tenant) {
 	rt := t.state.Runtime
 	if rt == nil {
-		return nil
+		return
 	}
 	bdir, err := d.bundleDir(ctx, rt.Bundle.Digest)
 	if err != nil {
-		return fmt.Errorf("resume tenant %s: %w", t.name, err)
+		d.log.Error("resume tenant", "tenant", t.name, "err", err)
+		return
 	}
 	for _, inst := range t.state.Instances {
-		if inst.Hash == "" {
-			continue
-		}
 		svc := findService(rt, inst.Service)
-		if svc == nil {
+		if inst.Hash == "" || svc == nil {
 			continue
 		}
 		if err := d.supervise(t, inst, *svc, bdir); err != nil {
-			// The reconciler sees the instance missing and applies again.
 			d.log.Error("resume instance", "tenant", t.name, "instance", inst.ID, "err", err)
 		}
 	}
-	return nil
 }
 
 // Close stops supervising. Tenant processes keep running: a control-plane

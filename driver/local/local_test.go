@@ -831,3 +831,31 @@ func TestInvalidInput(t *testing.T) {
 		t.Errorf("observe after invalid applies: %v", err)
 	}
 }
+
+func TestChildrenOfACrashedInstanceAreKilled(t *testing.T) {
+	dir := newDir(t)
+	d := open(t, dir)
+	apply(t, d, runtime("acme", web(1, "serve-child")))
+	leader := running(t, d, "acme", "web", 1)[0]
+	waitHealthy(t, leader.Endpoint)
+	var child marked
+	for _, m := range scanMarked(dir) {
+		if m.pid != leader.PID {
+			child = m
+		}
+	}
+	if child.pid == 0 {
+		t.Fatalf("no child of web-0 among %q", markedIDs(dir))
+	}
+
+	if err := syscall.Kill(leader.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitHealthy(t, running(t, d, "acme", "web", 1)[0].Endpoint)
+	eventually(t, "the new web-0 and its child", func() bool {
+		return slices.Equal(markedIDs(dir), []string{"acme/web-0", "acme/web-0"})
+	})
+	if alive(child.pid, child.stat.start) {
+		t.Errorf("the child %d of the crashed web-0 still runs", child.pid)
+	}
+}

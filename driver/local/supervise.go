@@ -73,9 +73,6 @@ func (d *Driver) supervise(t *tenant, inst instanceState, svc stamp.Service, bun
 
 // start starts the instance's process and records it.
 func (s *supervisor) start() (*proc, error) {
-	// Leftovers of an earlier run (children of a crashed process) could
-	// hold the port or the instance's files.
-	killMarked(s.d.dir, s.t.name+"/"+s.id)
 	argv, err := resolve(s.svc.Command, s.bundleDir)
 	if err != nil {
 		return nil, fmt.Errorf("start %s of %s: %w", s.id, s.t.name, err)
@@ -126,6 +123,10 @@ func (s *supervisor) run(p *proc) {
 				return
 			}
 			backoff = min(2*backoff, maxBackoff)
+			// Leftovers of the run that ended (children of a crashed
+			// process) could hold the port or the instance's files.
+			// Elsewhere New's orphan sweep and stop have removed them.
+			killMarked(s.d.dir, s.t.name+"/"+s.id)
 			var err error
 			if p, err = s.start(); err == nil {
 				break
