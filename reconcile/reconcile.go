@@ -267,6 +267,9 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 		}
 		p.queued = finished
 	}
+	if p.t.Ready() {
+		return p.event(ctx, &stamp.Event{Type: stamp.EventTenantReady, Message: p.t.Status.URL})
+	}
 	return nil
 }
 
@@ -585,7 +588,7 @@ func (p *pass) route(ctx context.Context) error {
 			return fmt.Errorf("sync router: %w", err)
 		}
 	}
-	return p.event(ctx, &stamp.Event{Type: stamp.EventTenantReady, Message: p.t.Status.URL})
+	return nil
 }
 
 // remove releases everything the tenant holds, then deletes its record.

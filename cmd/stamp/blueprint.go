@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stamphq/stamp/blueprint"
+	"github.com/stamphq/stamp/bundle"
+)
+
+func newBlueprintCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "blueprint",
+		Aliases: []string{"blueprints", "bp"},
+		Short:   "Lint, push and inspect blueprints",
+	}
+	cmd.AddCommand(
+		&cobra.Command{
+			Use:   "lint DIR",
+			Short: "Check a blueprint directory's stamp.yaml",
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				bp, err := blueprint.Load(args[0])
+				if err != nil {
+					fmt.Fprintln(g.stderr, err)
+					return &exitError{code: 1}
+				}
+				fmt.Fprintf(g.stdout, "%s@%s: ok\n", bp.Name, bp.Version)
+				return nil
+			},
+		},
+		&cobra.Command{
+			Use:   "push DIR",
+			Short: "Build a blueprint directory, pack it into a bundle and upload it",
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return pushBlueprint(cmd.Context(), g, args[0])
+			},
+		},
+		&cobra.Command{
+			Use:   "list",
+			Short: "List pushed blueprint versions",
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				p, err := g.printer()
+				if err != nil {
+					return err
+				}
+				c, err := g.client()
+				if err != nil {
+					return err
+				}
+				bundles, err := c.ListBundles(cmd.Context())
+				if err != nil {
+					return err
+				}
+				return p.print(bundles, func(w *tabwriter.Writer) {
+					row(w, "NAME", "VERSION", "DIGEST", "SIZE", "AGE")
+					for _, b := range bundles {
+						row(w, b.Name, b.Version, shortDigest(b.Digest), size(b.Size), age(b.CreatedAt))
+					}
+				})
+			},
+		},
+		&cobra.Command{
+			Use:   "show NAME[@VERSION]",
+			Short: "Show a blueprint version (the latest if none is given)",
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				p, err := g.printer()
+				if err != nil {
+					return err
+				}
+				c, err := g.client()
+				if err != nil {
+					return err
+				}
+				name, version := splitRef(args[0])
+				b, err := c.GetBundle(cmd.Context(), name, version)
+				if err != nil {
+					return err
+				}
+				return p.print(b, func(w *tabwriter.Writer) {
+					fmt.Fprintf(w, "# %s@%s  %s  %s\n", b.Name, b.Version, b.Digest, size(b.Size))
+					fmt.Fprint(w, b.Blueprint)
+				})
+			},
+		},
+	)
+	return cmd
+}
+
+// pushBlueprint lints dir, runs its build command, packs it and uploads it.
+func pushBlueprint(ctx context.Context, g *globals, dir string) error {
+	bp, err := blueprint.Load(dir)
+	if err != nil {
+		fmt.Fprintln(g.stderr, err)
+		return &exitError{code: 1}
+	}
+	c, err := g.client()
+	if err != nil {
+		return err
+	}
+	if len(bp.Build) > 0 {
+		fmt.Fprintf(g.stderr, "building %s@%s: %v\n", bp.Name, bp.Version, bp.Build)
+		build := exec.CommandContext(ctx, bp.Build[0], bp.Build[1:]...)
+		build.Dir = dir
+		build.Stdout, build.Stderr = g.stderr, g.stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("build %s@%s: %v: %w", bp.Name, bp.Version, bp.Build, err)
+		}
+	}
+	content, err := bundle.Pack(dir)
+	if err != nil {
+		return fmt.Errorf("pack %s: %w", dir, err)
+	}
+	b, created, err := c.PushBundle(ctx, content)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(g.stdout, "pushed %s@%s (%s, %s)\n", b.Name, b.Version, shortDigest(b.Digest), size(b.Size))
+	} else {
+		fmt.Fprintf(g.stdout, "%s@%s is already pushed with the same content (%s)\n", b.Name, b.Version, shortDigest(b.Digest))
+	}
+	return nil
+}
+
+// splitRef splits "name@version"; version is empty if absent.
+func splitRef(ref string) (name, version string) {
+	for i := len(ref) - 1; i >= 0; i-- {
+		if ref[i] == '@' {
+			return ref[:i], ref[i+1:]
+		}
+	}
+	return ref, ""
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
+}
+
+func size(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+

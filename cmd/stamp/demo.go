@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stamphq/stamp/httpapi"
+)
+
+// demoTenants are the customers `stamp demo` stamps out.
+var demoTenants = []string{"acme", "globex", "initech"}
+
+func newDemoCmd(g *globals) *cobra.Command {
+	var cfg serverConfig
+	var dir string
+	var keep bool
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Start a server on a fresh data dir, stamp out three tenants of the example app and serve them until Ctrl-C",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			data, err := os.MkdirTemp("", "stamp-demo-")
+			if err != nil {
+				return fmt.Errorf("create demo data dir: %w", err)
+			}
+			if !keep {
+				defer os.RemoveAll(data)
+			}
+			cfg.Data = data
+			if err := cfg.validate(); err != nil {
+				return err
+			}
+			return runDemo(cmd.Context(), g, cfg, dir)
+		},
+	}
+	cfg.flags(cmd)
+	cmd.Flags().StringVar(&dir, "blueprint-dir", "examples/ledger", "blueprint directory to push")
+	cmd.Flags().BoolVar(&keep, "keep", false, "keep the demo's data dir when it ends")
+	return cmd
+}
+
+func runDemo(ctx context.Context, g *globals, cfg serverConfig, dir string) error {
+	serverCtx, stopServer := context.WithCancel(context.Background())
+	defer stopServer()
+	srv, err := startServer(serverCtx, cfg, newLogger(g.stderr, "warn"))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Fprintln(g.stdout, "\nstopping the demo's tenants and server...")
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := srv.driver.StopAll(stopCtx); err != nil {
+			fmt.Fprintln(g.stderr, "stop tenants:", err)
+		}
+		stopServer()
+		srv.wait()
+	}()
+	fmt.Fprintf(g.stdout, "stamp server: API on http://%s, data in %s\n", srv.apiAddr, cfg.Data)
+
+	dg := *g
+	dg.url = "http://" + srv.apiAddr.String()
+	dg.token = srv.token
+	if err := pushBlueprint(ctx, &dg, dir); err != nil {
+		return err
+	}
+	c := httpapi.NewClient(dg.url, dg.token)
+	start := time.Now()
+	eg, ectx := errgroup.WithContext(ctx)
+	for _, name := range demoTenants {
+		eg.Go(func() error {
+			t, err := c.CreateTenant(ectx, httpapi.CreateTenantRequest{Name: name, Blueprint: "ledger"})
+			if err != nil {
+				return fmt.Errorf("create tenant %s: %w", name, err)
+			}
+			if err := waitReady(ectx, c, t, io.Discard, g.stderr); err != nil {
+				return fmt.Errorf("tenant %s did not become ready", name)
+			}
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "\n%d tenants of ledger ready in %s:\n\n", len(demoTenants), duration(time.Since(start)))
+	port := strconv.Itoa(srv.routerAddr.Port)
+	for _, name := range demoTenants {
+		fmt.Fprintf(g.stdout, "  %-8s http://%s.%s:%s/\n", name, name, cfg.BaseDomain, port)
+	}
+	first := demoTenants[0]
+	base := "http://127.0.0.1:" + port
+	host := first + "." + cfg.BaseDomain + ":" + port
+	fmt.Fprintf(g.stdout, `
+Try it (each tenant has its own processes and database):
+
+  curl -H 'Host: %[1]s' %[2]s/api/customers -d '{"name":"Wile E.","email":"wile@acme.test"}'
+  curl -H 'Host: %[1]s' %[2]s/api/invoices -d '{"customer_id":1,"amount_cents":4200}'
+  curl -H 'Host: %[1]s' %[2]s/api/invoices
+  curl -H 'Host: %[3]s.%[4]s:%[5]s' %[2]s/api/invoices     # globex sees none of acme's
+
+  STAMP_URL=http://%[6]s STAMP_DATA=%[7]s go run ./cmd/stamp tenant list
+
+Serving until Ctrl-C.
+`, host, base, demoTenants[1], cfg.BaseDomain, port, srv.apiAddr, cfg.Data)
+	<-ctx.Done()
+	return nil
+}

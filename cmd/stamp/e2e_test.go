@@ -1,0 +1,594 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	stamp "github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/httpapi"
+)
+
+// These tests run the real stamp binary as a separate process (so it can be
+// killed with SIGKILL), real tenant processes of the example app, real
+// SQLite files and real HTTP through the router, all on loopback.
+
+var (
+	stampBin  string // the stamp binary built for these tests
+	ledgerBin string // the example app, built once
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "stamp-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	stampBin = filepath.Join(dir, "stamp")
+	ledgerBin = filepath.Join(dir, "ledger")
+	for bin, pkg := range map[string]string{stampBin: ".", ledgerBin: "../../examples/ledger"} {
+		out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// stampServer is a `stamp server` process.
+type stampServer struct {
+	t        *testing.T
+	data     string
+	api      string // host:port
+	router   string // host:port
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	extraArg []string
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startStampServer starts `stamp server` on a new data dir and fixed free ports.
+func startStampServer(t *testing.T, extra ...string) *stampServer {
+	t.Helper()
+	s := &stampServer{t: t, data: t.TempDir(), api: freePort(t), router: freePort(t), extraArg: extra}
+	s.start()
+	t.Cleanup(func() {
+		s.kill()
+		stopTenantProcesses(t, s.data)
+	})
+	return s
+}
+
+// start (re)starts the server process on the same data dir and ports.
+func (s *stampServer) start() {
+	t := s.t
+	t.Helper()
+	args := append([]string{"server", "--data", s.data, "--listen", s.api, "--router-listen", s.router, "--log-level", "debug"}, s.extraArg...)
+	s.cmd = exec.Command(stampBin, args...)
+	logf, err := os.OpenFile(filepath.Join(s.data, "..", "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	logf.Close()
+	s.exited = make(chan struct{})
+	go func(cmd *exec.Cmd, exited chan struct{}) {
+		cmd.Wait()
+		close(exited)
+	}(s.cmd, s.exited)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + s.api + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-s.exited:
+			t.Fatalf("stamp server exited at start:\n%s", s.log())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("stamp server not ready after 30s:\n%s", s.log())
+}
+
+// kill ends the server with SIGKILL, as a crash would.
+func (s *stampServer) kill() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	s.cmd.Process.Kill()
+	<-s.exited
+}
+
+func (s *stampServer) log() string {
+	b, _ := os.ReadFile(filepath.Join(s.data, "..", "server.log"))
+	return string(b)
+}
+
+func (s *stampServer) client() *httpapi.Client {
+	token, err := os.ReadFile(filepath.Join(s.data, adminTokenFile))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return httpapi.NewClient("http://"+s.api, strings.TrimSpace(string(token)))
+}
+
+// cli runs the stamp CLI against the server and returns its output and
+// exit code.
+func (s *stampServer) cli(args ...string) (stdout, stderr string, code int) {
+	s.t.Helper()
+	cmd := exec.Command(stampBin, append(args, "--url", "http://"+s.api, "--data", s.data)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if exit, ok := err.(*exec.ExitError); ok {
+		code = exit.ExitCode()
+	} else if err != nil {
+		s.t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// mustCLI runs the CLI and fails the test on a non-zero exit.
+func (s *stampServer) mustCLI(args ...string) string {
+	s.t.Helper()
+	out, errOut, code := s.cli(args...)
+	if code != 0 {
+		s.t.Fatalf("stamp %s: exit %d\nstdout:\n%s\nstderr:\n%s\nserver log:\n%s", strings.Join(args, " "), code, out, errOut, lastLines(s.log(), 40))
+	}
+	return out
+}
+
+// get sends a request for tenant through the router.
+func (s *stampServer) do(method, tenant, path, body string) (int, string) {
+	s.t.Helper()
+	req, err := http.NewRequest(method, "http://"+s.router+path, strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(s.router)
+	req.Host = tenant + ".localhost:" + port
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s of %s: %v", method, path, tenant, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// blueprintDir writes a copy of the example app's blueprint into a new
+// directory with the prebuilt binary, so tests need no build, after
+// applying the edits (old -> new replacements of stamp.yaml).
+func blueprintDir(t *testing.T, edits ...string) string {
+	t.Helper()
+	src, err := os.ReadFile("../../examples/ledger/stamp.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := regexp.MustCompile(`(?m)^build:.*\n`).ReplaceAllString(string(src), "")
+	for i := 0; i+1 < len(edits); i += 2 {
+		if !strings.Contains(y, edits[i]) {
+			t.Fatalf("blueprint edit: %q not found", edits[i])
+		}
+		y = strings.Replace(y, edits[i], edits[i+1], 1)
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin, err := os.ReadFile(ledgerBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin", "ledger"), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "stamp.yaml"), []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// instance is a tenant process found by the marker the local driver puts
+// in every process's environment.
+type instance struct {
+	pid    int
+	tenant string
+	id     string
+}
+
+// tenantProcesses lists the live processes the local driver of data runs.
+func tenantProcesses(t *testing.T, data string) []instance {
+	t.Helper()
+	abs, err := filepath.Abs(filepath.Join(data, "local"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := []byte("STAMP_INSTANCE=" + abs + "|")
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []instance
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil {
+			continue
+		}
+		if stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && isZombie(stat) {
+			continue
+		}
+		for _, kv := range bytes.Split(env, []byte{0}) {
+			if rest, ok := bytes.CutPrefix(kv, prefix); ok {
+				tenant, id, _ := strings.Cut(string(rest), "/")
+				found = append(found, instance{pid: pid, tenant: tenant, id: id})
+			}
+		}
+	}
+	return found
+}
+
+func isZombie(stat []byte) bool {
+	i := bytes.LastIndexByte(stat, ')')
+	return i > 0 && i+2 < len(stat) && stat[i+2] == 'Z'
+}
+
+// stopTenantProcesses kills what the driver of data left running: the
+// server is a separate process we killed, its tenants are ours to end.
+func stopTenantProcesses(t *testing.T, data string) {
+	for _, p := range tenantProcesses(t, data) {
+		syscall.Kill(p.pid, syscall.SIGKILL)
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func TestTenantsAreIsolated(t *testing.T) {
+	s := startStampServer(t)
+	out := s.mustCLI("blueprint", "push", blueprintDir(t))
+	if !strings.Contains(out, "pushed ledger@1.0.0") {
+		t.Fatalf("push output %q lacks %q", out, "pushed ledger@1.0.0")
+	}
+	for _, name := range []string{"acme", "globex"} {
+		out := s.mustCLI("tenant", "create", name, "--blueprint", "ledger")
+		for _, step := range []string{"allocate", "secrets", "database", "migrate", "seed", "start", "health", "route"} {
+			if !regexp.MustCompile(`(?m)^\s+` + step + `\s+ok`).MatchString(out) {
+				t.Errorf("create %s output lacks step %q:\n%s", name, step, out)
+			}
+		}
+		if !strings.Contains(out, "ready: http://"+name+".localhost:") {
+			t.Errorf("create %s output lacks the URL:\n%s", name, out)
+		}
+	}
+
+	code, body := s.do("POST", "acme", "/api/customers", `{"name":"Wile E.","email":"wile@acme.test"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("POST customer to acme: %d %s", code, body)
+	}
+	var customer struct{ ID int }
+	json.Unmarshal([]byte(body), &customer)
+	code, body = s.do("POST", "acme", "/api/invoices", fmt.Sprintf(`{"customer_id":%d,"amount_cents":4200}`, customer.ID))
+	if code != http.StatusCreated {
+		t.Fatalf("POST invoice to acme: %d %s", code, body)
+	}
+	for tenant, want := range map[string]int{"acme": 1, "globex": 0} {
+		code, body := s.do("GET", tenant, "/api/invoices", "")
+		var invoices []json.RawMessage
+		if err := json.Unmarshal([]byte(body), &invoices); code != http.StatusOK || err != nil {
+			t.Fatalf("GET invoices of %s: %d %s (%v)", tenant, code, body, err)
+		}
+		if len(invoices) != want {
+			t.Errorf("%s has %d invoices, want %d", tenant, len(invoices), want)
+		}
+	}
+	acmeDB := filepath.Join(s.data, "databases", "acme", "main.db")
+	globexDB := filepath.Join(s.data, "databases", "globex", "main.db")
+	for _, p := range []string{acmeDB, globexDB} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("tenant database: %v", err)
+		}
+	}
+
+	code, _ = s.do("GET", "nobody", "/", "")
+	if code != http.StatusNotFound {
+		t.Errorf("unknown tenant: status %d, want 404", code)
+	}
+	procs := tenantProcesses(t, s.data)
+	if len(procs) != 2 {
+		t.Errorf("%d tenant processes, want 2: %v", len(procs), procs)
+	}
+}
+
+func TestKilledInstanceIsRestarted(t *testing.T) {
+	s := startStampServer(t)
+	s.mustCLI("blueprint", "push", blueprintDir(t))
+	s.mustCLI("tenant", "create", "acme", "--blueprint", "ledger")
+	procs := tenantProcesses(t, s.data)
+	if len(procs) != 1 {
+		t.Fatalf("%d processes, want 1: %v", len(procs), procs)
+	}
+	if err := syscall.Kill(procs[0].pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "acme to serve again", 30*time.Second, func() bool {
+		code, _ := s.do("GET", "acme", "/healthz", "")
+		return code == http.StatusOK
+	})
+	after := tenantProcesses(t, s.data)
+	if len(after) != 1 || after[0].pid == procs[0].pid {
+		t.Fatalf("after kill: %v, want one new process (old pid %d)", after, procs[0].pid)
+	}
+}
+
+func TestServerKilledDuringCreatesConverges(t *testing.T) {
+	// The seed hook appends a line to a file in the tenant's HOME so the
+	// test can count how often it ran.
+	dir := blueprintDir(t, `seed: [bin/ledger, seed,`, `seed: [sh, -c, 'echo seeded >> "$HOME/seed-runs" && exec "$0" "$@"', bin/ledger, seed,`)
+	s := startStampServer(t)
+	s.mustCLI("blueprint", "push", dir)
+	c := s.client()
+	ctx := context.Background()
+	names := []string{"t1", "t2", "t3", "t4", "t5"}
+	for _, name := range names {
+		if _, err := c.CreateTenant(ctx, httpapi.CreateTenantRequest{Name: name, Blueprint: "ledger"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Kill the server while the tenants are part-way through their steps.
+	waitFor(t, "some step to finish", 30*time.Second, func() bool {
+		events, err := c.Events(ctx, stamp.EventFilter{})
+		if err != nil {
+			return false
+		}
+		for _, e := range events {
+			if e.Type == stamp.EventStep && (e.Step == stamp.StepMigrate || e.Step == stamp.StepSeed) {
+				return true
+			}
+		}
+		return false
+	})
+	s.kill()
+	s.start()
+	c = s.client()
+	waitFor(t, "all 5 tenants ready", 60*time.Second, func() bool {
+		for _, name := range names {
+			tn, err := c.GetTenant(ctx, name)
+			if err != nil || !tn.Ready() {
+				return false
+			}
+		}
+		return true
+	})
+	procs := tenantProcesses(t, s.data)
+	perTenant := map[string]int{}
+	for _, p := range procs {
+		perTenant[p.tenant]++
+	}
+	endpoints := map[string]string{}
+	for _, name := range names {
+		if perTenant[name] != 1 {
+			t.Errorf("tenant %s has %d processes, want 1", name, perTenant[name])
+		}
+		tn, _ := c.GetTenant(ctx, name)
+		if other, dup := endpoints[tn.Status.Endpoint]; dup {
+			t.Errorf("tenants %s and %s share endpoint %s", other, name, tn.Status.Endpoint)
+		}
+		endpoints[tn.Status.Endpoint] = name
+		if code, body := s.do("GET", name, "/api/invoices", ""); code != http.StatusOK {
+			t.Errorf("GET invoices of %s: %d %s", name, code, body)
+		}
+		runs, err := os.ReadFile(filepath.Join(s.data, "local", "tenants", name, "work", "seed-runs"))
+		if err != nil {
+			t.Errorf("seed of %s: %v", name, err)
+		} else if n := strings.Count(string(runs), "seeded"); n != 1 {
+			t.Errorf("seed of %s ran %d times, want 1", name, n)
+		}
+	}
+	if len(procs) != len(names) {
+		t.Errorf("%d tenant processes in all, want %d: %v", len(procs), len(names), procs)
+	}
+}
+
+func TestDeleteReleasesEverything(t *testing.T) {
+	s := startStampServer(t)
+	s.mustCLI("blueprint", "push", blueprintDir(t))
+	s.mustCLI("tenant", "create", "acme", "--blueprint", "ledger")
+	c := s.client()
+	tn, err := c.GetTenant(context.Background(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := s.mustCLI("tenant", "delete", "acme")
+	if !strings.Contains(out, "tenant acme deleted") {
+		t.Errorf("delete output %q", out)
+	}
+	if procs := tenantProcesses(t, s.data); len(procs) != 0 {
+		t.Errorf("processes left after delete: %v", procs)
+	}
+	for _, p := range []string{
+		filepath.Join(s.data, "local", "tenants", "acme"),
+		filepath.Join(s.data, "databases", "acme"),
+	} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s still exists after delete (%v)", p, err)
+		}
+	}
+	if code, _ := s.do("GET", "acme", "/", ""); code != http.StatusNotFound {
+		t.Errorf("router after delete: %d, want 404", code)
+	}
+	ln, err := net.Listen("tcp", tn.Status.Endpoint)
+	if err != nil {
+		t.Errorf("port %s not released: %v", tn.Status.Endpoint, err)
+	} else {
+		ln.Close()
+	}
+	s.mustCLI("tenant", "create", "acme", "--blueprint", "ledger")
+	if code, body := s.do("GET", "acme", "/api/invoices", ""); code != http.StatusOK || strings.TrimSpace(body) != "[]" {
+		t.Errorf("recreated acme: %d %s, want 200 []", code, body)
+	}
+}
+
+func TestFailedMigrateHook(t *testing.T) {
+	dir := blueprintDir(t, "migrate: [bin/ledger, migrate]", `migrate: [sh, -c, "echo applying 0001_init.sql; echo 'no such table: customers' >&2; exit 3"]`)
+	s := startStampServer(t)
+	s.mustCLI("blueprint", "push", dir)
+	out, errOut, code := s.cli("tenant", "create", "acme", "--blueprint", "ledger")
+	if code == 0 {
+		t.Fatalf("create with a failing migrate hook exited 0:\n%s", out)
+	}
+	for _, want := range []string{"failed at step migrate", "exited with code 3", "no such table: customers"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	tn, err := s.client().GetTenant(context.Background(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tn.Status.Phase != stamp.PhaseFailed || tn.Status.FailedStep != stamp.StepMigrate {
+		t.Errorf("phase %q step %q, want failed at migrate", tn.Status.Phase, tn.Status.FailedStep)
+	}
+	events := s.mustCLI("tenant", "events", "acme")
+	if !strings.Contains(events, "migrate hook exited with code 3") {
+		t.Errorf("events lack the hook failure:\n%s", events)
+	}
+	if code, _ := s.do("GET", "acme", "/", ""); code != http.StatusServiceUnavailable {
+		t.Errorf("router for a failed tenant: %d, want 503", code)
+	}
+	s.mustCLI("tenant", "delete", "acme")
+	for _, p := range []string{filepath.Join(s.data, "local", "tenants", "acme"), filepath.Join(s.data, "databases", "acme")} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s still exists after delete (%v)", p, err)
+		}
+	}
+}
+
+func TestServiceNeverHealthy(t *testing.T) {
+	dir := blueprintDir(t, "command: [bin/ledger, serve]", `command: [sleep, "600"]`)
+	s := startStampServer(t, "--health-timeout", "2s")
+	s.mustCLI("blueprint", "push", dir)
+	out, errOut, code := s.cli("tenant", "create", "acme", "--blueprint", "ledger", "--timeout", "60s")
+	if code == 0 {
+		t.Fatalf("create of a never-healthy service exited 0:\n%s", out)
+	}
+	if !strings.Contains(errOut, "failed at step health") || !strings.Contains(errOut, "did not become healthy") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
+	s.mustCLI("tenant", "delete", "acme")
+	if procs := tenantProcesses(t, s.data); len(procs) != 0 {
+		t.Errorf("processes left: %v", procs)
+	}
+}
+
+func TestCLIRefusesBadInput(t *testing.T) {
+	s := startStampServer(t)
+	s.mustCLI("blueprint", "push", blueprintDir(t))
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"tenant", "create", "Acme", "--blueprint", "ledger"}, `tenant name "Acme" has uppercase 'A'`},
+		{[]string{"tenant", "create", "www", "--blueprint", "ledger"}, `tenant name "www" is reserved`},
+		{[]string{"tenant", "create", "acme", "--blueprint", "nope"}, `blueprint "nope" does not exist`},
+		{[]string{"tenant", "create", "acme", "--blueprint", "ledger", "--plan", "gold"}, `plan "gold" does not exist`},
+		{[]string{"tenant", "create", "acme", "--blueprint", "ledger", "--param", "currency=euro"}, `currency`},
+		{[]string{"tenant", "get", "nobody"}, `tenant "nobody" does not exist`},
+		{[]string{"tenant", "list", "-o", "xml"}, `-o "xml": want table, json or yaml`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, errOut, code := s.cli(tt.args...)
+			if code == 0 {
+				t.Fatalf("exit 0, want failure")
+			}
+			if !strings.Contains(errOut, tt.want) {
+				t.Errorf("stderr %q lacks %q", errOut, tt.want)
+			}
+		})
+	}
+	if procs := tenantProcesses(t, s.data); len(procs) != 0 {
+		t.Errorf("refused creates left processes: %v", procs)
+	}
+}
+
+func TestListingsOutputFormats(t *testing.T) {
+	s := startStampServer(t)
+	s.mustCLI("blueprint", "push", blueprintDir(t))
+	s.mustCLI("tenant", "create", "acme", "--blueprint", "ledger")
+	var tenants []stamp.Tenant
+	if err := json.Unmarshal([]byte(s.mustCLI("tenant", "list", "-o", "json")), &tenants); err != nil || len(tenants) != 1 || tenants[0].Name != "acme" {
+		t.Errorf("tenant list -o json: %v %v", tenants, err)
+	}
+	if y := s.mustCLI("tenant", "list", "-o", "yaml"); !strings.Contains(y, "name: acme") {
+		t.Errorf("tenant list -o yaml:\n%s", y)
+	}
+	table := s.mustCLI("tenant", "list")
+	sc := bufio.NewScanner(strings.NewReader(table))
+	sc.Scan()
+	if !strings.HasPrefix(sc.Text(), "NAME") {
+		t.Errorf("table header %q", sc.Text())
+	}
+	if bl := s.mustCLI("blueprint", "list"); !strings.Contains(bl, "ledger") || !strings.Contains(bl, "1.0.0") {
+		t.Errorf("blueprint list:\n%s", bl)
+	}
+	if logs := s.mustCLI("tenant", "logs", "acme"); logs == "" {
+		t.Errorf("tenant logs printed nothing")
+	}
+}

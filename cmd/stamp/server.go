@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	stamp "github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/driver/local"
+	sqliteengine "github.com/stamphq/stamp/engine/sqlite"
+	"github.com/stamphq/stamp/httpapi"
+	"github.com/stamphq/stamp/reconcile"
+	"github.com/stamphq/stamp/router"
+	sqlitestore "github.com/stamphq/stamp/store/sqlite"
+)
+
+// adminTokenFile is where the first start writes the admin token, inside
+// the data dir; CLI commands on the same machine read it from there.
+const adminTokenFile = "admin.token"
+
+// serverConfig is everything `stamp server` is configured with.
+type serverConfig struct {
+	Listen        string
+	RouterListen  string
+	Data          string
+	Store         string
+	BaseDomain    string
+	Workers       int
+	HealthTimeout time.Duration
+	LogLevel      string
+}
+
+func (c *serverConfig) flags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&c.Listen, "listen", "127.0.0.1:7070", "address of the API")
+	f.StringVar(&c.RouterListen, "router-listen", "127.0.0.1:7080", "address of the router that serves tenants")
+	f.StringVar(&c.Store, "store", "sqlite", `control-plane state: "sqlite" (a file in the data dir) or "sqlite:PATH"`)
+	f.StringVar(&c.BaseDomain, "base-domain", "localhost", "tenants are served at <tenant>.<base-domain>")
+	f.IntVar(&c.Workers, "workers", 8, "tenants reconciled at once")
+	f.DurationVar(&c.HealthTimeout, "health-timeout", 60*time.Second, "how long a new instance may take to pass its health check")
+	f.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+// validate reports every problem with the configuration, one per line.
+func (c *serverConfig) validate() error {
+	var problems []string
+	for flag, addr := range map[string]string{"--listen": c.Listen, "--router-listen": c.RouterListen} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			problems = append(problems, fmt.Sprintf("%s %q: want host:port", flag, addr))
+		}
+	}
+	if c.Data == "" {
+		problems = append(problems, "--data is empty")
+	}
+	if c.Store != "sqlite" && !strings.HasPrefix(c.Store, "sqlite:") {
+		problems = append(problems, fmt.Sprintf("--store %q: only sqlite is supported (\"sqlite\" or \"sqlite:PATH\")", c.Store))
+	}
+	if err := stamp.ValidateName("base domain label", strings.ReplaceAll(c.BaseDomain, ".", "-")); err != nil {
+		problems = append(problems, fmt.Sprintf("--base-domain %q is not a domain name", c.BaseDomain))
+	}
+	if c.Workers < 1 {
+		problems = append(problems, fmt.Sprintf("--workers %d: want at least 1", c.Workers))
+	}
+	if c.HealthTimeout <= 0 {
+		problems = append(problems, fmt.Sprintf("--health-timeout %s: want a positive duration", c.HealthTimeout))
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		problems = append(problems, fmt.Sprintf("--log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+func newServerCmd(g *globals) *cobra.Command {
+	var cfg serverConfig
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the control plane: API, reconciler and router",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Data = g.data
+			if err := cfg.validate(); err != nil {
+				return err
+			}
+			srv, err := startServer(cmd.Context(), cfg, newLogger(g.stderr, cfg.LogLevel))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "stamp server: API on http://%s, tenants on http://<tenant>.%s:%d, data in %s\n",
+				srv.apiAddr, cfg.BaseDomain, srv.routerAddr.Port, cfg.Data)
+			return srv.wait()
+		},
+	}
+	cfg.flags(cmd)
+	return cmd
+}
+
+// newLogger logs text to a terminal and JSON otherwise.
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level)) // validated with the configuration
+	opts := &slog.HandlerOptions{Level: l}
+	if isTerminal(w) {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// server is a running control plane.
+type server struct {
+	apiAddr    *net.TCPAddr
+	routerAddr *net.TCPAddr
+	token      string
+	store      stamp.Store
+	driver     *local.Driver
+	group      *errgroup.Group
+}
+
+// startServer opens the store, the driver and the engines, starts the API,
+// the router and the reconciler, and returns once both listeners are bound.
+// Everything stops when ctx ends; wait returns then.
+func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (srv *server, err error) {
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	data, err := filepath.Abs(cfg.Data)
+	if err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	storePath := filepath.Join(data, "stamp.db")
+	if p, ok := strings.CutPrefix(cfg.Store, "sqlite:"); ok {
+		storePath = p
+	}
+	store, err := sqlitestore.Open(ctx, storePath)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	var closers []func()
+	defer func() {
+		if err != nil {
+			for i := len(closers) - 1; i >= 0; i-- {
+				closers[i]()
+			}
+			store.Close()
+		}
+	}()
+	token, err := ensureAdminToken(ctx, store, filepath.Join(data, adminTokenFile))
+	if err != nil {
+		return nil, err
+	}
+	driver, err := local.New(ctx, local.Config{Dir: filepath.Join(data, "local"), Bundles: store, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("start local driver: %w", err)
+	}
+	closers = append(closers, func() { driver.Close() })
+
+	apiLn, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("API listen on %s: %w", cfg.Listen, err)
+	}
+	closers = append(closers, func() { apiLn.Close() })
+	routerLn, err := net.Listen("tcp", cfg.RouterListen)
+	if err != nil {
+		return nil, fmt.Errorf("router listen on %s: %w", cfg.RouterListen, err)
+	}
+	routerAddr := routerLn.Addr().(*net.TCPAddr)
+
+	rt := router.New(router.Config{Source: store, BaseDomain: cfg.BaseDomain, Logger: logger})
+	engines := map[string]stamp.Engine{"sqlite": sqliteengine.New(filepath.Join(data, "databases"))}
+	rec := reconcile.New(reconcile.Config{
+		Store: store, Driver: driver, Engines: engines, Routes: rt,
+		URL: func(tenant string) string {
+			return "http://" + tenant + "." + cfg.BaseDomain + ":" + strconv.Itoa(routerAddr.Port)
+		},
+		Workers: cfg.Workers, HealthTimeout: cfg.HealthTimeout, Logger: logger,
+	})
+	engineNames := map[string]bool{}
+	for name := range engines {
+		engineNames[name] = true
+	}
+	api := &http.Server{
+		Handler: httpapi.NewServer(httpapi.Config{
+			Store: store, Logs: driver, Enqueue: rec.Enqueue, Engines: engineNames, Logger: logger,
+			Ready: func(ctx context.Context) error {
+				_, err := store.ListEvents(ctx, stamp.EventFilter{Limit: 1})
+				return err
+			},
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	front := &http.Server{Handler: rt, ReadHeaderTimeout: 10 * time.Second}
+
+	if err := rt.Sync(ctx); err != nil {
+		routerLn.Close()
+		return nil, fmt.Errorf("load routes: %w", err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serve(gctx, api, apiLn, "API") })
+	g.Go(func() error { return serve(gctx, front, routerLn, "router") })
+	g.Go(func() error { return rt.Run(gctx) })
+	g.Go(func() error { return rec.Run(gctx) })
+	logger.Info("stamp server started", "api", apiLn.Addr().String(), "router", routerAddr.String(), "data", data)
+	return &server{
+		apiAddr: apiLn.Addr().(*net.TCPAddr), routerAddr: routerAddr, token: token,
+		store: store, driver: driver, group: g,
+	}, nil
+}
+
+// wait blocks until the server has stopped, then releases the store and
+// driver. Tenant processes keep running: they belong to the customers.
+func (s *server) wait() error {
+	err := s.group.Wait()
+	s.driver.Close()
+	s.store.Close()
+	return err
+}
+
+// serve runs srv on ln until ctx ends, then shuts it down gracefully.
+func serve(ctx context.Context, srv *http.Server, ln net.Listener, what string) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("%s server: %w", what, err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shut down %s server: %w", what, err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("%s server: %w", what, err)
+	}
+	return nil
+}
+
+// ensureAdminToken returns the admin token kept at path, creating it (and
+// registering its hash in the store) on first start.
+func ensureAdminToken(ctx context.Context, store stamp.Store, path string) (string, error) {
+	var token string
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		token = strings.TrimSpace(string(b))
+	case errors.Is(err, os.ErrNotExist):
+		token = httpapi.NewToken()
+		if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("write admin token: %w", err)
+		}
+	default:
+		return "", fmt.Errorf("read admin token: %w", err)
+	}
+	hash := httpapi.HashToken(token)
+	if _, err := store.TokenByHash(ctx, hash); stamp.ErrorCode(err) != stamp.ENOTFOUND {
+		return token, err
+	}
+	err = store.CreateToken(ctx, &stamp.Token{ID: "admin", Name: "admin", Hash: hash, CreatedAt: time.Now()})
+	if err != nil {
+		return "", fmt.Errorf("register admin token: %w", err)
+	}
+	return token, nil
+}

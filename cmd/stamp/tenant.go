@@ -1,0 +1,324 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	stamp "github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/httpapi"
+)
+
+func newTenantCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "tenant",
+		Aliases: []string{"tenants", "t"},
+		Short:   "Create, inspect and delete tenants",
+	}
+	cmd.AddCommand(newTenantCreateCmd(g), newTenantListCmd(g), newTenantGetCmd(g),
+		newTenantDeleteCmd(g), newTenantLogsCmd(g), newTenantEventsCmd(g))
+	return cmd
+}
+
+func newTenantCreateCmd(g *globals) *cobra.Command {
+	var (
+		ref     string
+		plan    string
+		params  []string
+		labels  []string
+		noWait  bool
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "create NAME --blueprint B[@V]",
+		Short: "Stamp out a tenant and wait until it serves",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			req := httpapi.CreateTenantRequest{Name: args[0], Plan: plan}
+			req.Blueprint, req.Version = splitRef(ref)
+			if req.Params, err = keyValues("--param", params); err != nil {
+				return err
+			}
+			if req.Labels, err = keyValues("--label", labels); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			t, err := c.CreateTenant(ctx, req)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "tenant %s: %s@%s, plan %s\n", t.Name, t.Spec.Blueprint, t.Spec.Version, t.Spec.Plan)
+			if noWait {
+				return nil
+			}
+			ctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			return waitReady(ctx, c, t, g.stdout, g.stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&ref, "blueprint", "b", "", "blueprint name, optionally @version (default: the latest)")
+	f.StringVar(&plan, "plan", "", "plan (default: the blueprint's default plan)")
+	f.StringArrayVarP(&params, "param", "p", nil, "parameter as key=value (repeatable)")
+	f.StringArrayVarP(&labels, "label", "l", nil, "label as key=value (repeatable)")
+	f.BoolVar(&noWait, "no-wait", false, "return once the tenant is recorded")
+	f.DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the tenant to be ready")
+	cmd.MarkFlagRequired("blueprint")
+	return cmd
+}
+
+// waitReady prints the tenant's steps as they finish until it is ready
+// (nil) or failed (an exit error after printing the failed step).
+func waitReady(ctx context.Context, c *httpapi.Client, t *stamp.Tenant, stdout, stderr io.Writer) error {
+	var after int64
+	for {
+		events, err := c.Events(ctx, stamp.EventFilter{Tenant: t.Name, AfterSeq: after})
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("tenant %s is not ready after waiting: %w (it goes on in the background; see `stamp tenant get %s`)", t.Name, ctx.Err(), t.Name)
+			}
+			return err
+		}
+		for _, e := range events {
+			after = e.Seq
+			// Events of an earlier tenant of the same name predate this one.
+			if e.Time.Before(t.CreatedAt) {
+				continue
+			}
+			switch e.Type {
+			case stamp.EventStep:
+				if e.Status == stamp.StatusOK {
+					fmt.Fprintf(stdout, "  %-9s ok  %s\n", e.Step, duration(e.FinishedAt.Sub(e.StartedAt)))
+				} else {
+					fmt.Fprintf(stdout, "  %-9s FAILED  %s\n", e.Step, duration(e.FinishedAt.Sub(e.StartedAt)))
+				}
+			case stamp.EventRetry:
+				fmt.Fprintf(stderr, "  %-9s retrying: %s\n", e.Step, e.Message)
+			case stamp.EventTenantReady:
+				fmt.Fprintf(stdout, "ready: %s\n", orDash(e.Message))
+				return nil
+			case stamp.EventTenantFailed:
+				fmt.Fprintf(stderr, "tenant %s failed at step %s: %s\n", t.Name, e.Step, e.Message)
+				return &exitError{code: 1}
+			case stamp.EventTenantDeleting, stamp.EventTenantDeleted:
+				fmt.Fprintf(stderr, "tenant %s is being deleted\n", t.Name)
+				return &exitError{code: 1}
+			}
+		}
+		if len(events) > 0 {
+			continue // there may be more
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// keyValues parses repeated key=value flags.
+func keyValues(flag string, pairs []string) (map[string]string, error) {
+	if len(pairs) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%s %q: want key=value", flag, p)
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
+func newTenantListCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List tenants",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := g.printer()
+			if err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			tenants, err := c.ListTenants(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return p.print(tenants, func(w *tabwriter.Writer) {
+				row(w, "NAME", "BLUEPRINT", "PLAN", "PHASE", "URL", "AGE")
+				for _, t := range tenants {
+					row(w, t.Name, t.Spec.Blueprint+"@"+t.Spec.Version, t.Spec.Plan, t.Status.Phase, orDash(t.Status.URL), age(t.CreatedAt))
+				}
+			})
+		},
+	}
+}
+
+func newTenantGetCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "get NAME",
+		Short: "Show one tenant",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := g.printer()
+			if err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			t, err := c.GetTenant(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return p.print(t, func(w *tabwriter.Writer) {
+				row(w, "name:", t.Name)
+				row(w, "blueprint:", t.Spec.Blueprint+"@"+t.Spec.Version)
+				row(w, "plan:", t.Spec.Plan)
+				row(w, "phase:", t.Status.Phase)
+				if t.Status.FailedStep != "" {
+					row(w, "failed step:", t.Status.FailedStep)
+				}
+				if t.Status.Message != "" {
+					row(w, "message:", strings.ReplaceAll(t.Status.Message, "\n", "\n\t"))
+				}
+				row(w, "url:", orDash(t.Status.URL))
+				row(w, "generation:", fmt.Sprintf("%d (observed %d)", t.Generation, t.Status.ObservedGeneration))
+				for k, v := range t.Spec.Params {
+					row(w, "param:", k+"="+v)
+				}
+				row(w, "created:", t.CreatedAt.Format(time.RFC3339))
+			})
+		},
+	}
+}
+
+func newTenantDeleteCmd(g *globals) *cobra.Command {
+	var noWait bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a tenant: its processes, ports, databases, files and route",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if _, err := c.DeleteTenant(ctx, args[0]); err != nil {
+				return err
+			}
+			if noWait {
+				fmt.Fprintf(g.stdout, "tenant %s is being deleted\n", args[0])
+				return nil
+			}
+			ctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			for {
+				_, err := c.GetTenant(ctx, args[0])
+				if stamp.ErrorCode(err) == stamp.ENOTFOUND {
+					fmt.Fprintf(g.stdout, "tenant %s deleted\n", args[0])
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				select {
+				case <-ctx.Done():
+					return fmt.Errorf("tenant %s is still being deleted after %s", args[0], timeout)
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+		},
+	}
+	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once deletion is recorded")
+	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long to wait for the deletion")
+	return cmd
+}
+
+func newTenantLogsCmd(g *globals) *cobra.Command {
+	var follow bool
+	var service string
+	cmd := &cobra.Command{
+		Use:   "logs NAME",
+		Short: "Print a tenant service's output",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			r, err := c.Logs(cmd.Context(), args[0], service, follow)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			_, err = io.Copy(g.stdout, r)
+			if cmd.Context().Err() != nil {
+				return nil // Ctrl-C ends -f
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new output")
+	cmd.Flags().StringVarP(&service, "service", "s", "web", "service")
+	return cmd
+}
+
+func newTenantEventsCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "events NAME",
+		Short: "Show a tenant's timeline: every step with its wait and work time",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := g.printer()
+			if err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			var all []*stamp.Event
+			for after := int64(0); ; {
+				events, err := c.Events(cmd.Context(), stamp.EventFilter{Tenant: args[0], AfterSeq: after})
+				if err != nil {
+					return err
+				}
+				if len(events) == 0 {
+					break
+				}
+				all = append(all, events...)
+				after = events[len(events)-1].Seq
+			}
+			return p.print(all, func(w *tabwriter.Writer) {
+				row(w, "SEQ", "TIME", "TYPE", "STEP", "STATUS", "WAIT", "WORK", "MESSAGE")
+				for _, e := range all {
+					wait, work := "-", "-"
+					if !e.StartedAt.IsZero() {
+						wait = duration(e.StartedAt.Sub(e.QueuedAt))
+						work = duration(e.FinishedAt.Sub(e.StartedAt))
+					}
+					msg, _, _ := strings.Cut(e.Message, "\n")
+					row(w, e.Seq, e.Time.Format("15:04:05.000"), e.Type, orDash(e.Step), orDash(e.Status), wait, work, msg)
+				}
+			})
+		},
+	}
+}
