@@ -1,0 +1,172 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/blueprint"
+	"github.com/stamphq/stamp/bundle"
+)
+
+// BundleDetail is a bundle as `stamp blueprint show` sees it: its metadata
+// and the text of its stamp.yaml.
+type BundleDetail struct {
+	stamp.Bundle
+	Blueprint string `json:"blueprint"`
+}
+
+// handleBlueprintPush stores a bundle archive sent as the request body:
+// 201 when new, 200 when the same content is already stored, 409 when the
+// version exists with other content.
+func handleBlueprintPush(st stamp.Store, clock stamp.Clock) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		content, err := io.ReadAll(r.Body)
+		if err != nil {
+			var maxErr *http.MaxBytesError
+			if errors.As(err, &maxErr) {
+				writeError(w, r, bodyTooLarge(maxErr))
+				return
+			}
+			writeError(w, r, stamp.Errorf(stamp.EINVALID, "read request body: %v", err))
+			return
+		}
+		b, err := parseBundle(content)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+
+		existing, err := st.GetBundle(r.Context(), b.Name, b.Version)
+		switch {
+		case err == nil && existing.Digest == b.Digest:
+			encode(w, r, http.StatusOK, existing)
+			return
+		case err != nil && stamp.ErrorCode(err) != stamp.ENOTFOUND:
+			writeError(w, r, fmt.Errorf("get bundle %s: %w", b.Ref(), err))
+			return
+		}
+		// A different digest falls through: the store refuses it with its
+		// own ECONFLICT message.
+		if err := st.CreateBundle(r.Context(), b); err != nil {
+			writeError(w, r, fmt.Errorf("store bundle %s: %w", b.Ref(), err))
+			return
+		}
+		ev := &stamp.Event{
+			Time:    clock.Now(),
+			Type:    stamp.EventBlueprintPushed,
+			Message: fmt.Sprintf("%s (%s, %s)", b.Ref(), b.Digest, humanBytes(b.Size)),
+		}
+		if err := st.AppendEvents(r.Context(), ev); err != nil {
+			writeError(w, r, fmt.Errorf("record push of %s: %w", b.Ref(), err))
+			return
+		}
+		encode(w, r, http.StatusCreated, b)
+	})
+}
+
+// parseBundle validates an uploaded archive and describes it as a Bundle.
+func parseBundle(content []byte) (*stamp.Bundle, error) {
+	data, err := bundle.ReadFile(content, blueprint.FileName)
+	switch {
+	case stamp.ErrorCode(err) == stamp.ENOTFOUND:
+		return nil, stamp.Errorf(stamp.EUNPROCESSABLE, "bundle has no %s at its root", blueprint.FileName)
+	case err != nil:
+		return nil, err
+	}
+	bp, err := blueprint.Parse(blueprint.FileName, data)
+	if err != nil {
+		return nil, err
+	}
+	return &stamp.Bundle{
+		Name:        bp.Name,
+		Version:     bp.Version,
+		Description: bp.Description,
+		Digest:      bundle.Digest(content),
+		Size:        int64(len(content)),
+		Content:     content,
+	}, nil
+}
+
+// handleBlueprintList lists every stored bundle.
+func handleBlueprintList(st stamp.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bundles, err := st.ListBundles(r.Context())
+		if err != nil {
+			writeError(w, r, fmt.Errorf("list bundles: %w", err))
+			return
+		}
+		encode(w, r, http.StatusOK, bundleList{Blueprints: nonNil(bundles)})
+	})
+}
+
+type bundleList struct {
+	Blueprints []*stamp.Bundle `json:"blueprints"`
+}
+
+// handleBlueprintGet returns one bundle with its stamp.yaml; without a
+// version in the path, the latest version.
+func handleBlueprintGet(st stamp.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := findBundle(r.Context(), st, r.PathValue("name"), r.PathValue("version"))
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		data, err := readManifest(r.Context(), st, b)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		encode(w, r, http.StatusOK, BundleDetail{Bundle: *b, Blueprint: string(data)})
+	})
+}
+
+// findBundle returns name@version, or the latest version of name when
+// version is empty. Its ENOTFOUND names the versions that do exist.
+func findBundle(ctx context.Context, st stamp.Store, name, version string) (*stamp.Bundle, error) {
+	if version != "" {
+		b, err := st.GetBundle(ctx, name, version)
+		if stamp.ErrorCode(err) != stamp.ENOTFOUND {
+			if err != nil {
+				return nil, fmt.Errorf("get bundle %s@%s: %w", name, version, err)
+			}
+			return b, nil
+		}
+	}
+	all, err := st.ListBundles(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list bundles: %w", err)
+	}
+	var versions []*stamp.Bundle
+	for _, b := range all {
+		if b.Name == name {
+			versions = append(versions, b)
+		}
+	}
+	if len(versions) == 0 {
+		return nil, stamp.Errorf(stamp.ENOTFOUND, "blueprint %q does not exist", name)
+	}
+	slices.SortFunc(versions, func(a, b *stamp.Bundle) int { return blueprint.CompareVersions(a.Version, b.Version) })
+	if version == "" {
+		return versions[len(versions)-1], nil
+	}
+	names := make([]string, len(versions))
+	for i, b := range versions {
+		names[i] = b.Version
+	}
+	return nil, stamp.Errorf(stamp.ENOTFOUND, "blueprint %s@%s does not exist (versions: %s)", name, version, strings.Join(names, ", "))
+}
+
+// nonNil makes empty lists encode as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

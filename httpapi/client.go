@@ -1,0 +1,245 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/stamphq/stamp"
+)
+
+// Client calls a Stamp server's API. Errors the server reports are
+// *stamp.Error carrying its code and message, so stamp.ErrorCode works on
+// them as it does server-side.
+type Client struct {
+	// BaseURL is the server's address, such as "http://127.0.0.1:7070".
+	BaseURL string
+	// Token is the bearer token sent with every request.
+	Token string
+	// HTTP sends the requests. It should have no overall timeout, since
+	// followed logs stream until their context ends; bound calls with ctx.
+	HTTP *http.Client
+}
+
+// NewClient returns a Client for the server at baseURL.
+func NewClient(baseURL, token string) *Client {
+	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), Token: token, HTTP: &http.Client{}}
+}
+
+// PushBundle uploads a bundle archive. created is false when the server
+// already held the same content.
+func (c *Client) PushBundle(ctx context.Context, content []byte) (b *stamp.Bundle, created bool, err error) {
+	resp, err := c.send(ctx, http.MethodPost, "/v1/blueprints", "application/gzip", bytes.NewReader(content))
+	if err != nil {
+		return nil, false, err
+	}
+	b = new(stamp.Bundle)
+	if err := decodeResponse(resp, b); err != nil {
+		return nil, false, err
+	}
+	return b, resp.StatusCode == http.StatusCreated, nil
+}
+
+// ListBundles returns every pushed bundle.
+func (c *Client) ListBundles(ctx context.Context) ([]*stamp.Bundle, error) {
+	var out bundleList
+	if err := c.do(ctx, http.MethodGet, "/v1/blueprints", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Blueprints, nil
+}
+
+// GetBundle returns name@version with its stamp.yaml; an empty version
+// means the latest.
+func (c *Client) GetBundle(ctx context.Context, name, version string) (*BundleDetail, error) {
+	path := "/v1/blueprints/" + url.PathEscape(name)
+	if version != "" {
+		path += "/" + url.PathEscape(version)
+	}
+	out := new(BundleDetail)
+	if err := c.do(ctx, http.MethodGet, path, nil, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CreateTenant asks for a new tenant; the server answers once it is
+// recorded, before it runs (watch Events or GetTenant for progress).
+func (c *Client) CreateTenant(ctx context.Context, req CreateTenantRequest) (*stamp.Tenant, error) {
+	out := new(stamp.Tenant)
+	if err := c.do(ctx, http.MethodPost, "/v1/tenants", req, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GetTenant returns the named tenant.
+func (c *Client) GetTenant(ctx context.Context, name string) (*stamp.Tenant, error) {
+	out := new(stamp.Tenant)
+	if err := c.do(ctx, http.MethodGet, "/v1/tenants/"+url.PathEscape(name), nil, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ListTenants returns every tenant, ordered by name.
+func (c *Client) ListTenants(ctx context.Context) ([]*stamp.Tenant, error) {
+	var out tenantList
+	if err := c.do(ctx, http.MethodGet, "/v1/tenants", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Tenants, nil
+}
+
+// DeleteTenant marks the tenant for deletion and returns it; the server
+// releases its resources in the background.
+func (c *Client) DeleteTenant(ctx context.Context, name string) (*stamp.Tenant, error) {
+	out := new(stamp.Tenant)
+	if err := c.do(ctx, http.MethodDelete, "/v1/tenants/"+url.PathEscape(name), nil, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Events returns the events f selects, oldest first. A tenant filter also
+// finds the events of tenants deleted since.
+func (c *Client) Events(ctx context.Context, f stamp.EventFilter) ([]*stamp.Event, error) {
+	q := url.Values{}
+	if f.AfterSeq > 0 {
+		q.Set("after", strconv.FormatInt(f.AfterSeq, 10))
+	}
+	if f.Tenant != "" {
+		q.Set("tenant", f.Tenant)
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	path := "/v1/events"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var out eventList
+	if err := c.do(ctx, http.MethodGet, path, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Events, nil
+}
+
+// Logs returns a service's logs as a stream; with follow it stays open
+// until ctx ends. The caller closes it.
+func (c *Client) Logs(ctx context.Context, tenant, service string, follow bool) (io.ReadCloser, error) {
+	q := url.Values{"service": {service}}
+	if follow {
+		q.Set("follow", "1")
+	}
+	resp, err := c.send(ctx, http.MethodGet, "/v1/tenants/"+url.PathEscape(tenant)+"/logs?"+q.Encode(), "", nil)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, responseError(resp)
+	}
+	return resp.Body, nil
+}
+
+// do sends in (if not nil) as JSON and decodes a 2xx JSON answer into out.
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var (
+		body        io.Reader
+		contentType string
+	)
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encode %s %s request: %w", method, path, err)
+		}
+		body, contentType = bytes.NewReader(data), "application/json"
+	}
+	resp, err := c.send(ctx, method, path, contentType, body)
+	if err != nil {
+		return err
+	}
+	return decodeResponse(resp, out)
+}
+
+// send makes one request, explaining a failure to reach the server.
+func (c *Client) send(ctx context.Context, method, path, contentType string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, body)
+	if err != nil {
+		return nil, fmt.Errorf("build %s %s request: %w", method, path, err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s %s: %w", method, path, ctx.Err())
+		}
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // its text repeats the URL
+		}
+		return nil, fmt.Errorf("connect to stamp server at %s: %w: is `stamp server` running?", c.BaseURL, err)
+	}
+	return resp, nil
+}
+
+// decodeResponse decodes a 2xx answer into out and turns anything else
+// into the server's *stamp.Error. It closes the body.
+func decodeResponse(resp *http.Response, out any) error {
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return responseError(resp)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode answer to %s %s: %w", resp.Request.Method, resp.Request.URL.Path, err)
+	}
+	return nil
+}
+
+// responseError reads an error answer. A body that is not the API's JSON
+// error (a proxy's page, say) still yields a code matching the status.
+func responseError(resp *http.Response) error {
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var body errorBody
+	if err := json.Unmarshal(data, &body); err != nil || body.Error.Code == "" {
+		msg := strings.TrimSpace(string(data))
+		if msg == "" {
+			msg = resp.Status
+		}
+		body.Error = errorDetail{Code: codeForStatus(resp.StatusCode), Message: fmt.Sprintf("%s %s: %s", resp.Request.Method, resp.Request.URL.Path, msg)}
+	}
+	if body.Error.Code == stamp.EINTERNAL {
+		if id := resp.Header.Get(requestIDHeader); id != "" {
+			body.Error.Message += " (request id " + id + ")"
+		}
+	}
+	return &stamp.Error{Code: body.Error.Code, Message: body.Error.Message}
+}
+
+// codeForStatus is statusByCode read backwards.
+func codeForStatus(status int) string {
+	for code, s := range statusByCode {
+		if s == status {
+			return code
+		}
+	}
+	return stamp.EINTERNAL
+}

@@ -1,0 +1,31 @@
+package httpapi
+
+import (
+	"net/http"
+)
+
+// addRoutes registers every route of the API. Auth and body limits are
+// applied here so that each route's protection is visible in one place.
+func addRoutes(mux *http.ServeMux, cfg Config, cache *blueprintCache) {
+	st := cfg.Store
+	auth := requireToken(st)
+	jsonBody := limitBody(cfg.MaxBodyBytes)
+	bundleBody := limitBody(cfg.MaxBundleBytes)
+
+	mux.Handle("GET /healthz", handleHealthz())
+	mux.Handle("GET /readyz", handleReadyz(cfg.Ready))
+
+	mux.Handle("POST /v1/blueprints", auth(bundleBody(handleBlueprintPush(st, cfg.Clock))))
+	mux.Handle("GET /v1/blueprints", auth(handleBlueprintList(st)))
+	mux.Handle("GET /v1/blueprints/{name}", auth(handleBlueprintGet(st)))
+	mux.Handle("GET /v1/blueprints/{name}/{version}", auth(handleBlueprintGet(st)))
+
+	mux.Handle("POST /v1/tenants", auth(jsonBody(handleTenantCreate(st, cache, cfg.Engines, cfg.Clock, cfg.Enqueue))))
+	mux.Handle("GET /v1/tenants", auth(handleTenantList(st)))
+	mux.Handle("GET /v1/tenants/{name}", auth(handleTenantGet(st)))
+	mux.Handle("DELETE /v1/tenants/{name}", auth(handleTenantDelete(st, cfg.Clock, cfg.Enqueue)))
+	mux.Handle("GET /v1/tenants/{name}/events", auth(handleTenantEvents(st)))
+	mux.Handle("GET /v1/tenants/{name}/logs", auth(handleTenantLogs(st, cfg.Logs)))
+
+	mux.Handle("GET /v1/events", auth(handleEvents(st)))
+}

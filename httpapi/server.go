@@ -1,0 +1,61 @@
+// Package httpapi owns Stamp's control-plane REST API (JSON under /v1) and
+// the Go client the CLI uses to call it. The server only records desired
+// state in the store and wakes the reconciler; it never drives tenants
+// itself.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/bundle"
+)
+
+// Config holds what the API server needs.
+type Config struct {
+	// Store keeps bundles, tenants, tokens and events. Required.
+	Store stamp.Store
+	// Logs hands out tenants' logs; nil makes the logs endpoint answer 503.
+	Logs stamp.LogReader
+	// Enqueue wakes the reconciler for a tenant after a write; may be nil.
+	Enqueue func(tenant string)
+	// Engines are the database engines this server can provide, such as
+	// {"sqlite": true}. A tenant whose blueprint needs another is refused at
+	// create. A nil map turns the check off.
+	Engines map[string]bool
+	// Clock stamps events; default stamp.SystemClock{}.
+	Clock stamp.Clock
+	// Logger gets one line per request; default slog.Default().
+	Logger *slog.Logger
+	// MaxBodyBytes limits JSON request bodies; default 1 MiB.
+	MaxBodyBytes int64
+	// MaxBundleBytes limits bundle uploads; default bundle.MaxSize.
+	MaxBundleBytes int64
+	// Ready answers /readyz; nil means always ready.
+	Ready func(ctx context.Context) error
+}
+
+// NewServer returns the API as an http.Handler: /healthz and /readyz
+// without authentication, everything under /v1 behind a bearer token.
+func NewServer(cfg Config) http.Handler {
+	if cfg.Clock == nil {
+		cfg.Clock = stamp.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.MaxBundleBytes <= 0 {
+		cfg.MaxBundleBytes = bundle.MaxSize
+	}
+	if cfg.Enqueue == nil {
+		cfg.Enqueue = func(string) {}
+	}
+	mux := http.NewServeMux()
+	addRoutes(mux, cfg, newBlueprintCache(64))
+	return withRequest(cfg.Logger, mux)
+}

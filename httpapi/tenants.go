@@ -1,0 +1,217 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/blueprint"
+)
+
+// CreateTenantRequest is the body of POST /v1/tenants. Version defaults to
+// the latest pushed version and Plan to the blueprint's default plan.
+type CreateTenantRequest struct {
+	Name      string            `json:"name"`
+	Blueprint string            `json:"blueprint"`
+	Version   string            `json:"version,omitempty"`
+	Plan      string            `json:"plan,omitempty"`
+	Params    map[string]string `json:"params,omitempty"`
+	Labels    map[string]string `json:"labels,omitempty"`
+}
+
+type tenantList struct {
+	Tenants []*stamp.Tenant `json:"tenants"`
+}
+
+// handleTenantCreate records a new tenant to be stamped out. It checks, in
+// order, the name, the blueprint version, the database engines, the plan
+// and the parameters, so that a request is refused with the first problem
+// a person would want to fix.
+func handleTenantCreate(st stamp.Store, cache *blueprintCache, engines map[string]bool, clock stamp.Clock, enqueue func(string)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := decode[CreateTenantRequest](r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if err := stamp.ValidateTenantName(req.Name); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if req.Blueprint == "" {
+			writeError(w, r, stamp.Errorf(stamp.EINVALID, "blueprint is empty; name the blueprint to stamp out"))
+			return
+		}
+		b, err := findBundle(r.Context(), st, req.Blueprint, req.Version)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		bp, err := cache.load(r.Context(), st, b)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if err := checkEngines(b, bp, engines); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		plan, _, err := bp.ResolvePlan(req.Plan)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		params, err := bp.ResolveParams(req.Params)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+
+		t := &stamp.Tenant{
+			Name: req.Name,
+			Spec: stamp.TenantSpec{
+				Blueprint: b.Name,
+				Version:   b.Version,
+				Plan:      plan,
+				Params:    params,
+				Labels:    req.Labels,
+				Desired:   stamp.DesiredRunning,
+			},
+			Status:     stamp.TenantStatus{Phase: stamp.PhaseProvisioning},
+			Generation: 1,
+		}
+		if err := st.CreateTenant(r.Context(), t); err != nil {
+			if stamp.ErrorCode(err) == stamp.ECONFLICT {
+				err = stamp.Errorf(stamp.ECONFLICT, "tenant %q already exists", t.Name)
+			}
+			writeError(w, r, fmt.Errorf("create tenant %s: %w", t.Name, err))
+			return
+		}
+		defer enqueue(t.Name)
+		ev := &stamp.Event{
+			Time:       clock.Now(),
+			Type:       stamp.EventTenantCreated,
+			Tenant:     t.Name,
+			Generation: t.Generation,
+			Message:    fmt.Sprintf("%s plan %s", b.Ref(), plan),
+		}
+		if err := st.AppendEvents(r.Context(), ev); err != nil {
+			writeError(w, r, fmt.Errorf("record creation of tenant %s: %w", t.Name, err))
+			return
+		}
+		encode(w, r, http.StatusCreated, t)
+	})
+}
+
+// checkEngines refuses a blueprint that needs a database engine this
+// server does not provide; a nil engines map allows every engine.
+func checkEngines(b *stamp.Bundle, bp *blueprint.Blueprint, engines map[string]bool) error {
+	if engines == nil {
+		return nil
+	}
+	for _, db := range slices.Sorted(maps.Keys(bp.Databases)) {
+		engine := bp.Databases[db].Engine
+		if !engines[engine] {
+			var have []string
+			for e, ok := range engines {
+				if ok {
+					have = append(have, e)
+				}
+			}
+			slices.Sort(have)
+			return stamp.Errorf(stamp.EUNPROCESSABLE, "blueprint %s needs database engine %q for database %q, which this server does not provide (available: %s)",
+				b.Ref(), engine, db, strings.Join(have, ", "))
+		}
+	}
+	return nil
+}
+
+// handleTenantList lists every tenant.
+func handleTenantList(st stamp.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tenants, err := st.ListTenants(r.Context())
+		if err != nil {
+			writeError(w, r, fmt.Errorf("list tenants: %w", err))
+			return
+		}
+		encode(w, r, http.StatusOK, tenantList{Tenants: nonNil(tenants)})
+	})
+}
+
+// handleTenantGet returns one tenant.
+func handleTenantGet(st stamp.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t, err := getTenant(r.Context(), st, r.PathValue("name"))
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		encode(w, r, http.StatusOK, t)
+	})
+}
+
+// getTenant is Store.GetTenant with the API's own not-found message.
+func getTenant(ctx context.Context, st stamp.Store, name string) (*stamp.Tenant, error) {
+	t, err := st.GetTenant(ctx, name)
+	if err != nil {
+		if stamp.ErrorCode(err) == stamp.ENOTFOUND {
+			return nil, stamp.Errorf(stamp.ENOTFOUND, "tenant %q does not exist", name)
+		}
+		return nil, fmt.Errorf("get tenant %s: %w", name, err)
+	}
+	return t, nil
+}
+
+// deleteAttempts bounds the retries of a delete that races other writers
+// (the reconciler updating status).
+const deleteAttempts = 3
+
+// handleTenantDelete marks a tenant for deletion and answers 202; the
+// reconciler releases its resources and removes the record. Deleting a
+// tenant already being deleted answers 202 again.
+func handleTenantDelete(st stamp.Store, clock stamp.Clock, enqueue func(string)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		for range deleteAttempts {
+			t, err := getTenant(r.Context(), st, name)
+			if err != nil {
+				writeError(w, r, err)
+				return
+			}
+			if t.Spec.Desired == stamp.DesiredDeleted {
+				enqueue(name)
+				encode(w, r, http.StatusAccepted, t)
+				return
+			}
+			t.Spec.Desired = stamp.DesiredDeleted
+			t.Generation++
+			t.Status.Phase = stamp.PhaseDeleting
+			err = st.UpdateTenant(r.Context(), t)
+			if stamp.ErrorCode(err) == stamp.ECONFLICT {
+				continue
+			}
+			if err != nil {
+				writeError(w, r, fmt.Errorf("mark tenant %s deleted: %w", name, err))
+				return
+			}
+			defer enqueue(name)
+			ev := &stamp.Event{
+				Time:       clock.Now(),
+				Type:       stamp.EventTenantDeleting,
+				Tenant:     name,
+				Generation: t.Generation,
+			}
+			if err := st.AppendEvents(r.Context(), ev); err != nil {
+				writeError(w, r, fmt.Errorf("record deletion of tenant %s: %w", name, err))
+				return
+			}
+			encode(w, r, http.StatusAccepted, t)
+			return
+		}
+		writeError(w, r, stamp.Errorf(stamp.ECONFLICT, "tenant %q kept changing while it was being deleted; try again", name))
+	})
+}
