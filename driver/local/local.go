@@ -195,6 +195,11 @@ func (d *Driver) killOrphans() {
 		if ours[m.pid] || ours[m.stat.session] {
 			continue
 		}
+		if tenant, id, _ := strings.Cut(m.id, "/"); strings.HasPrefix(id, "task:") && d.tenants[tenant] != nil {
+			// A task started but not recorded: the next RunTask of it
+			// adopts it rather than running it a second time.
+			continue
+		}
 		d.log.Warn("killing orphan process", "pid", m.pid, "instance", m.id)
 		killGroup(m)
 		(&proc{pid: m.pid, start: m.stat.start}).waitFor(killWait)

@@ -94,6 +94,9 @@ func (d *Driver) findOrStartTask(ctx context.Context, t *tenant, task *stamp.Tas
 		return rec, p, nil
 	}
 
+	if rec, p, err := d.recoverTask(t, task); rec != nil || err != nil {
+		return rec, p, err
+	}
 	bdir, err := d.bundleDir(ctx, task.Bundle.Digest)
 	if err != nil {
 		return nil, nil, err
@@ -107,6 +110,12 @@ func (d *Driver) findOrStartTask(ctx context.Context, t *tenant, task *stamp.Tas
 	}
 	exitPath := t.taskPath(task.Name, ".exit")
 	if err := removeAll(exitPath); err != nil {
+		return nil, nil, err
+	}
+	// The intent file tells a later call, after a crash between starting
+	// the process and recording it, to look for that process first.
+	intent := t.taskPath(task.Name, ".starting")
+	if err := os.WriteFile(intent, nil, 0o644); err != nil {
 		return nil, nil, err
 	}
 	p, err := spawn(spawnSpec{
@@ -128,10 +137,54 @@ func (d *Driver) findOrStartTask(ctx context.Context, t *tenant, task *stamp.Tas
 		p.signal(syscall.SIGKILL)
 		return nil, nil, err
 	}
+	if err := removeAll(intent); err != nil {
+		return nil, nil, err
+	}
 	t.mu.Lock()
 	t.tasks[task.Name] = p
 	t.mu.Unlock()
 	return rec, p, nil
+}
+
+// recoverTask finds a run of task that started but was never recorded
+// (the control plane died in between): its process, still running, is
+// adopted; if it already ended, the exit code it left finishes the record.
+// It returns a nil record when there is no such run. t.op must be held.
+func (d *Driver) recoverTask(t *tenant, task *stamp.Task) (*taskRecord, *proc, error) {
+	intent := t.taskPath(task.Name, ".starting")
+	if _, err := os.Stat(intent); err != nil {
+		return nil, nil, nil
+	}
+	id := t.name + "/task:" + task.Name
+	for _, m := range scanMarked(d.dir) {
+		if m.id != id {
+			continue
+		}
+		p := adopt(m.pid, m.stat.start, time.Now())
+		rec := &taskRecord{Name: task.Name, PID: p.pid, StartTime: p.start, Started: p.startedAt, Timeout: task.Timeout}
+		if task.Timeout > 0 {
+			rec.Deadline = p.startedAt.Add(task.Timeout)
+		}
+		if err := writeJSON(t.taskPath(task.Name, ".json"), rec); err != nil {
+			return nil, nil, err
+		}
+		t.mu.Lock()
+		t.tasks[task.Name] = p
+		t.mu.Unlock()
+		d.log.Warn("adopted a task run that was never recorded", "tenant", t.name, "task", task.Name, "pid", p.pid)
+		return rec, p, removeAll(intent)
+	}
+	if _, err := os.Stat(t.taskPath(task.Name, ".exit")); err == nil {
+		if err := writeJSON(t.taskPath(task.Name, ".json"), &taskRecord{Name: task.Name, Started: time.Now()}); err != nil {
+			return nil, nil, err
+		}
+		rec, err := t.finishTask(task.Name, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		return rec, nil, removeAll(intent)
+	}
+	return nil, nil, nil // it never started: start it
 }
 
 // waitTask waits until the task's process p exits (false) or its deadline
