@@ -43,6 +43,9 @@ type Store interface {
 	AppendEvents(ctx context.Context, events ...*Event) error
 	// ListEvents returns events matching f, oldest first.
 	ListEvents(ctx context.Context, f EventFilter) ([]*Event, error)
+	// LastEventSeq returns the highest Seq appended so far, 0 if none: the
+	// position to watch the log from without reading all of it.
+	LastEventSeq(ctx context.Context) (int64, error)
 
 	// CreateToken stores a token; a duplicate ID or hash is ECONFLICT.
 	CreateToken(ctx context.Context, t *Token) error

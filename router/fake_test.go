@@ -22,7 +22,7 @@ type fakeSource struct {
 	// afterList, when set, runs once ListTenants has copied the tenants and
 	// before it returns: a write racing with the listing.
 	afterList func()
-	calls     int // ListEvents calls, to tell how often Run polled
+	calls     int // reads of the log (ListEvents, LastEventSeq), to tell how often Run polled
 }
 
 func newFakeSource() *fakeSource {
@@ -56,7 +56,7 @@ func (f *fakeSource) setErr(err error) {
 	f.err = err
 }
 
-func (f *fakeSource) listEventsCalls() int {
+func (f *fakeSource) logReads() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls
@@ -120,6 +120,16 @@ func (f *fakeSource) ListEvents(ctx context.Context, filter stamp.EventFilter) (
 		out = append(out, &c)
 	}
 	return out, nil
+}
+
+func (f *fakeSource) LastEventSeq(ctx context.Context) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.err != nil {
+		return 0, f.err
+	}
+	return int64(len(f.events)), nil
 }
 
 var _ Source = (*fakeSource)(nil)

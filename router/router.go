@@ -33,6 +33,8 @@ type Source interface {
 	GetTenant(ctx context.Context, name string) (*stamp.Tenant, error)
 	// ListEvents returns events matching f, oldest first.
 	ListEvents(ctx context.Context, f stamp.EventFilter) ([]*stamp.Event, error)
+	// LastEventSeq returns the highest event seq, 0 if none.
+	LastEventSeq(ctx context.Context) (int64, error)
 }
 
 var _ Source = stamp.Store(nil)

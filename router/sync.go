@@ -44,9 +44,9 @@ func (r *Router) fullSync(ctx context.Context) error {
 func (r *Router) reload(ctx context.Context) error {
 	// Take the position in the log before listing: an event written while
 	// the list is read is then read again by the next Sync, never skipped.
-	seq, _, err := r.readEvents(ctx, r.seq)
+	seq, err := r.src.LastEventSeq(ctx)
 	if err != nil {
-		return fmt.Errorf("load routes: %w", err)
+		return fmt.Errorf("load routes: last event seq: %w", err)
 	}
 	tenants, err := r.src.ListTenants(ctx)
 	if err != nil {

@@ -170,7 +170,7 @@ func TestFirstSyncError(t *testing.T) {
 	src.setErr(errors.New("no such table: tenants"))
 	r := New(Config{Source: src, Logger: quiet})
 	err := r.Sync(context.Background())
-	if want := "load routes: list events after 0: no such table: tenants"; err == nil || err.Error() != want {
+	if want := "load routes: last event seq: no such table: tenants"; err == nil || err.Error() != want {
 		t.Fatalf("got %v, want %q", err, want)
 	}
 	if r.routes.Load() != nil {
@@ -231,7 +231,7 @@ func TestRun(t *testing.T) {
 	})
 
 	// Several failed polls make one warning, not one per poll.
-	waitFor(t, "five failed polls", func() bool { return src.listEventsCalls() >= 5 })
+	waitFor(t, "five failed polls", func() bool { return src.logReads() >= 5 })
 	src.put(ready("acme", backend(t, "acme")))
 	src.setErr(nil)
 	waitFor(t, "acme to be routed", func() bool { return status(t, srv, "acme.localhost") == 200 })

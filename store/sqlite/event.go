@@ -53,6 +53,17 @@ func (s *Store) AppendEvents(ctx context.Context, events ...*stamp.Event) error 
 	return nil
 }
 
+// LastEventSeq returns the highest Seq appended, 0 for an empty log.
+// AUTOINCREMENT keeps it in sqlite_sequence, but MAX over the primary key is
+// just as cheap and needs no knowledge of SQLite's bookkeeping.
+func (s *Store) LastEventSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("last event seq: %w", err)
+	}
+	return seq, nil
+}
+
 // ListEvents returns events matching f, oldest (lowest Seq) first. A zero
 // Limit means DefaultEventLimit; a larger one than MaxEventLimit is lowered
 // to it; a negative one is EINVALID.

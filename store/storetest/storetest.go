@@ -526,6 +526,9 @@ func testEventsAppend(t *testing.T, s stamp.Store) {
 		},
 		{Type: stamp.EventBlueprintPushed, Message: "ledger@1.0.0"},
 	}
+	if seq, err := s.LastEventSeq(t.Context()); err != nil || seq != 0 {
+		t.Errorf("LastEventSeq of an empty log = %d, %v; want 0, nil", seq, err)
+	}
 	mustAppend(t, s, events...)
 	for i, e := range events {
 		if e.Seq <= 0 || i > 0 && e.Seq <= events[i-1].Seq {
@@ -546,6 +549,9 @@ func testEventsAppend(t *testing.T, s stamp.Store) {
 
 	got := mustListEvents(t, s, stamp.EventFilter{})
 	assertEqual(t, "ListEvents", normEvents(got), normEvents(append(events, more)))
+	if seq, err := s.LastEventSeq(t.Context()); err != nil || seq != more.Seq {
+		t.Errorf("LastEventSeq = %d, %v; want %d, nil", seq, err, more.Seq)
+	}
 }
 
 func testEventsFilter(t *testing.T, s stamp.Store) {
