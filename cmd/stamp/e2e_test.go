@@ -592,3 +592,34 @@ func TestListingsOutputFormats(t *testing.T) {
 		t.Errorf("tenant logs printed nothing")
 	}
 }
+
+func TestDeleteWhileProvisioning(t *testing.T) {
+	s := startStampServer(t)
+	s.mustCLI("blueprint", "push", blueprintDir(t))
+	c := s.client()
+	ctx := context.Background()
+	names := []string{"d1", "d2", "d3", "d4"}
+	for _, name := range names {
+		if _, err := c.CreateTenant(ctx, httpapi.CreateTenantRequest{Name: name, Blueprint: "ledger"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range names {
+		if _, err := c.DeleteTenant(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "every tenant record to be gone", 60*time.Second, func() bool {
+		tenants, err := c.ListTenants(ctx)
+		return err == nil && len(tenants) == 0
+	})
+	if procs := tenantProcesses(t, s.data); len(procs) != 0 {
+		t.Errorf("processes left: %v", procs)
+	}
+	for _, dir := range []string{"local/tenants", "databases"} {
+		entries, _ := os.ReadDir(filepath.Join(s.data, dir))
+		if len(entries) != 0 {
+			t.Errorf("%s holds %d entries after every tenant was deleted", dir, len(entries))
+		}
+	}
+}
