@@ -116,6 +116,15 @@ type Driver interface {
 	Tenants(ctx context.Context) ([]string, error)
 }
 
+// Releaser is implemented by drivers that watch over a tenant's instances
+// (restart them when they crash) only for the control-plane process that
+// owns the tenant. Release stops watching tenant, leaving its instances
+// running, when ownership passes to another process; any later call for
+// the tenant takes it up again, re-adopting what runs.
+type Releaser interface {
+	Release(ctx context.Context, tenant string) error
+}
+
 // LogReader is implemented by drivers that can hand out a service's logs.
 type LogReader interface {
 	// Logs returns the service's combined output. With follow, the reader

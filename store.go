@@ -1,6 +1,9 @@
 package stamp
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Store keeps control-plane state: bundles, tenants and their secrets,
 // tokens, and the append-only event log. Every implementation passes the
@@ -46,6 +49,19 @@ type Store interface {
 	// LastEventSeq returns the highest Seq appended so far, 0 if none: the
 	// position to watch the log from without reading all of it.
 	LastEventSeq(ctx context.Context) (int64, error)
+
+	// TryLease takes the lease on key for holder until ttl from now, or
+	// renews it if holder has it already. It returns false, not an error,
+	// while another holder's lease has not expired. Expiry is judged by the
+	// store's clock, so control-plane hosts need not agree on the time.
+	TryLease(ctx context.Context, key, holder string, ttl time.Duration) (bool, error)
+	// RenewLeases extends every unexpired lease of holder to ttl from now
+	// and returns their keys: a key holder thought it had and that is
+	// missing was lost (it expired and may belong to another holder now).
+	RenewLeases(ctx context.Context, holder string, ttl time.Duration) ([]string, error)
+	// ReleaseLease gives up holder's lease on key; no lease, or one held by
+	// another holder, is not an error.
+	ReleaseLease(ctx context.Context, key, holder string) error
 
 	// CreateToken stores a token; a duplicate ID or hash is ECONFLICT.
 	CreateToken(ctx context.Context, t *Token) error

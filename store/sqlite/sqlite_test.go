@@ -121,7 +121,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		s.Close()
 		t.Fatal("Open of a database from a newer stamp succeeded")
 	}
-	want := "the database has schema version 999 but this stamp binary knows only up to version 1: it was written by a newer stamp"
+	want := "the database has schema version 999 but this stamp binary knows only up to version 2: it was written by a newer stamp"
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("got %q, want it to contain %q", err, want)
 	}

@@ -58,6 +58,9 @@ func Run(t *testing.T, open func(t *testing.T) stamp.Store) {
 		{"events/filters", testEventsFilter},
 		{"events/concurrent appends", testEventsConcurrent},
 		{"token/create and find", testTokens},
+		{"lease/one holder at a time", testLeaseExclusive},
+		{"lease/expires", testLeaseExpiry},
+		{"lease/racing holders", testLeaseRace},
 		{"cancelled context is an internal error", testCancelled},
 	}
 	for _, tt := range tests {
@@ -798,4 +801,98 @@ func normToken(t *stamp.Token) stamp.Token {
 	n := *t
 	n.CreatedAt = normTime(t.CreatedAt)
 	return n
+}
+
+// Leases.
+
+func mustTryLease(t *testing.T, s stamp.Store, key, holder string, ttl time.Duration) bool {
+	t.Helper()
+	ok, err := s.TryLease(t.Context(), key, holder, ttl)
+	if err != nil {
+		t.Fatalf("TryLease(%q, %q): %v", key, holder, err)
+	}
+	return ok
+}
+
+func testLeaseExclusive(t *testing.T, s stamp.Store) {
+	const ttl = time.Minute
+	if !mustTryLease(t, s, "tenant/acme", "a", ttl) {
+		t.Fatal("a could not take a free lease")
+	}
+	if mustTryLease(t, s, "tenant/acme", "b", ttl) {
+		t.Fatal("b took a lease a holds")
+	}
+	if !mustTryLease(t, s, "tenant/acme", "a", ttl) {
+		t.Fatal("a could not renew its own lease")
+	}
+	if !mustTryLease(t, s, "tenant/globex", "b", ttl) {
+		t.Fatal("b could not take another key")
+	}
+	keys, err := s.RenewLeases(t.Context(), "a", ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertEqual(t, "RenewLeases(a)", keys, []string{"tenant/acme"})
+	if err := s.ReleaseLease(t.Context(), "tenant/acme", "b"); err != nil {
+		t.Fatalf("ReleaseLease by a non-holder: %v", err)
+	}
+	if mustTryLease(t, s, "tenant/acme", "b", ttl) {
+		t.Fatal("a release by b freed a's lease")
+	}
+	if err := s.ReleaseLease(t.Context(), "tenant/acme", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if !mustTryLease(t, s, "tenant/acme", "b", ttl) {
+		t.Fatal("b could not take a released lease")
+	}
+	if err := s.ReleaseLease(t.Context(), "nothing", "a"); err != nil {
+		t.Fatalf("ReleaseLease of no lease: %v", err)
+	}
+}
+
+func testLeaseExpiry(t *testing.T, s stamp.Store) {
+	if !mustTryLease(t, s, "tenant/acme", "a", 50*time.Millisecond) {
+		t.Fatal("a could not take a free lease")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !mustTryLease(t, s, "tenant/acme", "b", time.Minute) {
+		if time.Now().After(deadline) {
+			t.Fatal("a's 50ms lease never expired")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	keys, err := s.RenewLeases(t.Context(), "a", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 0 {
+		t.Errorf("RenewLeases(a) after losing its lease = %q, want none", keys)
+	}
+}
+
+func testLeaseRace(t *testing.T, s stamp.Store) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var winners []string
+	for i := range 10 {
+		holder := fmt.Sprintf("h%d", i)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := s.TryLease(context.Background(), "tenant/acme", holder, time.Minute)
+			if err != nil {
+				t.Errorf("TryLease by %s: %v", holder, err)
+				return
+			}
+			if ok {
+				mu.Lock()
+				winners = append(winners, holder)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(winners) != 1 {
+		t.Errorf("%d holders took the same lease (%q), want exactly 1", len(winners), winners)
+	}
 }
