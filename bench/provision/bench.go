@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// bench holds what one run built and started.
+type bench struct {
+	cfg    config
+	log    io.Writer // progress
+	root   string    // module root
+	tmp    string    // everything the run writes lives here
+	bin    string    // built binaries
+	stamp  string    // the stamp binary
+	ledger string    // the example app's binary
+	floors *procSet  // hand-started ledger processes
+	server *server   // nil until started
+
+	floorN  atomic.Int64 // floor samples taken, for their directories
+	tenantN atomic.Int64 // tenants created, for their names
+}
+
+// newBench finds the module root and makes the run's temporary directory.
+func newBench(ctx context.Context, cfg config, log io.Writer) (*bench, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return nil, fmt.Errorf("find module root: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return nil, errors.New("find module root: run from inside the stamp module")
+	}
+	tmp, err := os.MkdirTemp("", "stamp-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("make temporary directory: %w", err)
+	}
+	if tmp, err = filepath.Abs(tmp); err != nil {
+		return nil, err
+	}
+	b := &bench{cfg: cfg, log: log, root: filepath.Dir(gomod), tmp: tmp, bin: filepath.Join(tmp, "bin"), floors: newProcSet()}
+	b.stamp = filepath.Join(b.bin, "stamp")
+	b.ledger = filepath.Join(b.bin, "ledger")
+	return b, nil
+}
+
+// setUp builds the binaries, starts the server and pushes the blueprint.
+func (b *bench) setUp(ctx context.Context) error {
+	for bin, pkg := range map[string]string{b.stamp: "./cmd/stamp", b.ledger: "./examples/ledger"} {
+		b.progress("build %s", pkg)
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
+		cmd.Dir = b.root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("build %s: %w\n%s", pkg, err, out)
+		}
+	}
+	b.progress("start stamp server")
+	srv, err := startServer(ctx, b.stamp, filepath.Join(b.tmp, "data"), filepath.Join(b.tmp, "server.log"))
+	b.server = srv // set even on failure, so cleanup kills what did start
+	if err != nil {
+		return err
+	}
+	dir, err := b.blueprintDir()
+	if err != nil {
+		return err
+	}
+	return srv.push(ctx, dir)
+}
+
+// buildLine matches the build line of a stamp.yaml.
+var buildLine = regexp.MustCompile(`(?m)^build:.*\n`)
+
+// blueprintDir writes the example app's blueprint without its build line
+// next to the prebuilt binary, as the end-to-end tests do.
+func (b *bench) blueprintDir() (string, error) {
+	src, err := os.ReadFile(filepath.Join(b.root, "examples", "ledger", "stamp.yaml"))
+	if err != nil {
+		return "", fmt.Errorf("read the ledger blueprint: %w", err)
+	}
+	dir := filepath.Join(b.tmp, "blueprint")
+	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+		return "", err
+	}
+	bin, err := os.ReadFile(b.ledger)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin", "ledger"), bin, 0o755); err != nil {
+		return "", err
+	}
+	yaml := buildLine.ReplaceAll(src, nil)
+	if err := os.WriteFile(filepath.Join(dir, "stamp.yaml"), yaml, 0o644); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// measure runs both phases, then reads the step breakdown and memory.
+func (b *bench) measure(ctx context.Context) (*report, error) {
+	rep := &report{}
+	phases := []phase{
+		{name: "sequential", n: b.cfg.sequential, concurrency: 1, seedByHand: true},
+		{name: "parallel", n: b.cfg.parallel, concurrency: b.cfg.concurrency},
+	}
+	for _, ph := range phases {
+		if ph.n == 0 {
+			continue
+		}
+		res, err := b.runPhase(ctx, ph)
+		if err != nil {
+			return nil, err
+		}
+		b.progress("read the event log of %s", ph.name)
+		if res.steps, err = b.server.breakdown(ctx, res.stamp); err != nil {
+			return nil, err
+		}
+		rep.phases = append(rep.phases, res)
+	}
+	mem, err := b.server.memory()
+	if err != nil {
+		return nil, err
+	}
+	rep.memory = mem
+	return rep, nil
+}
+
+// runPhase alternates rounds of floor samples and tenant creations, each
+// round at the phase's concurrency, until it has ph.n of each. Rounds keep
+// slow drift of the machine (other load, caches) from favouring either.
+func (b *bench) runPhase(ctx context.Context, ph phase) (*phaseResult, error) {
+	res := &phaseResult{phase: ph, floor: make([]sample, ph.n), stamp: make([]sample, ph.n)}
+	cpuBefore, err := b.server.cpu()
+	if err != nil {
+		return nil, err
+	}
+	round := 5 * ph.concurrency
+	for lo := 0; lo < ph.n; lo += round {
+		hi := min(lo+round, ph.n)
+		b.progress("%s: samples %d-%d of %d", ph.name, lo+1, hi, ph.n)
+		err = pool(ctx, lo, hi, ph.concurrency, func(ctx context.Context, i int) (err error) {
+			res.floor[i], err = b.floorSample(ctx, b.floorN.Add(1), ph.seedByHand)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s phase, floor: %w", ph.name, err)
+		}
+		err = pool(ctx, lo, hi, ph.concurrency, func(ctx context.Context, i int) (err error) {
+			res.stamp[i], err = b.server.create(ctx, fmt.Sprintf("b-%d", b.tenantN.Add(1)), b.cfg.timeout)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s phase, stamp: %w", ph.name, err)
+		}
+	}
+	cpuAfter, err := b.server.cpu()
+	if err != nil {
+		return nil, err
+	}
+	res.serverCPU = cpuAfter - cpuBefore
+	return res, nil
+}
+
+// pool calls fn for every i in [lo, hi), at most limit at once; the first
+// error cancels the rest and is returned.
+func pool(ctx context.Context, lo, hi, limit int, fn func(ctx context.Context, i int) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(limit)
+	for i := lo; i < hi; i++ {
+		g.Go(func() error { return fn(ctx, i) })
+	}
+	return g.Wait()
+}
+
+// cleanup kills the server, every tenant process of its data dir and every
+// floor process still running, then removes the temporary directory.
+func (b *bench) cleanup() error {
+	var errs []error
+	if b.server != nil {
+		b.server.kill()
+		errs = append(errs, killTenants(b.server.data))
+	}
+	b.floors.killAll()
+	// The driver writes files as its processes die; retry the removal.
+	var err error
+	for range 5 {
+		if err = os.RemoveAll(b.tmp); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	errs = append(errs, err)
+	return errors.Join(errs...)
+}
+
+func (b *bench) progress(format string, args ...any) {
+	fmt.Fprintf(b.log, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// pollEvery is how often a sample asks whether the app answers yet.
+const pollEvery = 5 * time.Millisecond
+
+// sample is one measured provisioning: from just before the first action
+// (start) to the first 200 (end).
+type sample struct {
+	name       string // the tenant's name; empty for the floor
+	start, end time.Time
+	// migrated is when `ledger migrate` finished, for the floor.
+	migrated time.Time
+	// seed is how long `ledger seed` took on the floor's database, run
+	// after the sample ended and so not part of it; zero if not run.
+	seed time.Duration
+}
+
+func (s sample) took() time.Duration { return s.end.Sub(s.start) }
+
+// pollClient sends every poll; keep-alives are on, as a browser's would be.
+var pollClient = &http.Client{
+	Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64},
+	Timeout:   5 * time.Second,
+}
+
+// waitOK GETs url (with Host header host, if set) every pollEvery until it
+// answers 200. It fails when ctx ends, saying what the last answer was, or
+// as soon as exited is closed.
+func waitOK(ctx context.Context, url, host string, exited <-chan struct{}) error {
+	last := "no answer yet"
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	for {
+		code, err := get(ctx, url, host)
+		if code == http.StatusOK {
+			return nil
+		}
+		if err != nil {
+			last = err.Error()
+		} else {
+			last = "status " + strconv.Itoa(code)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("GET %s (Host %s): no 200 (%v); last answer: %s", url, host, ctx.Err(), last)
+		case <-exited:
+			return fmt.Errorf("GET %s: the process exited before answering 200; last answer: %s", url, last)
+		case <-tick.C:
+		}
+	}
+}
+
+// get sends one GET and returns the status code.
+func get(ctx context.Context, url, host string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	if host != "" {
+		req.Host = host
+	}
+	resp, err := pollClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body) // so the connection is reused
+	return resp.StatusCode, nil
+}
+
+// freePort returns a loopback address whose port was free a moment ago.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// floorSample starts the app by hand in a fresh directory: `ledger migrate`
+// on an empty SQLite path, then `ledger serve`, timed from just before the
+// migrate to the first 200 of /healthz. It then stops the app and, with
+// seed, times `ledger seed` on its database alone (what Stamp's seed step
+// runs, for comparison), and removes the directory.
+func (b *bench) floorSample(ctx context.Context, n int64, seed bool) (s sample, err error) {
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.timeout)
+	defer cancel()
+	dir := filepath.Join(b.tmp, "floor", strconv.FormatInt(n, 10))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return sample{}, err
+	}
+	defer os.RemoveAll(dir)
+	addr, err := freePort()
+	if err != nil {
+		return sample{}, err
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	env := []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "TMPDIR=" + dir,
+		"DATABASE_URL=sqlite:" + filepath.Join(dir, "ledger.db"),
+	}
+
+	s.start = time.Now()
+	if err := b.runLedger(ctx, dir, env, "migrate"); err != nil {
+		return sample{}, fmt.Errorf("floor %d: %w", n, err)
+	}
+	s.migrated = time.Now()
+	serve := exec.Command(b.ledger, "serve")
+	serve.Dir, serve.Env = dir, append(env, "PORT="+port, "TENANT=floor")
+	logf, err := os.Create(filepath.Join(dir, "serve.log"))
+	if err != nil {
+		return sample{}, err
+	}
+	defer logf.Close()
+	serve.Stdout, serve.Stderr = logf, logf
+	p, err := startProc(serve)
+	if err != nil {
+		return sample{}, fmt.Errorf("floor %d: start ledger serve: %w", n, err)
+	}
+	b.floors.add(p)
+	err = waitOK(ctx, "http://"+addr+"/healthz", "", p.exited)
+	s.end = time.Now()
+	p.stop(10 * time.Second)
+	b.floors.remove(p)
+	if err != nil {
+		out, _ := os.ReadFile(logf.Name())
+		return sample{}, fmt.Errorf("floor %d: %w\nledger serve printed:\n%s", n, err, out)
+	}
+	if seed {
+		start := time.Now()
+		if err := b.runLedger(ctx, dir, env, "seed"); err != nil {
+			return sample{}, fmt.Errorf("floor %d: %w", n, err)
+		}
+		s.seed = time.Since(start)
+	}
+	return s, nil
+}
+
+// runLedger runs `ledger <command>` in dir and waits for it.
+func (b *bench) runLedger(ctx context.Context, dir string, env []string, command string) error {
+	cmd := exec.CommandContext(ctx, b.ledger, command)
+	cmd.Dir, cmd.Env = dir, env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("ledger %s: %w\n%s", command, err, out)
+	}
+	return nil
+}

@@ -1,0 +1,104 @@
+// Command provision measures how long Stamp takes to stamp out a tenant of
+// the example app (examples/ledger), against the floor: starting the same
+// app by hand, as an operator would without Stamp.
+//
+// Usage, from the module root:
+//
+//	go run ./bench/provision [-sequential 50] [-parallel 200] [-concurrency 8] [-out FILE]
+//
+// It builds stamp and the ledger binary into a temporary directory, starts
+// `stamp server` on loopback ports, pushes the ledger blueprint, and then
+// runs two phases: one tenant at a time, then many at a time. Within each
+// phase it alternates rounds of floor samples and tenant creations at the
+// same concurrency, so both see the same machine. It prints a markdown
+// report (latency percentiles and ratios, the per-step breakdown read off
+// the event log, memory). Every process it started is killed and the
+// temporary directory removed on every exit path, including Ctrl-C.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "provision: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// config is what the flags set.
+type config struct {
+	sequential  int           // tenants (and floor samples) of phase A
+	parallel    int           // tenants (and floor samples) of phase B
+	concurrency int           // samples in flight at once in phase B
+	timeout     time.Duration // per sample
+	out         string        // also write the report here
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("provision", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&c.sequential, "sequential", 50, "tenants created one after another (phase A)")
+	fs.IntVar(&c.parallel, "parallel", 200, "tenants created concurrently (phase B)")
+	fs.IntVar(&c.concurrency, "concurrency", 8, "creations in flight at once in phase B")
+	fs.DurationVar(&c.timeout, "timeout", 60*time.Second, "deadline of one sample; a sample past it fails the run")
+	fs.StringVar(&c.out, "out", "", "also write the markdown report to this file")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if c.sequential < 1 || c.parallel < 0 || c.concurrency < 1 || c.timeout <= 0 {
+		return c, fmt.Errorf("want -sequential >= 1, -parallel >= 0, -concurrency >= 1 and a positive -timeout")
+	}
+	return c, nil
+}
+
+// run sets up the bench, runs both phases and writes the report.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	b, err := newBench(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := b.cleanup(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	if err := b.setUp(ctx); err != nil {
+		return err
+	}
+	rep, err := b.measure(ctx)
+	if err != nil {
+		return err
+	}
+	md := rep.markdown()
+	fmt.Fprint(stdout, md)
+	if cfg.out != "" {
+		if err := os.WriteFile(cfg.out, []byte(md), 0o644); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+	}
+	return nil
+}
