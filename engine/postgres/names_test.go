@@ -16,7 +16,7 @@ func TestObjectName(t *testing.T) {
 		{"a", "b-c", "stamp_a_b-c"},
 		{"a-b", "c", "stamp_a-b_c"},
 		{strings.Repeat("x", 51), "main", "stamp_" + strings.Repeat("x", 51) + "_main"}, // exactly 63
-		{long, "main", "stamp_" + strings.Repeat("a", 43) + "__f8e7c6a1681a"}, // pinned: names must not change across releases
+		{long, "main", "stamp_" + strings.Repeat("a", 43) + "__f8e7c6a1681a"},           // pinned: names must not change across releases
 	}
 	for _, tt := range tests {
 		t.Run(tt.tenant+"/"+tt.database, func(t *testing.T) {
