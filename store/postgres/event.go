@@ -1,0 +1,120 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stamphq/stamp"
+)
+
+// AppendEvents appends events in order, assigning each its Seq (and Time,
+// the database's clock and the same for the whole call, if zero). The
+// structs are changed only once the events are committed.
+//
+// Watchers read the log by AfterSeq and remember the last Seq they saw, so
+// a Seq must never become visible after a higher one: a watcher past 11
+// would miss 10 forever. An identity column alone does not ensure that, as
+// concurrent transactions commit in any order. Each append therefore takes
+// a transaction-level advisory lock before inserting and keeps it until
+// its commit is visible, so appends are numbered and committed one at a
+// time. The lock, the inserts and the commit go to the server as one
+// pipelined batch in one implicit transaction, so the lock is held only for
+// the server's own work, never across a network round trip.
+//
+// Message and the other text fields are stored with NUL bytes and invalid
+// UTF-8 replaced by U+FFFD: PostgreSQL text cannot hold them, and an event
+// quoting a process's output must not fail to be recorded.
+func (s *Store) AppendEvents(ctx context.Context, events ...*stamp.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, appendLockKey)
+	for _, e := range events {
+		b.Queue(`INSERT INTO events
+			(time, type, tenant, generation, step, status, message, queued_at, started_at, finished_at)
+			VALUES (coalesce($1, now()), $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			RETURNING seq, time`,
+			optionalTime(e.Time), text(e.Type), text(e.Tenant), e.Generation, text(e.Step), text(e.Status), text(e.Message),
+			optionalTime(e.QueuedAt), optionalTime(e.StartedAt), optionalTime(e.FinishedAt))
+	}
+	seqs := make([]int64, len(events))
+	times := make([]time.Time, len(events))
+	br := s.pool.SendBatch(ctx, b)
+	_, err := br.Exec()
+	for i := range events {
+		if err != nil {
+			break
+		}
+		err = br.QueryRow().Scan(&seqs[i], &times[i])
+	}
+	// Close reads the outcome of the implicit commit.
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("append %d events: %w", len(events), err)
+	}
+	for i, e := range events {
+		e.Seq = seqs[i]
+		if e.Time.IsZero() {
+			e.Time = times[i]
+		}
+	}
+	return nil
+}
+
+// text makes s storable in a text column.
+func text(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// LastEventSeq returns the highest Seq appended, 0 for an empty log. Appends
+// commit in Seq order, so no lower Seq can appear after it.
+func (s *Store) LastEventSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM events`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("last event seq: %w", err)
+	}
+	return seq, nil
+}
+
+// ListEvents returns events matching f, oldest (lowest Seq) first. A zero
+// Limit means DefaultEventLimit; a larger one than MaxEventLimit is lowered
+// to it; a negative one is EINVALID.
+func (s *Store) ListEvents(ctx context.Context, f stamp.EventFilter) ([]*stamp.Event, error) {
+	limit := f.Limit
+	switch {
+	case limit < 0:
+		return nil, stamp.Errorf(stamp.EINVALID, "event limit %d is negative", limit)
+	case limit == 0:
+		limit = DefaultEventLimit
+	case limit > MaxEventLimit:
+		limit = MaxEventLimit
+	}
+	query := `SELECT seq, time, type, tenant, generation, step, status, message, queued_at, started_at, finished_at
+		FROM events WHERE seq > $1`
+	args := []any{f.AfterSeq, limit}
+	if f.Tenant != "" {
+		query += ` AND tenant = $3`
+		args = append(args, f.Tenant)
+	}
+	query += ` ORDER BY seq LIMIT $2`
+
+	rows, _ := s.pool.Query(ctx, query, args...)
+	events, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*stamp.Event, error) {
+		var e stamp.Event
+		var queued, started, finished *time.Time
+		err := row.Scan(&e.Seq, &e.Time, &e.Type, &e.Tenant, &e.Generation, &e.Step, &e.Status, &e.Message,
+			&queued, &started, &finished)
+		e.QueuedAt, e.StartedAt, e.FinishedAt = fromOptional(queued), fromOptional(started), fromOptional(finished)
+		return &e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return events, nil
+}

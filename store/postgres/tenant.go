@@ -1,0 +1,164 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stamphq/stamp"
+)
+
+// tenantColumns are the columns scanTenant reads, in its order.
+const tenantColumns = `name, spec, status, generation, resource_version, created_at, updated_at`
+
+// CreateTenant stores a new tenant, setting ResourceVersion to 1 and both
+// timestamps (the database's clock) on t. A tenant of that name already
+// existing is ECONFLICT.
+func (s *Store) CreateTenant(ctx context.Context, t *stamp.Tenant) error {
+	var at time.Time
+	err := s.pool.QueryRow(ctx, `INSERT INTO tenants (`+tenantColumns+`) VALUES ($1, $2, $3, $4, 1, now(), now())
+		RETURNING created_at`, t.Name, t.Spec, t.Status, t.Generation).Scan(&at)
+	if isUniqueViolation(err, "tenants_pkey") {
+		return stamp.Errorf(stamp.ECONFLICT, "tenant %q already exists", t.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("create tenant %q: %w", t.Name, err)
+	}
+	t.ResourceVersion = 1
+	t.CreatedAt, t.UpdatedAt = at, at
+	return nil
+}
+
+// GetTenant returns the tenant or ENOTFOUND.
+func (s *Store) GetTenant(ctx context.Context, name string) (*stamp.Tenant, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE name = $1`, name)
+	t, err := pgx.CollectExactlyOneRow(rows, scanTenant)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound(name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get tenant %q: %w", name, err)
+	}
+	return t, nil
+}
+
+// ListTenants returns every tenant ordered by name.
+func (s *Store) ListTenants(ctx context.Context) ([]*stamp.Tenant, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY name`)
+	ts, err := pgx.CollectRows(rows, scanTenant)
+	if err != nil {
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	return ts, nil
+}
+
+// UpdateTenant writes t if t.ResourceVersion is the stored one, then
+// increments t.ResourceVersion and sets UpdatedAt. A stale version is
+// ECONFLICT; a missing tenant is ENOTFOUND. CreatedAt is never rewritten.
+func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant) error {
+	var at time.Time
+	err := s.pool.QueryRow(ctx, `UPDATE tenants
+		SET spec = $1, status = $2, generation = $3, resource_version = resource_version + 1, updated_at = now()
+		WHERE name = $4 AND resource_version = $5
+		RETURNING updated_at`,
+		t.Spec, t.Status, t.Generation, t.Name, t.ResourceVersion).Scan(&at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = s.explainVersion(ctx, t.Name, t.ResourceVersion)
+	}
+	if err != nil {
+		return wrap(err, "update tenant %q", t.Name)
+	}
+	t.ResourceVersion++
+	t.UpdatedAt = at
+	return nil
+}
+
+// DeleteTenant removes the tenant and its secrets if resourceVersion is the
+// stored one (ECONFLICT otherwise). A missing tenant is ENOTFOUND.
+func (s *Store) DeleteTenant(ctx context.Context, name string, resourceVersion int64) error {
+	// Secrets go with the row: ON DELETE CASCADE.
+	tag, err := s.pool.Exec(ctx, `DELETE FROM tenants WHERE name = $1 AND resource_version = $2`, name, resourceVersion)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = s.explainVersion(ctx, name, resourceVersion)
+	}
+	if err != nil {
+		return wrap(err, "delete tenant %q", name)
+	}
+	return nil
+}
+
+// explainVersion explains a write guarded by a resource version that
+// touched no row: the tenant is missing (ENOTFOUND) or the version is stale
+// (ECONFLICT). It reads the row afresh: under READ COMMITTED that shows the
+// version that won, which is what the caller must re-read.
+func (s *Store) explainVersion(ctx context.Context, name string, version int64) error {
+	var stored int64
+	err := s.pool.QueryRow(ctx, `SELECT resource_version FROM tenants WHERE name = $1`, name).Scan(&stored)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFound(name)
+	}
+	if err != nil {
+		return err
+	}
+	return stamp.Errorf(stamp.ECONFLICT, "tenant %q was changed by someone else (resource version %d, stored %d); re-read and retry", name, version, stored)
+}
+
+// Secrets returns the tenant's secrets (empty, not an error, if none).
+func (s *Store) Secrets(ctx context.Context, tenant string) (map[string]string, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT name, value FROM secrets WHERE tenant = $1`, tenant)
+	secrets := map[string]string{}
+	var name, value string
+	_, err := pgx.ForEachRow(rows, []any{&name, &value}, func() error {
+		secrets[name] = value
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read secrets of %q: %w", tenant, err)
+	}
+	return secrets, nil
+}
+
+// PutSecrets adds or replaces the named secrets of a tenant, in one
+// statement. Secrets belong to a stored tenant and are deleted with it, so
+// a missing tenant is ENOTFOUND rather than a home for orphans.
+func (s *Store) PutSecrets(ctx context.Context, tenant string, secrets map[string]string) error {
+	names := make([]string, 0, len(secrets))
+	values := make([]string, 0, len(secrets))
+	for name, value := range secrets {
+		names = append(names, name)
+		values = append(values, value)
+	}
+	// One statement: the foreign key refuses secrets of a missing tenant,
+	// and EXISTS tells a missing tenant when there are no secrets to put.
+	var found bool
+	err := s.pool.QueryRow(ctx, `WITH put AS (
+			INSERT INTO secrets (tenant, name, value)
+			SELECT $1, s.name, s.value FROM unnest($2::text[], $3::text[]) AS s (name, value)
+			ON CONFLICT (tenant, name) DO UPDATE SET value = excluded.value
+		)
+		SELECT EXISTS (SELECT 1 FROM tenants WHERE name = $1)`, tenant, names, values).Scan(&found)
+	if isForeignKeyViolation(err) || err == nil && !found && len(secrets) == 0 {
+		err = notFound(tenant)
+	}
+	if err != nil {
+		return wrap(err, "put secrets of %q", tenant)
+	}
+	return nil
+}
+
+func notFound(tenant string) error {
+	return stamp.Errorf(stamp.ENOTFOUND, "tenant %q does not exist", tenant)
+}
+
+func scanTenant(row pgx.CollectableRow) (*stamp.Tenant, error) {
+	var t stamp.Tenant
+	if err := row.Scan(&t.Name, &t.Spec, &t.Status, &t.Generation, &t.ResourceVersion, &t.CreatedAt, &t.UpdatedAt); err != nil {
+		return nil, err
+	}
+	if !t.Status.ReadyAt.IsZero() {
+		t.Status.ReadyAt = t.Status.ReadyAt.UTC() // JSON kept the writer's offset
+	}
+	return &t, nil
+}
