@@ -14,14 +14,33 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
-// migrationFiles holds the schema, one NNNN_name.sql file per version. A
-// released file is never edited; a change is a new file.
+// migrationFiles holds the schema of each dialect, one NNNN_name.sql file
+// per version under migrations/<dialect>/. Both dialects have the same
+// versions; a released file is never edited, a change is a new file in each.
 //
-//go:embed migrations/*.sql
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrationFiles embed.FS
+
+// dialect is the SQL flavour of a database, picked from the scheme of its
+// URL. Only the schema and the migration lock differ: the queries of the
+// app are written to run unchanged on both ($N placeholders, RETURNING,
+// ON CONFLICT).
+type dialect string
+
+const (
+	sqliteDialect   dialect = "sqlite"
+	postgresDialect dialect = "postgres"
+)
+
+// migrationLockKey is the PostgreSQL advisory lock that `ledger migrate`
+// holds while it applies a migration ("ledger" in ASCII). Advisory locks
+// are per database, so tenants on one server do not wait for each other.
+const migrationLockKey = 0x6c6564676572
 
 // migration is one versioned schema change.
 type migration struct {
@@ -30,25 +49,26 @@ type migration struct {
 	sql     string
 }
 
-// openDB opens the database that a $DATABASE_URL names. The URL scheme picks
-// the dialect here and nowhere else; the queries in this file are written to
-// run unchanged on SQLite and PostgreSQL ($N placeholders, RETURNING).
-func openDB(rawURL string) (*sql.DB, error) {
+// openDB opens the database that a $DATABASE_URL names and returns its
+// dialect. The URL scheme picks the dialect here and nowhere else.
+func openDB(rawURL string) (*sql.DB, dialect, error) {
 	if rawURL == "" {
-		return nil, errors.New("DATABASE_URL is not set (want sqlite:PATH)")
+		return nil, "", errors.New("DATABASE_URL is not set (want sqlite:PATH or postgres://...)")
 	}
 	scheme, rest, ok := strings.Cut(rawURL, ":")
 	if !ok {
-		return nil, errors.New("DATABASE_URL has no scheme (want sqlite:PATH)")
+		return nil, "", errors.New("DATABASE_URL has no scheme (want sqlite:PATH or postgres://...)")
 	}
 	switch scheme {
 	case "sqlite":
-		return openSQLite(rest)
+		db, err := openSQLite(rest)
+		return db, sqliteDialect, err
 	case "postgres", "postgresql":
-		return nil, errors.New("DATABASE_URL: postgres support is not built yet")
+		db, err := openPostgres(rawURL)
+		return db, postgresDialect, err
 	default:
 		// The URL itself is not echoed: a database URL may carry a password.
-		return nil, fmt.Errorf("DATABASE_URL: unsupported scheme %q (want sqlite:PATH)", scheme)
+		return nil, "", fmt.Errorf("DATABASE_URL: unsupported scheme %q (want sqlite:PATH or postgres://...)", scheme)
 	}
 }
 
@@ -72,11 +92,30 @@ func openSQLite(path string) (*sql.DB, error) {
 	return db, nil
 }
 
-// loadMigrations returns the embedded migrations in version order.
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+// openPostgres opens the PostgreSQL database at rawURL through pgx. It only
+// parses the URL; the first query connects.
+func openPostgres(rawURL string) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(rawURL)
+	if err != nil {
+		// pgconn replaces the password in the URL it quotes with "xxxxx".
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	// A tenant's role may hold only a few connections (Stamp's postgres
+	// engine allows 50), shared by every replica and hook of the tenant.
+	db.SetMaxOpenConns(10)
+	db.SetMaxIdleConns(5)
+	return db, nil
+}
+
+// loadMigrations returns the embedded migrations of d in version order.
+func loadMigrations(d dialect) ([]migration, error) {
+	names, err := fs.Glob(migrationFiles, "migrations/"+string(d)+"/*.sql")
 	if err != nil {
 		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("no migrations for %s", d)
 	}
 	var ms []migration
 	for _, name := range names { // fs.Glob returns names sorted
@@ -103,32 +142,39 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 	if len(args) > 0 {
 		return fmt.Errorf("migrate takes no arguments, got %q", args)
 	}
-	db, err := openDB(getenv("DATABASE_URL"))
+	db, d, err := openDB(getenv("DATABASE_URL"))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	return migrate(ctx, db, slog.New(slog.NewTextHandler(stderr, nil)))
+	return migrate(ctx, db, d, slog.New(slog.NewTextHandler(stderr, nil)))
 }
 
-// migrate applies every embedded migration the database has not recorded in
-// schema_migrations, each in its own transaction, and logs each it applies.
-// Running it again is a no-op, and two runs at once are safe: each
-// transaction holds the write lock from BEGIN and rechecks the version.
-func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
-	ms, err := loadMigrations()
+// migrate applies every embedded migration of d the database has not
+// recorded in schema_migrations, each in its own transaction, and logs each
+// it applies. Running it again is a no-op, and two runs at once are safe:
+// every transaction holds a lock from its start (SQLite's write lock, taken
+// at BEGIN; a PostgreSQL advisory lock) and rechecks the version under it.
+func migrate(ctx context.Context, db *sql.DB, d dialect, log *slog.Logger) error {
+	ms, err := loadMigrations(d)
 	if err != nil {
 		return fmt.Errorf("load migrations: %w", err)
 	}
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		name       TEXT NOT NULL,
-		applied_at TEXT NOT NULL
-	)`); err != nil {
+	// On PostgreSQL, two concurrent CREATE TABLE IF NOT EXISTS can both
+	// miss the table and one then fails: this too needs the lock.
+	err = inMigrationTx(ctx, db, d, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    INTEGER PRIMARY KEY,
+			name       TEXT NOT NULL,
+			applied_at TEXT NOT NULL
+		)`)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	for _, m := range ms {
-		applied, err := applyMigration(ctx, db, m)
+		applied, err := applyMigration(ctx, db, d, m)
 		if err != nil {
 			return fmt.Errorf("apply migration %04d_%s: %w", m.version, m.name, err)
 		}
@@ -142,35 +188,55 @@ func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 
 // applyMigration runs m in one transaction unless it is already recorded,
 // and reports whether it ran.
-func applyMigration(ctx context.Context, db *sql.DB, m migration) (applied bool, err error) {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return false, err
-	}
-	defer tx.Rollback() // a no-op after Commit
-
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {
-		return false, err
-	}
-	if n > 0 {
-		return false, nil
-	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return false, err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-		m.version, m.name, time.Now().UTC().Format(time.RFC3339)); err != nil {
-		return false, err
-	}
-	return true, tx.Commit()
+func applyMigration(ctx context.Context, db *sql.DB, d dialect, m migration) (applied bool, err error) {
+	err = inMigrationTx(ctx, db, d, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+			m.version, m.name, time.Now().UTC().Format(time.RFC3339)); err != nil {
+			return err
+		}
+		applied = true
+		return nil
+	})
+	return applied, err
 }
 
-// checkMigrated returns an error unless every embedded migration is applied.
-// Versions newer than this binary knows are fine: an old release keeps
-// serving while a new one is rolled out beside it.
-func checkMigrated(ctx context.Context, db *sql.DB) error {
-	ms, err := loadMigrations()
+// inMigrationTx runs f in a transaction that holds the migration lock from
+// its start, and commits unless f fails. On SQLite the write lock taken at
+// BEGIN (_txlock=immediate) is the lock; on PostgreSQL it is an advisory
+// lock that the commit or rollback releases, so a crashed migrate never
+// leaves it held.
+func inMigrationTx(ctx context.Context, db *sql.DB, d dialect, f func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() // a no-op after Commit
+	if d == postgresDialect {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLockKey)); err != nil {
+			return fmt.Errorf("take migration lock: %w", err)
+		}
+	}
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// checkMigrated returns an error unless every embedded migration of d is
+// applied. Versions newer than this binary knows are fine: an old release
+// keeps serving while a new one is rolled out beside it.
+func checkMigrated(ctx context.Context, db *sql.DB, d dialect) error {
+	ms, err := loadMigrations(d)
 	if err != nil {
 		return fmt.Errorf("load migrations: %w", err)
 	}

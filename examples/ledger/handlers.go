@@ -54,12 +54,12 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("CURRENCY %q is not a three-letter code such as EUR", cfg.currency)
 	}
 
-	db, err := openDB(getenv("DATABASE_URL"))
+	db, d, err := openDB(getenv("DATABASE_URL"))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := checkMigrated(ctx, db); err != nil {
+	if err := checkMigrated(ctx, db, d); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))

@@ -1,6 +1,7 @@
 // Ledger is the example SaaS app that Stamp stamps out per customer: a small
 // invoicing service with customers, invoices and a settings table, kept in
-// the database that $DATABASE_URL names.
+// the database that $DATABASE_URL names: a SQLite file or a PostgreSQL
+// database.
 //
 // Usage:
 //
@@ -26,7 +27,7 @@ const usage = `usage:
   ledger serve                                    serve HTTP on $HOST:$PORT
 
 environment:
-  DATABASE_URL  sqlite:PATH (postgres:// is not supported yet)
+  DATABASE_URL  sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DB
   HOST, PORT    listen address of serve (HOST defaults to 127.0.0.1)
   TENANT        tenant name shown on the home page
   CURRENCY      invoice currency when the settings have none

@@ -2,13 +2,17 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"crypto/rand"
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // env is a fake environment for run.
@@ -33,27 +39,71 @@ func runLedger(t *testing.T, e env, args ...string) (string, error) {
 	return stderr.String(), err
 }
 
-// tempURL returns the DATABASE_URL of a new SQLite file in a temp dir.
-func tempURL(t *testing.T) string {
+// dialects are the databases the tests of the app's behaviour run on.
+var dialects = []dialect{sqliteDialect, postgresDialect}
+
+// forEachDialect runs test once per dialect, in a subtest named for it.
+// PostgreSQL subtests skip unless STAMP_TEST_POSTGRES is set.
+func forEachDialect(t *testing.T, test func(t *testing.T, d dialect)) {
 	t.Helper()
-	return "sqlite:" + filepath.Join(t.TempDir(), "main.db")
+	for _, d := range dialects {
+		t.Run(string(d), func(t *testing.T) { test(t, d) })
+	}
+}
+
+// tempURL returns the DATABASE_URL of a new, empty database of dialect d:
+// a SQLite file in a temp dir, or a scratch database on the PostgreSQL
+// server that STAMP_TEST_POSTGRES names, dropped when the test ends.
+func tempURL(t *testing.T, d dialect) string {
+	t.Helper()
+	if d == sqliteDialect {
+		return "sqlite:" + filepath.Join(t.TempDir(), "main.db")
+	}
+	admin := os.Getenv("STAMP_TEST_POSTGRES")
+	if admin == "" {
+		t.Skip("STAMP_TEST_POSTGRES is not set: run ./scripts/test, or scripts/postgres start DIR and export the URL it prints")
+	}
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("STAMP_TEST_POSTGRES is not a URL: %v", err)
+	}
+	conn, err := pgx.Connect(t.Context(), admin)
+	if err != nil {
+		t.Fatalf("connect to STAMP_TEST_POSTGRES: %v", err)
+	}
+	suffix := make([]byte, 6)
+	rand.Read(suffix)
+	name := fmt.Sprintf("ledger_test_%x", suffix)
+	if _, err := conn.Exec(t.Context(), `CREATE DATABASE `+name); err != nil {
+		conn.Close(t.Context())
+		t.Fatalf("create scratch database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, `DROP DATABASE `+name+` WITH (FORCE)`); err != nil {
+			t.Errorf("drop scratch database %s: %v", name, err)
+		}
+	})
+	u.Path = "/" + name
+	return u.String()
 }
 
 // openTestDB opens url and closes it when the test ends.
 func openTestDB(t *testing.T, url string) *sql.DB {
 	t.Helper()
-	db, err := openDB(url)
+	db, _, err := openDB(url)
 	if err != nil {
-		t.Fatalf("open %s: %v", url, err)
+		t.Fatalf("open database: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
 }
 
-// migratedDB returns a migrated database in a temp dir and its URL.
-func migratedDB(t *testing.T) (*sql.DB, string) {
+// migratedDB returns a new migrated database of dialect d and its URL.
+func migratedDB(t *testing.T, d dialect) (*sql.DB, string) {
 	t.Helper()
-	url := tempURL(t)
+	url := tempURL(t, d)
 	if out, err := runLedger(t, env{"DATABASE_URL": url}, "migrate"); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out)
 	}
@@ -117,8 +167,8 @@ func TestOpenDBRejects(t *testing.T) {
 	}{
 		{"", "DATABASE_URL is not set"},
 		{"main.db", "has no scheme"},
-		{"postgres://app:hunter2@db.internal/main", "postgres support is not built yet"},
-		{"postgresql://app:hunter2@db.internal/main", "postgres support is not built yet"},
+		{"postgres://app:hunter2@db.internal:port/main", "invalid port"},
+		{"postgresql://app:hunter2@db.internal/main?sslmode=sometimes", "sslmode is invalid"},
 		{"mysql://app:hunter2@db.internal/main", `unsupported scheme "mysql"`},
 		{"sqlite:", "needs a file path"},
 		{"sqlite://main.db", "not a host"},
@@ -126,7 +176,7 @@ func TestOpenDBRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {
-			db, err := openDB(tt.url)
+			db, _, err := openDB(tt.url)
 			if err == nil {
 				db.Close()
 				t.Fatalf("got no error, want one containing %q", tt.want)
@@ -149,7 +199,7 @@ func TestOpenSQLitePragmas(t *testing.T) {
 		{"busy_timeout", "5000"},
 		{"foreign_keys", "1"},
 	}
-	db := openTestDB(t, tempURL(t))
+	db := openTestDB(t, tempURL(t, sqliteDialect))
 	for _, tt := range tests {
 		t.Run(tt.pragma, func(t *testing.T) {
 			var got string
@@ -174,34 +224,86 @@ func TestOpenSQLiteRelativePath(t *testing.T) {
 	}
 }
 
-func TestMigrateIsIdempotent(t *testing.T) {
-	url := tempURL(t)
-	for i := range 2 {
-		out, err := runLedger(t, env{"DATABASE_URL": url}, "migrate")
+func TestMigrationsMatch(t *testing.T) {
+	versions := map[dialect][]string{}
+	for _, d := range dialects {
+		ms, err := loadMigrations(d)
 		if err != nil {
-			t.Fatalf("migrate run %d: %v\n%s", i+1, err, out)
+			t.Fatalf("load %s migrations: %v", d, err)
 		}
-		applied := strings.Contains(out, "applied migration")
-		if want := i == 0; applied != want {
-			t.Errorf("run %d: got applied %v, want %v (log %q)", i+1, applied, want, out)
-		}
-	}
-	db := openTestDB(t, url)
-	ms, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := count(t, db, "schema_migrations"), len(ms); got != want {
-		t.Errorf("got %d rows in schema_migrations, want %d", got, want)
-	}
-	for _, table := range []string{"customers", "invoices", "settings"} {
-		if got := count(t, db, table); got != 0 {
-			t.Errorf("got %d rows in %s, want 0", got, table)
+		for _, m := range ms {
+			versions[d] = append(versions[d], fmt.Sprintf("%04d_%s", m.version, m.name))
 		}
 	}
-	if err := checkMigrated(t.Context(), db); err != nil {
-		t.Errorf("checkMigrated: %v", err)
+	got, want := strings.Join(versions[postgresDialect], " "), strings.Join(versions[sqliteDialect], " ")
+	if got != want {
+		t.Errorf("got postgres migrations %q, want the same as sqlite's %q", got, want)
 	}
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		url := tempURL(t, d)
+		for i := range 2 {
+			out, err := runLedger(t, env{"DATABASE_URL": url}, "migrate")
+			if err != nil {
+				t.Fatalf("migrate run %d: %v\n%s", i+1, err, out)
+			}
+			applied := strings.Contains(out, "applied migration")
+			if want := i == 0; applied != want {
+				t.Errorf("run %d: got applied %v, want %v (log %q)", i+1, applied, want, out)
+			}
+		}
+		db := openTestDB(t, url)
+		ms, err := loadMigrations(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := count(t, db, "schema_migrations"), len(ms); got != want {
+			t.Errorf("got %d rows in schema_migrations, want %d", got, want)
+		}
+		for _, table := range []string{"customers", "invoices", "settings"} {
+			if got := count(t, db, table); got != 0 {
+				t.Errorf("got %d rows in %s, want 0", got, table)
+			}
+		}
+		if err := checkMigrated(t.Context(), db, d); err != nil {
+			t.Errorf("checkMigrated: %v", err)
+		}
+	})
+}
+
+// TestMigrateConcurrent runs migrate as a rollout might: several at once on
+// one fresh database. Each must succeed and each migration apply once.
+func TestMigrateConcurrent(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		url := tempURL(t, d)
+		const n = 8
+		outs := make([]string, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { outs[i], errs[i] = runLedger(t, env{"DATABASE_URL": url}, "migrate") })
+		}
+		wg.Wait()
+		applied := 0
+		for i := range n {
+			if errs[i] != nil {
+				t.Errorf("migrate %d: %v\n%s", i, errs[i], outs[i])
+			}
+			applied += strings.Count(outs[i], "applied migration")
+		}
+		ms, err := loadMigrations(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if applied != len(ms) {
+			t.Errorf("got %d migrations applied across %d runs, want %d", applied, n, len(ms))
+		}
+		if got := count(t, openTestDB(t, url), "schema_migrations"); got != len(ms) {
+			t.Errorf("got %d rows in schema_migrations, want %d", got, len(ms))
+		}
+	})
 }
 
 func TestMigrateFailure(t *testing.T) {
@@ -213,78 +315,84 @@ func TestMigrateFailure(t *testing.T) {
 }
 
 func TestSeed(t *testing.T) {
-	tests := []struct {
-		name              string
-		args              []string
-		admin, currency   string
-		wantErrContaining string
-	}{
-		{name: "defaults", admin: "admin@example.com", currency: "EUR"},
-		{name: "flags", args: []string{"--admin", "ops@acme.test", "--currency", "USD"}, admin: "ops@acme.test", currency: "USD"},
-		{name: "lowercase currency", args: []string{"--currency", "usd"}, wantErrContaining: "three-letter code"},
-		{name: "bad email", args: []string{"--admin", "nobody"}, wantErrContaining: "not an email address"},
-		{name: "stray argument", args: []string{"extra"}, wantErrContaining: "unexpected arguments"},
-		{name: "unknown flag", args: []string{"--plan", "gold"}, wantErrContaining: "flag provided but not defined"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			db, url := migratedDB(t)
-			out, err := runLedger(t, env{"DATABASE_URL": url}, append([]string{"seed"}, tt.args...)...)
-			if tt.wantErrContaining != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErrContaining) {
-					t.Fatalf("got error %v, want one containing %q", err, tt.wantErrContaining)
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		tests := []struct {
+			name              string
+			args              []string
+			admin, currency   string
+			wantErrContaining string
+		}{
+			{name: "defaults", admin: "admin@example.com", currency: "EUR"},
+			{name: "flags", args: []string{"--admin", "ops@acme.test", "--currency", "USD"}, admin: "ops@acme.test", currency: "USD"},
+			{name: "lowercase currency", args: []string{"--currency", "usd"}, wantErrContaining: "three-letter code"},
+			{name: "bad email", args: []string{"--admin", "nobody"}, wantErrContaining: "not an email address"},
+			{name: "stray argument", args: []string{"extra"}, wantErrContaining: "unexpected arguments"},
+			{name: "unknown flag", args: []string{"--plan", "gold"}, wantErrContaining: "flag provided but not defined"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				db, url := migratedDB(t, d)
+				out, err := runLedger(t, env{"DATABASE_URL": url}, append([]string{"seed"}, tt.args...)...)
+				if tt.wantErrContaining != "" {
+					if err == nil || !strings.Contains(err.Error(), tt.wantErrContaining) {
+						t.Fatalf("got error %v, want one containing %q", err, tt.wantErrContaining)
+					}
+					if got := count(t, db, "settings"); got != 0 {
+						t.Errorf("got %d settings after a failed seed, want 0", got)
+					}
+					return
 				}
-				if got := count(t, db, "settings"); got != 0 {
-					t.Errorf("got %d settings after a failed seed, want 0", got)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("seed: %v\n%s", err, out)
-			}
-			for key, want := range map[string]string{"admin_email": tt.admin, "currency": tt.currency} {
-				got, err := setting(t.Context(), db, key)
 				if err != nil {
-					t.Fatal(err)
+					t.Fatalf("seed: %v\n%s", err, out)
 				}
-				if got != want {
-					t.Errorf("setting %s: got %q, want %q", key, got, want)
+				for key, want := range map[string]string{"admin_email": tt.admin, "currency": tt.currency} {
+					got, err := setting(t.Context(), db, key)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got != want {
+						t.Errorf("setting %s: got %q, want %q", key, got, want)
+					}
 				}
-			}
-			for _, table := range []string{"customers", "invoices"} {
-				if got := count(t, db, table); got != 0 {
-					t.Errorf("got %d rows in %s after seed, want 0", got, table)
+				for _, table := range []string{"customers", "invoices"} {
+					if got := count(t, db, table); got != 0 {
+						t.Errorf("got %d rows in %s after seed, want 0", got, table)
+					}
 				}
-			}
-		})
-	}
+			})
+		}
+	})
 }
 
 func TestSeedTwiceOverwrites(t *testing.T) {
-	db, url := migratedDB(t)
-	for _, currency := range []string{"GBP", "CHF"} {
-		if out, err := runLedger(t, env{"DATABASE_URL": url}, "seed", "--currency", currency); err != nil {
-			t.Fatalf("seed --currency %s: %v\n%s", currency, err, out)
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		db, url := migratedDB(t, d)
+		for _, currency := range []string{"GBP", "CHF"} {
+			if out, err := runLedger(t, env{"DATABASE_URL": url}, "seed", "--currency", currency); err != nil {
+				t.Fatalf("seed --currency %s: %v\n%s", currency, err, out)
+			}
 		}
-	}
-	got, err := setting(t.Context(), db, "currency")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != "CHF" {
-		t.Errorf("got currency %q, want %q", got, "CHF")
-	}
+		got, err := setting(t.Context(), db, "currency")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != "CHF" {
+			t.Errorf("got currency %q, want %q", got, "CHF")
+		}
+	})
 }
 
 func TestSeedNeedsMigratedSchema(t *testing.T) {
-	_, err := runLedger(t, env{"DATABASE_URL": tempURL(t)}, "seed")
-	if err == nil || !strings.Contains(err.Error(), "ledger migrate") {
-		t.Errorf("got error %v, want one telling to run ledger migrate", err)
-	}
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		_, err := runLedger(t, env{"DATABASE_URL": tempURL(t, d)}, "seed")
+		if err == nil || !strings.Contains(err.Error(), "ledger migrate") {
+			t.Errorf("got error %v, want one telling to run ledger migrate", err)
+		}
+	})
 }
 
 func TestCommandErrors(t *testing.T) {
-	_, url := migratedDB(t)
+	_, url := migratedDB(t, sqliteDialect)
 	tests := []struct {
 		name string
 		env  env
@@ -294,12 +402,12 @@ func TestCommandErrors(t *testing.T) {
 		{"no command", env{}, nil, "no command given"},
 		{"unknown command", env{}, []string{"worker"}, `unknown command "worker"`},
 		{"migrate with argument", env{"DATABASE_URL": url}, []string{"migrate", "now"}, "migrate takes no arguments"},
-		{"migrate on postgres", env{"DATABASE_URL": "postgres://localhost/main"}, []string{"migrate"}, "postgres support is not built yet"},
+		{"migrate on unreachable postgres", env{"DATABASE_URL": "postgres://app:hunter2@127.0.0.1:1/main?sslmode=disable"}, []string{"migrate"}, "connection refused"},
 		{"serve without PORT", env{"DATABASE_URL": url}, []string{"serve"}, "PORT is not set"},
 		{"serve with bad PORT", env{"DATABASE_URL": url, "PORT": "http"}, []string{"serve"}, `PORT "http" is not a port number`},
 		{"serve with bad CURRENCY", env{"DATABASE_URL": url, "PORT": "0", "CURRENCY": "euro"}, []string{"serve"}, `CURRENCY "euro"`},
 		{"serve without DATABASE_URL", env{"PORT": "0"}, []string{"serve"}, "DATABASE_URL is not set"},
-		{"serve unmigrated", env{"DATABASE_URL": tempURL(t), "PORT": "0"}, []string{"serve"}, "ledger migrate"},
+		{"serve unmigrated", env{"DATABASE_URL": tempURL(t, sqliteDialect), "PORT": "0"}, []string{"serve"}, "ledger migrate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -307,172 +415,185 @@ func TestCommandErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got error %v, want one containing %q", err, tt.want)
 			}
+			if err != nil && strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("got %q, which leaks the password", err)
+			}
 		})
 	}
 }
 
 func TestAPI(t *testing.T) {
-	db, url := migratedDB(t)
-	if out, err := runLedger(t, env{"DATABASE_URL": url}, "seed", "--currency", "SEK"); err != nil {
-		t.Fatalf("seed: %v\n%s", err, out)
-	}
-	srv := testServer(t, db, config{tenant: "acme", currency: "USD"})
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		db, url := migratedDB(t, d)
+		if out, err := runLedger(t, env{"DATABASE_URL": url}, "seed", "--currency", "SEK"); err != nil {
+			t.Fatalf("seed: %v\n%s", err, out)
+		}
+		srv := testServer(t, db, config{tenant: "acme", currency: "USD"})
 
-	var invoices []invoice
-	mustCall(t, srv.URL, "GET", "/api/invoices", "", http.StatusOK, &invoices)
-	if len(invoices) != 0 {
-		t.Fatalf("got %d invoices in a fresh tenant, want 0", len(invoices))
-	}
+		var invoices []invoice
+		mustCall(t, srv.URL, "GET", "/api/invoices", "", http.StatusOK, &invoices)
+		if len(invoices) != 0 {
+			t.Fatalf("got %d invoices in a fresh tenant, want 0", len(invoices))
+		}
 
-	var c customer
-	mustCall(t, srv.URL, "POST", "/api/customers", `{"name":" Ada Lovelace ","email":"ada@example.com"}`, http.StatusCreated, &c)
-	if want := (customer{ID: c.ID, Name: "Ada Lovelace", Email: "ada@example.com"}); c != want || c.ID <= 0 {
-		t.Errorf("got customer %+v, want %+v with a positive id", c, want)
-	}
+		var c customer
+		mustCall(t, srv.URL, "POST", "/api/customers", `{"name":" Ada Lovelace ","email":"ada@example.com"}`, http.StatusCreated, &c)
+		if want := (customer{ID: c.ID, Name: "Ada Lovelace", Email: "ada@example.com"}); c != want || c.ID <= 0 {
+			t.Errorf("got customer %+v, want %+v with a positive id", c, want)
+		}
 
-	var inv invoice
-	mustCall(t, srv.URL, "POST", "/api/invoices", `{"customer_id":1,"amount_cents":12345}`, http.StatusCreated, &inv)
-	if inv.ID <= 0 || inv.CustomerID != c.ID || inv.AmountCents != 12345 || inv.Currency != "SEK" || inv.Status != "open" {
-		t.Errorf("got invoice %+v, want id > 0, customer %d, 12345 cents, SEK (the seeded currency), open", inv, c.ID)
-	}
-	if _, err := time.Parse(time.RFC3339, inv.CreatedAt); err != nil {
-		t.Errorf("got created_at %q, want RFC 3339: %v", inv.CreatedAt, err)
-	}
-	var explicit invoice
-	mustCall(t, srv.URL, "POST", "/api/invoices", `{"customer_id":1,"amount_cents":500,"currency":"JPY"}`, http.StatusCreated, &explicit)
-	if explicit.Currency != "JPY" {
-		t.Errorf("got currency %q, want %q", explicit.Currency, "JPY")
-	}
+		var inv invoice
+		mustCall(t, srv.URL, "POST", "/api/invoices", `{"customer_id":1,"amount_cents":12345}`, http.StatusCreated, &inv)
+		if inv.ID <= 0 || inv.CustomerID != c.ID || inv.AmountCents != 12345 || inv.Currency != "SEK" || inv.Status != "open" {
+			t.Errorf("got invoice %+v, want id > 0, customer %d, 12345 cents, SEK (the seeded currency), open", inv, c.ID)
+		}
+		if _, err := time.Parse(time.RFC3339, inv.CreatedAt); err != nil {
+			t.Errorf("got created_at %q, want RFC 3339: %v", inv.CreatedAt, err)
+		}
+		var explicit invoice
+		mustCall(t, srv.URL, "POST", "/api/invoices", `{"customer_id":1,"amount_cents":500,"currency":"JPY"}`, http.StatusCreated, &explicit)
+		if explicit.Currency != "JPY" {
+			t.Errorf("got currency %q, want %q", explicit.Currency, "JPY")
+		}
 
-	var customers []customer
-	mustCall(t, srv.URL, "GET", "/api/customers", "", http.StatusOK, &customers)
-	if len(customers) != 1 || customers[0] != c {
-		t.Errorf("got customers %+v, want [%+v]", customers, c)
-	}
-	mustCall(t, srv.URL, "GET", "/api/invoices", "", http.StatusOK, &invoices)
-	if len(invoices) != 2 || invoices[0] != inv || invoices[1] != explicit {
-		t.Errorf("got invoices %+v, want [%+v %+v]", invoices, inv, explicit)
-	}
+		var customers []customer
+		mustCall(t, srv.URL, "GET", "/api/customers", "", http.StatusOK, &customers)
+		if len(customers) != 1 || customers[0] != c {
+			t.Errorf("got customers %+v, want [%+v]", customers, c)
+		}
+		mustCall(t, srv.URL, "GET", "/api/invoices", "", http.StatusOK, &invoices)
+		if len(invoices) != 2 || invoices[0] != inv || invoices[1] != explicit {
+			t.Errorf("got invoices %+v, want [%+v %+v]", invoices, inv, explicit)
+		}
+	})
 }
 
 func TestAPIErrors(t *testing.T) {
-	db, _ := migratedDB(t)
-	srv := testServer(t, db, config{})
-	mustCall(t, srv.URL, "POST", "/api/customers", `{"name":"Ada","email":"ada@example.com"}`, http.StatusCreated, nil)
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		db, _ := migratedDB(t, d)
+		srv := testServer(t, db, config{})
+		mustCall(t, srv.URL, "POST", "/api/customers", `{"name":"Ada","email":"ada@example.com"}`, http.StatusCreated, nil)
 
-	tests := []struct {
-		name, method, path, body string
-		status                   int
-		want                     string
-	}{
-		{"customer without name", "POST", "/api/customers", `{"email":"a@b.c"}`, 400, "name is required"},
-		{"customer with blank name", "POST", "/api/customers", `{"name":"  ","email":"a@b.c"}`, 400, "name is required"},
-		{"customer without email", "POST", "/api/customers", `{"name":"Ada"}`, 400, "email is required"},
-		{"customer with bad email", "POST", "/api/customers", `{"name":"Ada","email":"ada"}`, 400, `email "ada" is not an email address`},
-		{"customer with unknown field", "POST", "/api/customers", `{"name":"Ada","email":"a@b.c","vip":true}`, 400, `unknown field "vip"`},
-		{"invoice without customer", "POST", "/api/invoices", `{"amount_cents":100}`, 400, "customer_id must be a positive integer"},
-		{"invoice without amount", "POST", "/api/invoices", `{"customer_id":1}`, 400, "amount_cents must be a positive integer"},
-		{"invoice with negative amount", "POST", "/api/invoices", `{"customer_id":1,"amount_cents":-5}`, 400, "amount_cents must be a positive integer"},
-		{"invoice with fractional amount", "POST", "/api/invoices", `{"customer_id":1,"amount_cents":1.5}`, 400, "amount_cents must be an integer"},
-		{"invoice with string customer", "POST", "/api/invoices", `{"customer_id":"1","amount_cents":100}`, 400, "customer_id must be an integer"},
-		{"invoice with bad currency", "POST", "/api/invoices", `{"customer_id":1,"amount_cents":100,"currency":"eur"}`, 400, `currency "eur"`},
-		{"invoice for unknown customer", "POST", "/api/invoices", `{"customer_id":42,"amount_cents":100}`, 422, "customer 42 does not exist"},
-		{"empty body", "POST", "/api/invoices", ``, 400, "request body is empty"},
-		{"malformed JSON", "POST", "/api/invoices", `{"customer_id":`, 400, "unexpected EOF"},
-		{"array body", "POST", "/api/customers", `[]`, 400, "must be a JSON object"},
-		{"two objects", "POST", "/api/customers", `{"name":"A","email":"a@b.c"}{}`, 400, "more than one JSON value"},
-		{"body over 1 MiB", "POST", "/api/customers", `{"name":"` + strings.Repeat("a", maxBodyBytes) + `"}`, 413, "larger than 1 MiB"},
-		{"PUT customers", "PUT", "/api/customers", `{}`, 405, "method PUT is not allowed"},
-		{"DELETE invoices", "DELETE", "/api/invoices", ``, 405, "method DELETE is not allowed"},
-		{"PATCH invoices", "PATCH", "/api/invoices", `{}`, 405, "method PATCH is not allowed"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			status, body := call(t, srv.URL, tt.method, tt.path, tt.body)
-			if status != tt.status {
-				t.Errorf("got status %d, want %d (body %q)", status, tt.status, body)
-			}
-			var got struct{ Error string }
-			if err := json.Unmarshal([]byte(body), &got); err != nil {
-				t.Fatalf("got body %q, want a JSON error: %v", body, err)
-			}
-			if !strings.Contains(got.Error, tt.want) {
-				t.Errorf("got error %q, want it to contain %q", got.Error, tt.want)
-			}
-		})
-	}
-	if got := count(t, db, "invoices"); got != 0 {
-		t.Errorf("got %d invoices after only failed requests, want 0", got)
-	}
+		tests := []struct {
+			name, method, path, body string
+			status                   int
+			want                     string
+		}{
+			{"customer without name", "POST", "/api/customers", `{"email":"a@b.c"}`, 400, "name is required"},
+			{"customer with blank name", "POST", "/api/customers", `{"name":"  ","email":"a@b.c"}`, 400, "name is required"},
+			{"customer without email", "POST", "/api/customers", `{"name":"Ada"}`, 400, "email is required"},
+			{"customer with bad email", "POST", "/api/customers", `{"name":"Ada","email":"ada"}`, 400, `email "ada" is not an email address`},
+			{"customer with unknown field", "POST", "/api/customers", `{"name":"Ada","email":"a@b.c","vip":true}`, 400, `unknown field "vip"`},
+			{"invoice without customer", "POST", "/api/invoices", `{"amount_cents":100}`, 400, "customer_id must be a positive integer"},
+			{"invoice without amount", "POST", "/api/invoices", `{"customer_id":1}`, 400, "amount_cents must be a positive integer"},
+			{"invoice with negative amount", "POST", "/api/invoices", `{"customer_id":1,"amount_cents":-5}`, 400, "amount_cents must be a positive integer"},
+			{"invoice with fractional amount", "POST", "/api/invoices", `{"customer_id":1,"amount_cents":1.5}`, 400, "amount_cents must be an integer"},
+			{"invoice with string customer", "POST", "/api/invoices", `{"customer_id":"1","amount_cents":100}`, 400, "customer_id must be an integer"},
+			{"invoice with bad currency", "POST", "/api/invoices", `{"customer_id":1,"amount_cents":100,"currency":"eur"}`, 400, `currency "eur"`},
+			{"invoice for unknown customer", "POST", "/api/invoices", `{"customer_id":42,"amount_cents":100}`, 422, "customer 42 does not exist"},
+			{"empty body", "POST", "/api/invoices", ``, 400, "request body is empty"},
+			{"malformed JSON", "POST", "/api/invoices", `{"customer_id":`, 400, "unexpected EOF"},
+			{"array body", "POST", "/api/customers", `[]`, 400, "must be a JSON object"},
+			{"two objects", "POST", "/api/customers", `{"name":"A","email":"a@b.c"}{}`, 400, "more than one JSON value"},
+			{"body over 1 MiB", "POST", "/api/customers", `{"name":"` + strings.Repeat("a", maxBodyBytes) + `"}`, 413, "larger than 1 MiB"},
+			{"PUT customers", "PUT", "/api/customers", `{}`, 405, "method PUT is not allowed"},
+			{"DELETE invoices", "DELETE", "/api/invoices", ``, 405, "method DELETE is not allowed"},
+			{"PATCH invoices", "PATCH", "/api/invoices", `{}`, 405, "method PATCH is not allowed"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				status, body := call(t, srv.URL, tt.method, tt.path, tt.body)
+				if status != tt.status {
+					t.Errorf("got status %d, want %d (body %q)", status, tt.status, body)
+				}
+				var got struct{ Error string }
+				if err := json.Unmarshal([]byte(body), &got); err != nil {
+					t.Fatalf("got body %q, want a JSON error: %v", body, err)
+				}
+				if !strings.Contains(got.Error, tt.want) {
+					t.Errorf("got error %q, want it to contain %q", got.Error, tt.want)
+				}
+			})
+		}
+		if got := count(t, db, "invoices"); got != 0 {
+			t.Errorf("got %d invoices after only failed requests, want 0", got)
+		}
+	})
 }
 
 func TestDefaultCurrency(t *testing.T) {
-	tests := []struct {
-		name, seeded, env, want string
-	}{
-		{"settings win", "SEK", "USD", "SEK"},
-		{"env without settings", "", "USD", "USD"},
-		{"neither", "", "", "EUR"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			db, _ := migratedDB(t)
-			if tt.seeded != "" {
-				if err := writeSettings(t.Context(), db, map[string]string{"currency": tt.seeded}); err != nil {
-					t.Fatal(err)
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		tests := []struct {
+			name, seeded, env, want string
+		}{
+			{"settings win", "SEK", "USD", "SEK"},
+			{"env without settings", "", "USD", "USD"},
+			{"neither", "", "", "EUR"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				db, _ := migratedDB(t, d)
+				if tt.seeded != "" {
+					if err := writeSettings(t.Context(), db, map[string]string{"currency": tt.seeded}); err != nil {
+						t.Fatal(err)
+					}
 				}
-			}
-			srv := testServer(t, db, config{currency: tt.env})
-			mustCall(t, srv.URL, "POST", "/api/customers", `{"name":"Ada","email":"ada@example.com"}`, http.StatusCreated, nil)
-			var inv invoice
-			mustCall(t, srv.URL, "POST", "/api/invoices", `{"customer_id":1,"amount_cents":100}`, http.StatusCreated, &inv)
-			if inv.Currency != tt.want {
-				t.Errorf("got currency %q, want %q", inv.Currency, tt.want)
-			}
-		})
-	}
+				srv := testServer(t, db, config{currency: tt.env})
+				mustCall(t, srv.URL, "POST", "/api/customers", `{"name":"Ada","email":"ada@example.com"}`, http.StatusCreated, nil)
+				var inv invoice
+				mustCall(t, srv.URL, "POST", "/api/invoices", `{"customer_id":1,"amount_cents":100}`, http.StatusCreated, &inv)
+				if inv.Currency != tt.want {
+					t.Errorf("got currency %q, want %q", inv.Currency, tt.want)
+				}
+			})
+		}
+	})
 }
 
 func TestHealthz(t *testing.T) {
-	db, _ := migratedDB(t)
-	srv := testServer(t, db, config{})
-	if status, body := call(t, srv.URL, "GET", "/healthz", ""); status != http.StatusOK || body != "ok" {
-		t.Errorf("got %d %q, want 200 %q", status, body, "ok")
-	}
-	db.Close()
-	if status, _ := call(t, srv.URL, "GET", "/healthz", ""); status != http.StatusServiceUnavailable {
-		t.Errorf("got status %d with the database closed, want 503", status)
-	}
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		db, _ := migratedDB(t, d)
+		srv := testServer(t, db, config{})
+		if status, body := call(t, srv.URL, "GET", "/healthz", ""); status != http.StatusOK || body != "ok" {
+			t.Errorf("got %d %q, want 200 %q", status, body, "ok")
+		}
+		db.Close()
+		if status, _ := call(t, srv.URL, "GET", "/healthz", ""); status != http.StatusServiceUnavailable {
+			t.Errorf("got status %d with the database closed, want 503", status)
+		}
+	})
 }
 
 func TestIndexPage(t *testing.T) {
-	db, url := migratedDB(t)
-	if out, err := runLedger(t, env{"DATABASE_URL": url}, "seed", "--currency", "GBP"); err != nil {
-		t.Fatalf("seed: %v\n%s", err, out)
-	}
-	srv := testServer(t, db, config{tenant: "acme"})
-
-	status, page := call(t, srv.URL, "GET", "/", "")
-	if status != http.StatusOK {
-		t.Fatalf("got status %d, want 200", status)
-	}
-	for _, want := range []string{"<h1>acme</h1>", "GBP", "No invoices yet."} {
-		if !strings.Contains(page, want) {
-			t.Errorf("got a fresh page without %q:\n%s", want, page)
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		db, url := migratedDB(t, d)
+		if out, err := runLedger(t, env{"DATABASE_URL": url}, "seed", "--currency", "GBP"); err != nil {
+			t.Fatalf("seed: %v\n%s", err, out)
 		}
-	}
+		srv := testServer(t, db, config{tenant: "acme"})
 
-	mustCall(t, srv.URL, "POST", "/api/customers", `{"name":"Smith & <Sons>","email":"s@example.com"}`, http.StatusCreated, nil)
-	mustCall(t, srv.URL, "POST", "/api/invoices", `{"customer_id":1,"amount_cents":123456}`, http.StatusCreated, nil)
-	_, page = call(t, srv.URL, "GET", "/", "")
-	for _, want := range []string{"Smith &amp; &lt;Sons&gt;", "1234.56 GBP", "<td>open</td>"} {
-		if !strings.Contains(page, want) {
-			t.Errorf("got a page without %q:\n%s", want, page)
+		status, page := call(t, srv.URL, "GET", "/", "")
+		if status != http.StatusOK {
+			t.Fatalf("got status %d, want 200", status)
 		}
-	}
-	if status, _ := call(t, srv.URL, "GET", "/nope", ""); status != http.StatusNotFound {
-		t.Errorf("GET /nope: got status %d, want 404", status)
-	}
+		for _, want := range []string{"<h1>acme</h1>", "GBP", "No invoices yet."} {
+			if !strings.Contains(page, want) {
+				t.Errorf("got a fresh page without %q:\n%s", want, page)
+			}
+		}
+
+		mustCall(t, srv.URL, "POST", "/api/customers", `{"name":"Smith & <Sons>","email":"s@example.com"}`, http.StatusCreated, nil)
+		mustCall(t, srv.URL, "POST", "/api/invoices", `{"customer_id":1,"amount_cents":123456}`, http.StatusCreated, nil)
+		_, page = call(t, srv.URL, "GET", "/", "")
+		for _, want := range []string{"Smith &amp; &lt;Sons&gt;", "1234.56 GBP", "<td>open</td>"} {
+			if !strings.Contains(page, want) {
+				t.Errorf("got a page without %q:\n%s", want, page)
+			}
+		}
+		if status, _ := call(t, srv.URL, "GET", "/nope", ""); status != http.StatusNotFound {
+			t.Errorf("GET /nope: got status %d, want 404", status)
+		}
+	})
 }
 
 func TestMoney(t *testing.T) {
@@ -493,8 +614,8 @@ func TestMoney(t *testing.T) {
 	}
 }
 
-// TestBinary builds ledger and runs it the way Stamp does: migrate, seed,
-// then serve until SIGTERM.
+// TestBinary builds ledger and runs it the way Stamp does, on each dialect:
+// migrate, seed, then serve until SIGTERM.
 func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -504,84 +625,92 @@ func TestBinary(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	environ := append(os.Environ(),
-		"DATABASE_URL=sqlite:"+filepath.Join(dir, "main.db"),
-		"HOST=127.0.0.1", "PORT=0", "TENANT=acme", "CURRENCY=USD", "SESSION_KEY=c2VjcmV0LXNlc3Npb24ta2V5",
-	)
-	for _, args := range [][]string{{"migrate"}, {"migrate"}, {"seed", "--admin", "ops@acme.test", "--currency", "NOK"}} {
-		cmd := exec.Command(bin, args...)
-		cmd.Env = environ
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("ledger %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = environ
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := false
-	t.Cleanup(func() {
-		if !exited {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	logs := &syncBuffer{}
-	addr := make(chan string, 1)
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			logs.add(line)
-			if a, ok := strings.CutPrefix(field(line, "addr="), "127.0.0.1:"); ok && strings.Contains(line, "msg=serving") {
-				addr <- "http://127.0.0.1:" + a
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		dbURL := tempURL(t, d)
+		environ := append(os.Environ(),
+			"DATABASE_URL="+dbURL,
+			"HOST=127.0.0.1", "PORT=0", "TENANT=acme", "CURRENCY=USD", "SESSION_KEY=c2VjcmV0LXNlc3Npb24ta2V5",
+		)
+		for _, args := range [][]string{{"migrate"}, {"migrate"}, {"seed", "--admin", "ops@acme.test", "--currency", "NOK"}} {
+			cmd := exec.Command(bin, args...)
+			cmd.Env = environ
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("ledger %s: %v\n%s", strings.Join(args, " "), err, out)
 			}
 		}
-	}()
-	var base string
-	select {
-	case base = <-addr:
-	case <-readDone:
-		t.Fatalf("serve exited before listening:\n%s", logs)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("serve did not log its address:\n%s", logs)
-	}
 
-	waitHealthy(t, base)
-	mustCall(t, base, "POST", "/api/customers", `{"name":"Ada","email":"ada@example.com"}`, http.StatusCreated, nil)
-	var inv invoice
-	mustCall(t, base, "POST", "/api/invoices", `{"customer_id":1,"amount_cents":4200}`, http.StatusCreated, &inv)
-	if inv.ID != 1 || inv.Currency != "NOK" {
-		t.Errorf("got invoice %+v, want id 1 in NOK", inv)
-	}
+		cmd := exec.Command(bin, "serve")
+		cmd.Env = environ
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := false
+		t.Cleanup(func() {
+			if !exited {
+				cmd.Process.Kill()
+				cmd.Wait()
+			}
+		})
+		logs := &syncBuffer{}
+		addr := make(chan string, 1)
+		readDone := make(chan struct{})
+		go func() {
+			defer close(readDone)
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				line := sc.Text()
+				logs.add(line)
+				if a, ok := strings.CutPrefix(field(line, "addr="), "127.0.0.1:"); ok && strings.Contains(line, "msg=serving") {
+					addr <- "http://127.0.0.1:" + a
+				}
+			}
+		}()
+		var base string
+		select {
+		case base = <-addr:
+		case <-readDone:
+			t.Fatalf("serve exited before listening:\n%s", logs)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("serve did not log its address:\n%s", logs)
+		}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-readDone:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("serve did not exit after SIGTERM:\n%s", logs)
-	}
-	err = cmd.Wait()
-	exited = true
-	if err != nil {
-		t.Fatalf("serve after SIGTERM: got %v, want exit status 0:\n%s", err, logs)
-	}
-	if !strings.Contains(logs.String(), "msg=stopped") {
-		t.Errorf("got logs without msg=stopped:\n%s", logs)
-	}
-	if strings.Contains(logs.String(), "c2VjcmV0") {
-		t.Errorf("got logs that contain SESSION_KEY:\n%s", logs)
-	}
+		waitHealthy(t, base)
+		mustCall(t, base, "POST", "/api/customers", `{"name":"Ada","email":"ada@example.com"}`, http.StatusCreated, nil)
+		var inv invoice
+		mustCall(t, base, "POST", "/api/invoices", `{"customer_id":1,"amount_cents":4200}`, http.StatusCreated, &inv)
+		if inv.ID != 1 || inv.Currency != "NOK" {
+			t.Errorf("got invoice %+v, want id 1 in NOK", inv)
+		}
+
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-readDone:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("serve did not exit after SIGTERM:\n%s", logs)
+		}
+		err = cmd.Wait()
+		exited = true
+		if err != nil {
+			t.Fatalf("serve after SIGTERM: got %v, want exit status 0:\n%s", err, logs)
+		}
+		if !strings.Contains(logs.String(), "msg=stopped") {
+			t.Errorf("got logs without msg=stopped:\n%s", logs)
+		}
+		if strings.Contains(logs.String(), "c2VjcmV0") {
+			t.Errorf("got logs that contain SESSION_KEY:\n%s", logs)
+		}
+		if u, err := url.Parse(dbURL); err == nil {
+			if pw, ok := u.User.Password(); ok && strings.Contains(logs.String(), pw) {
+				t.Errorf("got logs that contain the database password:\n%s", logs)
+			}
+		}
+	})
 }
 
 // waitHealthy polls base/healthz until it answers 200.

@@ -40,12 +40,12 @@ func seedCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("seed: --currency %q is not a three-letter code such as EUR", *currency)
 	}
 
-	db, err := openDB(getenv("DATABASE_URL"))
+	db, d, err := openDB(getenv("DATABASE_URL"))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := checkMigrated(ctx, db); err != nil {
+	if err := checkMigrated(ctx, db, d); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
 	settings := map[string]string{"admin_email": *admin, "currency": *currency}
