@@ -39,6 +39,12 @@ type Config struct {
 	// URL returns the address customers reach a tenant at.
 	URL func(tenant string) string
 
+	// Holder names this control-plane process in the leases it takes;
+	// it must differ between processes sharing a store and stay the same
+	// across restarts of one (so a restart keeps its own leases).
+	Holder         string
+	LeaseTTL       time.Duration // how long a lease lasts unrenewed; default 5s
+	WatchInterval  time.Duration // how often the event log is read for new work; default 250ms
 	Workers        int           // concurrent passes; default 8
 	HealthTimeout  time.Duration // how long a new instance may take to pass its health check; default 60s
 	ResyncInterval time.Duration // every tenant is checked this often; default 30s
@@ -56,10 +62,21 @@ type Reconciler struct {
 	mu         sync.Mutex
 	blueprints map[string]*blueprint.Blueprint // by bundle digest
 	failures   map[string]int                  // consecutive transient failures by tenant
+	held       map[string]time.Time            // tenants whose lease this process holds, since when
+	passes     map[string]context.CancelFunc   // cancels the running pass of a tenant
 }
 
 // New returns a Reconciler; nothing runs until Run.
 func New(cfg Config) *Reconciler {
+	if cfg.Holder == "" {
+		cfg.Holder = "stamp"
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 5 * time.Second
+	}
+	if cfg.WatchInterval <= 0 {
+		cfg.WatchInterval = 250 * time.Millisecond
+	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 8
 	}
@@ -87,6 +104,8 @@ func New(cfg Config) *Reconciler {
 		client:     &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}},
 		blueprints: map[string]*blueprint.Blueprint{},
 		failures:   map[string]int{},
+		held:       map[string]time.Time{},
+		passes:     map[string]context.CancelFunc{},
 	}
 }
 
@@ -101,10 +120,23 @@ func (r *Reconciler) QueueLen() int { return r.queue.len() }
 // driver holds (so leftovers of deleted tenants are removed), and repeats
 // that every ResyncInterval.
 func (r *Reconciler) Run(ctx context.Context) error {
+	after, err := r.cfg.Store.LastEventSeq(ctx)
+	if err != nil {
+		return fmt.Errorf("read the event log position: %w", err)
+	}
 	if err := r.resync(ctx); err != nil {
 		return err
 	}
 	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		r.renewLeases(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		r.watch(ctx, after)
+	}()
 	for range r.cfg.Workers {
 		wg.Add(1)
 		go func() {
@@ -200,6 +232,27 @@ func terminal(format string, args ...any) error {
 // reached a resting state (converged, failed for good, or handed on to a
 // new pass); an error is transient and the caller retries with backoff.
 func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Time) error {
+	ok, err := r.take(ctx, name)
+	if err != nil {
+		return fmt.Errorf("take lease of tenant %q: %w", name, err)
+	}
+	if !ok {
+		// Another server owns it; try again once its lease could have
+		// expired, in case that server died.
+		r.queue.addAfter(name, r.cfg.LeaseTTL/2)
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r.mu.Lock()
+	r.passes[name] = cancel
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.passes, name)
+		r.mu.Unlock()
+	}()
+
 	t, err := r.cfg.Store.GetTenant(ctx, name)
 	if stamp.ErrorCode(err) == stamp.ENOTFOUND {
 		// Nothing should exist for a tenant the store does not know; the
@@ -207,6 +260,7 @@ func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Tim
 		if err := r.cfg.Driver.Remove(ctx, name); err != nil {
 			return fmt.Errorf("remove leftovers of deleted tenant %q: %w", name, err)
 		}
+		r.give(ctx, name)
 		return nil
 	}
 	if err != nil {
@@ -625,7 +679,11 @@ func (p *pass) remove(ctx context.Context) error {
 			p.r.cfg.Logger.Error("sync router after delete", "tenant", p.t.Name, "err", err)
 		}
 	}
-	return p.event(ctx, &stamp.Event{Type: stamp.EventTenantDeleted})
+	if err := p.event(ctx, &stamp.Event{Type: stamp.EventTenantDeleted}); err != nil {
+		return err
+	}
+	p.r.give(ctx, p.t.Name)
+	return nil
 }
 
 // save writes the tenant's status; a concurrent change ends the pass.

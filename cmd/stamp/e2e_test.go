@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -60,7 +61,16 @@ type stampServer struct {
 	router   string // host:port
 	cmd      *exec.Cmd
 	exited   chan struct{}
+	ports    string // the block of tenant ports this server's driver allocates from
 	extraArg []string
+}
+
+// portBlock returns a random block of 200 tenant ports in 20000-23999, so
+// tenants of concurrently running tests (and a stale listener elsewhere on
+// the machine) do not share ports; the driver's own tests use 24000-24999.
+func portBlock() string {
+	lo := 20000 + 200*rand.IntN(20)
+	return fmt.Sprintf("%d-%d", lo, lo+199)
 }
 
 // freePort returns a loopback port that was free a moment ago.
@@ -77,7 +87,14 @@ func freePort(t *testing.T) string {
 // startStampServer starts `stamp server` on a new data dir and fixed free ports.
 func startStampServer(t *testing.T, extra ...string) *stampServer {
 	t.Helper()
-	s := &stampServer{t: t, data: t.TempDir(), api: freePort(t), router: freePort(t), extraArg: extra}
+	return startStampServerIn(t, t.TempDir(), extra...)
+}
+
+// startStampServerIn starts `stamp server` on data dir data, which other
+// servers may share.
+func startStampServerIn(t *testing.T, data string, extra ...string) *stampServer {
+	t.Helper()
+	s := &stampServer{t: t, data: data, api: freePort(t), router: freePort(t), ports: portBlock(), extraArg: extra}
 	s.start()
 	t.Cleanup(func() {
 		s.kill()
@@ -90,9 +107,10 @@ func startStampServer(t *testing.T, extra ...string) *stampServer {
 func (s *stampServer) start() {
 	t := s.t
 	t.Helper()
-	args := append([]string{"server", "--data", s.data, "--listen", s.api, "--router-listen", s.router, "--log-level", "debug"}, s.extraArg...)
+	args := append([]string{"server", "--data", s.data, "--listen", s.api, "--router-listen", s.router,
+		"--ports", s.ports, "--log-level", "debug"}, s.extraArg...)
 	s.cmd = exec.Command(stampBin, args...)
-	logf, err := os.OpenFile(filepath.Join(s.data, "..", "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	logf, err := os.OpenFile(s.logPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,8 +151,14 @@ func (s *stampServer) kill() {
 	<-s.exited
 }
 
+// logPath is where the server's output goes: beside the data dir, one
+// file per server (servers may share a data dir).
+func (s *stampServer) logPath() string {
+	return filepath.Join(s.data, "..", "server-"+strings.ReplaceAll(s.api, ":", "-")+".log")
+}
+
 func (s *stampServer) log() string {
-	b, _ := os.ReadFile(filepath.Join(s.data, "..", "server.log"))
+	b, _ := os.ReadFile(s.logPath())
 	return string(b)
 }
 
@@ -621,5 +645,13 @@ func TestDeleteWhileProvisioning(t *testing.T) {
 		if len(entries) != 0 {
 			t.Errorf("%s holds %d entries after every tenant was deleted", dir, len(entries))
 		}
+	}
+}
+
+// syscallKill sends SIGKILL to pid.
+func syscallKill(t *testing.T, pid int) {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill %d: %v", pid, err)
 	}
 }

@@ -43,6 +43,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table, json or yaml")
 	root.AddCommand(
 		newServerCmd(g),
+		newRouterCmd(g),
 		newDemoCmd(g),
 		newBlueprintCmd(g),
 		newTenantCmd(g),

@@ -23,7 +23,7 @@ import (
 	"github.com/stamphq/stamp/httpapi"
 	"github.com/stamphq/stamp/reconcile"
 	"github.com/stamphq/stamp/router"
-	sqlitestore "github.com/stamphq/stamp/store/sqlite"
+	pgengine "github.com/stamphq/stamp/engine/postgres"
 )
 
 // adminTokenFile is where the first start writes the admin token, inside
@@ -36,7 +36,10 @@ type serverConfig struct {
 	RouterListen  string
 	Data          string
 	Store         string
+	TenantPG      string
+	ID            string
 	BaseDomain    string
+	Ports         string
 	Workers       int
 	HealthTimeout time.Duration
 	LogLevel      string
@@ -46,8 +49,11 @@ func (c *serverConfig) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&c.Listen, "listen", "127.0.0.1:7070", "address of the API")
 	f.StringVar(&c.RouterListen, "router-listen", "127.0.0.1:7080", "address of the router that serves tenants")
-	f.StringVar(&c.Store, "store", "sqlite", `control-plane state: "sqlite" (a file in the data dir) or "sqlite:PATH"`)
+	storeFlag(f, &c.Store)
+	f.StringVar(&c.TenantPG, "tenant-postgres", "", "PostgreSQL server for tenant databases with engine postgres (postgres://admin:password@host:port/postgres)")
+	f.StringVar(&c.ID, "id", "", "name of this server among those sharing a store (default: hostname and --listen)")
 	f.StringVar(&c.BaseDomain, "base-domain", "localhost", "tenants are served at <tenant>.<base-domain>")
+	f.StringVar(&c.Ports, "ports", "10000-19999", "loopback ports the local driver gives tenant instances, MIN-MAX")
 	f.IntVar(&c.Workers, "workers", 8, "tenants reconciled at once")
 	f.DurationVar(&c.HealthTimeout, "health-timeout", 60*time.Second, "how long a new instance may take to pass its health check")
 	f.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
@@ -64,11 +70,17 @@ func (c *serverConfig) validate() error {
 	if c.Data == "" {
 		problems = append(problems, "--data is empty")
 	}
-	if c.Store != "sqlite" && !strings.HasPrefix(c.Store, "sqlite:") {
-		problems = append(problems, fmt.Sprintf("--store %q: only sqlite is supported (\"sqlite\" or \"sqlite:PATH\")", c.Store))
+	if err := validateStore(c.Store); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if c.TenantPG != "" && !isPostgresURL(c.TenantPG) {
+		problems = append(problems, fmt.Sprintf("--tenant-postgres %s: want a postgres:// URL", redact(c.TenantPG)))
 	}
 	if err := stamp.ValidateName("base domain label", strings.ReplaceAll(c.BaseDomain, ".", "-")); err != nil {
 		problems = append(problems, fmt.Sprintf("--base-domain %q is not a domain name", c.BaseDomain))
+	}
+	if _, _, err := c.portRange(); err != nil {
+		problems = append(problems, err.Error())
 	}
 	if c.Workers < 1 {
 		problems = append(problems, fmt.Sprintf("--workers %d: want at least 1", c.Workers))
@@ -84,6 +96,17 @@ func (c *serverConfig) validate() error {
 		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
 	}
 	return nil
+}
+
+// portRange parses --ports.
+func (c *serverConfig) portRange() (lo, hi int, err error) {
+	a, b, ok := strings.Cut(c.Ports, "-")
+	lo, err1 := strconv.Atoi(a)
+	hi, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || lo < 1 || hi > 65535 || lo > hi {
+		return 0, 0, fmt.Errorf("--ports %q: want MIN-MAX within 1-65535, e.g. 10000-19999", c.Ports)
+	}
+	return lo, hi, nil
 }
 
 func newServerCmd(g *globals) *cobra.Command {
@@ -129,6 +152,7 @@ type server struct {
 	store      stamp.Store
 	driver     *local.Driver
 	group      *errgroup.Group
+	closers    []func() // engines and the like, closed after the group ends
 }
 
 // startServer opens the store, the driver and the engines, starts the API,
@@ -142,13 +166,9 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	if err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	storePath := filepath.Join(data, "stamp.db")
-	if p, ok := strings.CutPrefix(cfg.Store, "sqlite:"); ok {
-		storePath = p
-	}
-	store, err := sqlitestore.Open(ctx, storePath)
+	store, err := openStore(ctx, cfg.Store, data)
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, err
 	}
 	var closers []func()
 	defer func() {
@@ -163,7 +183,10 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	if err != nil {
 		return nil, err
 	}
-	driver, err := local.New(ctx, local.Config{Dir: filepath.Join(data, "local"), Bundles: store, Logger: logger})
+	portMin, portMax, _ := cfg.portRange() // validated with the configuration
+	driver, err := local.New(ctx, local.Config{
+		Dir: filepath.Join(data, "local"), Bundles: store, Logger: logger, PortMin: portMin, PortMax: portMax,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("start local driver: %w", err)
 	}
@@ -182,7 +205,22 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 
 	rt := router.New(router.Config{Source: store, BaseDomain: cfg.BaseDomain, Logger: logger})
 	engines := map[string]stamp.Engine{"sqlite": sqliteengine.New(filepath.Join(data, "databases"))}
+	if cfg.TenantPG != "" {
+		pg, err := pgengine.New(ctx, cfg.TenantPG)
+		if err != nil {
+			routerLn.Close()
+			return nil, fmt.Errorf("tenant PostgreSQL: %w", err)
+		}
+		closers = append(closers, func() { pg.Close() })
+		engines["postgres"] = pg
+	}
+	id := cfg.ID
+	if id == "" {
+		host, _ := os.Hostname()
+		id = host + "/" + apiLn.Addr().String()
+	}
 	rec := reconcile.New(reconcile.Config{
+		Holder: id,
 		Store: store, Driver: driver, Engines: engines, Routes: rt,
 		URL: func(tenant string) string {
 			return "http://" + tenant + "." + cfg.BaseDomain + ":" + strconv.Itoa(routerAddr.Port)
@@ -217,7 +255,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	logger.Info("stamp server started", "api", apiLn.Addr().String(), "router", routerAddr.String(), "data", data)
 	return &server{
 		apiAddr: apiLn.Addr().(*net.TCPAddr), routerAddr: routerAddr, token: token,
-		store: store, driver: driver, group: g,
+		store: store, driver: driver, group: g, closers: closers,
 	}, nil
 }
 
@@ -225,7 +263,9 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 // driver. Tenant processes keep running: they belong to the customers.
 func (s *server) wait() error {
 	err := s.group.Wait()
-	s.driver.Close()
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
 	s.store.Close()
 	return err
 }

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stamphq/stamp/router"
+)
+
+// newRouterCmd is `stamp router`: the data plane alone. It reads routes
+// from the store, so tenant traffic keeps flowing while every API and
+// reconciler process is down or restarting.
+func newRouterCmd(g *globals) *cobra.Command {
+	var (
+		store, listen, baseDomain, logLevel string
+		poll                                time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "router",
+		Short: "Run only the router, reading routes from the store",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := validateStore(store); err != nil {
+				return err
+			}
+			if _, _, err := net.SplitHostPort(listen); err != nil {
+				return fmt.Errorf("--router-listen %q: want host:port", listen)
+			}
+			data, err := filepath.Abs(g.data)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			st, err := openStore(ctx, store, data)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			logger := newLogger(g.stderr, logLevel)
+			rt := router.New(router.Config{Source: st, BaseDomain: baseDomain, PollInterval: poll, Logger: logger})
+			if err := rt.Sync(ctx); err != nil {
+				return fmt.Errorf("load routes: %w", err)
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("router listen on %s: %w", listen, err)
+			}
+			fmt.Fprintf(g.stdout, "stamp router: tenants on http://<tenant>.%s:%d\n", baseDomain, ln.Addr().(*net.TCPAddr).Port)
+			srv := &http.Server{Handler: rt, ReadHeaderTimeout: 10 * time.Second}
+			eg, ectx := errgroup.WithContext(ctx)
+			eg.Go(func() error { return serve(ectx, srv, ln, "router") })
+			eg.Go(func() error { return rt.Run(ectx) })
+			return eg.Wait()
+		},
+	}
+	f := cmd.Flags()
+	storeFlag(f, &store)
+	f.StringVar(&listen, "router-listen", "127.0.0.1:7080", "address tenants are served on")
+	f.StringVar(&baseDomain, "base-domain", "localhost", "tenants are served at <tenant>.<base-domain>")
+	f.DurationVar(&poll, "poll", 200*time.Millisecond, "how often the store's event log is read for route changes")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+

@@ -1,0 +1,144 @@
+package reconcile
+
+import (
+	"context"
+	"time"
+
+	stamp "github.com/stamphq/stamp"
+)
+
+// Ownership: a tenant is worked on by the one control-plane process that
+// holds its lease in the store, so several servers can share a store
+// without two of them ever reconciling (or supervising) the same tenant.
+// A process keeps the leases it takes, renewing them all every LeaseTTL/3,
+// until it dies or loses them; another process then takes a tenant over at
+// its next try after the lease expired.
+
+// leaseKey names the lease of a tenant.
+func leaseKey(tenant string) string { return "tenant/" + tenant }
+
+// take tries to take or renew the lease of tenant. On success the tenant is
+// held from then on; when another process holds it, whatever this process
+// still had of it is let go.
+func (r *Reconciler) take(ctx context.Context, tenant string) (bool, error) {
+	ok, err := r.cfg.Store.TryLease(ctx, leaseKey(tenant), r.cfg.Holder, r.cfg.LeaseTTL)
+	if err != nil {
+		return false, err
+	}
+	r.mu.Lock()
+	_, had := r.held[tenant]
+	if ok && !had {
+		r.held[tenant] = r.cfg.Clock.Now()
+	}
+	r.mu.Unlock()
+	if !ok && had {
+		r.letGo(ctx, tenant)
+	}
+	return ok, nil
+}
+
+// give hands the lease of tenant back, once nothing of it is left.
+func (r *Reconciler) give(ctx context.Context, tenant string) {
+	r.mu.Lock()
+	delete(r.held, tenant)
+	r.mu.Unlock()
+	if err := r.cfg.Store.ReleaseLease(ctx, leaseKey(tenant), r.cfg.Holder); err != nil {
+		// It expires by itself; nothing is lost but a little time.
+		r.cfg.Logger.Warn("release lease", "tenant", tenant, "err", err)
+	}
+}
+
+// letGo forgets tenant after its lease was lost: a pass still running on it
+// is cancelled and the driver stops watching over its instances.
+func (r *Reconciler) letGo(ctx context.Context, tenant string) {
+	r.mu.Lock()
+	delete(r.held, tenant)
+	cancel := r.passes[tenant]
+	r.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	if rel, ok := r.cfg.Driver.(stamp.Releaser); ok {
+		if err := rel.Release(ctx, tenant); err != nil {
+			r.cfg.Logger.Error("release tenant from driver", "tenant", tenant, "err", err)
+		}
+	}
+	r.cfg.Logger.Info("lost the lease of a tenant; another server owns it now", "tenant", tenant)
+}
+
+// renewLeases renews every lease this process holds, every LeaseTTL/3,
+// until ctx ends. A lease missing from the renewal was lost; if renewals
+// keep failing for a whole LeaseTTL, every lease is given up, since another
+// process may own those tenants by now.
+func (r *Reconciler) renewLeases(ctx context.Context) {
+	ticker := time.NewTicker(r.cfg.LeaseTTL / 3)
+	defer ticker.Stop()
+	lastOK := r.cfg.Clock.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		started := r.cfg.Clock.Now()
+		keys, err := r.cfg.Store.RenewLeases(ctx, r.cfg.Holder, r.cfg.LeaseTTL)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.cfg.Logger.Warn("renew leases", "err", err)
+			if started.Sub(lastOK) < r.cfg.LeaseTTL {
+				continue
+			}
+			keys = nil // assume the worst: every lease has expired
+		} else {
+			lastOK = started
+		}
+		renewed := make(map[string]bool, len(keys))
+		for _, k := range keys {
+			renewed[k] = true
+		}
+		var lost []string
+		r.mu.Lock()
+		for tenant, since := range r.held {
+			// A lease taken after this renewal began may not be in it.
+			if !renewed[leaseKey(tenant)] && since.Before(started) {
+				lost = append(lost, tenant)
+			}
+		}
+		r.mu.Unlock()
+		for _, tenant := range lost {
+			r.letGo(ctx, tenant)
+			r.queue.addAfter(tenant, r.cfg.LeaseTTL/2)
+		}
+	}
+}
+
+// watch queues the tenants that events written by any process name as
+// created or being deleted, so a tenant created through another server's
+// API is picked up within WatchInterval.
+func (r *Reconciler) watch(ctx context.Context, after int64) {
+	ticker := time.NewTicker(r.cfg.WatchInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		events, err := r.cfg.Store.ListEvents(ctx, stamp.EventFilter{AfterSeq: after, Limit: 1000})
+		if err != nil {
+			if ctx.Err() == nil {
+				r.cfg.Logger.Warn("watch events", "err", err)
+			}
+			continue
+		}
+		for _, e := range events {
+			after = e.Seq
+			switch e.Type {
+			case stamp.EventTenantCreated, stamp.EventTenantDeleting:
+				r.queue.add(e.Tenant)
+			}
+		}
+	}
+}
