@@ -67,4 +67,3 @@ func newRouterCmd(g *globals) *cobra.Command {
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
-

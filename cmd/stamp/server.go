@@ -19,11 +19,11 @@ import (
 
 	stamp "github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/driver/local"
+	pgengine "github.com/stamphq/stamp/engine/postgres"
 	sqliteengine "github.com/stamphq/stamp/engine/sqlite"
 	"github.com/stamphq/stamp/httpapi"
 	"github.com/stamphq/stamp/reconcile"
 	"github.com/stamphq/stamp/router"
-	pgengine "github.com/stamphq/stamp/engine/postgres"
 )
 
 // adminTokenFile is where the first start writes the admin token, inside
@@ -221,7 +221,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	}
 	rec := reconcile.New(reconcile.Config{
 		Holder: id,
-		Store: store, Driver: driver, Engines: engines, Routes: rt,
+		Store:  store, Driver: driver, Engines: engines, Routes: rt,
 		URL: func(tenant string) string {
 			return "http://" + tenant + "." + cfg.BaseDomain + ":" + strconv.Itoa(routerAddr.Port)
 		},
