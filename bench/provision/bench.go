@@ -108,7 +108,7 @@ func (b *bench) blueprintDir() (string, error) {
 
 // measure runs both phases, then reads the step breakdown and memory.
 func (b *bench) measure(ctx context.Context) (*report, error) {
-	rep := &report{}
+	rep := &report{loadBefore: loadAverage()}
 	phases := []phase{
 		{name: "sequential", n: b.cfg.sequential, concurrency: 1, seedByHand: true},
 		{name: "parallel", n: b.cfg.parallel, concurrency: b.cfg.concurrency},
@@ -132,7 +132,17 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 		return nil, err
 	}
 	rep.memory = mem
+	rep.loadAfter = loadAverage()
 	return rep, nil
+}
+
+// loadAverage returns the 1, 5 and 15 minute load averages of the machine.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 // runPhase alternates rounds of floor samples and tenant creations, each

@@ -30,6 +30,9 @@ type phaseResult struct {
 type report struct {
 	phases []*phaseResult
 	memory memoryUse
+	// loadBefore and loadAfter are /proc/loadavg at the start and end of
+	// the measurement: on a shared machine they say how quiet it was.
+	loadBefore, loadAfter string
 }
 
 // percentile returns the nearest-rank p-th percentile (0 < p <= 100) of
@@ -81,6 +84,7 @@ func mib(kib int64) string {
 // markdown renders the report.
 func (r *report) markdown() string {
 	var b strings.Builder
+	fmt.Fprintf(&b, "Load average (1, 5, 15 min) before: %s; after: %s.\n\n", r.loadBefore, r.loadAfter)
 	b.WriteString("| phase | n | concurrency | stamp p50 | stamp p99 | floor p50 | floor p99 | ratio p50 | ratio p99 |\n")
 	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, ph := range r.phases {
