@@ -5,8 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"syscall"
@@ -22,7 +27,7 @@ func (d *Driver) Prepare(ctx context.Context, rt *stamp.Runtime) error {
 	if err := validateRuntime(rt, false); err != nil {
 		return err
 	}
-	t, err := d.lockTenant(rt.Tenant)
+	t, err := d.lockTenant(ctx, rt.Tenant, true)
 	if err != nil {
 		return err
 	}
@@ -33,25 +38,34 @@ func (d *Driver) Prepare(ctx context.Context, rt *stamp.Runtime) error {
 	if err := t.makeDirs(); err != nil {
 		return fmt.Errorf("prepare %s: %w", rt.Tenant, err)
 	}
+	var missing []instanceState
+	var need []string
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	var added []int
 	for _, w := range wanted(rt) {
 		if t.instance(w.ID) != nil {
 			continue
 		}
 		if w.Port > 0 {
-			if w.Port, err = d.allocPort(t.name); err != nil {
-				d.releasePorts(added)
-				return fmt.Errorf("prepare %s: %w", rt.Tenant, err)
-			}
-			added = append(added, w.Port)
+			need = append(need, w.ID)
 		}
 		w.Hash = ""
+		missing = append(missing, w)
+	}
+	t.mu.Unlock()
+	added, err := d.ports.alloc(t.name, need)
+	if err != nil {
+		return fmt.Errorf("prepare %s: %w", rt.Tenant, err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, w := range missing {
+		if w.Port > 0 {
+			w.Port = added[w.ID]
+		}
 		t.state.Instances = append(t.state.Instances, w)
 	}
 	if err := t.save(); err != nil {
-		d.releasePorts(added)
+		d.releasePorts(t.name, slices.Collect(maps.Values(added)))
 		return fmt.Errorf("prepare %s: %w", rt.Tenant, err)
 	}
 	return nil
@@ -67,7 +81,7 @@ func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
 	if err := validateRuntime(rt, true); err != nil {
 		return err
 	}
-	t, err := d.lockTenant(rt.Tenant)
+	t, err := d.lockTenant(ctx, rt.Tenant, true)
 	if err != nil {
 		return err
 	}
@@ -89,23 +103,28 @@ func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
 		byID[inst.ID] = inst
 	}
 
-	// Ports first: allocated in memory, then recorded before anything runs.
-	var added, released []int
+	// Ports first: taken from the registry, then recorded in the state
+	// before anything runs.
+	var need []string
+	var released []int
 	for i, w := range want {
 		prev, ok := byID[w.ID]
 		switch {
 		case w.Port > 0 && ok && prev.Port > 0:
 			want[i].Port = prev.Port
 		case w.Port > 0:
-			p, err := d.allocPort(t.name)
-			if err != nil {
-				d.releasePorts(added)
-				return fmt.Errorf("apply %s: %w", rt.Tenant, err)
-			}
-			want[i].Port = p
-			added = append(added, p)
+			need = append(need, w.ID)
 		case ok && prev.Port > 0:
 			released = append(released, prev.Port)
+		}
+	}
+	added, err := d.ports.alloc(t.name, need)
+	if err != nil {
+		return fmt.Errorf("apply %s: %w", rt.Tenant, err)
+	}
+	for i, w := range want {
+		if p, ok := added[w.ID]; ok {
+			want[i].Port = p
 		}
 	}
 
@@ -144,10 +163,10 @@ func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
 	err = t.save()
 	t.mu.Unlock()
 	if err != nil {
-		d.releasePorts(added)
+		d.releasePorts(t.name, slices.Collect(maps.Values(added)))
 		return fmt.Errorf("apply %s: %w", rt.Tenant, err)
 	}
-	d.releasePorts(released)
+	d.releasePorts(t.name, released)
 
 	for _, w := range want {
 		t.mu.Lock()
@@ -164,16 +183,30 @@ func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
 }
 
 // Observe returns the instances of tenant that run now, with restart
-// counts since this Driver started watching. An unknown tenant has no
-// services.
+// counts since this Driver took the tenant up, which Observe does first if
+// it has not. A tenant with no directory has no services, and is neither
+// taken up nor created.
 func (d *Driver) Observe(ctx context.Context, tenant string) (*stamp.Observed, error) {
 	if d.isClosed() {
 		return nil, errClosed
 	}
 	obs := &stamp.Observed{Tenant: tenant, Services: make(map[string]*stamp.ServiceObserved)}
 	t := d.tenantIfKnown(tenant)
-	if t == nil {
-		return obs, nil
+	if t == nil || !t.isLoaded() {
+		if stamp.ValidateName("tenant", tenant) != nil {
+			return obs, nil
+		}
+		_, err := os.Stat(filepath.Join(d.dir, "tenants", tenant))
+		if errors.Is(err, fs.ErrNotExist) {
+			return obs, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("observe %s: %w", tenant, err)
+		}
+		if t, err = d.lockTenant(ctx, tenant, true); err != nil {
+			return nil, err
+		}
+		t.op.Unlock()
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -204,10 +237,12 @@ func (d *Driver) Observe(ctx context.Context, tenant string) (*stamp.Observed, e
 
 // Remove stops every instance of tenant (SIGTERM, SIGKILL after
 // StopTimeout), kills its running tasks and any process still carrying its
-// marker, releases its ports and deletes its directory. A tenant already
-// gone is not an error.
+// marker, deletes its directory and releases its ports. A tenant already
+// gone is not an error. It does not need the tenant taken up and does not
+// take it up: instances of a tenant this Driver does not hold are killed by
+// their marker rather than started again to be stopped.
 func (d *Driver) Remove(ctx context.Context, tenant string) error {
-	t, err := d.lockTenant(tenant)
+	t, err := d.lockTenant(ctx, tenant, false)
 	if err != nil {
 		return err
 	}
@@ -223,21 +258,14 @@ func (d *Driver) Remove(ctx context.Context, tenant string) error {
 		return fmt.Errorf("remove %s: %w", tenant, err)
 	}
 	t.mu.Lock()
-	var ports []int
-	for _, inst := range t.state.Instances {
-		if inst.Port > 0 {
-			ports = append(ports, inst.Port)
-		}
-	}
 	t.state = tenantState{}
-	t.removed = true
 	t.mu.Unlock()
-	d.releasePorts(ports)
-	d.mu.Lock()
-	if d.tenants[tenant] == t {
-		delete(d.tenants, tenant)
+	d.drop(t, stamp.Errorf(stamp.ECONFLICT, "tenant %s was removed", tenant))
+	// After the directory: ports of a tenant with no directory are free
+	// to the registry, so a crash in between leaks none.
+	if err := d.ports.releaseTenant(tenant); err != nil {
+		return fmt.Errorf("remove %s: %w", tenant, err)
 	}
-	d.mu.Unlock()
 	return nil
 }
 
@@ -300,30 +328,11 @@ func specHash(digest string, svc stamp.Service) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// allocPort takes the lowest port of the range that no tenant holds and
-// that binds on 127.0.0.1 now.
-func (d *Driver) allocPort(tenant string) (int, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for p := d.cfg.PortMin; p <= d.cfg.PortMax; p++ {
-		if _, used := d.ports[p]; used {
-			continue
-		}
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		d.ports[p] = tenant
-		return p, nil
-	}
-	return 0, stamp.Errorf(stamp.EUNAVAILABLE, "no free port left in %d..%d", d.cfg.PortMin, d.cfg.PortMax)
-}
-
-func (d *Driver) releasePorts(ports []int) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, p := range ports {
-		delete(d.ports, p)
+// releasePorts gives ports of tenant back to the registry. Failing only
+// leaks them until the tenant is next taken up or removed, so the error is
+// logged.
+func (d *Driver) releasePorts(tenant string, ports []int) {
+	if err := d.ports.release(tenant, ports); err != nil {
+		d.log.Error("release ports", "tenant", tenant, "err", err)
 	}
 }

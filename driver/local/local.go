@@ -1,14 +1,29 @@
 // Package local is the driver that runs tenants as supervised processes on
 // this host. It owns a directory holding the extracted bundles (shared by
-// every tenant of a version), and per tenant its state, logs, task records
-// and a writable work directory. Processes run in sessions of their own and
-// outlive the control plane: a new Driver on the same directory re-adopts
-// the live ones (by pid and start time, so a recycled pid is never taken
-// for ours) and kills the ones no state knows of.
+// every tenant of a version), the registry of the ports it gave out, and
+// per tenant its state, logs, task records and a writable work directory.
+// Processes run in sessions of their own and outlive the control plane.
+//
+// Ownership is per tenant. Several Drivers may share the directory (one
+// per control-plane process on this host, all on the same store), as long
+// as each tenant is worked on by one of them at a time: the control plane's
+// lease on the tenant decides which. New takes nothing up. The first call
+// of Apply, Prepare, Observe or RunTask for a tenant takes it up: reads its
+// state, kills its processes that nothing accounts for (left by a crash
+// between starting a process and recording it), re-adopts its instances
+// still alive (by pid and start time, so a recycled pid is never taken for
+// ours), starts its applied instances that are not, and from then on
+// restarts them when they exit. Release, or Close for every tenant, lets a
+// tenant go and leaves its processes running for the next owner to take
+// up. Nothing a Driver does at New or for one tenant touches another
+// tenant's processes, so it never mistakes the processes another Driver
+// has just started for orphans. Ports come from the shared registry, read
+// and written under a file lock, so two Drivers never hand out one port.
 //
 // Layout under Config.Dir:
 //
 //	bundles/<hex digest>/          extracted bundle, the working directory
+//	ports.json, ports.lock         port -> "<tenant>/<instance>", its lock
 //	tenants/<name>/state.json      applied runtime, ports, pids
 //	tenants/<name>/logs/<id>.log   output of instance <id>, appended
 //	tenants/<name>/tasks/<task>.*  task record (.json), output (.log)
@@ -43,11 +58,13 @@ var (
 	_ stamp.Driver    = (*Driver)(nil)
 	_ stamp.LogReader = (*Driver)(nil)
 	_ stamp.Preparer  = (*Driver)(nil)
+	_ stamp.Releaser  = (*Driver)(nil)
 )
 
 // Config configures a Driver.
 type Config struct {
 	// Dir is the driver's root, e.g. <data>/local; created if missing.
+	// Drivers sharing it must share PortMin and PortMax too.
 	Dir string
 	// Bundles hands out the archives to extract.
 	Bundles stamp.BundleSource
@@ -63,17 +80,16 @@ type Config struct {
 }
 
 // Driver runs tenants as supervised local processes. It implements
-// stamp.Driver, stamp.Preparer and stamp.LogReader.
+// stamp.Driver, stamp.Preparer, stamp.Releaser and stamp.LogReader.
 type Driver struct {
-	cfg Config
-	dir string // absolute Config.Dir: part of every process's marker
-	log *slog.Logger
+	cfg   Config
+	dir   string // absolute Config.Dir: part of every process's marker
+	log   *slog.Logger
+	ports *portRegistry
 
 	mu      sync.Mutex
-	tenants map[string]*tenant
-	ports   map[int]string // allocated port -> tenant
+	tenants map[string]*tenant // taken up, or being worked on
 	closed  bool
-	closing chan struct{} // closed by Close
 }
 
 // tenant is the driver's hold on one tenant.
@@ -81,27 +97,30 @@ type tenant struct {
 	name string
 	dir  string
 
-	// op serializes the operations that change the tenant (Apply,
-	// Prepare, Remove, StopAll, starting and finishing tasks). Supervisors
-	// never take it, so holding it while stopping one is safe.
+	// op serializes the operations that change the tenant (taking it up,
+	// Apply, Prepare, Remove, Release, StopAll, starting and finishing
+	// tasks). Supervisors never take it, so holding it while stopping one
+	// is safe.
 	op sync.Mutex
+	// gone is closed when the Driver drops its hold (Remove, Release,
+	// Close), after dropped is set.
+	gone chan struct{}
 
 	// mu guards the fields below; it is held only briefly.
 	mu      sync.Mutex
+	loaded  bool  // taken up: state read, instances supervised
+	dropped error // why the Driver let go of the tenant; nil while held
 	state   tenantState
 	sups    map[string]*supervisor // by instance id
 	stats   map[string]*stamp.ServiceObserved
 	tasks   map[string]*proc // task processes this Driver started
-	removed bool
 }
 
 // errClosed is returned by a Driver's methods after Close.
 var errClosed = stamp.Errorf(stamp.EUNAVAILABLE, "the local driver is closed")
 
-// New opens the driver rooted at cfg.Dir: it loads every tenant's state,
-// kills processes carrying its marker that no state accounts for (left by a
-// crash between starting a process and recording it), re-adopts the
-// instances still alive and starts the applied ones that are not.
+// New opens the driver rooted at cfg.Dir, creating its directories. It
+// takes no tenant up: each is taken up by the first call for it.
 func New(ctx context.Context, cfg Config) (*Driver, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("local driver: Dir is empty")
@@ -130,74 +149,62 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 			return nil, fmt.Errorf("local driver: %w", err)
 		}
 	}
-	d := &Driver{
+	log := cfg.Logger.With("driver", "local")
+	return &Driver{
 		cfg:     cfg,
 		dir:     dir,
-		log:     cfg.Logger.With("driver", "local"),
+		log:     log,
+		ports:   &portRegistry{dir: dir, min: cfg.PortMin, max: cfg.PortMax, log: log},
 		tenants: make(map[string]*tenant),
-		ports:   make(map[int]string),
-		closing: make(chan struct{}),
-	}
-	if err := d.load(); err != nil {
-		return nil, err
-	}
-	d.killOrphans()
-	for _, t := range d.tenants {
-		t.op.Lock()
-		d.resume(ctx, t)
-		t.op.Unlock()
-	}
-	return d, nil
+	}, nil
 }
 
-// load reads every tenant's state and rebuilds the set of used ports.
-func (d *Driver) load() error {
-	names, err := d.tenantDirs()
-	if err != nil {
-		return err
+// takeUp makes t this Driver's: it reads t's state, kills t's orphans,
+// brings the port registry in line with the state, and supervises every
+// applied instance. t.op must be held.
+func (d *Driver) takeUp(ctx context.Context, t *tenant) error {
+	var st tenantState
+	if _, err := readJSON(t.statePath(), &st); err != nil {
+		return fmt.Errorf("take up tenant %s: %w", t.name, err)
 	}
-	for _, name := range names {
-		t := d.newTenant(name)
-		if _, err := readJSON(t.statePath(), &t.state); err != nil {
-			return fmt.Errorf("local driver: load tenant %s: %w", name, err)
-		}
-		for _, inst := range t.state.Instances {
-			if inst.Port == 0 {
-				continue
-			}
-			if other, ok := d.ports[inst.Port]; ok {
-				return fmt.Errorf("local driver: port %d is recorded for both %s and %s", inst.Port, other, name)
-			}
-			d.ports[inst.Port] = name
-		}
-		d.tenants[name] = t
+	d.killOrphans(t, st)
+	if err := d.ports.sync(t.name, st.Instances); err != nil {
+		return fmt.Errorf("take up tenant %s: %w", t.name, err)
 	}
+	t.mu.Lock()
+	t.state = st
+	t.mu.Unlock()
+	d.resume(ctx, t)
+	t.mu.Lock()
+	t.loaded = true
+	t.mu.Unlock()
 	return nil
 }
 
-// killOrphans kills every process carrying this driver's marker that is
-// not a recorded live instance or task, nor in the session of one.
-func (d *Driver) killOrphans() {
+// killOrphans kills the processes of t carrying this driver's marker that
+// nothing accounts for: not a live instance or unfinished task recorded in
+// st or t's task records, nor in the session of one (an app's children),
+// nor a task run whose intent file says it started without being recorded
+// (the next RunTask of it adopts it). Other tenants' processes are not
+// looked at: they may be another Driver's, started a moment ago.
+func (d *Driver) killOrphans(t *tenant, st tenantState) {
 	ours := make(map[int]bool)
-	for _, t := range d.tenants {
-		for _, inst := range t.state.Instances {
-			if alive(inst.PID, inst.StartTime) {
-				ours[inst.PID] = true
-			}
+	for _, inst := range st.Instances {
+		if alive(inst.PID, inst.StartTime) {
+			ours[inst.PID] = true
 		}
-		for _, rec := range t.taskRecords() {
-			if rec.Finished.IsZero() && alive(rec.PID, rec.StartTime) {
-				ours[rec.PID] = true
-			}
+	}
+	for _, rec := range t.taskRecords() {
+		if rec.Finished.IsZero() && alive(rec.PID, rec.StartTime) {
+			ours[rec.PID] = true
 		}
 	}
 	for _, m := range scanMarked(d.dir) {
-		if ours[m.pid] || ours[m.stat.session] {
+		tenant, id, _ := strings.Cut(m.id, "/")
+		if tenant != t.name || ours[m.pid] || ours[m.stat.session] {
 			continue
 		}
-		if tenant, id, _ := strings.Cut(m.id, "/"); strings.HasPrefix(id, "task:") && d.tenants[tenant] != nil {
-			// A task started but not recorded: the next RunTask of it
-			// adopts it rather than running it a second time.
+		if task, ok := strings.CutPrefix(id, "task:"); ok && t.startingTask(task) {
 			continue
 		}
 		d.log.Warn("killing orphan process", "pid", m.pid, "instance", m.id)
@@ -208,11 +215,13 @@ func (d *Driver) killOrphans() {
 
 // resume supervises every applied instance of t: adopted if its process
 // lives, started otherwise. An instance that cannot start is logged and
-// left out: one broken tenant must not keep the others down, and the
+// left out: one broken instance must not keep the others down, and the
 // reconciler, seeing it missing, applies it again and reports the error.
 // t.op must be held.
 func (d *Driver) resume(ctx context.Context, t *tenant) {
-	rt := t.state.Runtime
+	t.mu.Lock()
+	rt, insts := t.state.Runtime, slices.Clone(t.state.Instances)
+	t.mu.Unlock()
 	if rt == nil {
 		return
 	}
@@ -221,7 +230,7 @@ func (d *Driver) resume(ctx context.Context, t *tenant) {
 		d.log.Error("resume tenant", "tenant", t.name, "err", err)
 		return
 	}
-	for _, inst := range t.state.Instances {
+	for _, inst := range insts {
 		svc := findService(rt, inst.Service)
 		if inst.Hash == "" || svc == nil {
 			continue
@@ -232,10 +241,53 @@ func (d *Driver) resume(ctx context.Context, t *tenant) {
 	}
 }
 
-// Close stops supervising. Tenant processes keep running: a control-plane
-// restart must not touch customers; the next New re-adopts them. Processes
-// this Driver started stay its children, so one goroutine per such process
-// waits to reap it until it exits. Calls after Close fail with EUNAVAILABLE.
+// Release lets tenant go: its supervision ends (an instance that exits is
+// no longer restarted) and the Driver forgets it. Its processes keep
+// running and its files stay as they are, for the tenant's next owner to
+// take up; on this Driver, the next call for tenant takes it up again. A
+// running RunTask of the tenant returns EUNAVAILABLE, leaving the task
+// running. Releasing a tenant the Driver does not hold does nothing.
+func (d *Driver) Release(ctx context.Context, tenant string) error {
+	t := d.tenantIfKnown(tenant)
+	if t == nil {
+		return nil
+	}
+	t.op.Lock()
+	defer t.op.Unlock()
+	if t.dropCause() == nil {
+		d.detach(t, stamp.Errorf(stamp.EUNAVAILABLE, "tenant %s was released by this driver", tenant))
+	}
+	return nil
+}
+
+// detach ends the supervision of t's instances, leaving them running, and
+// drops t. t.op must be held.
+func (d *Driver) detach(t *tenant, cause error) {
+	for _, s := range t.supervisors() {
+		s.stop(errDetach)
+	}
+	d.drop(t, cause)
+}
+
+// drop forgets t, giving cause to whoever still holds it. t.op must be
+// held.
+func (d *Driver) drop(t *tenant, cause error) {
+	t.mu.Lock()
+	t.dropped, t.loaded = cause, false
+	t.mu.Unlock()
+	close(t.gone)
+	d.mu.Lock()
+	if d.tenants[t.name] == t {
+		delete(d.tenants, t.name)
+	}
+	d.mu.Unlock()
+}
+
+// Close releases every tenant (see Release): tenant processes keep
+// running, since a control-plane restart must not touch customers, and
+// whoever takes the tenants up next re-adopts them. Processes this Driver
+// started stay its children, so one goroutine per such process waits to
+// reap it until it exits. Calls after Close fail with EUNAVAILABLE.
 func (d *Driver) Close() error {
 	d.mu.Lock()
 	if d.closed {
@@ -243,37 +295,55 @@ func (d *Driver) Close() error {
 		return nil
 	}
 	d.closed = true
-	close(d.closing)
 	tenants := slices.Collect(maps.Values(d.tenants))
 	d.mu.Unlock()
 	for _, t := range tenants {
 		t.op.Lock()
-		for _, s := range t.supervisors() {
-			s.stop(errDetach)
+		if t.dropCause() == nil {
+			d.detach(t, errClosed)
 		}
 		t.op.Unlock()
 	}
 	return nil
 }
 
-// StopAll stops every instance of every tenant (SIGTERM, then SIGKILL after
-// StopTimeout) and their supervision; running tasks are left alone. State
-// is kept: the instances stay applied, so Apply on this Driver or New on its
-// directory starts them again.
+// StopAll stops every instance of every tenant under the directory
+// (SIGTERM, then SIGKILL after StopTimeout); running tasks are left alone.
+// The supervision of tenants this Driver holds ends; the others are not
+// taken up (that would start their dead instances only to stop them) but
+// stopped from their state: each recorded process, and any process marked
+// as one of their instances. It is meant for a control plane stopping the
+// tenants of the whole host, and must not run while another Driver on the
+// directory holds tenants. State is kept: the instances stay applied, so
+// Apply, or the next take-up of the tenant, starts them again.
 func (d *Driver) StopAll(ctx context.Context) error {
-	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
+	if d.isClosed() {
 		return errClosed
 	}
-	tenants := slices.Collect(maps.Values(d.tenants))
+	names, err := tenantDirs(d.dir)
+	if err != nil {
+		return fmt.Errorf("stop all instances: %w", err)
+	}
+	d.mu.Lock()
+	for name := range d.tenants {
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
 	d.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, t := range tenants {
+	for _, name := range names {
 		wg.Go(func() {
-			t.op.Lock()
+			t, err := d.lockTenant(ctx, name, false)
+			if err != nil {
+				return // closed meanwhile, or removed
+			}
 			defer t.op.Unlock()
-			stopAll(t.supervisors())
+			if t.isLoaded() {
+				stopAll(t.supervisors())
+			} else {
+				d.stopRecorded(t)
+			}
 		})
 	}
 	done := make(chan struct{})
@@ -286,16 +356,54 @@ func (d *Driver) StopAll(ctx context.Context) error {
 	}
 }
 
-// Tenants lists the tenants the driver holds a directory for.
+// stopRecorded stops the instances of t, which is not taken up, from its
+// state file. t.op must be held.
+func (d *Driver) stopRecorded(t *tenant) {
+	var st tenantState
+	if _, err := readJSON(t.statePath(), &st); err != nil {
+		d.log.Error("stop instances", "tenant", t.name, "err", err)
+		return
+	}
+	var wg sync.WaitGroup
+	for _, inst := range st.Instances {
+		wg.Go(func() {
+			if p := adopt(inst.PID, inst.StartTime, inst.StartedAt); p != nil {
+				terminate(p, d.cfg.StopTimeout)
+			}
+			killMarked(d.dir, t.name+"/"+inst.ID)
+		})
+	}
+	wg.Wait()
+}
+
+// Tenants lists the tenants with a directory under Dir, whichever Driver
+// holds them, and the tenants of which a process runs with no directory
+// left (only a crash or a hand-deleted directory leaves one): removing them
+// kills it.
 func (d *Driver) Tenants(ctx context.Context) ([]string, error) {
 	if d.isClosed() {
 		return nil, errClosed
 	}
-	return d.tenantDirs()
+	// Processes first: a tenant's directory is made before its processes
+	// start, so one found with a process and no directory has none.
+	procs := scanMarked(d.dir)
+	names, err := tenantDirs(d.dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range procs {
+		tenant, _, _ := strings.Cut(m.id, "/")
+		if stamp.ValidateName("tenant", tenant) == nil && !slices.Contains(names, tenant) {
+			names = append(names, tenant)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
 }
 
-func (d *Driver) tenantDirs() ([]string, error) {
-	entries, err := os.ReadDir(filepath.Join(d.dir, "tenants"))
+// tenantDirs lists the tenant directories under root.
+func tenantDirs(root string) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(root, "tenants"))
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}
@@ -318,6 +426,7 @@ func (d *Driver) newTenant(name string) *tenant {
 	return &tenant{
 		name:  name,
 		dir:   filepath.Join(d.dir, "tenants", name),
+		gone:  make(chan struct{}),
 		sups:  make(map[string]*supervisor),
 		stats: make(map[string]*stamp.ServiceObserved),
 		tasks: make(map[string]*proc),
@@ -325,13 +434,14 @@ func (d *Driver) newTenant(name string) *tenant {
 }
 
 // lockTenant returns tenant name with its op lock held, creating the
-// driver's hold on it if needed (not its directory).
-func (d *Driver) lockTenant(name string) (*tenant, error) {
+// driver's hold on it if needed (not its directory) and, with takeUp,
+// taking it up if this Driver has not yet.
+func (d *Driver) lockTenant(ctx context.Context, name string, takeUp bool) (*tenant, error) {
 	if err := stamp.ValidateName("tenant", name); err != nil {
 		return nil, err
 	}
-	// A tenant removed while we waited for its lock is replaced in the
-	// map by a fresh one, which the second round takes.
+	// A tenant dropped while we waited for its lock is replaced in the
+	// map by a fresh one, which the next round takes.
 	for range 3 {
 		d.mu.Lock()
 		if d.closed {
@@ -345,12 +455,30 @@ func (d *Driver) lockTenant(name string) (*tenant, error) {
 		}
 		d.mu.Unlock()
 		t.op.Lock()
-		if !t.removed && !d.isClosed() {
-			return t, nil
+		if t.dropCause() != nil {
+			t.op.Unlock()
+			continue
 		}
-		t.op.Unlock()
+		if takeUp && !t.isLoaded() {
+			if err := d.takeUp(ctx, t); err != nil {
+				t.op.Unlock()
+				return nil, err
+			}
+		}
+		return t, nil
 	}
-	return nil, stamp.Errorf(stamp.ECONFLICT, "tenant %s is being removed", name)
+	return nil, stamp.Errorf(stamp.ECONFLICT, "tenant %s is being removed or released", name)
+}
+
+// relock takes t.op again for an operation that let go of it meanwhile,
+// failing with the reason if the Driver dropped t in between.
+func (t *tenant) relock() error {
+	t.op.Lock()
+	if err := t.dropCause(); err != nil {
+		t.op.Unlock()
+		return err
+	}
+	return nil
 }
 
 // tenantIfKnown returns the driver's hold on name, or nil.
@@ -358,6 +486,18 @@ func (d *Driver) tenantIfKnown(name string) *tenant {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.tenants[name]
+}
+
+func (t *tenant) isLoaded() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.loaded
+}
+
+func (t *tenant) dropCause() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.dropped
 }
 
 func (t *tenant) statePath() string { return filepath.Join(t.dir, "state.json") }

@@ -499,13 +499,13 @@ func TestOrphansAreKilled(t *testing.T) {
 	dir := newDir(t)
 	d := open(t, dir)
 	apply(t, d, runtime("acme", web(1, "serve")))
+	apply(t, d, runtime("initech", web(1, "serve")))
 	inst := running(t, d, "acme", "web", 1)[0]
+	running(t, d, "initech", "web", 1)
 	d.Close()
 
-	// Processes started with our marker whose start was never recorded,
-	// as after a crash between fork and writing state; and a process of
-	// another driver directory, which is not ours to kill.
 	start := func(marker string) *exec.Cmd {
+		t.Helper()
 		cmd := exec.Command(filepath.Join(dir, "bundles", strings.TrimPrefix(app.ref.Digest, "sha256:"), "bin", "app"), "sleep", "1h")
 		cmd.Env = []string{markerVar + "=" + marker}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -515,27 +515,81 @@ func TestOrphansAreKilled(t *testing.T) {
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 		return cmd
 	}
-	orphans := []*exec.Cmd{start(dir + "|acme/web-1"), start(dir + "|globex/task:migrate")}
+	// Processes started with our marker whose start was never recorded,
+	// as after a crash between fork and writing state.
+	orphans := []*exec.Cmd{start(dir + "|acme/web-1"), start(dir + "|acme/task:other")}
+	// A task run started but not recorded, as its intent file tells: the
+	// next RunTask of it adopts it.
+	if err := os.WriteFile(filepath.Join(dir, "tenants", "acme", "tasks", "migrate.starting"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unrecorded := start(dir + "|acme/task:migrate")
+	// Another tenant's process, which taking acme up does not look at: it
+	// could be one that another driver has just started.
+	initech := start(dir + "|initech/web-7")
+	// A process of a tenant with no directory left.
+	globex := start(dir + "|globex/task:migrate")
+	// A process of another driver directory, which is not ours to kill.
 	other := start(dir + "-other|acme/web-1")
+	all := append(slices.Clone(orphans), unrecorded, initech, globex, other)
 
 	d = open(t, dir)
-	for _, o := range orphans {
-		done := make(chan error, 1)
-		go func() { done <- o.Wait() }()
-		select {
-		case err := <-done:
-			if err == nil || err.Error() != "signal: killed" {
-				t.Errorf("orphan %d: got %v, want %q", o.Process.Pid, err, "signal: killed")
-			}
-		case <-time.After(wait):
-			t.Fatalf("orphan %d still runs", o.Process.Pid)
+	for _, c := range all {
+		if !runs(c) {
+			t.Errorf("process %d died at New, which takes no tenant up", c.Process.Pid)
 		}
-	}
-	if st, err := readStat(other.Process.Pid); err != nil || st.dead() {
-		t.Errorf("the process of another driver directory died: %v", err)
 	}
 	if got := running(t, d, "acme", "web", 1)[0]; got.PID != inst.PID {
 		t.Errorf("web-0 pid: got %d, want the adopted %d", got.PID, inst.PID)
+	}
+	waitKilled(t, orphans...)
+	for _, c := range []*exec.Cmd{unrecorded, initech, globex, other} {
+		if !runs(c) {
+			t.Errorf("process %d died when acme was taken up", c.Process.Pid)
+		}
+	}
+
+	running(t, d, "initech", "web", 1)
+	waitKilled(t, initech)
+
+	// The tenant with no directory is listed, so that the reconciler
+	// removes it as a leftover, which kills its process.
+	names, err := d.Tenants(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"acme", "globex", "initech"}; !slices.Equal(names, want) {
+		t.Errorf("tenants: got %q, want %q", names, want)
+	}
+	if err := d.Remove(context.Background(), "globex"); err != nil {
+		t.Fatalf("remove globex: %v", err)
+	}
+	waitKilled(t, globex)
+	if !runs(unrecorded) || !runs(other) {
+		t.Errorf("the unrecorded task or the other directory's process died")
+	}
+}
+
+// runs reports whether c's process has not exited.
+func runs(c *exec.Cmd) bool {
+	st, err := readStat(c.Process.Pid)
+	return err == nil && !st.dead()
+}
+
+// waitKilled waits until each of cmds was killed by SIGKILL.
+func waitKilled(t *testing.T, cmds ...*exec.Cmd) {
+	t.Helper()
+	for _, c := range cmds {
+		done := make(chan error, 1)
+		go func() { done <- c.Wait() }()
+		select {
+		case err := <-done:
+			if err == nil || err.Error() != "signal: killed" {
+				t.Errorf("process %d: got %v, want %q", c.Process.Pid, err, "signal: killed")
+			}
+		case <-time.After(wait):
+			t.Fatalf("process %d still runs", c.Process.Pid)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -19,23 +20,32 @@ const followInterval = 200 * time.Millisecond
 // Logs returns the output of service of tenant. Without follow it is the
 // logs of every instance, one after the other; with follow it is the log of
 // instance 0 only, read on as it grows until ctx ends or the reader is
-// closed. An unknown tenant or service is ENOTFOUND.
+// closed. An unknown tenant or service is ENOTFOUND. Logs reads files
+// only: it works for any tenant under the directory, whichever Driver
+// holds it, and takes none up.
 func (d *Driver) Logs(ctx context.Context, tenant, service string, follow bool) (io.ReadCloser, error) {
 	if d.isClosed() {
 		return nil, errClosed
 	}
-	t := d.tenantIfKnown(tenant)
-	if t == nil {
-		return nil, stamp.Errorf(stamp.ENOTFOUND, "tenant %q has no instances on this host", tenant)
+	notFound := stamp.Errorf(stamp.ENOTFOUND, "tenant %q has no instances on this host", tenant)
+	if stamp.ValidateName("tenant", tenant) != nil {
+		return nil, notFound
 	}
-	t.mu.Lock()
+	t := d.newTenant(tenant) // a view of its files, not a hold on it
+	var st tenantState
+	found, err := readJSON(t.statePath(), &st)
+	if err != nil {
+		return nil, fmt.Errorf("logs of %s: %w", tenant, err)
+	}
+	if !found {
+		return nil, notFound
+	}
 	replicas := -1
-	if rt := t.state.Runtime; rt != nil {
+	if rt := st.Runtime; rt != nil {
 		if svc := findService(rt, service); svc != nil {
 			replicas = svc.Replicas
 		}
 	}
-	t.mu.Unlock()
 	if replicas < 0 {
 		return nil, stamp.Errorf(stamp.ENOTFOUND, "tenant %s has no service %q", tenant, service)
 	}

@@ -20,13 +20,13 @@ const (
 
 // Causes of a supervisor's end.
 var (
-	errDetach = errors.New("driver closed: instance left running")
+	errDetach = errors.New("supervision ended: instance left running")
 	errStop   = errors.New("instance stopped")
 )
 
 // supervisor keeps one instance running: it restarts the process when it
 // exits, until stopped (the process is terminated) or detached (the
-// process is left running for the next Driver to adopt).
+// process is left running for the tenant's next owner to adopt).
 type supervisor struct {
 	d         *Driver
 	t         *tenant
@@ -125,7 +125,7 @@ func (s *supervisor) run(p *proc) {
 			backoff = min(2*backoff, maxBackoff)
 			// Leftovers of the run that ended (children of a crashed
 			// process) could hold the port or the instance's files.
-			// Elsewhere New's orphan sweep and stop have removed them.
+			// Elsewhere the orphan sweep of the take-up and stop remove them.
 			killMarked(s.d.dir, s.t.name+"/"+s.id)
 			var err error
 			if p, err = s.start(); err == nil {

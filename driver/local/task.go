@@ -35,9 +35,10 @@ var errTaskTimeout = errors.New("task timed out")
 // is; a run still going (pid and start time match) is waited for; a run
 // whose process is gone is finished from the exit code it left, or reported
 // with ExitCode -1 if it left none. A task past its Timeout (zero: none) is
-// killed with its process group and reported with ExitCode -1. If ctx ends
-// or the Driver closes first, the task keeps running and a later call
-// picks it up.
+// killed with its process group and reported with ExitCode -1. If ctx
+// ends, the tenant is released or the Driver closes first, the task keeps
+// running and a later call, on this Driver or the tenant's next owner,
+// picks it up. RunTask takes the tenant up if the Driver has not.
 func (d *Driver) RunTask(ctx context.Context, tenant string, task *stamp.Task) (*stamp.TaskResult, error) {
 	if task == nil || !taskNames.MatchString(task.Name) {
 		name := ""
@@ -49,7 +50,7 @@ func (d *Driver) RunTask(ctx context.Context, tenant string, task *stamp.Task) (
 	if len(task.Command) == 0 {
 		return nil, stamp.Errorf(stamp.EINVALID, "task %s of %s has no command", task.Name, tenant)
 	}
-	t, err := d.lockTenant(tenant)
+	t, err := d.lockTenant(ctx, tenant, true)
 	if err != nil {
 		return nil, err
 	}
@@ -61,12 +62,12 @@ func (d *Driver) RunTask(ctx context.Context, tenant string, task *stamp.Task) (
 	if !rec.Finished.IsZero() {
 		return rec.result(), nil
 	}
-	timedOut, err := d.waitTask(ctx, rec, p)
+	timedOut, err := d.waitTask(ctx, t, rec, p)
 	if err != nil {
 		return nil, fmt.Errorf("run task %s of %s: %w", task.Name, tenant, err)
 	}
-	if t, err = d.lockTenant(tenant); err != nil {
-		return nil, err
+	if err := t.relock(); err != nil {
+		return nil, fmt.Errorf("run task %s of %s: %w", task.Name, tenant, err)
 	}
 	defer t.op.Unlock()
 	rec, err = t.finishTask(task.Name, timedOut)
@@ -189,14 +190,14 @@ func (d *Driver) recoverTask(t *tenant, task *stamp.Task) (*taskRecord, *proc, e
 
 // waitTask waits until the task's process p exits (false) or its deadline
 // passes, killing it (true). It gives up, leaving the task running, when
-// ctx ends or the Driver closes.
-func (d *Driver) waitTask(ctx context.Context, rec *taskRecord, p *proc) (bool, error) {
+// ctx ends or the Driver drops t (Release, Close, Remove).
+func (d *Driver) waitTask(ctx context.Context, t *tenant, rec *taskRecord, p *proc) (bool, error) {
 	base, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	go func() {
 		select {
-		case <-d.closing:
-			cancel(errClosed)
+		case <-t.gone:
+			cancel(t.dropCause())
 		case <-base.Done():
 		}
 	}()
@@ -273,6 +274,16 @@ func (t *tenant) taskRecords() []*taskRecord {
 
 func (t *tenant) taskPath(name, ext string) string {
 	return filepath.Join(t.dir, "tasks", name+ext)
+}
+
+// startingTask reports whether task name has an intent file: it was
+// started and may not be recorded yet.
+func (t *tenant) startingTask(name string) bool {
+	if !taskNames.MatchString(name) {
+		return false
+	}
+	_, err := os.Stat(t.taskPath(name, ".starting"))
+	return err == nil
 }
 
 func (rec *taskRecord) result() *stamp.TaskResult {
