@@ -231,7 +231,7 @@ func (e *Engine) handOverSchema(ctx context.Context, name string) error {
 	if _, err := conn.Exec(ctx, `ALTER SCHEMA public OWNER TO `+q); err != nil && !hasCode(err, codeInvalidSchemaName) {
 		return fmt.Errorf("hand over schema public: %w", err)
 	}
-	return conn.Close(ctx)
+	return nil
 }
 
 // locked runs f on one connection while holding a session advisory lock for

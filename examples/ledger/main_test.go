@@ -274,10 +274,16 @@ func TestMigrateIsIdempotent(t *testing.T) {
 }
 
 // TestMigrateConcurrent runs migrate as a rollout might: several at once on
-// one fresh database. Each must succeed and each migration apply once.
+// one empty database. Each must succeed and each migration apply once.
 func TestMigrateConcurrent(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
 		url := tempURL(t, d)
+		// The database exists before the hooks run, as Stamp's engines
+		// create it. (Several first opens of a missing SQLite file can
+		// still fail with SQLITE_BUSY while they switch it to WAL.)
+		if err := openTestDB(t, url).PingContext(t.Context()); err != nil {
+			t.Fatalf("create database: %v", err)
+		}
 		const n = 8
 		outs := make([]string, n)
 		errs := make([]error, n)
