@@ -22,7 +22,11 @@ import (
 // its commit is visible, so appends are numbered and committed one at a
 // time. The lock, the inserts and the commit go to the server as one
 // pipelined batch in one implicit transaction, so the lock is held only for
-// the server's own work, never across a network round trip.
+// the server's own work, never across a network round trip. Within one
+// process appends also take turns before they ask for a connection
+// (Store.appendTurn): BenchmarkAppendEvents measured about 3,400-5,000
+// appends/s with the turn, 2,000-3,000 with the lock alone and
+// 5,600-6,500 without either, on a busy 2-CPU machine.
 //
 // Message and the other text fields are stored with NUL bytes and invalid
 // UTF-8 replaced by U+FFFD: PostgreSQL text cannot hold them, and an event
@@ -43,6 +47,12 @@ func (s *Store) AppendEvents(ctx context.Context, events ...*stamp.Event) error 
 	}
 	seqs := make([]int64, len(events))
 	times := make([]time.Time, len(events))
+	select {
+	case s.appendTurn <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("append %d events: %w", len(events), ctx.Err())
+	}
+	defer func() { <-s.appendTurn }()
 	br := s.pool.SendBatch(ctx, b)
 	_, err := br.Exec()
 	for i := range events {

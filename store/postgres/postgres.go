@@ -41,6 +41,11 @@ const (
 // concurrent use, by several processes too.
 type Store struct {
 	pool *pgxpool.Pool
+	// appendTurn lets one AppendEvents of this process at a time go for
+	// the append lock (see AppendEvents): the others wait here, without
+	// holding a pooled connection that reads need, and are woken faster
+	// than backends queued on the lock in PostgreSQL.
+	appendTurn chan struct{}
 }
 
 var _ stamp.Store = (*Store)(nil)
@@ -77,7 +82,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("migrate PostgreSQL database %s at %s: %w", cfg.ConnConfig.Database, where, err)
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, appendTurn: make(chan struct{}, 1)}, nil
 }
 
 // Close releases the store's connections.

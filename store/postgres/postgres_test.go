@@ -32,8 +32,8 @@ func serverURL(tb testing.TB) string {
 var databases atomic.Int64
 
 // newDatabase creates an empty database on the test cluster, dropped when
-// the test ends, and returns its URL with query parameters added.
-func newDatabase(tb testing.TB, params ...string) string {
+// the test ends, and returns its URL.
+func newDatabase(tb testing.TB) string {
 	tb.Helper()
 	admin := serverURL(tb)
 	name := fmt.Sprintf("stamp_test_%d_%d", os.Getpid(), databases.Add(1))
@@ -62,11 +62,6 @@ func newDatabase(tb testing.TB, params ...string) string {
 		tb.Fatal(err)
 	}
 	u.Path = "/" + name
-	q := u.Query()
-	for i := 0; i+1 < len(params); i += 2 {
-		q.Set(params[i], params[i+1])
-	}
-	u.RawQuery = q.Encode()
 	return u.String()
 }
 
@@ -344,9 +339,16 @@ func TestOpenCancelled(t *testing.T) {
 // TestAppendOrder has appenders race while a watcher follows the log by
 // AfterSeq, as the router and the reconciler do. If a higher Seq became
 // visible before a lower one, the watcher would move past the lower one
-// and never see it.
+// and never see it. The appenders use several stores, as several servers
+// would, since appends of one store also take turns in the process.
 func TestAppendOrder(t *testing.T) {
-	s := openStore(t, newDatabase(t, "pool_max_conns", "20"))
+	db := newDatabase(t)
+	const servers = 8
+	var stores [servers]*Store
+	for i := range stores {
+		stores[i] = openStore(t, db)
+	}
+	s := stores[0]
 	const appenders, calls = 16, 100
 	appended := make([][]int64, appenders)
 	errs := make([]error, appenders)
@@ -358,7 +360,7 @@ func TestAppendOrder(t *testing.T) {
 				for i := range events {
 					events[i] = &stamp.Event{Type: stamp.EventStep, Tenant: fmt.Sprintf("t%d", a), Message: fmt.Sprintf("%d/%d", c, i)}
 				}
-				if err := s.AppendEvents(t.Context(), events...); err != nil {
+				if err := stores[a%servers].AppendEvents(t.Context(), events...); err != nil {
 					errs[a] = err
 					return
 				}
@@ -524,11 +526,11 @@ func TestInternalErrorsAreWrapped(t *testing.T) {
 	}
 }
 
-// BenchmarkAppendEvents appends one event per call from many goroutines:
-// appends take turns on the append lock, so appends/s is the ceiling of
-// the whole control plane's event rate.
+// BenchmarkAppendEvents appends one event per call from many goroutines of
+// one process: appends take turns, so appends/s is the ceiling of the
+// event rate.
 func BenchmarkAppendEvents(b *testing.B) {
-	s := openStore(b, newDatabase(b, "pool_max_conns", "32"))
+	s := openStore(b, newDatabase(b))
 	b.SetParallelism(8) // 8 × GOMAXPROCS appenders
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
