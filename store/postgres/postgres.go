@@ -52,8 +52,9 @@ var _ stamp.Store = (*Store)(nil)
 
 // Open connects to the database at url (postgres://user:password@host:port/db?...),
 // and brings its schema up to date. A database written by a newer Stamp (a
-// schema version this binary does not know) is refused. Errors never show
-// the password.
+// schema version this binary does not know) is refused. Connecting gives
+// up after 5s unless the URL sets connect_timeout; pgxpool's parameters
+// (pool_max_conns...) go in the URL too. Errors never show the password.
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
