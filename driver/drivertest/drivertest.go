@@ -38,7 +38,8 @@ type Env struct {
 // wait bounds every wait of the suite; generous, only to avoid hanging.
 const wait = 30 * time.Second
 
-// Run runs the suite against d. Every subtest uses tenants of its own,
+// Run runs the suite against d, with the optional stamp.LogReader and
+// stamp.Releaser checks if d has them. Every subtest uses tenants of its own,
 // named "dt-...", and removes them when it ends. Endpoints that the driver
 // reports must be reachable from the test.
 func Run(t *testing.T, d stamp.Driver, env Env) {
@@ -54,6 +55,9 @@ func Run(t *testing.T, d stamp.Driver, env Env) {
 	t.Run("Remove", s.remove)
 	if lr, ok := d.(stamp.LogReader); ok {
 		t.Run("Logs", func(t *testing.T) { s.logs(t, lr) })
+	}
+	if r, ok := d.(stamp.Releaser); ok {
+		t.Run("ReleaseKeepsInstances", func(t *testing.T) { s.releaseKeepsInstances(t, r) })
 	}
 }
 
@@ -345,6 +349,35 @@ func (s *suite) logs(t *testing.T, lr stamp.LogReader) {
 		if _, err := lr.Logs(ctx, tt.tenant, tt.service, false); stamp.ErrorCode(err) != stamp.ENOTFOUND {
 			t.Errorf("logs of %s/%s: got %v, want code %q", tt.tenant, tt.service, err, stamp.ENOTFOUND)
 		}
+	}
+}
+
+// releaseKeepsInstances checks that a released tenant's instances run on
+// and that the next call takes them up again as they are.
+func (s *suite) releaseKeepsInstances(t *testing.T, r stamp.Releaser) {
+	ctx := context.Background()
+	rt := s.runtime("dt-release", s.service("web", 8080, 2, "serve"))
+	s.apply(t, rt)
+	before := instances(s.observeRunning(t, rt.Tenant, map[string]int{"web": 2}), "web")
+	for _, in := range before {
+		waitHealthy(t, in.Endpoint)
+	}
+	if err := r.Release(ctx, rt.Tenant); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	for _, in := range before {
+		if err := get(in.Endpoint); err != nil {
+			t.Errorf("GET %s after release: %v, want the instance serving on", in.Endpoint, err)
+		}
+	}
+	after := instances(s.observeRunning(t, rt.Tenant, map[string]int{"web": 2}), "web")
+	for i, in := range after {
+		if b := before[i]; in.ID != b.ID || in.Endpoint != b.Endpoint || in.PID != b.PID || !in.StartedAt.Equal(b.StartedAt) {
+			t.Errorf("instance after release: got %v, want it adopted as it was: %v", in, b)
+		}
+	}
+	if err := r.Release(ctx, "dt-nobody"); err != nil {
+		t.Errorf("release a tenant the driver does not hold: got %v, want nil", err)
 	}
 }
 

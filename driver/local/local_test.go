@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -376,8 +377,9 @@ func TestRestartReadoptsInstances(t *testing.T) {
 }
 
 // TestControlPlaneKilled kills a real control-plane process (this test
-// binary run as controlPlane) with SIGKILL and checks that a new driver
-// adopts what it left.
+// binary run as controlPlane) with SIGKILL and checks that another driver
+// on the directory, which worked on a tenant of its own meanwhile, takes
+// its tenant over: it adopts what the dead one left.
 func TestControlPlaneKilled(t *testing.T) {
 	dir := newDir(t)
 	exe, err := os.Executable()
@@ -399,17 +401,23 @@ func TestControlPlaneKilled(t *testing.T) {
 	if err != nil || strings.TrimSpace(line) != "ready" {
 		t.Fatalf("control plane said %q, %v; want %q", line, err, "ready")
 	}
+	acme := markedIDs(dir)
+	d := open(t, dir)
+	apply(t, d, runtime("globex", web(1, "serve")))
+	running(t, d, "globex", "web", 1)
 	procs := markedIDs(dir)
+	if want := append(slices.Clone(acme), "globex/web-0"); !slices.Equal(procs, want) {
+		t.Errorf("processes with two control planes: got %q, want %q", procs, want)
+	}
 	if err := cp.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	cp.Wait()
 
-	d := open(t, dir)
-	if got := markedIDs(dir); !slices.Equal(got, procs) {
-		t.Errorf("processes after New: got %q, want %q", got, procs)
-	}
 	insts := running(t, d, "acme", "web", 2)
+	if got := markedIDs(dir); !slices.Equal(got, procs) {
+		t.Errorf("processes after taking acme over: got %q, want %q", got, procs)
+	}
 	var st tenantState
 	if _, err := readJSON(filepath.Join(dir, "tenants", "acme", "state.json"), &st); err != nil {
 		t.Fatal(err)
@@ -593,10 +601,12 @@ func waitKilled(t *testing.T, cmds ...*exec.Cmd) {
 	}
 }
 
+// TestPortsNeverCollide runs two drivers on one directory, as two control
+// planes on one host, applying 20 tenants each at once.
 func TestPortsNeverCollide(t *testing.T) {
 	dir := newDir(t)
 	cfg := config(dir)
-	d := openConfig(t, cfg)
+	d1, d2 := openConfig(t, cfg), openConfig(t, cfg)
 	// A port someone else holds is skipped.
 	held, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.PortMin)))
 	if err != nil {
@@ -640,21 +650,126 @@ func TestPortsNeverCollide(t *testing.T) {
 			}
 		}
 	}
-	first := tenants(0, 20)
-	applyAll(d, first)
-	check(d, first)
-	if got := len(seen); got != 40 {
-		t.Errorf("endpoints: got %d, want 40", got)
+	first, second := tenants(0, 20), tenants(20, 40)
+	var wg sync.WaitGroup
+	wg.Go(func() { applyAll(d1, first) })
+	wg.Go(func() { applyAll(d2, second) })
+	wg.Wait()
+	check(d1, first)
+	check(d2, second)
+	if got := len(seen); got != 80 {
+		t.Errorf("endpoints: got %d, want 80", got)
+	}
+	registry := readRegistry(t, dir)
+	for endpoint, owner := range seen {
+		_, p, _ := net.SplitHostPort(endpoint)
+		port, _ := strconv.Atoi(p)
+		if got := registry[port]; got != owner {
+			t.Errorf("registry owner of port %d: got %q, want %q", port, got, owner)
+		}
+	}
+	if got := len(registry); got != 80 {
+		t.Errorf("ports in the registry: got %d, want 80", got)
 	}
 
-	d.Close()
-	d = openConfig(t, cfg)
-	check(d, first)
-	more := tenants(20, 25)
+	// One control plane again: it takes every tenant up, with its ports.
+	d1.Close()
+	d2.Close()
+	d := openConfig(t, cfg)
+	all := append(first, second...)
+	check(d, all)
+	more := tenants(40, 45)
 	applyAll(d, more)
-	check(d, append(first, more...))
-	if got := len(seen); got != 50 {
-		t.Errorf("endpoints after a restart: got %d, want 50", got)
+	check(d, append(all, more...))
+	if got := len(seen); got != 90 {
+		t.Errorf("endpoints after a restart: got %d, want 90", got)
+	}
+}
+
+// readRegistry returns the port registry of dir.
+func readRegistry(t *testing.T, dir string) portOwners {
+	t.Helper()
+	owners := make(portOwners)
+	if _, err := readJSON(filepath.Join(dir, "ports.json"), &owners); err != nil {
+		t.Fatal(err)
+	}
+	return owners
+}
+
+// TestPortRegistry checks the registry's repairs: rebuilt when missing,
+// ports of a removed tenant freed, ports never recorded by their tenant
+// freed when it is taken up.
+func TestPortRegistry(t *testing.T) {
+	dir := newDir(t)
+	ctx := context.Background()
+	d := open(t, dir)
+	shape := func(tenant string) *stamp.Runtime {
+		return runtime(tenant, stamp.Service{Name: "web", Port: 8080, Replicas: 2})
+	}
+	// Prepared ports are recorded but nothing listens on them: only the
+	// registry keeps them from another tenant.
+	prepare := func(tenant string) []int {
+		t.Helper()
+		if err := d.Prepare(ctx, shape(tenant)); err != nil {
+			t.Fatalf("prepare %s: %v", tenant, err)
+		}
+		var st tenantState
+		if _, err := readJSON(filepath.Join(dir, "tenants", tenant, "state.json"), &st); err != nil {
+			t.Fatal(err)
+		}
+		var ports []int
+		for _, inst := range st.Instances {
+			ports = append(ports, inst.Port)
+		}
+		return ports
+	}
+	owners := func(tenant string, ports []int) portOwners {
+		o := make(portOwners)
+		for i, p := range ports {
+			o[p] = tenant + "/web-" + strconv.Itoa(i)
+		}
+		return o
+	}
+	acme := prepare("acme")
+
+	if err := os.Remove(filepath.Join(dir, "ports.json")); err != nil {
+		t.Fatal(err)
+	}
+	globex := prepare("globex")
+	if slices.ContainsFunc(globex, func(p int) bool { return slices.Contains(acme, p) }) {
+		t.Fatalf("ports after the registry was lost: globex got %v, which acme holds: %v", globex, acme)
+	}
+	want := owners("acme", acme)
+	maps.Copy(want, owners("globex", globex))
+	if got := readRegistry(t, dir); !maps.Equal(got, want) {
+		t.Errorf("rebuilt registry: got %v, want %v", got, want)
+	}
+
+	if err := d.Remove(ctx, "globex"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := readRegistry(t, dir), owners("acme", acme); !maps.Equal(got, want) {
+		t.Errorf("registry after removing globex: got %v, want %v", got, want)
+	}
+
+	// Left by crashes: globex's ports again, as if its Remove died after
+	// deleting its directory, and a port acme never recorded.
+	leaked := owners("globex", globex)
+	leaked[globex[1]+1] = "acme/web-9"
+	maps.Copy(leaked, owners("acme", acme))
+	if err := writeJSON(filepath.Join(dir, "ports.json"), leaked); err != nil {
+		t.Fatal(err)
+	}
+	if got := prepare("initech"); !slices.Equal(got, globex) {
+		t.Errorf("initech ports: got %v, want the removed globex's %v", got, globex)
+	}
+	d.Close()
+	d = open(t, dir)
+	observe(t, d, "acme")
+	want = owners("acme", acme)
+	maps.Copy(want, owners("initech", globex))
+	if got := readRegistry(t, dir); !maps.Equal(got, want) {
+		t.Errorf("registry after acme was taken up: got %v, want %v", got, want)
 	}
 }
 
@@ -709,10 +824,23 @@ func TestStopAll(t *testing.T) {
 	}
 	d.Close()
 
-	// The instances are still applied: New starts them again.
+	// The instances are still applied: taking the tenants up starts them
+	// again.
 	d = open(t, dir)
 	running(t, d, "acme", "web", 1)
 	running(t, d, "globex", "web", 1)
+
+	// StopAll stops the tenants a driver has not taken up as well, and
+	// does not start the ones that are already stopped.
+	d.Close()
+	d = open(t, dir)
+	if err := d.StopAll(context.Background()); err != nil {
+		t.Fatalf("stop all: %v", err)
+	}
+	if got := markedIDs(dir); len(got) != 0 {
+		t.Errorf("processes after StopAll of tenants not taken up: got %q, want none", got)
+	}
+	waitHealthy(t, running(t, d, "acme", "web", 1)[0].Endpoint)
 }
 
 func TestTaskOutputIsTheTail(t *testing.T) {
@@ -911,5 +1039,196 @@ func TestChildrenOfACrashedInstanceAreKilled(t *testing.T) {
 	})
 	if alive(child.pid, child.stat.start) {
 		t.Errorf("the child %d of the crashed web-0 still runs", child.pid)
+	}
+}
+
+// TestNewTakesNothingUp opens a second driver on a directory whose tenants
+// another one runs: until a call names a tenant, it holds none and touches
+// no process.
+func TestNewTakesNothingUp(t *testing.T) {
+	dir := newDir(t)
+	ctx := context.Background()
+	a := open(t, dir)
+	apply(t, a, runtime("acme", web(1, "serve")))
+	apply(t, a, runtime("globex", web(1, "serve")))
+	waitHealthy(t, running(t, a, "acme", "web", 1)[0].Endpoint)
+	running(t, a, "globex", "web", 1)
+	procs := markedIDs(dir)
+
+	b := open(t, dir)
+	if got := markedIDs(dir); !slices.Equal(got, procs) {
+		t.Errorf("processes after a second New: got %q, want %q", got, procs)
+	}
+	names, err := b.Tenants(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"acme", "globex"}; !slices.Equal(names, want) {
+		t.Errorf("tenants: got %q, want %q", names, want)
+	}
+	eventually(t, "the log of acme's web", func() bool {
+		r, err := b.Logs(ctx, "acme", "web", false)
+		if err != nil {
+			t.Fatalf("logs: %v", err)
+		}
+		defer r.Close()
+		data, err := io.ReadAll(r)
+		return err == nil && strings.Contains(string(data), "serving on")
+	})
+	if obs := observe(t, b, "nobody"); len(obs.Services) != 0 {
+		t.Errorf("services of a tenant with no directory: got %v, want none", obs.Services)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tenants", "nobody")); !os.IsNotExist(err) {
+		t.Errorf("directory of the observed unknown tenant: got %v, want not exist", err)
+	}
+	b.mu.Lock()
+	held := slices.Sorted(maps.Keys(b.tenants))
+	b.mu.Unlock()
+	if len(held) != 0 {
+		t.Errorf("tenants held after Tenants, Logs and Observe of an unknown tenant: got %q, want none", held)
+	}
+	if got := markedIDs(dir); !slices.Equal(got, procs) {
+		t.Errorf("processes at the end: got %q, want %q", got, procs)
+	}
+}
+
+func TestRelease(t *testing.T) {
+	dir := newDir(t)
+	ctx := context.Background()
+	d := open(t, dir)
+	apply(t, d, runtime("acme", web(2, "serve")))
+	before := running(t, d, "acme", "web", 2)
+	for _, in := range before {
+		waitHealthy(t, in.Endpoint)
+	}
+	procs := markedIDs(dir)
+	sups := d.tenantIfKnown("acme").supervisors()
+
+	if err := d.Release(ctx, "acme"); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	for _, s := range sups {
+		select {
+		case <-s.done:
+		default:
+			t.Errorf("the supervisor of %s runs on after Release", s.id)
+		}
+	}
+	if d.tenantIfKnown("acme") != nil {
+		t.Errorf("acme is still held after Release")
+	}
+	if got := markedIDs(dir); !slices.Equal(got, procs) {
+		t.Errorf("processes after Release: got %q, want them untouched: %q", got, procs)
+	}
+	for _, in := range before {
+		waitHealthy(t, in.Endpoint)
+	}
+	for _, name := range []string{"acme", "nobody", "../x"} {
+		if err := d.Release(ctx, name); err != nil {
+			t.Errorf("release %s, not held: got %v, want nil", name, err)
+		}
+	}
+
+	// The next call takes the tenant up again: same processes, supervised.
+	after := running(t, d, "acme", "web", 2)
+	if !slices.Equal(pidsOf(after), pidsOf(before)) {
+		t.Errorf("pids after taking acme up again: got %v, want the adopted %v", pidsOf(after), pidsOf(before))
+	}
+	if err := syscall.Kill(after[0].PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "web-0 to be restarted", func() bool {
+		got := observe(t, d, "acme").Services["web"].Instances
+		return len(got) == 2 && !slices.Contains(pidsOf(got), after[0].PID)
+	})
+}
+
+func TestReleaseDuringTask(t *testing.T) {
+	dir := newDir(t)
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "runs")
+	task := &stamp.Task{Name: "migrate-1.0.0", Bundle: app.ref, Command: command("append", file, "2s"), Timeout: time.Minute}
+	d := open(t, dir)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := d.RunTask(ctx, "acme", task)
+		errc <- err
+	}()
+	eventually(t, "the task to run", func() bool {
+		data, _ := os.ReadFile(file)
+		return len(data) > 0
+	})
+	if err := d.Release(ctx, "acme"); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	if err := <-errc; stamp.ErrorCode(err) != stamp.EUNAVAILABLE {
+		t.Errorf("RunTask of the released tenant: got %v, want code %q", err, stamp.EUNAVAILABLE)
+	}
+
+	// Taking acme up again finds the task running, and waits for it.
+	res, err := d.RunTask(ctx, "acme", task)
+	if err != nil {
+		t.Fatalf("run task after release: %v", err)
+	}
+	if res.ExitCode != 0 || res.Output != "appended" {
+		t.Errorf("got exit code %d, output %q; want 0 and %q", res.ExitCode, res.Output, "appended")
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(string(data), "\n"); got != 1 {
+		t.Errorf("runs: got %d, want 1", got)
+	}
+}
+
+// TestTakeover has driver a run a tenant and close without stopping it,
+// as its control plane dies, while driver b runs another tenant on the
+// same directory; b then takes the tenant over.
+func TestTakeover(t *testing.T) {
+	dir := newDir(t)
+	ctx := context.Background()
+	a, b := open(t, dir), open(t, dir)
+	apply(t, a, runtime("acme", web(2, "serve-child")))
+	apply(t, b, runtime("globex", web(1, "serve")))
+	webs := running(t, a, "acme", "web", 2)
+	for _, in := range webs {
+		waitHealthy(t, in.Endpoint)
+	}
+	running(t, b, "globex", "web", 1)
+	procs := markedIDs(dir)
+	if want := []string{"acme/web-0", "acme/web-0", "acme/web-1", "acme/web-1", "globex/web-0"}; !slices.Equal(procs, want) {
+		t.Fatalf("processes: got %q, want %q", procs, want)
+	}
+
+	a.Close()
+	if got := running(t, b, "acme", "web", 2); !slices.Equal(pidsOf(got), pidsOf(webs)) || !slices.Equal(endpointsOf(got), endpointsOf(webs)) {
+		t.Errorf("acme on b: got %v, want the adopted %v", got, webs)
+	}
+	if got := markedIDs(dir); !slices.Equal(got, procs) {
+		t.Errorf("processes after the takeover: got %q, want %q", got, procs)
+	}
+
+	// b supervises acme now, alone: a crash is restarted once.
+	if err := syscall.Kill(webs[0].PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "web-0 to be restarted", func() bool {
+		got := observe(t, b, "acme").Services["web"].Instances
+		return len(got) == 2 && !slices.Contains(pidsOf(got), webs[0].PID)
+	})
+	waitHealthy(t, running(t, b, "acme", "web", 2)[0].Endpoint)
+	eventually(t, "the new web-0 with its child", func() bool { return slices.Equal(markedIDs(dir), procs) })
+	if so := observe(t, b, "acme").Services["web"]; so.Restarts != 1 {
+		t.Errorf("restarts: got %d, want 1", so.Restarts)
+	}
+	if _, err := a.Observe(ctx, "acme"); stamp.ErrorCode(err) != stamp.EUNAVAILABLE {
+		t.Errorf("observe on the closed a: got %v, want code %q", err, stamp.EUNAVAILABLE)
+	}
+	a.mu.Lock()
+	held := len(a.tenants)
+	a.mu.Unlock()
+	if held != 0 {
+		t.Errorf("tenants a holds after Close: got %d, want none", held)
 	}
 }
