@@ -64,7 +64,7 @@ var (
 // Config configures a Driver.
 type Config struct {
 	// Dir is the driver's root, e.g. <data>/local; created if missing.
-	// Drivers sharing it must share PortMin and PortMax too.
+	// Several Drivers may share it (see the package doc).
 	Dir string
 	// Bundles hands out the archives to extract.
 	Bundles stamp.BundleSource
@@ -161,8 +161,14 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 
 // takeUp makes t this Driver's: it reads t's state, kills t's orphans,
 // brings the port registry in line with the state, and supervises every
-// applied instance. t.op must be held.
+// applied instance. A call whose ctx has ended takes nothing up: the
+// control plane cancels a call on a tenant whose lease it lost before
+// releasing the tenant, and that call must not take it back. t.op must be
+// held.
 func (d *Driver) takeUp(ctx context.Context, t *tenant) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("take up tenant %s: %w", t.name, err)
+	}
 	var st tenantState
 	if _, err := readJSON(t.statePath(), &st); err != nil {
 		return fmt.Errorf("take up tenant %s: %w", t.name, err)
@@ -461,6 +467,7 @@ func (d *Driver) lockTenant(ctx context.Context, name string, takeUp bool) (*ten
 		}
 		if takeUp && !t.isLoaded() {
 			if err := d.takeUp(ctx, t); err != nil {
+				d.drop(t, err) // it holds nothing yet
 				t.op.Unlock()
 				return nil, err
 			}

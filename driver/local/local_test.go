@@ -3,6 +3,7 @@ package local
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -1127,6 +1128,16 @@ func TestRelease(t *testing.T) {
 		if err := d.Release(ctx, name); err != nil {
 			t.Errorf("release %s, not held: got %v, want nil", name, err)
 		}
+	}
+	// A call cancelled before the release (the pass of a lost lease) does
+	// not take the tenant back.
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := d.Observe(cancelled, "acme"); !errors.Is(err, context.Canceled) {
+		t.Errorf("observe with a cancelled context: got %v, want %v", err, context.Canceled)
+	}
+	if d.tenantIfKnown("acme") != nil {
+		t.Errorf("acme is held after a cancelled Observe")
 	}
 
 	// The next call takes the tenant up again: same processes, supervised.
