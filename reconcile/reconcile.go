@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -303,20 +304,44 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 			return err
 		}
 	}
+	// The seed hook runs beside start and health: it only writes data,
+	// and nothing reaches the tenant before route, which waits for it.
+	// That takes one process run off the path a new customer waits on.
+	var seed chan error
+	seedCtx, cancelSeed := context.WithCancel(ctx)
+	defer cancelSeed()
+	waitSeed := func() error {
+		if seed == nil {
+			return nil
+		}
+		err := <-seed
+		seed = nil
+		return err
+	}
 	for _, step := range steps {
+		if step == stamp.StepSeed && slices.Contains(steps, stamp.StepStart) {
+			seed = make(chan error, 1)
+			queued := p.queued
+			go func() { seed <- p.step(seedCtx, stamp.StepSeed, queued) }()
+			continue
+		}
+		if step == stamp.StepRoute {
+			if err := waitSeed(); err != nil {
+				return err
+			}
+		}
 		started := p.r.cfg.Clock.Now()
 		err := p.do(ctx, step)
 		finished := p.r.cfg.Clock.Now()
 		if err != nil {
-			return p.fail(ctx, step, started, finished, err)
+			cancelSeed() // the seed run goes on in the driver; a retry finds it
+			waitSeed()   // before fail writes the status the seed step writes too
+			return p.fail(ctx, step, p.queued, started, finished, err)
 		}
 		if step == stamp.StepRemove {
 			return nil // the tenant and its events' subject are gone
 		}
-		if err := p.event(ctx, &stamp.Event{
-			Type: stamp.EventStep, Step: step, Status: stamp.StatusOK,
-			QueuedAt: p.queued, StartedAt: started, FinishedAt: finished,
-		}); err != nil {
+		if err := p.stepEvent(ctx, step, p.queued, started, finished); err != nil {
 			return err
 		}
 		p.queued = finished
@@ -327,9 +352,29 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 	return nil
 }
 
+// step takes one step and records it as an event, or records its failure
+// (see fail). queued is when the step became ready to run.
+func (p *pass) step(ctx context.Context, step string, queued time.Time) error {
+	started := p.r.cfg.Clock.Now()
+	err := p.do(ctx, step)
+	finished := p.r.cfg.Clock.Now()
+	if err != nil {
+		return p.fail(ctx, step, queued, started, finished, err)
+	}
+	return p.stepEvent(ctx, step, queued, started, finished)
+}
+
+// stepEvent records a step that succeeded.
+func (p *pass) stepEvent(ctx context.Context, step string, queued, started, finished time.Time) error {
+	return p.event(ctx, &stamp.Event{
+		Type: stamp.EventStep, Step: step, Status: stamp.StatusOK,
+		QueuedAt: queued, StartedAt: started, FinishedAt: finished,
+	})
+}
+
 // fail records a failed step: a terminal failure ends the tenant failed, any
 // other error is returned for a retry with backoff.
-func (p *pass) fail(ctx context.Context, step string, started, finished time.Time, err error) error {
+func (p *pass) fail(ctx context.Context, step string, queued, started, finished time.Time, err error) error {
 	if errors.Is(err, errStale) || ctx.Err() != nil {
 		return err
 	}
@@ -337,13 +382,13 @@ func (p *pass) fail(ctx context.Context, step string, started, finished time.Tim
 	if !errors.As(err, &term) {
 		msg := fmt.Sprintf("%s: %s (will retry)", step, err)
 		if evErr := p.event(ctx, &stamp.Event{Type: stamp.EventRetry, Step: step, Status: stamp.StatusFailed, Message: msg,
-			QueuedAt: p.queued, StartedAt: started, FinishedAt: finished}); evErr != nil {
+			QueuedAt: queued, StartedAt: started, FinishedAt: finished}); evErr != nil {
 			p.r.cfg.Logger.Error("record retry event", "tenant", p.t.Name, "err", evErr)
 		}
 		return fmt.Errorf("%s step of tenant %q: %w", step, p.t.Name, err)
 	}
 	if evErr := p.event(ctx, &stamp.Event{Type: stamp.EventStep, Step: step, Status: stamp.StatusFailed, Message: term.msg,
-		QueuedAt: p.queued, StartedAt: started, FinishedAt: finished}); evErr != nil {
+		QueuedAt: queued, StartedAt: started, FinishedAt: finished}); evErr != nil {
 		return evErr
 	}
 	p.t.Status.Phase = stamp.PhaseFailed
@@ -596,7 +641,7 @@ func (p *pass) health(ctx context.Context) error {
 			url := "http://" + inst.Endpoint + svc.Health.Path
 			// Poll briskly: a new tenant's first answer is what the
 			// customer waits for; the blueprint interval is for watching.
-			err := health.WaitHealthy(ctx, p.r.client, url, 20*time.Millisecond, svc.Health.Timeout, p.r.cfg.HealthTimeout)
+			err := health.WaitHealthy(ctx, p.r.client, url, 5*time.Millisecond, svc.Health.Timeout, p.r.cfg.HealthTimeout)
 			if err == nil {
 				continue
 			}
@@ -647,6 +692,7 @@ func (p *pass) route(ctx context.Context) error {
 
 // remove releases everything the tenant holds, then deletes its record.
 func (p *pass) remove(ctx context.Context) error {
+	started := p.r.cfg.Clock.Now()
 	if err := p.r.cfg.Driver.Remove(ctx, p.t.Name); err != nil {
 		return fmt.Errorf("remove instances: %w", err)
 	}
@@ -666,6 +712,11 @@ func (p *pass) remove(ctx context.Context) error {
 			}
 		}
 	}
+	// Recorded before the record goes, so that routers, which follow the
+	// log, look the tenant up again and find it gone.
+	if err := p.stepEvent(ctx, stamp.StepRemove, p.queued, started, p.r.cfg.Clock.Now()); err != nil {
+		return err
+	}
 	err = p.r.cfg.Store.DeleteTenant(ctx, p.t.Name, p.t.ResourceVersion)
 	switch stamp.ErrorCode(err) {
 	case "", stamp.ENOTFOUND:
@@ -674,6 +725,7 @@ func (p *pass) remove(ctx context.Context) error {
 	default:
 		return fmt.Errorf("delete tenant record: %w", err)
 	}
+	// Our router drops the route before the deletion is reported done.
 	if p.r.cfg.Routes != nil {
 		if err := p.r.cfg.Routes.Sync(ctx); err != nil {
 			p.r.cfg.Logger.Error("sync router after delete", "tenant", p.t.Name, "err", err)

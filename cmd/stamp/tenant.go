@@ -221,7 +221,8 @@ func newTenantDeleteCmd(g *globals) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			if _, err := c.DeleteTenant(ctx, args[0]); err != nil {
+			t, err := c.DeleteTenant(ctx, args[0])
+			if err != nil {
 				return err
 			}
 			if noWait {
@@ -230,14 +231,23 @@ func newTenantDeleteCmd(g *globals) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
+			// Done once the tenant.deleted event is written: everything
+			// is released and the server's router has dropped the route.
+			var after int64
 			for {
-				_, err := c.GetTenant(ctx, args[0])
-				if stamp.ErrorCode(err) == stamp.ENOTFOUND {
-					fmt.Fprintf(g.stdout, "tenant %s deleted\n", args[0])
-					return nil
-				}
+				events, err := c.Events(ctx, stamp.EventFilter{Tenant: args[0], AfterSeq: after})
 				if err != nil {
 					return err
+				}
+				for _, e := range events {
+					after = e.Seq
+					if e.Type == stamp.EventTenantDeleted && !e.Time.Before(t.UpdatedAt) {
+						fmt.Fprintf(g.stdout, "tenant %s deleted\n", args[0])
+						return nil
+					}
+				}
+				if len(events) > 0 {
+					continue
 				}
 				select {
 				case <-ctx.Done():

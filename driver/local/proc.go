@@ -122,6 +122,15 @@ func spawn(s spawnSpec) (*proc, error) {
 		return nil, err
 	}
 	p := &proc{pid: cmd.Process.Pid, startedAt: time.Now(), exited: make(chan struct{})}
+	// Read the start time before Wait can reap the child: until then its
+	// stat stays readable even if it has already exited.
+	st, err := readStat(p.pid)
+	if err != nil {
+		syscall.Kill(-p.pid, syscall.SIGKILL)
+		cmd.Wait()
+		return nil, fmt.Errorf("read start time of pid %d: %w", p.pid, err)
+	}
+	p.start = st.start
 	go func() {
 		err := cmd.Wait()
 		p.status = "exit status 0"
@@ -130,13 +139,6 @@ func spawn(s spawnSpec) (*proc, error) {
 		}
 		close(p.exited)
 	}()
-	// The child is not reaped before Wait, so its stat is there.
-	st, err := readStat(p.pid)
-	if err != nil {
-		syscall.Kill(-p.pid, syscall.SIGKILL)
-		return nil, fmt.Errorf("read start time of pid %d: %w", p.pid, err)
-	}
-	p.start = st.start
 	return p, nil
 }
 

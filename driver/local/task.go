@@ -24,9 +24,10 @@ const outputLines = 20
 var taskNames = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 // taskScript runs the task's command and records its exit code in the
-// file named by $1 (atomically), so that the code survives a crash of the
-// control plane that waits for it.
-const taskScript = `f=$1; shift; "$@"; c=$?; echo $c > "$f.tmp" && mv "$f.tmp" "$f"; exit $c`
+// file named by $1, so that the code survives a crash of the control plane
+// that waits for it. The file is read only once the shell has exited, so a
+// plain write suffices (a rename would cost one more process per task).
+const taskScript = `f=$1; shift; "$@"; c=$?; echo $c > "$f"; exit $c`
 
 var errTaskTimeout = errors.New("task timed out")
 
