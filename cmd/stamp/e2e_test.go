@@ -468,6 +468,19 @@ func TestServerKilledDuringCreatesConverges(t *testing.T) {
 	if len(procs) != len(names) {
 		t.Errorf("%d tenant processes in all, want %d: %v", len(procs), len(names), procs)
 	}
+	// Nothing leaked: one directory and one allocated port per tenant.
+	dirs, _ := os.ReadDir(filepath.Join(s.data, "local", "tenants"))
+	if len(dirs) != len(names) {
+		t.Errorf("%d tenant directories, want %d", len(dirs), len(names))
+	}
+	var ports map[string]string
+	if b, err := os.ReadFile(filepath.Join(s.data, "local", "ports.json")); err != nil {
+		t.Errorf("port registry: %v", err)
+	} else if err := json.Unmarshal(b, &ports); err != nil {
+		t.Errorf("port registry: %v", err)
+	} else if len(ports) != len(names) {
+		t.Errorf("%d ports allocated, want %d: %v", len(ports), len(names), ports)
+	}
 }
 
 func TestDeleteReleasesEverything(t *testing.T) {
