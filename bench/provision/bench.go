@@ -27,6 +27,10 @@ type bench struct {
 	ledger string    // the example app's binary
 	floors *procSet  // hand-started ledger processes
 	server *server   // nil until started
+	// pg is the PostgreSQL cluster of -engine postgres; nil until started.
+	pg *cluster
+	// db makes the floor samples' databases; nil until set up.
+	db floorDB
 
 	floorN  atomic.Int64 // floor samples taken, for their directories
 	tenantN atomic.Int64 // tenants created, for their names
@@ -55,7 +59,8 @@ func newBench(ctx context.Context, cfg config, log io.Writer) (*bench, error) {
 	return b, nil
 }
 
-// setUp builds the binaries, starts the server and pushes the blueprint.
+// setUp builds the binaries, sets up the engine, starts the server and
+// pushes the blueprint.
 func (b *bench) setUp(ctx context.Context) error {
 	for bin, pkg := range map[string]string{b.stamp: "./cmd/stamp", b.ledger: "./examples/ledger"} {
 		b.progress("build %s", pkg)
@@ -65,8 +70,12 @@ func (b *bench) setUp(ctx context.Context) error {
 			return fmt.Errorf("build %s: %w\n%s", pkg, err, out)
 		}
 	}
+	serverArgs, err := b.setUpEngine(ctx)
+	if err != nil {
+		return err
+	}
 	b.progress("start stamp server")
-	srv, err := startServer(ctx, b.stamp, filepath.Join(b.tmp, "data"), filepath.Join(b.tmp, "server.log"))
+	srv, err := startServer(ctx, b.stamp, filepath.Join(b.tmp, "data"), filepath.Join(b.tmp, "server.log"), serverArgs...)
 	b.server = srv // set even on failure, so cleanup kills what did start
 	if err != nil {
 		return err
@@ -78,15 +87,38 @@ func (b *bench) setUp(ctx context.Context) error {
 	return srv.push(ctx, dir)
 }
 
+// setUpEngine prepares the floor's databases and returns the server flags
+// the engine needs. For postgres it starts a cluster in the temporary
+// directory, which it opens to the postgres user (mode 0711).
+func (b *bench) setUpEngine(ctx context.Context) ([]string, error) {
+	if b.cfg.engine == "sqlite" {
+		b.db = sqliteFloor{}
+		return nil, nil
+	}
+	if err := os.Chmod(b.tmp, 0o711); err != nil {
+		return nil, fmt.Errorf("open the temporary directory to postgres: %w", err)
+	}
+	b.progress("start PostgreSQL")
+	pg, err := startCluster(ctx, b.root, filepath.Join(b.tmp, "pg"))
+	b.pg = pg // set even on failure, so cleanup stops what did start
+	if err != nil {
+		return nil, err
+	}
+	if b.db, err = newPostgresFloor(ctx, pg.url); err != nil {
+		return nil, err
+	}
+	return []string{"--tenant-postgres", pg.url}, nil
+}
+
 // buildLine matches the build line of a stamp.yaml.
 var buildLine = regexp.MustCompile(`(?m)^build:.*\n`)
 
-// blueprintDir writes the example app's blueprint without its build line
-// next to the prebuilt binary, as the end-to-end tests do.
+// blueprintDir writes the engine's example blueprint without its build
+// line next to the prebuilt binary, as the end-to-end tests do.
 func (b *bench) blueprintDir() (string, error) {
-	src, err := os.ReadFile(filepath.Join(b.root, "examples", "ledger", "stamp.yaml"))
+	src, err := os.ReadFile(filepath.Join(b.root, apps[b.cfg.engine].dir, "stamp.yaml"))
 	if err != nil {
-		return "", fmt.Errorf("read the ledger blueprint: %w", err)
+		return "", fmt.Errorf("read the %s blueprint: %w", apps[b.cfg.engine].name, err)
 	}
 	dir := filepath.Join(b.tmp, "blueprint")
 	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
@@ -108,7 +140,7 @@ func (b *bench) blueprintDir() (string, error) {
 
 // measure runs both phases, then reads the step breakdown and memory.
 func (b *bench) measure(ctx context.Context) (*report, error) {
-	rep := &report{loadBefore: loadAverage()}
+	rep := &report{engine: b.cfg.engine, loadBefore: loadAverage()}
 	phases := []phase{
 		{name: "sequential", n: b.cfg.sequential, concurrency: 1, seedByHand: true},
 		{name: "parallel", n: b.cfg.parallel, concurrency: b.cfg.concurrency},
@@ -130,6 +162,11 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 	mem, err := b.server.memory()
 	if err != nil {
 		return nil, err
+	}
+	if pf, ok := b.db.(*postgresFloor); ok {
+		if mem.pgBackends, err = pf.backends(ctx); err != nil {
+			return nil, err
+		}
 	}
 	rep.memory = mem
 	rep.loadAfter = loadAverage()
@@ -193,7 +230,8 @@ func pool(ctx context.Context, lo, hi, limit int, fn func(ctx context.Context, i
 }
 
 // cleanup kills the server, every tenant process of its data dir and every
-// floor process still running, then removes the temporary directory.
+// floor process still running, stops the cluster, then removes the
+// temporary directory.
 func (b *bench) cleanup() error {
 	var errs []error
 	if b.server != nil {
@@ -201,6 +239,12 @@ func (b *bench) cleanup() error {
 		errs = append(errs, killTenants(b.server.data))
 	}
 	b.floors.killAll()
+	if b.db != nil {
+		b.db.close()
+	}
+	if b.pg != nil {
+		errs = append(errs, b.pg.stop())
+	}
 	// The driver writes files as its processes die; retry the removal.
 	var err error
 	for range 5 {

@@ -21,8 +21,9 @@ const pollEvery = 5 * time.Millisecond
 type sample struct {
 	name       string // the tenant's name; empty for the floor
 	start, end time.Time
-	// migrated is when `ledger migrate` finished, for the floor.
-	migrated time.Time
+	// created is when the database was made and migrated when `ledger
+	// migrate` finished, for the floor.
+	created, migrated time.Time
 	// seed is how long `ledger seed` took on the floor's database, run
 	// after the sample ended and so not part of it; zero if not run.
 	seed time.Duration
@@ -91,11 +92,12 @@ func freePort() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// floorSample starts the app by hand in a fresh directory: `ledger migrate`
-// on an empty SQLite path, then `ledger serve`, timed from just before the
-// migrate to the first 200 of /healthz. It then stops the app and, with
-// seed, times `ledger seed` on its database alone (what Stamp's seed step
-// runs, for comparison), and removes the directory.
+// floorSample starts the app by hand in a fresh directory: makes its
+// database (see floorDB), runs `ledger migrate`, then `ledger serve`, timed
+// from just before the database is made to the first 200 of /healthz. It
+// then stops the app and, with seed, times `ledger seed` on its database
+// alone (what Stamp's seed step runs, for comparison), drops the database
+// and removes the directory.
 func (b *bench) floorSample(ctx context.Context, n int64, seed bool) (s sample, err error) {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.timeout)
 	defer cancel()
@@ -104,41 +106,26 @@ func (b *bench) floorSample(ctx context.Context, n int64, seed bool) (s sample, 
 		return sample{}, err
 	}
 	defer os.RemoveAll(dir)
-	addr, err := freePort()
-	if err != nil {
-		return sample{}, err
-	}
-	_, port, _ := net.SplitHostPort(addr)
-	env := []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "TMPDIR=" + dir,
-		"DATABASE_URL=sqlite:" + filepath.Join(dir, "ledger.db"),
-	}
+	defer func() {
+		if derr := b.db.drop(ctx, n); derr != nil && err == nil {
+			err = fmt.Errorf("floor %d: %w", n, derr)
+		}
+	}()
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "TMPDIR=" + dir}
 
 	s.start = time.Now()
+	dbURL, err := b.db.create(ctx, dir, n)
+	if err != nil {
+		return sample{}, fmt.Errorf("floor %d: %w", n, err)
+	}
+	s.created = time.Now()
+	env = append(env, "DATABASE_URL="+dbURL)
 	if err := b.runLedger(ctx, dir, env, "migrate"); err != nil {
 		return sample{}, fmt.Errorf("floor %d: %w", n, err)
 	}
 	s.migrated = time.Now()
-	serve := exec.Command(b.ledger, "serve")
-	serve.Dir, serve.Env = dir, append(env, "PORT="+port, "TENANT=floor")
-	logf, err := os.Create(filepath.Join(dir, "serve.log"))
-	if err != nil {
-		return sample{}, err
-	}
-	defer logf.Close()
-	serve.Stdout, serve.Stderr = logf, logf
-	p, err := startProc(serve)
-	if err != nil {
-		return sample{}, fmt.Errorf("floor %d: start ledger serve: %w", n, err)
-	}
-	b.floors.add(p)
-	err = waitOK(ctx, "http://"+addr+"/healthz", "", p.exited)
-	s.end = time.Now()
-	p.stop(10 * time.Second)
-	b.floors.remove(p)
-	if err != nil {
-		out, _ := os.ReadFile(logf.Name())
-		return sample{}, fmt.Errorf("floor %d: %w\nledger serve printed:\n%s", n, err, out)
+	if s.end, err = b.serveUntilHealthy(ctx, dir, env); err != nil {
+		return sample{}, fmt.Errorf("floor %d: %w", n, err)
 	}
 	if seed {
 		start := time.Now()
@@ -148,6 +135,39 @@ func (b *bench) floorSample(ctx context.Context, n int64, seed bool) (s sample, 
 		s.seed = time.Since(start)
 	}
 	return s, nil
+}
+
+// serveUntilHealthy starts `ledger serve` in dir on a free loopback port,
+// waits for the first 200 of /healthz, stops it again and returns when the
+// 200 came.
+func (b *bench) serveUntilHealthy(ctx context.Context, dir string, env []string) (healthy time.Time, err error) {
+	addr, err := freePort()
+	if err != nil {
+		return healthy, err
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	serve := exec.Command(b.ledger, "serve")
+	serve.Dir, serve.Env = dir, append(env, "PORT="+port, "TENANT=floor")
+	logf, err := os.Create(filepath.Join(dir, "serve.log"))
+	if err != nil {
+		return healthy, err
+	}
+	defer logf.Close()
+	serve.Stdout, serve.Stderr = logf, logf
+	p, err := startProc(serve)
+	if err != nil {
+		return healthy, fmt.Errorf("start ledger serve: %w", err)
+	}
+	b.floors.add(p)
+	err = waitOK(ctx, "http://"+addr+"/healthz", "", p.exited)
+	healthy = time.Now()
+	p.stop(10 * time.Second)
+	b.floors.remove(p)
+	if err != nil {
+		out, _ := os.ReadFile(logf.Name())
+		return healthy, fmt.Errorf("%w\nledger serve printed:\n%s", err, out)
+	}
+	return healthy, nil
 }
 
 // runLedger runs `ledger <command>` in dir and waits for it.

@@ -4,16 +4,19 @@
 //
 // Usage, from the module root:
 //
-//	go run ./bench/provision [-sequential 50] [-parallel 200] [-concurrency 8] [-out FILE]
+//	go run ./bench/provision [-engine sqlite|postgres] [-sequential 50] [-parallel 200] [-concurrency 8] [-out FILE]
 //
 // It builds stamp and the ledger binary into a temporary directory, starts
-// `stamp server` on loopback ports, pushes the ledger blueprint, and then
+// `stamp server` on loopback ports, pushes the ledger blueprint (ledger-pg
+// with -engine postgres, whose tenant databases, and the floor's, live on a
+// throwaway PostgreSQL cluster the run starts with scripts/postgres), and then
 // runs two phases: one tenant at a time, then many at a time. Within each
 // phase it alternates rounds of floor samples and tenant creations at the
 // same concurrency, so both see the same machine. It prints a markdown
 // report (latency percentiles and ratios, the per-step breakdown read off
-// the event log, memory). Every process it started is killed and the
-// temporary directory removed on every exit path, including Ctrl-C.
+// the event log, memory). On every exit path, Ctrl-C included, every
+// process it started is killed, the cluster stopped and the temporary
+// directory removed.
 package main
 
 import (
@@ -48,6 +51,19 @@ type config struct {
 	concurrency int           // samples in flight at once in phase B
 	timeout     time.Duration // per sample
 	out         string        // also write the report here
+	engine      string        // the tenant databases' engine: sqlite or postgres
+}
+
+// app is the example app's blueprint for one engine.
+type app struct {
+	name string // the blueprint's name
+	dir  string // its directory in the module
+}
+
+// apps holds the blueprint to push for each -engine.
+var apps = map[string]app{
+	"sqlite":   {name: "ledger", dir: "examples/ledger"},
+	"postgres": {name: "ledger-pg", dir: "examples/ledger-pg"},
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -59,6 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.concurrency, "concurrency", 8, "creations in flight at once in phase B")
 	fs.DurationVar(&c.timeout, "timeout", 60*time.Second, "deadline of one sample; a sample past it fails the run")
 	fs.StringVar(&c.out, "out", "", "also write the markdown report to this file")
+	fs.StringVar(&c.engine, "engine", "sqlite", "engine of the tenant databases: sqlite or postgres (a throwaway cluster)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -67,6 +84,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.sequential < 1 || c.parallel < 0 || c.concurrency < 1 || c.timeout <= 0 {
 		return c, fmt.Errorf("want -sequential >= 1, -parallel >= 0, -concurrency >= 1 and a positive -timeout")
+	}
+	if _, ok := apps[c.engine]; !ok {
+		return c, fmt.Errorf("-engine %q: want sqlite or postgres", c.engine)
 	}
 	return c, nil
 }

@@ -28,6 +28,7 @@ type phaseResult struct {
 
 // report is everything one run prints.
 type report struct {
+	engine string // of the tenant databases
 	phases []*phaseResult
 	memory memoryUse
 	// loadBefore and loadAfter are /proc/loadavg at the start and end of
@@ -84,7 +85,7 @@ func mib(kib int64) string {
 // markdown renders the report.
 func (r *report) markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Load average (1, 5, 15 min) before: %s; after: %s.\n\n", r.loadBefore, r.loadAfter)
+	fmt.Fprintf(&b, "Engine %s. Load average (1, 5, 15 min) before: %s; after: %s.\n\n", r.engine, r.loadBefore, r.loadAfter)
 	b.WriteString("| phase | n | concurrency | stamp p50 | stamp p99 | floor p50 | floor p99 | ratio p50 | ratio p99 |\n")
 	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, ph := range r.phases {
@@ -119,8 +120,13 @@ func (r *report) markdown() string {
 	b.WriteString("\n")
 	b.WriteString("\nBy hand, mean of the floor samples:")
 	for _, ph := range r.phases {
-		fmt.Fprintf(&b, " %s: `ledger migrate` %s, `ledger serve` to first 200 %s", ph.name,
-			ms(mean(ph.floor, func(s sample) time.Duration { return s.migrated.Sub(s.start) })),
+		fmt.Fprintf(&b, " %s:", ph.name)
+		if r.engine == "postgres" {
+			fmt.Fprintf(&b, " role, database and schema (SQL) %s,",
+				ms(mean(ph.floor, func(s sample) time.Duration { return s.created.Sub(s.start) })))
+		}
+		fmt.Fprintf(&b, " `ledger migrate` %s, `ledger serve` to first 200 %s",
+			ms(mean(ph.floor, func(s sample) time.Duration { return s.migrated.Sub(s.created) })),
 			ms(mean(ph.floor, func(s sample) time.Duration { return s.end.Sub(s.migrated) })))
 		if ph.seedByHand {
 			fmt.Fprintf(&b, ", `ledger seed` (run after the sample, not part of it) %s",
@@ -136,5 +142,8 @@ func (r *report) markdown() string {
 	m := r.memory
 	fmt.Fprintf(&b, "\nMemory with every tenant alive: stamp server RSS %s; %d tenant processes, RSS %s in all (%s each on average).\n",
 		mib(m.serverKiB), m.tenants, mib(m.tenantsKiB), mib(m.tenantsKiB/int64(max(m.tenants, 1))))
+	if r.engine == "postgres" {
+		fmt.Fprintf(&b, "\nClient connections on the cluster then (of max_connections 800): %d.\n", m.pgBackends)
+	}
 	return b.String()
 }

@@ -23,12 +23,15 @@ type server struct {
 	router  string // host:port
 	proc    *proc
 	client  *httpapi.Client
+	// blueprint is the name of the blueprint pushed, which tenants use.
+	blueprint string
 }
 
-// startServer starts `stamp server` on data with free loopback ports,
-// logging to logPath, and waits until it is ready. The returned server is
-// non-nil whenever a process may have started, so the caller can kill it.
-func startServer(ctx context.Context, bin, data, logPath string) (*server, error) {
+// startServer starts `stamp server` on data with free loopback ports and
+// the extra flags, logging to logPath, and waits until it is ready. The
+// returned server is non-nil whenever a process may have started, so the
+// caller can kill it.
+func startServer(ctx context.Context, bin, data, logPath string, flags ...string) (*server, error) {
 	s := &server{data: data, logPath: logPath}
 	var err error
 	if s.api, err = freePort(); err != nil {
@@ -42,7 +45,8 @@ func startServer(ctx context.Context, bin, data, logPath string) (*server, error
 		return nil, fmt.Errorf("create server log: %w", err)
 	}
 	defer logf.Close()
-	cmd := exec.Command(bin, "server", "--data", data, "--listen", s.api, "--router-listen", s.router)
+	args := append([]string{"server", "--data", data, "--listen", s.api, "--router-listen", s.router}, flags...)
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if s.proc, err = startProc(cmd); err != nil {
 		return nil, fmt.Errorf("start stamp server: %w", err)
@@ -60,15 +64,18 @@ func startServer(ctx context.Context, bin, data, logPath string) (*server, error
 	return s, nil
 }
 
-// push packs the blueprint directory and uploads it.
+// push packs the blueprint directory and uploads it; tenants created
+// after use it.
 func (s *server) push(ctx context.Context, dir string) error {
 	content, err := bundle.Pack(dir)
 	if err != nil {
 		return fmt.Errorf("pack blueprint: %w", err)
 	}
-	if _, _, err := s.client.PushBundle(ctx, content); err != nil {
+	b, _, err := s.client.PushBundle(ctx, content)
+	if err != nil {
 		return fmt.Errorf("push blueprint: %w", err)
 	}
+	s.blueprint = b.Name
 	return nil
 }
 
@@ -79,7 +86,7 @@ func (s *server) create(ctx context.Context, name string, timeout time.Duration)
 	defer cancel()
 	_, port, _ := net.SplitHostPort(s.router)
 	smp := sample{name: name, start: time.Now()}
-	if _, err := s.client.CreateTenant(ctx, httpapi.CreateTenantRequest{Name: name, Blueprint: "ledger"}); err != nil {
+	if _, err := s.client.CreateTenant(ctx, httpapi.CreateTenantRequest{Name: name, Blueprint: s.blueprint}); err != nil {
 		return smp, fmt.Errorf("create tenant %s: %w", name, err)
 	}
 	if err := waitOK(ctx, "http://"+s.router+"/", name+".localhost:"+port, s.proc.exited); err != nil {
@@ -127,6 +134,7 @@ type memoryUse struct {
 	serverKiB  int64
 	tenants    int // tenant processes
 	tenantsKiB int64
+	pgBackends int // client connections on the cluster; 0 for sqlite
 }
 
 // memory reads the RSS of the server and of every tenant process.
