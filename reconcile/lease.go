@@ -9,7 +9,10 @@ import (
 
 // Ownership: a tenant is worked on by the one control-plane process that
 // holds its lease in the store, so several servers can share a store
-// without two of them ever reconciling (or supervising) the same tenant.
+// without two of them reconciling (or supervising) the same tenant. A
+// process lets go of its leases before they can expire when it cannot
+// renew them; a process stalled longer than that (stopped by a debugger,
+// say) may overlap with the new owner until it notices.
 // A process keeps the leases it takes, renewing them all every LeaseTTL/3,
 // until it dies or loses them; another process then takes a tenant over at
 // its next try after the lease expired.
@@ -21,6 +24,12 @@ func leaseKey(tenant string) string { return "tenant/" + tenant }
 // held from then on; when another process holds it, whatever this process
 // still had of it is let go.
 func (r *Reconciler) take(ctx context.Context, tenant string) (bool, error) {
+	r.mu.Lock()
+	releasing := r.releasing[tenant]
+	r.mu.Unlock()
+	if releasing {
+		return false, nil // the driver has not let go of it yet
+	}
 	ok, err := r.cfg.Store.TryLease(ctx, leaseKey(tenant), r.cfg.Holder, r.cfg.LeaseTTL)
 	if err != nil {
 		return false, err
@@ -49,27 +58,42 @@ func (r *Reconciler) give(ctx context.Context, tenant string) {
 }
 
 // letGo forgets tenant after its lease was lost: a pass still running on it
-// is cancelled and the driver stops watching over its instances.
+// is cancelled and the driver stops watching over its instances. The
+// driver lets go in the background (it may wait for a slow stop of that
+// tenant), and the tenant is not taken again until it has.
 func (r *Reconciler) letGo(ctx context.Context, tenant string) {
 	r.mu.Lock()
 	delete(r.held, tenant)
 	cancel := r.passes[tenant]
+	rel, releases := r.cfg.Driver.(stamp.Releaser)
+	if releases {
+		r.releasing[tenant] = true
+	}
 	r.mu.Unlock()
 	if cancel != nil {
 		cancel()
 	}
-	if rel, ok := r.cfg.Driver.(stamp.Releaser); ok {
-		if err := rel.Release(ctx, tenant); err != nil {
+	r.cfg.Logger.Info("lost the lease of a tenant; another server owns it now", "tenant", tenant)
+	if !releases {
+		return
+	}
+	r.releases.Add(1)
+	go func() {
+		defer r.releases.Done()
+		if err := rel.Release(context.WithoutCancel(ctx), tenant); err != nil {
 			r.cfg.Logger.Error("release tenant from driver", "tenant", tenant, "err", err)
 		}
-	}
-	r.cfg.Logger.Info("lost the lease of a tenant; another server owns it now", "tenant", tenant)
+		r.mu.Lock()
+		delete(r.releasing, tenant)
+		r.mu.Unlock()
+	}()
 }
 
 // renewLeases renews every lease this process holds, every LeaseTTL/3,
-// until ctx ends. A lease missing from the renewal was lost; if renewals
-// keep failing for a whole LeaseTTL, every lease is given up, since another
-// process may own those tenants by now.
+// until ctx ends. A lease missing from the renewal was lost. Each renewal
+// may take at most LeaseTTL/3; if none has succeeded for 2/3 of LeaseTTL,
+// every lease is given up before it can expire, since another process
+// may own those tenants soon after.
 func (r *Reconciler) renewLeases(ctx context.Context) {
 	ticker := time.NewTicker(r.cfg.LeaseTTL / 3)
 	defer ticker.Stop()
@@ -81,13 +105,15 @@ func (r *Reconciler) renewLeases(ctx context.Context) {
 		case <-ticker.C:
 		}
 		started := r.cfg.Clock.Now()
-		keys, err := r.cfg.Store.RenewLeases(ctx, r.cfg.Holder, r.cfg.LeaseTTL)
+		callCtx, cancel := context.WithTimeout(ctx, r.cfg.LeaseTTL/3)
+		keys, err := r.cfg.Store.RenewLeases(callCtx, r.cfg.Holder, r.cfg.LeaseTTL)
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			r.cfg.Logger.Warn("renew leases", "err", err)
-			if started.Sub(lastOK) < r.cfg.LeaseTTL {
+			if r.cfg.Clock.Now().Sub(lastOK) < 2*r.cfg.LeaseTTL/3 {
 				continue
 			}
 			keys = nil // assume the worst: every lease has expired
@@ -116,7 +142,9 @@ func (r *Reconciler) renewLeases(ctx context.Context) {
 
 // watch queues the tenants that events written by any process name as
 // created or being deleted, so a tenant created through another server's
-// API is picked up within WatchInterval.
+// API is picked up within WatchInterval. A deletion also cancels a pass
+// still stamping the tenant out (a long migrate, say): the next pass
+// removes it.
 func (r *Reconciler) watch(ctx context.Context, after int64) {
 	ticker := time.NewTicker(r.cfg.WatchInterval)
 	defer ticker.Stop()
@@ -136,7 +164,15 @@ func (r *Reconciler) watch(ctx context.Context, after int64) {
 		for _, e := range events {
 			after = e.Seq
 			switch e.Type {
-			case stamp.EventTenantCreated, stamp.EventTenantDeleting:
+			case stamp.EventTenantDeleting:
+				r.mu.Lock()
+				cancel := r.passes[e.Tenant]
+				r.mu.Unlock()
+				if cancel != nil {
+					cancel()
+				}
+				r.queue.add(e.Tenant)
+			case stamp.EventTenantCreated:
 				r.queue.add(e.Tenant)
 			}
 		}

@@ -13,7 +13,9 @@ func Plan(t *stamp.Tenant, obs *stamp.Observed) []string {
 	if current && t.Status.Phase == stamp.PhaseFailed {
 		return nil
 	}
-	if current && t.Status.Phase == stamp.PhaseReady && running(obs) {
+	if current && t.Status.Phase == stamp.PhaseReady && known(obs) {
+		// A crashed instance is the driver's to restart (with backoff);
+		// stamping the tenant out again would only take it offline.
 		return nil
 	}
 	steps := []string{stamp.StepAllocate, stamp.StepSecrets, stamp.StepDatabase}
@@ -26,17 +28,9 @@ func Plan(t *stamp.Tenant, obs *stamp.Observed) []string {
 	return append(steps, stamp.StepStart, stamp.StepHealth, stamp.StepRoute)
 }
 
-// running reports whether the driver runs at least one instance of every
-// service it knows for the tenant. A tenant the driver knows nothing of is
-// not running.
-func running(obs *stamp.Observed) bool {
-	if obs == nil || len(obs.Services) == 0 {
-		return false
-	}
-	for _, s := range obs.Services {
-		if len(s.Instances) == 0 {
-			return false
-		}
-	}
-	return true
+// known reports whether the driver holds the tenant's services, running
+// or between restarts. A tenant it knows nothing of (its state was lost)
+// must be stamped out again.
+func known(obs *stamp.Observed) bool {
+	return obs != nil && len(obs.Services) > 0
 }

@@ -13,9 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
-	"net/http"
-	"slices"
+	"os/exec"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,9 +27,10 @@ import (
 )
 
 // RouteSyncer is told when a tenant's route changed, so the router serves
-// it before the tenant is reported ready.
+// it before the tenant is reported ready (or gone).
 type RouteSyncer interface {
-	Sync(ctx context.Context) error
+	// SyncTenant reads the tenant again and serves what it finds.
+	SyncTenant(ctx context.Context, tenant string) error
 }
 
 // Config holds a Reconciler's dependencies and tunables.
@@ -56,14 +58,15 @@ type Config struct {
 
 // Reconciler runs the reconcile loop. Create it with New, start it with Run.
 type Reconciler struct {
-	cfg    Config
-	queue  *queue
-	client *http.Client
+	cfg   Config
+	queue *queue
 
 	mu         sync.Mutex
 	blueprints map[string]*blueprint.Blueprint // by bundle digest
 	failures   map[string]int                  // consecutive transient failures by tenant
 	held       map[string]time.Time            // tenants whose lease this process holds, since when
+	releasing  map[string]bool                 // tenants the driver is letting go of
+	releases   sync.WaitGroup                  // driver releases in flight
 	passes     map[string]context.CancelFunc   // cancels the running pass of a tenant
 }
 
@@ -102,10 +105,10 @@ func New(cfg Config) *Reconciler {
 	return &Reconciler{
 		cfg:        cfg,
 		queue:      newQueue(cfg.Clock.Now),
-		client:     &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}},
 		blueprints: map[string]*blueprint.Blueprint{},
 		failures:   map[string]int{},
 		held:       map[string]time.Time{},
+		releasing:  map[string]bool{},
 		passes:     map[string]context.CancelFunc{},
 	}
 }
@@ -159,6 +162,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	}
 	r.queue.shutDown()
 	wg.Wait()
+	r.releases.Wait()
 	return nil
 }
 
@@ -277,8 +281,11 @@ func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Tim
 	}
 	p := &pass{r: r, t: t, queued: queued}
 	err = p.run(ctx, steps)
-	if errors.Is(err, errStale) {
+	switch {
+	case errors.Is(err, errStale):
 		r.queue.add(name)
+		return nil
+	case errors.Is(err, errFailed):
 		return nil
 	}
 	return err
@@ -287,6 +294,7 @@ func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Tim
 // pass is one reconcile pass over one tenant: the state the steps share.
 type pass struct {
 	r      *Reconciler
+	mu     sync.Mutex // serialises status writes of steps running side by side
 	t      *stamp.Tenant
 	queued time.Time // when the next step was queued
 
@@ -298,18 +306,20 @@ type pass struct {
 
 func (p *pass) run(ctx context.Context, steps []string) error {
 	if steps[0] != stamp.StepRemove && p.t.Status.Phase != stamp.PhaseProvisioning {
-		p.t.Status.Phase = stamp.PhaseProvisioning
-		p.t.Status.FailedStep, p.t.Status.Message = "", ""
-		if err := p.save(ctx); err != nil {
+		err := p.update(ctx, func(st *stamp.TenantStatus) {
+			st.Phase = stamp.PhaseProvisioning
+			st.FailedStep, st.Message = "", ""
+		})
+		if err != nil {
 			return err
 		}
 	}
 	// The seed hook runs beside start and health: it only writes data,
 	// and nothing reaches the tenant before route, which waits for it.
 	// That takes one process run off the path a new customer waits on.
-	var seed chan error
 	seedCtx, cancelSeed := context.WithCancel(ctx)
 	defer cancelSeed()
+	var seed chan error // the seed step's outcome while it runs
 	waitSeed := func() error {
 		if seed == nil {
 			return nil
@@ -318,33 +328,26 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 		seed = nil
 		return err
 	}
+	defer waitSeed() // never leave the seed goroutine behind
 	for _, step := range steps {
-		if step == stamp.StepSeed && slices.Contains(steps, stamp.StepStart) {
+		switch step {
+		case stamp.StepSeed:
 			seed = make(chan error, 1)
-			queued := p.queued
-			go func() { seed <- p.step(seedCtx, stamp.StepSeed, queued) }()
+			go func(queued time.Time) { seed <- p.step(seedCtx, stamp.StepSeed, queued) }(p.queued)
 			continue
-		}
-		if step == stamp.StepRoute {
+		case stamp.StepRoute:
 			if err := waitSeed(); err != nil {
 				return err
 			}
 		}
-		started := p.r.cfg.Clock.Now()
-		err := p.do(ctx, step)
-		finished := p.r.cfg.Clock.Now()
-		if err != nil {
+		if err := p.step(ctx, step, p.queued); err != nil {
 			cancelSeed() // the seed run goes on in the driver; a retry finds it
-			waitSeed()   // before fail writes the status the seed step writes too
-			return p.fail(ctx, step, p.queued, started, finished, err)
+			return err
 		}
 		if step == stamp.StepRemove {
 			return nil // the tenant and its events' subject are gone
 		}
-		if err := p.stepEvent(ctx, step, p.queued, started, finished); err != nil {
-			return err
-		}
-		p.queued = finished
+		p.queued = p.r.cfg.Clock.Now()
 	}
 	if p.t.Ready() {
 		return p.event(ctx, &stamp.Event{Type: stamp.EventTenantReady, Message: p.t.Status.URL})
@@ -361,6 +364,9 @@ func (p *pass) step(ctx context.Context, step string, queued time.Time) error {
 	if err != nil {
 		return p.fail(ctx, step, queued, started, finished, err)
 	}
+	if step == stamp.StepRemove {
+		return nil // remove records its own event before the record goes
+	}
 	return p.stepEvent(ctx, step, queued, started, finished)
 }
 
@@ -372,33 +378,66 @@ func (p *pass) stepEvent(ctx context.Context, step string, queued, started, fini
 	})
 }
 
-// fail records a failed step: a terminal failure ends the tenant failed, any
-// other error is returned for a retry with backoff.
+// errFailed ends a pass whose tenant was marked failed: the failure is
+// recorded and there is nothing to retry.
+var errFailed = errors.New("tenant failed")
+
+// fail records a failed step. A terminal failure marks the tenant failed
+// and returns errFailed; a failure that cannot heal by itself (bad input
+// to the driver, a missing executable) counts as terminal; any other error
+// is recorded as a retry and returned for the caller to retry with backoff.
 func (p *pass) fail(ctx context.Context, step string, queued, started, finished time.Time, err error) error {
-	if errors.Is(err, errStale) || ctx.Err() != nil {
+	if errors.Is(err, errStale) || errors.Is(err, errFailed) || ctx.Err() != nil {
 		return err
 	}
-	var term *terminalError
-	if !errors.As(err, &term) {
-		msg := fmt.Sprintf("%s: %s (will retry)", step, err)
+	msg, terminal := failure(err)
+	if !terminal {
+		msg := fmt.Sprintf("%s: %s (will retry)", step, msg)
 		if evErr := p.event(ctx, &stamp.Event{Type: stamp.EventRetry, Step: step, Status: stamp.StatusFailed, Message: msg,
 			QueuedAt: queued, StartedAt: started, FinishedAt: finished}); evErr != nil {
 			p.r.cfg.Logger.Error("record retry event", "tenant", p.t.Name, "err", evErr)
 		}
 		return fmt.Errorf("%s step of tenant %q: %w", step, p.t.Name, err)
 	}
-	if evErr := p.event(ctx, &stamp.Event{Type: stamp.EventStep, Step: step, Status: stamp.StatusFailed, Message: term.msg,
+	if evErr := p.event(ctx, &stamp.Event{Type: stamp.EventStep, Step: step, Status: stamp.StatusFailed, Message: msg,
 		QueuedAt: queued, StartedAt: started, FinishedAt: finished}); evErr != nil {
 		return evErr
 	}
-	p.t.Status.Phase = stamp.PhaseFailed
-	p.t.Status.FailedStep = step
-	p.t.Status.Message = term.msg
-	p.t.Status.ObservedGeneration = p.t.Generation
-	if err := p.save(ctx); err != nil {
+	err = p.update(ctx, func(st *stamp.TenantStatus) {
+		st.Phase = stamp.PhaseFailed
+		st.FailedStep = step
+		st.Message = msg
+		st.ObservedGeneration = p.t.Generation
+	})
+	if err != nil {
 		return err
 	}
-	return p.event(ctx, &stamp.Event{Type: stamp.EventTenantFailed, Step: step, Status: stamp.StatusFailed, Message: term.msg})
+	if err := p.event(ctx, &stamp.Event{Type: stamp.EventTenantFailed, Step: step, Status: stamp.StatusFailed, Message: msg}); err != nil {
+		return err
+	}
+	return errFailed
+}
+
+// failure tells whether err is terminal (retrying cannot fix it) and
+// what to report.
+func failure(err error) (msg string, terminal bool) {
+	var term *terminalError
+	switch {
+	case errors.As(err, &term):
+		return term.msg, true
+	case stamp.ErrorCode(err) == stamp.EINVALID, stamp.ErrorCode(err) == stamp.EUNPROCESSABLE:
+		return stamp.ErrorMessage(err), true
+	case errors.Is(err, exec.ErrNotFound), errors.Is(err, fs.ErrNotExist) && isExecError(err):
+		return err.Error(), true
+	}
+	return err.Error(), false
+}
+
+// isExecError reports whether err comes from starting a program (a
+// *fs.PathError of the fork/exec operation).
+func isExecError(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe) && pe.Op == "fork/exec"
 }
 
 func (p *pass) do(ctx context.Context, step string) error {
@@ -470,11 +509,11 @@ func (r *Reconciler) blueprint(ctx context.Context, name, version string) (*blue
 	if err != nil {
 		return nil, ref, fmt.Errorf("read bundle %s: %w", b.Ref(), err)
 	}
-	data, err := bundle.ReadFile(content, "stamp.yaml")
+	data, err := bundle.ReadFile(content, blueprint.FileName)
 	if err != nil {
 		return nil, ref, terminal("bundle %s: %s", b.Ref(), stamp.ErrorMessage(err))
 	}
-	bp, err = blueprint.Parse("stamp.yaml", data)
+	bp, err = blueprint.Parse(blueprint.FileName, data)
 	if err != nil {
 		return nil, ref, terminal("blueprint %s: %s", b.Ref(), err)
 	}
@@ -578,16 +617,28 @@ func (p *pass) migrate(ctx context.Context) error {
 	if err := p.hook(ctx, "migrate", "migrate-"+p.t.Spec.Version); err != nil {
 		return err
 	}
-	p.t.Status.MigratedVersion = p.t.Spec.Version
-	return p.save(ctx)
+	return p.update(ctx, func(st *stamp.TenantStatus) { st.MigratedVersion = p.t.Spec.Version })
 }
 
 func (p *pass) seed(ctx context.Context) error {
 	if err := p.hook(ctx, "seed", "seed"); err != nil {
 		return err
 	}
-	p.t.Status.Seeded = true
-	return p.save(ctx)
+	return p.update(ctx, func(st *stamp.TenantStatus) { st.Seeded = true })
+}
+
+// redact hides the tenant's secrets and database URLs in s (a hook's
+// output), which goes into events any API client can read.
+func (p *pass) redact(s string) string {
+	var pairs []string
+	for _, m := range []map[string]string{p.in.Secrets, p.in.DatabaseURLs} {
+		for _, v := range m {
+			if len(v) >= 4 {
+				pairs = append(pairs, v, "[redacted]")
+			}
+		}
+	}
+	return strings.NewReplacer(pairs...).Replace(s)
 }
 
 // hook runs a blueprint hook as a driver task under a stable name, so a
@@ -606,7 +657,7 @@ func (p *pass) hook(ctx context.Context, hook, taskName string) error {
 		return fmt.Errorf("run %s hook: %w", hook, err)
 	}
 	if res.ExitCode != 0 {
-		return terminal("%s hook exited with code %d; last output:\n%s", hook, res.ExitCode, res.Output)
+		return terminal("%s hook exited with code %d; last output:\n%s", hook, res.ExitCode, p.redact(res.Output))
 	}
 	return nil
 }
@@ -641,7 +692,7 @@ func (p *pass) health(ctx context.Context) error {
 			url := "http://" + inst.Endpoint + svc.Health.Path
 			// Poll briskly: a new tenant's first answer is what the
 			// customer waits for; the blueprint interval is for watching.
-			err := health.WaitHealthy(ctx, p.r.client, url, 5*time.Millisecond, svc.Health.Timeout, p.r.cfg.HealthTimeout)
+			err := health.WaitHealthy(ctx, nil, url, 5*time.Millisecond, svc.Health.Timeout, p.r.cfg.HealthTimeout)
 			if err == nil {
 				continue
 			}
@@ -671,23 +722,21 @@ func (p *pass) route(ctx context.Context) error {
 		}
 	}
 	now := p.r.cfg.Clock.Now()
-	p.t.Status.Phase = stamp.PhaseReady
-	p.t.Status.ObservedGeneration = p.t.Generation
-	p.t.Status.Endpoint = endpoint
-	p.t.Status.URL = ""
-	if endpoint != "" {
-		p.t.Status.URL = p.r.cfg.URL(p.t.Name)
-	}
-	p.t.Status.ReadyAt = now
-	if err := p.save(ctx); err != nil {
+	err = p.update(ctx, func(st *stamp.TenantStatus) {
+		st.Phase = stamp.PhaseReady
+		st.ObservedGeneration = p.t.Generation
+		st.FailedStep, st.Message = "", ""
+		st.Endpoint = endpoint
+		st.URL = ""
+		if endpoint != "" {
+			st.URL = p.r.cfg.URL(p.t.Name)
+		}
+		st.ReadyAt = now
+	})
+	if err != nil {
 		return err
 	}
-	if p.r.cfg.Routes != nil {
-		if err := p.r.cfg.Routes.Sync(ctx); err != nil {
-			return fmt.Errorf("sync router: %w", err)
-		}
-	}
-	return nil
+	return p.syncRoute(ctx)
 }
 
 // remove releases everything the tenant holds, then deletes its record.
@@ -705,7 +754,9 @@ func (p *pass) remove(ctx context.Context) error {
 		for name, db := range bp.Databases {
 			engine := p.r.cfg.Engines[db.Engine]
 			if engine == nil {
-				continue // never created: the create would have failed on it
+				// It may well exist, made by a server that had the engine:
+				// keep the tenant until a server that has it drops it.
+				return fmt.Errorf("drop database %s: this server has no %s engine (start it with --tenant-%s)", name, db.Engine, db.Engine)
 			}
 			if err := engine.Drop(ctx, stamp.DatabaseSpec{Tenant: p.t.Name, Name: name}); err != nil {
 				return fmt.Errorf("drop database %s: %w", name, err)
@@ -726,10 +777,8 @@ func (p *pass) remove(ctx context.Context) error {
 		return fmt.Errorf("delete tenant record: %w", err)
 	}
 	// Our router drops the route before the deletion is reported done.
-	if p.r.cfg.Routes != nil {
-		if err := p.r.cfg.Routes.Sync(ctx); err != nil {
-			p.r.cfg.Logger.Error("sync router after delete", "tenant", p.t.Name, "err", err)
-		}
+	if err := p.syncRoute(ctx); err != nil {
+		p.r.cfg.Logger.Error("sync router after delete", "tenant", p.t.Name, "err", err)
 	}
 	if err := p.event(ctx, &stamp.Event{Type: stamp.EventTenantDeleted}); err != nil {
 		return err
@@ -738,8 +787,25 @@ func (p *pass) remove(ctx context.Context) error {
 	return nil
 }
 
-// save writes the tenant's status; a concurrent change ends the pass.
-func (p *pass) save(ctx context.Context) error {
+// syncRoute has this server's router serve what the store now says of
+// the tenant, before the pass reports it.
+func (p *pass) syncRoute(ctx context.Context) error {
+	if p.r.cfg.Routes == nil {
+		return nil
+	}
+	if err := p.r.cfg.Routes.SyncTenant(ctx, p.t.Name); err != nil {
+		return fmt.Errorf("sync router: %w", err)
+	}
+	return nil
+}
+
+// update changes the tenant's status with change and writes it; a
+// concurrent change of the tenant ends the pass. Steps running side by
+// side (seed beside start and health) write the status only through it.
+func (p *pass) update(ctx context.Context, change func(*stamp.TenantStatus)) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	change(&p.t.Status)
 	err := p.r.cfg.Store.UpdateTenant(ctx, p.t)
 	switch stamp.ErrorCode(err) {
 	case "":

@@ -72,6 +72,28 @@ func (r *Router) update(ctx context.Context) error {
 		r.seq = seq
 		return nil
 	}
+	if err := r.refresh(ctx, names); err != nil {
+		return err
+	}
+	r.seq = seq
+	return nil
+}
+
+// SyncTenant reads one tenant again and serves what it finds, its route
+// removed if it is gone, whatever the event log has said so far: the
+// reconciler calls it before it reports a tenant ready or deleted.
+func (r *Router) SyncTenant(ctx context.Context, name string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.routes.Load() == nil {
+		return r.reload(ctx)
+	}
+	return r.refresh(ctx, map[string]struct{}{name: {}})
+}
+
+// refresh reads the named tenants and swaps in a table with their routes
+// changed. r.mu must be held and the table loaded.
+func (r *Router) refresh(ctx context.Context, names map[string]struct{}) error {
 	changed := make(map[string]*route, len(names)) // nil: remove the route
 	for name := range names {
 		t, err := r.src.GetTenant(ctx, name)
@@ -95,7 +117,6 @@ func (r *Router) update(ctx context.Context) error {
 		r.log.Debug("router: route updated", "tenant", name, "phase", rt.phase, "endpoint", rt.endpoint, "serving", rt.proxy != nil)
 	}
 	r.routes.Store(&table)
-	r.seq = seq
 	return nil
 }
 

@@ -300,3 +300,29 @@ func TestConcurrentRequestsDuringSync(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestSyncTenantNeedsNoEvent(t *testing.T) {
+	src := newFakeSource()
+	src.put(inPhase("acme", stamp.PhaseProvisioning))
+	src.put(ready("globex", backend(t, "globex")))
+	r, srv := serve(t, src)
+	ctx := context.Background()
+	if err := r.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Changes whose events a Sync has not read yet (or read too early).
+	src.mu.Lock()
+	src.tenants["acme"] = ready("acme", backend(t, "acme"))
+	delete(src.tenants, "globex")
+	src.mu.Unlock()
+	for _, name := range []string{"acme", "globex"} {
+		if err := r.SyncTenant(ctx, name); err != nil {
+			t.Fatalf("SyncTenant(%s): %v", name, err)
+		}
+	}
+	for host, want := range map[string]int{"acme.localhost": 200, "globex.localhost": 404} {
+		if got := status(t, srv, host); got != want {
+			t.Errorf("%s: got status %d, want %d", host, got, want)
+		}
+	}
+}

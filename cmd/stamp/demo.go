@@ -55,13 +55,16 @@ func runDemo(ctx context.Context, g *globals, cfg serverConfig, dir string) erro
 	}
 	defer func() {
 		fmt.Fprintln(g.stdout, "\nstopping the demo's tenants and server...")
+		// The reconciler stops first, so no pass starts an instance anew
+		// while the instances are stopped.
+		stopServer()
+		srv.wait()
 		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := srv.driver.StopAll(stopCtx); err != nil {
 			fmt.Fprintln(g.stderr, "stop tenants:", err)
 		}
-		stopServer()
-		srv.wait()
+		srv.close()
 	}()
 	fmt.Fprintf(g.stdout, "stamp server: API on http://%s, data in %s\n", srv.apiAddr, cfg.Data)
 

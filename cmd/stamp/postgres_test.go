@@ -374,3 +374,13 @@ func TestTenantPostgresDownDuringCreate(t *testing.T) {
 		t.Errorf("GET invoices: %d %s", code, body)
 	}
 }
+
+func TestServersWithDataDirsOfTheirOwnShareAStore(t *testing.T) {
+	store := scratchDatabase(t)
+	a := startStampServer(t, "--store", store)
+	b := startStampServer(t, "--store", store) // another host, say: its own data dir and admin token
+	a.mustCLI("blueprint", "push", blueprintDir(t))
+	if out := b.mustCLI("blueprint", "list"); !strings.Contains(out, "ledger") {
+		t.Errorf("b does not see what was pushed through a:\n%s", out)
+	}
+}

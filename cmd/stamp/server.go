@@ -126,7 +126,9 @@ func newServerCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(g.stdout, "stamp server: API on http://%s, tenants on http://<tenant>.%s:%d, data in %s\n",
 				srv.apiAddr, cfg.BaseDomain, srv.routerAddr.Port, cfg.Data)
-			return srv.wait()
+			err = srv.wait()
+			srv.close()
+			return err
 		},
 	}
 	cfg.flags(cmd)
@@ -259,15 +261,17 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	}, nil
 }
 
-// wait blocks until the server has stopped, then releases the store and
-// driver. Tenant processes keep running: they belong to the customers.
-func (s *server) wait() error {
-	err := s.group.Wait()
+// wait blocks until the server's parts (API, router, reconciler) have
+// stopped, which they do when the context given to startServer ends.
+func (s *server) wait() error { return s.group.Wait() }
+
+// close releases the driver, the engines and the store once wait has
+// returned. Tenant processes keep running: they belong to the customers.
+func (s *server) close() {
 	for i := len(s.closers) - 1; i >= 0; i-- {
 		s.closers[i]()
 	}
 	s.store.Close()
-	return err
 }
 
 // serve runs srv on ln until ctx ends, then shuts it down gracefully.
@@ -279,10 +283,12 @@ func serve(ctx context.Context, srv *http.Server, ln net.Listener, what string) 
 		return fmt.Errorf("%s server: %w", what, err)
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Requests get a few seconds to finish; streams that never do (logs
+	// -f, a tenant's server-sent events) are then cut.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shut down %s server: %w", what, err)
+		srv.Close()
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("%s server: %w", what, err)
@@ -310,7 +316,10 @@ func ensureAdminToken(ctx context.Context, store stamp.Store, path string) (stri
 	if _, err := store.TokenByHash(ctx, hash); stamp.ErrorCode(err) != stamp.ENOTFOUND {
 		return token, err
 	}
-	err = store.CreateToken(ctx, &stamp.Token{ID: "admin", Name: "admin", Hash: hash, CreatedAt: time.Now()})
+	// Servers with data dirs of their own share a store (one per host):
+	// each registers its own admin token, named after its hash.
+	id := "admin-" + hash[:12]
+	err = store.CreateToken(ctx, &stamp.Token{ID: id, Name: "admin", Hash: hash, CreatedAt: time.Now()})
 	if err != nil {
 		return "", fmt.Errorf("register admin token: %w", err)
 	}
