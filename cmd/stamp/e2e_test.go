@@ -668,3 +668,30 @@ func syscallKill(t *testing.T, pid int) {
 		t.Fatalf("kill %d: %v", pid, err)
 	}
 }
+
+func TestFailedSeedHook(t *testing.T) {
+	// The seed hook runs beside start and health; its failure must still
+	// end the tenant failed, never ready.
+	dir := blueprintDir(t, `seed: [bin/ledger, seed,`, `seed: [sh, -c, 'echo seed broke >&2; exit 4', bin/ledger, seed,`)
+	s := startStampServer(t)
+	s.mustCLI("blueprint", "push", dir)
+	out, errOut, code := s.cli("tenant", "create", "acme", "--blueprint", "ledger")
+	if code == 0 {
+		t.Fatalf("create with a failing seed hook exited 0:\n%s", out)
+	}
+	if !strings.Contains(errOut, "failed at step seed") || !strings.Contains(errOut, "seed broke") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
+	// Give a wrongly continuing pass the time to mark it ready.
+	time.Sleep(time.Second)
+	tn, err := s.client().GetTenant(context.Background(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tn.Status.Phase != stamp.PhaseFailed || tn.Status.FailedStep != stamp.StepSeed {
+		t.Errorf("phase %q step %q, want failed at seed", tn.Status.Phase, tn.Status.FailedStep)
+	}
+	if code, _ := s.do("GET", "acme", "/", ""); code != http.StatusServiceUnavailable {
+		t.Errorf("router for a tenant whose seed failed: %d, want 503", code)
+	}
+}
