@@ -54,8 +54,9 @@ type TenantStatus struct {
 	// succeeded; Seeded is set once the seed hook succeeded.
 	MigratedVersion string `json:"migratedVersion,omitempty"`
 	Seeded          bool   `json:"seeded,omitempty"`
-	// Endpoint is the address (host:port) the router sends traffic to.
-	Endpoint string `json:"endpoint,omitempty"`
+	// Endpoints are the addresses (host:port) of the public service's
+	// instances, which the router spreads traffic over.
+	Endpoints []string `json:"endpoints,omitempty"`
 	// URL is where customers reach the tenant.
 	URL string `json:"url,omitempty"`
 	// ReadyAt is when the tenant last became ready.

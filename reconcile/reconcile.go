@@ -715,10 +715,12 @@ func (p *pass) route(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("observe: %w", err)
 	}
-	endpoint := ""
+	var endpoints []string
 	for _, svc := range p.runtime.Services {
-		if svc.Public && obs.Services[svc.Name] != nil && len(obs.Services[svc.Name].Instances) > 0 {
-			endpoint = obs.Services[svc.Name].Instances[0].Endpoint
+		if so := obs.Services[svc.Name]; svc.Public && so != nil {
+			for _, inst := range so.Instances {
+				endpoints = append(endpoints, inst.Endpoint)
+			}
 		}
 	}
 	now := p.r.cfg.Clock.Now()
@@ -726,9 +728,9 @@ func (p *pass) route(ctx context.Context) error {
 		st.Phase = stamp.PhaseReady
 		st.ObservedGeneration = p.t.Generation
 		st.FailedStep, st.Message = "", ""
-		st.Endpoint = endpoint
+		st.Endpoints = endpoints
 		st.URL = ""
-		if endpoint != "" {
+		if len(endpoints) > 0 {
 			st.URL = p.r.cfg.URL(p.t.Name)
 		}
 		st.ReadyAt = now

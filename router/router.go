@@ -87,10 +87,10 @@ type Router struct {
 
 // route is how the router answers for one tenant.
 type route struct {
-	phase    string
-	deleting bool
-	endpoint string
-	proxy    *httputil.ReverseProxy // nil while the tenant is not serving
+	phase     string
+	deleting  bool
+	endpoints []string
+	proxy     *httputil.ReverseProxy // nil while the tenant is not serving
 }
 
 // New returns a Router for cfg, filling in defaults.
@@ -195,12 +195,12 @@ func (r *Router) tenantName(host string) (string, bool) {
 // newRoute turns a tenant into its route, with a proxy when it serves.
 func (r *Router) newRoute(t *stamp.Tenant) *route {
 	rt := &route{
-		phase:    t.Status.Phase,
-		deleting: t.Spec.Desired == stamp.DesiredDeleted,
-		endpoint: t.Status.Endpoint,
+		phase:     t.Status.Phase,
+		deleting:  t.Spec.Desired == stamp.DesiredDeleted,
+		endpoints: t.Status.Endpoints,
 	}
-	if rt.phase == stamp.PhaseReady && rt.endpoint != "" && !rt.deleting {
-		rt.proxy = r.newProxy(t.Name, rt.endpoint)
+	if rt.phase == stamp.PhaseReady && len(rt.endpoints) > 0 && !rt.deleting {
+		rt.proxy = r.newProxy(t.Name, rt.endpoints)
 	}
 	return rt
 }
@@ -220,14 +220,19 @@ func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }
 
 var copyBuffers httputil.BufferPool = &bufferPool{}
 
-// newProxy returns the reverse proxy for one tenant endpoint. Each tenant
+// newProxy returns the reverse proxy for one tenant, which takes its
+// endpoints (one per instance of the public service) in turn. Each tenant
 // gets its own (they are small) so the hot path needs no per-request
 // allocation to tell the proxy where to go.
-func (r *Router) newProxy(tenant, endpoint string) *httputil.ReverseProxy {
-	target := &url.URL{Scheme: "http", Host: endpoint}
+func (r *Router) newProxy(tenant string, endpoints []string) *httputil.ReverseProxy {
+	targets := make([]*url.URL, len(endpoints))
+	for i, e := range endpoints {
+		targets[i] = &url.URL{Scheme: "http", Host: e}
+	}
+	var next atomic.Uint64
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
+			pr.SetURL(targets[(next.Add(1)-1)%uint64(len(targets))])
 			pr.SetXForwarded()
 			pr.Out.Host = pr.In.Host // apps build links from the customer's address
 		},
@@ -236,7 +241,7 @@ func (r *Router) newProxy(tenant, endpoint string) *httputil.ReverseProxy {
 		FlushInterval: -1, // stream: server-sent events and long polls must not wait for a buffer
 		ErrorLog:      r.errorLog,
 		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
-			r.log.Debug("router: tenant not answering", "tenant", tenant, "endpoint", endpoint, "err", err)
+			r.log.Debug("router: tenant not answering", "tenant", tenant, "endpoint", req.URL.Host, "err", err)
 			writeError(w, req, http.StatusBadGateway, stamp.Errorf(stamp.EUNAVAILABLE, "tenant %s is not answering", tenant))
 		},
 	}

@@ -58,11 +58,15 @@ func deadEndpoint(t *testing.T) string {
 	return addr
 }
 
-func ready(name, endpoint string) *stamp.Tenant {
+// ready returns a ready tenant served at endpoints (none if empty).
+func ready(name string, endpoints ...string) *stamp.Tenant {
+	if len(endpoints) == 1 && endpoints[0] == "" {
+		endpoints = nil
+	}
 	return &stamp.Tenant{
 		Name:   name,
 		Spec:   stamp.TenantSpec{Blueprint: "ledger", Desired: stamp.DesiredRunning},
-		Status: stamp.TenantStatus{Phase: stamp.PhaseReady, Endpoint: endpoint},
+		Status: stamp.TenantStatus{Phase: stamp.PhaseReady, Endpoints: endpoints},
 	}
 }
 
@@ -377,5 +381,18 @@ func TestStreaming(t *testing.T) {
 	}
 	if want := "\ndata: two\n\n"; string(rest) != want {
 		t.Errorf("got %q, want %q", rest, want)
+	}
+}
+
+func TestReplicasTakeTurns(t *testing.T) {
+	src := newFakeSource()
+	src.put(ready("acme", backend(t, "acme-0"), backend(t, "acme-1")))
+	_, srv := serve(t, src)
+	hits := map[string]int{}
+	for range 10 {
+		hits[decodeEcho(t, get(t, srv, "acme.localhost", "/", "")).Tenant]++
+	}
+	if hits["acme-0"] != 5 || hits["acme-1"] != 5 {
+		t.Errorf("10 requests over two instances went %v, want 5 each", hits)
 	}
 }

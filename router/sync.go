@@ -114,7 +114,7 @@ func (r *Router) refresh(ctx context.Context, names map[string]struct{}) error {
 			continue
 		}
 		table[name] = rt
-		r.log.Debug("router: route updated", "tenant", name, "phase", rt.phase, "endpoint", rt.endpoint, "serving", rt.proxy != nil)
+		r.log.Debug("router: route updated", "tenant", name, "phase", rt.phase, "endpoints", rt.endpoints, "serving", rt.proxy != nil)
 	}
 	r.routes.Store(&table)
 	return nil

@@ -116,7 +116,7 @@ func newFixture(tb testing.TB, owner *testing.B, s stamp.Store) *fixture {
 			return s.CreateTenant(ctx, &stamp.Tenant{
 				Name:       fmt.Sprintf("t%05d", i),
 				Spec:       stamp.TenantSpec{Blueprint: "ledger", Version: "1.0.0", Plan: "starter", Desired: stamp.DesiredRunning, Params: map[string]string{"currency": "EUR"}},
-				Status:     stamp.TenantStatus{Phase: stamp.PhaseReady, ObservedGeneration: 1, Endpoint: "127.0.0.1:40000", URL: "http://t.localhost:7080"},
+				Status:     stamp.TenantStatus{Phase: stamp.PhaseReady, ObservedGeneration: 1, Endpoints: []string{"127.0.0.1:40000"}, URL: "http://t.localhost:7080"},
 				Generation: 1,
 			})
 		})

@@ -451,10 +451,12 @@ func TestServerKilledDuringCreatesConverges(t *testing.T) {
 			t.Errorf("tenant %s has %d processes, want 1", name, perTenant[name])
 		}
 		tn, _ := c.GetTenant(ctx, name)
-		if other, dup := endpoints[tn.Status.Endpoint]; dup {
-			t.Errorf("tenants %s and %s share endpoint %s", other, name, tn.Status.Endpoint)
+		for _, e := range tn.Status.Endpoints {
+			if other, dup := endpoints[e]; dup {
+				t.Errorf("tenants %s and %s share endpoint %s", other, name, e)
+			}
+			endpoints[e] = name
 		}
-		endpoints[tn.Status.Endpoint] = name
 		if code, body := s.do("GET", name, "/api/invoices", ""); code != http.StatusOK {
 			t.Errorf("GET invoices of %s: %d %s", name, code, body)
 		}
@@ -510,9 +512,9 @@ func TestDeleteReleasesEverything(t *testing.T) {
 	if code, _ := s.do("GET", "acme", "/", ""); code != http.StatusNotFound {
 		t.Errorf("router after delete: %d, want 404", code)
 	}
-	ln, err := net.Listen("tcp", tn.Status.Endpoint)
+	ln, err := net.Listen("tcp", tn.Status.Endpoints[0])
 	if err != nil {
-		t.Errorf("port %s not released: %v", tn.Status.Endpoint, err)
+		t.Errorf("port %s not released: %v", tn.Status.Endpoints[0], err)
 	} else {
 		ln.Close()
 	}
@@ -693,5 +695,30 @@ func TestFailedSeedHook(t *testing.T) {
 	}
 	if code, _ := s.do("GET", "acme", "/", ""); code != http.StatusServiceUnavailable {
 		t.Errorf("router for a tenant whose seed failed: %d, want 503", code)
+	}
+}
+
+func TestPlanReplicasShareTheTraffic(t *testing.T) {
+	s := startStampServer(t)
+	s.mustCLI("blueprint", "push", blueprintDir(t))
+	s.mustCLI("tenant", "create", "acme", "--blueprint", "ledger", "--plan", "business")
+	tn, err := s.client().GetTenant(context.Background(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tn.Status.Endpoints) != 2 {
+		t.Fatalf("endpoints %q, want the two instances of plan business", tn.Status.Endpoints)
+	}
+	if procs := tenantProcesses(t, s.data); len(procs) != 2 {
+		t.Errorf("%d processes, want 2: %v", len(procs), procs)
+	}
+	// Both instances serve one database: what one writes, the other reads.
+	if code, body := s.do("POST", "acme", "/api/customers", `{"name":"Wile E.","email":"wile@acme.test"}`); code != http.StatusCreated {
+		t.Fatalf("POST customer: %d %s", code, body)
+	}
+	for range 4 {
+		if code, body := s.do("GET", "acme", "/api/customers", ""); code != http.StatusOK || !strings.Contains(body, "wile@acme.test") {
+			t.Errorf("GET customers: %d %s", code, body)
+		}
 	}
 }

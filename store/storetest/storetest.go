@@ -224,7 +224,7 @@ func newTenant(name string) *stamp.Tenant {
 			Message:            "was unhealthy once",
 			MigratedVersion:    "1.2.0",
 			Seeded:             true,
-			Endpoint:           "127.0.0.1:41234",
+			Endpoints:          []string{"127.0.0.1:41234", "127.0.0.1:41235"},
 			URL:                "http://" + name + ".localhost:7080",
 			ReadyAt:            time.Date(2025, 3, 4, 5, 6, 7, 123456789, zone),
 		},
