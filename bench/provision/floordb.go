@@ -40,8 +40,8 @@ func (sqliteFloor) drop(context.Context, int64) error { return nil }
 func (sqliteFloor) close() {}
 
 // postgresFloor gives each sample a database of its own on the cluster,
-// owned by a login role of its own, with the statements Stamp's postgres
-// engine runs for a tenant.
+// owned by a login role of its own that alone may connect to it: what
+// Stamp's postgres engine makes for a tenant, in the fewest statements.
 type postgresFloor struct {
 	pool  *pgxpool.Pool   // superuser connections to the cluster
 	admin *pgx.ConnConfig // to connect to a sample's database as superuser
