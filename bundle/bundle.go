@@ -36,7 +36,7 @@ const manifest = "stamp.yaml"
 var skipped = []string{".git", ".stamp"}
 
 // Pack archives dir, which must hold a stamp.yaml. The result depends only
-// on the tree: paths are sorted, times, owners and names zeroed, and modes
+// on the tree: stamp.yaml first, then paths sorted; times, owners and names zeroed; modes
 // reduced to 0755 (directories and executables) or 0644. Directories named
 // .git or .stamp are skipped; a symlink or any other non-regular file is an
 // error naming it.
@@ -88,7 +88,17 @@ func Pack(dir string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pack %s: %w", dir, err)
 	}
-	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.name, b.name) })
+	// stamp.yaml leads, so that reading it (ReadFile) need not inflate the
+	// whole archive; the rest follows sorted by path.
+	slices.SortFunc(items, func(a, b item) int {
+		if (a.name == manifest) != (b.name == manifest) {
+			if a.name == manifest {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.name, b.name)
+	})
 
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)

@@ -90,7 +90,7 @@ func TestPackDeterministic(t *testing.T) {
 			t.Errorf("%s: owner or time not zeroed: %+v", hdr.Name, hdr)
 		}
 	}
-	want := "a/,a.txt,a/b.txt,bin/,bin/ledger,docs/,docs/guide/,docs/guide/read.md,stamp.yaml,static/,static/app.css,static/img/"
+	want := "stamp.yaml,a/,a.txt,a/b.txt,bin/,bin/ledger,docs/,docs/guide/,docs/guide/read.md,static/,static/app.css,static/img/"
 	if got := strings.Join(names, ","); got != want {
 		t.Errorf("entries: got %q, want %q", got, want)
 	}

@@ -173,7 +173,12 @@ func (d *Driver) takeUp(ctx context.Context, t *tenant) error {
 	if _, err := readJSON(t.statePath(), &st); err != nil {
 		return fmt.Errorf("take up tenant %s: %w", t.name, err)
 	}
-	d.killOrphans(t, st)
+	// A tenant without a directory has no processes to sweep (they start
+	// only once it exists, and Remove kills them before deleting it), so a
+	// new tenant is spared a scan of every process on the host.
+	if _, err := os.Stat(t.dir); err == nil {
+		d.killOrphans(t, st)
+	}
 	if err := d.ports.sync(t.name, st.Instances); err != nil {
 		return fmt.Errorf("take up tenant %s: %w", t.name, err)
 	}

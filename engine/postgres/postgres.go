@@ -23,6 +23,10 @@ import (
 	"github.com/stamphq/stamp"
 )
 
+// minPoolConns is the least size of the admin connection pool, unless the
+// URL sets pool_max_conns: one per reconciler worker (8 by default) and some.
+const minPoolConns = 16
+
 // ConnectionLimit is the most connections one tenant database's role may
 // hold at once, so one tenant cannot exhaust the server's max_connections.
 const ConnectionLimit = 50
@@ -46,7 +50,7 @@ const (
 // Engine creates and drops per-tenant databases and roles on one
 // PostgreSQL server, through an administrator's connection.
 type Engine struct {
-	pool *pgxpool.Pool
+	pool *pgxpool.Pool // at least minPoolConns connections
 	// admin connects to a tenant's database to hand it its public schema.
 	admin *pgx.ConnConfig
 	// sslmode is the admin URL's, given to the tenants' URLs.
@@ -74,6 +78,11 @@ func New(ctx context.Context, adminURL string) (*Engine, error) {
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > connectTimeout {
 		cfg.ConnConfig.ConnectTimeout = connectTimeout
+	}
+	// Each Ensure holds a connection throughout; pgxpool's default (4 on
+	// a small host) would queue the reconciler's workers behind it.
+	if !strings.Contains(adminURL, "pool_max_conns") {
+		cfg.MaxConns = max(cfg.MaxConns, minPoolConns)
 	}
 	where := fmt.Sprintf("%s as %s", net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))), cfg.ConnConfig.User)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
