@@ -143,6 +143,21 @@ type Engine interface {
 	Drop(ctx context.Context, db DatabaseSpec) error
 }
 
+// Snapshotter is implemented by engines that can copy a tenant database
+// aside and put it back: the safety net of an upgrade whose migration may
+// need undoing. Snapshot names are DNS labels (e.g. "pre-1-3-0").
+type Snapshotter interface {
+	// Snapshot copies db into the snapshot name, replacing an earlier one
+	// of that name. The copy is consistent while the tenant's app writes.
+	Snapshot(ctx context.Context, db DatabaseSpec, name string) error
+	// Restore makes db's contents those of the snapshot again, while the
+	// tenant's app may still be connected (it sees the restored data on
+	// its next query or reconnect). A missing snapshot is ENOTFOUND.
+	Restore(ctx context.Context, db DatabaseSpec, name string) error
+	// DropSnapshot deletes the snapshot; a missing one is not an error.
+	DropSnapshot(ctx context.Context, db DatabaseSpec, name string) error
+}
+
 // DatabaseSpec names one database of one tenant.
 type DatabaseSpec struct {
 	Tenant   string
