@@ -1,6 +1,7 @@
 // Package sqlite is the default stamp.Engine: every database of every tenant
 // is one SQLite file, <dir>/<tenant>/<name>.db, in WAL mode. The tenant's app
-// opens the file itself; this package only creates and deletes it.
+// opens the file itself; this package only creates and deletes it, and
+// keeps snapshots of it beside it, <dir>/<tenant>/<name>.snap-<snapshot>.db.
 package sqlite
 
 import (
@@ -47,8 +48,9 @@ func (e *Engine) Ensure(ctx context.Context, db stamp.DatabaseSpec) (string, err
 	return "sqlite:" + path, nil
 }
 
-// Drop deletes the database file of db with its WAL and shared-memory files,
-// and the tenant's directory once it holds nothing else. A missing database
+// Drop deletes the database file of db with its WAL and shared-memory files
+// and every snapshot of it, and the tenant's directory once it holds nothing
+// else. A missing database
 // is not an error; invalid names are EINVALID.
 func (e *Engine) Drop(ctx context.Context, db stamp.DatabaseSpec) error {
 	path, err := e.path(db)
@@ -59,6 +61,9 @@ func (e *Engine) Drop(ctx context.Context, db stamp.DatabaseSpec) error {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("drop database %s of %s: %w", db.Name, db.Tenant, err)
 		}
+	}
+	if err := dropSnapshots(path); err != nil {
+		return fmt.Errorf("drop snapshots of database %s of %s: %w", db.Name, db.Tenant, err)
 	}
 	entries, err := os.ReadDir(filepath.Dir(path))
 	switch {
