@@ -287,4 +287,3 @@ func TestDropRemovesSnapshots(t *testing.T) {
 		t.Errorf("tenant dir after last Drop: got %v, want not exist", err)
 	}
 }
-
