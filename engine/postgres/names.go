@@ -18,7 +18,26 @@ const maxIdentifier = 63
 // across runs, unique in practice, and never equal to an untruncated name,
 // which cannot contain "__".
 func ObjectName(tenant, database string) string {
-	name := "stamp_" + tenant + "_" + database
+	return shorten("stamp_" + tenant + "_" + database)
+}
+
+// SnapshotName returns the name of the database that holds the snapshot
+// snapshot of one database of one tenant:
+// "stampsnap_<tenant>_<database>_<snapshot>", shortened like ObjectName.
+// Its prefix keeps it apart from every ObjectName, truncated or not.
+func SnapshotName(tenant, database, snapshot string) string {
+	return shorten("stampsnap_" + tenant + "_" + database + "_" + snapshot)
+}
+
+// tempSnapshotName is the name a snapshot is built under before it replaces
+// the one of SnapshotName.
+func tempSnapshotName(tenant, database, snapshot string) string {
+	return shorten("stamptmp_" + tenant + "_" + database + "_" + snapshot)
+}
+
+// shorten returns name if it fits in an identifier, else its first bytes
+// followed by "__" and 12 hex digits of its SHA-256.
+func shorten(name string) string {
 	if len(name) <= maxIdentifier {
 		return name
 	}

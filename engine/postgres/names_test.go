@@ -79,3 +79,30 @@ func TestAppURL(t *testing.T) {
 		})
 	}
 }
+
+func TestSnapshotName(t *testing.T) {
+	long := strings.Repeat("a", 63)
+	tests := []struct {
+		tenant, database, snapshot, want string
+	}{
+		{"acme", "main", "pre-1-3-0", "stampsnap_acme_main_pre-1-3-0"},
+		{long, "main", "pre", "stampsnap_" + strings.Repeat("a", 39) + "__3eebfdd5d236"}, // pinned: names must not change across releases,
+	}
+	for _, tt := range tests {
+		t.Run(tt.snapshot, func(t *testing.T) {
+			got := SnapshotName(tt.tenant, tt.database, tt.snapshot)
+			if got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+			if len(got) > 63 {
+				t.Errorf("got %d bytes, want at most 63", len(got))
+			}
+			if got == ObjectName(tt.tenant, tt.database) || got == tempSnapshotName(tt.tenant, tt.database, tt.snapshot) {
+				t.Errorf("got %q, the name of another database", got)
+			}
+		})
+	}
+	if a, b := SnapshotName(long, "main", "a"), SnapshotName(long, "main", "b"); a == b {
+		t.Errorf("snapshots a and b: both got %q, want distinct names", a)
+	}
+}

@@ -57,7 +57,10 @@ type Engine struct {
 	sslmode string
 }
 
-var _ stamp.Engine = (*Engine)(nil)
+var (
+	_ stamp.Engine      = (*Engine)(nil)
+	_ stamp.Snapshotter = (*Engine)(nil)
+)
 
 // New connects to the server at adminURL (postgres://USER:PASSWORD@HOST:PORT/DB)
 // as a superuser, which is needed to create roles and databases and to hand
@@ -148,8 +151,8 @@ func (e *Engine) Ensure(ctx context.Context, db stamp.DatabaseSpec) (string, err
 	return appURL(e.admin.Host, e.admin.Port, e.sslmode, name, db.Password), nil
 }
 
-// Drop deletes db's database and role, first disconnecting everyone using
-// either. A missing database or role is not an error; invalid names are
+// Drop deletes db's database, its snapshots and its role, first
+// disconnecting everyone using either. A missing database or role is not an error; invalid names are
 // EINVALID.
 func (e *Engine) Drop(ctx context.Context, db stamp.DatabaseSpec) error {
 	name, err := objectName(db)
@@ -168,6 +171,10 @@ func (e *Engine) Drop(ctx context.Context, db stamp.DatabaseSpec) error {
 		}
 		if _, err := conn.Exec(ctx, `DROP DATABASE IF EXISTS `+q+` WITH (FORCE)`); err != nil {
 			return fmt.Errorf("drop database: %w", err)
+		}
+		// Before the role: the snapshots hold objects it owns.
+		if err := dropSnapshots(ctx, conn, name); err != nil {
+			return err
 		}
 		if _, err := conn.Exec(ctx, `DROP ROLE IF EXISTS `+q); err != nil {
 			return fmt.Errorf("drop role: %w", err)
