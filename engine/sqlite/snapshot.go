@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -66,10 +68,10 @@ func (e *Engine) DropSnapshot(ctx context.Context, db stamp.DatabaseSpec, name s
 	if err != nil {
 		return err
 	}
-	for _, p := range []string{snap, snap + ".tmp"} {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("drop snapshot %s of database %s of %s: %w", name, db.Name, db.Tenant, err)
-		}
+	// Copies in progress or left by a crash, "<snap>.tmp-*", go too; a
+	// snapshot name holds no '.', so no other snapshot starts with snap.
+	if err := removePrefixed(filepath.Dir(snap), filepath.Base(snap)); err != nil {
+		return fmt.Errorf("drop snapshot %s of database %s of %s: %w", name, db.Name, db.Tenant, err)
 	}
 	return nil
 }
@@ -96,8 +98,13 @@ func snapshotPrefix(path string) string {
 
 // dropSnapshots deletes every snapshot file of the database at path.
 func dropSnapshots(path string) error {
-	prefix := filepath.Base(snapshotPrefix(path))
-	entries, err := os.ReadDir(filepath.Dir(path))
+	return removePrefixed(filepath.Dir(path), filepath.Base(snapshotPrefix(path)))
+}
+
+// removePrefixed deletes the files of dir whose names start with prefix.
+// A missing dir holds none.
+func removePrefixed(dir, prefix string) error {
+	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -108,7 +115,7 @@ func dropSnapshots(path string) error {
 		if !strings.HasPrefix(entry.Name(), prefix) {
 			continue
 		}
-		if err := os.Remove(filepath.Join(filepath.Dir(path), entry.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := os.Remove(filepath.Join(dir, entry.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
@@ -132,11 +139,11 @@ func snapshot(ctx context.Context, path, snap string) error {
 		return err
 	}
 	defer conn.Close()
-	tmp := snap + ".tmp"
-	// VACUUM INTO refuses an existing file: clear what a crash left behind.
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
+	// A name of its own, so concurrent snapshots of one name do not write
+	// one file; the last rename wins, and either copy is consistent.
+	suffix := make([]byte, 8)
+	rand.Read(suffix)
+	tmp := snap + ".tmp-" + hex.EncodeToString(suffix)
 	if _, err := conn.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {
 		os.Remove(tmp)
 		return err

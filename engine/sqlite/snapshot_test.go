@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stamphq/stamp"
@@ -237,10 +238,22 @@ func TestDropSnapshot(t *testing.T) {
 	if err := e.Snapshot(ctx, spec, "pre"); err != nil {
 		t.Fatalf("Snapshot: %v", err)
 	}
+	// A copy a crashed Snapshot left behind goes too.
+	leftover := filepath.Join(dir, "acme", "main.snap-pre.db.tmp-0123")
+	if err := os.WriteFile(leftover, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for i := range 2 {
 		if err := e.DropSnapshot(ctx, spec, "pre"); err != nil {
 			t.Fatalf("DropSnapshot %d: %v", i+1, err)
 		}
+	}
+	matches, err := filepath.Glob(filepath.Join(dir, "acme", "*snap*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(matches) != 0 {
+		t.Errorf("got %q after DropSnapshot, want no snapshot files", matches)
 	}
 	if got := stamp.ErrorCode(e.Restore(ctx, spec, "pre")); got != stamp.ENOTFOUND {
 		t.Errorf("Restore after DropSnapshot: got code %q, want %q", got, stamp.ENOTFOUND)
@@ -285,5 +298,32 @@ func TestDropRemovesSnapshots(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "acme")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("tenant dir after last Drop: got %v, want not exist", err)
+	}
+}
+
+func TestSnapshotConcurrent(t *testing.T) {
+	e := sqlite.New(t.TempDir())
+	ctx := t.Context()
+	spec, _, app := ensureApp(t, e)
+	want := dump(t, app)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() { errs[i] = e.Snapshot(ctx, spec, "pre") })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Snapshot %d: %v", i+1, err)
+		}
+	}
+	if _, err := app.Exec("DROP TABLE t; CREATE TABLE t(x)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Restore(ctx, spec, "pre"); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	if got := dump(t, app); got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
