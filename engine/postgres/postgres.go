@@ -3,6 +3,8 @@
 // owned by a login role of its own that can reach nothing else. Tenants are
 // kept apart by the server's privileges: only the owner may connect to a
 // tenant's database, and the role may not create roles or databases.
+// Snapshots of a tenant's database (stamp.Snapshotter) are databases of
+// their own that only the administrator reaches; see snapshot.go.
 package postgres
 
 import (
