@@ -46,11 +46,7 @@ func newBlueprintCmd(g *globals) *cobra.Command {
 			Short: "List pushed blueprint versions",
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				p, err := g.printer()
-				if err != nil {
-					return err
-				}
-				c, err := g.client()
+				c, p, err := g.reader()
 				if err != nil {
 					return err
 				}
@@ -71,11 +67,7 @@ func newBlueprintCmd(g *globals) *cobra.Command {
 			Short: "Show a blueprint version (the latest if none is given)",
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				p, err := g.printer()
-				if err != nil {
-					return err
-				}
-				c, err := g.client()
+				c, p, err := g.reader()
 				if err != nil {
 					return err
 				}

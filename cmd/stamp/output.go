@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/stamphq/stamp/httpapi"
 )
 
 // isTerminal reports whether w is a character device (a terminal).
@@ -34,6 +36,20 @@ func (g *globals) printer() (*printer, error) {
 		return &printer{format: g.output, w: g.stdout}, nil
 	}
 	return nil, fmt.Errorf("-o %q: want table, json or yaml", g.output)
+}
+
+// reader returns what a command that reads and prints needs: the API
+// client and the printer for -o, checking -o before anything is asked.
+func (g *globals) reader() (*httpapi.Client, *printer, error) {
+	p, err := g.printer()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := g.client()
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, p, nil
 }
 
 // print writes v as JSON or YAML, or calls table for the table format. YAML

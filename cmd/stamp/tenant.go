@@ -146,11 +146,7 @@ func newTenantListCmd(g *globals) *cobra.Command {
 		Short: "List tenants",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := g.printer()
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
+			c, p, err := g.reader()
 			if err != nil {
 				return err
 			}
@@ -174,11 +170,7 @@ func newTenantGetCmd(g *globals) *cobra.Command {
 		Short: "Show one tenant",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.printer()
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
+			c, p, err := g.reader()
 			if err != nil {
 				return err
 			}
@@ -297,11 +289,7 @@ func newTenantEventsCmd(g *globals) *cobra.Command {
 		Short: "Show a tenant's timeline: every step with its wait and work time",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.printer()
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
+			c, p, err := g.reader()
 			if err != nil {
 				return err
 			}
