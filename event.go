@@ -8,6 +8,7 @@ const (
 	EventTenantReady     = "tenant.ready"
 	EventTenantFailed    = "tenant.failed"
 	EventTenantDeleting  = "tenant.deleting"
+	EventTenantRetrying  = "tenant.retrying" // an operator asked a failed tenant to try again
 	EventTenantDeleted   = "tenant.deleted"
 	EventStep            = "tenant.step"  // a step finished (Status ok) or failed
 	EventRetry           = "tenant.retry" // a step hit a transient error and will be retried

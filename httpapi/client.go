@@ -108,6 +108,16 @@ func (c *Client) DeleteTenant(ctx context.Context, name string) (*stamp.Tenant, 
 	return out, nil
 }
 
+// RetryTenant asks a failed tenant to try again (a new generation: its
+// hooks run anew). A tenant that is not failed is ECONFLICT.
+func (c *Client) RetryTenant(ctx context.Context, name string) (*stamp.Tenant, error) {
+	out := new(stamp.Tenant)
+	if err := c.do(ctx, http.MethodPost, "/v1/tenants/"+url.PathEscape(name)+"/retry", nil, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // Events returns the events f selects, oldest first. A tenant filter also
 // finds the events of tenants deleted since.
 func (c *Client) Events(ctx context.Context, f stamp.EventFilter) ([]*stamp.Event, error) {

@@ -24,6 +24,7 @@ func addRoutes(mux *http.ServeMux, cfg Config, cache *blueprintCache) {
 	mux.Handle("GET /v1/tenants", auth(handleTenantList(st)))
 	mux.Handle("GET /v1/tenants/{name}", auth(handleTenantGet(st)))
 	mux.Handle("DELETE /v1/tenants/{name}", auth(handleTenantDelete(st, cfg.Clock, cfg.Enqueue)))
+	mux.Handle("POST /v1/tenants/{name}/retry", auth(handleTenantRetry(st, cfg.Clock, cfg.Enqueue)))
 	mux.Handle("GET /v1/tenants/{name}/events", auth(handleTenantEvents(st)))
 	mux.Handle("GET /v1/tenants/{name}/logs", auth(handleTenantLogs(st, cfg.Logs)))
 

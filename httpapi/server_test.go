@@ -522,6 +522,43 @@ func TestDeleteTenant(t *testing.T) {
 	wantError(t, err, stamp.ENOTFOUND, `tenant "nope" does not exist`)
 }
 
+func TestRetryTenant(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	env.push(t, ledgerYAML)
+	if _, err := env.client.CreateTenant(ctx, CreateTenantRequest{Name: "acme", Blueprint: "ledger", Params: map[string]string{"admin_email": "a@b.c"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := env.client.RetryTenant(ctx, "acme")
+	wantError(t, err, stamp.ECONFLICT, `tenant "acme" is not failed (phase: provisioning): only a failed tenant can be retried`)
+
+	// The reconciler marks it failed.
+	tn, err := env.store.GetTenant(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.Status = stamp.TenantStatus{Phase: stamp.PhaseFailed, FailedStep: stamp.StepMigrate, Message: "migrate hook exited with code 3", ObservedGeneration: 1}
+	if err := env.store.UpdateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	got, err := env.client.RetryTenant(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Generation != 2 || got.Status.Phase != stamp.PhaseProvisioning || got.Status.FailedStep != "" || got.Status.Message != "" {
+		t.Errorf("after retry: generation %d, status %+v; want generation 2, provisioning, no failure", got.Generation, got.Status)
+	}
+	events, err := env.client.Events(ctx, stamp.EventFilter{Tenant: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := events[len(events)-1]; last.Type != stamp.EventTenantRetrying || last.Generation != 2 {
+		t.Errorf("last event %s at generation %d, want %s at 2", last.Type, last.Generation, stamp.EventTenantRetrying)
+	}
+	_, err = env.client.RetryTenant(ctx, "nope")
+	wantError(t, err, stamp.ENOTFOUND, `tenant "nope" does not exist`)
+}
+
 func TestEvents(t *testing.T) {
 	env := newTestEnv(t)
 	ctx := context.Background()

@@ -166,9 +166,9 @@ func getTenant(ctx context.Context, st stamp.Store, name string) (*stamp.Tenant,
 	return t, nil
 }
 
-// deleteAttempts bounds the retries of a delete that races other writers
+// changeAttempts bounds the retries of a change that races other writers
 // (the reconciler updating status).
-const deleteAttempts = 3
+const changeAttempts = 3
 
 // handleTenantDelete marks a tenant for deletion and answers 202; the
 // reconciler releases its resources and removes the record. Deleting a
@@ -176,42 +176,76 @@ const deleteAttempts = 3
 func handleTenantDelete(st stamp.Store, clock stamp.Clock, enqueue func(string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
-		for range deleteAttempts {
-			t, err := getTenant(r.Context(), st, name)
-			if err != nil {
-				writeError(w, r, err)
-				return
-			}
+		t, err := changeTenant(r.Context(), st, clock, enqueue, name, stamp.EventTenantDeleting, func(t *stamp.Tenant) (bool, error) {
 			if t.Spec.Desired == stamp.DesiredDeleted {
-				enqueue(name)
-				encode(w, r, http.StatusAccepted, t)
-				return
+				return false, nil // already being deleted: nudge the reconciler only
 			}
 			t.Spec.Desired = stamp.DesiredDeleted
-			t.Generation++
 			t.Status.Phase = stamp.PhaseDeleting
-			err = st.UpdateTenant(r.Context(), t)
-			if stamp.ErrorCode(err) == stamp.ECONFLICT {
-				continue
-			}
-			if err != nil {
-				writeError(w, r, fmt.Errorf("mark tenant %s deleted: %w", name, err))
-				return
-			}
-			defer enqueue(name)
-			ev := &stamp.Event{
-				Time:       clock.Now(),
-				Type:       stamp.EventTenantDeleting,
-				Tenant:     name,
-				Generation: t.Generation,
-			}
-			if err := st.AppendEvents(r.Context(), ev); err != nil {
-				writeError(w, r, fmt.Errorf("record deletion of tenant %s: %w", name, err))
-				return
-			}
-			encode(w, r, http.StatusAccepted, t)
+			return true, nil
+		})
+		if err != nil {
+			writeError(w, r, err)
 			return
 		}
-		writeError(w, r, stamp.Errorf(stamp.ECONFLICT, "tenant %q kept changing while it was being deleted; try again", name))
+		encode(w, r, http.StatusAccepted, t)
 	})
+}
+
+// handleTenantRetry asks a failed tenant to try again: a new generation,
+// so its hooks run anew (a hook's run is remembered per generation).
+func handleTenantRetry(st stamp.Store, clock stamp.Clock, enqueue func(string)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		t, err := changeTenant(r.Context(), st, clock, enqueue, name, stamp.EventTenantRetrying, func(t *stamp.Tenant) (bool, error) {
+			if t.Spec.Desired == stamp.DesiredDeleted || t.Status.Phase != stamp.PhaseFailed {
+				return false, stamp.Errorf(stamp.ECONFLICT, "tenant %q is not failed (phase: %s): only a failed tenant can be retried", name, t.Status.Phase)
+			}
+			t.Status.Phase = stamp.PhaseProvisioning
+			t.Status.FailedStep, t.Status.Message = "", ""
+			return true, nil
+		})
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		encode(w, r, http.StatusAccepted, t)
+	})
+}
+
+// changeTenant applies change to tenant name as a new generation, records
+// an event of type evType and wakes the reconciler, re-reading the tenant
+// when a concurrent write got there first. change reports false to leave
+// the tenant as it is (the reconciler is still woken).
+func changeTenant(ctx context.Context, st stamp.Store, clock stamp.Clock, enqueue func(string), name, evType string,
+	change func(*stamp.Tenant) (bool, error)) (*stamp.Tenant, error) {
+	for range changeAttempts {
+		t, err := getTenant(ctx, st, name)
+		if err != nil {
+			return nil, err
+		}
+		changed, err := change(t)
+		if err != nil {
+			return nil, err
+		}
+		if !changed {
+			enqueue(name)
+			return t, nil
+		}
+		t.Generation++
+		err = st.UpdateTenant(ctx, t)
+		if stamp.ErrorCode(err) == stamp.ECONFLICT {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("update tenant %s: %w", name, err)
+		}
+		defer enqueue(name)
+		ev := &stamp.Event{Time: clock.Now(), Type: evType, Tenant: name, Generation: t.Generation}
+		if err := st.AppendEvents(ctx, ev); err != nil {
+			return nil, fmt.Errorf("record %s of tenant %s: %w", evType, name, err)
+		}
+		return t, nil
+	}
+	return nil, stamp.Errorf(stamp.ECONFLICT, "tenant %q kept changing while it was being updated; try again", name)
 }

@@ -141,7 +141,7 @@ func (r *Reconciler) renewLeases(ctx context.Context) {
 }
 
 // watch queues the tenants that events written by any process name as
-// created or being deleted, so a tenant created through another server's
+// created, retrying or being deleted, so a tenant created through another server's
 // API is picked up within WatchInterval. A deletion also cancels a pass
 // still stamping the tenant out (a long migrate, say): the next pass
 // removes it.
@@ -172,7 +172,7 @@ func (r *Reconciler) watch(ctx context.Context, after int64) {
 					cancel()
 				}
 				r.queue.add(e.Tenant)
-			case stamp.EventTenantCreated:
+			case stamp.EventTenantCreated, stamp.EventTenantRetrying:
 				r.queue.add(e.Tenant)
 			}
 		}

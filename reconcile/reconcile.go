@@ -614,14 +614,14 @@ func (p *pass) databases(ctx context.Context) error {
 }
 
 func (p *pass) migrate(ctx context.Context) error {
-	if err := p.hook(ctx, "migrate", "migrate-"+p.t.Spec.Version); err != nil {
+	if err := p.hook(ctx, "migrate", fmt.Sprintf("migrate-%s-g%d", p.t.Spec.Version, p.t.Generation)); err != nil {
 		return err
 	}
 	return p.update(ctx, func(st *stamp.TenantStatus) { st.MigratedVersion = p.t.Spec.Version })
 }
 
 func (p *pass) seed(ctx context.Context) error {
-	if err := p.hook(ctx, "seed", "seed"); err != nil {
+	if err := p.hook(ctx, "seed", fmt.Sprintf("seed-g%d", p.t.Generation)); err != nil {
 		return err
 	}
 	return p.update(ctx, func(st *stamp.TenantStatus) { st.Seeded = true })
@@ -643,6 +643,9 @@ func (p *pass) redact(s string) string {
 
 // hook runs a blueprint hook as a driver task under a stable name, so a
 // retry after a crash finds the earlier run instead of starting another.
+// The name holds the generation: within one the hook runs once; a new one
+// (an operator's retry of a failed tenant) runs it anew. Seed runs anew
+// only until it succeeded once (status.seeded).
 func (p *pass) hook(ctx context.Context, hook, taskName string) error {
 	task, err := p.bp.Hook(hook, p.in)
 	if err != nil {

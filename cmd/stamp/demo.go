@@ -83,7 +83,7 @@ func runDemo(ctx context.Context, g *globals, cfg serverConfig, dir string) erro
 			if err != nil {
 				return fmt.Errorf("create tenant %s: %w", name, err)
 			}
-			if err := waitReady(ectx, c, t, io.Discard, g.stderr); err != nil {
+			if err := waitReady(ectx, c, t, t.CreatedAt, io.Discard, g.stderr); err != nil {
 				return fmt.Errorf("tenant %s did not become ready", name)
 			}
 			return nil

@@ -722,3 +722,33 @@ func TestPlanReplicasShareTheTraffic(t *testing.T) {
 		}
 	}
 }
+
+func TestRetryAFailedTenant(t *testing.T) {
+	// The migrate hook fails until a file appears in the tenant's HOME, as
+	// a migration would until an operator fixed what it needs.
+	dir := blueprintDir(t, "migrate: [bin/ledger, migrate]",
+		`migrate: [sh, -c, 'test -f "$HOME/fixed" || { echo "not fixed yet" >&2; exit 3; }; exec bin/ledger migrate']`)
+	s := startStampServer(t)
+	s.mustCLI("blueprint", "push", dir)
+	if _, errOut, code := s.cli("tenant", "create", "acme", "--blueprint", "ledger"); code == 0 || !strings.Contains(errOut, "not fixed yet") {
+		t.Fatalf("create: exit %d, stderr:\n%s", code, errOut)
+	}
+	if _, errOut, code := s.cli("tenant", "retry", "acme"); code == 0 || !strings.Contains(errOut, "not fixed yet") {
+		t.Fatalf("retry before the fix: exit %d, stderr:\n%s", code, errOut)
+	}
+	fixed := filepath.Join(s.data, "local", "tenants", "acme", "work", "fixed")
+	if err := os.WriteFile(fixed, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := s.mustCLI("tenant", "retry", "acme")
+	if !strings.Contains(out, "ready: http://acme.localhost:") {
+		t.Errorf("retry output:\n%s", out)
+	}
+	if code, body := s.do("GET", "acme", "/api/invoices", ""); code != http.StatusOK {
+		t.Errorf("GET invoices after the retry: %d %s", code, body)
+	}
+	_, errOut, code := s.cli("tenant", "retry", "acme")
+	if code == 0 || !strings.Contains(errOut, `tenant "acme" is not failed (phase: ready)`) {
+		t.Errorf("retry of a ready tenant: exit %d, stderr %q", code, errOut)
+	}
+}

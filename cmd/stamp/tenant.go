@@ -21,7 +21,7 @@ func newTenantCmd(g *globals) *cobra.Command {
 		Short:   "Create, inspect and delete tenants",
 	}
 	cmd.AddCommand(newTenantCreateCmd(g), newTenantListCmd(g), newTenantGetCmd(g),
-		newTenantDeleteCmd(g), newTenantLogsCmd(g), newTenantEventsCmd(g))
+		newTenantRetryCmd(g), newTenantDeleteCmd(g), newTenantLogsCmd(g), newTenantEventsCmd(g))
 	return cmd
 }
 
@@ -62,7 +62,7 @@ func newTenantCreateCmd(g *globals) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			return waitReady(ctx, c, t, g.stdout, g.stderr)
+			return waitReady(ctx, c, t, t.CreatedAt, g.stdout, g.stderr)
 		},
 	}
 	f := cmd.Flags()
@@ -77,8 +77,10 @@ func newTenantCreateCmd(g *globals) *cobra.Command {
 }
 
 // waitReady prints the tenant's steps as they finish until it is ready
-// (nil) or failed (an exit error after printing the failed step).
-func waitReady(ctx context.Context, c *httpapi.Client, t *stamp.Tenant, stdout, stderr io.Writer) error {
+// (nil) or failed (an exit error after printing the failed step). Events
+// from before since (an earlier tenant of the name, an earlier attempt)
+// are passed over.
+func waitReady(ctx context.Context, c *httpapi.Client, t *stamp.Tenant, since time.Time, stdout, stderr io.Writer) error {
 	var after int64
 	for {
 		events, err := c.Events(ctx, stamp.EventFilter{Tenant: t.Name, AfterSeq: after})
@@ -90,8 +92,7 @@ func waitReady(ctx context.Context, c *httpapi.Client, t *stamp.Tenant, stdout, 
 		}
 		for _, e := range events {
 			after = e.Seq
-			// Events of an earlier tenant of the same name predate this one.
-			if e.Time.Before(t.CreatedAt) {
+			if e.Time.Before(since) {
 				continue
 			}
 			switch e.Type {
@@ -122,6 +123,37 @@ func waitReady(ctx context.Context, c *httpapi.Client, t *stamp.Tenant, stdout, 
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+func newTenantRetryCmd(g *globals) *cobra.Command {
+	var noWait bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "retry NAME",
+		Short: "Try a failed tenant again (its hooks run anew) and wait until it serves",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			t, err := c.RetryTenant(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "tenant %s: trying again (generation %d)\n", t.Name, t.Generation)
+			if noWait {
+				return nil
+			}
+			ctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			return waitReady(ctx, c, t, t.UpdatedAt, g.stdout, g.stderr)
+		},
+	}
+	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the retry is recorded")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the tenant to be ready")
+	return cmd
 }
 
 // keyValues parses repeated key=value flags.
