@@ -27,7 +27,7 @@
 //	tenants/<name>/state.json      applied runtime, ports, pids
 //	tenants/<name>/logs/<id>.log   output of instance <id>, appended
 //	tenants/<name>/tasks/<task>.*  task record (.json), output (.log)
-//	tenants/<name>/work/           HOME and TMPDIR of the tenant's processes
+//	tenants/<name>/work            HOME and TMPDIR of the tenant's processes (a directory)
 //
 // Plan limits (memory, cpu) are not enforced yet, and every tenant runs as
 // the control plane's user.
