@@ -81,12 +81,44 @@ func newTenantCreateCmd(g *globals) *cobra.Command {
 // from before since (an earlier tenant of the name, an earlier attempt)
 // are passed over.
 func waitReady(ctx context.Context, c *httpapi.Client, t *stamp.Tenant, since time.Time, stdout, stderr io.Writer) error {
+	err := followEvents(ctx, c, t.Name, since, func(e *stamp.Event) (bool, error) {
+		switch e.Type {
+		case stamp.EventStep:
+			status := "ok"
+			if e.Status != stamp.StatusOK {
+				status = "FAILED"
+			}
+			fmt.Fprintf(stdout, "  %-9s %s  %s\n", e.Step, status, duration(e.FinishedAt.Sub(e.StartedAt)))
+		case stamp.EventRetry:
+			fmt.Fprintf(stderr, "  %-9s retrying: %s\n", e.Step, e.Message)
+		case stamp.EventTenantReady:
+			fmt.Fprintf(stdout, "ready: %s\n", orDash(e.Message))
+			return true, nil
+		case stamp.EventTenantFailed:
+			fmt.Fprintf(stderr, "tenant %s failed at step %s: %s\n", t.Name, e.Step, e.Message)
+			return true, &exitError{code: 1}
+		case stamp.EventTenantDeleting, stamp.EventTenantDeleted:
+			fmt.Fprintf(stderr, "tenant %s is being deleted\n", t.Name)
+			return true, &exitError{code: 1}
+		}
+		return false, nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("tenant %s is not ready after waiting: %w (it goes on in the background; see `stamp tenant get %s`)", t.Name, ctx.Err(), t.Name)
+	}
+	return err
+}
+
+// followEvents hands handle every event of tenant written at or after
+// since, oldest first, polling for new ones, until handle reports done or
+// an error, or ctx ends (then it returns ctx's error).
+func followEvents(ctx context.Context, c *httpapi.Client, tenant string, since time.Time, handle func(*stamp.Event) (done bool, err error)) error {
 	var after int64
 	for {
-		events, err := c.Events(ctx, stamp.EventFilter{Tenant: t.Name, AfterSeq: after})
+		events, err := c.Events(ctx, stamp.EventFilter{Tenant: tenant, AfterSeq: after})
 		if err != nil {
 			if ctx.Err() != nil {
-				return fmt.Errorf("tenant %s is not ready after waiting: %w (it goes on in the background; see `stamp tenant get %s`)", t.Name, ctx.Err(), t.Name)
+				return ctx.Err()
 			}
 			return err
 		}
@@ -95,24 +127,8 @@ func waitReady(ctx context.Context, c *httpapi.Client, t *stamp.Tenant, since ti
 			if e.Time.Before(since) {
 				continue
 			}
-			switch e.Type {
-			case stamp.EventStep:
-				if e.Status == stamp.StatusOK {
-					fmt.Fprintf(stdout, "  %-9s ok  %s\n", e.Step, duration(e.FinishedAt.Sub(e.StartedAt)))
-				} else {
-					fmt.Fprintf(stdout, "  %-9s FAILED  %s\n", e.Step, duration(e.FinishedAt.Sub(e.StartedAt)))
-				}
-			case stamp.EventRetry:
-				fmt.Fprintf(stderr, "  %-9s retrying: %s\n", e.Step, e.Message)
-			case stamp.EventTenantReady:
-				fmt.Fprintf(stdout, "ready: %s\n", orDash(e.Message))
-				return nil
-			case stamp.EventTenantFailed:
-				fmt.Fprintf(stderr, "tenant %s failed at step %s: %s\n", t.Name, e.Step, e.Message)
-				return &exitError{code: 1}
-			case stamp.EventTenantDeleting, stamp.EventTenantDeleted:
-				fmt.Fprintf(stderr, "tenant %s is being deleted\n", t.Name)
-				return &exitError{code: 1}
+			if done, err := handle(e); done || err != nil {
+				return err
 			}
 		}
 		if len(events) > 0 {
@@ -120,6 +136,7 @@ func waitReady(ctx context.Context, c *httpapi.Client, t *stamp.Tenant, since ti
 		}
 		select {
 		case <-ctx.Done():
+			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -257,28 +274,17 @@ func newTenantDeleteCmd(g *globals) *cobra.Command {
 			defer cancel()
 			// Done once the tenant.deleted event is written: everything
 			// is released and the server's router has dropped the route.
-			var after int64
-			for {
-				events, err := c.Events(ctx, stamp.EventFilter{Tenant: args[0], AfterSeq: after})
-				if err != nil {
-					return err
-				}
-				for _, e := range events {
-					after = e.Seq
-					if e.Type == stamp.EventTenantDeleted && !e.Time.Before(t.UpdatedAt) {
-						fmt.Fprintf(g.stdout, "tenant %s deleted\n", args[0])
-						return nil
-					}
-				}
-				if len(events) > 0 {
-					continue
-				}
-				select {
-				case <-ctx.Done():
+			err = followEvents(ctx, c, args[0], t.UpdatedAt, func(e *stamp.Event) (bool, error) {
+				return e.Type == stamp.EventTenantDeleted, nil
+			})
+			if err != nil {
+				if ctx.Err() != nil {
 					return fmt.Errorf("tenant %s is still being deleted after %s", args[0], timeout)
-				case <-time.After(50 * time.Millisecond):
 				}
+				return err
 			}
+			fmt.Fprintf(g.stdout, "tenant %s deleted\n", args[0])
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once deletion is recorded")
