@@ -116,9 +116,6 @@ func New(cfg Config) *Reconciler {
 // Enqueue asks for a pass over tenant name.
 func (r *Reconciler) Enqueue(name string) { r.queue.add(name) }
 
-// QueueLen returns how many tenants wait for a pass.
-func (r *Reconciler) QueueLen() int { return r.queue.len() }
-
 // Run works the queue with the configured number of workers until ctx ends.
 // It starts with a pass over every tenant in the store and every tenant the
 // driver holds (so leftovers of deleted tenants are removed), and repeats
