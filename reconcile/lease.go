@@ -140,6 +140,23 @@ func (r *Reconciler) renewLeases(ctx context.Context) {
 	}
 }
 
+// cancelIfDeleting cancels the running pass of tenant if the tenant is
+// still to be deleted: the event may be of an earlier tenant of the name,
+// deleted and created again since, whose new pass must go on.
+func (r *Reconciler) cancelIfDeleting(ctx context.Context, tenant string) {
+	r.mu.Lock()
+	cancel := r.passes[tenant]
+	r.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	t, err := r.cfg.Store.GetTenant(ctx, tenant)
+	if err == nil && t.Spec.Desired != stamp.DesiredDeleted {
+		return
+	}
+	cancel()
+}
+
 // watch queues the tenants that events written by any process name as
 // created, retrying or being deleted, so a tenant created through another server's
 // API is picked up within WatchInterval. A deletion also cancels a pass
@@ -165,12 +182,7 @@ func (r *Reconciler) watch(ctx context.Context, after int64) {
 			after = e.Seq
 			switch e.Type {
 			case stamp.EventTenantDeleting:
-				r.mu.Lock()
-				cancel := r.passes[e.Tenant]
-				r.mu.Unlock()
-				if cancel != nil {
-					cancel()
-				}
+				r.cancelIfDeleting(ctx, e.Tenant)
 				r.queue.add(e.Tenant)
 			case stamp.EventTenantCreated, stamp.EventTenantRetrying:
 				r.queue.add(e.Tenant)
