@@ -13,6 +13,20 @@ const (
 	EventStep            = "tenant.step"  // a step finished (Status ok) or failed
 	EventRetry           = "tenant.retry" // a step hit a transient error and will be retried
 	EventBlueprintPushed = "blueprint.pushed"
+
+	EventTenantUpgrading  = "tenant.upgrading"   // a move to another version started
+	EventTenantUpgraded   = "tenant.upgraded"    // it serves the new version
+	EventTenantRolledBack = "tenant.rolled-back" // a failed move was undone; Step and Message say why
+
+	EventReleaseCreated   = "release.created"
+	EventReleaseWave      = "release.wave"   // a wave started (Message names it)
+	EventReleaseGate      = "release.gate"   // a wave's gate passed (Status ok) or failed
+	EventReleaseTenant    = "release.tenant" // a tenant's state in the release changed
+	EventReleasePaused    = "release.paused"
+	EventReleaseResumed   = "release.resumed"
+	EventReleaseSucceeded = "release.succeeded"
+	EventReleaseFailed    = "release.failed"
+	EventReleaseAborted   = "release.aborted"
 )
 
 // Step outcomes recorded in Event.Status.
@@ -30,6 +44,7 @@ type Event struct {
 	Time       time.Time `json:"time"`
 	Type       string    `json:"type"`
 	Tenant     string    `json:"tenant,omitempty"`
+	Release    string    `json:"release,omitempty"` // the release the event is part of
 	Generation int64     `json:"generation,omitempty"`
 	Step       string    `json:"step,omitempty"`
 	Status     string    `json:"status,omitempty"`
@@ -43,6 +58,7 @@ type Event struct {
 type EventFilter struct {
 	AfterSeq int64  // only events with Seq > AfterSeq
 	Tenant   string // only this tenant's events
+	Release  string // only this release's events
 	Limit    int    // at most this many, oldest first; 0 means the store's default
 }
 

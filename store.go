@@ -63,6 +63,17 @@ type Store interface {
 	// another holder, is not an error.
 	ReleaseLease(ctx context.Context, key, holder string) error
 
+	// CreateRelease stores a new release, setting ResourceVersion and the
+	// timestamps. An existing ID is ECONFLICT.
+	CreateRelease(ctx context.Context, r *Release) error
+	// GetRelease returns the release or ENOTFOUND.
+	GetRelease(ctx context.Context, id string) (*Release, error)
+	// ListReleases returns every release, oldest first.
+	ListReleases(ctx context.Context) ([]*Release, error)
+	// UpdateRelease writes r if r.ResourceVersion is the stored one, then
+	// increments it and sets UpdatedAt; ECONFLICT if stale, ENOTFOUND if
+	// missing.
+	UpdateRelease(ctx context.Context, r *Release) error
 	// CreateToken stores a token; a duplicate ID or hash is ECONFLICT.
 	CreateToken(ctx context.Context, t *Token) error
 	// TokenByHash returns the token whose Hash is hash, or ENOTFOUND.

@@ -14,6 +14,19 @@ const (
 	PhaseReady        = "ready"        // serving through the router
 	PhaseFailed       = "failed"       // a step failed for good; see Status
 	PhaseDeleting     = "deleting"     // resources are being released
+	PhaseUpgrading    = "upgrading"    // moving to another version; the old one serves
+)
+
+// Channels a tenant may follow; a release may target one.
+const (
+	ChannelStable = "stable"
+	ChannelBeta   = "beta"
+)
+
+// Results of an upgrade (Upgrade.Result).
+const (
+	UpgradeSucceeded  = "upgraded"
+	UpgradeRolledBack = "rolled-back"
 )
 
 // Tenant is one customer: what it should run (Spec, versioned by
@@ -40,6 +53,12 @@ type TenantSpec struct {
 	Params    map[string]string `json:"params,omitempty"`
 	Labels    map[string]string `json:"labels,omitempty"`
 	Desired   string            `json:"desired"` // DesiredRunning or DesiredDeleted
+	// Pin, if set, is the only version releases may move the tenant to:
+	// a pinned tenant is left out of every release of another version.
+	Pin string `json:"pin,omitempty"`
+	// Channel is the release channel the tenant follows (ChannelStable
+	// when empty).
+	Channel string `json:"channel,omitempty"`
 }
 
 // TenantStatus is what the reconciler observed and did.
@@ -61,6 +80,54 @@ type TenantStatus struct {
 	URL string `json:"url,omitempty"`
 	// ReadyAt is when the tenant last became ready.
 	ReadyAt time.Time `json:"readyAt,omitzero"`
+	// Version is the blueprint version the routed instances run; empty
+	// until the tenant first becomes ready.
+	Version string `json:"version,omitempty"`
+	// Upgrade is the tenant's current or last move between versions.
+	Upgrade *Upgrade `json:"upgrade,omitempty"`
+}
+
+// Upgrade is one blue/green move of a tenant from one version to another:
+// the new version's instances start beside the old ones, the route
+// switches once they are healthy, and the old ones stop. Its fields record
+// progress, so a pass that crashed resumes where it stopped.
+type Upgrade struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Snapshot names the copy of each database taken before the move;
+	// empty until taken. It is kept after a successful upgrade, so that
+	// rolling back to From restores it.
+	Snapshot string `json:"snapshot,omitempty"`
+	// Restore means the move goes back to the version a snapshot was taken
+	// for: the snapshot is restored instead of migrating.
+	Restore bool `json:"restore,omitempty"`
+	// Migrating is set before the migrate hook (or the restore) starts: a
+	// failure from then on restores the snapshot.
+	Migrating bool `json:"migrating,omitempty"`
+	// Switched is set once the route serves To.
+	Switched bool `json:"switched,omitempty"`
+	// FailedStep and Message say why the move failed; the old version
+	// keeps serving and the move is undone.
+	FailedStep string `json:"failedStep,omitempty"`
+	Message    string `json:"message,omitempty"`
+	// Result is empty while the move runs, then UpgradeSucceeded or
+	// UpgradeRolledBack.
+	Result     string    `json:"result,omitempty"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+}
+
+// Upgrading reports whether a move between versions is under way.
+func (t *Tenant) Upgrading() bool {
+	return t.Status.Upgrade != nil && t.Status.Upgrade.Result == ""
+}
+
+// FollowsChannel returns the channel the tenant follows.
+func (s *TenantSpec) FollowsChannel() string {
+	if s.Channel == "" {
+		return ChannelStable
+	}
+	return s.Channel
 }
 
 // Ready reports whether the tenant serves its current spec.
