@@ -9,7 +9,12 @@ import (
 // Runtime is the desired runtime of one tenant, rendered from its
 // blueprint: the reconciler hands it to a Driver, which converges to it.
 type Runtime struct {
-	Tenant   string    `json:"tenant"`
+	Tenant string `json:"tenant"`
+	// Revision names this set of the tenant's instances (the reconciler
+	// uses the blueprint version). Instances of another revision keep
+	// running beside them until Retire: that is how a new version starts
+	// while the old one serves. Up to 64 of [A-Za-z0-9._+-].
+	Revision string    `json:"revision,omitempty"`
 	Bundle   BundleRef `json:"bundle"`
 	Services []Service `json:"services"`
 }
@@ -66,7 +71,9 @@ type ServiceObserved struct {
 
 // Instance is one running copy of one service.
 type Instance struct {
-	ID string `json:"id"` // stable within the tenant, e.g. "web-0"
+	ID string `json:"id"` // stable within the tenant, e.g. "web-0@1.2.0"
+	// Revision is the runtime revision the instance belongs to.
+	Revision string `json:"revision,omitempty"`
 	// Endpoint is host:port where the instance serves, empty if no port.
 	Endpoint  string    `json:"endpoint,omitempty"`
 	PID       int       `json:"pid,omitempty"`
@@ -97,10 +104,16 @@ type TaskResult struct {
 // Driver runs tenants' instances somewhere: local processes or Kubernetes.
 // Methods are idempotent and safe to call again after a crash.
 type Driver interface {
-	// Apply converges the tenant's instances to rt and returns once they are
-	// started (not necessarily healthy). It allocates whatever rt needs
-	// (directories, ports) and extracts the bundle on first use.
+	// Apply converges the tenant's instances of revision rt.Revision to rt
+	// and returns once they are started (not necessarily healthy). It
+	// allocates whatever rt needs (directories, ports) and extracts the
+	// bundle on first use. Instances of other revisions are left running.
 	Apply(ctx context.Context, rt *Runtime) error
+	// Retire stops the tenant's instances of every revision but keep and
+	// releases what they held. The instances of keep, which must have
+	// been applied, are untouched. Retiring what is already gone is not an
+	// error.
+	Retire(ctx context.Context, tenant, keep string) error
 	// Observe returns what runs for tenant; a tenant the driver holds
 	// nothing for yields an Observed with no services, not an error.
 	Observe(ctx context.Context, tenant string) (*Observed, error)

@@ -53,6 +53,7 @@ func Run(t *testing.T, d stamp.Driver, env Env) {
 	t.Run("TaskFailure", s.taskFailure)
 	t.Run("TaskTimeout", s.taskTimeout)
 	t.Run("Remove", s.remove)
+	t.Run("RevisionsSideBySide", s.revisionsSideBySide)
 	if lr, ok := d.(stamp.LogReader); ok {
 		t.Run("Logs", func(t *testing.T) { s.logs(t, lr) })
 	}
@@ -302,6 +303,61 @@ func (s *suite) remove(t *testing.T) {
 	}
 	if err := s.d.Remove(ctx, rt.Tenant); err != nil {
 		t.Errorf("remove again: got %v, want nil", err)
+	}
+}
+
+// revisionsSideBySide is a blue/green move: a second revision starts
+// beside the first, both serve, and retiring the first leaves the second.
+func (s *suite) revisionsSideBySide(t *testing.T) {
+	ctx := context.Background()
+	blue := s.runtime("dt-revisions", s.service("web", 8080, 1, "serve"))
+	blue.Revision = "1.0.0"
+	s.apply(t, blue)
+	first := s.observeRunning(t, blue.Tenant, map[string]int{"web": 1})
+	old := find(t, first, "web", "web-0@1.0.0")
+	waitHealthy(t, old.Endpoint)
+
+	green := s.runtime(blue.Tenant, s.service("web", 8080, 1, "serve"))
+	green.Revision = "2.0.0"
+	green.Services[0].Env = map[string]string{"GREETING": "green"}
+	if err := s.d.Apply(ctx, green); err != nil {
+		t.Fatalf("apply revision 2.0.0: %v", err)
+	}
+	both := s.observeRunning(t, blue.Tenant, map[string]int{"web": 2})
+	if got := find(t, both, "web", "web-0@1.0.0"); got != old {
+		t.Errorf("revision 1.0.0 after applying 2.0.0: got %v, want it untouched: %v", got, old)
+	}
+	fresh := find(t, both, "web", "web-0@2.0.0")
+	if fresh.Endpoint == old.Endpoint {
+		t.Errorf("revision 2.0.0 endpoint: got %q, the same as 1.0.0's", fresh.Endpoint)
+	}
+	waitHealthy(t, fresh.Endpoint)
+	for _, in := range both.Services["web"].Instances {
+		if want := strings.TrimPrefix(in.ID, "web-0@"); in.Revision != want {
+			t.Errorf("instance %s: got revision %q, want %q", in.ID, in.Revision, want)
+		}
+	}
+
+	err := s.d.Retire(ctx, blue.Tenant, "3.0.0")
+	if stamp.ErrorCode(err) != stamp.EINVALID {
+		t.Errorf("retire keeping a revision never applied: got %v, want EINVALID", err)
+	}
+	if obs := s.observe(t, blue.Tenant); len(obs.Services["web"].Instances) != 2 {
+		t.Errorf("instances after a refused retire: got %v, want both", instances(obs, "web"))
+	}
+
+	if err := s.d.Retire(ctx, blue.Tenant, "2.0.0"); err != nil {
+		t.Fatalf("retire all but 2.0.0: %v", err)
+	}
+	after := s.observeRunning(t, blue.Tenant, map[string]int{"web": 1})
+	if got := find(t, after, "web", "web-0@2.0.0"); got != fresh {
+		t.Errorf("revision 2.0.0 after retiring 1.0.0: got %v, want it untouched: %v", got, fresh)
+	}
+	if err := get(old.Endpoint); err == nil {
+		t.Errorf("GET %s of retired revision 1.0.0: got an answer, want none", old.Endpoint)
+	}
+	if err := s.d.Retire(ctx, blue.Tenant, "2.0.0"); err != nil {
+		t.Errorf("retire again: got %v, want nil", err)
 	}
 }
 

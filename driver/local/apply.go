@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"syscall"
@@ -96,7 +97,14 @@ func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
 
 	want := wanted(rt)
 	t.mu.Lock()
-	old := slices.Clone(t.state.Instances)
+	var old, others []instanceState // of rt's revision, of the others
+	for _, inst := range t.state.Instances {
+		if inst.Revision == rt.Revision {
+			old = append(old, inst)
+		} else {
+			others = append(others, inst)
+		}
+	}
 	t.mu.Unlock()
 	byID := make(map[string]instanceState, len(old))
 	for _, inst := range old {
@@ -158,8 +166,9 @@ func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
 			want[i].PID, want[i].StartTime, want[i].StartedAt = prev.PID, prev.StartTime, prev.StartedAt
 		}
 	}
+	t.state.Others = otherRuntimes(&t.state, rt.Revision, others)
 	t.state.Runtime = rt
-	t.state.Instances = want
+	t.state.Instances = append(want, others...)
 	err = t.save()
 	t.mu.Unlock()
 	if err != nil {
@@ -179,6 +188,78 @@ func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
 			return fmt.Errorf("apply %s: %w", rt.Tenant, err)
 		}
 	}
+	return nil
+}
+
+// otherRuntimes returns the runtimes of st other than revision rev that
+// still have an instance in insts.
+func otherRuntimes(st *tenantState, rev string, insts []instanceState) []*stamp.Runtime {
+	var out []*stamp.Runtime
+	for _, rt := range append([]*stamp.Runtime{st.Runtime}, st.Others...) {
+		if rt == nil || rt.Revision == rev {
+			continue
+		}
+		if slices.ContainsFunc(insts, func(inst instanceState) bool { return inst.Revision == rt.Revision }) {
+			out = append(out, rt)
+		}
+	}
+	return out
+}
+
+// Retire stops the instances of tenant of every revision but keep
+// (SIGTERM, SIGKILL after StopTimeout), then forgets them, their logs and
+// their runtimes and releases their ports. keep must be a revision applied
+// to the tenant (EINVALID otherwise, and nothing is stopped).
+func (d *Driver) Retire(ctx context.Context, tenant, keep string) error {
+	t, err := d.lockTenant(ctx, tenant, true)
+	if err != nil {
+		return err
+	}
+	defer t.op.Unlock()
+	t.mu.Lock()
+	rt := t.state.runtime(keep)
+	var kept, retired []instanceState
+	for _, inst := range t.state.Instances {
+		if inst.Revision == keep {
+			kept = append(kept, inst)
+		} else {
+			retired = append(retired, inst)
+		}
+	}
+	var stopping []*supervisor
+	for _, inst := range retired {
+		if s := t.sups[inst.ID]; s != nil {
+			stopping = append(stopping, s)
+		}
+	}
+	t.mu.Unlock()
+	if len(retired) == 0 {
+		return nil
+	}
+	if rt == nil {
+		return stamp.Errorf(stamp.EINVALID, "retire: tenant %s has no revision %q to keep", tenant, keep)
+	}
+	stopAll(stopping)
+	t.mu.Lock()
+	t.state.Runtime, t.state.Others, t.state.Instances = rt, nil, kept
+	for _, inst := range retired {
+		delete(t.sups, inst.ID)
+	}
+	err = t.save()
+	t.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("retire revisions of %s: %w", tenant, err)
+	}
+	var ports []int
+	for _, inst := range retired {
+		if inst.Port > 0 {
+			ports = append(ports, inst.Port)
+		}
+		if err := removeAll(t.logPath(inst.ID)); err != nil {
+			d.log.Warn("remove log of retired instance", "tenant", tenant, "instance", inst.ID, "err", err)
+		}
+	}
+	d.releasePorts(t.name, ports)
 	return nil
 }
 
@@ -210,15 +291,20 @@ func (d *Driver) Observe(ctx context.Context, tenant string) (*stamp.Observed, e
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.state.Runtime == nil {
-		return obs, nil
-	}
-	for _, svc := range t.state.Runtime.Services {
-		so := &stamp.ServiceObserved{Instances: []stamp.Instance{}}
-		if st := t.stats[svc.Name]; st != nil {
-			so.Restarts, so.LastExit = st.Restarts, st.LastExit
+	for _, rt := range append([]*stamp.Runtime{t.state.Runtime}, t.state.Others...) {
+		if rt == nil {
+			continue
 		}
-		obs.Services[svc.Name] = so
+		for _, svc := range rt.Services {
+			if obs.Services[svc.Name] != nil {
+				continue
+			}
+			so := &stamp.ServiceObserved{Instances: []stamp.Instance{}}
+			if st := t.stats[svc.Name]; st != nil {
+				so.Restarts, so.LastExit = st.Restarts, st.LastExit
+			}
+			obs.Services[svc.Name] = so
+		}
 	}
 	for _, inst := range t.state.Instances {
 		so := obs.Services[inst.Service]
@@ -226,7 +312,7 @@ func (d *Driver) Observe(ctx context.Context, tenant string) (*stamp.Observed, e
 		if so == nil || s == nil || s.proc == nil {
 			continue
 		}
-		in := stamp.Instance{ID: inst.ID, PID: s.proc.pid, StartedAt: s.proc.startedAt}
+		in := stamp.Instance{ID: inst.ID, Revision: inst.Revision, PID: s.proc.pid, StartedAt: s.proc.startedAt}
 		if inst.Port > 0 {
 			in.Endpoint = net.JoinHostPort("127.0.0.1", strconv.Itoa(inst.Port))
 		}
@@ -278,6 +364,9 @@ func validateRuntime(rt *stamp.Runtime, commands bool) error {
 	if err := stamp.ValidateName("tenant", rt.Tenant); err != nil {
 		return err
 	}
+	if !revisionPattern.MatchString(rt.Revision) {
+		return stamp.Errorf(stamp.EINVALID, "revision %q of %s is not up to 64 of A-Z, a-z, 0-9, '.', '_', '+', '-'", rt.Revision, rt.Tenant)
+	}
 	seen := make(map[string]bool)
 	for _, svc := range rt.Services {
 		if err := stamp.ValidateName("service", svc.Name); err != nil {
@@ -297,14 +386,19 @@ func validateRuntime(rt *stamp.Runtime, commands bool) error {
 	return nil
 }
 
-// wanted lists the instances rt asks for, "<service>-<i>", with the hash
-// of their spec and Port 1 for those that need a port.
+// revisionPattern is what a runtime revision may be: it becomes part of
+// instance ids, hence of file names.
+var revisionPattern = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._+-]{0,63})?$`)
+
+// wanted lists the instances rt asks for, "<service>-<i>@<revision>" (or
+// without "@<revision>" when it is empty), with the hash of their spec and
+// Port 1 for those that need a port.
 func wanted(rt *stamp.Runtime) []instanceState {
 	var out []instanceState
 	for _, svc := range rt.Services {
 		hash := specHash(rt.Bundle.Digest, svc)
 		for i := range svc.Replicas {
-			inst := instanceState{ID: svc.Name + "-" + strconv.Itoa(i), Service: svc.Name, Hash: hash}
+			inst := instanceState{ID: instanceID(svc.Name, i, rt.Revision), Service: svc.Name, Revision: rt.Revision, Hash: hash}
 			if svc.Port > 0 {
 				inst.Port = 1
 			}
@@ -312,6 +406,15 @@ func wanted(rt *stamp.Runtime) []instanceState {
 		}
 	}
 	return out
+}
+
+// instanceID names replica i of service svc of revision rev.
+func instanceID(svc string, i int, rev string) string {
+	id := svc + "-" + strconv.Itoa(i)
+	if rev != "" {
+		id += "@" + rev
+	}
+	return id
 }
 
 // specHash identifies what an instance of svc runs: a change of it means

@@ -231,22 +231,20 @@ func (d *Driver) killOrphans(t *tenant, st tenantState) {
 // t.op must be held.
 func (d *Driver) resume(ctx context.Context, t *tenant) {
 	t.mu.Lock()
-	rt, insts := t.state.Runtime, slices.Clone(t.state.Instances)
+	st := tenantState{Runtime: t.state.Runtime, Others: t.state.Others}
+	insts := slices.Clone(t.state.Instances)
 	t.mu.Unlock()
-	if rt == nil {
-		return
-	}
-	bdir, err := d.bundleDir(ctx, rt.Bundle.Digest)
-	if err != nil {
-		d.log.Error("resume tenant", "tenant", t.name, "err", err)
-		return
-	}
 	for _, inst := range insts {
-		svc := findService(rt, inst.Service)
-		if inst.Hash == "" || svc == nil {
+		rt := st.runtime(inst.Revision)
+		if inst.Hash == "" || rt == nil || findService(rt, inst.Service) == nil {
 			continue
 		}
-		if err := d.supervise(t, inst, *svc, bdir); err != nil {
+		bdir, err := d.bundleDir(ctx, rt.Bundle.Digest)
+		if err != nil {
+			d.log.Error("resume instance", "tenant", t.name, "instance", inst.ID, "err", err)
+			continue
+		}
+		if err := d.supervise(t, inst, *findService(rt, inst.Service), bdir); err != nil {
 			d.log.Error("resume instance", "tenant", t.name, "instance", inst.ID, "err", err)
 		}
 	}

@@ -1243,3 +1243,42 @@ func TestTakeover(t *testing.T) {
 		t.Errorf("tenants a holds after Close: got %d, want none", held)
 	}
 }
+
+// TestRevisionsSurviveRestart checks that a Driver taking a tenant up in
+// the middle of a blue/green move re-adopts the instances of both
+// revisions, and that retiring the old one afterwards releases its port.
+func TestRevisionsSurviveRestart(t *testing.T) {
+	dir := newDir(t)
+	d := open(t, dir)
+	blue := runtime("acme", web(1, "serve"))
+	blue.Revision = "1"
+	apply(t, d, blue)
+	green := runtime("acme", web(1, "serve"))
+	green.Revision = "2"
+	green.Services[0].Env = map[string]string{"GREETING": "green"}
+	apply(t, d, green)
+	before := running(t, d, "acme", "web", 2)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	d = open(t, dir)
+	after := running(t, d, "acme", "web", 2)
+	if !slices.Equal(pidsOf(after), pidsOf(before)) || !slices.Equal(endpointsOf(after), endpointsOf(before)) {
+		t.Fatalf("instances after New: got %v, want the adopted %v", after, before)
+	}
+	if err := d.Retire(context.Background(), "acme", "2"); err != nil {
+		t.Fatal(err)
+	}
+	left := running(t, d, "acme", "web", 1)
+	if left[0].ID != "web-0@2" {
+		t.Errorf("instance left after retiring revision 1: got %s, want web-0@2", left[0].ID)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "ports.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "web-0@1") {
+		t.Errorf("ports.json after retiring revision 1 still holds its port: %s", data)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 
@@ -17,8 +16,8 @@ import (
 // followInterval is how often a followed log is checked for new output.
 const followInterval = 200 * time.Millisecond
 
-// Logs returns the output of service of tenant. Without follow it is the
-// logs of every instance, one after the other; with follow it is the log of
+// Logs returns the output of service of tenant's last applied revision.
+// Without follow it is the logs of every instance, one after the other; with follow it is the log of
 // instance 0 only, read on as it grows until ctx ends or the reader is
 // closed. An unknown tenant or service is ENOTFOUND. Logs reads files
 // only: it works for any tenant under the directory, whichever Driver
@@ -40,22 +39,17 @@ func (d *Driver) Logs(ctx context.Context, tenant, service string, follow bool) 
 	if !found {
 		return nil, notFound
 	}
-	replicas := -1
-	if rt := st.Runtime; rt != nil {
-		if svc := findService(rt, service); svc != nil {
-			replicas = svc.Replicas
-		}
-	}
-	if replicas < 0 {
+	rt := st.Runtime
+	if rt == nil || findService(rt, service) == nil {
 		return nil, stamp.Errorf(stamp.ENOTFOUND, "tenant %s has no service %q", tenant, service)
 	}
 	if follow {
-		return &logReader{ctx: ctx, path: t.logPath(service + "-0"), closed: make(chan struct{})}, nil
+		return &logReader{ctx: ctx, path: t.logPath(instanceID(service, 0, rt.Revision)), closed: make(chan struct{})}, nil
 	}
 	var files []io.Reader
 	var closers []io.Closer
-	for i := range max(replicas, 1) {
-		f, err := os.Open(t.logPath(service + "-" + strconv.Itoa(i)))
+	for i := range max(findService(rt, service).Replicas, 1) {
+		f, err := os.Open(t.logPath(instanceID(service, i, rt.Revision)))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}

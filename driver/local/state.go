@@ -18,16 +18,33 @@ import (
 type tenantState struct {
 	// Runtime is the runtime last applied; nil while the tenant is only
 	// prepared. It holds rendered secrets, hence the file's mode.
-	Runtime   *stamp.Runtime  `json:"runtime,omitempty"`
-	Instances []instanceState `json:"instances"`
+	Runtime *stamp.Runtime `json:"runtime,omitempty"`
+	// Others are the runtimes of other revisions whose instances still
+	// run beside Runtime's until retired.
+	Others    []*stamp.Runtime `json:"others,omitempty"`
+	Instances []instanceState  `json:"instances"`
+}
+
+// runtime returns the applied runtime of revision rev, or nil.
+func (st *tenantState) runtime(rev string) *stamp.Runtime {
+	if st.Runtime != nil && st.Runtime.Revision == rev {
+		return st.Runtime
+	}
+	for _, rt := range st.Others {
+		if rt.Revision == rev {
+			return rt
+		}
+	}
+	return nil
 }
 
 // instanceState is one instance: its port, what it runs and which process
 // runs it.
 type instanceState struct {
-	ID      string `json:"id"`
-	Service string `json:"service"`
-	Port    int    `json:"port,omitempty"`
+	ID       string `json:"id"`
+	Service  string `json:"service"`
+	Revision string `json:"revision,omitempty"`
+	Port     int    `json:"port,omitempty"`
 	// Hash identifies the spec the instance runs (see specHash); empty
 	// while the instance is only prepared.
 	Hash string `json:"hash,omitempty"`
