@@ -14,9 +14,11 @@ const (
 	EventRetry           = "tenant.retry" // a step hit a transient error and will be retried
 	EventBlueprintPushed = "blueprint.pushed"
 
-	EventTenantUpgrading  = "tenant.upgrading"   // a move to another version started
-	EventTenantUpgraded   = "tenant.upgraded"    // it serves the new version
-	EventTenantRolledBack = "tenant.rolled-back" // a failed move was undone; Step and Message say why
+	EventTenantUpgradeRequested = "tenant.upgrade-requested" // the spec names another version
+	EventTenantPinned           = "tenant.pinned"            // Message names the version, empty when unpinned
+	EventTenantUpgrading        = "tenant.upgrading"         // a move to another version started
+	EventTenantUpgraded         = "tenant.upgraded"          // it serves the new version
+	EventTenantRolledBack       = "tenant.rolled-back"       // a failed move was undone; Step and Message say why
 
 	EventReleaseCreated   = "release.created"
 	EventReleaseWave      = "release.wave"   // a wave started (Message names it)

@@ -24,6 +24,16 @@ const (
 	StepRemove   = "remove"   // everything the tenant had is released
 )
 
+// Steps of an upgrade (a move to another version, see Upgrade), besides
+// secrets, database, migrate, start, health and route.
+const (
+	StepCheck    = "check"    // the serving version is healthy: nothing is upgraded blind
+	StepSnapshot = "snapshot" // each database is copied aside before the migration
+	StepRestore  = "restore"  // going back: each database gets its pre-upgrade copy again
+	StepRetire   = "retire"   // the old version's instances stop, after the drain
+	StepRollback = "rollback" // a failed move is undone; the old version never stopped serving
+)
+
 // Clock tells the time; tests inject a fixed one.
 type Clock interface {
 	Now() time.Time

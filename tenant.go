@@ -27,6 +27,9 @@ const (
 const (
 	UpgradeSucceeded  = "upgraded"
 	UpgradeRolledBack = "rolled-back"
+	// UpgradeFailed is a move back to a snapshot that failed: it cannot be
+	// undone by itself, so the tenant is failed for an operator.
+	UpgradeFailed = "failed"
 )
 
 // Tenant is one customer: what it should run (Spec, versioned by
@@ -104,14 +107,15 @@ type Upgrade struct {
 	// Migrating is set before the migrate hook (or the restore) starts: a
 	// failure from then on restores the snapshot.
 	Migrating bool `json:"migrating,omitempty"`
-	// Switched is set once the route serves To.
-	Switched bool `json:"switched,omitempty"`
+	// SwitchedAt is when the route began to serve To; the old version's
+	// instances stop once it is a drain period old.
+	SwitchedAt time.Time `json:"switchedAt,omitzero"`
 	// FailedStep and Message say why the move failed; the old version
 	// keeps serving and the move is undone.
 	FailedStep string `json:"failedStep,omitempty"`
 	Message    string `json:"message,omitempty"`
-	// Result is empty while the move runs, then UpgradeSucceeded or
-	// UpgradeRolledBack.
+	// Result is empty while the move runs, then UpgradeSucceeded,
+	// UpgradeRolledBack or UpgradeFailed.
 	Result     string    `json:"result,omitempty"`
 	StartedAt  time.Time `json:"startedAt,omitzero"`
 	FinishedAt time.Time `json:"finishedAt,omitzero"`

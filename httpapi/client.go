@@ -118,6 +118,31 @@ func (c *Client) RetryTenant(ctx context.Context, name string) (*stamp.Tenant, e
 	return out, nil
 }
 
+// UpgradeTenant asks for tenant name to move to version.
+func (c *Client) UpgradeTenant(ctx context.Context, name, version string) (*stamp.Tenant, error) {
+	out := new(stamp.Tenant)
+	if err := c.do(ctx, http.MethodPost, "/v1/tenants/"+url.PathEscape(name)+"/upgrade", UpgradeTenantRequest{Version: version}, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// PinTenant pins tenant name to version; an empty version unpins it.
+func (c *Client) PinTenant(ctx context.Context, name, version string) (*stamp.Tenant, error) {
+	out := new(stamp.Tenant)
+	path := "/v1/tenants/" + url.PathEscape(name) + "/pin"
+	var err error
+	if version == "" {
+		err = c.do(ctx, http.MethodDelete, path, nil, out)
+	} else {
+		err = c.do(ctx, http.MethodPost, path, PinTenantRequest{Version: version}, out)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // Events returns the events f selects, oldest first. A tenant filter also
 // finds the events of tenants deleted since.
 func (c *Client) Events(ctx context.Context, f stamp.EventFilter) ([]*stamp.Event, error) {

@@ -25,6 +25,9 @@ func addRoutes(mux *http.ServeMux, cfg Config, cache *blueprintCache) {
 	mux.Handle("GET /v1/tenants/{name}", auth(handleTenantGet(st)))
 	mux.Handle("DELETE /v1/tenants/{name}", auth(handleTenantDelete(st, cfg.Clock, cfg.Enqueue)))
 	mux.Handle("POST /v1/tenants/{name}/retry", auth(handleTenantRetry(st, cfg.Clock, cfg.Enqueue)))
+	mux.Handle("POST /v1/tenants/{name}/upgrade", auth(jsonBody(handleTenantUpgrade(st, cache, cfg.Engines, cfg.Clock, cfg.Enqueue))))
+	mux.Handle("POST /v1/tenants/{name}/pin", auth(jsonBody(handleTenantPin(st, cfg.Clock, cfg.Enqueue, true))))
+	mux.Handle("DELETE /v1/tenants/{name}/pin", auth(handleTenantPin(st, cfg.Clock, cfg.Enqueue, false)))
 	mux.Handle("GET /v1/tenants/{name}/events", auth(handleTenantEvents(st)))
 	mux.Handle("GET /v1/tenants/{name}/logs", auth(handleTenantLogs(st, cfg.Logs)))
 

@@ -21,6 +21,8 @@ type CreateTenantRequest struct {
 	Plan      string            `json:"plan,omitempty"`
 	Params    map[string]string `json:"params,omitempty"`
 	Labels    map[string]string `json:"labels,omitempty"`
+	// Channel is the release channel the tenant follows; default stable.
+	Channel string `json:"channel,omitempty"`
 }
 
 type tenantList struct {
@@ -71,6 +73,14 @@ func handleTenantCreate(st stamp.Store, cache *blueprintCache, engines map[strin
 			return
 		}
 
+		if err := validateChannel(req.Channel); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if err := validateLabels(req.Labels); err != nil {
+			writeError(w, r, err)
+			return
+		}
 		t := &stamp.Tenant{
 			Name: req.Name,
 			Spec: stamp.TenantSpec{
@@ -79,6 +89,7 @@ func handleTenantCreate(st stamp.Store, cache *blueprintCache, engines map[strin
 				Plan:      plan,
 				Params:    params,
 				Labels:    req.Labels,
+				Channel:   req.Channel,
 				Desired:   stamp.DesiredRunning,
 			},
 			Status:     stamp.TenantStatus{Phase: stamp.PhaseProvisioning},
@@ -176,7 +187,7 @@ const changeAttempts = 3
 func handleTenantDelete(st stamp.Store, clock stamp.Clock, enqueue func(string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
-		t, err := changeTenant(r.Context(), st, clock, enqueue, name, stamp.EventTenantDeleting, func(t *stamp.Tenant) (bool, error) {
+		t, err := changeTenant(r.Context(), st, clock, enqueue, name, &stamp.Event{Type: stamp.EventTenantDeleting}, true, func(t *stamp.Tenant) (bool, error) {
 			if t.Spec.Desired == stamp.DesiredDeleted {
 				return false, nil // already being deleted: nudge the reconciler only
 			}
@@ -197,7 +208,7 @@ func handleTenantDelete(st stamp.Store, clock stamp.Clock, enqueue func(string))
 func handleTenantRetry(st stamp.Store, clock stamp.Clock, enqueue func(string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
-		t, err := changeTenant(r.Context(), st, clock, enqueue, name, stamp.EventTenantRetrying, func(t *stamp.Tenant) (bool, error) {
+		t, err := changeTenant(r.Context(), st, clock, enqueue, name, &stamp.Event{Type: stamp.EventTenantRetrying}, true, func(t *stamp.Tenant) (bool, error) {
 			if t.Spec.Desired == stamp.DesiredDeleted || t.Status.Phase != stamp.PhaseFailed {
 				return false, stamp.Errorf(stamp.ECONFLICT, "tenant %q is not failed (phase: %s): only a failed tenant can be retried", name, t.Status.Phase)
 			}
@@ -213,11 +224,12 @@ func handleTenantRetry(st stamp.Store, clock stamp.Clock, enqueue func(string)) 
 	})
 }
 
-// changeTenant applies change to tenant name as a new generation, records
-// an event of type evType and wakes the reconciler, re-reading the tenant
-// when a concurrent write got there first. change reports false to leave
-// the tenant as it is (the reconciler is still woken).
-func changeTenant(ctx context.Context, st stamp.Store, clock stamp.Clock, enqueue func(string), name, evType string,
+// changeTenant applies change to tenant name, as a new generation if
+// bump (a change the reconciler acts on), records ev (which change may
+// fill in) and wakes the reconciler, re-reading the tenant when a concurrent write
+// got there first. change reports false to leave the tenant as it is (the
+// reconciler is still woken).
+func changeTenant(ctx context.Context, st stamp.Store, clock stamp.Clock, enqueue func(string), name string, ev *stamp.Event, bump bool,
 	change func(*stamp.Tenant) (bool, error)) (*stamp.Tenant, error) {
 	for range changeAttempts {
 		t, err := getTenant(ctx, st, name)
@@ -232,7 +244,9 @@ func changeTenant(ctx context.Context, st stamp.Store, clock stamp.Clock, enqueu
 			enqueue(name)
 			return t, nil
 		}
-		t.Generation++
+		if bump {
+			t.Generation++
+		}
 		err = st.UpdateTenant(ctx, t)
 		if stamp.ErrorCode(err) == stamp.ECONFLICT {
 			continue
@@ -241,9 +255,9 @@ func changeTenant(ctx context.Context, st stamp.Store, clock stamp.Clock, enqueu
 			return nil, fmt.Errorf("update tenant %s: %w", name, err)
 		}
 		defer enqueue(name)
-		ev := &stamp.Event{Time: clock.Now(), Type: evType, Tenant: name, Generation: t.Generation}
+		ev.Time, ev.Tenant, ev.Generation = clock.Now(), name, t.Generation
 		if err := st.AppendEvents(ctx, ev); err != nil {
-			return nil, fmt.Errorf("record %s of tenant %s: %w", evType, name, err)
+			return nil, fmt.Errorf("record %s of tenant %s: %w", ev.Type, name, err)
 		}
 		return t, nil
 	}

@@ -9,9 +9,19 @@ func Plan(t *stamp.Tenant, obs *stamp.Observed) []string {
 	if t.Spec.Desired == stamp.DesiredDeleted {
 		return []string{stamp.StepRemove}
 	}
+	if t.Upgrading() {
+		if t.Status.Upgrade.FailedStep != "" {
+			return []string{stamp.StepRollback}
+		}
+		return upgradeSteps(t.Status.Upgrade, t.Status.MigratedVersion)
+	}
 	current := t.Status.ObservedGeneration == t.Generation
 	if current && t.Status.Phase == stamp.PhaseFailed {
 		return nil
+	}
+	if t.Status.Version != "" && t.Spec.Version != t.Status.Version {
+		// A tenant that served one version moves to another blue/green.
+		return upgradeSteps(&stamp.Upgrade{To: t.Spec.Version}, t.Status.MigratedVersion)
 	}
 	if current && t.Status.Phase == stamp.PhaseReady && known(obs) {
 		// A crashed instance is the driver's to restart (with backoff);
@@ -26,6 +36,32 @@ func Plan(t *stamp.Tenant, obs *stamp.Observed) []string {
 		steps = append(steps, stamp.StepSeed)
 	}
 	return append(steps, stamp.StepStart, stamp.StepHealth, stamp.StepRoute)
+}
+
+// upgradeSteps are the steps left of upgrade u, given the version whose
+// migration last ran: check the serving version, snapshot and migrate (or
+// restore, going back), start the new version beside the old, wait for
+// its health, switch the route, retire the old version. What u records as
+// done is not done again, so a pass that crashed resumes.
+func upgradeSteps(u *stamp.Upgrade, migrated string) []string {
+	if !u.SwitchedAt.IsZero() {
+		return []string{stamp.StepRetire}
+	}
+	var steps []string
+	if u.Snapshot == "" && !u.Migrating {
+		steps = append(steps, stamp.StepCheck)
+	}
+	steps = append(steps, stamp.StepSecrets, stamp.StepDatabase)
+	switch {
+	case migrated == u.To:
+	case u.Restore:
+		steps = append(steps, stamp.StepRestore)
+	case u.Snapshot == "":
+		steps = append(steps, stamp.StepSnapshot, stamp.StepMigrate)
+	default:
+		steps = append(steps, stamp.StepMigrate)
+	}
+	return append(steps, stamp.StepStart, stamp.StepHealth, stamp.StepRoute, stamp.StepRetire)
 }
 
 // known reports whether the driver holds the tenant's services, running

@@ -51,9 +51,15 @@ type Config struct {
 	Workers        int           // concurrent passes; default 8
 	HealthTimeout  time.Duration // how long a new instance may take to pass its health check; default 60s
 	ResyncInterval time.Duration // every tenant is checked this often; default 30s
-	Clock          stamp.Clock
-	Random         io.Reader // secrets; default crypto/rand
-	Logger         *slog.Logger
+	// DrainDelay is how long an upgraded tenant's old version keeps
+	// running after the route switched away from it, so that routers in
+	// other processes follow the switch first; default 1s. Requests in
+	// flight to it end before it stops: it gets SIGTERM, then the driver's
+	// stop timeout.
+	DrainDelay time.Duration
+	Clock      stamp.Clock
+	Random     io.Reader // secrets; default crypto/rand
+	Logger     *slog.Logger
 }
 
 // Reconciler runs the reconcile loop. Create it with New, start it with Run.
@@ -89,6 +95,9 @@ func New(cfg Config) *Reconciler {
 	}
 	if cfg.ResyncInterval <= 0 {
 		cfg.ResyncInterval = 30 * time.Second
+	}
+	if cfg.DrainDelay <= 0 {
+		cfg.DrainDelay = time.Second
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = stamp.SystemClock{}
@@ -276,7 +285,7 @@ func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Tim
 	if len(steps) == 0 {
 		return nil
 	}
-	p := &pass{r: r, t: t, queued: queued}
+	p := &pass{r: r, t: t, queued: queued, upgrade: isUpgrade(steps)}
 	err = p.run(ctx, steps)
 	switch {
 	case errors.Is(err, errStale):
@@ -294,6 +303,8 @@ type pass struct {
 	mu     sync.Mutex // serialises status writes of steps running side by side
 	t      *stamp.Tenant
 	queued time.Time // when the next step was queued
+	// upgrade is set for a pass that moves the tenant between versions.
+	upgrade bool
 
 	bp      *blueprint.Blueprint
 	ref     stamp.BundleRef
@@ -302,7 +313,14 @@ type pass struct {
 }
 
 func (p *pass) run(ctx context.Context, steps []string) error {
-	if steps[0] != stamp.StepRemove && p.t.Status.Phase != stamp.PhaseProvisioning {
+	switch {
+	case p.upgrade:
+		if !p.t.Upgrading() {
+			if err := p.beginUpgrade(ctx); err != nil {
+				return err
+			}
+		}
+	case steps[0] != stamp.StepRemove && p.t.Status.Phase != stamp.PhaseProvisioning:
 		err := p.update(ctx, func(st *stamp.TenantStatus) {
 			st.Phase = stamp.PhaseProvisioning
 			st.FailedStep, st.Message = "", ""
@@ -336,6 +354,11 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 			if err := waitSeed(); err != nil {
 				return err
 			}
+		case stamp.StepRetire:
+			if wait := p.drainLeft(); wait > 0 {
+				p.r.queue.addAfter(p.t.Name, wait)
+				return nil
+			}
 		}
 		if err := p.step(ctx, step, p.queued); err != nil {
 			cancelSeed() // the seed run goes on in the driver; a retry finds it
@@ -346,7 +369,7 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 		}
 		p.queued = p.r.cfg.Clock.Now()
 	}
-	if p.t.Ready() {
+	if p.t.Ready() && !p.upgrade {
 		return p.event(ctx, &stamp.Event{Type: stamp.EventTenantReady, Message: p.t.Status.URL})
 	}
 	return nil
@@ -399,6 +422,9 @@ func (p *pass) fail(ctx context.Context, step string, queued, started, finished 
 	if evErr := p.event(ctx, &stamp.Event{Type: stamp.EventStep, Step: step, Status: stamp.StatusFailed, Message: msg,
 		QueuedAt: queued, StartedAt: started, FinishedAt: finished}); evErr != nil {
 		return evErr
+	}
+	if u := p.t.Status.Upgrade; p.upgrade && p.t.Upgrading() && u.SwitchedAt.IsZero() && step != stamp.StepRollback {
+		return p.failUpgrade(ctx, step, msg)
 	}
 	err = p.update(ctx, func(st *stamp.TenantStatus) {
 		st.Phase = stamp.PhaseFailed
@@ -462,6 +488,16 @@ func (p *pass) do(ctx context.Context, step string) error {
 		return p.route(ctx)
 	case stamp.StepRemove:
 		return p.remove(ctx)
+	case stamp.StepCheck:
+		return p.check(ctx)
+	case stamp.StepSnapshot:
+		return p.snapshot(ctx)
+	case stamp.StepRestore:
+		return p.restore(ctx)
+	case stamp.StepRetire:
+		return p.retire(ctx)
+	case stamp.StepRollback:
+		return p.rollback(ctx)
 	}
 	return fmt.Errorf("unknown step %q", step)
 }
@@ -543,7 +579,7 @@ func (p *pass) shape() (*stamp.Runtime, error) {
 	if err != nil {
 		return nil, terminal("%s", stamp.ErrorMessage(err))
 	}
-	rt := &stamp.Runtime{Tenant: p.t.Name, Bundle: p.ref}
+	rt := &stamp.Runtime{Tenant: p.t.Name, Revision: p.t.Spec.Version, Bundle: p.ref}
 	for _, name := range p.bp.ServiceNames() {
 		s := p.bp.Services[name]
 		rt.Services = append(rt.Services, stamp.Service{
@@ -611,6 +647,13 @@ func (p *pass) databases(ctx context.Context) error {
 }
 
 func (p *pass) migrate(ctx context.Context) error {
+	if p.upgrade && !p.t.Status.Upgrade.Migrating {
+		// From here on a failure restores the snapshot: a migration that
+		// failed half way may have changed the schema.
+		if err := p.update(ctx, func(st *stamp.TenantStatus) { st.Upgrade.Migrating = true }); err != nil {
+			return err
+		}
+	}
 	if err := p.hook(ctx, "migrate", fmt.Sprintf("migrate-%s-g%d", p.t.Spec.Version, p.t.Generation)); err != nil {
 		return err
 	}
@@ -667,6 +710,7 @@ func (p *pass) start(ctx context.Context) error {
 	if err != nil {
 		return terminal("render runtime: %s", err)
 	}
+	rt.Revision = p.t.Spec.Version
 	if err := p.r.cfg.Driver.Apply(ctx, rt); err != nil {
 		return fmt.Errorf("start instances: %w", err)
 	}
@@ -685,10 +729,14 @@ func (p *pass) health(ctx context.Context) error {
 			continue
 		}
 		so := obs.Services[svc.Name]
-		if so == nil || len(so.Instances) == 0 {
+		var running []stamp.Instance
+		if so != nil {
+			running = instancesOf(so, p.runtime.Revision)
+		}
+		if len(running) == 0 {
 			return fmt.Errorf("service %s has no running instance", svc.Name)
 		}
-		for _, inst := range so.Instances {
+		for _, inst := range running {
 			url := "http://" + inst.Endpoint + svc.Health.Path
 			// Poll briskly: a new tenant's first answer is what the
 			// customer waits for; the blueprint interval is for watching.
@@ -718,15 +766,22 @@ func (p *pass) route(ctx context.Context) error {
 	var endpoints []string
 	for _, svc := range p.runtime.Services {
 		if so := obs.Services[svc.Name]; svc.Public && so != nil {
-			for _, inst := range so.Instances {
+			for _, inst := range instancesOf(so, p.runtime.Revision) {
 				endpoints = append(endpoints, inst.Endpoint)
 			}
 		}
 	}
 	now := p.r.cfg.Clock.Now()
 	err = p.update(ctx, func(st *stamp.TenantStatus) {
-		st.Phase = stamp.PhaseReady
-		st.ObservedGeneration = p.t.Generation
+		st.Version = p.t.Spec.Version
+		if p.upgrade {
+			// The old version runs on until retired: the upgrade is
+			// not over, but the route now serves the new one.
+			st.Upgrade.SwitchedAt = now
+		} else {
+			st.Phase = stamp.PhaseReady
+			st.ObservedGeneration = p.t.Generation
+		}
 		st.FailedStep, st.Message = "", ""
 		st.Endpoints = endpoints
 		st.URL = ""
@@ -738,7 +793,18 @@ func (p *pass) route(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return p.syncRoute(ctx)
+	if err := p.syncRoute(ctx); err != nil {
+		return err
+	}
+	if p.upgrade {
+		return nil
+	}
+	// Instances of another revision left by a crash (or an upgrade
+	// interrupted before it was recorded) no longer serve: they go.
+	if err := p.r.cfg.Driver.Retire(ctx, p.t.Name, p.runtime.Revision); err != nil {
+		return fmt.Errorf("stop instances of other versions: %w", err)
+	}
+	return nil
 }
 
 // remove releases everything the tenant holds, then deletes its record.

@@ -42,6 +42,7 @@ type serverConfig struct {
 	Ports         string
 	Workers       int
 	HealthTimeout time.Duration
+	DrainDelay    time.Duration
 	LogLevel      string
 }
 
@@ -56,6 +57,7 @@ func (c *serverConfig) flags(cmd *cobra.Command) {
 	f.StringVar(&c.Ports, "ports", "10000-19999", "loopback ports the local driver gives tenant instances, MIN-MAX")
 	f.IntVar(&c.Workers, "workers", 8, "tenants reconciled at once")
 	f.DurationVar(&c.HealthTimeout, "health-timeout", 60*time.Second, "how long a new instance may take to pass its health check")
+	f.DurationVar(&c.DrainDelay, "drain", time.Second, "how long an upgraded tenant's old version runs on after the route switched")
 	f.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 }
 
@@ -84,6 +86,9 @@ func (c *serverConfig) validate() error {
 	}
 	if c.Workers < 1 {
 		problems = append(problems, fmt.Sprintf("--workers %d: want at least 1", c.Workers))
+	}
+	if c.DrainDelay <= 0 {
+		problems = append(problems, fmt.Sprintf("--drain %s: want a positive duration", c.DrainDelay))
 	}
 	if c.HealthTimeout <= 0 {
 		problems = append(problems, fmt.Sprintf("--health-timeout %s: want a positive duration", c.HealthTimeout))
@@ -227,7 +232,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		URL: func(tenant string) string {
 			return "http://" + tenant + "." + cfg.BaseDomain + ":" + strconv.Itoa(routerAddr.Port)
 		},
-		Workers: cfg.Workers, HealthTimeout: cfg.HealthTimeout, Logger: logger,
+		Workers: cfg.Workers, HealthTimeout: cfg.HealthTimeout, DrainDelay: cfg.DrainDelay, Logger: logger,
 	})
 	engineNames := map[string]bool{}
 	for name := range engines {

@@ -21,7 +21,8 @@ func newTenantCmd(g *globals) *cobra.Command {
 		Short:   "Create, inspect and delete tenants",
 	}
 	cmd.AddCommand(newTenantCreateCmd(g), newTenantListCmd(g), newTenantGetCmd(g),
-		newTenantRetryCmd(g), newTenantDeleteCmd(g), newTenantLogsCmd(g), newTenantEventsCmd(g))
+		newTenantRetryCmd(g), newTenantUpgradeCmd(g), newTenantPinCmd(g), newTenantUnpinCmd(g),
+		newTenantDeleteCmd(g), newTenantLogsCmd(g), newTenantEventsCmd(g))
 	return cmd
 }
 
@@ -31,6 +32,7 @@ func newTenantCreateCmd(g *globals) *cobra.Command {
 		plan    string
 		params  []string
 		labels  []string
+		channel string
 		noWait  bool
 		timeout time.Duration
 	)
@@ -43,7 +45,7 @@ func newTenantCreateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			req := httpapi.CreateTenantRequest{Name: args[0], Plan: plan}
+			req := httpapi.CreateTenantRequest{Name: args[0], Plan: plan, Channel: channel}
 			req.Blueprint, req.Version = splitRef(ref)
 			if req.Params, err = keyValues("--param", params); err != nil {
 				return err
@@ -70,6 +72,7 @@ func newTenantCreateCmd(g *globals) *cobra.Command {
 	f.StringVar(&plan, "plan", "", "plan (default: the blueprint's default plan)")
 	f.StringArrayVarP(&params, "param", "p", nil, "parameter as key=value (repeatable)")
 	f.StringArrayVarP(&labels, "label", "l", nil, "label as key=value (repeatable)")
+	f.StringVar(&channel, "channel", "", "release channel the tenant follows: stable or beta (default stable)")
 	f.BoolVar(&noWait, "no-wait", false, "return once the tenant is recorded")
 	f.DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the tenant to be ready")
 	cmd.MarkFlagRequired("blueprint")

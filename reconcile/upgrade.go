@@ -1,0 +1,286 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	stamp "github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/health"
+)
+
+// snapshotName is the name of the copy of each database taken before an
+// upgrade. Each upgrade replaces the last one's: the copy a rollback to
+// the version before restores.
+const snapshotName = "pre-upgrade"
+
+// isUpgrade reports whether steps move a tenant between versions.
+func isUpgrade(steps []string) bool {
+	for _, s := range steps {
+		if s == stamp.StepRetire || s == stamp.StepRollback {
+			return true
+		}
+	}
+	return false
+}
+
+// beginUpgrade records the start of a move from the serving version to
+// the spec's. Going back to the version the last upgrade came from, with
+// that upgrade's snapshot, restores the snapshot instead of migrating:
+// that is the rollback of a release, database included.
+func (p *pass) beginUpgrade(ctx context.Context) error {
+	st := &p.t.Status
+	u := &stamp.Upgrade{From: st.Version, To: p.t.Spec.Version, StartedAt: p.r.cfg.Clock.Now()}
+	if prev := st.Upgrade; prev != nil && prev.Snapshot != "" {
+		back := prev.Result == stamp.UpgradeSucceeded && prev.From == u.To && prev.To == u.From
+		again := prev.Restore && prev.Result == stamp.UpgradeFailed && prev.To == u.To && prev.From == u.From
+		if back || again {
+			u.Restore, u.Snapshot = true, prev.Snapshot
+		}
+	}
+	err := p.update(ctx, func(st *stamp.TenantStatus) {
+		st.Upgrade = u
+		st.FailedStep, st.Message = "", ""
+	})
+	if err != nil {
+		return err
+	}
+	return p.event(ctx, &stamp.Event{Type: stamp.EventTenantUpgrading, Message: fmt.Sprintf("from %s to %s", u.From, u.To)})
+}
+
+// check makes sure the serving version is healthy before anything
+// changes: a tenant that is down is reported, not upgraded blind.
+func (p *pass) check(ctx context.Context) error {
+	u := p.t.Status.Upgrade
+	if st := p.t.Status; st.Phase != stamp.PhaseReady {
+		msg := ""
+		if st.Message != "" {
+			msg = " (" + st.Message + ")"
+		}
+		return terminal("tenant is %s%s and is not upgraded while it does not serve", st.Phase, msg)
+	}
+	bp, _, err := p.r.blueprint(ctx, p.t.Spec.Blueprint, u.From)
+	if err != nil {
+		return err
+	}
+	obs, err := p.r.cfg.Driver.Observe(ctx, p.t.Name)
+	if err != nil {
+		return fmt.Errorf("observe: %w", err)
+	}
+	for _, name := range bp.ServiceNames() {
+		svc := bp.Services[name]
+		so := obs.Services[name]
+		var running []stamp.Instance
+		if so != nil {
+			running = instancesOf(so, u.From)
+		}
+		if len(running) == 0 {
+			msg := fmt.Sprintf("service %s of version %s has no running instance", name, u.From)
+			if so != nil && so.LastExit != "" {
+				msg += fmt.Sprintf(" (it restarted %d times, last exit: %s)", so.Restarts, so.LastExit)
+			}
+			return terminal("%s; the tenant is not upgraded while it is down", msg)
+		}
+		if svc.Health == nil {
+			continue
+		}
+		for _, inst := range running {
+			url := "http://" + inst.Endpoint + svc.Health.HTTP
+			if err := health.Probe(ctx, nil, url, svc.Health.Timeout); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return terminal("service %s (%s) of version %s is unhealthy: %s; the tenant is not upgraded while it is down", name, inst.ID, u.From, err)
+			}
+		}
+	}
+	return p.update(ctx, func(st *stamp.TenantStatus) { st.Phase = stamp.PhaseUpgrading })
+}
+
+// instancesOf returns the instances of so that belong to revision rev.
+func instancesOf(so *stamp.ServiceObserved, rev string) []stamp.Instance {
+	var out []stamp.Instance
+	for _, inst := range so.Instances {
+		if inst.Revision == rev {
+			out = append(out, inst)
+		}
+	}
+	return out
+}
+
+// snapshot copies each database of the tenant aside before the migration
+// changes it.
+func (p *pass) snapshot(ctx context.Context) error {
+	for name, db := range p.bp.Databases {
+		snap, err := p.snapshotter(name, db.Engine)
+		if err != nil {
+			return err
+		}
+		if err := snap.Snapshot(ctx, stamp.DatabaseSpec{Tenant: p.t.Name, Name: name}, snapshotName); err != nil {
+			return fmt.Errorf("snapshot database %s: %w", name, err)
+		}
+	}
+	return p.update(ctx, func(st *stamp.TenantStatus) { st.Upgrade.Snapshot = snapshotName })
+}
+
+// restore gives each database its pre-upgrade snapshot back, going back to
+// the version the snapshot was taken for.
+func (p *pass) restore(ctx context.Context) error {
+	u := p.t.Status.Upgrade
+	err := p.update(ctx, func(st *stamp.TenantStatus) { st.Upgrade.Migrating = true })
+	if err != nil {
+		return err
+	}
+	for name, db := range p.bp.Databases {
+		snap, err := p.snapshotter(name, db.Engine)
+		if err != nil {
+			return err
+		}
+		err = snap.Restore(ctx, stamp.DatabaseSpec{Tenant: p.t.Name, Name: name}, u.Snapshot)
+		if stamp.ErrorCode(err) == stamp.ENOTFOUND {
+			return terminal("restore database %s: %s", name, stamp.ErrorMessage(err))
+		}
+		if err != nil {
+			return fmt.Errorf("restore database %s: %w", name, err)
+		}
+	}
+	return p.update(ctx, func(st *stamp.TenantStatus) { st.MigratedVersion = u.To })
+}
+
+// snapshotter returns the engine of database name as a Snapshotter.
+func (p *pass) snapshotter(name, engine string) (stamp.Snapshotter, error) {
+	e := p.r.cfg.Engines[engine]
+	if e == nil {
+		return nil, terminal("database %s needs engine %q, which this server does not provide", name, engine)
+	}
+	snap, ok := e.(stamp.Snapshotter)
+	if !ok {
+		return nil, terminal("database %s: the %s engine cannot snapshot, so an upgrade could not be undone", name, engine)
+	}
+	return snap, nil
+}
+
+// drainLeft is how long the old version must still run after the route
+// switched, for routers to follow the switch and requests in flight to end.
+func (p *pass) drainLeft() time.Duration {
+	u := p.t.Status.Upgrade
+	if u == nil || u.SwitchedAt.IsZero() {
+		return 0
+	}
+	return max(0, u.SwitchedAt.Add(p.r.cfg.DrainDelay).Sub(p.r.cfg.Clock.Now()))
+}
+
+// retire stops the old version once the new one serves, and ends the
+// upgrade. The snapshot is kept: a rollback to the old version restores it.
+func (p *pass) retire(ctx context.Context) error {
+	u := p.t.Status.Upgrade
+	if err := p.r.cfg.Driver.Retire(ctx, p.t.Name, u.To); err != nil {
+		return fmt.Errorf("retire version %s: %w", u.From, err)
+	}
+	now := p.r.cfg.Clock.Now()
+	err := p.update(ctx, func(st *stamp.TenantStatus) {
+		st.Phase = stamp.PhaseReady
+		st.ObservedGeneration = p.t.Generation
+		st.Upgrade.Result = stamp.UpgradeSucceeded
+		st.Upgrade.FinishedAt = now
+		st.Upgrade.Migrating = false
+	})
+	if err != nil {
+		return err
+	}
+	if err := p.syncRoute(ctx); err != nil {
+		return err
+	}
+	return p.event(ctx, &stamp.Event{Type: stamp.EventTenantUpgraded, Message: fmt.Sprintf("from %s to %s", u.From, u.To)})
+}
+
+// failUpgrade handles a step of an upgrade that failed for good before
+// the route switched: the old version never stopped serving, so the move
+// is undone. A move back to a snapshot cannot be undone (the database may
+// be half restored): the tenant is failed for an operator instead.
+func (p *pass) failUpgrade(ctx context.Context, step, msg string) error {
+	if p.t.Status.Upgrade.Restore {
+		now := p.r.cfg.Clock.Now()
+		err := p.update(ctx, func(st *stamp.TenantStatus) {
+			st.Phase = stamp.PhaseFailed
+			st.FailedStep, st.Message = step, msg
+			st.ObservedGeneration = p.t.Generation
+			st.Upgrade.FailedStep, st.Upgrade.Message = step, msg
+			st.Upgrade.Result, st.Upgrade.FinishedAt = stamp.UpgradeFailed, now
+		})
+		if err != nil {
+			return err
+		}
+		if err := p.event(ctx, &stamp.Event{Type: stamp.EventTenantFailed, Step: step, Status: stamp.StatusFailed, Message: msg}); err != nil {
+			return err
+		}
+		return errFailed
+	}
+	err := p.update(ctx, func(st *stamp.TenantStatus) {
+		st.Upgrade.FailedStep, st.Upgrade.Message = step, msg
+	})
+	if err != nil {
+		return err
+	}
+	if err := p.step(ctx, stamp.StepRollback, p.r.cfg.Clock.Now()); err != nil {
+		return err
+	}
+	return errFailed
+}
+
+// rollback undoes a failed upgrade: the new version's instances go, the
+// databases get their snapshot back if the migration started, and the
+// spec names the old version again (a new generation), which serves on.
+func (p *pass) rollback(ctx context.Context) error {
+	u := p.t.Status.Upgrade
+	if err := p.r.cfg.Driver.Retire(ctx, p.t.Name, u.From); err != nil {
+		return fmt.Errorf("remove the instances of version %s: %w", u.To, err)
+	}
+	if u.Migrating {
+		bp, _, err := p.r.blueprint(ctx, p.t.Spec.Blueprint, u.From)
+		if err != nil {
+			return err
+		}
+		for name, db := range bp.Databases {
+			snap, err := p.snapshotter(name, db.Engine)
+			if err != nil {
+				return err
+			}
+			err = snap.Restore(ctx, stamp.DatabaseSpec{Tenant: p.t.Name, Name: name}, u.Snapshot)
+			if stamp.ErrorCode(err) == stamp.ENOTFOUND {
+				return terminal("restore database %s: %s", name, stamp.ErrorMessage(err))
+			}
+			if err != nil {
+				return fmt.Errorf("restore database %s: %w", name, err)
+			}
+		}
+		err = p.update(ctx, func(st *stamp.TenantStatus) {
+			st.Upgrade.Migrating = false
+			st.MigratedVersion = u.From
+		})
+		if err != nil {
+			return err
+		}
+	}
+	now := p.r.cfg.Clock.Now()
+	checked := u.FailedStep != stamp.StepCheck
+	p.mu.Lock()
+	p.t.Spec.Version = u.From
+	p.t.Generation++
+	p.mu.Unlock()
+	err := p.update(ctx, func(st *stamp.TenantStatus) {
+		if checked {
+			st.Phase = stamp.PhaseReady
+		}
+		st.ObservedGeneration = p.t.Generation
+		st.Upgrade.Result, st.Upgrade.FinishedAt = stamp.UpgradeRolledBack, now
+	})
+	if err != nil {
+		return err
+	}
+	if err := p.syncRoute(ctx); err != nil {
+		return err
+	}
+	return p.event(ctx, &stamp.Event{Type: stamp.EventTenantRolledBack, Step: u.FailedStep, Status: stamp.StatusFailed,
+		Message: fmt.Sprintf("upgrade from %s to %s failed at %s and was undone; %s serves: %s", u.From, u.To, u.FailedStep, u.From, u.Message)})
+}
