@@ -159,6 +159,47 @@ func wrap(err error, format string, args ...any) error {
 	return fmt.Errorf(format+": %w", append(args, err)...)
 }
 
+// versioned is a table whose writes are guarded by a resource version.
+type versioned struct {
+	noun  string // what messages call a row
+	table string
+	key   string // the primary key column
+}
+
+var (
+	tenantTable  = versioned{noun: "tenant", table: "tenants", key: "name"}
+	releaseTable = versioned{noun: "release", table: "releases", key: "id"}
+)
+
+// notFound is the error for a missing row.
+func (v versioned) notFound(key string) error {
+	return stamp.Errorf(stamp.ENOTFOUND, "%s %q does not exist", v.noun, key)
+}
+
+// explainVersion explains a write guarded by a resource version that
+// touched no row: the row is missing (ENOTFOUND) or the version is stale
+// (ECONFLICT). It reads the row afresh: under READ COMMITTED that shows the
+// version that won, which is what the caller must re-read.
+func (s *Store) explainVersion(ctx context.Context, v versioned, key string, version int64) error {
+	var stored int64
+	err := s.pool.QueryRow(ctx, `SELECT resource_version FROM `+v.table+` WHERE `+v.key+` = $1`, key).Scan(&stored)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return v.notFound(key)
+	}
+	if err != nil {
+		return err
+	}
+	return stamp.Errorf(stamp.ECONFLICT, "%s %q was changed by someone else (resource version %d, stored %d); re-read and retry", v.noun, key, version, stored)
+}
+
+// utc converts times decoded from JSON, which keeps the writer's offset, to
+// UTC, as the store hands out every time.
+func utc(times ...*time.Time) {
+	for _, t := range times {
+		*t = t.UTC()
+	}
+}
+
 // optionalTime encodes t for a nullable timestamptz column: NULL when zero.
 func optionalTime(t time.Time) *time.Time {
 	if t.IsZero() {

@@ -36,7 +36,7 @@ func (s *Store) GetTenant(ctx context.Context, name string) (*stamp.Tenant, erro
 	rows, _ := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE name = $1`, name)
 	t, err := pgx.CollectExactlyOneRow(rows, scanTenant)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, notFound(name)
+		return nil, tenantTable.notFound(name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get tenant %q: %w", name, err)
@@ -65,7 +65,7 @@ func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant) error {
 		RETURNING updated_at`,
 		t.Spec, t.Status, t.Generation, t.Name, t.ResourceVersion).Scan(&at)
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = s.explainVersion(ctx, t.Name, t.ResourceVersion)
+		err = s.explainVersion(ctx, tenantTable, t.Name, t.ResourceVersion)
 	}
 	if err != nil {
 		return wrap(err, "update tenant %q", t.Name)
@@ -81,28 +81,12 @@ func (s *Store) DeleteTenant(ctx context.Context, name string, resourceVersion i
 	// Secrets go with the row: ON DELETE CASCADE.
 	tag, err := s.pool.Exec(ctx, `DELETE FROM tenants WHERE name = $1 AND resource_version = $2`, name, resourceVersion)
 	if err == nil && tag.RowsAffected() == 0 {
-		err = s.explainVersion(ctx, name, resourceVersion)
+		err = s.explainVersion(ctx, tenantTable, name, resourceVersion)
 	}
 	if err != nil {
 		return wrap(err, "delete tenant %q", name)
 	}
 	return nil
-}
-
-// explainVersion explains a write guarded by a resource version that
-// touched no row: the tenant is missing (ENOTFOUND) or the version is stale
-// (ECONFLICT). It reads the row afresh: under READ COMMITTED that shows the
-// version that won, which is what the caller must re-read.
-func (s *Store) explainVersion(ctx context.Context, name string, version int64) error {
-	var stored int64
-	err := s.pool.QueryRow(ctx, `SELECT resource_version FROM tenants WHERE name = $1`, name).Scan(&stored)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return notFound(name)
-	}
-	if err != nil {
-		return err
-	}
-	return stamp.Errorf(stamp.ECONFLICT, "tenant %q was changed by someone else (resource version %d, stored %d); re-read and retry", name, version, stored)
 }
 
 // Secrets returns the tenant's secrets (empty, not an error, if none).
@@ -140,7 +124,7 @@ func (s *Store) PutSecrets(ctx context.Context, tenant string, secrets map[strin
 		)
 		SELECT EXISTS (SELECT 1 FROM tenants WHERE name = $1)`, tenant, names, values).Scan(&found)
 	if isForeignKeyViolation(err) || err == nil && !found && len(secrets) == 0 {
-		err = notFound(tenant)
+		err = tenantTable.notFound(tenant)
 	}
 	if err != nil {
 		return wrap(err, "put secrets of %q", tenant)
@@ -148,17 +132,14 @@ func (s *Store) PutSecrets(ctx context.Context, tenant string, secrets map[strin
 	return nil
 }
 
-func notFound(tenant string) error {
-	return stamp.Errorf(stamp.ENOTFOUND, "tenant %q does not exist", tenant)
-}
-
 func scanTenant(row pgx.CollectableRow) (*stamp.Tenant, error) {
 	var t stamp.Tenant
 	if err := row.Scan(&t.Name, &t.Spec, &t.Status, &t.Generation, &t.ResourceVersion, &t.CreatedAt, &t.UpdatedAt); err != nil {
 		return nil, err
 	}
-	if !t.Status.ReadyAt.IsZero() {
-		t.Status.ReadyAt = t.Status.ReadyAt.UTC() // JSON kept the writer's offset
+	utc(&t.Status.ReadyAt)
+	if u := t.Status.Upgrade; u != nil {
+		utc(&u.StartedAt, &u.SwitchedAt, &u.FinishedAt)
 	}
 	return &t, nil
 }

@@ -6,6 +6,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -137,6 +138,64 @@ func wrap(err error, format string, args ...any) error {
 		return err
 	}
 	return fmt.Errorf(format+": %w", append(args, err)...)
+}
+
+// versioned is a table whose writes are guarded by a resource version.
+type versioned struct {
+	noun  string // what messages call a row
+	table string
+	key   string // the primary key column
+}
+
+var (
+	tenantTable  = versioned{noun: "tenant", table: "tenants", key: "name"}
+	releaseTable = versioned{noun: "release", table: "releases", key: "id"}
+)
+
+// notFound is the error for a missing row.
+func (v versioned) notFound(key string) error {
+	return stamp.Errorf(stamp.ENOTFOUND, "%s %q does not exist", v.noun, key)
+}
+
+// checkVersion explains a write guarded by a resource version that touched
+// no row: the row is missing (ENOTFOUND) or the version is stale
+// (ECONFLICT).
+func (v versioned) checkVersion(ctx context.Context, tx *sql.Tx, res sql.Result, key string, version int64) error {
+	n, err := res.RowsAffected()
+	if err != nil || n > 0 {
+		return err
+	}
+	var stored int64
+	err = tx.QueryRowContext(ctx, `SELECT resource_version FROM `+v.table+` WHERE `+v.key+` = ?`, key).Scan(&stored)
+	if errors.Is(err, sql.ErrNoRows) {
+		return v.notFound(key)
+	}
+	if err != nil {
+		return err
+	}
+	return stamp.Errorf(stamp.ECONFLICT, "%s %q was changed by someone else (resource version %d, stored %d); re-read and retry", v.noun, key, version, stored)
+}
+
+// marshalSpecStatus encodes a spec and a status as JSON text for the STRICT
+// TEXT columns.
+func marshalSpecStatus(spec, status any) (string, string, error) {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return "", "", err
+	}
+	c, err := json.Marshal(status)
+	if err != nil {
+		return "", "", err
+	}
+	return string(b), string(c), nil
+}
+
+// utc converts times decoded from JSON, which keeps the writer's offset, to
+// UTC, as the store hands out every time.
+func utc(times ...*time.Time) {
+	for _, t := range times {
+		*t = t.UTC()
+	}
 }
 
 // now is the time the store stamps on what it writes, without a monotonic

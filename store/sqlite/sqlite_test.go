@@ -103,6 +103,58 @@ func TestReopen(t *testing.T) {
 	}
 }
 
+// TestMigrateReleasesKeepsEvents takes a file back to the schema before
+// releases (migration 3), with events in its log, and reopens it: the
+// migration adds the release column to the existing rows, empty.
+func TestMigrateReleasesKeepsEvents(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stamp.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := &stamp.Event{Type: stamp.EventTenantReady, Tenant: "acme", Message: "before releases"}
+	if err := s.AppendEvents(t.Context(), old); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`DROP INDEX events_release_seq`,
+		`ALTER TABLE events DROP COLUMN release`,
+		`DROP TABLE releases`,
+		`DELETE FROM schema_migrations WHERE version = 3`,
+	} {
+		if _, err := s.write.ExecContext(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openStore(t, path)
+	got, err := s.ListEvents(t.Context(), stamp.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Seq != old.Seq || got[0].Message != old.Message || got[0].Release != "" {
+		t.Fatalf("events after migrating: got %+v, want the one event %+v with no release", got, old)
+	}
+	r := &stamp.Release{ID: "r1"}
+	if err := s.CreateRelease(t.Context(), r); err != nil {
+		t.Fatalf("CreateRelease after migrating: %v", err)
+	}
+	e := &stamp.Event{Type: stamp.EventReleaseCreated, Release: "r1"}
+	if err := s.AppendEvents(t.Context(), e); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.ListEvents(t.Context(), stamp.EventFilter{Release: "r1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Seq != e.Seq {
+		t.Errorf("events of r1 after migrating: got %+v, want the one event %+v", got, e)
+	}
+}
+
 func TestOpenRefusesNewerSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "stamp.db")
 	s, err := Open(t.Context(), path)
@@ -121,7 +173,11 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		s.Close()
 		t.Fatal("Open of a database from a newer stamp succeeded")
 	}
-	want := "the database has schema version 999 but this stamp binary knows only up to version 2: it was written by a newer stamp"
+	ms, err2 := migrations()
+	if err2 != nil {
+		t.Fatal(err2)
+	}
+	want := fmt.Sprintf("the database has schema version 999 but this stamp binary knows only up to version %d: it was written by a newer stamp", len(ms))
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("got %q, want it to contain %q", err, want)
 	}
@@ -225,6 +281,10 @@ func TestInternalErrorsAreWrapped(t *testing.T) {
 		{"get", `get tenant "acme": `, func() error { _, err := s.GetTenant(t.Context(), "acme"); return err }},
 		{"update", `update tenant "acme": `, func() error { return s.UpdateTenant(t.Context(), &stamp.Tenant{Name: "acme"}) }},
 		{"delete", `delete tenant "acme": `, func() error { return s.DeleteTenant(t.Context(), "acme", 1) }},
+		{"create release", `create release "r1": `, func() error { return s.CreateRelease(t.Context(), &stamp.Release{ID: "r1"}) }},
+		{"get release", `get release "r1": `, func() error { _, err := s.GetRelease(t.Context(), "r1"); return err }},
+		{"list releases", `list releases: `, func() error { _, err := s.ListReleases(t.Context()); return err }},
+		{"update release", `update release "r1": `, func() error { return s.UpdateRelease(t.Context(), &stamp.Release{ID: "r1"}) }},
 		{"secrets", `put secrets of "acme": `, func() error { return s.PutSecrets(t.Context(), "acme", nil) }},
 		{"bundle", `create blueprint ledger@1.0.0: `, func() error {
 			return s.CreateBundle(t.Context(), &stamp.Bundle{Name: "ledger", Version: "1.0.0"})

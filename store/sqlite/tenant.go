@@ -20,7 +20,7 @@ const getTenantSQL = `SELECT ` + tenantColumns + ` FROM tenants WHERE name = ?`
 // CreateTenant stores a new tenant, setting ResourceVersion to 1 and both
 // timestamps on t. A tenant of that name already existing is ECONFLICT.
 func (s *Store) CreateTenant(ctx context.Context, t *stamp.Tenant) error {
-	spec, status, err := marshalTenant(t)
+	spec, status, err := marshalSpecStatus(t.Spec, t.Status)
 	if err != nil {
 		return fmt.Errorf("create tenant %q: %w", t.Name, err)
 	}
@@ -45,7 +45,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *stamp.Tenant) error {
 func (s *Store) GetTenant(ctx context.Context, name string) (*stamp.Tenant, error) {
 	t, err := scanTenant(s.getTenant.QueryRowContext(ctx, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound(name)
+		return nil, tenantTable.notFound(name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get tenant %q: %w", name, err)
@@ -78,7 +78,7 @@ func (s *Store) ListTenants(ctx context.Context) ([]*stamp.Tenant, error) {
 // increments t.ResourceVersion and sets UpdatedAt. A stale version is
 // ECONFLICT; a missing tenant is ENOTFOUND. CreatedAt is never rewritten.
 func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant) error {
-	spec, status, err := marshalTenant(t)
+	spec, status, err := marshalSpecStatus(t.Spec, t.Status)
 	if err != nil {
 		return fmt.Errorf("update tenant %q: %w", t.Name, err)
 	}
@@ -91,7 +91,7 @@ func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant) error {
 		if err != nil {
 			return err
 		}
-		return checkVersion(ctx, tx, res, t.Name, t.ResourceVersion)
+		return tenantTable.checkVersion(ctx, tx, res, t.Name, t.ResourceVersion)
 	})
 	if err != nil {
 		return wrap(err, "update tenant %q", t.Name)
@@ -110,31 +110,12 @@ func (s *Store) DeleteTenant(ctx context.Context, name string, resourceVersion i
 		if err != nil {
 			return err
 		}
-		return checkVersion(ctx, tx, res, name, resourceVersion)
+		return tenantTable.checkVersion(ctx, tx, res, name, resourceVersion)
 	})
 	if err != nil {
 		return wrap(err, "delete tenant %q", name)
 	}
 	return nil
-}
-
-// checkVersion explains a write guarded by a resource version that touched
-// no row: the tenant is missing (ENOTFOUND) or the version is stale
-// (ECONFLICT).
-func checkVersion(ctx context.Context, tx *sql.Tx, res sql.Result, name string, version int64) error {
-	n, err := res.RowsAffected()
-	if err != nil || n > 0 {
-		return err
-	}
-	var stored int64
-	err = tx.QueryRowContext(ctx, `SELECT resource_version FROM tenants WHERE name = ?`, name).Scan(&stored)
-	if errors.Is(err, sql.ErrNoRows) {
-		return notFound(name)
-	}
-	if err != nil {
-		return err
-	}
-	return stamp.Errorf(stamp.ECONFLICT, "tenant %q was changed by someone else (resource version %d, stored %d); re-read and retry", name, version, stored)
 }
 
 // Secrets returns the tenant's secrets (empty, not an error, if none).
@@ -166,7 +147,7 @@ func (s *Store) PutSecrets(ctx context.Context, tenant string, secrets map[strin
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM tenants WHERE name = ?`, tenant).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
-			return notFound(tenant)
+			return tenantTable.notFound(tenant)
 		}
 		if err != nil {
 			return err
@@ -190,24 +171,6 @@ func (s *Store) PutSecrets(ctx context.Context, tenant string, secrets map[strin
 	return nil
 }
 
-func notFound(tenant string) error {
-	return stamp.Errorf(stamp.ENOTFOUND, "tenant %q does not exist", tenant)
-}
-
-// marshalTenant encodes Spec and Status as JSON text for the STRICT TEXT
-// columns.
-func marshalTenant(t *stamp.Tenant) (spec, status string, err error) {
-	b, err := json.Marshal(t.Spec)
-	if err != nil {
-		return "", "", err
-	}
-	c, err := json.Marshal(t.Status)
-	if err != nil {
-		return "", "", err
-	}
-	return string(b), string(c), nil
-}
-
 func scanTenant(sc scanner) (*stamp.Tenant, error) {
 	var t stamp.Tenant
 	var spec, status []byte
@@ -221,8 +184,9 @@ func scanTenant(sc scanner) (*stamp.Tenant, error) {
 	if err := json.Unmarshal(status, &t.Status); err != nil {
 		return nil, fmt.Errorf("decode status of %q: %w", t.Name, err)
 	}
-	if !t.Status.ReadyAt.IsZero() {
-		t.Status.ReadyAt = t.Status.ReadyAt.UTC() // JSON kept the writer's offset
+	utc(&t.Status.ReadyAt)
+	if u := t.Status.Upgrade; u != nil {
+		utc(&u.StartedAt, &u.SwitchedAt, &u.FinishedAt)
 	}
 	t.CreatedAt, t.UpdatedAt = fromNanos(createdAt), fromNanos(updatedAt)
 	return &t, nil

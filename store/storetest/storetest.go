@@ -6,8 +6,11 @@
 //   - Times come back as the same instant to the microsecond at least (the
 //     suite compares them in UTC, truncated to the microsecond). A store
 //     that keeps less than nanoseconds sets the value it kept on the struct.
-//   - A nil and an empty map are the same (Spec.Params, Spec.Labels).
-//   - Bundles created at the same instant list in the order of creation.
+//   - A nil and an empty map are the same (Spec.Params, Spec.Labels,
+//     selectors), and so are a nil and an empty slice (Status.Endpoints,
+//     Wave.Tenants).
+//   - Bundles, and releases, created at the same instant list in the order
+//     of creation.
 //   - Secrets of a tenant without any is an empty, non-nil map.
 //   - Errors that are not the user's (a cancelled context, a broken
 //     connection) are never a *stamp.Error and wrap their cause.
@@ -57,6 +60,12 @@ func Run(t *testing.T, open func(t *testing.T) stamp.Store) {
 		{"events/append assigns seq and time", testEventsAppend},
 		{"events/filters", testEventsFilter},
 		{"events/concurrent appends", testEventsConcurrent},
+		{"release/round trip", testReleaseRoundTrip},
+		{"release/duplicate", testReleaseDuplicate},
+		{"release/missing", testReleaseMissing},
+		{"release/list oldest first", testReleaseList},
+		{"release/update with stale version", testReleaseStaleUpdate},
+		{"release/racing updates", testReleaseRacingUpdates},
 		{"token/create and find", testTokens},
 		{"lease/one holder at a time", testLeaseExclusive},
 		{"lease/expires", testLeaseExpiry},
@@ -216,6 +225,8 @@ func newTenant(name string) *stamp.Tenant {
 			Params:    map[string]string{"currency": "EUR", "admin_email": "ops@" + name + ".example", "motto": "ça va ✓"},
 			Labels:    map[string]string{"region": "eu", "tier": "gold"},
 			Desired:   stamp.DesiredRunning,
+			Pin:       "1.2.0",
+			Channel:   stamp.ChannelBeta,
 		},
 		Status: stamp.TenantStatus{
 			Phase:              stamp.PhaseReady,
@@ -227,6 +238,20 @@ func newTenant(name string) *stamp.Tenant {
 			Endpoints:          []string{"127.0.0.1:41234", "127.0.0.1:41235"},
 			URL:                "http://" + name + ".localhost:7080",
 			ReadyAt:            time.Date(2025, 3, 4, 5, 6, 7, 123456789, zone),
+			Version:            "1.1.0",
+			Upgrade: &stamp.Upgrade{
+				From:       "1.1.0",
+				To:         "1.2.0",
+				Snapshot:   "pre-1.2.0",
+				Restore:    true,
+				Migrating:  true,
+				SwitchedAt: time.Date(2025, 3, 4, 5, 3, 0, 555666777, zone),
+				FailedStep: stamp.StepHealth,
+				Message:    "health check failed: 503",
+				Result:     stamp.UpgradeRolledBack,
+				StartedAt:  time.Date(2025, 3, 4, 5, 0, 0, 987654321, zone),
+				FinishedAt: time.Date(2025, 3, 4, 5, 6, 0, 1000, zone),
+			},
 		},
 		Generation: 3,
 	}
@@ -242,8 +267,14 @@ func testTenantRoundTrip(t *testing.T, s stamp.Store) {
 			t.Spec.Params["currency"] = "USD"
 			delete(t.Spec.Labels, "tier")
 			t.Spec.Desired = stamp.DesiredDeleted
+			t.Spec.Pin = ""
+			t.Spec.Channel = stamp.ChannelStable
 			t.Generation++
-			t.Status = stamp.TenantStatus{Phase: stamp.PhaseDeleting, ObservedGeneration: 4}
+			t.Status = stamp.TenantStatus{Phase: stamp.PhaseDeleting, ObservedGeneration: 4, Version: "1.2.0"}
+		}},
+		{"upgrade under way", &stamp.Tenant{Name: "moving", Spec: stamp.TenantSpec{Version: "2.0.0"}}, func(t *stamp.Tenant) {
+			t.Status.Phase = stamp.PhaseUpgrading
+			t.Status.Upgrade = &stamp.Upgrade{From: "1.0.0", To: "2.0.0", StartedAt: time.Date(2031, 1, 2, 3, 4, 5, 6789, time.UTC)}
 		}},
 		{"bare", &stamp.Tenant{Name: "bare"}, func(t *stamp.Tenant) {
 			t.Spec.Params = map[string]string{"currency": "EUR"}
@@ -447,6 +478,254 @@ func mustGetTenant(t *testing.T, s stamp.Store, name string) *stamp.Tenant {
 	return tenant
 }
 
+// Releases.
+
+// newRelease returns a release with every field set, times in a zone that
+// is not UTC and with nanoseconds, to catch lossy storage.
+func newRelease(id string) *stamp.Release {
+	zone := time.FixedZone("UTC-3", -3*60*60)
+	started := time.Date(2025, 9, 1, 10, 0, 0, 123456789, zone)
+	return &stamp.Release{
+		ID: id,
+		Spec: stamp.ReleaseSpec{
+			Blueprint: "ledger",
+			Version:   "1.3.0",
+			Channel:   stamp.ChannelBeta,
+			Selector:  map[string]string{"region": "eu"},
+			Waves: []stamp.Wave{
+				{Tenants: []string{"acme", "globex"}},
+				{Count: 3},
+				{Percent: 12.5},
+				{Selector: map[string]string{"tier": "gold"}},
+			},
+			MaxParallel:  4,
+			Soak:         90*time.Second + 250*time.Millisecond,
+			MaxErrorRate: 0.015,
+			OnFailure:    stamp.OnFailureRollback,
+			Paused:       true,
+			Aborted:      true,
+		},
+		Status: stamp.ReleaseStatus{
+			State:     stamp.ReleasePaused,
+			Message:   "paused by ops: ça va ✓",
+			Wave:      1,
+			GateSince: started.Add(time.Minute),
+			Tenants: []stamp.ReleaseTenant{
+				{Name: "acme", Wave: 0, From: "1.2.0", State: stamp.ReleaseTenantUpgraded, Generation: 7,
+					StartedAt: started, FinishedAt: started.Add(30*time.Second + 1000)},
+				{Name: "globex", Wave: 0, From: "1.1.0", State: stamp.ReleaseTenantSkipped, Message: "pinned to 1.1.0"},
+				{Name: "initech", Wave: 1, From: "1.2.0", State: stamp.ReleaseTenantPending},
+			},
+			StartedAt:  started,
+			FinishedAt: started.Add(time.Hour),
+		},
+	}
+}
+
+func testReleaseRoundTrip(t *testing.T, s stamp.Store) {
+	tests := []struct {
+		name    string
+		release *stamp.Release
+		change  func(r *stamp.Release)
+	}{
+		{"every field set", newRelease("r1"), func(r *stamp.Release) {
+			r.Spec.Paused, r.Spec.Aborted = false, false
+			r.Spec.Waves = r.Spec.Waves[:2]
+			r.Spec.Soak = time.Minute
+			r.Status.State = stamp.ReleaseRollingBack
+			r.Status.Wave = 2
+			r.Status.Tenants[2].State = stamp.ReleaseTenantRollingBack
+			r.Status.Tenants[2].StartedAt = time.Date(2025, 9, 1, 14, 0, 0, 5000, time.UTC)
+			r.Status.FinishedAt = time.Time{}
+		}},
+		{"bare", &stamp.Release{ID: "bare"}, func(r *stamp.Release) {
+			r.Spec.Waves = []stamp.Wave{{Percent: 100}}
+			r.Status = stamp.ReleaseStatus{State: stamp.ReleaseSucceeded, FinishedAt: time.Date(2030, 1, 2, 3, 4, 5, 6000, time.UTC)}
+		}},
+		{"empty maps and slices", &stamp.Release{ID: "empty", Spec: stamp.ReleaseSpec{
+			Selector: map[string]string{},
+			Waves:    []stamp.Wave{{Tenants: []string{}, Selector: map[string]string{}}},
+		}, Status: stamp.ReleaseStatus{Tenants: []stamp.ReleaseTenant{}}}, func(r *stamp.Release) {
+			r.Spec.OnFailure = stamp.OnFailurePause
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.release
+			mustCreateRelease(t, s, r)
+			if r.ResourceVersion != 1 || r.CreatedAt.IsZero() || !r.UpdatedAt.Equal(r.CreatedAt) {
+				t.Fatalf("CreateRelease left ResourceVersion %d, CreatedAt %v, UpdatedAt %v; want 1 and two equal times",
+					r.ResourceVersion, r.CreatedAt, r.UpdatedAt)
+			}
+			assertEqual(t, "GetRelease after create", normRelease(mustGetRelease(t, s, r.ID)), normRelease(r))
+
+			createdAt := r.CreatedAt
+			tt.change(r)
+			if err := s.UpdateRelease(t.Context(), r); err != nil {
+				t.Fatalf("UpdateRelease: %v", err)
+			}
+			if r.ResourceVersion != 2 {
+				t.Errorf("ResourceVersion after update: got %d, want 2", r.ResourceVersion)
+			}
+			if !r.CreatedAt.Equal(createdAt) || r.UpdatedAt.Before(createdAt) {
+				t.Errorf("times after update: CreatedAt %v, UpdatedAt %v; want CreatedAt %v and UpdatedAt not before it",
+					r.CreatedAt, r.UpdatedAt, createdAt)
+			}
+			assertEqual(t, "GetRelease after update", normRelease(mustGetRelease(t, s, r.ID)), normRelease(r))
+		})
+	}
+}
+
+func testReleaseDuplicate(t *testing.T, s stamp.Store) {
+	first := newRelease("r1")
+	mustCreateRelease(t, s, first)
+	second := newRelease("r1")
+	second.Spec.Version = "9.9.9"
+	assertError(t, s.CreateRelease(t.Context(), second), stamp.ECONFLICT, `release "r1" already exists`)
+	assertEqual(t, "GetRelease after the refused create", normRelease(mustGetRelease(t, s, "r1")), normRelease(first))
+}
+
+func testReleaseMissing(t *testing.T, s stamp.Store) {
+	mustCreateRelease(t, s, newRelease("r1"))
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"get", func() error { _, err := s.GetRelease(t.Context(), "r2"); return err }},
+		{"update", func() error {
+			r := newRelease("r2")
+			r.ResourceVersion = 1
+			return s.UpdateRelease(t.Context(), r)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assertError(t, tt.call(), stamp.ENOTFOUND, `release "r2" does not exist`)
+		})
+	}
+	// A tenant of that name is not a release.
+	mustCreateTenant(t, s, newTenant("r3"))
+	_, err := s.GetRelease(t.Context(), "r3")
+	assertError(t, err, stamp.ENOTFOUND, `release "r3" does not exist`)
+}
+
+func testReleaseList(t *testing.T, s stamp.Store) {
+	got, err := s.ListReleases(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 0 {
+		t.Fatalf("ListReleases of an empty store: got %d releases, want 0", len(got))
+	}
+	// Created out of ID order, and the first one updated last: the listing
+	// is by creation.
+	ids := []string{"r-c", "r-a", "r-d", "r-b"}
+	want := map[string]*stamp.Release{}
+	for _, id := range ids {
+		r := newRelease(id)
+		mustCreateRelease(t, s, r)
+		want[id] = r
+	}
+	first := want[ids[0]]
+	first.Status.State = stamp.ReleaseSucceeded
+	if err := s.UpdateRelease(t.Context(), first); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.ListReleases(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, r := range got {
+		listed = append(listed, r.ID)
+		if w, ok := want[r.ID]; ok {
+			assertEqual(t, "ListReleases entry", normRelease(r), normRelease(w))
+		}
+	}
+	assertEqual(t, "ListReleases IDs", listed, ids)
+}
+
+func testReleaseStaleUpdate(t *testing.T, s stamp.Store) {
+	mustCreateRelease(t, s, newRelease("r1"))
+	first, second := mustGetRelease(t, s, "r1"), mustGetRelease(t, s, "r1")
+	version := first.ResourceVersion
+
+	first.Spec.Paused = false
+	if err := s.UpdateRelease(t.Context(), first); err != nil {
+		t.Fatalf("first UpdateRelease: %v", err)
+	}
+	if first.ResourceVersion != version+1 {
+		t.Errorf("ResourceVersion after update: got %d, want %d", first.ResourceVersion, version+1)
+	}
+
+	second.Status.State = stamp.ReleaseAborted
+	assertError(t, s.UpdateRelease(t.Context(), second), stamp.ECONFLICT, fmt.Sprintf(
+		`release "r1" was changed by someone else (resource version %d, stored %d); re-read and retry`, version, version+1))
+	if second.ResourceVersion != version {
+		t.Errorf("ResourceVersion after a refused update: got %d, want %d unchanged", second.ResourceVersion, version)
+	}
+	assertEqual(t, "GetRelease after the refused update", normRelease(mustGetRelease(t, s, "r1")), normRelease(first))
+}
+
+func testReleaseRacingUpdates(t *testing.T, s stamp.Store) {
+	mustCreateRelease(t, s, newRelease("r1"))
+	base := mustGetRelease(t, s, "r1")
+	const racers = 20
+	errs := make([]error, racers)
+	copies := make([]*stamp.Release, racers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range racers {
+		c := mustGetRelease(t, s, "r1")
+		c.Status.Message = fmt.Sprintf("racer %d", i)
+		copies[i] = c
+		wg.Go(func() {
+			<-start
+			errs[i] = s.UpdateRelease(t.Context(), c)
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	winner := -1
+	for i, err := range errs {
+		switch code := stamp.ErrorCode(err); code {
+		case "":
+			if winner >= 0 {
+				t.Errorf("updates %d and %d both won the same resource version", winner, i)
+			}
+			winner = i
+		case stamp.ECONFLICT:
+		default:
+			t.Errorf("update %d: got code %q (%v), want %q or success", i, code, err, stamp.ECONFLICT)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no update won")
+	}
+	got := mustGetRelease(t, s, "r1")
+	if got.ResourceVersion != base.ResourceVersion+1 {
+		t.Errorf("stored ResourceVersion: got %d, want %d", got.ResourceVersion, base.ResourceVersion+1)
+	}
+	assertEqual(t, "GetRelease after the race", normRelease(got), normRelease(copies[winner]))
+}
+
+func mustCreateRelease(t *testing.T, s stamp.Store, r *stamp.Release) {
+	t.Helper()
+	if err := s.CreateRelease(t.Context(), r); err != nil {
+		t.Fatalf("CreateRelease %q: %v", r.ID, err)
+	}
+}
+
+func mustGetRelease(t *testing.T, s stamp.Store, id string) *stamp.Release {
+	t.Helper()
+	r, err := s.GetRelease(t.Context(), id)
+	if err != nil {
+		t.Fatalf("GetRelease %q: %v", id, err)
+	}
+	return r
+}
+
 // Secrets.
 
 func testSecrets(t *testing.T, s stamp.Store) {
@@ -528,6 +807,7 @@ func testEventsAppend(t *testing.T, s stamp.Store) {
 			QueuedAt: queued, StartedAt: queued.Add(time.Second), FinishedAt: queued.Add(2 * time.Second),
 		},
 		{Type: stamp.EventBlueprintPushed, Message: "ledger@1.0.0"},
+		{Type: stamp.EventReleaseTenant, Tenant: "acme", Release: "ledger-1.2.0", Status: stamp.ReleaseTenantUpgraded},
 	}
 	if seq, err := s.LastEventSeq(t.Context()); err != nil || seq != 0 {
 		t.Errorf("LastEventSeq of an empty log = %d, %v; want 0, nil", seq, err)
@@ -546,8 +826,8 @@ func testEventsAppend(t *testing.T, s stamp.Store) {
 	}
 	more := &stamp.Event{Type: stamp.EventTenantReady, Tenant: "acme"}
 	mustAppend(t, s, more)
-	if more.Seq <= events[2].Seq {
-		t.Errorf("Seq of a later append: got %d, want above %d", more.Seq, events[2].Seq)
+	if last := events[len(events)-1]; more.Seq <= last.Seq {
+		t.Errorf("Seq of a later append: got %d, want above %d", more.Seq, last.Seq)
 	}
 
 	got := mustListEvents(t, s, stamp.EventFilter{})
@@ -559,8 +839,8 @@ func testEventsAppend(t *testing.T, s stamp.Store) {
 
 func testEventsFilter(t *testing.T, s stamp.Store) {
 	var events []*stamp.Event
-	for i, tenant := range []string{"acme", "globex", "acme", "", "globex", "acme"} {
-		events = append(events, &stamp.Event{Type: stamp.EventStep, Tenant: tenant, Message: fmt.Sprint(i)})
+	for i, tr := range [][2]string{{"acme", "r1"}, {"globex", ""}, {"acme", "r2"}, {"", "r1"}, {"globex", "r1"}, {"acme", ""}} {
+		events = append(events, &stamp.Event{Type: stamp.EventStep, Tenant: tr[0], Release: tr[1], Message: fmt.Sprint(i)})
 	}
 	mustAppend(t, s, events...)
 	seq := func(is ...int) []int64 {
@@ -584,6 +864,11 @@ func testEventsFilter(t *testing.T, s stamp.Store) {
 		{"limit above the count", stamp.EventFilter{Limit: 100}, seq(0, 1, 2, 3, 4, 5)},
 		{"tenant after", stamp.EventFilter{Tenant: "globex", AfterSeq: events[1].Seq}, seq(4)},
 		{"tenant after with limit", stamp.EventFilter{Tenant: "acme", AfterSeq: events[0].Seq, Limit: 1}, seq(2)},
+		{"release", stamp.EventFilter{Release: "r1"}, seq(0, 3, 4)},
+		{"unknown release", stamp.EventFilter{Release: "r9"}, nil},
+		{"release after with limit", stamp.EventFilter{Release: "r1", AfterSeq: events[0].Seq, Limit: 1}, seq(3)},
+		{"release and tenant", stamp.EventFilter{Release: "r1", Tenant: "globex"}, seq(4)},
+		{"release and another tenant", stamp.EventFilter{Release: "r2", Tenant: "globex"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -707,6 +992,7 @@ func testTokens(t *testing.T, s stamp.Store) {
 
 func testCancelled(t *testing.T, s stamp.Store) {
 	mustCreateTenant(t, s, newTenant("acme"))
+	mustCreateRelease(t, s, newRelease("r1"))
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	tests := []struct {
@@ -719,6 +1005,10 @@ func testCancelled(t *testing.T, s stamp.Store) {
 		{"ListEvents", func() error { _, err := s.ListEvents(ctx, stamp.EventFilter{}); return err }},
 		{"AppendEvents", func() error { return s.AppendEvents(ctx, &stamp.Event{Type: stamp.EventStep}) }},
 		{"BundleContent", func() error { _, err := s.BundleContent(ctx, digest("x")); return err }},
+		{"CreateRelease", func() error { return s.CreateRelease(ctx, newRelease("r2")) }},
+		{"GetRelease", func() error { _, err := s.GetRelease(ctx, "r1"); return err }},
+		{"ListReleases", func() error { _, err := s.ListReleases(ctx); return err }},
+		{"UpdateRelease", func() error { return s.UpdateRelease(ctx, newRelease("r1")) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -772,9 +1062,46 @@ func normTenant(t *stamp.Tenant) stamp.Tenant {
 	n := *t
 	n.Spec.Params = normMap(t.Spec.Params)
 	n.Spec.Labels = normMap(t.Spec.Labels)
+	n.Status.Endpoints = normSlice(t.Status.Endpoints)
 	n.Status.ReadyAt = normTime(t.Status.ReadyAt)
+	if u := t.Status.Upgrade; u != nil {
+		nu := *u
+		nu.StartedAt = normTime(u.StartedAt)
+		nu.SwitchedAt = normTime(u.SwitchedAt)
+		nu.FinishedAt = normTime(u.FinishedAt)
+		n.Status.Upgrade = &nu
+	}
 	n.CreatedAt = normTime(t.CreatedAt)
 	n.UpdatedAt = normTime(t.UpdatedAt)
+	return n
+}
+
+// normSlice treats a nil and an empty slice as the same.
+func normSlice[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
+}
+
+func normRelease(r *stamp.Release) stamp.Release {
+	n := *r
+	n.Spec.Selector = normMap(r.Spec.Selector)
+	n.Spec.Waves = normSlice(r.Spec.Waves)
+	for i, w := range n.Spec.Waves {
+		n.Spec.Waves[i].Tenants = normSlice(w.Tenants)
+		n.Spec.Waves[i].Selector = normMap(w.Selector)
+	}
+	n.Status.GateSince = normTime(r.Status.GateSince)
+	n.Status.Tenants = normSlice(r.Status.Tenants)
+	for i, rt := range n.Status.Tenants {
+		n.Status.Tenants[i].StartedAt = normTime(rt.StartedAt)
+		n.Status.Tenants[i].FinishedAt = normTime(rt.FinishedAt)
+	}
+	n.Status.StartedAt = normTime(r.Status.StartedAt)
+	n.Status.FinishedAt = normTime(r.Status.FinishedAt)
+	n.CreatedAt = normTime(r.CreatedAt)
+	n.UpdatedAt = normTime(r.UpdatedAt)
 	return n
 }
 

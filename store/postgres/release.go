@@ -1,0 +1,88 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stamphq/stamp"
+)
+
+// releaseColumns are the columns scanRelease reads, in its order.
+const releaseColumns = `id, spec, status, resource_version, created_at, updated_at`
+
+// CreateRelease stores a new release, setting ResourceVersion to 1 and both
+// timestamps (the database's clock) on r. An existing ID is ECONFLICT.
+func (s *Store) CreateRelease(ctx context.Context, r *stamp.Release) error {
+	var at time.Time
+	err := s.pool.QueryRow(ctx, `INSERT INTO releases (`+releaseColumns+`) VALUES ($1, $2, $3, 1, now(), now())
+		RETURNING created_at`, r.ID, r.Spec, r.Status).Scan(&at)
+	if isUniqueViolation(err, "releases_pkey") {
+		return stamp.Errorf(stamp.ECONFLICT, "release %q already exists", r.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("create release %q: %w", r.ID, err)
+	}
+	r.ResourceVersion = 1
+	r.CreatedAt, r.UpdatedAt = at, at
+	return nil
+}
+
+// GetRelease returns the release or ENOTFOUND.
+func (s *Store) GetRelease(ctx context.Context, id string) (*stamp.Release, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+releaseColumns+` FROM releases WHERE id = $1`, id)
+	r, err := pgx.CollectExactlyOneRow(rows, scanRelease)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, releaseTable.notFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get release %q: %w", id, err)
+	}
+	return r, nil
+}
+
+// ListReleases returns every release, oldest first (then by order of
+// creation, for equal times).
+func (s *Store) ListReleases(ctx context.Context) ([]*stamp.Release, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+releaseColumns+` FROM releases ORDER BY created_at, seq`)
+	rs, err := pgx.CollectRows(rows, scanRelease)
+	if err != nil {
+		return nil, fmt.Errorf("list releases: %w", err)
+	}
+	return rs, nil
+}
+
+// UpdateRelease writes r if r.ResourceVersion is the stored one, then
+// increments r.ResourceVersion and sets UpdatedAt. A stale version is
+// ECONFLICT; a missing release is ENOTFOUND. CreatedAt is never rewritten.
+func (s *Store) UpdateRelease(ctx context.Context, r *stamp.Release) error {
+	var at time.Time
+	err := s.pool.QueryRow(ctx, `UPDATE releases
+		SET spec = $1, status = $2, resource_version = resource_version + 1, updated_at = now()
+		WHERE id = $3 AND resource_version = $4
+		RETURNING updated_at`,
+		r.Spec, r.Status, r.ID, r.ResourceVersion).Scan(&at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = s.explainVersion(ctx, releaseTable, r.ID, r.ResourceVersion)
+	}
+	if err != nil {
+		return wrap(err, "update release %q", r.ID)
+	}
+	r.ResourceVersion++
+	r.UpdatedAt = at
+	return nil
+}
+
+func scanRelease(row pgx.CollectableRow) (*stamp.Release, error) {
+	var r stamp.Release
+	if err := row.Scan(&r.ID, &r.Spec, &r.Status, &r.ResourceVersion, &r.CreatedAt, &r.UpdatedAt); err != nil {
+		return nil, err
+	}
+	utc(&r.Status.GateSince, &r.Status.StartedAt, &r.Status.FinishedAt)
+	for i := range r.Status.Tenants {
+		utc(&r.Status.Tenants[i].StartedAt, &r.Status.Tenants[i].FinishedAt)
+	}
+	return &r, nil
+}

@@ -1,0 +1,120 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/stamphq/stamp"
+)
+
+// releaseColumns are the columns scanRelease reads, in its order.
+const releaseColumns = `id, spec, status, resource_version, created_at, updated_at`
+
+// CreateRelease stores a new release, setting ResourceVersion to 1 and both
+// timestamps on r. An existing ID is ECONFLICT.
+func (s *Store) CreateRelease(ctx context.Context, r *stamp.Release) error {
+	spec, status, err := marshalSpecStatus(r.Spec, r.Status)
+	if err != nil {
+		return fmt.Errorf("create release %q: %w", r.ID, err)
+	}
+	at := now()
+	res, err := s.write.ExecContext(ctx, `INSERT INTO releases (`+releaseColumns+`) VALUES (?, ?, ?, 1, ?, ?)
+		ON CONFLICT (id) DO NOTHING`,
+		r.ID, spec, status, nanos(at), nanos(at))
+	if err != nil {
+		return fmt.Errorf("create release %q: %w", r.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("create release %q: %w", r.ID, err)
+	} else if n == 0 {
+		return stamp.Errorf(stamp.ECONFLICT, "release %q already exists", r.ID)
+	}
+	r.ResourceVersion = 1
+	r.CreatedAt, r.UpdatedAt = at, at
+	return nil
+}
+
+// GetRelease returns the release or ENOTFOUND.
+func (s *Store) GetRelease(ctx context.Context, id string) (*stamp.Release, error) {
+	r, err := scanRelease(s.read.QueryRowContext(ctx, `SELECT `+releaseColumns+` FROM releases WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, releaseTable.notFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get release %q: %w", id, err)
+	}
+	return r, nil
+}
+
+// ListReleases returns every release, oldest first (then by order of
+// creation, for equal times).
+func (s *Store) ListReleases(ctx context.Context) ([]*stamp.Release, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+releaseColumns+` FROM releases ORDER BY created_at, rowid`)
+	if err != nil {
+		return nil, fmt.Errorf("list releases: %w", err)
+	}
+	defer rows.Close()
+	var rs []*stamp.Release
+	for rows.Next() {
+		r, err := scanRelease(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list releases: %w", err)
+		}
+		rs = append(rs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list releases: %w", err)
+	}
+	return rs, nil
+}
+
+// UpdateRelease writes r if r.ResourceVersion is the stored one, then
+// increments r.ResourceVersion and sets UpdatedAt. A stale version is
+// ECONFLICT; a missing release is ENOTFOUND. CreatedAt is never rewritten.
+func (s *Store) UpdateRelease(ctx context.Context, r *stamp.Release) error {
+	spec, status, err := marshalSpecStatus(r.Spec, r.Status)
+	if err != nil {
+		return fmt.Errorf("update release %q: %w", r.ID, err)
+	}
+	at := now()
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE releases
+			SET spec = ?, status = ?, resource_version = resource_version + 1, updated_at = ?
+			WHERE id = ? AND resource_version = ?`,
+			spec, status, nanos(at), r.ID, r.ResourceVersion)
+		if err != nil {
+			return err
+		}
+		return releaseTable.checkVersion(ctx, tx, res, r.ID, r.ResourceVersion)
+	})
+	if err != nil {
+		return wrap(err, "update release %q", r.ID)
+	}
+	r.ResourceVersion++
+	r.UpdatedAt = at
+	return nil
+}
+
+func scanRelease(sc scanner) (*stamp.Release, error) {
+	var r stamp.Release
+	var spec, status []byte
+	var createdAt, updatedAt int64
+	if err := sc.Scan(&r.ID, &spec, &status, &r.ResourceVersion, &createdAt, &updatedAt); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(spec, &r.Spec); err != nil {
+		return nil, fmt.Errorf("decode spec of release %q: %w", r.ID, err)
+	}
+	if err := json.Unmarshal(status, &r.Status); err != nil {
+		return nil, fmt.Errorf("decode status of release %q: %w", r.ID, err)
+	}
+	utc(&r.Status.GateSince, &r.Status.StartedAt, &r.Status.FinishedAt)
+	for i := range r.Status.Tenants {
+		utc(&r.Status.Tenants[i].StartedAt, &r.Status.Tenants[i].FinishedAt)
+	}
+	r.CreatedAt, r.UpdatedAt = fromNanos(createdAt), fromNanos(updatedAt)
+	return &r, nil
+}
