@@ -143,6 +143,64 @@ func (c *Client) PinTenant(ctx context.Context, name, version string) (*stamp.Te
 	return out, nil
 }
 
+// CreateRelease starts a release.
+func (c *Client) CreateRelease(ctx context.Context, req CreateReleaseRequest) (*stamp.Release, error) {
+	out := new(stamp.Release)
+	if err := c.do(ctx, http.MethodPost, "/v1/releases", req, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Releases lists every release, oldest first.
+func (c *Client) Releases(ctx context.Context) ([]*stamp.Release, error) {
+	var out releaseList
+	if err := c.do(ctx, http.MethodGet, "/v1/releases", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Releases, nil
+}
+
+// Release returns release id.
+func (c *Client) Release(ctx context.Context, id string) (*stamp.Release, error) {
+	out := new(stamp.Release)
+	if err := c.do(ctx, http.MethodGet, "/v1/releases/"+url.PathEscape(id), nil, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ControlRelease pauses, resumes or aborts release id (action is "pause",
+// "resume" or "abort").
+func (c *Client) ControlRelease(ctx context.Context, id, action string) (*stamp.Release, error) {
+	out := new(stamp.Release)
+	if err := c.do(ctx, http.MethodPost, "/v1/releases/"+url.PathEscape(id)+"/"+url.PathEscape(action), nil, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// SkipReleaseTenant leaves tenant out of release id, giving reason.
+func (c *Client) SkipReleaseTenant(ctx context.Context, id, tenant, reason string) (*stamp.Release, error) {
+	out := new(stamp.Release)
+	path := "/v1/releases/" + url.PathEscape(id) + "/tenants/" + url.PathEscape(tenant) + "/skip"
+	if err := c.do(ctx, http.MethodPost, path, SkipRequest{Reason: reason}, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// RetryReleaseTenant puts a failed or skipped tenant of release id back
+// in line.
+func (c *Client) RetryReleaseTenant(ctx context.Context, id, tenant string) (*stamp.Release, error) {
+	out := new(stamp.Release)
+	path := "/v1/releases/" + url.PathEscape(id) + "/tenants/" + url.PathEscape(tenant) + "/retry"
+	if err := c.do(ctx, http.MethodPost, path, nil, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // Events returns the events f selects, oldest first. A tenant filter also
 // finds the events of tenants deleted since.
 func (c *Client) Events(ctx context.Context, f stamp.EventFilter) ([]*stamp.Event, error) {
@@ -152,6 +210,9 @@ func (c *Client) Events(ctx context.Context, f stamp.EventFilter) ([]*stamp.Even
 	}
 	if f.Tenant != "" {
 		q.Set("tenant", f.Tenant)
+	}
+	if f.Release != "" {
+		q.Set("release", f.Release)
 	}
 	if f.Limit > 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))

@@ -29,6 +29,7 @@ func handleEvents(st stamp.Store) http.Handler {
 			return
 		}
 		f.Tenant = r.URL.Query().Get("tenant")
+		f.Release = r.URL.Query().Get("release")
 		listEvents(w, r, st, f)
 	})
 }

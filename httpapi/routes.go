@@ -31,5 +31,14 @@ func addRoutes(mux *http.ServeMux, cfg Config, cache *blueprintCache) {
 	mux.Handle("GET /v1/tenants/{name}/events", auth(handleTenantEvents(st)))
 	mux.Handle("GET /v1/tenants/{name}/logs", auth(handleTenantLogs(st, cfg.Logs)))
 
+	mux.Handle("POST /v1/releases", auth(jsonBody(handleReleaseCreate(st, cache, cfg.Engines, cfg.Clock))))
+	mux.Handle("GET /v1/releases", auth(handleReleaseList(st)))
+	mux.Handle("GET /v1/releases/{id}", auth(handleReleaseGet(st)))
+	for _, action := range []string{"pause", "resume", "abort"} {
+		mux.Handle("POST /v1/releases/{id}/"+action, auth(handleReleaseControl(st, action)))
+	}
+	mux.Handle("POST /v1/releases/{id}/tenants/{name}/skip", auth(jsonBody(handleReleaseTenant(st, "skip"))))
+	mux.Handle("POST /v1/releases/{id}/tenants/{name}/retry", auth(handleReleaseTenant(st, "retry")))
+
 	mux.Handle("GET /v1/events", auth(handleEvents(st)))
 }

@@ -47,6 +47,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newDemoCmd(g),
 		newBlueprintCmd(g),
 		newTenantCmd(g),
+		newReleaseCmd(g),
 	)
 	return root
 }

@@ -23,6 +23,7 @@ import (
 	sqliteengine "github.com/stamphq/stamp/engine/sqlite"
 	"github.com/stamphq/stamp/httpapi"
 	"github.com/stamphq/stamp/reconcile"
+	"github.com/stamphq/stamp/rollout"
 	"github.com/stamphq/stamp/router"
 )
 
@@ -234,6 +235,13 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		},
 		Workers: cfg.Workers, HealthTimeout: cfg.HealthTimeout, DrainDelay: cfg.DrainDelay, Logger: logger,
 	})
+	releases := rollout.NewController(rollout.Config{
+		Store: store, Holder: id, Enqueue: rec.Enqueue, Logger: logger,
+		Counters: func(tenant string) (uint64, uint64) {
+			st := rt.Stats(tenant)
+			return st.Requests, st.Errors5xx
+		},
+	})
 	engineNames := map[string]bool{}
 	for name := range engines {
 		engineNames[name] = true
@@ -259,6 +267,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	g.Go(func() error { return serve(gctx, front, routerLn, "router") })
 	g.Go(func() error { return rt.Run(gctx) })
 	g.Go(func() error { return rec.Run(gctx) })
+	g.Go(func() error { return releases.Run(gctx) })
 	logger.Info("stamp server started", "api", apiLn.Addr().String(), "router", routerAddr.String(), "data", data)
 	return &server{
 		apiAddr: apiLn.Addr().(*net.TCPAddr), routerAddr: routerAddr, token: token,

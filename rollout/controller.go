@@ -1,0 +1,498 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/stamphq/stamp"
+)
+
+// Counters reads the cumulative requests and 5xx answers the router gave
+// for a tenant; a release gate compares them over its soak.
+type Counters func(tenant string) (requests, errors5xx uint64)
+
+// Config holds a Controller's dependencies.
+type Config struct {
+	Store stamp.Store
+	// Holder names this control-plane process in the leases it takes on
+	// releases, as reconcile.Config.Holder does for tenants.
+	Holder   string
+	LeaseTTL time.Duration // default 5s
+	Interval time.Duration // how often releases are advanced; default 250ms
+	Counters Counters      // optional: without it the 5xx gate is not checked
+	Enqueue  func(tenant string)
+	Clock    stamp.Clock
+	Logger   *slog.Logger
+}
+
+// Controller advances releases. Each release is advanced by one
+// control-plane process at a time: the holder of its lease.
+type Controller struct {
+	cfg Config
+
+	mu        sync.Mutex
+	baselines map[string]map[string][2]uint64 // release id -> tenant -> counters at gate start
+}
+
+// NewController returns a Controller; nothing runs until Run.
+func NewController(cfg Config) *Controller {
+	if cfg.Holder == "" {
+		cfg.Holder = "stamp"
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 5 * time.Second
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = 250 * time.Millisecond
+	}
+	if cfg.Enqueue == nil {
+		cfg.Enqueue = func(string) {}
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = stamp.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Controller{cfg: cfg, baselines: map[string]map[string][2]uint64{}}
+}
+
+// Run advances every unfinished release each Interval until ctx ends.
+func (c *Controller) Run(ctx context.Context) error {
+	ticker := time.NewTicker(c.cfg.Interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		}
+		releases, err := c.cfg.Store.ListReleases(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.cfg.Logger.Error("list releases", "err", err)
+			}
+			continue
+		}
+		for _, r := range releases {
+			if r.Finished() {
+				continue
+			}
+			if err := c.advance(ctx, r.ID); err != nil && ctx.Err() == nil {
+				c.cfg.Logger.Error("advance release", "release", r.ID, "err", err)
+			}
+		}
+	}
+}
+
+// advance takes one round of steps on release id, if this process holds
+// (or can take) its lease.
+func (c *Controller) advance(ctx context.Context, id string) error {
+	key := "release/" + id
+	ok, err := c.cfg.Store.TryLease(ctx, key, c.cfg.Holder, c.cfg.LeaseTTL)
+	if err != nil || !ok {
+		return err
+	}
+	for range 3 {
+		r, err := c.cfg.Store.GetRelease(ctx, id)
+		if err != nil {
+			return err
+		}
+		err = c.step(ctx, r)
+		if stamp.ErrorCode(err) == stamp.ECONFLICT {
+			continue // an operator changed the release meanwhile
+		}
+		if err == nil && r.Finished() {
+			if err := c.cfg.Store.ReleaseLease(ctx, key, c.cfg.Holder); err != nil {
+				c.cfg.Logger.Warn("give up release lease", "release", id, "err", err)
+			}
+			c.mu.Lock()
+			delete(c.baselines, id)
+			c.mu.Unlock()
+		}
+		return err
+	}
+	return nil
+}
+
+// round is one step over a release: the tenants it read and the events
+// to record once the release is written.
+type round struct {
+	c       *Controller
+	r       *stamp.Release
+	tenants map[string]*stamp.Tenant
+	events  []*stamp.Event
+	now     time.Time
+	changed bool
+}
+
+func (rd *round) event(typ, tenant, status, format string, args ...any) {
+	rd.events = append(rd.events, &stamp.Event{Type: typ, Release: rd.r.ID, Tenant: tenant, Status: status, Message: fmt.Sprintf(format, args...)})
+}
+
+// setTenant moves release tenant i to state with message, and records it.
+func (rd *round) setTenant(i int, state, format string, args ...any) {
+	rt := &rd.r.Status.Tenants[i]
+	rt.State, rt.Message = state, fmt.Sprintf(format, args...)
+	if state != stamp.ReleaseTenantUpgrading && state != stamp.ReleaseTenantRollingBack {
+		rt.FinishedAt = rd.now
+	}
+	rd.changed = true
+	msg := state
+	if rt.Message != "" {
+		msg += ": " + rt.Message
+	}
+	rd.event(stamp.EventReleaseTenant, rt.Name, "", "%s", msg)
+}
+
+// step advances r as far as it can now, writes it if it changed and then
+// records its events.
+func (c *Controller) step(ctx context.Context, r *stamp.Release) error {
+	list, err := c.cfg.Store.ListTenants(ctx)
+	if err != nil {
+		return fmt.Errorf("list tenants: %w", err)
+	}
+	rd := &round{c: c, r: r, tenants: map[string]*stamp.Tenant{}, now: c.cfg.Clock.Now()}
+	for _, t := range list {
+		rd.tenants[t.Name] = t
+	}
+	var moves []*stamp.Tenant // tenants whose spec must name another version
+	if r.Status.StartedAt.IsZero() {
+		r.Status.StartedAt, rd.changed = rd.now, true
+	}
+	rd.observe()
+	switch {
+	case r.Spec.Aborted && r.Status.State != stamp.ReleaseRollingBack:
+		for i, rt := range r.Status.Tenants {
+			if rt.State == stamp.ReleaseTenantPending {
+				rd.setTenant(i, stamp.ReleaseTenantSkipped, "the release was aborted")
+			}
+		}
+		rd.finish(stamp.ReleaseAborted, stamp.EventReleaseAborted, "aborted by an operator")
+	case r.Status.State == stamp.ReleaseRollingBack:
+		moves = rd.rollBack()
+	case r.Spec.Paused:
+		if r.Status.State != stamp.ReleasePaused {
+			r.Status.State, rd.changed = stamp.ReleasePaused, true
+			rd.event(stamp.EventReleasePaused, "", "", "%s", orText(r.Status.Message, "paused by an operator"))
+		}
+	default:
+		if r.Status.State == stamp.ReleasePaused {
+			r.Status.State, r.Status.Message, rd.changed = stamp.ReleaseRunning, "", true
+			rd.event(stamp.EventReleaseResumed, "", "", "resumed")
+		}
+		moves = rd.roll()
+	}
+	if rd.changed {
+		// The release first: a crash after it re-applies the moves it
+		// records; a crash before leaves the tenants as they were.
+		if err := c.cfg.Store.UpdateRelease(ctx, r); err != nil {
+			return err
+		}
+	}
+	for _, t := range moves {
+		if err := c.move(ctx, t, r); err != nil {
+			return err
+		}
+	}
+	if len(rd.events) > 0 {
+		if err := c.cfg.Store.AppendEvents(ctx, rd.events...); err != nil {
+			return fmt.Errorf("record events of release %s: %w", r.ID, err)
+		}
+	}
+	return nil
+}
+
+// move writes the version tenant t was given by the release (a new
+// generation) and wakes the reconciler.
+func (c *Controller) move(ctx context.Context, t *stamp.Tenant, r *stamp.Release) error {
+	err := c.cfg.Store.UpdateTenant(ctx, t)
+	switch stamp.ErrorCode(err) {
+	case "":
+	case stamp.ECONFLICT, stamp.ENOTFOUND:
+		return nil // the next round sees the tenant as it is now
+	default:
+		return fmt.Errorf("move tenant %s to %s: %w", t.Name, t.Spec.Version, err)
+	}
+	c.cfg.Enqueue(t.Name)
+	return c.cfg.Store.AppendEvents(ctx, &stamp.Event{Type: stamp.EventTenantUpgradeRequested, Tenant: t.Name, Release: r.ID,
+		Generation: t.Generation, Message: fmt.Sprintf("version %s by release %s", t.Spec.Version, r.ID)})
+}
+
+// observe updates the state of every tenant the release moved from what
+// the tenant's status says now.
+func (rd *round) observe() {
+	r := rd.r
+	for i, rt := range r.Status.Tenants {
+		t := rd.tenants[rt.Name]
+		moving := rt.State == stamp.ReleaseTenantUpgrading || rt.State == stamp.ReleaseTenantRollingBack
+		if !moving {
+			continue
+		}
+		if t == nil {
+			rd.setTenant(i, stamp.ReleaseTenantSkipped, "the tenant was deleted")
+			continue
+		}
+		target := r.Spec.Version
+		if rt.State == stamp.ReleaseTenantRollingBack {
+			target = rt.From
+		}
+		if t.Generation < rt.Generation {
+			continue // the move is not written yet; roll writes it
+		}
+		u := t.Status.Upgrade
+		switch {
+		case t.Status.Version == target && !t.Upgrading() && t.Status.Phase == stamp.PhaseReady && t.Spec.Version == target:
+			if rt.State == stamp.ReleaseTenantRollingBack {
+				rd.setTenant(i, stamp.ReleaseTenantRolledBack, "back on %s", rt.From)
+			} else {
+				rd.setTenant(i, stamp.ReleaseTenantUpgraded, "")
+			}
+		case u != nil && u.To == target && u.Result == stamp.UpgradeRolledBack && u.FailedStep == stamp.StepCheck:
+			rd.setTenant(i, stamp.ReleaseTenantSkipped, "it was not healthy before the upgrade, so it was not upgraded: %s", u.Message)
+		case u != nil && u.To == target && u.Result != "" && u.Result != stamp.UpgradeSucceeded:
+			rd.setTenant(i, stamp.ReleaseTenantFailed, "%s at step %s: %s", u.Result, u.FailedStep, u.Message)
+		case t.Status.Phase == stamp.PhaseFailed && t.Status.ObservedGeneration == t.Generation:
+			rd.setTenant(i, stamp.ReleaseTenantFailed, "failed at step %s: %s", t.Status.FailedStep, t.Status.Message)
+		case t.Spec.Version != target:
+			rd.setTenant(i, stamp.ReleaseTenantSkipped, "its version was changed to %s outside the release", t.Spec.Version)
+		}
+	}
+}
+
+// roll starts the pending tenants of the current wave, up to MaxParallel
+// moving at once, and gates the wave once none is left moving. It returns
+// the tenants whose spec it changed, to be written after the release.
+func (rd *round) roll() []*stamp.Tenant {
+	r := rd.r
+	if r.Status.State == "" {
+		r.Status.State, rd.changed = stamp.ReleaseRunning, true
+	}
+	var moves []*stamp.Tenant
+	for r.Status.Wave < len(r.Spec.Waves) {
+		w := r.Status.Wave
+		moving, left := 0, 0
+		for _, rt := range r.Status.Tenants {
+			switch {
+			case rt.State == stamp.ReleaseTenantUpgrading:
+				moving++
+				if t := rd.tenants[rt.Name]; t != nil && t.Generation < rt.Generation {
+					// Recorded but not written (a crash in between).
+					moves = append(moves, rd.moveTo(t, r.Spec.Version, rt.Generation))
+				}
+			case rt.State == stamp.ReleaseTenantPending && rt.Wave == w:
+				left++
+			}
+		}
+		for i := range r.Status.Tenants {
+			rt := &r.Status.Tenants[i]
+			if rt.State != stamp.ReleaseTenantPending || rt.Wave != w || moving >= max(r.Spec.MaxParallel, 1) {
+				continue
+			}
+			left--
+			t := rd.tenants[rt.Name]
+			switch {
+			case t == nil || t.Spec.Desired == stamp.DesiredDeleted:
+				rd.setTenant(i, stamp.ReleaseTenantSkipped, "the tenant was deleted")
+			case t.Spec.Pin != "" && t.Spec.Pin != r.Spec.Version:
+				rd.setTenant(i, stamp.ReleaseTenantSkipped, "pinned to version %s", t.Spec.Pin)
+			case t.Status.Version == "":
+				rd.setTenant(i, stamp.ReleaseTenantSkipped, "it has never served (it is %s), so it is not upgraded", t.Status.Phase)
+			case t.Status.Version == r.Spec.Version && t.Spec.Version == r.Spec.Version && !t.Upgrading():
+				rd.setTenant(i, stamp.ReleaseTenantUpgraded, "it was on %s already", r.Spec.Version)
+			case t.Upgrading() || t.Spec.Version != t.Status.Version:
+				left++ // busy with another move: later
+			default:
+				rt.From, rt.StartedAt, rt.Generation = t.Status.Version, rd.now, t.Generation+1
+				rd.setTenant(i, stamp.ReleaseTenantUpgrading, "from %s", rt.From)
+				moves = append(moves, rd.moveTo(t, r.Spec.Version, rt.Generation))
+				moving++
+			}
+		}
+		if moving > 0 || left > 0 {
+			return moves
+		}
+		if !rd.gate(w) {
+			return moves
+		}
+	}
+	rd.finish(stamp.ReleaseSucceeded, stamp.EventReleaseSucceeded, "every wave passed its gate")
+	return moves
+}
+
+// moveTo returns t with its spec naming version at generation gen.
+func (rd *round) moveTo(t *stamp.Tenant, version string, gen int64) *stamp.Tenant {
+	c := *t
+	c.Spec.Version, c.Generation = version, gen
+	return &c
+}
+
+// gate judges wave w, whose tenants are all done: it passes (true, and
+// the next wave starts) once every tenant of it stayed upgraded and
+// serving for the soak with a 5xx rate under the limit. A failed tenant or
+// gate stops the release: rolled back or paused, as the spec says.
+func (rd *round) gate(w int) bool {
+	r := rd.r
+	var names, failed []string
+	for _, rt := range r.Status.Tenants {
+		if rt.Wave != w {
+			continue
+		}
+		switch rt.State {
+		case stamp.ReleaseTenantFailed:
+			failed = append(failed, rt.Name+" ("+rt.Message+")")
+		case stamp.ReleaseTenantUpgraded:
+			names = append(names, rt.Name)
+		}
+	}
+	if len(failed) > 0 {
+		rd.failGate(w, fmt.Sprintf("%d tenant(s) failed to upgrade: %s", len(failed), joinShort(failed)))
+		return false
+	}
+	for _, name := range names {
+		t := rd.tenants[name]
+		if t == nil || t.Status.Phase != stamp.PhaseReady || t.Status.Version != r.Spec.Version {
+			phase := "gone"
+			if t != nil {
+				phase = t.Status.Phase
+			}
+			rd.failGate(w, fmt.Sprintf("tenant %s is %s while the wave soaks", name, phase))
+			return false
+		}
+	}
+	c := rd.c
+	c.mu.Lock()
+	base := c.baselines[r.ID]
+	c.mu.Unlock()
+	if r.Status.GateSince.IsZero() || base == nil {
+		// The soak starts now (again, after a restart: the counters'
+		// start was not kept).
+		base = map[string][2]uint64{}
+		for _, name := range names {
+			base[name] = rd.counters(name)
+		}
+		c.mu.Lock()
+		c.baselines[r.ID] = base
+		c.mu.Unlock()
+		r.Status.GateSince, rd.changed = rd.now, true
+	}
+	var reqs, errs uint64
+	for _, name := range names {
+		now, then := rd.counters(name), base[name]
+		reqs += now[0] - then[0]
+		errs += now[1] - then[1]
+	}
+	if reqs > 0 && float64(errs)/float64(reqs) > r.Spec.MaxErrorRate {
+		rd.failGate(w, fmt.Sprintf("the router answered %d of %d requests to the wave's tenants with 5xx (%.1f%%, the limit is %.1f%%)",
+			errs, reqs, 100*float64(errs)/float64(reqs), 100*r.Spec.MaxErrorRate))
+		return false
+	}
+	if rd.now.Sub(r.Status.GateSince) < r.Spec.Soak {
+		return false
+	}
+	rd.event(stamp.EventReleaseGate, "", stamp.StatusOK, "wave %d (%s): %d tenant(s) healthy for %s, %d of %d requests 5xx",
+		w+1, FormatWave(r.Spec.Waves[w]), len(names), r.Spec.Soak, errs, reqs)
+	r.Status.Wave++
+	r.Status.GateSince = time.Time{}
+	rd.changed = true
+	c.mu.Lock()
+	delete(c.baselines, r.ID)
+	c.mu.Unlock()
+	if r.Status.Wave < len(r.Spec.Waves) {
+		rd.event(stamp.EventReleaseWave, "", "", "wave %d (%s) starts", r.Status.Wave+1, FormatWave(r.Spec.Waves[r.Status.Wave]))
+	}
+	return true
+}
+
+func (rd *round) counters(tenant string) [2]uint64 {
+	if rd.c.cfg.Counters == nil {
+		return [2]uint64{}
+	}
+	reqs, errs := rd.c.cfg.Counters(tenant)
+	return [2]uint64{reqs, errs}
+}
+
+// failGate stops the release at wave w for reason.
+func (rd *round) failGate(w int, reason string) {
+	r := rd.r
+	msg := fmt.Sprintf("wave %d (%s) failed its gate: %s", w+1, FormatWave(r.Spec.Waves[w]), reason)
+	rd.event(stamp.EventReleaseGate, "", stamp.StatusFailed, "%s", msg)
+	r.Status.Message, r.Status.GateSince, rd.changed = msg, time.Time{}, true
+	if r.Spec.OnFailure == stamp.OnFailurePause {
+		r.Spec.Paused = true
+		r.Status.State = stamp.ReleasePaused
+		rd.event(stamp.EventReleasePaused, "", "", "%s", msg)
+		return
+	}
+	r.Status.State = stamp.ReleaseRollingBack
+	for i, rt := range r.Status.Tenants {
+		if rt.State == stamp.ReleaseTenantPending {
+			rd.setTenant(i, stamp.ReleaseTenantSkipped, "the release stopped at wave %d", w+1)
+		}
+	}
+}
+
+// rollBack moves every tenant the release upgraded back to its version
+// from before, up to MaxParallel at once, then ends the release failed.
+func (rd *round) rollBack() []*stamp.Tenant {
+	r := rd.r
+	var moves []*stamp.Tenant
+	moving := 0
+	for _, rt := range r.Status.Tenants {
+		if rt.State == stamp.ReleaseTenantRollingBack || rt.State == stamp.ReleaseTenantUpgrading {
+			moving++
+			if t := rd.tenants[rt.Name]; t != nil && t.Generation < rt.Generation && rt.State == stamp.ReleaseTenantRollingBack {
+				moves = append(moves, rd.moveTo(t, rt.From, rt.Generation))
+			}
+		}
+	}
+	for i := range r.Status.Tenants {
+		rt := &r.Status.Tenants[i]
+		if rt.State != stamp.ReleaseTenantUpgraded || moving >= max(r.Spec.MaxParallel, 1) {
+			continue
+		}
+		t := rd.tenants[rt.Name]
+		if t == nil {
+			rd.setTenant(i, stamp.ReleaseTenantSkipped, "the tenant was deleted")
+			continue
+		}
+		if t.Upgrading() {
+			moving++
+			continue
+		}
+		rt.Generation = t.Generation + 1
+		rd.setTenant(i, stamp.ReleaseTenantRollingBack, "to %s", rt.From)
+		moves = append(moves, rd.moveTo(t, rt.From, rt.Generation))
+		moving++
+	}
+	if moving == 0 && len(moves) == 0 {
+		rd.finish(stamp.ReleaseFailed, stamp.EventReleaseFailed, r.Status.Message+"; every upgraded tenant was rolled back")
+	}
+	return moves
+}
+
+// finish ends the release in state.
+func (rd *round) finish(state, evType, msg string) {
+	r := rd.r
+	r.Status.State, r.Status.Message, r.Status.FinishedAt = state, msg, rd.now
+	rd.changed = true
+	rd.event(evType, "", "", "%s", msg)
+}
+
+func orText(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// joinShort lists up to three items and how many more.
+func joinShort(items []string) string {
+	if len(items) <= 3 {
+		return fmt.Sprint(items)
+	}
+	return fmt.Sprintf("%v and %d more", items[:3], len(items)-3)
+}
