@@ -21,7 +21,8 @@ import (
 
 // migrationFiles holds the schema of each dialect, one NNNN_name.sql file
 // per version under migrations/<dialect>/. Both dialects have the same
-// versions; a released file is never edited, a change is a new file in each.
+// versions; a released file is never edited, a change is a new file in each
+// and an entry in migrationReleases.
 //
 //go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrationFiles embed.FS
@@ -108,8 +109,9 @@ func openPostgres(rawURL string) (*sql.DB, error) {
 	return db, nil
 }
 
-// loadMigrations returns the embedded migrations of d in version order.
-func loadMigrations(d dialect) ([]migration, error) {
+// loadMigrations returns the embedded migrations of d that belong to
+// release rel or an earlier one, in version order.
+func loadMigrations(d dialect, rel int) ([]migration, error) {
 	names, err := fs.Glob(migrationFiles, "migrations/"+string(d)+"/*.sql")
 	if err != nil {
 		return nil, err
@@ -128,6 +130,13 @@ func loadMigrations(d dialect) ([]migration, error) {
 		if len(ms) > 0 && ms[len(ms)-1].version >= version {
 			return nil, fmt.Errorf("migration %s: version %d is not above the one before it", name, version)
 		}
+		introduced, ok := migrationReleases[version]
+		if !ok {
+			return nil, fmt.Errorf("migration %s: version %d has no release in migrationReleases", name, version)
+		}
+		if introduced > rel {
+			continue
+		}
 		body, err := fs.ReadFile(migrationFiles, name)
 		if err != nil {
 			return nil, err
@@ -138,7 +147,7 @@ func loadMigrations(d dialect) ([]migration, error) {
 }
 
 // migrateCmd is `ledger migrate`.
-func migrateCmd(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+func migrateCmd(ctx context.Context, rel int, args []string, getenv func(string) string, stderr io.Writer) error {
 	if len(args) > 0 {
 		return fmt.Errorf("migrate takes no arguments, got %q", args)
 	}
@@ -147,16 +156,18 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	defer db.Close()
-	return migrate(ctx, db, d, slog.New(slog.NewTextHandler(stderr, nil)))
+	return migrate(ctx, db, d, rel, slog.New(slog.NewTextHandler(stderr, nil)))
 }
 
-// migrate applies every embedded migration of d the database has not
-// recorded in schema_migrations, each in its own transaction, and logs each
-// it applies. Running it again is a no-op, and two runs at once are safe:
-// every transaction holds a lock from its start (SQLite's write lock, taken
-// at BEGIN; a PostgreSQL advisory lock) and rechecks the version under it.
-func migrate(ctx context.Context, db *sql.DB, d dialect, log *slog.Logger) error {
-	ms, err := loadMigrations(d)
+// migrate applies every embedded migration of d up to release rel that the
+// database has not recorded in schema_migrations, each in its own
+// transaction, and logs each it applies. Running it again is a no-op, and
+// two runs at once are safe: every transaction holds a lock from its start
+// (SQLite's write lock, taken at BEGIN; a PostgreSQL advisory lock) and
+// rechecks the version under it. Migrations of later releases already
+// applied are left alone.
+func migrate(ctx context.Context, db *sql.DB, d dialect, rel int, log *slog.Logger) error {
+	ms, err := loadMigrations(d, rel)
 	if err != nil {
 		return fmt.Errorf("load migrations: %w", err)
 	}
@@ -182,7 +193,7 @@ func migrate(ctx context.Context, db *sql.DB, d dialect, log *slog.Logger) error
 			log.Info("applied migration", "version", m.version, "name", m.name)
 		}
 	}
-	log.Info("schema is up to date", "version", ms[len(ms)-1].version)
+	log.Info("schema is up to date", "version", ms[len(ms)-1].version, "release", rel)
 	return nil
 }
 
@@ -232,11 +243,11 @@ func inMigrationTx(ctx context.Context, db *sql.DB, d dialect, f func(*sql.Tx) e
 	return tx.Commit()
 }
 
-// checkMigrated returns an error unless every embedded migration of d is
-// applied. Versions newer than this binary knows are fine: an old release
-// keeps serving while a new one is rolled out beside it.
-func checkMigrated(ctx context.Context, db *sql.DB, d dialect) error {
-	ms, err := loadMigrations(d)
+// checkMigrated returns an error unless every embedded migration of d up to
+// release rel is applied. Versions of later releases are fine: an old
+// release keeps serving while a new one is rolled out beside it.
+func checkMigrated(ctx context.Context, db *sql.DB, d dialect, rel int) error {
+	ms, err := loadMigrations(d, rel)
 	if err != nil {
 		return fmt.Errorf("load migrations: %w", err)
 	}
@@ -297,8 +308,24 @@ type invoice struct {
 	AmountCents  int64  `json:"amount_cents"`
 	Currency     string `json:"currency"`
 	Status       string `json:"status"`
-	CreatedAt    string `json:"created_at"` // RFC 3339, UTC
-	CustomerName string `json:"-"`          // for the home page
+	CreatedAt    string `json:"created_at"`       // RFC 3339, UTC
+	DueOn        string `json:"due_on,omitempty"` // YYYY-MM-DD; empty before releaseDueDates
+	CustomerName string `json:"-"`                // for the home page
+}
+
+// paymentTermDays is how long after its issue an invoice is due unless it
+// says otherwise. Migration 0002 uses the same term for its backfill and
+// for the rows that a release without due dates inserts.
+const paymentTermDays = 30
+
+// defaultDueOn returns the due date of an invoice created at createdAt
+// (RFC 3339) that names none: paymentTermDays after its UTC issue date.
+func defaultDueOn(createdAt string) (string, error) {
+	t, err := time.Parse(time.RFC3339, createdAt)
+	if err != nil {
+		return "", fmt.Errorf("issue time %q: %w", createdAt, err)
+	}
+	return t.UTC().AddDate(0, 0, paymentTermDays).Format(time.DateOnly), nil
 }
 
 // errUnknownCustomer is returned by insertInvoice for a customer_id that
@@ -336,10 +363,16 @@ func insertCustomer(ctx context.Context, db *sql.DB, c customer) (customer, erro
 	return c, nil
 }
 
-// listInvoices returns every invoice with its customer's name, oldest first.
-func listInvoices(ctx context.Context, db *sql.DB) ([]invoice, error) {
+// listInvoices returns every invoice with its customer's name, oldest first,
+// as release rel sees them: releases before releaseDueDates do not know the
+// due_on column and never name it.
+func listInvoices(ctx context.Context, db *sql.DB, rel int) ([]invoice, error) {
+	dueOn := ""
+	if rel >= releaseDueDates {
+		dueOn = ", i.due_on"
+	}
 	rows, err := db.QueryContext(ctx, `
-		SELECT i.id, i.customer_id, i.amount_cents, i.currency, i.status, i.created_at, c.name
+		SELECT i.id, i.customer_id, i.amount_cents, i.currency, i.status, i.created_at, c.name`+dueOn+`
 		FROM invoices i JOIN customers c ON c.id = i.customer_id
 		ORDER BY i.id`)
 	if err != nil {
@@ -349,7 +382,11 @@ func listInvoices(ctx context.Context, db *sql.DB) ([]invoice, error) {
 	invs := []invoice{}
 	for rows.Next() {
 		var i invoice
-		if err := rows.Scan(&i.ID, &i.CustomerID, &i.AmountCents, &i.Currency, &i.Status, &i.CreatedAt, &i.CustomerName); err != nil {
+		dest := []any{&i.ID, &i.CustomerID, &i.AmountCents, &i.Currency, &i.Status, &i.CreatedAt, &i.CustomerName}
+		if rel >= releaseDueDates {
+			dest = append(dest, &i.DueOn)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("list invoices: %w", err)
 		}
 		invs = append(invs, i)
@@ -362,8 +399,10 @@ func listInvoices(ctx context.Context, db *sql.DB) ([]invoice, error) {
 
 // insertInvoice stores inv as a new open invoice and returns it with its ID
 // and creation time. It returns errUnknownCustomer if the customer does not
-// exist; the check and the insert share one transaction.
-func insertInvoice(ctx context.Context, db *sql.DB, inv invoice) (invoice, error) {
+// exist; the check and the insert share one transaction. From
+// releaseDueDates on it stores inv.DueOn, paymentTermDays after the issue
+// date if empty; earlier releases leave the column to the database.
+func insertInvoice(ctx context.Context, db *sql.DB, rel int, inv invoice) (invoice, error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return invoice{}, fmt.Errorf("insert invoice: %w", err)
@@ -379,10 +418,22 @@ func insertInvoice(ctx context.Context, db *sql.DB, inv invoice) (invoice, error
 	}
 	inv.Status = "open"
 	inv.CreatedAt = time.Now().UTC().Format(time.RFC3339)
-	err = tx.QueryRowContext(ctx, `
-		INSERT INTO invoices (customer_id, amount_cents, currency, status, created_at)
-		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-		inv.CustomerID, inv.AmountCents, inv.Currency, inv.Status, inv.CreatedAt).Scan(&inv.ID)
+	if rel >= releaseDueDates {
+		if inv.DueOn == "" {
+			if inv.DueOn, err = defaultDueOn(inv.CreatedAt); err != nil {
+				return invoice{}, fmt.Errorf("insert invoice: %w", err)
+			}
+		}
+		err = tx.QueryRowContext(ctx, `
+			INSERT INTO invoices (customer_id, amount_cents, currency, status, created_at, due_on)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+			inv.CustomerID, inv.AmountCents, inv.Currency, inv.Status, inv.CreatedAt, inv.DueOn).Scan(&inv.ID)
+	} else {
+		err = tx.QueryRowContext(ctx, `
+			INSERT INTO invoices (customer_id, amount_cents, currency, status, created_at)
+			VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+			inv.CustomerID, inv.AmountCents, inv.Currency, inv.Status, inv.CreatedAt).Scan(&inv.ID)
+	}
 	if err != nil {
 		return invoice{}, fmt.Errorf("insert invoice: %w", err)
 	}

@@ -26,6 +26,7 @@ const (
 // the database. $SESSION_KEY is accepted but unused: the example has no
 // sessions, and the secret must never be logged.
 type config struct {
+	release  int    // the release served, from the build
 	tenant   string // $TENANT, shown on the home page
 	currency string // $CURRENCY, used when the settings name none
 }
@@ -33,7 +34,7 @@ type config struct {
 // serveCmd is `ledger serve`: it serves HTTP on $HOST:$PORT until ctx ends,
 // then stops accepting connections, drains in-flight requests for up to
 // drainTimeout and closes the database.
-func serveCmd(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+func serveCmd(ctx context.Context, rel int, args []string, getenv func(string) string, stderr io.Writer) error {
 	if len(args) > 0 {
 		return fmt.Errorf("serve takes no arguments, got %q", args)
 	}
@@ -49,7 +50,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if host == "" {
 		host = "127.0.0.1"
 	}
-	cfg := config{tenant: getenv("TENANT"), currency: getenv("CURRENCY")}
+	cfg := config{release: rel, tenant: getenv("TENANT"), currency: getenv("CURRENCY")}
 	if cfg.currency != "" && !currencyPattern.MatchString(cfg.currency) {
 		return fmt.Errorf("CURRENCY %q is not a three-letter code such as EUR", cfg.currency)
 	}
@@ -59,7 +60,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer db.Close()
-	if err := checkMigrated(ctx, db, d); err != nil {
+	if err := checkMigrated(ctx, db, d, rel); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
@@ -73,7 +74,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("serving", "addr", ln.Addr().String(), "tenant", cfg.tenant)
+	log.Info("serving", "addr", ln.Addr().String(), "tenant", cfg.tenant, "release", rel)
 
 	select {
 	case err := <-served:
@@ -91,24 +92,45 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	return nil
 }
 
-// newServer returns the whole HTTP surface of ledger.
+// releaseHeader names the release that served a response, on every
+// response, so a test of a blue/green upgrade can tell which version
+// answered each request.
+const releaseHeader = "Ledger-Release"
+
+// newServer returns the whole HTTP surface of release cfg.release of
+// ledger.
 func newServer(db *sql.DB, log *slog.Logger, cfg config) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /healthz", handleHealthz(db))
+	mux.Handle("GET /healthz", handleHealthz(db, cfg.release))
+	mux.Handle("GET /version", handleVersion(cfg.release))
 	mux.Handle("GET /{$}", handleIndex(db, cfg))
 	mux.Handle("GET /api/customers", handleListCustomers(db))
 	mux.Handle("POST /api/customers", handleCreateCustomer(db))
 	mux.Handle("/api/customers", handleMethodNotAllowed())
-	mux.Handle("GET /api/invoices", handleListInvoices(db))
+	mux.Handle("GET /api/invoices", handleListInvoices(db, cfg.release))
 	mux.Handle("POST /api/invoices", handleCreateInvoice(db, cfg))
 	mux.Handle("/api/invoices", handleMethodNotAllowed())
-	return logRequests(log, mux)
+	release := strconv.Itoa(cfg.release)
+	return logRequests(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(releaseHeader, release)
+		mux.ServeHTTP(w, r)
+	}))
 }
 
-// handleHealthz answers 200 "ok" while the database answers a ping.
-func handleHealthz(db *sql.DB) http.Handler {
+// handleHealthz answers 200 "ok (release N)" while the database answers a
+// ping. Release 3 always answers 500: it is deliberately broken, so that
+// Stamp's rollback tests have an upgrade that fails its health check after
+// its migration has run.
+func handleHealthz(db *sql.DB, rel int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if rel == releaseBroken {
+			const broken = "release 3 is deliberately broken for rollback tests"
+			requestLogOf(r).err = errors.New(broken)
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, broken)
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := db.PingContext(ctx); err != nil {
@@ -117,7 +139,15 @@ func handleHealthz(db *sql.DB) http.Handler {
 			io.WriteString(w, "database unavailable")
 			return
 		}
-		io.WriteString(w, "ok")
+		fmt.Fprintf(w, "ok (release %d)", rel)
+	})
+}
+
+// handleVersion answers {"release": N}, the release this binary was built
+// as.
+func handleVersion(rel int) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]int{"release": rel})
 	})
 }
 
@@ -142,10 +172,10 @@ var indexPage = template.Must(template.New("index").Funcs(template.FuncMap{"mone
 <p class="muted">Ledger · default currency {{.Currency}}</p>
 {{- if .Invoices}}
 <table>
-<thead><tr><th>#</th><th>Customer</th><th class="num">Amount</th><th>Status</th></tr></thead>
+<thead><tr><th>#</th><th>Customer</th><th class="num">Amount</th><th>Status</th>{{if .DueDates}}<th>Due</th>{{end}}</tr></thead>
 <tbody>
 {{- range .Invoices}}
-<tr><td>{{.ID}}</td><td>{{.CustomerName}}</td><td class="num">{{money .AmountCents}} {{.Currency}}</td><td>{{.Status}}</td></tr>
+<tr><td>{{.ID}}</td><td>{{.CustomerName}}</td><td class="num">{{money .AmountCents}} {{.Currency}}</td><td>{{.Status}}</td>{{if $.DueDates}}<td>{{.DueOn}}</td>{{end}}</tr>
 {{- end}}
 </tbody>
 </table>
@@ -173,7 +203,7 @@ func handleIndex(db *sql.DB, cfg config) http.Handler {
 			internalError(w, r, err)
 			return
 		}
-		invs, err := listInvoices(r.Context(), db)
+		invs, err := listInvoices(r.Context(), db, cfg.release)
 		if err != nil {
 			internalError(w, r, err)
 			return
@@ -186,7 +216,8 @@ func handleIndex(db *sql.DB, cfg config) http.Handler {
 		data := struct {
 			Tenant, Currency string
 			Invoices         []invoice
-		}{tenant, currency, invs}
+			DueDates         bool
+		}{tenant, currency, invs, cfg.release >= releaseDueDates}
 		if err := indexPage.Execute(w, data); err != nil {
 			requestLogOf(r).err = fmt.Errorf("render home page: %w", err)
 		}
@@ -237,9 +268,9 @@ func handleCreateCustomer(db *sql.DB) http.Handler {
 	})
 }
 
-func handleListInvoices(db *sql.DB) http.Handler {
+func handleListInvoices(db *sql.DB, rel int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		invs, err := listInvoices(r.Context(), db)
+		invs, err := listInvoices(r.Context(), db, rel)
 		if err != nil {
 			internalError(w, r, err)
 			return
@@ -248,16 +279,27 @@ func handleListInvoices(db *sql.DB) http.Handler {
 	})
 }
 
+// invoiceRequest is the body of POST /api/invoices in every release.
+type invoiceRequest struct {
+	CustomerID  int64  `json:"customer_id"`
+	AmountCents int64  `json:"amount_cents"`
+	Currency    string `json:"currency"`
+}
+
 func handleCreateInvoice(db *sql.DB, cfg config) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var in struct {
-			CustomerID  int64  `json:"customer_id"`
-			AmountCents int64  `json:"amount_cents"`
-			Currency    string `json:"currency"`
+			invoiceRequest
+			DueOn string `json:"due_on"`
 		}
-		if !decodeJSON(w, r, &in) {
+		body := any(&in)
+		if cfg.release < releaseDueDates {
+			body = &in.invoiceRequest // so due_on is refused as an unknown field
+		}
+		if !decodeJSON(w, r, body) {
 			return
 		}
+		today := time.Now().UTC().Format(time.DateOnly)
 		switch {
 		case in.CustomerID <= 0:
 			writeError(w, http.StatusBadRequest, "customer_id must be a positive integer")
@@ -268,8 +310,14 @@ func handleCreateInvoice(db *sql.DB, cfg config) http.Handler {
 		case in.Currency != "" && !currencyPattern.MatchString(in.Currency):
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("currency %q is not a three-letter code such as EUR", in.Currency))
 			return
+		case in.DueOn != "" && !isDate(in.DueOn):
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("due_on %q is not a date such as 2025-01-31", in.DueOn))
+			return
+		case in.DueOn != "" && in.DueOn < today:
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("due_on %s is before today (%s, UTC)", in.DueOn, today))
+			return
 		}
-		inv := invoice{CustomerID: in.CustomerID, AmountCents: in.AmountCents, Currency: in.Currency}
+		inv := invoice{CustomerID: in.CustomerID, AmountCents: in.AmountCents, Currency: in.Currency, DueOn: in.DueOn}
 		if inv.Currency == "" {
 			var err error
 			if inv.Currency, err = defaultCurrency(r.Context(), db, cfg); err != nil {
@@ -277,7 +325,7 @@ func handleCreateInvoice(db *sql.DB, cfg config) http.Handler {
 				return
 			}
 		}
-		inv, err := insertInvoice(r.Context(), db, inv)
+		inv, err := insertInvoice(r.Context(), db, cfg.release, inv)
 		if errors.Is(err, errUnknownCustomer) {
 			writeError(w, http.StatusUnprocessableEntity, fmt.Sprintf("customer %d does not exist", in.CustomerID))
 			return
@@ -296,6 +344,12 @@ func handleMethodNotAllowed() http.Handler {
 		w.Header().Set("Allow", "GET, HEAD, POST")
 		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed: use GET or POST", r.Method))
 	})
+}
+
+// isDate reports whether s is a date in the form YYYY-MM-DD.
+func isDate(s string) bool {
+	_, err := time.Parse(time.DateOnly, s)
+	return err == nil
 }
 
 // defaultCurrency is the currency of an invoice that names none: the

@@ -1,7 +1,7 @@
 // Ledger is the example SaaS app that Stamp stamps out per customer: a small
 // invoicing service with customers, invoices and a settings table, kept in
 // the database that $DATABASE_URL names: a SQLite file or a PostgreSQL
-// database.
+// database. One source builds every release of it (see release.go).
 //
 // Usage:
 //
@@ -45,22 +45,33 @@ func main() {
 	}
 }
 
-// run dispatches one ledger command. It returns when the command is done or,
-// for serve, when ctx ends and in-flight requests have drained.
+// run dispatches one ledger command as the release this binary was built
+// as. It returns when the command is done or, for serve, when ctx ends and
+// in-flight requests have drained.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	rel, err := parseRelease(release)
+	if err != nil {
+		return err
+	}
+	return runRelease(ctx, rel, args, getenv, stdout, stderr)
+}
+
+// runRelease is run as release rel, so tests can run any release in-process.
+func runRelease(ctx context.Context, rel int, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("no command given")
 	}
 	switch cmd, args := args[0], args[1:]; cmd {
 	case "migrate":
-		return migrateCmd(ctx, args, getenv, stderr)
+		return migrateCmd(ctx, rel, args, getenv, stderr)
 	case "seed":
-		return seedCmd(ctx, args, getenv, stderr)
+		return seedCmd(ctx, rel, args, getenv, stderr)
 	case "serve":
-		return serveCmd(ctx, args, getenv, stderr)
+		return serveCmd(ctx, rel, args, getenv, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
+		fmt.Fprintf(stdout, "\nthis binary is release %d of ledger\n", rel)
 		return nil
 	default:
 		fmt.Fprint(stderr, usage)

@@ -20,7 +20,7 @@ var (
 // seedCmd is `ledger seed`: it writes the tenant's settings and nothing else,
 // so a freshly created tenant starts with no customers and no invoices.
 // Running it again overwrites the settings with the new values.
-func seedCmd(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+func seedCmd(ctx context.Context, rel int, args []string, getenv func(string) string, stderr io.Writer) error {
 	flags := flag.NewFlagSet("seed", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	admin := flags.String("admin", "admin@example.com", "email address of the tenant's administrator")
@@ -45,7 +45,7 @@ func seedCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer db.Close()
-	if err := checkMigrated(ctx, db, d); err != nil {
+	if err := checkMigrated(ctx, db, d, rel); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
 	settings := map[string]string{"admin_email": *admin, "currency": *currency}
