@@ -7,6 +7,10 @@
 // atomically; Sync and Run keep it up to date from the store's tenants and
 // event log. No request touches the store, so tenants keep serving while
 // the control plane is down or slow.
+//
+// The router also counts, per tenant, the answers it gives and how many of
+// them were 5xx (Stats), and, per endpoint, the requests being proxied to it
+// (InFlight), with atomics the hot path updates without a lock.
 package router
 
 import (
@@ -79,10 +83,19 @@ type Router struct {
 
 	// routes is the table the hot path reads: tenant name to route. Nil
 	// until the first successful Sync. Writers build a new map and swap it.
+	// It is also where a tenant's counters live: each new route of a
+	// tenant takes over the counters of the one it replaces.
 	routes atomic.Pointer[map[string]*route]
 
 	mu  sync.Mutex // serialises syncs; guards seq
 	seq int64      // the last event seq whose tenant the table reflects
+
+	// gauges are the in-flight counters by endpoint. An endpoint keeps its
+	// gauge while a route names it or a request to it is in flight, so a
+	// drain can watch an endpoint the table no longer has.
+	gaugesMu sync.Mutex
+	gauges   map[string]*gauge
+	sweeps   uint64 // counts sweepGauges calls; guarded by gaugesMu
 }
 
 // route is how the router answers for one tenant.
@@ -90,7 +103,16 @@ type route struct {
 	phase     string
 	deleting  bool
 	endpoints []string
-	proxy     *httputil.ReverseProxy // nil while the tenant is not serving
+	createdAt time.Time     // tells a tenant from an earlier one of the same name
+	stats     *tenantStats  // shared with the tenant's earlier routes
+	targets   []target      // one per endpoint; empty while not serving
+	next      atomic.Uint64 // turns: the next request goes to targets[next%len]
+}
+
+// target is one endpoint of a serving tenant.
+type target struct {
+	proxy    *httputil.ReverseProxy
+	inFlight *gauge
 }
 
 // New returns a Router for cfg, filling in defaults.
@@ -105,6 +127,7 @@ func New(cfg Config) *Router {
 		poll:      cfg.PollInterval,
 		log:       cfg.Logger,
 		transport: cfg.Transport,
+		gauges:    make(map[string]*gauge),
 	}
 	if r.poll <= 0 {
 		r.poll = defaultPollInterval
@@ -136,11 +159,12 @@ func newTransport() *http.Transport {
 }
 
 // ServeHTTP routes req by its Host: a single label under the base domain
-// names the tenant. A host that names no tenant is 404, a tenant not ready
-// (or being deleted) is 503 with Retry-After, and a tenant whose endpoint
-// does not answer is 502. Everything else is proxied untouched but for the
-// X-Forwarded-For, -Host and -Proto headers, which the router sets (those
-// sent by the client are dropped: the router is the edge).
+// names the tenant. A host that names no tenant is 404, a tenant neither
+// ready nor upgrading (or being deleted) is 503 with Retry-After, and a
+// tenant whose endpoint does not answer is 502. Everything else is proxied
+// untouched but for the X-Forwarded-For, -Host and -Proto headers, which
+// the router sets (those sent by the client are dropped: the router is the
+// edge). Answers for a tenant the table knows are counted (see Stats).
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	name, ok := r.tenantName(req.Host)
 	if !ok {
@@ -157,12 +181,28 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	switch {
 	case rt == nil:
 		writeError(w, req, http.StatusNotFound, stamp.Errorf(stamp.ENOTFOUND, "tenant %q does not exist", name))
-	case rt.proxy == nil:
+	case len(rt.targets) == 0:
+		rt.stats.answered(http.StatusServiceUnavailable)
 		w.Header().Set("Retry-After", retryAfter)
 		writeError(w, req, http.StatusServiceUnavailable, notServing(name, rt))
 	default:
-		rt.proxy.ServeHTTP(w, req)
+		rt.proxy(w, req)
 	}
+}
+
+// proxy sends req to the tenant's next endpoint. The proxy's hooks count
+// the answer; this counts the request in flight and times it until the
+// answer has been copied, deferred because ReverseProxy panics with
+// http.ErrAbortHandler when it cannot finish copying the answer.
+func (rt *route) proxy(w http.ResponseWriter, req *http.Request) {
+	t := &rt.targets[(rt.next.Add(1)-1)%uint64(len(rt.targets))]
+	start := time.Now()
+	t.inFlight.n.Add(1)
+	defer func() {
+		t.inFlight.n.Add(-1)
+		rt.stats.observe(time.Since(start))
+	}()
+	t.proxy.ServeHTTP(w, req)
 }
 
 // notServing explains why a known tenant gets no traffic.
@@ -192,17 +232,35 @@ func (r *Router) tenantName(host string) (string, bool) {
 	return label, true
 }
 
-// newRoute turns a tenant into its route, with a proxy when it serves.
-func (r *Router) newRoute(t *stamp.Tenant) *route {
+// newRoute turns a tenant into its route, with a target per endpoint when
+// it serves. prev, the tenant's route until now (nil if none), hands over
+// its counters unless it belonged to an earlier tenant of the same name.
+func (r *Router) newRoute(t *stamp.Tenant, prev *route) *route {
 	rt := &route{
 		phase:     t.Status.Phase,
 		deleting:  t.Spec.Desired == stamp.DesiredDeleted,
 		endpoints: t.Status.Endpoints,
+		createdAt: t.CreatedAt,
 	}
-	if rt.phase == stamp.PhaseReady && len(rt.endpoints) > 0 && !rt.deleting {
-		rt.proxy = r.newProxy(t.Name, rt.endpoints)
+	if prev != nil && prev.createdAt.Equal(t.CreatedAt) {
+		rt.stats = prev.stats
+	} else {
+		rt.stats = new(tenantStats)
+	}
+	if serves(rt.phase) && !rt.deleting {
+		rt.targets = make([]target, len(rt.endpoints))
+		for i, e := range rt.endpoints {
+			rt.targets[i] = target{proxy: r.newProxy(t.Name, e, rt.stats), inFlight: r.gauge(e)}
+		}
 	}
 	return rt
+}
+
+// serves reports whether a tenant in phase gets traffic. An upgrading
+// tenant does: its endpoints are the old version's until the new one is
+// ready to take over.
+func serves(phase string) bool {
+	return phase == stamp.PhaseReady || phase == stamp.PhaseUpgrading
 }
 
 // bufferPool recycles the buffers proxies copy bodies through; without it
@@ -220,19 +278,15 @@ func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }
 
 var copyBuffers httputil.BufferPool = &bufferPool{}
 
-// newProxy returns the reverse proxy for one tenant, which takes its
-// endpoints (one per instance of the public service) in turn. Each tenant
+// newProxy returns the reverse proxy for one endpoint (one instance of a
+// tenant's public service), counting its answers in stats. Each endpoint
 // gets its own (they are small) so the hot path needs no per-request
 // allocation to tell the proxy where to go.
-func (r *Router) newProxy(tenant string, endpoints []string) *httputil.ReverseProxy {
-	targets := make([]*url.URL, len(endpoints))
-	for i, e := range endpoints {
-		targets[i] = &url.URL{Scheme: "http", Host: e}
-	}
-	var next atomic.Uint64
+func (r *Router) newProxy(tenant, endpoint string, stats *tenantStats) *httputil.ReverseProxy {
+	u := &url.URL{Scheme: "http", Host: endpoint}
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(targets[(next.Add(1)-1)%uint64(len(targets))])
+			pr.SetURL(u)
 			pr.SetXForwarded()
 			pr.Out.Host = pr.In.Host // apps build links from the customer's address
 		},
@@ -240,8 +294,21 @@ func (r *Router) newProxy(tenant string, endpoints []string) *httputil.ReversePr
 		BufferPool:    copyBuffers,
 		FlushInterval: -1, // stream: server-sent events and long polls must not wait for a buffer
 		ErrorLog:      r.errorLog,
+		// A protocol switch that fails after the backend's 101 is counted
+		// twice, as the 101 and as the 502: too rare to track per request.
+		ModifyResponse: func(resp *http.Response) error {
+			stats.answered(resp.StatusCode)
+			return nil
+		},
 		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
-			r.log.Debug("router: tenant not answering", "tenant", tenant, "endpoint", req.URL.Host, "err", err)
+			if req.Context().Err() != nil {
+				// The client hung up before the backend answered: no one
+				// receives the 502, so it is no error of the tenant's.
+				stats.hungUp()
+			} else {
+				stats.answered(http.StatusBadGateway)
+			}
+			r.log.Debug("router: tenant not answering", "tenant", tenant, "endpoint", endpoint, "err", err)
 			writeError(w, req, http.StatusBadGateway, stamp.Errorf(stamp.EUNAVAILABLE, "tenant %s is not answering", tenant))
 		},
 	}

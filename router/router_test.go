@@ -78,6 +78,14 @@ func inPhase(name, phase string) *stamp.Tenant {
 	}
 }
 
+// upgrading returns a tenant moving to another version whose old version
+// serves at endpoints (none if empty).
+func upgrading(name string, endpoints ...string) *stamp.Tenant {
+	t := ready(name, endpoints...)
+	t.Status.Phase = stamp.PhaseUpgrading
+	return t
+}
+
 func deleting(name, endpoint string) *stamp.Tenant {
 	t := ready(name, endpoint)
 	t.Spec.Desired = stamp.DesiredDeleted
@@ -148,6 +156,8 @@ func TestServeHTTP(t *testing.T) {
 	src.put(ready("noendpoint", ""))
 	src.put(deleting("gone", backend(t, "gone")))
 	src.put(ready("dead", deadEndpoint(t)))
+	src.put(upgrading("wayne", backend(t, "wayne")))
+	src.put(upgrading("stark", ""))
 	_, srv := serve(t, src)
 
 	tests := []struct {
@@ -159,6 +169,7 @@ func TestServeHTTP(t *testing.T) {
 	}{
 		{name: "acme", host: "acme.localhost:7080", wantStatus: 200, wantTenant: "acme"},
 		{name: "globex", host: "globex.localhost:7080", wantStatus: 200, wantTenant: "globex"},
+		{name: "upgrading", host: "wayne.localhost:7080", wantStatus: 200, wantTenant: "wayne"},
 		{name: "uppercase and port", host: "GLOBEX.LocalHost:7080", wantStatus: 200, wantTenant: "globex"},
 		{name: "no port", host: "acme.localhost", wantStatus: 200, wantTenant: "acme"},
 		{name: "trailing dot", host: "acme.localhost.:7080", wantStatus: 200, wantTenant: "acme"},
@@ -174,6 +185,7 @@ func TestServeHTTP(t *testing.T) {
 		{name: "no phase yet", host: "hooli.localhost:7080", wantStatus: 503, wantBody: `tenant "hooli" is not ready yet (phase: pending)`},
 		{name: "failed", host: "umbrella.localhost:7080", wantStatus: 503, wantBody: `tenant "umbrella" is not ready yet (phase: failed)`},
 		{name: "ready without endpoint", host: "noendpoint.localhost:7080", wantStatus: 503, wantBody: `tenant "noendpoint" is not ready yet (phase: ready)`},
+		{name: "upgrading without endpoint", host: "stark.localhost:7080", wantStatus: 503, wantBody: `tenant "stark" is not ready yet (phase: upgrading)`},
 		{name: "desired deleted", host: "gone.localhost:7080", wantStatus: 503, wantBody: `tenant "gone" is being deleted (phase: ready)`},
 		{name: "backend down", host: "dead.localhost:7080", wantStatus: 502, wantBody: "tenant dead is not answering"},
 	}

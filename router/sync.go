@@ -52,11 +52,16 @@ func (r *Router) reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load routes: list tenants: %w", err)
 	}
+	var old map[string]*route
+	if p := r.routes.Load(); p != nil {
+		old = *p
+	}
 	table := make(map[string]*route, len(tenants))
 	for _, t := range tenants {
-		table[t.Name] = r.newRoute(t)
+		table[t.Name] = r.newRoute(t, old[t.Name])
 	}
 	r.routes.Store(&table)
+	r.sweepGauges(table)
 	r.seq = seq
 	r.log.Debug("router: routes loaded", "tenants", len(table), "seq", seq)
 	return nil
@@ -94,6 +99,7 @@ func (r *Router) SyncTenant(ctx context.Context, name string) error {
 // refresh reads the named tenants and swaps in a table with their routes
 // changed. r.mu must be held and the table loaded.
 func (r *Router) refresh(ctx context.Context, names map[string]struct{}) error {
+	old := *r.routes.Load()
 	changed := make(map[string]*route, len(names)) // nil: remove the route
 	for name := range names {
 		t, err := r.src.GetTenant(ctx, name)
@@ -103,10 +109,10 @@ func (r *Router) refresh(ctx context.Context, names map[string]struct{}) error {
 		case err != nil:
 			return fmt.Errorf("update route of %s: %w", name, err)
 		default:
-			changed[name] = r.newRoute(t)
+			changed[name] = r.newRoute(t, old[name])
 		}
 	}
-	table := maps.Clone(*r.routes.Load())
+	table := maps.Clone(old)
 	for name, rt := range changed {
 		if rt == nil {
 			delete(table, name)
@@ -114,9 +120,10 @@ func (r *Router) refresh(ctx context.Context, names map[string]struct{}) error {
 			continue
 		}
 		table[name] = rt
-		r.log.Debug("router: route updated", "tenant", name, "phase", rt.phase, "endpoints", rt.endpoints, "serving", rt.proxy != nil)
+		r.log.Debug("router: route updated", "tenant", name, "phase", rt.phase, "endpoints", rt.endpoints, "serving", len(rt.targets) > 0)
 	}
 	r.routes.Store(&table)
+	r.sweepGauges(table)
 	return nil
 }
 
