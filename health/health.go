@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -32,6 +33,9 @@ var defaultClient = &http.Client{
 // answer with a few bytes, and a huge body must not stall the prober.
 const maxDrain = 64 << 10
 
+// maxQuoted bounds how much of a failed probe's answer its error quotes.
+const maxQuoted = 200
+
 // probeError is a failed probe: "GET <url>: <what happened>".
 type probeError struct {
 	url  string
@@ -44,7 +48,7 @@ func (e *probeError) Unwrap() error { return e.err }
 
 // Probe GETs url within timeout and returns nil if the answer is a 2xx.
 // Otherwise the error names the url and what went wrong: "GET <url>: status
-// 503", "...: connection refused", "...: no answer within 2s". A nil client
+// 503: <the start of the answer>", "...: connection refused", "...: no answer within 2s". A nil client
 // means a shared one with keep-alives off that follows no redirects.
 func Probe(ctx context.Context, client *http.Client, url string, timeout time.Duration) error {
 	if client == nil {
@@ -64,9 +68,15 @@ func Probe(ctx context.Context, client *http.Client, url string, timeout time.Du
 	defer resp.Body.Close()
 	// Read the (small) body so the server sees a complete exchange; a
 	// failure to read it says nothing about health.
+	head := make([]byte, maxQuoted)
+	n, _ := io.ReadFull(resp.Body, head)
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return &probeError{url: url, what: fmt.Sprintf("status %d", resp.StatusCode)}
+		what := fmt.Sprintf("status %d", resp.StatusCode)
+		if body := strings.Join(strings.Fields(strings.ToValidUTF8(string(head[:n]), "?")), " "); body != "" && resp.StatusCode >= 400 {
+			what += ": " + body // what the app says is wrong
+		}
+		return &probeError{url: url, what: what}
 	}
 	return nil
 }

@@ -75,7 +75,7 @@ func TestProbe(t *testing.T) {
 		{name: "200", url: ok.URL + "/healthz", timeout: 5 * time.Second},
 		{name: "204", url: noContent.URL + "/healthz", timeout: 5 * time.Second},
 		{name: "503", url: unavailable.URL + "/healthz", timeout: 5 * time.Second,
-			want: "GET " + unavailable.URL + "/healthz: status 503"},
+			want: "GET " + unavailable.URL + "/healthz: status 503: starting"},
 		{name: "redirect is not followed", url: redirect.URL + "/healthz", timeout: 5 * time.Second,
 			want: "GET " + redirect.URL + "/healthz: status 302"},
 		{name: "slow beyond timeout", url: slow.URL + "/healthz", timeout: 50 * time.Millisecond,
@@ -159,7 +159,7 @@ func TestWaitHealthyGivesUp(t *testing.T) {
 		lastErr string
 		timeout time.Duration
 	}{
-		{name: "503", url: unavailable.URL + "/healthz", lastErr: "GET " + unavailable.URL + "/healthz: status 503", timeout: 5 * time.Second},
+		{name: "503", url: unavailable.URL + "/healthz", lastErr: "GET " + unavailable.URL + "/healthz: status 503: starting", timeout: 5 * time.Second},
 		{name: "refused", url: refused, lastErr: "GET " + refused + ": connection refused", timeout: 5 * time.Second},
 		{name: "slow", url: slow.URL, lastErr: "GET " + slow.URL + ": no answer within 50ms", timeout: 50 * time.Millisecond},
 	}

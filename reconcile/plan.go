@@ -1,6 +1,10 @@
 package reconcile
 
-import stamp "github.com/stamphq/stamp"
+import (
+	"time"
+
+	stamp "github.com/stamphq/stamp"
+)
 
 // Plan decides which steps bring tenant t from what obs shows to its spec.
 // It only decides; Reconciler.reconcile does. An empty plan means t is
@@ -21,7 +25,7 @@ func Plan(t *stamp.Tenant, obs *stamp.Observed) []string {
 	}
 	if t.Status.Version != "" && t.Spec.Version != t.Status.Version {
 		// A tenant that served one version moves to another blue/green.
-		return upgradeSteps(&stamp.Upgrade{To: t.Spec.Version}, t.Status.MigratedVersion)
+		return upgradeSteps(nextUpgrade(t, time.Time{}), t.Status.MigratedVersion)
 	}
 	if current && t.Status.Phase == stamp.PhaseReady && known(obs) {
 		// A crashed instance is the driver's to restart (with backoff);
@@ -36,6 +40,24 @@ func Plan(t *stamp.Tenant, obs *stamp.Observed) []string {
 		steps = append(steps, stamp.StepSeed)
 	}
 	return append(steps, stamp.StepStart, stamp.StepHealth, stamp.StepRoute)
+}
+
+// nextUpgrade is the move that takes serving tenant t to its spec's
+// version, started at now. Going back to the version the last upgrade came
+// from, with that upgrade's snapshot, restores the snapshot instead of
+// migrating: that is the rollback of a release, database included; so is
+// trying such a move again after it failed.
+func nextUpgrade(t *stamp.Tenant, now time.Time) *stamp.Upgrade {
+	st := &t.Status
+	u := &stamp.Upgrade{From: st.Version, To: t.Spec.Version, StartedAt: now}
+	if prev := st.Upgrade; prev != nil && prev.Snapshot != "" {
+		back := prev.Result == stamp.UpgradeSucceeded && prev.From == u.To && prev.To == u.From
+		again := prev.Restore && prev.Result == stamp.UpgradeFailed && prev.To == u.To && prev.From == u.From
+		if back || again {
+			u.Restore, u.Snapshot = true, prev.Snapshot
+		}
+	}
+	return u
 }
 
 // upgradeSteps are the steps left of upgrade u, given the version whose

@@ -364,8 +364,14 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 			cancelSeed() // the seed run goes on in the driver; a retry finds it
 			return err
 		}
-		if step == stamp.StepRemove {
+		switch step {
+		case stamp.StepRemove:
 			return nil // the tenant and its events' subject are gone
+		case stamp.StepRetire:
+			u := p.t.Status.Upgrade
+			if err := p.event(ctx, &stamp.Event{Type: stamp.EventTenantUpgraded, Message: fmt.Sprintf("from %s to %s", u.From, u.To)}); err != nil {
+				return err
+			}
 		}
 		p.queued = p.r.cfg.Clock.Now()
 	}

@@ -24,20 +24,9 @@ func isUpgrade(steps []string) bool {
 	return false
 }
 
-// beginUpgrade records the start of a move from the serving version to
-// the spec's. Going back to the version the last upgrade came from, with
-// that upgrade's snapshot, restores the snapshot instead of migrating:
-// that is the rollback of a release, database included.
+// beginUpgrade records the start of the move Plan chose (nextUpgrade).
 func (p *pass) beginUpgrade(ctx context.Context) error {
-	st := &p.t.Status
-	u := &stamp.Upgrade{From: st.Version, To: p.t.Spec.Version, StartedAt: p.r.cfg.Clock.Now()}
-	if prev := st.Upgrade; prev != nil && prev.Snapshot != "" {
-		back := prev.Result == stamp.UpgradeSucceeded && prev.From == u.To && prev.To == u.From
-		again := prev.Restore && prev.Result == stamp.UpgradeFailed && prev.To == u.To && prev.From == u.From
-		if back || again {
-			u.Restore, u.Snapshot = true, prev.Snapshot
-		}
-	}
+	u := nextUpgrade(p.t, p.r.cfg.Clock.Now())
 	err := p.update(ctx, func(st *stamp.TenantStatus) {
 		st.Upgrade = u
 		st.FailedStep, st.Message = "", ""
@@ -52,7 +41,8 @@ func (p *pass) beginUpgrade(ctx context.Context) error {
 // changes: a tenant that is down is reported, not upgraded blind.
 func (p *pass) check(ctx context.Context) error {
 	u := p.t.Status.Upgrade
-	if st := p.t.Status; st.Phase != stamp.PhaseReady {
+	// Upgrading means this check passed before, in a pass that crashed.
+	if st := p.t.Status; st.Phase != stamp.PhaseReady && st.Phase != stamp.PhaseUpgrading {
 		msg := ""
 		if st.Message != "" {
 			msg = " (" + st.Message + ")"
@@ -188,10 +178,7 @@ func (p *pass) retire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := p.syncRoute(ctx); err != nil {
-		return err
-	}
-	return p.event(ctx, &stamp.Event{Type: stamp.EventTenantUpgraded, Message: fmt.Sprintf("from %s to %s", u.From, u.To)})
+	return p.syncRoute(ctx)
 }
 
 // failUpgrade handles a step of an upgrade that failed for good before

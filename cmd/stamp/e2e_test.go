@@ -30,7 +30,10 @@ import (
 
 var (
 	stampBin  string // the stamp binary built for these tests
-	ledgerBin string // the example app, built once
+	ledgerBin string // the example app (its newest working release), built once
+	// ledgerRelease holds the example app built as each of its releases:
+	// 1, 2 and the deliberately broken 3.
+	ledgerRelease = map[int]string{}
 )
 
 func TestMain(m *testing.M) {
@@ -41,10 +44,15 @@ func TestMain(m *testing.M) {
 	}
 	stampBin = filepath.Join(dir, "stamp")
 	ledgerBin = filepath.Join(dir, "ledger")
-	for bin, pkg := range map[string]string{stampBin: ".", ledgerBin: "../../examples/ledger"} {
-		out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
+	builds := [][]string{{"-o", stampBin, "."}, {"-o", ledgerBin, "../../examples/ledger"}}
+	for _, rel := range []int{1, 2, 3} {
+		ledgerRelease[rel] = filepath.Join(dir, fmt.Sprintf("ledger-%d", rel))
+		builds = append(builds, []string{"-ldflags", fmt.Sprintf("-X main.release=%d", rel), "-o", ledgerRelease[rel], "../../examples/ledger"})
+	}
+	for _, args := range builds {
+		out, err := exec.Command("go", append([]string{"build"}, args...)...).CombinedOutput()
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
+			fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", strings.Join(args, " "), err, out)
 			os.Exit(1)
 		}
 	}
@@ -220,7 +228,14 @@ func (s *stampServer) do(method, tenant, path, body string) (int, string) {
 // applying the edits (old -> new replacements of stamp.yaml).
 func blueprintDir(t *testing.T, edits ...string) string {
 	t.Helper()
-	src, err := os.ReadFile("../../examples/ledger/stamp.yaml")
+	return blueprintDirOf(t, "../../examples/ledger/stamp.yaml", ledgerBin, edits...)
+}
+
+// blueprintDirOf is blueprintDir for the blueprint at path, with binary
+// bin as bin/ledger.
+func blueprintDirOf(t *testing.T, path, bin string, edits ...string) string {
+	t.Helper()
+	src, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,11 +250,11 @@ func blueprintDir(t *testing.T, edits ...string) string {
 	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	bin, err := os.ReadFile(ledgerBin)
+	exe, err := os.ReadFile(bin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "bin", "ledger"), bin, 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "bin", "ledger"), exe, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "stamp.yaml"), []byte(y), 0o644); err != nil {
@@ -327,8 +342,8 @@ func lastLines(s string, n int) string {
 func TestTenantsAreIsolated(t *testing.T) {
 	s := startStampServer(t)
 	out := s.mustCLI("blueprint", "push", blueprintDir(t))
-	if !strings.Contains(out, "pushed ledger@1.0.0") {
-		t.Fatalf("push output %q lacks %q", out, "pushed ledger@1.0.0")
+	if !strings.Contains(out, "pushed ledger@2.0.0") {
+		t.Fatalf("push output %q lacks %q", out, "pushed ledger@2.0.0")
 	}
 	for _, name := range []string{"acme", "globex"} {
 		out := s.mustCLI("tenant", "create", name, "--blueprint", "ledger")
@@ -627,7 +642,7 @@ func TestListingsOutputFormats(t *testing.T) {
 	if !strings.HasPrefix(sc.Text(), "NAME") {
 		t.Errorf("table header %q", sc.Text())
 	}
-	if bl := s.mustCLI("blueprint", "list"); !strings.Contains(bl, "ledger") || !strings.Contains(bl, "1.0.0") {
+	if bl := s.mustCLI("blueprint", "list"); !strings.Contains(bl, "ledger") || !strings.Contains(bl, "2.0.0") {
 		t.Errorf("blueprint list:\n%s", bl)
 	}
 	if logs := s.mustCLI("tenant", "logs", "acme"); logs == "" {
