@@ -185,6 +185,9 @@ func (c *Controller) step(ctx context.Context, r *stamp.Release) error {
 			rd.event(stamp.EventReleaseResumed, "", "", "resumed")
 		}
 		moves = rd.roll()
+		if r.Status.State == stamp.ReleaseRollingBack {
+			moves = append(moves, rd.rollBack()...) // a gate failed just now
+		}
 	}
 	if rd.changed {
 		// The release first: a crash after it re-applies the moves it
