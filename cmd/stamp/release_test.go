@@ -493,3 +493,52 @@ func TestReleaseSkipsPinnedAndReportsDownTenants(t *testing.T) {
 		t.Errorf("upgrading a pinned tenant by hand: exit %d, %s", code, errOut)
 	}
 }
+
+// TestUpgradeOnPostgres upgrades a tenant whose database is on PostgreSQL
+// under traffic with no failed request, then releases the broken 3.0.0 to
+// it: the snapshot (a copy of the database) is restored, so the payments
+// table of 3.0.0's migration is gone and the rows are as before.
+func TestUpgradeOnPostgres(t *testing.T) {
+	_, tenantPG := tenantCluster(t)
+	s := startStampServer(t, "--tenant-postgres", tenantPG, "--drain", "300ms", "--health-timeout", "3s")
+	pg := []string{"name: ledger", "name: ledger-pg", "main: { engine: sqlite }", "main: { engine: postgres }"}
+	s.mustCLI("blueprint", "push", blueprintDirOf(t, "../../examples/ledger-pg-v1/stamp.yaml", ledgerRelease[1]))
+	s.mustCLI("blueprint", "push", blueprintDirOf(t, "../../examples/ledger-pg/stamp.yaml", ledgerRelease[2]))
+	s.mustCLI("blueprint", "push", blueprintDirOf(t, "testdata/ledger-v3/stamp.yaml", ledgerRelease[3], pg...))
+	s.mustCLI("tenant", "create", "acme", "--blueprint", "ledger-pg@1.0.0")
+	addInvoice(t, s, "acme")
+	db := strings.Replace(tenantPG, "/postgres?", "/stamp_acme_main?", 1)
+	column := `SELECT count(*) FROM information_schema.columns WHERE table_name = 'invoices' AND column_name = 'due_on'`
+	payments := `SELECT count(*) FROM information_schema.tables WHERE table_name = 'payments'`
+
+	tr := startTraffic(s, "acme")
+	time.Sleep(200 * time.Millisecond)
+	s.mustCLI("tenant", "upgrade", "acme", "--to", "2.0.0")
+	time.Sleep(200 * time.Millisecond)
+	tr.finish()
+	if n := tr.failed.Load(); n > 0 {
+		t.Errorf("%d of %d requests failed during the upgrade: %q", n, tr.sent.Load(), tr.errors)
+	}
+	if count(t, db, column) != 1 {
+		t.Fatalf("invoices.due_on missing after the upgrade to 2.0.0")
+	}
+	invoices := count(t, db, `SELECT count(*) FROM invoices`)
+
+	out, errOut, code := s.cli("tenant", "upgrade", "acme", "--to", "3.0.0")
+	if code != 1 || !strings.Contains(errOut, "failed at health") {
+		t.Fatalf("upgrade to the broken 3.0.0: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if n := count(t, db, payments); n != 0 {
+		t.Errorf("the payments table of 3.0.0 survived the rollback")
+	}
+	if count(t, db, column) != 1 || count(t, db, `SELECT count(*) FROM invoices`) != invoices {
+		t.Errorf("database after the rollback differs from before the upgrade")
+	}
+	waitFor(t, "acme to answer as 2.0.0 again", 30*time.Second, func() bool {
+		code, body := s.do("GET", "acme", "/version", "")
+		return code == http.StatusOK && strings.Contains(body, `"release":2`)
+	})
+	if tn := s.tenant("acme"); tn.Spec.Version != "2.0.0" || !tn.Ready() {
+		t.Errorf("acme after the rollback: spec %s, phase %s", tn.Spec.Version, tn.Status.Phase)
+	}
+}
