@@ -100,3 +100,19 @@ func serving(name, version string) *stamp.Tenant {
 		Spec:   stamp.TenantSpec{Blueprint: "ledger", Version: version, Desired: stamp.DesiredRunning},
 		Status: stamp.TenantStatus{Phase: stamp.PhaseReady, Version: version}}
 }
+
+func TestTargetFollowsTheChannel(t *testing.T) {
+	stable, beta, unset := serving("s", "1.0.0"), serving("b", "1.0.0"), serving("u", "1.0.0")
+	stable.Spec.Channel, beta.Spec.Channel = stamp.ChannelStable, stamp.ChannelBeta
+	all := []*stamp.Tenant{beta, stable, unset}
+	for channel, want := range map[string][]string{"": {"b", "s", "u"}, "beta": {"b"}, "stable": {"s", "u"}} {
+		spec := &stamp.ReleaseSpec{Blueprint: "ledger", Version: "2.0.0", Channel: channel, Waves: []stamp.Wave{{Percent: 100}}}
+		var got []string
+		for _, rt := range Target(all, spec, nil) {
+			got = append(got, rt.Name)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("channel %q: got %v, want %v", channel, got, want)
+		}
+	}
+}

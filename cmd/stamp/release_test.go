@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -257,6 +258,10 @@ func TestUpgradeUnderTraffic(t *testing.T) {
 	tn := s.tenant("acme")
 	if tn.Status.Version != "2.0.0" || tn.Status.Upgrade == nil || tn.Status.Upgrade.Result != stamp.UpgradeSucceeded || !tn.Ready() {
 		t.Errorf("tenant after the upgrade: version %q, upgrade %+v, phase %s", tn.Status.Version, tn.Status.Upgrade, tn.Status.Phase)
+	}
+	if got := s.mustCLI("tenant", "get", "acme"); !regexp.MustCompile(`upgrade:\s+1\.0\.0 -> 2\.0\.0, upgraded`).MatchString(got) ||
+		!regexp.MustCompile(`serving:\s+2\.0\.0`).MatchString(got) {
+		t.Errorf("tenant get after the upgrade:\n%s", got)
 	}
 	if procs := tenantProcesses(t, s.data); len(procs) != 1 || !strings.HasSuffix(procs[0].id, "@2.0.0") {
 		t.Errorf("processes after the upgrade: %v, want web-0@2.0.0 alone", procs)

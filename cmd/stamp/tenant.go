@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -233,8 +235,23 @@ func newTenantGetCmd(g *globals) *cobra.Command {
 			return p.print(t, func(w *tabwriter.Writer) {
 				row(w, "name:", t.Name)
 				row(w, "blueprint:", t.Spec.Blueprint+"@"+t.Spec.Version)
+				row(w, "serving:", orDash(t.Status.Version))
 				row(w, "plan:", t.Spec.Plan)
+				row(w, "channel:", t.Spec.FollowsChannel())
+				if t.Spec.Pin != "" {
+					row(w, "pinned to:", t.Spec.Pin)
+				}
+				for _, k := range slices.Sorted(maps.Keys(t.Spec.Labels)) {
+					row(w, "label:", k+"="+t.Spec.Labels[k])
+				}
 				row(w, "phase:", t.Status.Phase)
+				if u := t.Status.Upgrade; u != nil {
+					state := orText(u.Result, "under way")
+					if u.FailedStep != "" {
+						state += fmt.Sprintf(" (failed at %s: %s)", u.FailedStep, u.Message)
+					}
+					row(w, "upgrade:", fmt.Sprintf("%s -> %s, %s", u.From, u.To, state))
+				}
 				if t.Status.FailedStep != "" {
 					row(w, "failed step:", t.Status.FailedStep)
 				}
@@ -243,8 +260,8 @@ func newTenantGetCmd(g *globals) *cobra.Command {
 				}
 				row(w, "url:", orDash(t.Status.URL))
 				row(w, "generation:", fmt.Sprintf("%d (observed %d)", t.Generation, t.Status.ObservedGeneration))
-				for k, v := range t.Spec.Params {
-					row(w, "param:", k+"="+v)
+				for _, k := range slices.Sorted(maps.Keys(t.Spec.Params)) {
+					row(w, "param:", k+"="+t.Spec.Params[k])
 				}
 				row(w, "created:", t.CreatedAt.Format(time.RFC3339))
 			})
