@@ -33,6 +33,13 @@ type RouteSyncer interface {
 	SyncTenant(ctx context.Context, tenant string) error
 }
 
+// InFlightCounter is implemented by route syncers that proxy requests and
+// count those in flight per endpoint: an upgrade waits for the old
+// version's count to reach zero before stopping it.
+type InFlightCounter interface {
+	InFlight(endpoint string) int
+}
+
 // Config holds a Reconciler's dependencies and tunables.
 type Config struct {
 	Store   stamp.Store

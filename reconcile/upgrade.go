@@ -164,6 +164,9 @@ func (p *pass) drainLeft() time.Duration {
 // upgrade. The snapshot is kept: a rollback to the old version restores it.
 func (p *pass) retire(ctx context.Context) error {
 	u := p.t.Status.Upgrade
+	if err := p.waitInFlight(ctx, u.From); err != nil {
+		return err
+	}
 	if err := p.r.cfg.Driver.Retire(ctx, p.t.Name, u.To); err != nil {
 		return fmt.Errorf("retire version %s: %w", u.From, err)
 	}
@@ -179,6 +182,47 @@ func (p *pass) retire(ctx context.Context) error {
 		return err
 	}
 	return p.syncRoute(ctx)
+}
+
+// maxInFlightWait bounds how long a retire waits for requests this
+// server's router still proxies to the old version; the instances then get
+// SIGTERM and the driver's stop timeout to finish what is left.
+const maxInFlightWait = 30 * time.Second
+
+// waitInFlight waits until this server's router proxies no request to an
+// instance of revision rev, or maxInFlightWait has passed.
+func (p *pass) waitInFlight(ctx context.Context, rev string) error {
+	counter, ok := p.r.cfg.Routes.(InFlightCounter)
+	if !ok {
+		return nil
+	}
+	obs, err := p.r.cfg.Driver.Observe(ctx, p.t.Name)
+	if err != nil {
+		return fmt.Errorf("observe: %w", err)
+	}
+	var endpoints []string
+	for _, so := range obs.Services {
+		for _, inst := range instancesOf(so, rev) {
+			if inst.Endpoint != "" {
+				endpoints = append(endpoints, inst.Endpoint)
+			}
+		}
+	}
+	deadline := time.Now().Add(maxInFlightWait)
+	for {
+		n := 0
+		for _, ep := range endpoints {
+			n += counter.InFlight(ep)
+		}
+		if n == 0 || time.Now().After(deadline) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // failUpgrade handles a step of an upgrade that failed for good before
