@@ -6,6 +6,7 @@ import (
 	"time"
 
 	stamp "github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/blueprint"
 	"github.com/stamphq/stamp/health"
 )
 
@@ -121,12 +122,20 @@ func (p *pass) restore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for name, db := range p.bp.Databases {
+	if err := p.restoreDatabases(ctx, p.bp, u.Snapshot); err != nil {
+		return err
+	}
+	return p.update(ctx, func(st *stamp.TenantStatus) { st.MigratedVersion = u.To })
+}
+
+// restoreDatabases restores snapshot into each database of bp.
+func (p *pass) restoreDatabases(ctx context.Context, bp *blueprint.Blueprint, snapshot string) error {
+	for name, db := range bp.Databases {
 		snap, err := p.snapshotter(name, db.Engine)
 		if err != nil {
 			return err
 		}
-		err = snap.Restore(ctx, stamp.DatabaseSpec{Tenant: p.t.Name, Name: name}, u.Snapshot)
+		err = snap.Restore(ctx, stamp.DatabaseSpec{Tenant: p.t.Name, Name: name}, snapshot)
 		if stamp.ErrorCode(err) == stamp.ENOTFOUND {
 			return terminal("restore database %s: %s", name, stamp.ErrorMessage(err))
 		}
@@ -134,7 +143,7 @@ func (p *pass) restore(ctx context.Context) error {
 			return fmt.Errorf("restore database %s: %w", name, err)
 		}
 	}
-	return p.update(ctx, func(st *stamp.TenantStatus) { st.MigratedVersion = u.To })
+	return nil
 }
 
 // snapshotter returns the engine of database name as a Snapshotter.
@@ -272,18 +281,8 @@ func (p *pass) rollback(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for name, db := range bp.Databases {
-			snap, err := p.snapshotter(name, db.Engine)
-			if err != nil {
-				return err
-			}
-			err = snap.Restore(ctx, stamp.DatabaseSpec{Tenant: p.t.Name, Name: name}, u.Snapshot)
-			if stamp.ErrorCode(err) == stamp.ENOTFOUND {
-				return terminal("restore database %s: %s", name, stamp.ErrorMessage(err))
-			}
-			if err != nil {
-				return fmt.Errorf("restore database %s: %w", name, err)
-			}
+		if err := p.restoreDatabases(ctx, bp, u.Snapshot); err != nil {
+			return err
 		}
 		err = p.update(ctx, func(st *stamp.TenantStatus) {
 			st.Upgrade.Migrating = false

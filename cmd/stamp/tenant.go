@@ -88,14 +88,8 @@ func newTenantCreateCmd(g *globals) *cobra.Command {
 func waitReady(ctx context.Context, c *httpapi.Client, t *stamp.Tenant, since time.Time, stdout, stderr io.Writer) error {
 	err := followEvents(ctx, c, t.Name, since, func(e *stamp.Event) (bool, error) {
 		switch e.Type {
-		case stamp.EventStep:
-			status := "ok"
-			if e.Status != stamp.StatusOK {
-				status = "FAILED"
-			}
-			fmt.Fprintf(stdout, "  %-9s %s  %s\n", e.Step, status, duration(e.FinishedAt.Sub(e.StartedAt)))
-		case stamp.EventRetry:
-			fmt.Fprintf(stderr, "  %-9s retrying: %s\n", e.Step, e.Message)
+		case stamp.EventStep, stamp.EventRetry:
+			printStep(e, stdout, stderr)
 		case stamp.EventTenantReady:
 			fmt.Fprintf(stdout, "ready: %s\n", orDash(e.Message))
 			return true, nil
@@ -112,6 +106,20 @@ func waitReady(ctx context.Context, c *httpapi.Client, t *stamp.Tenant, since ti
 		return fmt.Errorf("tenant %s is not ready after waiting: %w (it goes on in the background; see `stamp tenant get %s`)", t.Name, ctx.Err(), t.Name)
 	}
 	return err
+}
+
+// printStep prints a finished step (to stdout) or a step that will be
+// retried (to stderr), one line each.
+func printStep(e *stamp.Event, stdout, stderr io.Writer) {
+	if e.Type == stamp.EventRetry {
+		fmt.Fprintf(stderr, "  %-9s retrying: %s\n", e.Step, e.Message)
+		return
+	}
+	status := "ok"
+	if e.Status != stamp.StatusOK {
+		status = "FAILED"
+	}
+	fmt.Fprintf(stdout, "  %-9s %s  %s\n", e.Step, status, duration(e.FinishedAt.Sub(e.StartedAt)))
 }
 
 // followEvents hands handle every event of tenant written at or after

@@ -65,14 +65,8 @@ that upgrade's snapshot instead of migrating.`,
 func waitUpgraded(ctx context.Context, c *httpapi.Client, t *stamp.Tenant, stdout, stderr io.Writer) error {
 	err := followEvents(ctx, c, t.Name, t.UpdatedAt, func(e *stamp.Event) (bool, error) {
 		switch e.Type {
-		case stamp.EventStep:
-			status := "ok"
-			if e.Status != stamp.StatusOK {
-				status = "FAILED"
-			}
-			fmt.Fprintf(stdout, "  %-9s %s  %s\n", e.Step, status, duration(e.FinishedAt.Sub(e.StartedAt)))
-		case stamp.EventRetry:
-			fmt.Fprintf(stderr, "  %-9s retrying: %s\n", e.Step, e.Message)
+		case stamp.EventStep, stamp.EventRetry:
+			printStep(e, stdout, stderr)
 		case stamp.EventTenantUpgraded:
 			fmt.Fprintf(stdout, "upgraded: %s\n", e.Message)
 			return true, nil
