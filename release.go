@@ -1,6 +1,9 @@
 package stamp
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Release states, set by the release controller.
 const (
@@ -54,7 +57,7 @@ type ReleaseSpec struct {
 	MaxParallel int `json:"maxParallel"`
 	// Soak is how long every tenant of a wave must stay healthy after its
 	// upgrade before the wave's gate passes.
-	Soak time.Duration `json:"soak"`
+	Soak Duration `json:"soak"`
 	// MaxErrorRate is the highest share of 5xx answers (0..1) the router
 	// may give for a wave's tenants while it soaks.
 	MaxErrorRate float64 `json:"maxErrorRate"`
@@ -114,4 +117,29 @@ func (r *Release) Finished() bool {
 		return true
 	}
 	return false
+}
+
+// Duration is a time.Duration that JSON writes and reads as Go writes one
+// ("30s", "1m30s"), not as nanoseconds.
+type Duration time.Duration
+
+// String returns d as Go writes a time.Duration.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalJSON writes d as a string such as "30s".
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// UnmarshalJSON reads a string such as "30s"; a negative duration is
+// EINVALID.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return Errorf(EINVALID, "duration %s: want a string such as \"30s\"", b)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return Errorf(EINVALID, "duration %q: want a non-negative duration such as \"30s\"", s)
+	}
+	*d = Duration(v)
+	return nil
 }

@@ -80,6 +80,8 @@ func decodeError(err error) error {
 		return stamp.Errorf(stamp.EINVALID, "request body is empty; a JSON object is expected")
 	case errors.As(err, &typeErr) && typeErr.Field != "":
 		return stamp.Errorf(stamp.EINVALID, "field %q: expected %s, got a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+	case stamp.ErrorCode(err) == stamp.EINVALID:
+		return err // a field's own check (a duration) said what is wrong
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return stamp.Errorf(stamp.EINVALID, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	}

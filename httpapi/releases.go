@@ -22,31 +22,10 @@ type CreateReleaseRequest struct {
 	Selector     map[string]string `json:"selector,omitempty"`
 	Waves        []stamp.Wave      `json:"waves,omitempty"`
 	MaxParallel  int               `json:"maxParallel,omitempty"`
-	Soak         *Duration         `json:"soak,omitempty"`
+	Soak         *stamp.Duration   `json:"soak,omitempty"`
 	MaxErrorRate *float64          `json:"maxErrorRate,omitempty"`
 	OnFailure    string            `json:"onFailure,omitempty"`
 }
-
-// Duration is a time.Duration written as Go writes one ("30s").
-type Duration struct{ time.Duration }
-
-// UnmarshalJSON reads "30s".
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if len(b) < 2 || b[0] != '"' {
-		return stamp.Errorf(stamp.EINVALID, "duration %s: want a string such as \"30s\"", b)
-	}
-	s = string(b[1 : len(b)-1])
-	v, err := time.ParseDuration(s)
-	if err != nil || v < 0 {
-		return stamp.Errorf(stamp.EINVALID, "duration %q: want a non-negative duration such as \"30s\"", s)
-	}
-	d.Duration = v
-	return nil
-}
-
-// MarshalJSON writes "30s".
-func (d Duration) MarshalJSON() ([]byte, error) { return []byte(`"` + d.String() + `"`), nil }
 
 // SkipRequest is the body of POST /v1/releases/{id}/tenants/{name}/skip.
 type SkipRequest struct {
@@ -81,6 +60,14 @@ func handleReleaseCreate(st stamp.Store, cache *blueprintCache, engines map[stri
 			writeError(w, r, fmt.Errorf("get blueprint %s@%s: %w", spec.Blueprint, spec.Version, err))
 			return
 		}
+		// One release of a blueprint at a time, across servers: the check
+		// and the create run under a store lease on the blueprint.
+		unlock, err := lockBlueprint(ctx, st, spec.Blueprint)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		defer unlock()
 		if err := noOtherRelease(ctx, st, spec.Blueprint); err != nil {
 			writeError(w, r, err)
 			return
@@ -93,7 +80,7 @@ func handleReleaseCreate(st stamp.Store, cache *blueprintCache, engines map[stri
 		fits := func(t *stamp.Tenant) error { return checkVersionFits(r, st, cache, engines, b, t) }
 		rel := &stamp.Release{ID: newReleaseID(), Spec: *spec}
 		rel.Status.State = stamp.ReleaseRunning
-		rel.Status.Tenants = rollout.Target(tenants, spec, fits)
+		rel.Status.Tenants = nonNil(rollout.Target(tenants, spec, fits))
 		if err := st.CreateRelease(ctx, rel); err != nil {
 			writeError(w, r, fmt.Errorf("create release: %w", err))
 			return
@@ -118,7 +105,7 @@ func handleReleaseCreate(st stamp.Store, cache *blueprintCache, engines map[stri
 func releaseSpec(req CreateReleaseRequest) (*stamp.ReleaseSpec, error) {
 	spec := &stamp.ReleaseSpec{
 		Blueprint: req.Blueprint, Version: req.Version, Channel: req.Channel, Selector: req.Selector,
-		Waves: req.Waves, MaxParallel: req.MaxParallel, Soak: 30 * time.Second, MaxErrorRate: 0.01, OnFailure: req.OnFailure,
+		Waves: req.Waves, MaxParallel: req.MaxParallel, Soak: stamp.Duration(30 * time.Second), MaxErrorRate: 0.01, OnFailure: req.OnFailure,
 	}
 	switch {
 	case spec.Blueprint == "":
@@ -148,7 +135,7 @@ func releaseSpec(req CreateReleaseRequest) (*stamp.ReleaseSpec, error) {
 		}
 	}
 	if req.Soak != nil {
-		spec.Soak = req.Soak.Duration
+		spec.Soak = *req.Soak
 	}
 	if req.MaxErrorRate != nil {
 		if r := *req.MaxErrorRate; r < 0 || r > 1 {
@@ -164,6 +151,38 @@ func releaseSpec(req CreateReleaseRequest) (*stamp.ReleaseSpec, error) {
 		return nil, stamp.Errorf(stamp.EINVALID, "onFailure %q: want %s or %s", spec.OnFailure, stamp.OnFailureRollback, stamp.OnFailurePause)
 	}
 	return spec, nil
+}
+
+// releaseLockTTL bounds how long a crashed create holds a blueprint's
+// release lock.
+const releaseLockTTL = 10 * time.Second
+
+// lockBlueprint takes the store lease that serialises release creation for
+// blueprint, waiting up to a few seconds for another create to finish,
+// and returns its release.
+func lockBlueprint(ctx context.Context, st stamp.Store, blueprint string) (unlock func(), err error) {
+	key, holder := "release-create/"+blueprint, newReleaseID()
+	for range 50 {
+		ok, err := st.TryLease(ctx, key, holder, releaseLockTTL)
+		if err != nil {
+			return nil, fmt.Errorf("lock releases of %s: %w", blueprint, err)
+		}
+		if ok {
+			return func() {
+				// A fresh context: the request's may be over, and a lock
+				// left behind only delays the next create by its TTL.
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				st.ReleaseLease(ctx, key, holder)
+			}, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil, stamp.Errorf(stamp.ECONFLICT, "another release of %s is being created; try again", blueprint)
 }
 
 // noOtherRelease refuses a second unfinished release of one blueprint:
@@ -245,10 +264,10 @@ func handleReleaseControl(st stamp.Store, action string) http.Handler {
 
 // handleReleaseTenant skips a pending or failed tenant of a release, or
 // puts a failed or skipped one back in line (retry).
-func handleReleaseTenant(st stamp.Store, action string) http.Handler {
+func handleReleaseTenant(st stamp.Store, clock stamp.Clock, action string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var reason string
-		if action == "skip" {
+		if action == "skip" && r.ContentLength != 0 { // the reason is optional, and so is the body
 			req, err := decode[SkipRequest](r)
 			if err != nil {
 				writeError(w, r, err)
@@ -256,6 +275,7 @@ func handleReleaseTenant(st stamp.Store, action string) http.Handler {
 			}
 			reason = req.Reason
 		}
+		var note string
 		name := r.PathValue("name")
 		rel, err := changeRelease(r.Context(), st, r.PathValue("id"), func(rel *stamp.Release) error {
 			for i := range rel.Status.Tenants {
@@ -269,7 +289,9 @@ func handleReleaseTenant(st stamp.Store, action string) http.Handler {
 					if reason != "" {
 						rt.Message += ": " + reason
 					}
-				case action == "retry" && (rt.State == stamp.ReleaseTenantFailed || rt.State == stamp.ReleaseTenantSkipped) && rt.Wave >= 0:
+				case action == "retry" && rt.State == stamp.ReleaseTenantSkipped && rt.Wave < 0:
+					return stamp.Errorf(stamp.ECONFLICT, "tenant %s was left out when release %s was created (%s); a new release can take it", name, rel.ID, rt.Message)
+				case action == "retry" && (rt.State == stamp.ReleaseTenantFailed || rt.State == stamp.ReleaseTenantSkipped):
 					rt.State, rt.Message = stamp.ReleaseTenantPending, "requeued by an operator"
 					if rt.Wave < rel.Status.Wave {
 						rt.Wave = rel.Status.Wave // the current wave takes it
@@ -277,12 +299,18 @@ func handleReleaseTenant(st stamp.Store, action string) http.Handler {
 				default:
 					return stamp.Errorf(stamp.ECONFLICT, "tenant %s is %s in release %s: only a pending or failed tenant can be skipped, and a failed or skipped one retried", name, rt.State, rel.ID)
 				}
+				note = rt.State + ": " + rt.Message
 				return nil
 			}
 			return stamp.Errorf(stamp.ENOTFOUND, "release %s does not target tenant %q", rel.ID, name)
 		})
 		if err != nil {
 			writeError(w, r, err)
+			return
+		}
+		ev := &stamp.Event{Time: clock.Now(), Type: stamp.EventReleaseTenant, Release: rel.ID, Tenant: name, Message: note}
+		if err := st.AppendEvents(r.Context(), ev); err != nil {
+			writeError(w, r, fmt.Errorf("record %s of tenant %s in release %s: %w", action, name, rel.ID, err))
 			return
 		}
 		encode(w, r, http.StatusAccepted, rel)

@@ -37,8 +37,8 @@ func addRoutes(mux *http.ServeMux, cfg Config, cache *blueprintCache) {
 	for _, action := range []string{"pause", "resume", "abort"} {
 		mux.Handle("POST /v1/releases/{id}/"+action, auth(handleReleaseControl(st, action)))
 	}
-	mux.Handle("POST /v1/releases/{id}/tenants/{name}/skip", auth(jsonBody(handleReleaseTenant(st, "skip"))))
-	mux.Handle("POST /v1/releases/{id}/tenants/{name}/retry", auth(handleReleaseTenant(st, "retry")))
+	mux.Handle("POST /v1/releases/{id}/tenants/{name}/skip", auth(jsonBody(handleReleaseTenant(st, cfg.Clock, "skip"))))
+	mux.Handle("POST /v1/releases/{id}/tenants/{name}/retry", auth(handleReleaseTenant(st, cfg.Clock, "retry")))
 
 	mux.Handle("GET /v1/events", auth(handleEvents(st)))
 }

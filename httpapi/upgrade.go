@@ -38,11 +38,11 @@ func handleTenantUpgrade(st stamp.Store, cache *blueprintCache, engines map[stri
 		name := r.PathValue("name")
 		ev := &stamp.Event{Type: stamp.EventTenantUpgradeRequested}
 		t, err := changeTenant(r.Context(), st, clock, enqueue, name, ev, true, func(t *stamp.Tenant) (bool, error) {
+			if t.Spec.Version == req.Version && t.Spec.Desired != stamp.DesiredDeleted {
+				return false, nil // asked again (a client's retry): nothing to change
+			}
 			if err := upgradable(t, req.Version); err != nil {
 				return false, err
-			}
-			if t.Spec.Version == req.Version {
-				return false, nil
 			}
 			b, err := st.GetBundle(r.Context(), t.Spec.Blueprint, req.Version)
 			if stamp.ErrorCode(err) == stamp.ENOTFOUND {
@@ -94,7 +94,15 @@ func checkVersionFits(r *http.Request, st stamp.Store, cache *blueprintCache, en
 	if _, _, err := bp.ResolvePlan(t.Spec.Plan); err != nil {
 		return stamp.Errorf(stamp.EUNPROCESSABLE, "%s does not fit tenant %s: %s", b.Ref(), t.Name, stamp.ErrorMessage(err))
 	}
-	if _, err := bp.ResolveParams(t.Spec.Params); err != nil {
+	// Parameters the version no longer declares are left aside (the
+	// tenant keeps them for a move back); those it declares must fit.
+	params := map[string]string{}
+	for k, v := range t.Spec.Params {
+		if _, ok := bp.Parameters[k]; ok {
+			params[k] = v
+		}
+	}
+	if _, err := bp.ResolveParams(params); err != nil {
 		return stamp.Errorf(stamp.EUNPROCESSABLE, "%s does not fit tenant %s: %s", b.Ref(), t.Name, stamp.ErrorMessage(err))
 	}
 	return nil
@@ -120,6 +128,9 @@ func handleTenantPin(st stamp.Store, clock stamp.Clock, enqueue func(string), pi
 		name := r.PathValue("name")
 		ev := &stamp.Event{Type: stamp.EventTenantPinned, Message: version}
 		t, err := changeTenant(r.Context(), st, clock, enqueue, name, ev, false, func(t *stamp.Tenant) (bool, error) {
+			if t.Spec.Desired == stamp.DesiredDeleted {
+				return false, stamp.Errorf(stamp.ECONFLICT, "tenant %q is being deleted", t.Name)
+			}
 			if pin {
 				if _, err := st.GetBundle(r.Context(), t.Spec.Blueprint, version); stamp.ErrorCode(err) == stamp.ENOTFOUND {
 					return false, stamp.Errorf(stamp.ENOTFOUND, "blueprint %s@%s does not exist", t.Spec.Blueprint, version)

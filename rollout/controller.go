@@ -393,7 +393,7 @@ func (rd *round) gate(w int) bool {
 			errs, reqs, 100*float64(errs)/float64(reqs), 100*r.Spec.MaxErrorRate))
 		return false
 	}
-	if rd.now.Sub(r.Status.GateSince) < r.Spec.Soak {
+	if rd.now.Sub(r.Status.GateSince) < time.Duration(r.Spec.Soak) {
 		return false
 	}
 	rd.event(stamp.EventReleaseGate, "", stamp.StatusOK, "wave %d (%s): %d tenant(s) healthy for %s, %d of %d requests 5xx",

@@ -248,7 +248,7 @@ func TestDownTenantIsSkippedAndTheReleaseGoesOn(t *testing.T) {
 func TestGateFailsOnTheRouters5xxRateAndPauses(t *testing.T) {
 	f := newFixture(t, "a", "b")
 	f.release(stamp.ReleaseSpec{Waves: []stamp.Wave{{Count: 1}, {Percent: 100}}, MaxParallel: 4,
-		Soak: time.Minute, MaxErrorRate: 0.05, OnFailure: stamp.OnFailurePause})
+		Soak: stamp.Duration(time.Minute), MaxErrorRate: 0.05, OnFailure: stamp.OnFailurePause})
 	f.advance()
 	f.finishUpgrade("a")
 	r := f.advance()

@@ -89,6 +89,19 @@ func ValidateWave(w stamp.Wave) error {
 	case w.Percent < 0 || w.Percent > 100 || math.IsNaN(w.Percent):
 		return stamp.Errorf(stamp.EINVALID, "wave share %v%%: want (0, 100]", w.Percent)
 	}
+	for _, name := range w.Tenants {
+		if err := stamp.ValidateName("tenant", name); err != nil {
+			return err
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(w.Selector)) {
+		if err := stamp.ValidateName("label", k); err != nil {
+			return err
+		}
+		if err := stamp.ValidateName("label "+k+" value", w.Selector[k]); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -59,7 +59,7 @@ Waves (--waves, comma-separated): N tenants, N% of the release's tenants
 				return err
 			}
 			req := httpapi.CreateReleaseRequest{Channel: channel, MaxParallel: maxParallel, OnFailure: onFailure,
-				Soak: &httpapi.Duration{Duration: soak}, MaxErrorRate: &maxErrors}
+				Soak: ptr(stamp.Duration(soak)), MaxErrorRate: &maxErrors}
 			req.Blueprint, req.Version = splitRef(args[0])
 			if req.Version == "" {
 				return fmt.Errorf("%q: name the version to release, as BLUEPRINT@VERSION", args[0])
@@ -324,3 +324,6 @@ func newReleaseRetryCmd(g *globals) *cobra.Command {
 		},
 	}
 }
+
+// ptr returns a pointer to v.
+func ptr[T any](v T) *T { return &v }

@@ -499,7 +499,7 @@ func newRelease(id string) *stamp.Release {
 				{Selector: map[string]string{"tier": "gold"}},
 			},
 			MaxParallel:  4,
-			Soak:         90*time.Second + 250*time.Millisecond,
+			Soak:         stamp.Duration(90*time.Second + 250*time.Millisecond),
 			MaxErrorRate: 0.015,
 			OnFailure:    stamp.OnFailureRollback,
 			Paused:       true,
@@ -531,7 +531,7 @@ func testReleaseRoundTrip(t *testing.T, s stamp.Store) {
 		{"every field set", newRelease("r1"), func(r *stamp.Release) {
 			r.Spec.Paused, r.Spec.Aborted = false, false
 			r.Spec.Waves = r.Spec.Waves[:2]
-			r.Spec.Soak = time.Minute
+			r.Spec.Soak = stamp.Duration(time.Minute)
 			r.Status.State = stamp.ReleaseRollingBack
 			r.Status.Wave = 2
 			r.Status.Tenants[2].State = stamp.ReleaseTenantRollingBack
