@@ -115,7 +115,7 @@ func Target(tenants []*stamp.Tenant, spec *stamp.ReleaseSpec, fits func(*stamp.T
 	var out, skipped []stamp.ReleaseTenant
 	var todo []*stamp.Tenant
 	for _, t := range tenants {
-		if t.Spec.Blueprint != spec.Blueprint || !matches(t.Spec.Labels, spec.Selector) {
+		if t.Spec.Blueprint != spec.Blueprint || !matches(t, spec.Selector) {
 			continue
 		}
 		if spec.Channel != "" && t.Spec.FollowsChannel() != spec.Channel {
@@ -155,7 +155,7 @@ func Target(tenants []*stamp.Tenant, spec *stamp.ReleaseSpec, fits func(*stamp.T
 			in = todo[:min(max(upTo-taken, 0), len(todo))]
 		default:
 			for _, t := range todo {
-				if slices.Contains(w.Tenants, t.Name) || len(w.Selector) > 0 && matches(t.Spec.Labels, w.Selector) {
+				if slices.Contains(w.Tenants, t.Name) || len(w.Selector) > 0 && matches(t, w.Selector) {
 					in = append(in, t)
 				}
 			}
@@ -173,10 +173,16 @@ func Target(tenants []*stamp.Tenant, spec *stamp.ReleaseSpec, fits func(*stamp.T
 	return append(out, skipped...)
 }
 
-// matches reports whether labels carry every pair of sel.
-func matches(labels, sel map[string]string) bool {
+// matches reports whether tenant t carries every pair of sel as a label.
+// The key "plan" also matches the tenant's plan, unless t has a label of
+// that name: --select plan=business picks the business customers.
+func matches(t *stamp.Tenant, sel map[string]string) bool {
 	for k, v := range sel {
-		if labels[k] != v {
+		got, ok := t.Spec.Labels[k]
+		if !ok && k == "plan" {
+			got = t.Spec.Plan
+		}
+		if got != v {
 			return false
 		}
 	}

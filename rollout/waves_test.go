@@ -116,3 +116,18 @@ func TestTargetFollowsTheChannel(t *testing.T) {
 		}
 	}
 }
+
+func TestTargetSelectsByLabelOrPlan(t *testing.T) {
+	a, b, c := serving("a", "1.0.0"), serving("b", "1.0.0"), serving("c", "1.0.0")
+	a.Spec.Plan, b.Spec.Plan, c.Spec.Plan = "business", "starter", "starter"
+	c.Spec.Labels = map[string]string{"plan": "business"} // a label wins over the plan
+	spec := &stamp.ReleaseSpec{Blueprint: "ledger", Version: "2.0.0", Selector: map[string]string{"plan": "business"},
+		Waves: []stamp.Wave{{Percent: 100}}}
+	var got []string
+	for _, rt := range Target([]*stamp.Tenant{a, b, c}, spec, nil) {
+		got = append(got, rt.Name)
+	}
+	if want := []string{"a", "c"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("--select plan=business: got %v, want %v", got, want)
+	}
+}
