@@ -166,10 +166,22 @@ func (c *Controller) step(ctx context.Context, r *stamp.Release) error {
 	rd.observe()
 	switch {
 	case r.Spec.Aborted && r.Status.State != stamp.ReleaseRollingBack:
+		moving := 0
 		for i, rt := range r.Status.Tenants {
-			if rt.State == stamp.ReleaseTenantPending {
+			switch rt.State {
+			case stamp.ReleaseTenantPending:
 				rd.setTenant(i, stamp.ReleaseTenantSkipped, "the release was aborted")
+			case stamp.ReleaseTenantUpgrading, stamp.ReleaseTenantRollingBack:
+				moving++
 			}
+		}
+		if moving > 0 {
+			// Moves under way finish (or roll back) by themselves; the
+			// release ends once they have, so its record says how.
+			if msg := fmt.Sprintf("aborting: %d move(s) under way finish first", moving); r.Status.Message != msg {
+				r.Status.Message, rd.changed = msg, true
+			}
+			break
 		}
 		rd.finish(stamp.ReleaseAborted, stamp.EventReleaseAborted, "aborted by an operator")
 	case r.Status.State == stamp.ReleaseRollingBack:

@@ -315,3 +315,22 @@ func TestAbortSkipsWhatIsPending(t *testing.T) {
 		t.Errorf("a moved by an aborted release")
 	}
 }
+
+func TestAbortWaitsForMovesUnderWay(t *testing.T) {
+	f := newFixture(t, "a", "b")
+	f.release(stamp.ReleaseSpec{Waves: []stamp.Wave{{Count: 1}, {Percent: 100}}, MaxParallel: 1})
+	r := f.advance() // a is upgrading
+	r.Spec.Aborted = true
+	if err := f.st.UpdateRelease(f.ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	r = f.advance()
+	if r.Finished() || fmt.Sprint(states(r)) != "[a=upgrading b=skipped]" {
+		t.Fatalf("aborted with a move under way: %s %v", r.Status.State, states(r))
+	}
+	f.finishUpgrade("a")
+	r = f.advance()
+	if r.Status.State != stamp.ReleaseAborted || fmt.Sprint(states(r)) != "[a=upgraded b=skipped]" {
+		t.Errorf("after a's move ended: %s %v", r.Status.State, states(r))
+	}
+}
