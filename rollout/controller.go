@@ -232,9 +232,28 @@ func (c *Controller) move(ctx context.Context, t *stamp.Tenant, r *stamp.Release
 	default:
 		return fmt.Errorf("move tenant %s to %s: %w", t.Name, t.Spec.Version, err)
 	}
-	c.cfg.Enqueue(t.Name)
-	return c.cfg.Store.AppendEvents(ctx, &stamp.Event{Type: stamp.EventTenantUpgradeRequested, Tenant: t.Name, Release: r.ID,
+	// The request is logged before the reconciler is woken, so that it
+	// precedes the reconciler's events of the move.
+	err = c.cfg.Store.AppendEvents(ctx, &stamp.Event{Type: stamp.EventTenantUpgradeRequested, Tenant: t.Name, Release: r.ID,
 		Generation: t.Generation, Message: fmt.Sprintf("version %s by release %s", t.Spec.Version, r.ID)})
+	c.cfg.Enqueue(t.Name)
+	return err
+}
+
+// serves reports whether t's route serves version: it is ready on it, or
+// upgrading to it with the route switched (the old version only drains).
+func serves(t *stamp.Tenant, version string) bool {
+	if t.Status.Version != version || t.Spec.Version != version {
+		return false
+	}
+	u := t.Status.Upgrade
+	switch t.Status.Phase {
+	case stamp.PhaseReady:
+		return !t.Upgrading()
+	case stamp.PhaseUpgrading:
+		return u != nil && u.To == version && !u.SwitchedAt.IsZero() && u.FailedStep == ""
+	}
+	return false
 }
 
 // observe updates the state of every tenant the release moved from what
@@ -260,7 +279,7 @@ func (rd *round) observe() {
 		}
 		u := t.Status.Upgrade
 		switch {
-		case t.Status.Version == target && !t.Upgrading() && t.Status.Phase == stamp.PhaseReady && t.Spec.Version == target:
+		case serves(t, target):
 			if rt.State == stamp.ReleaseTenantRollingBack {
 				rd.setTenant(i, stamp.ReleaseTenantRolledBack, "back on %s", rt.From)
 			} else {
@@ -369,7 +388,7 @@ func (rd *round) gate(w int) bool {
 	}
 	for _, name := range names {
 		t := rd.tenants[name]
-		if t == nil || t.Status.Phase != stamp.PhaseReady || t.Status.Version != r.Spec.Version {
+		if t == nil || !serves(t, r.Spec.Version) {
 			phase := "gone"
 			if t != nil {
 				phase = t.Status.Phase

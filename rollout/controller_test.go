@@ -334,3 +334,21 @@ func TestAbortWaitsForMovesUnderWay(t *testing.T) {
 		t.Errorf("after a's move ended: %s %v", r.Status.State, states(r))
 	}
 }
+
+// TestSwitchedTenantFreesItsSlot: once a tenant's route serves the new
+// version, the release counts it upgraded while its old version drains.
+func TestSwitchedTenantFreesItsSlot(t *testing.T) {
+	f := newFixture(t, "a", "b")
+	f.release(stamp.ReleaseSpec{Waves: []stamp.Wave{{Percent: 100}}, MaxParallel: 1})
+	f.advance()
+	a := f.tenant("a")
+	a.Status.Phase, a.Status.Version = stamp.PhaseUpgrading, "2.0.0"
+	a.Status.Upgrade = &stamp.Upgrade{From: "1.0.0", To: "2.0.0", Snapshot: "pre-upgrade", SwitchedAt: f.now}
+	if err := f.st.UpdateTenant(f.ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	r := f.advance()
+	if fmt.Sprint(states(r)) != "[a=upgraded b=upgrading]" {
+		t.Errorf("after a's route switched: %v; want a upgraded and b started", states(r))
+	}
+}

@@ -178,8 +178,7 @@ func (s *sizeResult) checks() []string {
 		list("failed steps", o.failedSteps),
 		list("transient retries", o.retries),
 		list("tenants whose tenant.upgrade-requested event comes after their tenant.upgrading in the log", o.requestedLate),
-		list("tenants not on exactly one 2.0.0 process when the release finished", s.leaksAtFinish),
-		list("such tenants a drain and a second later", s.leaksAfter),
+		list("tenants not on exactly one 2.0.0 process a drain and a second after the release finished", s.leaksAfter),
 	}
 }
 
@@ -189,7 +188,7 @@ func (r *report) problems() []string {
 	var out []string
 	for _, s := range r.sizes {
 		o := s.odd
-		for _, items := range [][]string{o.upgradedTwice, o.rolledBack, o.failedSteps, s.leaksAtFinish, s.leaksAfter} {
+		for _, items := range [][]string{o.upgradedTwice, o.rolledBack, o.failedSteps, s.leaksAfter} {
 			for _, item := range items {
 				out = append(out, fmt.Sprintf("fleet of %d: %s", s.tenants, item))
 			}

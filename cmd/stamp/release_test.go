@@ -406,6 +406,16 @@ func TestReleaseSurvivesServerKill(t *testing.T) {
 			t.Errorf("tenant %s in the release: %s %q", rt.Name, rt.State, rt.Message)
 		}
 	}
+	// A tenant counts as upgraded once its route switched; its old version
+	// may still be draining.
+	waitFor(t, "every tenant to be ready", 30*time.Second, func() bool {
+		for _, n := range names {
+			if !s.tenant(n).Ready() {
+				return false
+			}
+		}
+		return true
+	})
 	upgraded := map[string]int{}
 	for after := int64(0); ; {
 		events, err := c.Events(context.Background(), stamp.EventFilter{AfterSeq: after, Limit: 1000})
