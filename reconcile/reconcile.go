@@ -67,6 +67,10 @@ type Config struct {
 	Clock      stamp.Clock
 	Random     io.Reader // secrets; default crypto/rand
 	Logger     *slog.Logger
+	// Moved, if set, is called when a tenant's move between versions
+	// reached an outcome: its route serves the new version, or the move
+	// was rolled back or failed. The release controller wakes on it.
+	Moved func(tenant string)
 }
 
 // Reconciler runs the reconcile loop. Create it with New, start it with Run.
@@ -810,6 +814,7 @@ func (p *pass) route(ctx context.Context) error {
 		return err
 	}
 	if p.upgrade {
+		p.moved()
 		return nil
 	}
 	// Instances of another revision left by a crash (or an upgrade
@@ -903,5 +908,15 @@ func (p *pass) event(ctx context.Context, e *stamp.Event) error {
 	if err := p.r.cfg.Store.AppendEvents(ctx, e); err != nil {
 		return fmt.Errorf("record %s event: %w", e.Type, err)
 	}
+	if e.Type == stamp.EventTenantRolledBack || e.Type == stamp.EventTenantFailed && p.upgrade {
+		p.moved()
+	}
 	return nil
+}
+
+// moved tells Config.Moved that the tenant's move reached an outcome.
+func (p *pass) moved() {
+	if p.r.cfg.Moved != nil {
+		p.r.cfg.Moved(p.t.Name)
+	}
 }

@@ -33,8 +33,20 @@ type Config struct {
 type Controller struct {
 	cfg Config
 
+	wake chan struct{} // Wake's signal to Run
+
 	mu        sync.Mutex
 	baselines map[string]map[string][2]uint64 // release id -> tenant -> counters at gate start
+}
+
+// Wake asks for a round now rather than at the next tick: the reconciler
+// calls it when a tenant's move ended, so the release takes its next
+// tenant at once. It never blocks.
+func (c *Controller) Wake() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 }
 
 // NewController returns a Controller; nothing runs until Run.
@@ -57,10 +69,11 @@ func NewController(cfg Config) *Controller {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Controller{cfg: cfg, baselines: map[string]map[string][2]uint64{}}
+	return &Controller{cfg: cfg, wake: make(chan struct{}, 1), baselines: map[string]map[string][2]uint64{}}
 }
 
-// Run advances every unfinished release each Interval until ctx ends.
+// Run advances every unfinished release each Interval, and when woken,
+// until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
 	ticker := time.NewTicker(c.cfg.Interval)
 	defer ticker.Stop()
@@ -69,6 +82,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-ticker.C:
+		case <-c.wake:
 		}
 		releases, err := c.cfg.Store.ListReleases(ctx)
 		if err != nil {

@@ -352,3 +352,23 @@ func TestSwitchedTenantFreesItsSlot(t *testing.T) {
 		t.Errorf("after a's route switched: %v; want a upgraded and b started", states(r))
 	}
 }
+
+// TestWakeAdvancesWithoutATick runs the controller with a tick it never
+// reaches: only Wake makes it take a round.
+func TestWakeAdvancesWithoutATick(t *testing.T) {
+	f := newFixture(t, "a")
+	f.release(stamp.ReleaseSpec{Waves: []stamp.Wave{{Percent: 100}}, MaxParallel: 1})
+	f.c.cfg.Interval = time.Hour
+	ctx, cancel := context.WithCancel(f.ctx)
+	done := make(chan struct{})
+	go func() { f.c.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	f.c.Wake()
+	deadline := time.Now().Add(10 * time.Second)
+	for f.tenant("a").Generation != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the release did not move a after Wake")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -227,6 +227,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		host, _ := os.Hostname()
 		id = host + "/" + apiLn.Addr().String()
 	}
+	var releases *rollout.Controller // set below, before anything runs
 	rec := reconcile.New(reconcile.Config{
 		Holder: id,
 		Store:  store, Driver: driver, Engines: engines, Routes: rt,
@@ -234,8 +235,9 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 			return "http://" + tenant + "." + cfg.BaseDomain + ":" + strconv.Itoa(routerAddr.Port)
 		},
 		Workers: cfg.Workers, HealthTimeout: cfg.HealthTimeout, DrainDelay: cfg.DrainDelay, Logger: logger,
+		Moved: func(string) { releases.Wake() },
 	})
-	releases := rollout.NewController(rollout.Config{
+	releases = rollout.NewController(rollout.Config{
 		Store: store, Holder: id, Enqueue: rec.Enqueue, Logger: logger,
 		Counters: func(tenant string) (uint64, uint64) {
 			st := rt.Stats(tenant)
