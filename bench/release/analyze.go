@@ -36,6 +36,15 @@ func (u upgrade) took() time.Duration { return u.upgraded.Sub(u.asked) }
 // event to its tenant.upgraded event.
 func (u upgrade) reconciled() time.Duration { return u.upgraded.Sub(u.upgrading) }
 
+// serving is from asked to the route serving the new version: the end
+// of the route step, before the old version drains and retires.
+func (u upgrade) serving() time.Duration {
+	if e := u.step(stamp.StepRoute); e != nil {
+		return e.FinishedAt.Sub(u.asked)
+	}
+	return 0
+}
+
 // slot is how long the tenant held one of the release's parallel slots.
 func (u upgrade) slot() time.Duration { return u.slotEnd.Sub(u.asked) }
 
