@@ -136,11 +136,56 @@ func (c *Controller) advance(ctx context.Context, id string) error {
 // to record once the release is written.
 type round struct {
 	c       *Controller
+	ctx     context.Context
 	r       *stamp.Release
-	tenants map[string]*stamp.Tenant
+	tenants map[string]*stamp.Tenant // read so far; nil for a tenant that is gone
+	listed  bool                     // tenants holds every tenant
+	err     error                    // the first store error; the round writes nothing
 	events  []*stamp.Event
 	now     time.Time
 	changed bool
+}
+
+// tenant returns tenant name as the store has it now, or nil if it is
+// gone. A round reads only the tenants it acts on (those moving and those
+// it may start), so its cost does not grow with the fleet. A store error
+// is kept in rd.err and reads as nil.
+func (rd *round) tenant(name string) *stamp.Tenant {
+	if t, ok := rd.tenants[name]; ok || rd.listed {
+		return t
+	}
+	t, err := rd.c.cfg.Store.GetTenant(rd.ctx, name)
+	switch {
+	case stamp.ErrorCode(err) == stamp.ENOTFOUND:
+		t = nil
+	case err != nil:
+		if rd.err == nil {
+			rd.err = fmt.Errorf("get tenant %s: %w", name, err)
+		}
+		return nil
+	}
+	rd.tenants[name] = t
+	return t
+}
+
+// readAll reads every tenant at once, cheaper than one by one when a
+// round needs many (a large wave's gate).
+func (rd *round) readAll() {
+	if rd.listed {
+		return
+	}
+	list, err := rd.c.cfg.Store.ListTenants(rd.ctx)
+	if err != nil {
+		if rd.err == nil {
+			rd.err = fmt.Errorf("list tenants: %w", err)
+		}
+		return
+	}
+	rd.tenants = make(map[string]*stamp.Tenant, len(list))
+	for _, t := range list {
+		rd.tenants[t.Name] = t
+	}
+	rd.listed = true
 }
 
 func (rd *round) event(typ, tenant, status, format string, args ...any) {
@@ -165,14 +210,7 @@ func (rd *round) setTenant(i int, state, format string, args ...any) {
 // step advances r as far as it can now, writes it if it changed and then
 // records its events.
 func (c *Controller) step(ctx context.Context, r *stamp.Release) error {
-	list, err := c.cfg.Store.ListTenants(ctx)
-	if err != nil {
-		return fmt.Errorf("list tenants: %w", err)
-	}
-	rd := &round{c: c, r: r, tenants: map[string]*stamp.Tenant{}, now: c.cfg.Clock.Now()}
-	for _, t := range list {
-		rd.tenants[t.Name] = t
-	}
+	rd := &round{c: c, ctx: ctx, r: r, tenants: map[string]*stamp.Tenant{}, now: c.cfg.Clock.Now()}
 	var moves []*stamp.Tenant // tenants whose spec must name another version
 	if r.Status.StartedAt.IsZero() {
 		r.Status.StartedAt, rd.changed = rd.now, true
@@ -214,6 +252,9 @@ func (c *Controller) step(ctx context.Context, r *stamp.Release) error {
 		if r.Status.State == stamp.ReleaseRollingBack {
 			moves = append(moves, rd.rollBack()...) // a gate failed just now
 		}
+	}
+	if rd.err != nil {
+		return rd.err // decided on tenants it could not read: nothing is written
 	}
 	if rd.changed {
 		// The release first: a crash after it re-applies the moves it
@@ -275,11 +316,11 @@ func serves(t *stamp.Tenant, version string) bool {
 func (rd *round) observe() {
 	r := rd.r
 	for i, rt := range r.Status.Tenants {
-		t := rd.tenants[rt.Name]
 		moving := rt.State == stamp.ReleaseTenantUpgrading || rt.State == stamp.ReleaseTenantRollingBack
 		if !moving {
 			continue
 		}
+		t := rd.tenant(rt.Name)
 		if t == nil {
 			rd.setTenant(i, stamp.ReleaseTenantSkipped, "the tenant was deleted")
 			continue
@@ -327,7 +368,7 @@ func (rd *round) roll() []*stamp.Tenant {
 			switch {
 			case rt.State == stamp.ReleaseTenantUpgrading:
 				moving++
-				if t := rd.tenants[rt.Name]; t != nil && t.Generation < rt.Generation {
+				if t := rd.tenant(rt.Name); t != nil && t.Generation < rt.Generation {
 					// Recorded but not written (a crash in between).
 					moves = append(moves, rd.moveTo(t, r.Spec.Version, rt.Generation))
 				}
@@ -341,7 +382,7 @@ func (rd *round) roll() []*stamp.Tenant {
 				continue
 			}
 			left--
-			t := rd.tenants[rt.Name]
+			t := rd.tenant(rt.Name)
 			switch {
 			case t == nil || t.Spec.Desired == stamp.DesiredDeleted:
 				rd.setTenant(i, stamp.ReleaseTenantSkipped, "the tenant was deleted")
@@ -400,8 +441,11 @@ func (rd *round) gate(w int) bool {
 		rd.failGate(w, fmt.Sprintf("%d tenant(s) failed to upgrade: %s", len(failed), joinShort(failed)))
 		return false
 	}
+	if len(names) > 20 {
+		rd.readAll()
+	}
 	for _, name := range names {
-		t := rd.tenants[name]
+		t := rd.tenant(name)
 		if t == nil || !serves(t, r.Spec.Version) {
 			phase := "gone"
 			if t != nil {
@@ -492,7 +536,7 @@ func (rd *round) rollBack() []*stamp.Tenant {
 	for _, rt := range r.Status.Tenants {
 		if rt.State == stamp.ReleaseTenantRollingBack || rt.State == stamp.ReleaseTenantUpgrading {
 			moving++
-			if t := rd.tenants[rt.Name]; t != nil && t.Generation < rt.Generation && rt.State == stamp.ReleaseTenantRollingBack {
+			if t := rd.tenant(rt.Name); t != nil && t.Generation < rt.Generation && rt.State == stamp.ReleaseTenantRollingBack {
 				moves = append(moves, rd.moveTo(t, rt.From, rt.Generation))
 			}
 		}
@@ -502,7 +546,7 @@ func (rd *round) rollBack() []*stamp.Tenant {
 		if rt.State != stamp.ReleaseTenantUpgraded || moving >= max(r.Spec.MaxParallel, 1) {
 			continue
 		}
-		t := rd.tenants[rt.Name]
+		t := rd.tenant(rt.Name)
 		if t == nil {
 			rd.setTenant(i, stamp.ReleaseTenantSkipped, "the tenant was deleted")
 			continue

@@ -372,3 +372,29 @@ func TestWakeAdvancesWithoutATick(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// failingTenantReads is a fake above the store whose tenant reads fail,
+// as a database that went away would.
+type failingTenantReads struct{ stamp.Store }
+
+func (failingTenantReads) GetTenant(context.Context, string) (*stamp.Tenant, error) {
+	return nil, stamp.Errorf(stamp.EUNAVAILABLE, "the database went away")
+}
+
+// TestStoreErrorWritesNothing: a round that cannot read a tenant must not
+// take it for deleted; it writes nothing and reports the error.
+func TestStoreErrorWritesNothing(t *testing.T) {
+	f := newFixture(t, "a")
+	before := f.release(stamp.ReleaseSpec{Waves: []stamp.Wave{{Percent: 100}}, MaxParallel: 1})
+	f.c.cfg.Store = failingTenantReads{f.st}
+	if err := f.c.advance(f.ctx, "rel-test"); err == nil || !strings.Contains(err.Error(), "the database went away") {
+		t.Errorf("advance with failing tenant reads: %v", err)
+	}
+	after, err := f.st.GetRelease(f.ctx, "rel-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.ResourceVersion != before.ResourceVersion {
+		t.Errorf("the release was written: %v", states(after))
+	}
+}
