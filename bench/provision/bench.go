@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"sync/atomic"
-	"time"
 
+	"github.com/stamphq/stamp/bench/internal/benchkit"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -38,22 +35,15 @@ type bench struct {
 
 // newBench finds the module root and makes the run's temporary directory.
 func newBench(ctx context.Context, cfg config, log io.Writer) (*bench, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	root, err := benchkit.ModuleRoot(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("find module root: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return nil, errors.New("find module root: run from inside the stamp module")
-	}
-	tmp, err := os.MkdirTemp("", "stamp-bench-")
-	if err != nil {
-		return nil, fmt.Errorf("make temporary directory: %w", err)
-	}
-	if tmp, err = filepath.Abs(tmp); err != nil {
 		return nil, err
 	}
-	b := &bench{cfg: cfg, log: log, root: filepath.Dir(gomod), tmp: tmp, bin: filepath.Join(tmp, "bin"), floors: newProcSet()}
+	tmp, err := benchkit.TempDir("stamp-bench-")
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{cfg: cfg, log: log, root: root, tmp: tmp, bin: filepath.Join(tmp, "bin"), floors: newProcSet()}
 	b.stamp = filepath.Join(b.bin, "stamp")
 	b.ledger = filepath.Join(b.bin, "ledger")
 	return b, nil
@@ -64,10 +54,8 @@ func newBench(ctx context.Context, cfg config, log io.Writer) (*bench, error) {
 func (b *bench) setUp(ctx context.Context) error {
 	for bin, pkg := range map[string]string{b.stamp: "./cmd/stamp", b.ledger: "./examples/ledger"} {
 		b.progress("build %s", pkg)
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
-		cmd.Dir = b.root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("build %s: %w\n%s", pkg, err, out)
+		if err := benchkit.GoBuild(ctx, b.root, "-o", bin, pkg); err != nil {
+			return err
 		}
 	}
 	serverArgs, err := b.setUpEngine(ctx)
@@ -75,16 +63,20 @@ func (b *bench) setUp(ctx context.Context) error {
 		return err
 	}
 	b.progress("start stamp server")
-	srv, err := startServer(ctx, b.stamp, filepath.Join(b.tmp, "data"), filepath.Join(b.tmp, "server.log"), serverArgs...)
-	b.server = srv // set even on failure, so cleanup kills what did start
+	srv, err := benchkit.StartServer(ctx, b.stamp, filepath.Join(b.tmp, "data"), filepath.Join(b.tmp, "server.log"), serverArgs...)
+	if srv != nil {
+		b.server = &server{Server: srv} // set even on failure, so cleanup kills what did start
+	}
 	if err != nil {
 		return err
 	}
-	dir, err := b.blueprintDir()
+	app := apps[b.cfg.engine]
+	dir, err := benchkit.BlueprintDir(filepath.Join(b.root, app.dir, "stamp.yaml"), b.ledger, filepath.Join(b.tmp, "blueprint"))
 	if err != nil {
-		return err
+		return fmt.Errorf("the %s blueprint: %w", app.name, err)
 	}
-	return srv.push(ctx, dir)
+	b.server.blueprint, err = srv.Push(ctx, dir)
+	return err
 }
 
 // setUpEngine prepares the floor's databases and returns the server flags
@@ -110,37 +102,9 @@ func (b *bench) setUpEngine(ctx context.Context) ([]string, error) {
 	return []string{"--tenant-postgres", pg.url}, nil
 }
 
-// buildLine matches the build line of a stamp.yaml.
-var buildLine = regexp.MustCompile(`(?m)^build:.*\n`)
-
-// blueprintDir writes the engine's example blueprint without its build
-// line next to the prebuilt binary, as the end-to-end tests do.
-func (b *bench) blueprintDir() (string, error) {
-	src, err := os.ReadFile(filepath.Join(b.root, apps[b.cfg.engine].dir, "stamp.yaml"))
-	if err != nil {
-		return "", fmt.Errorf("read the %s blueprint: %w", apps[b.cfg.engine].name, err)
-	}
-	dir := filepath.Join(b.tmp, "blueprint")
-	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
-		return "", err
-	}
-	bin, err := os.ReadFile(b.ledger)
-	if err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "bin", "ledger"), bin, 0o755); err != nil {
-		return "", err
-	}
-	yaml := buildLine.ReplaceAll(src, nil)
-	if err := os.WriteFile(filepath.Join(dir, "stamp.yaml"), yaml, 0o644); err != nil {
-		return "", err
-	}
-	return dir, nil
-}
-
 // measure runs both phases, then reads the step breakdown and memory.
 func (b *bench) measure(ctx context.Context) (*report, error) {
-	rep := &report{engine: b.cfg.engine, loadBefore: loadAverage()}
+	rep := &report{engine: b.cfg.engine, loadBefore: benchkit.LoadAverage()}
 	phases := []phase{
 		{name: "sequential", n: b.cfg.sequential, concurrency: 1, seedByHand: true},
 		{name: "parallel", n: b.cfg.parallel, concurrency: b.cfg.concurrency},
@@ -159,27 +123,18 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 		}
 		rep.phases = append(rep.phases, res)
 	}
-	mem, err := b.server.memory()
+	mem, err := b.server.Memory()
 	if err != nil {
 		return nil, err
 	}
+	rep.memory = memoryUse{Memory: mem}
 	if pf, ok := b.db.(*postgresFloor); ok {
-		if mem.pgBackends, err = pf.backends(ctx); err != nil {
+		if rep.memory.pgBackends, err = pf.backends(ctx); err != nil {
 			return nil, err
 		}
 	}
-	rep.memory = mem
-	rep.loadAfter = loadAverage()
+	rep.loadAfter = benchkit.LoadAverage()
 	return rep, nil
-}
-
-// loadAverage returns the 1, 5 and 15 minute load averages of the machine.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 // runPhase alternates rounds of floor samples and tenant creations, each
@@ -187,7 +142,7 @@ func loadAverage() string {
 // slow drift of the machine (other load, caches) from favouring either.
 func (b *bench) runPhase(ctx context.Context, ph phase) (*phaseResult, error) {
 	res := &phaseResult{phase: ph, floor: make([]sample, ph.n), stamp: make([]sample, ph.n)}
-	cpuBefore, err := b.server.cpu()
+	cpuBefore, err := b.server.CPU()
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +165,7 @@ func (b *bench) runPhase(ctx context.Context, ph phase) (*phaseResult, error) {
 			return nil, fmt.Errorf("%s phase, stamp: %w", ph.name, err)
 		}
 	}
-	cpuAfter, err := b.server.cpu()
+	cpuAfter, err := b.server.CPU()
 	if err != nil {
 		return nil, err
 	}
@@ -235,8 +190,7 @@ func pool(ctx context.Context, lo, hi, limit int, fn func(ctx context.Context, i
 func (b *bench) cleanup() error {
 	var errs []error
 	if b.server != nil {
-		b.server.kill()
-		errs = append(errs, killTenants(b.server.data))
+		errs = append(errs, b.server.Stop())
 	}
 	b.floors.killAll()
 	if b.db != nil {
@@ -245,18 +199,9 @@ func (b *bench) cleanup() error {
 	if b.pg != nil {
 		errs = append(errs, b.pg.stop())
 	}
-	// The driver writes files as its processes die; retry the removal.
-	var err error
-	for range 5 {
-		if err = os.RemoveAll(b.tmp); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	errs = append(errs, err)
+	errs = append(errs, benchkit.RemoveAll(b.tmp))
 	return errors.Join(errs...)
 }
 
-func (b *bench) progress(format string, args ...any) {
-	fmt.Fprintf(b.log, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
-}
+// progress writes one line of progress to the run's log.
+func (b *bench) progress(format string, args ...any) { benchkit.Progress(b.log, format, args...) }

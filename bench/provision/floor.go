@@ -3,18 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"time"
-)
 
-// pollEvery is how often a sample asks whether the app answers yet.
-const pollEvery = 5 * time.Millisecond
+	"github.com/stamphq/stamp/bench/internal/benchkit"
+)
 
 // sample is one measured provisioning: from just before the first action
 // (start) to the first 200 (end).
@@ -30,67 +27,6 @@ type sample struct {
 }
 
 func (s sample) took() time.Duration { return s.end.Sub(s.start) }
-
-// pollClient sends every poll; keep-alives are on, as a browser's would be.
-var pollClient = &http.Client{
-	Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64},
-	Timeout:   5 * time.Second,
-}
-
-// waitOK GETs url (with Host header host, if set) every pollEvery until it
-// answers 200. It fails when ctx ends, saying what the last answer was, or
-// as soon as exited is closed.
-func waitOK(ctx context.Context, url, host string, exited <-chan struct{}) error {
-	last := "no answer yet"
-	tick := time.NewTicker(pollEvery)
-	defer tick.Stop()
-	for {
-		code, err := get(ctx, url, host)
-		if code == http.StatusOK {
-			return nil
-		}
-		if err != nil {
-			last = err.Error()
-		} else {
-			last = "status " + strconv.Itoa(code)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("GET %s (Host %s): no 200 (%v); last answer: %s", url, host, ctx.Err(), last)
-		case <-exited:
-			return fmt.Errorf("GET %s: the process exited before answering 200; last answer: %s", url, last)
-		case <-tick.C:
-		}
-	}
-}
-
-// get sends one GET and returns the status code.
-func get(ctx context.Context, url, host string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, err
-	}
-	if host != "" {
-		req.Host = host
-	}
-	resp, err := pollClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body) // so the connection is reused
-	return resp.StatusCode, nil
-}
-
-// freePort returns a loopback address whose port was free a moment ago.
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
 
 // floorSample starts the app by hand in a fresh directory: makes its
 // database (see floorDB), runs `ledger migrate`, then `ledger serve`, timed
@@ -141,7 +77,7 @@ func (b *bench) floorSample(ctx context.Context, n int64, seed bool) (s sample, 
 // waits for the first 200 of /healthz, stops it again and returns when the
 // 200 came.
 func (b *bench) serveUntilHealthy(ctx context.Context, dir string, env []string) (healthy time.Time, err error) {
-	addr, err := freePort()
+	addr, err := benchkit.FreePort()
 	if err != nil {
 		return healthy, err
 	}
@@ -154,14 +90,14 @@ func (b *bench) serveUntilHealthy(ctx context.Context, dir string, env []string)
 	}
 	defer logf.Close()
 	serve.Stdout, serve.Stderr = logf, logf
-	p, err := startProc(serve)
+	p, err := benchkit.StartProc(serve)
 	if err != nil {
 		return healthy, fmt.Errorf("start ledger serve: %w", err)
 	}
 	b.floors.add(p)
-	err = waitOK(ctx, "http://"+addr+"/healthz", "", p.exited)
+	err = benchkit.WaitOK(ctx, "http://"+addr+"/healthz", "", p.Exited())
 	healthy = time.Now()
-	p.stop(10 * time.Second)
+	p.Stop(10 * time.Second)
 	b.floors.remove(p)
 	if err != nil {
 		out, _ := os.ReadFile(logf.Name())

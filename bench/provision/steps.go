@@ -60,7 +60,7 @@ func (s *server) breakdown(ctx context.Context, samples []sample) (*breakdown, e
 // stepEvents returns the successful step events of tenant by step, and
 // fails if any step of a new tenant is missing.
 func (s *server) stepEvents(ctx context.Context, tenant string) (map[string]*stamp.Event, error) {
-	events, err := s.client.Events(ctx, stamp.EventFilter{Tenant: tenant, Limit: 1000})
+	events, err := s.Client.Events(ctx, stamp.EventFilter{Tenant: tenant, Limit: 1000})
 	if err != nil {
 		return nil, fmt.Errorf("events of %s: %w", tenant, err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -239,34 +238,6 @@ func middleSteps(groups ...[]upgrade) []string {
 		}
 	}
 	return names
-}
-
-// meanOf returns the mean of f over ups.
-func meanOf(ups []upgrade, f func(upgrade) time.Duration) time.Duration {
-	if len(ups) == 0 {
-		return 0
-	}
-	var sum time.Duration
-	for _, u := range ups {
-		sum += f(u)
-	}
-	return sum / time.Duration(len(ups))
-}
-
-// percentile returns the nearest-rank p-th percentile (0 < p <= 100) of
-// f over ups: the smallest value that at least p% of them do not exceed.
-// With 10 values p99 is the largest.
-func percentile(ups []upgrade, f func(upgrade) time.Duration, p float64) time.Duration {
-	if len(ups) == 0 {
-		return 0
-	}
-	ds := make([]time.Duration, len(ups))
-	for i, u := range ups {
-		ds[i] = f(u)
-	}
-	slices.Sort(ds)
-	rank := int(math.Ceil(float64(len(ds)) * p / 100))
-	return ds[min(max(rank, 1), len(ds))-1]
 }
 
 // wave is one wave of a release as its tenants' times tell it.

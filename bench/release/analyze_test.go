@@ -198,36 +198,6 @@ func TestWithSlotsRefusesUnfinished(t *testing.T) {
 	}
 }
 
-func TestPercentile(t *testing.T) {
-	// ups takes 1 ms, 2 ms, ... n ms, in reverse order.
-	ups := func(n int) []upgrade {
-		var out []upgrade
-		for i := n; i >= 1; i-- {
-			out = append(out, upgrade{asked: t0, upgraded: at(i)})
-		}
-		return out
-	}
-	tests := []struct {
-		n    int
-		p    float64
-		want time.Duration
-	}{
-		{n: 0, p: 50, want: 0},
-		{n: 1, p: 99, want: 1 * time.Millisecond},
-		{n: 10, p: 50, want: 5 * time.Millisecond},
-		{n: 10, p: 99, want: 10 * time.Millisecond},
-		{n: 500, p: 50, want: 250 * time.Millisecond},
-		{n: 500, p: 99, want: 495 * time.Millisecond},
-	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprintf("p%v of %d", tt.p, tt.n), func(t *testing.T) {
-			if got := percentile(ups(tt.n), upgrade.took, tt.p); got != tt.want {
-				t.Errorf("p%v of 1..%d ms: got %s, want %s", tt.p, tt.n, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestPerSlotAndInFlight(t *testing.T) {
 	if got, want := perSlot(100*time.Second, 500, 8), 1600*time.Millisecond; got != want {
 		t.Errorf("perSlot(100s, 500, 8): got %s, want %s", got, want)

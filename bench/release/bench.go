@@ -7,14 +7,12 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
 	stamp "github.com/stamphq/stamp"
-	"github.com/stamphq/stamp/bundle"
+	"github.com/stamphq/stamp/bench/internal/benchkit"
 	"github.com/stamphq/stamp/httpapi"
 	"golang.org/x/sync/errgroup"
 )
@@ -48,27 +46,20 @@ type bench struct {
 	// blueprints are the directories pushed as ledger@1.0.0 and @2.0.0.
 	blueprints []string
 	// srv is the server of the size being measured; nil between sizes.
-	srv *server
+	srv *benchkit.Server
 }
 
 // newBench finds the module root and makes the run's temporary directory.
 func newBench(ctx context.Context, cfg config, log io.Writer) (*bench, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	root, err := benchkit.ModuleRoot(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("find module root: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return nil, errors.New("find module root: run from inside the stamp module")
-	}
-	tmp, err := os.MkdirTemp("", "stamp-bench-release-")
-	if err != nil {
-		return nil, fmt.Errorf("make temporary directory: %w", err)
-	}
-	if tmp, err = filepath.Abs(tmp); err != nil {
 		return nil, err
 	}
-	return &bench{cfg: cfg, log: log, root: filepath.Dir(gomod), tmp: tmp, stamp: filepath.Join(tmp, "bin", "stamp")}, nil
+	tmp, err := benchkit.TempDir("stamp-bench-release-")
+	if err != nil {
+		return nil, err
+	}
+	return &bench{cfg: cfg, log: log, root: root, tmp: tmp, stamp: filepath.Join(tmp, "bin", "stamp")}, nil
 }
 
 // build compiles stamp and releases 1 and 2 of the ledger, and writes the
@@ -85,14 +76,12 @@ func (b *bench) build(ctx context.Context) error {
 		builds = append(builds, []string{"-ldflags", fmt.Sprintf("-X main.release=%d", i+1), "-o", v.bin, "./examples/ledger"})
 	}
 	for _, args := range builds {
-		cmd := exec.CommandContext(ctx, "go", append([]string{"build"}, args...)...)
-		cmd.Dir = b.root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build %s: %w\n%s", strings.Join(args, " "), err, out)
+		if err := benchkit.GoBuild(ctx, b.root, args...); err != nil {
+			return err
 		}
 	}
 	for i, v := range versions {
-		dir, err := blueprintDir(filepath.Join(b.root, v.yaml), v.bin, filepath.Join(b.tmp, fmt.Sprintf("blueprint-%d", i+1)))
+		dir, err := benchkit.BlueprintDir(filepath.Join(b.root, v.yaml), v.bin, filepath.Join(b.tmp, fmt.Sprintf("blueprint-%d", i+1)))
 		if err != nil {
 			return err
 		}
@@ -101,40 +90,14 @@ func (b *bench) build(ctx context.Context) error {
 	return nil
 }
 
-// buildLine matches the build line of a stamp.yaml.
-var buildLine = regexp.MustCompile(`(?m)^build:.*\n`)
-
-// blueprintDir writes the blueprint at yamlPath without its build line
-// into dir, with bin as bin/ledger.
-func blueprintDir(yamlPath, bin, dir string) (string, error) {
-	src, err := os.ReadFile(yamlPath)
-	if err != nil {
-		return "", fmt.Errorf("read blueprint: %w", err)
-	}
-	exe, err := os.ReadFile(bin)
-	if err != nil {
-		return "", fmt.Errorf("read built ledger: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "bin", "ledger"), exe, 0o755); err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "stamp.yaml"), buildLine.ReplaceAll(src, nil), 0o644); err != nil {
-		return "", err
-	}
-	return dir, nil
-}
-
 // sizeResult is what one fleet size measured.
 type sizeResult struct {
 	tenants, singles int
 	ports            string // the server's --ports
 	setup            time.Duration
-	loadBefore       string // before the lone upgrades
-	loadAfter        string // after the release
-	memBefore        memory // every tenant on 1.0.0
+	loadBefore       string          // before the lone upgrades
+	loadAfter        string          // after the release
+	memBefore        benchkit.Memory // every tenant on 1.0.0
 	lone             []upgrade
 	fleet            []upgrade
 	release          *stamp.Release
@@ -159,7 +122,7 @@ func (b *bench) measureSize(ctx context.Context, n int) (_ *sizeResult, err erro
 	}
 	res.ports = portBlock(n + b.cfg.singles + 2*b.cfg.maxParallel + 100)
 	b.progress("fleet of %d: start stamp server (--ports %s, --drain %s, --workers %d)", n, res.ports, b.cfg.drain, b.cfg.workers)
-	srv, err := startServer(ctx, b.stamp, filepath.Join(dir, "data"), filepath.Join(dir, "server.log"),
+	srv, err := benchkit.StartServer(ctx, b.stamp, filepath.Join(dir, "data"), filepath.Join(dir, "server.log"),
 		"--ports", res.ports, "--drain", b.cfg.drain.String(), "--workers", fmt.Sprint(b.cfg.workers))
 	b.srv = srv // set even on failure, so cleanup kills what did start
 	if err != nil {
@@ -174,12 +137,8 @@ func (b *bench) measureSize(ctx context.Context, n int) (_ *sizeResult, err erro
 		}
 	}()
 	for _, bp := range b.blueprints {
-		content, err := bundle.Pack(bp)
-		if err != nil {
-			return nil, fmt.Errorf("pack %s: %w", bp, err)
-		}
-		if _, _, err := srv.client.PushBundle(ctx, content); err != nil {
-			return nil, fmt.Errorf("push %s: %w", bp, err)
+		if _, err := srv.Push(ctx, bp); err != nil {
+			return nil, err
 		}
 	}
 	fleet, lone := names("f", n), names("s", b.cfg.singles)
@@ -188,16 +147,16 @@ func (b *bench) measureSize(ctx context.Context, n int) (_ *sizeResult, err erro
 		return nil, err
 	}
 	res.setup = time.Since(start)
-	if res.memBefore, err = srv.memory(); err != nil {
+	if res.memBefore, err = srv.Memory(); err != nil {
 		return nil, err
 	}
-	res.loadBefore = loadAverage()
+	res.loadBefore = benchkit.LoadAverage()
 
 	asked, err := b.upgradeLone(ctx, lone)
 	if err != nil {
 		return nil, err
 	}
-	cpuBefore, err := srv.cpu()
+	cpuBefore, err := srv.CPU()
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +164,7 @@ func (b *bench) measureSize(ctx context.Context, n int) (_ *sizeResult, err erro
 	if err != nil {
 		return nil, err
 	}
-	cpuAfter, err := srv.cpu()
+	cpuAfter, err := srv.CPU()
 	if err != nil {
 		return nil, err
 	}
@@ -214,13 +173,13 @@ func (b *bench) measureSize(ctx context.Context, n int) (_ *sizeResult, err erro
 	// A release counts a tenant upgraded once its route switched, so the
 	// last tenants may still be draining their old version when it ends.
 	time.Sleep(b.cfg.drain + time.Second) // whatever was draining has retired by now
-	if res.leaksAfter, err = leaks(srv.data, append(fleet, lone...)); err != nil {
+	if res.leaksAfter, err = leaks(srv.Data, append(fleet, lone...)); err != nil {
 		return nil, err
 	}
-	res.loadAfter = loadAverage()
+	res.loadAfter = benchkit.LoadAverage()
 
 	b.progress("fleet of %d: read the event log", n)
-	events, err := allEvents(ctx, srv.client)
+	events, err := allEvents(ctx, srv.Client)
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +202,7 @@ func (b *bench) measureSize(ctx context.Context, n int) (_ *sizeResult, err erro
 
 // checkMemory refuses a size the machine cannot hold.
 func (b *bench) checkMemory(tenants int) error {
-	avail, err := memAvailableKiB()
+	avail, err := benchkit.MemAvailableKiB()
 	if err != nil {
 		return err
 	}
@@ -281,7 +240,7 @@ func (b *bench) createTenants(ctx context.Context, fleet, lone []string) error {
 	for group, tenants := range map[string][]string{"fleet": fleet, "lone": lone} {
 		for _, name := range tenants {
 			g.Go(func() error {
-				_, err := b.srv.client.CreateTenant(gctx, httpapi.CreateTenantRequest{
+				_, err := b.srv.Client.CreateTenant(gctx, httpapi.CreateTenantRequest{
 					Name: name, Blueprint: "ledger", Version: from, Labels: map[string]string{benchLabel: group}})
 				if err != nil {
 					return fmt.Errorf("create tenant %s: %w", name, err)
@@ -295,7 +254,7 @@ func (b *bench) createTenants(ctx context.Context, fleet, lone []string) error {
 	}
 	lastNote := time.Now()
 	for {
-		list, err := b.srv.client.ListTenants(ctx)
+		list, err := b.srv.Client.ListTenants(ctx)
 		if err != nil {
 			return fmt.Errorf("list tenants: %w", err)
 		}
@@ -329,7 +288,7 @@ func (b *bench) upgradeLone(ctx context.Context, lone []string) ([]time.Time, er
 	asked := make([]time.Time, len(lone))
 	for i, name := range lone {
 		asked[i] = time.Now()
-		if _, err := b.srv.client.UpgradeTenant(ctx, name, to); err != nil {
+		if _, err := b.srv.Client.UpgradeTenant(ctx, name, to); err != nil {
 			return nil, fmt.Errorf("upgrade %s: %w", name, err)
 		}
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -346,7 +305,7 @@ func (b *bench) upgradeLone(ctx context.Context, lone []string) ([]time.Time, er
 // that did not succeed is an error.
 func (b *bench) waitUpgraded(ctx context.Context, name string) error {
 	for {
-		t, err := b.srv.client.GetTenant(ctx, name)
+		t, err := b.srv.Client.GetTenant(ctx, name)
 		if err != nil {
 			return fmt.Errorf("get tenant %s: %w", name, err)
 		}
@@ -367,7 +326,7 @@ func (b *bench) waitUpgraded(ctx context.Context, name string) error {
 // (a failed gate) or stops moving is an error that says where it stands.
 func (b *bench) release(ctx context.Context, n int) (*stamp.Release, error) {
 	b.progress("fleet of %d: release %s in waves 1,10%%,100%%, max parallel %d", n, to, b.cfg.maxParallel)
-	rel, err := b.srv.client.CreateRelease(ctx, httpapi.CreateReleaseRequest{
+	rel, err := b.srv.Client.CreateRelease(ctx, httpapi.CreateReleaseRequest{
 		Blueprint: "ledger", Version: to, Selector: map[string]string{benchLabel: "fleet"},
 		Waves:       []stamp.Wave{{Count: 1}, {Percent: 10}, {Percent: 100}},
 		MaxParallel: b.cfg.maxParallel, Soak: new(stamp.Duration), OnFailure: stamp.OnFailurePause,
@@ -380,10 +339,10 @@ func (b *bench) release(ctx context.Context, n int) (*stamp.Release, error) {
 	}
 	lastChange, lastNote, lastStates := time.Now(), time.Now(), ""
 	for {
-		if err := b.srv.alive(); err != nil {
+		if err := b.srv.Alive(); err != nil {
 			return nil, err
 		}
-		r, err := b.srv.client.Release(ctx, rel.ID)
+		r, err := b.srv.Client.Release(ctx, rel.ID)
 		if err != nil {
 			return nil, fmt.Errorf("get release %s: %w", rel.ID, err)
 		}
@@ -439,11 +398,11 @@ func (b *bench) stuckDetail(ctx context.Context, r *stamp.Release) string {
 		}
 		shown++
 		fmt.Fprintf(&sb, "tenant %s: release says %s since %s (generation %d)\n", rt.Name, rt.State, rt.StartedAt.Format(time.RFC3339Nano), rt.Generation)
-		if t, err := b.srv.client.GetTenant(ctx, rt.Name); err == nil {
+		if t, err := b.srv.Client.GetTenant(ctx, rt.Name); err == nil {
 			fmt.Fprintf(&sb, "  status: phase %s, generation %d observed %d, spec %s, serving %s, upgrade %+v\n",
 				t.Status.Phase, t.Generation, t.Status.ObservedGeneration, t.Spec.Version, t.Status.Version, t.Status.Upgrade)
 		}
-		if events, err := b.srv.client.Events(ctx, stamp.EventFilter{Tenant: rt.Name, Limit: 1000}); err == nil {
+		if events, err := b.srv.Client.Events(ctx, stamp.EventFilter{Tenant: rt.Name, Limit: 1000}); err == nil {
 			for _, e := range events[max(0, len(events)-12):] {
 				fmt.Fprintf(&sb, "  %s %s %s %s %s\n", e.Time.Format("15:04:05.000"), e.Type, e.Step, e.Status, e.Message)
 			}
@@ -471,13 +430,13 @@ func allEvents(ctx context.Context, c *httpapi.Client) ([]*stamp.Event, error) {
 // leaks lists the tenants that do not run exactly one process, of the new
 // version's web service.
 func leaks(data string, tenants []string) ([]string, error) {
-	procs, err := tenantProcs(data)
+	procs, err := benchkit.TenantProcs(data)
 	if err != nil {
 		return nil, err
 	}
 	byTenant := map[string][]string{}
 	for _, p := range procs {
-		byTenant[p.tenant] = append(byTenant[p.tenant], fmt.Sprintf("%s (pid %d)", p.id, p.pid))
+		byTenant[p.Tenant] = append(byTenant[p.Tenant], fmt.Sprintf("%s (pid %d)", p.ID, p.PID))
 	}
 	var out []string
 	for _, name := range tenants {
@@ -505,8 +464,7 @@ func (b *bench) stopServer() error {
 	if b.srv == nil {
 		return nil
 	}
-	b.srv.kill()
-	err := killTenants(b.srv.data)
+	err := b.srv.Stop()
 	b.srv = nil
 	return err
 }
@@ -514,18 +472,8 @@ func (b *bench) stopServer() error {
 // cleanup stops whatever server is running, its tenants, and removes the
 // temporary directory.
 func (b *bench) cleanup() error {
-	errs := []error{b.stopServer()}
-	// The driver's processes write files as they die; retry the removal.
-	var err error
-	for range 5 {
-		if err = os.RemoveAll(b.tmp); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return errors.Join(append(errs, err)...)
+	return errors.Join(b.stopServer(), benchkit.RemoveAll(b.tmp))
 }
 
-func (b *bench) progress(format string, args ...any) {
-	fmt.Fprintf(b.log, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
-}
+// progress writes one line of progress to the run's log.
+func (b *bench) progress(format string, args ...any) { benchkit.Progress(b.log, format, args...) }

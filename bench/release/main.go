@@ -31,26 +31,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/stamphq/stamp/bench/internal/benchkit"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "release: %v\n", err)
-		os.Exit(1)
-	}
-}
+func main() { benchkit.Main("release", run) }
 
 // config is what the flags set.
 type config struct {
@@ -132,12 +120,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		}
 		rep.sizes = append(rep.sizes, res)
 	}
-	md := rep.markdown()
-	fmt.Fprint(stdout, md)
-	if cfg.out != "" {
-		if err := os.WriteFile(cfg.out, []byte(md), 0o644); err != nil {
-			return fmt.Errorf("write report: %w", err)
-		}
+	if err := benchkit.WriteReport(stdout, cfg.out, rep.markdown()); err != nil {
+		return err
 	}
 	if problems := rep.problems(); len(problems) > 0 {
 		return fmt.Errorf("the releases ran, but checks failed:\n  %s", strings.Join(problems, "\n  "))

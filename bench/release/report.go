@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stamphq/stamp/bench/internal/benchkit"
 	"github.com/stamphq/stamp/rollout"
 )
 
@@ -37,24 +38,6 @@ func inFlight(ups []upgrade, wall time.Duration) float64 {
 	return float64(sum) / float64(wall)
 }
 
-// ms formats d in milliseconds with one decimal.
-func ms(d time.Duration) string {
-	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
-}
-
-// ratio formats a/b as "1.23x".
-func ratio(a, b time.Duration) string {
-	if b == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.2fx", float64(a)/float64(b))
-}
-
-// mib formats KiB as MiB with one decimal.
-func mib(kib int64) string {
-	return fmt.Sprintf("%.1f MiB", float64(kib)/1024)
-}
-
 // markdown renders the report.
 func (r *report) markdown() string {
 	var b strings.Builder
@@ -66,9 +49,9 @@ func (r *report) markdown() string {
 	b.WriteString("|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, s := range r.sizes {
 		fmt.Fprintf(&b, "| %d | %.1f s | %.1f | %s | %s | %s | %.2f of %d | %s |\n",
-			s.tenants, s.wall.Seconds(), float64(s.tenants)/float64(c.maxParallel), ms(perSlot(s.wall, s.tenants, c.maxParallel)),
-			ms(percentile(s.fleet, upgrade.slot, 50)), ms(percentile(s.fleet, upgrade.slot, 99)),
-			inFlight(s.fleet, s.wall), c.maxParallel, ms(s.serverCPU/time.Duration(s.tenants)))
+			s.tenants, s.wall.Seconds(), float64(s.tenants)/float64(c.maxParallel), benchkit.MS(perSlot(s.wall, s.tenants, c.maxParallel)),
+			benchkit.MS(benchkit.Percentile(s.fleet, upgrade.slot, 50)), benchkit.MS(benchkit.Percentile(s.fleet, upgrade.slot, 99)),
+			inFlight(s.fleet, s.wall), c.maxParallel, benchkit.MS(s.serverCPU/time.Duration(s.tenants)))
 	}
 	b.WriteString("\nPer tenant, in the release (fleet) and alone (lone), by three definitions: the reconciler's `tenant.upgrading` to `tenant.upgraded` events (the old version retired, after the drain); from the request (the bench's API call for a lone tenant, the controller round that started it for the fleet) to `tenant.upgraded`; and from the request to the route serving the new version (the route step's end), what a customer sees.\n\n")
 	b.WriteString("| tenants | figure | fleet p50 | fleet p99 | lone p50 | lone p99 | ratio p50 | ratio p99 |\n|--:|---|--:|--:|--:|--:|--:|--:|\n")
@@ -77,9 +60,9 @@ func (r *report) markdown() string {
 			name string
 			of   func(upgrade) time.Duration
 		}{{"upgrading to upgraded", upgrade.reconciled}, {"request to upgraded", upgrade.took}, {"request to serving", upgrade.serving}} {
-			f50, f99 := percentile(s.fleet, fig.of, 50), percentile(s.fleet, fig.of, 99)
-			l50, l99 := percentile(s.lone, fig.of, 50), percentile(s.lone, fig.of, 99)
-			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %s |\n", s.tenants, fig.name, ms(f50), ms(f99), ms(l50), ms(l99), ratio(f50, l50), ratio(f99, l99))
+			f50, f99 := benchkit.Percentile(s.fleet, fig.of, 50), benchkit.Percentile(s.fleet, fig.of, 99)
+			l50, l99 := benchkit.Percentile(s.lone, fig.of, 50), benchkit.Percentile(s.lone, fig.of, 99)
+			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %s |\n", s.tenants, fig.name, benchkit.MS(f50), benchkit.MS(f99), benchkit.MS(l50), benchkit.MS(l99), benchkit.Ratio(f50, l50), benchkit.Ratio(f99, l99))
 		}
 	}
 	b.WriteString("\nBy wave (first tenant started to last seen upgraded; the gap before is from the release's creation or the wave before's end: the controller's pickup or the gate):\n\n")
@@ -93,7 +76,7 @@ func (r *report) markdown() string {
 			}
 			took := w.end.Sub(w.start)
 			fmt.Fprintf(&b, "| %d | %d (%s) | %d | %.1f s | %s | %s |\n", s.tenants, i+1, rollout.FormatWave(s.release.Spec.Waves[i]),
-				w.tenants, took.Seconds(), ms(perSlot(took, w.tenants, min(c.maxParallel, max(w.tenants, 1)))), ms(w.start.Sub(prevEnd)))
+				w.tenants, took.Seconds(), benchkit.MS(perSlot(took, w.tenants, min(c.maxParallel, max(w.tenants, 1)))), benchkit.MS(w.start.Sub(prevEnd)))
 			prevEnd = w.end
 		}
 	}
@@ -103,7 +86,7 @@ func (r *report) markdown() string {
 	for _, s := range r.sizes {
 		m := s.memBefore
 		fmt.Fprintf(&b, "| %d | %s | %.1f s | %s | %s | %s | %d | %s (%s each) |\n", s.tenants, s.ports, s.setup.Seconds(),
-			s.loadBefore, s.loadAfter, mib(m.serverKiB), m.procs, mib(m.tenantsKiB), mib(m.tenantsKiB/int64(max(m.procs, 1))))
+			s.loadBefore, s.loadAfter, benchkit.MiB(m.ServerKiB), m.Procs, benchkit.MiB(m.ProcsKiB), benchkit.MiB(m.ProcsKiB/int64(max(m.Procs, 1))))
 	}
 	b.WriteString("\nChecks:\n\n")
 	for _, s := range r.sizes {
@@ -130,9 +113,9 @@ func (r *report) writeBreakdown(b *strings.Builder) {
 		for _, s := range r.sizes {
 			lone := "|"
 			if !seg.release {
-				lone = ms(meanOf(s.lone, seg.of)) + " |"
+				lone = benchkit.MS(benchkit.Mean(s.lone, seg.of)) + " |"
 			}
-			fmt.Fprintf(b, " %s %s |", lone, ms(meanOf(s.fleet, seg.of)))
+			fmt.Fprintf(b, " %s %s |", lone, benchkit.MS(benchkit.Mean(s.fleet, seg.of)))
 		}
 		b.WriteString("\n")
 	}
@@ -148,17 +131,17 @@ func (r *report) writeBreakdown(b *strings.Builder) {
 					continue
 				}
 				if !seg.release {
-					lone += meanOf(s.lone, seg.of)
+					lone += benchkit.Mean(s.lone, seg.of)
 				}
-				fleet += meanOf(s.fleet, seg.of)
+				fleet += benchkit.Mean(s.fleet, seg.of)
 			}
-			fmt.Fprintf(b, " %s | %s |", ms(lone), ms(fleet))
+			fmt.Fprintf(b, " %s | %s |", benchkit.MS(lone), benchkit.MS(fleet))
 		}
 		b.WriteString("\n")
 	}
 	b.WriteString("| **total** |")
 	for _, s := range r.sizes {
-		fmt.Fprintf(b, " %s | %s |", ms(meanOf(s.lone, upgrade.took)), ms(meanOf(s.fleet, upgrade.slot)))
+		fmt.Fprintf(b, " %s | %s |", benchkit.MS(benchkit.Mean(s.lone, upgrade.took)), benchkit.MS(benchkit.Mean(s.fleet, upgrade.slot)))
 	}
 	b.WriteString("\n")
 }

@@ -1,0 +1,214 @@
+package benchkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stamphq/stamp/bundle"
+	"github.com/stamphq/stamp/httpapi"
+)
+
+// Server is a `stamp server` child process on loopback ports.
+type Server struct {
+	Data    string // absolute data dir
+	LogPath string // its stdout and stderr
+	API     string // host:port of the API
+	Router  string // host:port of the router
+	// Client calls the API as the admin.
+	Client *httpapi.Client
+	proc   *Proc
+}
+
+// StartServer starts `stamp server` (the binary bin) on data with free
+// loopback ports and the extra flags, logging to logPath, waits until it
+// is ready and reads its admin token. The returned server is non-nil
+// whenever a process may have started, so the caller can Stop it.
+func StartServer(ctx context.Context, bin, data, logPath string, flags ...string) (*Server, error) {
+	s := &Server{Data: data, LogPath: logPath}
+	var err error
+	if s.API, err = FreePort(); err != nil {
+		return nil, err
+	}
+	if s.Router, err = FreePort(); err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, fmt.Errorf("create server log: %w", err)
+	}
+	defer logf.Close()
+	args := append([]string{"server", "--data", data, "--listen", s.API, "--router-listen", s.Router}, flags...)
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if s.proc, err = StartProc(cmd); err != nil {
+		return nil, fmt.Errorf("start stamp server: %w", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := WaitOK(wctx, "http://"+s.API+"/readyz", "", s.proc.Exited()); err != nil {
+		return s, fmt.Errorf("stamp server not ready: %w\n%s", err, s.LogTail())
+	}
+	token, err := os.ReadFile(filepath.Join(data, "admin.token"))
+	if err != nil {
+		return s, fmt.Errorf("read the admin token: %w", err)
+	}
+	s.Client = httpapi.NewClient("http://"+s.API, strings.TrimSpace(string(token)))
+	return s, nil
+}
+
+// Push packs the blueprint directory dir and uploads it, and returns the
+// blueprint's name.
+func (s *Server) Push(ctx context.Context, dir string) (string, error) {
+	content, err := bundle.Pack(dir)
+	if err != nil {
+		return "", fmt.Errorf("pack %s: %w", dir, err)
+	}
+	b, _, err := s.Client.PushBundle(ctx, content)
+	if err != nil {
+		return "", fmt.Errorf("push %s: %w", dir, err)
+	}
+	return b.Name, nil
+}
+
+// Exited returns a channel closed once the server has exited.
+func (s *Server) Exited() <-chan struct{} { return s.proc.Exited() }
+
+// Alive returns an error, with the end of the server's log, if the server
+// has exited.
+func (s *Server) Alive() error {
+	select {
+	case <-s.proc.Exited():
+		return fmt.Errorf("stamp server exited; its log ends:\n%s", s.LogTail())
+	default:
+		return nil
+	}
+}
+
+// LogTail returns the last 30 lines of the server's log.
+func (s *Server) LogTail() string {
+	b, _ := os.ReadFile(s.LogPath)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-30):], "\n")
+}
+
+// CPU returns the user plus system CPU time the server has used so far.
+func (s *Server) CPU() (time.Duration, error) { return CPUTime(s.proc.PID()) }
+
+// Memory is the resident memory of a server and its tenant processes.
+type Memory struct {
+	ServerKiB int64
+	Procs     int   // tenant processes
+	ProcsKiB  int64 // their RSS in all
+}
+
+// Memory reads the RSS of the server and of every tenant process of its
+// data dir; a process that exits during the reading is left out.
+func (s *Server) Memory() (Memory, error) {
+	var m Memory
+	var err error
+	if m.ServerKiB, err = RSSKiB(s.proc.PID()); err != nil {
+		return m, err
+	}
+	procs, err := TenantProcs(s.Data)
+	if err != nil {
+		return m, err
+	}
+	for _, p := range procs {
+		kib, err := RSSKiB(p.PID)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // exited since the scan
+		}
+		if err != nil {
+			return m, err
+		}
+		m.Procs++
+		m.ProcsKiB += kib
+	}
+	return m, nil
+}
+
+// Stop kills the server with SIGKILL, by its pid, waits for it, and then
+// kills every tenant process of its data dir, which would outlive it.
+func (s *Server) Stop() error {
+	if s.proc != nil {
+		s.proc.Kill()
+	}
+	return KillTenants(s.Data)
+}
+
+// FreePort returns a loopback address whose port was free a moment ago.
+func FreePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free loopback port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// PollEvery is how often WaitOK asks whether a URL answers 200 yet: the
+// resolution of the times measured with it.
+const PollEvery = 5 * time.Millisecond
+
+// pollClient sends every poll; keep-alives are on, as a browser's would
+// be, and no proxy is asked.
+var pollClient = &http.Client{
+	Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64},
+	Timeout:   5 * time.Second,
+}
+
+// WaitOK GETs url (with Host header host, if set) every PollEvery until it
+// answers 200. It fails when ctx ends, saying what the last answer was, or
+// as soon as exited is closed: the process that should answer has died.
+func WaitOK(ctx context.Context, url, host string, exited <-chan struct{}) error {
+	last := "no answer yet"
+	tick := time.NewTicker(PollEvery)
+	defer tick.Stop()
+	for {
+		code, err := get(ctx, url, host)
+		if code == http.StatusOK {
+			return nil
+		}
+		switch {
+		case err == nil:
+			last = "status " + strconv.Itoa(code)
+		case ctx.Err() == nil: // else the GET was cut short: keep the answer before
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("GET %s (Host %s): no 200 (%v); last answer: %s", url, host, ctx.Err(), last)
+		case <-exited:
+			return fmt.Errorf("GET %s: the process exited before answering 200; last answer: %s", url, last)
+		case <-tick.C:
+		}
+	}
+}
+
+// get sends one GET and returns the status code.
+func get(ctx context.Context, url, host string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	if host != "" {
+		req.Host = host
+	}
+	resp, err := pollClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body) // so the connection is reused
+	return resp.StatusCode, nil
+}
