@@ -39,10 +39,10 @@ func (s *Store) AppendEvents(ctx context.Context, events ...*stamp.Event) error 
 	b.Queue(`SELECT pg_advisory_xact_lock($1)`, appendLockKey)
 	for _, e := range events {
 		b.Queue(`INSERT INTO events
-			(time, type, tenant, release, generation, step, status, message, queued_at, started_at, finished_at)
-			VALUES (coalesce($1, now()), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			(time, type, tenant, release, incident, generation, step, status, message, queued_at, started_at, finished_at)
+			VALUES (coalesce($1, now()), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 			RETURNING seq, time`,
-			optionalTime(e.Time), text(e.Type), text(e.Tenant), text(e.Release), e.Generation, text(e.Step), text(e.Status), text(e.Message),
+			optionalTime(e.Time), text(e.Type), text(e.Tenant), text(e.Release), text(e.Incident), e.Generation, text(e.Step), text(e.Status), text(e.Message),
 			optionalTime(e.QueuedAt), optionalTime(e.StartedAt), optionalTime(e.FinishedAt))
 	}
 	seqs := make([]int64, len(events))
@@ -105,7 +105,7 @@ func (s *Store) ListEvents(ctx context.Context, f stamp.EventFilter) ([]*stamp.E
 	case limit > MaxEventLimit:
 		limit = MaxEventLimit
 	}
-	query := `SELECT seq, time, type, tenant, release, generation, step, status, message, queued_at, started_at, finished_at
+	query := `SELECT seq, time, type, tenant, release, incident, generation, step, status, message, queued_at, started_at, finished_at
 		FROM events WHERE seq > $1`
 	args := []any{f.AfterSeq, limit}
 	if f.Tenant != "" {
@@ -122,7 +122,7 @@ func (s *Store) ListEvents(ctx context.Context, f stamp.EventFilter) ([]*stamp.E
 	events, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*stamp.Event, error) {
 		var e stamp.Event
 		var queued, started, finished *time.Time
-		err := row.Scan(&e.Seq, &e.Time, &e.Type, &e.Tenant, &e.Release, &e.Generation, &e.Step, &e.Status, &e.Message,
+		err := row.Scan(&e.Seq, &e.Time, &e.Type, &e.Tenant, &e.Release, &e.Incident, &e.Generation, &e.Step, &e.Status, &e.Message,
 			&queued, &started, &finished)
 		e.QueuedAt, e.StartedAt, e.FinishedAt = fromOptional(queued), fromOptional(started), fromOptional(finished)
 		return &e, err

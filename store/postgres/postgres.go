@@ -25,6 +25,12 @@ const (
 	MaxEventLimit     = 10000 // larger limits are lowered to this
 )
 
+// Limits of ListIncidents, the same as the SQLite store's.
+const (
+	DefaultIncidentLimit = 500  // used when IncidentFilter.Limit is 0
+	MaxIncidentLimit     = 5000 // larger limits are lowered to this
+)
+
 // connectTimeout bounds each connection attempt, so that a dead or
 // firewalled server fails start-up instead of hanging it. A connect_timeout
 // in the URL overrides it.
@@ -167,8 +173,9 @@ type versioned struct {
 }
 
 var (
-	tenantTable  = versioned{noun: "tenant", table: "tenants", key: "name"}
-	releaseTable = versioned{noun: "release", table: "releases", key: "id"}
+	tenantTable   = versioned{noun: "tenant", table: "tenants", key: "name"}
+	releaseTable  = versioned{noun: "release", table: "releases", key: "id"}
+	incidentTable = versioned{noun: "incident", table: "incidents", key: "id"}
 )
 
 // notFound is the error for a missing row.

@@ -19,8 +19,8 @@ func (s *Store) AppendEvents(ctx context.Context, events ...*stamp.Event) error 
 	seqs := make([]int64, len(events))
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO events
-			(time, type, tenant, release, generation, step, status, message, queued_at, started_at, finished_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			(time, type, tenant, release, incident, generation, step, status, message, queued_at, started_at, finished_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
@@ -30,7 +30,7 @@ func (s *Store) AppendEvents(ctx context.Context, events ...*stamp.Event) error 
 			if t.IsZero() {
 				t = at
 			}
-			res, err := stmt.ExecContext(ctx, nanos(t), e.Type, e.Tenant, e.Release, e.Generation, e.Step, e.Status, e.Message,
+			res, err := stmt.ExecContext(ctx, nanos(t), e.Type, e.Tenant, e.Release, e.Incident, e.Generation, e.Step, e.Status, e.Message,
 				optionalNanos(e.QueuedAt), optionalNanos(e.StartedAt), optionalNanos(e.FinishedAt))
 			if err != nil {
 				return err
@@ -77,7 +77,7 @@ func (s *Store) ListEvents(ctx context.Context, f stamp.EventFilter) ([]*stamp.E
 	case limit > MaxEventLimit:
 		limit = MaxEventLimit
 	}
-	query := `SELECT seq, time, type, tenant, release, generation, step, status, message, queued_at, started_at, finished_at
+	query := `SELECT seq, time, type, tenant, release, incident, generation, step, status, message, queued_at, started_at, finished_at
 		FROM events WHERE seq > ?`
 	args := []any{f.AfterSeq}
 	if f.Tenant != "" {
@@ -101,7 +101,7 @@ func (s *Store) ListEvents(ctx context.Context, f stamp.EventFilter) ([]*stamp.E
 		var e stamp.Event
 		var t int64
 		var queued, started, finished sql.NullInt64
-		if err := rows.Scan(&e.Seq, &t, &e.Type, &e.Tenant, &e.Release, &e.Generation, &e.Step, &e.Status, &e.Message,
+		if err := rows.Scan(&e.Seq, &t, &e.Type, &e.Tenant, &e.Release, &e.Incident, &e.Generation, &e.Step, &e.Status, &e.Message,
 			&queued, &started, &finished); err != nil {
 			return nil, fmt.Errorf("list events: %w", err)
 		}

@@ -25,6 +25,13 @@ const (
 	MaxEventLimit     = 10000 // larger limits are lowered to this
 )
 
+// Limits of ListIncidents: lower than ListEvents', since an incident carries
+// its timeline and its service's last output lines.
+const (
+	DefaultIncidentLimit = 500  // used when IncidentFilter.Limit is 0
+	MaxIncidentLimit     = 5000 // larger limits are lowered to this
+)
+
 // busyTimeout is how long a connection waits for another process's write
 // lock (a CLI or a second server on the same file) before SQLITE_BUSY.
 const busyTimeout = 10 * time.Second
@@ -148,8 +155,9 @@ type versioned struct {
 }
 
 var (
-	tenantTable  = versioned{noun: "tenant", table: "tenants", key: "name"}
-	releaseTable = versioned{noun: "release", table: "releases", key: "id"}
+	tenantTable   = versioned{noun: "tenant", table: "tenants", key: "name"}
+	releaseTable  = versioned{noun: "release", table: "releases", key: "id"}
+	incidentTable = versioned{noun: "incident", table: "incidents", key: "id"}
 )
 
 // notFound is the error for a missing row.

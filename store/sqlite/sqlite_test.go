@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/store/storetest"
@@ -103,9 +104,27 @@ func TestReopen(t *testing.T) {
 	}
 }
 
+// rollBack runs undo on the store's file to take its schema back to before
+// migration version, and forgets that migration and every later one.
+func rollBack(t *testing.T, s *Store, version int, undo ...string) {
+	t.Helper()
+	for _, q := range append(undo, fmt.Sprintf(`DELETE FROM schema_migrations WHERE version >= %d`, version)) {
+		if _, err := s.write.ExecContext(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// undoIncidents undoes migration 4.
+var undoIncidents = []string{
+	`ALTER TABLE events DROP COLUMN incident`,
+	`DROP TABLE incidents`, // and its indexes
+}
+
 // TestMigrateReleasesKeepsEvents takes a file back to the schema before
 // releases (migration 3), with events in its log, and reopens it: the
-// migration adds the release column to the existing rows, empty.
+// migrations add the release and incident columns to the existing rows,
+// empty.
 func TestMigrateReleasesKeepsEvents(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "stamp.db")
 	s, err := Open(t.Context(), path)
@@ -116,16 +135,11 @@ func TestMigrateReleasesKeepsEvents(t *testing.T) {
 	if err := s.AppendEvents(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{
+	rollBack(t, s, 3, append(undoIncidents,
 		`DROP INDEX events_release_seq`,
 		`ALTER TABLE events DROP COLUMN release`,
 		`DROP TABLE releases`,
-		`DELETE FROM schema_migrations WHERE version = 3`,
-	} {
-		if _, err := s.write.ExecContext(t.Context(), q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -135,8 +149,8 @@ func TestMigrateReleasesKeepsEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].Seq != old.Seq || got[0].Message != old.Message || got[0].Release != "" {
-		t.Fatalf("events after migrating: got %+v, want the one event %+v with no release", got, old)
+	if len(got) != 1 || got[0].Seq != old.Seq || got[0].Message != old.Message || got[0].Release != "" || got[0].Incident != "" {
+		t.Fatalf("events after migrating: got %+v, want the one event %+v with no release nor incident", got, old)
 	}
 	r := &stamp.Release{ID: "r1"}
 	if err := s.CreateRelease(t.Context(), r); err != nil {
@@ -152,6 +166,53 @@ func TestMigrateReleasesKeepsEvents(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].Seq != e.Seq {
 		t.Errorf("events of r1 after migrating: got %+v, want the one event %+v", got, e)
+	}
+}
+
+// TestMigrateIncidentsKeepsEvents takes a file back to the schema before
+// incidents (migration 4), with events in its log, and reopens it: the
+// migration adds the incident column to the existing rows, empty, and
+// keeps the rest of them.
+func TestMigrateIncidentsKeepsEvents(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stamp.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := &stamp.Event{Type: stamp.EventReleaseTenant, Tenant: "acme", Release: "r1", Message: "before incidents"}
+	if err := s.AppendEvents(t.Context(), old); err != nil {
+		t.Fatal(err)
+	}
+	rollBack(t, s, 4, undoIncidents...)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openStore(t, path)
+	got, err := s.ListEvents(t.Context(), stamp.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Seq != old.Seq || got[0].Release != "r1" || got[0].Message != old.Message || got[0].Incident != "" {
+		t.Fatalf("events after migrating: got %+v, want the one event %+v with no incident", got, old)
+	}
+	i := &stamp.Incident{ID: "i1", Tenant: "acme", State: stamp.IncidentOpen, OpenedAt: time.Now()}
+	if err := s.CreateIncident(t.Context(), i); err != nil {
+		t.Fatalf("CreateIncident after migrating: %v", err)
+	}
+	if open, err := s.ListIncidents(t.Context(), stamp.IncidentFilter{Tenant: "acme", Open: true}); err != nil || len(open) != 1 {
+		t.Errorf("open incidents of acme after migrating: got %d, %v; want 1", len(open), err)
+	}
+	e := &stamp.Event{Type: stamp.EventIncidentOpened, Tenant: "acme", Incident: "i1"}
+	if err := s.AppendEvents(t.Context(), e); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.ListEvents(t.Context(), stamp.EventFilter{AfterSeq: old.Seq})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Seq != e.Seq || got[0].Incident != "i1" {
+		t.Errorf("events after the migrated one: got %+v, want the one event %+v of incident i1", got, e)
 	}
 }
 
@@ -266,6 +327,84 @@ func TestListEventsLimits(t *testing.T) {
 	}
 }
 
+func TestListIncidentsLimits(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "stamp.db"))
+	// One statement rather than MaxIncidentLimit+1 CreateIncident calls,
+	// which take seconds under the race detector: incident n opens at n
+	// nanoseconds, so the last one is the newest.
+	if _, err := s.write.ExecContext(t.Context(), `WITH RECURSIVE n (i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+		INSERT INTO incidents (id, tenant, state, opened_at, incident, resource_version, updated_at)
+		SELECT CAST(i AS TEXT), 'acme', 'open', i, json_object('id', CAST(i AS TEXT), 'tenant', 'acme', 'state', 'open'), 1, 0 FROM n`,
+		MaxIncidentLimit); err != nil {
+		t.Fatal(err)
+	}
+	newest := fmt.Sprint(MaxIncidentLimit)
+	tests := []struct {
+		limit, want int
+	}{
+		{0, DefaultIncidentLimit},
+		{5, 5},
+		{MaxIncidentLimit, MaxIncidentLimit},
+		{MaxIncidentLimit + 1, MaxIncidentLimit},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.limit), func(t *testing.T) {
+			got, err := s.ListIncidents(t.Context(), stamp.IncidentFilter{Limit: tt.limit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tt.want {
+				t.Fatalf("got %d incidents, want %d", len(got), tt.want)
+			}
+			if got[0].ID != newest {
+				t.Errorf("first incident: got %q, want the newest, %q", got[0].ID, newest)
+			}
+		})
+	}
+}
+
+// TestListIncidentsPlan checks that SQLite reads incidents through an index
+// in the order ListIncidents wants, for each filter: it neither scans the
+// table nor sorts.
+func TestListIncidentsPlan(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "stamp.db"))
+	tests := []struct {
+		filter stamp.IncidentFilter
+		want   string
+	}{
+		{stamp.IncidentFilter{Open: true}, "SCAN incidents USING INDEX incidents_open"},
+		{stamp.IncidentFilter{Tenant: "acme"}, "SEARCH incidents USING INDEX incidents_tenant_opened_at (tenant=?)"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%+v", tt.filter), func(t *testing.T) {
+			query, args, err := listIncidentsQuery(tt.filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, err := s.read.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+query, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if len(plan) != 1 || plan[0] != tt.want {
+				t.Errorf("query plan: got %q, want [%q]", plan, tt.want)
+			}
+		})
+	}
+}
+
 func TestInternalErrorsAreWrapped(t *testing.T) {
 	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "stamp.db"))
 	if err != nil {
@@ -285,6 +424,10 @@ func TestInternalErrorsAreWrapped(t *testing.T) {
 		{"get release", `get release "r1": `, func() error { _, err := s.GetRelease(t.Context(), "r1"); return err }},
 		{"list releases", `list releases: `, func() error { _, err := s.ListReleases(t.Context()); return err }},
 		{"update release", `update release "r1": `, func() error { return s.UpdateRelease(t.Context(), &stamp.Release{ID: "r1"}) }},
+		{"create incident", `create incident "i1": `, func() error { return s.CreateIncident(t.Context(), &stamp.Incident{ID: "i1"}) }},
+		{"get incident", `get incident "i1": `, func() error { _, err := s.GetIncident(t.Context(), "i1"); return err }},
+		{"list incidents", `list incidents: `, func() error { _, err := s.ListIncidents(t.Context(), stamp.IncidentFilter{}); return err }},
+		{"update incident", `update incident "i1": `, func() error { return s.UpdateIncident(t.Context(), &stamp.Incident{ID: "i1"}) }},
 		{"secrets", `put secrets of "acme": `, func() error { return s.PutSecrets(t.Context(), "acme", nil) }},
 		{"bundle", `create blueprint ledger@1.0.0: `, func() error {
 			return s.CreateBundle(t.Context(), &stamp.Bundle{Name: "ledger", Version: "1.0.0"})

@@ -8,9 +8,13 @@
 //     that keeps less than nanoseconds sets the value it kept on the struct.
 //   - A nil and an empty map are the same (Spec.Params, Spec.Labels,
 //     selectors), and so are a nil and an empty slice (Status.Endpoints,
-//     Wave.Tenants).
+//     Wave.Tenants, Incident.Timeline).
+//   - Every time of an incident comes back in UTC.
 //   - Bundles, and releases, created at the same instant list in the order
-//     of creation.
+//     of creation; incidents opened at the same instant list newest first,
+//     the one created last first.
+//   - Incidents keep their text as JSON does: a NUL byte is kept, invalid
+//     UTF-8 becomes U+FFFD, and neither stops an incident from being stored.
 //   - Secrets of a tenant without any is an empty, non-nil map.
 //   - Errors that are not the user's (a cancelled context, a broken
 //     connection) are never a *stamp.Error and wrap their cause.
@@ -66,6 +70,14 @@ func Run(t *testing.T, open func(t *testing.T) stamp.Store) {
 		{"release/list oldest first", testReleaseList},
 		{"release/update with stale version", testReleaseStaleUpdate},
 		{"release/racing updates", testReleaseRacingUpdates},
+		{"incident/round trip", testIncidentRoundTrip},
+		{"incident/output that is not text", testIncidentOutput},
+		{"incident/duplicate", testIncidentDuplicate},
+		{"incident/missing", testIncidentMissing},
+		{"incident/list newest first", testIncidentList},
+		{"incident/filters", testIncidentFilter},
+		{"incident/update with stale version", testIncidentStaleUpdate},
+		{"incident/racing updates", testIncidentRacingUpdates},
 		{"token/create and find", testTokens},
 		{"lease/one holder at a time", testLeaseExclusive},
 		{"lease/expires", testLeaseExpiry},
@@ -726,6 +738,356 @@ func mustGetRelease(t *testing.T, s stamp.Store, id string) *stamp.Release {
 	return r
 }
 
+// Incidents.
+
+// incidentEpoch is when the suite's incidents open, give or take.
+var incidentEpoch = time.Date(2025, 11, 3, 4, 5, 6, 123456789, time.UTC)
+
+// newIncident returns an incident of tenant opened at openedAt with every
+// field set, times in a zone that is not UTC and with nanoseconds, to catch
+// lossy storage.
+func newIncident(id, tenant string, openedAt time.Time) *stamp.Incident {
+	zone := time.FixedZone("UTC+5:30", 5*60*60+30*60)
+	opened := openedAt.In(zone)
+	acked := opened.Add(90*time.Second + 123)
+	resolved := opened.Add(time.Hour + 456)
+	return &stamp.Incident{
+		ID:       id,
+		Tenant:   tenant,
+		Service:  "web",
+		Cause:    stamp.CauseProbe,
+		Message:  "GET /healthz: 503 Service Unavailable",
+		LastLogs: "listening on :8080\npanic: ça va ✓\n",
+		State:    stamp.IncidentResolved,
+		Timeline: []stamp.IncidentEntry{
+			{Time: opened, Message: "probe failed 3 times"},
+			{Time: acked, Message: "acknowledged by ops@" + tenant + ".example"},
+			{Time: resolved.In(time.FixedZone("UTC-8", -8*60*60)), Message: "probe passed"},
+		},
+		OpenedAt:   opened,
+		AckedAt:    acked,
+		AckedBy:    "ops@" + tenant + ".example",
+		ResolvedAt: resolved,
+		ResolvedBy: "monitor",
+	}
+}
+
+func testIncidentRoundTrip(t *testing.T, s stamp.Store) {
+	tests := []struct {
+		name     string
+		incident *stamp.Incident
+		change   func(i *stamp.Incident)
+	}{
+		{"every field set", newIncident("i1", "acme", incidentEpoch), func(i *stamp.Incident) {
+			i.Service = ""
+			i.Cause = stamp.CauseOOM
+			i.Message = "killed for memory"
+			i.LastLogs = ""
+			i.State = stamp.IncidentOpen
+			i.Timeline = append(i.Timeline, stamp.IncidentEntry{
+				Time: time.Date(2025, 11, 3, 9, 0, 0, 987654321, time.FixedZone("UTC+1", 60*60)), Message: "reopened"})
+			i.AckedAt, i.AckedBy, i.ResolvedAt, i.ResolvedBy = time.Time{}, "", time.Time{}, ""
+		}},
+		{"bare", &stamp.Incident{ID: "bare", Tenant: "acme", State: stamp.IncidentOpen, OpenedAt: incidentEpoch}, func(i *stamp.Incident) {
+			i.Cause = stamp.CauseExit
+			i.Message = "exit status 137"
+			i.Timeline = []stamp.IncidentEntry{{Time: incidentEpoch.Add(time.Second), Message: "restarted"}}
+			i.State = stamp.IncidentAcknowledged
+		}},
+		{"empty timeline", &stamp.Incident{ID: "empty", Tenant: "acme", State: stamp.IncidentOpen, OpenedAt: incidentEpoch,
+			Timeline: []stamp.IncidentEntry{}}, func(i *stamp.Incident) {
+			i.Cause = stamp.CauseStep
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			i := tt.incident
+			mustCreateIncident(t, s, i)
+			if i.ResourceVersion != 1 || i.UpdatedAt.IsZero() {
+				t.Fatalf("CreateIncident left ResourceVersion %d, UpdatedAt %v; want 1 and a time", i.ResourceVersion, i.UpdatedAt)
+			}
+			got := mustGetIncident(t, s, i.ID)
+			assertEqual(t, "GetIncident after create", normIncident(got), normIncident(i))
+			assertIncidentUTC(t, got)
+
+			updatedAt := i.UpdatedAt
+			tt.change(i)
+			if err := s.UpdateIncident(t.Context(), i); err != nil {
+				t.Fatalf("UpdateIncident: %v", err)
+			}
+			if i.ResourceVersion != 2 {
+				t.Errorf("ResourceVersion after update: got %d, want 2", i.ResourceVersion)
+			}
+			if i.UpdatedAt.Before(updatedAt) {
+				t.Errorf("UpdatedAt after update: got %v, want not before %v", i.UpdatedAt, updatedAt)
+			}
+			got = mustGetIncident(t, s, i.ID)
+			assertEqual(t, "GetIncident after update", normIncident(got), normIncident(i))
+			assertIncidentUTC(t, got)
+		})
+	}
+}
+
+// testIncidentOutput stores process output that is not text, as LastLogs
+// may hold: NUL bytes are kept, invalid UTF-8 becomes U+FFFD, and the
+// incident is stored either way.
+func testIncidentOutput(t *testing.T, s stamp.Store) {
+	i := newIncident("i1", "acme", incidentEpoch)
+	i.LastLogs = "a\x00b\xffc"
+	i.Timeline[0].Message = "\x00"
+	mustCreateIncident(t, s, i)
+	got := mustGetIncident(t, s, "i1")
+	if got.LastLogs != "a\x00b\uFFFDc" || got.Timeline[0].Message != "\x00" {
+		t.Errorf("LastLogs and first timeline message: got %q and %q, want %q and %q",
+			got.LastLogs, got.Timeline[0].Message, "a\x00b\uFFFDc", "\x00")
+	}
+}
+
+func testIncidentDuplicate(t *testing.T, s stamp.Store) {
+	first := newIncident("i1", "acme", incidentEpoch)
+	mustCreateIncident(t, s, first)
+	second := newIncident("i1", "globex", incidentEpoch.Add(time.Hour))
+	second.Message = "another"
+	assertError(t, s.CreateIncident(t.Context(), second), stamp.ECONFLICT, `incident "i1" already exists`)
+	assertEqual(t, "GetIncident after the refused create", normIncident(mustGetIncident(t, s, "i1")), normIncident(first))
+}
+
+func testIncidentMissing(t *testing.T, s stamp.Store) {
+	mustCreateIncident(t, s, newIncident("i1", "acme", incidentEpoch))
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"get", func() error { _, err := s.GetIncident(t.Context(), "i2"); return err }},
+		{"update", func() error {
+			i := newIncident("i2", "acme", incidentEpoch)
+			i.ResourceVersion = 1
+			return s.UpdateIncident(t.Context(), i)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assertError(t, tt.call(), stamp.ENOTFOUND, `incident "i2" does not exist`)
+		})
+	}
+	// A release of that ID is not an incident.
+	mustCreateRelease(t, s, newRelease("r3"))
+	_, err := s.GetIncident(t.Context(), "r3")
+	assertError(t, err, stamp.ENOTFOUND, `incident "r3" does not exist`)
+}
+
+func testIncidentList(t *testing.T, s stamp.Store) {
+	if got := mustListIncidents(t, s, stamp.IncidentFilter{}); len(got) != 0 {
+		t.Fatalf("ListIncidents of an empty store: got %d incidents, want 0", len(got))
+	}
+	// Created out of order. i-d and i-c open at the same instant: the one
+	// created last is the newer. i-e's zone puts its wall clock after all
+	// the others: the order is by instant, not by how the time is written.
+	far := time.FixedZone("UTC+10", 10*60*60)
+	created := []*stamp.Incident{
+		newIncident("i-b", "acme", incidentEpoch.Add(2*time.Hour)),
+		newIncident("i-a", "acme", incidentEpoch),
+		newIncident("i-d", "globex", incidentEpoch.Add(time.Hour)),
+		newIncident("i-c", "acme", incidentEpoch.Add(time.Hour)),
+		newIncident("i-e", "acme", incidentEpoch.Add(30*time.Minute).In(far)),
+	}
+	want := map[string]*stamp.Incident{}
+	for _, i := range created {
+		mustCreateIncident(t, s, i)
+		want[i.ID] = i
+	}
+	// An update changes neither the order of ties nor anything else.
+	d := want["i-d"]
+	d.Message = "updated last"
+	if err := s.UpdateIncident(t.Context(), d); err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, i := range mustListIncidents(t, s, stamp.IncidentFilter{}) {
+		listed = append(listed, i.ID)
+		if w, ok := want[i.ID]; ok {
+			assertEqual(t, "ListIncidents entry", normIncident(i), normIncident(w))
+		}
+		assertIncidentUTC(t, i)
+	}
+	assertEqual(t, "ListIncidents IDs", listed, []string{"i-b", "i-c", "i-d", "i-e", "i-a"})
+}
+
+func testIncidentFilter(t *testing.T, s stamp.Store) {
+	var incidents []*stamp.Incident
+	for n, ts := range [][2]string{
+		{"acme", stamp.IncidentOpen},
+		{"globex", stamp.IncidentResolved},
+		{"acme", stamp.IncidentAcknowledged},
+		{"acme", stamp.IncidentResolved},
+		{"globex", stamp.IncidentOpen},
+		{"acme", stamp.IncidentOpen},
+	} {
+		i := newIncident(fmt.Sprintf("%s-%d", ts[0], n), ts[0], incidentEpoch.Add(time.Duration(n)*time.Minute))
+		i.State = ts[1]
+		mustCreateIncident(t, s, i)
+		incidents = append(incidents, i)
+	}
+	ids := func(ns ...int) []string {
+		var ids []string
+		for _, n := range ns {
+			ids = append(ids, incidents[n].ID)
+		}
+		return ids
+	}
+	listed := func(t *testing.T, f stamp.IncidentFilter) []string {
+		t.Helper()
+		var ids []string
+		for _, i := range mustListIncidents(t, s, f) {
+			ids = append(ids, i.ID)
+		}
+		return ids
+	}
+	tests := []struct {
+		name   string
+		filter stamp.IncidentFilter
+		want   []string
+	}{
+		{"everything", stamp.IncidentFilter{}, ids(5, 4, 3, 2, 1, 0)},
+		{"tenant", stamp.IncidentFilter{Tenant: "acme"}, ids(5, 3, 2, 0)},
+		{"unknown tenant", stamp.IncidentFilter{Tenant: "initech"}, nil},
+		{"open or acknowledged", stamp.IncidentFilter{Open: true}, ids(5, 4, 2, 0)},
+		{"open of a tenant", stamp.IncidentFilter{Tenant: "acme", Open: true}, ids(5, 2, 0)},
+		{"open of another tenant", stamp.IncidentFilter{Tenant: "globex", Open: true}, ids(4)},
+		{"limit", stamp.IncidentFilter{Limit: 2}, ids(5, 4)},
+		{"limit above the count", stamp.IncidentFilter{Limit: 100}, ids(5, 4, 3, 2, 1, 0)},
+		{"tenant with limit", stamp.IncidentFilter{Tenant: "globex", Limit: 1}, ids(4)},
+		{"open of a tenant with limit", stamp.IncidentFilter{Tenant: "acme", Open: true, Limit: 2}, ids(5, 2)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assertEqual(t, fmt.Sprintf("ListIncidents(%+v) IDs", tt.filter), listed(t, tt.filter), tt.want)
+		})
+	}
+
+	// The filters see the state and tenant an update wrote.
+	resolved := incidents[2]
+	resolved.State = stamp.IncidentResolved
+	if err := s.UpdateIncident(t.Context(), resolved); err != nil {
+		t.Fatal(err)
+	}
+	assertEqual(t, "open incidents of acme after resolving one", listed(t, stamp.IncidentFilter{Tenant: "acme", Open: true}), ids(5, 0))
+	moved := incidents[1]
+	moved.Tenant, moved.State = "acme", stamp.IncidentAcknowledged
+	if err := s.UpdateIncident(t.Context(), moved); err != nil {
+		t.Fatal(err)
+	}
+	assertEqual(t, "open incidents of acme after another update", listed(t, stamp.IncidentFilter{Tenant: "acme", Open: true}), ids(5, 1, 0))
+
+	_, err := s.ListIncidents(t.Context(), stamp.IncidentFilter{Limit: -1})
+	assertError(t, err, stamp.EINVALID, "incident limit -1 is negative")
+}
+
+func testIncidentStaleUpdate(t *testing.T, s stamp.Store) {
+	mustCreateIncident(t, s, newIncident("i1", "acme", incidentEpoch))
+	first, second := mustGetIncident(t, s, "i1"), mustGetIncident(t, s, "i1")
+	version := first.ResourceVersion
+
+	first.State = stamp.IncidentAcknowledged
+	if err := s.UpdateIncident(t.Context(), first); err != nil {
+		t.Fatalf("first UpdateIncident: %v", err)
+	}
+	if first.ResourceVersion != version+1 {
+		t.Errorf("ResourceVersion after update: got %d, want %d", first.ResourceVersion, version+1)
+	}
+
+	second.State = stamp.IncidentOpen
+	assertError(t, s.UpdateIncident(t.Context(), second), stamp.ECONFLICT, fmt.Sprintf(
+		`incident "i1" was changed by someone else (resource version %d, stored %d); re-read and retry`, version, version+1))
+	if second.ResourceVersion != version {
+		t.Errorf("ResourceVersion after a refused update: got %d, want %d unchanged", second.ResourceVersion, version)
+	}
+	assertEqual(t, "GetIncident after the refused update", normIncident(mustGetIncident(t, s, "i1")), normIncident(first))
+}
+
+func testIncidentRacingUpdates(t *testing.T, s stamp.Store) {
+	mustCreateIncident(t, s, newIncident("i1", "acme", incidentEpoch))
+	base := mustGetIncident(t, s, "i1")
+	const racers = 20
+	errs := make([]error, racers)
+	copies := make([]*stamp.Incident, racers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for n := range racers {
+		c := mustGetIncident(t, s, "i1")
+		c.Message = fmt.Sprintf("racer %d", n)
+		copies[n] = c
+		wg.Go(func() {
+			<-start
+			errs[n] = s.UpdateIncident(t.Context(), c)
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	winner := -1
+	for n, err := range errs {
+		switch code := stamp.ErrorCode(err); code {
+		case "":
+			if winner >= 0 {
+				t.Errorf("updates %d and %d both won the same resource version", winner, n)
+			}
+			winner = n
+		case stamp.ECONFLICT:
+		default:
+			t.Errorf("update %d: got code %q (%v), want %q or success", n, code, err, stamp.ECONFLICT)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no update won")
+	}
+	got := mustGetIncident(t, s, "i1")
+	if got.ResourceVersion != base.ResourceVersion+1 {
+		t.Errorf("stored ResourceVersion: got %d, want %d", got.ResourceVersion, base.ResourceVersion+1)
+	}
+	assertEqual(t, "GetIncident after the race", normIncident(got), normIncident(copies[winner]))
+}
+
+func mustCreateIncident(t *testing.T, s stamp.Store, i *stamp.Incident) {
+	t.Helper()
+	if err := s.CreateIncident(t.Context(), i); err != nil {
+		t.Fatalf("CreateIncident %q: %v", i.ID, err)
+	}
+}
+
+func mustGetIncident(t *testing.T, s stamp.Store, id string) *stamp.Incident {
+	t.Helper()
+	i, err := s.GetIncident(t.Context(), id)
+	if err != nil {
+		t.Fatalf("GetIncident %q: %v", id, err)
+	}
+	return i
+}
+
+func mustListIncidents(t *testing.T, s stamp.Store, f stamp.IncidentFilter) []*stamp.Incident {
+	t.Helper()
+	is, err := s.ListIncidents(t.Context(), f)
+	if err != nil {
+		t.Fatalf("ListIncidents(%+v): %v", f, err)
+	}
+	return is
+}
+
+// assertIncidentUTC checks that every time of i is in UTC, as the store
+// hands out every time.
+func assertIncidentUTC(t *testing.T, i *stamp.Incident) {
+	t.Helper()
+	times := map[string]time.Time{"OpenedAt": i.OpenedAt, "AckedAt": i.AckedAt, "ResolvedAt": i.ResolvedAt, "UpdatedAt": i.UpdatedAt}
+	for n, e := range i.Timeline {
+		times[fmt.Sprintf("Timeline[%d].Time", n)] = e.Time
+	}
+	for name, tm := range times {
+		if tm.Location() != time.UTC {
+			t.Errorf("incident %q: %s is %v, want it in UTC", i.ID, name, tm)
+		}
+	}
+}
+
 // Secrets.
 
 func testSecrets(t *testing.T, s stamp.Store) {
@@ -808,6 +1170,7 @@ func testEventsAppend(t *testing.T, s stamp.Store) {
 		},
 		{Type: stamp.EventBlueprintPushed, Message: "ledger@1.0.0"},
 		{Type: stamp.EventReleaseTenant, Tenant: "acme", Release: "ledger-1.2.0", Status: stamp.ReleaseTenantUpgraded},
+		{Type: stamp.EventIncidentOpened, Tenant: "acme", Incident: "acme-web-1", Message: "probe: GET /healthz: 503"},
 	}
 	if seq, err := s.LastEventSeq(t.Context()); err != nil || seq != 0 {
 		t.Errorf("LastEventSeq of an empty log = %d, %v; want 0, nil", seq, err)
@@ -993,6 +1356,7 @@ func testTokens(t *testing.T, s stamp.Store) {
 func testCancelled(t *testing.T, s stamp.Store) {
 	mustCreateTenant(t, s, newTenant("acme"))
 	mustCreateRelease(t, s, newRelease("r1"))
+	mustCreateIncident(t, s, newIncident("i1", "acme", incidentEpoch))
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	tests := []struct {
@@ -1009,6 +1373,14 @@ func testCancelled(t *testing.T, s stamp.Store) {
 		{"GetRelease", func() error { _, err := s.GetRelease(ctx, "r1"); return err }},
 		{"ListReleases", func() error { _, err := s.ListReleases(ctx); return err }},
 		{"UpdateRelease", func() error { return s.UpdateRelease(ctx, newRelease("r1")) }},
+		{"CreateIncident", func() error { return s.CreateIncident(ctx, newIncident("i2", "acme", incidentEpoch)) }},
+		{"GetIncident", func() error { _, err := s.GetIncident(ctx, "i1"); return err }},
+		{"ListIncidents", func() error { _, err := s.ListIncidents(ctx, stamp.IncidentFilter{Open: true}); return err }},
+		{"UpdateIncident", func() error {
+			i := newIncident("i1", "acme", incidentEpoch)
+			i.ResourceVersion = 1
+			return s.UpdateIncident(ctx, i)
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1102,6 +1474,19 @@ func normRelease(r *stamp.Release) stamp.Release {
 	n.Status.FinishedAt = normTime(r.Status.FinishedAt)
 	n.CreatedAt = normTime(r.CreatedAt)
 	n.UpdatedAt = normTime(r.UpdatedAt)
+	return n
+}
+
+func normIncident(i *stamp.Incident) stamp.Incident {
+	n := *i
+	n.Timeline = normSlice(i.Timeline)
+	for k, e := range n.Timeline {
+		n.Timeline[k].Time = normTime(e.Time)
+	}
+	n.OpenedAt = normTime(i.OpenedAt)
+	n.AckedAt = normTime(i.AckedAt)
+	n.ResolvedAt = normTime(i.ResolvedAt)
+	n.UpdatedAt = normTime(i.UpdatedAt)
 	return n
 }
 
