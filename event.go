@@ -20,6 +20,11 @@ const (
 	EventTenantUpgraded         = "tenant.upgraded"          // it serves the new version
 	EventTenantRolledBack       = "tenant.rolled-back"       // a failed move was undone; Step and Message say why
 
+	EventIncidentOpened       = "incident.opened"       // Message: cause and what was seen
+	EventIncidentUpdated      = "incident.updated"      // a new timeline entry
+	EventIncidentAcknowledged = "incident.acknowledged" // someone is on it
+	EventIncidentResolved     = "incident.resolved"     // recovered, or closed by an operator
+
 	EventReleaseCreated   = "release.created"
 	EventReleaseWave      = "release.wave"   // a wave started (Message names it)
 	EventReleaseGate      = "release.gate"   // a wave's gate passed (Status ok) or failed
@@ -46,7 +51,8 @@ type Event struct {
 	Time       time.Time `json:"time"`
 	Type       string    `json:"type"`
 	Tenant     string    `json:"tenant,omitempty"`
-	Release    string    `json:"release,omitempty"` // the release the event is part of
+	Release    string    `json:"release,omitempty"`  // the release the event is part of
+	Incident   string    `json:"incident,omitempty"` // the incident the event is part of
 	Generation int64     `json:"generation,omitempty"`
 	Step       string    `json:"step,omitempty"`
 	Status     string    `json:"status,omitempty"`

@@ -74,6 +74,17 @@ type Store interface {
 	// increments it and sets UpdatedAt; ECONFLICT if stale, ENOTFOUND if
 	// missing.
 	UpdateRelease(ctx context.Context, r *Release) error
+	// CreateIncident stores a new incident, setting ResourceVersion and
+	// UpdatedAt. An existing ID is ECONFLICT.
+	CreateIncident(ctx context.Context, i *Incident) error
+	// GetIncident returns the incident or ENOTFOUND.
+	GetIncident(ctx context.Context, id string) (*Incident, error)
+	// ListIncidents returns the incidents f selects, newest first.
+	ListIncidents(ctx context.Context, f IncidentFilter) ([]*Incident, error)
+	// UpdateIncident writes i if i.ResourceVersion is the stored one, then
+	// increments it and sets UpdatedAt; ECONFLICT if stale, ENOTFOUND if
+	// missing.
+	UpdateIncident(ctx context.Context, i *Incident) error
 	// CreateToken stores a token; a duplicate ID or hash is ECONFLICT.
 	CreateToken(ctx context.Context, t *Token) error
 	// TokenByHash returns the token whose Hash is hash, or ENOTFOUND.
