@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
@@ -41,7 +42,7 @@ func requireToken(st stamp.Store) func(http.Handler) http.Handler {
 				unauthorized(w, r, "missing bearer token: send the header \"Authorization: Bearer <token>\"")
 				return
 			}
-			_, err := st.TokenByHash(r.Context(), HashToken(secret))
+			tok, err := st.TokenByHash(r.Context(), HashToken(secret))
 			switch {
 			case stamp.ErrorCode(err) == stamp.ENOTFOUND:
 				unauthorized(w, r, "bearer token is not valid")
@@ -50,9 +51,21 @@ func requireToken(st stamp.Store) func(http.Handler) http.Handler {
 				writeError(w, r, fmt.Errorf("look up token: %w", err))
 				return
 			}
-			h.ServeHTTP(w, r)
+			h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenNameKey{}, tok.Name)))
 		})
 	}
+}
+
+// tokenNameKey is the context key of the name of the token a request
+// came with.
+type tokenNameKey struct{}
+
+// caller names who sent the request: its token's name.
+func caller(ctx context.Context) string {
+	if name, _ := ctx.Value(tokenNameKey{}).(string); name != "" {
+		return name
+	}
+	return "an operator"
 }
 
 func unauthorized(w http.ResponseWriter, r *http.Request, msg string) {

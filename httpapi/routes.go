@@ -40,5 +40,11 @@ func addRoutes(mux *http.ServeMux, cfg Config, cache *blueprintCache) {
 	mux.Handle("POST /v1/releases/{id}/tenants/{name}/skip", auth(jsonBody(handleReleaseTenant(st, cfg.Clock, "skip"))))
 	mux.Handle("POST /v1/releases/{id}/tenants/{name}/retry", auth(handleReleaseTenant(st, cfg.Clock, "retry")))
 
+	mux.Handle("GET /v1/incidents", auth(handleIncidentList(st)))
+	mux.Handle("GET /v1/incidents/stats", auth(handleIncidentStats(st)))
+	mux.Handle("GET /v1/incidents/{id}", auth(handleIncidentGet(st)))
+	mux.Handle("POST /v1/incidents/{id}/ack", auth(handleIncidentAction(st, cfg.Clock, "ack")))
+	mux.Handle("POST /v1/incidents/{id}/resolve", auth(handleIncidentAction(st, cfg.Clock, "resolve")))
+
 	mux.Handle("GET /v1/events", auth(handleEvents(st)))
 }

@@ -46,6 +46,18 @@ func (r *Reconciler) take(ctx context.Context, tenant string) (bool, error) {
 	return ok, nil
 }
 
+// Held returns the tenants this process holds the lease of: those it
+// reconciles and, through its driver, supervises.
+func (r *Reconciler) Held() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, 0, len(r.held))
+	for name := range r.held {
+		out = append(out, name)
+	}
+	return out
+}
+
 // give hands the lease of tenant back, once nothing of it is left.
 func (r *Reconciler) give(ctx context.Context, tenant string) {
 	r.mu.Lock()

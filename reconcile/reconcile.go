@@ -538,6 +538,13 @@ func (p *pass) load(ctx context.Context) error {
 	return nil
 }
 
+// Blueprint returns the parsed blueprint of name@version, parsing each
+// bundle once. A version that does not exist is a terminal error.
+func (r *Reconciler) Blueprint(ctx context.Context, name, version string) (*blueprint.Blueprint, error) {
+	bp, _, err := r.blueprint(ctx, name, version)
+	return bp, err
+}
+
 // blueprint returns the parsed blueprint of name@version, parsing each
 // bundle once.
 func (r *Reconciler) blueprint(ctx context.Context, name, version string) (*blueprint.Blueprint, stamp.BundleRef, error) {

@@ -22,6 +22,7 @@ import (
 	pgengine "github.com/stamphq/stamp/engine/postgres"
 	sqliteengine "github.com/stamphq/stamp/engine/sqlite"
 	"github.com/stamphq/stamp/httpapi"
+	"github.com/stamphq/stamp/monitor"
 	"github.com/stamphq/stamp/reconcile"
 	"github.com/stamphq/stamp/rollout"
 	"github.com/stamphq/stamp/router"
@@ -44,6 +45,7 @@ type serverConfig struct {
 	Workers       int
 	HealthTimeout time.Duration
 	DrainDelay    time.Duration
+	IncidentGrace time.Duration
 	LogLevel      string
 }
 
@@ -59,6 +61,7 @@ func (c *serverConfig) flags(cmd *cobra.Command) {
 	f.IntVar(&c.Workers, "workers", 8, "tenants reconciled at once")
 	f.DurationVar(&c.HealthTimeout, "health-timeout", 60*time.Second, "how long a new instance may take to pass its health check")
 	f.DurationVar(&c.DrainDelay, "drain", time.Second, "how long an upgraded tenant's old version runs on after the route switched")
+	f.DurationVar(&c.IncidentGrace, "incident-grace", 3*time.Second, "how long a service may fail its health probes before an incident opens")
 	f.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 }
 
@@ -87,6 +90,9 @@ func (c *serverConfig) validate() error {
 	}
 	if c.Workers < 1 {
 		problems = append(problems, fmt.Sprintf("--workers %d: want at least 1", c.Workers))
+	}
+	if c.IncidentGrace <= 0 {
+		problems = append(problems, fmt.Sprintf("--incident-grace %s: want a positive duration", c.IncidentGrace))
 	}
 	if c.DrainDelay <= 0 {
 		problems = append(problems, fmt.Sprintf("--drain %s: want a positive duration", c.DrainDelay))
@@ -244,6 +250,10 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 			return st.Requests, st.Errors5xx
 		},
 	})
+	mon := monitor.New(monitor.Config{
+		Store: store, Driver: driver, Logs: driver, Held: rec.Held, Blueprint: rec.Blueprint,
+		Grace: cfg.IncidentGrace, Logger: logger,
+	})
 	engineNames := map[string]bool{}
 	for name := range engines {
 		engineNames[name] = true
@@ -270,6 +280,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	g.Go(func() error { return rt.Run(gctx) })
 	g.Go(func() error { return rec.Run(gctx) })
 	g.Go(func() error { return releases.Run(gctx) })
+	g.Go(func() error { return mon.Run(gctx) })
 	logger.Info("stamp server started", "api", apiLn.Addr().String(), "router", routerAddr.String(), "data", data)
 	return &server{
 		apiAddr: apiLn.Addr().(*net.TCPAddr), routerAddr: routerAddr, token: token,

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stamphq/stamp"
+)
+
+// waitIncident waits until tenant has an incident cond accepts, and
+// returns it.
+func waitIncident(t *testing.T, s *stampServer, tenant string, what string, cond func(*stamp.Incident) bool) *stamp.Incident {
+	t.Helper()
+	var found *stamp.Incident
+	waitFor(t, what, 30*time.Second, func() bool {
+		list, err := s.client().Incidents(context.Background(), stamp.IncidentFilter{Tenant: tenant})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, inc := range list {
+			if cond(inc) {
+				found = inc
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// TestKilledProcessOpensAndResolvesAnIncident kills a tenant's process
+// with SIGKILL: an incident opens naming the exit, the driver restarts the
+// process, and the incident resolves by itself.
+func TestKilledProcessOpensAndResolvesAnIncident(t *testing.T) {
+	s := startStampServer(t, "--incident-grace", "1s")
+	s.mustCLI("blueprint", "push", blueprintDir(t))
+	s.mustCLI("tenant", "create", "acme", "--blueprint", "ledger")
+	procs := tenantProcesses(t, s.data)
+	if len(procs) != 1 {
+		t.Fatalf("processes: %v", procs)
+	}
+	time.Sleep(1500 * time.Millisecond) // the monitor has seen it healthy
+	if err := syscall.Kill(procs[0].pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	inc := waitIncident(t, s, "acme", "an incident for the kill", func(i *stamp.Incident) bool {
+		return i.Service == "web" && i.Cause == stamp.CauseExit
+	})
+	if !strings.Contains(inc.Message, "signal: killed") {
+		t.Errorf("incident message %q lacks the exit status", inc.Message)
+	}
+	inc = waitIncident(t, s, "acme", "the incident to resolve by itself", func(i *stamp.Incident) bool {
+		return i.ID == inc.ID && i.State == stamp.IncidentResolved
+	})
+	if inc.ResolvedBy != "monitor" || inc.ResolvedAt.Before(inc.OpenedAt) || len(inc.Timeline) < 2 {
+		t.Errorf("resolved incident: %+v", inc)
+	}
+	events, err := s.client().Events(context.Background(), stamp.EventFilter{Tenant: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, e := range events {
+		if e.Incident == inc.ID {
+			types = append(types, e.Type)
+		}
+	}
+	if strings.Join(types, " ") != "incident.opened incident.resolved" {
+		t.Errorf("events of the incident: %v", types)
+	}
+	out := s.mustCLI("incident", "show", inc.ID)
+	for _, want := range []string{"cause:", "exit", "resolved:", "by monitor", "timeline:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("incident show lacks %q:\n%s", want, out)
+		}
+	}
+	if out := s.mustCLI("incident", "mttr"); !strings.Contains(out, "acme") {
+		t.Errorf("mttr lacks acme:\n%s", out)
+	}
+}
+
+// TestCrashLoopIsBackedOffAndStaysAnIncident starts a service that exits
+// at once: the driver restarts it with a growing backoff (few starts, the
+// server's CPU stays low) and the incident stays open with the exit code
+// and the last lines the service printed. An operator acknowledges it.
+func TestCrashLoopIsBackedOffAndStaysAnIncident(t *testing.T) {
+	dir := blueprintDir(t, "command: [bin/ledger, serve]", `command: [sh, -c, "echo starting; echo 'config: DATABASE_URL is corrupt' >&2; exit 4"]`)
+	s := startStampServer(t, "--health-timeout", "2s")
+	s.mustCLI("blueprint", "push", dir)
+	if _, _, code := s.cli("tenant", "create", "acme", "--blueprint", "ledger"); code == 0 {
+		t.Fatal("a tenant whose service exits at once was created")
+	}
+	inc := waitIncident(t, s, "acme", "an incident for the failed tenant", func(i *stamp.Incident) bool { return i.State == stamp.IncidentOpen })
+	if !strings.Contains(inc.Message, "exit status 4") || !strings.Contains(inc.LastLogs, "DATABASE_URL is corrupt") {
+		t.Errorf("incident: message %q, last logs %q; want the exit code and the service's last lines", inc.Message, inc.LastLogs)
+	}
+
+	cpu0, starts0 := serverCPU(t, s), countStarts(t, s)
+	time.Sleep(10 * time.Second)
+	cpu1, starts1 := serverCPU(t, s), countStarts(t, s)
+	// Backoff doubles from 100ms to 30s: some 5 starts in 10s at most
+	// once it has grown, never the hundreds a tight loop would make.
+	if n := starts1 - starts0; n > 8 {
+		t.Errorf("%d starts in 10s: the crash loop is not backed off", n)
+	}
+	if share := (cpu1 - cpu0).Seconds() / 10; share > 0.2 {
+		t.Errorf("server CPU %.0f%% of a core during the crash loop", 100*share)
+	}
+	t.Logf("crash loop over 10s: %d starts, server CPU %v", starts1-starts0, cpu1-cpu0)
+
+	after, err := s.client().Incident(context.Background(), inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.State != stamp.IncidentOpen {
+		t.Errorf("incident after 10s of crash loop: %s, want still open", after.State)
+	}
+	if out := s.mustCLI("incident", "ack", inc.ID); !strings.Contains(out, "acknowledged") {
+		t.Errorf("ack: %s", out)
+	}
+	if out := s.mustCLI("incident", "list", "--open"); !strings.Contains(out, inc.ID) || !strings.Contains(out, "acknowledged") {
+		t.Errorf("open incidents after ack:\n%s", out)
+	}
+}
+
+// serverCPU returns the CPU time the server process has used.
+func serverCPU(t *testing.T, s *stampServer) time.Duration {
+	t.Helper()
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(s.cmd.Process.Pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name, which is in parentheses: utime and
+	// stime are the 12th and 13th of them, in clock ticks (100 a second).
+	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	utime, _ := strconv.Atoi(fields[11])
+	stime, _ := strconv.Atoi(fields[12])
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// countStarts counts the "starting" lines the crash-looping service of
+// acme printed.
+func countStarts(t *testing.T, s *stampServer) int {
+	t.Helper()
+	out := s.mustCLI("tenant", "logs", "acme")
+	return strings.Count(out, "starting\n")
+}

@@ -1,0 +1,585 @@
+// Package monitor watches every tenant this control-plane process holds:
+// it probes each instance of the serving version at its blueprint's
+// interval (or, without a probe, checks the process runs), keeps a health
+// state per service and per tenant, notices exits (a restart the driver
+// made), and opens, updates and resolves incidents in the store, each
+// step recorded as an event.
+//
+// A probe failure opens an incident only once it has lasted Grace, so a
+// blip is not an incident; an exit opens one at once, since the process
+// did die even if it is back a moment later. An incident resolves itself
+// when its service is healthy again.
+package monitor
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/blueprint"
+	"github.com/stamphq/stamp/health"
+)
+
+// Config holds a Monitor's dependencies and tunables.
+type Config struct {
+	Store  stamp.Store
+	Driver stamp.Driver
+	// Logs, if set, gives an incident the last lines its service printed.
+	Logs stamp.LogReader
+	// Held returns the tenants this process owns; only those are watched.
+	Held func() []string
+	// Blueprint returns the parsed blueprint of a version.
+	Blueprint func(ctx context.Context, name, version string) (*blueprint.Blueprint, error)
+	// Grace is how long a service may fail its probes before an incident
+	// opens; default 3s.
+	Grace time.Duration
+	// Tick is how often due probes are started; default 250ms.
+	Tick time.Duration
+	// Probes bounds the probes running at once; default 64.
+	Probes int
+	Clock  stamp.Clock
+	Logger *slog.Logger
+}
+
+// Monitor watches the tenants a process holds. Create it with New, start
+// it with Run.
+type Monitor struct {
+	cfg   Config
+	slots chan struct{} // one per probe running
+
+	mu       sync.Mutex
+	tenants  map[string]*tenantWatch
+	list     map[string]*stamp.Tenant // the tenants as last listed
+	listedAt time.Time
+}
+
+// tenantWatch is what the monitor knows of one tenant.
+type tenantWatch struct {
+	loaded   bool // its open incidents were read from the store
+	checking bool // a check runs
+	services map[string]*serviceWatch
+	step     *serviceWatch // the tenant's failed reconcile step, as a pseudo-service
+}
+
+// serviceWatch is what the monitor knows of one service of a tenant.
+type serviceWatch struct {
+	name      string
+	state     string
+	nextCheck time.Time // when the next one is due
+	restarts  int       // the driver's restart count at the last check
+	seen      bool      // restarts is known
+	failing   time.Time // since when the service is unhealthy; zero if healthy
+	cause     string
+	message   string
+	incident  *stamp.Incident // open, or nil
+}
+
+// New returns a Monitor; nothing runs until Run.
+func New(cfg Config) *Monitor {
+	if cfg.Grace <= 0 {
+		cfg.Grace = 3 * time.Second
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = 250 * time.Millisecond
+	}
+	if cfg.Probes <= 0 {
+		cfg.Probes = 64
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = stamp.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Monitor{cfg: cfg, slots: make(chan struct{}, cfg.Probes), tenants: map[string]*tenantWatch{}}
+}
+
+// Health returns the health of tenant (stamp.Health*) and of each of its
+// services, or "" if the monitor does not watch it.
+func (m *Monitor) Health(tenant string) (string, map[string]string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	tw := m.tenants[tenant]
+	if tw == nil || len(tw.services) == 0 {
+		return "", nil
+	}
+	services := map[string]string{}
+	down, healthy := 0, 0
+	for name, sw := range tw.services {
+		services[name] = sw.state
+		switch sw.state {
+		case stamp.HealthHealthy:
+			healthy++
+		case stamp.HealthDown:
+			down++
+		}
+	}
+	switch {
+	case healthy == len(services):
+		return stamp.HealthHealthy, services
+	case down == len(services):
+		return stamp.HealthDown, services
+	}
+	return stamp.HealthDegraded, services
+}
+
+// Run watches until ctx ends, then waits for the checks under way.
+func (m *Monitor) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ticker := time.NewTicker(m.cfg.Tick)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		}
+		if err := m.tick(ctx, &wg); err != nil && ctx.Err() == nil {
+			m.cfg.Logger.Error("monitor", "err", err)
+		}
+	}
+}
+
+// listEvery is how often the tenants' records are read again.
+const listEvery = time.Second
+
+// tick starts the checks that are due.
+func (m *Monitor) tick(ctx context.Context, wg *sync.WaitGroup) error {
+	now := m.cfg.Clock.Now()
+	if now.Sub(m.listedAt) >= listEvery {
+		list, err := m.cfg.Store.ListTenants(ctx)
+		if err != nil {
+			return fmt.Errorf("list tenants: %w", err)
+		}
+		byName := make(map[string]*stamp.Tenant, len(list))
+		for _, t := range list {
+			byName[t.Name] = t
+		}
+		m.mu.Lock()
+		m.list, m.listedAt = byName, now
+		m.mu.Unlock()
+	}
+	held := map[string]bool{}
+	for _, name := range m.cfg.Held() {
+		held[name] = true
+	}
+	m.mu.Lock()
+	for name := range m.tenants {
+		if !held[name] || m.list[name] == nil {
+			delete(m.tenants, name) // another process watches it now, or it is gone
+		}
+	}
+	var due []*stamp.Tenant
+	for name := range held {
+		t := m.list[name]
+		if t == nil {
+			continue
+		}
+		tw := m.tenants[name]
+		if tw == nil {
+			tw = &tenantWatch{services: map[string]*serviceWatch{}}
+			m.tenants[name] = tw
+		}
+		if !tw.checking && tw.due(now) {
+			due = append(due, t)
+			tw.checking = true
+		}
+	}
+	m.mu.Unlock()
+	for _, t := range due {
+		select {
+		case m.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-m.slots }()
+			if err := m.check(ctx, t); err != nil && ctx.Err() == nil {
+				m.cfg.Logger.Warn("monitor check", "tenant", t.Name, "err", err)
+			}
+		}()
+	}
+	return nil
+}
+
+// due reports whether a check of the tenant is due: one of its services'
+// is, or it has none yet.
+func (tw *tenantWatch) due(now time.Time) bool {
+	if len(tw.services) == 0 {
+		return true
+	}
+	for _, sw := range tw.services {
+		if !now.Before(sw.nextCheck) {
+			return true
+		}
+	}
+	return false
+}
+
+// observation is what one check saw of one service.
+type observation struct {
+	logs    string // for a failed step: what its services printed last
+	state   string
+	exited  bool   // the driver restarted an instance since the last check
+	cause   string // of an unhealthy state
+	message string
+}
+
+// check looks at tenant t once: each service of its serving version, or
+// its failed step; then opens, updates or resolves incidents.
+func (m *Monitor) check(ctx context.Context, t *stamp.Tenant) error {
+	defer m.doneChecking(t.Name)
+	if err := m.loadIncidents(ctx, t.Name); err != nil {
+		return err
+	}
+	if t.Status.Phase == stamp.PhaseFailed {
+		msg := fmt.Sprintf("step %s failed: %s", t.Status.FailedStep, t.Status.Message)
+		return m.apply(ctx, t.Name, "", observation{state: stamp.HealthDown, cause: stamp.CauseStep, message: msg, logs: m.stepLogs(ctx, t)}, true)
+	}
+	if err := m.apply(ctx, t.Name, "", observation{state: stamp.HealthHealthy}, false); err != nil {
+		return err
+	}
+	serving := t.Status.Version
+	if serving == "" || (t.Status.Phase != stamp.PhaseReady && t.Status.Phase != stamp.PhaseUpgrading) {
+		return nil // not serving yet, or going away: the reconciler reports on it
+	}
+	bp, err := m.cfg.Blueprint(ctx, t.Spec.Blueprint, serving)
+	if err != nil {
+		return err
+	}
+	_, plan, err := bp.ResolvePlan(t.Spec.Plan)
+	if err != nil {
+		return err
+	}
+	obs, err := m.cfg.Driver.Observe(ctx, t.Name)
+	if err != nil {
+		return fmt.Errorf("observe: %w", err)
+	}
+	now := m.cfg.Clock.Now()
+	for _, name := range bp.ServiceNames() {
+		svc := bp.Services[name]
+		so := obs.Services[name]
+		if so == nil {
+			so = &stamp.ServiceObserved{}
+		}
+		o := m.observe(ctx, t.Name, name, svc, plan.Replicas, so, serving)
+		interval := blueprint.DefaultHealthInterval
+		if svc.Health != nil && svc.Health.Interval > 0 {
+			interval = svc.Health.Interval
+		}
+		m.mu.Lock()
+		sw := m.service(t.Name, name)
+		sw.nextCheck = now.Add(interval)
+		m.mu.Unlock()
+		if err := m.apply(ctx, t.Name, name, o, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// observe checks one service: its restarts since the last check, its
+// instances of the serving revision, and their probes.
+func (m *Monitor) observe(ctx context.Context, tenant, name string, svc *blueprint.Service, replicas int, so *stamp.ServiceObserved, rev string) observation {
+	m.mu.Lock()
+	sw := m.service(tenant, name)
+	exited := sw.seen && so.Restarts > sw.restarts
+	sw.restarts, sw.seen = so.Restarts, true
+	m.mu.Unlock()
+
+	var running []stamp.Instance
+	for _, inst := range so.Instances {
+		if inst.Revision == rev {
+			running = append(running, inst)
+		}
+	}
+	ok := len(running)
+	var probeErr error
+	if svc.Health != nil {
+		ok = 0
+		for _, inst := range running {
+			err := health.Probe(ctx, nil, "http://"+inst.Endpoint+svc.Health.HTTP, svc.Health.Timeout)
+			if err == nil {
+				ok++
+			} else {
+				probeErr = err
+			}
+		}
+	}
+	o := observation{exited: exited, state: stamp.HealthHealthy}
+	switch {
+	case ok == 0:
+		o.state = stamp.HealthDown
+	case ok < replicas:
+		o.state = stamp.HealthDegraded
+	}
+	switch {
+	case exited || len(running) < replicas:
+		o.cause = stamp.CauseExit
+		o.message = fmt.Sprintf("%d of %d instances running; restarted %d times, last exit: %s", len(running), replicas, so.Restarts, orText(so.LastExit, "unknown"))
+	case probeErr != nil:
+		o.cause = stamp.CauseProbe
+		o.message = fmt.Sprintf("%d of %d instances healthy: %s", ok, replicas, probeErr)
+	}
+	if exited && o.state == stamp.HealthHealthy {
+		// Back already: the exit is still an incident, resolved at once.
+		o.state = stamp.HealthDegraded
+	}
+	return o
+}
+
+// apply records what a check of service (or, with name "", the tenant's
+// reconcile) saw: it opens an incident once the service has been unhealthy
+// for Grace (at once for an exit, or with now), adds to the timeline of an
+// open one when what is seen changes, and resolves it when healthy.
+func (m *Monitor) apply(ctx context.Context, tenant, name string, o observation, now bool) error {
+	at := m.cfg.Clock.Now()
+	m.mu.Lock()
+	sw := m.service(tenant, name)
+	sw.state = o.state
+	if o.state == stamp.HealthHealthy {
+		sw.failing = time.Time{}
+		inc := sw.incident
+		sw.incident = nil
+		m.mu.Unlock()
+		if inc != nil {
+			return m.resolve(ctx, inc, at, "recovered: "+name+" is healthy again")
+		}
+		return nil
+	}
+	if sw.failing.IsZero() {
+		sw.failing = at
+	}
+	open := sw.incident == nil && (o.exited || now || at.Sub(sw.failing) >= m.cfg.Grace)
+	changed := sw.incident != nil && o.message != sw.message
+	sw.cause, sw.message = o.cause, o.message
+	inc := sw.incident
+	m.mu.Unlock()
+	switch {
+	case open:
+		return m.open(ctx, tenant, name, o, sw.failing)
+	case changed:
+		return m.update(ctx, inc, at, o.message)
+	}
+	return nil
+}
+
+// open creates an incident for service name of tenant.
+func (m *Monitor) open(ctx context.Context, tenant, name string, o observation, since time.Time) error {
+	what := name
+	if what == "" {
+		what = "tenant"
+	}
+	inc := &stamp.Incident{
+		ID: newID(), Tenant: tenant, Service: name, Cause: o.cause, Message: o.message,
+		State: stamp.IncidentOpen, OpenedAt: since,
+		Timeline: []stamp.IncidentEntry{{Time: m.cfg.Clock.Now(), Message: fmt.Sprintf("opened: %s %s: %s", what, o.cause, o.message)}},
+	}
+	switch {
+	case o.logs != "":
+		inc.LastLogs = o.logs
+	case name != "" && m.cfg.Logs != nil:
+		inc.LastLogs = m.lastLines(ctx, tenant, name, 20)
+	}
+	if err := m.cfg.Store.CreateIncident(ctx, inc); err != nil {
+		return fmt.Errorf("open incident of %s: %w", tenant, err)
+	}
+	m.mu.Lock()
+	m.service(tenant, name).incident = inc
+	m.mu.Unlock()
+	return m.event(ctx, inc, stamp.EventIncidentOpened, fmt.Sprintf("%s %s: %s", what, o.cause, o.message))
+}
+
+// update adds msg to an open incident's timeline.
+func (m *Monitor) update(ctx context.Context, inc *stamp.Incident, at time.Time, msg string) error {
+	saved, err := m.change(ctx, inc.ID, func(i *stamp.Incident) bool {
+		if i.State == stamp.IncidentResolved {
+			return false
+		}
+		i.Message = msg
+		i.Timeline = append(i.Timeline, stamp.IncidentEntry{Time: at, Message: msg})
+		if i.Service != "" && m.cfg.Logs != nil {
+			i.LastLogs = m.lastLines(ctx, i.Tenant, i.Service, 20)
+		}
+		return true
+	})
+	if err != nil || saved == nil {
+		return err
+	}
+	m.remember(saved)
+	return m.event(ctx, saved, stamp.EventIncidentUpdated, msg)
+}
+
+// resolve ends an incident the monitor saw recover.
+func (m *Monitor) resolve(ctx context.Context, inc *stamp.Incident, at time.Time, msg string) error {
+	saved, err := m.change(ctx, inc.ID, func(i *stamp.Incident) bool {
+		if i.State == stamp.IncidentResolved {
+			return false // an operator did already
+		}
+		i.State, i.ResolvedAt, i.ResolvedBy = stamp.IncidentResolved, at, "monitor"
+		i.Timeline = append(i.Timeline, stamp.IncidentEntry{Time: at, Message: msg})
+		return true
+	})
+	if err != nil || saved == nil {
+		return err
+	}
+	return m.event(ctx, saved, stamp.EventIncidentResolved, fmt.Sprintf("%s after %s", msg, saved.Duration(at).Round(time.Millisecond)))
+}
+
+// remember keeps saved as the open incident of its service, if it still is.
+func (m *Monitor) remember(saved *stamp.Incident) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if tw := m.tenants[saved.Tenant]; tw != nil {
+		if sw := m.service(saved.Tenant, saved.Service); sw.incident != nil && sw.incident.ID == saved.ID {
+			sw.incident = saved
+		}
+	}
+}
+
+// change applies fn to incident id as stored, retrying when an operator
+// wrote it meanwhile; fn reports false to leave it. It returns what was
+// saved, or nil if nothing was.
+func (m *Monitor) change(ctx context.Context, id string, fn func(*stamp.Incident) bool) (*stamp.Incident, error) {
+	for range 3 {
+		inc, err := m.cfg.Store.GetIncident(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("read incident %s: %w", id, err)
+		}
+		if !fn(inc) {
+			return nil, nil
+		}
+		err = m.cfg.Store.UpdateIncident(ctx, inc)
+		if stamp.ErrorCode(err) == stamp.ECONFLICT {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("update incident %s: %w", id, err)
+		}
+		return inc, nil
+	}
+	return nil, fmt.Errorf("update incident %s: it kept changing", id)
+}
+
+// loadIncidents reads tenant's open incidents once, so that a restarted
+// monitor resolves them instead of opening new ones.
+func (m *Monitor) loadIncidents(ctx context.Context, tenant string) error {
+	m.mu.Lock()
+	tw := m.tenants[tenant]
+	loaded := tw == nil || tw.loaded
+	m.mu.Unlock()
+	if loaded {
+		return nil
+	}
+	open, err := m.cfg.Store.ListIncidents(ctx, stamp.IncidentFilter{Tenant: tenant, Open: true})
+	if err != nil {
+		return fmt.Errorf("read open incidents of %s: %w", tenant, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, inc := range open {
+		sw := m.service(tenant, inc.Service)
+		if sw.incident == nil {
+			sw.incident, sw.message, sw.failing = inc, inc.Message, inc.OpenedAt
+		}
+	}
+	tw.loaded = true
+	return nil
+}
+
+// doneChecking marks tenant as no longer being checked.
+func (m *Monitor) doneChecking(tenant string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if tw := m.tenants[tenant]; tw != nil {
+		tw.checking = false
+	}
+}
+
+// service returns the watch of service name of tenant ("" for the
+// tenant's reconcile), creating it. m.mu must be held.
+func (m *Monitor) service(tenant, name string) *serviceWatch {
+	tw := m.tenants[tenant]
+	if tw == nil {
+		tw = &tenantWatch{services: map[string]*serviceWatch{}}
+		m.tenants[tenant] = tw
+	}
+	if name == "" {
+		if tw.step == nil {
+			tw.step = &serviceWatch{}
+		}
+		return tw.step
+	}
+	sw := tw.services[name]
+	if sw == nil {
+		sw = &serviceWatch{name: name}
+		tw.services[name] = sw
+	}
+	return sw
+}
+
+// stepLogs returns the last lines each service of failed tenant t printed,
+// under a "== service ==" line each.
+func (m *Monitor) stepLogs(ctx context.Context, t *stamp.Tenant) string {
+	if m.cfg.Logs == nil {
+		return ""
+	}
+	bp, err := m.cfg.Blueprint(ctx, t.Spec.Blueprint, t.Spec.Version)
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, name := range bp.ServiceNames() {
+		if lines := m.lastLines(ctx, t.Name, name, 20); lines != "" {
+			fmt.Fprintf(&b, "== %s ==\n%s\n", name, lines)
+		}
+	}
+	return b.String()
+}
+
+// lastLines returns the last n lines service of tenant printed.
+func (m *Monitor) lastLines(ctx context.Context, tenant, service string, n int) string {
+	rc, err := m.cfg.Logs.Logs(ctx, tenant, service, false)
+	if err != nil {
+		return ""
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, 4<<20))
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+func (m *Monitor) event(ctx context.Context, inc *stamp.Incident, typ, msg string) error {
+	e := &stamp.Event{Type: typ, Tenant: inc.Tenant, Incident: inc.ID, Status: inc.Cause, Message: msg}
+	if err := m.cfg.Store.AppendEvents(ctx, e); err != nil {
+		return fmt.Errorf("record %s: %w", typ, err)
+	}
+	return nil
+}
+
+// newID returns "inc-" and 8 random hex digits.
+func newID() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return "inc-" + hex.EncodeToString(b)
+}
+
+func orText(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
