@@ -85,6 +85,25 @@ type Store interface {
 	// increments it and sets UpdatedAt; ECONFLICT if stale, ENOTFOUND if
 	// missing.
 	UpdateIncident(ctx context.Context, i *Incident) error
+	// CreateWebhook stores a new webhook, setting ResourceVersion and the
+	// timestamps. An existing ID is ECONFLICT.
+	CreateWebhook(ctx context.Context, w *Webhook) error
+	// GetWebhook returns the webhook (Secret included) or ENOTFOUND.
+	GetWebhook(ctx context.Context, id string) (*Webhook, error)
+	// ListWebhooks returns every webhook (Secret included), oldest first.
+	ListWebhooks(ctx context.Context) ([]*Webhook, error)
+	// UpdateWebhook writes w if w.ResourceVersion is the stored one, then
+	// increments it and sets UpdatedAt; ECONFLICT if stale, ENOTFOUND if
+	// missing.
+	UpdateWebhook(ctx context.Context, w *Webhook) error
+	// DeleteWebhook removes the webhook and its attempts; a missing one is
+	// ENOTFOUND.
+	DeleteWebhook(ctx context.Context, id string) error
+	// AppendDeliveryAttempt records one attempt of a webhook's delivery.
+	AppendDeliveryAttempt(ctx context.Context, a *DeliveryAttempt) error
+	// ListDeliveryAttempts returns the webhook's attempts, newest first, at
+	// most limit (0: the store's default).
+	ListDeliveryAttempts(ctx context.Context, webhook string, limit int) ([]*DeliveryAttempt, error)
 	// CreateToken stores a token; a duplicate ID or hash is ECONFLICT.
 	CreateToken(ctx context.Context, t *Token) error
 	// TokenByHash returns the token whose Hash is hash, or ENOTFOUND.
