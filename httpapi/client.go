@@ -1,16 +1,19 @@
 package httpapi
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/stamphq/stamp"
 )
@@ -338,4 +341,138 @@ func codeForStatus(status int) string {
 		}
 	}
 	return stamp.EINTERNAL
+}
+
+// FollowEvents hands handle each event f selects (by f.Tenant and
+// f.Release) as it is appended, oldest first, until ctx ends (it returns
+// ctx's error) or handle returns an error (returned as is). It starts
+// after lastID, the Seq of the last event the caller has seen, or after
+// f.AfterSeq if that is higher; a negative lastID with a zero f.AfterSeq
+// starts from now. f.Limit does not apply.
+//
+// Failing to open the stream is returned at once. Once it is open, a
+// dropped connection, a stream the server ends, a silence of three
+// keep-alive intervals (a peer that vanished) or a 5xx answer to a
+// reconnect is followed by a pause (half a second, doubling up to 15s
+// while reconnects fail) and a reconnect that sends the last Seq received
+// as Last-Event-ID, so that no event is missed or handed over twice. Any
+// other error the server reports on a reconnect (a revoked token, say) is
+// returned.
+func (c *Client) FollowEvents(ctx context.Context, f stamp.EventFilter, lastID int64, handle func(*stamp.Event) error) error {
+	q := url.Values{"follow": {"1"}}
+	if f.Tenant != "" {
+		q.Set("tenant", f.Tenant)
+	}
+	if f.Release != "" {
+		q.Set("release", f.Release)
+	}
+	path := "/v1/events?" + q.Encode()
+	pos := lastID
+	if f.AfterSeq > 0 && f.AfterSeq > pos {
+		pos = f.AfterSeq
+	}
+	opened := false
+	wait := followRetryMin
+	for {
+		streamed, err := c.followEventsOnce(ctx, path, &pos, handle)
+		var stop *stopFollowing
+		if errors.As(err, &stop) {
+			return stop.err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !opened && !streamed {
+			return err
+		}
+		if streamed {
+			opened, wait = true, followRetryMin
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, followRetryMax)
+	}
+}
+
+// followEventsOnce reads one event stream from path, starting after *pos
+// (from now if negative) and moving *pos past each message's id, until
+// the stream ends. streamed reports whether the server answered with an
+// event stream.
+func (c *Client) followEventsOnce(ctx context.Context, path string, pos *int64, handle func(*stamp.Event) error) (streamed bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+path, nil)
+	if err != nil {
+		return false, &stopFollowing{fmt.Errorf("build GET %s request: %w", path, err)}
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	if *pos >= 0 {
+		req.Header.Set("Last-Event-ID", strconv.FormatInt(*pos, 10))
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // its text repeats the URL
+		}
+		return false, fmt.Errorf("connect to stamp server at %s: %w: is `stamp server` running?", c.BaseURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		err := responseError(resp)
+		if resp.StatusCode >= 500 {
+			return false, err
+		}
+		return false, &stopFollowing{err}
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
+		return false, &stopFollowing{fmt.Errorf("GET %s: the server answered with %q, not an event stream: is it an older stamp server?", path, resp.Header.Get("Content-Type"))}
+	}
+	// The server writes a comment at least every keep-alive interval; a
+	// connection silent for three of them is dead even if TCP has not
+	// noticed (a peer that vanished), so it is dropped and resumed.
+	idle := time.AfterFunc(3*eventKeepAlive, cancel)
+	defer idle.Stop()
+	dec := newSSEDecoder(readFunc(func(p []byte) (int, error) {
+		idle.Reset(3 * eventKeepAlive)
+		return resp.Body.Read(p)
+	}))
+	for {
+		m, err := dec.next()
+		switch {
+		case errors.Is(err, io.EOF):
+			return true, nil
+		case errors.Is(err, bufio.ErrTooLong):
+			return true, &stopFollowing{fmt.Errorf("read events after %d: an event is over %d bytes", *pos, maxEventLine)}
+		case err != nil:
+			return true, fmt.Errorf("read events after %d: %w", *pos, err)
+		}
+		if m.id != "" {
+			id, err := strconv.ParseInt(m.id, 10, 64)
+			if err != nil {
+				return true, &stopFollowing{fmt.Errorf("read events after %d: event id %q is not a sequence number", *pos, m.id)}
+			}
+			*pos = id
+		}
+		if !m.dispatch {
+			continue
+		}
+		e := new(stamp.Event)
+		if err := json.Unmarshal([]byte(m.data), e); err != nil {
+			return true, &stopFollowing{fmt.Errorf("read events after %d: decode event %s: %w", *pos, m.id, err)}
+		}
+		if err := handle(e); err != nil {
+			return true, &stopFollowing{err}
+		}
+	}
 }

@@ -48,6 +48,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newBlueprintCmd(g),
 		newTenantCmd(g),
 		newReleaseCmd(g),
+		newEventsCmd(g),
 		newIncidentCmd(g),
 	)
 	return root
