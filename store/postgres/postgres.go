@@ -31,6 +31,12 @@ const (
 	MaxIncidentLimit     = 5000 // larger limits are lowered to this
 )
 
+// Limits of ListDeliveryAttempts, the same as the SQLite store's.
+const (
+	DefaultAttemptLimit = 100  // used when the limit is 0
+	MaxAttemptLimit     = 1000 // larger limits are lowered to this
+)
+
 // connectTimeout bounds each connection attempt, so that a dead or
 // firewalled server fails start-up instead of hanging it. A connect_timeout
 // in the URL overrides it.
@@ -176,6 +182,7 @@ var (
 	tenantTable   = versioned{noun: "tenant", table: "tenants", key: "name"}
 	releaseTable  = versioned{noun: "release", table: "releases", key: "id"}
 	incidentTable = versioned{noun: "incident", table: "incidents", key: "id"}
+	webhookTable  = versioned{noun: "webhook", table: "webhooks", key: "id"}
 )
 
 // notFound is the error for a missing row.

@@ -32,6 +32,13 @@ const (
 	MaxIncidentLimit     = 5000 // larger limits are lowered to this
 )
 
+// Limits of ListDeliveryAttempts: a webhook failing for a day is retried
+// a few hundred times, and the newest attempts are the ones that tell why.
+const (
+	DefaultAttemptLimit = 100  // used when the limit is 0
+	MaxAttemptLimit     = 1000 // larger limits are lowered to this
+)
+
 // busyTimeout is how long a connection waits for another process's write
 // lock (a CLI or a second server on the same file) before SQLITE_BUSY.
 const busyTimeout = 10 * time.Second
@@ -158,6 +165,7 @@ var (
 	tenantTable   = versioned{noun: "tenant", table: "tenants", key: "name"}
 	releaseTable  = versioned{noun: "release", table: "releases", key: "id"}
 	incidentTable = versioned{noun: "incident", table: "incidents", key: "id"}
+	webhookTable  = versioned{noun: "webhook", table: "webhooks", key: "id"}
 )
 
 // notFound is the error for a missing row.

@@ -115,6 +115,12 @@ func rollBack(t *testing.T, s *Store, version int, undo ...string) {
 	}
 }
 
+// undoWebhooks undoes migration 5.
+var undoWebhooks = []string{
+	`DROP TABLE webhook_attempts`, // and its index
+	`DROP TABLE webhooks`,
+}
+
 // undoIncidents undoes migration 4.
 var undoIncidents = []string{
 	`ALTER TABLE events DROP COLUMN incident`,
@@ -135,11 +141,11 @@ func TestMigrateReleasesKeepsEvents(t *testing.T) {
 	if err := s.AppendEvents(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 3, append(undoIncidents,
+	rollBack(t, s, 3, slices.Concat(undoWebhooks, undoIncidents, []string{
 		`DROP INDEX events_release_seq`,
 		`ALTER TABLE events DROP COLUMN release`,
 		`DROP TABLE releases`,
-	)...)
+	})...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +189,7 @@ func TestMigrateIncidentsKeepsEvents(t *testing.T) {
 	if err := s.AppendEvents(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 4, undoIncidents...)
+	rollBack(t, s, 4, slices.Concat(undoWebhooks, undoIncidents)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -213,6 +219,67 @@ func TestMigrateIncidentsKeepsEvents(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].Seq != e.Seq || got[0].Incident != "i1" {
 		t.Errorf("events after the migrated one: got %+v, want the one event %+v of incident i1", got, e)
+	}
+}
+
+// TestMigrateWebhooksKeepsData takes a file back to the schema before
+// webhooks (migration 5), with a tenant, an incident and events in it,
+// and reopens it: the migration adds the webhook tables, keeps the rest,
+// and the attempts' foreign key holds from the start.
+func TestMigrateWebhooksKeepsData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stamp.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateTenant(t.Context(), &stamp.Tenant{Name: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateIncident(t.Context(), &stamp.Incident{ID: "i1", Tenant: "acme", State: stamp.IncidentOpen, OpenedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	old := &stamp.Event{Type: stamp.EventIncidentOpened, Tenant: "acme", Incident: "i1", Message: "before webhooks"}
+	if err := s.AppendEvents(t.Context(), old); err != nil {
+		t.Fatal(err)
+	}
+	rollBack(t, s, 5, undoWebhooks...)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openStore(t, path)
+	got, err := s.ListEvents(t.Context(), stamp.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Seq != old.Seq || got[0].Incident != "i1" || got[0].Message != old.Message {
+		t.Fatalf("events after migrating: got %+v, want the one event %+v", got, old)
+	}
+	if _, err := s.GetTenant(t.Context(), "acme"); err != nil {
+		t.Errorf("GetTenant after migrating: %v", err)
+	}
+	if _, err := s.GetIncident(t.Context(), "i1"); err != nil {
+		t.Errorf("GetIncident after migrating: %v", err)
+	}
+	if err := s.CreateWebhook(t.Context(), &stamp.Webhook{ID: "w1", URL: "http://127.0.0.1:9/"}); err != nil {
+		t.Fatalf("CreateWebhook after migrating: %v", err)
+	}
+	if err := s.AppendDeliveryAttempt(t.Context(), &stamp.DeliveryAttempt{Webhook: "w1", EventSeq: old.Seq, Attempt: 1}); err != nil {
+		t.Fatalf("AppendDeliveryAttempt after migrating: %v", err)
+	}
+	err = s.AppendDeliveryAttempt(t.Context(), &stamp.DeliveryAttempt{Webhook: "w2", EventSeq: old.Seq, Attempt: 1})
+	if code := stamp.ErrorCode(err); code != stamp.ENOTFOUND {
+		t.Errorf("AppendDeliveryAttempt of a missing webhook after migrating: got code %q (%v), want %q", code, err, stamp.ENOTFOUND)
+	}
+	if err := s.DeleteWebhook(t.Context(), "w1"); err != nil {
+		t.Fatalf("DeleteWebhook after migrating: %v", err)
+	}
+	var orphans int
+	if err := s.read.QueryRowContext(t.Context(), `SELECT count(*) FROM webhook_attempts`).Scan(&orphans); err != nil {
+		t.Fatal(err)
+	}
+	if orphans != 0 {
+		t.Errorf("attempts left after deleting their webhook: got %d, want 0", orphans)
 	}
 }
 
@@ -405,6 +472,71 @@ func TestListIncidentsPlan(t *testing.T) {
 	}
 }
 
+func TestListDeliveryAttemptsLimits(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "stamp.db"))
+	if err := s.CreateWebhook(t.Context(), &stamp.Webhook{ID: "w1"}); err != nil {
+		t.Fatal(err)
+	}
+	// One statement rather than MaxAttemptLimit+1 AppendDeliveryAttempt
+	// calls: attempt n is of event n, so the last one, the newest, is of
+	// event MaxAttemptLimit.
+	if _, err := s.write.ExecContext(t.Context(), `WITH RECURSIVE n (i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+		INSERT INTO webhook_attempts (webhook, event_seq, attempt, at, status, error, duration_ns)
+		SELECT 'w1', i, 1, i, 200, '', i FROM n`, MaxAttemptLimit); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		limit, want int
+	}{
+		{0, DefaultAttemptLimit},
+		{5, 5},
+		{MaxAttemptLimit, MaxAttemptLimit},
+		{MaxAttemptLimit + 1, MaxAttemptLimit},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.limit), func(t *testing.T) {
+			got, err := s.ListDeliveryAttempts(t.Context(), "w1", tt.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tt.want {
+				t.Fatalf("got %d attempts, want %d", len(got), tt.want)
+			}
+			if got[0].EventSeq != MaxAttemptLimit {
+				t.Errorf("first attempt: got the one of event %d, want the newest, of event %d", got[0].EventSeq, MaxAttemptLimit)
+			}
+		})
+	}
+}
+
+// TestListDeliveryAttemptsPlan checks that SQLite reads a webhook's
+// attempts through webhook_attempts_webhook_seq in the order wanted: it
+// neither scans the table nor sorts.
+func TestListDeliveryAttemptsPlan(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "stamp.db"))
+	rows, err := s.read.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+listAttemptsSQL, "w1", DefaultAttemptLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := "SEARCH webhook_attempts USING INDEX webhook_attempts_webhook_seq (webhook=?)"
+	if len(plan) != 1 || plan[0] != want {
+		t.Errorf("query plan: got %q, want [%q]", plan, want)
+	}
+}
+
 func TestInternalErrorsAreWrapped(t *testing.T) {
 	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "stamp.db"))
 	if err != nil {
@@ -428,6 +560,18 @@ func TestInternalErrorsAreWrapped(t *testing.T) {
 		{"get incident", `get incident "i1": `, func() error { _, err := s.GetIncident(t.Context(), "i1"); return err }},
 		{"list incidents", `list incidents: `, func() error { _, err := s.ListIncidents(t.Context(), stamp.IncidentFilter{}); return err }},
 		{"update incident", `update incident "i1": `, func() error { return s.UpdateIncident(t.Context(), &stamp.Incident{ID: "i1"}) }},
+		{"create webhook", `create webhook "w1": `, func() error { return s.CreateWebhook(t.Context(), &stamp.Webhook{ID: "w1"}) }},
+		{"get webhook", `get webhook "w1": `, func() error { _, err := s.GetWebhook(t.Context(), "w1"); return err }},
+		{"list webhooks", `list webhooks: `, func() error { _, err := s.ListWebhooks(t.Context()); return err }},
+		{"update webhook", `update webhook "w1": `, func() error { return s.UpdateWebhook(t.Context(), &stamp.Webhook{ID: "w1"}) }},
+		{"delete webhook", `delete webhook "w1": `, func() error { return s.DeleteWebhook(t.Context(), "w1") }},
+		{"append attempt", `append delivery attempt of webhook "w1": `, func() error {
+			return s.AppendDeliveryAttempt(t.Context(), &stamp.DeliveryAttempt{Webhook: "w1"})
+		}},
+		{"list attempts", `list delivery attempts of webhook "w1": `, func() error {
+			_, err := s.ListDeliveryAttempts(t.Context(), "w1", 0)
+			return err
+		}},
 		{"secrets", `put secrets of "acme": `, func() error { return s.PutSecrets(t.Context(), "acme", nil) }},
 		{"bundle", `create blueprint ledger@1.0.0: `, func() error {
 			return s.CreateBundle(t.Context(), &stamp.Bundle{Name: "ledger", Version: "1.0.0"})

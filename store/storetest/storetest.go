@@ -9,10 +9,17 @@
 //   - A nil and an empty map are the same (Spec.Params, Spec.Labels,
 //     selectors), and so are a nil and an empty slice (Status.Endpoints,
 //     Wave.Tenants, Incident.Timeline).
-//   - Every time of an incident comes back in UTC.
-//   - Bundles, and releases, created at the same instant list in the order
-//     of creation; incidents opened at the same instant list newest first,
-//     the one created last first.
+//   - A nil and an empty Webhook.Events are the same.
+//   - Every time of an incident, a webhook and a delivery attempt comes
+//     back in UTC.
+//   - Bundles, releases and webhooks created at the same instant list in
+//     the order of creation; incidents opened at the same instant list
+//     newest first, the one created last first; delivery attempts list in
+//     the reverse order of appending, whatever their At.
+//   - A delivery attempt's Duration comes back to the nanosecond, and a
+//     zero At is set to the store's clock, as an event's Time is.
+//   - Delivery attempts of a webhook that does not exist are none, not an
+//     error; appending one is ENOTFOUND.
 //   - Incidents keep their text as JSON does: a NUL byte is kept, invalid
 //     UTF-8 becomes U+FFFD, and neither stops an incident from being stored.
 //   - Secrets of a tenant without any is an empty, non-nil map.
@@ -78,6 +85,14 @@ func Run(t *testing.T, open func(t *testing.T) stamp.Store) {
 		{"incident/filters", testIncidentFilter},
 		{"incident/update with stale version", testIncidentStaleUpdate},
 		{"incident/racing updates", testIncidentRacingUpdates},
+		{"webhook/round trip", testWebhookRoundTrip},
+		{"webhook/duplicate", testWebhookDuplicate},
+		{"webhook/missing", testWebhookMissing},
+		{"webhook/list oldest first", testWebhookList},
+		{"webhook/update with stale version", testWebhookStaleUpdate},
+		{"webhook/racing updates", testWebhookRacingUpdates},
+		{"webhook/delete removes its attempts", testWebhookDelete},
+		{"webhook/attempts newest first", testDeliveryAttempts},
 		{"token/create and find", testTokens},
 		{"lease/one holder at a time", testLeaseExclusive},
 		{"lease/expires", testLeaseExpiry},
@@ -1088,6 +1103,359 @@ func assertIncidentUTC(t *testing.T, i *stamp.Incident) {
 	}
 }
 
+// Webhooks.
+
+// newWebhook returns a webhook with every field set, its time in a zone
+// that is not UTC and with nanoseconds, to catch lossy storage.
+func newWebhook(id string) *stamp.Webhook {
+	return &stamp.Webhook{
+		ID:          id,
+		URL:         "https://hooks." + id + ".example/stamp?team=ops&x=ça",
+		Events:      []string{"incident.*", "tenant.ready", "release.*"},
+		Secret:      "whsec-" + id + "-ça va ✓",
+		Delivered:   42,
+		Failures:    3,
+		NextAttempt: time.Date(2025, 12, 1, 2, 3, 4, 567891234, time.FixedZone("UTC-7", -7*60*60)),
+		LastError:   "POST: 502 Bad Gateway",
+	}
+}
+
+func testWebhookRoundTrip(t *testing.T, s stamp.Store) {
+	tests := []struct {
+		name    string
+		webhook *stamp.Webhook
+		change  func(w *stamp.Webhook)
+	}{
+		{"every field set", newWebhook("w1"), func(w *stamp.Webhook) {
+			w.URL = "http://127.0.0.1:9/hook"
+			w.Events = w.Events[:1]
+			w.Secret = "rotated"
+			w.Delivered = 43
+			w.Failures, w.NextAttempt, w.LastError = 0, time.Time{}, ""
+		}},
+		{"bare", &stamp.Webhook{ID: "bare"}, func(w *stamp.Webhook) {
+			w.Events = []string{"*"}
+			w.Failures = 1
+			w.NextAttempt = time.Date(2031, 1, 2, 3, 4, 5, 6789, time.FixedZone("UTC+9", 9*60*60))
+			w.LastError = "dial tcp: connection refused"
+		}},
+		{"empty events", &stamp.Webhook{ID: "empty", URL: "http://example.test/", Events: []string{}}, func(w *stamp.Webhook) {
+			w.Delivered = 7
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := tt.webhook
+			mustCreateWebhook(t, s, w)
+			if w.ResourceVersion != 1 || w.CreatedAt.IsZero() || !w.UpdatedAt.Equal(w.CreatedAt) {
+				t.Fatalf("CreateWebhook left ResourceVersion %d, CreatedAt %v, UpdatedAt %v; want 1 and two equal times",
+					w.ResourceVersion, w.CreatedAt, w.UpdatedAt)
+			}
+			got := mustGetWebhook(t, s, w.ID)
+			assertEqual(t, "GetWebhook after create", normWebhook(got), normWebhook(w))
+			assertWebhookUTC(t, got)
+
+			createdAt := w.CreatedAt
+			tt.change(w)
+			if err := s.UpdateWebhook(t.Context(), w); err != nil {
+				t.Fatalf("UpdateWebhook: %v", err)
+			}
+			if w.ResourceVersion != 2 {
+				t.Errorf("ResourceVersion after update: got %d, want 2", w.ResourceVersion)
+			}
+			if !w.CreatedAt.Equal(createdAt) || w.UpdatedAt.Before(createdAt) {
+				t.Errorf("times after update: CreatedAt %v, UpdatedAt %v; want CreatedAt %v and UpdatedAt not before it",
+					w.CreatedAt, w.UpdatedAt, createdAt)
+			}
+			got = mustGetWebhook(t, s, w.ID)
+			assertEqual(t, "GetWebhook after update", normWebhook(got), normWebhook(w))
+			assertWebhookUTC(t, got)
+		})
+	}
+}
+
+func testWebhookDuplicate(t *testing.T, s stamp.Store) {
+	first := newWebhook("w1")
+	mustCreateWebhook(t, s, first)
+	second := newWebhook("w1")
+	second.URL, second.Secret = "https://attacker.example/", "other"
+	assertError(t, s.CreateWebhook(t.Context(), second), stamp.ECONFLICT, `webhook "w1" already exists`)
+	assertEqual(t, "GetWebhook after the refused create", normWebhook(mustGetWebhook(t, s, "w1")), normWebhook(first))
+}
+
+func testWebhookMissing(t *testing.T, s stamp.Store) {
+	mustCreateWebhook(t, s, newWebhook("w1"))
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"get", func() error { _, err := s.GetWebhook(t.Context(), "w2"); return err }},
+		{"update", func() error {
+			w := newWebhook("w2")
+			w.ResourceVersion = 1
+			return s.UpdateWebhook(t.Context(), w)
+		}},
+		{"delete", func() error { return s.DeleteWebhook(t.Context(), "w2") }},
+		{"append an attempt", func() error {
+			return s.AppendDeliveryAttempt(t.Context(), &stamp.DeliveryAttempt{Webhook: "w2", EventSeq: 1, Attempt: 1, At: incidentEpoch})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assertError(t, tt.call(), stamp.ENOTFOUND, `webhook "w2" does not exist`)
+		})
+	}
+	if got := mustListAttempts(t, s, "w2", 0); len(got) != 0 {
+		t.Errorf("ListDeliveryAttempts of a missing webhook: got %+v, want none", normAttempts(got))
+	}
+	// A release of that ID is not a webhook.
+	mustCreateRelease(t, s, newRelease("r3"))
+	_, err := s.GetWebhook(t.Context(), "r3")
+	assertError(t, err, stamp.ENOTFOUND, `webhook "r3" does not exist`)
+}
+
+func testWebhookList(t *testing.T, s stamp.Store) {
+	if got := mustListWebhooks(t, s); len(got) != 0 {
+		t.Fatalf("ListWebhooks of an empty store: got %d webhooks, want 0", len(got))
+	}
+	// Created out of ID order, and the first one updated last: the listing
+	// is by creation.
+	ids := []string{"w-c", "w-a", "w-d", "w-b"}
+	want := map[string]*stamp.Webhook{}
+	for _, id := range ids {
+		w := newWebhook(id)
+		mustCreateWebhook(t, s, w)
+		want[id] = w
+	}
+	first := want[ids[0]]
+	first.Delivered = 99
+	if err := s.UpdateWebhook(t.Context(), first); err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, w := range mustListWebhooks(t, s) {
+		listed = append(listed, w.ID)
+		if e, ok := want[w.ID]; ok {
+			assertEqual(t, "ListWebhooks entry", normWebhook(w), normWebhook(e))
+		}
+		assertWebhookUTC(t, w)
+	}
+	assertEqual(t, "ListWebhooks IDs", listed, ids)
+}
+
+func testWebhookStaleUpdate(t *testing.T, s stamp.Store) {
+	mustCreateWebhook(t, s, newWebhook("w1"))
+	first, second := mustGetWebhook(t, s, "w1"), mustGetWebhook(t, s, "w1")
+	version := first.ResourceVersion
+
+	first.Delivered = 50
+	if err := s.UpdateWebhook(t.Context(), first); err != nil {
+		t.Fatalf("first UpdateWebhook: %v", err)
+	}
+	if first.ResourceVersion != version+1 {
+		t.Errorf("ResourceVersion after update: got %d, want %d", first.ResourceVersion, version+1)
+	}
+
+	second.Delivered = 49
+	assertError(t, s.UpdateWebhook(t.Context(), second), stamp.ECONFLICT, fmt.Sprintf(
+		`webhook "w1" was changed by someone else (resource version %d, stored %d); re-read and retry`, version, version+1))
+	if second.ResourceVersion != version {
+		t.Errorf("ResourceVersion after a refused update: got %d, want %d unchanged", second.ResourceVersion, version)
+	}
+	assertEqual(t, "GetWebhook after the refused update", normWebhook(mustGetWebhook(t, s, "w1")), normWebhook(first))
+}
+
+func testWebhookRacingUpdates(t *testing.T, s stamp.Store) {
+	mustCreateWebhook(t, s, newWebhook("w1"))
+	base := mustGetWebhook(t, s, "w1")
+	const racers = 20
+	errs := make([]error, racers)
+	copies := make([]*stamp.Webhook, racers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for n := range racers {
+		c := mustGetWebhook(t, s, "w1")
+		c.Delivered = int64(100 + n)
+		copies[n] = c
+		wg.Go(func() {
+			<-start
+			errs[n] = s.UpdateWebhook(t.Context(), c)
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	winner := -1
+	for n, err := range errs {
+		switch code := stamp.ErrorCode(err); code {
+		case "":
+			if winner >= 0 {
+				t.Errorf("updates %d and %d both won the same resource version", winner, n)
+			}
+			winner = n
+		case stamp.ECONFLICT:
+		default:
+			t.Errorf("update %d: got code %q (%v), want %q or success", n, code, err, stamp.ECONFLICT)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no update won")
+	}
+	got := mustGetWebhook(t, s, "w1")
+	if got.ResourceVersion != base.ResourceVersion+1 {
+		t.Errorf("stored ResourceVersion: got %d, want %d", got.ResourceVersion, base.ResourceVersion+1)
+	}
+	assertEqual(t, "GetWebhook after the race", normWebhook(got), normWebhook(copies[winner]))
+}
+
+func testWebhookDelete(t *testing.T, s stamp.Store) {
+	mustCreateWebhook(t, s, newWebhook("w1"))
+	kept := newWebhook("w2")
+	mustCreateWebhook(t, s, kept)
+	var keptAttempts []*stamp.DeliveryAttempt
+	for n := range 3 {
+		mustAppendAttempt(t, s, &stamp.DeliveryAttempt{Webhook: "w1", EventSeq: 1, Attempt: n + 1, At: incidentEpoch, Error: "timeout"})
+		a := &stamp.DeliveryAttempt{Webhook: "w2", EventSeq: int64(n + 1), Attempt: 1, At: incidentEpoch, Status: 204}
+		mustAppendAttempt(t, s, a)
+		keptAttempts = append([]*stamp.DeliveryAttempt{a}, keptAttempts...)
+	}
+
+	if err := s.DeleteWebhook(t.Context(), "w1"); err != nil {
+		t.Fatalf("DeleteWebhook: %v", err)
+	}
+	_, err := s.GetWebhook(t.Context(), "w1")
+	assertError(t, err, stamp.ENOTFOUND, `webhook "w1" does not exist`)
+	if got := mustListAttempts(t, s, "w1", 0); len(got) != 0 {
+		t.Errorf("attempts of the deleted webhook: got %+v, want none", normAttempts(got))
+	}
+	assertError(t, s.DeleteWebhook(t.Context(), "w1"), stamp.ENOTFOUND, `webhook "w1" does not exist`)
+	assertEqual(t, "attempts of the other webhook", normAttempts(mustListAttempts(t, s, "w2", 0)), normAttempts(keptAttempts))
+	assertEqual(t, "the other webhook", normWebhook(mustGetWebhook(t, s, "w2")), normWebhook(kept))
+
+	// A new webhook of the same ID starts afresh, and lists after the one
+	// left.
+	mustCreateWebhook(t, s, newWebhook("w1"))
+	if got := mustListAttempts(t, s, "w1", 0); len(got) != 0 {
+		t.Errorf("attempts of the new w1: got %+v, want none", normAttempts(got))
+	}
+	var listed []string
+	for _, w := range mustListWebhooks(t, s) {
+		listed = append(listed, w.ID)
+	}
+	assertEqual(t, "ListWebhooks IDs after delete and create", listed, []string{"w2", "w1"})
+}
+
+func testDeliveryAttempts(t *testing.T, s stamp.Store) {
+	mustCreateWebhook(t, s, newWebhook("w1"))
+	mustCreateWebhook(t, s, newWebhook("w2"))
+	zone := time.FixedZone("UTC+3", 3*60*60)
+	at := time.Date(2025, 12, 1, 10, 0, 0, 123456789, zone)
+	// Durations with nanoseconds and beyond int32; two attempts at the same
+	// instant, and one at an earlier one after them: the order is by
+	// appending.
+	attempts := []*stamp.DeliveryAttempt{
+		{Webhook: "w1", EventSeq: 7, Attempt: 1, At: at, Status: 503, Error: "503 Service Unavailable: ça ✓", Duration: 1234567891},
+		{Webhook: "w1", EventSeq: 7, Attempt: 2, At: at.Add(time.Second), Error: "dial tcp 127.0.0.1:9: connection refused", Duration: 987},
+		{Webhook: "w1", EventSeq: 7, Attempt: 3, At: at.Add(time.Second), Status: 200, Duration: 3*time.Hour + 1},
+		{Webhook: "w1", EventSeq: 9, Attempt: 1, At: at.Add(-time.Hour).In(time.UTC), Status: 204},
+	}
+	other := &stamp.DeliveryAttempt{Webhook: "w2", EventSeq: 7, Attempt: 1, At: at, Status: 200, Duration: time.Millisecond}
+	for n, a := range attempts {
+		mustAppendAttempt(t, s, a)
+		if n == 1 {
+			mustAppendAttempt(t, s, other)
+		}
+	}
+	// A zero At is the store's clock.
+	before := time.Now()
+	unstamped := &stamp.DeliveryAttempt{Webhook: "w1", EventSeq: 10, Attempt: 1, Status: 200, Duration: 5 * time.Millisecond}
+	mustAppendAttempt(t, s, unstamped)
+	if unstamped.At.IsZero() || unstamped.At.Before(before.Add(-time.Minute)) || unstamped.At.After(time.Now().Add(time.Minute)) {
+		t.Errorf("At of an attempt appended without one: got %v, want about %v", unstamped.At, before)
+	}
+	attempts = append(attempts, unstamped)
+
+	newestFirst := slices.Clone(attempts)
+	slices.Reverse(newestFirst)
+	tests := []struct {
+		name  string
+		limit int
+		want  []*stamp.DeliveryAttempt
+	}{
+		{"default limit", 0, newestFirst},
+		{"limit", 2, newestFirst[:2]},
+		{"limit of one", 1, newestFirst[:1]},
+		{"limit above the count", 100, newestFirst},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := mustListAttempts(t, s, "w1", tt.limit)
+			assertEqual(t, fmt.Sprintf("ListDeliveryAttempts(w1, %d)", tt.limit), normAttempts(got), normAttempts(tt.want))
+			for n, a := range got {
+				if a.At.Location() != time.UTC {
+					t.Errorf("attempt %d: At is %v, want it in UTC", n, a.At)
+				}
+			}
+		})
+	}
+	assertEqual(t, "ListDeliveryAttempts(w2, 0)", normAttempts(mustListAttempts(t, s, "w2", 0)), normAttempts([]*stamp.DeliveryAttempt{other}))
+
+	_, err := s.ListDeliveryAttempts(t.Context(), "w1", -1)
+	assertError(t, err, stamp.EINVALID, "delivery attempt limit -1 is negative")
+}
+
+func mustCreateWebhook(t *testing.T, s stamp.Store, w *stamp.Webhook) {
+	t.Helper()
+	if err := s.CreateWebhook(t.Context(), w); err != nil {
+		t.Fatalf("CreateWebhook %q: %v", w.ID, err)
+	}
+}
+
+func mustGetWebhook(t *testing.T, s stamp.Store, id string) *stamp.Webhook {
+	t.Helper()
+	w, err := s.GetWebhook(t.Context(), id)
+	if err != nil {
+		t.Fatalf("GetWebhook %q: %v", id, err)
+	}
+	return w
+}
+
+func mustListWebhooks(t *testing.T, s stamp.Store) []*stamp.Webhook {
+	t.Helper()
+	ws, err := s.ListWebhooks(t.Context())
+	if err != nil {
+		t.Fatalf("ListWebhooks: %v", err)
+	}
+	return ws
+}
+
+func mustAppendAttempt(t *testing.T, s stamp.Store, a *stamp.DeliveryAttempt) {
+	t.Helper()
+	if err := s.AppendDeliveryAttempt(t.Context(), a); err != nil {
+		t.Fatalf("AppendDeliveryAttempt of webhook %q: %v", a.Webhook, err)
+	}
+}
+
+func mustListAttempts(t *testing.T, s stamp.Store, webhook string, limit int) []*stamp.DeliveryAttempt {
+	t.Helper()
+	as, err := s.ListDeliveryAttempts(t.Context(), webhook, limit)
+	if err != nil {
+		t.Fatalf("ListDeliveryAttempts(%q, %d): %v", webhook, limit, err)
+	}
+	return as
+}
+
+// assertWebhookUTC checks that every time of w is in UTC, as the store
+// hands out every time.
+func assertWebhookUTC(t *testing.T, w *stamp.Webhook) {
+	t.Helper()
+	for name, tm := range map[string]time.Time{"NextAttempt": w.NextAttempt, "CreatedAt": w.CreatedAt, "UpdatedAt": w.UpdatedAt} {
+		if tm.Location() != time.UTC {
+			t.Errorf("webhook %q: %s is %v, want it in UTC", w.ID, name, tm)
+		}
+	}
+}
+
 // Secrets.
 
 func testSecrets(t *testing.T, s stamp.Store) {
@@ -1357,6 +1725,7 @@ func testCancelled(t *testing.T, s stamp.Store) {
 	mustCreateTenant(t, s, newTenant("acme"))
 	mustCreateRelease(t, s, newRelease("r1"))
 	mustCreateIncident(t, s, newIncident("i1", "acme", incidentEpoch))
+	mustCreateWebhook(t, s, newWebhook("w1"))
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	tests := []struct {
@@ -1381,6 +1750,19 @@ func testCancelled(t *testing.T, s stamp.Store) {
 			i.ResourceVersion = 1
 			return s.UpdateIncident(ctx, i)
 		}},
+		{"CreateWebhook", func() error { return s.CreateWebhook(ctx, newWebhook("w2")) }},
+		{"GetWebhook", func() error { _, err := s.GetWebhook(ctx, "w1"); return err }},
+		{"ListWebhooks", func() error { _, err := s.ListWebhooks(ctx); return err }},
+		{"UpdateWebhook", func() error {
+			w := newWebhook("w1")
+			w.ResourceVersion = 1
+			return s.UpdateWebhook(ctx, w)
+		}},
+		{"DeleteWebhook", func() error { return s.DeleteWebhook(ctx, "w1") }},
+		{"AppendDeliveryAttempt", func() error {
+			return s.AppendDeliveryAttempt(ctx, &stamp.DeliveryAttempt{Webhook: "w1", EventSeq: 1, Attempt: 1})
+		}},
+		{"ListDeliveryAttempts", func() error { _, err := s.ListDeliveryAttempts(ctx, "w1", 0); return err }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1488,6 +1870,25 @@ func normIncident(i *stamp.Incident) stamp.Incident {
 	n.ResolvedAt = normTime(i.ResolvedAt)
 	n.UpdatedAt = normTime(i.UpdatedAt)
 	return n
+}
+
+func normWebhook(w *stamp.Webhook) stamp.Webhook {
+	n := *w
+	n.Events = normSlice(w.Events)
+	n.NextAttempt = normTime(w.NextAttempt)
+	n.CreatedAt = normTime(w.CreatedAt)
+	n.UpdatedAt = normTime(w.UpdatedAt)
+	return n
+}
+
+func normAttempts(as []*stamp.DeliveryAttempt) []stamp.DeliveryAttempt {
+	var ns []stamp.DeliveryAttempt
+	for _, a := range as {
+		n := *a
+		n.At = normTime(a.At)
+		ns = append(ns, n)
+	}
+	return ns
 }
 
 func normBundle(b *stamp.Bundle) stamp.Bundle {

@@ -1,0 +1,212 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/stamphq/stamp"
+)
+
+// webhookColumns are the columns scanWebhook reads, in its order.
+const webhookColumns = `id, webhook, resource_version, created_at, updated_at`
+
+// listAttemptsSQL reads a webhook's newest attempts; a test checks that
+// SQLite plans it as a search of webhook_attempts_webhook_seq, without
+// sorting.
+const listAttemptsSQL = `SELECT event_seq, attempt, at, status, error, duration_ns
+	FROM webhook_attempts WHERE webhook = ? ORDER BY seq DESC LIMIT ?`
+
+// CreateWebhook stores a new webhook, setting ResourceVersion to 1 and both
+// timestamps on w. An existing ID is ECONFLICT.
+func (s *Store) CreateWebhook(ctx context.Context, w *stamp.Webhook) error {
+	body, err := marshalWebhook(w)
+	if err != nil {
+		return fmt.Errorf("create webhook %q: %w", w.ID, err)
+	}
+	at := now()
+	res, err := s.write.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, 1, ?, ?)
+		ON CONFLICT (id) DO NOTHING`,
+		w.ID, body, nanos(at), nanos(at))
+	if err != nil {
+		return fmt.Errorf("create webhook %q: %w", w.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("create webhook %q: %w", w.ID, err)
+	} else if n == 0 {
+		return stamp.Errorf(stamp.ECONFLICT, "webhook %q already exists", w.ID)
+	}
+	w.ResourceVersion = 1
+	w.CreatedAt, w.UpdatedAt = at, at
+	return nil
+}
+
+// GetWebhook returns the webhook, Secret included, or ENOTFOUND.
+func (s *Store) GetWebhook(ctx context.Context, id string) (*stamp.Webhook, error) {
+	w, err := scanWebhook(s.read.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, webhookTable.notFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get webhook %q: %w", id, err)
+	}
+	return w, nil
+}
+
+// ListWebhooks returns every webhook, Secret included, oldest first (then
+// by order of creation, for equal times).
+func (s *Store) ListWebhooks(ctx context.Context) ([]*stamp.Webhook, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhooks ORDER BY created_at, rowid`)
+	if err != nil {
+		return nil, fmt.Errorf("list webhooks: %w", err)
+	}
+	defer rows.Close()
+	var ws []*stamp.Webhook
+	for rows.Next() {
+		w, err := scanWebhook(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list webhooks: %w", err)
+		}
+		ws = append(ws, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list webhooks: %w", err)
+	}
+	return ws, nil
+}
+
+// UpdateWebhook writes w if w.ResourceVersion is the stored one, then
+// increments w.ResourceVersion and sets UpdatedAt. A stale version is
+// ECONFLICT; a missing webhook is ENOTFOUND. CreatedAt is never rewritten.
+func (s *Store) UpdateWebhook(ctx context.Context, w *stamp.Webhook) error {
+	body, err := marshalWebhook(w)
+	if err != nil {
+		return fmt.Errorf("update webhook %q: %w", w.ID, err)
+	}
+	at := now()
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE webhooks
+			SET webhook = ?, resource_version = resource_version + 1, updated_at = ?
+			WHERE id = ? AND resource_version = ?`,
+			body, nanos(at), w.ID, w.ResourceVersion)
+		if err != nil {
+			return err
+		}
+		return webhookTable.checkVersion(ctx, tx, res, w.ID, w.ResourceVersion)
+	})
+	if err != nil {
+		return wrap(err, "update webhook %q", w.ID)
+	}
+	w.ResourceVersion++
+	w.UpdatedAt = at
+	return nil
+}
+
+// DeleteWebhook removes the webhook and its delivery attempts; a missing
+// webhook is ENOTFOUND.
+func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
+	// Attempts go with the row: ON DELETE CASCADE.
+	res, err := s.write.ExecContext(ctx, `DELETE FROM webhooks WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete webhook %q: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("delete webhook %q: %w", id, err)
+	} else if n == 0 {
+		return webhookTable.notFound(id)
+	}
+	return nil
+}
+
+// AppendDeliveryAttempt records one attempt of a webhook's delivery,
+// setting At to the store's clock if it is zero. Attempts belong to a
+// stored webhook and are deleted with it, so a missing webhook is
+// ENOTFOUND rather than a home for orphans.
+func (s *Store) AppendDeliveryAttempt(ctx context.Context, a *stamp.DeliveryAttempt) error {
+	at := a.At
+	if at.IsZero() {
+		at = now()
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM webhooks WHERE id = ?`, a.Webhook).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return webhookTable.notFound(a.Webhook)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO webhook_attempts
+			(webhook, event_seq, attempt, at, status, error, duration_ns) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			a.Webhook, a.EventSeq, a.Attempt, nanos(at), a.Status, a.Error, int64(a.Duration))
+		return err
+	})
+	if err != nil {
+		return wrap(err, "append delivery attempt of webhook %q", a.Webhook)
+	}
+	a.At = at
+	return nil
+}
+
+// ListDeliveryAttempts returns the webhook's attempts, newest (last
+// appended) first; none, not an error, for a webhook that does not exist.
+// A zero limit means DefaultAttemptLimit; a larger one than MaxAttemptLimit
+// is lowered to it; a negative one is EINVALID.
+func (s *Store) ListDeliveryAttempts(ctx context.Context, webhook string, limit int) ([]*stamp.DeliveryAttempt, error) {
+	switch {
+	case limit < 0:
+		return nil, stamp.Errorf(stamp.EINVALID, "delivery attempt limit %d is negative", limit)
+	case limit == 0:
+		limit = DefaultAttemptLimit
+	case limit > MaxAttemptLimit:
+		limit = MaxAttemptLimit
+	}
+	rows, err := s.read.QueryContext(ctx, listAttemptsSQL, webhook, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list delivery attempts of webhook %q: %w", webhook, err)
+	}
+	defer rows.Close()
+	var as []*stamp.DeliveryAttempt
+	for rows.Next() {
+		a := stamp.DeliveryAttempt{Webhook: webhook}
+		var at, duration int64
+		if err := rows.Scan(&a.EventSeq, &a.Attempt, &at, &a.Status, &a.Error, &duration); err != nil {
+			return nil, fmt.Errorf("list delivery attempts of webhook %q: %w", webhook, err)
+		}
+		a.At, a.Duration = fromNanos(at), time.Duration(duration)
+		as = append(as, &a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list delivery attempts of webhook %q: %w", webhook, err)
+	}
+	return as, nil
+}
+
+// marshalWebhook encodes w as JSON text for the webhook column, without
+// ResourceVersion and the timestamps: their columns hold them, and a copy
+// in the JSON would only go stale.
+func marshalWebhook(w *stamp.Webhook) (string, error) {
+	c := *w
+	c.ResourceVersion, c.CreatedAt, c.UpdatedAt = 0, time.Time{}, time.Time{}
+	b, err := json.Marshal(&c)
+	return string(b), err
+}
+
+func scanWebhook(sc scanner) (*stamp.Webhook, error) {
+	var id string
+	var body []byte
+	var version, createdAt, updatedAt int64
+	if err := sc.Scan(&id, &body, &version, &createdAt, &updatedAt); err != nil {
+		return nil, err
+	}
+	var w stamp.Webhook
+	if err := json.Unmarshal(body, &w); err != nil {
+		return nil, fmt.Errorf("decode webhook %q: %w", id, err)
+	}
+	utc(&w.NextAttempt)
+	w.ResourceVersion, w.CreatedAt, w.UpdatedAt = version, fromNanos(createdAt), fromNanos(updatedAt)
+	return &w, nil
+}
