@@ -46,5 +46,11 @@ func addRoutes(mux *http.ServeMux, cfg Config, cache *blueprintCache) {
 	mux.Handle("POST /v1/incidents/{id}/ack", auth(handleIncidentAction(st, cfg.Clock, "ack")))
 	mux.Handle("POST /v1/incidents/{id}/resolve", auth(handleIncidentAction(st, cfg.Clock, "resolve")))
 
+	mux.Handle("POST /v1/webhooks", auth(jsonBody(handleWebhookCreate(st, cfg.Clock))))
+	mux.Handle("GET /v1/webhooks", auth(handleWebhookList(st)))
+	mux.Handle("GET /v1/webhooks/{id}", auth(handleWebhookGet(st)))
+	mux.Handle("DELETE /v1/webhooks/{id}", auth(handleWebhookDelete(st)))
+	mux.Handle("GET /v1/webhooks/{id}/attempts", auth(handleWebhookAttempts(st)))
+
 	mux.Handle("GET /v1/events", auth(handleEvents(st)))
 }

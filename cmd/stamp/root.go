@@ -50,6 +50,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newReleaseCmd(g),
 		newEventsCmd(g),
 		newIncidentCmd(g),
+		newWebhookCmd(g),
 	)
 	return root
 }

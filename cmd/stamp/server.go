@@ -23,6 +23,7 @@ import (
 	sqliteengine "github.com/stamphq/stamp/engine/sqlite"
 	"github.com/stamphq/stamp/httpapi"
 	"github.com/stamphq/stamp/monitor"
+	"github.com/stamphq/stamp/notify"
 	"github.com/stamphq/stamp/reconcile"
 	"github.com/stamphq/stamp/rollout"
 	"github.com/stamphq/stamp/router"
@@ -254,6 +255,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		Store: store, Driver: driver, Logs: driver, Held: rec.Held, Blueprint: rec.Blueprint,
 		Grace: cfg.IncidentGrace, Logger: logger,
 	})
+	hooks := notify.New(notify.Config{Store: store, Holder: id, Source: "stamp://" + id, Logger: logger})
 	engineNames := map[string]bool{}
 	for name := range engines {
 		engineNames[name] = true
@@ -281,6 +283,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	g.Go(func() error { return rec.Run(gctx) })
 	g.Go(func() error { return releases.Run(gctx) })
 	g.Go(func() error { return mon.Run(gctx) })
+	g.Go(func() error { return hooks.Run(gctx) })
 	logger.Info("stamp server started", "api", apiLn.Addr().String(), "router", routerAddr.String(), "data", data)
 	return &server{
 		apiAddr: apiLn.Addr().(*net.TCPAddr), routerAddr: routerAddr, token: token,

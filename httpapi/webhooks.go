@@ -1,0 +1,164 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/stamphq/stamp"
+)
+
+// CreateWebhookRequest is the body of POST /v1/webhooks.
+type CreateWebhookRequest struct {
+	URL    string   `json:"url"`
+	Events []string `json:"events"`
+}
+
+type webhookList struct {
+	Webhooks []*stamp.Webhook `json:"webhooks"`
+}
+
+type attemptList struct {
+	Attempts []*stamp.DeliveryAttempt `json:"attempts"`
+}
+
+// handleWebhookCreate subscribes URL to the events matching the patterns,
+// from now on. The answer is the only one to show the secret.
+func handleWebhookCreate(st stamp.Store, clock stamp.Clock) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := decode[CreateWebhookRequest](r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if err := validateWebhook(req); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		last, err := st.LastEventSeq(r.Context())
+		if err != nil {
+			writeError(w, r, fmt.Errorf("read the event log position: %w", err))
+			return
+		}
+		hook := &stamp.Webhook{ID: "wh-" + randomHex(4), URL: req.URL, Events: req.Events, Secret: randomHex(32), Delivered: last}
+		if err := st.CreateWebhook(r.Context(), hook); err != nil {
+			writeError(w, r, fmt.Errorf("create webhook: %w", err))
+			return
+		}
+		encode(w, r, http.StatusCreated, hook)
+	})
+}
+
+// validateWebhook checks the URL (absolute http or https) and the event
+// patterns (path.Match syntax over event types).
+func validateWebhook(req CreateWebhookRequest) error {
+	u, err := url.Parse(req.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return stamp.Errorf(stamp.EINVALID, "url %q: want an absolute http or https URL", req.URL)
+	}
+	if len(req.URL) > 2048 {
+		return stamp.Errorf(stamp.EINVALID, "url is %d characters long; at most 2048 are allowed", len(req.URL))
+	}
+	if len(req.Events) == 0 || len(req.Events) > 32 {
+		return stamp.Errorf(stamp.EINVALID, "events: give 1 to 32 patterns such as incident.* or tenant.ready, not %d", len(req.Events))
+	}
+	for _, p := range req.Events {
+		if _, err := path.Match(p, ""); err != nil || p == "" || strings.ContainsAny(p, "/ ") {
+			return stamp.Errorf(stamp.EINVALID, "event pattern %q is not valid; use a type such as tenant.ready, * for any part, e.g. incident.*", p)
+		}
+	}
+	return nil
+}
+
+// randomHex returns 2n random hex digits.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// handleWebhookList lists the webhooks without their secrets.
+func handleWebhookList(st stamp.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hooks, err := st.ListWebhooks(r.Context())
+		if err != nil {
+			writeError(w, r, fmt.Errorf("list webhooks: %w", err))
+			return
+		}
+		for _, h := range hooks {
+			h.Secret = ""
+		}
+		encode(w, r, http.StatusOK, webhookList{Webhooks: nonNil(hooks)})
+	})
+}
+
+// handleWebhookGet returns one webhook without its secret.
+func handleWebhookGet(st stamp.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hook, err := getWebhook(r, st)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		hook.Secret = ""
+		encode(w, r, http.StatusOK, hook)
+	})
+}
+
+func getWebhook(r *http.Request, st stamp.Store) (*stamp.Webhook, error) {
+	id := r.PathValue("id")
+	hook, err := st.GetWebhook(r.Context(), id)
+	if stamp.ErrorCode(err) == stamp.ENOTFOUND {
+		return nil, stamp.Errorf(stamp.ENOTFOUND, "webhook %q does not exist", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get webhook %s: %w", id, err)
+	}
+	return hook, nil
+}
+
+// handleWebhookDelete unsubscribes; what was not delivered yet never is.
+func handleWebhookDelete(st stamp.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		err := st.DeleteWebhook(r.Context(), id)
+		if stamp.ErrorCode(err) == stamp.ENOTFOUND {
+			err = stamp.Errorf(stamp.ENOTFOUND, "webhook %q does not exist", id)
+		}
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// handleWebhookAttempts lists a webhook's delivery attempts, newest first
+// (?limit=, default 100).
+func handleWebhookAttempts(st stamp.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hook, err := getWebhook(r, st)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		limit := 0
+		if v := r.URL.Query().Get("limit"); v != "" {
+			if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
+				writeError(w, r, stamp.Errorf(stamp.EINVALID, "query parameter limit=%q must be an integer from 1 to 1000", v))
+				return
+			}
+		}
+		list, err := st.ListDeliveryAttempts(r.Context(), hook.ID, limit)
+		if err != nil {
+			writeError(w, r, fmt.Errorf("list attempts of webhook %s: %w", hook.ID, err))
+			return
+		}
+		encode(w, r, http.StatusOK, attemptList{Attempts: nonNil(list)})
+	})
+}
