@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/stamphq/stamp"
@@ -61,6 +62,9 @@ func withRequest(logger *slog.Logger, mux *http.ServeMux) http.Handler {
 		}
 		if r.Pattern == "" {
 			attrs = append(attrs, slog.String("path", r.URL.Path))
+		}
+		if tenant := r.PathValue("name"); tenant != "" && strings.Contains(r.Pattern, "/tenants/{name}") {
+			attrs = append(attrs, slog.String("tenant", tenant))
 		}
 		level := slog.LevelDebug
 		if st.err != nil {

@@ -705,8 +705,9 @@ func TestInternalErrorMasked(t *testing.T) {
 	if n := strings.Count(logs, faultyDetail); n != 1 {
 		t.Errorf("the real error is logged %d times, want once:\n%s", n, logs)
 	}
-	if !strings.Contains(logs, `"level":"ERROR"`) || !strings.Contains(logs, `"pattern":"GET /v1/tenants/{name}"`) {
-		t.Errorf("want an error line with the route pattern, got:\n%s", logs)
+	if !strings.Contains(logs, `"level":"ERROR"`) || !strings.Contains(logs, `"pattern":"GET /v1/tenants/{name}"`) ||
+		!strings.Contains(logs, `"tenant":"acme"`) {
+		t.Errorf("want an error line with the route pattern and the tenant, got:\n%s", logs)
 	}
 
 	_, err = env.client.GetTenant(context.Background(), "acme")
