@@ -2,7 +2,6 @@ package benchkit
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -62,21 +61,27 @@ func CPUTime(pid int) (time.Duration, error) {
 
 // MemAvailableKiB reads MemAvailable from /proc/meminfo: what the machine
 // can give new processes without swapping, in KiB.
-func MemAvailableKiB() (int64, error) {
+func MemAvailableKiB() (int64, error) { return meminfoKiB("MemAvailable") }
+
+// MemTotalKiB reads MemTotal from /proc/meminfo, in KiB.
+func MemTotalKiB() (int64, error) { return meminfoKiB("MemTotal") }
+
+// meminfoKiB reads the field of /proc/meminfo, in KiB.
+func meminfoKiB(field string) (int64, error) {
 	b, err := os.ReadFile("/proc/meminfo")
 	if err != nil {
 		return 0, fmt.Errorf("read /proc/meminfo: %w", err)
 	}
 	for line := range strings.SplitSeq(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("parse MemAvailable: %q", rest)
+				return 0, fmt.Errorf("parse %s: %q", field, rest)
 			}
 			return kb, nil
 		}
 	}
-	return 0, errors.New("/proc/meminfo has no MemAvailable")
+	return 0, fmt.Errorf("/proc/meminfo has no %s", field)
 }
 
 // LoadAverage returns the 1, 5 and 15 minute load averages of the

@@ -54,13 +54,17 @@ func TestCPUTime(t *testing.T) {
 	}
 }
 
-func TestMemAvailableKiB(t *testing.T) {
-	kib, err := MemAvailableKiB()
+func TestMemAvailableAndTotalKiB(t *testing.T) {
+	avail, err := MemAvailableKiB()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if kib <= 0 {
-		t.Errorf("got %d KiB available, want more than none", kib)
+	total, err := MemTotalKiB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if avail <= 0 || avail > total {
+		t.Errorf("got %d KiB available of %d, want more than none and at most the total", avail, total)
 	}
 }
 

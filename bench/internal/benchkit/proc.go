@@ -73,7 +73,6 @@ type TenantProc struct {
 // ("<data>/local|<tenant>/<id>") in their environment. Nothing else
 // carries it, so the list holds no other server's tenants.
 func TenantProcs(data string) ([]TenantProc, error) {
-	prefix := []byte("STAMP_INSTANCE=" + filepath.Join(data, "local") + "|")
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
@@ -84,19 +83,30 @@ func TenantProcs(data string) ([]TenantProc, error) {
 		if err != nil {
 			continue
 		}
-		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err != nil || isZombie(pid) {
-			continue // gone, or not ours to read
-		}
-		for kv := range bytes.SplitSeq(env, []byte{0}) {
-			if rest, ok := bytes.CutPrefix(kv, prefix); ok {
-				tenant, id, _ := strings.Cut(string(rest), "/")
-				procs = append(procs, TenantProc{PID: pid, Tenant: tenant, ID: id})
-				break
-			}
+		if p, ok := TenantProcOf(data, pid); ok {
+			procs = append(procs, p)
 		}
 	}
 	return procs, nil
+}
+
+// TenantProcOf reports whether pid is a live process the local driver of
+// the server with data dir data started, and which. Checking one pid this
+// way, just before signalling it, makes sure a pid listed earlier was not
+// reused by another process since.
+func TenantProcOf(data string, pid int) (TenantProc, bool) {
+	prefix := []byte("STAMP_INSTANCE=" + filepath.Join(data, "local") + "|")
+	env, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "environ"))
+	if err != nil || isZombie(pid) {
+		return TenantProc{}, false // gone, or not ours to read
+	}
+	for kv := range bytes.SplitSeq(env, []byte{0}) {
+		if rest, ok := bytes.CutPrefix(kv, prefix); ok {
+			tenant, id, _ := strings.Cut(string(rest), "/")
+			return TenantProc{PID: pid, Tenant: tenant, ID: id}, true
+		}
+	}
+	return TenantProc{}, false
 }
 
 // isZombie reports whether pid has exited and waits to be reaped.

@@ -101,3 +101,33 @@ func TestTenantProcsAndKillTenants(t *testing.T) {
 		t.Error("KillTenants killed the tenant of another data dir")
 	}
 }
+
+func TestTenantProcOf(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	web := marked(t, data, "acme/web-0@1.0.0")
+	other := marked(t, data+"-other", "acme/web-0@1.0.0")
+	plain := start(t, helper("sleeper"))
+
+	tests := []struct {
+		name   string
+		pid    int
+		want   TenantProc
+		wantOK bool
+	}{
+		{"a tenant process", web.PID(), TenantProc{PID: web.PID(), Tenant: "acme", ID: "web-0@1.0.0"}, true},
+		{"another data dir's", other.PID(), TenantProc{}, false},
+		{"no marker", plain.PID(), TenantProc{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := TenantProcOf(data, tt.pid)
+			if got != tt.want || ok != tt.wantOK {
+				t.Errorf("TenantProcOf(pid %d): got %+v, %t; want %+v, %t", tt.pid, got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+	web.Kill()
+	if got, ok := TenantProcOf(data, web.PID()); ok {
+		t.Errorf("TenantProcOf of an exited process: got %+v, want none", got)
+	}
+}

@@ -101,6 +101,9 @@ func (s *Server) LogTail() string {
 	return strings.Join(lines[max(0, len(lines)-30):], "\n")
 }
 
+// PID returns the server process's id.
+func (s *Server) PID() int { return s.proc.PID() }
+
 // CPU returns the user plus system CPU time the server has used so far.
 func (s *Server) CPU() (time.Duration, error) { return CPUTime(s.proc.PID()) }
 
