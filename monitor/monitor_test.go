@@ -1,0 +1,108 @@
+package monitor
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/store/sqlite"
+)
+
+// These tests drive the incident rules (apply) with observations made by
+// hand on a real SQLite store and a clock the test moves; the probing
+// itself runs against real processes in cmd/stamp's end-to-end tests.
+
+type clock struct{ now time.Time }
+
+func (c *clock) Now() time.Time { return c.now }
+
+func newTestMonitor(t *testing.T) (*Monitor, *clock, stamp.Store) {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "stamp.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c := &clock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	return New(Config{Store: st, Grace: 3 * time.Second, Clock: c}), c, st
+}
+
+func incidents(t *testing.T, st stamp.Store) []*stamp.Incident {
+	t.Helper()
+	list, err := st.ListIncidents(context.Background(), stamp.IncidentFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+func TestFailingProbeOpensAfterGraceAndResolves(t *testing.T) {
+	m, c, st := newTestMonitor(t)
+	ctx := context.Background()
+	down := observation{state: stamp.HealthDown, cause: stamp.CauseProbe, message: "0 of 1 instances healthy: status 500"}
+	for range 3 { // 0s, 1s, 2s: within the grace
+		if err := m.apply(ctx, "acme", "web", down, false); err != nil {
+			t.Fatal(err)
+		}
+		c.now = c.now.Add(time.Second)
+	}
+	if got := incidents(t, st); len(got) != 0 {
+		t.Fatalf("an incident opened within the grace: %+v", got[0])
+	}
+	if err := m.apply(ctx, "acme", "web", down, false); err != nil { // 3s
+		t.Fatal(err)
+	}
+	got := incidents(t, st)
+	if len(got) != 1 || got[0].Cause != stamp.CauseProbe || !got[0].OpenedAt.Equal(c.now.Add(-3*time.Second)) {
+		t.Fatalf("after the grace: %+v", got)
+	}
+	again := down
+	again.message = "0 of 1 instances healthy: connection refused"
+	if err := m.apply(ctx, "acme", "web", again, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.apply(ctx, "acme", "web", again, false); err != nil { // the same again: no entry
+		t.Fatal(err)
+	}
+	c.now = c.now.Add(time.Second)
+	if err := m.apply(ctx, "acme", "web", observation{state: stamp.HealthHealthy}, false); err != nil {
+		t.Fatal(err)
+	}
+	inc := incidents(t, st)[0]
+	if inc.State != stamp.IncidentResolved || inc.ResolvedBy != "monitor" || len(inc.Timeline) != 3 ||
+		!strings.Contains(inc.Timeline[1].Message, "connection refused") {
+		t.Errorf("resolved incident: %+v", inc)
+	}
+	if h, services := m.Health("acme"); h != stamp.HealthHealthy || services["web"] != stamp.HealthHealthy {
+		t.Errorf("health after recovery: %s %v", h, services)
+	}
+}
+
+func TestExitOpensAtOnceAndARestartedMonitorResolves(t *testing.T) {
+	m, c, st := newTestMonitor(t)
+	ctx := context.Background()
+	exit := observation{state: stamp.HealthDegraded, exited: true, cause: stamp.CauseExit, message: "restarted 1 times, last exit: signal: killed"}
+	if err := m.apply(ctx, "acme", "web", exit, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := incidents(t, st); len(got) != 1 || got[0].State != stamp.IncidentOpen {
+		t.Fatalf("after an exit: %+v", got)
+	}
+
+	// A new monitor (a restarted server) takes the open incident up.
+	m2 := New(Config{Store: st, Clock: c})
+	m2.tenants["acme"] = &tenantWatch{services: map[string]*serviceWatch{}}
+	if err := m2.loadIncidents(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.apply(ctx, "acme", "web", observation{state: stamp.HealthHealthy}, false); err != nil {
+		t.Fatal(err)
+	}
+	got := incidents(t, st)
+	if len(got) != 1 || got[0].State != stamp.IncidentResolved {
+		t.Errorf("after the restarted monitor saw it healthy: %+v", got)
+	}
+}
