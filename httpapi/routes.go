@@ -14,6 +14,9 @@ func addRoutes(mux *http.ServeMux, cfg Config, cache *blueprintCache) {
 
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(cfg.Ready))
+	if cfg.Metrics != nil {
+		mux.Handle("GET /metrics", auth(cfg.Metrics))
+	}
 
 	mux.Handle("POST /v1/blueprints", auth(bundleBody(handleBlueprintPush(st, cfg.Clock))))
 	mux.Handle("GET /v1/blueprints", auth(handleBlueprintList(st)))

@@ -35,10 +35,14 @@ type Config struct {
 	MaxBundleBytes int64
 	// Ready answers /readyz; nil means always ready.
 	Ready func(ctx context.Context) error
+	// Metrics, if set, is told of every request and served at GET
+	// /metrics behind the bearer token; nil leaves /metrics unrouted.
+	Metrics Metrics
 }
 
 // NewServer returns the API as an http.Handler: /healthz and /readyz
-// without authentication, everything under /v1 behind a bearer token.
+// without authentication, everything under /v1 (and /metrics) behind a
+// bearer token.
 func NewServer(cfg Config) http.Handler {
 	if cfg.Clock == nil {
 		cfg.Clock = stamp.SystemClock{}
@@ -57,5 +61,5 @@ func NewServer(cfg Config) http.Handler {
 	}
 	mux := http.NewServeMux()
 	addRoutes(mux, cfg, newBlueprintCache(64))
-	return withRequest(cfg.Logger, mux)
+	return observeRequests(cfg.Metrics, mux, withRequest(cfg.Logger, mux))
 }

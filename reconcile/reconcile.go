@@ -71,6 +71,14 @@ type Config struct {
 	// reached an outcome: its route serves the new version, or the move
 	// was rolled back or failed. The release controller wakes on it.
 	Moved func(tenant string)
+	// Observe, if set, is called after every pass that took steps (a
+	// pass with nothing to do is not reported), from the worker that ran
+	// it, for metrics. kind is "provision", "upgrade" or "remove";
+	// outcome is "done" (the steps ran, or the pass handed on to a later
+	// one), "failed" (the tenant failed for good, or its upgrade was
+	// rolled back), "stale" (the tenant changed under the pass) or
+	// "error" (a transient error: the tenant is retried with backoff).
+	Observe func(kind, outcome string, d time.Duration)
 }
 
 // Reconciler runs the reconcile loop. Create it with New, start it with Run.
@@ -297,7 +305,11 @@ func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Tim
 		return nil
 	}
 	p := &pass{r: r, t: t, queued: queued, upgrade: isUpgrade(steps)}
+	start := r.cfg.Clock.Now()
 	err = p.run(ctx, steps)
+	if r.cfg.Observe != nil {
+		r.cfg.Observe(passKind(p.upgrade, steps), passOutcome(err), r.cfg.Clock.Now().Sub(start))
+	}
 	switch {
 	case errors.Is(err, errStale):
 		r.queue.add(name)
@@ -307,6 +319,35 @@ func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Tim
 	}
 	return err
 }
+
+// passKind names what a pass with steps does, for Config.Observe.
+func passKind(upgrade bool, steps []string) string {
+	switch {
+	case upgrade:
+		return "upgrade"
+	case steps[0] == stamp.StepRemove:
+		return "remove"
+	}
+	return "provision"
+}
+
+// passOutcome names how a pass ended, for Config.Observe.
+func passOutcome(err error) string {
+	switch {
+	case err == nil:
+		return "done"
+	case errors.Is(err, errFailed):
+		return "failed"
+	case errors.Is(err, errStale):
+		return "stale"
+	}
+	return "error"
+}
+
+// QueueLen returns how many tenants wait for a worker: queued and not
+// being worked on. Tenants waiting out a retry backoff or a lease held
+// elsewhere are not counted until they are queued again.
+func (r *Reconciler) QueueLen() int { return r.queue.len() }
 
 // pass is one reconcile pass over one tenant: the state the steps share.
 type pass struct {

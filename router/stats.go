@@ -126,6 +126,21 @@ func (r *Router) Stats(tenant string) TenantStats {
 	return rt.stats.snapshot()
 }
 
+// AllStats returns the counters of every tenant the route table knows, by
+// name: what Stats returns for each, read in one go for a metrics scrape.
+// It takes no lock.
+func (r *Router) AllStats() map[string]TenantStats {
+	routes := r.routes.Load()
+	if routes == nil {
+		return map[string]TenantStats{}
+	}
+	all := make(map[string]TenantStats, len(*routes))
+	for name, rt := range *routes {
+		all[name] = rt.stats.snapshot()
+	}
+	return all
+}
+
 // gauge counts the requests in flight to one endpoint.
 type gauge struct {
 	n atomic.Int64

@@ -121,6 +121,21 @@ func TestStatsCountAnswers(t *testing.T) {
 	checkStats(t, r, "initech", statsWant{requests: 1, errors5xx: 1, timed: 0}) // its own 503, not timed
 	checkStats(t, r, "idle", statsWant{})
 	checkStats(t, r, "nobody", statsWant{})
+
+	all := r.AllStats()
+	if len(all) != 4 {
+		t.Errorf("AllStats has %d tenants, want the 4 the table knows: %v", len(all), all)
+	}
+	for _, name := range []string{"acme", "dead", "initech", "idle"} {
+		st, ok := all[name]
+		if !ok {
+			t.Errorf("AllStats lacks %s", name)
+			continue
+		}
+		if want := r.Stats(name); st != want {
+			t.Errorf("AllStats[%s] = %+v, want what Stats says: %+v", name, st, want)
+		}
+	}
 }
 
 func TestStatsSurviveSync(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	pgengine "github.com/stamphq/stamp/engine/postgres"
 	sqliteengine "github.com/stamphq/stamp/engine/sqlite"
 	"github.com/stamphq/stamp/httpapi"
+	"github.com/stamphq/stamp/metrics"
 	"github.com/stamphq/stamp/monitor"
 	"github.com/stamphq/stamp/notify"
 	"github.com/stamphq/stamp/reconcile"
@@ -185,6 +186,9 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	if err != nil {
 		return nil, err
 	}
+	// Every part gets the timed store, so store latency is the server's.
+	mtr := metrics.New(logger)
+	store = mtr.WrapStore(store)
 	var closers []func()
 	defer func() {
 		if err != nil {
@@ -242,7 +246,8 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 			return "http://" + tenant + "." + cfg.BaseDomain + ":" + strconv.Itoa(routerAddr.Port)
 		},
 		Workers: cfg.Workers, HealthTimeout: cfg.HealthTimeout, DrainDelay: cfg.DrainDelay, Logger: logger,
-		Moved: func(string) { releases.Wake() },
+		Moved:   func(string) { releases.Wake() },
+		Observe: mtr.ObservePass,
 	})
 	releases = rollout.NewController(rollout.Config{
 		Store: store, Holder: id, Enqueue: rec.Enqueue, Logger: logger,
@@ -255,6 +260,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		Store: store, Driver: driver, Logs: driver, Held: rec.Held, Blueprint: rec.Blueprint,
 		Grace: cfg.IncidentGrace, Logger: logger,
 	})
+	mtr.Watch(metrics.Sources{Fleet: store, Router: rt, Reconciler: rec, Monitor: mon, Driver: driver})
 	hooks := notify.New(notify.Config{Store: store, Holder: id, Source: "stamp://" + id, Logger: logger})
 	engineNames := map[string]bool{}
 	for name := range engines {
@@ -262,7 +268,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	}
 	api := &http.Server{
 		Handler: httpapi.NewServer(httpapi.Config{
-			Store: store, Logs: driver, Enqueue: rec.Enqueue, Engines: engineNames, Logger: logger,
+			Store: store, Logs: driver, Enqueue: rec.Enqueue, Engines: engineNames, Logger: logger, Metrics: mtr,
 			Ready: func(ctx context.Context) error {
 				_, err := store.ListEvents(ctx, stamp.EventFilter{Limit: 1})
 				return err

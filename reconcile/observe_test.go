@@ -1,0 +1,41 @@
+package reconcile
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	stamp "github.com/stamphq/stamp"
+)
+
+func TestPassKindAndOutcome(t *testing.T) {
+	kinds := []struct {
+		upgrade bool
+		steps   []string
+		want    string
+	}{
+		{false, []string{stamp.StepAllocate, stamp.StepSecrets}, "provision"},
+		{false, []string{stamp.StepStart, stamp.StepHealth, stamp.StepRoute}, "provision"},
+		{false, []string{stamp.StepRemove}, "remove"},
+		{true, []string{stamp.StepRetire}, "upgrade"},
+	}
+	for _, c := range kinds {
+		if got := passKind(c.upgrade, c.steps); got != c.want {
+			t.Errorf("passKind(%v, %v) = %q, want %q", c.upgrade, c.steps, got, c.want)
+		}
+	}
+	outcomes := []struct {
+		err  error
+		want string
+	}{
+		{nil, "done"},
+		{errFailed, "failed"},
+		{fmt.Errorf("pass over acme: %w", errStale), "stale"},
+		{errors.New("store unreachable"), "error"},
+	}
+	for _, c := range outcomes {
+		if got := passOutcome(c.err); got != c.want {
+			t.Errorf("passOutcome(%v) = %q, want %q", c.err, got, c.want)
+		}
+	}
+}
