@@ -46,6 +46,16 @@ type Tenant struct {
 	ResourceVersion int64     `json:"resourceVersion"`
 	CreatedAt       time.Time `json:"createdAt"`
 	UpdatedAt       time.Time `json:"updatedAt"`
+	// Health is what the monitor of the server that answered sees now; it
+	// is not stored, and absent when that server does not watch the tenant.
+	Health *TenantHealth `json:"health,omitempty"`
+}
+
+// TenantHealth is a tenant's health as the monitor sees it: the tenant's
+// state and each service's (stamp.Health*).
+type TenantHealth struct {
+	State    string            `json:"state"`
+	Services map[string]string `json:"services"`
 }
 
 // TenantSpec is the desired state of a tenant.

@@ -38,6 +38,10 @@ type Config struct {
 	// Metrics, if set, is told of every request and served at GET
 	// /metrics behind the bearer token; nil leaves /metrics unrouted.
 	Metrics Metrics
+	// Health, if set, gives a tenant's health as this server's monitor
+	// sees it, nil if it does not watch the tenant; GET /v1/tenants/{name}
+	// answers with it.
+	Health func(tenant string) *stamp.TenantHealth
 }
 
 // NewServer returns the API as an http.Handler: /healthz and /readyz

@@ -153,13 +153,16 @@ func handleTenantList(st stamp.Store) http.Handler {
 	})
 }
 
-// handleTenantGet returns one tenant.
-func handleTenantGet(st stamp.Store) http.Handler {
+// handleTenantGet returns one tenant, with its health if health knows it.
+func handleTenantGet(st stamp.Store, health func(string) *stamp.TenantHealth) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t, err := getTenant(r.Context(), st, r.PathValue("name"))
 		if err != nil {
 			writeError(w, r, err)
 			return
+		}
+		if health != nil {
+			t.Health = health(t.Name)
 		}
 		encode(w, r, http.StatusOK, t)
 	})

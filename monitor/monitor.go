@@ -130,6 +130,16 @@ func (m *Monitor) Health(tenant string) (string, map[string]string) {
 	return stamp.HealthDegraded, services
 }
 
+// TenantHealth is Health as a stamp.TenantHealth, nil if the monitor does
+// not watch tenant.
+func (m *Monitor) TenantHealth(tenant string) *stamp.TenantHealth {
+	state, services := m.Health(tenant)
+	if state == "" {
+		return nil
+	}
+	return &stamp.TenantHealth{State: state, Services: services}
+}
+
 // Run watches until ctx ends, then waits for the checks under way.
 func (m *Monitor) Run(ctx context.Context) error {
 	var wg sync.WaitGroup

@@ -79,6 +79,9 @@ func TestKilledProcessOpensAndResolvesAnIncident(t *testing.T) {
 			t.Errorf("incident show lacks %q:\n%s", want, out)
 		}
 	}
+	if out := s.mustCLI("tenant", "get", "acme"); !strings.Contains(out, "healthy (web healthy)") {
+		t.Errorf("tenant get after recovery lacks its health:\n%s", out)
+	}
 	if out := s.mustCLI("incident", "mttr"); !strings.Contains(out, "acme") {
 		t.Errorf("mttr lacks acme:\n%s", out)
 	}

@@ -269,6 +269,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	api := &http.Server{
 		Handler: httpapi.NewServer(httpapi.Config{
 			Store: store, Logs: driver, Enqueue: rec.Enqueue, Engines: engineNames, Logger: logger, Metrics: mtr,
+			Health: mon.TenantHealth,
 			Ready: func(ctx context.Context) error {
 				_, err := store.ListEvents(ctx, stamp.EventFilter{Limit: 1})
 				return err

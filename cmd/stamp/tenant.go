@@ -253,6 +253,13 @@ func newTenantGetCmd(g *globals) *cobra.Command {
 					row(w, "label:", k+"="+t.Spec.Labels[k])
 				}
 				row(w, "phase:", t.Status.Phase)
+				if h := t.Health; h != nil {
+					var parts []string
+					for _, name := range slices.Sorted(maps.Keys(h.Services)) {
+						parts = append(parts, name+" "+h.Services[name])
+					}
+					row(w, "health:", h.State+" ("+strings.Join(parts, ", ")+")")
+				}
 				if u := t.Status.Upgrade; u != nil {
 					state := orText(u.Result, "under way")
 					if u.FailedStep != "" {
