@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	stamp "github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/bench/internal/benchkit"
 	"github.com/stamphq/stamp/blueprint"
 )
@@ -129,7 +130,7 @@ func (r *result) markdown() string {
 	b.WriteString("### Checks\n\n")
 	checks := r.problems()
 	if len(checks) == 0 {
-		fmt.Fprintf(&b, "- every kill opened exactly one incident, and it resolved\n- no incident opened for any other reason after the first kill\n- no incident open at the end\n- every tenant runs exactly one `%s` process, a new one for each tenant killed\n", service)
+		fmt.Fprintf(&b, "- every kill opened exactly one incident, of cause `exit`, and it resolved\n- no incident opened for any other reason after the first kill\n- no incident open at the end\n- every tenant runs exactly one `%s` process, a new one for each tenant killed\n", service)
 	}
 	for _, c := range checks {
 		fmt.Fprintf(&b, "- %s\n", c)
@@ -186,7 +187,7 @@ func (r *result) writeProfile(b *strings.Builder) {
 }
 
 // problems lists what the checks found wrong: kills without one incident
-// or without its resolution, incidents no kill explains or left open, and
+// of cause exit or without its resolution, incidents no kill explains or left open, and
 // tenants not running exactly one new process.
 func (r *result) problems() []string {
 	var out []string
@@ -196,6 +197,9 @@ func (r *result) problems() []string {
 			out = append(out, fmt.Sprintf("kill of %s (pid %d) at %s: no incident.opened", k.tenant, k.pid, k.at.Format("15:04:05.000")))
 		case k.openings > 1:
 			out = append(out, fmt.Sprintf("kill of %s (pid %d) at %s: %d incidents opened, want one", k.tenant, k.pid, k.at.Format("15:04:05.000"), k.openings))
+		}
+		if k.cause != "" && k.cause != stamp.CauseExit {
+			out = append(out, fmt.Sprintf("incident %s of %s (killed at %s) has cause %q, want %q", k.incident, k.tenant, k.at.Format("15:04:05.000"), k.cause, stamp.CauseExit))
 		}
 		if k.openings > 0 && k.resolved.IsZero() {
 			out = append(out, fmt.Sprintf("incident %s of %s (killed at %s) never resolved", k.incident, k.tenant, k.at.Format("15:04:05.000")))

@@ -22,7 +22,7 @@ func resultOf(t *testing.T) *result {
 	t.Helper()
 	kills := []*kill{
 		{tenant: "t-0002", pid: 101, at: at(0), checked: at(640), cause: stamp.CauseExit},
-		{tenant: "t-0003", pid: 102, at: at(3000), checked: at(4180), cause: stamp.CauseExit},
+		{tenant: "t-0003", pid: 102, at: at(3000), checked: at(4180), cause: stamp.CauseProbe},
 	}
 	events := []*stamp.Event{
 		ev("t-0002", stamp.EventIncidentOpened, "inc-1", 650), ev("t-0002", stamp.EventIncidentResolved, "inc-1", 1700),
@@ -75,6 +75,7 @@ func TestProblems(t *testing.T) {
 	got := resultOf(t).problems()
 	want := []string{
 		"kill of t-0003 (pid 102) at 12:00:03.000: 2 incidents opened, want one",
+		`incident inc-2 of t-0003 (killed at 12:00:03.000) has cause "probe", want "exit"`,
 		"incident inc-2 of t-0003 (killed at 12:00:03.000) never resolved",
 		"incident no kill explains: t-0001: incident inc-9 opened at 12:00:02.000: ",
 		"incident open at the end: inc-3 of t-0003 (exit, opened 12:00:05.200): 0 of 1 instances running",
