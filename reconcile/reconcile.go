@@ -88,6 +88,7 @@ type Reconciler struct {
 
 	mu         sync.Mutex
 	blueprints map[string]*blueprint.Blueprint // by bundle digest
+	versions   map[string]parsedVersion        // by name@version, once parsed
 	failures   map[string]int                  // consecutive transient failures by tenant
 	held       map[string]time.Time            // tenants whose lease this process holds, since when
 	releasing  map[string]bool                 // tenants the driver is letting go of
@@ -134,6 +135,7 @@ func New(cfg Config) *Reconciler {
 		cfg:        cfg,
 		queue:      newQueue(cfg.Clock.Now),
 		blueprints: map[string]*blueprint.Blueprint{},
+		versions:   map[string]parsedVersion{},
 		failures:   map[string]int{},
 		held:       map[string]time.Time{},
 		releasing:  map[string]bool{},
@@ -589,6 +591,13 @@ func (r *Reconciler) Blueprint(ctx context.Context, name, version string) (*blue
 // blueprint returns the parsed blueprint of name@version, parsing each
 // bundle once.
 func (r *Reconciler) blueprint(ctx context.Context, name, version string) (*blueprint.Blueprint, stamp.BundleRef, error) {
+	r.mu.Lock()
+	cached, ok := r.versions[name+"@"+version]
+	r.mu.Unlock()
+	if ok {
+		// name@version is immutable: its digest never changes.
+		return cached.bp, cached.ref, nil
+	}
 	b, err := r.cfg.Store.GetBundle(ctx, name, version)
 	if stamp.ErrorCode(err) == stamp.ENOTFOUND {
 		return nil, stamp.BundleRef{}, terminal("blueprint %s@%s does not exist", name, version)
@@ -601,6 +610,9 @@ func (r *Reconciler) blueprint(ctx context.Context, name, version string) (*blue
 	bp := r.blueprints[b.Digest]
 	r.mu.Unlock()
 	if bp != nil {
+		r.mu.Lock()
+		r.versions[name+"@"+version] = parsedVersion{bp, ref}
+		r.mu.Unlock()
 		return bp, ref, nil
 	}
 	content, err := r.cfg.Store.BundleContent(ctx, b.Digest)
@@ -617,8 +629,15 @@ func (r *Reconciler) blueprint(ctx context.Context, name, version string) (*blue
 	}
 	r.mu.Lock()
 	r.blueprints[b.Digest] = bp
+	r.versions[name+"@"+version] = parsedVersion{bp, ref}
 	r.mu.Unlock()
 	return bp, ref, nil
+}
+
+// parsedVersion is a blueprint version, parsed, and its bundle.
+type parsedVersion struct {
+	bp  *blueprint.Blueprint
+	ref stamp.BundleRef
 }
 
 func (p *pass) allocate(ctx context.Context) error {
