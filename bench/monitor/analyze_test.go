@@ -1,6 +1,10 @@
 package main
 
 import (
+	"fmt"
+	"maps"
+	"net"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -212,5 +216,105 @@ func TestSNMPField(t *testing.T) {
 	}
 	if _, err := snmpField(snmp, "Tcp", "Missing"); err == nil {
 		t.Error("a missing field: got no error")
+	}
+}
+
+func TestParseSSAndReceived(t *testing.T) {
+	// Two connections to tenant ports, the second with no data received
+	// yet (ss leaves the field out).
+	const before = "0      0      127.0.0.1:25001 127.0.0.1:41000\n" +
+		"\t bbr wscale:10,10 rto:204 bytes_received:125 segs_out:6 segs_in:12 data_segs_out:5 data_segs_in:5 lastsnd:112\n" +
+		"0      0      127.0.0.1:25002 127.0.0.1:41001\n" +
+		"\t bbr wscale:10,10 rto:204 segs_out:1 segs_in:1\n"
+	// At the end: the first received 3 more, the second 2, the first
+	// connection's tenant has a second one, and one closed connection is
+	// gone; a connection whose count went down is a new one.
+	const after = "0      0      127.0.0.1:25001 127.0.0.1:41000\n" +
+		"\t bbr data_segs_out:8 data_segs_in:8 lastsnd:12\n" +
+		"0      0      127.0.0.1:25002 127.0.0.1:41001\n" +
+		"\t bbr data_segs_in:2\n" +
+		"0      0      127.0.0.1:25001 127.0.0.1:41002\n" +
+		"\t bbr data_segs_in:1\n"
+	b, err := parseSS(before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := parseSS(after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]int64{"127.0.0.1:25001 127.0.0.1:41000": 5, "127.0.0.1:25002 127.0.0.1:41001": 0}; !maps.Equal(b, want) {
+		t.Errorf("before: got %v, want %v", b, want)
+	}
+	if got := received(b, a); got != 3+2+1 {
+		t.Errorf("received: got %d, want 6", got)
+	}
+	if got := received(map[string]int64{"127.0.0.1:25002 127.0.0.1:41001": 7}, a); got != 8+2+1 {
+		t.Errorf("received with a count gone down: got %d, want 11", got)
+	}
+	if _, err := parseSS("\t data_segs_in:3\n"); err == nil {
+		t.Error("an info line before any connection: got no error")
+	}
+	if _, err := parseSS("0      0      127.0.0.1:25001 127.0.0.1:41000\n\t data_segs_in:x\n"); err == nil {
+		t.Error("a count that is no number: got no error")
+	}
+}
+
+// TestTenantRequests counts the requests a listener on loopback received
+// over one kept connection, with the real ss.
+func TestTenantRequests(t *testing.T) {
+	if _, err := exec.LookPath("ss"); err != nil {
+		t.Skip("no ss on PATH")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	ports := fmt.Sprintf("%d-%d", port, port)
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	exchange := func() {
+		t.Helper()
+		buf := make([]byte, 64)
+		if _, err := client.Write([]byte("GET /healthz HTTP/1.1\r\n\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := server.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := server.Write([]byte("ok")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exchange()
+	before, err := tenantRequests(t.Context(), ports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(before) != 1 {
+		t.Fatalf("before: got %v, want the one connection to port %d", before, port)
+	}
+	for range 3 {
+		exchange()
+	}
+	after, err := tenantRequests(t.Context(), ports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := received(before, after); got != 3 {
+		t.Errorf("got %d requests received, want 3 (before %v, after %v)", got, before, after)
 	}
 }

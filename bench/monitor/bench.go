@@ -85,6 +85,9 @@ func (b *bench) measure(ctx context.Context) (*result, error) {
 		return nil, fmt.Errorf("blueprint %s has no %s service with a health probe", b.bp.Ref(), service)
 	}
 	res.blueprint, res.probe = b.bp.Ref(), *web.Health
+	if _, err := exec.LookPath("ss"); err != nil {
+		return nil, fmt.Errorf("the probes are counted with ss (iproute2): %w", err)
+	}
 	if res.floor, err = b.floor(ctx); err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
@@ -185,7 +188,7 @@ func (b *bench) floor(ctx context.Context) (_ window, err error) {
 		return window{}, err
 	}
 	b.progress("floor: idle window of %s, no tenant", b.cfg.window)
-	return b.idle(ctx, srv, 0)
+	return b.idle(ctx, srv, 0, "")
 }
 
 // fleet creates the fleet on a server of its own, measures its idle
@@ -212,7 +215,7 @@ func (b *bench) fleet(ctx context.Context, res *result) (err error) {
 		return err
 	}
 	b.progress("fleet: idle window of %s", b.cfg.window)
-	if res.fleet, err = b.idle(ctx, srv, len(tenants)); err != nil {
+	if res.fleet, err = b.idle(ctx, srv, len(tenants), ports); err != nil {
 		return err
 	}
 	if res.memory, err = srv.Memory(); err != nil {
@@ -290,16 +293,20 @@ func (b *bench) createTenants(ctx context.Context, srv *benchkit.Server, tenants
 }
 
 // idle measures srv over an idle window, in which the bench sends it
-// nothing: its CPU time and, with tenants, theirs and the TCP connections
-// the machine accepted.
-func (b *bench) idle(ctx context.Context, srv *benchkit.Server, tenants int) (window, error) {
+// nothing: its CPU time and, with tenants (on ports), theirs, the probe
+// requests they received and the TCP connections the machine accepted.
+func (b *bench) idle(ctx context.Context, srv *benchkit.Server, tenants int, ports string) (window, error) {
 	w := window{tenants: tenants, loadBefore: benchkit.LoadAverage()}
 	var before map[int]time.Duration
+	var reqs0 map[string]int64
 	var err error
 	if tenants > 0 {
 		// Read before the window starts, so that reading a thousand
-		// processes' times costs the window nothing.
+		// processes' times and connections costs the window nothing.
 		if before, err = tenantCPU(srv.Data); err != nil {
+			return w, err
+		}
+		if reqs0, err = tenantRequests(ctx, ports); err != nil {
 			return w, err
 		}
 	}
@@ -333,6 +340,11 @@ func (b *bench) idle(ctx context.Context, srv *benchkit.Server, tenants int) (wi
 		return w, err
 	}
 	if tenants > 0 {
+		reqs1, err := tenantRequests(ctx, ports)
+		if err != nil {
+			return w, err
+		}
+		w.requests, w.conns = received(reqs0, reqs1), len(reqs1)
 		after, err := tenantCPU(srv.Data)
 		if err != nil {
 			return w, err

@@ -26,8 +26,9 @@
 //     incident.resolved events. Detection is the event's time less the time
 //     just before the kill (one machine, one clock).
 //
-// Every figure but the profile is read off /proc and the server's event
-// log. Afterwards it checks that each kill opened exactly one incident,
+// Every figure but the profile and the probe count is read off /proc and
+// the server's event log; the probes are counted by the requests on each
+// connection to a tenant (ss -ti) and the connections the machine accepted. Afterwards it checks that each kill opened exactly one incident,
 // that no other tenant had one, that every incident resolved, and that
 // every tenant runs exactly one process again.
 //

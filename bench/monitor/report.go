@@ -21,11 +21,20 @@ type window struct {
 	loadAfter  string
 	rssKiB     int64 // the server's, at the end
 	// With tenants: their processes alive across the window, their CPU
-	// time in it, and the TCP connections the machine accepted.
+	// time in it, the requests they received on the connections to them
+	// open at its end (and how many those were), and the TCP connections
+	// the machine accepted.
 	procs    int
 	procsCPU time.Duration
+	requests int64
+	conns    int
 	accepted int64
 }
+
+// probes is how many probes the window counted: a request on a kept
+// connection, or a new connection (a probe without keep-alives opens one;
+// with them, a dial in the window counts once more than it probed).
+func (w window) probes() int64 { return w.requests + w.accepted }
 
 // share is the server's CPU time over the window, as a share of one core.
 func (w window) share() float64 { return ratio(w.cpu, w.wall) }
@@ -91,10 +100,11 @@ func (r *result) markdown() string {
 	fmt.Fprintf(&b, "Upper bound of the monitor's CPU: %s of one core (the fleet's server), %s above the empty server; %.1f µs of server CPU per tenant per second. Target: under 5%% of one core. The server has no switch to turn the probes off, and besides the monitor it renews every tenant's lease (every 1.7 s, a third of the 5 s lease) and resyncs every tenant (every 30 s), so this bounds the monitor's share from above.\n\n",
 		pct(r.fleet.share()), pct(diff), 1e6*diff/float64(max(r.tenants, 1)))
 	if w := r.fleet; w.procs > 0 {
-		probes := float64(w.procs) * w.wall.Seconds() / interval.Seconds()
-		fmt.Fprintf(&b, "The %d tenant processes alive across the fleet's window used %s of CPU in it: %s of one core in all, %.1f µs per probe answered if each answered one every %s (%.0f probes). The machine accepted %d TCP connections in the window (`PassiveOpens`, machine-wide: %.0f/s; the probes open one connection each, keep-alives off).\n\n",
-			w.procs, benchkit.MS(w.procsCPU), pct(w.procsCPU.Seconds()/w.wall.Seconds()), 1e6*w.procsCPU.Seconds()/probes, interval, probes,
-			w.accepted, float64(w.accepted)/w.wall.Seconds())
+		scheduled := float64(w.tenants) / interval.Seconds()
+		perSec := float64(w.probes()) / w.wall.Seconds()
+		fmt.Fprintf(&b, "The %d tenant processes alive across the fleet's window used %s of CPU in it: %s of one core in all. In the window the tenants received %d requests on the %d connections to them open at its end (`data_segs_in` of each, `ss -ti`: a probe's request is one segment; what connections closed before the end received is not counted), and the machine accepted %d TCP connections (`PassiveOpens`, machine-wide; a probe without keep-alives opens one). Together: %d probes, %.0f/s, %.0f%% of one probe of each tenant every %s (%.0f/s); %.1f µs of tenant CPU per probe.\n\n",
+			w.procs, benchkit.MS(w.procsCPU), pct(w.procsCPU.Seconds()/w.wall.Seconds()), w.requests, w.conns, w.accepted,
+			w.probes(), perSec, 100*perSec/max(scheduled, 1e-9), interval, scheduled, 1e6*w.procsCPU.Seconds()/float64(max(w.probes(), 1)))
 	}
 	r.writeProfile(&b)
 

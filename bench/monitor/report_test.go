@@ -37,7 +37,7 @@ func resultOf(t *testing.T) *result {
 		ports: "25000-25102", setup: 2500 * time.Millisecond,
 		floor: window{wall: 60 * time.Second, cpu: 300 * time.Millisecond, loadBefore: "0.10 0.20 0.30", loadAfter: "0.11 0.20 0.30", rssKiB: 40 << 10},
 		fleet: window{tenants: 3, wall: 60 * time.Second, cpu: 900 * time.Millisecond, loadBefore: "0.20 0.20 0.30", loadAfter: "0.30 0.20 0.30",
-			rssKiB: 60 << 10, procs: 3, procsCPU: 360 * time.Millisecond, accepted: 190},
+			rssKiB: 60 << 10, procs: 3, procsCPU: 360 * time.Millisecond, requests: 170, conns: 3, accepted: 10},
 		memory: benchkit.Memory{ServerKiB: 60 << 10, Procs: 3, ProcsKiB: 45 << 10},
 		profile: &profile{wall: 20 * time.Second, cpu: 400 * time.Millisecond, total: 8, samples: map[string]int{
 			parts[0].name: 2, parts[1].name: 2, "reconciler (lease renewals, resyncs, passes)": 2, runtimePart.name: 2},
