@@ -63,7 +63,11 @@ func withRequest(logger *slog.Logger, mux *http.ServeMux) http.Handler {
 		if r.Pattern == "" {
 			attrs = append(attrs, slog.String("path", r.URL.Path))
 		}
-		if tenant := r.PathValue("name"); tenant != "" && strings.Contains(r.Pattern, "/tenants/{name}") {
+		tenant := r.URL.Query().Get("tenant")
+		if strings.Contains(r.Pattern, "/tenants/{name}") {
+			tenant = r.PathValue("name")
+		}
+		if tenant != "" {
 			attrs = append(attrs, slog.String("tenant", tenant))
 		}
 		level := slog.LevelDebug

@@ -306,7 +306,9 @@ func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Tim
 	if len(steps) == 0 {
 		return nil
 	}
-	p := &pass{r: r, t: t, queued: queued, upgrade: isUpgrade(steps)}
+	p := &pass{r: r, t: t, queued: queued, upgrade: isUpgrade(steps),
+		log: r.cfg.Logger.With("tenant", name, "pass", newPassID(), "generation", t.Generation)}
+	p.log.Debug("pass starts", "steps", steps)
 	start := r.cfg.Clock.Now()
 	err = p.run(ctx, steps)
 	if r.cfg.Observe != nil {
@@ -351,6 +353,13 @@ func passOutcome(err error) string {
 // elsewhere are not counted until they are queued again.
 func (r *Reconciler) QueueLen() int { return r.queue.len() }
 
+// newPassID returns 8 random hex digits naming one pass in the logs.
+func newPassID() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 // pass is one reconcile pass over one tenant: the state the steps share.
 type pass struct {
 	r      *Reconciler
@@ -359,6 +368,8 @@ type pass struct {
 	queued time.Time // when the next step was queued
 	// upgrade is set for a pass that moves the tenant between versions.
 	upgrade bool
+	// log carries the tenant, the pass id and the generation on every line.
+	log *slog.Logger
 
 	bp      *blueprint.Blueprint
 	ref     stamp.BundleRef
@@ -442,8 +453,10 @@ func (p *pass) step(ctx context.Context, step string, queued time.Time) error {
 	err := p.do(ctx, step)
 	finished := p.r.cfg.Clock.Now()
 	if err != nil {
+		p.log.Warn("step failed", "step", step, "duration", finished.Sub(started), "err", err)
 		return p.fail(ctx, step, queued, started, finished, err)
 	}
+	p.log.Debug("step done", "step", step, "wait", started.Sub(queued), "duration", finished.Sub(started))
 	if step == stamp.StepRemove {
 		return nil // remove records its own event before the record goes
 	}
@@ -475,7 +488,7 @@ func (p *pass) fail(ctx context.Context, step string, queued, started, finished 
 		msg := fmt.Sprintf("%s: %s (will retry)", step, msg)
 		if evErr := p.event(ctx, &stamp.Event{Type: stamp.EventRetry, Step: step, Status: stamp.StatusFailed, Message: msg,
 			QueuedAt: queued, StartedAt: started, FinishedAt: finished}); evErr != nil {
-			p.r.cfg.Logger.Error("record retry event", "tenant", p.t.Name, "err", evErr)
+			p.log.Error("record retry event", "err", evErr)
 		}
 		return fmt.Errorf("%s step of tenant %q: %w", step, p.t.Name, err)
 	}
@@ -931,7 +944,7 @@ func (p *pass) remove(ctx context.Context) error {
 	}
 	// Our router drops the route before the deletion is reported done.
 	if err := p.syncRoute(ctx); err != nil {
-		p.r.cfg.Logger.Error("sync router after delete", "tenant", p.t.Name, "err", err)
+		p.log.Error("sync router after delete", "err", err)
 	}
 	if err := p.event(ctx, &stamp.Event{Type: stamp.EventTenantDeleted}); err != nil {
 		return err

@@ -393,6 +393,13 @@ func TestTenantsAreIsolated(t *testing.T) {
 	if len(procs) != 2 {
 		t.Errorf("%d tenant processes, want 2: %v", len(procs), procs)
 	}
+	// The server logs JSON when not on a terminal; a pass's lines carry the
+	// tenant and the pass, a request's its id (and tenant, if any).
+	log := s.log()
+	if !regexp.MustCompile(`"msg":"step done","tenant":"acme","pass":"[0-9a-f]{8}"`).MatchString(log) ||
+		!regexp.MustCompile(`"msg":"http request".*"request_id":"[^"]+","tenant":"acme"`).MatchString(log) {
+		t.Errorf("server log lacks JSON lines naming the tenant with a pass or request id:\n%s", lastLines(log, 20))
+	}
 }
 
 func TestKilledInstanceIsRestarted(t *testing.T) {
