@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"time"
@@ -78,7 +76,7 @@ func handleReleaseCreate(st stamp.Store, cache *blueprintCache, engines map[stri
 			return
 		}
 		fits := func(t *stamp.Tenant) error { return checkVersionFits(r, st, cache, engines, b, t) }
-		rel := &stamp.Release{ID: newReleaseID(), Spec: *spec}
+		rel := &stamp.Release{ID: "rel-" + randomHex(4), Spec: *spec}
 		rel.Status.State = stamp.ReleaseRunning
 		rel.Status.Tenants = nonNil(rollout.Target(tenants, spec, fits))
 		if err := st.CreateRelease(ctx, rel); err != nil {
@@ -161,7 +159,7 @@ const releaseLockTTL = 10 * time.Second
 // blueprint, waiting up to a few seconds for another create to finish,
 // and returns its release.
 func lockBlueprint(ctx context.Context, st stamp.Store, blueprint string) (unlock func(), err error) {
-	key, holder := "release-create/"+blueprint, newReleaseID()
+	key, holder := "release-create/"+blueprint, randomHex(8)
 	for range 50 {
 		ok, err := st.TryLease(ctx, key, holder, releaseLockTTL)
 		if err != nil {
@@ -198,13 +196,6 @@ func noOtherRelease(ctx context.Context, st stamp.Store, blueprint string) error
 		}
 	}
 	return nil
-}
-
-// newReleaseID returns "rel-" and 8 random hex digits.
-func newReleaseID() string {
-	b := make([]byte, 4)
-	rand.Read(b)
-	return "rel-" + hex.EncodeToString(b)
 }
 
 func handleReleaseList(st stamp.Store) http.Handler {

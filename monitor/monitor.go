@@ -12,6 +12,7 @@
 package monitor
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -344,7 +345,7 @@ func (m *Monitor) observe(ctx context.Context, tenant, name string, svc *bluepri
 	switch {
 	case exited || len(running) < replicas:
 		o.cause = stamp.CauseExit
-		o.message = fmt.Sprintf("%d of %d instances running; restarted %d times, last exit: %s", len(running), replicas, so.Restarts, orText(so.LastExit, "unknown"))
+		o.message = fmt.Sprintf("%d of %d instances running; restarted %d times, last exit: %s", len(running), replicas, so.Restarts, cmp.Or(so.LastExit, "unknown"))
 	case probeErr != nil:
 		o.cause = stamp.CauseProbe
 		o.message = fmt.Sprintf("%d of %d instances healthy: %s", ok, replicas, probeErr)
@@ -593,11 +594,4 @@ func newID() string {
 	b := make([]byte, 4)
 	rand.Read(b)
 	return "inc-" + hex.EncodeToString(b)
-}
-
-func orText(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

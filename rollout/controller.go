@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -241,7 +242,7 @@ func (c *Controller) step(ctx context.Context, r *stamp.Release) error {
 	case r.Spec.Paused:
 		if r.Status.State != stamp.ReleasePaused {
 			r.Status.State, rd.changed = stamp.ReleasePaused, true
-			rd.event(stamp.EventReleasePaused, "", "", "%s", orText(r.Status.Message, "paused by an operator"))
+			rd.event(stamp.EventReleasePaused, "", "", "%s", cmp.Or(r.Status.Message, "paused by an operator"))
 		}
 	default:
 		if r.Status.State == stamp.ReleasePaused {
@@ -572,13 +573,6 @@ func (rd *round) finish(state, evType, msg string) {
 	r.Status.State, r.Status.Message, r.Status.FinishedAt = state, msg, rd.now
 	rd.changed = true
 	rd.event(evType, "", "", "%s", msg)
-}
-
-func orText(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // joinShort lists up to three items and how many more.

@@ -117,14 +117,6 @@ func duration(d time.Duration) string {
 	return fmt.Sprintf("%.1fs", d.Seconds())
 }
 
-// orText returns s, or def when s is empty.
-func orText(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
 func orDash(s string) string {
 	if s == "" {
 		return "-"

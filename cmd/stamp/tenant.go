@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -261,7 +262,7 @@ func newTenantGetCmd(g *globals) *cobra.Command {
 					row(w, "health:", h.State+" ("+strings.Join(parts, ", ")+")")
 				}
 				if u := t.Status.Upgrade; u != nil {
-					state := orText(u.Result, "under way")
+					state := cmp.Or(u.Result, "under way")
 					if u.FailedStep != "" {
 						state += fmt.Sprintf(" (failed at %s: %s)", u.FailedStep, u.Message)
 					}
