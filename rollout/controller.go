@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -364,17 +365,15 @@ func (rd *round) roll() []*stamp.Tenant {
 	var moves []*stamp.Tenant
 	for r.Status.Wave < len(r.Spec.Waves) {
 		w := r.Status.Wave
-		moving, left := 0, 0
+		moving := 0
 		for _, rt := range r.Status.Tenants {
-			switch {
-			case rt.State == stamp.ReleaseTenantUpgrading:
-				moving++
-				if t := rd.tenant(rt.Name); t != nil && t.Generation < rt.Generation {
-					// Recorded but not written (a crash in between).
-					moves = append(moves, rd.moveTo(t, r.Spec.Version, rt.Generation))
-				}
-			case rt.State == stamp.ReleaseTenantPending && rt.Wave == w:
-				left++
+			if rt.State != stamp.ReleaseTenantUpgrading {
+				continue
+			}
+			moving++
+			if t := rd.tenant(rt.Name); t != nil && t.Generation < rt.Generation {
+				// Recorded but not written (a crash in between).
+				moves = append(moves, rd.moveTo(t, r.Spec.Version, rt.Generation))
 			}
 		}
 		for i := range r.Status.Tenants {
@@ -382,7 +381,6 @@ func (rd *round) roll() []*stamp.Tenant {
 			if rt.State != stamp.ReleaseTenantPending || rt.Wave != w || moving >= max(r.Spec.MaxParallel, 1) {
 				continue
 			}
-			left--
 			t := rd.tenant(rt.Name)
 			switch {
 			case t == nil || t.Spec.Desired == stamp.DesiredDeleted:
@@ -394,7 +392,7 @@ func (rd *round) roll() []*stamp.Tenant {
 			case t.Status.Version == r.Spec.Version && t.Spec.Version == r.Spec.Version && !t.Upgrading():
 				rd.setTenant(i, stamp.ReleaseTenantUpgraded, "it was on %s already", r.Spec.Version)
 			case t.Upgrading() || t.Spec.Version != t.Status.Version:
-				left++ // busy with another move: later
+				// busy with another move: later
 			default:
 				rt.From, rt.StartedAt, rt.Generation = t.Status.Version, rd.now, t.Generation+1
 				rd.setTenant(i, stamp.ReleaseTenantUpgrading, "from %s", rt.From)
@@ -402,7 +400,9 @@ func (rd *round) roll() []*stamp.Tenant {
 				moving++
 			}
 		}
-		if moving > 0 || left > 0 {
+		if moving > 0 || slices.ContainsFunc(r.Status.Tenants, func(rt stamp.ReleaseTenant) bool {
+			return rt.State == stamp.ReleaseTenantPending && rt.Wave == w
+		}) {
 			return moves
 		}
 		if !rd.gate(w) {
