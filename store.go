@@ -30,8 +30,10 @@ type Store interface {
 	ListTenants(ctx context.Context) ([]*Tenant, error)
 	// UpdateTenant writes t if t.ResourceVersion is the stored one, then
 	// increments t.ResourceVersion and sets UpdatedAt. A stale version is
-	// ECONFLICT; a missing tenant is ENOTFOUND.
-	UpdateTenant(ctx context.Context, t *Tenant) error
+	// ECONFLICT; a missing tenant is ENOTFOUND. The events, if any, are
+	// appended in the same transaction (as AppendEvents would): a crash
+	// leaves the write and its events, or neither.
+	UpdateTenant(ctx context.Context, t *Tenant, events ...*Event) error
 	// DeleteTenant removes the tenant and its secrets if resourceVersion is
 	// the stored one (ECONFLICT otherwise). A missing tenant is ENOTFOUND.
 	DeleteTenant(ctx context.Context, name string, resourceVersion int64) error

@@ -118,9 +118,9 @@ func (s *timedStore) ListTenants(ctx context.Context) ([]*stamp.Tenant, error) {
 }
 
 // UpdateTenant times stamp.Store.UpdateTenant.
-func (s *timedStore) UpdateTenant(ctx context.Context, t *stamp.Tenant) error {
+func (s *timedStore) UpdateTenant(ctx context.Context, t *stamp.Tenant, events ...*stamp.Event) error {
 	start := time.Now()
-	err := s.Store.UpdateTenant(ctx, t)
+	err := s.Store.UpdateTenant(ctx, t, events...)
 	s.observe("UpdateTenant", start, err)
 	return err
 }

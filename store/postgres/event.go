@@ -68,13 +68,57 @@ func (s *Store) AppendEvents(ctx context.Context, events ...*stamp.Event) error 
 	if err != nil {
 		return fmt.Errorf("append %d events: %w", len(events), err)
 	}
+	numberEvents(events, seqs, times)
+	return nil
+}
+
+// appendInTx runs fn in a transaction holding the event log's append lock,
+// for a write whose events must commit with it (UpdateTenant with events).
+// Unlike AppendEvents it holds the lock across fn's round trips, so it is
+// kept for the few writes that need it.
+func (s *Store) appendInTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	select {
+	case s.appendTurn <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.appendTurn }()
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, appendLockKey); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// insertEvents appends events in tx, which holds the append lock, and
+// returns their sequence numbers and times.
+func insertEvents(ctx context.Context, tx pgx.Tx, events []*stamp.Event) ([]int64, []time.Time, error) {
+	seqs := make([]int64, len(events))
+	times := make([]time.Time, len(events))
+	for i, e := range events {
+		err := tx.QueryRow(ctx, `INSERT INTO events
+			(time, type, tenant, release, incident, generation, step, status, message, queued_at, started_at, finished_at)
+			VALUES (coalesce($1, now()), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+			RETURNING seq, time`,
+			optionalTime(e.Time), text(e.Type), text(e.Tenant), text(e.Release), text(e.Incident), e.Generation, text(e.Step), text(e.Status), text(e.Message),
+			optionalTime(e.QueuedAt), optionalTime(e.StartedAt), optionalTime(e.FinishedAt)).Scan(&seqs[i], &times[i])
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return seqs, times, nil
+}
+
+// numberEvents gives committed events their sequence numbers, and their
+// stored times to those that had none.
+func numberEvents(events []*stamp.Event, seqs []int64, times []time.Time) {
 	for i, e := range events {
 		e.Seq = seqs[i]
 		if e.Time.IsZero() {
 			e.Time = times[i]
 		}
 	}
-	return nil
 }
 
 // text makes s storable in a text column.

@@ -57,7 +57,10 @@ func (s *Store) ListTenants(ctx context.Context) ([]*stamp.Tenant, error) {
 // UpdateTenant writes t if t.ResourceVersion is the stored one, then
 // increments t.ResourceVersion and sets UpdatedAt. A stale version is
 // ECONFLICT; a missing tenant is ENOTFOUND. CreatedAt is never rewritten.
-func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant) error {
+func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant, events ...*stamp.Event) error {
+	if len(events) > 0 {
+		return s.updateTenantWithEvents(ctx, t, events)
+	}
 	var at time.Time
 	err := s.pool.QueryRow(ctx, `UPDATE tenants
 		SET spec = $1, status = $2, generation = $3, resource_version = resource_version + 1, updated_at = now()
@@ -72,6 +75,43 @@ func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant) error {
 	}
 	t.ResourceVersion++
 	t.UpdatedAt = at
+	return nil
+}
+
+// errStaleRow ends a transaction whose conditional update matched no row;
+// explainVersion then says why (a stale version or a missing row).
+var errStaleRow = errors.New("no row at that resource version")
+
+// updateTenantWithEvents is UpdateTenant with events, in one transaction
+// that holds the event log's append lock (see AppendEvents).
+func (s *Store) updateTenantWithEvents(ctx context.Context, t *stamp.Tenant, events []*stamp.Event) error {
+	var at time.Time
+	var seqs []int64
+	var times []time.Time
+	err := s.appendInTx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `UPDATE tenants
+			SET spec = $1, status = $2, generation = $3, resource_version = resource_version + 1, updated_at = now()
+			WHERE name = $4 AND resource_version = $5
+			RETURNING updated_at`,
+			t.Spec, t.Status, t.Generation, t.Name, t.ResourceVersion).Scan(&at)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errStaleRow
+		}
+		if err != nil {
+			return err
+		}
+		seqs, times, err = insertEvents(ctx, tx, events)
+		return err
+	})
+	if errors.Is(err, errStaleRow) {
+		err = s.explainVersion(ctx, tenantTable, t.Name, t.ResourceVersion)
+	}
+	if err != nil {
+		return wrap(err, "update tenant %q", t.Name)
+	}
+	t.ResourceVersion++
+	t.UpdatedAt = at
+	numberEvents(events, seqs, times)
 	return nil
 }
 

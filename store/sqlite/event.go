@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/stamphq/stamp"
 )
@@ -16,41 +17,56 @@ func (s *Store) AppendEvents(ctx context.Context, events ...*stamp.Event) error 
 		return nil
 	}
 	at := now()
-	seqs := make([]int64, len(events))
+	var seqs []int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO events
-			(time, type, tenant, release, incident, generation, step, status, message, queued_at, started_at, finished_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for i, e := range events {
-			t := e.Time
-			if t.IsZero() {
-				t = at
-			}
-			res, err := stmt.ExecContext(ctx, nanos(t), e.Type, e.Tenant, e.Release, e.Incident, e.Generation, e.Step, e.Status, e.Message,
-				optionalNanos(e.QueuedAt), optionalNanos(e.StartedAt), optionalNanos(e.FinishedAt))
-			if err != nil {
-				return err
-			}
-			if seqs[i], err = res.LastInsertId(); err != nil {
-				return err
-			}
-		}
-		return nil
+		var err error
+		seqs, err = insertEvents(ctx, tx, at, events)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("append %d events: %w", len(events), err)
 	}
+	numberEvents(events, seqs, at)
+	return nil
+}
+
+// insertEvents appends events in tx, those without a time at at, and
+// returns their sequence numbers.
+func insertEvents(ctx context.Context, tx *sql.Tx, at time.Time, events []*stamp.Event) ([]int64, error) {
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO events
+		(time, type, tenant, release, incident, generation, step, status, message, queued_at, started_at, finished_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return nil, err
+	}
+	defer stmt.Close()
+	seqs := make([]int64, len(events))
+	for i, e := range events {
+		t := e.Time
+		if t.IsZero() {
+			t = at
+		}
+		res, err := stmt.ExecContext(ctx, nanos(t), e.Type, e.Tenant, e.Release, e.Incident, e.Generation, e.Step, e.Status, e.Message,
+			optionalNanos(e.QueuedAt), optionalNanos(e.StartedAt), optionalNanos(e.FinishedAt))
+		if err != nil {
+			return nil, err
+		}
+		if seqs[i], err = res.LastInsertId(); err != nil {
+			return nil, err
+		}
+	}
+	return seqs, nil
+}
+
+// numberEvents gives committed events their sequence numbers, and the
+// time at to those that had none.
+func numberEvents(events []*stamp.Event, seqs []int64, at time.Time) {
 	for i, e := range events {
 		e.Seq = seqs[i]
 		if e.Time.IsZero() {
 			e.Time = at
 		}
 	}
-	return nil
 }
 
 // LastEventSeq returns the highest Seq appended, 0 for an empty log.

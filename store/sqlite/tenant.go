@@ -77,12 +77,13 @@ func (s *Store) ListTenants(ctx context.Context) ([]*stamp.Tenant, error) {
 // UpdateTenant writes t if t.ResourceVersion is the stored one, then
 // increments t.ResourceVersion and sets UpdatedAt. A stale version is
 // ECONFLICT; a missing tenant is ENOTFOUND. CreatedAt is never rewritten.
-func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant) error {
+func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant, events ...*stamp.Event) error {
 	spec, status, err := marshalSpecStatus(t.Spec, t.Status)
 	if err != nil {
 		return fmt.Errorf("update tenant %q: %w", t.Name, err)
 	}
 	at := now()
+	var seqs []int64
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE tenants
 			SET spec = ?, status = ?, generation = ?, resource_version = resource_version + 1, updated_at = ?
@@ -91,13 +92,18 @@ func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant) error {
 		if err != nil {
 			return err
 		}
-		return tenantTable.checkVersion(ctx, tx, res, t.Name, t.ResourceVersion)
+		if err := tenantTable.checkVersion(ctx, tx, res, t.Name, t.ResourceVersion); err != nil {
+			return err
+		}
+		seqs, err = insertEvents(ctx, tx, at, events)
+		return err
 	})
 	if err != nil {
 		return wrap(err, "update tenant %q", t.Name)
 	}
 	t.ResourceVersion++
 	t.UpdatedAt = at
+	numberEvents(events, seqs, at)
 	return nil
 }
 

@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) stamp.Store) {
 		{"tenant/missing", testTenantMissing},
 		{"tenant/list ordered by name", testTenantList},
 		{"tenant/update with stale version", testTenantStaleUpdate},
+		{"tenant/update with events", testTenantUpdateWithEvents},
 		{"tenant/racing updates", testTenantRacingUpdates},
 		{"tenant/delete", testTenantDelete},
 		{"secrets/put and merge", testSecrets},
@@ -416,6 +417,47 @@ func testTenantStaleUpdate(t *testing.T, s stamp.Store) {
 		t.Errorf("ResourceVersion after a refused update: got %d, want %d unchanged", second.ResourceVersion, version)
 	}
 	assertEqual(t, "GetTenant after the refused update", normTenant(mustGetTenant(t, s, "acme")), normTenant(first))
+}
+
+// testTenantUpdateWithEvents: the events of an update are appended with
+// it, numbered after what came before; a refused update appends none.
+func testTenantUpdateWithEvents(t *testing.T, s stamp.Store) {
+	mustCreateTenant(t, s, newTenant("acme"))
+	before := &stamp.Event{Type: stamp.EventTenantCreated, Tenant: "acme"}
+	mustAppend(t, s, before)
+	tn, stale := mustGetTenant(t, s, "acme"), mustGetTenant(t, s, "acme")
+	tn.Status.Phase = stamp.PhaseReady
+	events := []*stamp.Event{
+		{Type: stamp.EventStep, Tenant: "acme", Step: stamp.StepRetire, Status: stamp.StatusOK},
+		{Type: stamp.EventTenantUpgraded, Tenant: "acme", Message: "from 1.0.0 to 2.0.0"},
+	}
+	if err := s.UpdateTenant(t.Context(), tn, events...); err != nil {
+		t.Fatalf("UpdateTenant with events: %v", err)
+	}
+	if events[0].Seq <= before.Seq || events[1].Seq <= events[0].Seq || events[0].Time.IsZero() {
+		t.Errorf("events of the update: seq %d, %d (time %v); want above %d, in order, with a time", events[0].Seq, events[1].Seq, events[0].Time, before.Seq)
+	}
+	assertEqual(t, "ListEvents after the update", normEvents(mustListEvents(t, s, stamp.EventFilter{})), normEvents(append([]*stamp.Event{before}, events...)))
+
+	stale.Status.Phase = stamp.PhaseFailed
+	refused := &stamp.Event{Type: stamp.EventTenantFailed, Tenant: "acme"}
+	if err := s.UpdateTenant(t.Context(), stale, refused); stamp.ErrorCode(err) != stamp.ECONFLICT {
+		t.Fatalf("UpdateTenant with events at a stale version: %v; want ECONFLICT", err)
+	}
+	if refused.Seq != 0 {
+		t.Errorf("the refused update's event got seq %d", refused.Seq)
+	}
+	if got := mustListEvents(t, s, stamp.EventFilter{}); len(got) != 3 {
+		t.Errorf("after a refused update: %d events, want the 3 from before", len(got))
+	}
+	missing := newTenant("globex")
+	missing.ResourceVersion = 1
+	if err := s.UpdateTenant(t.Context(), missing, &stamp.Event{Type: stamp.EventTenantReady, Tenant: "globex"}); stamp.ErrorCode(err) != stamp.ENOTFOUND {
+		t.Errorf("UpdateTenant with events of a missing tenant: %v; want ENOTFOUND", err)
+	}
+	if got := mustListEvents(t, s, stamp.EventFilter{}); len(got) != 3 {
+		t.Errorf("after an update of a missing tenant: %d events, want 3", len(got))
+	}
 }
 
 func testTenantRacingUpdates(t *testing.T, s stamp.Store) {
