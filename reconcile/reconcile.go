@@ -429,14 +429,8 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 			cancelSeed() // the seed run goes on in the driver; a retry finds it
 			return err
 		}
-		switch step {
-		case stamp.StepRemove:
+		if step == stamp.StepRemove {
 			return nil // the tenant and its events' subject are gone
-		case stamp.StepRetire:
-			u := p.t.Status.Upgrade
-			if err := p.event(ctx, &stamp.Event{Type: stamp.EventTenantUpgraded, Message: fmt.Sprintf("from %s to %s", u.From, u.To)}); err != nil {
-				return err
-			}
 		}
 		p.queued = p.r.cfg.Clock.Now()
 	}
@@ -457,8 +451,11 @@ func (p *pass) step(ctx context.Context, step string, queued time.Time) error {
 		return p.fail(ctx, step, queued, started, finished, err)
 	}
 	p.log.Debug("step done", "step", step, "wait", started.Sub(queued), "duration", finished.Sub(started))
-	if step == stamp.StepRemove {
+	switch step {
+	case stamp.StepRemove:
 		return nil // remove records its own event before the record goes
+	case stamp.StepRetire:
+		return nil // retire records its events with the write that ends the upgrade
 	}
 	return p.stepEvent(ctx, step, queued, started, finished)
 }
@@ -969,10 +966,21 @@ func (p *pass) syncRoute(ctx context.Context) error {
 // concurrent change of the tenant ends the pass. Steps running side by
 // side (seed beside start and health) write the status only through it.
 func (p *pass) update(ctx context.Context, change func(*stamp.TenantStatus)) error {
+	return p.updateWith(ctx, change)
+}
+
+// updateWith is update that appends events of the tenant in the same
+// transaction: a write that ends a move (an upgrade or its rollback) and
+// the events saying so are kept together or lost together, so a crash
+// between them cannot leave a finished move with no record of it.
+func (p *pass) updateWith(ctx context.Context, change func(*stamp.TenantStatus), events ...*stamp.Event) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	change(&p.t.Status)
-	err := p.r.cfg.Store.UpdateTenant(ctx, p.t)
+	for _, e := range events {
+		e.Tenant, e.Generation = p.t.Name, p.t.Generation
+	}
+	err := p.r.cfg.Store.UpdateTenant(ctx, p.t, events...)
 	switch stamp.ErrorCode(err) {
 	case "":
 		return nil

@@ -172,6 +172,7 @@ func (p *pass) drainLeft() time.Duration {
 // retire stops the old version once the new one serves, and ends the
 // upgrade. The snapshot is kept: a rollback to the old version restores it.
 func (p *pass) retire(ctx context.Context) error {
+	started := p.r.cfg.Clock.Now()
 	u := p.t.Status.Upgrade
 	if err := p.waitInFlight(ctx, u.From); err != nil {
 		return err
@@ -180,13 +181,18 @@ func (p *pass) retire(ctx context.Context) error {
 		return fmt.Errorf("retire version %s: %w", u.From, err)
 	}
 	now := p.r.cfg.Clock.Now()
-	err := p.update(ctx, func(st *stamp.TenantStatus) {
+	// The step's event and tenant.upgraded are written with the status
+	// that ends the upgrade: a crash after it leaves nothing to redo, so
+	// without them the upgrade would have no record.
+	err := p.updateWith(ctx, func(st *stamp.TenantStatus) {
 		st.Phase = stamp.PhaseReady
 		st.ObservedGeneration = p.t.Generation
 		st.Upgrade.Result = stamp.UpgradeSucceeded
 		st.Upgrade.FinishedAt = now
 		st.Upgrade.Migrating = false
-	})
+	},
+		&stamp.Event{Type: stamp.EventStep, Step: stamp.StepRetire, Status: stamp.StatusOK, QueuedAt: p.queued, StartedAt: started, FinishedAt: now},
+		&stamp.Event{Type: stamp.EventTenantUpgraded, Message: fmt.Sprintf("from %s to %s", u.From, u.To)})
 	if err != nil {
 		return err
 	}
@@ -298,19 +304,18 @@ func (p *pass) rollback(ctx context.Context) error {
 	p.t.Spec.Version = u.From
 	p.t.Generation++
 	p.mu.Unlock()
-	err := p.update(ctx, func(st *stamp.TenantStatus) {
+	err := p.updateWith(ctx, func(st *stamp.TenantStatus) {
 		if checked {
 			st.Phase = stamp.PhaseReady
 		}
 		st.ObservedGeneration = p.t.Generation
 		st.Upgrade.Result, st.Upgrade.FinishedAt = stamp.UpgradeRolledBack, now
-	})
+	}, &stamp.Event{Type: stamp.EventTenantRolledBack, Step: u.FailedStep, Status: stamp.StatusFailed,
+		Message: fmt.Sprintf("upgrade from %s to %s failed at %s and was undone; %s serves: %s", u.From, u.To, u.FailedStep, u.From, u.Message)})
 	if err != nil {
 		return err
 	}
-	if err := p.syncRoute(ctx); err != nil {
-		return err
-	}
-	return p.event(ctx, &stamp.Event{Type: stamp.EventTenantRolledBack, Step: u.FailedStep, Status: stamp.StatusFailed,
-		Message: fmt.Sprintf("upgrade from %s to %s failed at %s and was undone; %s serves: %s", u.From, u.To, u.FailedStep, u.From, u.Message)})
+	err = p.syncRoute(ctx)
+	p.moved()
+	return err
 }
