@@ -67,6 +67,8 @@ type ServiceObserved struct {
 	Restarts int `json:"restarts"`
 	// LastExit describes the last exit ("exit status 1", "signal: killed").
 	LastExit string `json:"lastExit,omitempty"`
+	// LastExitAt is when the last exit was seen; zero if none was.
+	LastExitAt time.Time `json:"lastExitAt,omitzero"`
 }
 
 // Instance is one running copy of one service.

@@ -65,8 +65,9 @@ type Monitor struct {
 
 // tenantWatch is what the monitor knows of one tenant.
 type tenantWatch struct {
-	loaded   bool // its open incidents were read from the store
-	checking bool // a check runs
+	since    time.Time // when the monitor began to watch it
+	loaded   bool      // its open incidents were read from the store
+	checking bool      // a check runs
 	services map[string]*serviceWatch
 	step     *serviceWatch // the tenant's failed reconcile step, as a pseudo-service
 }
@@ -202,11 +203,7 @@ func (m *Monitor) tick(ctx context.Context, wg *sync.WaitGroup) error {
 		if t == nil {
 			continue
 		}
-		tw := m.tenants[name]
-		if tw == nil {
-			tw = &tenantWatch{services: map[string]*serviceWatch{}}
-			m.tenants[name] = tw
-		}
+		tw := m.watch(name)
 		if !tw.checking && tw.due(now) {
 			due = append(due, t)
 			tw.checking = true
@@ -312,7 +309,7 @@ func (m *Monitor) check(ctx context.Context, t *stamp.Tenant) error {
 func (m *Monitor) observe(ctx context.Context, tenant, name string, svc *blueprint.Service, replicas int, so *stamp.ServiceObserved, rev string) observation {
 	m.mu.Lock()
 	sw := m.service(tenant, name)
-	exited := sw.seen && so.Restarts > sw.restarts
+	exited := sw.exited(so, m.tenants[tenant].since)
 	sw.restarts, sw.seen = so.Restarts, true
 	m.mu.Unlock()
 
@@ -355,6 +352,18 @@ func (m *Monitor) observe(ctx context.Context, tenant, name string, svc *bluepri
 		o.state = stamp.HealthDegraded
 	}
 	return o
+}
+
+// exited reports whether so shows an exit the monitor has not counted: a
+// restart since the last check or, at the first look at the service, one
+// after the monitor began to watch the tenant (watched). A service that
+// died between the two (a new tenant's first second, an upgrade's new
+// instances) is an exit too, not the baseline.
+func (sw *serviceWatch) exited(so *stamp.ServiceObserved, watched time.Time) bool {
+	if sw.seen {
+		return so.Restarts > sw.restarts
+	}
+	return so.Restarts > 0 && !so.LastExitAt.Before(watched)
 }
 
 // apply records what a check of service (or, with name "", the tenant's
@@ -525,14 +534,20 @@ func (m *Monitor) doneChecking(tenant string) {
 	}
 }
 
+// watch returns the watch of tenant, creating it. m.mu must be held.
+func (m *Monitor) watch(tenant string) *tenantWatch {
+	tw := m.tenants[tenant]
+	if tw == nil {
+		tw = &tenantWatch{since: m.cfg.Clock.Now(), services: map[string]*serviceWatch{}}
+		m.tenants[tenant] = tw
+	}
+	return tw
+}
+
 // service returns the watch of service name of tenant ("" for the
 // tenant's reconcile), creating it. m.mu must be held.
 func (m *Monitor) service(tenant, name string) *serviceWatch {
-	tw := m.tenants[tenant]
-	if tw == nil {
-		tw = &tenantWatch{services: map[string]*serviceWatch{}}
-		m.tenants[tenant] = tw
-	}
+	tw := m.watch(tenant)
 	if name == "" {
 		if tw.step == nil {
 			tw.step = &serviceWatch{}

@@ -106,3 +106,26 @@ func TestExitOpensAtOnceAndARestartedMonitorResolves(t *testing.T) {
 		t.Errorf("after the restarted monitor saw it healthy: %+v", got)
 	}
 }
+
+// TestExitBeforeTheFirstLookCounts: an exit after the monitor began to
+// watch the tenant but before it first looked at the service is an exit;
+// one from before the watch began is the baseline.
+func TestExitBeforeTheFirstLookCounts(t *testing.T) {
+	watched := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name string
+		sw   serviceWatch
+		so   stamp.ServiceObserved
+		want bool
+	}{
+		{"never exited", serviceWatch{}, stamp.ServiceObserved{}, false},
+		{"exited before the watch", serviceWatch{}, stamp.ServiceObserved{Restarts: 2, LastExitAt: watched.Add(-time.Second)}, false},
+		{"exited after the watch, before the first look", serviceWatch{}, stamp.ServiceObserved{Restarts: 1, LastExitAt: watched.Add(time.Second)}, true},
+		{"no restart since the last look", serviceWatch{seen: true, restarts: 1}, stamp.ServiceObserved{Restarts: 1, LastExitAt: watched.Add(time.Second)}, false},
+		{"a restart since the last look", serviceWatch{seen: true, restarts: 1}, stamp.ServiceObserved{Restarts: 2, LastExitAt: watched.Add(time.Second)}, true},
+	} {
+		if got := tt.sw.exited(&tt.so, watched); got != tt.want {
+			t.Errorf("%s: exited = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

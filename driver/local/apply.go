@@ -301,7 +301,7 @@ func (d *Driver) Observe(ctx context.Context, tenant string) (*stamp.Observed, e
 			}
 			so := &stamp.ServiceObserved{Instances: []stamp.Instance{}}
 			if st := t.stats[svc.Name]; st != nil {
-				so.Restarts, so.LastExit = st.Restarts, st.LastExit
+				so.Restarts, so.LastExit, so.LastExitAt = st.Restarts, st.LastExit, st.LastExitAt
 			}
 			obs.Services[svc.Name] = so
 		}

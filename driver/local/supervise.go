@@ -149,7 +149,7 @@ func (s *supervisor) exited(status string) {
 		s.t.stats[s.svc.Name] = st
 	}
 	st.Restarts++
-	st.LastExit = status
+	st.LastExit, st.LastExitAt = status, time.Now()
 }
 
 func (s *supervisor) setProc(p *proc) {
