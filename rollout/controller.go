@@ -421,8 +421,8 @@ func (rd *round) moveTo(t *stamp.Tenant, version string, gen int64) *stamp.Tenan
 }
 
 // gate judges wave w, whose tenants are all done: it passes (true, and
-// the next wave starts) once every tenant of it stayed upgraded and
-// serving for the soak with a 5xx rate under the limit. A failed tenant or
+// the next wave starts) once every tenant of it stayed upgraded, serving
+// and free of new incidents for the soak with a 5xx rate under the limit. A failed tenant or
 // gate stops the release: rolled back or paused, as the spec says.
 func (rd *round) gate(w int) bool {
 	r := rd.r
@@ -455,6 +455,10 @@ func (rd *round) gate(w int) bool {
 			rd.failGate(w, fmt.Sprintf("tenant %s is %s while the wave soaks", name, phase))
 			return false
 		}
+	}
+	if reason := rd.incidents(w); reason != "" {
+		rd.failGate(w, reason)
+		return false
 	}
 	c := rd.c
 	c.mu.Lock()
@@ -499,6 +503,47 @@ func (rd *round) gate(w int) bool {
 	}
 	return true
 }
+
+// incidents returns why wave w is not healthy, or "": the open incidents
+// (acknowledged ones too) of the tenants it moved, opened since their
+// move began. The health monitor of whichever server holds a tenant opens
+// them (an exit at once, failing probes after the incident grace), so the
+// gate sees live health, not the phase the reconciler last wrote. An
+// incident older than the move is the tenant's own trouble, not the
+// release's. A store error is kept in rd.err.
+func (rd *round) incidents(w int) string {
+	started := map[string]time.Time{}
+	for _, rt := range rd.r.Status.Tenants {
+		if rt.Wave == w && rt.State == stamp.ReleaseTenantUpgraded && !rt.StartedAt.IsZero() {
+			started[rt.Name] = rt.StartedAt
+		}
+	}
+	if len(started) == 0 {
+		return ""
+	}
+	// Newest first: those of this soak come before any limit cuts the list.
+	open, err := rd.c.cfg.Store.ListIncidents(rd.ctx, stamp.IncidentFilter{Open: true, Limit: maxOpenIncidents})
+	if err != nil {
+		if rd.err == nil {
+			rd.err = fmt.Errorf("list open incidents: %w", err)
+		}
+		return ""
+	}
+	var found []string
+	for _, inc := range open {
+		if since, ok := started[inc.Tenant]; ok && !inc.OpenedAt.Before(since) {
+			found = append(found, fmt.Sprintf("%s: %s (%s, %s: %s)", inc.Tenant, inc.ID, cmp.Or(inc.Service, "tenant"), inc.Cause, inc.Message))
+		}
+	}
+	if len(found) == 0 {
+		return ""
+	}
+	slices.Sort(found)
+	return fmt.Sprintf("%d open incident(s) on the wave's tenants: %s", len(found), joinShort(found))
+}
+
+// maxOpenIncidents is how many open incidents a gate reads, newest first.
+const maxOpenIncidents = 5000
 
 func (rd *round) counters(tenant string) [2]uint64 {
 	if rd.c.cfg.Counters == nil {

@@ -282,6 +282,38 @@ func TestGateFailsOnTheRouters5xxRateAndPauses(t *testing.T) {
 	}
 }
 
+// TestGateFailsOnAnIncidentOpenedDuringTheSoak: the monitor's incidents
+// are the gate's live health. One opened before the move is the tenant's
+// own and does not fail it; one opened since does, naming it.
+func TestGateFailsOnAnIncidentOpenedDuringTheSoak(t *testing.T) {
+	f := newFixture(t, "a", "b")
+	incident := func(id string, at time.Time) {
+		t.Helper()
+		inc := &stamp.Incident{ID: id, Tenant: "a", Service: "web", Cause: stamp.CauseExit, State: stamp.IncidentOpen,
+			Message: "0 of 1 instances running; last exit: signal: killed", OpenedAt: at}
+		if err := f.st.CreateIncident(f.ctx, inc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	incident("inc-before", f.now.Add(-time.Minute))
+	f.release(stamp.ReleaseSpec{Waves: []stamp.Wave{{Count: 1}, {Percent: 100}}, MaxParallel: 4, Soak: stamp.Duration(time.Minute)})
+	f.advance()
+	f.finishUpgrade("a")
+	r := f.advance()
+	if r.Status.GateSince.IsZero() || r.Status.State != stamp.ReleaseRunning {
+		t.Fatalf("an incident from before the move failed the gate: %s %q", r.Status.State, r.Status.Message)
+	}
+	f.now = f.now.Add(10 * time.Second)
+	incident("inc-during", f.now)
+	r = f.advance()
+	if r.Status.State != stamp.ReleaseRollingBack || !strings.Contains(r.Status.Message, "1 open incident(s) on the wave's tenants: [a: inc-during (web, exit: 0 of 1 instances running") {
+		t.Fatalf("after an incident in the soak: %s %q", r.Status.State, r.Status.Message)
+	}
+	if b := f.tenant("b"); b.Generation != 1 {
+		t.Errorf("b was moved by a failed release: generation %d", b.Generation)
+	}
+}
+
 // TestMoveRecordedButNotWritten is a crash between writing the release
 // (tenant upgrading at generation 2) and writing the tenant: the next
 // round writes the tenant's move, once.

@@ -364,6 +364,56 @@ func TestBrokenReleaseRollsBack(t *testing.T) {
 	}
 }
 
+// TestReleaseGateFailsOnACrashDuringTheSoak: the canary passes its
+// upgrade, then its new process is killed while the wave soaks. The
+// monitor's incident fails the gate, so the canary goes back to the old
+// version and the next wave never starts.
+func TestReleaseGateFailsOnACrashDuringTheSoak(t *testing.T) {
+	s := startStampServer(t)
+	pushLedger(t, s, 1, 2)
+	createTenants(t, s, "1.0.0", "t0", "t1")
+	generation := s.tenant("t1").Generation
+
+	s.mustCLI("release", "create", "ledger@2.0.0", "--waves", "1,100%", "--soak", "1m")
+	var id string
+	waitFor(t, "the canary to soak", time.Minute, func() bool {
+		rels, err := s.client().Releases(context.Background())
+		if err != nil || len(rels) != 1 {
+			return false
+		}
+		id = rels[0].ID
+		return !rels[0].Status.GateSince.IsZero()
+	})
+	var killed bool
+	for _, p := range tenantProcesses(t, s.data) {
+		if p.tenant == "t0" && strings.HasSuffix(p.id, "@2.0.0") {
+			if err := syscall.Kill(p.pid, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			killed = true
+		}
+	}
+	if !killed {
+		t.Fatalf("no process of t0 at 2.0.0: %v", tenantProcesses(t, s.data))
+	}
+	var rel *stamp.Release
+	waitFor(t, "the release to fail and roll back", time.Minute, func() bool {
+		var err error
+		rel, err = s.client().Release(context.Background(), id)
+		return err == nil && rel.Finished()
+	})
+	if rel.Status.State != stamp.ReleaseFailed || !strings.Contains(rel.Status.Message, "open incident(s) on the wave's tenants: [t0: inc-") ||
+		!strings.Contains(rel.Status.Message, "exit") {
+		t.Errorf("release: %s %q; want failed on t0's incident", rel.Status.State, rel.Status.Message)
+	}
+	if t0 := s.tenant("t0"); t0.Spec.Version != "1.0.0" || t0.Status.Version != "1.0.0" {
+		t.Errorf("t0 after the failed gate: spec %s, serving %s; want 1.0.0", t0.Spec.Version, t0.Status.Version)
+	}
+	if t1 := s.tenant("t1"); t1.Generation != generation || t1.Status.Version != "1.0.0" {
+		t.Errorf("t1 was touched: generation %d (was %d), serving %s", t1.Generation, generation, t1.Status.Version)
+	}
+}
+
 // TestReleaseSurvivesServerKill kills the server with SIGKILL in the
 // middle of a release over 30 tenants; restarted, it finishes the release
 // and every tenant ends on the new version, upgraded exactly once.
