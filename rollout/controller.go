@@ -504,13 +504,15 @@ func (rd *round) gate(w int) bool {
 	return true
 }
 
-// incidents returns why wave w is not healthy, or "": the open incidents
-// (acknowledged ones too) of the tenants it moved, opened since their
-// move began. The health monitor of whichever server holds a tenant opens
-// them (an exit at once, failing probes after the incident grace), so the
-// gate sees live health, not the phase the reconciler last wrote. An
-// incident older than the move is the tenant's own trouble, not the
-// release's. A store error is kept in rd.err.
+// incidents returns why wave w is not healthy, or "": the incidents of the
+// tenants it moved opened since their move began, resolved ones too. The
+// health monitor of whichever server holds a tenant opens them (an exit at
+// once, failing probes after the incident grace), so the gate sees live
+// health, not the phase the reconciler last wrote. A crash the driver
+// restarted from counts although its incident resolved a second later:
+// the new version was not healthy for the whole soak. An incident older
+// than the move is the tenant's own trouble, not the release's. A store
+// error is kept in rd.err.
 func (rd *round) incidents(w int) string {
 	started := map[string]time.Time{}
 	for _, rt := range rd.r.Status.Tenants {
@@ -521,29 +523,29 @@ func (rd *round) incidents(w int) string {
 	if len(started) == 0 {
 		return ""
 	}
-	// Newest first: those of this soak come before any limit cuts the list.
-	open, err := rd.c.cfg.Store.ListIncidents(rd.ctx, stamp.IncidentFilter{Open: true, Limit: maxOpenIncidents})
+	// Newest first: those since the moves come before the limit cuts.
+	list, err := rd.c.cfg.Store.ListIncidents(rd.ctx, stamp.IncidentFilter{Limit: maxIncidents})
 	if err != nil {
 		if rd.err == nil {
-			rd.err = fmt.Errorf("list open incidents: %w", err)
+			rd.err = fmt.Errorf("list incidents: %w", err)
 		}
 		return ""
 	}
 	var found []string
-	for _, inc := range open {
+	for _, inc := range list {
 		if since, ok := started[inc.Tenant]; ok && !inc.OpenedAt.Before(since) {
-			found = append(found, fmt.Sprintf("%s: %s (%s, %s: %s)", inc.Tenant, inc.ID, cmp.Or(inc.Service, "tenant"), inc.Cause, inc.Message))
+			found = append(found, fmt.Sprintf("%s: %s %s (%s, %s: %s)", inc.Tenant, inc.ID, inc.State, cmp.Or(inc.Service, "tenant"), inc.Cause, inc.Message))
 		}
 	}
 	if len(found) == 0 {
 		return ""
 	}
 	slices.Sort(found)
-	return fmt.Sprintf("%d open incident(s) on the wave's tenants: %s", len(found), joinShort(found))
+	return fmt.Sprintf("%d incident(s) on the wave's tenants since their upgrade: %s", len(found), joinShort(found))
 }
 
-// maxOpenIncidents is how many open incidents a gate reads, newest first.
-const maxOpenIncidents = 5000
+// maxIncidents is how many incidents a gate reads, newest first.
+const maxIncidents = 5000
 
 func (rd *round) counters(tenant string) [2]uint64 {
 	if rd.c.cfg.Counters == nil {

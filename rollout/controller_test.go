@@ -284,18 +284,22 @@ func TestGateFailsOnTheRouters5xxRateAndPauses(t *testing.T) {
 
 // TestGateFailsOnAnIncidentOpenedDuringTheSoak: the monitor's incidents
 // are the gate's live health. One opened before the move is the tenant's
-// own and does not fail it; one opened since does, naming it.
+// own and does not fail it; one opened since does, naming it, even once
+// resolved (a crash the driver restarted from).
 func TestGateFailsOnAnIncidentOpenedDuringTheSoak(t *testing.T) {
 	f := newFixture(t, "a", "b")
-	incident := func(id string, at time.Time) {
+	incident := func(id string, at time.Time, state string) {
 		t.Helper()
-		inc := &stamp.Incident{ID: id, Tenant: "a", Service: "web", Cause: stamp.CauseExit, State: stamp.IncidentOpen,
-			Message: "0 of 1 instances running; last exit: signal: killed", OpenedAt: at}
+		inc := &stamp.Incident{ID: id, Tenant: "a", Service: "web", Cause: stamp.CauseExit, State: state,
+			Message: "1 of 1 instances running; restarted 1 times, last exit: signal: killed", OpenedAt: at}
+		if state == stamp.IncidentResolved {
+			inc.ResolvedAt, inc.ResolvedBy = at.Add(time.Second), "monitor"
+		}
 		if err := f.st.CreateIncident(f.ctx, inc); err != nil {
 			t.Fatal(err)
 		}
 	}
-	incident("inc-before", f.now.Add(-time.Minute))
+	incident("inc-before", f.now.Add(-time.Minute), stamp.IncidentOpen)
 	f.release(stamp.ReleaseSpec{Waves: []stamp.Wave{{Count: 1}, {Percent: 100}}, MaxParallel: 4, Soak: stamp.Duration(time.Minute)})
 	f.advance()
 	f.finishUpgrade("a")
@@ -304,9 +308,10 @@ func TestGateFailsOnAnIncidentOpenedDuringTheSoak(t *testing.T) {
 		t.Fatalf("an incident from before the move failed the gate: %s %q", r.Status.State, r.Status.Message)
 	}
 	f.now = f.now.Add(10 * time.Second)
-	incident("inc-during", f.now)
+	incident("inc-during", f.now, stamp.IncidentResolved)
 	r = f.advance()
-	if r.Status.State != stamp.ReleaseRollingBack || !strings.Contains(r.Status.Message, "1 open incident(s) on the wave's tenants: [a: inc-during (web, exit: 0 of 1 instances running") {
+	want := "1 incident(s) on the wave's tenants since their upgrade: [a: inc-during resolved (web, exit: 1 of 1 instances running"
+	if r.Status.State != stamp.ReleaseRollingBack || !strings.Contains(r.Status.Message, want) {
 		t.Fatalf("after an incident in the soak: %s %q", r.Status.State, r.Status.Message)
 	}
 	if b := f.tenant("b"); b.Generation != 1 {

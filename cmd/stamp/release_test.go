@@ -402,7 +402,7 @@ func TestReleaseGateFailsOnACrashDuringTheSoak(t *testing.T) {
 		rel, err = s.client().Release(context.Background(), id)
 		return err == nil && rel.Finished()
 	})
-	if rel.Status.State != stamp.ReleaseFailed || !strings.Contains(rel.Status.Message, "open incident(s) on the wave's tenants: [t0: inc-") ||
+	if rel.Status.State != stamp.ReleaseFailed || !strings.Contains(rel.Status.Message, "incident(s) on the wave's tenants since their upgrade: [t0: inc-") ||
 		!strings.Contains(rel.Status.Message, "exit") {
 		t.Errorf("release: %s %q; want failed on t0's incident", rel.Status.State, rel.Status.Message)
 	}
