@@ -1,7 +1,7 @@
 // Package health owns how Stamp decides that a tenant's service is healthy:
-// today the HTTP probes (Probe, WaitHealthy) that the reconciler's health
-// step and rollouts gate on; later the monitor that probes every tenant and
-// records incidents.
+// the HTTP probes (Probe, WaitHealthy) that the reconciler's health and
+// check steps take, and the Prober with which the monitor probes every
+// instance again and again.
 package health
 
 import (
@@ -71,14 +71,25 @@ func Probe(ctx context.Context, client *http.Client, url string, timeout time.Du
 	head := make([]byte, maxQuoted)
 	n, _ := io.ReadFull(resp.Body, head)
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		what := fmt.Sprintf("status %d", resp.StatusCode)
-		if body := strings.Join(strings.Fields(strings.ToValidUTF8(string(head[:n]), "?")), " "); body != "" && resp.StatusCode >= 400 {
-			what += ": " + body // what the app says is wrong
-		}
-		return &probeError{url: url, what: what}
+	if err := statusError(resp.StatusCode, head[:n]); err != nil {
+		err.url = url
+		return err
 	}
 	return nil
+}
+
+// statusError returns nil for a 2xx status and otherwise a *probeError
+// (without its url) naming the status and quoting head, the start of the
+// answer, for a 4xx or 5xx.
+func statusError(status int, head []byte) *probeError {
+	if status >= 200 && status <= 299 {
+		return nil
+	}
+	what := fmt.Sprintf("status %d", status)
+	if body := strings.Join(strings.Fields(strings.ToValidUTF8(string(head), "?")), " "); body != "" && status >= 400 {
+		what += ": " + body // what the app says is wrong
+	}
+	return &probeError{what: what}
 }
 
 // describe turns a transport error into the short phrase a person needs.

@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -54,8 +53,8 @@ type Config struct {
 // it with Run.
 type Monitor struct {
 	cfg    Config
-	slots  chan struct{} // one per probe running
-	client *http.Client  // keeps a connection to each instance it probes
+	slots  chan struct{}  // one per probe running
+	prober *health.Prober // keeps a connection to each instance it probes
 
 	mu       sync.Mutex
 	tenants  map[string]*tenantWatch
@@ -102,13 +101,10 @@ func New(cfg Config) *Monitor {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	// Probes reuse their connections: a new TCP connection for every
-	// probe of every instance every second was most of the monitor's CPU.
-	client := &http.Client{
-		Transport:     &http.Transport{MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute, DisableCompression: true},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	return &Monitor{cfg: cfg, slots: make(chan struct{}, cfg.Probes), client: client, tenants: map[string]*tenantWatch{}}
+	// Probes reuse their connections (a new TCP connection for every
+	// probe of every instance every second was most of the monitor's CPU)
+	// and run on the checking goroutine, without net/http's transport.
+	return &Monitor{cfg: cfg, slots: make(chan struct{}, cfg.Probes), prober: health.NewProber(), tenants: map[string]*tenantWatch{}}
 }
 
 // Health returns the health of tenant (stamp.Health*) and of each of its
@@ -152,6 +148,7 @@ func (m *Monitor) TenantHealth(tenant string) *stamp.TenantHealth {
 
 // Run watches until ctx ends, then waits for the checks under way.
 func (m *Monitor) Run(ctx context.Context) error {
+	defer m.prober.Close()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ticker := time.NewTicker(m.cfg.Tick)
@@ -324,7 +321,7 @@ func (m *Monitor) observe(ctx context.Context, tenant, name string, svc *bluepri
 	if svc.Health != nil {
 		ok = 0
 		for _, inst := range running {
-			err := health.Probe(ctx, m.client, "http://"+inst.Endpoint+svc.Health.HTTP, svc.Health.Timeout)
+			err := m.prober.Probe(ctx, inst.Endpoint, svc.Health.HTTP, svc.Health.Timeout)
 			if err == nil {
 				ok++
 			} else {

@@ -1,0 +1,154 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// countingServer is an httptest server answering with h that counts the
+// connections made to it.
+func countingServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, &conns
+}
+
+func endpoint(srv *httptest.Server) string { return strings.TrimPrefix(srv.URL, "http://") }
+
+func TestProberAnswers(t *testing.T) {
+	ok := server(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	unavailable := server(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+	})
+	redirect := server(t, func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/login", http.StatusFound) })
+	slow := hangingServer(t)
+	refused := strings.TrimSuffix(strings.TrimPrefix(refusedURL(t), "http://"), "/healthz")
+
+	p := NewProber()
+	defer p.Close()
+	tests := []struct {
+		name     string
+		endpoint string
+		timeout  time.Duration
+		want     string // "" for success
+		wantIs   error
+	}{
+		{name: "200", endpoint: endpoint(ok), timeout: 5 * time.Second},
+		{name: "503", endpoint: endpoint(unavailable), timeout: 5 * time.Second,
+			want: "GET " + unavailable.URL + "/healthz: status 503: starting"},
+		{name: "redirect is not followed", endpoint: endpoint(redirect), timeout: 5 * time.Second,
+			want: "GET " + redirect.URL + "/healthz: status 302"},
+		{name: "slow beyond timeout", endpoint: endpoint(slow), timeout: 50 * time.Millisecond,
+			want: "GET " + slow.URL + "/healthz: no answer within 50ms", wantIs: os.ErrDeadlineExceeded},
+		{name: "refused", endpoint: refused, timeout: 5 * time.Second,
+			want: "GET http://" + refused + "/healthz: connection refused", wantIs: syscall.ECONNREFUSED},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for range 2 { // the second time on the kept connection, where there is one
+				err := p.Probe(context.Background(), tt.endpoint, "/healthz", tt.timeout)
+				if tt.want == "" {
+					if err != nil {
+						t.Fatalf("got %v, want nil", err)
+					}
+					continue
+				}
+				if err == nil || err.Error() != tt.want {
+					t.Fatalf("got %v, want %q", err, tt.want)
+				}
+				if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+					t.Errorf("errors.Is(%v, %v) = false, want true", err, tt.wantIs)
+				}
+			}
+		})
+	}
+}
+
+func TestProberKeepsOneConnection(t *testing.T) {
+	var ua atomic.Value
+	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		ua.Store(r.UserAgent() + " " + r.Host + " " + r.URL.Path)
+		w.Write([]byte("ok"))
+	})
+	p := NewProber()
+	defer p.Close()
+	for i := range 20 {
+		if err := p.Probe(context.Background(), endpoint(srv), "/healthz", 5*time.Second); err != nil {
+			t.Fatalf("probe %d: %v", i, err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("20 probes made %d connections, want 1", n)
+	}
+	if got, want := ua.Load(), "stamp-health "+endpoint(srv)+" /healthz"; got != want {
+		t.Errorf("request seen as %q, want %q", got, want)
+	}
+}
+
+// TestProberReplacesAClosedConnection: an instance that closed the kept
+// connection (it restarted, or timed the connection out) is asked again
+// on a new one, not reported unhealthy.
+func TestProberReplacesAClosedConnection(t *testing.T) {
+	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	p := NewProber()
+	defer p.Close()
+	for i := range 3 {
+		if err := p.Probe(context.Background(), endpoint(srv), "/healthz", 5*time.Second); err != nil {
+			t.Fatalf("probe %d: %v", i, err)
+		}
+		srv.CloseClientConnections()
+	}
+	if n := conns.Load(); n != 3 {
+		t.Errorf("3 probes, each after the server closed the connection, made %d connections, want 3", n)
+	}
+}
+
+func TestProberHonoursConnectionClose(t *testing.T) {
+	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		w.Write([]byte("ok"))
+	})
+	p := NewProber()
+	defer p.Close()
+	for i := range 3 {
+		if err := p.Probe(context.Background(), endpoint(srv), "/healthz", 5*time.Second); err != nil {
+			t.Fatalf("probe %d: %v", i, err)
+		}
+	}
+	if n := conns.Load(); n != 3 {
+		t.Errorf("3 probes of a server that closes: %d connections, want 3", n)
+	}
+}
+
+func TestProberCancelled(t *testing.T) {
+	srv := hangingServer(t)
+	p := NewProber()
+	defer p.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	err := p.Probe(ctx, endpoint(srv), "/", 5*time.Second)
+	if want := "GET " + srv.URL + "/: context canceled"; err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %q", err, want)
+	}
+	if waited := time.Since(start); waited > 2*time.Second {
+		t.Errorf("a cancelled probe returned after %s", waited)
+	}
+}
