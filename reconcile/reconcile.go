@@ -434,10 +434,7 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 		}
 		p.queued = p.r.cfg.Clock.Now()
 	}
-	if p.t.Ready() && !p.upgrade {
-		return p.event(ctx, &stamp.Event{Type: stamp.EventTenantReady, Message: p.t.Status.URL})
-	}
-	return nil
+	return nil // route recorded tenant.ready, or retire tenant.upgraded
 }
 
 // step takes one step and records it as an event, or records its failure
@@ -451,11 +448,11 @@ func (p *pass) step(ctx context.Context, step string, queued time.Time) error {
 		return p.fail(ctx, step, queued, started, finished, err)
 	}
 	p.log.Debug("step done", "step", step, "wait", started.Sub(queued), "duration", finished.Sub(started))
-	switch step {
-	case stamp.StepRemove:
+	switch {
+	case step == stamp.StepRemove:
 		return nil // remove records its own event before the record goes
-	case stamp.StepRetire:
-		return nil // retire records its events with the write that ends the upgrade
+	case step == stamp.StepRetire, step == stamp.StepRoute && !p.upgrade:
+		return nil // recorded with the write that ends the upgrade or makes the tenant ready
 	}
 	return p.stepEvent(ctx, step, queued, started, finished)
 }
@@ -853,6 +850,7 @@ func (p *pass) health(ctx context.Context) error {
 }
 
 func (p *pass) route(ctx context.Context) error {
+	started := p.r.cfg.Clock.Now()
 	obs, err := p.r.cfg.Driver.Observe(ctx, p.t.Name)
 	if err != nil {
 		return fmt.Errorf("observe: %w", err)
@@ -865,8 +863,22 @@ func (p *pass) route(ctx context.Context) error {
 			}
 		}
 	}
+	url := ""
+	if len(endpoints) > 0 {
+		url = p.r.cfg.URL(p.t.Name)
+	}
 	now := p.r.cfg.Clock.Now()
-	err = p.update(ctx, func(st *stamp.TenantStatus) {
+	var events []*stamp.Event
+	if !p.upgrade {
+		// The step's event and tenant.ready go with the write that makes
+		// the tenant ready: a crash after it leaves nothing to redo, so
+		// without them the tenant would be ready with no record of it.
+		events = []*stamp.Event{
+			{Type: stamp.EventStep, Step: stamp.StepRoute, Status: stamp.StatusOK, QueuedAt: p.queued, StartedAt: started, FinishedAt: now},
+			{Type: stamp.EventTenantReady, Message: url},
+		}
+	}
+	err = p.updateWith(ctx, func(st *stamp.TenantStatus) {
 		st.Version = p.t.Spec.Version
 		if p.upgrade {
 			// The old version runs on until retired: the upgrade is
@@ -878,12 +890,9 @@ func (p *pass) route(ctx context.Context) error {
 		}
 		st.FailedStep, st.Message = "", ""
 		st.Endpoints = endpoints
-		st.URL = ""
-		if len(endpoints) > 0 {
-			st.URL = p.r.cfg.URL(p.t.Name)
-		}
+		st.URL = url
 		st.ReadyAt = now
-	})
+	}, events...)
 	if err != nil {
 		return err
 	}
