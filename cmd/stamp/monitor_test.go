@@ -95,8 +95,12 @@ func TestCrashLoopIsBackedOffAndStaysAnIncident(t *testing.T) {
 	dir := blueprintDir(t, "command: [bin/ledger, serve]", `command: [sh, -c, "echo starting; echo 'config: DATABASE_URL is corrupt' >&2; exit 4"]`)
 	s := startStampServer(t, "--health-timeout", "2s")
 	s.mustCLI("blueprint", "push", dir)
-	if _, _, code := s.cli("tenant", "create", "acme", "--blueprint", "ledger"); code == 0 {
+	_, errOut, code := s.cli("tenant", "create", "acme", "--blueprint", "ledger", "--timeout", "90s")
+	switch {
+	case code == 0:
 		t.Fatal("a tenant whose service exits at once was created")
+	case !strings.Contains(errOut, "failed at step health"):
+		t.Fatalf("create of a tenant whose service exits at once: exit %d\n%s\nserver log:\n%s", code, errOut, lastLines(s.log(), 40))
 	}
 	inc := waitIncident(t, s, "acme", "an incident for the failed tenant", func(i *stamp.Incident) bool { return i.State == stamp.IncidentOpen })
 	if !strings.Contains(inc.Message, "exit status 4") || !strings.Contains(inc.LastLogs, "DATABASE_URL is corrupt") {
