@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	stamp "github.com/stamphq/stamp"
@@ -55,7 +56,7 @@ type Config struct {
 	Holder         string
 	LeaseTTL       time.Duration // how long a lease lasts unrenewed; default 5s
 	WatchInterval  time.Duration // how often the event log is read for new work; default 250ms
-	Workers        int           // concurrent passes; default 8
+	Workers        int           // passes doing work at once (waits aside not counted); default 8
 	HealthTimeout  time.Duration // how long a new instance may take to pass its health check; default 60s
 	ResyncInterval time.Duration // every tenant is checked this often; default 30s
 	// DrainDelay is how long an upgraded tenant's old version keeps
@@ -94,6 +95,14 @@ type Reconciler struct {
 	releasing  map[string]bool                 // tenants the driver is letting go of
 	releases   sync.WaitGroup                  // driver releases in flight
 	passes     map[string]context.CancelFunc   // cancels the running pass of a tenant
+
+	// slots holds one token per pass at work: Workers of them. A pass
+	// waiting on its own tenant (waitAside) gives its token back and a
+	// worker is added, so one tenant's long wait never holds the queue.
+	slots   chan struct{}
+	workers sync.WaitGroup
+	surplus atomic.Int32    // workers to end: one per waitAside that returned
+	runCtx  context.Context // Run's, for the workers waitAside adds
 }
 
 // New returns a Reconciler; nothing runs until Run.
@@ -140,6 +149,7 @@ func New(cfg Config) *Reconciler {
 		held:       map[string]time.Time{},
 		releasing:  map[string]bool{},
 		passes:     map[string]context.CancelFunc{},
+		slots:      make(chan struct{}, cfg.Workers),
 	}
 }
 
@@ -168,12 +178,9 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		defer wg.Done()
 		r.watch(ctx, after)
 	}()
+	r.runCtx = ctx
 	for range r.cfg.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.work(ctx)
-		}()
+		r.startWorker(ctx)
 	}
 	ticker := time.NewTicker(r.cfg.ResyncInterval)
 	defer ticker.Stop()
@@ -189,6 +196,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	}
 	r.queue.shutDown()
 	wg.Wait()
+	r.workers.Wait()
 	r.releases.Wait()
 	return nil
 }
@@ -211,13 +219,25 @@ func (r *Reconciler) resync(ctx context.Context) error {
 	return nil
 }
 
+func (r *Reconciler) startWorker(ctx context.Context) {
+	r.workers.Add(1)
+	go func() {
+		defer r.workers.Done()
+		r.work(ctx)
+	}()
+}
+
+// work takes tenants off the queue and reconciles each, holding a slot
+// while it does, until the queue shuts down or the worker is surplus.
 func (r *Reconciler) work(ctx context.Context) {
-	for {
+	for !r.endSurplus() {
 		name, queued, ok := r.queue.get()
 		if !ok {
 			return
 		}
+		r.slots <- struct{}{}
 		err := r.reconcile(ctx, name, queued)
+		<-r.slots
 		r.queue.done(name)
 		if ctx.Err() != nil {
 			continue
@@ -235,6 +255,34 @@ func (r *Reconciler) work(ctx context.Context) {
 		r.cfg.Logger.Warn("reconcile failed; will retry", "tenant", name, "attempt", n, "retry_in", delay, "err", err)
 		r.queue.addAfter(name, delay)
 	}
+}
+
+// endSurplus reports whether the calling worker should end, taking one
+// from the surplus if so.
+func (r *Reconciler) endSurplus() bool {
+	for {
+		n := r.surplus.Load()
+		if n <= 0 {
+			return false
+		}
+		if r.surplus.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
+}
+
+// waitAside runs wait, a pass's long wait on its own tenant (new instances
+// becoming healthy, requests to old ones draining), without holding a
+// slot: a worker is added for the queue meanwhile, and one ends once the
+// wait is over. Without it, Workers tenants whose new version never turns
+// healthy would stop every other tenant for --health-timeout.
+func (r *Reconciler) waitAside(wait func() error) error {
+	<-r.slots
+	r.startWorker(r.runCtx) // not the pass's context, which ends with the pass
+	err := wait()
+	r.slots <- struct{}{}
+	r.surplus.Add(1)
+	return err
 }
 
 // backoff is the delay before retry n (1-based): 200ms doubling to 30s.
@@ -831,7 +879,9 @@ func (p *pass) health(ctx context.Context) error {
 			url := "http://" + inst.Endpoint + svc.Health.Path
 			// Poll briskly: a new tenant's first answer is what the
 			// customer waits for; the blueprint interval is for watching.
-			err := health.WaitHealthy(ctx, nil, url, 5*time.Millisecond, svc.Health.Timeout, p.r.cfg.HealthTimeout)
+			err := p.r.waitAside(func() error {
+				return health.WaitHealthy(ctx, nil, url, 5*time.Millisecond, svc.Health.Timeout, p.r.cfg.HealthTimeout)
+			})
 			if err == nil {
 				continue
 			}

@@ -174,7 +174,7 @@ func (p *pass) drainLeft() time.Duration {
 func (p *pass) retire(ctx context.Context) error {
 	started := p.r.cfg.Clock.Now()
 	u := p.t.Status.Upgrade
-	if err := p.waitInFlight(ctx, u.From); err != nil {
+	if err := p.r.waitAside(func() error { return p.waitInFlight(ctx, u.From) }); err != nil {
 		return err
 	}
 	if err := p.r.cfg.Driver.Retire(ctx, p.t.Name, u.To); err != nil {

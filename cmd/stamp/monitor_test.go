@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/httpapi"
 )
 
 // waitIncident waits until tenant has an incident cond accepts, and
@@ -156,4 +158,32 @@ func countStarts(t *testing.T, s *stampServer) int {
 	t.Helper()
 	out := s.mustCLI("tenant", "logs", "acme")
 	return strings.Count(out, "starting\n")
+}
+
+// TestUnhealthyTenantDoesNotHoldTheQueue: with one worker, a tenant whose
+// service never turns healthy waits out its health timeout aside, and a
+// tenant created meanwhile becomes ready without waiting for it.
+func TestUnhealthyTenantDoesNotHoldTheQueue(t *testing.T) {
+	s := startStampServer(t, "--workers", "1", "--health-timeout", "10s")
+	s.mustCLI("blueprint", "push", blueprintDir(t, "name: ledger", "name: broken", "http: /healthz", "http: /missing"))
+	s.mustCLI("blueprint", "push", blueprintDir(t))
+	c := s.client()
+	if _, err := c.CreateTenant(context.Background(), httpapi.CreateTenantRequest{Name: "stuck", Blueprint: "broken"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "stuck to wait for its health", time.Minute, func() bool {
+		events, err := c.Events(context.Background(), stamp.EventFilter{Tenant: "stuck"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.ContainsFunc(events, func(e *stamp.Event) bool { return e.Step == stamp.StepStart && e.Status == stamp.StatusOK })
+	})
+	s.mustCLI("tenant", "create", "acme", "--blueprint", "ledger", "--timeout", "1m")
+	if stuck := s.tenant("stuck"); stuck.Status.Phase != stamp.PhaseProvisioning {
+		t.Fatalf("stuck is %s when acme is ready: acme waited for stuck's health timeout", stuck.Status.Phase)
+	}
+	waitFor(t, "stuck to fail at health", time.Minute, func() bool { return s.tenant("stuck").Status.Phase == stamp.PhaseFailed })
+	if stuck := s.tenant("stuck"); stuck.Status.FailedStep != stamp.StepHealth || !strings.Contains(stuck.Status.Message, "status 404") {
+		t.Errorf("stuck failed at %s: %s; want health, status 404", stuck.Status.FailedStep, stuck.Status.Message)
+	}
 }

@@ -60,7 +60,7 @@ func (c *serverConfig) flags(cmd *cobra.Command) {
 	f.StringVar(&c.ID, "id", "", "name of this server among those sharing a store (default: hostname and --listen)")
 	f.StringVar(&c.BaseDomain, "base-domain", "localhost", "tenants are served at <tenant>.<base-domain>")
 	f.StringVar(&c.Ports, "ports", "10000-19999", "loopback ports the local driver gives tenant instances, MIN-MAX")
-	f.IntVar(&c.Workers, "workers", 8, "tenants reconciled at once")
+	f.IntVar(&c.Workers, "workers", 8, "tenant passes doing work at once (a pass waiting on its tenant's health gives its slot back)")
 	f.DurationVar(&c.HealthTimeout, "health-timeout", 60*time.Second, "how long a new instance may take to pass its health check")
 	f.DurationVar(&c.DrainDelay, "drain", time.Second, "how long an upgraded tenant's old version runs on after the route switched")
 	f.DurationVar(&c.IncidentGrace, "incident-grace", 3*time.Second, "how long a service may fail its health probes before an incident opens")
