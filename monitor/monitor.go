@@ -67,6 +67,7 @@ type tenantWatch struct {
 	since    time.Time // when the monitor began to watch it
 	loaded   bool      // its open incidents were read from the store
 	checking bool      // a check runs
+	exited   bool      // the driver reported an exit since the last check began
 	services map[string]*serviceWatch
 	step     *serviceWatch // the tenant's failed reconcile step, as a pseudo-service
 }
@@ -165,6 +166,18 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}
 }
 
+// Exited tells the monitor that a process of tenant ended (the driver's
+// OnExit): the tenant is checked at the next tick, not at its next
+// probe, so an exit is seen within a tick whatever the probe interval.
+// It never blocks on a check.
+func (m *Monitor) Exited(tenant string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if tw := m.tenants[tenant]; tw != nil {
+		tw.exited = true
+	}
+}
+
 // listEvery is how often the tenants' records are read again.
 const listEvery = time.Second
 
@@ -201,9 +214,9 @@ func (m *Monitor) tick(ctx context.Context, wg *sync.WaitGroup) error {
 			continue
 		}
 		tw := m.watch(name)
-		if !tw.checking && tw.due(now) {
+		if !tw.checking && (tw.exited || tw.due(now)) {
 			due = append(due, t)
-			tw.checking = true
+			tw.checking, tw.exited = true, false
 		}
 	}
 	m.mu.Unlock()

@@ -187,3 +187,30 @@ func TestUnhealthyTenantDoesNotHoldTheQueue(t *testing.T) {
 		t.Errorf("stuck failed at %s: %s; want health, status 404", stuck.Status.FailedStep, stuck.Status.Message)
 	}
 }
+
+// TestExitIsSeenBeforeTheNextProbe: with probes a minute apart, a killed
+// process still opens its incident at once, because the driver tells the
+// monitor of the exit instead of waiting for the next probe to find it.
+func TestExitIsSeenBeforeTheNextProbe(t *testing.T) {
+	s := startStampServer(t)
+	s.mustCLI("blueprint", "push", blueprintDir(t, "interval: 1s", "interval: 1m"))
+	s.mustCLI("tenant", "create", "acme", "--blueprint", "ledger")
+	waitFor(t, "the monitor to see acme healthy", 30*time.Second, func() bool {
+		h := s.tenant("acme").Health
+		return h != nil && h.State == stamp.HealthHealthy
+	})
+	procs := tenantProcesses(t, s.data)
+	if len(procs) != 1 {
+		t.Fatalf("processes: %v", procs)
+	}
+	killed := time.Now()
+	if err := syscall.Kill(procs[0].pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	inc := waitIncident(t, s, "acme", "an incident for the kill", func(i *stamp.Incident) bool { return i.Cause == stamp.CauseExit })
+	// The next probe is about a minute after the first: an incident in
+	// well under that came from the exit itself.
+	if took := inc.OpenedAt.Sub(killed); took > 20*time.Second {
+		t.Errorf("the incident opened %s after the kill, with probes a minute apart", took.Round(time.Millisecond))
+	}
+}

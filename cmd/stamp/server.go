@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -203,8 +204,15 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		return nil, err
 	}
 	portMin, portMax, _ := cfg.portRange() // validated with the configuration
+	// The monitor is made after the driver, which tells it of exits.
+	var watcher atomic.Pointer[monitor.Monitor]
 	driver, err := local.New(ctx, local.Config{
 		Dir: filepath.Join(data, "local"), Bundles: store, Logger: logger, PortMin: portMin, PortMax: portMax,
+		OnExit: func(tenant, _ string) {
+			if m := watcher.Load(); m != nil {
+				m.Exited(tenant)
+			}
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start local driver: %w", err)
@@ -260,6 +268,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		Store: store, Driver: driver, Logs: driver, Held: rec.Held, Blueprint: rec.Blueprint,
 		Grace: cfg.IncidentGrace, Logger: logger,
 	})
+	watcher.Store(mon)
 	mtr.Watch(metrics.Sources{Fleet: store, Router: rt, Reconciler: rec, Monitor: mon, Driver: driver})
 	hooks := notify.New(notify.Config{Store: store, Holder: id, Source: "stamp://" + id, Logger: logger})
 	engineNames := map[string]bool{}

@@ -77,6 +77,10 @@ type Config struct {
 	// Logger receives what supervision does (restarts, adoptions, kills);
 	// default slog.Default().
 	Logger *slog.Logger
+	// OnExit, if set, is told at once when an instance's process ended
+	// and is about to be restarted, so a watcher need not wait for its
+	// next look. It runs on the instance's supervisor and must not block.
+	OnExit func(tenant, service string)
 }
 
 // Driver runs tenants as supervised local processes. It implements

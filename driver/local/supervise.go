@@ -141,7 +141,6 @@ func (s *supervisor) run(p *proc) {
 func (s *supervisor) exited(status string) {
 	s.d.log.Warn("instance exited; restarting", "tenant", s.t.name, "instance", s.id, "status", status)
 	s.t.mu.Lock()
-	defer s.t.mu.Unlock()
 	s.proc = nil
 	st := s.t.stats[s.svc.Name]
 	if st == nil {
@@ -150,6 +149,10 @@ func (s *supervisor) exited(status string) {
 	}
 	st.Restarts++
 	st.LastExit, st.LastExitAt = status, time.Now()
+	s.t.mu.Unlock()
+	if s.d.cfg.OnExit != nil {
+		s.d.cfg.OnExit(s.t.name, s.svc.Name)
+	}
 }
 
 func (s *supervisor) setProc(p *proc) {
