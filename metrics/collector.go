@@ -42,6 +42,9 @@ type HealthReader interface {
 	// Health returns the tenant's health and each service's, or "" if
 	// the tenant is not watched.
 	Health(tenant string) (string, map[string]string)
+	// Behind returns how long past its due time the most overdue check
+	// is now.
+	Behind() time.Duration
 }
 
 // Observer is the driver's view of a tenant; stamp.Driver satisfies it.
@@ -91,7 +94,7 @@ var causes = []string{stamp.CauseExit, stamp.CauseProbe, stamp.CauseOOM, stamp.C
 type collector struct {
 	src Sources
 
-	queueDepth, held               *prometheus.Desc
+	queueDepth, held, behind       *prometheus.Desc
 	tenants, versions, incidents   *prometheus.Desc
 	up, serviceUp, restarts        *prometheus.Desc
 	requests, requests5xx, latency *prometheus.Desc
@@ -128,6 +131,8 @@ func newCollector(src Sources) *collector {
 			"Tenants waiting for a reconcile worker.", nil, nil),
 		held: prometheus.NewDesc(name("reconcile_tenants_held"),
 			"Tenants whose lease this server holds: it reconciles and watches them.", nil, nil),
+		behind: prometheus.NewDesc(name("monitor_behind_seconds"),
+			"How long past its due time the most overdue health check is: up to a tick (0.25s) and a check when the monitor keeps its schedule.", nil, nil),
 		tenants: prometheus.NewDesc(name("tenants"),
 			"Tenants in the store, by phase.", []string{"phase"}, nil),
 		versions: prometheus.NewDesc(name("tenants_by_version"),
@@ -156,7 +161,7 @@ func newCollector(src Sources) *collector {
 // Describe sends every metric's description.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.queueDepth, c.held, c.tenants, c.versions, c.incidents,
+		c.queueDepth, c.held, c.behind, c.tenants, c.versions, c.incidents,
 		c.up, c.serviceUp, c.restarts, c.requests, c.requests5xx, c.latency,
 	} {
 		ch <- d
@@ -188,6 +193,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.queueDepth, prometheus.GaugeValue, float64(c.src.Reconciler.QueueLen()))
 	held := c.src.Reconciler.Held()
 	ch <- prometheus.MustNewConstMetric(c.held, prometheus.GaugeValue, float64(len(held)))
+	if c.src.Monitor != nil {
+		ch <- prometheus.MustNewConstMetric(c.behind, prometheus.GaugeValue, c.src.Monitor.Behind().Seconds())
+	}
 	for _, tenant := range held {
 		if c.src.Monitor != nil {
 			c.collectHealth(ch, tenant)

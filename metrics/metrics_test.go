@@ -51,6 +51,9 @@ func (f fakeReconciler) Held() []string { return f.held }
 // of each tenant.
 type fakeMonitor map[string]map[string]string
 
+// Behind is always 1.5s, as a monitor would report that is 1.5s late.
+func (f fakeMonitor) Behind() time.Duration { return 1500 * time.Millisecond }
+
 func (f fakeMonitor) Health(tenant string) (string, map[string]string) {
 	services := f[tenant]
 	if len(services) == 0 {
@@ -337,6 +340,7 @@ func TestScrapeHoldsEverySeries(t *testing.T) {
 		{"stamp_api_requests_total", map[string]string{"route": "GET /metrics", "code": "401"}, 1},
 		{"stamp_reconcile_queue_depth", nil, 3},
 		{"stamp_reconcile_tenants_held", nil, 1},
+		{"stamp_monitor_behind_seconds", nil, 1.5},
 		{"stamp_tenants", map[string]string{"phase": "ready"}, 1},
 		{"stamp_tenants", map[string]string{"phase": "provisioning"}, 1},
 		{"stamp_tenants", map[string]string{"phase": "failed"}, 0},

@@ -166,6 +166,25 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}
 }
 
+// Behind returns how long past its due time the most overdue check of a
+// watched service is now: up to a tick (250ms) and a check's own length
+// when the monitor keeps its schedule, more when it falls behind (too
+// many checks for its concurrency, or slow probes).
+func (m *Monitor) Behind() time.Duration {
+	now := m.cfg.Clock.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var behind time.Duration
+	for _, tw := range m.tenants {
+		for _, sw := range tw.services {
+			if !sw.nextCheck.IsZero() {
+				behind = max(behind, now.Sub(sw.nextCheck))
+			}
+		}
+	}
+	return behind
+}
+
 // Exited tells the monitor that a process of tenant ended (the driver's
 // OnExit): the tenant is checked at the next tick, not at its next
 // probe, so an exit is seen within a tick whatever the probe interval.

@@ -129,3 +129,20 @@ func TestExitBeforeTheFirstLookCounts(t *testing.T) {
 		}
 	}
 }
+
+// TestBehindIsTheMostOverdueCheck: a monitor on schedule is not behind;
+// one whose checks are due in the past is behind by the oldest of them.
+func TestBehindIsTheMostOverdueCheck(t *testing.T) {
+	m, c, _ := newTestMonitor(t)
+	if got := m.Behind(); got != 0 {
+		t.Errorf("Behind with nothing watched = %s, want 0", got)
+	}
+	m.mu.Lock()
+	m.service("acme", "web").nextCheck = c.now.Add(time.Second)        // due later
+	m.service("globex", "web").nextCheck = c.now.Add(-2 * time.Second) // overdue
+	m.service("globex", "worker").nextCheck = c.now.Add(-5 * time.Second)
+	m.mu.Unlock()
+	if got := m.Behind(); got != 5*time.Second {
+		t.Errorf("Behind = %s, want 5s (globex's worker)", got)
+	}
+}

@@ -108,6 +108,7 @@ func TestMetricsOfARunningServer(t *testing.T) {
 		{"stamp_reconcile_pass_duration_seconds", map[string]string{"kind": "provision", "outcome": "done"}, 1, 1e9},
 		{"stamp_reconcile_queue_depth", nil, 0, 1e9},
 		{"stamp_reconcile_tenants_held", nil, 1, 1},
+		{"stamp_monitor_behind_seconds", nil, 0, 5}, // one idle tenant: on schedule
 		{"stamp_store_duration_seconds", map[string]string{"method": "ListTenants"}, 1, 1e9},
 		{"stamp_store_duration_seconds", map[string]string{"method": "CreateTenant"}, 1, 1},
 		{"stamp_tenants", map[string]string{"phase": "ready"}, 1, 1},
