@@ -104,10 +104,15 @@ func exchange(ctx context.Context, pc *probeConn, endpoint, path string, deadlin
 	head := make([]byte, maxQuoted)
 	n, _ := io.ReadFull(resp.Body, head)
 	rest, rerr := io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+	whole := rerr == nil && rest < maxDrain
+	if !whole {
+		pc.conn.Close() // or Body.Close would read the rest, however long
+	}
 	resp.Body.Close()
-	// Keep the connection only if the whole answer was read and the
-	// instance did not ask to close it.
-	keep = rerr == nil && rest < maxDrain && !resp.Close && stop()
+	// Keep the connection only if the whole answer was read, it was the
+	// final one (a 1xx is followed by another), and the instance did not
+	// ask to close it.
+	keep = whole && resp.StatusCode >= 200 && !resp.Close && stop()
 	if err := statusError(resp.StatusCode, head[:n]); err != nil {
 		return keep, err
 	}

@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -150,5 +151,35 @@ func TestProberCancelled(t *testing.T) {
 	}
 	if waited := time.Since(start); waited > 2*time.Second {
 		t.Errorf("a cancelled probe returned after %s", waited)
+	}
+}
+
+// TestProberDropsALongAnswer: an answer longer than the prober reads is
+// not read to its end (the probe would last until the timeout) and its
+// connection is not kept.
+func TestProberDropsALongAnswer(t *testing.T) {
+	chunk := strings.Repeat("x", 64<<10)
+	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		for range 1000 { // a stream of 64 KiB every 10ms for 10s, far more than a probe reads
+			if _, err := io.WriteString(w, chunk); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	p := NewProber()
+	defer p.Close()
+	for i := range 2 {
+		start := time.Now()
+		if err := p.Probe(context.Background(), endpoint(srv), "/healthz", 5*time.Second); err != nil {
+			t.Fatalf("probe %d: %v", i, err)
+		}
+		if took := time.Since(start); took > 3*time.Second {
+			t.Errorf("probe %d of a long answer took %s", i, took)
+		}
+	}
+	if n := conns.Load(); n != 2 {
+		t.Errorf("2 probes of a long answer made %d connections, want 2", n)
 	}
 }

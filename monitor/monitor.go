@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -287,7 +288,9 @@ func (m *Monitor) check(ctx context.Context, t *stamp.Tenant) error {
 	if err := m.loadIncidents(ctx, t.Name); err != nil {
 		return err
 	}
+	now := m.cfg.Clock.Now()
 	if t.Status.Phase == stamp.PhaseFailed {
+		m.idle(t.Name, nil, now)
 		msg := fmt.Sprintf("step %s failed: %s", t.Status.FailedStep, t.Status.Message)
 		return m.apply(ctx, t.Name, "", observation{state: stamp.HealthDown, cause: stamp.CauseStep, message: msg, logs: m.stepLogs(ctx, t)}, true)
 	}
@@ -296,6 +299,7 @@ func (m *Monitor) check(ctx context.Context, t *stamp.Tenant) error {
 	}
 	serving := t.Status.Version
 	if serving == "" || (t.Status.Phase != stamp.PhaseReady && t.Status.Phase != stamp.PhaseUpgrading) {
+		m.idle(t.Name, nil, now)
 		return nil // not serving yet, or going away: the reconciler reports on it
 	}
 	bp, err := m.cfg.Blueprint(ctx, t.Spec.Blueprint, serving)
@@ -310,7 +314,7 @@ func (m *Monitor) check(ctx context.Context, t *stamp.Tenant) error {
 	if err != nil {
 		return fmt.Errorf("observe: %w", err)
 	}
-	now := m.cfg.Clock.Now()
+	m.idle(t.Name, bp.ServiceNames(), now)
 	for _, name := range bp.ServiceNames() {
 		svc := bp.Services[name]
 		so := obs.Services[name]
@@ -331,6 +335,25 @@ func (m *Monitor) check(ctx context.Context, t *stamp.Tenant) error {
 		}
 	}
 	return nil
+}
+
+// idle moves the next check of tenant's services not in serving (all of
+// them when serving is nil: the tenant is failed or not serving) a list
+// period on: nothing probes them now, so they are neither due every tick
+// nor counted as overdue by Behind. A tenant that serves again is checked
+// within that period.
+func (m *Monitor) idle(tenant string, serving []string, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	tw := m.tenants[tenant]
+	if tw == nil {
+		return
+	}
+	for name, sw := range tw.services {
+		if !slices.Contains(serving, name) {
+			sw.nextCheck = now.Add(listEvery)
+		}
+	}
 }
 
 // observe checks one service: its restarts since the last check, its

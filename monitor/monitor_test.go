@@ -146,3 +146,25 @@ func TestBehindIsTheMostOverdueCheck(t *testing.T) {
 		t.Errorf("Behind = %s, want 5s (globex's worker)", got)
 	}
 }
+
+// TestIdleServicesAreNotOverdue: the services of a tenant that is failed
+// or no longer serves them are not probed, so they are moved on rather
+// than left due every tick and counted by Behind.
+func TestIdleServicesAreNotOverdue(t *testing.T) {
+	m, c, _ := newTestMonitor(t)
+	m.mu.Lock()
+	m.service("acme", "web").nextCheck = c.now.Add(-time.Minute)
+	m.service("acme", "worker").nextCheck = c.now.Add(-time.Minute) // gone from the new version
+	m.mu.Unlock()
+	m.idle("acme", []string{"web"}, c.now)
+	if got := m.Behind(); got != time.Minute {
+		t.Errorf("Behind after idling worker = %s, want web's 1m", got)
+	}
+	m.idle("acme", nil, c.now) // failed: nothing serves
+	if got := m.Behind(); got != 0 {
+		t.Errorf("Behind after idling every service = %s, want 0", got)
+	}
+	if m.tenants["acme"].due(c.now) {
+		t.Error("a tenant whose services are all idle is due at once")
+	}
+}

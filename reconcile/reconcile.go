@@ -100,6 +100,7 @@ type Reconciler struct {
 	// waiting on its own tenant (waitAside) gives its token back and a
 	// worker is added, so one tenant's long wait never holds the queue.
 	slots   chan struct{}
+	aside   chan struct{} // one per pass waiting aside: at most asidePerWorker × Workers
 	workers sync.WaitGroup
 	surplus atomic.Int32    // workers to end: one per waitAside that returned
 	runCtx  context.Context // Run's, for the workers waitAside adds
@@ -150,6 +151,7 @@ func New(cfg Config) *Reconciler {
 		releasing:  map[string]bool{},
 		passes:     map[string]context.CancelFunc{},
 		slots:      make(chan struct{}, cfg.Workers),
+		aside:      make(chan struct{}, asidePerWorker*cfg.Workers),
 	}
 }
 
@@ -276,7 +278,17 @@ func (r *Reconciler) endSurplus() bool {
 // slot: a worker is added for the queue meanwhile, and one ends once the
 // wait is over. Without it, Workers tenants whose new version never turns
 // healthy would stop every other tenant for --health-timeout.
+//
+// At most asidePerWorker × Workers passes wait aside at once; past that a
+// pass waits in its slot, as before, so a burst of creates does not start
+// and probe every tenant of the queue at the same time.
 func (r *Reconciler) waitAside(wait func() error) error {
+	select {
+	case r.aside <- struct{}{}:
+		defer func() { <-r.aside }()
+	default:
+		return wait()
+	}
 	<-r.slots
 	r.startWorker(r.runCtx) // not the pass's context, which ends with the pass
 	err := wait()
@@ -284,6 +296,9 @@ func (r *Reconciler) waitAside(wait func() error) error {
 	r.surplus.Add(1)
 	return err
 }
+
+// asidePerWorker bounds the passes waiting aside, per worker.
+const asidePerWorker = 4
 
 // backoff is the delay before retry n (1-based): 200ms doubling to 30s.
 func backoff(n int) time.Duration {
