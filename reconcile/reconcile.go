@@ -874,21 +874,14 @@ func (p *pass) start(ctx context.Context) error {
 
 // health waits until every instance with a health check passes it.
 func (p *pass) health(ctx context.Context) error {
-	obs, err := p.r.cfg.Driver.Observe(ctx, p.t.Name)
-	if err != nil {
-		return fmt.Errorf("observe: %w", err)
-	}
+	deadline := time.Now().Add(p.r.cfg.HealthTimeout)
 	for _, svc := range p.runtime.Services {
 		if svc.Health == nil {
 			continue
 		}
-		so := obs.Services[svc.Name]
-		var running []stamp.Instance
-		if so != nil {
-			running = instancesOf(so, p.runtime.Revision)
-		}
-		if len(running) == 0 {
-			return fmt.Errorf("service %s has no running instance", svc.Name)
+		running, err := p.waitRunning(ctx, svc.Name, deadline)
+		if err != nil {
+			return err
 		}
 		for _, inst := range running {
 			url := "http://" + inst.Endpoint + svc.Health.Path
@@ -912,6 +905,50 @@ func (p *pass) health(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// waitRunning returns the running instances of the pass's revision of
+// service name, waiting (aside) until there is one or deadline passes. A
+// service that exits at once spends most of its time between restarts:
+// that is a failure to become healthy, ended by the health timeout, not
+// a transient error to retry the pass for ever.
+func (p *pass) waitRunning(ctx context.Context, name string, deadline time.Time) ([]stamp.Instance, error) {
+	var running []stamp.Instance
+	var last *stamp.ServiceObserved
+	look := func() error {
+		obs, err := p.r.cfg.Driver.Observe(ctx, p.t.Name)
+		if err != nil {
+			return fmt.Errorf("observe: %w", err)
+		}
+		if last = obs.Services[name]; last != nil {
+			running = instancesOf(last, p.runtime.Revision)
+		}
+		return nil
+	}
+	if err := look(); err != nil || len(running) > 0 {
+		return running, err
+	}
+	err := p.r.waitAside(func() error {
+		for len(running) == 0 {
+			if !time.Now().Before(deadline) {
+				msg := fmt.Sprintf("service %s has no running instance after %s", name, p.r.cfg.HealthTimeout)
+				if last != nil && last.LastExit != "" {
+					msg += fmt.Sprintf("; it restarted %d times, last exit: %s", last.Restarts, last.LastExit)
+				}
+				return terminal("%s", msg)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+			if err := look(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return running, err
 }
 
 func (p *pass) route(ctx context.Context) error {
