@@ -460,42 +460,52 @@ func testTenantUpdateWithEvents(t *testing.T, s stamp.Store) {
 	}
 }
 
-func testTenantRacingUpdates(t *testing.T, s stamp.Store) {
-	mustCreateTenant(t, s, newTenant("acme"))
-	base := mustGetTenant(t, s, "acme")
-	const racers = 20
+// raceUpdates runs update(0) to update(racers-1) at once, each writing its
+// own copy of one record read at the same version, and returns the one
+// that won: exactly one must, and the others must get ECONFLICT.
+func raceUpdates(t *testing.T, racers int, update func(n int) error) int {
+	t.Helper()
 	errs := make([]error, racers)
-	copies := make([]*stamp.Tenant, racers)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
-	for i := range racers {
-		c := mustGetTenant(t, s, "acme")
-		c.Spec.Plan = fmt.Sprintf("plan-%d", i)
-		copies[i] = c
+	for n := range racers {
 		wg.Go(func() {
 			<-start
-			errs[i] = s.UpdateTenant(t.Context(), c)
+			errs[n] = update(n)
 		})
 	}
 	close(start)
 	wg.Wait()
-
 	winner := -1
-	for i, err := range errs {
+	for n, err := range errs {
 		switch code := stamp.ErrorCode(err); code {
 		case "":
 			if winner >= 0 {
-				t.Errorf("updates %d and %d both won the same resource version", winner, i)
+				t.Errorf("updates %d and %d both won the same resource version", winner, n)
 			}
-			winner = i
+			winner = n
 		case stamp.ECONFLICT:
 		default:
-			t.Errorf("update %d: got code %q (%v), want %q or success", i, code, err, stamp.ECONFLICT)
+			t.Errorf("update %d: got code %q (%v), want %q or success", n, code, err, stamp.ECONFLICT)
 		}
 	}
 	if winner < 0 {
 		t.Fatal("no update won")
 	}
+	return winner
+}
+
+func testTenantRacingUpdates(t *testing.T, s stamp.Store) {
+	mustCreateTenant(t, s, newTenant("acme"))
+	base := mustGetTenant(t, s, "acme")
+	const racers = 20
+	copies := make([]*stamp.Tenant, racers)
+	for i := range racers {
+		c := mustGetTenant(t, s, "acme")
+		c.Spec.Plan = fmt.Sprintf("plan-%d", i)
+		copies[i] = c
+	}
+	winner := raceUpdates(t, racers, func(n int) error { return s.UpdateTenant(t.Context(), copies[n]) })
 	got := mustGetTenant(t, s, "acme")
 	if got.ResourceVersion != base.ResourceVersion+1 {
 		t.Errorf("stored ResourceVersion: got %d, want %d", got.ResourceVersion, base.ResourceVersion+1)
@@ -740,38 +750,13 @@ func testReleaseRacingUpdates(t *testing.T, s stamp.Store) {
 	mustCreateRelease(t, s, newRelease("r1"))
 	base := mustGetRelease(t, s, "r1")
 	const racers = 20
-	errs := make([]error, racers)
 	copies := make([]*stamp.Release, racers)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
 	for i := range racers {
 		c := mustGetRelease(t, s, "r1")
 		c.Status.Message = fmt.Sprintf("racer %d", i)
 		copies[i] = c
-		wg.Go(func() {
-			<-start
-			errs[i] = s.UpdateRelease(t.Context(), c)
-		})
 	}
-	close(start)
-	wg.Wait()
-
-	winner := -1
-	for i, err := range errs {
-		switch code := stamp.ErrorCode(err); code {
-		case "":
-			if winner >= 0 {
-				t.Errorf("updates %d and %d both won the same resource version", winner, i)
-			}
-			winner = i
-		case stamp.ECONFLICT:
-		default:
-			t.Errorf("update %d: got code %q (%v), want %q or success", i, code, err, stamp.ECONFLICT)
-		}
-	}
-	if winner < 0 {
-		t.Fatal("no update won")
-	}
+	winner := raceUpdates(t, racers, func(n int) error { return s.UpdateRelease(t.Context(), copies[n]) })
 	got := mustGetRelease(t, s, "r1")
 	if got.ResourceVersion != base.ResourceVersion+1 {
 		t.Errorf("stored ResourceVersion: got %d, want %d", got.ResourceVersion, base.ResourceVersion+1)
@@ -1066,38 +1051,13 @@ func testIncidentRacingUpdates(t *testing.T, s stamp.Store) {
 	mustCreateIncident(t, s, newIncident("i1", "acme", incidentEpoch))
 	base := mustGetIncident(t, s, "i1")
 	const racers = 20
-	errs := make([]error, racers)
 	copies := make([]*stamp.Incident, racers)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
 	for n := range racers {
 		c := mustGetIncident(t, s, "i1")
 		c.Message = fmt.Sprintf("racer %d", n)
 		copies[n] = c
-		wg.Go(func() {
-			<-start
-			errs[n] = s.UpdateIncident(t.Context(), c)
-		})
 	}
-	close(start)
-	wg.Wait()
-
-	winner := -1
-	for n, err := range errs {
-		switch code := stamp.ErrorCode(err); code {
-		case "":
-			if winner >= 0 {
-				t.Errorf("updates %d and %d both won the same resource version", winner, n)
-			}
-			winner = n
-		case stamp.ECONFLICT:
-		default:
-			t.Errorf("update %d: got code %q (%v), want %q or success", n, code, err, stamp.ECONFLICT)
-		}
-	}
-	if winner < 0 {
-		t.Fatal("no update won")
-	}
+	winner := raceUpdates(t, racers, func(n int) error { return s.UpdateIncident(t.Context(), copies[n]) })
 	got := mustGetIncident(t, s, "i1")
 	if got.ResourceVersion != base.ResourceVersion+1 {
 		t.Errorf("stored ResourceVersion: got %d, want %d", got.ResourceVersion, base.ResourceVersion+1)
@@ -1311,38 +1271,13 @@ func testWebhookRacingUpdates(t *testing.T, s stamp.Store) {
 	mustCreateWebhook(t, s, newWebhook("w1"))
 	base := mustGetWebhook(t, s, "w1")
 	const racers = 20
-	errs := make([]error, racers)
 	copies := make([]*stamp.Webhook, racers)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
 	for n := range racers {
 		c := mustGetWebhook(t, s, "w1")
 		c.Delivered = int64(100 + n)
 		copies[n] = c
-		wg.Go(func() {
-			<-start
-			errs[n] = s.UpdateWebhook(t.Context(), c)
-		})
 	}
-	close(start)
-	wg.Wait()
-
-	winner := -1
-	for n, err := range errs {
-		switch code := stamp.ErrorCode(err); code {
-		case "":
-			if winner >= 0 {
-				t.Errorf("updates %d and %d both won the same resource version", winner, n)
-			}
-			winner = n
-		case stamp.ECONFLICT:
-		default:
-			t.Errorf("update %d: got code %q (%v), want %q or success", n, code, err, stamp.ECONFLICT)
-		}
-	}
-	if winner < 0 {
-		t.Fatal("no update won")
-	}
+	winner := raceUpdates(t, racers, func(n int) error { return s.UpdateWebhook(t.Context(), copies[n]) })
 	got := mustGetWebhook(t, s, "w1")
 	if got.ResourceVersion != base.ResourceVersion+1 {
 		t.Errorf("stored ResourceVersion: got %d, want %d", got.ResourceVersion, base.ResourceVersion+1)
