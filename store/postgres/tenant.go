@@ -58,38 +58,11 @@ func (s *Store) ListTenants(ctx context.Context) ([]*stamp.Tenant, error) {
 // increments t.ResourceVersion and sets UpdatedAt. A stale version is
 // ECONFLICT; a missing tenant is ENOTFOUND. CreatedAt is never rewritten.
 func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant, events ...*stamp.Event) error {
-	if len(events) > 0 {
-		return s.updateTenantWithEvents(ctx, t, events)
-	}
 	var at time.Time
-	err := s.pool.QueryRow(ctx, `UPDATE tenants
-		SET spec = $1, status = $2, generation = $3, resource_version = resource_version + 1, updated_at = now()
-		WHERE name = $4 AND resource_version = $5
-		RETURNING updated_at`,
-		t.Spec, t.Status, t.Generation, t.Name, t.ResourceVersion).Scan(&at)
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = s.explainVersion(ctx, tenantTable, t.Name, t.ResourceVersion)
-	}
-	if err != nil {
-		return wrap(err, "update tenant %q", t.Name)
-	}
-	t.ResourceVersion++
-	t.UpdatedAt = at
-	return nil
-}
-
-// errStaleRow ends a transaction whose conditional update matched no row;
-// explainVersion then says why (a stale version or a missing row).
-var errStaleRow = errors.New("no row at that resource version")
-
-// updateTenantWithEvents is UpdateTenant with events, in one transaction
-// that holds the event log's append lock (see AppendEvents).
-func (s *Store) updateTenantWithEvents(ctx context.Context, t *stamp.Tenant, events []*stamp.Event) error {
-	var at time.Time
-	var seqs []int64
-	var times []time.Time
-	err := s.appendInTx(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `UPDATE tenants
+	update := func(q interface {
+		QueryRow(context.Context, string, ...any) pgx.Row
+	}) error {
+		err := q.QueryRow(ctx, `UPDATE tenants
 			SET spec = $1, status = $2, generation = $3, resource_version = resource_version + 1, updated_at = now()
 			WHERE name = $4 AND resource_version = $5
 			RETURNING updated_at`,
@@ -97,12 +70,25 @@ func (s *Store) updateTenantWithEvents(ctx context.Context, t *stamp.Tenant, eve
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errStaleRow
 		}
-		if err != nil {
-			return err
-		}
-		seqs, times, err = insertEvents(ctx, tx, events)
 		return err
-	})
+	}
+	var seqs []int64
+	var times []time.Time
+	var err error
+	if len(events) == 0 {
+		err = update(s.pool) // one statement: no transaction, no append lock
+	} else {
+		// With the events, in one transaction that holds the event log's
+		// append lock (see AppendEvents).
+		err = s.appendInTx(ctx, func(tx pgx.Tx) error {
+			if err := update(tx); err != nil {
+				return err
+			}
+			var err error
+			seqs, times, err = insertEvents(ctx, tx, events)
+			return err
+		})
+	}
 	if errors.Is(err, errStaleRow) {
 		err = s.explainVersion(ctx, tenantTable, t.Name, t.ResourceVersion)
 	}
@@ -114,6 +100,10 @@ func (s *Store) updateTenantWithEvents(ctx context.Context, t *stamp.Tenant, eve
 	numberEvents(events, seqs, times)
 	return nil
 }
+
+// errStaleRow is a conditional update that matched no row; explainVersion
+// then says why (a stale version or a missing row).
+var errStaleRow = errors.New("no row at that resource version")
 
 // DeleteTenant removes the tenant and its secrets if resourceVersion is the
 // stored one (ECONFLICT otherwise). A missing tenant is ENOTFOUND.
