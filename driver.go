@@ -17,6 +17,19 @@ type Runtime struct {
 	Revision string    `json:"revision,omitempty"`
 	Bundle   BundleRef `json:"bundle"`
 	Services []Service `json:"services"`
+	// UID is the Unix user and group every process of the tenant runs
+	// as; 0 means the driver's own user (isolation by user is off).
+	UID int `json:"uid,omitempty"`
+	// Limits bound what all of the tenant's processes together may use,
+	// every revision's instances and tasks alike.
+	Limits Limits `json:"limits,omitzero"`
+}
+
+// Limits are a tenant's resource limits, from its plan. Zero is no limit.
+type Limits struct {
+	Memory int64   `json:"memory,omitempty"` // bytes
+	CPU    float64 `json:"cpu,omitempty"`    // cores
+	PIDs   int64   `json:"pids,omitempty"`   // processes and threads
 }
 
 // BundleRef names the bundle a runtime runs.
@@ -93,6 +106,8 @@ type Task struct {
 	Image   string            `json:"image,omitempty"`
 	Env     map[string]string `json:"env,omitempty"`
 	Timeout time.Duration     `json:"timeout"`
+	// UID is the Unix user and group the task runs as, as in Runtime.
+	UID int `json:"uid,omitempty"`
 }
 
 // TaskResult is how a task ended. A non-zero ExitCode is a failed hook, not
@@ -178,6 +193,10 @@ type DatabaseSpec struct {
 	Tenant   string
 	Name     string // the blueprint's database name, e.g. "main"
 	Password string
+	// UID, if not 0, is the Unix user whose processes open the database's
+	// files: engines that keep a tenant's data in files (sqlite) give
+	// them to that user, and to no one else.
+	UID int
 }
 
 // Preparer is implemented by drivers that can set a tenant up (directories,

@@ -98,6 +98,15 @@ type TenantStatus struct {
 	Version string `json:"version,omitempty"`
 	// Upgrade is the tenant's current or last move between versions.
 	Upgrade *Upgrade `json:"upgrade,omitempty"`
+	// UID is the Unix user (and group) the tenant's processes run as,
+	// given once from the server's range and kept for the tenant's life;
+	// 0 when tenants run as the server's user. No two tenants hold the
+	// same UID: the store refuses the write with ECONFLICT.
+	UID int `json:"uid,omitempty"`
+	// Limits are the limits in force for the tenant's processes, as the
+	// driver reported them: a plan's limit the host cannot enforce is 0
+	// here. Nil when the driver does not say.
+	Limits *Limits `json:"limits,omitempty"`
 }
 
 // Upgrade is one blue/green move of a tenant from one version to another:

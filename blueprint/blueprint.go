@@ -52,10 +52,13 @@ type Parameter struct {
 	re *regexp.Regexp
 }
 
-// Plan is a size class: the limits and replica count of every service.
+// Plan is a size class: the tenant's limits and the replica count of
+// every service. The limits bound all of a tenant's processes together
+// (every service and replica, both versions during an upgrade, hooks).
 type Plan struct {
-	Memory   int64         // bytes per instance; 0 is unlimited
-	CPU      float64       // cores per instance; 0 is unlimited
+	Memory   int64         // bytes; 0 is unlimited
+	CPU      float64       // cores; 0 is unlimited
+	PIDs     int           // processes and threads; 0 is unlimited
 	Replicas int           // instances per service, at least 1
 	Idle     time.Duration // scale to zero after this long without traffic; 0 never
 }
@@ -111,6 +114,11 @@ func Load(dir string) (*Blueprint, error) {
 	return Parse(FileName, data)
 }
 
+// Limits returns the tenant-wide limits of the plan.
+func (p *Plan) Limits() stamp.Limits {
+	return stamp.Limits{Memory: p.Memory, CPU: p.CPU, PIDs: int64(p.PIDs)}
+}
+
 // ServiceNames returns the names of the services, sorted.
 func (b *Blueprint) ServiceNames() []string {
 	return sortedKeys(b.Services)
@@ -161,6 +169,10 @@ func (b *Blueprint) ResolveParams(given map[string]string) (map[string]string, e
 			continue
 		case !ok:
 			out[name] = p.Default
+			continue
+		}
+		if strings.ContainsRune(v, 0) {
+			problems = append(problems, problem{name, fmt.Sprintf("parameter %q: value must not contain a NUL byte", name)})
 			continue
 		}
 		if p.re != nil && !p.re.MatchString(v) {

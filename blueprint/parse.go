@@ -245,7 +245,7 @@ func (d *decoder) plans(plans, defaultPlan entry) {
 			}
 			p := &Plan{Replicas: 1}
 			b.Plans[e.name] = p
-			f, _ := d.fields(e.val, e.path, "memory", "cpu", "replicas", "idle")
+			f, _ := d.fields(e.val, e.path, "memory", "cpu", "pids", "replicas", "idle")
 			if e, ok := f["memory"]; ok {
 				if s, ok := d.str(e); ok {
 					var err error
@@ -260,6 +260,11 @@ func (d *decoder) plans(plans, defaultPlan entry) {
 					if p.CPU, err = parseCPU(s); err != nil {
 						d.add(e.val.Line, e.path, "%v", err)
 					}
+				}
+			}
+			if e, ok := f["pids"]; ok {
+				if p.PIDs, ok = d.integer(e); ok && p.PIDs < 1 {
+					d.add(e.val.Line, e.path, "must be at least 1, not %d", p.PIDs)
 				}
 			}
 			if e, ok := f["replicas"]; ok {
@@ -463,6 +468,10 @@ func (d *decoder) fields(n *yaml.Node, path string, known ...string) (map[string
 func (d *decoder) str(e entry) (string, bool) {
 	if e.val.Kind != yaml.ScalarNode || isNull(e.val) {
 		d.add(e.val.Line, e.path, "must be a string, not %s", describe(e.val))
+		return "", false
+	}
+	if strings.ContainsRune(e.val.Value, 0) {
+		d.add(e.val.Line, e.path, "must not contain a NUL byte")
 		return "", false
 	}
 	return e.val.Value, true

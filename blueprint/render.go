@@ -40,7 +40,7 @@ func (b *Blueprint) Render(in RenderInput) (*stamp.Runtime, error) {
 		return nil, err
 	}
 	in.Plan = planName
-	rt := &stamp.Runtime{Tenant: in.Tenant, Bundle: in.Bundle, Services: make([]stamp.Service, 0, len(b.Services))}
+	rt := &stamp.Runtime{Tenant: in.Tenant, Bundle: in.Bundle, Services: make([]stamp.Service, 0, len(b.Services)), Limits: plan.Limits()}
 	for _, name := range b.ServiceNames() {
 		s := b.Services[name]
 		env, err := b.renderEnv(s, &in)
@@ -182,12 +182,18 @@ func (b *Blueprint) lookup(ref string, in *RenderInput) (string, error) {
 	switch kind {
 	case "tenant":
 		switch {
+		case name == "dir":
+			return stamp.InstanceVar(stamp.VarTenantDir), nil
 		case in == nil && (name == "name" || name == "plan"):
 			return "", nil
 		case name == "name":
 			return in.Tenant, nil
 		case name == "plan":
 			return in.Plan, nil
+		}
+	case stamp.VarPort, stamp.VarHost, stamp.VarListen:
+		if name == "" {
+			return stamp.InstanceVar(kind), nil
 		}
 	case "param":
 		if name != "" {
@@ -202,7 +208,7 @@ func (b *Blueprint) lookup(ref string, in *RenderInput) (string, error) {
 			return value(b.Databases, db, "database", in != nil, dbs)
 		}
 	}
-	return "", fmt.Errorf("unknown reference %q (want db.NAME.url, secret.NAME, param.NAME, tenant.name or tenant.plan)", "${"+ref+"}")
+	return "", fmt.Errorf("unknown reference %q (want db.NAME.url, secret.NAME, param.NAME, tenant.name, tenant.plan, tenant.dir, port, host or listen)", "${"+ref+"}")
 }
 
 // value checks that declared holds name and, when rendering, returns its

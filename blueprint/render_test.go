@@ -60,6 +60,7 @@ func TestRender(t *testing.T) {
 				CPU:      1,
 			},
 		},
+		Limits: stamp.Limits{Memory: 512 << 20, CPU: 1},
 	}
 	if !reflect.DeepEqual(rt, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", rt, want)
@@ -93,6 +94,41 @@ services:
 	}
 	if s.Replicas != 1 {
 		t.Errorf("replicas: got %d, want 1", s.Replicas)
+	}
+}
+
+// TestRenderInstanceVars checks that the references only a driver can
+// resolve come out as placeholders, which ExpandInstanceVars fills.
+func TestRenderInstanceVars(t *testing.T) {
+	b, err := Parse("stamp.yaml", []byte(`name: x
+version: 1.0.0
+plans: {small: {memory: 64Mi, cpu: "0.5", pids: 100}}
+services:
+  app:
+    command: [run, "--listen=${listen}", "--cost=$${port}"]
+    env: {DATA: "${tenant.dir}/uploads", ADDR: "${host}:${port}"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := b.Render(RenderInput{Tenant: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rt.Limits, (stamp.Limits{Memory: 64 << 20, CPU: 0.5, PIDs: 100}); got != want {
+		t.Errorf("limits: got %+v, want %+v", got, want)
+	}
+	vals := map[string]string{"port": "8080", "host": "10.0.0.2", "listen": "10.0.0.2:8080", "tenant.dir": "/t/acme"}
+	s := rt.Services[0]
+	tests := []struct{ name, got, want string }{
+		{"command", stamp.ExpandInstanceVars(strings.Join(s.Command, " "), vals), "run --listen=10.0.0.2:8080 --cost=${port}"},
+		{"DATA", stamp.ExpandInstanceVars(s.Env["DATA"], vals), "/t/acme/uploads"},
+		{"ADDR", stamp.ExpandInstanceVars(s.Env["ADDR"], vals), "10.0.0.2:8080"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, tt.got, tt.want)
+		}
 	}
 }
 

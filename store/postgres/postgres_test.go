@@ -157,6 +157,11 @@ func rollBack(t *testing.T, s *Store, version int, undo ...string) {
 	}
 }
 
+// undoTenantUID undoes migration 5.
+var undoTenantUID = []string{
+	`ALTER TABLE tenants DROP COLUMN uid`, // and its index
+}
+
 // undoWebhooks undoes migration 4.
 var undoWebhooks = []string{
 	`DROP TABLE webhook_attempts`, // and its index
@@ -183,7 +188,7 @@ func TestMigrateReleasesKeepsEvents(t *testing.T) {
 	if err := s.AppendEvents(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 2, slices.Concat(undoWebhooks, undoIncidents, []string{
+	rollBack(t, s, 2, slices.Concat(undoTenantUID, undoWebhooks, undoIncidents, []string{
 		`ALTER TABLE events DROP COLUMN release`, // and its index
 		`DROP TABLE releases`,
 	})...)
@@ -230,7 +235,7 @@ func TestMigrateIncidentsKeepsEvents(t *testing.T) {
 	if err := s.AppendEvents(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 3, slices.Concat(undoWebhooks, undoIncidents)...)
+	rollBack(t, s, 3, slices.Concat(undoTenantUID, undoWebhooks, undoIncidents)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +288,7 @@ func TestMigrateWebhooksKeepsData(t *testing.T) {
 	if err := s.AppendEvents(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 4, undoWebhooks...)
+	rollBack(t, s, 4, slices.Concat(undoTenantUID, undoWebhooks)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

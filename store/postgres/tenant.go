@@ -18,10 +18,13 @@ const tenantColumns = `name, spec, status, generation, resource_version, created
 // existing is ECONFLICT.
 func (s *Store) CreateTenant(ctx context.Context, t *stamp.Tenant) error {
 	var at time.Time
-	err := s.pool.QueryRow(ctx, `INSERT INTO tenants (`+tenantColumns+`) VALUES ($1, $2, $3, $4, 1, now(), now())
-		RETURNING created_at`, t.Name, t.Spec, t.Status, t.Generation).Scan(&at)
+	err := s.pool.QueryRow(ctx, `INSERT INTO tenants (`+tenantColumns+`, uid) VALUES ($1, $2, $3, $4, 1, now(), now(), NULLIF($5, 0))
+		RETURNING created_at`, t.Name, t.Spec, t.Status, t.Generation, t.Status.UID).Scan(&at)
 	if isUniqueViolation(err, "tenants_pkey") {
 		return stamp.Errorf(stamp.ECONFLICT, "tenant %q already exists", t.Name)
+	}
+	if isUniqueViolation(err, "tenants_uid") {
+		return uidTaken(t)
 	}
 	if err != nil {
 		return fmt.Errorf("create tenant %q: %w", t.Name, err)
@@ -63,12 +66,15 @@ func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant, events ...*st
 		QueryRow(context.Context, string, ...any) pgx.Row
 	}) error {
 		err := q.QueryRow(ctx, `UPDATE tenants
-			SET spec = $1, status = $2, generation = $3, resource_version = resource_version + 1, updated_at = now()
+			SET spec = $1, status = $2, generation = $3, resource_version = resource_version + 1, updated_at = now(), uid = NULLIF($6, 0)
 			WHERE name = $4 AND resource_version = $5
 			RETURNING updated_at`,
-			t.Spec, t.Status, t.Generation, t.Name, t.ResourceVersion).Scan(&at)
+			t.Spec, t.Status, t.Generation, t.Name, t.ResourceVersion, t.Status.UID).Scan(&at)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errStaleRow
+		}
+		if isUniqueViolation(err, "tenants_uid") {
+			return uidTaken(t)
 		}
 		return err
 	}
@@ -99,6 +105,12 @@ func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant, events ...*st
 	t.UpdatedAt = at
 	numberEvents(events, seqs, times)
 	return nil
+}
+
+// uidTaken is the error of a write that would give t's UID to a second
+// tenant.
+func uidTaken(t *stamp.Tenant) error {
+	return stamp.Errorf(stamp.ECONFLICT, "uid %d of tenant %q is held by another tenant", t.Status.UID, t.Name)
 }
 
 // errStaleRow is a conditional update that matched no row; explainVersion

@@ -115,6 +115,43 @@ func rollBack(t *testing.T, s *Store, version int, undo ...string) {
 	}
 }
 
+// undoTenantUID undoes migration 6.
+var undoTenantUID = []string{
+	`DROP INDEX tenants_uid`,
+	`ALTER TABLE tenants DROP COLUMN uid`,
+}
+
+// TestMigrateTenantUID takes a file back to the schema before the uid
+// column (migration 6), with a tenant whose status holds a uid, and
+// reopens it: the column is filled from the status, so the uid stays
+// held.
+func TestMigrateTenantUID(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stamp.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, uid := range map[string]int{"acme": 200007, "globex": 0} {
+		tenant := &stamp.Tenant{Name: name, Spec: stamp.TenantSpec{Blueprint: "ledger", Version: "1.0.0"}, Status: stamp.TenantStatus{UID: uid}}
+		if err := s.CreateTenant(t.Context(), tenant); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rollBack(t, s, 6, undoTenantUID...)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openStore(t, path)
+	other := &stamp.Tenant{Name: "initech", Spec: stamp.TenantSpec{Blueprint: "ledger", Version: "1.0.0"}, Status: stamp.TenantStatus{UID: 200007}}
+	if code := stamp.ErrorCode(s.CreateTenant(t.Context(), other)); code != stamp.ECONFLICT {
+		t.Errorf("creating a tenant with acme's uid after migrating: got code %q, want %q", code, stamp.ECONFLICT)
+	}
+	if got, err := s.GetTenant(t.Context(), "acme"); err != nil || got.Status.UID != 200007 {
+		t.Errorf("acme after migrating: got %+v, %v; want uid 200007", got, err)
+	}
+}
+
 // undoWebhooks undoes migration 5.
 var undoWebhooks = []string{
 	`DROP TABLE webhook_attempts`, // and its index
@@ -141,7 +178,7 @@ func TestMigrateReleasesKeepsEvents(t *testing.T) {
 	if err := s.AppendEvents(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 3, slices.Concat(undoWebhooks, undoIncidents, []string{
+	rollBack(t, s, 3, slices.Concat(undoTenantUID, undoWebhooks, undoIncidents, []string{
 		`DROP INDEX events_release_seq`,
 		`ALTER TABLE events DROP COLUMN release`,
 		`DROP TABLE releases`,
@@ -189,7 +226,7 @@ func TestMigrateIncidentsKeepsEvents(t *testing.T) {
 	if err := s.AppendEvents(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 4, slices.Concat(undoWebhooks, undoIncidents)...)
+	rollBack(t, s, 4, slices.Concat(undoTenantUID, undoWebhooks, undoIncidents)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +279,7 @@ func TestMigrateWebhooksKeepsData(t *testing.T) {
 	if err := s.AppendEvents(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 5, undoWebhooks...)
+	rollBack(t, s, 5, slices.Concat(undoTenantUID, undoWebhooks)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/stamphq/stamp"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // tenantColumns are the columns scanTenant reads, in its order.
@@ -25,9 +28,12 @@ func (s *Store) CreateTenant(ctx context.Context, t *stamp.Tenant) error {
 		return fmt.Errorf("create tenant %q: %w", t.Name, err)
 	}
 	at := now()
-	res, err := s.write.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`) VALUES (?, ?, ?, ?, 1, ?, ?)
+	res, err := s.write.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`, uid) VALUES (?, ?, ?, ?, 1, ?, ?, NULLIF(?, 0))
 		ON CONFLICT (name) DO NOTHING`,
-		t.Name, spec, status, t.Generation, nanos(at), nanos(at))
+		t.Name, spec, status, t.Generation, nanos(at), nanos(at), t.Status.UID)
+	if isUIDTaken(err) {
+		return uidTaken(t)
+	}
 	if err != nil {
 		return fmt.Errorf("create tenant %q: %w", t.Name, err)
 	}
@@ -39,6 +45,19 @@ func (s *Store) CreateTenant(ctx context.Context, t *stamp.Tenant) error {
 	t.ResourceVersion = 1
 	t.CreatedAt, t.UpdatedAt = at, at
 	return nil
+}
+
+// isUIDTaken reports whether err is the unique index on tenants.uid
+// refusing a write.
+func isUIDTaken(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE && strings.Contains(e.Error(), "tenants.uid")
+}
+
+// uidTaken is the error of a write that would give t's UID to a second
+// tenant.
+func uidTaken(t *stamp.Tenant) error {
+	return stamp.Errorf(stamp.ECONFLICT, "uid %d of tenant %q is held by another tenant", t.Status.UID, t.Name)
 }
 
 // GetTenant returns the tenant or ENOTFOUND.
@@ -86,9 +105,12 @@ func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant, events ...*st
 	var seqs []int64
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE tenants
-			SET spec = ?, status = ?, generation = ?, resource_version = resource_version + 1, updated_at = ?
+			SET spec = ?, status = ?, generation = ?, resource_version = resource_version + 1, updated_at = ?, uid = NULLIF(?, 0)
 			WHERE name = ? AND resource_version = ?`,
-			spec, status, t.Generation, nanos(at), t.Name, t.ResourceVersion)
+			spec, status, t.Generation, nanos(at), t.Status.UID, t.Name, t.ResourceVersion)
+		if isUIDTaken(err) {
+			return uidTaken(t)
+		}
 		if err != nil {
 			return err
 		}

@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) stamp.Store) {
 		{"tenant/update with events", testTenantUpdateWithEvents},
 		{"tenant/racing updates", testTenantRacingUpdates},
 		{"tenant/delete", testTenantDelete},
+		{"tenant/uid held by one tenant", testTenantUID},
 		{"secrets/put and merge", testSecrets},
 		{"secrets/concurrent puts", testSecretsConcurrent},
 		{"events/append assigns seq and time", testEventsAppend},
@@ -267,6 +268,7 @@ func newTenant(name string) *stamp.Tenant {
 			URL:                "http://" + name + ".localhost:7080",
 			ReadyAt:            time.Date(2025, 3, 4, 5, 6, 7, 123456789, zone),
 			Version:            "1.1.0",
+			Limits:             &stamp.Limits{Memory: 128 << 20, CPU: 0.25, PIDs: 256},
 			Upgrade: &stamp.Upgrade{
 				From:       "1.1.0",
 				To:         "1.2.0",
@@ -539,6 +541,41 @@ func testTenantDelete(t *testing.T, s stamp.Store) {
 	// A new tenant of the same name starts afresh.
 	mustCreateTenant(t, s, newTenant("acme"))
 	assertEqual(t, "Secrets of the new acme", mustSecrets(t, s, "acme"), map[string]string{})
+}
+
+// testTenantUID checks that no two tenants hold one Unix user: a create
+// or an update that would give a held uid to another tenant is refused,
+// tenants without one (uid 0) never clash, and a deleted tenant's uid is
+// free again.
+func testTenantUID(t *testing.T, s stamp.Store) {
+	acme := newTenant("acme")
+	acme.Status.UID = 200001
+	mustCreateTenant(t, s, acme)
+
+	globex := newTenant("globex")
+	globex.Status.UID = 200001
+	assertError(t, s.CreateTenant(t.Context(), globex), stamp.ECONFLICT, `uid 200001 of tenant "globex" is held by another tenant`)
+	globex.Status.UID = 0
+	mustCreateTenant(t, s, globex)
+	mustCreateTenant(t, s, newTenant("initech")) // a second tenant without a uid
+
+	globex.Status.UID = 200001
+	rv := globex.ResourceVersion
+	assertError(t, s.UpdateTenant(t.Context(), globex), stamp.ECONFLICT, `uid 200001 of tenant "globex" is held by another tenant`)
+	assertEqual(t, "globex's version after the refused update", mustGetTenant(t, s, "globex").ResourceVersion, rv)
+	assertEqual(t, "globex's uid after the refused update", mustGetTenant(t, s, "globex").Status.UID, 0)
+	globex.Status.UID = 200002
+	if err := s.UpdateTenant(t.Context(), globex); err != nil {
+		t.Fatalf("UpdateTenant with a free uid: %v", err)
+	}
+	assertEqual(t, "globex's uid", mustGetTenant(t, s, "globex").Status.UID, 200002)
+
+	if err := s.DeleteTenant(t.Context(), "acme", acme.ResourceVersion); err != nil {
+		t.Fatalf("DeleteTenant: %v", err)
+	}
+	again := newTenant("hooli")
+	again.Status.UID = 200001
+	mustCreateTenant(t, s, again)
 }
 
 func mustCreateTenant(t *testing.T, s stamp.Store, tenant *stamp.Tenant) {
