@@ -70,6 +70,9 @@ type HealthCheck struct {
 type Observed struct {
 	Tenant   string                      `json:"tenant"`
 	Services map[string]*ServiceObserved `json:"services"`
+	// Limits are the limits in force for the tenant's processes: a limit
+	// the host cannot enforce is 0. Nil when the driver enforces none.
+	Limits *Limits `json:"limits,omitempty"`
 }
 
 // ServiceObserved is what a driver sees of one service.
@@ -197,6 +200,19 @@ type DatabaseSpec struct {
 	// files: engines that keep a tenant's data in files (sqlite) give
 	// them to that user, and to no one else.
 	UID int
+}
+
+// DataSnapshotter is implemented by drivers that keep files of a tenant's
+// own (its data directory, ${tenant.dir}): an upgrade copies them aside
+// with its databases, and a move back restores them. Snapshot names are
+// those of Snapshotter.
+type DataSnapshotter interface {
+	// SnapshotData copies the tenant's data into the snapshot name,
+	// replacing an earlier one of that name.
+	SnapshotData(ctx context.Context, tenant, name string) error
+	// RestoreData makes the tenant's data that of the snapshot again. A
+	// missing snapshot is ENOTFOUND.
+	RestoreData(ctx context.Context, tenant, name string) error
 }
 
 // Preparer is implemented by drivers that can set a tenant up (directories,

@@ -65,8 +65,11 @@ type Config struct {
 	// flight to it end before it stops: it gets SIGTERM, then the driver's
 	// stop timeout.
 	DrainDelay time.Duration
-	Clock      stamp.Clock
-	Random     io.Reader // secrets; default crypto/rand
+	// UIDs is the range of Unix users tenants run as, one each; the zero
+	// range runs every tenant as the server's user.
+	UIDs   UIDRange
+	Clock  stamp.Clock
+	Random io.Reader // secrets and uids; default crypto/rand
 	Logger     *slog.Logger
 	// Moved, if set, is called when a tenant's move between versions
 	// reached an outcome: its route serves the new version, or the move
@@ -711,6 +714,9 @@ type parsedVersion struct {
 }
 
 func (p *pass) allocate(ctx context.Context) error {
+	if err := p.ensureUID(ctx); err != nil {
+		return err
+	}
 	prep, ok := p.r.cfg.Driver.(stamp.Preparer)
 	if !ok {
 		return nil
@@ -733,7 +739,7 @@ func (p *pass) shape() (*stamp.Runtime, error) {
 	if err != nil {
 		return nil, terminal("%s", stamp.ErrorMessage(err))
 	}
-	rt := &stamp.Runtime{Tenant: p.t.Name, Revision: p.t.Spec.Version, Bundle: p.ref}
+	rt := &stamp.Runtime{Tenant: p.t.Name, Revision: p.t.Spec.Version, Bundle: p.ref, UID: p.t.Status.UID, Limits: plan.Limits()}
 	for _, name := range p.bp.ServiceNames() {
 		s := p.bp.Services[name]
 		rt.Services = append(rt.Services, stamp.Service{
@@ -781,6 +787,11 @@ func (p *pass) secrets(ctx context.Context) error {
 	return nil
 }
 
+// database names database name of the tenant to its engine.
+func (p *pass) database(name string) stamp.DatabaseSpec {
+	return stamp.DatabaseSpec{Tenant: p.t.Name, Name: name, Password: p.in.Secrets[dbPasswordKey(name)], UID: p.t.Status.UID}
+}
+
 // dbPasswordKey names the generated password of a database among the
 // tenant's secrets; the dot keeps it apart from blueprint secret names.
 func dbPasswordKey(db string) string { return "db." + db + ".password" }
@@ -791,7 +802,7 @@ func (p *pass) databases(ctx context.Context) error {
 		if engine == nil {
 			return terminal("database %s needs engine %q, which this server does not provide", name, db.Engine)
 		}
-		url, err := engine.Ensure(ctx, stamp.DatabaseSpec{Tenant: p.t.Name, Name: name, Password: p.in.Secrets[dbPasswordKey(name)]})
+		url, err := engine.Ensure(ctx, p.database(name))
 		if err != nil {
 			return fmt.Errorf("ensure database %s: %w", name, err)
 		}
@@ -849,6 +860,7 @@ func (p *pass) hook(ctx context.Context, hook, taskName string) error {
 		return nil
 	}
 	task.Name = taskName
+	task.UID = p.t.Status.UID
 	res, err := p.r.cfg.Driver.RunTask(ctx, p.t.Name, task)
 	if err != nil {
 		return fmt.Errorf("run %s hook: %w", hook, err)
@@ -865,6 +877,7 @@ func (p *pass) start(ctx context.Context) error {
 		return terminal("render runtime: %s", err)
 	}
 	rt.Revision = p.t.Spec.Version
+	rt.UID = p.t.Status.UID
 	if err := p.r.cfg.Driver.Apply(ctx, rt); err != nil {
 		return fmt.Errorf("start instances: %w", err)
 	}
@@ -994,6 +1007,7 @@ func (p *pass) route(ctx context.Context) error {
 		st.Endpoints = endpoints
 		st.URL = url
 		st.ReadyAt = now
+		st.Limits = obs.Limits
 	}, events...)
 	if err != nil {
 		return err

@@ -27,6 +27,11 @@ func isUpgrade(steps []string) bool {
 
 // beginUpgrade records the start of the move Plan chose (nextUpgrade).
 func (p *pass) beginUpgrade(ctx context.Context) error {
+	// A tenant made before tenants had users of their own gets one
+	// here: the new version runs as it.
+	if err := p.ensureUID(ctx); err != nil {
+		return err
+	}
 	u := nextUpgrade(p.t, p.r.cfg.Clock.Now())
 	err := p.update(ctx, func(st *stamp.TenantStatus) {
 		st.Upgrade = u
@@ -107,8 +112,13 @@ func (p *pass) snapshot(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := snap.Snapshot(ctx, stamp.DatabaseSpec{Tenant: p.t.Name, Name: name}, snapshotName); err != nil {
+		if err := snap.Snapshot(ctx, p.database(name), snapshotName); err != nil {
 			return fmt.Errorf("snapshot database %s: %w", name, err)
+		}
+	}
+	if ds, ok := p.r.cfg.Driver.(stamp.DataSnapshotter); ok {
+		if err := ds.SnapshotData(ctx, p.t.Name, snapshotName); err != nil {
+			return fmt.Errorf("snapshot data directory: %w", err)
 		}
 	}
 	return p.update(ctx, func(st *stamp.TenantStatus) { st.Upgrade.Snapshot = snapshotName })
@@ -135,12 +145,24 @@ func (p *pass) restoreDatabases(ctx context.Context, bp *blueprint.Blueprint, sn
 		if err != nil {
 			return err
 		}
-		err = snap.Restore(ctx, stamp.DatabaseSpec{Tenant: p.t.Name, Name: name}, snapshot)
+		err = snap.Restore(ctx, p.database(name), snapshot)
 		if stamp.ErrorCode(err) == stamp.ENOTFOUND {
 			return terminal("restore database %s: %s", name, stamp.ErrorMessage(err))
 		}
 		if err != nil {
 			return fmt.Errorf("restore database %s: %w", name, err)
+		}
+	}
+	if ds, ok := p.r.cfg.Driver.(stamp.DataSnapshotter); ok {
+		err := ds.RestoreData(ctx, p.t.Name, snapshot)
+		if stamp.ErrorCode(err) == stamp.ENOTFOUND {
+			// Taken by a server from before tenants had data directories:
+			// there was none to copy, and there is nothing to put back.
+			p.log.Warn("no snapshot of the data directory; it is left as it is", "snapshot", snapshot)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("restore data directory: %w", err)
 		}
 	}
 	return nil

@@ -36,7 +36,7 @@ func (d *Driver) Prepare(ctx context.Context, rt *stamp.Runtime) error {
 	if _, err := d.bundleDir(ctx, rt.Bundle.Digest); err != nil {
 		return fmt.Errorf("prepare %s: %w", rt.Tenant, err)
 	}
-	if err := t.makeDirs(); err != nil {
+	if err := d.setUp(t, rt.UID, rt.Limits); err != nil {
 		return fmt.Errorf("prepare %s: %w", rt.Tenant, err)
 	}
 	var missing []instanceState
@@ -91,7 +91,7 @@ func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
 	if err != nil {
 		return fmt.Errorf("apply %s: %w", rt.Tenant, err)
 	}
-	if err := t.makeDirs(); err != nil {
+	if err := d.setUp(t, rt.UID, rt.Limits); err != nil {
 		return fmt.Errorf("apply %s: %w", rt.Tenant, err)
 	}
 
@@ -340,6 +340,7 @@ func (d *Driver) Remove(ctx context.Context, tenant string) error {
 		}
 	}
 	killMarked(d.dir, t.name+"/")
+	killUser(t.recordedUID())
 	if err := removeAll(t.dir); err != nil {
 		return fmt.Errorf("remove %s: %w", tenant, err)
 	}

@@ -40,6 +40,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -518,20 +519,6 @@ func (t *tenant) statePath() string { return filepath.Join(t.dir, "state.json") 
 func (t *tenant) logPath(id string) string {
 	return filepath.Join(t.dir, "logs", id+".log")
 }
-func (t *tenant) workDir() string { return filepath.Join(t.dir, "work") }
-
-// makeDirs creates the tenant's directories.
-func (t *tenant) makeDirs() error {
-	if err := os.MkdirAll(t.dir, 0o700); err != nil {
-		return err
-	}
-	for _, sub := range []string{"logs", "tasks", "work"} {
-		if err := os.MkdirAll(filepath.Join(t.dir, sub), 0o755); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // save writes t.state. t.mu must be held.
 func (t *tenant) save() error {
@@ -622,24 +609,49 @@ func resolve(argv []string, bundleDir string) ([]string, error) {
 	return out, nil
 }
 
-// environ is the environment of a process of t: the rendered env, then
-// HOME, TMPDIR and PATH unless it sets them, then HOST, PORT (if port is
-// not zero) and the marker, which are the driver's alone.
-func (d *Driver) environ(t *tenant, id string, env map[string]string, port int) []string {
-	m := map[string]string{"HOME": t.workDir(), "TMPDIR": t.workDir(), "PATH": os.Getenv("PATH")}
+// vars are the values of the instance variables (stamp.InstanceVar) for
+// a process of t listening on port (0: none) at host.
+func (t *tenant) vars(host string, port int) map[string]string {
+	v := map[string]string{stamp.VarHost: host, stamp.VarTenantDir: t.dataDir()}
+	if port > 0 {
+		v[stamp.VarPort] = strconv.Itoa(port)
+		v[stamp.VarListen] = net.JoinHostPort(host, v[stamp.VarPort])
+	}
+	return v
+}
+
+// environ is the environment of a process of t: the rendered env with
+// instance variables filled from vars, then HOME, TMPDIR and PATH unless
+// it sets them, then HOST, PORT (if vars has one), STAMP_BUNDLE (the
+// extracted bundle, no longer the working directory) and the marker,
+// which are the driver's alone.
+func (d *Driver) environ(t *tenant, id string, env, vars map[string]string, bundleDir string) []string {
+	m := map[string]string{"HOME": t.dataDir(), "TMPDIR": t.tmpDir(), "PATH": os.Getenv("PATH")}
 	if m["PATH"] == "" {
 		m["PATH"] = "/usr/local/bin:/usr/bin:/bin"
 	}
-	maps.Copy(m, env)
-	delete(m, "PORT")
-	if port > 0 {
-		m["PORT"] = strconv.Itoa(port)
+	for k, v := range env {
+		m[k] = stamp.ExpandInstanceVars(v, vars)
 	}
-	m["HOST"] = "127.0.0.1"
+	delete(m, "PORT")
+	if port := vars[stamp.VarPort]; port != "" {
+		m["PORT"] = port
+	}
+	m["HOST"] = vars[stamp.VarHost]
+	m["STAMP_BUNDLE"] = bundleDir
 	m[markerVar] = d.marker(t.name, id)
 	out := make([]string, 0, len(m))
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, k+"="+m[k])
+	}
+	return out
+}
+
+// expandAll returns args with the instance variables filled from vars.
+func expandAll(args []string, vars map[string]string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = stamp.ExpandInstanceVars(a, vars)
 	}
 	return out
 }

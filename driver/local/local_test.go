@@ -260,13 +260,14 @@ func TestProcessEnvironment(t *testing.T) {
 	}
 	env := strings.Split(strings.TrimSpace(body), "\n")
 	_, port, _ := net.SplitHostPort(inst.Endpoint)
-	work := filepath.Join(dir, "tenants", "acme", "work")
+	tdir := filepath.Join(dir, "tenants", "acme")
 	for _, want := range []string{
 		"GREETING=hello",
 		"PORT=" + port,
 		"HOST=127.0.0.1",
-		"HOME=" + work,
-		"TMPDIR=" + work,
+		"HOME=" + filepath.Join(tdir, "data"),
+		"TMPDIR=" + filepath.Join(tdir, "tmp"),
+		"STAMP_BUNDLE=" + filepath.Join(dir, "bundles", strings.TrimPrefix(app.ref.Digest, "sha256:")),
 		"PATH=" + os.Getenv("PATH"),
 		"STAMP_INSTANCE=" + dir + "|acme/web-0",
 	} {

@@ -93,7 +93,24 @@ type spawnSpec struct {
 	dir      string // working directory
 	log      string // file that receives stdout and stderr
 	truncate bool   // start the log afresh instead of appending
+	// uid, if not 0, is the user and group the process runs as, with no
+	// supplementary groups.
+	uid int
+	// enter, if set, is called with the pid of the new process before it
+	// runs any of argv (it waits at a gate until enter returns), to put
+	// it where it must be before it can fork: its cgroup. An error kills
+	// it.
+	enter func(pid int) error
+	// start, if set, starts cmd instead of cmd.Start: in the tenant's
+	// network namespace.
+	start func(cmd *exec.Cmd) error
 }
+
+// gateScript holds a process back until the driver has placed it (see
+// spawnSpec.enter): it waits for a line on fd 3, which the driver writes
+// once done, then closes fd 3 and becomes the command. If the driver dies
+// first, the pipe reads end-of-file and the command never runs.
+const gateScript = `read -r _ <&3 || exit 125; exec 3<&- "$@"`
 
 // spawn starts a process in its own session, so it outlives the control
 // plane and its whole group can be signalled, with its output going
@@ -118,19 +135,51 @@ func spawn(s spawnSpec) (*proc, error) {
 		Stderr:      logf,
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
-	if err := cmd.Start(); err != nil {
+	if s.uid != 0 {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(s.uid), Gid: uint32(s.uid), Groups: []uint32{}}
+	}
+	var gate *os.File
+	if s.enter != nil {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		defer w.Close()
+		gate = w
+		cmd.Path = "/bin/sh"
+		cmd.Args = append([]string{"sh", "-c", gateScript, "sh"}, s.argv...)
+		cmd.ExtraFiles = []*os.File{r}
+	}
+	start := cmd.Start
+	if s.start != nil {
+		start = func() error { return s.start(cmd) }
+	}
+	if err := start(); err != nil {
 		return nil, err
 	}
 	p := &proc{pid: cmd.Process.Pid, startedAt: time.Now(), exited: make(chan struct{})}
+	abort := func(err error) (*proc, error) {
+		syscall.Kill(-p.pid, syscall.SIGKILL)
+		syscall.Kill(p.pid, syscall.SIGKILL)
+		cmd.Wait()
+		return nil, err
+	}
 	// Read the start time before Wait can reap the child: until then its
 	// stat stays readable even if it has already exited.
 	st, err := readStat(p.pid)
 	if err != nil {
-		syscall.Kill(-p.pid, syscall.SIGKILL)
-		cmd.Wait()
-		return nil, fmt.Errorf("read start time of pid %d: %w", p.pid, err)
+		return abort(fmt.Errorf("read start time of pid %d: %w", p.pid, err))
 	}
 	p.start = st.start
+	if gate != nil {
+		if err := s.enter(p.pid); err != nil {
+			return abort(err)
+		}
+		if _, err := gate.WriteString("go\n"); err != nil {
+			return abort(fmt.Errorf("let pid %d run: %w", p.pid, err))
+		}
+	}
 	go func() {
 		err := cmd.Wait()
 		p.status = "exit status 0"
@@ -290,4 +339,56 @@ func killGroup(m marked) {
 		syscall.Kill(-m.stat.pgrp, syscall.SIGKILL)
 	}
 	syscall.Kill(m.pid, syscall.SIGKILL)
+}
+
+// userProcs lists the live processes whose real or effective user is uid,
+// read from /proc/<pid>/status.
+func userProcs(uid int) []marked {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	want := strconv.Itoa(uid)
+	var found []marked
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		status, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		for line := range strings.Lines(string(status)) {
+			ids, ok := strings.CutPrefix(line, "Uid:")
+			if !ok {
+				continue
+			}
+			if f := strings.Fields(ids); len(f) >= 2 && (f[0] == want || f[1] == want) {
+				if st, err := readStat(pid); err == nil && !st.dead() {
+					found = append(found, marked{pid: pid, stat: st})
+				}
+			}
+			break
+		}
+	}
+	return found
+}
+
+// killUser SIGKILLs every process of uid, which must be a tenant's own
+// user (never 0), and waits (bounded) until they are gone: whatever a
+// tenant left running, marked or not (a daemon that cleared its
+// environment), ends with it.
+func killUser(uid int) {
+	if uid <= 0 {
+		return
+	}
+	var killed []*proc
+	for _, m := range userProcs(uid) {
+		syscall.Kill(m.pid, syscall.SIGKILL)
+		killed = append(killed, &proc{pid: m.pid, start: m.stat.start})
+	}
+	for _, p := range killed {
+		p.waitFor(killWait)
+	}
 }

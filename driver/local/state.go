@@ -23,6 +23,12 @@ type tenantState struct {
 	// run beside Runtime's until retired.
 	Others    []*stamp.Runtime `json:"others,omitempty"`
 	Instances []instanceState  `json:"instances"`
+	// UID is the user the tenant's processes run as (0: the driver's).
+	UID int `json:"uid,omitempty"`
+	// Limits are the tenant's limits last applied, and InForce what of
+	// them the host enforces; tasks run under them too.
+	Limits  stamp.Limits  `json:"limits,omitzero"`
+	InForce *stamp.Limits `json:"inForce,omitempty"`
 }
 
 // runtime returns the applied runtime of revision rev, or nil.

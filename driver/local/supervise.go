@@ -73,16 +73,19 @@ func (d *Driver) supervise(t *tenant, inst instanceState, svc stamp.Service, bun
 
 // start starts the instance's process and records it.
 func (s *supervisor) start() (*proc, error) {
-	argv, err := resolve(s.svc.Command, s.bundleDir)
+	vars := s.t.vars(s.t.host(), s.port)
+	argv, err := resolve(expandAll(s.svc.Command, vars), s.bundleDir)
 	if err != nil {
 		return nil, fmt.Errorf("start %s of %s: %w", s.id, s.t.name, err)
 	}
-	p, err := spawn(spawnSpec{
+	spec := spawnSpec{
 		argv: argv,
-		env:  s.d.environ(s.t, s.id, s.svc.Env, s.port),
-		dir:  s.bundleDir,
+		env:  s.d.environ(s.t, s.id, s.svc.Env, vars, s.bundleDir),
+		dir:  s.t.dataDir(),
 		log:  s.t.logPath(s.id),
-	})
+	}
+	s.t.confine(&spec)
+	p, err := spawn(spec)
 	if err != nil {
 		return nil, fmt.Errorf("start %s of %s: %w", s.id, s.t.name, err)
 	}

@@ -103,14 +103,18 @@ func (d *Driver) findOrStartTask(ctx context.Context, t *tenant, task *stamp.Tas
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := t.makeDirs(); err != nil {
+	t.mu.Lock()
+	limits := t.state.Limits
+	t.mu.Unlock()
+	if err := d.setUp(t, task.UID, limits); err != nil {
 		return nil, nil, err
 	}
-	argv, err := resolve(task.Command, bdir)
+	vars := t.vars(t.host(), 0)
+	argv, err := resolve(expandAll(task.Command, vars), bdir)
 	if err != nil {
 		return nil, nil, err
 	}
-	exitPath := t.taskPath(task.Name, ".exit")
+	exitPath := t.exitPath(task.Name)
 	if err := removeAll(exitPath); err != nil {
 		return nil, nil, err
 	}
@@ -120,13 +124,15 @@ func (d *Driver) findOrStartTask(ctx context.Context, t *tenant, task *stamp.Tas
 	if err := os.WriteFile(intent, nil, 0o644); err != nil {
 		return nil, nil, err
 	}
-	p, err := spawn(spawnSpec{
+	spec := spawnSpec{
 		argv:     append([]string{"/bin/sh", "-c", taskScript, "sh", exitPath}, argv...),
-		env:      d.environ(t, "task:"+task.Name, task.Env, 0),
-		dir:      bdir,
+		env:      d.environ(t, "task:"+task.Name, task.Env, vars, bdir),
+		dir:      t.dataDir(),
 		log:      t.taskPath(task.Name, ".log"),
 		truncate: true,
-	})
+	}
+	t.confine(&spec)
+	p, err := spawn(spec)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -176,7 +182,7 @@ func (d *Driver) recoverTask(t *tenant, task *stamp.Task) (*taskRecord, *proc, e
 		d.log.Warn("adopted a task run that was never recorded", "tenant", t.name, "task", task.Name, "pid", p.pid)
 		return rec, p, removeAll(intent)
 	}
-	if _, err := os.Stat(t.taskPath(task.Name, ".exit")); err == nil {
+	if _, err := os.Stat(t.exitPath(task.Name)); err == nil {
 		if err := writeJSON(t.taskPath(task.Name, ".json"), &taskRecord{Name: task.Name, Started: time.Now()}); err != nil {
 			return nil, nil, err
 		}
@@ -237,7 +243,7 @@ func (t *tenant) finishTask(name string, timedOut bool) (*taskRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	exitPath := t.taskPath(name, ".exit")
+	exitPath := t.exitPath(name)
 	code, err := readExitCode(exitPath)
 	switch {
 	case err == nil:
@@ -291,12 +297,21 @@ func (rec *taskRecord) result() *stamp.TaskResult {
 	return &stamp.TaskResult{ExitCode: rec.ExitCode, Output: rec.Output}
 }
 
+// readExitCode reads the exit code a task's shell wrote. The file is in a
+// directory of the tenant's, so the tenant could put a link there: it is
+// opened without following one, and only its first bytes are read.
 func readExitCode(path string) (int, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return 0, err
 	}
-	return strconv.Atoi(strings.TrimSpace(string(data)))
+	defer f.Close()
+	buf := make([]byte, 16)
+	n, err := io.ReadFull(f, buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(buf[:n])))
 }
 
 // tailLines returns the last n lines of the file at path, reading at most

@@ -1,7 +1,8 @@
 // Command app is the process the local driver's tests run. Its first
 // argument picks what it does:
 //
-//	serve            serve HTTP on 127.0.0.1:$PORT: /healthz, /env (its environment)
+//	serve            serve HTTP on $HOST:$PORT: /healthz, /env (its environment),
+//	                 /pid, and what a tenant may do: /id, /read, /write, /connect
 //	serve-child      serve, and start a child process in its session
 //	ignore-term      serve, ignoring SIGTERM
 //	crash            print a line and exit with status 2
@@ -98,6 +99,41 @@ func serve() {
 	mux.HandleFunc("/pid", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, os.Getpid())
 	})
+	// What a tenant's process may do, tried from inside it: each answers
+	// "ok" or the error.
+	mux.HandleFunc("/id", func(w http.ResponseWriter, r *http.Request) {
+		wd, _ := os.Getwd()
+		fmt.Fprintf(w, "uid=%d gid=%d groups=%v wd=%s\n", os.Getuid(), os.Getgid(), must(os.Getgroups()), wd)
+	})
+	mux.HandleFunc("/write", func(w http.ResponseWriter, r *http.Request) {
+		answer(w, os.WriteFile(r.FormValue("path"), []byte(r.FormValue("data")), 0o600))
+	})
+	mux.HandleFunc("/read", func(w http.ResponseWriter, r *http.Request) {
+		data, err := os.ReadFile(r.FormValue("path"))
+		if err == nil {
+			fmt.Fprintf(w, "ok %s", data)
+			return
+		}
+		answer(w, err)
+	})
+	mux.HandleFunc("/connect", func(w http.ResponseWriter, r *http.Request) {
+		c, err := net.DialTimeout("tcp", r.FormValue("addr"), 2*time.Second)
+		if err == nil {
+			c.Close()
+		}
+		answer(w, err)
+	})
 	fmt.Fprintln(os.Stderr, http.Serve(l, mux))
 	os.Exit(1)
 }
+
+// answer writes "ok" for a nil err, else the error.
+func answer(w http.ResponseWriter, err error) {
+	if err != nil {
+		fmt.Fprintln(w, err)
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+func must[T any](v T, _ error) T { return v }

@@ -1,0 +1,164 @@
+package local
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/stamphq/stamp"
+)
+
+// nextUID hands each test tenant a user of its own, in a block of this
+// test process's: test binaries of other packages run beside this one on
+// the host and must never share a tenant's uid.
+var nextUID atomic.Int64
+
+func testUID() int {
+	return 3_000_000 + (os.Getpid()%10_000)*100 + int(nextUID.Add(1))
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("running tenants as users of their own needs root")
+	}
+}
+
+// reachableDir is newDir made passable by other users, as a data dir of a
+// server that isolates tenants is (t.TempDir makes 0700 directories).
+func reachableDir(t *testing.T) string {
+	t.Helper()
+	dir := newDir(t)
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// ask has a tenant's instance at endpoint try what path says (see the
+// test app's /read, /write, /connect) and returns its answer.
+func ask(t *testing.T, endpoint, path string, args url.Values) string {
+	t.Helper()
+	body, err := fetch(endpoint, path+"?"+args.Encode())
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return strings.TrimSpace(body)
+}
+
+// TestTenantsRunAsTheirOwnUsers runs two tenants as users of their own and
+// has one try to reach into the other and into the bundle they share.
+func TestTenantsRunAsTheirOwnUsers(t *testing.T) {
+	requireRoot(t)
+	dir := reachableDir(t)
+	d := open(t, dir)
+	uids := map[string]int{"acme": testUID(), "globex": testUID()}
+	eps := map[string]string{}
+	for name, uid := range uids {
+		rt := runtime(name, web(1, "serve"))
+		rt.UID = uid
+		apply(t, d, rt)
+		eps[name] = running(t, d, name, "web", 1)[0].Endpoint
+		waitHealthy(t, eps[name])
+	}
+	acme, globex := eps["acme"], eps["globex"]
+	acmeData := filepath.Join(dir, "tenants", "acme", "data")
+	globexDir := filepath.Join(dir, "tenants", "globex")
+	globexPID := running(t, d, "globex", "web", 1)[0].PID
+
+	if got, want := ask(t, acme, "/id", nil), "uid="+strconv.Itoa(uids["acme"])+" gid="+strconv.Itoa(uids["acme"])+" groups=[] wd="+acmeData; got != want {
+		t.Errorf("acme's process: got %q, want %q", got, want)
+	}
+	if got := ask(t, globex, "/write", url.Values{"path": {"secret.txt"}, "data": {"globex only"}}); got != "ok" {
+		t.Fatalf("globex writing into its working directory: %s", got)
+	}
+	if got := ask(t, acme, "/write", url.Values{"path": {"mine.txt"}, "data": {"acme"}}); got != "ok" {
+		t.Fatalf("acme writing into its working directory: %s", got)
+	}
+	fi, err := os.Stat(filepath.Join(acmeData, "mine.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uid := fi.Sys().(*syscall.Stat_t).Uid; int(uid) != uids["acme"] {
+		t.Errorf("acme's file belongs to uid %d, want %d", uid, uids["acme"])
+	}
+
+	bundleFile := filepath.Join(dir, "bundles", strings.TrimPrefix(app.ref.Digest, "sha256:"), "bin", "app")
+	for _, tt := range []struct{ what, path, action string }{
+		{"read globex's data", filepath.Join(globexDir, "data", "secret.txt"), "/read"},
+		{"list globex's directory", filepath.Join(globexDir, "data"), "/read"},
+		{"read globex's driver state", filepath.Join(globexDir, "state.json"), "/read"},
+		{"read globex's environment", "/proc/" + strconv.Itoa(globexPID) + "/environ", "/read"},
+		{"write into globex's data", filepath.Join(globexDir, "data", "x"), "/write"},
+		{"write into the bundle", filepath.Join(filepath.Dir(bundleFile), "x"), "/write"},
+		{"overwrite the bundle's binary", bundleFile, "/write"},
+	} {
+		got := ask(t, acme, tt.action, url.Values{"path": {tt.path}, "data": {"x"}})
+		if !strings.Contains(got, "permission denied") {
+			t.Errorf("acme trying to %s: got %q, want permission denied", tt.what, got)
+		}
+	}
+
+	if err := d.Remove(context.Background(), "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if procs := userProcs(uids["acme"]); len(procs) > 0 {
+		t.Errorf("processes of acme's uid after Remove: %v", procs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tenants", "acme")); !os.IsNotExist(err) {
+		t.Errorf("acme's directory after Remove: %v", err)
+	}
+	if got := ask(t, globex, "/read", url.Values{"path": {"secret.txt"}}); got != "ok globex only" {
+		t.Errorf("globex's data after acme's removal: %q", got)
+	}
+}
+
+// TestTaskRunsAsTheTenant runs a hook as the tenant's user, in its data
+// directory, and checks that the exit code it leaves is read back.
+func TestTaskRunsAsTheTenant(t *testing.T) {
+	requireRoot(t)
+	dir := reachableDir(t)
+	d := open(t, dir)
+	uid := testUID()
+	res, err := d.RunTask(context.Background(), "acme", &stamp.Task{
+		Name: "seed", Bundle: app.ref, UID: uid,
+		Command: command("append", stamp.InstanceVar(stamp.VarTenantDir)+"/seeded"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode != 0 {
+		t.Fatalf("task: exit code %d: %s", res.ExitCode, res.Output)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "tenants", "acme", "data", "seeded"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := int(fi.Sys().(*syscall.Stat_t).Uid); got != uid {
+		t.Errorf("the task's file belongs to uid %d, want %d", got, uid)
+	}
+}
+
+// TestUnreachableDirIsRefused checks that a driver whose directory other
+// users cannot pass through refuses to run a tenant as its own user,
+// saying which directory to open, instead of starting processes that
+// cannot reach their bundle.
+func TestUnreachableDirIsRefused(t *testing.T) {
+	requireRoot(t)
+	dir := newDir(t) // 0700
+	d := open(t, dir)
+	rt := runtime("acme", web(1, "serve"))
+	rt.UID = testUID()
+	err := d.Apply(context.Background(), rt)
+	if code := stamp.ErrorCode(err); code != stamp.EUNAVAILABLE || !strings.Contains(err.Error(), "does not let other users pass through") {
+		t.Fatalf("got %v (code %q), want EUNAVAILABLE saying which directory to open", err, code)
+	}
+}
