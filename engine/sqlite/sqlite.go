@@ -2,6 +2,8 @@
 // is one SQLite file, <dir>/<tenant>/<name>.db, in WAL mode. The tenant's app
 // opens the file itself; this package only creates and deletes it, and
 // keeps snapshots of it beside it, <dir>/<tenant>/<name>.snap-<snapshot>.db.
+// A tenant with a user of its own (DatabaseSpec.UID) owns its directory
+// and database files, mode 0700 and 0600: no other tenant can open them.
 package sqlite
 
 import (
@@ -45,7 +47,36 @@ func (e *Engine) Ensure(ctx context.Context, db stamp.DatabaseSpec) (string, err
 	if err := createWAL(ctx, path); err != nil {
 		return "", fmt.Errorf("create database %s of %s: %w", db.Name, db.Tenant, err)
 	}
+	if db.UID != 0 {
+		if err := giveTo(path, db.UID); err != nil {
+			return "", fmt.Errorf("give database %s of %s to uid %d: %w", db.Name, db.Tenant, db.UID, err)
+		}
+	}
 	return "sqlite:" + path, nil
+}
+
+// giveTo gives the database file at path, its WAL and shared-memory files
+// and the tenant's directory holding them to uid (and the group of the
+// same number), readable by no one else. SQLite, run as root, gives the
+// WAL and shared-memory files it creates later to the database file's
+// owner, so snapshots and restores by the control plane keep them the
+// tenant's.
+func giveTo(path string, uid int) error {
+	for _, p := range []string{filepath.Dir(path), path, path + "-wal", path + "-shm"} {
+		mode := os.FileMode(0o600)
+		if p == filepath.Dir(path) {
+			mode = 0o700
+		}
+		if err := os.Lchown(p, uid, uid); errors.Is(err, fs.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Drop deletes the database file of db with its WAL and shared-memory files
