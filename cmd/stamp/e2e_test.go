@@ -70,6 +70,7 @@ type stampServer struct {
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	ports    string // the block of tenant ports this server's driver allocates from
+	uids     string // the block of tenant users
 	extraArg []string
 }
 
@@ -79,6 +80,25 @@ type stampServer struct {
 func portBlock() string {
 	lo := 20000 + 200*rand.IntN(20)
 	return fmt.Sprintf("%d-%d", lo, lo+199)
+}
+
+// uidBlock returns a random block of 1,000 tenant users, so that tenants
+// of concurrently running servers (each with a store of its own) never
+// share a uid; the driver's own tests use users from 3,000,000.
+func uidBlock() string {
+	lo := 4_000_000 + 1000*rand.IntN(1000)
+	return fmt.Sprintf("%d-%d", lo, lo+999)
+}
+
+// passable opens dir and its parent to other users (t.TempDir makes them
+// 0700), as a server whose tenants run as users of their own needs.
+func passable(t *testing.T, dir string) {
+	t.Helper()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o711); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
 }
 
 // freePort returns a loopback port that was free a moment ago.
@@ -102,7 +122,8 @@ func startStampServer(t *testing.T, extra ...string) *stampServer {
 // servers may share.
 func startStampServerIn(t *testing.T, data string, extra ...string) *stampServer {
 	t.Helper()
-	s := &stampServer{t: t, data: data, api: freePort(t), router: freePort(t), ports: portBlock(), extraArg: extra}
+	s := &stampServer{t: t, data: data, api: freePort(t), router: freePort(t), ports: portBlock(), uids: uidBlock(), extraArg: extra}
+	passable(t, data)
 	s.start()
 	t.Cleanup(func() {
 		s.kill()
@@ -116,7 +137,7 @@ func (s *stampServer) start() {
 	t := s.t
 	t.Helper()
 	args := append([]string{"server", "--data", s.data, "--listen", s.api, "--router-listen", s.router,
-		"--ports", s.ports, "--log-level", "debug"}, s.extraArg...)
+		"--ports", s.ports, "--tenant-uids", s.uids, "--log-level", "debug"}, s.extraArg...)
 	s.cmd = exec.Command(stampBin, args...)
 	logf, err := os.OpenFile(s.logPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {

@@ -50,6 +50,9 @@ type serverConfig struct {
 	DrainDelay    time.Duration
 	IncidentGrace time.Duration
 	LogLevel      string
+	TenantUIDs    string
+	// Check only reports what isolation the host allows, then exits.
+	Check bool
 }
 
 func (c *serverConfig) flags(cmd *cobra.Command) {
@@ -66,6 +69,8 @@ func (c *serverConfig) flags(cmd *cobra.Command) {
 	f.DurationVar(&c.DrainDelay, "drain", time.Second, "how long an upgraded tenant's old version runs on after the route switched")
 	f.DurationVar(&c.IncidentGrace, "incident-grace", 3*time.Second, "how long a service may fail its health probes before an incident opens")
 	f.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&c.TenantUIDs, "tenant-uids", "200000-299999", "Unix users tenants run as, one each, MIN-MAX (as root), or none")
+	f.BoolVar(&c.Check, "check", false, "print what this host lets the server isolate (users, ...) and exit")
 }
 
 // validate reports every problem with the configuration, one per line.
@@ -89,6 +94,9 @@ func (c *serverConfig) validate() error {
 		problems = append(problems, fmt.Sprintf("--base-domain %q is not a domain name", c.BaseDomain))
 	}
 	if _, _, err := c.portRange(); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if _, err := c.uidRange(); err != nil {
 		problems = append(problems, err.Error())
 	}
 	if c.Workers < 1 {
@@ -135,6 +143,9 @@ func newServerCmd(g *globals) *cobra.Command {
 			if err := cfg.validate(); err != nil {
 				return err
 			}
+			if cfg.Check {
+				return checkHost(g.stdout, cfg)
+			}
 			srv, err := startServer(cmd.Context(), cfg, newLogger(g.stderr, cfg.LogLevel))
 			if err != nil {
 				return err
@@ -176,12 +187,9 @@ type server struct {
 // the router and the reconciler, and returns once both listeners are bound.
 // Everything stops when ctx ends; wait returns then.
 func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (srv *server, err error) {
-	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
-	}
-	data, err := filepath.Abs(cfg.Data)
+	data, err := makeDataDir(cfg.Data)
 	if err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
+		return nil, err
 	}
 	store, err := openStore(ctx, cfg.Store, data)
 	if err != nil {
@@ -199,6 +207,11 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 			store.Close()
 		}
 	}()
+	iso, err := detectIsolation(cfg, data)
+	if err != nil {
+		return nil, err
+	}
+	iso.log(logger)
 	token, err := ensureAdminToken(ctx, store, filepath.Join(data, adminTokenFile))
 	if err != nil {
 		return nil, err
@@ -254,6 +267,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 			return "http://" + tenant + "." + cfg.BaseDomain + ":" + strconv.Itoa(routerAddr.Port)
 		},
 		Workers: cfg.Workers, HealthTimeout: cfg.HealthTimeout, DrainDelay: cfg.DrainDelay, Logger: logger,
+		UIDs:    iso.uids,
 		Moved:   func(string) { releases.Wake() },
 		Observe: mtr.ObservePass,
 	})
@@ -305,6 +319,33 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		apiAddr: apiLn.Addr().(*net.TCPAddr), routerAddr: routerAddr, token: token,
 		store: store, driver: driver, group: g, closers: closers,
 	}, nil
+}
+
+// makeDataDir creates the data dir if missing and returns its absolute
+// path.
+func makeDataDir(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("create data dir: %w", err)
+	}
+	data, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("data dir: %w", err)
+	}
+	return data, nil
+}
+
+// checkHost prints what isolation the host allows the server with cfg.
+func checkHost(w io.Writer, cfg serverConfig) error {
+	data, err := makeDataDir(cfg.Data)
+	if err != nil {
+		return err
+	}
+	iso, err := detectIsolation(cfg, data)
+	if err != nil {
+		return err
+	}
+	iso.print(w)
+	return nil
 }
 
 // wait blocks until the server's parts (API, router, reconciler) have

@@ -19,7 +19,7 @@ func (d *Driver) setUp(t *tenant, uid int, limits stamp.Limits) error {
 		return stamp.Errorf(stamp.EUNAVAILABLE, "tenant %s is to run as uid %d, which needs the driver to run as root", t.name, uid)
 	}
 	if uid != 0 {
-		if err := reachable(d.dir); err != nil {
+		if err := Reachable(d.dir); err != nil {
 			return err
 		}
 	}
@@ -60,10 +60,10 @@ func (t *tenant) recordedUID() int {
 	return st.UID
 }
 
-// reachable checks that users other than the driver's may pass through
-// dir and each directory above it, as a tenant's processes must to reach
-// the bundle and their own directories.
-func reachable(dir string) error {
+// Reachable checks that users other than the driver's may pass through
+// dir and each directory above it, as the processes of tenants with users
+// of their own must to reach their bundle and their directories.
+func Reachable(dir string) error {
 	for d := dir; ; d = filepath.Dir(d) {
 		fi, err := os.Stat(d)
 		if err != nil {
