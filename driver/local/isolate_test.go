@@ -162,3 +162,59 @@ func TestUnreachableDirIsRefused(t *testing.T) {
 		t.Fatalf("got %v (code %q), want EUNAVAILABLE saying which directory to open", err, code)
 	}
 }
+
+// TestDataSnapshotAndRestore snapshots a tenant's data directory, changes
+// it, and restores it in place, keeping owners and modes; a restore of a
+// snapshot never taken is ENOTFOUND.
+func TestDataSnapshotAndRestore(t *testing.T) {
+	requireRoot(t)
+	dir := reachableDir(t)
+	d := open(t, dir)
+	uid := testUID()
+	rt := runtime("acme", web(1, "serve"))
+	rt.UID = uid
+	apply(t, d, rt)
+	ep := running(t, d, "acme", "web", 1)[0].Endpoint
+	waitHealthy(t, ep)
+	ctx := context.Background()
+	data := filepath.Join(dir, "tenants", "acme", "data")
+	if got := ask(t, ep, "/write", url.Values{"path": {"kept.txt"}, "data": {"before"}}); got != "ok" {
+		t.Fatal(got)
+	}
+	if err := mkdirMode(filepath.Join(data, "sub"), 0o750, uid); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../kept.txt", filepath.Join(data, "sub", "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SnapshotData(ctx, "acme", "pre-upgrade"); err != nil {
+		t.Fatal(err)
+	}
+	ask(t, ep, "/write", url.Values{"path": {"kept.txt"}, "data": {"after"}})
+	ask(t, ep, "/write", url.Values{"path": {"new.txt"}, "data": {"new"}})
+	if err := d.RestoreData(ctx, "acme", "pre-upgrade"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ask(t, ep, "/read", url.Values{"path": {"kept.txt"}}); got != "ok before" {
+		t.Errorf("kept.txt after restore, read by the running app: %q, want %q", got, "ok before")
+	}
+	if got := ask(t, ep, "/read", url.Values{"path": {"new.txt"}}); !strings.Contains(got, "no such file") {
+		t.Errorf("new.txt after restore: %q, want it gone", got)
+	}
+	if link, err := os.Readlink(filepath.Join(data, "sub", "link")); err != nil || link != "../kept.txt" {
+		t.Errorf("link after restore: %q, %v", link, err)
+	}
+	for path, mode := range map[string]os.FileMode{"kept.txt": 0o600, "sub": 0o750} {
+		fi, err := os.Lstat(filepath.Join(data, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != uid || fi.Mode().Perm() != mode {
+			t.Errorf("%s after restore: uid %d mode %04o, want uid %d mode %04o", path, st.Uid, fi.Mode().Perm(), uid, mode)
+		}
+	}
+	err := d.RestoreData(ctx, "acme", "never-taken")
+	if code := stamp.ErrorCode(err); code != stamp.ENOTFOUND {
+		t.Errorf("restore of a snapshot never taken: got %v (code %q), want ENOTFOUND", err, code)
+	}
+}
