@@ -1,0 +1,130 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	stamp "github.com/stamphq/stamp"
+)
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("tenants get users of their own only under a server run as root")
+	}
+}
+
+// tenantUID returns the Unix user the server gave tenant.
+func (s *stampServer) tenantUID(name string) int {
+	s.t.Helper()
+	var tenant stamp.Tenant
+	if err := json.Unmarshal([]byte(s.mustCLI("tenant", "get", name, "-o", "json")), &tenant); err != nil {
+		s.t.Fatal(err)
+	}
+	if tenant.Status.UID == 0 {
+		s.t.Fatalf("tenant %s has no user of its own", name)
+	}
+	return tenant.Status.UID
+}
+
+// asUser runs the shell command script as uid (and its group, no others),
+// the way a tenant's process runs, and returns its combined output.
+func asUser(t *testing.T, uid int, script string) string {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", "-c", script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid), Groups: []uint32{}}}
+	cmd.Dir = "/"
+	out, _ := cmd.CombinedOutput()
+	return strings.TrimSpace(string(out))
+}
+
+// TestAppDataInWorkingDirIsPerTenant runs the example app the way an app
+// that keeps its data "next to it" does: its database is a file relative
+// to its working directory. Each tenant's working directory is its own,
+// so two tenants of one version never share the file, one tenant cannot
+// read the other's files, database or environment nor write into the
+// bundle, and the data goes with the tenant.
+func TestAppDataInWorkingDirIsPerTenant(t *testing.T) {
+	requireRoot(t)
+	s := startStampServer(t)
+	s.mustCLI("blueprint", "push", blueprintDir(t, `DATABASE_URL: ${db.main.url}`, `DATABASE_URL: sqlite:ledger.db`))
+	for _, name := range []string{"acme", "globex"} {
+		s.mustCLI("tenant", "create", name, "--blueprint", "ledger", "--param", "admin_email=admin@"+name+".test")
+	}
+	if code, body := s.do("POST", "acme", "/api/customers", `{"name":"Wile E.","email":"wile@acme.test"}`); code != http.StatusCreated {
+		t.Fatalf("POST customer to acme: %d %s", code, body)
+	}
+	for tenant, want := range map[string]int{"acme": 1, "globex": 0} {
+		code, body := s.do("GET", tenant, "/api/customers", "")
+		var customers []json.RawMessage
+		if err := json.Unmarshal([]byte(body), &customers); code != http.StatusOK || err != nil {
+			t.Fatalf("GET customers of %s: %d %s (%v)", tenant, code, body, err)
+		}
+		if len(customers) != want {
+			t.Errorf("%s has %d customers, want %d (one file shared by both tenants?)", tenant, len(customers), want)
+		}
+	}
+	tenantDir := func(name string) string { return filepath.Join(s.data, "local", "tenants", name) }
+	acmeUID, globexUID := s.tenantUID("acme"), s.tenantUID("globex")
+	if acmeUID == globexUID {
+		t.Fatalf("acme and globex share uid %d", acmeUID)
+	}
+	for name, uid := range map[string]int{"acme": acmeUID, "globex": globexUID} {
+		fi, err := os.Stat(filepath.Join(tenantDir(name), "data", "ledger.db"))
+		if err != nil {
+			t.Fatalf("%s's database in its working directory: %v", name, err)
+		}
+		if got := int(fi.Sys().(*syscall.Stat_t).Uid); got != uid {
+			t.Errorf("%s's ledger.db belongs to uid %d, want %d", name, got, uid)
+		}
+	}
+
+	// What acme's user may not do to globex, nor to the bundle.
+	var globexPID int
+	for _, p := range tenantProcesses(t, s.data) {
+		if p.tenant == "globex" {
+			globexPID = p.pid
+		}
+	}
+	bundles, _ := filepath.Glob(filepath.Join(s.data, "local", "bundles", "*", "bin", "ledger"))
+	if globexPID == 0 || len(bundles) == 0 {
+		t.Fatalf("globex's process (%d) or the bundle (%v) not found", globexPID, bundles)
+	}
+	for what, script := range map[string]string{
+		"read globex's database":    "cat " + filepath.Join(tenantDir("globex"), "data", "ledger.db"),
+		"list globex's data":        "ls " + filepath.Join(tenantDir("globex"), "data"),
+		"read globex's environment": "cat /proc/" + strconv.Itoa(globexPID) + "/environ",
+		"read globex's logs":        "ls " + filepath.Join(tenantDir("globex"), "logs"),
+		"read the store":            "cat " + filepath.Join(s.data, "stamp.db"),
+		"read the admin token":      "cat " + filepath.Join(s.data, adminTokenFile),
+		"write into the bundle":     "echo x > " + filepath.Join(filepath.Dir(bundles[0]), "x"),
+		"overwrite the app binary":  "echo x > " + bundles[0],
+	} {
+		if out := asUser(t, acmeUID, script); !strings.Contains(out, "Permission denied") {
+			t.Errorf("acme's user trying to %s: got %q, want Permission denied", what, out)
+		}
+	}
+
+	s.mustCLI("tenant", "delete", "acme")
+	waitFor(t, "acme to be gone", 30*time.Second, func() bool {
+		_, _, code := s.cli("tenant", "get", "acme")
+		return code != 0
+	})
+	if _, err := os.Stat(tenantDir("acme")); !os.IsNotExist(err) {
+		t.Errorf("acme's directory after delete: %v", err)
+	}
+	if out := asUser(t, 0, "ps -o pid= -u "+strconv.Itoa(acmeUID)); out != "" {
+		t.Errorf("processes of acme's uid after delete:\n%s", out)
+	}
+	if code, _ := s.do("GET", "globex", "/api/customers", ""); code != http.StatusOK {
+		t.Errorf("globex after acme's delete: %d", code)
+	}
+}
