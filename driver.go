@@ -215,6 +215,15 @@ type DataSnapshotter interface {
 	RestoreData(ctx context.Context, tenant, name string) error
 }
 
+// ExposureReporter is implemented by drivers that can tell when a
+// tenant's instances listen where more than the router reaches them (an
+// app bound to all addresses on a host it shares with others).
+type ExposureReporter interface {
+	// Exposed returns one line per such listener of the tenant's running
+	// instances, naming the instance and the address; none is fine.
+	Exposed(ctx context.Context, tenant string) ([]string, error)
+}
+
 // Preparer is implemented by drivers that can set a tenant up (directories,
 // the extracted bundle, ports) before anything of it runs, so that setup is
 // a step of its own. Prepare is idempotent like Apply.

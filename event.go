@@ -4,14 +4,18 @@ import "time"
 
 // Event types.
 const (
-	EventTenantCreated   = "tenant.created"
-	EventTenantReady     = "tenant.ready"
-	EventTenantFailed    = "tenant.failed"
-	EventTenantDeleting  = "tenant.deleting"
-	EventTenantRetrying  = "tenant.retrying" // an operator asked a failed tenant to try again
-	EventTenantDeleted   = "tenant.deleted"
-	EventStep            = "tenant.step"  // a step finished (Status ok) or failed
-	EventRetry           = "tenant.retry" // a step hit a transient error and will be retried
+	EventTenantCreated  = "tenant.created"
+	EventTenantReady    = "tenant.ready"
+	EventTenantFailed   = "tenant.failed"
+	EventTenantDeleting = "tenant.deleting"
+	EventTenantRetrying = "tenant.retrying" // an operator asked a failed tenant to try again
+	EventTenantDeleted  = "tenant.deleted"
+	EventStep           = "tenant.step"  // a step finished (Status ok) or failed
+	EventRetry          = "tenant.retry" // a step hit a transient error and will be retried
+	// EventTenantExposed warns that an instance listens beyond loopback
+	// with no network of its own: reachable without the router. Message
+	// names the instance and the address.
+	EventTenantExposed   = "tenant.exposed"
 	EventBlueprintPushed = "blueprint.pushed"
 
 	EventTenantUpgradeRequested = "tenant.upgrade-requested" // the spec names another version

@@ -1015,6 +1015,7 @@ func (p *pass) route(ctx context.Context) error {
 	if err := p.syncRoute(ctx); err != nil {
 		return err
 	}
+	p.reportExposed(ctx)
 	if p.upgrade {
 		p.moved()
 		return nil
@@ -1025,6 +1026,27 @@ func (p *pass) route(ctx context.Context) error {
 		return fmt.Errorf("stop instances of other versions: %w", err)
 	}
 	return nil
+}
+
+// reportExposed records a tenant.exposed warning for each listener of the
+// tenant's instances the driver finds reachable without the router. It
+// only warns: the tenant serves, and the operator decides.
+func (p *pass) reportExposed(ctx context.Context) {
+	er, ok := p.r.cfg.Driver.(stamp.ExposureReporter)
+	if !ok {
+		return
+	}
+	lines, err := er.Exposed(ctx, p.t.Name)
+	if err != nil {
+		p.log.Warn("look for instances listening beyond loopback", "err", err)
+		return
+	}
+	for _, line := range lines {
+		p.log.Warn("instance reachable without the router", "listener", line)
+		if err := p.event(ctx, &stamp.Event{Type: stamp.EventTenantExposed, Message: line}); err != nil {
+			p.log.Warn("record tenant.exposed", "err", err)
+		}
+	}
 }
 
 // remove releases everything the tenant holds, then deletes its record.

@@ -1,0 +1,50 @@
+package local
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func TestParseProcAddr(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"0100007F:1F90", "127.0.0.1:8080"},
+		{"00000000:0050", "0.0.0.0:80"},
+		{"0201A8C0:01BB", "192.168.1.2:443"},
+		{"00000000000000000000000001000000:1F90", "[::1]:8080"},
+		{"00000000000000000000000000000000:0016", "[::]:22"},
+		{"0000000000000000FFFF00000100007F:1F90", "127.0.0.1:8080"}, // v4-mapped
+	}
+	for _, tt := range tests {
+		got, err := parseProcAddr(tt.in)
+		if err != nil || got != netip.MustParseAddrPort(tt.want) {
+			t.Errorf("parseProcAddr(%q) = %v, %v; want %s", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "0100007F", "0100007F:XYZ", "01007F:0050", "0100007F:10000"} {
+		if _, err := parseProcAddr(bad); err == nil {
+			t.Errorf("parseProcAddr(%q): no error", bad)
+		}
+	}
+}
+
+// TestExposed checks that an instance bound to every address is reported
+// (it is reachable without the router) and one bound to loopback is not.
+func TestExposed(t *testing.T) {
+	d := open(t, newDir(t))
+	apply(t, d, runtime("acme", web(1, "serve")))
+	apply(t, d, runtime("globex", web(1, "serve-any")))
+	for tenant, want := range map[string]string{"acme": "", "globex": "listens on [::]:"} {
+		ep := running(t, d, tenant, "web", 1)[0].Endpoint
+		waitHealthy(t, ep)
+		lines, err := d.Exposed(context.Background(), tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(lines, "\n")
+		if want == "" && got != "" || want != "" && !strings.Contains(got, want) {
+			t.Errorf("Exposed(%s) = %q, want %q", tenant, got, want)
+		}
+	}
+}
