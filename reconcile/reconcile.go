@@ -70,7 +70,7 @@ type Config struct {
 	UIDs   UIDRange
 	Clock  stamp.Clock
 	Random io.Reader // secrets and uids; default crypto/rand
-	Logger     *slog.Logger
+	Logger *slog.Logger
 	// Moved, if set, is called when a tenant's move between versions
 	// reached an outcome: its route serves the new version, or the move
 	// was rolled back or failed. The release controller wakes on it.

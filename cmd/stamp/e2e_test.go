@@ -447,7 +447,7 @@ func TestKilledInstanceIsRestarted(t *testing.T) {
 func TestServerKilledDuringCreatesConverges(t *testing.T) {
 	// The seed hook appends a line to a file in the tenant's HOME so the
 	// test can count how often it ran.
-	dir := blueprintDir(t, `seed: [bin/ledger, seed,`, `seed: [sh, -c, 'echo seeded >> "$HOME/seed-runs" && exec "$0" "$@"', bin/ledger, seed,`)
+	dir := blueprintDir(t, `seed: [bin/ledger, seed,`, `seed: [sh, -c, 'echo seeded >> "$HOME/seed-runs" && exec "$STAMP_BUNDLE/$0" "$@"', bin/ledger, seed,`)
 	s := startStampServer(t)
 	s.mustCLI("blueprint", "push", dir)
 	c := s.client()
@@ -503,7 +503,7 @@ func TestServerKilledDuringCreatesConverges(t *testing.T) {
 		if code, body := s.do("GET", name, "/api/invoices", ""); code != http.StatusOK {
 			t.Errorf("GET invoices of %s: %d %s", name, code, body)
 		}
-		runs, err := os.ReadFile(filepath.Join(s.data, "local", "tenants", name, "work", "seed-runs"))
+		runs, err := os.ReadFile(filepath.Join(s.data, "local", "tenants", name, "data", "seed-runs"))
 		if err != nil {
 			t.Errorf("seed of %s: %v", name, err)
 		} else if n := strings.Count(string(runs), "seeded"); n != 1 {
@@ -773,7 +773,7 @@ func TestRetryAFailedTenant(t *testing.T) {
 	// The migrate hook fails until a file appears in the tenant's HOME, as
 	// a migration would until an operator fixed what it needs.
 	dir := blueprintDir(t, "migrate: [bin/ledger, migrate]",
-		`migrate: [sh, -c, 'test -f "$HOME/fixed" || { echo "not fixed yet" >&2; exit 3; }; exec bin/ledger migrate']`)
+		`migrate: [sh, -c, 'test -f "$HOME/fixed" || { echo "not fixed yet" >&2; exit 3; }; exec "$STAMP_BUNDLE/bin/ledger" migrate']`)
 	s := startStampServer(t)
 	s.mustCLI("blueprint", "push", dir)
 	if _, errOut, code := s.cli("tenant", "create", "acme", "--blueprint", "ledger"); code == 0 || !strings.Contains(errOut, "not fixed yet") {
@@ -782,7 +782,7 @@ func TestRetryAFailedTenant(t *testing.T) {
 	if _, errOut, code := s.cli("tenant", "retry", "acme"); code == 0 || !strings.Contains(errOut, "not fixed yet") {
 		t.Fatalf("retry before the fix: exit %d, stderr:\n%s", code, errOut)
 	}
-	fixed := filepath.Join(s.data, "local", "tenants", "acme", "work", "fixed")
+	fixed := filepath.Join(s.data, "local", "tenants", "acme", "data", "fixed")
 	if err := os.WriteFile(fixed, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,7 @@ func count(t *testing.T, url, sql string, args ...any) int {
 // edited blueprint ran for tenant.
 func seedRuns(t *testing.T, data, tenant string) int {
 	t.Helper()
-	runs, err := os.ReadFile(filepath.Join(data, "local", "tenants", tenant, "work", "seed-runs"))
+	runs, err := os.ReadFile(filepath.Join(data, "local", "tenants", tenant, "data", "seed-runs"))
 	if err != nil {
 		t.Errorf("seed of %s: %v", tenant, err)
 		return 0
@@ -89,7 +89,7 @@ func seedRuns(t *testing.T, data, tenant string) int {
 }
 
 // countingSeed is the blueprint edit that makes the seed hook count its runs.
-var countingSeed = []string{`seed: [bin/ledger, seed,`, `seed: [sh, -c, 'echo seeded >> "$HOME/seed-runs" && exec "$0" "$@"', bin/ledger, seed,`}
+var countingSeed = []string{`seed: [bin/ledger, seed,`, `seed: [sh, -c, 'echo seeded >> "$HOME/seed-runs" && exec "$STAMP_BUNDLE/$0" "$@"', bin/ledger, seed,`}
 
 func TestTwoServersShareTheWorkAndTakeOver(t *testing.T) {
 	store := scratchDatabase(t)
