@@ -41,13 +41,17 @@ func OpenFile(path string, rand io.Reader) (r *Ring, created bool, err error) {
 		if err != nil {
 			return nil, false, err
 		}
-		if err := r.file.write([]key{k}); err != nil {
+		// Servers sharing a data dir may start at once: one file wins,
+		// and the others read it.
+		err = r.file.write([]key{k}, false)
+		created = err == nil
+		if err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, false, err
 		}
 		if err := r.reload(true); err != nil {
 			return nil, false, err
 		}
-		return r, true, nil
+		return r, created, nil
 	}
 	if err != nil {
 		return nil, false, err
@@ -135,8 +139,9 @@ func (f *keyFile) unchanged(info fs.FileInfo) bool {
 }
 
 // write replaces the key file with keys, atomically: a reader sees the
-// old file or the new one, never a part.
-func (f *keyFile) write(keys []key) error {
+// old file or the new one, never a part. Unless replace, an existing file
+// is left alone and the error is fs.ErrExist.
+func (f *keyFile) write(keys []key, replace bool) error {
 	var b bytes.Buffer
 	b.WriteString(fileHeader)
 	for _, k := range keys {
@@ -147,7 +152,7 @@ func (f *keyFile) write(keys []key) error {
 	if err != nil {
 		return fmt.Errorf("write key file: %w", err)
 	}
-	defer os.Remove(tmp.Name()) // after the rename, a no-op
+	defer os.Remove(tmp.Name()) // after a rename, a no-op
 	// CreateTemp makes the file 0600 already; say so for the reader.
 	if err := tmp.Chmod(0o600); err != nil {
 		tmp.Close()
@@ -164,7 +169,11 @@ func (f *keyFile) write(keys []key) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write key file: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), f.path); err != nil {
+	put := os.Link
+	if replace {
+		put = os.Rename
+	}
+	if err := put(tmp.Name(), f.path); err != nil {
 		return fmt.Errorf("write key file: %w", err)
 	}
 	d, err := os.Open(dir)
@@ -199,7 +208,7 @@ func (r *Ring) Rotate(rand io.Reader) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := f.write(append([]key{k}, keys...)); err != nil {
+	if err := f.write(append([]key{k}, keys...), true); err != nil {
 		return "", err
 	}
 	return k.id, r.reloadLocked(true)
@@ -231,7 +240,7 @@ func (r *Ring) Retire(keep func(id string) bool) ([]string, error) {
 	if len(dropped) == 0 {
 		return nil, nil
 	}
-	if err := f.write(kept); err != nil {
+	if err := f.write(kept, true); err != nil {
 		return nil, err
 	}
 	r.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -241,5 +242,35 @@ func TestRotateAndRetire(t *testing.T) {
 	}
 	if dropped, err := a.Retire(func(string) bool { return true }); err != nil || dropped != nil {
 		t.Errorf("Retire with nothing to drop = %v, %v", dropped, err)
+	}
+}
+
+// Servers sharing a data dir may start at once: they all end up with the
+// one key in the file, and only one of them made it.
+func TestOpenFileAtOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "master.key")
+	const n = 8
+	rings := make([]*Ring, n)
+	made := make([]bool, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { rings[i], made[i], errs[i] = OpenFile(path, rand.Reader) })
+	}
+	wg.Wait()
+	creators := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if made[i] {
+			creators++
+		}
+		if rings[i].ActiveID() != rings[0].ActiveID() {
+			t.Errorf("ring %d seals under %s, ring 0 under %s", i, rings[i].ActiveID(), rings[0].ActiveID())
+		}
+	}
+	if creators != 1 {
+		t.Errorf("%d rings made the key file; want 1", creators)
 	}
 }

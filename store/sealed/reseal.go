@@ -29,20 +29,22 @@ type tally struct {
 }
 
 // SealClear seals every value still stored in clear (by a Stamp from
-// before encryption at rest) and returns how many it sealed. It fails,
-// naming them, if values are sealed under keys the ring does not have:
-// a server started with the wrong key file must not go on as if the
-// secrets were lost.
+// before encryption at rest) and returns how many it sealed. First it
+// checks, writing nothing, that the ring has every key the store's values
+// are sealed under: a server started with the wrong key file fails,
+// naming the keys, instead of going on as if the secrets were lost.
 func (s *Store) SealClear(ctx context.Context) (int, error) {
-	t, err := s.walk(ctx, func(_ string, sealed bool) bool { return !sealed }, nil)
+	t, err := s.walk(ctx, func(string, bool) bool { return false }, nil)
 	if err != nil {
 		return 0, err
 	}
 	var unknown []string
-	for id := range t.keys {
+	sealed := 0
+	for id, n := range t.keys {
+		sealed += n
 		ok, err := s.ring.Has(id)
 		if err != nil {
-			return t.resealed, err
+			return 0, err
 		}
 		if !ok {
 			unknown = append(unknown, id)
@@ -54,10 +56,14 @@ func (s *Store) SealClear(ctx context.Context) (int, error) {
 		if s.ring.Writable() {
 			where = "key file " + s.ring.Path()
 		}
-		return t.resealed, fmt.Errorf("the store holds secrets sealed under key %s, which this server's %s does not have (it holds %s): give it the key file or STAMP_MASTER_KEY of the servers that sealed them",
+		return 0, fmt.Errorf("the store holds secrets sealed under key %s, which this server's %s does not have (it has %s): give it the key file or STAMP_MASTER_KEY of the servers that sealed them",
 			strings.Join(unknown, ", "), where, strings.Join(s.ring.IDs(), ", "))
 	}
-	return t.resealed, nil
+	if sealed == t.total {
+		return 0, nil
+	}
+	t, err = s.walk(ctx, func(_ string, sealed bool) bool { return !sealed }, nil)
+	return t.resealed, err
 }
 
 // RotateKeys seals every secret anew under a new active key. With keys in
