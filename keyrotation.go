@@ -1,5 +1,14 @@
 package stamp
 
+import (
+	"fmt"
+	"strings"
+)
+
+// EventKeysRotated records a rotation of the master key; Message says
+// what it did (key ids and counts, never a key or a secret).
+const EventKeysRotated = "keys.rotated"
+
 // KeyRotation is what a rotation of the master key did: every secret in
 // the store is sealed under ActiveKey once it returns.
 type KeyRotation struct {
@@ -19,4 +28,16 @@ type KeyRotation struct {
 	// Unused are the ids of keys from the environment that no value uses
 	// any more: the operator may now remove them.
 	Unused []string `json:"unused,omitempty"`
+}
+
+// Summary says in one line what the rotation did.
+func (r *KeyRotation) Summary() string {
+	s := fmt.Sprintf("%d of %d secrets resealed under key %s", r.Resealed, r.Total, r.ActiveKey)
+	if len(r.Retired) > 0 {
+		s += "; retired key " + strings.Join(r.Retired, ", ")
+	}
+	if len(r.Unused) > 0 {
+		s += "; no secret uses key " + strings.Join(r.Unused, ", ") + " any more: remove it from STAMP_MASTER_KEY"
+	}
+	return s
 }

@@ -56,4 +56,6 @@ func addRoutes(mux *http.ServeMux, cfg Config, cache *blueprintCache) {
 	mux.Handle("GET /v1/webhooks/{id}/attempts", auth(handleWebhookAttempts(st)))
 
 	mux.Handle("GET /v1/events", auth(handleEvents(st)))
+
+	mux.Handle("POST /v1/keys/rotate", auth(handleKeyRotate(st, cfg.Keys, cfg.Clock)))
 }

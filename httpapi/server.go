@@ -42,6 +42,9 @@ type Config struct {
 	// sees it, nil if it does not watch the tenant; GET /v1/tenants/{name}
 	// answers with it.
 	Health func(tenant string) *stamp.TenantHealth
+	// Keys, if set, rotates the master key secrets are sealed with;
+	// nil makes POST /v1/keys/rotate answer 503.
+	Keys KeyRotator
 }
 
 // NewServer returns the API as an http.Handler: /healthz and /readyz

@@ -51,6 +51,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newEventsCmd(g),
 		newIncidentCmd(g),
 		newWebhookCmd(g),
+		newKeyCmd(g),
 	)
 	return root
 }

@@ -23,10 +23,12 @@ import (
 	pgengine "github.com/stamphq/stamp/engine/postgres"
 	sqliteengine "github.com/stamphq/stamp/engine/sqlite"
 	"github.com/stamphq/stamp/httpapi"
+	"github.com/stamphq/stamp/keyring"
 	"github.com/stamphq/stamp/metrics"
 	"github.com/stamphq/stamp/monitor"
 	"github.com/stamphq/stamp/notify"
 	"github.com/stamphq/stamp/reconcile"
+	logredact "github.com/stamphq/stamp/redact"
 	"github.com/stamphq/stamp/rollout"
 	"github.com/stamphq/stamp/router"
 )
@@ -53,6 +55,8 @@ type serverConfig struct {
 	TenantUIDs    string
 	// Check only reports what isolation the host allows, then exits.
 	Check bool
+	// MasterKey is STAMP_MASTER_KEY, which is no flag (see masterKeyEnv).
+	MasterKey string
 }
 
 func (c *serverConfig) flags(cmd *cobra.Command) {
@@ -111,6 +115,11 @@ func (c *serverConfig) validate() error {
 	if c.HealthTimeout <= 0 {
 		problems = append(problems, fmt.Sprintf("--health-timeout %s: want a positive duration", c.HealthTimeout))
 	}
+	if c.MasterKey != "" {
+		if _, err := keyring.Parse(c.MasterKey); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", masterKeyEnv, err))
+		}
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		problems = append(problems, fmt.Sprintf("--log-level %q: want debug, info, warn or error", c.LogLevel))
@@ -140,6 +149,7 @@ func newServerCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Data = g.data
+			cfg.MasterKey = os.Getenv(masterKeyEnv)
 			if err := cfg.validate(); err != nil {
 				return err
 			}
@@ -195,9 +205,14 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	if err != nil {
 		return nil, err
 	}
+	keys, err := sealStore(ctx, store, data, cfg.MasterKey, logger)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	// Every part gets the timed store, so store latency is the server's.
 	mtr := metrics.New(logger)
-	store = mtr.WrapStore(store)
+	store = mtr.WrapStore(keys)
 	var closers []func()
 	defer func() {
 		if err != nil {
@@ -278,8 +293,10 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 			return st.Requests, st.Errors5xx
 		},
 	})
+	// Tenant output reaches incidents and the API with its secrets hidden.
+	logs := logredact.New(driver, store)
 	mon := monitor.New(monitor.Config{
-		Store: store, Driver: driver, Logs: driver, Held: rec.Held, Blueprint: rec.Blueprint,
+		Store: store, Driver: driver, Logs: logs, Held: rec.Held, Blueprint: rec.Blueprint,
 		Grace: cfg.IncidentGrace, Logger: logger,
 	})
 	watcher.Store(mon)
@@ -291,8 +308,8 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	}
 	api := &http.Server{
 		Handler: httpapi.NewServer(httpapi.Config{
-			Store: store, Logs: driver, Enqueue: rec.Enqueue, Engines: engineNames, Logger: logger, Metrics: mtr,
-			Health: mon.TenantHealth,
+			Store: store, Logs: logs, Enqueue: rec.Enqueue, Engines: engineNames, Logger: logger, Metrics: mtr,
+			Health: mon.TenantHealth, Keys: keys,
 			Ready: func(ctx context.Context) error {
 				_, err := store.ListEvents(ctx, stamp.EventFilter{Limit: 1})
 				return err
