@@ -63,7 +63,22 @@ func (s *Store) SealClear(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	t, err = s.walk(ctx, func(_ string, sealed bool) bool { return !sealed }, nil)
-	return t.resealed, err
+	if err != nil {
+		return t.resealed, err
+	}
+	if c, ok := s.Store.(Compactor); ok {
+		if err := c.Compact(ctx); err != nil {
+			return t.resealed, fmt.Errorf("sealed %d clear secrets, but their old copies may linger: %w", t.resealed, err)
+		}
+	}
+	return t.resealed, nil
+}
+
+// Compactor is implemented by stores that can rewrite their files so that
+// replaced values leave no copy behind; SealClear calls it once it has
+// sealed values that were stored in clear.
+type Compactor interface {
+	Compact(ctx context.Context) error
 }
 
 // RotateKeys seals every secret anew under a new active key. With keys in

@@ -435,3 +435,43 @@ func fillTenants(b *testing.B, s stamp.Store, n int) {
 		}
 	}
 }
+
+var (
+	_ Compactor = (*sqlite.Store)(nil)
+	_ Compactor = (*postgres.Store)(nil)
+)
+
+// Once SealClear has sealed clear values, no copy of them is left in the
+// SQLite file or its write-ahead log (free pages, old frames).
+func TestSealClearLeavesNoClearCopy(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "stamp.db")
+	raw, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	clear := map[string]string{}
+	for i := range 50 {
+		name := fmt.Sprintf("t%02d", i)
+		mustCreateTenant(t, raw, name)
+		clear[name] = fmt.Sprintf("clear-secret-%02d-from-before", i)
+		mustPut(t, raw, name, map[string]string{"session_key": clear[name]})
+	}
+	s := New(raw, envRing(t, newKeyText(t)))
+	if n, err := s.SealClear(ctx); err != nil || n != 50 {
+		t.Fatalf("SealClear = %d, %v", n, err)
+	}
+	for _, f := range []string{path, path + "-wal"} {
+		b, err := os.ReadFile(f)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte("-from-before")) {
+			t.Errorf("%s still holds a clear value", filepath.Base(f))
+		}
+	}
+	if got := mustSecrets(t, s, "t07")["session_key"]; got != clear["t07"] {
+		t.Errorf("t07's session_key after SealClear: %q", got)
+	}
+}
