@@ -397,6 +397,11 @@ func TestReleaseGateFailsOnACrashDuringTheSoak(t *testing.T) {
 		t.Fatalf("no process of t0 at 2.0.0: %v", tenantProcesses(t, s.data))
 	}
 	var rel *stamp.Release
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(lastLines(s.log(), 80))
+		}
+	})
 	waitFor(t, "the release to fail and roll back", time.Minute, func() bool {
 		var err error
 		rel, err = s.client().Release(context.Background(), id)
