@@ -210,7 +210,7 @@ func (s *Store) resealTenant(ctx context.Context, tenant string, redo func(strin
 		aad := secretAAD(tenant, name)
 		plain, err := s.open(value, aad)
 		if err != nil {
-			return fmt.Errorf("open secret %s of tenant %s: %w", name, tenant, err)
+			return cannotOpen(fmt.Sprintf("secret %s of tenant %s", name, tenant), err)
 		}
 		v, err := s.ring.Seal([]byte(plain), aad)
 		if err != nil {
@@ -244,11 +244,13 @@ func (s *Store) resealWebhook(ctx context.Context, w *stamp.Webhook, redo func(s
 			t.count(w.Secret)
 			return nil
 		}
-		if err := s.openWebhook(w); err != nil {
-			return err
+		plain, err := s.open(w.Secret, webhookAAD(w.ID))
+		if err != nil {
+			return cannotOpen("secret of webhook "+w.ID, err)
 		}
+		w.Secret = plain
 		// Stores a copy sealed under the active key.
-		err := s.UpdateWebhook(ctx, w)
+		err = s.UpdateWebhook(ctx, w)
 		if err == nil {
 			t.total++
 			t.keys[s.ring.ActiveID()]++
@@ -268,6 +270,13 @@ func (s *Store) resealWebhook(ctx context.Context, w *stamp.Webhook, redo func(s
 		}
 	}
 	return fmt.Errorf("reseal secret of webhook %s: it kept changing under the rotation", w.ID)
+}
+
+// cannotOpen is the error of a walk stopped by a value that does not
+// open: the operator's to see, as it names the value's place and key,
+// never the value. Every value still opens as it did before the walk.
+func cannotOpen(what string, err error) error {
+	return stamp.Errorf(stamp.EUNPROCESSABLE, "%s does not open (%v): stopped; every other value still opens as before", what, err)
 }
 
 // randomHex returns 8 random hex digits.

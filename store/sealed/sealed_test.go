@@ -475,3 +475,32 @@ func TestSealClearLeavesNoClearCopy(t *testing.T) {
 		t.Errorf("t07's session_key after SealClear: %q", got)
 	}
 }
+
+// A rotation meeting a value that does not open stops, naming it, and
+// leaves every value opening as before: the old key stays in the file.
+func TestRotationStopsAtAValueThatDoesNotOpen(t *testing.T) {
+	ctx := context.Background()
+	raw := openSQLite(t)
+	s := New(raw, fileRing(t, filepath.Join(t.TempDir(), "master.key")))
+	old := s.ring.ActiveID()
+	mustCreateTenant(t, s, "acme")
+	mustPut(t, s, "acme", map[string]string{"a": "value-of-a", "b": "value-of-b"})
+	mustCreateTenant(t, s, "globex")
+	mustPut(t, s, "globex", map[string]string{"a": "globex-a"})
+	stored := mustSecrets(t, raw, "acme")
+	mustPut(t, raw, "acme", map[string]string{"a": stored["b"], "b": stored["a"]})
+
+	_, err := s.RotateKeys(ctx)
+	if stamp.ErrorCode(err) != stamp.EUNPROCESSABLE || !strings.Contains(stamp.ErrorMessage(err), "of tenant acme does not open") {
+		t.Fatalf("rotation over a swapped value: %v", err)
+	}
+	if strings.Contains(err.Error(), "value-of") {
+		t.Errorf("error %q shows a value", err)
+	}
+	if ids := s.ring.IDs(); len(ids) != 2 || ids[1] != old {
+		t.Errorf("keys after the stopped rotation: %v; want the new one and %s", ids, old)
+	}
+	if got := mustSecrets(t, s, "globex")["a"]; got != "globex-a" {
+		t.Errorf("globex's secret after the stopped rotation: %q", got)
+	}
+}
