@@ -128,3 +128,33 @@ func TestAppDataInWorkingDirIsPerTenant(t *testing.T) {
 		t.Errorf("globex after acme's delete: %d", code)
 	}
 }
+
+// TestServerCheck runs `stamp server --check`: one line per part of the
+// isolation the host allows, and where the master key comes from, with
+// nothing started; a bad --tenant-uids is refused with the flag named.
+func TestServerCheck(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	passable(t, filepath.Dir(data))
+	out, err := exec.Command(stampBin, "server", "--check", "--data", data, "--tenant-uids", "300000-300999").CombinedOutput()
+	if err != nil {
+		t.Fatalf("server --check: %v\n%s", err, out)
+	}
+	want := []string{"secrets: sealed at rest (AES-256-GCM) under a key file " + filepath.Join(data, "master.key") + " made at first start"}
+	if os.Geteuid() == 0 {
+		want = append(want, "users: one per tenant from 300000-300999 (1000)")
+	} else {
+		want = append(want, "users: off: the server runs as uid")
+	}
+	for _, w := range want {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("server --check output lacks %q:\n%s", w, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(data, "master.key")); !os.IsNotExist(err) {
+		t.Errorf("server --check made the key file: %v", err)
+	}
+	out, err = exec.Command(stampBin, "server", "--check", "--data", data, "--tenant-uids", "5-1").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `--tenant-uids "5-1": want MIN-MAX`) {
+		t.Errorf("server --check with a bad range: %v\n%s", err, out)
+	}
+}

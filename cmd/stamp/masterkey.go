@@ -57,3 +57,22 @@ func sealStore(ctx context.Context, st stamp.Store, data, envKeys string, logger
 	logger.Info("secrets are encrypted at rest", "keys", source, "active_key", ring.ActiveID(), "new_key_file", created, "sealed_clear_values", n)
 	return s, nil
 }
+
+// masterKeyCheck says where the master key comes from, for `stamp server
+// --check`, without making one.
+func masterKeyCheck(envKeys, data string) string {
+	if envKeys != "" {
+		return "secrets: sealed at rest (AES-256-GCM) under keys from " + masterKeyEnv
+	}
+	path := filepath.Join(data, masterKeyFile)
+	fi, err := os.Stat(path)
+	switch {
+	case os.IsNotExist(err):
+		return "secrets: sealed at rest (AES-256-GCM) under a key file " + path + " made at first start (mode 0600)"
+	case err != nil:
+		return "secrets: key file " + path + ": " + err.Error()
+	case fi.Mode().Perm()&0o077 != 0:
+		return fmt.Sprintf("secrets: key file %s has mode %04o, which others can read: the server refuses it; chmod 600 it", path, fi.Mode().Perm())
+	}
+	return "secrets: sealed at rest (AES-256-GCM) under the key file " + path + " (mode 0600)"
+}

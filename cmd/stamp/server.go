@@ -362,6 +362,7 @@ func checkHost(w io.Writer, cfg serverConfig) error {
 		return err
 	}
 	iso.print(w)
+	fmt.Fprintln(w, masterKeyCheck(cfg.MasterKey, data))
 	return nil
 }
 

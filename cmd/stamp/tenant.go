@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -275,6 +276,8 @@ func newTenantGetCmd(g *globals) *cobra.Command {
 					row(w, "message:", strings.ReplaceAll(t.Status.Message, "\n", "\n\t"))
 				}
 				row(w, "url:", orDash(t.Status.URL))
+				row(w, "user:", uidText(t.Status.UID))
+				row(w, "limits in force:", limitsText(t.Status.Limits))
 				row(w, "generation:", fmt.Sprintf("%d (observed %d)", t.Generation, t.Status.ObservedGeneration))
 				for _, k := range slices.Sorted(maps.Keys(t.Spec.Params)) {
 					row(w, "param:", k+"="+t.Spec.Params[k])
@@ -393,4 +396,31 @@ func newTenantEventsCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+}
+
+// uidText describes the Unix user a tenant runs as.
+func uidText(uid int) string {
+	if uid == 0 {
+		return "the server's (no user of its own)"
+	}
+	return strconv.Itoa(uid)
+}
+
+// limitsText describes the limits in force for a tenant's processes: a
+// plan's limit the host does not enforce shows as none.
+func limitsText(l *stamp.Limits) string {
+	if l == nil {
+		return "none"
+	}
+	memory, cpu, pids := "none", "none", "none"
+	if l.Memory > 0 {
+		memory = fmt.Sprintf("%d MiB", l.Memory>>20)
+	}
+	if l.CPU > 0 {
+		cpu = strconv.FormatFloat(l.CPU, 'f', -1, 64) + " cores"
+	}
+	if l.PIDs > 0 {
+		pids = strconv.FormatInt(l.PIDs, 10)
+	}
+	return fmt.Sprintf("memory %s, cpu %s, pids %s", memory, cpu, pids)
 }
