@@ -15,8 +15,9 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os/exec"
-	"strings"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/stamphq/stamp/blueprint"
 	"github.com/stamphq/stamp/bundle"
 	"github.com/stamphq/stamp/health"
+	"github.com/stamphq/stamp/redact"
 )
 
 // RouteSyncer is told when a tenant's route changed, so the router serves
@@ -835,15 +837,11 @@ func (p *pass) seed(ctx context.Context) error {
 // redact hides the tenant's secrets and database URLs in s (a hook's
 // output), which goes into events any API client can read.
 func (p *pass) redact(s string) string {
-	var pairs []string
+	var values []string
 	for _, m := range []map[string]string{p.in.Secrets, p.in.DatabaseURLs} {
-		for _, v := range m {
-			if len(v) >= 4 {
-				pairs = append(pairs, v, "[redacted]")
-			}
-		}
+		values = slices.AppendSeq(values, maps.Values(m))
 	}
-	return strings.NewReplacer(pairs...).Replace(s)
+	return redact.String(s, values)
 }
 
 // hook runs a blueprint hook as a driver task under a stable name, so a

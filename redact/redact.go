@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/stamphq/stamp"
@@ -88,6 +89,14 @@ func NewReader(r io.Reader, values []string) io.Reader {
 	rd := &reader{src: r}
 	rd.set(values)
 	return rd
+}
+
+// String returns s with every value of values (those of MinLen bytes or
+// more) replaced by Mask, as NewReader would.
+func String(s string, values []string) string {
+	var b strings.Builder
+	io.Copy(&b, NewReader(strings.NewReader(s), values)) // reads of a string do not fail
+	return b.String()
 }
 
 // reader replaces values in a stream. It holds back the last
