@@ -85,6 +85,9 @@ type ServiceObserved struct {
 	LastExit string `json:"lastExit,omitempty"`
 	// LastExitAt is when the last exit was seen; zero if none was.
 	LastExitAt time.Time `json:"lastExitAt,omitzero"`
+	// LastExitOOM says the last exit was the kernel killing the process
+	// for memory: the tenant reached its memory limit.
+	LastExitOOM bool `json:"lastExitOOM,omitempty"`
 }
 
 // Instance is one running copy of one service.

@@ -394,6 +394,9 @@ func (m *Monitor) observe(ctx context.Context, tenant, name string, svc *bluepri
 	switch {
 	case exited || len(running) < replicas:
 		o.cause = stamp.CauseExit
+		if so.LastExitOOM {
+			o.cause = stamp.CauseOOM
+		}
 		o.message = fmt.Sprintf("%d of %d instances running; restarted %d times, last exit: %s", len(running), replicas, so.Restarts, cmp.Or(so.LastExit, "unknown"))
 	case probeErr != nil:
 		o.cause = stamp.CauseProbe

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/stamphq/stamp/driver/local"
+	"github.com/stamphq/stamp/driver/local/cgroup"
 	"github.com/stamphq/stamp/reconcile"
 )
 
@@ -17,6 +21,8 @@ import (
 // and why, so that nothing is left out silently.
 type isolation struct {
 	uids reconcile.UIDRange // zero: tenants run as the server's user
+	// cgroups confines tenants to their plans' limits; nil: no limits.
+	cgroups *cgroup.Host
 	// parts describe each part for the operator, in order.
 	parts []isolationPart
 }
@@ -69,7 +75,25 @@ func detectIsolation(cfg serverConfig, data string) (*isolation, error) {
 		iso.uids = uids
 		iso.enforced("users", fmt.Sprintf("one per tenant from %d-%d (%d), no supplementary groups", uids.Min, uids.Max, uids.Size()))
 	}
+	iso.detectCgroups(data)
 	return iso, nil
+}
+
+// detectCgroups finds the control groups that enforce plans' limits. The
+// driver's groups live under stamp/<hash of the data dir>: servers on one
+// data dir share them, servers on others never touch them.
+func (iso *isolation) detectCgroups(data string) {
+	sum := sha256.Sum256([]byte(filepath.Join(data, "local")))
+	h := cgroup.Open("stamp/" + hex.EncodeToString(sum[:4]))
+	if h.Mode() == cgroup.ModeNone {
+		iso.gap("limits", "off: "+h.Problem()+"; plans' memory, cpu and pids limits are not enforced (stamp tenant get shows none in force)")
+		return
+	}
+	iso.cgroups = h
+	iso.enforced("limits", fmt.Sprintf("cgroup %s (%s), one group per tenant", h.Mode(), strings.Join(h.Controllers(), ", ")))
+	if p := h.Problem(); p != "" {
+		iso.gap("limits", p)
+	}
 }
 
 // enforced records part as enforced, as how says.

@@ -236,6 +236,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	var watcher atomic.Pointer[monitor.Monitor]
 	driver, err := local.New(ctx, local.Config{
 		Dir: filepath.Join(data, "local"), Bundles: store, Logger: logger, PortMin: portMin, PortMax: portMax,
+		Cgroups: iso.cgroups,
 		OnExit: func(tenant, _ string) {
 			if m := watcher.Load(); m != nil {
 				m.Exited(tenant)

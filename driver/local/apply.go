@@ -291,6 +291,7 @@ func (d *Driver) Observe(ctx context.Context, tenant string) (*stamp.Observed, e
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	obs.Limits = t.state.InForce
 	for _, rt := range append([]*stamp.Runtime{t.state.Runtime}, t.state.Others...) {
 		if rt == nil {
 			continue
@@ -301,7 +302,7 @@ func (d *Driver) Observe(ctx context.Context, tenant string) (*stamp.Observed, e
 			}
 			so := &stamp.ServiceObserved{Instances: []stamp.Instance{}}
 			if st := t.stats[svc.Name]; st != nil {
-				so.Restarts, so.LastExit, so.LastExitAt = st.Restarts, st.LastExit, st.LastExitAt
+				so.Restarts, so.LastExit, so.LastExitAt, so.LastExitOOM = st.Restarts, st.LastExit, st.LastExitAt, st.LastExitOOM
 			}
 			obs.Services[svc.Name] = so
 		}
@@ -341,6 +342,13 @@ func (d *Driver) Remove(ctx context.Context, tenant string) error {
 	}
 	killMarked(d.dir, t.name+"/")
 	killUser(t.recordedUID())
+	if d.cfg.Cgroups != nil {
+		// After the processes: a group is removed only once empty (what
+		// still runs in it is killed).
+		if err := d.cfg.Cgroups.Remove(tenant); err != nil {
+			return fmt.Errorf("remove %s: %w", tenant, err)
+		}
+	}
 	if err := removeAll(t.dir); err != nil {
 		return fmt.Errorf("remove %s: %w", tenant, err)
 	}

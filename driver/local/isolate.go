@@ -4,13 +4,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/driver/local/cgroup"
 )
 
 // setUp makes t ready to run processes as uid under limits: its
-// directories, given to uid, and the record of both in its state. A uid
-// other than 0 needs the driver to run as root. t.op must be held.
+// directories, given to uid, its cgroup with limits, and the record of it
+// all in its state. A uid other than 0 needs the driver to run as root.
+// t.op must be held.
 func (d *Driver) setUp(t *tenant, uid int, limits stamp.Limits) error {
 	if uid < 0 {
 		return stamp.Errorf(stamp.EINVALID, "uid %d of %s is negative", uid, t.name)
@@ -26,20 +29,36 @@ func (d *Driver) setUp(t *tenant, uid int, limits stamp.Limits) error {
 	if err := t.makeDirs(uid); err != nil {
 		return fmt.Errorf("make directories: %w", err)
 	}
+	var inForce *stamp.Limits
+	if d.cfg.Cgroups != nil {
+		in, err := d.cfg.Cgroups.Ensure(t.name, limits)
+		if err != nil {
+			return err
+		}
+		inForce = &in
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.state.UID == uid && t.state.Limits == limits {
+	if t.state.UID == uid && t.state.Limits == limits && equalLimits(t.state.InForce, inForce) {
 		return nil
 	}
-	t.state.UID, t.state.Limits = uid, limits
+	t.state.UID, t.state.Limits, t.state.InForce = uid, limits, inForce
 	return t.save()
 }
 
-// confine has spec's process run as t's: as its user.
-func (t *tenant) confine(spec *spawnSpec) {
+func equalLimits(a, b *stamp.Limits) bool {
+	return a == b || a != nil && b != nil && *a == *b
+}
+
+// confine has spec's process run as t's: as its user, in its cgroup
+// before it runs any code of its own.
+func (d *Driver) confine(t *tenant, spec *spawnSpec) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	spec.uid = t.state.UID
+	if d.cfg.Cgroups != nil && d.cfg.Cgroups.Mode() != cgroup.ModeNone {
+		spec.enter = func(pid int) error { return d.cfg.Cgroups.Add(t.name, pid) }
+	}
 }
 
 // host is the address t's instances listen on and are reached at.
@@ -76,4 +95,25 @@ func Reachable(dir string) error {
 			return nil
 		}
 	}
+}
+
+// oomKills is the count of out-of-memory kills in tenant's cgroup, 0
+// without cgroups or on an error (which only loses the cause of an exit).
+func (d *Driver) oomKills(tenant string) uint64 {
+	if d.cfg.Cgroups == nil {
+		return 0
+	}
+	n, err := d.cfg.Cgroups.OOMKills(tenant)
+	if err != nil {
+		d.log.Warn("read out-of-memory kills", "tenant", tenant, "err", err)
+	}
+	return n
+}
+
+// mib says a memory limit in force in MiB.
+func mib(l *stamp.Limits) string {
+	if l == nil || l.Memory == 0 {
+		return "none in force"
+	}
+	return strconv.FormatInt(l.Memory>>20, 10) + " MiB"
 }

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/driver/local/cgroup"
 )
 
 // nextUID hands each test tenant a user of its own, in a block of this
@@ -216,5 +218,64 @@ func TestDataSnapshotAndRestore(t *testing.T) {
 	err := d.RestoreData(ctx, "acme", "never-taken")
 	if code := stamp.ErrorCode(err); code != stamp.ENOTFOUND {
 		t.Errorf("restore of a snapshot never taken: got %v (code %q), want ENOTFOUND", err, code)
+	}
+}
+
+// cgroups opens the host's cgroups under a parent of the test's own,
+// removed when the test ends, or skips the test if there are none.
+func cgroups(t *testing.T) *cgroup.Host {
+	t.Helper()
+	requireRoot(t)
+	parent := fmt.Sprintf("stamptest/local-%d-%d", os.Getpid(), nextUID.Add(1))
+	h := cgroup.Open(parent)
+	if h.Mode() == cgroup.ModeNone {
+		t.Skipf("no usable cgroups: %s", h.Problem())
+	}
+	t.Cleanup(func() {
+		names, _ := h.List()
+		for _, n := range names {
+			h.Remove(n)
+		}
+		for _, c := range h.Controllers() {
+			os.Remove(filepath.Join("/sys/fs/cgroup", c, parent))
+		}
+	})
+	return h
+}
+
+// TestOutOfMemoryIsRecorded runs a tenant limited to 64 MiB that
+// allocates past it: the kernel kills it, the driver restarts it and says
+// the exit was for memory, naming the limit; the tenant's processes (the
+// new one included) are in its cgroup, which Remove deletes.
+func TestOutOfMemoryIsRecorded(t *testing.T) {
+	cfg := config(reachableDir(t))
+	cfg.Cgroups = cgroups(t)
+	d := openConfig(t, cfg)
+	rt := runtime("acme", web(1, "serve"))
+	rt.UID, rt.Limits = testUID(), stamp.Limits{Memory: 64 << 20, PIDs: 64}
+	apply(t, d, rt)
+	if got := observe(t, d, "acme").Limits; got == nil || *got != rt.Limits {
+		t.Errorf("limits in force: got %+v, want %+v", got, rt.Limits)
+	}
+	first := running(t, d, "acme", "web", 1)[0]
+	waitHealthy(t, first.Endpoint)
+	fetch(first.Endpoint, "/alloc?mb=200") // the answer never comes: it is killed
+	var so *stamp.ServiceObserved
+	eventually(t, "the instance to be killed and restarted", func() bool {
+		so = observe(t, d, "acme").Services["web"]
+		return so.Restarts > 0 && len(so.Instances) == 1
+	})
+	if !so.LastExitOOM || !strings.HasPrefix(so.LastExit, "out of memory (limit 64 MiB): signal: killed") {
+		t.Errorf("last exit: %q (oom %v), want out of memory (limit 64 MiB)", so.LastExit, so.LastExitOOM)
+	}
+	cg, err := os.ReadFile("/proc/" + strconv.Itoa(so.Instances[0].PID) + "/cgroup")
+	if err != nil || !strings.Contains(string(cg), "/acme\n") {
+		t.Errorf("the restarted instance's cgroups: %s (%v), want acme's", cg, err)
+	}
+	if err := d.Remove(context.Background(), "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if names, _ := cfg.Cgroups.List(); len(names) != 0 {
+		t.Errorf("cgroups after Remove: %v", names)
 	}
 }

@@ -53,6 +53,7 @@ import (
 
 	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/bundle"
+	"github.com/stamphq/stamp/driver/local/cgroup"
 )
 
 var (
@@ -82,6 +83,9 @@ type Config struct {
 	// and is about to be restarted, so a watcher need not wait for its
 	// next look. It runs on the instance's supervisor and must not block.
 	OnExit func(tenant, service string)
+	// Cgroups, if set, confines each tenant's processes to its limits
+	// (see package cgroup); nil runs them unlimited.
+	Cgroups *cgroup.Host
 }
 
 // Driver runs tenants as supervised local processes. It implements
@@ -119,6 +123,9 @@ type tenant struct {
 	sups    map[string]*supervisor // by instance id
 	stats   map[string]*stamp.ServiceObserved
 	tasks   map[string]*proc // task processes this Driver started
+	// oomKills is the count of the tenant's out-of-memory kills already
+	// put down to an exit (see supervisor.exited).
+	oomKills uint64
 }
 
 // errClosed is returned by a Driver's methods after Close.
@@ -187,8 +194,9 @@ func (d *Driver) takeUp(ctx context.Context, t *tenant) error {
 	if err := d.ports.sync(t.name, st.Instances); err != nil {
 		return fmt.Errorf("take up tenant %s: %w", t.name, err)
 	}
+	oom := d.oomKills(t.name)
 	t.mu.Lock()
-	t.state = st
+	t.state, t.oomKills = st, oom
 	t.mu.Unlock()
 	d.resume(ctx, t)
 	t.mu.Lock()
@@ -409,6 +417,19 @@ func (d *Driver) Tenants(ctx context.Context) ([]string, error) {
 		tenant, _, _ := strings.Cut(m.id, "/")
 		if stamp.ValidateName("tenant", tenant) == nil && !slices.Contains(names, tenant) {
 			names = append(names, tenant)
+		}
+	}
+	if d.cfg.Cgroups != nil {
+		// A group whose tenant has no directory (deleted by hand) is
+		// listed too, so that removing the tenant removes the group.
+		groups, err := d.cfg.Cgroups.List()
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range groups {
+			if !slices.Contains(names, g) {
+				names = append(names, g)
+			}
 		}
 	}
 	slices.Sort(names)

@@ -84,7 +84,7 @@ func (s *supervisor) start() (*proc, error) {
 		dir:  s.t.dataDir(),
 		log:  s.t.logPath(s.id),
 	}
-	s.t.confine(&spec)
+	s.d.confine(s.t, &spec)
 	p, err := spawn(spec)
 	if err != nil {
 		return nil, fmt.Errorf("start %s of %s: %w", s.id, s.t.name, err)
@@ -142,7 +142,7 @@ func (s *supervisor) run(p *proc) {
 // exited records that the instance's process ended (or failed to start)
 // and is about to be restarted.
 func (s *supervisor) exited(status string) {
-	s.d.log.Warn("instance exited; restarting", "tenant", s.t.name, "instance", s.id, "status", status)
+	oom := s.d.oomKills(s.t.name)
 	s.t.mu.Lock()
 	s.proc = nil
 	st := s.t.stats[s.svc.Name]
@@ -150,9 +150,18 @@ func (s *supervisor) exited(status string) {
 		st = &stamp.ServiceObserved{}
 		s.t.stats[s.svc.Name] = st
 	}
+	// A new out-of-memory kill in the tenant's group is put down to
+	// this exit: the kernel kills a process of the group that reached
+	// its limit, and this one just died.
+	st.LastExitOOM = oom > s.t.oomKills
+	if st.LastExitOOM {
+		s.t.oomKills = oom
+		status = "out of memory (limit " + mib(s.t.state.InForce) + "): " + status
+	}
 	st.Restarts++
 	st.LastExit, st.LastExitAt = status, time.Now()
 	s.t.mu.Unlock()
+	s.d.log.Warn("instance exited; restarting", "tenant", s.t.name, "instance", s.id, "status", status)
 	if s.d.cfg.OnExit != nil {
 		s.d.cfg.OnExit(s.t.name, s.svc.Name)
 	}

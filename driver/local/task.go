@@ -131,7 +131,7 @@ func (d *Driver) findOrStartTask(ctx context.Context, t *tenant, task *stamp.Tas
 		log:      t.taskPath(task.Name, ".log"),
 		truncate: true,
 	}
-	t.confine(&spec)
+	d.confine(t, &spec)
 	p, err := spawn(spec)
 	if err != nil {
 		return nil, nil, err

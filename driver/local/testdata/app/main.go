@@ -2,7 +2,8 @@
 // argument picks what it does:
 //
 //	serve            serve HTTP on $HOST:$PORT: /healthz, /env (its environment),
-//	                 /pid, and what a tenant may do: /id, /read, /write, /connect
+//	                 /pid, and what a tenant may do: /id, /read, /write, /connect,
+//	                 /alloc (hold more memory)
 //	serve-any        serve on every address, not $HOST
 //	serve-child      serve, and start a child process in its session
 //	ignore-term      serve, ignoring SIGTERM
@@ -120,6 +121,17 @@ func serve() {
 		}
 		answer(w, err)
 	})
+	mux.HandleFunc("/alloc", func(w http.ResponseWriter, r *http.Request) {
+		mb, _ := strconv.Atoi(r.FormValue("mb"))
+		for range mb {
+			b := make([]byte, 1<<20)
+			for i := 0; i < len(b); i += 4096 {
+				b[i] = 1
+			}
+			held = append(held, b)
+		}
+		fmt.Fprintln(w, "ok", len(held))
+	})
 	mux.HandleFunc("/connect", func(w http.ResponseWriter, r *http.Request) {
 		c, err := net.DialTimeout("tcp", r.FormValue("addr"), 2*time.Second)
 		if err == nil {
@@ -130,6 +142,9 @@ func serve() {
 	fmt.Fprintln(os.Stderr, http.Serve(l, mux))
 	os.Exit(1)
 }
+
+// held keeps what /alloc allocated.
+var held [][]byte
 
 // answer writes "ok" for a nil err, else the error.
 func answer(w http.ResponseWriter, err error) {
