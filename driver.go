@@ -23,6 +23,9 @@ type Runtime struct {
 	// Limits bound what all of the tenant's processes together may use,
 	// every revision's instances and tasks alike.
 	Limits Limits `json:"limits,omitzero"`
+	// Outbound lets the tenant open connections beyond the host, where
+	// the driver gives it a network of its own (the plan's outbound).
+	Outbound bool `json:"outbound,omitempty"`
 }
 
 // Limits are a tenant's resource limits, from its plan. Zero is no limit.

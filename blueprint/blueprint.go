@@ -56,10 +56,14 @@ type Parameter struct {
 // every service. The limits bound all of a tenant's processes together
 // (every service and replica, both versions during an upgrade, hooks).
 type Plan struct {
-	Memory   int64         // bytes; 0 is unlimited
-	CPU      float64       // cores; 0 is unlimited
-	PIDs     int           // processes and threads; 0 is unlimited
-	Replicas int           // instances per service, at least 1
+	Memory   int64   // bytes; 0 is unlimited
+	CPU      float64 // cores; 0 is unlimited
+	PIDs     int     // processes and threads; 0 is unlimited
+	Replicas int     // instances per service, at least 1
+	// Outbound lets the tenant's processes open connections beyond the
+	// host (mail, payment APIs), where they have a network of their own;
+	// default true.
+	Outbound bool
 	Idle     time.Duration // scale to zero after this long without traffic; 0 never
 }
 

@@ -243,9 +243,9 @@ func (d *decoder) plans(plans, defaultPlan entry) {
 			if err := stamp.ValidateName("plan", e.name); err != nil {
 				d.add(e.key.Line, e.path, "%s", stamp.ErrorMessage(err))
 			}
-			p := &Plan{Replicas: 1}
+			p := &Plan{Replicas: 1, Outbound: true}
 			b.Plans[e.name] = p
-			f, _ := d.fields(e.val, e.path, "memory", "cpu", "pids", "replicas", "idle")
+			f, _ := d.fields(e.val, e.path, "memory", "cpu", "pids", "replicas", "idle", "outbound")
 			if e, ok := f["memory"]; ok {
 				if s, ok := d.str(e); ok {
 					var err error
@@ -275,10 +275,13 @@ func (d *decoder) plans(plans, defaultPlan entry) {
 			if e, ok := f["idle"]; ok {
 				p.Idle, _ = d.duration(e)
 			}
+			if e, ok := f["outbound"]; ok {
+				p.Outbound, _ = d.boolean(e)
+			}
 		}
 	}
 	if len(b.Plans) == 0 {
-		b.Plans["default"] = &Plan{Replicas: 1}
+		b.Plans["default"] = &Plan{Replicas: 1, Outbound: true}
 	}
 	names := strings.Join(sortedKeys(b.Plans), ", ")
 	switch {

@@ -40,7 +40,7 @@ func (b *Blueprint) Render(in RenderInput) (*stamp.Runtime, error) {
 		return nil, err
 	}
 	in.Plan = planName
-	rt := &stamp.Runtime{Tenant: in.Tenant, Bundle: in.Bundle, Services: make([]stamp.Service, 0, len(b.Services)), Limits: plan.Limits()}
+	rt := &stamp.Runtime{Tenant: in.Tenant, Bundle: in.Bundle, Services: make([]stamp.Service, 0, len(b.Services)), Limits: plan.Limits(), Outbound: plan.Outbound}
 	for _, name := range b.ServiceNames() {
 		s := b.Services[name]
 		env, err := b.renderEnv(s, &in)

@@ -60,7 +60,8 @@ func TestRender(t *testing.T) {
 				CPU:      1,
 			},
 		},
-		Limits: stamp.Limits{Memory: 512 << 20, CPU: 1},
+		Limits:   stamp.Limits{Memory: 512 << 20, CPU: 1},
+		Outbound: true,
 	}
 	if !reflect.DeepEqual(rt, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", rt, want)

@@ -741,7 +741,7 @@ func (p *pass) shape() (*stamp.Runtime, error) {
 	if err != nil {
 		return nil, terminal("%s", stamp.ErrorMessage(err))
 	}
-	rt := &stamp.Runtime{Tenant: p.t.Name, Revision: p.t.Spec.Version, Bundle: p.ref, UID: p.t.Status.UID, Limits: plan.Limits()}
+	rt := &stamp.Runtime{Tenant: p.t.Name, Revision: p.t.Spec.Version, Bundle: p.ref, UID: p.t.Status.UID, Limits: plan.Limits(), Outbound: plan.Outbound}
 	for _, name := range p.bp.ServiceNames() {
 		s := p.bp.Services[name]
 		rt.Services = append(rt.Services, stamp.Service{

@@ -128,6 +128,7 @@ func startStampServerIn(t *testing.T, data string, extra ...string) *stampServer
 	t.Cleanup(func() {
 		s.kill()
 		stopTenantProcesses(t, s.data)
+		releaseHost(t, s.data)
 	})
 	return s
 }

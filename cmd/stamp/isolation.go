@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/stamphq/stamp/driver/local"
 	"github.com/stamphq/stamp/driver/local/cgroup"
+	"github.com/stamphq/stamp/driver/local/netns"
 	"github.com/stamphq/stamp/reconcile"
 )
 
@@ -23,6 +26,8 @@ type isolation struct {
 	uids reconcile.UIDRange // zero: tenants run as the server's user
 	// cgroups confines tenants to their plans' limits; nil: no limits.
 	cgroups *cgroup.Host
+	// network gives tenants network namespaces; nil: the host's loopback.
+	network *netns.Manager
 	// parts describe each part for the operator, in order.
 	parts []isolationPart
 }
@@ -76,15 +81,89 @@ func detectIsolation(cfg serverConfig, data string) (*isolation, error) {
 		iso.enforced("users", fmt.Sprintf("one per tenant from %d-%d (%d), no supplementary groups", uids.Min, uids.Max, uids.Size()))
 	}
 	iso.detectCgroups(data)
+	if err := iso.detectNetwork(cfg, data); err != nil {
+		return nil, err
+	}
 	return iso, nil
+}
+
+// cgroupParent is where the cgroups of the tenants of data dir data live.
+func cgroupParent(data string) string {
+	sum := sha256.Sum256([]byte(filepath.Join(data, "local")))
+	return "stamp/" + hex.EncodeToString(sum[:4])
+}
+
+// netnsDir holds the network namespaces of the tenants of data dir data.
+func netnsDir(data string) string { return filepath.Join(data, "local", "netns") }
+
+// tenantNet parses --tenant-net: an IPv4 prefix, or "none".
+func (c *serverConfig) tenantNet() (netip.Prefix, error) {
+	if c.TenantNet == "none" {
+		return netip.Prefix{}, nil
+	}
+	p, err := netip.ParsePrefix(c.TenantNet)
+	if err != nil || !p.Addr().Is4() || p.Bits() > 30 {
+		return netip.Prefix{}, fmt.Errorf("--tenant-net %q: want an IPv4 prefix of /30 or wider (e.g. 100.64.0.0/10), or none", c.TenantNet)
+	}
+	return p, nil
+}
+
+// detectNetwork finds whether tenants can have network namespaces: it
+// needs users of their own (a tenant's uid numbers its interface and
+// address), root and nftables, and a tenant PostgreSQL server they can
+// reach (one on the host's loopback is not, from a namespace).
+func (iso *isolation) detectNetwork(cfg serverConfig, data string) error {
+	const loopback = "each tenant's instances listen on the host's loopback: tenants can connect to each other's ports (apps are told to bind ${host}, and one that listens beyond loopback is reported with a tenant.exposed event)"
+	pool, err := cfg.tenantNet()
+	if err != nil {
+		return err
+	}
+	switch {
+	case !pool.IsValid():
+		iso.gap("network", "off (--tenant-net none): "+loopback)
+		return nil
+	case iso.uids.Size() == 0:
+		iso.gap("network", "off (tenants have no users of their own): "+loopback)
+		return nil
+	case isLoopbackURL(cfg.TenantPG):
+		iso.gap("network", "off (--tenant-postgres is on the host's loopback, which tenants in namespaces of their own cannot reach; give it an address they can): "+loopback)
+		return nil
+	}
+	m, err := netns.New(netns.Config{Dir: netnsDir(data), Net: pool})
+	if err != nil {
+		return fmt.Errorf("--tenant-net: %w", err)
+	}
+	if !m.Available() {
+		iso.gap("network", "off ("+m.Problem()+"): "+loopback)
+		return nil
+	}
+	iso.network = m
+	iso.enforced("network", fmt.Sprintf("a namespace per tenant, a /30 of %s each over a veth pair; tenants reach neither each other nor the host, and the outside (if their plan allows, the default) only through the host's NAT", pool))
+	return nil
+}
+
+// isLoopbackURL reports whether the URL u names a host on loopback.
+func isLoopbackURL(u string) bool {
+	if u == "" {
+		return false
+	}
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	host := parsed.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	addr, err := netip.ParseAddr(host)
+	return err == nil && addr.IsLoopback()
 }
 
 // detectCgroups finds the control groups that enforce plans' limits. The
 // driver's groups live under stamp/<hash of the data dir>: servers on one
 // data dir share them, servers on others never touch them.
 func (iso *isolation) detectCgroups(data string) {
-	sum := sha256.Sum256([]byte(filepath.Join(data, "local")))
-	h := cgroup.Open("stamp/" + hex.EncodeToString(sum[:4]))
+	h := cgroup.Open(cgroupParent(data))
 	if h.Mode() == cgroup.ModeNone {
 		iso.gap("limits", "off: "+h.Problem()+"; plans' memory, cpu and pids limits are not enforced (stamp tenant get shows none in force)")
 		return

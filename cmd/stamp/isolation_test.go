@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	stamp "github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/driver/local/cgroup"
+	"github.com/stamphq/stamp/driver/local/netns"
 )
 
 func requireRoot(t *testing.T) {
@@ -156,5 +159,36 @@ func TestServerCheck(t *testing.T) {
 	out, err = exec.Command(stampBin, "server", "--check", "--data", data, "--tenant-uids", "5-1").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), `--tenant-uids "5-1": want MIN-MAX`) {
 		t.Errorf("server --check with a bad range: %v\n%s", err, out)
+	}
+}
+
+// releaseHost removes what a server on data made on the host beside its
+// data dir, once its tenants' processes are gone: network namespaces
+// (their mounts would keep the test's directory from being removed),
+// their nftables tables, and cgroups.
+func releaseHost(t *testing.T, data string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return
+	}
+	abs, _ := filepath.Abs(data)
+	if m, err := netns.New(netns.Config{Dir: netnsDir(abs), Net: netip.MustParsePrefix("100.64.0.0/10")}); err == nil {
+		names, _ := m.List()
+		for _, n := range names {
+			if err := m.Remove(n, 0); err != nil {
+				t.Logf("remove the namespace of %s: %v", n, err)
+			}
+		}
+		m.Destroy()
+	}
+	h := cgroup.Open(cgroupParent(abs))
+	names, _ := h.List()
+	for _, n := range names {
+		if err := h.Remove(n); err != nil {
+			t.Logf("remove the cgroup of %s: %v", n, err)
+		}
+	}
+	for _, c := range h.Controllers() {
+		os.Remove(filepath.Join("/sys/fs/cgroup", c, cgroupParent(abs)))
 	}
 }

@@ -53,6 +53,7 @@ type serverConfig struct {
 	IncidentGrace time.Duration
 	LogLevel      string
 	TenantUIDs    string
+	TenantNet     string
 	// Check only reports what isolation the host allows, then exits.
 	Check bool
 	// MasterKey is STAMP_MASTER_KEY, which is no flag (see masterKeyEnv).
@@ -74,6 +75,7 @@ func (c *serverConfig) flags(cmd *cobra.Command) {
 	f.DurationVar(&c.IncidentGrace, "incident-grace", 3*time.Second, "how long a service may fail its health probes before an incident opens")
 	f.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&c.TenantUIDs, "tenant-uids", "200000-299999", "Unix users tenants run as, one each, MIN-MAX (as root), or none")
+	f.StringVar(&c.TenantNet, "tenant-net", "100.64.0.0/10", "addresses of tenants' network namespaces, a /30 each (as root, with --tenant-uids), or none")
 	f.BoolVar(&c.Check, "check", false, "print what this host lets the server isolate (users, ...) and exit")
 }
 
@@ -101,6 +103,9 @@ func (c *serverConfig) validate() error {
 		problems = append(problems, err.Error())
 	}
 	if _, err := c.uidRange(); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if _, err := c.tenantNet(); err != nil {
 		problems = append(problems, err.Error())
 	}
 	if c.Workers < 1 {
@@ -236,7 +241,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	var watcher atomic.Pointer[monitor.Monitor]
 	driver, err := local.New(ctx, local.Config{
 		Dir: filepath.Join(data, "local"), Bundles: store, Logger: logger, PortMin: portMin, PortMax: portMax,
-		Cgroups: iso.cgroups,
+		Cgroups: iso.cgroups, Network: iso.network,
 		OnExit: func(tenant, _ string) {
 			if m := watcher.Load(); m != nil {
 				m.Exited(tenant)

@@ -36,7 +36,7 @@ func (d *Driver) Prepare(ctx context.Context, rt *stamp.Runtime) error {
 	if _, err := d.bundleDir(ctx, rt.Bundle.Digest); err != nil {
 		return fmt.Errorf("prepare %s: %w", rt.Tenant, err)
 	}
-	if err := d.setUp(t, rt.UID, rt.Limits); err != nil {
+	if err := d.setUp(t, rt.UID, rt.Limits, rt.Outbound); err != nil {
 		return fmt.Errorf("prepare %s: %w", rt.Tenant, err)
 	}
 	var missing []instanceState
@@ -91,7 +91,7 @@ func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
 	if err != nil {
 		return fmt.Errorf("apply %s: %w", rt.Tenant, err)
 	}
-	if err := d.setUp(t, rt.UID, rt.Limits); err != nil {
+	if err := d.setUp(t, rt.UID, rt.Limits, rt.Outbound); err != nil {
 		return fmt.Errorf("apply %s: %w", rt.Tenant, err)
 	}
 
@@ -315,7 +315,7 @@ func (d *Driver) Observe(ctx context.Context, tenant string) (*stamp.Observed, e
 		}
 		in := stamp.Instance{ID: inst.ID, Revision: inst.Revision, PID: s.proc.pid, StartedAt: s.proc.startedAt}
 		if inst.Port > 0 {
-			in.Endpoint = net.JoinHostPort("127.0.0.1", strconv.Itoa(inst.Port))
+			in.Endpoint = net.JoinHostPort(t.hostLocked(), strconv.Itoa(inst.Port))
 		}
 		so.Instances = append(so.Instances, in)
 	}
@@ -341,7 +341,13 @@ func (d *Driver) Remove(ctx context.Context, tenant string) error {
 		}
 	}
 	killMarked(d.dir, t.name+"/")
-	killUser(t.recordedUID())
+	uid := t.recordedUID()
+	killUser(uid)
+	if d.cfg.Network != nil {
+		if err := d.cfg.Network.Remove(tenant, uid); err != nil {
+			return fmt.Errorf("remove %s: %w", tenant, err)
+		}
+	}
 	if d.cfg.Cgroups != nil {
 		// After the processes: a group is removed only once empty (what
 		// still runs in it is killed).

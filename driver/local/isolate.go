@@ -3,6 +3,7 @@ package local
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 
@@ -11,10 +12,11 @@ import (
 )
 
 // setUp makes t ready to run processes as uid under limits: its
-// directories, given to uid, its cgroup with limits, and the record of it
+// directories, given to uid, its cgroup with limits, its network
+// namespace (for a tenant with a user of its own), and the record of it
 // all in its state. A uid other than 0 needs the driver to run as root.
 // t.op must be held.
-func (d *Driver) setUp(t *tenant, uid int, limits stamp.Limits) error {
+func (d *Driver) setUp(t *tenant, uid int, limits stamp.Limits, outbound bool) error {
 	if uid < 0 {
 		return stamp.Errorf(stamp.EINVALID, "uid %d of %s is negative", uid, t.name)
 	}
@@ -37,12 +39,24 @@ func (d *Driver) setUp(t *tenant, uid int, limits stamp.Limits) error {
 		}
 		inForce = &in
 	}
+	addr := ""
+	if d.cfg.Network != nil && uid != 0 {
+		// The namespace is made before the state names it: a crash in
+		// between leaves a namespace Tenants lists, and the next setUp
+		// (Ensure is idempotent) or Remove finds it.
+		link, err := d.cfg.Network.Ensure(t.name, uid, outbound)
+		if err != nil {
+			return err
+		}
+		addr = link.TenantAddr.String()
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.state.UID == uid && t.state.Limits == limits && equalLimits(t.state.InForce, inForce) {
+	st := &t.state
+	if st.UID == uid && st.Limits == limits && equalLimits(st.InForce, inForce) && st.Addr == addr && st.Outbound == outbound {
 		return nil
 	}
-	t.state.UID, t.state.Limits, t.state.InForce = uid, limits, inForce
+	st.UID, st.Limits, st.InForce, st.Addr, st.Outbound = uid, limits, inForce, addr, outbound
 	return t.save()
 }
 
@@ -59,10 +73,26 @@ func (d *Driver) confine(t *tenant, spec *spawnSpec) {
 	if d.cfg.Cgroups != nil && d.cfg.Cgroups.Mode() != cgroup.ModeNone {
 		spec.enter = func(pid int) error { return d.cfg.Cgroups.Add(t.name, pid) }
 	}
+	if t.state.Addr != "" {
+		spec.start = func(cmd *exec.Cmd) error { return d.cfg.Network.Start(t.name, cmd) }
+	}
 }
 
-// host is the address t's instances listen on and are reached at.
-func (t *tenant) host() string { return "127.0.0.1" }
+// host is the address t's instances listen on and are reached at: in
+// its network namespace, or the host's loopback.
+func (t *tenant) host() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.hostLocked()
+}
+
+// hostLocked is host with t.mu held.
+func (t *tenant) hostLocked() string {
+	if t.state.Addr != "" {
+		return t.state.Addr
+	}
+	return "127.0.0.1"
+}
 
 // recordedUID is the user t runs as, from its state file if the Driver
 // has not taken t up: Remove works on tenants it does not hold.

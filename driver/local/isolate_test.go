@@ -3,9 +3,12 @@ package local
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/driver/local/cgroup"
+	"github.com/stamphq/stamp/driver/local/netns"
 )
 
 // nextUID hands each test tenant a user of its own, in a block of this
@@ -278,4 +282,91 @@ func TestOutOfMemoryIsRecorded(t *testing.T) {
 	if names, _ := cfg.Cgroups.List(); len(names) != 0 {
 		t.Errorf("cgroups after Remove: %v", names)
 	}
+}
+
+// network makes a network-namespace manager on a pool of the driver
+// tests' own, whose rules go when the test ends.
+func network(t *testing.T, dir string) *netns.Manager {
+	t.Helper()
+	requireRoot(t)
+	m, err := netns.New(netns.Config{Dir: filepath.Join(dir, "netns"), Net: netip.MustParsePrefix("198.18.0.0/15")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Available() {
+		t.Skipf("no network namespaces: %s", m.Problem())
+	}
+	t.Cleanup(func() {
+		names, _ := m.List()
+		for _, n := range names {
+			m.Remove(n, 0) // unmounted, a namespace goes with its interfaces
+		}
+		m.Destroy()
+	})
+	return m
+}
+
+// TestTenantsHaveNetworksOfTheirOwn runs two tenants in network
+// namespaces: the host reaches each at its own address, neither reaches
+// the other's port (at its address or on loopback), and Remove leaves no
+// namespace or interface behind.
+func TestTenantsHaveNetworksOfTheirOwn(t *testing.T) {
+	dir := reachableDir(t)
+	cfg := config(dir)
+	cfg.Network = network(t, dir)
+	d := openConfig(t, cfg)
+	eps := map[string]string{}
+	for _, name := range []string{"acme", "globex"} {
+		rt := runtime(name, web(1, "serve"))
+		rt.UID = testUID()
+		apply(t, d, rt)
+		eps[name] = running(t, d, name, "web", 1)[0].Endpoint
+		waitHealthy(t, eps[name])
+		if host, _, _ := net.SplitHostPort(eps[name]); !strings.HasPrefix(host, "198.1") {
+			t.Errorf("%s's endpoint %s is not in its namespace", name, eps[name])
+		}
+	}
+	_, globexPort, _ := net.SplitHostPort(eps["globex"])
+	for _, addr := range []string{eps["globex"], "127.0.0.1:" + globexPort} {
+		if got := ask(t, eps["acme"], "/connect", url.Values{"addr": {addr}}); got == "ok" {
+			t.Errorf("acme reached globex at %s", addr)
+		}
+	}
+	if lines, err := d.Exposed(context.Background(), "acme"); err != nil || len(lines) > 0 {
+		t.Errorf("Exposed of a tenant with a network of its own: %q, %v", lines, err)
+	}
+	if err := d.Remove(context.Background(), "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if names, _ := cfg.Network.List(); len(names) != 1 || names[0] != "globex" {
+		t.Errorf("namespaces after removing acme: %v", names)
+	}
+}
+
+// TestNamespaceLeftByACrashIsRemoved makes a tenant's namespace as the
+// driver would and dies before recording it: the next driver on the
+// directory lists the tenant, and removing it leaves nothing behind.
+func TestNamespaceLeftByACrashIsRemoved(t *testing.T) {
+	dir := reachableDir(t)
+	cfg := config(dir)
+	cfg.Network = network(t, dir)
+	uid := testUID()
+	link, err := cfg.Network.Ensure("acme", uid, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := openConfig(t, cfg)
+	if names, err := d.Tenants(context.Background()); err != nil || !slices.Contains(names, "acme") {
+		t.Fatalf("Tenants: %v, %v; want acme", names, err)
+	}
+	if err := d.Remove(context.Background(), "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if names, _ := cfg.Network.List(); len(names) != 0 {
+		t.Errorf("namespaces after Remove: %v", names)
+	}
+	eventually(t, "the interface "+link.HostIf+" to go with its namespace", func() bool {
+		_, err := net.InterfaceByName(link.HostIf)
+		return err != nil
+	})
 }

@@ -54,6 +54,7 @@ import (
 	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/bundle"
 	"github.com/stamphq/stamp/driver/local/cgroup"
+	"github.com/stamphq/stamp/driver/local/netns"
 )
 
 var (
@@ -86,6 +87,10 @@ type Config struct {
 	// Cgroups, if set, confines each tenant's processes to its limits
 	// (see package cgroup); nil runs them unlimited.
 	Cgroups *cgroup.Host
+	// Network, if set, gives each tenant with a user of its own a network
+	// namespace (see package netns), numbered by its uid; nil, or a
+	// tenant without a user, runs on the host's loopback.
+	Network *netns.Manager
 }
 
 // Driver runs tenants as supervised local processes. It implements
@@ -419,17 +424,27 @@ func (d *Driver) Tenants(ctx context.Context) ([]string, error) {
 			names = append(names, tenant)
 		}
 	}
+	// A cgroup or a network namespace whose tenant has no directory (a
+	// crash, or a directory deleted by hand) is listed too, so that
+	// removing the tenant removes them.
+	var leftovers []string
 	if d.cfg.Cgroups != nil {
-		// A group whose tenant has no directory (deleted by hand) is
-		// listed too, so that removing the tenant removes the group.
 		groups, err := d.cfg.Cgroups.List()
 		if err != nil {
 			return nil, err
 		}
-		for _, g := range groups {
-			if !slices.Contains(names, g) {
-				names = append(names, g)
-			}
+		leftovers = append(leftovers, groups...)
+	}
+	if d.cfg.Network != nil {
+		spaces, err := d.cfg.Network.List()
+		if err != nil {
+			return nil, err
+		}
+		leftovers = append(leftovers, spaces...)
+	}
+	for _, name := range leftovers {
+		if !slices.Contains(names, name) {
+			names = append(names, name)
 		}
 	}
 	slices.Sort(names)

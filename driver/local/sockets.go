@@ -101,6 +101,9 @@ func (d *Driver) Exposed(ctx context.Context, tenant string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t := d.tenantIfKnown(tenant); t != nil && t.host() != "127.0.0.1" {
+		return nil, nil // a network of its own: every address is its own
+	}
 	var out []string
 	for _, name := range slices.Sorted(maps.Keys(obs.Services)) {
 		for _, inst := range obs.Services[name].Instances {

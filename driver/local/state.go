@@ -29,6 +29,11 @@ type tenantState struct {
 	// them the host enforces; tasks run under them too.
 	Limits  stamp.Limits  `json:"limits,omitzero"`
 	InForce *stamp.Limits `json:"inForce,omitempty"`
+	// Addr is the tenant's address in its network namespace, where its
+	// instances listen; empty when it runs on the host's loopback.
+	Addr string `json:"addr,omitempty"`
+	// Outbound is whether the tenant may open connections beyond the host.
+	Outbound bool `json:"outbound,omitempty"`
 }
 
 // runtime returns the applied runtime of revision rev, or nil.

@@ -104,9 +104,9 @@ func (d *Driver) findOrStartTask(ctx context.Context, t *tenant, task *stamp.Tas
 		return nil, nil, err
 	}
 	t.mu.Lock()
-	limits := t.state.Limits
+	limits, outbound := t.state.Limits, t.state.Outbound
 	t.mu.Unlock()
-	if err := d.setUp(t, task.UID, limits); err != nil {
+	if err := d.setUp(t, task.UID, limits, outbound); err != nil {
 		return nil, nil, err
 	}
 	vars := t.vars(t.host(), 0)

@@ -19,12 +19,16 @@
 //     opened;
 //   - a tenant opens no connection to the host itself (input from a tenant
 //     interface passes only as an answer);
-//   - a tenant in the set "outbound" may open connections to the host's
-//     other networks, masqueraded behind the host's address; that needs
+//   - of the Manager's tenants (set "members"), only those in the set
+//     "outbound" may open connections to the host's other networks,
+//     masqueraded behind the host's address; that needs
 //     net.ipv4.ip_forward=1, a host-wide setting this package turns on
 //     once a tenant has outbound access.
 //
-// Several Managers (with other Dirs and pools) may share a host.
+// Several Managers (with other Dirs and pools) may share a host: the
+// first two rules hold for every tenant interface alike, the third only
+// for a Manager's own members. The tables are made by the first Ensure;
+// New only looks.
 package netns
 
 import (
@@ -40,7 +44,9 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"sync"
 
+	"github.com/google/nftables"
 	"github.com/stamphq/stamp"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -64,6 +70,9 @@ type Manager struct {
 	cfg     Config
 	table   string // nftables table name
 	problem string
+
+	mu    sync.Mutex
+	rules bool // the tables are known to exist
 }
 
 // Link is a tenant's namespace as the host reaches it.
@@ -91,10 +100,13 @@ func New(cfg Config) (*Manager, error) {
 		m.problem = fmt.Sprintf("the server runs as uid %d, not root, and may not make network namespaces", os.Geteuid())
 		return m, nil
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
+	// Only looked at: New changes nothing on the host (stamp server
+	// --check uses it); the tables are made by the first Ensure.
+	c, err := nftables.New()
+	if err == nil {
+		_, err = c.ListTables()
 	}
-	if err := m.ensureRules(); err != nil {
+	if err != nil {
 		m.problem = "nftables: " + err.Error()
 	}
 	return m, nil
@@ -148,6 +160,12 @@ func (m *Manager) Ensure(tenant string, id int, outbound bool) (*Link, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := m.setUpRules(); err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	if err := os.MkdirAll(m.cfg.Dir, 0o700); err != nil {
+		return nil, err
+	}
 	if err := m.ensureNamespace(path); err != nil {
 		return nil, fmt.Errorf("network namespace of %s: %w", tenant, err)
 	}
@@ -159,7 +177,7 @@ func (m *Manager) Ensure(tenant string, id int, outbound bool) (*Link, error) {
 	if err := m.wire(ns, l); err != nil {
 		return nil, fmt.Errorf("network of %s: %w", tenant, err)
 	}
-	if err := m.setOutbound(l.HostIf, outbound); err != nil {
+	if err := m.setMember(l.HostIf, true, outbound); err != nil {
 		return nil, fmt.Errorf("outbound access of %s: %w", tenant, err)
 	}
 	return l, nil
@@ -337,8 +355,8 @@ func (m *Manager) Remove(tenant string, id int) error {
 				return fmt.Errorf("remove the network of %s: %w", tenant, err)
 			}
 		}
-		if m.Available() {
-			if err := m.setOutbound(l.HostIf, false); err != nil {
+		if m.Available() && m.setUpRules() == nil {
+			if err := m.setMember(l.HostIf, false, false); err != nil {
 				return fmt.Errorf("remove the network of %s: %w", tenant, err)
 			}
 		}

@@ -11,9 +11,26 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// outboundSet names the set of host-side interfaces whose tenants may
-// open connections beyond the host.
-const outboundSet = "outbound"
+// Sets of host-side interfaces: the Manager's tenants', and those of
+// them that may open connections beyond the host.
+const (
+	membersSet  = "members"
+	outboundSet = "outbound"
+)
+
+// setUpRules makes the Manager's tables once per Manager.
+func (m *Manager) setUpRules() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.rules {
+		return nil
+	}
+	if err := m.ensureRules(); err != nil {
+		return err
+	}
+	m.rules = true
+	return nil
+}
 
 // ensureRules makes the Manager's nftables tables (see the package doc)
 // unless they exist: tenants' outbound access, kept in the set, survives
@@ -27,9 +44,12 @@ func (m *Manager) ensureRules() error {
 		return nil
 	}
 	filter := c.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: m.table})
-	set := &nftables.Set{Table: filter, Name: outboundSet, KeyType: nftables.TypeIFName}
-	if err := c.AddSet(set, nil); err != nil {
-		return err
+	members := &nftables.Set{Table: filter, Name: membersSet, KeyType: nftables.TypeIFName}
+	outbound := &nftables.Set{Table: filter, Name: outboundSet, KeyType: nftables.TypeIFName}
+	for _, s := range []*nftables.Set{members, outbound} {
+		if err := c.AddSet(s, nil); err != nil {
+			return err
+		}
 	}
 	accept, drop := nftables.ChainPolicyAccept, expr.VerdictDrop
 	forward := c.AddChain(&nftables.Chain{Name: "forward", Table: filter, Type: nftables.ChainTypeFilter,
@@ -40,11 +60,14 @@ func (m *Manager) ensureRules() error {
 		// Into a tenant: answers only (so never from another tenant).
 		join(ifname(expr.MetaKeyOIFNAME), answer(expr.VerdictAccept)),
 		join(ifname(expr.MetaKeyOIFNAME), verdict(drop)),
-		// Out of a tenant not in the outbound set: nothing forwarded.
-		join(ifname(expr.MetaKeyIIFNAME), []expr.Any{
-			&expr.Lookup{SourceRegister: 1, SetName: set.Name, SetID: set.ID, Invert: true},
+		// Out of a tenant of this Manager's not in its outbound set:
+		// nothing forwarded. (Other Managers' tables judge theirs.)
+		{
+			&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+			&expr.Lookup{SourceRegister: 1, SetName: members.Name, SetID: members.ID},
+			&expr.Lookup{SourceRegister: 1, SetName: outbound.Name, SetID: outbound.ID, Invert: true},
 			&expr.Verdict{Kind: drop},
-		}),
+		},
 	}
 	for _, r := range rules {
 		c.AddRule(&nftables.Rule{Table: filter, Chain: forward, Exprs: r})
@@ -104,33 +127,45 @@ func join(parts ...[]expr.Any) []expr.Any {
 	return out
 }
 
-// setOutbound puts the host-side interface hostIf in the outbound set, or
-// takes it out, and turns forwarding on when a tenant has outbound access.
-func (m *Manager) setOutbound(hostIf string, outbound bool) error {
+// setMember puts the host-side interface hostIf in the Manager's sets
+// (members, and outbound if outbound), or takes it out of them (member
+// false), and turns forwarding on when a tenant has outbound access.
+func (m *Manager) setMember(hostIf string, member, outbound bool) error {
+	for name, in := range map[string]bool{membersSet: member, outboundSet: member && outbound} {
+		if err := m.setElement(name, hostIf, in); err != nil {
+			return err
+		}
+	}
+	if member && outbound {
+		return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0o644)
+	}
+	return nil
+}
+
+// setElement adds hostIf to the set name, or deletes it from it; a
+// delete of what is not there is fine.
+func (m *Manager) setElement(name, hostIf string, in bool) error {
 	c, err := nftables.New()
 	if err != nil {
 		return err
 	}
-	table := &nftables.Table{Family: nftables.TableFamilyINet, Name: m.table}
-	set, err := c.GetSetByName(table, outboundSet)
+	set, err := c.GetSetByName(&nftables.Table{Family: nftables.TableFamilyINet, Name: m.table}, name)
 	if err != nil {
-		return fmt.Errorf("set %s of table %s: %w", outboundSet, m.table, err)
+		return fmt.Errorf("set %s of table %s: %w", name, m.table, err)
 	}
 	key := make([]byte, unix.IFNAMSIZ)
 	copy(key, hostIf)
 	elems := []nftables.SetElement{{Key: key}}
-	if outbound {
-		if err := c.SetAddElements(set, elems); err != nil {
-			return err
-		}
-	} else if err := c.SetDeleteElements(set, elems); err != nil {
+	if in {
+		err = c.SetAddElements(set, elems)
+	} else {
+		err = c.SetDeleteElements(set, elems)
+	}
+	if err != nil {
 		return err
 	}
-	if err := c.Flush(); err != nil && !(errors.Is(err, unix.ENOENT) && !outbound) {
-		return err
-	}
-	if outbound {
-		return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0o644)
+	if err := c.Flush(); err != nil && !(errors.Is(err, unix.ENOENT) && !in) {
+		return fmt.Errorf("set %s: %w", name, err)
 	}
 	return nil
 }

@@ -133,7 +133,7 @@ func serve() {
 		fmt.Fprintln(w, "ok", len(held))
 	})
 	mux.HandleFunc("/connect", func(w http.ResponseWriter, r *http.Request) {
-		c, err := net.DialTimeout("tcp", r.FormValue("addr"), 2*time.Second)
+		c, err := net.DialTimeout("tcp", r.FormValue("addr"), time.Second)
 		if err == nil {
 			c.Close()
 		}
