@@ -80,7 +80,11 @@ func detectIsolation(cfg serverConfig, data string) (*isolation, error) {
 		iso.uids = uids
 		iso.enforced("users", fmt.Sprintf("one per tenant from %d-%d (%d), no supplementary groups", uids.Min, uids.Max, uids.Size()))
 	}
-	iso.detectCgroups(data)
+	if cfg.TenantCgroups == "none" {
+		iso.gap("limits", "off (--tenant-cgroups none): plans' memory, cpu and pids limits are not enforced (stamp tenant get shows none in force)")
+	} else {
+		iso.detectCgroups(data)
+	}
 	if err := iso.detectNetwork(cfg, data); err != nil {
 		return nil, err
 	}

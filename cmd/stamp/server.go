@@ -54,6 +54,7 @@ type serverConfig struct {
 	LogLevel      string
 	TenantUIDs    string
 	TenantNet     string
+	TenantCgroups string
 	// Check only reports what isolation the host allows, then exits.
 	Check bool
 	// MasterKey is STAMP_MASTER_KEY, which is no flag (see masterKeyEnv).
@@ -75,6 +76,7 @@ func (c *serverConfig) flags(cmd *cobra.Command) {
 	f.DurationVar(&c.IncidentGrace, "incident-grace", 3*time.Second, "how long a service may fail its health probes before an incident opens")
 	f.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&c.TenantUIDs, "tenant-uids", "200000-299999", "Unix users tenants run as, one each, MIN-MAX (as root), or none")
+	f.StringVar(&c.TenantCgroups, "tenant-cgroups", "auto", "enforce plans' limits with cgroups where the host allows (auto), or none")
 	f.StringVar(&c.TenantNet, "tenant-net", "100.64.0.0/10", "addresses of tenants' network namespaces, a /30 each (as root, with --tenant-uids), or none")
 	f.BoolVar(&c.Check, "check", false, "print what this host lets the server isolate (users, ...) and exit")
 }
@@ -107,6 +109,9 @@ func (c *serverConfig) validate() error {
 	}
 	if _, err := c.tenantNet(); err != nil {
 		problems = append(problems, err.Error())
+	}
+	if c.TenantCgroups != "auto" && c.TenantCgroups != "none" {
+		problems = append(problems, fmt.Sprintf("--tenant-cgroups %q: want auto or none", c.TenantCgroups))
 	}
 	if c.Workers < 1 {
 		problems = append(problems, fmt.Sprintf("--workers %d: want at least 1", c.Workers))
