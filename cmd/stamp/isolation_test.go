@@ -124,8 +124,8 @@ func TestAppDataInWorkingDirIsPerTenant(t *testing.T) {
 	if _, err := os.Stat(tenantDir("acme")); !os.IsNotExist(err) {
 		t.Errorf("acme's directory after delete: %v", err)
 	}
-	if out := asUser(t, 0, "ps -o pid= -u "+strconv.Itoa(acmeUID)); out != "" {
-		t.Errorf("processes of acme's uid after delete:\n%s", out)
+	if pids := liveProcesses(acmeUID); len(pids) > 0 {
+		t.Errorf("processes of acme's uid after delete: %v", pids)
 	}
 	if code, _ := s.do("GET", "globex", "/api/customers", ""); code != http.StatusOK {
 		t.Errorf("globex after acme's delete: %d", code)

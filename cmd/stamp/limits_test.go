@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	stamp "github.com/stamphq/stamp"
+)
+
+// These tests run a tenant that misbehaves (eats memory, burns CPU,
+// forks without end) beside a well-behaved one under traffic, on a
+// server as the product runs as root: each tenant with its own user,
+// cgroup and network namespace.
+
+// hostileBlueprint pushes a copy of the example app named name, whose
+// starter plan is plan and which runs one more service, the misbehaving
+// command cmd.
+func hostileBlueprint(t *testing.T, s *stampServer, name, plan, cmd string) {
+	t.Helper()
+	s.mustCLI("blueprint", "push", blueprintDir(t,
+		"name: ledger", "name: "+name,
+		"starter:  { memory: 128Mi, cpu: 0.25, replicas: 1, idle: 15m }", "starter: "+plan,
+		"hooks:", "  hog:\n    command: [sh, -c, '"+cmd+"']\nhooks:"))
+}
+
+// requireLimits skips the test unless tenant has limits in force.
+func requireLimits(t *testing.T, s *stampServer, tenant string) *stamp.Tenant {
+	t.Helper()
+	tn := s.tenant(tenant)
+	if tn.Status.Limits == nil || tn.Status.UID == 0 {
+		t.Skipf("tenant %s runs without a user or limits of its own on this host (limits %v, uid %d)", tenant, tn.Status.Limits, tn.Status.UID)
+	}
+	return tn
+}
+
+// steady sends GET path to tenant through the router, one request after
+// another, until stop is closed or n requests were sent, and returns how
+// many failed (transport errors or non-200), with the first failure.
+func steady(s *stampServer, tenant, path string, n int, stop <-chan struct{}) (sent, failed int, first string) {
+	client := &http.Client{Timeout: 5 * time.Second}
+	_, port, _ := strings.Cut(s.router, ":")
+	for sent < n {
+		select {
+		case <-stop:
+			return sent, failed, first
+		default:
+		}
+		req, _ := http.NewRequest("GET", "http://"+s.router+path, nil)
+		req.Host = tenant + ".localhost:" + port
+		resp, err := client.Do(req)
+		sent++
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("status %d", resp.StatusCode)
+			}
+		}
+		if err != nil {
+			if failed == 0 {
+				first = err.Error()
+			}
+			failed++
+		}
+	}
+	return sent, failed, first
+}
+
+// deleteAndCheckNothingLeft deletes tenant and checks that nothing it
+// held stays on the host: processes of its user, cgroup, network
+// namespace, interface, directory.
+func deleteAndCheckNothingLeft(t *testing.T, s *stampServer, tn *stamp.Tenant) {
+	t.Helper()
+	s.mustCLI("tenant", "delete", tn.Name)
+	abs, _ := filepath.Abs(s.data)
+	if pids := liveProcesses(tn.Status.UID); len(pids) > 0 {
+		t.Errorf("processes of %s's user after delete: %v", tn.Name, pids)
+	}
+	left := []string{
+		filepath.Join(abs, "local", "tenants", tn.Name),
+		filepath.Join(netnsDir(abs), tn.Name),
+		filepath.Join("/sys/class/net", "stv"+strconv.Itoa(tn.Status.UID)),
+	}
+	for _, c := range []string{"memory", "cpu", "pids"} {
+		left = append(left, filepath.Join("/sys/fs/cgroup", c, cgroupParent(abs), tn.Name))
+	}
+	for _, p := range left {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s of %s after delete: %v", p, tn.Name, err)
+		}
+	}
+}
+
+// TestMemoryHogIsKilledAndNeighbourServes runs a tenant whose second
+// service eats memory past its plan's 128 MiB: the kernel kills it, the
+// driver restarts it, and the incident says out of memory, while its
+// neighbour, under a stream of requests all along, fails none.
+func TestMemoryHogIsKilledAndNeighbourServes(t *testing.T) {
+	requireRoot(t)
+	s := startStampServer(t)
+	s.mustCLI("blueprint", "push", blueprintDir(t))
+	s.mustCLI("tenant", "create", "calm", "--blueprint", "ledger")
+	hostileBlueprint(t, s, "hog", "{ memory: 128Mi, replicas: 1 }", "sleep 1; head -c 2000M /dev/zero | tail > /dev/null")
+
+	stop := make(chan struct{})
+	var sent, failed int
+	var first string
+	var wg sync.WaitGroup
+	wg.Go(func() { sent, failed, first = steady(s, "calm", "/api/invoices", 20_000, stop) })
+	s.mustCLI("tenant", "create", "hog", "--blueprint", "hog")
+	hog := requireLimits(t, s, "hog")
+	var oom *stamp.Incident
+	waitFor(t, "an out-of-memory incident on hog", time.Minute, func() bool {
+		incs, err := s.client().Incidents(context.Background(), stamp.IncidentFilter{Tenant: "hog"})
+		if err != nil {
+			return false
+		}
+		i := slices.IndexFunc(incs, func(i *stamp.Incident) bool { return i.Cause == stamp.CauseOOM })
+		if i >= 0 {
+			oom = incs[i]
+		}
+		return oom != nil
+	})
+	close(stop)
+	wg.Wait()
+	if !strings.Contains(oom.Message, "out of memory (limit 128 MiB)") || oom.Service != "hog" {
+		t.Errorf("incident: service %q, message %q; want hog, out of memory (limit 128 MiB)", oom.Service, oom.Message)
+	}
+	if failed > 0 || sent < 10 {
+		t.Errorf("calm: %d of %d requests failed while hog ran out of memory (first: %s)", failed, sent, first)
+	}
+	t.Logf("calm: %d requests, %d failed, while hog was killed for memory", sent, failed)
+	deleteAndCheckNothingLeft(t, s, hog)
+}
+
+// TestForkBombIsStoppedAtItsLimit runs a tenant that tries to start a
+// thousand processes under a plan of 64: it stays at 64, and its
+// neighbour keeps serving.
+func TestForkBombIsStoppedAtItsLimit(t *testing.T) {
+	requireRoot(t)
+	s := startStampServer(t)
+	s.mustCLI("blueprint", "push", blueprintDir(t))
+	s.mustCLI("tenant", "create", "calm", "--blueprint", "ledger")
+	// Bounded: a thousand sleepers at most, each gone in a minute.
+	hostileBlueprint(t, s, "bomb", "{ memory: 256Mi, pids: 64, replicas: 1 }", "sleep 1; for i in $(seq 1000); do sleep 60 & done; wait")
+	s.mustCLI("tenant", "create", "bomb", "--blueprint", "bomb")
+	bomb := requireLimits(t, s, "bomb")
+	if bomb.Status.Limits.PIDs != 64 {
+		t.Skipf("no process limit in force: %+v", bomb.Status.Limits)
+	}
+	abs, _ := filepath.Abs(s.data)
+	current := filepath.Join("/sys/fs/cgroup/pids", cgroupParent(abs), "bomb", "pids.current")
+	peak := 0
+	waitFor(t, "bomb to reach its process limit", 30*time.Second, func() bool {
+		data, err := os.ReadFile(current)
+		n, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+		peak = max(peak, n)
+		return err == nil && n >= 60
+	})
+	sent, failed, first := steady(s, "calm", "/api/invoices", 200, nil)
+	if failed > 0 {
+		t.Errorf("calm: %d of %d requests failed beside the fork bomb (first: %s)", failed, sent, first)
+	}
+	data, _ := os.ReadFile(current)
+	if now, _ := strconv.Atoi(strings.TrimSpace(string(data))); peak > 64 || now > 64 {
+		t.Errorf("bomb's processes: peak %d, now %d; want at most 64", peak, now)
+	}
+	deleteAndCheckNothingLeft(t, s, bomb)
+}
+
+// TestCPUHogLeavesNeighbourLatency measures a tenant's request latency
+// alone, then beside a tenant burning four busy loops under a plan of
+// 0.25 cores: its p99 stays within max(3x, +25ms) of the alone figure.
+// The same burner with no CPU limit, in the same run, is logged as the
+// peer the limit is judged against.
+func TestCPUHogLeavesNeighbourLatency(t *testing.T) {
+	requireRoot(t)
+	s := startStampServer(t)
+	s.mustCLI("blueprint", "push", blueprintDir(t))
+	s.mustCLI("tenant", "create", "calm", "--blueprint", "ledger")
+	burn := "for i in 1 2 3 4; do (while :; do :; done) & done; wait"
+	hostileBlueprint(t, s, "burner", "{ memory: 128Mi, cpu: 0.25, replicas: 1 }", burn)
+
+	p99 := func() time.Duration {
+		var lat []time.Duration
+		for range 300 {
+			began := time.Now()
+			if code, body := s.do("GET", "calm", "/api/invoices", ""); code != http.StatusOK {
+				t.Fatalf("calm: %d %s", code, body)
+			}
+			lat = append(lat, time.Since(began))
+		}
+		slices.Sort(lat)
+		return lat[len(lat)*99/100]
+	}
+	alone := p99()
+	s.mustCLI("tenant", "create", "burner", "--blueprint", "burner")
+	burner := requireLimits(t, s, "burner")
+	time.Sleep(time.Second) // the loops start after the service's first second
+	limited := p99()
+	bound := max(3*alone, alone+25*time.Millisecond)
+	if limited > bound {
+		t.Errorf("calm's p99 beside a burner held to 0.25 cores: %s, want at most %s (alone %s)", limited, bound, alone)
+	}
+	deleteAndCheckNothingLeft(t, s, burner)
+
+	// The peer: the same burner with no CPU limit.
+	hostileBlueprint(t, s, "free-burner", "{ memory: 128Mi, replicas: 1 }", burn)
+	s.mustCLI("tenant", "create", "free-burner", "--blueprint", "free-burner")
+	time.Sleep(time.Second)
+	unlimited := p99()
+	deleteAndCheckNothingLeft(t, s, s.tenant("free-burner"))
+	t.Logf("calm's p99: alone %s, beside a burner held to 0.25 cores %s (bound %s), beside the same burner unlimited %s", alone, limited, bound, unlimited)
+}
+
+// liveProcesses lists the processes of uid that have not exited: a
+// zombie is dead, waiting for its parent (init, for a tenant's orphans)
+// to reap it, and holds nothing but its pid.
+func liveProcesses(uid int) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		status, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		var state, ruid string
+		for line := range strings.Lines(string(status)) {
+			if v, ok := strings.CutPrefix(line, "State:"); ok {
+				state = strings.TrimSpace(v)
+			}
+			if v, ok := strings.CutPrefix(line, "Uid:"); ok {
+				ruid = strings.Fields(v)[0]
+			}
+		}
+		if ruid == strconv.Itoa(uid) && !strings.HasPrefix(state, "Z") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
