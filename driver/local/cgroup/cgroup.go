@@ -1,28 +1,35 @@
 // Package cgroup confines a tenant's processes to its plan's limits with
-// Linux control groups: one group per tenant, <root>/<parent>/<tenant> in
-// each controller used, holding every process of the tenant (instances of
-// every revision and hook tasks), limited in memory (without swap), CPU
-// (a CFS quota) and process count.
+// Linux control groups: it owns one group per tenant, <parent>/<tenant>
+// under each hierarchy used, holding every process of the tenant
+// (instances of every revision and hook tasks), limited in memory
+// (without swap), CPU (a CFS quota) and process count, and it reads the
+// group's usage back.
 //
 // It uses cgroup v2 where the unified hierarchy offers the memory, cpu
-// and pids controllers, v1 otherwise (hosts that mount v1 controllers,
-// beside a v2 hierarchy with none, are common), through the containerd
-// cgroups library. Where neither is usable (not root, no controllers) the
-// Host says why, and the caller runs tenants without limits: Ensure then
-// reports no limit in force.
+// and pids controllers, v1 where they are mounted as v1 hierarchies
+// (beside a v2 hierarchy with none, on hybrid hosts), through the
+// containerd cgroups library. Where neither is usable (not root, a
+// read-only or missing hierarchy) the Host says why, enforces nothing,
+// and the caller runs tenants without limits.
+//
+// A process must be in its group before it forks: children are born in
+// their parent's group, and those forked before a move stay where they
+// were. On v1 it is moreover moved hierarchy by hierarchy, so a child
+// forked between two moves would be limited in memory but not in
+// processes. The caller therefore adds a process while it is blocked
+// before exec, before it runs any code of its own.
 package cgroup
 
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/containerd/cgroups/v3"
 	"github.com/stamphq/stamp"
 )
 
@@ -39,6 +46,9 @@ const root = "/sys/fs/cgroup"
 // wanted are the controllers a tenant's limits need.
 var wanted = []string{"memory", "cpu", "pids"}
 
+// removeWait bounds how long Remove waits for killed processes to leave.
+const removeWait = 5 * time.Second
+
 // Host is the cgroups of this host as the driver uses them: the mode, the
 // usable controllers and the parent path of the driver's groups.
 type Host struct {
@@ -46,90 +56,98 @@ type Host struct {
 	parent      string
 	controllers []string
 	problem     string
-	memsw       bool // v1: memory.memsw.* exists, so swap can be limited
-	backend     backend
+	backend     backend // nil with ModeNone
 }
 
-// backend is one cgroup version's way of doing the Host's work.
+// backend is one cgroup version's way of doing the Host's work on groups
+// named by their path under a hierarchy's root. A missing group is an
+// error that wraps fs.ErrNotExist.
 type backend interface {
+	// prepare makes the parent of the groups, and says whether the
+	// memory controller accounts swap.
+	prepare(parent string) (swap bool, err error)
+	// dirs are the directories of the group at path in each hierarchy.
+	dirs(path string) []string
 	ensure(path string, l stamp.Limits) error
 	add(path string, pid int) error
-	oomKills(path string) (uint64, error)
+	stats(path string) (Stats, error)
 	procs(path string) ([]int, error)
+	kill(path string) error
 	remove(path string) error
 	list(parent string) ([]string, error)
 }
 
-// Open finds what the host offers. parent is the path, under each
-// hierarchy's root, of this driver's groups (e.g. "stamp/3f9a1c2b"):
-// drivers with other parents never touch each other's groups. Open never
-// fails for want of cgroups: the Host's Mode is then ModeNone and Problem
-// says why.
+// Stats is the usage of a tenant's group.
+type Stats struct {
+	MemoryUsage int64         // bytes, page cache included
+	MemoryLimit int64         // bytes, 0 for none
+	OOMKills    uint64        // processes the kernel killed for memory since the group was made
+	PIDs        int64         // processes and threads now in the group
+	CPUUsage    time.Duration // CPU time used since the group was made (0 on v1 without cpuacct)
+}
+
+// Open finds what the host offers for groups under parent, a path under
+// each hierarchy's root such as "stamp/3f9a1c2b": drivers with other
+// parents never touch each other's groups. Ensure makes the parent. Open
+// never fails for want of cgroups: the Host's Mode is then ModeNone and
+// Problem says why.
 func Open(parent string) *Host {
-	h := &Host{mode: ModeNone, parent: strings.Trim(parent, "/")}
-	if os.Geteuid() != 0 {
-		h.problem = fmt.Sprintf("the server runs as uid %d, not root, and may not make control groups", os.Geteuid())
+	parent = strings.Trim(parent, "/")
+	if err := validParent(parent); err != nil {
+		return &Host{mode: ModeNone, parent: parent, problem: err.Error()}
+	}
+	c := choose(probe())
+	h := &Host{mode: c.mode, parent: parent, controllers: c.controllers, problem: c.problem}
+	switch c.mode {
+	case ModeV1:
+		h.backend = newV1(c.controllers, c.cpuacct)
+	case ModeV2:
+		h.backend = newV2(c.v2root, c.controllers)
+	default:
 		return h
 	}
-	switch cgroups.Mode() {
-	case cgroups.Unified:
-		h.useV2()
-	case cgroups.Legacy, cgroups.Hybrid:
-		h.useV1()
-	default:
-		h.problem = "no cgroup hierarchy is mounted at " + root
+	// Making the parent is the test that the hierarchies can be
+	// written to, and shows whether swap is accounted. It is unmade
+	// then, so that a check leaves the host as it found it.
+	made := missing(h.backend.dirs("/" + parent))
+	swap, err := h.backend.prepare("/" + parent)
+	for _, d := range made {
+		os.Remove(d)
 	}
+	if err != nil {
+		return &Host{mode: ModeNone, parent: parent, problem: fmt.Sprintf("cannot make the cgroup %s (%s): %v: tenant limits are not enforced", parent, c.mode, err)}
+	}
+	h.problem = problems(c.mode, c.controllers, swap, c.cpuacct)
 	return h
 }
 
-// useV2 takes the unified hierarchy's controllers.
-func (h *Host) useV2() {
-	data, err := os.ReadFile(filepath.Join(root, "cgroup.controllers"))
-	if err != nil {
-		h.problem = "cgroup v2: " + err.Error()
-		return
-	}
-	have := strings.Fields(string(data))
-	for _, c := range wanted {
-		if slices.Contains(have, c) {
-			h.controllers = append(h.controllers, c)
+// missing is the directories among dirs and their ancestors that do not
+// exist, the deepest first.
+func missing(dirs []string) []string {
+	var out []string
+	for _, d := range dirs {
+		for ; d != root && d != "/"; d = filepath.Dir(d) {
+			if _, err := os.Stat(d); err == nil {
+				break
+			}
+			out = append(out, d)
 		}
 	}
-	h.settle(ModeV2, v2{})
+	return out
 }
 
-// useV1 takes the v1 controllers mounted under root.
-func (h *Host) useV1() {
-	for _, c := range wanted {
-		if fi, err := os.Stat(filepath.Join(root, c)); err == nil && fi.IsDir() {
-			h.controllers = append(h.controllers, c)
+// validParent accepts a relative path of plain names: a parent with ".."
+// would put groups outside the driver's own.
+func validParent(parent string) error {
+	for _, el := range strings.Split(parent, "/") {
+		ok := el != "" && el != "." && el != ".." && !strings.ContainsFunc(el, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
+		})
+		if !ok {
+			return fmt.Errorf("cgroup parent %q is not a relative path of plain names: tenant limits are not enforced", parent)
 		}
 	}
-	_, err := os.Stat(filepath.Join(root, "memory", "memory.memsw.limit_in_bytes"))
-	h.memsw = err == nil
-	h.settle(ModeV1, v1{controllers: h.controllers, memsw: h.memsw})
-}
-
-// settle makes mode the Host's if it has any controller, and says which
-// limits cannot be enforced.
-func (h *Host) settle(mode string, b backend) {
-	if len(h.controllers) == 0 {
-		h.problem = fmt.Sprintf("cgroup %s has none of the %s controllers", mode, strings.Join(wanted, ", "))
-		return
-	}
-	h.mode, h.backend = mode, b
-	var missing []string
-	for _, c := range wanted {
-		if !slices.Contains(h.controllers, c) {
-			missing = append(missing, c)
-		}
-	}
-	if len(missing) > 0 {
-		h.problem = fmt.Sprintf("cgroup %s lacks the %s controller(s): those limits are not enforced", mode, strings.Join(missing, ", "))
-	}
-	if mode == ModeV1 && slices.Contains(h.controllers, "memory") && !h.memsw {
-		h.problem = strings.TrimPrefix(h.problem+"; ", "; ") + "swap accounting is off: a tenant may swap past its memory limit"
-	}
+	return nil
 }
 
 // Mode is ModeV2, ModeV1 or ModeNone.
@@ -138,7 +156,8 @@ func (h *Host) Mode() string { return h.mode }
 // Controllers are the usable ones among memory, cpu and pids.
 func (h *Host) Controllers() []string { return slices.Clone(h.controllers) }
 
-// Problem is "" or one line for the operator on what is not enforced.
+// Problem is "" or one line for the operator on what is not enforced or
+// not measured.
 func (h *Host) Problem() string { return h.problem }
 
 // path is the group of tenant name, relative to a hierarchy's root.
@@ -149,9 +168,11 @@ func (h *Host) path(name string) (string, error) {
 	return "/" + h.parent + "/" + name, nil
 }
 
-// Ensure creates the group of tenant name, or updates it, with limits l,
-// and returns the limits in force: l without what the host cannot enforce
-// (every limit, with ModeNone).
+// Ensure creates the group of tenant name, or updates it in place, with
+// limits l, and returns the limits in force: l without what the host
+// cannot enforce (every limit, with ModeNone), the CPU rounded to the
+// quota written. Every limit is written, "none" for those l does not
+// set, so that a plan that drops a limit lifts it on a live group.
 func (h *Host) Ensure(name string, l stamp.Limits) (stamp.Limits, error) {
 	if h.backend == nil {
 		return stamp.Limits{}, nil
@@ -160,30 +181,15 @@ func (h *Host) Ensure(name string, l stamp.Limits) (stamp.Limits, error) {
 	if err != nil {
 		return stamp.Limits{}, err
 	}
-	in := h.inForce(l)
+	in := inForce(l, h.controllers)
 	if err := h.backend.ensure(path, in); err != nil {
-		return stamp.Limits{}, fmt.Errorf("cgroup of %s: %w", name, err)
+		return stamp.Limits{}, fmt.Errorf("set the limits of the cgroup of %s: %w", name, err)
 	}
 	return in, nil
 }
 
-// inForce is l without the limits no usable controller enforces.
-func (h *Host) inForce(l stamp.Limits) stamp.Limits {
-	if !slices.Contains(h.controllers, "memory") {
-		l.Memory = 0
-	}
-	if !slices.Contains(h.controllers, "cpu") {
-		l.CPU = 0
-	}
-	if !slices.Contains(h.controllers, "pids") {
-		l.PIDs = 0
-	}
-	return l
-}
-
-// Add moves process pid into the group of tenant name. A process must be
-// added before it forks: its children are born in its group, while
-// children forked before the move stay where they were.
+// Add moves process pid into the group of tenant name, made by Ensure,
+// in every hierarchy used. Add it before it forks (see the package doc).
 func (h *Host) Add(name string, pid int) error {
 	if h.backend == nil {
 		return nil
@@ -198,29 +204,60 @@ func (h *Host) Add(name string, pid int) error {
 	return nil
 }
 
-// OOMKills counts the processes of tenant name the kernel killed for
-// memory since its group was made; a missing group has none.
-func (h *Host) OOMKills(name string) (uint64, error) {
+// Stats reads the usage of the group of tenant name: zero with ModeNone,
+// an ENOTFOUND error if the group does not exist.
+func (h *Host) Stats(name string) (Stats, error) {
 	if h.backend == nil {
-		return 0, nil
+		return Stats{}, nil
 	}
 	path, err := h.path(name)
 	if err != nil {
-		return 0, err
+		return Stats{}, err
 	}
-	n, err := h.backend.oomKills(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
+	st, err := h.backend.stats(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Stats{}, stamp.Errorf(stamp.ENOTFOUND, "tenant %s has no cgroup", name)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("out-of-memory kills of %s: %w", name, err)
+		return Stats{}, fmt.Errorf("read the usage of the cgroup of %s: %w", name, err)
 	}
-	return n, nil
+	return st, nil
 }
 
-// Remove kills whatever still runs in the group of tenant name, waits
-// (up to 5s) until it is empty, and deletes it. A missing group is not an
-// error.
+// OOMKills is Stats' OOMKills, 0 for a missing group: the driver reads
+// it after an exit to tell an out-of-memory kill from another SIGKILL.
+func (h *Host) OOMKills(name string) (uint64, error) {
+	st, err := h.Stats(name)
+	if stamp.ErrorCode(err) == stamp.ENOTFOUND {
+		return 0, nil
+	}
+	return st.OOMKills, err
+}
+
+// Procs lists the processes in the group of tenant name, in any
+// hierarchy used; a missing group has none.
+func (h *Host) Procs(name string) ([]int, error) {
+	if h.backend == nil {
+		return nil, nil
+	}
+	path, err := h.path(name)
+	if err != nil {
+		return nil, err
+	}
+	pids, err := h.backend.procs(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list the processes of the cgroup of %s: %w", name, err)
+	}
+	return pids, nil
+}
+
+// Remove kills whatever still runs in the group of tenant name, waits (a
+// few seconds at most) until it is empty, and deletes it in every
+// hierarchy. A missing group, or one a crash left in some hierarchies
+// only, is not an error: Remove converges.
 func (h *Host) Remove(name string) error {
 	if h.backend == nil {
 		return nil
@@ -229,9 +266,12 @@ func (h *Host) Remove(name string) error {
 	if err != nil {
 		return err
 	}
-	for deadline := time.Now().Add(5 * time.Second); ; {
+	// Killed processes leave within a millisecond or so, unless they
+	// are stuck in the kernel: poll often, then less.
+	pause := time.Millisecond
+	for deadline := time.Now().Add(removeWait); ; pause = min(2*pause, 100*time.Millisecond) {
 		pids, err := h.backend.procs(path)
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
 		if err != nil {
@@ -241,46 +281,30 @@ func (h *Host) Remove(name string) error {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("remove the cgroup of %s: pids %v still run in it after SIGKILL", name, pids)
+			return fmt.Errorf("remove the cgroup of %s: pids %v still run in it %v after SIGKILL", name, pids, removeWait)
 		}
-		for _, pid := range pids {
-			syscall.Kill(pid, syscall.SIGKILL)
+		if err := h.backend.kill(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("kill the processes of the cgroup of %s: %w", name, err)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(pause)
 	}
-	if err := h.backend.remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := h.backend.remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove the cgroup of %s: %w", name, err)
 	}
 	return nil
 }
 
-// List returns the tenants that have a group under the parent.
+// List returns the names of the groups under the parent, in any
+// hierarchy used, sorted: the tenants whose groups a crashed driver may
+// have left.
 func (h *Host) List() ([]string, error) {
 	if h.backend == nil {
 		return nil, nil
 	}
 	names, err := h.backend.list("/" + h.parent)
 	if err != nil {
-		return nil, fmt.Errorf("list cgroups under %s: %w", h.parent, err)
+		return nil, fmt.Errorf("list the cgroups under %s: %w", h.parent, err)
 	}
 	slices.Sort(names)
 	return slices.Compact(names), nil
-}
-
-// subdirs lists the directories in dir; a missing dir has none.
-func subdirs(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, e := range entries {
-		if e.IsDir() {
-			names = append(names, e.Name())
-		}
-	}
-	return names, nil
 }

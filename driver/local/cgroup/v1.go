@@ -2,81 +2,88 @@ package cgroup
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
+	"time"
 
 	"github.com/containerd/cgroups/v3/cgroup1"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stamphq/stamp"
 )
 
-// cfsPeriod is the CFS period a CPU limit's quota is a share of.
-const cfsPeriod = 100_000 // µs
-
-// pidMaxLimit is Linux's PID_MAX_LIMIT: no more processes can exist.
-const pidMaxLimit = 4 << 20
-
-// v1 is the cgroup v1 backend: one group per controller used.
+// v1 is the cgroup v1 backend: a group in each hierarchy used.
 type v1 struct {
-	controllers []string
-	memsw       bool
+	subsystems []cgroup1.Subsystem
+	memory     bool
+	swap       bool // set by prepare
 }
 
-// hierarchy gives the library only the controllers used: a group made
-// in every v1 hierarchy (cpuset, devices, ...) would need each one set up.
-func (b v1) hierarchy() ([]cgroup1.Subsystem, error) {
-	var out []cgroup1.Subsystem
-	for _, c := range b.controllers {
+// newV1 uses the hierarchies of controllers, and cpuacct's for CPU usage
+// if it has one of its own. Only these: a group in every v1 hierarchy
+// (cpuset, devices, freezer, ...) would need each one set up, for no
+// limit of a plan.
+func newV1(controllers []string, cpuacct bool) *v1 {
+	b := &v1{}
+	for _, c := range controllers {
 		switch c {
 		case "memory":
-			out = append(out, cgroup1.NewMemory(root))
+			b.subsystems, b.memory = append(b.subsystems, cgroup1.NewMemory(root)), true
 		case "cpu":
-			out = append(out, cgroup1.NewCpu(root))
+			b.subsystems = append(b.subsystems, cgroup1.NewCpu(root))
 		case "pids":
-			out = append(out, cgroup1.NewPids(root))
+			b.subsystems = append(b.subsystems, cgroup1.NewPids(root))
 		}
 	}
-	return out, nil
+	if cpuacct {
+		b.subsystems = append(b.subsystems, cgroup1.NewCpuacct(root))
+	}
+	return b
 }
 
-func (b v1) ensure(path string, l stamp.Limits) error {
+func (b *v1) hierarchy() ([]cgroup1.Subsystem, error) { return b.subsystems, nil }
+
+func (b *v1) prepare(parent string) (bool, error) {
+	if _, err := cgroup1.New(cgroup1.StaticPath(parent), &specs.LinuxResources{}, cgroup1.WithHierarchy(b.hierarchy)); err != nil {
+		return false, err
+	}
+	_, err := os.Stat(filepath.Join(root, "memory", parent, "memory.memsw.limit_in_bytes"))
+	b.swap = b.memory && err == nil
+	return b.swap, nil
+}
+
+func (b *v1) dirs(path string) []string {
+	var out []string
+	for _, s := range b.subsystems {
+		out = append(out, filepath.Join(root, string(s.Name()), path))
+	}
+	return out
+}
+
+func (b *v1) ensure(path string, in stamp.Limits) error {
 	cg, err := cgroup1.New(cgroup1.StaticPath(path), &specs.LinuxResources{}, cgroup1.WithHierarchy(b.hierarchy))
 	if err != nil {
 		return err
 	}
-	// Every limit is written, none (-1, or the most pids there can be)
-	// for what the plan does not set, so that a plan that drops a limit
-	// lifts it on a live group.
-	unlimited, most := int64(-1), int64(pidMaxLimit)
-	res := &specs.LinuxResources{
-		Memory: &specs.LinuxMemory{Limit: &unlimited},
-		CPU:    &specs.LinuxCPU{Quota: &unlimited},
-		Pids:   &specs.LinuxPids{Limit: &most},
-	}
-	if l.Memory > 0 {
-		res.Memory.Limit = &l.Memory
-	}
-	if b.memsw {
-		// Memory and swap together are held to the memory limit: no
-		// swap. The kernel wants memsw >= memory at every write, so it
-		// is lifted first and set after.
-		res.Memory.Swap = res.Memory.Limit
-		if err := cg.Update(&specs.LinuxResources{Memory: &specs.LinuxMemory{Swap: &unlimited}}); err != nil {
-			return err
+	if b.swap {
+		// The kernel wants memory+swap at least the memory limit at
+		// every write, and the library orders the two writes for
+		// that only when both grow: lifting memory+swap first makes
+		// any change, up, down or to none, valid in either order.
+		none := int64(-1)
+		if err := cg.Update(&specs.LinuxResources{Memory: &specs.LinuxMemory{Swap: &none}}); err != nil {
+			return fmt.Errorf("lift memory.memsw.limit_in_bytes: %w", err)
 		}
 	}
-	if l.CPU > 0 {
-		quota, period := int64(l.CPU*cfsPeriod), uint64(cfsPeriod)
-		res.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
-	}
-	if l.PIDs > 0 {
-		res.Pids.Limit = &l.PIDs
-	}
-	return cg.Update(res)
+	return cg.Update(v1Resources(in, b.swap))
 }
 
-func (b v1) open(path string) (cgroup1.Cgroup, error) {
+// open loads the group at path in the hierarchies where it exists: a
+// crash may have left it in some only.
+func (b *v1) open(path string) (cgroup1.Cgroup, error) {
 	cg, err := cgroup1.Load(cgroup1.StaticPath(path), cgroup1.WithHierarchy(b.hierarchy))
 	if errors.Is(err, cgroup1.ErrCgroupDeleted) {
 		return nil, fs.ErrNotExist
@@ -84,30 +91,35 @@ func (b v1) open(path string) (cgroup1.Cgroup, error) {
 	return cg, err
 }
 
-func (b v1) add(path string, pid int) error {
+func (b *v1) add(path string, pid int) error {
 	cg, err := b.open(path)
 	if err != nil {
 		return err
 	}
+	// cgroup.procs, so all the process's threads move.
 	return cg.AddProc(uint64(pid))
 }
 
-func (b v1) oomKills(path string) (uint64, error) {
-	if !slices.Contains(b.controllers, "memory") {
-		return 0, nil
-	}
+func (b *v1) stats(path string) (Stats, error) {
 	cg, err := b.open(path)
 	if err != nil {
-		return 0, err
+		return Stats{}, err
 	}
 	m, err := cg.Stat(cgroup1.IgnoreNotExist)
 	if err != nil {
-		return 0, err
+		return Stats{}, err
 	}
-	return m.GetMemoryOomControl().GetOomKill(), nil
+	return Stats{
+		MemoryUsage: int64(m.GetMemory().GetUsage().GetUsage()),
+		MemoryLimit: limitOf(m.GetMemory().GetUsage().GetLimit()),
+		// The library reads oom_kill from memory.oom_control.
+		OOMKills: m.GetMemoryOomControl().GetOomKill(),
+		PIDs:     int64(m.GetPids().GetCurrent()),
+		CPUUsage: time.Duration(m.GetCPU().GetUsage().GetTotal()),
+	}, nil
 }
 
-func (b v1) procs(path string) ([]int, error) {
+func (b *v1) procs(path string) ([]int, error) {
 	cg, err := b.open(path)
 	if err != nil {
 		return nil, err
@@ -115,7 +127,7 @@ func (b v1) procs(path string) ([]int, error) {
 	var pids []int
 	for _, s := range cg.Subsystems() {
 		ps, err := cg.Processes(s.Name(), true)
-		if err != nil {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
 		for _, p := range ps {
@@ -126,7 +138,23 @@ func (b v1) procs(path string) ([]int, error) {
 	return slices.Compact(pids), nil
 }
 
-func (b v1) remove(path string) error {
+// kill sends SIGKILL to each process in the group: v1 has no
+// cgroup.kill, and a process forked meanwhile is killed on Remove's next
+// round (the pids limit bounds how many there can be).
+func (b *v1) kill(path string) error {
+	pids, err := b.procs(path)
+	if err != nil {
+		return err
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
+			return fmt.Errorf("kill pid %d: %w", pid, err)
+		}
+	}
+	return nil
+}
+
+func (b *v1) remove(path string) error {
 	cg, err := b.open(path)
 	if err != nil {
 		return err
@@ -134,14 +162,32 @@ func (b v1) remove(path string) error {
 	return cg.Delete()
 }
 
-func (b v1) list(parent string) ([]string, error) {
+func (b *v1) list(parent string) ([]string, error) {
 	var names []string
-	for _, c := range b.controllers {
-		found, err := subdirs(filepath.Join(root, c, parent))
+	for _, d := range b.dirs(parent) {
+		found, err := subdirs(d)
 		if err != nil {
 			return nil, err
 		}
 		names = append(names, found...)
+	}
+	return names, nil
+}
+
+// subdirs lists the directories in dir; a missing dir has none.
+func subdirs(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() {
+			names = append(names, e.Name())
+		}
 	}
 	return names, nil
 }

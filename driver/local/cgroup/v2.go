@@ -3,45 +3,50 @@ package cgroup
 import (
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/containerd/cgroups/v3/cgroup2"
 	"github.com/stamphq/stamp"
 )
 
 // v2 is the cgroup v2 backend: one group in the unified hierarchy.
-type v2 struct{}
+type v2 struct {
+	mount       string // where the unified hierarchy is mounted
+	controllers []string
+	swap        bool // set by prepare
+}
 
-func (v2) ensure(path string, l stamp.Limits) error {
-	// Every limit is written, "max" for none, so that a plan that drops
-	// one lifts it on a live group.
-	unlimited, noSwap := int64(-1), int64(0)
-	res := &cgroup2.Resources{
-		Memory: &cgroup2.Memory{Max: &unlimited},
-		CPU:    &cgroup2.CPU{Max: cgroup2.NewCPUMax(nil, nil)},
-		Pids:   &cgroup2.Pids{Max: -1},
+func newV2(mount string, controllers []string) *v2 {
+	return &v2{mount: mount, controllers: controllers}
+}
+
+// prepare makes the parent and enables the controllers down to it: a
+// v2 group only has the controllers its parent delegates.
+func (b *v2) prepare(parent string) (bool, error) {
+	if _, err := cgroup2.NewManager(b.mount, parent, v2Resources(stamp.Limits{}, b.controllers, false)); err != nil {
+		return false, err
 	}
-	if l.Memory > 0 {
-		res.Memory.Max, res.Memory.Swap = &l.Memory, &noSwap
-	}
-	if l.CPU > 0 {
-		quota, period := int64(l.CPU*cfsPeriod), uint64(cfsPeriod)
-		res.CPU.Max = cgroup2.NewCPUMax(&quota, &period)
-	}
-	if l.PIDs > 0 {
-		res.Pids.Max = l.PIDs
-	}
-	_, err := cgroup2.NewManager(root, path, res)
+	_, err := os.Stat(filepath.Join(b.mount, parent, "memory.swap.max"))
+	b.swap = err == nil
+	return b.swap, nil
+}
+
+func (b *v2) dirs(path string) []string { return []string{filepath.Join(b.mount, path)} }
+
+func (b *v2) ensure(path string, in stamp.Limits) error {
+	_, err := cgroup2.NewManager(b.mount, path, v2Resources(in, b.controllers, b.swap))
 	return err
 }
 
-func (v2) open(path string) (*cgroup2.Manager, error) {
-	if _, err := os.Stat(filepath.Join(root, path)); err != nil {
+// open loads the group at path; the library does not look.
+func (b *v2) open(path string) (*cgroup2.Manager, error) {
+	if _, err := os.Stat(filepath.Join(b.mount, path)); err != nil {
 		return nil, err
 	}
-	return cgroup2.Load(path, cgroup2.WithMountpoint(root))
+	return cgroup2.Load(path, cgroup2.WithMountpoint(b.mount))
 }
 
-func (b v2) add(path string, pid int) error {
+func (b *v2) add(path string, pid int) error {
 	m, err := b.open(path)
 	if err != nil {
 		return err
@@ -49,19 +54,25 @@ func (b v2) add(path string, pid int) error {
 	return m.AddProc(uint64(pid))
 }
 
-func (b v2) oomKills(path string) (uint64, error) {
+func (b *v2) stats(path string) (Stats, error) {
 	m, err := b.open(path)
 	if err != nil {
-		return 0, err
+		return Stats{}, err
 	}
-	st, err := m.StatFiltered(cgroup2.StatMemoryEvents)
+	st, err := m.StatFiltered(cgroup2.StatMemory | cgroup2.StatMemoryEvents | cgroup2.StatPids | cgroup2.StatCPU)
 	if err != nil {
-		return 0, err
+		return Stats{}, err
 	}
-	return st.GetMemoryEvents().GetOomKill(), nil
+	return Stats{
+		MemoryUsage: int64(st.GetMemory().GetUsage()),
+		MemoryLimit: limitOf(st.GetMemory().GetUsageLimit()),
+		OOMKills:    st.GetMemoryEvents().GetOomKill(),
+		PIDs:        int64(st.GetPids().GetCurrent()),
+		CPUUsage:    time.Duration(st.GetCPU().GetUsageUsec()) * time.Microsecond,
+	}, nil
 }
 
-func (b v2) procs(path string) ([]int, error) {
+func (b *v2) procs(path string) ([]int, error) {
 	m, err := b.open(path)
 	if err != nil {
 		return nil, err
@@ -77,7 +88,18 @@ func (b v2) procs(path string) ([]int, error) {
 	return pids, nil
 }
 
-func (b v2) remove(path string) error {
+// kill kills every process in the group at once with cgroup.kill, which
+// a fork cannot race (Linux 5.14 and later; the library falls back to
+// freezing and killing one by one).
+func (b *v2) kill(path string) error {
+	m, err := b.open(path)
+	if err != nil {
+		return err
+	}
+	return m.Kill()
+}
+
+func (b *v2) remove(path string) error {
 	m, err := b.open(path)
 	if err != nil {
 		return err
@@ -85,6 +107,6 @@ func (b v2) remove(path string) error {
 	return m.Delete()
 }
 
-func (v2) list(parent string) ([]string, error) {
-	return subdirs(filepath.Join(root, parent))
+func (b *v2) list(parent string) ([]string, error) {
+	return subdirs(b.dirs(parent)[0])
 }
