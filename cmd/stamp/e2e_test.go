@@ -82,11 +82,14 @@ func portBlock() string {
 	return fmt.Sprintf("%d-%d", lo, lo+199)
 }
 
-// uidBlock returns a random block of 1,000 tenant users, so that tenants
-// of concurrently running servers (each with a store of its own) never
-// share a uid; the driver's own tests use users from 3,000,000.
+// uidBlock returns a block of 1,000 tenant users, so that tenants of
+// servers running at once (each with a store of its own) never share a
+// uid, which is also their network interface's name: ten blocks of the
+// hundred this test process has (by its pid, so that another test binary
+// of this package running beside it takes others), one at random. The
+// driver's own tests use users from 3,000,000.
 func uidBlock() string {
-	lo := 4_000_000 + 1000*rand.IntN(1000)
+	lo := 4_000_000 + 1000*(10*(os.Getpid()%100)+rand.IntN(10))
 	return fmt.Sprintf("%d-%d", lo, lo+999)
 }
 
