@@ -37,7 +37,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 			if err := cfg.validate(); err != nil {
 				return err
 			}
-			return runDemo(cmd.Context(), g, cfg, dir)
+			return runDemo(cmd.Context(), g, cfg, dir, keep)
 		},
 	}
 	cfg.flags(cmd)
@@ -46,7 +46,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func runDemo(ctx context.Context, g *globals, cfg serverConfig, dir string) error {
+func runDemo(ctx context.Context, g *globals, cfg serverConfig, dir string, keep bool) error {
 	serverCtx, stopServer := context.WithCancel(context.Background())
 	defer stopServer()
 	srv, err := startServer(serverCtx, cfg, newLogger(g.stderr, "warn"))
@@ -61,8 +61,12 @@ func runDemo(ctx context.Context, g *globals, cfg serverConfig, dir string) erro
 		srv.wait()
 		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := srv.driver.StopAll(stopCtx); err != nil {
-			fmt.Fprintln(g.stderr, "stop tenants:", err)
+		if keep {
+			if err := srv.driver.StopAll(stopCtx); err != nil {
+				fmt.Fprintln(g.stderr, "stop tenants:", err)
+			}
+		} else if err := srv.releaseHost(stopCtx); err != nil {
+			fmt.Fprintln(g.stderr, "remove tenants:", err)
 		}
 		srv.close()
 	}()

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -205,4 +207,23 @@ func (iso *isolation) print(w io.Writer) {
 	for _, p := range iso.parts {
 		fmt.Fprintln(w, p.line)
 	}
+}
+
+// releaseHost removes every tenant the server's driver holds something
+// for (processes, cgroups, network namespaces, directories) and the
+// server's nftables tables: what a data dir about to be deleted leaves on
+// the host. The store is not touched.
+func (s *server) releaseHost(ctx context.Context) error {
+	names, err := s.driver.Tenants(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range names {
+		errs = append(errs, s.driver.Remove(ctx, name))
+	}
+	if s.iso.network != nil {
+		errs = append(errs, s.iso.network.Destroy())
+	}
+	return errors.Join(errs...)
 }

@@ -199,6 +199,7 @@ type server struct {
 	token      string
 	store      stamp.Store
 	driver     *local.Driver
+	iso        *isolation
 	group      *errgroup.Group
 	closers    []func() // engines and the like, closed after the group ends
 }
@@ -345,7 +346,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	logger.Info("stamp server started", "api", apiLn.Addr().String(), "router", routerAddr.String(), "data", data)
 	return &server{
 		apiAddr: apiLn.Addr().(*net.TCPAddr), routerAddr: routerAddr, token: token,
-		store: store, driver: driver, group: g, closers: closers,
+		store: store, driver: driver, iso: iso, group: g, closers: closers,
 	}, nil
 }
 
