@@ -1,9 +1,9 @@
 package netns
 
 import (
+	"bytes"
 	"errors"
-	"fmt"
-	"os"
+	"strconv"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -11,14 +11,37 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Sets of host-side interfaces: the Manager's tenants', and those of
-// them that may open connections beyond the host.
+// The sets of the Manager's table: its tenants' host-side interfaces,
+// those of them that may open connections beyond the host, and the host
+// loopback ports each may reach (interface . its host address . port).
 const (
-	membersSet  = "members"
-	outboundSet = "outbound"
+	membersSet   = "members"
+	outboundSet  = "outbound"
+	hostPortsSet = "hostports"
 )
 
-// setUpRules makes the Manager's tables once per Manager.
+// ruleTag starts the user data of every rule this version writes: a
+// chain whose rules lack it (made by an older Stamp) is rewritten.
+const ruleTag = "stamp-netns-2:"
+
+// Registers: 1 (128 bits) for single values, and from 8 on the 32-bit
+// registers a concatenated set key is loaded into, field after field.
+const (
+	reg      = 1
+	regIf    = 8  // an interface name: 16 bytes, registers 8 to 11
+	regAddr  = 12 // an IPv4 address
+	regPort  = 13 // a TCP port
+	ctReg    = 2
+	loopback = "\x7f\x00\x00\x01"
+)
+
+// chainRules is a base chain and the rules it holds.
+type chainRules struct {
+	chain *nftables.Chain
+	rules [][]expr.Any
+}
+
+// setUpRules makes the Manager's table current once per Manager.
 func (m *Manager) setUpRules() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -32,88 +55,171 @@ func (m *Manager) setUpRules() error {
 	return nil
 }
 
-// ensureRules makes the Manager's nftables tables (see the package doc)
-// unless they exist: tenants' outbound access, kept in the set, survives
-// a restart of the server.
+func (m *Manager) nftTable() *nftables.Table {
+	return &nftables.Table{Family: nftables.TableFamilyINet, Name: m.table}
+}
+
+// ensureRules makes the Manager's table, its sets and chains, and writes
+// anew, in one transaction each, the chains whose rules are not this
+// version's. The sets' elements (the tenants) are kept.
 func (m *Manager) ensureRules() error {
 	c, err := nftables.New()
 	if err != nil {
 		return err
 	}
-	if t, err := c.ListTableOfFamily(m.table, nftables.TableFamilyINet); err == nil && t != nil {
-		return nil
+	t := c.AddTable(m.nftTable())
+	sets := map[string]*nftables.Set{
+		membersSet:   {Table: t, Name: membersSet, KeyType: nftables.TypeIFName},
+		outboundSet:  {Table: t, Name: outboundSet, KeyType: nftables.TypeIFName},
+		hostPortsSet: {Table: t, Name: hostPortsSet, Concatenation: true, KeyType: hostPortsType},
 	}
-	filter := c.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: m.table})
-	members := &nftables.Set{Table: filter, Name: membersSet, KeyType: nftables.TypeIFName}
-	outbound := &nftables.Set{Table: filter, Name: outboundSet, KeyType: nftables.TypeIFName}
-	for _, s := range []*nftables.Set{members, outbound} {
+	for _, s := range sets {
 		if err := c.AddSet(s, nil); err != nil {
 			return err
 		}
 	}
-	accept, drop := nftables.ChainPolicyAccept, expr.VerdictDrop
-	forward := c.AddChain(&nftables.Chain{Name: "forward", Table: filter, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &accept})
-	input := c.AddChain(&nftables.Chain{Name: "input", Table: filter, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter, Policy: &accept})
-	rules := [][]expr.Any{
-		// Into a tenant: answers only (so never from another tenant).
-		join(ifname(expr.MetaKeyOIFNAME), answer(expr.VerdictAccept)),
-		join(ifname(expr.MetaKeyOIFNAME), verdict(drop)),
-		// Out of a tenant of this Manager's not in its outbound set:
-		// nothing forwarded. (Other Managers' tables judge theirs.)
-		{
-			&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
-			&expr.Lookup{SourceRegister: 1, SetName: members.Name, SetID: members.ID},
-			&expr.Lookup{SourceRegister: 1, SetName: outbound.Name, SetID: outbound.ID, Invert: true},
-			&expr.Verdict{Kind: drop},
-		},
+	chains := m.chains(t, sets)
+	for _, ch := range chains {
+		c.AddChain(ch.chain)
 	}
-	for _, r := range rules {
-		c.AddRule(&nftables.Rule{Table: filter, Chain: forward, Exprs: r})
+	if err := c.Flush(); err != nil {
+		return err
 	}
-	// To the host itself: answers only.
-	c.AddRule(&nftables.Rule{Table: filter, Chain: input, Exprs: join(ifname(expr.MetaKeyIIFNAME), answer(expr.VerdictAccept))})
-	c.AddRule(&nftables.Rule{Table: filter, Chain: input, Exprs: join(ifname(expr.MetaKeyIIFNAME), verdict(drop))})
+	for _, ch := range chains {
+		have, err := c.GetRules(t, ch.chain)
+		if err != nil {
+			return err
+		}
+		if current(have, len(ch.rules)) {
+			continue
+		}
+		c.FlushChain(ch.chain)
+		for i, r := range ch.rules {
+			c.AddRule(&nftables.Rule{Table: t, Chain: ch.chain, Exprs: r, UserData: []byte(ruleTag + strconv.Itoa(i))})
+		}
+	}
+	return c.Flush()
+}
 
-	nat := c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: m.table + "-nat"})
-	post := c.AddChain(&nftables.Chain{Name: "postrouting", Table: nat, Type: nftables.ChainTypeNAT,
-		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource, Policy: &accept})
-	netAddr := m.cfg.Net.Addr().As4()
+// current reports whether have are the n rules this version writes.
+func current(have []*nftables.Rule, n int) bool {
+	if len(have) != n {
+		return false
+	}
+	for i, r := range have {
+		if !bytes.Equal(r.UserData, []byte(ruleTag+strconv.Itoa(i))) {
+			return false
+		}
+	}
+	return true
+}
+
+// chains returns the table's base chains and their rules (see the
+// package doc).
+func (m *Manager) chains(t *nftables.Table, sets map[string]*nftables.Set) []chainRules {
+	accept := nftables.ChainPolicyAccept
+	base := func(name string, typ nftables.ChainType, hook *nftables.ChainHook, prio *nftables.ChainPriority) *nftables.Chain {
+		return &nftables.Chain{Name: name, Table: t, Type: typ, Hooknum: hook, Priority: prio, Policy: &accept}
+	}
+	lookup := func(name string, r uint32, invert bool) *expr.Lookup {
+		return &expr.Lookup{SourceRegister: r, SetName: name, SetID: sets[name].ID, Invert: invert}
+	}
+	pool := m.cfg.Net.Addr().As4()
 	mask := [4]byte{}
 	for i := range m.cfg.Net.Bits() {
 		mask[i/8] |= 0x80 >> (i % 8)
 	}
-	c.AddRule(&nftables.Rule{Table: nat, Chain: post, Exprs: []expr.Any{
-		// ip saddr <pool> oifname != "stv*" masquerade
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask[:], Xor: []byte{0, 0, 0, 0}},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: netAddr[:]},
-		&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte(ifPrefix)},
-		&expr.Masq{},
-	}})
-	return c.Flush()
-}
-
-// ifname matches an interface name (key: in or out) starting with
-// ifPrefix, leaving the name in register 1.
-func ifname(key expr.MetaKey) []expr.Any {
-	return []expr.Any{
-		&expr.Meta{Key: key, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte(ifPrefix)},
+	return []chainRules{
+		{base("forward", nftables.ChainTypeFilter, nftables.ChainHookForward, nftables.ChainPriorityFilter), [][]expr.Any{
+			// Into a tenant: answers only (so never from another tenant).
+			join(ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq), answer(), verdict(expr.VerdictAccept)),
+			join(ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq), verdict(expr.VerdictDrop)),
+			// Out of a member not in the outbound set: nothing.
+			{
+				&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: reg},
+				lookup(membersSet, reg, false),
+				lookup(outboundSet, reg, true),
+				&expr.Verdict{Kind: expr.VerdictDrop},
+			},
+		}},
+		{base("input", nftables.ChainTypeFilter, nftables.ChainHookInput, nftables.ChainPriorityFilter), [][]expr.Any{
+			// To the host itself: answers, and the host ports given
+			// (made 127.0.0.1 by prerouting) only.
+			join(ifname(expr.MetaKeyIIFNAME, expr.CmpOpEq), answer(), verdict(expr.VerdictAccept)),
+			join(ifname(expr.MetaKeyIIFNAME, expr.CmpOpEq), ipv4TCP(), dnatted(),
+				[]expr.Any{
+					&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+					&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: []byte(loopback)},
+				}, verdict(expr.VerdictAccept)),
+			join(ifname(expr.MetaKeyIIFNAME, expr.CmpOpEq), verdict(expr.VerdictDrop)),
+		}},
+		{base("prerouting", nftables.ChainTypeNAT, nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest), [][]expr.Any{
+			// iifname . ip daddr . tcp dport @hostports dnat ip to 127.0.0.1
+			join(ipv4TCP(), []expr.Any{
+				&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: regIf},
+				&expr.Payload{DestRegister: regAddr, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+				&expr.Payload{DestRegister: regPort, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+				lookup(hostPortsSet, regIf, false),
+				&expr.Immediate{Register: reg, Data: []byte(loopback)},
+				&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: reg},
+			}),
+		}},
+		{base("postrouting", nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource), [][]expr.Any{
+			// ip saddr <pool> oifname != "stv*" masquerade
+			join(ipv4(), []expr.Any{
+				&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+				&expr.Bitwise{SourceRegister: reg, DestRegister: reg, Len: 4, Mask: mask[:], Xor: []byte{0, 0, 0, 0}},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: pool[:]},
+			}, ifname(expr.MetaKeyOIFNAME, expr.CmpOpNeq), []expr.Any{&expr.Masq{}}),
+		}},
 	}
 }
 
-// answer matches a packet of a connection already open (established or
-// related) and gives it v.
-func answer(v expr.VerdictKind) []expr.Any {
+// ifname compares an interface name (key: in or out) with ifPrefix: the
+// comparison covers the prefix's bytes only.
+func ifname(key expr.MetaKey, op expr.CmpOp) []expr.Any {
 	return []expr.Any{
-		&expr.Ct{Register: 2, Key: expr.CtKeySTATE},
-		&expr.Bitwise{SourceRegister: 2, DestRegister: 2, Len: 4,
-			Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED), Xor: []byte{0, 0, 0, 0}},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 2, Data: []byte{0, 0, 0, 0}},
-		&expr.Verdict{Kind: v},
+		&expr.Meta{Key: key, Register: reg},
+		&expr.Cmp{Op: op, Register: reg, Data: []byte(ifPrefix)},
+	}
+}
+
+// ipv4 matches IPv4 packets (the table is inet: both families).
+func ipv4() []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: reg},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: []byte{unix.NFPROTO_IPV4}},
+	}
+}
+
+// ipv4TCP matches IPv4 TCP packets.
+func ipv4TCP() []expr.Any {
+	return join(ipv4(), []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: []byte{unix.IPPROTO_TCP}},
+	})
+}
+
+// answer matches a packet of a connection already open (established or
+// related).
+func answer() []expr.Any {
+	return ctBits(expr.CtKeySTATE, expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED)
+}
+
+// dnatted matches a packet whose destination was rewritten (DNAT).
+func dnatted() []expr.Any { return ctBits(expr.CtKeySTATUS, ipsDstNAT) }
+
+// ipsDstNAT is the conntrack status bit IPS_DST_NAT
+// (linux/netfilter/nf_conntrack_common.h).
+const ipsDstNAT = 1 << 5
+
+// ctBits matches a packet whose conntrack key has one of bits set.
+func ctBits(key expr.CtKey, bits uint32) []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Register: ctReg, Key: key},
+		&expr.Bitwise{SourceRegister: ctReg, DestRegister: ctReg, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(bits), Xor: []byte{0, 0, 0, 0}},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: ctReg, Data: []byte{0, 0, 0, 0}},
 	}
 }
 
@@ -127,57 +233,19 @@ func join(parts ...[]expr.Any) []expr.Any {
 	return out
 }
 
-// setMember puts the host-side interface hostIf in the Manager's sets
-// (members, and outbound if outbound), or takes it out of them (member
-// false), and turns forwarding on when a tenant has outbound access.
-func (m *Manager) setMember(hostIf string, member, outbound bool) error {
-	for name, in := range map[string]bool{membersSet: member, outboundSet: member && outbound} {
-		if err := m.setElement(name, hostIf, in); err != nil {
-			return err
-		}
-	}
-	if member && outbound {
-		return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0o644)
-	}
-	return nil
-}
-
-// setElement adds hostIf to the set name, or deletes it from it; a
-// delete of what is not there is fine.
-func (m *Manager) setElement(name, hostIf string, in bool) error {
-	c, err := nftables.New()
-	if err != nil {
-		return err
-	}
-	set, err := c.GetSetByName(&nftables.Table{Family: nftables.TableFamilyINet, Name: m.table}, name)
-	if err != nil {
-		return fmt.Errorf("set %s of table %s: %w", name, m.table, err)
-	}
-	key := make([]byte, unix.IFNAMSIZ)
-	copy(key, hostIf)
-	elems := []nftables.SetElement{{Key: key}}
-	if in {
-		err = c.SetAddElements(set, elems)
-	} else {
-		err = c.SetDeleteElements(set, elems)
-	}
-	if err != nil {
-		return err
-	}
-	if err := c.Flush(); err != nil && !(errors.Is(err, unix.ENOENT) && !in) {
-		return fmt.Errorf("set %s: %w", name, err)
-	}
-	return nil
-}
-
-// Destroy deletes the Manager's nftables tables, for a host that no
+// Destroy deletes the Manager's nftables table, for a host that no
 // longer runs tenants in namespaces (and tests). Namespaces are left.
 func (m *Manager) Destroy() error {
 	c, err := nftables.New()
 	if err != nil {
 		return err
 	}
-	c.DelTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: m.table})
-	c.DelTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: m.table + "-nat"})
-	return c.Flush()
+	c.DelTable(m.nftTable())
+	if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
+		return err
+	}
+	m.mu.Lock()
+	m.rules = false
+	m.mu.Unlock()
+	return nil
 }
