@@ -144,7 +144,9 @@ func (m *Manager) chains(t *nftables.Table, sets map[string]*nftables.Set) []cha
 		}},
 		{base("input", nftables.ChainTypeFilter, nftables.ChainHookInput, nftables.ChainPriorityFilter), [][]expr.Any{
 			// To the host itself: answers, and the host ports given
-			// (made 127.0.0.1 by prerouting) only.
+			// only. Those arrive made 127.0.0.1 by a hostports DNAT (of
+			// this Manager's or another's): nothing else on a Stamp host
+			// rewrites a tenant's packets to loopback.
 			join(ifname(expr.MetaKeyIIFNAME, expr.CmpOpEq), answer(), verdict(expr.VerdictAccept)),
 			join(ifname(expr.MetaKeyIIFNAME, expr.CmpOpEq), ipv4TCP(), dnatted(),
 				[]expr.Any{
