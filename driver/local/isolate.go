@@ -23,6 +23,17 @@ func (d *Driver) setUp(t *tenant, uid int, limits stamp.Limits, outbound bool) e
 	if uid != 0 && os.Geteuid() != 0 {
 		return stamp.Errorf(stamp.EUNAVAILABLE, "tenant %s is to run as uid %d, which needs the driver to run as root", t.name, uid)
 	}
+	want := setUpKey{uid: uid, limits: limits, outbound: outbound}
+	t.mu.Lock()
+	done := t.setUp != nil && *t.setUp == want
+	t.mu.Unlock()
+	if done {
+		// Set up already by this Driver, as asked: every step of a pass
+		// calls setUp, and each check of what is there costs a few
+		// system calls, netlink and cgroup writes. What is changed behind
+		// the Driver's back is set right at its next take-up.
+		return nil
+	}
 	if uid != 0 {
 		if err := Reachable(d.dir); err != nil {
 			return err
@@ -53,11 +64,21 @@ func (d *Driver) setUp(t *tenant, uid int, limits stamp.Limits, outbound bool) e
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st := &t.state
-	if st.UID == uid && st.Limits == limits && equalLimits(st.InForce, inForce) && st.Addr == addr && st.Outbound == outbound {
-		return nil
+	if st.UID != uid || st.Limits != limits || !equalLimits(st.InForce, inForce) || st.Addr != addr || st.Outbound != outbound {
+		st.UID, st.Limits, st.InForce, st.Addr, st.Outbound = uid, limits, inForce, addr, outbound
+		if err := t.save(); err != nil {
+			return err
+		}
 	}
-	st.UID, st.Limits, st.InForce, st.Addr, st.Outbound = uid, limits, inForce, addr, outbound
-	return t.save()
+	t.setUp = &want
+	return nil
+}
+
+// setUpKey is what a tenant was set up for.
+type setUpKey struct {
+	uid      int
+	limits   stamp.Limits
+	outbound bool
 }
 
 func equalLimits(a, b *stamp.Limits) bool {

@@ -131,6 +131,8 @@ type tenant struct {
 	// oomKills is the count of the tenant's out-of-memory kills already
 	// put down to an exit (see supervisor.exited).
 	oomKills uint64
+	// setUp is what setUp last made the tenant ready for; nil until then.
+	setUp *setUpKey
 }
 
 // errClosed is returned by a Driver's methods after Close.
