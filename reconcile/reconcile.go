@@ -1013,11 +1013,12 @@ func (p *pass) route(ctx context.Context) error {
 	if err := p.syncRoute(ctx); err != nil {
 		return err
 	}
-	p.reportExposed(ctx)
 	if p.upgrade {
 		p.moved()
+		p.reportExposed(ctx)
 		return nil
 	}
+	p.reportExposed(ctx)
 	// Instances of another revision left by a crash (or an upgrade
 	// interrupted before it was recorded) no longer serve: they go.
 	if err := p.r.cfg.Driver.Retire(ctx, p.t.Name, p.runtime.Revision); err != nil {
