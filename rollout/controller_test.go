@@ -156,7 +156,7 @@ func TestWavesRollWithinMaxParallel(t *testing.T) {
 	if !slices.Equal(f.woken, []string{"a"}) {
 		t.Errorf("reconciler woken for %v, want [a]", f.woken)
 	}
-	r = f.advance() // nothing changed: nothing moves twice
+	f.advance() // nothing changed: nothing moves twice
 	if a := f.tenant("a"); a.Generation != 2 {
 		t.Errorf("a after a second round: generation %d, want it moved once (2)", a.Generation)
 	}
