@@ -22,15 +22,18 @@
 //
 // Layout under Config.Dir:
 //
-//	bundles/<hex digest>/          extracted bundle, the working directory
+//	bundles/<hex digest>/          extracted bundle, root's, read-only to tenants
 //	ports.json, ports.lock         port -> "<tenant>/<instance>", its lock
-//	tenants/<name>/state.json      applied runtime, ports, pids
+//	netns/<name>                   the tenant's network namespace (Config.Network)
+//	tenants/<name>/state.json      applied runtime, ports, pids, user, limits, address
 //	tenants/<name>/logs/<id>.log   output of instance <id>, appended
 //	tenants/<name>/tasks/<task>.*  task record (.json), output (.log)
-//	tenants/<name>/work            HOME and TMPDIR of the tenant's processes (a directory)
+//	tenants/<name>/snapshots/      copies of data/ an upgrade took
+//	tenants/<name>/data, tmp, exits  the tenant's own (see dirs.go)
 //
-// Plan limits (memory, cpu) are not enforced yet, and every tenant runs as
-// the control plane's user.
+// Isolation: a runtime with a UID runs every process of the tenant as
+// that user; with Config.Cgroups, in the tenant's cgroup with its limits;
+// with Config.Network (and a UID), in its network namespace.
 package local
 
 import (
