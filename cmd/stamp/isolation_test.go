@@ -25,6 +25,17 @@ func requireRoot(t *testing.T) {
 	}
 }
 
+// count returns how many objects GET path of tenant lists.
+func (s *stampServer) count(tenant, path string) int {
+	s.t.Helper()
+	code, body := s.do("GET", tenant, path, "")
+	var list []json.RawMessage
+	if err := json.Unmarshal([]byte(body), &list); code != http.StatusOK || err != nil {
+		s.t.Fatalf("GET %s of %s: %d %s (%v)", path, tenant, code, body, err)
+	}
+	return len(list)
+}
+
 // tenantUID returns the Unix user the server gave tenant.
 func (s *stampServer) tenantUID(name string) int {
 	s.t.Helper()
@@ -66,13 +77,8 @@ func TestAppDataInWorkingDirIsPerTenant(t *testing.T) {
 		t.Fatalf("POST customer to acme: %d %s", code, body)
 	}
 	for tenant, want := range map[string]int{"acme": 1, "globex": 0} {
-		code, body := s.do("GET", tenant, "/api/customers", "")
-		var customers []json.RawMessage
-		if err := json.Unmarshal([]byte(body), &customers); code != http.StatusOK || err != nil {
-			t.Fatalf("GET customers of %s: %d %s (%v)", tenant, code, body, err)
-		}
-		if len(customers) != want {
-			t.Errorf("%s has %d customers, want %d (one file shared by both tenants?)", tenant, len(customers), want)
+		if got := s.count(tenant, "/api/customers"); got != want {
+			t.Errorf("%s has %d customers, want %d (one file shared by both tenants?)", tenant, got, want)
 		}
 	}
 	tenantDir := func(name string) string { return filepath.Join(s.data, "local", "tenants", name) }
