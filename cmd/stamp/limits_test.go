@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -40,38 +38,6 @@ func requireLimits(t *testing.T, s *stampServer, tenant string) *stamp.Tenant {
 		t.Skipf("tenant %s runs without a user or limits of its own on this host (limits %v, uid %d)", tenant, tn.Status.Limits, tn.Status.UID)
 	}
 	return tn
-}
-
-// steady sends GET path to tenant through the router, one request after
-// another, until stop is closed or n requests were sent, and returns how
-// many failed (transport errors or non-200), with the first failure.
-func steady(s *stampServer, tenant, path string, n int, stop <-chan struct{}) (sent, failed int, first string) {
-	client := &http.Client{Timeout: 5 * time.Second}
-	_, port, _ := strings.Cut(s.router, ":")
-	for sent < n {
-		select {
-		case <-stop:
-			return sent, failed, first
-		default:
-		}
-		req, _ := http.NewRequest("GET", "http://"+s.router+path, nil)
-		req.Host = tenant + ".localhost:" + port
-		resp, err := client.Do(req)
-		sent++
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				err = fmt.Errorf("status %d", resp.StatusCode)
-			}
-		}
-		if err != nil {
-			if failed == 0 {
-				first = err.Error()
-			}
-			failed++
-		}
-	}
-	return sent, failed, first
 }
 
 // deleteAndCheckNothingLeft deletes tenant and checks that nothing it
@@ -110,11 +76,7 @@ func TestMemoryHogIsKilledAndNeighbourServes(t *testing.T) {
 	s.mustCLI("tenant", "create", "calm", "--blueprint", "ledger")
 	hostileBlueprint(t, s, "hog", "{ memory: 128Mi, replicas: 1 }", "sleep 1; head -c 2000M /dev/zero | tail > /dev/null")
 
-	stop := make(chan struct{})
-	var sent, failed int
-	var first string
-	var wg sync.WaitGroup
-	wg.Go(func() { sent, failed, first = steady(s, "calm", "/api/invoices", 20_000, stop) })
+	tr := startTraffic(s, "calm")
 	s.mustCLI("tenant", "create", "hog", "--blueprint", "hog")
 	hog := requireLimits(t, s, "hog")
 	var oom *stamp.Incident
@@ -129,15 +91,14 @@ func TestMemoryHogIsKilledAndNeighbourServes(t *testing.T) {
 		}
 		return oom != nil
 	})
-	close(stop)
-	wg.Wait()
+	tr.finish()
 	if !strings.Contains(oom.Message, "out of memory (limit 128 MiB)") || oom.Service != "hog" {
 		t.Errorf("incident: service %q, message %q; want hog, out of memory (limit 128 MiB)", oom.Service, oom.Message)
 	}
-	if failed > 0 || sent < 10 {
-		t.Errorf("calm: %d of %d requests failed while hog ran out of memory (first: %s)", failed, sent, first)
+	if failed, sent := tr.failed.Load(), tr.sent.Load(); failed > 0 || sent < 10 {
+		t.Errorf("calm: %d of %d requests failed while hog ran out of memory: %v", failed, sent, tr.errors)
 	}
-	t.Logf("calm: %d requests, %d failed, while hog was killed for memory", sent, failed)
+	t.Logf("calm: %d requests, %d failed, while hog was killed for memory", tr.sent.Load(), tr.failed.Load())
 	deleteAndCheckNothingLeft(t, s, hog)
 }
 
@@ -165,9 +126,11 @@ func TestForkBombIsStoppedAtItsLimit(t *testing.T) {
 		peak = max(peak, n)
 		return err == nil && n >= 60
 	})
-	sent, failed, first := steady(s, "calm", "/api/invoices", 200, nil)
-	if failed > 0 {
-		t.Errorf("calm: %d of %d requests failed beside the fork bomb (first: %s)", failed, sent, first)
+	tr := startTraffic(s, "calm")
+	time.Sleep(time.Second)
+	tr.finish()
+	if failed, sent := tr.failed.Load(), tr.sent.Load(); failed > 0 || sent < 10 {
+		t.Errorf("calm: %d of %d requests failed beside the fork bomb: %v", failed, sent, tr.errors)
 	}
 	data, _ := os.ReadFile(current)
 	if now, _ := strconv.Atoi(strings.TrimSpace(string(data))); peak > 64 || now > 64 {
