@@ -107,6 +107,13 @@ func (t *tenant) host() string {
 	return t.hostLocked()
 }
 
+// ownNetwork reports whether t runs in a network namespace of its own.
+func (t *tenant) ownNetwork() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.state.Addr != ""
+}
+
 // hostLocked is host with t.mu held.
 func (t *tenant) hostLocked() string {
 	if t.state.Addr != "" {

@@ -108,7 +108,7 @@ func (d *Driver) Exposed(ctx context.Context, tenant string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t := d.tenantIfKnown(tenant); t != nil && t.host() != "127.0.0.1" {
+	if t := d.tenantIfKnown(tenant); t != nil && t.ownNetwork() {
 		return nil, nil // a network of its own: every address is its own
 	}
 	var out []string
