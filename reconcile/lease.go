@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	stamp "github.com/stamphq/stamp"
@@ -76,14 +77,14 @@ func (r *Reconciler) give(ctx context.Context, tenant string) {
 func (r *Reconciler) letGo(ctx context.Context, tenant string) {
 	r.mu.Lock()
 	delete(r.held, tenant)
-	cancel := r.passes[tenant]
+	run := r.passes[tenant]
 	rel, releases := r.cfg.Driver.(stamp.Releaser)
 	if releases {
 		r.releasing[tenant] = true
 	}
 	r.mu.Unlock()
-	if cancel != nil {
-		cancel()
+	if run != nil {
+		run.cancel(errLostLease)
 	}
 	r.cfg.Logger.Info("lost the lease of a tenant; another server owns it now", "tenant", tenant)
 	if !releases {
@@ -154,20 +155,31 @@ func (r *Reconciler) renewLeases(ctx context.Context) {
 
 // cancelIfDeleting cancels the running pass of tenant if the tenant is
 // still to be deleted: the event may be of an earlier tenant of the name,
-// deleted and created again since, whose new pass must go on.
+// deleted and created again since, whose new pass must go on. A pass
+// that removes the tenant is what the deletion asked for, and goes on.
 func (r *Reconciler) cancelIfDeleting(ctx context.Context, tenant string) {
 	r.mu.Lock()
-	cancel := r.passes[tenant]
+	run := r.passes[tenant]
 	r.mu.Unlock()
-	if cancel == nil {
+	if run == nil {
 		return
 	}
 	t, err := r.cfg.Store.GetTenant(ctx, tenant)
 	if err == nil && t.Spec.Desired != stamp.DesiredDeleted {
 		return
 	}
-	cancel()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !run.removing {
+		run.cancel(errDeleting)
+	}
 }
+
+// Causes of a pass cancelled by another part of the reconciler.
+var (
+	errDeleting  = errors.New("the tenant is being deleted")
+	errLostLease = errors.New("another server owns the tenant now")
+)
 
 // watch queues the tenants that events written by any process name as
 // created, retrying or being deleted, so a tenant created through another server's

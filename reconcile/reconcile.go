@@ -99,7 +99,7 @@ type Reconciler struct {
 	held       map[string]time.Time            // tenants whose lease this process holds, since when
 	releasing  map[string]bool                 // tenants the driver is letting go of
 	releases   sync.WaitGroup                  // driver releases in flight
-	passes     map[string]context.CancelFunc   // cancels the running pass of a tenant
+	passes     map[string]*running             // the running pass of each tenant
 
 	// slots holds one token per pass at work: Workers of them. A pass
 	// waiting on its own tenant (waitAside) gives its token back and a
@@ -154,7 +154,7 @@ func New(cfg Config) *Reconciler {
 		failures:   map[string]int{},
 		held:       map[string]time.Time{},
 		releasing:  map[string]bool{},
-		passes:     map[string]context.CancelFunc{},
+		passes:     map[string]*running{},
 		slots:      make(chan struct{}, cfg.Workers),
 		aside:      make(chan struct{}, asidePerWorker*cfg.Workers),
 	}
@@ -331,7 +331,7 @@ func terminal(format string, args ...any) error {
 // reconcile runs one pass over tenant name. A nil error means the pass
 // reached a resting state (converged, failed for good, or handed on to a
 // new pass); an error is transient and the caller retries with backoff.
-func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Time) error {
+func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Time) (err error) {
 	ok, err := r.take(ctx, name)
 	if err != nil {
 		return fmt.Errorf("take lease of tenant %q: %w", name, err)
@@ -342,15 +342,21 @@ func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Tim
 		r.queue.addAfter(name, r.cfg.LeaseTTL/2)
 		return nil
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	run := &running{cancel: cancel}
 	r.mu.Lock()
-	r.passes[name] = cancel
+	r.passes[name] = run
 	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
 		delete(r.passes, name)
 		r.mu.Unlock()
+		if err != nil && errors.Is(context.Cause(ctx), errDeleting) {
+			// Cut short on purpose: the pass that removes it is next.
+			r.queue.add(name)
+			err = nil
+		}
 	}()
 
 	t, err := r.cfg.Store.GetTenant(ctx, name)
@@ -374,6 +380,11 @@ func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Tim
 	if len(steps) == 0 {
 		return nil
 	}
+	if steps[0] == stamp.StepRemove {
+		r.mu.Lock()
+		run.removing = true
+		r.mu.Unlock()
+	}
 	p := &pass{r: r, t: t, queued: queued, upgrade: isUpgrade(steps),
 		log: r.cfg.Logger.With("tenant", name, "pass", newPassID(), "generation", t.Generation)}
 	p.log.Debug("pass starts", "steps", steps)
@@ -390,6 +401,14 @@ func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Tim
 		return nil
 	}
 	return err
+}
+
+// running is a pass at work on a tenant.
+type running struct {
+	cancel context.CancelCauseFunc
+	// removing is set once the pass knows it removes the tenant: the
+	// deletion that asked for it must not cancel it (see cancelIfDeleting).
+	removing bool // guarded by Reconciler.mu
 }
 
 // passKind names what a pass with steps does, for Config.Observe.
@@ -512,7 +531,12 @@ func (p *pass) step(ctx context.Context, step string, queued time.Time) error {
 	err := p.do(ctx, step)
 	finished := p.r.cfg.Clock.Now()
 	if err != nil {
-		p.log.Warn("step failed", "step", step, "duration", finished.Sub(started), "err", err)
+		if ctx.Err() != nil {
+			// Cancelled: a deletion, a lost lease or a shutdown ended the pass.
+			p.log.Debug("step cut short", "step", step, "duration", finished.Sub(started), "cause", context.Cause(ctx))
+		} else {
+			p.log.Warn("step failed", "step", step, "duration", finished.Sub(started), "err", err)
+		}
 		return p.fail(ctx, step, queued, started, finished, err)
 	}
 	p.log.Debug("step done", "step", step, "wait", started.Sub(queued), "duration", finished.Sub(started))
