@@ -26,6 +26,10 @@ const (
 	CauseStep  = "step"  // a reconcile step failed
 )
 
+// ResolutionTenantDeleted is the Resolution of the incidents a tenant had
+// open when it was deleted: nothing of it is left to recover.
+const ResolutionTenantDeleted = "tenant deleted"
+
 // Incident is one stretch of time a tenant (or one of its services) was
 // unhealthy: opened by the monitor after a grace period, updated while it
 // lasts, resolved when the tenant recovers (or by an operator).
@@ -43,10 +47,14 @@ type Incident struct {
 	OpenedAt time.Time       `json:"openedAt"`
 	// AckedAt and ResolvedAt are zero until it happened; AckedBy and
 	// ResolvedBy name who did it ("monitor" when it recovered by itself).
-	AckedAt         time.Time `json:"ackedAt,omitzero"`
-	AckedBy         string    `json:"ackedBy,omitempty"`
-	ResolvedAt      time.Time `json:"resolvedAt,omitzero"`
-	ResolvedBy      string    `json:"resolvedBy,omitempty"`
+	AckedAt    time.Time `json:"ackedAt,omitzero"`
+	AckedBy    string    `json:"ackedBy,omitempty"`
+	ResolvedAt time.Time `json:"resolvedAt,omitzero"`
+	ResolvedBy string    `json:"resolvedBy,omitempty"`
+	// Resolution says why it was resolved when it was not by recovering
+	// or by hand: ResolutionTenantDeleted. Such an incident has no time to
+	// recovery.
+	Resolution      string    `json:"resolution,omitempty"`
 	ResourceVersion int64     `json:"resourceVersion"`
 	UpdatedAt       time.Time `json:"updatedAt"`
 }

@@ -154,20 +154,24 @@ func handleIncidentStats(st stamp.Store) http.Handler {
 	})
 }
 
-// recoveryStats sums incidents up.
+// recoveryStats sums incidents up. Those resolved by their tenant's
+// deletion are left out: nothing recovered.
 func recoveryStats(list []*stamp.Incident) RecoveryStats {
 	out := RecoveryStats{Tenants: map[string]TenantRecovery{}}
 	var total time.Duration
 	sums := map[string]time.Duration{}
 	for _, inc := range list {
 		tr := out.Tenants[inc.Tenant]
-		if inc.State == stamp.IncidentResolved {
+		switch {
+		case inc.Resolution == stamp.ResolutionTenantDeleted:
+			continue // not a recovery
+		case inc.State == stamp.IncidentResolved:
 			d := inc.ResolvedAt.Sub(inc.OpenedAt)
 			out.Resolved++
 			total += d
 			tr.Resolved++
 			sums[inc.Tenant] += d
-		} else {
+		default:
 			out.Open++
 			tr.Open++
 		}

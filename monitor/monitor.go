@@ -289,6 +289,12 @@ func (m *Monitor) check(ctx context.Context, t *stamp.Tenant) error {
 		return err
 	}
 	now := m.cfg.Clock.Now()
+	if t.Spec.Desired == stamp.DesiredDeleted {
+		// Going away: its deletion resolves its incidents, and it is
+		// neither down nor recovered meanwhile.
+		m.idle(t.Name, nil, now)
+		return nil
+	}
 	if t.Status.Phase == stamp.PhaseFailed {
 		m.idle(t.Name, nil, now)
 		msg := fmt.Sprintf("step %s failed: %s", t.Status.FailedStep, t.Status.Message)
@@ -457,8 +463,19 @@ func (m *Monitor) apply(ctx context.Context, tenant, name string, o observation,
 	return nil
 }
 
-// open creates an incident for service name of tenant.
+// open creates an incident for service name of tenant, unless the tenant
+// is being deleted: the list the check went by may be a second old, and
+// the deletion resolves what is open, not what opens after.
 func (m *Monitor) open(ctx context.Context, tenant, name string, o observation, since time.Time) error {
+	t, err := m.cfg.Store.GetTenant(ctx, tenant)
+	switch {
+	case stamp.ErrorCode(err) == stamp.ENOTFOUND:
+		return nil
+	case err != nil:
+		return fmt.Errorf("open incident of %s: %w", tenant, err)
+	case t.Spec.Desired == stamp.DesiredDeleted:
+		return nil
+	}
 	what := name
 	if what == "" {
 		what = "tenant"

@@ -26,8 +26,39 @@ func newTestMonitor(t *testing.T) (*Monitor, *clock, stamp.Store) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	acme := &stamp.Tenant{Name: "acme", Generation: 1,
+		Spec:   stamp.TenantSpec{Blueprint: "ledger", Version: "1.0.0", Plan: "starter", Desired: stamp.DesiredRunning},
+		Status: stamp.TenantStatus{Phase: stamp.PhaseReady, Version: "1.0.0"}}
+	if err := st.CreateTenant(context.Background(), acme); err != nil {
+		t.Fatal(err)
+	}
 	c := &clock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	return New(Config{Store: st, Grace: 3 * time.Second, Clock: c}), c, st
+}
+
+// TestNoIncidentOpensForATenantBeingDeleted: the list a check goes by may
+// be a second old; a tenant deleted since gets no new incident, since its
+// deletion resolves only those open before it.
+func TestNoIncidentOpensForATenantBeingDeleted(t *testing.T) {
+	m, _, st := newTestMonitor(t)
+	ctx := context.Background()
+	acme, err := st.GetTenant(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acme.Spec.Desired, acme.Status.Phase = stamp.DesiredDeleted, stamp.PhaseDeleting
+	if err := st.UpdateTenant(ctx, acme); err != nil {
+		t.Fatal(err)
+	}
+	exit := observation{state: stamp.HealthDown, exited: true, cause: stamp.CauseExit, message: "0 of 1 instances running"}
+	for _, tenant := range []string{"acme", "gone"} {
+		if err := m.apply(ctx, tenant, "web", exit, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := incidents(t, st); len(got) != 0 {
+		t.Errorf("incidents opened for tenants being deleted or gone: %+v", got)
+	}
 }
 
 func incidents(t *testing.T, st stamp.Store) []*stamp.Incident {

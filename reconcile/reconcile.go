@@ -1096,6 +1096,9 @@ func (p *pass) remove(ctx context.Context) error {
 			}
 		}
 	}
+	if err := p.resolveIncidents(ctx); err != nil {
+		return err
+	}
 	// Recorded before the record goes, so that routers, which follow the
 	// log, look the tenant up again and find it gone.
 	if err := p.stepEvent(ctx, stamp.StepRemove, p.queued, started, p.r.cfg.Clock.Now()); err != nil {

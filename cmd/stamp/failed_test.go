@@ -1,8 +1,13 @@
 package main
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	stamp "github.com/stamphq/stamp"
 )
 
 // slowStop is a service that takes a second to stop after SIGTERM, as an
@@ -38,4 +43,41 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestDeleteResolvesOpenIncidents deletes a tenant whose service crash
+// loops, with its incident open: the deletion resolves it, saying why,
+// and mean time to recovery does not count it.
+func TestDeleteResolvesOpenIncidents(t *testing.T) {
+	dir := blueprintDir(t, "command: [bin/ledger, serve]",
+		`command: [sh, -c, 'test -f "$HOME/broken" && { echo broken >&2; exit 3; }; exec "$STAMP_BUNDLE/bin/ledger" serve']`)
+	s := startStampServer(t, "--incident-grace", "1s")
+	s.mustCLI("blueprint", "push", dir)
+	s.mustCLI("tenant", "create", "acme", "--blueprint", "ledger")
+	if err := os.WriteFile(filepath.Join(s.data, "local", "tenants", "acme", "data", "broken"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range tenantProcesses(t, s.data) {
+		syscallKill(t, p.pid)
+	}
+	inc := waitIncident(t, s, "acme", "an incident for the crash loop", func(i *stamp.Incident) bool {
+		return i.Service == "web" && i.State == stamp.IncidentOpen
+	})
+	s.mustCLI("tenant", "delete", "acme")
+	got, err := s.client().Incident(context.Background(), inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != stamp.IncidentResolved || got.Resolution != stamp.ResolutionTenantDeleted || got.ResolvedAt.IsZero() {
+		t.Errorf("incident after the delete: state %q, resolution %q, resolved at %v", got.State, got.Resolution, got.ResolvedAt)
+	}
+	if out := s.mustCLI("incident", "show", inc.ID); !strings.Contains(out, "(tenant deleted)") {
+		t.Errorf("incident show lacks why it was resolved:\n%s", out)
+	}
+	if out := s.mustCLI("incident", "list", "--open"); strings.Contains(out, inc.ID) {
+		t.Errorf("incident list --open still lists %s:\n%s", inc.ID, out)
+	}
+	if out := s.mustCLI("incident", "mttr"); strings.Contains(out, "acme") {
+		t.Errorf("mttr counts the incident of a deleted tenant as a recovery:\n%s", out)
+	}
 }

@@ -83,7 +83,11 @@ func newIncidentShowCmd(g *globals) *cobra.Command {
 					row(w, "acknowledged:", i.AckedAt.Local().Format(time.RFC3339)+" by "+i.AckedBy)
 				}
 				if !i.ResolvedAt.IsZero() {
-					row(w, "resolved:", i.ResolvedAt.Local().Format(time.RFC3339)+" by "+i.ResolvedBy)
+					resolved := i.ResolvedAt.Local().Format(time.RFC3339) + " by " + i.ResolvedBy
+					if i.Resolution != "" {
+						resolved += " (" + i.Resolution + ")"
+					}
+					row(w, "resolved:", resolved)
 				}
 				row(w, "duration:", duration(i.Duration(time.Now())))
 				for _, e := range i.Timeline {
