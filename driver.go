@@ -230,6 +230,17 @@ type ExposureReporter interface {
 	Exposed(ctx context.Context, tenant string) ([]string, error)
 }
 
+// Stopper is implemented by drivers that can stop a tenant's instances
+// and keep the rest of it (its files, logs, addresses), as a tenant that
+// failed is kept for an operator to look into and retry: it serves no
+// one, so nothing of it runs. Observe then lists its services with no
+// instance, the stop outlasts a restart of the control plane, and the
+// next Apply starts the instances again. Stopping a stopped or unknown
+// tenant is not an error.
+type Stopper interface {
+	Stop(ctx context.Context, tenant string) error
+}
+
 // Preparer is implemented by drivers that can set a tenant up (directories,
 // the extracted bundle, ports) before anything of it runs, so that setup is
 // a step of its own. Prepare is idempotent like Apply.

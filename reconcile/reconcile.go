@@ -18,6 +18,7 @@ import (
 	"maps"
 	"os/exec"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -585,19 +586,60 @@ func (p *pass) fail(ctx context.Context, step string, queued, started, finished 
 	if u := p.t.Status.Upgrade; p.upgrade && p.t.Upgrading() && u.SwitchedAt.IsZero() && step != stamp.StepRollback {
 		return p.failUpgrade(ctx, step, msg)
 	}
+	msg += "\n" + p.stop(ctx)
 	err = p.update(ctx, func(st *stamp.TenantStatus) {
 		st.Phase = stamp.PhaseFailed
 		st.FailedStep = step
 		st.Message = msg
 		st.ObservedGeneration = p.t.Generation
+		st.Endpoints = nil
 	})
 	if err != nil {
 		return err
+	}
+	// Our router says it failed before the failure is reported.
+	if err := p.syncRoute(ctx); err != nil {
+		p.log.Error("sync router after a failure", "err", err)
 	}
 	if err := p.event(ctx, &stamp.Event{Type: stamp.EventTenantFailed, Step: step, Status: stamp.StatusFailed, Message: msg}); err != nil {
 		return err
 	}
 	return errFailed
+}
+
+// stop stops what runs of a tenant that failed: it serves no one, and an
+// instance left running would hold on to its data, memory and address
+// (and keep writing, half migrated) with no one watching. It returns the
+// line the failure's message ends with: that the instances are stopped,
+// or what still runs and why.
+func (p *pass) stop(ctx context.Context) string {
+	if s, ok := p.r.cfg.Driver.(stamp.Stopper); ok {
+		err := s.Stop(ctx, p.t.Name)
+		if err == nil {
+			return "its instances are stopped"
+		}
+		p.log.Error("stop the instances of a failed tenant", "err", err)
+		return fmt.Sprintf("its instances could not be stopped (%s): %s", stamp.ErrorMessage(err), p.stillRunning(ctx))
+	}
+	return "this driver cannot stop a tenant and keep it: " + p.stillRunning(ctx)
+}
+
+// stillRunning says which instances of the tenant run now.
+func (p *pass) stillRunning(ctx context.Context) string {
+	obs, err := p.r.cfg.Driver.Observe(ctx, p.t.Name)
+	if err != nil {
+		return "what still runs is unknown (" + stamp.ErrorMessage(err) + ")"
+	}
+	var ids []string
+	for _, name := range slices.Sorted(maps.Keys(obs.Services)) {
+		for _, inst := range obs.Services[name].Instances {
+			ids = append(ids, inst.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return "none of its instances runs"
+	}
+	return "still running: " + strings.Join(ids, ", ")
 }
 
 // failure tells whether err is terminal (retrying cannot fix it) and

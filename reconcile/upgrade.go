@@ -269,8 +269,10 @@ func (p *pass) waitInFlight(ctx context.Context, rev string) error {
 func (p *pass) failUpgrade(ctx context.Context, step, msg string) error {
 	if p.t.Status.Upgrade.Restore {
 		now := p.r.cfg.Clock.Now()
+		msg += "\n" + p.stop(ctx) // neither version serves a half-restored database
 		err := p.update(ctx, func(st *stamp.TenantStatus) {
 			st.Phase = stamp.PhaseFailed
+			st.Endpoints = nil
 			st.FailedStep, st.Message = step, msg
 			st.ObservedGeneration = p.t.Generation
 			st.Upgrade.FailedStep, st.Upgrade.Message = step, msg

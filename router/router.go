@@ -211,8 +211,11 @@ func notServing(name string, rt *route) *stamp.Error {
 	if phase == "" {
 		phase = "pending"
 	}
-	if rt.deleting {
+	switch {
+	case rt.deleting:
 		return stamp.Errorf(stamp.EUNAVAILABLE, "tenant %q is being deleted (phase: %s)", name, phase)
+	case phase == stamp.PhaseFailed:
+		return stamp.Errorf(stamp.EUNAVAILABLE, "tenant %q failed and does not serve until an operator retries it (phase: %s)", name, phase)
 	}
 	return stamp.Errorf(stamp.EUNAVAILABLE, "tenant %q is not ready yet (phase: %s)", name, phase)
 }

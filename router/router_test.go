@@ -183,7 +183,7 @@ func TestServeHTTP(t *testing.T) {
 		{name: "IPv6 host", host: "[::1]:7080", wantStatus: 404, wantBody: "no tenant at this address"},
 		{name: "provisioning", host: "initech.localhost:7080", wantStatus: 503, wantBody: `tenant "initech" is not ready yet (phase: provisioning)`},
 		{name: "no phase yet", host: "hooli.localhost:7080", wantStatus: 503, wantBody: `tenant "hooli" is not ready yet (phase: pending)`},
-		{name: "failed", host: "umbrella.localhost:7080", wantStatus: 503, wantBody: `tenant "umbrella" is not ready yet (phase: failed)`},
+		{name: "failed", host: "umbrella.localhost:7080", wantStatus: 503, wantBody: `tenant "umbrella" failed and does not serve until an operator retries it (phase: failed)`},
 		{name: "ready without endpoint", host: "noendpoint.localhost:7080", wantStatus: 503, wantBody: `tenant "noendpoint" is not ready yet (phase: ready)`},
 		{name: "upgrading without endpoint", host: "stark.localhost:7080", wantStatus: 503, wantBody: `tenant "stark" is not ready yet (phase: upgrading)`},
 		{name: "desired deleted", host: "gone.localhost:7080", wantStatus: 503, wantBody: `tenant "gone" is being deleted (phase: ready)`},

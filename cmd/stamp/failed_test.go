@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	stamp "github.com/stamphq/stamp"
 )
@@ -79,5 +81,34 @@ func TestDeleteResolvesOpenIncidents(t *testing.T) {
 	}
 	if out := s.mustCLI("incident", "mttr"); strings.Contains(out, "acme") {
 		t.Errorf("mttr counts the incident of a deleted tenant as a recovery:\n%s", out)
+	}
+}
+
+// TestFailedTenantIsStopped fails a tenant at its health step: nothing
+// of it runs afterwards (its healthy worker included), across a restart
+// of the server, and its status, `tenant get` and its route say so.
+func TestFailedTenantIsStopped(t *testing.T) {
+	dir := blueprintDir(t, "command: [bin/ledger, serve]", `command: [sleep, "600"]`,
+		"hooks:", "  worker:\n    command: [sleep, \"600\"]\nhooks:")
+	s := startStampServer(t, "--health-timeout", "2s")
+	s.mustCLI("blueprint", "push", dir)
+	_, errOut, code := s.cli("tenant", "create", "acme", "--blueprint", "ledger", "--timeout", "60s")
+	if code == 0 || !strings.Contains(errOut, "failed at step health") || !strings.Contains(errOut, "its instances are stopped") {
+		t.Fatalf("create: exit %d, stderr:\n%s", code, errOut)
+	}
+	if procs := tenantProcesses(t, s.data); len(procs) != 0 {
+		t.Errorf("processes of the failed tenant: %v", procs)
+	}
+	if out := s.mustCLI("tenant", "get", "acme"); !strings.Contains(out, "its instances are stopped") {
+		t.Errorf("tenant get does not say the instances are stopped:\n%s", out)
+	}
+	if code, body := s.do("GET", "acme", "/", ""); code != http.StatusServiceUnavailable || !strings.Contains(body, "failed") {
+		t.Errorf("router for a failed tenant: %d %s, want 503 saying it failed", code, body)
+	}
+	s.kill()
+	s.start()
+	time.Sleep(time.Second) // the reconciler and the monitor took the tenant up
+	if procs := tenantProcesses(t, s.data); len(procs) != 0 {
+		t.Errorf("processes of the failed tenant after a restart of the server: %v", procs)
 	}
 }

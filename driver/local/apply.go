@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/stamphq/stamp"
 )
@@ -169,6 +170,7 @@ func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
 	t.state.Others = otherRuntimes(&t.state, rt.Revision, others)
 	t.state.Runtime = rt
 	t.state.Instances = append(want, others...)
+	t.state.Stopped = false
 	err = t.save()
 	t.mu.Unlock()
 	if err != nil {
@@ -320,6 +322,38 @@ func (d *Driver) Observe(ctx context.Context, tenant string) (*stamp.Observed, e
 		so.Instances = append(so.Instances, in)
 	}
 	return obs, nil
+}
+
+// Stop stops every instance of tenant, of every revision (SIGTERM,
+// SIGKILL after StopTimeout), and keeps the rest: its files, logs, ports
+// and applied runtimes. The stop is recorded before any process ends, so
+// a crash in between leaves processes the next take-up kills as orphans,
+// not instances it starts again. Apply starts them again.
+func (d *Driver) Stop(ctx context.Context, tenant string) error {
+	if err := stamp.ValidateName("tenant", tenant); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(d.dir, "tenants", tenant)); errors.Is(err, fs.ErrNotExist) {
+		return nil // nothing of it is here, nothing runs
+	}
+	t, err := d.lockTenant(ctx, tenant, true)
+	if err != nil {
+		return err
+	}
+	defer t.op.Unlock()
+	t.mu.Lock()
+	t.state.Stopped = true
+	for i := range t.state.Instances {
+		inst := &t.state.Instances[i]
+		inst.PID, inst.StartTime, inst.StartedAt = 0, 0, time.Time{}
+	}
+	err = t.save()
+	t.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("stop %s: %w", tenant, err)
+	}
+	stopAll(t.supervisors())
+	return nil
 }
 
 // Remove stops every instance of tenant (SIGTERM, SIGKILL after

@@ -65,6 +65,7 @@ var (
 	_ stamp.LogReader = (*Driver)(nil)
 	_ stamp.Preparer  = (*Driver)(nil)
 	_ stamp.Releaser  = (*Driver)(nil)
+	_ stamp.Stopper   = (*Driver)(nil)
 )
 
 // Config configures a Driver.
@@ -224,7 +225,7 @@ func (d *Driver) takeUp(ctx context.Context, t *tenant) error {
 func (d *Driver) killOrphans(t *tenant, st tenantState) {
 	ours := make(map[int]bool)
 	for _, inst := range st.Instances {
-		if alive(inst.PID, inst.StartTime) {
+		if !st.Stopped && alive(inst.PID, inst.StartTime) {
 			ours[inst.PID] = true
 		}
 	}
@@ -256,7 +257,11 @@ func (d *Driver) resume(ctx context.Context, t *tenant) {
 	t.mu.Lock()
 	st := tenantState{Runtime: t.state.Runtime, Others: t.state.Others}
 	insts := slices.Clone(t.state.Instances)
+	stopped := t.state.Stopped
 	t.mu.Unlock()
+	if stopped {
+		return
+	}
 	for _, inst := range insts {
 		rt := st.runtime(inst.Revision)
 		if inst.Hash == "" || rt == nil || findService(rt, inst.Service) == nil {

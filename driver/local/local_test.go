@@ -1283,3 +1283,48 @@ func TestRevisionsSurviveRestart(t *testing.T) {
 		t.Errorf("ports.json after retiring revision 1 still holds its port: %s", data)
 	}
 }
+
+// TestStop stops a tenant as a failed one is: nothing of it runs, its
+// logs stay, a restarted driver does not start it again, and Apply does.
+func TestStop(t *testing.T) {
+	dir := newDir(t)
+	d := open(t, dir)
+	worker := stamp.Service{Name: "worker", Command: command("sleep", "1h"), Replicas: 1}
+	rt := runtime("acme", web(1, "serve"), worker)
+	apply(t, d, rt)
+	running(t, d, "acme", "worker", 1)
+	waitHealthy(t, running(t, d, "acme", "web", 1)[0].Endpoint)
+	ctx := context.Background()
+	if err := d.Stop(ctx, "acme"); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if got := markedIDs(dir); len(got) != 0 {
+		t.Errorf("processes after Stop: got %q, want none", got)
+	}
+	obs := observe(t, d, "acme")
+	if so := obs.Services["web"]; so == nil || len(so.Instances) != 0 || obs.Services["worker"] == nil {
+		t.Errorf("observed after Stop: %+v, want both services with no instance", obs.Services)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tenants", "acme", "logs", "web-0.log")); err != nil {
+		t.Errorf("log of web after Stop: %v", err)
+	}
+	d.Close()
+
+	d = open(t, dir)
+	observe(t, d, "acme") // takes it up
+	time.Sleep(300 * time.Millisecond)
+	if got := markedIDs(dir); len(got) != 0 {
+		t.Errorf("processes after a restart of the driver: got %q, want the stopped tenant to stay stopped", got)
+	}
+	apply(t, d, rt)
+	waitHealthy(t, running(t, d, "acme", "web", 1)[0].Endpoint)
+	running(t, d, "acme", "worker", 1)
+	for _, name := range []string{"acme", "nobody"} {
+		if err := d.Stop(ctx, name); err != nil {
+			t.Errorf("stop %s: %v", name, err)
+		}
+	}
+	if err := d.Stop(ctx, "acme"); err != nil {
+		t.Errorf("stop again: %v", err)
+	}
+}

@@ -34,6 +34,9 @@ type tenantState struct {
 	Addr string `json:"addr,omitempty"`
 	// Outbound is whether the tenant may open connections beyond the host.
 	Outbound bool `json:"outbound,omitempty"`
+	// Stopped is set by Stop and cleared by Apply: no instance runs, and
+	// none is started when the tenant is taken up.
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 // runtime returns the applied runtime of revision rev, or nil.
