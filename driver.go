@@ -241,6 +241,17 @@ type Stopper interface {
 	Stop(ctx context.Context, tenant string) error
 }
 
+// ListenReporter is implemented by drivers that can tell where an
+// instance's processes listen, so that a health check that finds nothing
+// at the instance's endpoint can say where the app listens instead (an
+// app that ignores the port it was given).
+type ListenReporter interface {
+	// Listening returns the TCP addresses (host:port) the processes of
+	// instance id of tenant listen on; none is an empty list. An instance
+	// with no process running is ENOTFOUND.
+	Listening(ctx context.Context, tenant, id string) ([]string, error)
+}
+
 // Preparer is implemented by drivers that can set a tenant up (directories,
 // the extracted bundle, ports) before anything of it runs, so that setup is
 // a step of its own. Prepare is idempotent like Apply.

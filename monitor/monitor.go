@@ -379,6 +379,7 @@ func (m *Monitor) observe(ctx context.Context, tenant, name string, svc *bluepri
 	}
 	ok := len(running)
 	var probeErr error
+	var failed stamp.Instance // the last instance that failed its probe
 	if svc.Health != nil {
 		ok = 0
 		for _, inst := range running {
@@ -386,7 +387,7 @@ func (m *Monitor) observe(ctx context.Context, tenant, name string, svc *bluepri
 			if err == nil {
 				ok++
 			} else {
-				probeErr = err
+				probeErr, failed = err, inst
 			}
 		}
 	}
@@ -407,12 +408,29 @@ func (m *Monitor) observe(ctx context.Context, tenant, name string, svc *bluepri
 	case probeErr != nil:
 		o.cause = stamp.CauseProbe
 		o.message = fmt.Sprintf("%d of %d instances healthy: %s", ok, replicas, probeErr)
+		if hint := m.listenHint(ctx, tenant, name, failed); hint != "" {
+			o.message += "; " + hint
+		}
 	}
 	if exited && o.state == stamp.HealthHealthy {
 		// Back already: the exit is still an incident, resolved at once.
 		o.state = stamp.HealthDegraded
 	}
 	return o
+}
+
+// listenHint says where instance inst of service listens, if not at its
+// endpoint and the driver can tell; "" otherwise.
+func (m *Monitor) listenHint(ctx context.Context, tenant, service string, inst stamp.Instance) string {
+	lr, ok := m.cfg.Driver.(stamp.ListenReporter)
+	if !ok {
+		return ""
+	}
+	addrs, err := lr.Listening(ctx, tenant, inst.ID)
+	if err != nil {
+		return ""
+	}
+	return health.ListenHint(service, inst.Endpoint, addrs)
 }
 
 // exited reports whether so shows an exit the monitor has not counted: a

@@ -974,6 +974,9 @@ func (p *pass) health(ctx context.Context) error {
 				return ctx.Err()
 			}
 			msg := fmt.Sprintf("service %s (%s) did not become healthy: %s", svc.Name, inst.ID, err)
+			if hint := p.listenHint(ctx, svc.Name, inst); hint != "" {
+				msg += "; " + hint
+			}
 			if last, _ := p.r.cfg.Driver.Observe(ctx, p.t.Name); last != nil && last.Services[svc.Name] != nil && last.Services[svc.Name].LastExit != "" {
 				so := last.Services[svc.Name]
 				msg += fmt.Sprintf("; it restarted %d times, last exit: %s", so.Restarts, so.LastExit)
@@ -982,6 +985,20 @@ func (p *pass) health(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// listenHint says where instance inst of service listens, if not at its
+// endpoint and the driver can tell; "" otherwise.
+func (p *pass) listenHint(ctx context.Context, service string, inst stamp.Instance) string {
+	lr, ok := p.r.cfg.Driver.(stamp.ListenReporter)
+	if !ok {
+		return ""
+	}
+	addrs, err := lr.Listening(ctx, p.t.Name, inst.ID)
+	if err != nil {
+		return "" // it does not run: the exit says more
+	}
+	return health.ListenHint(service, inst.Endpoint, addrs)
 }
 
 // waitRunning returns the running instances of the pass's revision of

@@ -127,3 +127,36 @@ func (d *Driver) Exposed(ctx context.Context, tenant string) ([]string, error) {
 	}
 	return out, nil
 }
+
+var _ stamp.ListenReporter = (*Driver)(nil)
+
+// Listening returns the TCP addresses the processes of instance id of
+// tenant listen on: every live process carrying its marker (the app and
+// the children it started), read from /proc.
+func (d *Driver) Listening(ctx context.Context, tenant, id string) ([]string, error) {
+	if err := stamp.ValidateName("tenant", tenant); err != nil {
+		return nil, err
+	}
+	found := false
+	var addrs []netip.AddrPort
+	for _, m := range scanMarked(d.dir) {
+		if m.id != tenant+"/"+id {
+			continue
+		}
+		got, err := listening(m.pid)
+		if err != nil {
+			continue // it exited meanwhile
+		}
+		found = true
+		addrs = append(addrs, got...)
+	}
+	if !found {
+		return nil, stamp.Errorf(stamp.ENOTFOUND, "instance %s of %s has no process running", id, tenant)
+	}
+	slices.SortFunc(addrs, func(a, b netip.AddrPort) int { return a.Compare(b) })
+	out := []string{}
+	for _, a := range slices.Compact(addrs) {
+		out = append(out, a.String())
+	}
+	return out, nil
+}

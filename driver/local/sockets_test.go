@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/stamphq/stamp"
 )
 
 func TestParseProcAddr(t *testing.T) {
@@ -46,5 +48,21 @@ func TestExposed(t *testing.T) {
 		if want == "" && got != "" || want != "" && !strings.Contains(got, want) {
 			t.Errorf("Exposed(%s) = %q, want %q", tenant, got, want)
 		}
+	}
+}
+
+// TestListening checks that an instance's listening sockets are reported
+// as they are, and that an instance with no process is ENOTFOUND.
+func TestListening(t *testing.T) {
+	d := open(t, newDir(t))
+	apply(t, d, runtime("acme", web(1, "serve")))
+	inst := running(t, d, "acme", "web", 1)[0]
+	waitHealthy(t, inst.Endpoint)
+	got, err := d.Listening(context.Background(), "acme", inst.ID)
+	if err != nil || len(got) != 1 || got[0] != inst.Endpoint {
+		t.Errorf("Listening(acme, %s) = %q, %v; want [%s]", inst.ID, got, err, inst.Endpoint)
+	}
+	if _, err := d.Listening(context.Background(), "acme", "web-1"); stamp.ErrorCode(err) != stamp.ENOTFOUND {
+		t.Errorf("Listening of an instance that does not run: %v, want ENOTFOUND", err)
 	}
 }
