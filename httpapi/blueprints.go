@@ -21,10 +21,18 @@ type BundleDetail struct {
 	Blueprint string `json:"blueprint"`
 }
 
+// PushResult answers a push: the bundle stored, and notes on what of its
+// blueprint this server cannot do as written.
+type PushResult struct {
+	stamp.Bundle
+	Notes []string `json:"notes,omitempty"`
+}
+
 // handleBlueprintPush stores a bundle archive sent as the request body:
 // 201 when new, 200 when the same content is already stored, 409 when the
-// version exists with other content.
-func handleBlueprintPush(st stamp.Store, clock stamp.Clock) http.Handler {
+// version exists with other content. With sharedNetwork, the answer notes
+// each service whose declared port its instances will not get.
+func handleBlueprintPush(st stamp.Store, clock stamp.Clock, sharedNetwork bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		content, err := io.ReadAll(r.Body)
 		if err != nil {
@@ -41,11 +49,15 @@ func handleBlueprintPush(st stamp.Store, clock stamp.Clock) http.Handler {
 			writeError(w, r, err)
 			return
 		}
+		var notes []string
+		if sharedNetwork {
+			notes = declaredPortNotes(content)
+		}
 
 		existing, err := st.GetBundle(r.Context(), b.Name, b.Version)
 		switch {
 		case err == nil && existing.Digest == b.Digest:
-			encode(w, r, http.StatusOK, existing)
+			encode(w, r, http.StatusOK, &PushResult{Bundle: *existing, Notes: notes})
 			return
 		case err != nil && stamp.ErrorCode(err) != stamp.ENOTFOUND:
 			writeError(w, r, fmt.Errorf("get bundle %s: %w", b.Ref(), err))
@@ -66,8 +78,31 @@ func handleBlueprintPush(st stamp.Store, clock stamp.Clock) http.Handler {
 			writeError(w, r, fmt.Errorf("record push of %s: %w", b.Ref(), err))
 			return
 		}
-		encode(w, r, http.StatusCreated, b)
+		encode(w, r, http.StatusCreated, &PushResult{Bundle: *b, Notes: notes})
 	})
+}
+
+// declaredPortNotes says, for each service of the bundle's blueprint that
+// declares a port, that on a shared network its instances get ports of
+// the server's choosing instead, and how the app learns its port.
+func declaredPortNotes(content []byte) []string {
+	data, err := bundle.ReadFile(content, blueprint.FileName)
+	if err != nil {
+		return nil
+	}
+	bp, err := blueprint.Parse(blueprint.FileName, data)
+	if err != nil {
+		return nil
+	}
+	var notes []string
+	for _, name := range bp.ServiceNames() {
+		if port := bp.Services[name].Port; port > 0 {
+			notes = append(notes, fmt.Sprintf("service %s declares port %d, which this server cannot give it: tenants share the host's network here, "+
+				"so each instance gets a port of its own; an app fixed on port %d fails its health check. "+
+				"Have it listen where the server says: ${listen} (or ${host} and ${port}) in its command or env, or $HOST and $PORT", name, port, port))
+		}
+	}
+	return notes
 }
 
 // parseBundle validates an uploaded archive and describes it as a Bundle.

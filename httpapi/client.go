@@ -38,12 +38,12 @@ func NewClient(baseURL, token string) *Client {
 
 // PushBundle uploads a bundle archive. created is false when the server
 // already held the same content.
-func (c *Client) PushBundle(ctx context.Context, content []byte) (b *stamp.Bundle, created bool, err error) {
+func (c *Client) PushBundle(ctx context.Context, content []byte) (b *PushResult, created bool, err error) {
 	resp, err := c.send(ctx, http.MethodPost, "/v1/blueprints", "application/gzip", bytes.NewReader(content))
 	if err != nil {
 		return nil, false, err
 	}
-	b = new(stamp.Bundle)
+	b = new(PushResult)
 	if err := decodeResponse(resp, b); err != nil {
 		return nil, false, err
 	}

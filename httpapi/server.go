@@ -42,6 +42,10 @@ type Config struct {
 	// sees it, nil if it does not watch the tenant; GET /v1/tenants/{name}
 	// answers with it.
 	Health func(tenant string) *stamp.TenantHealth
+	// SharedNetwork says tenants run on the host's network, with no
+	// namespace of their own: a service's declared port cannot be given
+	// to it (two tenants could not both have it), and a push says so.
+	SharedNetwork bool
 	// Keys, if set, rotates the master key secrets are sealed with;
 	// nil makes POST /v1/keys/rotate answer 503.
 	Keys KeyRotator

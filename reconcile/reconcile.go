@@ -16,8 +16,10 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
+	"net"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -974,7 +976,7 @@ func (p *pass) health(ctx context.Context) error {
 				return ctx.Err()
 			}
 			msg := fmt.Sprintf("service %s (%s) did not become healthy: %s", svc.Name, inst.ID, err)
-			if hint := p.listenHint(ctx, svc.Name, inst); hint != "" {
+			if hint := p.listenHint(ctx, svc, inst); hint != "" {
 				msg += "; " + hint
 			}
 			if last, _ := p.r.cfg.Driver.Observe(ctx, p.t.Name); last != nil && last.Services[svc.Name] != nil && last.Services[svc.Name].LastExit != "" {
@@ -987,9 +989,10 @@ func (p *pass) health(ctx context.Context) error {
 	return nil
 }
 
-// listenHint says where instance inst of service listens, if not at its
-// endpoint and the driver can tell; "" otherwise.
-func (p *pass) listenHint(ctx context.Context, service string, inst stamp.Instance) string {
+// listenHint says where instance inst of svc listens, if not at its
+// endpoint and the driver can tell, and why the endpoint is not on svc's
+// declared port if it is not; "" otherwise.
+func (p *pass) listenHint(ctx context.Context, svc stamp.Service, inst stamp.Instance) string {
 	lr, ok := p.r.cfg.Driver.(stamp.ListenReporter)
 	if !ok {
 		return ""
@@ -998,7 +1001,14 @@ func (p *pass) listenHint(ctx context.Context, service string, inst stamp.Instan
 	if err != nil {
 		return "" // it does not run: the exit says more
 	}
-	return health.ListenHint(service, inst.Endpoint, addrs)
+	hint := health.ListenHint(svc.Name, inst.Endpoint, addrs)
+	_, port, _ := net.SplitHostPort(inst.Endpoint)
+	if hint != "" && svc.Port > 0 && port != strconv.Itoa(svc.Port) {
+		hint += fmt.Sprintf("; %s was given port %s, not its declared port %d, which an instance gets only in a network namespace of the tenant's own "+
+			"and while no other instance of the tenant holds it (a second replica, the other version during an upgrade): "+
+			"have the app listen on ${listen} (or ${host} and ${port}, or $HOST and $PORT)", inst.ID, port, svc.Port)
+	}
+	return hint
 }
 
 // waitRunning returns the running instances of the pass's revision of

@@ -119,6 +119,9 @@ func pushBlueprint(ctx context.Context, g *globals, dir string) error {
 	} else {
 		fmt.Fprintf(g.stdout, "%s@%s is already pushed with the same content (%s)\n", b.Name, b.Version, shortDigest(b.Digest))
 	}
+	for _, note := range b.Notes {
+		fmt.Fprintf(g.stderr, "note: %s\n", note)
+	}
 	return nil
 }
 

@@ -321,7 +321,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	api := &http.Server{
 		Handler: httpapi.NewServer(httpapi.Config{
 			Store: store, Logs: logs, Enqueue: rec.Enqueue, Engines: engineNames, Logger: logger, Metrics: mtr,
-			Health: mon.TenantHealth, Keys: keys,
+			Health: mon.TenantHealth, Keys: keys, SharedNetwork: iso.network == nil,
 			Ready: func(ctx context.Context) error {
 				_, err := store.ListEvents(ctx, stamp.EventFilter{Limit: 1})
 				return err

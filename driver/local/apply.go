@@ -47,7 +47,9 @@ func (d *Driver) Prepare(ctx context.Context, rt *stamp.Runtime) error {
 		if t.instance(w.ID) != nil {
 			continue
 		}
-		if w.Port > 0 {
+		if p := t.declaredPort(rt, w, missing); p > 0 {
+			w.Port, w.Declared = p, true
+		} else if w.Port > 0 {
 			need = append(need, w.ID)
 		}
 		w.Hash = ""
@@ -61,7 +63,7 @@ func (d *Driver) Prepare(ctx context.Context, rt *stamp.Runtime) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, w := range missing {
-		if w.Port > 0 {
+		if w.Port > 0 && !w.Declared {
 			w.Port = added[w.ID]
 		}
 		t.state.Instances = append(t.state.Instances, w)
@@ -116,17 +118,23 @@ func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
 	// before anything runs.
 	var need []string
 	var released []int
+	t.mu.Lock()
 	for i, w := range want {
 		prev, ok := byID[w.ID]
 		switch {
 		case w.Port > 0 && ok && prev.Port > 0:
-			want[i].Port = prev.Port
+			want[i].Port, want[i].Declared = prev.Port, prev.Declared
 		case w.Port > 0:
-			need = append(need, w.ID)
-		case ok && prev.Port > 0:
+			if p := t.declaredPort(rt, w, want[:i]); p > 0 {
+				want[i].Port, want[i].Declared = p, true
+			} else {
+				need = append(need, w.ID)
+			}
+		case ok && prev.registered():
 			released = append(released, prev.Port)
 		}
 	}
+	t.mu.Unlock()
 	added, err := d.ports.alloc(t.name, need)
 	if err != nil {
 		return fmt.Errorf("apply %s: %w", rt.Tenant, err)
@@ -149,7 +157,7 @@ func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
 		if keep[inst.ID] {
 			continue
 		}
-		if !slices.ContainsFunc(want, func(w instanceState) bool { return w.ID == inst.ID }) && inst.Port > 0 {
+		if !slices.ContainsFunc(want, func(w instanceState) bool { return w.ID == inst.ID }) && inst.registered() {
 			released = append(released, inst.Port)
 		}
 		t.mu.Lock()
@@ -191,6 +199,26 @@ func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
 		}
 	}
 	return nil
+}
+
+// declaredPort returns the port instance w of rt is to listen on in t's
+// network namespace: its service's declared port, for an app that
+// listens on a fixed port of its own, unless another instance of t holds
+// it (recorded, or among those given ports already, given) since two
+// processes cannot listen on one port of one address. 0 means a port from
+// the registry: t has no network of its own, the service declares no
+// port, or another instance (a second replica, a new version beside the
+// old) has it. t.mu must be held.
+func (t *tenant) declaredPort(rt *stamp.Runtime, w instanceState, given []instanceState) int {
+	svc := findService(rt, w.Service)
+	if t.state.Addr == "" || svc == nil || svc.Port <= 0 {
+		return 0
+	}
+	holds := func(inst instanceState) bool { return inst.ID != w.ID && inst.Port == svc.Port }
+	if slices.ContainsFunc(t.state.Instances, holds) || slices.ContainsFunc(given, holds) {
+		return 0
+	}
+	return svc.Port
 }
 
 // otherRuntimes returns the runtimes of st other than revision rev that
@@ -254,7 +282,7 @@ func (d *Driver) Retire(ctx context.Context, tenant, keep string) error {
 	}
 	var ports []int
 	for _, inst := range retired {
-		if inst.Port > 0 {
+		if inst.registered() {
 			ports = append(ports, inst.Port)
 		}
 		if err := removeAll(t.logPath(inst.ID)); err != nil {

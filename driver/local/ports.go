@@ -110,7 +110,7 @@ func (r *portRegistry) sync(tenant string, insts []instanceState) error {
 	err := r.update(func(owners portOwners) (bool, error) {
 		want := make(portOwners)
 		for _, inst := range insts {
-			if inst.Port > 0 {
+			if inst.registered() {
 				want[inst.Port] = tenant + "/" + inst.ID
 			}
 		}
@@ -206,7 +206,7 @@ func (r *portRegistry) rebuild() (portOwners, error) {
 			continue
 		}
 		for _, inst := range st.Instances {
-			if inst.Port == 0 {
+			if !inst.registered() {
 				continue
 			}
 			if other, ok := owners[inst.Port]; ok {

@@ -59,6 +59,9 @@ type instanceState struct {
 	Service  string `json:"service"`
 	Revision string `json:"revision,omitempty"`
 	Port     int    `json:"port,omitempty"`
+	// Declared means Port is the service's declared port, in the tenant's
+	// network namespace, and not one the port registry gave out.
+	Declared bool `json:"declared,omitempty"`
 	// Hash identifies the spec the instance runs (see specHash); empty
 	// while the instance is only prepared.
 	Hash string `json:"hash,omitempty"`
@@ -68,6 +71,9 @@ type instanceState struct {
 	StartTime uint64    `json:"startTime,omitempty"`
 	StartedAt time.Time `json:"startedAt,omitzero"`
 }
+
+// registered reports whether inst holds a port of the registry.
+func (inst *instanceState) registered() bool { return inst.Port > 0 && !inst.Declared }
 
 // taskRecord is one run of a task, in tenants/<name>/tasks/<task>.json.
 type taskRecord struct {
