@@ -51,8 +51,10 @@ type Service struct {
 	Image   string   `json:"image,omitempty"`
 	// Env is fully rendered, secrets included. PORT is set by the driver.
 	Env map[string]string `json:"env,omitempty"`
-	// Port is the port the app listens on inside its container; the local
-	// driver allocates a loopback port instead and passes it as $PORT.
+	// Port is the port the app listens on inside its container. The local
+	// driver gives it to one instance at a time in the tenant's network
+	// namespace, and otherwise (no namespace, or another instance holds
+	// it) a port of its range; either is passed as $PORT and ${port}.
 	// Zero means the service serves no traffic.
 	Port     int          `json:"port,omitempty"`
 	Public   bool         `json:"public,omitempty"`

@@ -370,3 +370,55 @@ func TestNamespaceLeftByACrashIsRemoved(t *testing.T) {
 		return err != nil
 	})
 }
+
+// TestDeclaredPortInANamespace checks who gets a service's declared port
+// (8080) in the tenant's namespace: one instance at a time; a second
+// replica and a new revision beside the old get ports of the range, and
+// the port is free for the next revision once its holder is retired.
+func TestDeclaredPortInANamespace(t *testing.T) {
+	dir := reachableDir(t)
+	cfg := config(dir)
+	cfg.Network = network(t, dir)
+	d := openConfig(t, cfg)
+	port := func(ep string) string { _, p, _ := net.SplitHostPort(ep); return p }
+	rt := runtime("acme", web(2, "serve"))
+	rt.UID, rt.Revision = testUID(), "1"
+	apply(t, d, rt)
+	insts := running(t, d, "acme", "web", 2)
+	if port(insts[0].Endpoint) != "8080" || port(insts[1].Endpoint) == "8080" {
+		t.Errorf("endpoints of two replicas: %v, want web-0 on 8080 and web-1 on another", endpointsOf(insts))
+	}
+	for _, in := range insts {
+		waitHealthy(t, in.Endpoint)
+	}
+	byRevision := func(rev string) []string {
+		var out []string
+		for _, in := range observe(t, d, "acme").Services["web"].Instances {
+			if in.Revision == rev {
+				out = append(out, port(in.Endpoint))
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	next := *rt
+	next.Revision, next.Services = "2", []stamp.Service{web(1, "serve")}
+	apply(t, d, &next)
+	if got := byRevision("2"); len(got) != 1 || got[0] == "8080" {
+		t.Errorf("ports of revision 2 beside 1: %v, want one that is not 8080", got)
+	}
+	if err := d.Retire(context.Background(), "acme", "2"); err != nil {
+		t.Fatal(err)
+	}
+	third := next
+	third.Revision = "3"
+	apply(t, d, &third)
+	if got := byRevision("3"); len(got) != 1 || got[0] != "8080" {
+		t.Errorf("ports of revision 3 once 1 is retired: %v, want 8080", got)
+	}
+	for name, owner := range readRegistry(t, dir) {
+		if name == 8080 {
+			t.Errorf("the declared port is in the host's port registry, held by %s", owner)
+		}
+	}
+}
