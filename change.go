@@ -28,13 +28,13 @@ const TokenAdmin = "admin"
 
 // Revision returns the runtime revision a tenant's instances run under
 // for spec s: the blueprint version, and the change of plan or
-// parameters they run with, if there was one ("2.0.0+c7"), so that a
+// parameters they run with, if there was one ("2.0.0_c7"), so that a
 // changed spec starts beside the old instances of the same version.
 func (s *TenantSpec) Revision() string {
 	if s.ConfigGeneration == 0 {
 		return s.Version
 	}
-	return s.Version + "+c" + strconv.FormatInt(s.ConfigGeneration, 10)
+	return s.Version + "_c" + strconv.FormatInt(s.ConfigGeneration, 10)
 }
 
 // ServingRevision returns the runtime revision the tenant's route serves:
@@ -61,4 +61,22 @@ func (u *Upgrade) ToRevision() string {
 		return u.ToRev
 	}
 	return u.To
+}
+
+// TenantConfig is the plan and parameters a tenant's instances run with.
+type TenantConfig struct {
+	Plan string `json:"plan"`
+	// Params holds no secret parameter: those are among the secrets.
+	Params map[string]string `json:"params,omitempty"`
+	// Generation is the TenantSpec.ConfigGeneration they come from.
+	Generation int64 `json:"generation,omitempty"`
+}
+
+// Config returns the plan and parameters of spec s, a copy.
+func (s *TenantSpec) Config() *TenantConfig {
+	params := make(map[string]string, len(s.Params))
+	for k, v := range s.Params {
+		params[k] = v
+	}
+	return &TenantConfig{Plan: s.Plan, Params: params, Generation: s.ConfigGeneration}
 }

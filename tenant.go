@@ -108,6 +108,9 @@ type TenantStatus struct {
 	// (TenantSpec.Revision); empty for a tenant routed before revisions
 	// were recorded, whose revision is its Version.
 	Revision string `json:"revision,omitempty"`
+	// Config is the plan and parameters the routed instances run with;
+	// nil for a tenant routed before they were recorded.
+	Config *TenantConfig `json:"config,omitempty"`
 	// Upgrade is the tenant's current or last move between versions.
 	Upgrade *Upgrade `json:"upgrade,omitempty"`
 	// UID is the Unix user (and group) the tenant's processes run as,
@@ -133,12 +136,10 @@ type Upgrade struct {
 	// between two revisions of one version.
 	FromRev string `json:"fromRevision,omitempty"`
 	ToRev   string `json:"toRevision,omitempty"`
-	// FromPlan, FromParams and FromConfig are the spec the move starts
-	// from: a failed change of plan or parameters puts them back.
-	// FromParams holds no secret parameter.
-	FromPlan   string            `json:"fromPlan,omitempty"`
-	FromParams map[string]string `json:"fromParams,omitempty"`
-	FromConfig int64             `json:"fromConfig,omitempty"`
+	// FromConfig is the plan and parameters the move starts from: a
+	// failed change of them puts them back. Nil for a tenant routed
+	// before they were recorded.
+	FromConfig *TenantConfig `json:"fromConfig,omitempty"`
 	// KeptSnapshot and KeptFrom carry, across changes of plan or
 	// parameters (which take no snapshot), the snapshot of the last
 	// version upgrade and the version it was taken of, so that going back
