@@ -208,6 +208,10 @@ type DatabaseSpec struct {
 	// files: engines that keep a tenant's data in files (sqlite) give
 	// them to that user, and to no one else.
 	UID int
+	// ConnectionLimit is the most connections the tenant's processes may
+	// hold to the database at once, for engines that can bound it
+	// (postgres); 0 leaves the engine's default.
+	ConnectionLimit int
 }
 
 // DataSnapshotter is implemented by drivers that keep files of a tenant's

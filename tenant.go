@@ -72,6 +72,14 @@ type TenantSpec struct {
 	// Channel is the release channel the tenant follows (ChannelStable
 	// when empty).
 	Channel string `json:"channel,omitempty"`
+	// SecretParams names the parameters declared `secret: true`: their
+	// values are not in Params but among the tenant's secrets (see
+	// SecretParamPrefix), sealed at rest.
+	SecretParams []string `json:"secretParams,omitempty"`
+	// ConfigGeneration is the Generation at which the plan or parameters
+	// last changed (`stamp tenant set`); 0 if never. A change rolls the
+	// tenant's instances blue/green like an upgrade.
+	ConfigGeneration int64 `json:"configGeneration,omitempty"`
 }
 
 // TenantStatus is what the reconciler observed and did.
@@ -96,6 +104,13 @@ type TenantStatus struct {
 	// Version is the blueprint version the routed instances run; empty
 	// until the tenant first becomes ready.
 	Version string `json:"version,omitempty"`
+	// Revision is the runtime revision of the routed instances
+	// (TenantSpec.Revision); empty for a tenant routed before revisions
+	// were recorded, whose revision is its Version.
+	Revision string `json:"revision,omitempty"`
+	// Config is the plan and parameters the routed instances run with;
+	// nil for a tenant routed before they were recorded.
+	Config *TenantConfig `json:"config,omitempty"`
 	// Upgrade is the tenant's current or last move between versions.
 	Upgrade *Upgrade `json:"upgrade,omitempty"`
 	// UID is the Unix user (and group) the tenant's processes run as,
@@ -116,6 +131,21 @@ type TenantStatus struct {
 type Upgrade struct {
 	From string `json:"from"`
 	To   string `json:"to"`
+	// FromRev and ToRev are the runtime revisions moved between, when
+	// they are not the versions: a change of plan or parameters moves
+	// between two revisions of one version.
+	FromRev string `json:"fromRevision,omitempty"`
+	ToRev   string `json:"toRevision,omitempty"`
+	// FromConfig is the plan and parameters the move starts from: a
+	// failed change of them puts them back. Nil for a tenant routed
+	// before they were recorded.
+	FromConfig *TenantConfig `json:"fromConfig,omitempty"`
+	// KeptSnapshot and KeptFrom carry, across changes of plan or
+	// parameters (which take no snapshot), the snapshot of the last
+	// version upgrade and the version it was taken of, so that going back
+	// to that version still restores it.
+	KeptSnapshot string `json:"keptSnapshot,omitempty"`
+	KeptFrom     string `json:"keptFrom,omitempty"`
 	// Snapshot names the copy of each database taken before the move;
 	// empty until taken. It is kept after a successful upgrade, so that
 	// rolling back to From restores it.

@@ -48,6 +48,10 @@ type Parameter struct {
 	// Pattern is a Go regular expression the value must match (unanchored:
 	// write ^ and $ to match the whole value).
 	Pattern string
+	// Secret marks a credential (an initial admin password): its value is
+	// kept among the tenant's secrets, sealed at rest, shown only as
+	// redacted and hidden in logs like a generated secret.
+	Secret bool
 
 	re *regexp.Regexp
 }
@@ -65,6 +69,10 @@ type Plan struct {
 	// default true.
 	Outbound bool
 	Idle     time.Duration // scale to zero after this long without traffic; 0 never
+	// Connections is how many PostgreSQL connections one version of the
+	// tenant's app (every service and replica together) may open to each
+	// of its databases; DefaultConnections if the plan does not say.
+	Connections int
 }
 
 // Database is one per-tenant database.

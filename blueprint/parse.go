@@ -170,7 +170,7 @@ func (d *decoder) parameters(e entry) {
 		d.checkIdent("parameter", e)
 		p := &Parameter{}
 		d.b.Parameters[e.name] = p
-		f, _ := d.fields(e.val, e.path, "default", "required", "pattern")
+		f, _ := d.fields(e.val, e.path, "default", "required", "pattern", "secret")
 		if e, ok := f["pattern"]; ok {
 			if p.Pattern, ok = d.str(e); ok {
 				re, err := regexp.Compile(p.Pattern)
@@ -182,6 +182,9 @@ func (d *decoder) parameters(e entry) {
 		}
 		if e, ok := f["required"]; ok {
 			p.Required, _ = d.boolean(e)
+		}
+		if e, ok := f["secret"]; ok {
+			p.Secret, _ = d.boolean(e)
 		}
 		if e, ok := f["default"]; ok {
 			if p.Default, ok = d.str(e); ok {
@@ -243,9 +246,9 @@ func (d *decoder) plans(plans, defaultPlan entry) {
 			if err := stamp.ValidateName("plan", e.name); err != nil {
 				d.add(e.key.Line, e.path, "%s", stamp.ErrorMessage(err))
 			}
-			p := &Plan{Replicas: 1, Outbound: true}
+			p := &Plan{Replicas: 1, Outbound: true, Connections: DefaultConnections}
 			b.Plans[e.name] = p
-			f, _ := d.fields(e.val, e.path, "memory", "cpu", "pids", "replicas", "idle", "outbound")
+			f, _ := d.fields(e.val, e.path, "memory", "cpu", "pids", "replicas", "idle", "outbound", "connections")
 			if e, ok := f["memory"]; ok {
 				if s, ok := d.str(e); ok {
 					var err error
@@ -278,10 +281,15 @@ func (d *decoder) plans(plans, defaultPlan entry) {
 			if e, ok := f["outbound"]; ok {
 				p.Outbound, _ = d.boolean(e)
 			}
+			if e, ok := f["connections"]; ok {
+				if p.Connections, ok = d.integer(e); ok && (p.Connections < 1 || p.Connections > MaxConnections) {
+					d.add(e.val.Line, e.path, "must be between 1 and %d, not %d", MaxConnections, p.Connections)
+				}
+			}
 		}
 	}
 	if len(b.Plans) == 0 {
-		b.Plans["default"] = &Plan{Replicas: 1, Outbound: true}
+		b.Plans["default"] = &Plan{Replicas: 1, Outbound: true, Connections: DefaultConnections}
 	}
 	names := strings.Join(sortedKeys(b.Plans), ", ")
 	switch {

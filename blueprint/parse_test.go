@@ -83,8 +83,8 @@ func TestParseFull(t *testing.T) {
 			"admin_email": {Required: true},
 		},
 		Plans: map[string]*Plan{
-			"starter":  {Memory: 128 << 20, CPU: 0.25, Replicas: 1, Outbound: true, Idle: 15 * time.Minute},
-			"business": {Memory: 512 << 20, CPU: 1, Replicas: 2, Outbound: true},
+			"starter":  {Memory: 128 << 20, CPU: 0.25, Replicas: 1, Outbound: true, Idle: 15 * time.Minute, Connections: DefaultConnections},
+			"business": {Memory: 512 << 20, CPU: 1, Replicas: 2, Outbound: true, Connections: DefaultConnections},
 		},
 		DefaultPlan: "starter",
 		Databases:   map[string]*Database{"main": {Engine: "sqlite"}},
@@ -128,7 +128,7 @@ func TestParseValid(t *testing.T) {
 			if got, want := b.DefaultPlan, "default"; got != want {
 				t.Errorf("DefaultPlan: got %q, want %q", got, want)
 			}
-			if got, want := *b.Plans["default"], (Plan{Replicas: 1, Outbound: true}); got != want {
+			if got, want := *b.Plans["default"], (Plan{Replicas: 1, Outbound: true, Connections: DefaultConnections}); got != want {
 				t.Errorf("default plan: got %+v, want %+v", got, want)
 			}
 			if got, want := b.Version, "0.1.0-alpha.1+build.7"; got != want {
@@ -136,7 +136,7 @@ func TestParseValid(t *testing.T) {
 			}
 		}},
 		{"aliases.yaml", func(t *testing.T, b *Blueprint) {
-			want := Plan{Memory: 1 << 30, CPU: 0.5, Replicas: 1, Outbound: true}
+			want := Plan{Memory: 1 << 30, CPU: 0.5, Replicas: 1, Outbound: true, Connections: DefaultConnections}
 			for _, name := range []string{"small", "also-small"} {
 				if got := *b.Plans[name]; got != want {
 					t.Errorf("plan %s: got %+v, want %+v", name, got, want)

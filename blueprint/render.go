@@ -204,11 +204,15 @@ func (b *Blueprint) lookup(ref string, in *RenderInput) (string, error) {
 			return value(b.Secrets, name, "secret", in != nil, secrets)
 		}
 	case "db":
-		if db, field, _ := strings.Cut(name, "."); db != "" && field == "url" {
+		db, field, _ := strings.Cut(name, ".")
+		switch {
+		case db != "" && field == "url":
 			return value(b.Databases, db, "database", in != nil, dbs)
+		case db != "" && field == "connections":
+			return b.connections(db, in)
 		}
 	}
-	return "", fmt.Errorf("unknown reference %q (want db.NAME.url, secret.NAME, param.NAME, tenant.name, tenant.plan, tenant.dir, port, host or listen)", "${"+ref+"}")
+	return "", fmt.Errorf("unknown reference %q (want db.NAME.url, db.NAME.connections, secret.NAME, param.NAME, tenant.name, tenant.plan, tenant.dir, port, host or listen)", "${"+ref+"}")
 }
 
 // value checks that declared holds name and, when rendering, returns its
@@ -225,4 +229,20 @@ func value[T any](declared map[string]T, name, kind string, rendering bool, valu
 		return "", fmt.Errorf("no value for %s %q", kind, name)
 	}
 	return v, nil
+}
+
+// connections resolves ${db.NAME.connections}: one instance's share of
+// the plan's connections. With in nil it only checks the database.
+func (b *Blueprint) connections(db string, in *RenderInput) (string, error) {
+	if _, ok := b.Databases[db]; !ok {
+		return "", fmt.Errorf("unknown database %q", db)
+	}
+	if in == nil {
+		return "", nil
+	}
+	_, plan, err := b.ResolvePlan(in.Plan)
+	if err != nil {
+		return "", err
+	}
+	return connectionsRef(plan), nil
 }

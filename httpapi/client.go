@@ -121,6 +121,29 @@ func (c *Client) RetryTenant(ctx context.Context, name string) (*stamp.Tenant, e
 	return out, nil
 }
 
+// SetTenant changes tenant name's plan or parameters.
+func (c *Client) SetTenant(ctx context.Context, name string, req SetTenantRequest) (*stamp.Tenant, error) {
+	out := new(stamp.Tenant)
+	if err := c.do(ctx, http.MethodPatch, "/v1/tenants/"+url.PathEscape(name), req, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// TenantSecrets lists tenant name's secrets, with their values if reveal
+// (which is recorded as an event). It needs an admin token.
+func (c *Client) TenantSecrets(ctx context.Context, name string, reveal bool) (*TenantSecrets, error) {
+	out := new(TenantSecrets)
+	path := "/v1/tenants/" + url.PathEscape(name) + "/secrets"
+	if reveal {
+		path += "?reveal=true"
+	}
+	if err := c.do(ctx, http.MethodGet, path, nil, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // UpgradeTenant asks for tenant name to move to version.
 func (c *Client) UpgradeTenant(ctx context.Context, name, version string) (*stamp.Tenant, error) {
 	out := new(stamp.Tenant)

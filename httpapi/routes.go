@@ -27,6 +27,8 @@ func addRoutes(mux *http.ServeMux, cfg Config, cache *blueprintCache) {
 	mux.Handle("GET /v1/tenants", auth(handleTenantList(st)))
 	mux.Handle("GET /v1/tenants/{name}", auth(handleTenantGet(st, cfg.Health)))
 	mux.Handle("DELETE /v1/tenants/{name}", auth(handleTenantDelete(st, cfg.Clock, cfg.Enqueue)))
+	mux.Handle("PATCH /v1/tenants/{name}", auth(jsonBody(handleTenantSet(st, cache, cfg.Clock, cfg.Enqueue))))
+	mux.Handle("GET /v1/tenants/{name}/secrets", auth(handleTenantSecrets(st, cfg.Clock)))
 	mux.Handle("POST /v1/tenants/{name}/retry", auth(handleTenantRetry(st, cfg.Clock, cfg.Enqueue)))
 	mux.Handle("POST /v1/tenants/{name}/upgrade", auth(jsonBody(handleTenantUpgrade(st, cache, cfg.Engines, cfg.Clock, cfg.Enqueue))))
 	mux.Handle("POST /v1/tenants/{name}/pin", auth(jsonBody(handleTenantPin(st, cfg.Clock, cfg.Enqueue, true))))

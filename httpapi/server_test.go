@@ -758,7 +758,7 @@ func TestUnknownRoutes(t *testing.T) {
 		msg          string
 	}{
 		{"GET", "/v1/nope", http.StatusNotFound, "no such endpoint: GET /v1/nope"},
-		{"PUT", "/v1/tenants/acme", http.StatusMethodNotAllowed, "method PUT is not allowed on /v1/tenants/acme (allowed: DELETE, GET, HEAD)"},
+		{"PUT", "/v1/tenants/acme", http.StatusMethodNotAllowed, "method PUT is not allowed on /v1/tenants/acme (allowed: DELETE, GET, HEAD, PATCH)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {

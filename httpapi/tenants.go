@@ -81,16 +81,18 @@ func handleTenantCreate(st stamp.Store, cache *blueprintCache, engines map[strin
 			writeError(w, r, err)
 			return
 		}
+		params, secretParams := splitSecretParams(bp, params)
 		t := &stamp.Tenant{
 			Name: req.Name,
 			Spec: stamp.TenantSpec{
-				Blueprint: b.Name,
-				Version:   b.Version,
-				Plan:      plan,
-				Params:    params,
-				Labels:    req.Labels,
-				Channel:   req.Channel,
-				Desired:   stamp.DesiredRunning,
+				Blueprint:    b.Name,
+				Version:      b.Version,
+				Plan:         plan,
+				Params:       params,
+				Labels:       req.Labels,
+				Channel:      req.Channel,
+				Desired:      stamp.DesiredRunning,
+				SecretParams: bp.SecretParams(),
 			},
 			Status:     stamp.TenantStatus{Phase: stamp.PhaseProvisioning},
 			Generation: 1,
@@ -100,6 +102,10 @@ func handleTenantCreate(st stamp.Store, cache *blueprintCache, engines map[strin
 				err = stamp.Errorf(stamp.ECONFLICT, "tenant %q already exists", t.Name)
 			}
 			writeError(w, r, fmt.Errorf("create tenant %s: %w", t.Name, err))
+			return
+		}
+		if err := storeSecretParams(r.Context(), st, t, secretParams); err != nil {
+			writeError(w, r, err)
 			return
 		}
 		defer enqueue(t.Name)
@@ -114,7 +120,7 @@ func handleTenantCreate(st stamp.Store, cache *blueprintCache, engines map[strin
 			writeError(w, r, fmt.Errorf("record creation of tenant %s: %w", t.Name, err))
 			return
 		}
-		encode(w, r, http.StatusCreated, t)
+		encode(w, r, http.StatusCreated, masked(t))
 	})
 }
 
@@ -149,6 +155,9 @@ func handleTenantList(st stamp.Store) http.Handler {
 			writeError(w, r, fmt.Errorf("list tenants: %w", err))
 			return
 		}
+		for i, t := range tenants {
+			tenants[i] = masked(t)
+		}
 		encode(w, r, http.StatusOK, tenantList{Tenants: nonNil(tenants)})
 	})
 }
@@ -164,7 +173,7 @@ func handleTenantGet(st stamp.Store, health func(string) *stamp.TenantHealth) ht
 		if health != nil {
 			t.Health = health(t.Name)
 		}
-		encode(w, r, http.StatusOK, t)
+		encode(w, r, http.StatusOK, masked(t))
 	})
 }
 
@@ -202,7 +211,7 @@ func handleTenantDelete(st stamp.Store, clock stamp.Clock, enqueue func(string))
 			writeError(w, r, err)
 			return
 		}
-		encode(w, r, http.StatusAccepted, t)
+		encode(w, r, http.StatusAccepted, masked(t))
 	})
 }
 
@@ -223,7 +232,7 @@ func handleTenantRetry(st stamp.Store, clock stamp.Clock, enqueue func(string)) 
 			writeError(w, r, err)
 			return
 		}
-		encode(w, r, http.StatusAccepted, t)
+		encode(w, r, http.StatusAccepted, masked(t))
 	})
 }
 

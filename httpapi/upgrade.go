@@ -62,7 +62,7 @@ func handleTenantUpgrade(st stamp.Store, cache *blueprintCache, engines map[stri
 			writeError(w, r, err)
 			return
 		}
-		encode(w, r, http.StatusAccepted, t)
+		encode(w, r, http.StatusAccepted, masked(t))
 	})
 }
 
@@ -148,7 +148,7 @@ func handleTenantPin(st stamp.Store, clock stamp.Clock, enqueue func(string), pi
 			writeError(w, r, err)
 			return
 		}
-		encode(w, r, http.StatusOK, t)
+		encode(w, r, http.StatusOK, masked(t))
 	})
 }
 

@@ -327,7 +327,7 @@ func (m *Monitor) check(ctx context.Context, t *stamp.Tenant) error {
 		if so == nil {
 			so = &stamp.ServiceObserved{}
 		}
-		o := m.observe(ctx, t.Name, name, svc, plan.Replicas, so, serving)
+		o := m.observe(ctx, t.Name, name, svc, plan.Replicas, so, t.Status.ServingRevision())
 		interval := blueprint.DefaultHealthInterval
 		if svc.Health != nil && svc.Health.Interval > 0 {
 			interval = svc.Health.Interval

@@ -23,8 +23,10 @@ func Plan(t *stamp.Tenant, obs *stamp.Observed) []string {
 	if current && t.Status.Phase == stamp.PhaseFailed {
 		return nil
 	}
-	if t.Status.Version != "" && t.Spec.Version != t.Status.Version {
-		// A tenant that served one version moves to another blue/green.
+	if t.Status.Version != "" && (t.Spec.Version != t.Status.Version || t.Spec.Revision() != t.Status.ServingRevision()) {
+		// A tenant that served one version moves to another blue/green;
+		// so does one whose plan or parameters changed, between two
+		// revisions of its version.
 		return upgradeSteps(nextUpgrade(t, time.Time{}), t.Status.MigratedVersion)
 	}
 	if current && t.Status.Phase == stamp.PhaseReady && known(obs) {
@@ -49,15 +51,44 @@ func Plan(t *stamp.Tenant, obs *stamp.Observed) []string {
 // trying such a move again after it failed.
 func nextUpgrade(t *stamp.Tenant, now time.Time) *stamp.Upgrade {
 	st := &t.Status
-	u := &stamp.Upgrade{From: st.Version, To: t.Spec.Version, StartedAt: now}
-	if prev := st.Upgrade; prev != nil && prev.Snapshot != "" {
-		back := prev.Result == stamp.UpgradeSucceeded && prev.From == u.To && prev.To == u.From
-		again := prev.Restore && prev.Result == stamp.UpgradeFailed && prev.To == u.To && prev.From == u.From
-		if back || again {
-			u.Restore, u.Snapshot = true, prev.Snapshot
-		}
+	u := &stamp.Upgrade{From: st.Version, To: t.Spec.Version, StartedAt: now, FromConfig: st.Config}
+	if from, to := st.ServingRevision(), t.Spec.Revision(); from != u.From || to != u.To {
+		u.FromRev, u.ToRev = from, to
+	}
+	prev := st.Upgrade
+	if prev == nil {
+		return u
+	}
+	snap, of := keptSnapshot(prev)
+	if u.From == u.To {
+		// A change of plan or parameters takes no snapshot (nothing
+		// changes the database) and carries the last one on.
+		u.KeptSnapshot, u.KeptFrom = snap, of
+		return u
+	}
+	back := snap != "" && of == u.To && prev.To == u.From
+	again := prev.Snapshot != "" && prev.Restore && prev.Result == stamp.UpgradeFailed && prev.To == u.To && prev.From == u.From
+	switch {
+	case back:
+		u.Restore, u.Snapshot = true, snap
+	case again:
+		u.Restore, u.Snapshot = true, prev.Snapshot
 	}
 	return u
+}
+
+// keptSnapshot returns the snapshot a move back from where prev left the
+// tenant would restore, and the version it was taken of: prev's own if
+// prev moved between versions and succeeded, else the one a change of
+// plan or parameters carried on.
+func keptSnapshot(prev *stamp.Upgrade) (snapshot, of string) {
+	switch {
+	case prev.From == prev.To:
+		return prev.KeptSnapshot, prev.KeptFrom
+	case prev.Snapshot != "" && prev.Result == stamp.UpgradeSucceeded:
+		return prev.Snapshot, prev.From
+	}
+	return "", ""
 }
 
 // upgradeSteps are the steps left of upgrade u, given the version whose

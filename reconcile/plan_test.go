@@ -73,6 +73,14 @@ func TestPlan(t *testing.T) {
 			up, []string{"retire"}},
 		{"failed upgrade rolls back", upgrading(&stamp.Upgrade{From: "1.0.0", To: "1.1.0", Snapshot: "pre-upgrade", FailedStep: "health"}, "1.1.0"),
 			up, []string{"rollback"}},
+		{"a changed plan or parameters rolls blue/green with no snapshot or migration", tenant(func(t *stamp.Tenant) {
+			t.Generation, t.Spec.ConfigGeneration = 3, 3
+			t.Status = stamp.TenantStatus{Phase: stamp.PhaseReady, ObservedGeneration: 2, MigratedVersion: "1.0.0", Seeded: true, Version: "1.0.0"}
+		}), up, []string{"check", "secrets", "database", "start", "health", "route", "retire"}},
+		{"a change already served needs nothing", tenant(func(t *stamp.Tenant) {
+			t.Generation, t.Spec.ConfigGeneration = 3, 3
+			t.Status = stamp.TenantStatus{Phase: stamp.PhaseReady, ObservedGeneration: 3, MigratedVersion: "1.0.0", Seeded: true, Version: "1.0.0", Revision: "1.0.0_c3"}
+		}), up, nil},
 		{"going back restores the snapshot", upgrading(&stamp.Upgrade{From: "1.1.0", To: "1.0.0", Snapshot: "pre-upgrade", Restore: true}, "1.1.0"),
 			up, []string{"secrets", "database", "restore", "start", "health", "route", "retire"}},
 	}
@@ -82,5 +90,57 @@ func TestPlan(t *testing.T) {
 				t.Errorf("Plan = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestNextUpgrade(t *testing.T) {
+	ok := stamp.UpgradeSucceeded
+	tests := []struct {
+		name     string
+		prev     *stamp.Upgrade
+		from, to string // versions
+		config   int64  // the spec's ConfigGeneration
+		want     stamp.Upgrade
+	}{
+		{"first upgrade", nil, "1.0.0", "2.0.0", 0, stamp.Upgrade{From: "1.0.0", To: "2.0.0"}},
+		{"back after an upgrade restores", &stamp.Upgrade{From: "1.0.0", To: "2.0.0", Snapshot: "s", Result: ok}, "2.0.0", "1.0.0", 0,
+			stamp.Upgrade{From: "2.0.0", To: "1.0.0", Restore: true, Snapshot: "s"}},
+		{"a change of parameters carries the snapshot on", &stamp.Upgrade{From: "1.0.0", To: "2.0.0", Snapshot: "s", Result: ok}, "2.0.0", "2.0.0", 4,
+			stamp.Upgrade{From: "2.0.0", To: "2.0.0", ToRev: "2.0.0_c4", FromRev: "2.0.0", KeptSnapshot: "s", KeptFrom: "1.0.0"}},
+		{"back after an upgrade and a change restores", &stamp.Upgrade{From: "2.0.0", To: "2.0.0", KeptSnapshot: "s", KeptFrom: "1.0.0", Result: ok}, "2.0.0", "1.0.0", 4,
+			stamp.Upgrade{From: "2.0.0", To: "1.0.0", FromRev: "2.0.0_c4", ToRev: "1.0.0_c4", Restore: true, Snapshot: "s"}},
+		{"a rolled-back upgrade leaves nothing to restore", &stamp.Upgrade{From: "1.0.0", To: "2.0.0", Snapshot: "s", Result: stamp.UpgradeRolledBack}, "1.0.0", "2.0.0", 0,
+			stamp.Upgrade{From: "1.0.0", To: "2.0.0"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ten := &stamp.Tenant{Spec: stamp.TenantSpec{Version: tt.to, ConfigGeneration: tt.config},
+				Status: stamp.TenantStatus{Version: tt.from, Upgrade: tt.prev}}
+			if tt.from == tt.to {
+				ten.Status.Revision = tt.from // served before the change
+			} else if tt.config != 0 {
+				ten.Status.Revision = tt.from + "_c4"
+			}
+			got := *nextUpgrade(ten, time.Time{})
+			if got.From != tt.want.From || got.To != tt.want.To || got.FromRevision() != tt.want.FromRevision() || got.ToRevision() != tt.want.ToRevision() ||
+				got.Restore != tt.want.Restore || got.Snapshot != tt.want.Snapshot || got.KeptSnapshot != tt.want.KeptSnapshot || got.KeptFrom != tt.want.KeptFrom {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRestoreConfig(t *testing.T) {
+	spec := stamp.TenantSpec{Version: "2.0.0+c9", Plan: "big", Params: map[string]string{"currency": "USD"}, ConfigGeneration: 7}
+	u := &stamp.Upgrade{From: "2.0.0+c9", To: "2.0.0+c9", FromRev: "2.0.0+c9_c3", ToRev: "2.0.0+c9_c7",
+		FromConfig: &stamp.TenantConfig{Plan: "small", Params: map[string]string{"currency": "EUR"}, Generation: 3}}
+	restoreConfig(&spec, u)
+	if spec.Revision() != u.FromRevision() || spec.Plan != "small" || spec.Params["currency"] != "EUR" {
+		t.Errorf("after restoring: got revision %q, plan %q, params %v; want %q, small, currency EUR", spec.Revision(), spec.Plan, spec.Params, u.FromRevision())
+	}
+	spec = stamp.TenantSpec{Version: "2.0.0", ConfigGeneration: 7, Plan: "big"}
+	restoreConfig(&spec, &stamp.Upgrade{From: "2.0.0", To: "2.0.0", ToRev: "2.0.0_c7"})
+	if spec.Revision() != "2.0.0" || spec.Plan != "big" {
+		t.Errorf("with no recorded config: got revision %q, plan %q; want 2.0.0, big", spec.Revision(), spec.Plan)
 	}
 }

@@ -465,6 +465,9 @@ type pass struct {
 	ref     stamp.BundleRef
 	in      blueprint.RenderInput
 	runtime *stamp.Runtime
+	// connLimit is the connection limit of the tenant's database roles
+	// (see connectionLimit), once the database step worked it out.
+	connLimit int
 }
 
 func (p *pass) run(ctx context.Context, steps []string) error {
@@ -809,7 +812,7 @@ func (p *pass) shape() (*stamp.Runtime, error) {
 	if err != nil {
 		return nil, terminal("%s", stamp.ErrorMessage(err))
 	}
-	rt := &stamp.Runtime{Tenant: p.t.Name, Revision: p.t.Spec.Version, Bundle: p.ref, UID: p.t.Status.UID, Limits: plan.Limits(), Outbound: plan.Outbound}
+	rt := &stamp.Runtime{Tenant: p.t.Name, Revision: p.t.Spec.Revision(), Bundle: p.ref, UID: p.t.Status.UID, Limits: plan.Limits(), Outbound: plan.Outbound}
 	for _, name := range p.bp.ServiceNames() {
 		s := p.bp.Services[name]
 		rt.Services = append(rt.Services, stamp.Service{
@@ -845,6 +848,9 @@ func (p *pass) secrets(ctx context.Context) error {
 		}
 		missing[key] = hex.EncodeToString(buf)
 	}
+	if err := p.secretParams(have, missing); err != nil {
+		return err
+	}
 	for k, v := range missing {
 		have[k] = v
 	}
@@ -854,12 +860,13 @@ func (p *pass) secrets(ctx context.Context) error {
 		}
 	}
 	p.in.Secrets = have
+	p.in.Params = p.withSecretParams(have)
 	return nil
 }
 
 // database names database name of the tenant to its engine.
 func (p *pass) database(name string) stamp.DatabaseSpec {
-	return stamp.DatabaseSpec{Tenant: p.t.Name, Name: name, Password: p.in.Secrets[dbPasswordKey(name)], UID: p.t.Status.UID}
+	return stamp.DatabaseSpec{Tenant: p.t.Name, Name: name, Password: p.in.Secrets[dbPasswordKey(name)], UID: p.t.Status.UID, ConnectionLimit: p.connLimit}
 }
 
 // dbPasswordKey names the generated password of a database among the
@@ -867,6 +874,11 @@ func (p *pass) database(name string) stamp.DatabaseSpec {
 func dbPasswordKey(db string) string { return "db." + db + ".password" }
 
 func (p *pass) databases(ctx context.Context) error {
+	limit, err := p.connectionLimit(ctx)
+	if err != nil {
+		return err
+	}
+	p.connLimit = limit
 	for name, db := range p.bp.Databases {
 		engine := p.r.cfg.Engines[db.Engine]
 		if engine == nil {
@@ -942,7 +954,7 @@ func (p *pass) start(ctx context.Context) error {
 	if err != nil {
 		return terminal("render runtime: %s", err)
 	}
-	rt.Revision = p.t.Spec.Version
+	rt.Revision = p.t.Spec.Revision()
 	rt.UID = p.t.Status.UID
 	if err := p.r.cfg.Driver.Apply(ctx, rt); err != nil {
 		return fmt.Errorf("start instances: %w", err)
@@ -1086,6 +1098,8 @@ func (p *pass) route(ctx context.Context) error {
 	}
 	err = p.updateWith(ctx, func(st *stamp.TenantStatus) {
 		st.Version = p.t.Spec.Version
+		st.Revision = p.runtime.Revision
+		st.Config = p.t.Spec.Config()
 		if p.upgrade {
 			// The old version runs on until retired: the upgrade is
 			// not over, but the route now serves the new one.

@@ -48,10 +48,14 @@ func TestEnsureUID(t *testing.T) {
 		}
 		return stored, err
 	}
-	for name, want := range map[string]int{"acme": 300000, "globex": 300001} {
-		got, err := ensure(name)
-		if err != nil || got.Status.UID != want {
-			t.Errorf("%s: uid %d, %v; want %d", name, got.Status.UID, err, want)
+	// In this order: the draws above are acme's, then globex's.
+	for _, tt := range []struct {
+		name string
+		want int
+	}{{"acme", 300000}, {"globex", 300001}} {
+		got, err := ensure(tt.name)
+		if err != nil || got.Status.UID != tt.want {
+			t.Errorf("%s: uid %d, %v; want %d", tt.name, got.Status.UID, err, tt.want)
 		}
 	}
 	got, err := ensure("initech")

@@ -40,7 +40,7 @@ func (p *pass) beginUpgrade(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return p.event(ctx, &stamp.Event{Type: stamp.EventTenantUpgrading, Message: fmt.Sprintf("from %s to %s", u.From, u.To)})
+	return p.event(ctx, &stamp.Event{Type: stamp.EventTenantUpgrading, Message: fmt.Sprintf("from %s to %s", u.FromRevision(), u.ToRevision())})
 }
 
 // check makes sure the serving version is healthy before anything
@@ -68,7 +68,7 @@ func (p *pass) check(ctx context.Context) error {
 		so := obs.Services[name]
 		var running []stamp.Instance
 		if so != nil {
-			running = instancesOf(so, u.From)
+			running = instancesOf(so, u.FromRevision())
 		}
 		if len(running) == 0 {
 			msg := fmt.Sprintf("service %s of version %s has no running instance", name, u.From)
@@ -196,11 +196,14 @@ func (p *pass) drainLeft() time.Duration {
 func (p *pass) retire(ctx context.Context) error {
 	started := p.r.cfg.Clock.Now()
 	u := p.t.Status.Upgrade
-	if err := p.r.waitAside(func() error { return p.waitInFlight(ctx, u.From) }); err != nil {
+	if err := p.r.waitAside(func() error { return p.waitInFlight(ctx, u.FromRevision()) }); err != nil {
 		return err
 	}
-	if err := p.r.cfg.Driver.Retire(ctx, p.t.Name, u.To); err != nil {
-		return fmt.Errorf("retire version %s: %w", u.From, err)
+	if err := p.r.cfg.Driver.Retire(ctx, p.t.Name, u.ToRevision()); err != nil {
+		return fmt.Errorf("retire version %s: %w", u.FromRevision(), err)
+	}
+	if err := p.settleConnectionLimit(ctx); err != nil {
+		return err
 	}
 	now := p.r.cfg.Clock.Now()
 	// The step's event and tenant.upgraded are written with the status
@@ -214,7 +217,7 @@ func (p *pass) retire(ctx context.Context) error {
 		st.Upgrade.Migrating = false
 	},
 		&stamp.Event{Type: stamp.EventStep, Step: stamp.StepRetire, Status: stamp.StatusOK, QueuedAt: p.queued, StartedAt: started, FinishedAt: now},
-		&stamp.Event{Type: stamp.EventTenantUpgraded, Message: fmt.Sprintf("from %s to %s", u.From, u.To)})
+		&stamp.Event{Type: stamp.EventTenantUpgraded, Message: fmt.Sprintf("from %s to %s", u.FromRevision(), u.ToRevision())})
 	if err != nil {
 		return err
 	}
@@ -303,8 +306,8 @@ func (p *pass) failUpgrade(ctx context.Context, step, msg string) error {
 // spec names the old version again (a new generation), which serves on.
 func (p *pass) rollback(ctx context.Context) error {
 	u := p.t.Status.Upgrade
-	if err := p.r.cfg.Driver.Retire(ctx, p.t.Name, u.From); err != nil {
-		return fmt.Errorf("remove the instances of version %s: %w", u.To, err)
+	if err := p.r.cfg.Driver.Retire(ctx, p.t.Name, u.FromRevision()); err != nil {
+		return fmt.Errorf("remove the instances of version %s: %w", u.ToRevision(), err)
 	}
 	if u.Migrating {
 		bp, _, err := p.r.blueprint(ctx, p.t.Spec.Blueprint, u.From)
@@ -326,6 +329,7 @@ func (p *pass) rollback(ctx context.Context) error {
 	checked := u.FailedStep != stamp.StepCheck
 	p.mu.Lock()
 	p.t.Spec.Version = u.From
+	restoreConfig(&p.t.Spec, u)
 	p.t.Generation++
 	p.mu.Unlock()
 	err := p.updateWith(ctx, func(st *stamp.TenantStatus) {
@@ -335,7 +339,7 @@ func (p *pass) rollback(ctx context.Context) error {
 		st.ObservedGeneration = p.t.Generation
 		st.Upgrade.Result, st.Upgrade.FinishedAt = stamp.UpgradeRolledBack, now
 	}, &stamp.Event{Type: stamp.EventTenantRolledBack, Step: u.FailedStep, Status: stamp.StatusFailed,
-		Message: fmt.Sprintf("upgrade from %s to %s failed at %s and was undone; %s serves: %s", u.From, u.To, u.FailedStep, u.From, u.Message)})
+		Message: fmt.Sprintf("upgrade from %s to %s failed at %s and was undone; %s serves: %s", u.FromRevision(), u.ToRevision(), u.FailedStep, u.FromRevision(), u.Message)})
 	if err != nil {
 		return err
 	}

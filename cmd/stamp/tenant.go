@@ -26,7 +26,7 @@ func newTenantCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(newTenantCreateCmd(g), newTenantListCmd(g), newTenantGetCmd(g),
 		newTenantRetryCmd(g), newTenantUpgradeCmd(g), newTenantPinCmd(g), newTenantUnpinCmd(g),
-		newTenantDeleteCmd(g), newTenantLogsCmd(g), newTenantEventsCmd(g))
+		newTenantDeleteCmd(g), newTenantLogsCmd(g), newTenantEventsCmd(g), newTenantSetCmd(g), newTenantSecretsCmd(g))
 	return cmd
 }
 

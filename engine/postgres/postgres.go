@@ -30,15 +30,23 @@ import (
 const minPoolConns = 16
 
 // ConnectionLimit is the most connections one tenant database's role may
-// hold at once, so one tenant cannot exhaust the server's max_connections.
+// hold at once when its DatabaseSpec does not say (the reconciler sizes it
+// from the tenant's plan), so one tenant cannot exhaust the server's
+// max_connections.
 const ConnectionLimit = 50
 
 // connectTimeout bounds every connection attempt to the server.
 const connectTimeout = 5 * time.Second
 
-// roleOptions are the attributes of every tenant role, set on create and
-// re-applied on every Ensure so a changed role converges back.
-var roleOptions = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS CONNECTION LIMIT " + strconv.Itoa(ConnectionLimit)
+// roleOptions are the attributes of every tenant role with a connection
+// limit of limit (ConnectionLimit if 0), set on create and re-applied on
+// every Ensure so a changed role (or plan) converges.
+func roleOptions(limit int) string {
+	if limit <= 0 {
+		limit = ConnectionLimit
+	}
+	return "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS CONNECTION LIMIT " + strconv.Itoa(limit)
+}
 
 // PostgreSQL error codes this package tells apart.
 const (
@@ -139,7 +147,7 @@ func (e *Engine) Ensure(ctx context.Context, db stamp.DatabaseSpec) (string, err
 		return "", fmt.Errorf("ensure database %s of %s: %w", db.Name, db.Tenant, err)
 	}
 	err = e.locked(ctx, name, func(conn *pgx.Conn) error {
-		if err := ensureRole(ctx, conn, name, verifier); err != nil {
+		if err := ensureRole(ctx, conn, name, verifier, db.ConnectionLimit); err != nil {
 			return err
 		}
 		if err := ensureDatabase(ctx, conn, name); err != nil {
@@ -189,12 +197,12 @@ func (e *Engine) Drop(ctx context.Context, db stamp.DatabaseSpec) error {
 	return nil
 }
 
-// ensureRole creates the role name if it is missing, else sets its password
-// and attributes again.
-func ensureRole(ctx context.Context, conn *pgx.Conn, name, verifier string) error {
+// ensureRole creates the role name if it is missing, else sets its
+// password, attributes and connection limit again.
+func ensureRole(ctx context.Context, conn *pgx.Conn, name, verifier string, limit int) error {
 	q := pgx.Identifier{name}.Sanitize()
 	// The verifier is base64, digits and "$:-", so it needs no escaping.
-	options := roleOptions + ` PASSWORD '` + verifier + `'`
+	options := roleOptions(limit) + ` PASSWORD '` + verifier + `'`
 	_, err := conn.Exec(ctx, `CREATE ROLE `+q+` WITH `+options)
 	if hasCode(err, codeDuplicateObject, codeUniqueViolation) {
 		_, err = conn.Exec(ctx, `ALTER ROLE `+q+` WITH `+options)
