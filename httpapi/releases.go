@@ -23,6 +23,9 @@ type CreateReleaseRequest struct {
 	Soak         *stamp.Duration   `json:"soak,omitempty"`
 	MaxErrorRate *float64          `json:"maxErrorRate,omitempty"`
 	OnFailure    string            `json:"onFailure,omitempty"`
+	// AllowDowngrade lets the release move tenants on a newer version
+	// back to its own; without it they are skipped, saying so.
+	AllowDowngrade bool `json:"allowDowngrade,omitempty"`
 }
 
 // SkipRequest is the body of POST /v1/releases/{id}/tenants/{name}/skip.
@@ -104,6 +107,7 @@ func releaseSpec(req CreateReleaseRequest) (*stamp.ReleaseSpec, error) {
 	spec := &stamp.ReleaseSpec{
 		Blueprint: req.Blueprint, Version: req.Version, Channel: req.Channel, Selector: req.Selector,
 		Waves: req.Waves, MaxParallel: req.MaxParallel, Soak: stamp.Duration(30 * time.Second), MaxErrorRate: 0.01, OnFailure: req.OnFailure,
+		AllowDowngrade: req.AllowDowngrade,
 	}
 	switch {
 	case spec.Blueprint == "":

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/blueprint"
 )
 
 // UpgradeTenantRequest is the body of POST /v1/tenants/{name}/upgrade.
@@ -55,6 +56,9 @@ func handleTenantUpgrade(st stamp.Store, cache *blueprintCache, engines map[stri
 				return false, err
 			}
 			ev.Message = fmt.Sprintf("version %s to %s", t.Spec.Version, req.Version)
+			if blueprint.CompareVersions(req.Version, t.Spec.Version) < 0 {
+				ev.Message = fmt.Sprintf("downgrading from %s to %s", t.Spec.Version, req.Version)
+			}
 			t.Spec.Version = req.Version
 			return true, nil
 		})
@@ -94,15 +98,7 @@ func checkVersionFits(r *http.Request, st stamp.Store, cache *blueprintCache, en
 	if _, _, err := bp.ResolvePlan(t.Spec.Plan); err != nil {
 		return stamp.Errorf(stamp.EUNPROCESSABLE, "%s does not fit tenant %s: %s", b.Ref(), t.Name, stamp.ErrorMessage(err))
 	}
-	// Parameters the version no longer declares are left aside (the
-	// tenant keeps them for a move back); those it declares must fit.
-	params := map[string]string{}
-	for k, v := range t.Spec.Params {
-		if _, ok := bp.Parameters[k]; ok {
-			params[k] = v
-		}
-	}
-	if _, err := bp.ResolveParams(params); err != nil {
+	if _, err := bp.TenantParams(t.Spec.Params); err != nil {
 		return stamp.Errorf(stamp.EUNPROCESSABLE, "%s does not fit tenant %s: %s", b.Ref(), t.Name, stamp.ErrorMessage(err))
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/blueprint"
 )
 
 // Counters reads the cumulative requests and 5xx answers the router gave
@@ -393,9 +394,16 @@ func (rd *round) roll() []*stamp.Tenant {
 				rd.setTenant(i, stamp.ReleaseTenantUpgraded, "it was on %s already", r.Spec.Version)
 			case t.Upgrading() || t.Spec.Version != t.Status.Version:
 				// busy with another move: later
+			case downgrade(t, &r.Spec):
+				// Moved past the release's version since it was created.
+				rd.setTenant(i, stamp.ReleaseTenantSkipped, "%s", downgradeReason(t.Spec.Version, r.Spec.Version))
 			default:
 				rt.From, rt.StartedAt, rt.Generation = t.Status.Version, rd.now, t.Generation+1
-				rd.setTenant(i, stamp.ReleaseTenantUpgrading, "from %s", rt.From)
+				if blueprint.CompareVersions(r.Spec.Version, rt.From) < 0 {
+					rd.setTenant(i, stamp.ReleaseTenantUpgrading, "from %s, a downgrade", rt.From)
+				} else {
+					rd.setTenant(i, stamp.ReleaseTenantUpgrading, "from %s", rt.From)
+				}
 				moves = append(moves, rd.moveTo(t, r.Spec.Version, rt.Generation))
 				moving++
 			}
