@@ -61,6 +61,10 @@ func handleReleaseCreate(st stamp.Store, cache *blueprintCache, engines map[stri
 			writeError(w, r, fmt.Errorf("get blueprint %s@%s: %w", spec.Blueprint, spec.Version, err))
 			return
 		}
+		if err := notYanked(b); err != nil {
+			writeError(w, r, err)
+			return
+		}
 		// One release of a blueprint at a time, across servers: the check
 		// and the create run under a store lease on the blueprint.
 		unlock, err := lockBlueprint(ctx, st, spec.Blueprint)

@@ -22,9 +22,9 @@ type PinTenantRequest struct {
 
 // handleTenantUpgrade moves a tenant to another version of its blueprint:
 // a new generation whose spec names it; the reconciler upgrades the tenant
-// blue/green. The version must exist, suit the tenant's plan, parameters
-// and the server's engines, and agree with a pin; a tenant that is
-// upgrading already is refused until that move ends.
+// blue/green. The version must exist, not be yanked, suit the tenant's
+// plan, parameters and the server's engines, and agree with a pin; a
+// tenant that is upgrading already is refused until that move ends.
 func handleTenantUpgrade(st stamp.Store, cache *blueprintCache, engines map[string]bool, clock stamp.Clock, enqueue func(string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decode[UpgradeTenantRequest](r)
@@ -51,6 +51,9 @@ func handleTenantUpgrade(st stamp.Store, cache *blueprintCache, engines map[stri
 			}
 			if err != nil {
 				return false, fmt.Errorf("get blueprint %s@%s: %w", t.Spec.Blueprint, req.Version, err)
+			}
+			if err := notYanked(b); err != nil {
+				return false, err
 			}
 			if err := checkVersionFits(r, st, cache, engines, b, t); err != nil {
 				return false, err
