@@ -17,6 +17,10 @@ const (
 	// names the instance and the address.
 	EventTenantExposed   = "tenant.exposed"
 	EventBlueprintPushed = "blueprint.pushed"
+	// EventBlueprintYanked and EventBlueprintUnyanked: Message names the
+	// version, the reason and the tenants still on it.
+	EventBlueprintYanked   = "blueprint.yanked"
+	EventBlueprintUnyanked = "blueprint.unyanked"
 
 	EventTenantUpgradeRequested = "tenant.upgrade-requested" // the spec names another version
 	EventTenantPinned           = "tenant.pinned"            // Message names the version, empty when unpinned

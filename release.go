@@ -63,6 +63,9 @@ type ReleaseSpec struct {
 	MaxErrorRate float64 `json:"maxErrorRate"`
 	// OnFailure is OnFailureRollback or OnFailurePause.
 	OnFailure string `json:"onFailure"`
+	// AllowDowngrade lets the release move tenants on a newer version
+	// back to its own; without it they are skipped.
+	AllowDowngrade bool `json:"allowDowngrade,omitempty"`
 	// Paused and Aborted are an operator's requests.
 	Paused  bool `json:"paused,omitempty"`
 	Aborted bool `json:"aborted,omitempty"`

@@ -20,6 +20,13 @@ type Store interface {
 	// ListBundles returns every bundle without content, ordered by name and
 	// creation time.
 	ListBundles(ctx context.Context) ([]*Bundle, error)
+	// SetYanked yanks name@version (yanked true: Yanked set, YankedAt the
+	// store's time, YankReason reason) or unyanks it (false: all three
+	// cleared, reason ignored). Only when that changes the bundle are the
+	// events appended, in the same transaction (as UpdateTenant does). It
+	// returns the bundle as it is now, without content, and whether it
+	// changed; a missing bundle is ENOTFOUND.
+	SetYanked(ctx context.Context, name, version string, yanked bool, reason string, events ...*Event) (*Bundle, bool, error)
 
 	// CreateTenant stores a new tenant, setting ResourceVersion and the
 	// timestamps on t. A tenant of that name already existing is ECONFLICT.

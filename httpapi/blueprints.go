@@ -14,11 +14,13 @@ import (
 	"github.com/stamphq/stamp/bundle"
 )
 
-// BundleDetail is a bundle as `stamp blueprint show` sees it: its metadata
-// and the text of its stamp.yaml.
+// BundleDetail is a bundle as `stamp blueprint show` sees it: its metadata,
+// the text of its stamp.yaml and the tenants on it (running it, or moving
+// to or from it), sorted.
 type BundleDetail struct {
 	stamp.Bundle
-	Blueprint string `json:"blueprint"`
+	Blueprint string   `json:"blueprint"`
+	Tenants   []string `json:"tenants"`
 }
 
 // PushResult answers a push: the bundle stored, and notes on what of its
@@ -145,7 +147,7 @@ type bundleList struct {
 }
 
 // handleBlueprintGet returns one bundle with its stamp.yaml; without a
-// version in the path, the latest version.
+// version in the path, the latest version (the highest not yanked).
 func handleBlueprintGet(st stamp.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, err := findBundle(r.Context(), st, r.PathValue("name"), r.PathValue("version"))
@@ -158,12 +160,19 @@ func handleBlueprintGet(st stamp.Store) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		encode(w, r, http.StatusOK, BundleDetail{Bundle: *b, Blueprint: string(data)})
+		tenants, err := tenantsOn(r.Context(), st, b.Name, b.Version)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		encode(w, r, http.StatusOK, BundleDetail{Bundle: *b, Blueprint: string(data), Tenants: nonNil(tenants)})
 	})
 }
 
-// findBundle returns name@version, or the latest version of name when
-// version is empty. Its ENOTFOUND names the versions that do exist.
+// findBundle returns name@version, yanked or not, or when version is
+// empty the latest version of name: the highest by semantic version that
+// is not yanked (ECONFLICT when every one is). Its ENOTFOUND names the
+// versions that do exist.
 func findBundle(ctx context.Context, st stamp.Store, name, version string) (*stamp.Bundle, error) {
 	if version != "" {
 		b, err := st.GetBundle(ctx, name, version)
@@ -188,12 +197,18 @@ func findBundle(ctx context.Context, st stamp.Store, name, version string) (*sta
 		return nil, stamp.Errorf(stamp.ENOTFOUND, "blueprint %q does not exist", name)
 	}
 	slices.SortFunc(versions, func(a, b *stamp.Bundle) int { return blueprint.CompareVersions(a.Version, b.Version) })
-	if version == "" {
-		return versions[len(versions)-1], nil
-	}
 	names := make([]string, len(versions))
 	for i, b := range versions {
 		names[i] = b.Version
+	}
+	if version == "" {
+		for _, b := range slices.Backward(versions) {
+			if !b.Yanked {
+				return b, nil
+			}
+		}
+		return nil, stamp.Errorf(stamp.ECONFLICT, "every version of blueprint %s is yanked (%s); name one, or unyank one with `stamp blueprint unyank %s@VERSION`",
+			name, strings.Join(names, ", "), name)
 	}
 	return nil, stamp.Errorf(stamp.ENOTFOUND, "blueprint %s@%s does not exist (versions: %s)", name, version, strings.Join(names, ", "))
 }

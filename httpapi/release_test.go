@@ -219,7 +219,7 @@ func TestUpgradeTenant(t *testing.T) {
 	want := []string{
 		`tenant.created gen=1 "ledger@1.0.0 plan starter"`,
 		`tenant.upgrade-requested gen=2 "version 1.0.0 to 1.1.0"`,
-		`tenant.upgrade-requested gen=3 "version 1.1.0 to 1.0.0"`,
+		`tenant.upgrade-requested gen=3 "downgrading from 1.1.0 to 1.0.0"`,
 	}
 	if got := env.eventTypes(t, stamp.EventFilter{Tenant: "acme"}); !slices.Equal(got, want) {
 		t.Errorf("events of acme:\ngot  %q\nwant %q", got, want)

@@ -23,6 +23,9 @@ type CreateReleaseRequest struct {
 	Soak         *stamp.Duration   `json:"soak,omitempty"`
 	MaxErrorRate *float64          `json:"maxErrorRate,omitempty"`
 	OnFailure    string            `json:"onFailure,omitempty"`
+	// AllowDowngrade lets the release move tenants on a newer version
+	// back to its own; without it they are skipped, saying so.
+	AllowDowngrade bool `json:"allowDowngrade,omitempty"`
 }
 
 // SkipRequest is the body of POST /v1/releases/{id}/tenants/{name}/skip.
@@ -56,6 +59,10 @@ func handleReleaseCreate(st stamp.Store, cache *blueprintCache, engines map[stri
 		}
 		if err != nil {
 			writeError(w, r, fmt.Errorf("get blueprint %s@%s: %w", spec.Blueprint, spec.Version, err))
+			return
+		}
+		if err := notYanked(b); err != nil {
+			writeError(w, r, err)
 			return
 		}
 		// One release of a blueprint at a time, across servers: the check
@@ -104,6 +111,7 @@ func releaseSpec(req CreateReleaseRequest) (*stamp.ReleaseSpec, error) {
 	spec := &stamp.ReleaseSpec{
 		Blueprint: req.Blueprint, Version: req.Version, Channel: req.Channel, Selector: req.Selector,
 		Waves: req.Waves, MaxParallel: req.MaxParallel, Soak: stamp.Duration(30 * time.Second), MaxErrorRate: 0.01, OnFailure: req.OnFailure,
+		AllowDowngrade: req.AllowDowngrade,
 	}
 	switch {
 	case spec.Blueprint == "":

@@ -22,6 +22,8 @@ func addRoutes(mux *http.ServeMux, cfg Config, cache *blueprintCache) {
 	mux.Handle("GET /v1/blueprints", auth(handleBlueprintList(st)))
 	mux.Handle("GET /v1/blueprints/{name}", auth(handleBlueprintGet(st)))
 	mux.Handle("GET /v1/blueprints/{name}/{version}", auth(handleBlueprintGet(st)))
+	mux.Handle("POST /v1/blueprints/{name}/{version}/yank", auth(jsonBody(handleBlueprintYank(st, cfg.Clock, true))))
+	mux.Handle("DELETE /v1/blueprints/{name}/{version}/yank", auth(handleBlueprintYank(st, cfg.Clock, false)))
 
 	mux.Handle("POST /v1/tenants", auth(jsonBody(handleTenantCreate(st, cache, cfg.Engines, cfg.Clock, cfg.Enqueue))))
 	mux.Handle("GET /v1/tenants", auth(handleTenantList(st)))

@@ -13,7 +13,7 @@ import (
 )
 
 // CreateTenantRequest is the body of POST /v1/tenants. Version defaults to
-// the latest pushed version and Plan to the blueprint's default plan.
+// the latest version (the highest not yanked) and Plan to the blueprint's default plan.
 type CreateTenantRequest struct {
 	Name      string            `json:"name"`
 	Blueprint string            `json:"blueprint"`
@@ -49,6 +49,9 @@ func handleTenantCreate(st stamp.Store, cache *blueprintCache, engines map[strin
 			return
 		}
 		b, err := findBundle(r.Context(), st, req.Blueprint, req.Version)
+		if err == nil {
+			err = notYanked(b)
+		}
 		if err != nil {
 			writeError(w, r, err)
 			return

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/blueprint"
 )
 
 // UpgradeTenantRequest is the body of POST /v1/tenants/{name}/upgrade.
@@ -21,9 +22,9 @@ type PinTenantRequest struct {
 
 // handleTenantUpgrade moves a tenant to another version of its blueprint:
 // a new generation whose spec names it; the reconciler upgrades the tenant
-// blue/green. The version must exist, suit the tenant's plan, parameters
-// and the server's engines, and agree with a pin; a tenant that is
-// upgrading already is refused until that move ends.
+// blue/green. The version must exist, not be yanked, suit the tenant's
+// plan, parameters and the server's engines, and agree with a pin; a
+// tenant that is upgrading already is refused until that move ends.
 func handleTenantUpgrade(st stamp.Store, cache *blueprintCache, engines map[string]bool, clock stamp.Clock, enqueue func(string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decode[UpgradeTenantRequest](r)
@@ -51,10 +52,16 @@ func handleTenantUpgrade(st stamp.Store, cache *blueprintCache, engines map[stri
 			if err != nil {
 				return false, fmt.Errorf("get blueprint %s@%s: %w", t.Spec.Blueprint, req.Version, err)
 			}
+			if err := notYanked(b); err != nil {
+				return false, err
+			}
 			if err := checkVersionFits(r, st, cache, engines, b, t); err != nil {
 				return false, err
 			}
 			ev.Message = fmt.Sprintf("version %s to %s", t.Spec.Version, req.Version)
+			if blueprint.CompareVersions(req.Version, t.Spec.Version) < 0 {
+				ev.Message = fmt.Sprintf("downgrading from %s to %s", t.Spec.Version, req.Version)
+			}
 			t.Spec.Version = req.Version
 			return true, nil
 		})
@@ -94,15 +101,7 @@ func checkVersionFits(r *http.Request, st stamp.Store, cache *blueprintCache, en
 	if _, _, err := bp.ResolvePlan(t.Spec.Plan); err != nil {
 		return stamp.Errorf(stamp.EUNPROCESSABLE, "%s does not fit tenant %s: %s", b.Ref(), t.Name, stamp.ErrorMessage(err))
 	}
-	// Parameters the version no longer declares are left aside (the
-	// tenant keeps them for a move back); those it declares must fit.
-	params := map[string]string{}
-	for k, v := range t.Spec.Params {
-		if _, ok := bp.Parameters[k]; ok {
-			params[k] = v
-		}
-	}
-	if _, err := bp.ResolveParams(params); err != nil {
+	if _, err := bp.TenantParams(t.Spec.Params); err != nil {
 		return stamp.Errorf(stamp.EUNPROCESSABLE, "%s does not fit tenant %s: %s", b.Ref(), t.Name, stamp.ErrorMessage(err))
 	}
 	return nil

@@ -93,6 +93,14 @@ func (s *timedStore) ListBundles(ctx context.Context) ([]*stamp.Bundle, error) {
 	return v, err
 }
 
+// SetYanked times stamp.Store.SetYanked.
+func (s *timedStore) SetYanked(ctx context.Context, name, version string, yanked bool, reason string, events ...*stamp.Event) (*stamp.Bundle, bool, error) {
+	start := time.Now()
+	b, changed, err := s.Store.SetYanked(ctx, name, version, yanked, reason, events...)
+	s.observe("SetYanked", start, err)
+	return b, changed, err
+}
+
 // CreateTenant times stamp.Store.CreateTenant.
 func (s *timedStore) CreateTenant(ctx context.Context, t *stamp.Tenant) error {
 	start := time.Now()

@@ -39,11 +39,12 @@ func (p *pass) secretParams(have, missing map[string]string) error {
 	return nil
 }
 
-// withSecretParams returns the spec's parameters with the values of the
-// secret ones, from the tenant's secrets, added: a copy, so that the
-// values never reach the spec, which is stored in clear.
+// withSecretParams returns the parameters the pass renders with (the
+// spec's, with this version's defaults) plus the values of the secret
+// ones, from the tenant's secrets: a copy, so that the values never
+// reach the spec, which is stored in clear.
 func (p *pass) withSecretParams(secrets map[string]string) map[string]string {
-	params := maps.Clone(p.t.Spec.Params)
+	params := maps.Clone(p.in.Params)
 	if params == nil {
 		params = map[string]string{}
 	}

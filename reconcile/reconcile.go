@@ -716,11 +716,17 @@ func (p *pass) load(ctx context.Context) error {
 		return err
 	}
 	p.bp, p.ref = bp, ref
+	// The spec's parameters may have been set for another version: this
+	// one's defaults fill what the tenant never set.
+	params, err := bp.TenantParams(p.t.Spec.Params)
+	if err != nil {
+		return terminal("%s does not fit tenant %s: %s", bp.Ref(), p.t.Name, stamp.ErrorMessage(err))
+	}
 	p.in = blueprint.RenderInput{
 		Tenant:       p.t.Name,
 		Bundle:       ref,
 		Plan:         p.t.Spec.Plan,
-		Params:       p.t.Spec.Params,
+		Params:       params,
 		Secrets:      map[string]string{},
 		DatabaseURLs: map[string]string{},
 	}

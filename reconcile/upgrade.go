@@ -25,6 +25,24 @@ func isUpgrade(steps []string) bool {
 	return false
 }
 
+// moveKind is "downgrade" for a move to an older version, else "upgrade".
+func moveKind(from, to string) string {
+	if blueprint.CompareVersions(to, from) < 0 {
+		return "downgrade"
+	}
+	return "upgrade"
+}
+
+// moveMessage describes a move in an event: "from X to Y" for an upgrade,
+// which the event's type names, and "<downgrade> from X to Y" for a
+// downgrade, so that no one reads a move back as an upgrade.
+func moveMessage(downgrade string, u *stamp.Upgrade) string {
+	if moveKind(u.From, u.To) == "downgrade" {
+		return fmt.Sprintf("%s from %s to %s", downgrade, u.FromRevision(), u.ToRevision())
+	}
+	return fmt.Sprintf("from %s to %s", u.FromRevision(), u.ToRevision())
+}
+
 // beginUpgrade records the start of the move Plan chose (nextUpgrade).
 func (p *pass) beginUpgrade(ctx context.Context) error {
 	// A tenant made before tenants had users of their own gets one
@@ -40,7 +58,7 @@ func (p *pass) beginUpgrade(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return p.event(ctx, &stamp.Event{Type: stamp.EventTenantUpgrading, Message: fmt.Sprintf("from %s to %s", u.FromRevision(), u.ToRevision())})
+	return p.event(ctx, &stamp.Event{Type: stamp.EventTenantUpgrading, Message: moveMessage("downgrading", u)})
 }
 
 // check makes sure the serving version is healthy before anything
@@ -217,7 +235,7 @@ func (p *pass) retire(ctx context.Context) error {
 		st.Upgrade.Migrating = false
 	},
 		&stamp.Event{Type: stamp.EventStep, Step: stamp.StepRetire, Status: stamp.StatusOK, QueuedAt: p.queued, StartedAt: started, FinishedAt: now},
-		&stamp.Event{Type: stamp.EventTenantUpgraded, Message: fmt.Sprintf("from %s to %s", u.FromRevision(), u.ToRevision())})
+		&stamp.Event{Type: stamp.EventTenantUpgraded, Message: moveMessage("downgraded", u)})
 	if err != nil {
 		return err
 	}
@@ -339,7 +357,7 @@ func (p *pass) rollback(ctx context.Context) error {
 		st.ObservedGeneration = p.t.Generation
 		st.Upgrade.Result, st.Upgrade.FinishedAt = stamp.UpgradeRolledBack, now
 	}, &stamp.Event{Type: stamp.EventTenantRolledBack, Step: u.FailedStep, Status: stamp.StatusFailed,
-		Message: fmt.Sprintf("upgrade from %s to %s failed at %s and was undone; %s serves: %s", u.FromRevision(), u.ToRevision(), u.FailedStep, u.FromRevision(), u.Message)})
+		Message: fmt.Sprintf("%s from %s to %s failed at %s and was undone; %s serves: %s", moveKind(u.From, u.To), u.FromRevision(), u.ToRevision(), u.FailedStep, u.FromRevision(), u.Message)})
 	if err != nil {
 		return err
 	}

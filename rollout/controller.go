@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/blueprint"
 )
 
 // Counters reads the cumulative requests and 5xx answers the router gave
@@ -146,6 +147,7 @@ type round struct {
 	events  []*stamp.Event
 	now     time.Time
 	changed bool
+	yank    *bool // whether the release's version is yanked, once read
 }
 
 // tenant returns tenant name as the store has it now, or nil if it is
@@ -393,9 +395,19 @@ func (rd *round) roll() []*stamp.Tenant {
 				rd.setTenant(i, stamp.ReleaseTenantUpgraded, "it was on %s already", r.Spec.Version)
 			case t.Upgrading() || t.Spec.Version != t.Status.Version:
 				// busy with another move: later
+			case downgrade(t, &r.Spec):
+				// Moved past the release's version since it was created.
+				rd.setTenant(i, stamp.ReleaseTenantSkipped, "%s", downgradeReason(t.Spec.Version, r.Spec.Version))
+			case rd.yanked():
+				rd.pauseYanked()
+				return moves
 			default:
 				rt.From, rt.StartedAt, rt.Generation = t.Status.Version, rd.now, t.Generation+1
-				rd.setTenant(i, stamp.ReleaseTenantUpgrading, "from %s", rt.From)
+				if blueprint.CompareVersions(r.Spec.Version, rt.From) < 0 {
+					rd.setTenant(i, stamp.ReleaseTenantUpgrading, "from %s, a downgrade", rt.From)
+				} else {
+					rd.setTenant(i, stamp.ReleaseTenantUpgrading, "from %s", rt.From)
+				}
 				moves = append(moves, rd.moveTo(t, r.Spec.Version, rt.Generation))
 				moving++
 			}
@@ -411,6 +423,34 @@ func (rd *round) roll() []*stamp.Tenant {
 	}
 	rd.finish(stamp.ReleaseSucceeded, stamp.EventReleaseSucceeded, "every wave passed its gate")
 	return moves
+}
+
+// yanked reports whether the release's version was yanked since the
+// release was created, reading it once a round. A store error is kept in
+// rd.err and reads as yanked, so that nothing moves on a guess.
+func (rd *round) yanked() bool {
+	if rd.yank == nil {
+		b, err := rd.c.cfg.Store.GetBundle(rd.ctx, rd.r.Spec.Blueprint, rd.r.Spec.Version)
+		if err != nil {
+			if rd.err == nil {
+				rd.err = fmt.Errorf("get blueprint %s@%s: %w", rd.r.Spec.Blueprint, rd.r.Spec.Version, err)
+			}
+			return true
+		}
+		rd.yank = &b.Yanked
+	}
+	return *rd.yank
+}
+
+// pauseYanked pauses the release because its version was yanked: it
+// moves no further tenant to it until an operator unyanks the version and
+// resumes the release, or aborts it.
+func (rd *round) pauseYanked() {
+	r := rd.r
+	msg := fmt.Sprintf("%s@%s was yanked, so no further tenant moves to it; unyank it and resume the release, or abort it",
+		r.Spec.Blueprint, r.Spec.Version)
+	r.Spec.Paused, r.Status.State, r.Status.Message, rd.changed = true, stamp.ReleasePaused, msg, true
+	rd.event(stamp.EventReleasePaused, "", "", "%s", msg)
 }
 
 // moveTo returns t with its spec naming version at generation gen.

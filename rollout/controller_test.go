@@ -43,6 +43,12 @@ func newFixture(t *testing.T, names ...string) *fixture {
 		Enqueue:  func(name string) { f.woken = append(f.woken, name) },
 		Counters: func(tenant string) (uint64, uint64) { c := f.counters[tenant]; return c[0], c[1] },
 	})
+	for _, v := range []string{"1.0.0", "2.0.0", "3.0.0"} {
+		b := &stamp.Bundle{Name: "ledger", Version: v, Digest: "sha256:" + v, Size: 1, Content: []byte(v)}
+		if err := st.CreateBundle(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, name := range names {
 		tn := serving(name, "1.0.0")
 		tn.Generation, tn.Status.ObservedGeneration = 1, 1

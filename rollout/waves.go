@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/blueprint"
 )
 
 // ParseWave reads one wave as the CLI writes it: "N" (N tenants), "N%"
@@ -107,9 +108,9 @@ func ValidateWave(w stamp.Wave) error {
 
 // Target picks the tenants of tenants that spec targets and splits them
 // into waves. Tenants of the blueprint, channel and selector that are on
-// the version already are left out; those pinned to another version or
-// being deleted are listed as skipped with the reason, and so are those
-// no wave reaches. fits, if not nil, says why a tenant cannot run the
+// the version already are left out; those pinned to another version,
+// being deleted or on a newer version (unless spec.AllowDowngrade) are
+// listed as skipped with the reason, and so are those no wave reaches. fits, if not nil, says why a tenant cannot run the
 // version (a plan or parameter the version lacks), or nil.
 func Target(tenants []*stamp.Tenant, spec *stamp.ReleaseSpec, fits func(*stamp.Tenant) error) []stamp.ReleaseTenant {
 	var out, skipped []stamp.ReleaseTenant
@@ -133,6 +134,8 @@ func Target(tenants []*stamp.Tenant, spec *stamp.ReleaseSpec, fits func(*stamp.T
 			skip("the tenant is being deleted")
 		case t.Spec.Pin != "" && t.Spec.Pin != spec.Version:
 			skip("pinned to version %s", t.Spec.Pin)
+		case downgrade(t, spec):
+			skip("%s", downgradeReason(t.Spec.Version, spec.Version))
 		default:
 			if fits != nil {
 				if err := fits(t); err != nil {
@@ -187,4 +190,16 @@ func matches(t *stamp.Tenant, sel map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// downgrade reports whether moving t to spec's version would take it back
+// to an older version than its spec names, which spec does not allow.
+func downgrade(t *stamp.Tenant, spec *stamp.ReleaseSpec) bool {
+	return !spec.AllowDowngrade && blueprint.CompareVersions(spec.Version, t.Spec.Version) < 0
+}
+
+// downgradeReason says why a tenant on version is left out of a release
+// of the older target.
+func downgradeReason(version, target string) string {
+	return fmt.Sprintf("it is on %s, newer than %s: a release moves no tenant back unless it allows downgrades (--allow-downgrade)", version, target)
 }

@@ -19,6 +19,8 @@ func newBlueprintCmd(g *globals) *cobra.Command {
 		Short:   "Lint, push and inspect blueprints",
 	}
 	cmd.AddCommand(
+		newBlueprintYankCmd(g, true),
+		newBlueprintYankCmd(g, false),
 		&cobra.Command{
 			Use:   "lint DIR",
 			Short: "Check a blueprint directory's stamp.yaml",
@@ -55,16 +57,20 @@ func newBlueprintCmd(g *globals) *cobra.Command {
 					return err
 				}
 				return p.print(bundles, func(w *tabwriter.Writer) {
-					row(w, "NAME", "VERSION", "DIGEST", "SIZE", "AGE")
+					row(w, "NAME", "VERSION", "DIGEST", "SIZE", "AGE", "YANKED")
 					for _, b := range bundles {
-						row(w, b.Name, b.Version, shortDigest(b.Digest), size(b.Size), age(b.CreatedAt))
+						yanked := "-"
+						if b.Yanked {
+							yanked = "yanked " + age(b.YankedAt) + " ago"
+						}
+						row(w, b.Name, b.Version, shortDigest(b.Digest), size(b.Size), age(b.CreatedAt), yanked)
 					}
 				})
 			},
 		},
 		&cobra.Command{
 			Use:   "show NAME[@VERSION]",
-			Short: "Show a blueprint version (the latest if none is given)",
+			Short: "Show a blueprint version (the latest not yanked if none is given) and the tenants on it",
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				c, p, err := g.reader()
@@ -78,6 +84,11 @@ func newBlueprintCmd(g *globals) *cobra.Command {
 				}
 				return p.print(b, func(w *tabwriter.Writer) {
 					fmt.Fprintf(w, "# %s@%s  %s  %s\n", b.Name, b.Version, b.Digest, size(b.Size))
+					if b.Yanked {
+						fmt.Fprintf(w, "# yanked %s ago%s: no new tenant, upgrade or release takes it (undo: stamp blueprint unyank %s@%s)\n",
+							age(b.YankedAt), because(b.YankReason), b.Name, b.Version)
+					}
+					fmt.Fprintf(w, "# %d tenant(s) on it%s\n", len(b.Tenants), listed(b.Tenants))
 					fmt.Fprint(w, b.Blueprint)
 				})
 			},

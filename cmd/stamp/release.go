@@ -38,6 +38,7 @@ func newReleaseCreateCmd(g *globals) *cobra.Command {
 		soak        time.Duration
 		maxErrors   float64
 		onFailure   string
+		downgrade   bool
 		wait        bool
 	)
 	cmd := &cobra.Command{
@@ -51,7 +52,10 @@ router 5xx rate at most --max-error-rate; a failed tenant or gate rolls back
 every tenant the release upgraded (--on-failure rollback) or pauses it.
 
 Waves (--waves, comma-separated): N tenants, N% of the release's tenants
-(cumulative), key=value[&key=value] (a label selector) or name[+name...].`,
+(cumulative), key=value[&key=value] (a label selector) or name[+name...].
+
+A release never moves a tenant back: tenants on a newer version than
+VERSION are listed as skipped, saying so, unless --allow-downgrade.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
@@ -59,7 +63,7 @@ Waves (--waves, comma-separated): N tenants, N% of the release's tenants
 				return err
 			}
 			req := httpapi.CreateReleaseRequest{Channel: channel, MaxParallel: maxParallel, OnFailure: onFailure,
-				Soak: ptr(stamp.Duration(soak)), MaxErrorRate: &maxErrors}
+				Soak: ptr(stamp.Duration(soak)), MaxErrorRate: &maxErrors, AllowDowngrade: downgrade}
 			req.Blueprint, req.Version = splitRef(args[0])
 			if req.Version == "" {
 				return fmt.Errorf("%q: name the version to release, as BLUEPRINT@VERSION", args[0])
@@ -94,6 +98,7 @@ Waves (--waves, comma-separated): N tenants, N% of the release's tenants
 	f.DurationVar(&soak, "soak", 30*time.Second, "how long a wave must stay healthy before the next starts")
 	f.Float64Var(&maxErrors, "max-error-rate", 0.01, "highest share of 5xx answers a wave may get while it soaks")
 	f.StringVar(&onFailure, "on-failure", stamp.OnFailureRollback, "what a failed gate does: rollback or pause")
+	f.BoolVar(&downgrade, "allow-downgrade", false, "also move tenants on a newer version back to this one")
 	f.BoolVarP(&wait, "wait", "w", false, "watch the release until it ends")
 	return cmd
 }
@@ -231,7 +236,11 @@ func summary(r *stamp.Release) string {
 
 // writeBars draws a progress bar per wave.
 func writeBars(b *strings.Builder, r *stamp.Release) {
-	fmt.Fprintf(b, "%s %s@%s: %s\n", r.ID, r.Spec.Blueprint, r.Spec.Version, r.Status.State)
+	downgrades := ""
+	if r.Spec.AllowDowngrade {
+		downgrades = " (downgrades allowed)"
+	}
+	fmt.Fprintf(b, "%s %s@%s%s: %s\n", r.ID, r.Spec.Blueprint, r.Spec.Version, downgrades, r.Status.State)
 	const width = 30
 	for w, wave := range r.Spec.Waves {
 		done, total := progress(r, w)

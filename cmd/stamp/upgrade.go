@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/blueprint"
 	"github.com/stamphq/stamp/httpapi"
 )
 
@@ -20,7 +21,7 @@ func newTenantUpgradeCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "upgrade NAME --to VERSION",
-		Short: "Move a tenant to another version blue/green, and wait until it serves it or was rolled back",
+		Short: "Move a tenant to another version (newer or older) blue/green, and wait until it serves it or was rolled back",
 		Long: `Upgrade moves a tenant to another version of its blueprint without downtime:
 its databases are snapshotted, the new version's migrate hook runs, the new
 instances start beside the old ones, and the route switches once they are
@@ -43,7 +44,11 @@ that upgrade's snapshot instead of migrating.`,
 				fmt.Fprintf(g.stdout, "tenant %s already runs %s\n", t.Name, to)
 				return nil
 			}
-			fmt.Fprintf(g.stdout, "tenant %s: upgrading to %s (generation %d)\n", t.Name, to, t.Generation)
+			verb := "upgrading"
+			if downgrading(t) {
+				verb = "downgrading"
+			}
+			fmt.Fprintf(g.stdout, "tenant %s: %s from %s to %s (generation %d)\n", t.Name, verb, orDash(t.Status.Version), to, t.Generation)
 			if noWait {
 				return nil
 			}
@@ -68,7 +73,11 @@ func waitUpgraded(ctx context.Context, c *httpapi.Client, t *stamp.Tenant, stdou
 		case stamp.EventStep, stamp.EventRetry:
 			printStep(e, stdout, stderr)
 		case stamp.EventTenantUpgraded:
-			fmt.Fprintf(stdout, "upgraded: %s\n", e.Message)
+			if downgrading(t) {
+				fmt.Fprintln(stdout, e.Message) // "downgraded from X to Y"
+			} else {
+				fmt.Fprintf(stdout, "upgraded: %s\n", e.Message)
+			}
 			return true, nil
 		case stamp.EventTenantRolledBack:
 			fmt.Fprintf(stderr, "tenant %s: %s\n", t.Name, e.Message)
@@ -86,6 +95,12 @@ func waitUpgraded(ctx context.Context, c *httpapi.Client, t *stamp.Tenant, stdou
 		return fmt.Errorf("tenant %s is not upgraded after waiting: %w (it goes on in the background; see `stamp tenant get %s`)", t.Name, ctx.Err(), t.Name)
 	}
 	return err
+}
+
+// downgrading reports whether t, as the upgrade request returned it, is
+// moving to an older version than the one it serves.
+func downgrading(t *stamp.Tenant) bool {
+	return t.Status.Version != "" && blueprint.CompareVersions(t.Spec.Version, t.Status.Version) < 0
 }
 
 func newTenantPinCmd(g *globals) *cobra.Command {

@@ -5,12 +5,18 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/stamphq/stamp"
 )
 
 // bundleColumns are the columns of a bundle without its content.
 const bundleColumns = `name, version, digest, size, description, created_at`
+
+// selectBundles reads bundles without content, with their yank if any
+// (scanBundle reads its rows).
+const selectBundles = `SELECT b.name, b.version, b.digest, b.size, b.description, b.created_at, y.yanked_at, y.reason
+	FROM bundles b LEFT JOIN bundle_yanks y ON y.name = b.name AND y.version = b.version`
 
 // CreateBundle stores b (Content included) and sets CreatedAt. If
 // name@version already exists with the same digest it does nothing and
@@ -45,7 +51,7 @@ func (s *Store) CreateBundle(ctx context.Context, b *stamp.Bundle) error {
 
 // GetBundle returns name@version without its content, or ENOTFOUND.
 func (s *Store) GetBundle(ctx context.Context, name, version string) (*stamp.Bundle, error) {
-	b, err := scanBundle(s.read.QueryRowContext(ctx, `SELECT `+bundleColumns+` FROM bundles WHERE name = ? AND version = ?`, name, version))
+	b, err := scanBundle(s.read.QueryRowContext(ctx, selectBundles+` WHERE b.name = ? AND b.version = ?`, name, version))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, stamp.Errorf(stamp.ENOTFOUND, "blueprint %s@%s does not exist", name, version)
 	}
@@ -58,7 +64,7 @@ func (s *Store) GetBundle(ctx context.Context, name, version string) (*stamp.Bun
 // ListBundles returns every bundle without content, ordered by name and
 // creation time (then by order of creation, for equal times).
 func (s *Store) ListBundles(ctx context.Context) ([]*stamp.Bundle, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+bundleColumns+` FROM bundles ORDER BY name, created_at, rowid`)
+	rows, err := s.read.QueryContext(ctx, selectBundles+` ORDER BY b.name, b.created_at, b.rowid`)
 	if err != nil {
 		return nil, fmt.Errorf("list blueprints: %w", err)
 	}
@@ -90,13 +96,57 @@ func (s *Store) BundleContent(ctx context.Context, digest string) ([]byte, error
 	return content, nil
 }
 
+// SetYanked yanks name@version or unyanks it, appending events with the
+// change; see stamp.Store.
+func (s *Store) SetYanked(ctx context.Context, name, version string, yanked bool, reason string, events ...*stamp.Event) (*stamp.Bundle, bool, error) {
+	at := now()
+	var b *stamp.Bundle
+	var seqs []int64
+	changed := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		b, err = scanBundle(tx.QueryRowContext(ctx, selectBundles+` WHERE b.name = ? AND b.version = ?`, name, version))
+		if errors.Is(err, sql.ErrNoRows) {
+			return stamp.Errorf(stamp.ENOTFOUND, "blueprint %s@%s does not exist", name, version)
+		}
+		if err != nil || b.Yanked == yanked {
+			return err
+		}
+		if yanked {
+			_, err = tx.ExecContext(ctx, `INSERT INTO bundle_yanks (name, version, yanked_at, reason) VALUES (?, ?, ?, ?)`, name, version, nanos(at), reason)
+			b.Yanked, b.YankedAt, b.YankReason = true, at, reason
+		} else {
+			_, err = tx.ExecContext(ctx, `DELETE FROM bundle_yanks WHERE name = ? AND version = ?`, name, version)
+			b.Yanked, b.YankedAt, b.YankReason = false, time.Time{}, ""
+		}
+		if err != nil {
+			return err
+		}
+		changed = true
+		seqs, err = insertEvents(ctx, tx, at, events)
+		return err
+	})
+	if err != nil {
+		return nil, false, wrap(err, "set yank of blueprint %s@%s", name, version)
+	}
+	if changed {
+		numberEvents(events, seqs, at)
+	}
+	return b, changed, nil
+}
+
 func scanBundle(sc scanner) (*stamp.Bundle, error) {
 	var b stamp.Bundle
 	var createdAt int64
-	if err := sc.Scan(&b.Name, &b.Version, &b.Digest, &b.Size, &b.Description, &createdAt); err != nil {
+	var yankedAt sql.NullInt64
+	var reason sql.NullString
+	if err := sc.Scan(&b.Name, &b.Version, &b.Digest, &b.Size, &b.Description, &createdAt, &yankedAt, &reason); err != nil {
 		return nil, err
 	}
 	b.CreatedAt = fromNanos(createdAt)
+	if yankedAt.Valid {
+		b.Yanked, b.YankedAt, b.YankReason = true, fromNanos(yankedAt.Int64), reason.String
+	}
 	return &b, nil
 }
 

@@ -137,7 +137,7 @@ func TestMigrateTenantUID(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rollBack(t, s, 6, undoTenantUID...)
+	rollBack(t, s, 6, slices.Concat(undoBundleYanks, undoTenantUID)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestMigrateReleasesKeepsEvents(t *testing.T) {
 	if err := s.AppendEvents(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 3, slices.Concat(undoTenantUID, undoWebhooks, undoIncidents, []string{
+	rollBack(t, s, 3, slices.Concat(undoBundleYanks, undoTenantUID, undoWebhooks, undoIncidents, []string{
 		`DROP INDEX events_release_seq`,
 		`ALTER TABLE events DROP COLUMN release`,
 		`DROP TABLE releases`,
@@ -226,7 +226,7 @@ func TestMigrateIncidentsKeepsEvents(t *testing.T) {
 	if err := s.AppendEvents(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 4, slices.Concat(undoTenantUID, undoWebhooks, undoIncidents)...)
+	rollBack(t, s, 4, slices.Concat(undoBundleYanks, undoTenantUID, undoWebhooks, undoIncidents)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func TestMigrateWebhooksKeepsData(t *testing.T) {
 	if err := s.AppendEvents(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 5, slices.Concat(undoTenantUID, undoWebhooks)...)
+	rollBack(t, s, 5, slices.Concat(undoBundleYanks, undoTenantUID, undoWebhooks)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

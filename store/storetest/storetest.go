@@ -59,6 +59,8 @@ func Run(t *testing.T, open func(t *testing.T) stamp.Store) {
 		{"bundle/missing", testBundleMissing},
 		{"bundle/content by digest", testBundleContent},
 		{"bundle/list", testBundleList},
+		{"bundle/yank and unyank", testBundleYank},
+		{"bundle/racing yanks", testBundleYankRace},
 		{"tenant/round trip", testTenantRoundTrip},
 		{"tenant/duplicate", testTenantDuplicate},
 		{"tenant/missing", testTenantMissing},
@@ -1908,6 +1910,7 @@ func normAttempts(as []*stamp.DeliveryAttempt) []stamp.DeliveryAttempt {
 func normBundle(b *stamp.Bundle) stamp.Bundle {
 	n := *b
 	n.CreatedAt = normTime(b.CreatedAt)
+	n.YankedAt = normTime(b.YankedAt)
 	return n
 }
 

@@ -1,0 +1,27 @@
+package blueprint
+
+// TenantParams returns the parameters this version renders a tenant with,
+// from the parameters its spec holds (which may have been set for another
+// version): the values of parameters this version declares, its defaults
+// for those the tenant never set, and "" for optional ones without a
+// default. Stored values this version does not declare are left aside,
+// not refused: the spec keeps them for a move back to a version that
+// declares them. A required parameter the tenant lacks, or a stored value
+// this version's pattern refuses, is EUNPROCESSABLE as for ResolveParams.
+// Secret parameters are not in the result: their values are among the
+// tenant's secrets, not in its spec, and are added by whoever reads those.
+func (b *Blueprint) TenantParams(stored map[string]string) (map[string]string, error) {
+	plain := &Blueprint{Name: b.Name, Version: b.Version, Parameters: make(map[string]*Parameter, len(b.Parameters))}
+	for name, p := range b.Parameters {
+		if !p.Secret {
+			plain.Parameters[name] = p
+		}
+	}
+	declared := make(map[string]string, len(stored))
+	for k, v := range stored {
+		if _, ok := plain.Parameters[k]; ok {
+			declared[k] = v
+		}
+	}
+	return plain.ResolveParams(declared)
+}

@@ -1,0 +1,38 @@
+package sqlite
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stamphq/stamp"
+)
+
+// undoBundleYanks undoes migration 7.
+var undoBundleYanks = []string{`DROP TABLE bundle_yanks`}
+
+// TestMigrateBundleYanks takes a file with a pushed bundle back to the
+// schema before yanks (migration 7) and reopens it: the bundle is there,
+// not yanked, and can be yanked.
+func TestMigrateBundleYanks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stamp.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &stamp.Bundle{Name: "ledger", Version: "1.0.0", Digest: "sha256:1", Size: 3, Content: []byte("one")}
+	if err := s.CreateBundle(t.Context(), b); err != nil {
+		t.Fatal(err)
+	}
+	rollBack(t, s, 7, undoBundleYanks...)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openStore(t, path)
+	if got, err := s.GetBundle(t.Context(), "ledger", "1.0.0"); err != nil || got.Yanked || got.Digest != b.Digest {
+		t.Fatalf("bundle after migrating: %+v, %v; want it as pushed, not yanked", got, err)
+	}
+	if got, changed, err := s.SetYanked(t.Context(), "ledger", "1.0.0", true, "bad"); err != nil || !changed || !got.Yanked {
+		t.Errorf("yank after migrating: %+v, %v, %v", got, changed, err)
+	}
+}
