@@ -23,6 +23,10 @@ const (
 	EventTenantUpgrading        = "tenant.upgrading"         // a move to another version started
 	EventTenantUpgraded         = "tenant.upgraded"          // it serves the new version
 	EventTenantRolledBack       = "tenant.rolled-back"       // a failed move was undone; Step and Message say why
+	// EventTenantHolding says a recreate upgrade stopped routing to the
+	// old version: routers hold the tenant's requests until the new one
+	// serves.
+	EventTenantHolding = "tenant.holding"
 
 	EventIncidentOpened       = "incident.opened"       // Message: cause and what was seen
 	EventIncidentUpdated      = "incident.updated"      // a new timeline entry
