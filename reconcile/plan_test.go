@@ -73,6 +73,12 @@ func TestPlan(t *testing.T) {
 			up, []string{"retire"}},
 		{"failed upgrade rolls back", upgrading(&stamp.Upgrade{From: "1.0.0", To: "1.1.0", Snapshot: "pre-upgrade", FailedStep: "health"}, "1.1.0"),
 			up, []string{"rollback"}},
+		{"recreate upgrade stops the old version before the snapshot", upgrading(&stamp.Upgrade{From: "1.0.0", To: "1.1.0", Recreate: true}, "1.0.0"),
+			up, []string{"check", "secrets", "database", "stop", "snapshot", "migrate", "start", "health", "route", "retire"}},
+		{"recreate upgrade resumes after the stop without checking", upgrading(&stamp.Upgrade{From: "1.0.0", To: "1.1.0", Recreate: true, Stopped: true}, "1.0.0"),
+			up, []string{"secrets", "database", "stop", "snapshot", "migrate", "start", "health", "route", "retire"}},
+		{"recreate upgrade resumes after the migration", upgrading(&stamp.Upgrade{From: "1.0.0", To: "1.1.0", Recreate: true, Stopped: true, Snapshot: "pre-upgrade", Migrating: true}, "1.1.0"),
+			up, []string{"secrets", "database", "stop", "start", "health", "route", "retire"}},
 		{"going back restores the snapshot", upgrading(&stamp.Upgrade{From: "1.1.0", To: "1.0.0", Snapshot: "pre-upgrade", Restore: true}, "1.1.0"),
 			up, []string{"secrets", "database", "restore", "start", "health", "route", "retire"}},
 	}

@@ -452,6 +452,8 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 			if err := p.beginUpgrade(ctx); err != nil {
 				return err
 			}
+			// The move now knows whether it recreates.
+			steps = upgradeSteps(p.t.Status.Upgrade, p.t.Status.MigratedVersion)
 		}
 	case steps[0] != stamp.StepRemove && p.t.Status.Phase != stamp.PhaseProvisioning:
 		err := p.update(ctx, func(st *stamp.TenantStatus) {
@@ -477,9 +479,14 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 		return err
 	}
 	defer waitSeed() // never leave the seed goroutine behind
+	seedAfterHealth := false // the blueprint's seed runs after health
 	for _, step := range steps {
 		switch step {
 		case stamp.StepSeed:
+			if p.seedAfterHealthy() {
+				seedAfterHealth = true
+				continue
+			}
 			seed = make(chan error, 1)
 			go func(queued time.Time) { seed <- p.step(seedCtx, stamp.StepSeed, queued) }(p.queued)
 			continue
@@ -501,6 +508,12 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 			return nil // the tenant and its events' subject are gone
 		}
 		p.queued = p.r.cfg.Clock.Now()
+		if step == stamp.StepHealth && seedAfterHealth {
+			if err := p.step(ctx, stamp.StepSeed, p.queued); err != nil {
+				return err
+			}
+			p.queued = p.r.cfg.Clock.Now()
+		}
 	}
 	return nil // route recorded tenant.ready, or retire tenant.upgraded
 }
@@ -633,6 +646,8 @@ func (p *pass) do(ctx context.Context, step string) error {
 		return p.retire(ctx)
 	case stamp.StepRollback:
 		return p.rollback(ctx)
+	case stamp.StepStop:
+		return p.stop(ctx)
 	}
 	return fmt.Errorf("unknown step %q", step)
 }
@@ -652,6 +667,7 @@ func (p *pass) load(ctx context.Context) error {
 		Params:       p.t.Spec.Params,
 		Secrets:      map[string]string{},
 		DatabaseURLs: map[string]string{},
+		URL:          p.r.cfg.URL(p.t.Name),
 	}
 	return nil
 }
