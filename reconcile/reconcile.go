@@ -478,7 +478,7 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 		seed = nil
 		return err
 	}
-	defer waitSeed() // never leave the seed goroutine behind
+	defer waitSeed()         // never leave the seed goroutine behind
 	seedAfterHealth := false // the blueprint's seed runs after health
 	for _, step := range steps {
 		switch step {
