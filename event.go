@@ -17,6 +17,9 @@ const (
 	// names the instance and the address.
 	EventTenantExposed   = "tenant.exposed"
 	EventBlueprintPushed = "blueprint.pushed"
+	// EventBlueprintBuilt records the build a push ran (its command and
+	// how long it took, StartedAt to FinishedAt), with the push.
+	EventBlueprintBuilt = "blueprint.built"
 
 	EventTenantUpgradeRequested = "tenant.upgrade-requested" // the spec names another version
 	EventTenantPinned           = "tenant.pinned"            // Message names the version, empty when unpinned

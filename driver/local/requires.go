@@ -166,8 +166,9 @@ func part(parts []string, i int) int {
 }
 
 // RequirementChecker checks blueprints' requirements against this host,
-// remembering each answer for a while: a tenant create must not run
-// `python3 --version` every time.
+// remembering each requirement met for a while: a tenant create must not
+// run `python3 --version` every time. One not met is looked at again each
+// time, so that installing it is seen at once.
 type RequirementChecker struct {
 	isolated bool
 	ttl      time.Duration
@@ -182,7 +183,7 @@ type cachedResult struct {
 }
 
 // NewRequirementChecker returns a checker for tenants with users of their
-// own (isolated) or not, that remembers answers for ttl.
+// own (isolated) or not, that remembers requirements met for ttl.
 func NewRequirementChecker(isolated bool, ttl time.Duration) *RequirementChecker {
 	return &RequirementChecker{isolated: isolated, ttl: ttl, cache: map[stamp.Requirement]cachedResult{}}
 }
@@ -211,7 +212,7 @@ func (c *RequirementChecker) check(ctx context.Context, req stamp.Requirement) R
 		return cached.res
 	}
 	res := CheckRequirements(ctx, []stamp.Requirement{req}, c.isolated)[0]
-	if ctx.Err() != nil {
+	if res.Problem != "" {
 		return res
 	}
 	c.mu.Lock()
