@@ -49,8 +49,13 @@ type Service struct {
 	// extracted bundle; Image runs it on Kubernetes.
 	Command []string `json:"command,omitempty"`
 	Image   string   `json:"image,omitempty"`
-	// Env is fully rendered, secrets included. PORT is set by the driver.
+	// Env is fully rendered, secrets included. PORT is set by the driver
+	// unless NoPortEnv.
 	Env map[string]string `json:"env,omitempty"`
+	// NoPortEnv leaves PORT out of the environment the driver gives the
+	// service (the blueprint's port_env: false): apps that read PORT for
+	// something else, or take their port as a flag (${port}).
+	NoPortEnv bool `json:"noPortEnv,omitempty"`
 	// Port is the port the app listens on inside its container. The local
 	// driver gives it to one instance at a time in the tenant's network
 	// namespace, and otherwise (no namespace, or another instance holds

@@ -21,12 +21,19 @@ const (
 	// version, the reason and the tenants still on it.
 	EventBlueprintYanked   = "blueprint.yanked"
 	EventBlueprintUnyanked = "blueprint.unyanked"
+	// EventBlueprintBuilt records the build a push ran (its command and
+	// how long it took, StartedAt to FinishedAt), with the push.
+	EventBlueprintBuilt = "blueprint.built"
 
 	EventTenantUpgradeRequested = "tenant.upgrade-requested" // the spec names another version
 	EventTenantPinned           = "tenant.pinned"            // Message names the version, empty when unpinned
 	EventTenantUpgrading        = "tenant.upgrading"         // a move to another version started
 	EventTenantUpgraded         = "tenant.upgraded"          // it serves the new version
 	EventTenantRolledBack       = "tenant.rolled-back"       // a failed move was undone; Step and Message say why
+	// EventTenantHolding says a recreate upgrade stopped routing to the
+	// old version: routers hold the tenant's requests until the new one
+	// serves.
+	EventTenantHolding = "tenant.holding"
 
 	EventIncidentOpened       = "incident.opened"       // Message: cause and what was seen
 	EventIncidentUpdated      = "incident.updated"      // a new timeline entry

@@ -32,6 +32,10 @@ const (
 	StepRestore  = "restore"  // going back: each database gets its pre-upgrade copy again
 	StepRetire   = "retire"   // the old version's instances stop, after the drain
 	StepRollback = "rollback" // a failed move is undone; the old version never stopped serving
+	// StepStop stops the old version before the new one starts, in an
+	// upgrade that recreates (a service chose upgrade: recreate); the
+	// router holds requests meanwhile.
+	StepStop = "stop"
 )
 
 // Clock tells the time; tests inject a fixed one.

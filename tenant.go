@@ -156,6 +156,11 @@ type Upgrade struct {
 	// Migrating is set before the migrate hook (or the restore) starts: a
 	// failure from then on restores the snapshot.
 	Migrating bool `json:"migrating,omitempty"`
+	// Recreate means the old version stops before the new one starts
+	// (a service of To chose upgrade: recreate), the router holding
+	// requests meanwhile; Stopped is set once routing to it stopped.
+	Recreate bool `json:"recreate,omitempty"`
+	Stopped  bool `json:"stopped,omitempty"`
 	// SwitchedAt is when the route began to serve To; the old version's
 	// instances stop once it is a drain period old.
 	SwitchedAt time.Time `json:"switchedAt,omitzero"`

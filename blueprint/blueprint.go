@@ -36,7 +36,11 @@ type Blueprint struct {
 	Secrets     map[string]*Secret
 	// Build is the command `stamp blueprint push` runs in the blueprint
 	// directory before packing it; empty for none.
-	Build    []string
+	Build []string
+	// Requires are the commands the host must provide in the PATH its
+	// tenants get; push and `stamp server --check` report those it does
+	// not, and a tenant of the blueprint is refused until it does.
+	Requires []stamp.Requirement
 	Services map[string]*Service
 	Hooks    Hooks
 }
@@ -93,7 +97,26 @@ type Service struct {
 	Public  bool     // served by the router; at most one service is public
 	Env     map[string]string
 	Health  *Health
+	// NoPortEnv leaves PORT out of the service's environment (port_env:
+	// false), for apps that take the port as a flag (${port}) or read
+	// PORT for something else; by default PORT is the port to listen on.
+	NoPortEnv bool
+	// Upgrade is how an upgrade replaces the service's instances:
+	// UpgradeBlueGreen (or empty, the default) or UpgradeRecreate.
+	Upgrade string
 }
+
+// Upgrade strategies of a service.
+const (
+	// UpgradeBlueGreen starts the new version beside the old and switches
+	// the route once it is healthy: no request waits.
+	UpgradeBlueGreen = "blue-green"
+	// UpgradeRecreate stops the old version before the new one starts,
+	// for services whose two versions cannot share their data (two
+	// writers on one data directory); the router holds requests until
+	// the new version serves.
+	UpgradeRecreate = "recreate"
+)
 
 // Health is a service's HTTP health check.
 type Health struct {
@@ -112,6 +135,35 @@ const (
 type Hooks struct {
 	Migrate []string // before start, on create and on upgrade
 	Seed    []string // once, on create
+	// MigrateEnv and SeedEnv are each hook's own environment, merged over
+	// the services' (an admin password the seed needs need not sit in
+	// the running service's environment).
+	MigrateEnv map[string]string
+	SeedEnv    map[string]string
+	// SeedAfter is when the seed runs on create: SeedBesideStart (or
+	// empty, the default) or SeedAfterHealthy.
+	SeedAfter string
+}
+
+// When the seed hook runs on create.
+const (
+	// SeedBesideStart runs the seed beside start and health, after
+	// migrate: the tenant serves once both are done.
+	SeedBesideStart = "start"
+	// SeedAfterHealthy runs the seed once the services are healthy, for
+	// apps that migrate their own schema at start.
+	SeedAfterHealthy = "healthy"
+)
+
+// Recreates reports whether an upgrade to this blueprint must stop the
+// old version before starting it: a service chose UpgradeRecreate.
+func (b *Blueprint) Recreates() bool {
+	for _, s := range b.Services {
+		if s.Upgrade == UpgradeRecreate {
+			return true
+		}
+	}
+	return false
 }
 
 // Load reads and parses dir/stamp.yaml. Problems name the file "stamp.yaml".

@@ -91,7 +91,7 @@ func (d *decoder) parse(data []byte) *Blueprint {
 		return nil
 	}
 	top, ok := d.fields(root, "", "name", "version", "description", "parameters", "plans", "default_plan",
-		"databases", "secrets", "build", "services", "hooks")
+		"databases", "secrets", "build", "requires", "services", "hooks")
 	if !ok {
 		return nil
 	}
@@ -127,17 +127,14 @@ func (d *decoder) parse(data []byte) *Blueprint {
 	if e, ok := top["build"]; ok {
 		b.Build, _ = d.strList(e, false, false)
 	}
+	if e, ok := top["requires"]; ok {
+		d.requires(e)
+	}
 	if e, ok := d.required(top, "services", root.Line, ""); ok {
 		d.services(e)
 	}
 	if e, ok := top["hooks"]; ok {
-		h, _ := d.fields(e.val, e.path, "migrate", "seed")
-		if e, ok := h["migrate"]; ok {
-			b.Hooks.Migrate, _ = d.strList(e, true, true)
-		}
-		if e, ok := h["seed"]; ok {
-			b.Hooks.Seed, _ = d.strList(e, true, true)
-		}
+		d.hooks(e)
 	}
 	return b
 }
@@ -322,10 +319,11 @@ func (d *decoder) services(e entry) {
 		}
 		s := &Service{}
 		d.b.Services[e.name] = s
-		f, ok := d.fields(e.val, e.path, "command", "image", "port", "public", "env", "health")
+		f, ok := d.fields(e.val, e.path, "command", "image", "port", "public", "env", "health", "port_env", "upgrade")
 		if !ok {
 			continue
 		}
+		d.serviceExtras(s, f)
 		if c, ok := f["command"]; ok {
 			s.Command, _ = d.strList(c, true, true)
 		}
@@ -368,20 +366,33 @@ func (d *decoder) services(e entry) {
 }
 
 func (d *decoder) env(s *Service, e entry) {
+	portProblem := ""
+	if !s.NoPortEnv {
+		portProblem = "PORT is set by Stamp (port_env: false on the service leaves it to you)"
+	}
+	s.Env = d.envMap(e, portProblem)
+}
+
+// envMap decodes an env mapping, checking names and references. PORT is
+// refused with portProblem unless that is empty.
+func (d *decoder) envMap(e entry, portProblem string) map[string]string {
 	entries, _ := d.entries(e.val, e.path)
-	s.Env = make(map[string]string, len(entries))
+	env := make(map[string]string, len(entries))
 	for _, e := range entries {
 		switch {
 		case !envNameRE.MatchString(e.name):
 			d.add(e.key.Line, e.path, "invalid environment variable name %q", e.name)
-		case e.name == "PORT" || strings.HasPrefix(e.name, "STAMP_"):
+		case e.name == "PORT" && portProblem != "":
+			d.add(e.key.Line, e.path, "%s", portProblem)
+		case strings.HasPrefix(e.name, "STAMP_"):
 			d.add(e.key.Line, e.path, "%s is set by Stamp", e.name)
 		}
 		if v, ok := d.str(e); ok {
-			s.Env[e.name] = v
+			env[e.name] = v
 			d.checkRefs(e, v, e.val.Line)
 		}
 	}
+	return env
 }
 
 func (d *decoder) health(e entry) *Health {

@@ -28,6 +28,9 @@ type RenderInput struct {
 	Secrets map[string]string
 	// DatabaseURLs maps a database's name to the URL the app connects with.
 	DatabaseURLs map[string]string
+	// URL is the tenant's public address through the router, the value
+	// of ${tenant.url}; empty where the server has no router.
+	URL string
 }
 
 // Render returns the desired runtime of one tenant: its services sorted by
@@ -56,16 +59,17 @@ func (b *Blueprint) Render(in RenderInput) (*stamp.Runtime, error) {
 			health = &stamp.HealthCheck{Path: s.Health.HTTP, Interval: s.Health.Interval, Timeout: s.Health.Timeout}
 		}
 		rt.Services = append(rt.Services, stamp.Service{
-			Name:     name,
-			Command:  cmd,
-			Image:    s.Image,
-			Env:      env,
-			Port:     s.Port,
-			Public:   s.Public,
-			Replicas: plan.Replicas,
-			Memory:   plan.Memory,
-			CPU:      plan.CPU,
-			Health:   health,
+			Name:      name,
+			Command:   cmd,
+			Image:     s.Image,
+			Env:       env,
+			NoPortEnv: s.NoPortEnv,
+			Port:      s.Port,
+			Public:    s.Public,
+			Replicas:  plan.Replicas,
+			Memory:    plan.Memory,
+			CPU:       plan.CPU,
+			Health:    health,
 		})
 	}
 	return rt, nil
@@ -74,16 +78,18 @@ func (b *Blueprint) Render(in RenderInput) (*stamp.Runtime, error) {
 // Hook returns the task that runs the hook called name ("migrate" or
 // "seed") for one tenant, or nil if the blueprint has no such hook. The
 // task's env is the rendered env of every service merged in service-name
-// order (a later service wins a clash), plus STAMP_HOOK=name. Its image,
+// order (a later service wins a clash), then the hook's own env over it,
+// plus STAMP_HOOK=name. Its image,
 // for drivers that run images, is the public service's image, else that of
 // the first service that has one.
 func (b *Blueprint) Hook(name string, in RenderInput) (*stamp.Task, error) {
 	var args []string
+	var own map[string]string
 	switch name {
 	case stamp.StepMigrate:
-		args = b.Hooks.Migrate
+		args, own = b.Hooks.Migrate, b.Hooks.MigrateEnv
 	case stamp.StepSeed:
-		args = b.Hooks.Seed
+		args, own = b.Hooks.Seed, b.Hooks.SeedEnv
 	default:
 		return nil, fmt.Errorf("unknown hook %q (hooks: migrate, seed)", name)
 	}
@@ -102,6 +108,13 @@ func (b *Blueprint) Hook(name string, in RenderInput) (*stamp.Task, error) {
 			return nil, fmt.Errorf("render %s hook of %s: env of %s: %w", name, in.Tenant, svc, err)
 		}
 		maps.Copy(env, e)
+	}
+	for k, v := range own {
+		x, err := expand(v, func(ref string) (string, error) { return b.lookup(ref, &in) })
+		if err != nil {
+			return nil, fmt.Errorf("render %s hook of %s: env %s: %w", name, in.Tenant, k, err)
+		}
+		env[k] = x
 	}
 	env["STAMP_HOOK"] = name
 	cmd, err := b.expandArgs(args, &in)
@@ -184,12 +197,14 @@ func (b *Blueprint) lookup(ref string, in *RenderInput) (string, error) {
 		switch {
 		case name == "dir":
 			return stamp.InstanceVar(stamp.VarTenantDir), nil
-		case in == nil && (name == "name" || name == "plan"):
+		case in == nil && (name == "name" || name == "plan" || name == "url"):
 			return "", nil
 		case name == "name":
 			return in.Tenant, nil
 		case name == "plan":
 			return in.Plan, nil
+		case name == "url":
+			return in.URL, nil
 		}
 	case stamp.VarPort, stamp.VarHost, stamp.VarListen:
 		if name == "" {
@@ -212,7 +227,7 @@ func (b *Blueprint) lookup(ref string, in *RenderInput) (string, error) {
 			return b.connections(db, in)
 		}
 	}
-	return "", fmt.Errorf("unknown reference %q (want db.NAME.url, db.NAME.connections, secret.NAME, param.NAME, tenant.name, tenant.plan, tenant.dir, port, host or listen)", "${"+ref+"}")
+	return "", fmt.Errorf("unknown reference %q (want db.NAME.url, db.NAME.connections, secret.NAME, param.NAME, tenant.name, tenant.plan, tenant.url, tenant.dir, port, host or listen)", "${"+ref+"}")
 }
 
 // value checks that declared holds name and, when rendering, returns its

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/blueprint"
@@ -23,18 +24,15 @@ type BundleDetail struct {
 	Tenants   []string `json:"tenants"`
 }
 
-// PushResult answers a push: the bundle stored, and notes on what of its
-// blueprint this server cannot do as written.
-type PushResult struct {
-	stamp.Bundle
-	Notes []string `json:"notes,omitempty"`
-}
-
 // handleBlueprintPush stores a bundle archive sent as the request body:
 // 201 when new, 200 when the same content is already stored, 409 when the
-// version exists with other content. With sharedNetwork, the answer notes
-// each service whose declared port its instances will not get.
-func handleBlueprintPush(st stamp.Store, clock stamp.Clock, sharedNetwork bool) http.Handler {
+// version exists with other content. The answer lists what the blueprint
+// requires and this host lacks (PushedBundle.Missing): the push stands,
+// but tenants of it are refused until the host provides it; and, with
+// sharedNetwork, each service whose declared port its instances will not
+// get (PushedBundle.Notes). A Stamp-Build-Duration header (see
+// BuildDurationHeader) has the push recorded with a blueprint.built event.
+func handleBlueprintPush(st stamp.Store, cache *blueprintCache, clock stamp.Clock, sharedNetwork bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		content, err := io.ReadAll(r.Body)
 		if err != nil {
@@ -46,11 +44,17 @@ func handleBlueprintPush(st stamp.Store, clock stamp.Clock, sharedNetwork bool) 
 			writeError(w, r, stamp.Errorf(stamp.EINVALID, "read request body: %v", err))
 			return
 		}
-		b, err := parseBundle(content)
+		b, bp, err := parseBundle(content)
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
+		built, err := buildDuration(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		missing := cache.missing(r.Context(), b, bp)
 		var notes []string
 		if sharedNetwork {
 			notes = declaredPortNotes(content)
@@ -59,7 +63,7 @@ func handleBlueprintPush(st stamp.Store, clock stamp.Clock, sharedNetwork bool) 
 		existing, err := st.GetBundle(r.Context(), b.Name, b.Version)
 		switch {
 		case err == nil && existing.Digest == b.Digest:
-			encode(w, r, http.StatusOK, &PushResult{Bundle: *existing, Notes: notes})
+			encode(w, r, http.StatusOK, PushedBundle{Bundle: *existing, Missing: missing, Notes: notes})
 			return
 		case err != nil && stamp.ErrorCode(err) != stamp.ENOTFOUND:
 			writeError(w, r, fmt.Errorf("get bundle %s: %w", b.Ref(), err))
@@ -71,16 +75,24 @@ func handleBlueprintPush(st stamp.Store, clock stamp.Clock, sharedNetwork bool) 
 			writeError(w, r, fmt.Errorf("store bundle %s: %w", b.Ref(), err))
 			return
 		}
-		ev := &stamp.Event{
-			Time:    clock.Now(),
+		now := clock.Now()
+		events := []*stamp.Event{{
+			Time:    now,
 			Type:    stamp.EventBlueprintPushed,
 			Message: fmt.Sprintf("%s (%s, %s)", b.Ref(), b.Digest, humanBytes(b.Size)),
+		}}
+		if built > 0 {
+			events = append(events, &stamp.Event{
+				Time: now, Type: stamp.EventBlueprintBuilt, Step: "build", Status: stamp.StatusOK,
+				StartedAt: now.Add(-built), FinishedAt: now,
+				Message: fmt.Sprintf("%s built in %s: %s", b.Ref(), built.Round(time.Millisecond), strings.Join(bp.Build, " ")),
+			})
 		}
-		if err := st.AppendEvents(r.Context(), ev); err != nil {
+		if err := st.AppendEvents(r.Context(), events...); err != nil {
 			writeError(w, r, fmt.Errorf("record push of %s: %w", b.Ref(), err))
 			return
 		}
-		encode(w, r, http.StatusCreated, &PushResult{Bundle: *b, Notes: notes})
+		encode(w, r, http.StatusCreated, PushedBundle{Bundle: *b, Missing: missing, Notes: notes})
 	})
 }
 
@@ -108,17 +120,17 @@ func declaredPortNotes(content []byte) []string {
 }
 
 // parseBundle validates an uploaded archive and describes it as a Bundle.
-func parseBundle(content []byte) (*stamp.Bundle, error) {
+func parseBundle(content []byte) (*stamp.Bundle, *blueprint.Blueprint, error) {
 	data, err := bundle.ReadFile(content, blueprint.FileName)
 	switch {
 	case stamp.ErrorCode(err) == stamp.ENOTFOUND:
-		return nil, stamp.Errorf(stamp.EUNPROCESSABLE, "bundle has no %s at its root", blueprint.FileName)
+		return nil, nil, stamp.Errorf(stamp.EUNPROCESSABLE, "bundle has no %s at its root", blueprint.FileName)
 	case err != nil:
-		return nil, err
+		return nil, nil, err
 	}
 	bp, err := blueprint.Parse(blueprint.FileName, data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	return &stamp.Bundle{
 		Name:        bp.Name,
@@ -127,7 +139,7 @@ func parseBundle(content []byte) (*stamp.Bundle, error) {
 		Digest:      bundle.Digest(content),
 		Size:        int64(len(content)),
 		Content:     content,
-	}, nil
+	}, bp, nil
 }
 
 // handleBlueprintList lists every stored bundle.

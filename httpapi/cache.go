@@ -20,6 +20,10 @@ type blueprintCache struct {
 	max   int
 	order *list.List // of *cacheEntry, most recently used first
 	byKey map[string]*list.Element
+
+	// requirements checks the host against a blueprint's requires; nil
+	// checks nothing (Config.Requirements).
+	requirements func(ctx context.Context, ref string, reqs []stamp.Requirement) error
 }
 
 type cacheEntry struct {

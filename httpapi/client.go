@@ -38,16 +38,31 @@ func NewClient(baseURL, token string) *Client {
 
 // PushBundle uploads a bundle archive. created is false when the server
 // already held the same content.
-func (c *Client) PushBundle(ctx context.Context, content []byte) (b *PushResult, created bool, err error) {
-	resp, err := c.send(ctx, http.MethodPost, "/v1/blueprints", "application/gzip", bytes.NewReader(content))
+func (c *Client) PushBundle(ctx context.Context, content []byte) (b *stamp.Bundle, created bool, err error) {
+	p, created, err := c.PushBuiltBundle(ctx, content, 0)
 	if err != nil {
 		return nil, false, err
 	}
-	b = new(PushResult)
-	if err := decodeResponse(resp, b); err != nil {
+	return &p.Bundle, created, nil
+}
+
+// PushBuiltBundle is PushBundle for a bundle whose build took built (0:
+// none ran), recorded with the push; the answer also says what the
+// blueprint requires that the server's host lacks.
+func (c *Client) PushBuiltBundle(ctx context.Context, content []byte, built time.Duration) (p *PushedBundle, created bool, err error) {
+	var header http.Header
+	if built > 0 {
+		header = http.Header{BuildDurationHeader: {built.String()}}
+	}
+	resp, err := c.sendWith(ctx, http.MethodPost, "/v1/blueprints", "application/gzip", bytes.NewReader(content), header)
+	if err != nil {
 		return nil, false, err
 	}
-	return b, resp.StatusCode == http.StatusCreated, nil
+	p = new(PushedBundle)
+	if err := decodeResponse(resp, p); err != nil {
+		return nil, false, err
+	}
+	return p, resp.StatusCode == http.StatusCreated, nil
 }
 
 // ListBundles returns every pushed bundle.
@@ -294,9 +309,17 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 
 // send makes one request, explaining a failure to reach the server.
 func (c *Client) send(ctx context.Context, method, path, contentType string, body io.Reader) (*http.Response, error) {
+	return c.sendWith(ctx, method, path, contentType, body, nil)
+}
+
+// sendWith is send with extra request headers.
+func (c *Client) sendWith(ctx context.Context, method, path, contentType string, body io.Reader, header http.Header) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, body)
 	if err != nil {
 		return nil, fmt.Errorf("build %s %s request: %w", method, path, err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)

@@ -49,6 +49,11 @@ type Config struct {
 	// Keys, if set, rotates the master key secrets are sealed with;
 	// nil makes POST /v1/keys/rotate answer 503.
 	Keys KeyRotator
+	// Requirements, if set, checks that this host provides what a
+	// blueprint requires (ref names it), returning an EUNPROCESSABLE
+	// error naming what it lacks: a push reports it as missing, a tenant
+	// create, upgrade or release of the version is refused with it.
+	Requirements func(ctx context.Context, ref string, reqs []stamp.Requirement) error
 }
 
 // NewServer returns the API as an http.Handler: /healthz and /readyz
@@ -71,6 +76,8 @@ func NewServer(cfg Config) http.Handler {
 		cfg.Enqueue = func(string) {}
 	}
 	mux := http.NewServeMux()
-	addRoutes(mux, cfg, newBlueprintCache(64))
+	cache := newBlueprintCache(64)
+	cache.requirements = cfg.Requirements
+	addRoutes(mux, cfg, cache)
 	return observeRequests(cfg.Metrics, mux, withRequest(cfg.Logger, mux))
 }

@@ -140,7 +140,7 @@ func (e *testEnv) push(t *testing.T, yaml string) *stamp.Bundle {
 	if err != nil {
 		t.Fatalf("push: %v", err)
 	}
-	return &b.Bundle
+	return b
 }
 
 func (e *testEnv) enqueuedNames() []string {

@@ -65,6 +65,10 @@ func handleTenantCreate(st stamp.Store, cache *blueprintCache, engines map[strin
 			writeError(w, r, err)
 			return
 		}
+		if err := cache.requirementsMet(r.Context(), b, bp); err != nil {
+			writeError(w, r, err)
+			return
+		}
 		plan, _, err := bp.ResolvePlan(req.Plan)
 		if err != nil {
 			writeError(w, r, err)

@@ -98,6 +98,9 @@ func checkVersionFits(r *http.Request, st stamp.Store, cache *blueprintCache, en
 	if err := checkEngines(b, bp, engines); err != nil {
 		return err
 	}
+	if err := cache.requirementsMet(r.Context(), b, bp); err != nil {
+		return err
+	}
 	if _, _, err := bp.ResolvePlan(t.Spec.Plan); err != nil {
 		return stamp.Errorf(stamp.EUNPROCESSABLE, "%s does not fit tenant %s: %s", b.Ref(), t.Name, stamp.ErrorMessage(err))
 	}

@@ -94,17 +94,24 @@ func keptSnapshot(prev *stamp.Upgrade) (snapshot, of string) {
 // upgradeSteps are the steps left of upgrade u, given the version whose
 // migration last ran: check the serving version, snapshot and migrate (or
 // restore, going back), start the new version beside the old, wait for
-// its health, switch the route, retire the old version. What u records as
-// done is not done again, so a pass that crashed resumes.
+// its health, switch the route, retire the old version. A recreate
+// upgrade stops the old version first (before the snapshot, so that the
+// copy is taken with no writer). What u records as done is not done
+// again, so a pass that crashed resumes.
 func upgradeSteps(u *stamp.Upgrade, migrated string) []string {
 	if !u.SwitchedAt.IsZero() {
 		return []string{stamp.StepRetire}
 	}
 	var steps []string
-	if u.Snapshot == "" && !u.Migrating {
+	if u.Snapshot == "" && !u.Migrating && !u.Stopped {
 		steps = append(steps, stamp.StepCheck)
 	}
 	steps = append(steps, stamp.StepSecrets, stamp.StepDatabase)
+	if u.Recreate {
+		// Again on a resumed pass: stopping what is stopped is a no-op,
+		// and new instances started before a crash are started anew.
+		steps = append(steps, stamp.StepStop)
+	}
 	switch {
 	case migrated == u.To:
 	case u.Restore:

@@ -81,6 +81,12 @@ func TestPlan(t *testing.T) {
 			t.Generation, t.Spec.ConfigGeneration = 3, 3
 			t.Status = stamp.TenantStatus{Phase: stamp.PhaseReady, ObservedGeneration: 3, MigratedVersion: "1.0.0", Seeded: true, Version: "1.0.0", Revision: "1.0.0_c3"}
 		}), up, nil},
+		{"recreate upgrade stops the old version before the snapshot", upgrading(&stamp.Upgrade{From: "1.0.0", To: "1.1.0", Recreate: true}, "1.0.0"),
+			up, []string{"check", "secrets", "database", "stop", "snapshot", "migrate", "start", "health", "route", "retire"}},
+		{"recreate upgrade resumes after the stop without checking", upgrading(&stamp.Upgrade{From: "1.0.0", To: "1.1.0", Recreate: true, Stopped: true}, "1.0.0"),
+			up, []string{"secrets", "database", "stop", "snapshot", "migrate", "start", "health", "route", "retire"}},
+		{"recreate upgrade resumes after the migration", upgrading(&stamp.Upgrade{From: "1.0.0", To: "1.1.0", Recreate: true, Stopped: true, Snapshot: "pre-upgrade", Migrating: true}, "1.1.0"),
+			up, []string{"secrets", "database", "stop", "start", "health", "route", "retire"}},
 		{"going back restores the snapshot", upgrading(&stamp.Upgrade{From: "1.1.0", To: "1.0.0", Snapshot: "pre-upgrade", Restore: true}, "1.1.0"),
 			up, []string{"secrets", "database", "restore", "start", "health", "route", "retire"}},
 	}

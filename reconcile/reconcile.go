@@ -477,6 +477,8 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 			if err := p.beginUpgrade(ctx); err != nil {
 				return err
 			}
+			// The move now knows whether it recreates.
+			steps = upgradeSteps(p.t.Status.Upgrade, p.t.Status.MigratedVersion)
 		}
 	case steps[0] != stamp.StepRemove && p.t.Status.Phase != stamp.PhaseProvisioning:
 		err := p.update(ctx, func(st *stamp.TenantStatus) {
@@ -501,10 +503,15 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 		seed = nil
 		return err
 	}
-	defer waitSeed() // never leave the seed goroutine behind
+	defer waitSeed()         // never leave the seed goroutine behind
+	seedAfterHealth := false // the blueprint's seed runs after health
 	for _, step := range steps {
 		switch step {
 		case stamp.StepSeed:
+			if p.seedAfterHealthy() {
+				seedAfterHealth = true
+				continue
+			}
 			seed = make(chan error, 1)
 			go func(queued time.Time) { seed <- p.step(seedCtx, stamp.StepSeed, queued) }(p.queued)
 			continue
@@ -526,6 +533,12 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 			return nil // the tenant and its events' subject are gone
 		}
 		p.queued = p.r.cfg.Clock.Now()
+		if step == stamp.StepHealth && seedAfterHealth {
+			if err := p.step(ctx, stamp.StepSeed, p.queued); err != nil {
+				return err
+			}
+			p.queued = p.r.cfg.Clock.Now()
+		}
 	}
 	return nil // route recorded tenant.ready, or retire tenant.upgraded
 }
@@ -591,7 +604,7 @@ func (p *pass) fail(ctx context.Context, step string, queued, started, finished 
 	if u := p.t.Status.Upgrade; p.upgrade && p.t.Upgrading() && u.SwitchedAt.IsZero() && step != stamp.StepRollback {
 		return p.failUpgrade(ctx, step, msg)
 	}
-	msg += "\n" + p.stop(ctx)
+	msg += "\n" + p.stopFailed(ctx)
 	err = p.update(ctx, func(st *stamp.TenantStatus) {
 		st.Phase = stamp.PhaseFailed
 		st.FailedStep = step
@@ -612,12 +625,12 @@ func (p *pass) fail(ctx context.Context, step string, queued, started, finished 
 	return errFailed
 }
 
-// stop stops what runs of a tenant that failed: it serves no one, and an
+// stopFailed stops what runs of a tenant that failed: it serves no one, and an
 // instance left running would hold on to its data, memory and address
 // (and keep writing, half migrated) with no one watching. It returns the
 // line the failure's message ends with: that the instances are stopped,
 // or what still runs and why.
-func (p *pass) stop(ctx context.Context) string {
+func (p *pass) stopFailed(ctx context.Context) string {
 	if s, ok := p.r.cfg.Driver.(stamp.Stopper); ok {
 		err := s.Stop(ctx, p.t.Name)
 		if err == nil {
@@ -704,6 +717,8 @@ func (p *pass) do(ctx context.Context, step string) error {
 		return p.retire(ctx)
 	case stamp.StepRollback:
 		return p.rollback(ctx)
+	case stamp.StepStop:
+		return p.stop(ctx)
 	}
 	return fmt.Errorf("unknown step %q", step)
 }
@@ -729,6 +744,7 @@ func (p *pass) load(ctx context.Context) error {
 		Params:       params,
 		Secrets:      map[string]string{},
 		DatabaseURLs: map[string]string{},
+		URL:          p.r.cfg.URL(p.t.Name),
 	}
 	return nil
 }

@@ -51,7 +51,12 @@ func (p *pass) beginUpgrade(ctx context.Context) error {
 		return err
 	}
 	u := nextUpgrade(p.t, p.r.cfg.Clock.Now())
-	err := p.update(ctx, func(st *stamp.TenantStatus) {
+	bp, _, err := p.r.blueprint(ctx, p.t.Spec.Blueprint, u.To)
+	if err != nil {
+		return err
+	}
+	u.Recreate = bp.Recreates()
+	err = p.update(ctx, func(st *stamp.TenantStatus) {
 		st.Upgrade = u
 		st.FailedStep, st.Message = "", ""
 	})
@@ -203,8 +208,8 @@ func (p *pass) snapshotter(name, engine string) (stamp.Snapshotter, error) {
 // switched, for routers to follow the switch and requests in flight to end.
 func (p *pass) drainLeft() time.Duration {
 	u := p.t.Status.Upgrade
-	if u == nil || u.SwitchedAt.IsZero() {
-		return 0
+	if u == nil || u.SwitchedAt.IsZero() || u.Stopped {
+		return 0 // a recreate drained the old version before it stopped
 	}
 	return max(0, u.SwitchedAt.Add(p.r.cfg.DrainDelay).Sub(p.r.cfg.Clock.Now()))
 }
@@ -283,6 +288,26 @@ func (p *pass) waitInFlight(ctx context.Context, rev string) error {
 	}
 }
 
+// restoreIfMigrating gives the databases their snapshot back if the
+// failed upgrade's migration started.
+func (p *pass) restoreIfMigrating(ctx context.Context) error {
+	u := p.t.Status.Upgrade
+	if !u.Migrating {
+		return nil
+	}
+	bp, _, err := p.r.blueprint(ctx, p.t.Spec.Blueprint, u.From)
+	if err != nil {
+		return err
+	}
+	if err := p.restoreDatabases(ctx, bp, u.Snapshot); err != nil {
+		return err
+	}
+	return p.update(ctx, func(st *stamp.TenantStatus) {
+		st.Upgrade.Migrating = false
+		st.MigratedVersion = u.From
+	})
+}
+
 // failUpgrade handles a step of an upgrade that failed for good before
 // the route switched: the old version never stopped serving, so the move
 // is undone. A move back to a snapshot cannot be undone (the database may
@@ -290,7 +315,7 @@ func (p *pass) waitInFlight(ctx context.Context, rev string) error {
 func (p *pass) failUpgrade(ctx context.Context, step, msg string) error {
 	if p.t.Status.Upgrade.Restore {
 		now := p.r.cfg.Clock.Now()
-		msg += "\n" + p.stop(ctx) // neither version serves a half-restored database
+		msg += "\n" + p.stopFailed(ctx) // neither version serves a half-restored database
 		err := p.update(ctx, func(st *stamp.TenantStatus) {
 			st.Phase = stamp.PhaseFailed
 			st.Endpoints = nil
@@ -324,24 +349,14 @@ func (p *pass) failUpgrade(ctx context.Context, step, msg string) error {
 // spec names the old version again (a new generation), which serves on.
 func (p *pass) rollback(ctx context.Context) error {
 	u := p.t.Status.Upgrade
+	if u.Stopped {
+		return p.rollbackStopped(ctx)
+	}
 	if err := p.r.cfg.Driver.Retire(ctx, p.t.Name, u.FromRevision()); err != nil {
 		return fmt.Errorf("remove the instances of version %s: %w", u.ToRevision(), err)
 	}
-	if u.Migrating {
-		bp, _, err := p.r.blueprint(ctx, p.t.Spec.Blueprint, u.From)
-		if err != nil {
-			return err
-		}
-		if err := p.restoreDatabases(ctx, bp, u.Snapshot); err != nil {
-			return err
-		}
-		err = p.update(ctx, func(st *stamp.TenantStatus) {
-			st.Upgrade.Migrating = false
-			st.MigratedVersion = u.From
-		})
-		if err != nil {
-			return err
-		}
+	if err := p.restoreIfMigrating(ctx); err != nil {
+		return err
 	}
 	now := p.r.cfg.Clock.Now()
 	checked := u.FailedStep != stamp.StepCheck

@@ -55,6 +55,10 @@ type Config struct {
 	// Logger receives sync failures (warn) and proxy errors (debug).
 	// Default slog.Default().
 	Logger *slog.Logger
+	// HoldTimeout bounds how long a request to a tenant in the middle of
+	// a recreate upgrade (its old version stopped, its new one not yet
+	// serving) waits before it is answered 503. Default 30s.
+	HoldTimeout time.Duration
 	// Transport carries proxied requests. Default: an *http.Transport that
 	// keeps up to 64 idle connections per tenant endpoint, gives up dialing
 	// after 2s and ignores proxy settings from the environment.
@@ -80,6 +84,8 @@ type Router struct {
 	log       *slog.Logger
 	transport http.RoundTripper
 	errorLog  *log.Logger // ReverseProxy's own complaints, sent to log at debug
+	// holdTimeout bounds a held request's wait (see hold).
+	holdTimeout time.Duration
 
 	// routes is the table the hot path reads: tenant name to route. Nil
 	// until the first successful Sync. Writers build a new map and swap it.
@@ -89,6 +95,11 @@ type Router struct {
 
 	mu  sync.Mutex // serialises syncs; guards seq
 	seq int64      // the last event seq whose tenant the table reflects
+
+	// changed is closed, and replaced, whenever the table is swapped:
+	// held requests wait on it.
+	changedMu sync.Mutex
+	changed   chan struct{}
 
 	// gauges are the in-flight counters by endpoint. An endpoint keeps its
 	// gauge while a route names it or a request to it is in flight, so a
@@ -102,6 +113,7 @@ type Router struct {
 type route struct {
 	phase     string
 	deleting  bool
+	hold      bool // requests wait for targets (see holds)
 	endpoints []string
 	createdAt time.Time     // tells a tenant from an earlier one of the same name
 	stats     *tenantStats  // shared with the tenant's earlier routes
@@ -128,6 +140,11 @@ func New(cfg Config) *Router {
 		log:       cfg.Logger,
 		transport: cfg.Transport,
 		gauges:    make(map[string]*gauge),
+		changed:   make(chan struct{}),
+	}
+	r.holdTimeout = cfg.HoldTimeout
+	if r.holdTimeout <= 0 {
+		r.holdTimeout = defaultHoldTimeout
 	}
 	if r.poll <= 0 {
 		r.poll = defaultPollInterval
@@ -160,7 +177,9 @@ func newTransport() *http.Transport {
 
 // ServeHTTP routes req by its Host: a single label under the base domain
 // names the tenant. A host that names no tenant is 404, a tenant neither
-// ready nor upgrading (or being deleted) is 503 with Retry-After, and a
+// ready nor upgrading (or being deleted) is 503 with Retry-After, a
+// request to a tenant whose recreate upgrade stopped its old version
+// waits for the new one (at most HoldTimeout, then 503), and a
 // tenant whose endpoint does not answer is 502. Everything else is proxied
 // untouched but for the X-Forwarded-For, -Host and -Proto headers, which
 // the router sets (those sent by the client are dropped: the router is the
@@ -181,6 +200,8 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	switch {
 	case rt == nil:
 		writeError(w, req, http.StatusNotFound, stamp.Errorf(stamp.ENOTFOUND, "tenant %q does not exist", name))
+	case len(rt.targets) == 0 && rt.hold:
+		r.serveHeld(w, req, name)
 	case len(rt.targets) == 0:
 		rt.stats.answered(http.StatusServiceUnavailable)
 		w.Header().Set("Retry-After", retryAfter)
@@ -242,6 +263,7 @@ func (r *Router) newRoute(t *stamp.Tenant, prev *route) *route {
 	rt := &route{
 		phase:     t.Status.Phase,
 		deleting:  t.Spec.Desired == stamp.DesiredDeleted,
+		hold:      holds(t),
 		endpoints: t.Status.Endpoints,
 		createdAt: t.CreatedAt,
 	}

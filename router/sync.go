@@ -60,7 +60,7 @@ func (r *Router) reload(ctx context.Context) error {
 	for _, t := range tenants {
 		table[t.Name] = r.newRoute(t, old[t.Name])
 	}
-	r.routes.Store(&table)
+	r.publish(table)
 	r.sweepGauges(table)
 	r.seq = seq
 	r.log.Debug("router: routes loaded", "tenants", len(table), "seq", seq)
@@ -122,7 +122,7 @@ func (r *Router) refresh(ctx context.Context, names map[string]struct{}) error {
 		table[name] = rt
 		r.log.Debug("router: route updated", "tenant", name, "phase", rt.phase, "endpoints", rt.endpoints, "serving", len(rt.targets) > 0)
 	}
-	r.routes.Store(&table)
+	r.publish(table)
 	r.sweepGauges(table)
 	return nil
 }

@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/blueprint"
 	"github.com/stamphq/stamp/bundle"
 )
@@ -108,29 +109,42 @@ func pushBlueprint(ctx context.Context, g *globals, dir string) error {
 	if err != nil {
 		return err
 	}
+	var built time.Duration
 	if len(bp.Build) > 0 {
-		fmt.Fprintf(g.stderr, "building %s@%s: %v\n", bp.Name, bp.Version, bp.Build)
-		build := exec.CommandContext(ctx, bp.Build[0], bp.Build[1:]...)
-		build.Dir = dir
-		build.Stdout, build.Stderr = g.stderr, g.stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build %s@%s: %v: %w", bp.Name, bp.Version, bp.Build, err)
+		// A version is built once: its bundle is immutable, so building
+		// it again could only be refused or make the same bundle.
+		switch pushed, err := c.GetBundle(ctx, bp.Name, bp.Version); {
+		case err == nil:
+			fmt.Fprintf(g.stdout, "%s is already pushed (%s); a pushed version is immutable, so its build does not run again (push changes as a new version)\n",
+				bp.Ref(), shortDigest(pushed.Digest))
+			return nil
+		case stamp.ErrorCode(err) != stamp.ENOTFOUND:
+			return err
 		}
+		if built, err = runBuild(ctx, g.stderr, dir, bp); err != nil {
+			fmt.Fprintln(g.stderr, err)
+			return &exitError{code: 1}
+		}
+		fmt.Fprintf(g.stderr, "built %s in %s (output kept in %s)\n", bp.Ref(), built.Round(time.Millisecond), buildLog(dir))
 	}
 	content, err := bundle.Pack(dir)
 	if err != nil {
 		return fmt.Errorf("pack %s: %w", dir, err)
 	}
-	b, created, err := c.PushBundle(ctx, content)
+	p, created, err := c.PushBuiltBundle(ctx, content, built)
 	if err != nil {
 		return err
 	}
 	if created {
-		fmt.Fprintf(g.stdout, "pushed %s@%s (%s, %s)\n", b.Name, b.Version, shortDigest(b.Digest), size(b.Size))
+		fmt.Fprintf(g.stdout, "pushed %s@%s (%s, %s)\n", p.Name, p.Version, shortDigest(p.Digest), size(p.Size))
 	} else {
-		fmt.Fprintf(g.stdout, "%s@%s is already pushed with the same content (%s)\n", b.Name, b.Version, shortDigest(b.Digest))
+		fmt.Fprintf(g.stdout, "%s@%s is already pushed with the same content (%s)\n", p.Name, p.Version, shortDigest(p.Digest))
 	}
-	for _, note := range b.Notes {
+	if p.Missing != "" {
+		fmt.Fprintf(g.stderr, "warning: %s; tenants of %s@%s are refused until it does (stamp server --check lists what every pushed version requires)\n",
+			p.Missing, p.Name, p.Version)
+	}
+	for _, note := range p.Notes {
 		fmt.Fprintf(g.stderr, "note: %s\n", note)
 	}
 	return nil

@@ -164,7 +164,7 @@ func newServerCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if cfg.Check {
-				return checkHost(g.stdout, cfg)
+				return checkHost(cmd.Context(), g.stdout, cfg)
 			}
 			srv, err := startServer(cmd.Context(), cfg, newLogger(g.stderr, cfg.LogLevel))
 			if err != nil {
@@ -322,6 +322,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		Handler: httpapi.NewServer(httpapi.Config{
 			Store: store, Logs: logs, Enqueue: rec.Enqueue, Engines: engineNames, Logger: logger, Metrics: mtr,
 			Health: mon.TenantHealth, Keys: keys, SharedNetwork: iso.network == nil,
+			Requirements: local.NewRequirementChecker(iso.uids.Size() > 0, time.Minute).Check,
 			Ready: func(ctx context.Context) error {
 				_, err := store.ListEvents(ctx, stamp.EventFilter{Limit: 1})
 				return err
@@ -363,8 +364,9 @@ func makeDataDir(dir string) (string, error) {
 	return data, nil
 }
 
-// checkHost prints what isolation the host allows the server with cfg.
-func checkHost(w io.Writer, cfg serverConfig) error {
+// checkHost prints what isolation the host allows the server with cfg,
+// and whether it provides what pushed blueprints require.
+func checkHost(ctx context.Context, w io.Writer, cfg serverConfig) error {
 	data, err := makeDataDir(cfg.Data)
 	if err != nil {
 		return err
@@ -375,7 +377,7 @@ func checkHost(w io.Writer, cfg serverConfig) error {
 	}
 	iso.print(w)
 	fmt.Fprintln(w, masterKeyCheck(cfg.MasterKey, data))
-	return nil
+	return printRequirements(ctx, w, cfg, data, iso.uids.Size() > 0)
 }
 
 // wait blocks until the server's parts (API, router, reconciler) have

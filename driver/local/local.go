@@ -45,7 +45,6 @@ import (
 	"maps"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -635,8 +634,9 @@ func (d *Driver) bundleDir(ctx context.Context, digest string) (string, error) {
 }
 
 // resolve returns argv with argv[0] made a path: relative to the bundle
-// if it names a file in it, else looked up in PATH.
-func resolve(argv []string, bundleDir string) ([]string, error) {
+// if it names a file in it, else looked up in path, the PATH of a tenant
+// (isolated: with a user of its own; see lookPath).
+func resolve(argv []string, bundleDir, path string, isolated bool) ([]string, error) {
 	if len(argv) == 0 {
 		return nil, stamp.Errorf(stamp.EINVALID, "command is empty")
 	}
@@ -646,13 +646,22 @@ func resolve(argv []string, bundleDir string) ([]string, error) {
 	case strings.Contains(argv[0], "/"):
 		out[0] = filepath.Join(bundleDir, argv[0])
 	default:
-		path, err := exec.LookPath(argv[0])
+		found, err := lookPath(argv[0], path, isolated)
 		if err != nil {
-			return nil, stamp.Errorf(stamp.EUNPROCESSABLE, "command %q is not in the bundle and not found in PATH", argv[0])
+			return nil, stamp.Errorf(stamp.EUNPROCESSABLE, "command %q is not in the bundle and not found in the PATH tenants get (%s)", argv[0], path)
 		}
-		out[0] = path
+		out[0] = found
 	}
 	return out, nil
+}
+
+// path is the PATH t's processes get and whether t has a user of its own
+// (see TenantPATH).
+func (t *tenant) path() (path string, isolated bool) {
+	t.mu.Lock()
+	isolated = t.state.UID != 0
+	t.mu.Unlock()
+	return TenantPATH(os.Getenv("PATH"), isolated), isolated
 }
 
 // vars are the values of the instance variables (stamp.InstanceVar) for
@@ -667,21 +676,21 @@ func (t *tenant) vars(host string, port int) map[string]string {
 }
 
 // environ is the environment of a process of t: the rendered env with
-// instance variables filled from vars, then HOME, TMPDIR and PATH unless
-// it sets them, then HOST, PORT (if vars has one), STAMP_BUNDLE (the
+// instance variables filled from vars, then HOME, TMPDIR and PATH (path,
+// see TenantPATH) unless it sets them, then HOST, PORT (if vars has one
+// and not noPort, the service's port_env: false), STAMP_BUNDLE (the
 // extracted bundle, no longer the working directory) and the marker,
 // which are the driver's alone.
-func (d *Driver) environ(t *tenant, id string, env, vars map[string]string, bundleDir string) []string {
-	m := map[string]string{"HOME": t.dataDir(), "TMPDIR": t.tmpDir(), "PATH": os.Getenv("PATH")}
-	if m["PATH"] == "" {
-		m["PATH"] = "/usr/local/bin:/usr/bin:/bin"
-	}
+func (d *Driver) environ(t *tenant, id string, env, vars map[string]string, bundleDir, path string, noPort bool) []string {
+	m := map[string]string{"HOME": t.dataDir(), "TMPDIR": t.tmpDir(), "PATH": path}
 	for k, v := range env {
 		m[k] = stamp.ExpandInstanceVars(v, vars)
 	}
-	delete(m, "PORT")
-	if port := vars[stamp.VarPort]; port != "" {
-		m["PORT"] = port
+	if !noPort {
+		delete(m, "PORT")
+		if port := vars[stamp.VarPort]; port != "" {
+			m["PORT"] = port
+		}
 	}
 	m["HOST"] = vars[stamp.VarHost]
 	m["STAMP_BUNDLE"] = bundleDir

@@ -74,13 +74,14 @@ func (d *Driver) supervise(t *tenant, inst instanceState, svc stamp.Service, bun
 // start starts the instance's process and records it.
 func (s *supervisor) start() (*proc, error) {
 	vars := s.t.vars(s.t.host(), s.port)
-	argv, err := resolve(expandAll(s.svc.Command, vars), s.bundleDir)
+	path, isolated := s.t.path()
+	argv, err := resolve(expandAll(s.svc.Command, vars), s.bundleDir, path, isolated)
 	if err != nil {
 		return nil, fmt.Errorf("start %s of %s: %w", s.id, s.t.name, err)
 	}
 	spec := spawnSpec{
 		argv: argv,
-		env:  s.d.environ(s.t, s.id, s.svc.Env, vars, s.bundleDir),
+		env:  s.d.environ(s.t, s.id, s.svc.Env, vars, s.bundleDir, path, s.svc.NoPortEnv),
 		dir:  s.t.dataDir(),
 		log:  s.t.logPath(s.id),
 	}

@@ -110,7 +110,8 @@ func (d *Driver) findOrStartTask(ctx context.Context, t *tenant, task *stamp.Tas
 		return nil, nil, err
 	}
 	vars := t.vars(t.host(), 0)
-	argv, err := resolve(expandAll(task.Command, vars), bdir)
+	path, isolated := t.path()
+	argv, err := resolve(expandAll(task.Command, vars), bdir, path, isolated)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -126,7 +127,7 @@ func (d *Driver) findOrStartTask(ctx context.Context, t *tenant, task *stamp.Tas
 	}
 	spec := spawnSpec{
 		argv:     append([]string{"/bin/sh", "-c", taskScript, "sh", exitPath}, argv...),
-		env:      d.environ(t, "task:"+task.Name, task.Env, vars, bdir),
+		env:      d.environ(t, "task:"+task.Name, task.Env, vars, bdir, path, false),
 		dir:      t.dataDir(),
 		log:      t.taskPath(task.Name, ".log"),
 		truncate: true,

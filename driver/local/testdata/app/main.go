@@ -5,6 +5,7 @@
 //	                 /pid, and what a tenant may do: /id, /read, /write, /connect,
 //	                 /alloc (hold more memory)
 //	serve-any        serve on every address, not $HOST
+//	serve-on ADDR    serve on ADDR (host:port), whatever $HOST and $PORT say
 //	serve-child      serve, and start a child process in its session
 //	ignore-term      serve, ignoring SIGTERM
 //	crash            print a line and exit with status 2
@@ -33,6 +34,16 @@ func main() {
 	}
 	switch mode, args := os.Args[1], os.Args[2:]; mode {
 	case "serve":
+		serve()
+	case "serve-on":
+		host, port, err := net.SplitHostPort(args[0])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(64)
+		}
+		// serve reads the address from the environment; /env still shows
+		// what the driver gave.
+		listenHost, listenPort = host, port
 		serve()
 	case "serve-any":
 		os.Setenv("HOST", "") // all addresses, against the driver's advice
@@ -87,8 +98,16 @@ func duration(args []string, i int) time.Duration {
 	return d
 }
 
+// listenHost and listenPort, when set (serve-on), are where serve
+// listens instead of $HOST:$PORT.
+var listenHost, listenPort string
+
 func serve() {
-	l, err := net.Listen("tcp", net.JoinHostPort(os.Getenv("HOST"), os.Getenv("PORT")))
+	host, port := os.Getenv("HOST"), os.Getenv("PORT")
+	if listenPort != "" {
+		host, port = listenHost, listenPort
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(host, port))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
