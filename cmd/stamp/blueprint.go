@@ -20,6 +20,7 @@ func newBlueprintCmd(g *globals) *cobra.Command {
 		Short:   "Lint, push and inspect blueprints",
 	}
 	cmd.AddCommand(
+		newBlueprintInitCmd(g),
 		newBlueprintYankCmd(g, true),
 		newBlueprintYankCmd(g, false),
 		&cobra.Command{
