@@ -25,3 +25,23 @@ func (b *Blueprint) TenantParams(stored map[string]string) (map[string]string, e
 	}
 	return plain.ResolveParams(declared)
 }
+
+// KnownParams is TenantParams without its checks: the stored values of
+// the plain parameters this version declares, and its defaults for the
+// rest. It is for undoing a move to this version when TenantParams
+// refuses the tenant, where a value that does not fit must not stop the
+// undoing.
+func (b *Blueprint) KnownParams(stored map[string]string) map[string]string {
+	out := make(map[string]string, len(b.Parameters))
+	for name, p := range b.Parameters {
+		if p.Secret {
+			continue
+		}
+		if v, ok := stored[name]; ok {
+			out[name] = v
+		} else {
+			out[name] = p.Default
+		}
+	}
+	return out
+}

@@ -57,6 +57,21 @@ func TestTenantParams(t *testing.T) {
 			if errString(err) != tt.wantErr || stamp.ErrorCode(err) != stamp.EUNPROCESSABLE {
 				t.Errorf("got %q (%s), want %q (%s)", errString(err), stamp.ErrorCode(err), tt.wantErr, stamp.EUNPROCESSABLE)
 			}
+			// Undoing a move must still render: KnownParams gives what
+			// is stored, unchecked, and defaults for the rest.
+			known := b.KnownParams(tt.stored)
+			for name, p := range b.Parameters {
+				want, ok := tt.stored[name]
+				if !ok {
+					want = p.Default
+				}
+				if known[name] != want {
+					t.Errorf("KnownParams[%s] = %q, want %q", name, known[name], want)
+				}
+			}
+			if _, ok := known["legacy"]; ok {
+				t.Errorf("KnownParams kept legacy, which this version does not declare")
+			}
 		})
 	}
 }

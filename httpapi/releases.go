@@ -65,6 +65,18 @@ func handleReleaseCreate(st stamp.Store, cache *blueprintCache, engines map[stri
 			writeError(w, r, err)
 			return
 		}
+		// A host that lacks what the version requires refuses the whole
+		// release, as it would each tenant's upgrade, rather than list
+		// every tenant as skipped.
+		bp, err := cache.load(ctx, st, b)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if err := cache.requirementsMet(ctx, b, bp); err != nil {
+			writeError(w, r, err)
+			return
+		}
 		// One release of a blueprint at a time, across servers: the check
 		// and the create run under a store lease on the blueprint.
 		unlock, err := lockBlueprint(ctx, st, spec.Blueprint)

@@ -88,6 +88,10 @@ func settable(t *stamp.Tenant) error {
 	case t.Upgrading():
 		u := t.Status.Upgrade
 		return stamp.Errorf(stamp.ECONFLICT, "tenant %q is moving from %s to %s; wait until that ends", t.Name, u.FromRevision(), u.ToRevision())
+	case t.Status.Version != "" && t.Spec.Version != t.Status.Version:
+		// Accepted but not begun: the change would be checked against
+		// a version the tenant does not run yet.
+		return stamp.Errorf(stamp.ECONFLICT, "tenant %q is about to move from %s to %s; wait until that ends", t.Name, t.Status.Version, t.Spec.Version)
 	}
 	return nil
 }

@@ -211,3 +211,19 @@ func TestTenantSecrets(t *testing.T) {
 	_, err = env.client.TenantSecrets(context.Background(), "nope", false)
 	wantError(t, err, stamp.ENOTFOUND, `tenant "nope" does not exist`)
 }
+
+// TestUpgradeRefusedForANewRequiredSecret moves a tenant to a version
+// that adds a required secret parameter: the tenant cannot have a value
+// for it (a change is checked against the version it runs), so the move
+// is refused up front rather than failing at its start.
+func TestUpgradeRefusedForANewRequiredSecret(t *testing.T) {
+	env := newTestEnv(t)
+	env.push(t, ledgerYAML)
+	if _, err := env.client.CreateTenant(t.Context(), CreateTenantRequest{Name: "acme", Blueprint: "ledger",
+		Params: map[string]string{"admin_email": "ops@acme.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	env.push(t, strings.Replace(secretLedgerYAML, "version: 1.0.0", "version: 1.1.0", 1))
+	_, err := env.client.UpgradeTenant(t.Context(), "acme", "1.1.0")
+	wantError(t, err, stamp.EUNPROCESSABLE, `ledger@1.1.0 does not fit tenant acme: it requires secret parameter "admin_password", which the tenant has no value for; give the parameter a default in ledger@1.1.0`)
+}

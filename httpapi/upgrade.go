@@ -107,6 +107,16 @@ func checkVersionFits(r *http.Request, st stamp.Store, cache *blueprintCache, en
 	if _, err := bp.TenantParams(t.Spec.Params); err != nil {
 		return stamp.Errorf(stamp.EUNPROCESSABLE, "%s does not fit tenant %s: %s", b.Ref(), t.Name, stamp.ErrorMessage(err))
 	}
+	// A required secret parameter the tenant has no value for cannot be
+	// given before the move (a change is checked against the version
+	// the tenant runs), so the move would fail for good at its start.
+	for _, name := range bp.SecretParams() {
+		_, clear := t.Spec.Params[name]
+		if bp.Parameters[name].Required && !clear && !slices.Contains(t.Spec.SecretParams, name) {
+			return stamp.Errorf(stamp.EUNPROCESSABLE, "%s does not fit tenant %s: it requires secret parameter %q, which the tenant has no value for; give the parameter a default in %s",
+				b.Ref(), t.Name, name, b.Ref())
+		}
+	}
 	return nil
 }
 

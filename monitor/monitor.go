@@ -304,15 +304,24 @@ func (m *Monitor) check(ctx context.Context, t *stamp.Tenant) error {
 		return err
 	}
 	serving := t.Status.Version
-	if serving == "" || (t.Status.Phase != stamp.PhaseReady && t.Status.Phase != stamp.PhaseUpgrading) {
+	if serving == "" || (t.Status.Phase != stamp.PhaseReady && t.Status.Phase != stamp.PhaseUpgrading) ||
+		(t.Upgrading() && t.Status.Upgrade.Stopped) {
 		m.idle(t.Name, nil, now)
-		return nil // not serving yet, or going away: the reconciler reports on it
+		// Not serving yet, going away, or stopped on purpose by a
+		// recreate upgrade: the reconciler reports on it.
+		return nil
 	}
 	bp, err := m.cfg.Blueprint(ctx, t.Spec.Blueprint, serving)
 	if err != nil {
 		return err
 	}
-	_, plan, err := bp.ResolvePlan(t.Spec.Plan)
+	// The routed instances run the plan in Status.Config; the spec's
+	// may be a change not yet rolled out.
+	planName := t.Spec.Plan
+	if t.Status.Config != nil {
+		planName = t.Status.Config.Plan
+	}
+	_, plan, err := bp.ResolvePlan(planName)
 	if err != nil {
 		return err
 	}

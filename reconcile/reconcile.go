@@ -468,6 +468,9 @@ type pass struct {
 	// connLimit is the connection limit of the tenant's database roles
 	// (see connectionLimit), once the database step worked it out.
 	connLimit int
+	// paramsErr is why the tenant's parameters do not fit its version;
+	// every step but a rollback fails with it (see load).
+	paramsErr error
 }
 
 func (p *pass) run(ctx context.Context, steps []string) error {
@@ -688,6 +691,9 @@ func (p *pass) do(ctx context.Context, step string) error {
 			return err
 		}
 	}
+	if p.paramsErr != nil && step != stamp.StepRollback && step != stamp.StepRemove {
+		return p.paramsErr
+	}
 	switch step {
 	case stamp.StepAllocate:
 		return p.allocate(ctx)
@@ -733,9 +739,14 @@ func (p *pass) load(ctx context.Context) error {
 	p.bp, p.ref = bp, ref
 	// The spec's parameters may have been set for another version: this
 	// one's defaults fill what the tenant never set.
+	// Parameters that do not fit fail every step but the rollback of a
+	// move to this version (a change made after the move was accepted):
+	// undoing the move must not fail on them, or the old version, which
+	// serves, would be stopped as failed.
 	params, err := bp.TenantParams(p.t.Spec.Params)
 	if err != nil {
-		return terminal("%s does not fit tenant %s: %s", bp.Ref(), p.t.Name, stamp.ErrorMessage(err))
+		p.paramsErr = terminal("%s does not fit tenant %s: %s", bp.Ref(), p.t.Name, stamp.ErrorMessage(err))
+		params = bp.KnownParams(p.t.Spec.Params)
 	}
 	p.in = blueprint.RenderInput{
 		Tenant:       p.t.Name,

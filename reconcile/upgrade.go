@@ -51,11 +51,17 @@ func (p *pass) beginUpgrade(ctx context.Context) error {
 		return err
 	}
 	u := nextUpgrade(p.t, p.r.cfg.Clock.Now())
-	bp, _, err := p.r.blueprint(ctx, p.t.Spec.Blueprint, u.To)
+	to, _, err := p.r.blueprint(ctx, p.t.Spec.Blueprint, u.To)
 	if err != nil {
 		return err
 	}
-	u.Recreate = bp.Recreates()
+	// Either side's word is enough: a move back from a version that
+	// recreates must not run two writers on its data either.
+	from, _, err := p.r.blueprint(ctx, p.t.Spec.Blueprint, u.From)
+	if err != nil {
+		return err
+	}
+	u.Recreate = to.Recreates() || from.Recreates()
 	err = p.update(ctx, func(st *stamp.TenantStatus) {
 		st.Upgrade = u
 		st.FailedStep, st.Message = "", ""

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -115,6 +117,9 @@ func pushBlueprint(ctx context.Context, g *globals, dir string) error {
 		// A version is built once: its bundle is immutable, so building
 		// it again could only be refused or make the same bundle.
 		switch pushed, err := c.GetBundle(ctx, bp.Name, bp.Version); {
+		case err == nil && !sameBlueprint(dir, pushed.Blueprint):
+			return stamp.Errorf(stamp.ECONFLICT, "%s is already pushed (%s) with another %s; a pushed version is immutable: push the change as a new version",
+				bp.Ref(), shortDigest(pushed.Digest), blueprint.FileName)
 		case err == nil:
 			fmt.Fprintf(g.stdout, "%s is already pushed (%s); a pushed version is immutable, so its build does not run again (push changes as a new version)\n",
 				bp.Ref(), shortDigest(pushed.Digest))
@@ -149,6 +154,13 @@ func pushBlueprint(ctx context.Context, g *globals, dir string) error {
 		fmt.Fprintf(g.stderr, "note: %s\n", note)
 	}
 	return nil
+}
+
+// sameBlueprint reports whether dir's stamp.yaml is pushed, the text of
+// a pushed version's.
+func sameBlueprint(dir, pushed string) bool {
+	local, err := os.ReadFile(filepath.Join(dir, blueprint.FileName))
+	return err == nil && string(local) == pushed
 }
 
 // splitRef splits "name@version"; version is empty if absent.

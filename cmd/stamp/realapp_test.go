@@ -214,6 +214,10 @@ func TestRequirements(t *testing.T) {
 	if _, err := s.client().GetTenant(context.Background(), "acme"); stamp.ErrorCode(err) != stamp.ENOTFOUND {
 		t.Errorf("refused tenant: got %v, want it not created", err)
 	}
+	_, errOut, code = s.cli("release", "create", "ledger@2.0.0")
+	if code == 0 || !strings.Contains(errOut, tooOld) {
+		t.Errorf("release: exit %d, stderr:\n%s\nwant it refused naming what is missing", code, errOut)
+	}
 
 	tool("stamp-test-convert", `echo "convert version 1.10.0"`)
 	tool("stamp-test-pdf", `echo pdf`)
@@ -262,5 +266,19 @@ func TestBuildStep(t *testing.T) {
 	}
 	if count, _ := os.ReadFile(filepath.Join(dir, "built-count")); string(count) != "\n" {
 		t.Errorf("the build ran %d times, want once", strings.Count(string(count), "\n"))
+	}
+
+	// A changed stamp.yaml under the same version is refused, not
+	// skipped along with the build.
+	y, err := os.ReadFile(filepath.Join(dir, "stamp.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "stamp.yaml"), append(y, "# changed\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code = s.cli("blueprint", "push", dir)
+	if code == 0 || !strings.Contains(errOut, "already pushed") || !strings.Contains(errOut, "as a new version") {
+		t.Errorf("push of a changed stamp.yaml: exit %d, stderr:\n%s\nwant it refused", code, errOut)
 	}
 }

@@ -30,7 +30,9 @@ once they are healthy, and the old ones drain and stop. Nothing migrates:
 the version stays the same. If the new instances never turn healthy, the
 old ones never stopped serving, the plan and plain parameters are put back,
 and the command exits 1 naming the step. Parameters not named keep their
-values.`,
+values. A version whose services say upgrade: recreate is recreated
+instead: its old instances stop first, and the router holds requests until
+the new ones serve.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
