@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	stamp "github.com/stamphq/stamp"
@@ -85,7 +86,11 @@ func (b *bench) measure(ctx context.Context, a *app) (*appResult, error) {
 	}
 	res := &appResult{app: a}
 	if out, err := exec.CommandContext(ctx, b.stamp, append([]string{"server", "--check", "--data", srv.Data}, flags...)...).CombinedOutput(); err == nil {
-		res.checks = string(out)
+		for line := range strings.Lines(string(out)) {
+			if !strings.HasPrefix(line, "secrets:") { // names the run's key file
+				res.checks += line
+			}
+		}
 	}
 	for i := range b.cfg.samples {
 		n := int64(i + 1)
@@ -237,7 +242,7 @@ func (b *bench) cleanup() error {
 			cancel()
 			errs = append(errs, err)
 		}
-		errs = append(errs, srv.Stop())
+		errs = append(errs, srv.Stop(), sweepHost(srv.Data))
 	}
 	if b.floorDB != nil {
 		b.floorDB.pool.Close()

@@ -29,20 +29,22 @@ func (r *report) markdown() string {
 			benchkit.MS(s50), benchkit.MS(s90), benchkit.MS(f50), benchkit.MS(f90), benchkit.Ratio(s50, f50), benchkit.Ratio(s90, f90))
 	}
 	for _, res := range r.apps {
-		fmt.Fprintf(&b, "\n%s, mean per sample. By hand:", res.app.name)
-		names, mean := meanSteps(res.floor)
-		for _, n := range names {
-			fmt.Fprintf(&b, " %s %s,", n, benchkit.MS(mean[n]))
-		}
-		b.WriteString(" Stamp (work of each step, from the event log; seed runs beside start and health):")
-		names, mean = meanSteps(res.stamp)
-		for _, n := range names {
-			fmt.Fprintf(&b, " %s %s,", n, benchkit.MS(mean[n]))
-		}
-		fmt.Fprintf(&b, " and from the API call to the first 200 %s.\n", benchkit.MS(benchkit.Mean(res.stamp, sample.took)))
+		fmt.Fprintf(&b, "\n%s, means per sample:\n\n- by hand: %s\n", res.app.name, stepList(res.floor))
+		fmt.Fprintf(&b, "- stamp, each step's work from the event log (seed runs beside start and health): %s; from the API call to the first 200, %s\n",
+			stepList(res.stamp), benchkit.MS(benchkit.Mean(res.stamp, sample.took)))
 		if res.checks != "" {
 			fmt.Fprintf(&b, "\n`stamp server --check` of its server:\n\n```\n%s```\n", res.checks)
 		}
 	}
 	return b.String()
+}
+
+// stepList renders the mean time of each step of samples, in order.
+func stepList(samples []sample) string {
+	names, mean := meanSteps(samples)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + " " + benchkit.MS(mean[n])
+	}
+	return strings.Join(parts, ", ")
 }
