@@ -17,6 +17,7 @@ import (
 	"time"
 
 	stamp "github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/httpapi"
 )
 
 // Helpers of the tests that run real apps nobody here wrote (apps_test.go).
@@ -145,26 +146,20 @@ func startRequests(next func(i int) *http.Request, version func(body []byte) str
 }
 
 // revealSecret returns tenant's secret name as `stamp tenant secrets
-// NAME --reveal -o json` shows it: an object of names to values, or a
-// list of objects with a name and a value.
+// NAME --reveal -o json` shows it.
 func (s *stampServer) revealSecret(tenant, name string) string {
 	s.t.Helper()
 	out := s.mustCLI("tenant", "secrets", tenant, "--reveal", "-o", "json")
-	var byName map[string]any
-	if json.Unmarshal([]byte(out), &byName) == nil {
-		if v, ok := byName[name].(string); ok {
-			return v
+	var shown httpapi.TenantSecrets
+	if err := json.Unmarshal([]byte(out), &shown); err != nil {
+		s.t.Fatalf("tenant secrets %s --reveal -o json: %v\n%s", tenant, err, out)
+	}
+	for _, sec := range shown.Secrets {
+		if sec.Name == name && sec.Value != "" {
+			return sec.Value
 		}
 	}
-	var list []struct{ Name, Value string }
-	if json.Unmarshal([]byte(out), &list) == nil {
-		for _, e := range list {
-			if e.Name == name {
-				return e.Value
-			}
-		}
-	}
-	s.t.Fatalf("tenant secrets %s --reveal -o json shows no secret %q:\n%s", tenant, name, out)
+	s.t.Fatalf("tenant secrets %s --reveal -o json shows no value of %q:\n%s", tenant, name, out)
 	return ""
 }
 
