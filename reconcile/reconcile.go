@@ -927,9 +927,14 @@ func (p *pass) databases(ctx context.Context) error {
 }
 
 func (p *pass) migrate(ctx context.Context) error {
-	if p.upgrade && !p.t.Status.Upgrade.Migrating {
+	if p.upgrade && !p.t.Status.Upgrade.Migrating && (len(p.bp.Hooks.Migrate) > 0 || p.t.Status.Upgrade.Recreate) {
 		// From here on a failure restores the snapshot: a migration that
-		// failed half way may have changed the schema.
+		// failed half way may have changed the schema. Without a migrate
+		// hook nothing is restored in a blue/green move, since the old
+		// version serves on and writes meanwhile: putting the snapshot
+		// back would lose those writes. A recreate move restores anyway:
+		// the old version stopped before the snapshot, so nothing is
+		// lost, and the new one may have changed its data at start.
 		if err := p.update(ctx, func(st *stamp.TenantStatus) { st.Upgrade.Migrating = true }); err != nil {
 			return err
 		}
