@@ -218,10 +218,24 @@ func newTenantListCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// A tenant on a withdrawn version is flagged, so that the
+			// operator sees whom a yank concerns.
+			bundles, err := c.ListBundles(cmd.Context())
+			if err != nil {
+				return err
+			}
+			yanked := map[string]bool{}
+			for _, b := range bundles {
+				yanked[b.Ref()] = b.Yanked
+			}
 			return p.print(tenants, func(w *tabwriter.Writer) {
 				row(w, "NAME", "BLUEPRINT", "PLAN", "PHASE", "URL", "AGE")
 				for _, t := range tenants {
-					row(w, t.Name, t.Spec.Blueprint+"@"+t.Spec.Version, t.Spec.Plan, t.Status.Phase, orDash(t.Status.URL), age(t.CreatedAt))
+					ref := t.Spec.Blueprint + "@" + t.Spec.Version
+					if yanked[ref] {
+						ref += " (yanked)"
+					}
+					row(w, t.Name, ref, t.Spec.Plan, t.Status.Phase, orDash(t.Status.URL), age(t.CreatedAt))
 				}
 			})
 		},

@@ -85,6 +85,10 @@ func TestYankedVersion(t *testing.T) {
 	if code, body := s.do("GET", "a", "/api/invoices", ""); code != 200 {
 		t.Errorf("a after its version was yanked: %d %s; want it serving", code, body)
 	}
+	if list := s.mustCLI("tenant", "list"); !regexp.MustCompile(`(?m)^a\s+ledger@1\.0\.0 \(yanked\)\s`).MatchString(list) ||
+		!regexp.MustCompile(`(?m)^b\s+ledger@1\.10\.0\s`).MatchString(list) {
+		t.Errorf("tenant list does not flag a alone as on a yanked version:\n%s", list)
+	}
 	evs, err := c.Events(ctx, stamp.EventFilter{})
 	if err != nil {
 		t.Fatal(err)
