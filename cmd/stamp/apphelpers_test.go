@@ -65,7 +65,7 @@ func requireGoModules(t *testing.T, dir string) {
 	cmd := exec.Command("go", "mod", "download")
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Skipf("the Go modules of %s cannot be had, so it cannot be built (run scripts/apps): %v\n%s", dir, err, out)
+		skipApp(t, "the Go modules of %s cannot be had, so it cannot be built (run scripts/apps): %v\n%s", dir, err, out)
 	}
 }
 
@@ -73,8 +73,19 @@ func requireGoModules(t *testing.T, dir string) {
 func requireCommand(t *testing.T, name string) {
 	t.Helper()
 	if _, err := exec.LookPath(name); err != nil {
-		t.Skipf("%s is not installed (run scripts/apps as root): %v", name, err)
+		skipApp(t, "%s is not installed (run scripts/apps as root): %v", name, err)
 	}
+}
+
+// skipApp skips a real-app test that cannot run here, or fails it when
+// STAMP_TEST_APPS=required (scripts/test sets it after scripts/apps), so
+// that the suite that promises these tests cannot pass without them.
+func skipApp(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("STAMP_TEST_APPS") == "required" {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
 }
 
 // appRequest returns a request for tenant's path through the router, with
