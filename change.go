@@ -65,6 +65,7 @@ func (u *Upgrade) ToRevision() string {
 
 // TenantConfig is the plan and parameters a tenant's instances run with.
 type TenantConfig struct {
+	// Plan names the plan the instances are sized by.
 	Plan string `json:"plan"`
 	// Params holds no secret parameter: those are among the secrets.
 	Params map[string]string `json:"params,omitempty"`

@@ -1,9 +1,6 @@
 package blueprint
 
-import (
-	"slices"
-	"strconv"
-)
+import "strconv"
 
 // DefaultConnections is a plan's connections when it does not say: a
 // role limit of 50, what every tenant role had before plans said.
@@ -29,19 +26,6 @@ func RoleConnectionLimit(from, to int) int {
 // service's replicas, at least 1.
 func (p *Plan) InstanceConnections() int {
 	return max(1, p.Connections/max(1, p.Replicas))
-}
-
-// SecretParams returns the names of the parameters declared secret,
-// sorted.
-func (b *Blueprint) SecretParams() []string {
-	var out []string
-	for name, p := range b.Parameters {
-		if p.Secret {
-			out = append(out, name)
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 // connectionsRef is the value of ${db.NAME.connections} for plan.

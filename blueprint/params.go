@@ -1,5 +1,7 @@
 package blueprint
 
+import "slices"
+
 // TenantParams returns the parameters this version renders a tenant with,
 // from the parameters its spec holds (which may have been set for another
 // version): the values of parameters this version declares, its defaults
@@ -43,5 +45,18 @@ func (b *Blueprint) KnownParams(stored map[string]string) map[string]string {
 			out[name] = p.Default
 		}
 	}
+	return out
+}
+
+// SecretParams returns the names of the parameters declared secret,
+// sorted.
+func (b *Blueprint) SecretParams() []string {
+	var out []string
+	for name, p := range b.Parameters {
+		if p.Secret {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
 	return out
 }

@@ -57,7 +57,7 @@ func handleBlueprintPush(st stamp.Store, cache *blueprintCache, clock stamp.Cloc
 		missing := cache.missing(r.Context(), b, bp)
 		var notes []string
 		if sharedNetwork {
-			notes = declaredPortNotes(content)
+			notes = declaredPortNotes(bp)
 		}
 
 		existing, err := st.GetBundle(r.Context(), b.Name, b.Version)
@@ -96,18 +96,10 @@ func handleBlueprintPush(st stamp.Store, cache *blueprintCache, clock stamp.Cloc
 	})
 }
 
-// declaredPortNotes says, for each service of the bundle's blueprint that
-// declares a port, that on a shared network its instances get ports of
-// the server's choosing instead, and how the app learns its port.
-func declaredPortNotes(content []byte) []string {
-	data, err := bundle.ReadFile(content, blueprint.FileName)
-	if err != nil {
-		return nil
-	}
-	bp, err := blueprint.Parse(blueprint.FileName, data)
-	if err != nil {
-		return nil
-	}
+// declaredPortNotes says, for each service of bp that declares a port,
+// that on a shared network its instances get ports of the server's
+// choosing instead, and how the app learns its port.
+func declaredPortNotes(bp *blueprint.Blueprint) []string {
 	var notes []string
 	for _, name := range bp.ServiceNames() {
 		if port := bp.Services[name].Port; port > 0 {

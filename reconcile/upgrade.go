@@ -100,7 +100,7 @@ func (p *pass) check(ctx context.Context) error {
 			running = instancesOf(so, u.FromRevision())
 		}
 		if len(running) == 0 {
-			msg := fmt.Sprintf("service %s of version %s has no running instance", name, u.From)
+			msg := fmt.Sprintf("service %s of version %s has no running instance", name, u.FromRevision())
 			if so != nil && so.LastExit != "" {
 				msg += fmt.Sprintf(" (it restarted %d times, last exit: %s)", so.Restarts, so.LastExit)
 			}
@@ -115,7 +115,7 @@ func (p *pass) check(ctx context.Context) error {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				return terminal("service %s (%s) of version %s is unhealthy: %s; the tenant is not upgraded while it is down", name, inst.ID, u.From, err)
+				return terminal("service %s (%s) of version %s is unhealthy: %s; the tenant is not upgraded while it is down", name, inst.ID, u.FromRevision(), err)
 			}
 		}
 	}
