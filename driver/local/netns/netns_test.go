@@ -151,8 +151,10 @@ func dial(t *testing.T, m *Manager, tenant, addr string) string {
 
 // dialIn connects to addr from the namespace at path, from this process
 // (the socket is the namespace's from its making on), and returns "ok"
-// or the error. Half a second is enough: on veth and loopback an answer
-// takes microseconds.
+// or the error. On veth and loopback an answer takes microseconds, but a
+// first SYN sent while a new veth still comes up (seen on a loaded host)
+// is lost and resent after 1s: the timeout leaves room for that one
+// resend, so a reachable address is not taken for a blocked one.
 func dialIn(t *testing.T, path, addr string) string {
 	t.Helper()
 	ns, err := netns.GetFromPath(path)
@@ -161,7 +163,7 @@ func dialIn(t *testing.T, path, addr string) string {
 	}
 	defer ns.Close()
 	err = onThread(func() error { return netns.Set(ns) }, func() error {
-		c, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
+		c, err := net.DialTimeout("tcp", addr, 1500*time.Millisecond)
 		if err == nil {
 			c.Close()
 		}
