@@ -139,18 +139,20 @@ func TestForkBombIsStoppedAtItsLimit(t *testing.T) {
 	deleteAndCheckNothingLeft(t, s, bomb)
 }
 
-// TestCPUHogLeavesNeighbourLatency measures a tenant's request latency
-// alone, then beside a tenant burning four busy loops under a plan of
-// 0.25 cores: its p99 stays within max(3x, +25ms) of the alone figure.
-// The same burner with no CPU limit, in the same run, is logged as the
-// peer the limit is judged against.
-func TestCPUHogLeavesNeighbourLatency(t *testing.T) {
+// TestCPUHogIsHeldToItsPlan runs a tenant burning four busy loops under
+// a plan of 0.25 cores beside a calm tenant: the burner's cgroup uses at
+// most about its quota, the calm tenant answers throughout, and the same
+// burner with no CPU limit, in the same run, uses far more (so the check
+// can fail). The calm tenant's latency in each case is logged, not
+// judged: a latency bound in a unit test fails on a loaded machine; the
+// comparison belongs in a benchmark.
+func TestCPUHogIsHeldToItsPlan(t *testing.T) {
 	requireRoot(t)
 	s := startStampServer(t)
 	s.mustCLI("blueprint", "push", blueprintDir(t))
 	s.mustCLI("tenant", "create", "calm", "--blueprint", "ledger")
 	burn := "for i in 1 2 3 4; do (while :; do :; done) & done; wait"
-	hostileBlueprint(t, s, "burner", "{ memory: 128Mi, cpu: 0.25, replicas: 1 }", burn)
+	abs, _ := filepath.Abs(s.data)
 
 	p99 := func() time.Duration {
 		var lat []time.Duration
@@ -164,24 +166,49 @@ func TestCPUHogLeavesNeighbourLatency(t *testing.T) {
 		slices.Sort(lat)
 		return lat[len(lat)*99/100]
 	}
+	// cores is the CPU the tenant's cgroup used over two seconds.
+	cores := func(tenant string) float64 {
+		usage := filepath.Join("/sys/fs/cgroup/cpuacct", cgroupParent(abs), tenant, "cpuacct.usage")
+		read := func() int64 {
+			data, err := os.ReadFile(usage)
+			if err != nil {
+				t.Fatalf("CPU use of %s: %v", tenant, err)
+			}
+			n, _ := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+			return n
+		}
+		before, began := read(), time.Now()
+		time.Sleep(2 * time.Second)
+		return float64(read()-before) / float64(time.Since(began).Nanoseconds())
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/cpuacct"); err != nil {
+		t.Skip("no cgroup v1 cpuacct controller to read CPU use from")
+	}
+
 	alone := p99()
+	hostileBlueprint(t, s, "burner", "{ memory: 128Mi, cpu: 0.25, replicas: 1 }", burn)
 	s.mustCLI("tenant", "create", "burner", "--blueprint", "burner")
 	burner := requireLimits(t, s, "burner")
 	time.Sleep(time.Second) // the loops start after the service's first second
+	held := cores("burner")
 	limited := p99()
-	bound := max(3*alone, alone+25*time.Millisecond)
-	if limited > bound {
-		t.Errorf("calm's p99 beside a burner held to 0.25 cores: %s, want at most %s (alone %s)", limited, bound, alone)
+	// A quota of 25ms per 100ms period; a period's overrun is the slack.
+	if held > 0.35 {
+		t.Errorf("the burner held to 0.25 cores used %.2f cores", held)
 	}
 	deleteAndCheckNothingLeft(t, s, burner)
 
-	// The peer: the same burner with no CPU limit.
 	hostileBlueprint(t, s, "free-burner", "{ memory: 128Mi, replicas: 1 }", burn)
 	s.mustCLI("tenant", "create", "free-burner", "--blueprint", "free-burner")
 	time.Sleep(time.Second)
+	free := cores("free-burner")
 	unlimited := p99()
+	if free < 0.7 {
+		t.Errorf("the same burner with no limit used %.2f cores; want well over its limited self (%.2f), or this test proves nothing", free, held)
+	}
 	deleteAndCheckNothingLeft(t, s, s.tenant("free-burner"))
-	t.Logf("calm's p99: alone %s, beside a burner held to 0.25 cores %s (bound %s), beside the same burner unlimited %s", alone, limited, bound, unlimited)
+	t.Logf("burner: %.2f cores held to 0.25, %.2f cores unlimited; calm's p99: alone %s, beside the held burner %s, beside the free one %s",
+		held, free, alone, limited, unlimited)
 }
 
 // liveProcesses lists the processes of uid that have not exited: a
