@@ -73,7 +73,8 @@ func validateWebhook(req CreateWebhookRequest) error {
 	return nil
 }
 
-// handleWebhookList lists the webhooks without their secrets.
+// handleWebhookList lists the webhooks without their secrets, their URLs
+// redacted (stamp.RedactURL): only the answer to create shows them whole.
 func handleWebhookList(st stamp.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hooks, err := st.ListWebhooks(r.Context())
@@ -82,13 +83,14 @@ func handleWebhookList(st stamp.Store) http.Handler {
 			return
 		}
 		for _, h := range hooks {
-			h.Secret = ""
+			h.Secret, h.URL = "", stamp.RedactURL(h.URL)
 		}
 		encode(w, r, http.StatusOK, webhookList{Webhooks: nonNil(hooks)})
 	})
 }
 
-// handleWebhookGet returns one webhook without its secret.
+// handleWebhookGet returns one webhook without its secret, its URL
+// redacted.
 func handleWebhookGet(st stamp.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hook, err := getWebhook(r, st)
@@ -96,7 +98,7 @@ func handleWebhookGet(st stamp.Store) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		hook.Secret = ""
+		hook.Secret, hook.URL = "", stamp.RedactURL(hook.URL)
 		encode(w, r, http.StatusOK, hook)
 	})
 }
