@@ -83,7 +83,7 @@ func handleWebhookList(st stamp.Store) http.Handler {
 			return
 		}
 		for _, h := range hooks {
-			h.Secret, h.URL = "", stamp.RedactURL(h.URL)
+			hideSecrets(h)
 		}
 		encode(w, r, http.StatusOK, webhookList{Webhooks: nonNil(hooks)})
 	})
@@ -98,9 +98,22 @@ func handleWebhookGet(st stamp.Store) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		hook.Secret, hook.URL = "", stamp.RedactURL(hook.URL)
+		hideSecrets(hook)
 		encode(w, r, http.StatusOK, hook)
 	})
+}
+
+// hideSecrets clears h's secret and redacts its URL (stamp.RedactURL),
+// also in its last error, which a server before the redaction recorded
+// with the whole URL.
+func hideSecrets(h *stamp.Webhook) {
+	h.LastError = redactIn(h.LastError, h.URL)
+	h.Secret, h.URL = "", stamp.RedactURL(h.URL)
+}
+
+// redactIn replaces rawURL in text with its redacted form.
+func redactIn(text, rawURL string) string {
+	return strings.ReplaceAll(text, rawURL, stamp.RedactURL(rawURL))
 }
 
 func getWebhook(r *http.Request, st stamp.Store) (*stamp.Webhook, error) {
@@ -151,6 +164,9 @@ func handleWebhookAttempts(st stamp.Store) http.Handler {
 		if err != nil {
 			writeError(w, r, fmt.Errorf("list attempts of webhook %s: %w", hook.ID, err))
 			return
+		}
+		for _, a := range list {
+			a.Error = redactIn(a.Error, hook.URL)
 		}
 		encode(w, r, http.StatusOK, attemptList{Attempts: nonNil(list)})
 	})
