@@ -1,6 +1,7 @@
 package stamp
 
 import (
+	"net/url"
 	"path"
 	"time"
 )
@@ -58,4 +59,20 @@ type DeliveryAttempt struct {
 	Status   int           `json:"status,omitempty"` // HTTP status; 0 if none came
 	Error    string        `json:"error,omitempty"`  // empty for a success
 	Duration time.Duration `json:"duration"`
+}
+
+// RedactURL returns raw as scheme://host/… , hiding the user, path, query
+// and fragment, which may carry a secret: a webhook's URL is shown whole
+// only to the admin who adds it. A URL that does not parse is hidden
+// whole.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "…"
+	}
+	short := u.Scheme + "://" + u.Host
+	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "" {
+		short += "/…"
+	}
+	return short
 }

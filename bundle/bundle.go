@@ -1,8 +1,8 @@
 // Package bundle owns the archive format of a blueprint version: a
 // deterministic gzipped tar of the blueprint directory, addressed by its
 // sha256. It packs a directory, reads single files out of an archive, and
-// extracts an archive safely (no path escapes, no links, bounded size,
-// atomic).
+// validates and extracts an archive by one set of rules (no path escapes,
+// no links or devices, each name once, bounded size; extraction atomic).
 package bundle
 
 import (
@@ -87,6 +87,9 @@ func Pack(dir string) ([]byte, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pack %s: %w", dir, err)
+	}
+	if len(items) > MaxEntries {
+		return nil, stamp.Errorf(stamp.EUNPROCESSABLE, "pack %s: %d files and directories; a bundle holds at most %d", dir, len(items), MaxEntries)
 	}
 	// stamp.yaml leads, so that reading it (ReadFile) need not inflate the
 	// whole archive; the rest follows sorted by path.
@@ -197,8 +200,8 @@ func ReadFile(content []byte, name string) ([]byte, error) {
 // dir and renames it into place, so dir either does not exist or holds the
 // whole bundle. If dir already exists it is left alone and Extract returns
 // nil: bundles are immutable, so an earlier or concurrent extraction of
-// the same digest is as good as this one. Absolute paths, "..", links,
-// devices and more than MaxSize bytes are refused, leaving nothing behind.
+// the same digest is as good as this one. An archive Validate refuses is
+// refused here too, by the same checks, leaving nothing behind.
 func Extract(content []byte, dir string) error {
 	return extract(content, dir, MaxSize)
 }
@@ -238,91 +241,36 @@ func extract(content []byte, dir string, limit int64) (err error) {
 	return nil
 }
 
-// unpack writes the archive's entries under root, checking each one.
+// unpack writes the archive's entries under root; walk checks each one.
 func unpack(content []byte, root string, limit int64) error {
-	tr, err := open(content, limit)
-	if err != nil {
-		return err
-	}
-	var total int64
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return nil
+	return walk(content, limit, func(m member) error {
+		target := filepath.Join(root, filepath.FromSlash(m.name))
+		if m.dir {
+			return os.MkdirAll(target, 0o755)
 		}
-		if err != nil {
-			return corrupt(err)
-		}
-		name, err := entryName(hdr.Name)
-		if err != nil {
-			return err
-		}
-		if name == "." && hdr.Typeflag == tar.TypeDir {
-			continue // "./", written by tar -C dir .
-		}
-		target := filepath.Join(root, filepath.FromSlash(name))
-		switch {
-		case hdr.Typeflag == tar.TypeDir:
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
-			}
-		case name == ".":
-			return stamp.Errorf(stamp.EUNPROCESSABLE, "bundle entry %q names the bundle root", hdr.Name)
-		case hdr.Typeflag == tar.TypeReg:
-			if hdr.Size < 0 || hdr.Size > limit-total {
-				return stamp.Errorf(stamp.ETOOLARGE, "bundle entry %q takes the bundle over %s", hdr.Name, size(limit))
-			}
-			total += hdr.Size
-			if err := writeFile(target, tr, hdr); err != nil {
-				return err
-			}
-		case hdr.Typeflag == tar.TypeSymlink || hdr.Typeflag == tar.TypeLink:
-			return stamp.Errorf(stamp.EUNPROCESSABLE, "bundle entry %q is a link; bundles hold only regular files and directories", hdr.Name)
-		case hdr.Typeflag == tar.TypeChar || hdr.Typeflag == tar.TypeBlock || hdr.Typeflag == tar.TypeFifo:
-			return stamp.Errorf(stamp.EUNPROCESSABLE, "bundle entry %q is a device or pipe; bundles hold only regular files and directories", hdr.Name)
-		default:
-			return stamp.Errorf(stamp.EUNPROCESSABLE, "bundle entry %q has unsupported type %q", hdr.Name, hdr.Typeflag)
-		}
-	}
+		return writeFile(target, m)
+	})
 }
 
-func writeFile(target string, r io.Reader, hdr *tar.Header) error {
+func writeFile(target string, m member) error {
 	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 		return err
 	}
-	mode := os.FileMode(0o644)
-	if hdr.Mode&0o111 != 0 {
-		mode = 0o755
-	}
-	// O_EXCL: an archive that names a file twice is refused, not merged.
-	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	// O_EXCL: walk refuses a name given twice; never write through one.
+	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, m.mode)
 	if err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return stamp.Errorf(stamp.EUNPROCESSABLE, "bundle entry %q appears twice", hdr.Name)
-		}
 		return err
 	}
-	if _, err := io.CopyN(f, r, hdr.Size); err != nil {
+	if _, err := io.CopyN(f, m.body, m.size); err != nil {
 		f.Close()
 		return corrupt(err)
 	}
 	// Chmod too: the bundle's modes, not the process umask, decide.
-	if err := f.Chmod(mode); err != nil {
+	if err := f.Chmod(m.mode); err != nil {
 		f.Close()
 		return err
 	}
 	return f.Close()
-}
-
-// entryName checks an archive path and returns it cleaned.
-func entryName(name string) (string, error) {
-	switch {
-	case name == "" || strings.HasPrefix(name, "/") || filepath.IsAbs(name):
-		return "", stamp.Errorf(stamp.EUNPROCESSABLE, "bundle entry %q is not a relative path", name)
-	case slices.Contains(strings.Split(strings.ReplaceAll(name, `\`, "/"), "/"), ".."):
-		return "", stamp.Errorf(stamp.EUNPROCESSABLE, "bundle entry %q contains \"..\"", name)
-	}
-	return path.Clean(name), nil
 }
 
 // open checks the archive's size and returns a tar reader over it.

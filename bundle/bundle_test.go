@@ -285,20 +285,27 @@ func TestExtractRefusesHostileArchives(t *testing.T) {
 		{"hard link", archive(t, ok, entry{hdr: tar.Header{Name: "hard", Typeflag: tar.TypeLink, Linkname: "stamp.yaml"}}), `bundle entry "hard" is a link`},
 		{"device", archive(t, ok, entry{hdr: tar.Header{Name: "null", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3}}), `bundle entry "null" is a device or pipe`},
 		{"fifo", archive(t, ok, entry{hdr: tar.Header{Name: "pipe", Typeflag: tar.TypeFifo}}), `bundle entry "pipe" is a device or pipe`},
-		{"huge declared size", archive(t, ok, entry{hdr: tar.Header{Name: "big", Typeflag: tar.TypeReg, Mode: 0o644, Size: MaxSize + 1}}), `bundle entry "big" takes the bundle over 512 MiB`},
+		{"huge declared size", archive(t, ok, entry{hdr: tar.Header{Name: "big", Typeflag: tar.TypeReg, Mode: 0o644, Size: MaxSize + 1}}), `bundle entry "big" (536870913 bytes) takes the unpacked bundle over 512 MiB`},
 		{"body shorter than declared", archive(t, ok,
 			entry{hdr: tar.Header{Name: "short", Typeflag: tar.TypeReg, Size: 1 << 20}, body: "only this"},
 		), `bundle is not a valid gzipped tar`},
 		{"duplicate", archive(t, ok, file("stamp.yaml", "again")), `bundle entry "stamp.yaml" appears twice`},
+		{"duplicate spelled differently", archive(t, ok, file("./stamp.yaml", "again")), `bundle entry "./stamp.yaml" appears twice`},
+		{"file then directory", archive(t, ok, file("a", "x"), entry{hdr: tar.Header{Name: "a/", Typeflag: tar.TypeDir, Mode: 0o755}}), `bundle entry "a/" appears twice`},
+		{"entry under a file", archive(t, ok, file("a", "x"), file("a/b", "y")), `bundle entry "a/b" lies under "a", which is a file`},
+		{"block device", archive(t, ok, entry{hdr: tar.Header{Name: "sda", Typeflag: tar.TypeBlock}}), `bundle entry "sda" is a device or pipe`},
 		{"not gzip", []byte("plain text"), `bundle is not a valid gzipped tar`},
 		{"truncated", archive(t, ok)[:20], `bundle is not a valid gzipped tar`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if err := Validate(tt.content); err == nil || !strings.Contains(err.Error(), tt.want) || stamp.ErrorCode(err) != stamp.EUNPROCESSABLE {
+				t.Errorf("Validate: got %v (%s), want %s error containing %q", err, stamp.ErrorCode(err), stamp.EUNPROCESSABLE, tt.want)
+			}
 			parent := t.TempDir()
 			err := Extract(tt.content, filepath.Join(parent, "out"))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("got %v, want an error containing %q", err, tt.want)
+				t.Fatalf("Extract: got %v, want an error containing %q", err, tt.want)
 			}
 			assertOnly(t, parent)
 			if _, err := os.Stat(filepath.Join(filepath.Dir(parent), "x")); err == nil {
@@ -312,20 +319,46 @@ func TestExtractLimits(t *testing.T) {
 	tests := []struct {
 		name    string
 		content []byte
+		code    string
 		want    string
 	}{
-		{"archive", bytes.Repeat([]byte("x"), 2048), "bundle is larger than 1024 bytes"},
-		{"files add up", archive(t, file("a", strings.Repeat("a", 600)), file("b", strings.Repeat("b", 600))), `bundle entry "b" takes the bundle over 1024 bytes`},
+		{"archive", bytes.Repeat([]byte("x"), 2048), stamp.ETOOLARGE, "bundle is larger than 1024 bytes"},
+		{"files add up", archive(t, file("a", strings.Repeat("a", 600)), file("b", strings.Repeat("b", 600))),
+			stamp.EUNPROCESSABLE, `bundle entry "b" (600 bytes) takes the unpacked bundle over 1024 bytes`},
+		// A compression bomb: a small archive holding much more.
+		{"bomb", archive(t, file("zeros", strings.Repeat("\x00", 64<<10))), stamp.EUNPROCESSABLE, `bundle entry "zeros" (65536 bytes) takes the unpacked bundle over 1024 bytes`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if err := validate(tt.content, 1024); err == nil || !strings.Contains(err.Error(), tt.want) || stamp.ErrorCode(err) != tt.code {
+				t.Errorf("validate: got %v (%s), want %s error containing %q", err, stamp.ErrorCode(err), tt.code, tt.want)
+			}
 			parent := t.TempDir()
 			err := extract(tt.content, filepath.Join(parent, "out"), 1024)
-			if err == nil || !strings.Contains(err.Error(), tt.want) || stamp.ErrorCode(err) != stamp.ETOOLARGE {
-				t.Fatalf("got %v (%s), want %s error containing %q", err, stamp.ErrorCode(err), stamp.ETOOLARGE, tt.want)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || stamp.ErrorCode(err) != tt.code {
+				t.Fatalf("extract: got %v (%s), want %s error containing %q", err, stamp.ErrorCode(err), tt.code, tt.want)
 			}
 			assertOnly(t, parent)
 		})
+	}
+}
+
+// TestValidateAcceptsWhatPackMakes: every archive Pack makes passes, and
+// so does one with repeated directories and a "./" root, as tar writes.
+func TestValidateAcceptsWhatPackMakes(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, tree)
+	content, err := Pack(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Validate(content); err != nil {
+		t.Errorf("Validate(Pack(dir)): %v", err)
+	}
+	d := func(name string) entry { return entry{hdr: tar.Header{Name: name, Typeflag: tar.TypeDir, Mode: 0o755}} }
+	tarred := archive(t, d("./"), file("./stamp.yaml", "name: x\n"), d("./a/"), file("./a/b", "b"), d("./a/"))
+	if err := Validate(tarred); err != nil {
+		t.Errorf("Validate(tar -C dir .): %v", err)
 	}
 }
 

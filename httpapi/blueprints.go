@@ -112,7 +112,12 @@ func declaredPortNotes(bp *blueprint.Blueprint) []string {
 }
 
 // parseBundle validates an uploaded archive and describes it as a Bundle.
+// The whole archive is checked by the rules it is unpacked by, so that a
+// bundle accepted here can be extracted when a tenant is created.
 func parseBundle(content []byte) (*stamp.Bundle, *blueprint.Blueprint, error) {
+	if err := bundle.Validate(content); err != nil {
+		return nil, nil, err
+	}
 	data, err := bundle.ReadFile(content, blueprint.FileName)
 	switch {
 	case stamp.ErrorCode(err) == stamp.ENOTFOUND:

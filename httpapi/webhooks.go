@@ -73,7 +73,8 @@ func validateWebhook(req CreateWebhookRequest) error {
 	return nil
 }
 
-// handleWebhookList lists the webhooks without their secrets.
+// handleWebhookList lists the webhooks without their secrets, their URLs
+// redacted (stamp.RedactURL): only the answer to create shows them whole.
 func handleWebhookList(st stamp.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hooks, err := st.ListWebhooks(r.Context())
@@ -82,13 +83,14 @@ func handleWebhookList(st stamp.Store) http.Handler {
 			return
 		}
 		for _, h := range hooks {
-			h.Secret = ""
+			hideSecrets(h)
 		}
 		encode(w, r, http.StatusOK, webhookList{Webhooks: nonNil(hooks)})
 	})
 }
 
-// handleWebhookGet returns one webhook without its secret.
+// handleWebhookGet returns one webhook without its secret, its URL
+// redacted.
 func handleWebhookGet(st stamp.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hook, err := getWebhook(r, st)
@@ -96,9 +98,22 @@ func handleWebhookGet(st stamp.Store) http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		hook.Secret = ""
+		hideSecrets(hook)
 		encode(w, r, http.StatusOK, hook)
 	})
+}
+
+// hideSecrets clears h's secret and redacts its URL (stamp.RedactURL),
+// also in its last error, which a server before the redaction recorded
+// with the whole URL.
+func hideSecrets(h *stamp.Webhook) {
+	h.LastError = redactIn(h.LastError, h.URL)
+	h.Secret, h.URL = "", stamp.RedactURL(h.URL)
+}
+
+// redactIn replaces rawURL in text with its redacted form.
+func redactIn(text, rawURL string) string {
+	return strings.ReplaceAll(text, rawURL, stamp.RedactURL(rawURL))
 }
 
 func getWebhook(r *http.Request, st stamp.Store) (*stamp.Webhook, error) {
@@ -149,6 +164,9 @@ func handleWebhookAttempts(st stamp.Store) http.Handler {
 		if err != nil {
 			writeError(w, r, fmt.Errorf("list attempts of webhook %s: %w", hook.ID, err))
 			return
+		}
+		for _, a := range list {
+			a.Error = redactIn(a.Error, hook.URL)
 		}
 		encode(w, r, http.StatusOK, attemptList{Attempts: nonNil(list)})
 	})

@@ -20,10 +20,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -81,15 +83,20 @@ func Verify(secret string, body []byte, signature string) bool {
 type Config struct {
 	Store stamp.Store
 	// Holder names this process in the leases it takes, as for tenants.
-	Holder   string
-	LeaseTTL time.Duration // default 5s
+	Holder string
+	// Timeout bounds one delivery attempt, default 10s. The lease on a
+	// webhook is derived from it (see leaseTTL), so that it never runs out
+	// while an attempt is under way and another server delivers the same
+	// event again.
+	Timeout time.Duration
 	// Interval is how often webhooks and new events are looked for;
 	// default 250ms.
 	Interval time.Duration
 	// Source is the CloudEvents source of every delivery; default
 	// "stamp".
 	Source string
-	// Client sends deliveries; default one with a 10s timeout.
+	// Client sends deliveries, each under Timeout; default
+	// http.DefaultClient's settings.
 	Client *http.Client
 	// MinBackoff and MaxBackoff bound the wait before retrying a failed
 	// delivery; it doubles from one to the other. Default 1s and 5m.
@@ -111,8 +118,8 @@ func New(cfg Config) *Notifier {
 	if cfg.Holder == "" {
 		cfg.Holder = "stamp"
 	}
-	if cfg.LeaseTTL <= 0 {
-		cfg.LeaseTTL = 5 * time.Second
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = 250 * time.Millisecond
@@ -121,7 +128,7 @@ func New(cfg Config) *Notifier {
 		cfg.Source = "stamp"
 	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 10 * time.Second}
+		cfg.Client = &http.Client{}
 	}
 	if cfg.MinBackoff <= 0 {
 		cfg.MinBackoff = time.Second
@@ -165,7 +172,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 			if running {
 				continue
 			}
-			ok, err := n.cfg.Store.TryLease(ctx, leaseKey(w.ID), n.cfg.Holder, n.cfg.LeaseTTL)
+			ok, err := n.cfg.Store.TryLease(ctx, leaseKey(w.ID), n.cfg.Holder, n.leaseTTL())
 			if err != nil || !ok {
 				continue
 			}
@@ -190,6 +197,13 @@ func (n *Notifier) Run(ctx context.Context) error {
 
 func leaseKey(id string) string { return "webhook/" + id }
 
+// leaseTTL is how long a webhook's lease lasts: longer than an attempt
+// (Timeout) with as long again for recording it and the wait before the
+// lease is renewed, so the holder renews it before it can run out.
+func (n *Notifier) leaseTTL() time.Duration {
+	return 2*n.cfg.Timeout + n.cfg.Interval
+}
+
 // page is how many events one read of the log takes.
 const page = 200
 
@@ -198,7 +212,7 @@ const page = 200
 // ends.
 func (n *Notifier) deliverLoop(ctx context.Context, id string) error {
 	for {
-		ok, err := n.cfg.Store.TryLease(ctx, leaseKey(id), n.cfg.Holder, n.cfg.LeaseTTL)
+		ok, err := n.cfg.Store.TryLease(ctx, leaseKey(id), n.cfg.Holder, n.leaseTTL())
 		if err != nil || !ok {
 			return err
 		}
@@ -211,7 +225,7 @@ func (n *Notifier) deliverLoop(ctx context.Context, id string) error {
 		}
 		wait := n.cfg.Interval
 		if now := n.cfg.Clock.Now(); w.NextAttempt.After(now) {
-			wait = min(w.NextAttempt.Sub(now), n.cfg.LeaseTTL/3)
+			wait = min(w.NextAttempt.Sub(now), n.leaseTTL()/3)
 		} else {
 			busy, err := n.step(ctx, w)
 			if err != nil {
@@ -295,11 +309,16 @@ func (n *Notifier) deliver(ctx context.Context, w *stamp.Webhook, e *stamp.Event
 	return nil
 }
 
-// send POSTs body and returns the status; a non-2xx status is an error.
+// send POSTs body within Timeout and returns the status; a non-2xx
+// status is an error. Errors show the URL redacted (stamp.RedactURL): it
+// may hold a secret, and they are stored and shown to every reader of the
+// webhook.
 func (n *Notifier) send(ctx context.Context, w *stamp.Webhook, e *stamp.Event, body []byte) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("webhook URL %s is not valid", stamp.RedactURL(w.URL))
 	}
 	req.Header.Set("Content-Type", "application/cloudevents+json")
 	req.Header.Set("User-Agent", "stamp-webhook")
@@ -307,12 +326,19 @@ func (n *Notifier) send(ctx context.Context, w *stamp.Webhook, e *stamp.Event, b
 	req.Header.Set(DeliveryHeader, w.ID+"/"+strconv.FormatInt(e.Seq, 10))
 	resp, err := n.cfg.Client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = stamp.RedactURL(ue.URL)
+		}
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			return 0, fmt.Errorf("POST %s: no answer within %s", stamp.RedactURL(w.URL), n.cfg.Timeout)
+		}
 		return 0, err
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.StatusCode, fmt.Errorf("%s answered %s", w.URL, resp.Status)
+		return resp.StatusCode, fmt.Errorf("%s answered %s", stamp.RedactURL(w.URL), resp.Status)
 	}
 	return resp.StatusCode, nil
 }

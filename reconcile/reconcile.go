@@ -670,7 +670,8 @@ func failure(err error) (msg string, terminal bool) {
 	switch {
 	case errors.As(err, &term):
 		return term.msg, true
-	case stamp.ErrorCode(err) == stamp.EINVALID, stamp.ErrorCode(err) == stamp.EUNPROCESSABLE:
+	case stamp.ErrorCode(err) == stamp.EINVALID, stamp.ErrorCode(err) == stamp.EUNPROCESSABLE,
+		stamp.ErrorCode(err) == stamp.ETOOLARGE: // a stored bundle over a limit stays over it
 		return stamp.ErrorMessage(err), true
 	case errors.Is(err, exec.ErrNotFound), errors.Is(err, fs.ErrNotExist) && isExecError(err):
 		return err.Error(), true

@@ -1,0 +1,51 @@
+package reconcile
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stamphq/stamp/bundle"
+)
+
+// TestBundleThatCannotBeUnpackedIsTerminal: a stored bundle that
+// extraction refuses (pushed before push checked the whole archive) fails
+// the tenant for good instead of retrying for ever; the failure names the
+// entry and the rule.
+func TestBundleThatCannotBeUnpackedIsTerminal(t *testing.T) {
+	tests := []struct {
+		name string
+		hdr  tar.Header
+		want string
+	}{
+		{"over the size limit", tar.Header{Name: "zeros", Typeflag: tar.TypeReg, Mode: 0o644, Size: 1 << 30},
+			`bundle entry "zeros" (1073741824 bytes) takes the unpacked bundle over 512 MiB`},
+		{"escaping path", tar.Header{Name: "../x", Typeflag: tar.TypeReg, Mode: 0o644}, `bundle entry "../x" contains ".."`},
+		{"link", tar.Header{Name: "l", Typeflag: tar.TypeSymlink, Linkname: "/etc"}, `bundle entry "l" is a link`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			zw := gzip.NewWriter(&buf)
+			tw := tar.NewWriter(zw)
+			if err := tw.WriteHeader(&tar.Header{Name: "stamp.yaml", Typeflag: tar.TypeReg, Mode: 0o644}); err != nil {
+				t.Fatal(err)
+			}
+			if err := tw.WriteHeader(&tt.hdr); err != nil {
+				t.Fatal(err)
+			}
+			tw.Flush() // the body of a huge entry is never reached
+			zw.Close()
+			err := bundle.Extract(buf.Bytes(), filepath.Join(t.TempDir(), "b"))
+			// As the local driver hands it on.
+			msg, terminal := failure(fmt.Errorf("prepare acme: %w", err))
+			if !terminal || !strings.Contains(msg, tt.want) {
+				t.Errorf("failure(%v) = %q, %v; want terminal, naming %q", err, msg, terminal, tt.want)
+			}
+		})
+	}
+}
