@@ -73,16 +73,19 @@ type Store interface {
 	ReleaseLease(ctx context.Context, key, holder string) error
 
 	// CreateRelease stores a new release, setting ResourceVersion and the
-	// timestamps. An existing ID is ECONFLICT.
-	CreateRelease(ctx context.Context, r *Release) error
+	// timestamps, and appends events in the same transaction, so that a
+	// release and its history never disagree. An existing ID is
+	// ECONFLICT.
+	CreateRelease(ctx context.Context, r *Release, events ...*Event) error
 	// GetRelease returns the release or ENOTFOUND.
 	GetRelease(ctx context.Context, id string) (*Release, error)
 	// ListReleases returns every release, oldest first.
 	ListReleases(ctx context.Context) ([]*Release, error)
 	// UpdateRelease writes r if r.ResourceVersion is the stored one, then
 	// increments it and sets UpdatedAt; ECONFLICT if stale, ENOTFOUND if
-	// missing.
-	UpdateRelease(ctx context.Context, r *Release) error
+	// missing. events are appended in the same transaction (as
+	// UpdateTenant does), and only if the write succeeds.
+	UpdateRelease(ctx context.Context, r *Release, events ...*Event) error
 	// CreateIncident stores a new incident, setting ResourceVersion and
 	// UpdatedAt. An existing ID is ECONFLICT.
 	CreateIncident(ctx context.Context, i *Incident) error

@@ -98,10 +98,6 @@ func handleReleaseCreate(st stamp.Store, cache *blueprintCache, engines map[stri
 		rel := &stamp.Release{ID: "rel-" + randomHex(4), Spec: *spec}
 		rel.Status.State = stamp.ReleaseRunning
 		rel.Status.Tenants = nonNil(rollout.Target(tenants, spec, fits))
-		if err := st.CreateRelease(ctx, rel); err != nil {
-			writeError(w, r, fmt.Errorf("create release: %w", err))
-			return
-		}
 		targets := 0
 		for _, rt := range rel.Status.Tenants {
 			if rt.State == stamp.ReleaseTenantPending {
@@ -110,8 +106,8 @@ func handleReleaseCreate(st stamp.Store, cache *blueprintCache, engines map[stri
 		}
 		ev := &stamp.Event{Time: clock.Now(), Type: stamp.EventReleaseCreated, Release: rel.ID,
 			Message: fmt.Sprintf("%s: %d tenant(s) in %d wave(s), %d skipped", b.Ref(), targets, len(spec.Waves), len(rel.Status.Tenants)-targets)}
-		if err := st.AppendEvents(ctx, ev); err != nil {
-			writeError(w, r, fmt.Errorf("record creation of release %s: %w", rel.ID, err))
+		if err := st.CreateRelease(ctx, rel, ev); err != nil {
+			writeError(w, r, fmt.Errorf("create release: %w", err))
 			return
 		}
 		encode(w, r, http.StatusCreated, rel)
@@ -286,8 +282,8 @@ func handleReleaseTenant(st stamp.Store, clock stamp.Clock, action string) http.
 			}
 			reason = req.Reason
 		}
-		var note string
 		name := r.PathValue("name")
+		ev := &stamp.Event{Time: clock.Now(), Type: stamp.EventReleaseTenant, Release: r.PathValue("id"), Tenant: name}
 		rel, err := changeRelease(r.Context(), st, r.PathValue("id"), func(rel *stamp.Release) error {
 			for i := range rel.Status.Tenants {
 				rt := &rel.Status.Tenants[i]
@@ -310,18 +306,13 @@ func handleReleaseTenant(st stamp.Store, clock stamp.Clock, action string) http.
 				default:
 					return stamp.Errorf(stamp.ECONFLICT, "tenant %s is %s in release %s: only a pending or failed tenant can be skipped, and a failed or skipped one retried", name, rt.State, rel.ID)
 				}
-				note = rt.State + ": " + rt.Message
+				ev.Message = rt.State + ": " + rt.Message
 				return nil
 			}
 			return stamp.Errorf(stamp.ENOTFOUND, "release %s does not target tenant %q", rel.ID, name)
-		})
+		}, ev)
 		if err != nil {
 			writeError(w, r, err)
-			return
-		}
-		ev := &stamp.Event{Time: clock.Now(), Type: stamp.EventReleaseTenant, Release: rel.ID, Tenant: name, Message: note}
-		if err := st.AppendEvents(r.Context(), ev); err != nil {
-			writeError(w, r, fmt.Errorf("record %s of tenant %s in release %s: %w", action, name, rel.ID, err))
 			return
 		}
 		encode(w, r, http.StatusAccepted, rel)
@@ -329,8 +320,9 @@ func handleReleaseTenant(st stamp.Store, clock stamp.Clock, action string) http.
 }
 
 // changeRelease applies change to release id, re-reading it when the
-// controller wrote it first. A finished release cannot change.
-func changeRelease(ctx context.Context, st stamp.Store, id string, change func(*stamp.Release) error) (*stamp.Release, error) {
+// controller wrote it first, and writes events with it in one
+// transaction. A finished release cannot change.
+func changeRelease(ctx context.Context, st stamp.Store, id string, change func(*stamp.Release) error, events ...*stamp.Event) (*stamp.Release, error) {
 	for range changeAttempts {
 		rel, err := getRelease(ctx, st, id)
 		if err != nil {
@@ -342,7 +334,7 @@ func changeRelease(ctx context.Context, st stamp.Store, id string, change func(*
 		if err := change(rel); err != nil {
 			return nil, err
 		}
-		err = st.UpdateRelease(ctx, rel)
+		err = st.UpdateRelease(ctx, rel, events...)
 		if stamp.ErrorCode(err) == stamp.ECONFLICT {
 			continue
 		}

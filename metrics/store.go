@@ -206,9 +206,9 @@ func (s *timedStore) ReleaseLease(ctx context.Context, key, holder string) error
 }
 
 // CreateRelease times stamp.Store.CreateRelease.
-func (s *timedStore) CreateRelease(ctx context.Context, r *stamp.Release) error {
+func (s *timedStore) CreateRelease(ctx context.Context, r *stamp.Release, events ...*stamp.Event) error {
 	start := time.Now()
-	err := s.Store.CreateRelease(ctx, r)
+	err := s.Store.CreateRelease(ctx, r, events...)
 	s.observe("CreateRelease", start, err)
 	return err
 }
@@ -230,9 +230,9 @@ func (s *timedStore) ListReleases(ctx context.Context) ([]*stamp.Release, error)
 }
 
 // UpdateRelease times stamp.Store.UpdateRelease.
-func (s *timedStore) UpdateRelease(ctx context.Context, r *stamp.Release) error {
+func (s *timedStore) UpdateRelease(ctx context.Context, r *stamp.Release, events ...*stamp.Event) error {
 	start := time.Now()
-	err := s.Store.UpdateRelease(ctx, r)
+	err := s.Store.UpdateRelease(ctx, r, events...)
 	s.observe("UpdateRelease", start, err)
 	return err
 }

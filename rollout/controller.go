@@ -261,20 +261,21 @@ func (c *Controller) step(ctx context.Context, r *stamp.Release) error {
 		return rd.err // decided on tenants it could not read: nothing is written
 	}
 	if rd.changed {
-		// The release first: a crash after it re-applies the moves it
-		// records; a crash before leaves the tenants as they were.
-		if err := c.cfg.Store.UpdateRelease(ctx, r); err != nil {
+		// The release first, with the events of what it decided in the
+		// same transaction, so that its history never disagrees with its
+		// state: a crash after it re-applies the moves it records; a
+		// crash before leaves the tenants and the log as they were.
+		if err := c.cfg.Store.UpdateRelease(ctx, r, rd.events...); err != nil {
 			return err
+		}
+	} else if len(rd.events) > 0 {
+		if err := c.cfg.Store.AppendEvents(ctx, rd.events...); err != nil {
+			return fmt.Errorf("record events of release %s: %w", r.ID, err)
 		}
 	}
 	for _, t := range moves {
 		if err := c.move(ctx, t, r); err != nil {
 			return err
-		}
-	}
-	if len(rd.events) > 0 {
-		if err := c.cfg.Store.AppendEvents(ctx, rd.events...); err != nil {
-			return fmt.Errorf("record events of release %s: %w", r.ID, err)
 		}
 	}
 	return nil
@@ -283,7 +284,10 @@ func (c *Controller) step(ctx context.Context, r *stamp.Release) error {
 // move writes the version tenant t was given by the release (a new
 // generation) and wakes the reconciler.
 func (c *Controller) move(ctx context.Context, t *stamp.Tenant, r *stamp.Release) error {
-	err := c.cfg.Store.UpdateTenant(ctx, t)
+	// The request is written with the move, before the reconciler is
+	// woken, so that it precedes the reconciler's events of the move.
+	err := c.cfg.Store.UpdateTenant(ctx, t, &stamp.Event{Type: stamp.EventTenantUpgradeRequested, Tenant: t.Name, Release: r.ID,
+		Generation: t.Generation, Message: fmt.Sprintf("version %s by release %s", t.Spec.Version, r.ID)})
 	switch stamp.ErrorCode(err) {
 	case "":
 	case stamp.ECONFLICT, stamp.ENOTFOUND:
@@ -291,12 +295,8 @@ func (c *Controller) move(ctx context.Context, t *stamp.Tenant, r *stamp.Release
 	default:
 		return fmt.Errorf("move tenant %s to %s: %w", t.Name, t.Spec.Version, err)
 	}
-	// The request is logged before the reconciler is woken, so that it
-	// precedes the reconciler's events of the move.
-	err = c.cfg.Store.AppendEvents(ctx, &stamp.Event{Type: stamp.EventTenantUpgradeRequested, Tenant: t.Name, Release: r.ID,
-		Generation: t.Generation, Message: fmt.Sprintf("version %s by release %s", t.Spec.Version, r.ID)})
 	c.cfg.Enqueue(t.Name)
-	return err
+	return nil
 }
 
 // serves reports whether t's route serves version: it is ready on it, or

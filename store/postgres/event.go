@@ -176,3 +176,30 @@ func (s *Store) ListEvents(ctx context.Context, f stamp.EventFilter) ([]*stamp.E
 	}
 	return events, nil
 }
+
+// querier runs one statement, on the pool or in a transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// withEvents runs write, one statement, and appends events after it in
+// the same transaction, which holds the event log's append lock (see
+// AppendEvents). Without events it runs write alone, with no
+// transaction and no lock. It returns the events' sequence numbers and
+// times for numberEvents.
+func (s *Store) withEvents(ctx context.Context, write func(querier) error, events []*stamp.Event) ([]int64, []time.Time, error) {
+	if len(events) == 0 {
+		return nil, nil, write(s.pool)
+	}
+	var seqs []int64
+	var times []time.Time
+	err := s.appendInTx(ctx, func(tx pgx.Tx) error {
+		if err := write(tx); err != nil {
+			return err
+		}
+		var err error
+		seqs, times, err = insertEvents(ctx, tx, events)
+		return err
+	})
+	return seqs, times, err
+}

@@ -14,11 +14,15 @@ import (
 const releaseColumns = `id, spec, status, resource_version, created_at, updated_at`
 
 // CreateRelease stores a new release, setting ResourceVersion to 1 and both
-// timestamps (the database's clock) on r. An existing ID is ECONFLICT.
-func (s *Store) CreateRelease(ctx context.Context, r *stamp.Release) error {
+// timestamps (the database's clock) on r, with events appended in the same
+// transaction. An existing ID is ECONFLICT.
+func (s *Store) CreateRelease(ctx context.Context, r *stamp.Release, events ...*stamp.Event) error {
 	var at time.Time
-	err := s.pool.QueryRow(ctx, `INSERT INTO releases (`+releaseColumns+`) VALUES ($1, $2, $3, 1, now(), now())
-		RETURNING created_at`, r.ID, r.Spec, r.Status).Scan(&at)
+	insert := func(q querier) error {
+		return q.QueryRow(ctx, `INSERT INTO releases (`+releaseColumns+`) VALUES ($1, $2, $3, 1, now(), now())
+			RETURNING created_at`, r.ID, r.Spec, r.Status).Scan(&at)
+	}
+	seqs, times, err := s.withEvents(ctx, insert, events)
 	if isUniqueViolation(err, "releases_pkey") {
 		return stamp.Errorf(stamp.ECONFLICT, "release %q already exists", r.ID)
 	}
@@ -27,6 +31,7 @@ func (s *Store) CreateRelease(ctx context.Context, r *stamp.Release) error {
 	}
 	r.ResourceVersion = 1
 	r.CreatedAt, r.UpdatedAt = at, at
+	numberEvents(events, seqs, times)
 	return nil
 }
 
@@ -55,16 +60,24 @@ func (s *Store) ListReleases(ctx context.Context) ([]*stamp.Release, error) {
 }
 
 // UpdateRelease writes r if r.ResourceVersion is the stored one, then
-// increments r.ResourceVersion and sets UpdatedAt. A stale version is
-// ECONFLICT; a missing release is ENOTFOUND. CreatedAt is never rewritten.
-func (s *Store) UpdateRelease(ctx context.Context, r *stamp.Release) error {
+// increments r.ResourceVersion and sets UpdatedAt; events are appended in
+// the same transaction. A stale version is ECONFLICT; a missing release
+// is ENOTFOUND. CreatedAt is never rewritten.
+func (s *Store) UpdateRelease(ctx context.Context, r *stamp.Release, events ...*stamp.Event) error {
 	var at time.Time
-	err := s.pool.QueryRow(ctx, `UPDATE releases
-		SET spec = $1, status = $2, resource_version = resource_version + 1, updated_at = now()
-		WHERE id = $3 AND resource_version = $4
-		RETURNING updated_at`,
-		r.Spec, r.Status, r.ID, r.ResourceVersion).Scan(&at)
-	if errors.Is(err, pgx.ErrNoRows) {
+	update := func(q querier) error {
+		err := q.QueryRow(ctx, `UPDATE releases
+			SET spec = $1, status = $2, resource_version = resource_version + 1, updated_at = now()
+			WHERE id = $3 AND resource_version = $4
+			RETURNING updated_at`,
+			r.Spec, r.Status, r.ID, r.ResourceVersion).Scan(&at)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errStaleRow
+		}
+		return err
+	}
+	seqs, times, err := s.withEvents(ctx, update, events)
+	if errors.Is(err, errStaleRow) {
 		err = s.explainVersion(ctx, releaseTable, r.ID, r.ResourceVersion)
 	}
 	if err != nil {
@@ -72,6 +85,7 @@ func (s *Store) UpdateRelease(ctx context.Context, r *stamp.Release) error {
 	}
 	r.ResourceVersion++
 	r.UpdatedAt = at
+	numberEvents(events, seqs, times)
 	return nil
 }
 

@@ -62,9 +62,7 @@ func (s *Store) ListTenants(ctx context.Context) ([]*stamp.Tenant, error) {
 // ECONFLICT; a missing tenant is ENOTFOUND. CreatedAt is never rewritten.
 func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant, events ...*stamp.Event) error {
 	var at time.Time
-	update := func(q interface {
-		QueryRow(context.Context, string, ...any) pgx.Row
-	}) error {
+	update := func(q querier) error {
 		err := q.QueryRow(ctx, `UPDATE tenants
 			SET spec = $1, status = $2, generation = $3, resource_version = resource_version + 1, updated_at = now(), uid = NULLIF($6, 0)
 			WHERE name = $4 AND resource_version = $5
@@ -78,23 +76,7 @@ func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant, events ...*st
 		}
 		return err
 	}
-	var seqs []int64
-	var times []time.Time
-	var err error
-	if len(events) == 0 {
-		err = update(s.pool) // one statement: no transaction, no append lock
-	} else {
-		// With the events, in one transaction that holds the event log's
-		// append lock (see AppendEvents).
-		err = s.appendInTx(ctx, func(tx pgx.Tx) error {
-			if err := update(tx); err != nil {
-				return err
-			}
-			var err error
-			seqs, times, err = insertEvents(ctx, tx, events)
-			return err
-		})
-	}
+	seqs, times, err := s.withEvents(ctx, update, events)
 	if errors.Is(err, errStaleRow) {
 		err = s.explainVersion(ctx, tenantTable, t.Name, t.ResourceVersion)
 	}

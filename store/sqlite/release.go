@@ -14,26 +14,39 @@ import (
 const releaseColumns = `id, spec, status, resource_version, created_at, updated_at`
 
 // CreateRelease stores a new release, setting ResourceVersion to 1 and both
-// timestamps on r. An existing ID is ECONFLICT.
-func (s *Store) CreateRelease(ctx context.Context, r *stamp.Release) error {
+// timestamps on r, with events appended in the same transaction. An
+// existing ID is ECONFLICT.
+func (s *Store) CreateRelease(ctx context.Context, r *stamp.Release, events ...*stamp.Event) error {
 	spec, status, err := marshalSpecStatus(r.Spec, r.Status)
 	if err != nil {
 		return fmt.Errorf("create release %q: %w", r.ID, err)
 	}
 	at := now()
-	res, err := s.write.ExecContext(ctx, `INSERT INTO releases (`+releaseColumns+`) VALUES (?, ?, ?, 1, ?, ?)
-		ON CONFLICT (id) DO NOTHING`,
-		r.ID, spec, status, nanos(at), nanos(at))
+	var seqs []int64
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO releases (`+releaseColumns+`) VALUES (?, ?, ?, 1, ?, ?)
+			ON CONFLICT (id) DO NOTHING`,
+			r.ID, spec, status, nanos(at), nanos(at))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return stamp.Errorf(stamp.ECONFLICT, "release %q already exists", r.ID)
+		}
+		seqs, err = insertEvents(ctx, tx, at, events)
+		return err
+	})
+	if stamp.ErrorCode(err) == stamp.ECONFLICT {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("create release %q: %w", r.ID, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("create release %q: %w", r.ID, err)
-	} else if n == 0 {
-		return stamp.Errorf(stamp.ECONFLICT, "release %q already exists", r.ID)
-	}
 	r.ResourceVersion = 1
 	r.CreatedAt, r.UpdatedAt = at, at
+	numberEvents(events, seqs, at)
 	return nil
 }
 
@@ -72,14 +85,16 @@ func (s *Store) ListReleases(ctx context.Context) ([]*stamp.Release, error) {
 }
 
 // UpdateRelease writes r if r.ResourceVersion is the stored one, then
-// increments r.ResourceVersion and sets UpdatedAt. A stale version is
-// ECONFLICT; a missing release is ENOTFOUND. CreatedAt is never rewritten.
-func (s *Store) UpdateRelease(ctx context.Context, r *stamp.Release) error {
+// increments r.ResourceVersion and sets UpdatedAt; events are appended in
+// the same transaction. A stale version is ECONFLICT; a missing release
+// is ENOTFOUND. CreatedAt is never rewritten.
+func (s *Store) UpdateRelease(ctx context.Context, r *stamp.Release, events ...*stamp.Event) error {
 	spec, status, err := marshalSpecStatus(r.Spec, r.Status)
 	if err != nil {
 		return fmt.Errorf("update release %q: %w", r.ID, err)
 	}
 	at := now()
+	var seqs []int64
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE releases
 			SET spec = ?, status = ?, resource_version = resource_version + 1, updated_at = ?
@@ -88,13 +103,18 @@ func (s *Store) UpdateRelease(ctx context.Context, r *stamp.Release) error {
 		if err != nil {
 			return err
 		}
-		return releaseTable.checkVersion(ctx, tx, res, r.ID, r.ResourceVersion)
+		if err := releaseTable.checkVersion(ctx, tx, res, r.ID, r.ResourceVersion); err != nil {
+			return err
+		}
+		seqs, err = insertEvents(ctx, tx, at, events)
+		return err
 	})
 	if err != nil {
 		return wrap(err, "update release %q", r.ID)
 	}
 	r.ResourceVersion++
 	r.UpdatedAt = at
+	numberEvents(events, seqs, at)
 	return nil
 }
 
