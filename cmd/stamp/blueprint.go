@@ -39,14 +39,7 @@ func newBlueprintCmd(g *globals) *cobra.Command {
 				return nil
 			},
 		},
-		&cobra.Command{
-			Use:   "push DIR",
-			Short: "Build a blueprint directory, pack it into a bundle and upload it",
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				return pushBlueprint(cmd.Context(), g, args[0])
-			},
-		},
+		newBlueprintPushCmd(g),
 		&cobra.Command{
 			Use:   "list",
 			Short: "List pushed blueprint versions",
@@ -101,8 +94,28 @@ func newBlueprintCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// pushBlueprint lints dir, runs its build command, packs it and uploads it.
-func pushBlueprint(ctx context.Context, g *globals, dir string) error {
+// newBlueprintPushCmd is `stamp blueprint push DIR [--build-timeout D]`.
+func newBlueprintPushCmd(g *globals) *cobra.Command {
+	var buildTimeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "push DIR",
+		Short: "Build a blueprint directory, pack it into a bundle and upload it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if buildTimeout <= 0 {
+				return stamp.Errorf(stamp.EINVALID, "--build-timeout must be positive, not %s", buildTimeout)
+			}
+			return pushBlueprint(cmd.Context(), g, args[0], buildTimeout)
+		},
+	}
+	cmd.Flags().DurationVar(&buildTimeout, "build-timeout", defaultBuildTimeout,
+		"how long the blueprint's build may run before it is killed with its process group")
+	return cmd
+}
+
+// pushBlueprint lints dir, runs its build command (for at most
+// buildTimeout), packs it and uploads it.
+func pushBlueprint(ctx context.Context, g *globals, dir string, buildTimeout time.Duration) error {
 	bp, err := blueprint.Load(dir)
 	if err != nil {
 		fmt.Fprintln(g.stderr, err)
@@ -127,7 +140,7 @@ func pushBlueprint(ctx context.Context, g *globals, dir string) error {
 		case stamp.ErrorCode(err) != stamp.ENOTFOUND:
 			return err
 		}
-		if built, err = runBuild(ctx, g.stderr, dir, bp); err != nil {
+		if built, err = runBuild(ctx, g.stderr, dir, bp, buildTimeout); err != nil {
 			fmt.Fprintln(g.stderr, err)
 			return &exitError{code: 1}
 		}

@@ -75,7 +75,7 @@ func runDemo(ctx context.Context, g *globals, cfg serverConfig, dir string, keep
 	dg := *g
 	dg.url = "http://" + srv.apiAddr.String()
 	dg.token = srv.token
-	if err := pushBlueprint(ctx, &dg, dir); err != nil {
+	if err := pushBlueprint(ctx, &dg, dir, defaultBuildTimeout); err != nil {
 		return err
 	}
 	c := httpapi.NewClient(dg.url, dg.token)

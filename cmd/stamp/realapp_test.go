@@ -282,3 +282,34 @@ func TestBuildStep(t *testing.T) {
 		t.Errorf("push of a changed stamp.yaml: exit %d, stderr:\n%s\nwant it refused", code, errOut)
 	}
 }
+
+// TestBuildStepTimeout pushes a blueprint whose build hangs with a
+// grandchild holding its output open: past --build-timeout the push fails
+// promptly, naming the command and the deadline, and the grandchild is
+// killed with the build's process group.
+func TestBuildStepTimeout(t *testing.T) {
+	s := startStampServer(t)
+	dir := blueprintDir(t, "services:\n", "build: [sh, -c, \"sleep 30 & echo $! > grandchild.pid; echo started; wait\"]\nservices:\n")
+	start := time.Now()
+	_, errOut, code := s.cli("blueprint", "push", dir, "--build-timeout", "1s")
+	took := time.Since(start)
+	if code != 1 || took > 15*time.Second ||
+		!strings.Contains(errOut, "build step of ledger@2.0.0 did not finish within 1s (--build-timeout)") ||
+		!strings.Contains(errOut, "sh -c sleep 30 &") || !strings.Contains(errOut, "started") {
+		t.Errorf("hung build: exit %d after %s, stderr:\n%s", code, took, errOut)
+	}
+	pid, err := os.ReadFile(filepath.Join(dir, "grandchild.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the build's grandchild to be killed", 5*time.Second, func() bool {
+		stat, err := os.ReadFile("/proc/" + strings.TrimSpace(string(pid)) + "/stat")
+		return err != nil || isZombie(stat)
+	})
+	if _, err := s.client().GetBundle(context.Background(), "ledger", "2.0.0"); stamp.ErrorCode(err) != stamp.ENOTFOUND {
+		t.Errorf("a timed-out build pushed: %v", err)
+	}
+	if _, errOut, code := s.cli("blueprint", "push", dir, "--build-timeout", "0s"); code == 0 || !strings.Contains(errOut, "--build-timeout must be positive") {
+		t.Errorf("push --build-timeout 0s: exit %d, stderr:\n%s", code, errOut)
+	}
+}

@@ -51,6 +51,7 @@ type serverConfig struct {
 	HealthTimeout time.Duration
 	DrainDelay    time.Duration
 	IncidentGrace time.Duration
+	SnapTimeout   time.Duration
 	LogLevel      string
 	TenantUIDs    string
 	TenantNet     string
@@ -67,6 +68,7 @@ func (c *serverConfig) flags(cmd *cobra.Command) {
 	f.StringVar(&c.RouterListen, "router-listen", "127.0.0.1:7080", "address of the router that serves tenants")
 	storeFlag(f, &c.Store)
 	f.StringVar(&c.TenantPG, "tenant-postgres", "", "PostgreSQL server for tenant databases with engine postgres (postgres://admin:password@host:port/postgres)")
+	f.DurationVar(&c.SnapTimeout, "snapshot-timeout", pgengine.DefaultSnapshotTimeout, "how long copying a tenant's PostgreSQL database into a snapshot (pg_dump | pg_restore) may take before both are killed and the step fails")
 	f.StringVar(&c.ID, "id", "", "name of this server among those sharing a store (default: hostname and --listen)")
 	f.StringVar(&c.BaseDomain, "base-domain", "localhost", "tenants are served at <tenant>.<base-domain>")
 	f.StringVar(&c.Ports, "ports", "10000-19999", "loopback ports the local driver gives tenant instances, MIN-MAX")
@@ -121,6 +123,9 @@ func (c *serverConfig) validate() error {
 	}
 	if c.DrainDelay <= 0 {
 		problems = append(problems, fmt.Sprintf("--drain %s: want a positive duration", c.DrainDelay))
+	}
+	if c.SnapTimeout <= 0 {
+		problems = append(problems, fmt.Sprintf("--snapshot-timeout %s: want a positive duration", c.SnapTimeout))
 	}
 	if c.HealthTimeout <= 0 {
 		problems = append(problems, fmt.Sprintf("--health-timeout %s: want a positive duration", c.HealthTimeout))
@@ -273,7 +278,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	rt := router.New(router.Config{Source: store, BaseDomain: cfg.BaseDomain, Logger: logger})
 	engines := map[string]stamp.Engine{"sqlite": sqliteengine.New(filepath.Join(data, "databases"))}
 	if cfg.TenantPG != "" {
-		pg, err := pgengine.New(ctx, cfg.TenantPG)
+		pg, err := pgengine.New(ctx, cfg.TenantPG, pgengine.WithSnapshotTimeout(cfg.SnapTimeout))
 		if err != nil {
 			routerLn.Close()
 			return nil, fmt.Errorf("tenant PostgreSQL: %w", err)

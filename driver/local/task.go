@@ -197,7 +197,8 @@ func (d *Driver) recoverTask(t *tenant, task *stamp.Task) (*taskRecord, *proc, e
 }
 
 // waitTask waits until the task's process p exits (false) or its deadline
-// passes, killing it (true). It gives up, leaving the task running, when
+// passes, killing its process group (true); either way it then kills
+// whatever the task left running. It gives up, leaving the task running, when
 // ctx ends or the Driver drops t (Release, Close, Remove).
 func (d *Driver) waitTask(ctx context.Context, t *tenant, rec *taskRecord, p *proc) (bool, error) {
 	base, cancel := context.WithCancelCause(ctx)
@@ -216,6 +217,7 @@ func (d *Driver) waitTask(ctx context.Context, t *tenant, rec *taskRecord, p *pr
 		defer stop()
 	}
 	if _, exited := p.wait(wctx); exited {
+		d.killLeftovers(t, rec.Name)
 		return false, nil
 	}
 	if cause := context.Cause(wctx); cause != errTaskTimeout {
@@ -223,7 +225,18 @@ func (d *Driver) waitTask(ctx context.Context, t *tenant, rec *taskRecord, p *pr
 	}
 	p.signal(syscall.SIGKILL)
 	p.waitFor(killWait)
+	d.killLeftovers(t, rec.Name)
 	return true, nil
+}
+
+// killLeftovers kills what the ended task name of t left running: the
+// children it forked, in its process group or out of it (they carry its
+// marker), which could hold its output open and would escape
+// supervision.
+func (d *Driver) killLeftovers(t *tenant, name string) {
+	if pids := killMarked(d.dir, t.name+"/task:"+name); len(pids) > 0 {
+		d.log.Warn("killed what an ended task left running", "tenant", t.name, "task", name, "pids", pids)
+	}
 }
 
 // finishTask completes the record of task name, whose process has ended.

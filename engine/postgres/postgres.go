@@ -65,6 +65,35 @@ type Engine struct {
 	admin *pgx.ConnConfig
 	// sslmode is the admin URL's, given to the tenants' URLs.
 	sslmode string
+	// copyTimeout bounds one pg_dump | pg_restore copy (see Snapshot).
+	copyTimeout time.Duration
+	// clientDir, if set, holds the pg_dump and pg_restore to run.
+	clientDir string
+}
+
+// DefaultSnapshotTimeout is how long copying a database into a snapshot
+// (pg_dump piped into pg_restore) may take unless WithSnapshotTimeout
+// says otherwise.
+const DefaultSnapshotTimeout = 30 * time.Minute
+
+// An Option tunes an Engine made by New.
+type Option func(*Engine)
+
+// WithSnapshotTimeout bounds each snapshot's copy by d (DefaultSnapshotTimeout
+// if d is not positive): past it pg_dump and pg_restore are killed with
+// their process groups and Snapshot fails.
+func WithSnapshotTimeout(d time.Duration) Option {
+	return func(e *Engine) {
+		if d > 0 {
+			e.copyTimeout = d
+		}
+	}
+}
+
+// WithClientTools runs the pg_dump and pg_restore in dir instead of the
+// newest ones installed.
+func WithClientTools(dir string) Option {
+	return func(e *Engine) { e.clientDir = dir }
 }
 
 var (
@@ -78,7 +107,7 @@ var (
 // seconds, in one line that never holds the password, when the URL is
 // malformed (EINVALID), the server is unreachable, the password is wrong,
 // or the user is not a superuser.
-func New(ctx context.Context, adminURL string) (*Engine, error) {
+func New(ctx context.Context, adminURL string, opts ...Option) (*Engine, error) {
 	u, err := url.Parse(adminURL)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		// Neither the URL nor url.Parse's error is shown: both hold the password.
@@ -117,7 +146,11 @@ func New(ctx context.Context, adminURL string) (*Engine, error) {
 	if sslmode == "" {
 		sslmode = "disable"
 	}
-	return &Engine{pool: pool, admin: cfg.ConnConfig, sslmode: sslmode}, nil
+	e := &Engine{pool: pool, admin: cfg.ConnConfig, sslmode: sslmode, copyTimeout: DefaultSnapshotTimeout}
+	for _, o := range opts {
+		o(e)
+	}
+	return e, nil
 }
 
 // Close closes the engine's connections to the server.

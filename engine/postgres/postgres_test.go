@@ -28,9 +28,9 @@ func adminURL(t *testing.T) string {
 }
 
 // newEngine returns an Engine on the test server, closed when the test ends.
-func newEngine(t *testing.T) *postgres.Engine {
+func newEngine(t *testing.T, opts ...postgres.Option) *postgres.Engine {
 	t.Helper()
-	e, err := postgres.New(t.Context(), adminURL(t))
+	e, err := postgres.New(t.Context(), adminURL(t), opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

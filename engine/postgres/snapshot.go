@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stamphq/stamp"
@@ -208,20 +210,34 @@ func databaseExists(ctx context.Context, conn *pgx.Conn, name string) (bool, err
 	return ok, nil
 }
 
+// toolKillWait bounds how long a killed tool's messages are still read:
+// a process that left its process group can keep the pipe open.
+const toolKillWait = 5 * time.Second
+
+// errCopyTimeout is the cause of a copy's context past its deadline.
+var errCopyTimeout = errors.New("snapshot copy timed out")
+
 // copyDatabase copies every object and row of the database from into the
 // empty database to, as the administrator, with pg_dump piped into
 // pg_restore. The password reaches them in their environment, never on a
-// command line.
+// command line. Each tool runs in a process group of its own; past the
+// Engine's copy timeout, or when ctx ends, both groups are killed, so a
+// stalled pipe cannot hold the database's lock for ever.
 func (e *Engine) copyDatabase(ctx context.Context, from, to string) error {
-	bin, err := clientBinDir()
-	if err != nil {
-		return err
+	bin := e.clientDir
+	if bin == "" {
+		var err error
+		if bin, err = clientBinDir(); err != nil {
+			return err
+		}
 	}
+	ctx, cancel := context.WithTimeoutCause(ctx, e.copyTimeout, errCopyTimeout)
+	defer cancel()
 	var dumpErr, restoreErr bytes.Buffer
-	dump := exec.CommandContext(ctx, filepath.Join(bin, "pg_dump"), "--format=custom", "--no-password")
+	dump := toolCommand(ctx, filepath.Join(bin, "pg_dump"), "--format=custom", "--no-password")
 	dump.Env = e.clientEnv(from)
 	dump.Stderr = &dumpErr
-	restore := exec.CommandContext(ctx, filepath.Join(bin, "pg_restore"), "--exit-on-error", "--no-password", "--single-transaction", "--dbname="+to)
+	restore := toolCommand(ctx, filepath.Join(bin, "pg_restore"), "--exit-on-error", "--no-password", "--single-transaction", "--dbname="+to)
 	restore.Env = e.clientEnv(to)
 	restore.Stderr = &restoreErr
 	pipe, err := dump.StdoutPipe()
@@ -233,19 +249,40 @@ func (e *Engine) copyDatabase(ctx context.Context, from, to string) error {
 		return fmt.Errorf("pg_dump: %w", err)
 	}
 	if err := restore.Start(); err != nil {
-		dump.Process.Kill()
+		dump.Cancel()
 		dump.Wait()
 		return fmt.Errorf("pg_restore: %w", err)
 	}
+	// Only pg_restore reads the pipe: if it ends early, pg_dump must see
+	// a broken pipe, not block on a reader this process still holds.
+	pipe.Close()
 	rerr := restore.Wait()
 	derr := dump.Wait()
+	// When both fail, one failed because the other did: say both.
+	var msgs []string
+	if context.Cause(ctx) == errCopyTimeout {
+		msgs = append(msgs, fmt.Sprintf("pg_dump | pg_restore did not finish within %s (the snapshot timeout): both were killed with their process groups", e.copyTimeout))
+	}
 	if derr != nil {
-		return fmt.Errorf("pg_dump: %w: %s", derr, lastOutput(&dumpErr))
+		msgs = append(msgs, fmt.Sprintf("pg_dump: %v: %s", derr, lastOutput(&dumpErr)))
 	}
 	if rerr != nil {
-		return fmt.Errorf("pg_restore: %w: %s", rerr, lastOutput(&restoreErr))
+		msgs = append(msgs, fmt.Sprintf("pg_restore: %v: %s", rerr, lastOutput(&restoreErr)))
+	}
+	if len(msgs) > 0 {
+		return errors.New(strings.Join(msgs, "; "))
 	}
 	return nil
+}
+
+// toolCommand returns the command name args in a process group of its
+// own, which ctx's end kills whole.
+func toolCommand(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = toolKillWait
+	return cmd
 }
 
 // clientEnv returns the environment that points libpq's tools at database
