@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -207,15 +208,36 @@ type server struct {
 	iso        *isolation
 	group      *errgroup.Group
 	closers    []func() // engines and the like, closed after the group ends
+	unlock     func()   // releases the data dir (see lockDataDir)
 }
 
 // startServer opens the store, the driver and the engines, starts the API,
 // the router and the reconciler, and returns once both listeners are bound.
 // Everything stops when ctx ends; wait returns then.
 func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (srv *server, err error) {
+	_, statErr := os.Stat(cfg.Data)
+	fresh := errors.Is(statErr, fs.ErrNotExist)
 	data, err := makeDataDir(cfg.Data)
 	if err != nil {
 		return nil, err
+	}
+	unlock := func() {}
+	defer func() {
+		if err != nil {
+			unlock()
+			if fresh {
+				// Made at this start: a server that failed to start leaves
+				// no half-made data dir behind.
+				os.RemoveAll(data)
+			}
+		}
+	}()
+	if !isPostgresURL(cfg.Store) {
+		u, err := lockDataDir(data)
+		if err != nil {
+			return nil, err
+		}
+		unlock = u
 	}
 	store, err := openStore(ctx, cfg.Store, data)
 	if err != nil {
@@ -352,7 +374,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	logger.Info("stamp server started", "api", apiLn.Addr().String(), "router", routerAddr.String(), "data", data)
 	return &server{
 		apiAddr: apiLn.Addr().(*net.TCPAddr), routerAddr: routerAddr, token: token,
-		store: store, driver: driver, iso: iso, group: g, closers: closers,
+		store: store, driver: driver, iso: iso, group: g, closers: closers, unlock: unlock,
 	}, nil
 }
 
@@ -396,6 +418,7 @@ func (s *server) close() {
 		s.closers[i]()
 	}
 	s.store.Close()
+	s.unlock() // last: the next server may open the state now
 }
 
 // serve runs srv on ln until ctx ends, then shuts it down gracefully.
