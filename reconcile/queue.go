@@ -17,7 +17,7 @@ type queue struct {
 	waiting  map[string]time.Time // name -> when it was queued
 	active   map[string]bool      // names a worker holds
 	dirty    map[string]time.Time // active names queued again meanwhile
-	timers   map[string]*time.Timer
+	timers   map[string]*delayed
 	shutdown bool
 	now      func() time.Time
 }
@@ -27,7 +27,7 @@ func newQueue(now func() time.Time) *queue {
 		waiting: map[string]time.Time{},
 		active:  map[string]bool{},
 		dirty:   map[string]time.Time{},
-		timers:  map[string]*time.Timer{},
+		timers:  map[string]*delayed{},
 		now:     now,
 	}
 	q.cond = sync.NewCond(&q.mu)
@@ -67,15 +67,30 @@ func (q *queue) addAfter(name string, delay time.Duration) {
 	if q.shutdown {
 		return
 	}
-	if t := q.timers[name]; t != nil {
-		t.Stop()
+	if d := q.timers[name]; d != nil {
+		d.timer.Stop()
 	}
-	q.timers[name] = time.AfterFunc(delay, func() {
-		q.mu.Lock()
-		defer q.mu.Unlock()
-		delete(q.timers, name)
-		q.addLocked(name, q.now())
-	})
+	d := &delayed{}
+	d.timer = time.AfterFunc(delay, func() { q.fire(name, d) })
+	q.timers[name] = d
+}
+
+// delayed is one pending addAfter: its identity tells a stale firing
+// from the current one.
+type delayed struct{ timer *time.Timer }
+
+// fire queues name for d, unless d was replaced meanwhile: a timer that
+// fired just as addAfter stopped it (Stop came too late, and its
+// callback waited for the lock) must neither queue the name early nor
+// drop the entry of the timer that replaced it.
+func (q *queue) fire(name string, d *delayed) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.timers[name] != d {
+		return
+	}
+	delete(q.timers, name)
+	q.addLocked(name, q.now())
 }
 
 // get blocks until a name is waiting and hands it out, with the time it was
@@ -119,8 +134,8 @@ func (q *queue) shutDown() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.shutdown = true
-	for _, t := range q.timers {
-		t.Stop()
+	for _, d := range q.timers {
+		d.timer.Stop()
 	}
 	q.cond.Broadcast()
 }

@@ -90,3 +90,31 @@ func TestQueueAddAfter(t *testing.T) {
 		t.Fatal("delayed name never arrived")
 	}
 }
+
+// TestQueueStaleTimerFiring replays a timer that fired just as a second
+// addAfter replaced it (its Stop came too late and its callback waited
+// for the lock): the stale firing must not queue the name before the
+// new delay, nor drop the new timer, whose own firing still queues it.
+func TestQueueStaleTimerFiring(t *testing.T) {
+	q := newQueue(time.Now)
+	defer q.shutDown()
+	q.addAfter("acme", time.Hour)
+	q.mu.Lock()
+	stale := q.timers["acme"]
+	q.mu.Unlock()
+	q.addAfter("acme", time.Hour)
+	q.fire("acme", stale)
+	if n := q.len(); n != 0 {
+		t.Fatalf("after the stale timer fired: %d names wait, want none before the new delay", n)
+	}
+	q.mu.Lock()
+	current := q.timers["acme"]
+	q.mu.Unlock()
+	if current == nil || current == stale {
+		t.Fatalf("the replacing timer is gone from the queue (%v)", current)
+	}
+	q.fire("acme", current)
+	if n := q.len(); n != 1 {
+		t.Errorf("after the current timer fired: %d names wait, want 1", n)
+	}
+}
