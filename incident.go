@@ -76,6 +76,11 @@ func (i *Incident) Duration(now time.Time) time.Duration {
 // IncidentFilter selects incidents. Zero fields select everything.
 type IncidentFilter struct {
 	Tenant string
-	Open   bool // only open or acknowledged ones
-	Limit  int  // at most this many, newest first; 0 means the store's default
+	// Tenants selects the incidents of any of these tenants (with Tenant,
+	// of both); nil selects every tenant's.
+	Tenants []string
+	// OpenedSince selects incidents opened at or after it.
+	OpenedSince time.Time
+	Open        bool // only open or acknowledged ones
+	Limit       int  // at most this many, newest first; 0 means the store's default
 }

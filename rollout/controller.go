@@ -563,8 +563,17 @@ func (rd *round) incidents(w int) string {
 	if len(started) == 0 {
 		return ""
 	}
-	// Newest first: those since the moves come before the limit cuts.
-	list, err := rd.c.cfg.Store.ListIncidents(rd.ctx, stamp.IncidentFilter{Limit: maxIncidents})
+	// The wave's tenants since the first of its moves, from the index on
+	// (tenant, opened_at): the rest of the fleet's incidents, however
+	// many, cannot push the wave's own past the limit.
+	f := stamp.IncidentFilter{Limit: maxIncidents}
+	for name, at := range started {
+		f.Tenants = append(f.Tenants, name)
+		if f.OpenedSince.IsZero() || at.Before(f.OpenedSince) {
+			f.OpenedSince = at
+		}
+	}
+	list, err := rd.c.cfg.Store.ListIncidents(rd.ctx, f)
 	if err != nil {
 		if rd.err == nil {
 			rd.err = fmt.Errorf("list incidents: %w", err)
@@ -584,7 +593,8 @@ func (rd *round) incidents(w int) string {
 	return fmt.Sprintf("%d incident(s) on the wave's tenants since their upgrade: %s", len(found), joinShort(found))
 }
 
-// maxIncidents is how many incidents a gate reads, newest first.
+// maxIncidents is how many incidents a gate reads, newest first: more
+// than any gate needs to fail.
 const maxIncidents = 5000
 
 func (rd *round) counters(tenant string) [2]uint64 {

@@ -325,6 +325,34 @@ func TestGateFailsOnAnIncidentOpenedDuringTheSoak(t *testing.T) {
 	}
 }
 
+// TestGateSeesTheWavesIncidentsInABusyFleet opens more incidents on
+// tenants outside the release, after the wave's own, than the gate reads
+// at once: the gate still finds the wave's incident (reading the newest
+// of the whole fleet, it missed it).
+func TestGateSeesTheWavesIncidentsInABusyFleet(t *testing.T) {
+	f := newFixture(t, "a", "b")
+	f.release(stamp.ReleaseSpec{Waves: []stamp.Wave{{Count: 1}, {Percent: 100}}, MaxParallel: 4, Soak: stamp.Duration(time.Minute)})
+	f.advance()
+	f.finishUpgrade("a")
+	f.advance()
+	f.now = f.now.Add(time.Second)
+	own := &stamp.Incident{ID: "inc-a", Tenant: "a", Service: "web", Cause: stamp.CauseExit, State: stamp.IncidentOpen, Message: "exited", OpenedAt: f.now}
+	if err := f.st.CreateIncident(f.ctx, own); err != nil {
+		t.Fatal(err)
+	}
+	for n := range maxIncidents + 1 {
+		other := &stamp.Incident{ID: fmt.Sprintf("inc-noise-%d", n), Tenant: "noise", Cause: stamp.CauseProbe, State: stamp.IncidentOpen,
+			Message: "down", OpenedAt: f.now.Add(time.Duration(n+1) * time.Millisecond)}
+		if err := f.st.CreateIncident(f.ctx, other); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := f.advance()
+	if r.Status.State != stamp.ReleaseRollingBack || !strings.Contains(r.Status.Message, "a: inc-a open") {
+		t.Fatalf("gate beside %d newer incidents of other tenants: %s %q; want it failed on inc-a", maxIncidents+1, r.Status.State, r.Status.Message)
+	}
+}
+
 // TestMoveRecordedButNotWritten is a crash between writing the release
 // (tenant upgrading at generation 2) and writing the tenant: the next
 // round writes the tenant's move, once.

@@ -75,6 +75,14 @@ func (s *Store) ListIncidents(ctx context.Context, f stamp.IncidentFilter) ([]*s
 		args = append(args, f.Tenant)
 		where = append(where, fmt.Sprintf(`tenant = $%d`, len(args)))
 	}
+	if f.Tenants != nil {
+		args = append(args, f.Tenants)
+		where = append(where, fmt.Sprintf(`tenant = ANY($%d)`, len(args)))
+	}
+	if !f.OpenedSince.IsZero() {
+		args = append(args, f.OpenedSince)
+		where = append(where, fmt.Sprintf(`opened_at >= $%d`, len(args)))
+	}
 	if f.Open {
 		where = append(where, openIncidents)
 	}

@@ -103,6 +103,18 @@ func listIncidentsQuery(f stamp.IncidentFilter) (string, []any, error) {
 		where = append(where, `tenant = ?`)
 		args = append(args, f.Tenant)
 	}
+	if f.Tenants != nil {
+		where = append(where, `tenant IN (SELECT value FROM json_each(?))`)
+		names, err := json.Marshal(f.Tenants)
+		if err != nil {
+			return "", nil, fmt.Errorf("list incidents: %w", err)
+		}
+		args = append(args, string(names))
+	}
+	if !f.OpenedSince.IsZero() {
+		where = append(where, `opened_at >= ?`)
+		args = append(args, nanos(f.OpenedSince))
+	}
 	if f.Open {
 		where = append(where, openIncidents)
 	}

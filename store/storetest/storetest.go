@@ -1040,6 +1040,11 @@ func testIncidentFilter(t *testing.T, s stamp.Store) {
 		{"limit above the count", stamp.IncidentFilter{Limit: 100}, ids(5, 4, 3, 2, 1, 0)},
 		{"tenant with limit", stamp.IncidentFilter{Tenant: "globex", Limit: 1}, ids(4)},
 		{"open of a tenant with limit", stamp.IncidentFilter{Tenant: "acme", Open: true, Limit: 2}, ids(5, 2)},
+		{"tenants", stamp.IncidentFilter{Tenants: []string{"globex", "initech"}}, ids(4, 1)},
+		{"no tenants", stamp.IncidentFilter{Tenants: []string{}}, nil},
+		{"opened since", stamp.IncidentFilter{OpenedSince: incidentEpoch.Add(3 * time.Minute)}, ids(5, 4, 3)},
+		{"opened since, in another zone", stamp.IncidentFilter{OpenedSince: incidentEpoch.Add(4 * time.Minute).In(time.FixedZone("UTC+5", 5*60*60))}, ids(5, 4)},
+		{"tenants opened since", stamp.IncidentFilter{Tenants: []string{"acme", "globex"}, OpenedSince: incidentEpoch.Add(2 * time.Minute), Limit: 2}, ids(5, 4)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
