@@ -388,8 +388,9 @@ func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Tim
 		run.removing = true
 		r.mu.Unlock()
 	}
-	p := &pass{r: r, t: t, queued: queued, upgrade: isUpgrade(steps),
-		log: r.cfg.Logger.With("tenant", name, "pass", newPassID(), "generation", t.Generation)}
+	id := newPassID()
+	p := &pass{r: r, t: t, queued: queued, upgrade: isUpgrade(steps), id: id,
+		log: r.cfg.Logger.With("tenant", name, "pass", id, "generation", t.Generation)}
 	p.log.Debug("pass starts", "steps", steps)
 	start := r.cfg.Clock.Now()
 	err = p.run(ctx, steps)
@@ -458,7 +459,9 @@ type pass struct {
 	queued time.Time // when the next step was queued
 	// upgrade is set for a pass that moves the tenant between versions.
 	upgrade bool
-	// log carries the tenant, the pass id and the generation on every line.
+	// id names the pass in the server log; log carries it, the tenant and
+	// the generation on every line.
+	id  string
 	log *slog.Logger
 
 	bp      *blueprint.Blueprint
@@ -593,7 +596,7 @@ func (p *pass) fail(ctx context.Context, step string, queued, started, finished 
 	}
 	msg, terminal := failure(err)
 	if !terminal {
-		msg := fmt.Sprintf("%s: %s (will retry)", step, msg)
+		msg := fmt.Sprintf("%s: %s (will retry)", step, p.retryReason(err))
 		if evErr := p.event(ctx, &stamp.Event{Type: stamp.EventRetry, Step: step, Status: stamp.StatusFailed, Message: msg,
 			QueuedAt: queued, StartedAt: started, FinishedAt: finished}); evErr != nil {
 			p.log.Error("record retry event", "err", evErr)
@@ -677,6 +680,20 @@ func failure(err error) (msg string, terminal bool) {
 		return err.Error(), true
 	}
 	return err.Error(), false
+}
+
+// retryReason says why a step will be retried, for its tenant.retry
+// event, which whoever may read the tenant sees: a coded error's message,
+// written for clients, or else a stable sentence pointing at the server
+// log. An internal error's text (a store's or driver's, with addresses,
+// paths and SQL) stays in that log (the "step failed" line, which names
+// the pass).
+func (p *pass) retryReason(err error) string {
+	var e *stamp.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "an internal error; the server log has it (pass " + p.id + ")"
 }
 
 // isExecError reports whether err comes from starting a program (a

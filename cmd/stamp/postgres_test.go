@@ -357,6 +357,14 @@ func TestTenantPostgresDownDuringCreate(t *testing.T) {
 	if retry.Step != stamp.StepDatabase {
 		t.Errorf("retry at step %q, want %q: %s", retry.Step, stamp.StepDatabase, retry.Message)
 	}
+	// The event is for whoever reads the tenant: the driver's error, with
+	// the database server's address, stays in the server log.
+	if !strings.HasPrefix(retry.Message, "database: an internal error; the server log has it (pass ") || strings.Contains(retry.Message, "127.0.0.1") {
+		t.Errorf("retry event message %q; want the stable sentence, no address", retry.Message)
+	}
+	if !strings.Contains(s.log(), "connect") {
+		t.Errorf("the server log does not hold the connection error the event left out")
+	}
 	if tn, _ := c.GetTenant(ctx, "acme"); tn.Status.Phase != stamp.PhaseProvisioning {
 		t.Errorf("phase %q while the database server is down, want provisioning", tn.Status.Phase)
 	}
