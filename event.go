@@ -92,3 +92,43 @@ type Token struct {
 	Hash      string    `json:"-"` // hex sha256 of the secret
 	CreatedAt time.Time `json:"createdAt"`
 }
+
+// EventTypes lists every event type, sorted, for checking the patterns a
+// webhook subscribes to. A test keeps it complete.
+var EventTypes = []string{
+	EventBlueprintBuilt,
+	EventBlueprintPushed,
+	EventBlueprintUnyanked,
+	EventBlueprintYanked,
+	EventIncidentAcknowledged,
+	EventIncidentOpened,
+	EventIncidentResolved,
+	EventIncidentUpdated,
+	EventKeysRotated,
+	EventReleaseAborted,
+	EventReleaseCreated,
+	EventReleaseFailed,
+	EventReleaseGate,
+	EventReleasePaused,
+	EventReleaseResumed,
+	EventReleaseSucceeded,
+	EventReleaseTenant,
+	EventReleaseWave,
+	EventTenantChanged,
+	EventTenantCreated,
+	EventTenantDeleted,
+	EventTenantDeleting,
+	EventTenantExposed,
+	EventTenantFailed,
+	EventTenantHolding,
+	EventTenantPinned,
+	EventTenantReady,
+	EventRetry,
+	EventTenantRetrying,
+	EventTenantRolledBack,
+	EventTenantSecretsRevealed,
+	EventStep,
+	EventTenantUpgradeRequested,
+	EventTenantUpgraded,
+	EventTenantUpgrading,
+}

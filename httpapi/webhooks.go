@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -68,6 +69,11 @@ func validateWebhook(req CreateWebhookRequest) error {
 	for _, p := range req.Events {
 		if _, err := path.Match(p, ""); err != nil || p == "" || strings.ContainsAny(p, "/ ") {
 			return stamp.Errorf(stamp.EINVALID, "event pattern %q is not valid; use a type such as tenant.ready, * for any part, e.g. incident.*", p)
+		}
+		// A pattern that matches no type (a typo: tenant.redy) would
+		// deliver nothing, silently.
+		if !slices.ContainsFunc(stamp.EventTypes, func(t string) bool { ok, _ := path.Match(p, t); return ok }) {
+			return stamp.Errorf(stamp.EINVALID, "event pattern %q matches no event type; the types are %s", p, strings.Join(stamp.EventTypes, ", "))
 		}
 	}
 	return nil

@@ -53,3 +53,19 @@ func TestWebhookURLShownWholeOnlyToItsCreator(t *testing.T) {
 		t.Errorf("get: %d %s; want 200 without the URL's path or query", status, body)
 	}
 }
+
+// TestWebhookPatternsMustMatchAnEventType refuses a pattern no event
+// type matches, such as a typo, which would deliver nothing, silently.
+func TestWebhookPatternsMustMatchAnEventType(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	for _, ok := range [][]string{{"tenant.ready"}, {"incident.*"}, {"*"}, {"*.*", "release.gate"}} {
+		if _, err := env.client.CreateWebhook(ctx, CreateWebhookRequest{URL: "https://hooks.example.com/x", Events: ok}); err != nil {
+			t.Errorf("events %q: %v", ok, err)
+		}
+	}
+	_, err := env.client.CreateWebhook(ctx, CreateWebhookRequest{URL: "https://hooks.example.com/x", Events: []string{"tenant.*", "tenant.redy"}})
+	if stamp.ErrorCode(err) != stamp.EINVALID || !strings.Contains(stamp.ErrorMessage(err), `event pattern "tenant.redy" matches no event type; the types are blueprint.built, `) {
+		t.Errorf("a pattern matching nothing: %v; want it refused, listing the types", err)
+	}
+}

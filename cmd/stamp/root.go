@@ -52,7 +52,11 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newIncidentCmd(g),
 		newWebhookCmd(g),
 		newKeyCmd(g),
+		newVersionCmd(g),
 	)
+	root.Version = buildVersion()
+	root.SetVersionTemplate("stamp {{.Version}}\n")
+	refuseUnknownSubcommands(root)
 	return root
 }
 
