@@ -618,7 +618,7 @@ type fakeLogs struct {
 	r *io.PipeReader
 }
 
-func (f *fakeLogs) Logs(ctx context.Context, tenant, service string, follow bool) (io.ReadCloser, error) {
+func (f *fakeLogs) Logs(ctx context.Context, tenant, service string, _ stamp.LogOptions) (io.ReadCloser, error) {
 	if service != "web" {
 		return nil, stamp.Errorf(stamp.ENOTFOUND, "tenant %q has no service %q", tenant, service)
 	}
@@ -638,12 +638,12 @@ func TestLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	_, err := env.client.Logs(ctx, "nope", "web", false)
+	_, err := env.client.Logs(ctx, "nope", "web", stamp.LogOptions{})
 	wantError(t, err, stamp.ENOTFOUND, `tenant "nope" does not exist`)
-	_, err = env.client.Logs(ctx, "acme", "worker", false)
+	_, err = env.client.Logs(ctx, "acme", "worker", stamp.LogOptions{})
 	wantError(t, err, stamp.ENOTFOUND, `tenant "acme" has no service "worker"`)
 
-	rc, err := env.client.Logs(ctx, "acme", "web", true)
+	rc, err := env.client.Logs(ctx, "acme", "web", stamp.LogOptions{Follow: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -663,7 +663,7 @@ func TestLogs(t *testing.T) {
 
 	t.Run("unavailable", func(t *testing.T) {
 		env := newTestEnv(t)
-		_, err := env.client.Logs(ctx, "acme", "web", false)
+		_, err := env.client.Logs(ctx, "acme", "web", stamp.LogOptions{})
 		wantError(t, err, stamp.EUNAVAILABLE, "logs are not available")
 	})
 }

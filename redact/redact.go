@@ -53,18 +53,18 @@ func New(logs stamp.LogReader, secrets SecretSource) *Logs {
 
 // Logs returns the service's output with the tenant's secret values
 // replaced by Mask. If the secrets cannot be read, no output is given.
-func (l *Logs) Logs(ctx context.Context, tenant, service string, follow bool) (io.ReadCloser, error) {
+func (l *Logs) Logs(ctx context.Context, tenant, service string, opts stamp.LogOptions) (io.ReadCloser, error) {
 	values, err := l.values(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
-	rc, err := l.logs.Logs(ctx, tenant, service, follow)
+	rc, err := l.logs.Logs(ctx, tenant, service, opts)
 	if err != nil {
 		return nil, err
 	}
 	r := &reader{src: rc, closer: rc}
 	r.set(values)
-	if follow {
+	if opts.Follow {
 		r.refresh = func() ([]string, error) { return l.values(ctx, tenant) }
 		r.refreshed = time.Now()
 	}
