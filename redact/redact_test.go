@@ -29,6 +29,7 @@ var cases = []struct {
 	{"empty value", "text", []string{""}, "text"},
 	{"value in a URL", "postgres://u:0f1e2d3c@db/x\n", []string{"0f1e2d3c"}, "postgres://u:[redacted]@db/x\n"},
 	{"value holding a newline", "key:\nline1\nline2\n", []string{"line1\nline2"}, "key:\n[redacted]\n"},
+	{"a tail inside a value holding newlines", "line2\nline3\nmore\n", []string{"line1\nline2\nline3"}, "[redacted]\n[redacted]\nmore\n"},
 	{"many lines", strings.Repeat("ok line\nkey=s3cr3t-key\n", 50), []string{"s3cr3t-key"}, strings.Repeat("ok line\nkey=[redacted]\n", 50)},
 	{"near miss at the end", "s3cr3t-ke", []string{"s3cr3t-key"}, "s3cr3t-ke"},
 }
