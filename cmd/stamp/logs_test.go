@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -107,5 +108,30 @@ func TestFailedHookOutputIsRedacted(t *testing.T) {
 		if strings.Contains(errOut, v) || strings.Contains(events, v) {
 			t.Errorf("the create error or the events hold %s in clear", name)
 		}
+	}
+}
+
+// TestBadLogFlags starts a server with log flags it cannot use: it
+// refuses, naming each flag and value, and through the STAMP_* fallback
+// too.
+func TestBadLogFlags(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	cmd := exec.Command(stampBin, "server", "--data", data, "--log-max-size", "10MB", "--log-files", "0")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("server with bad log flags started:\n%s", out)
+	}
+	for _, want := range []string{`--log-max-size: "10MB": want a size above 0`, "--log-files 0: want at least 1"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	cmd = exec.Command(stampBin, "server", "--data", data)
+	cmd.Env = append(os.Environ(), "STAMP_LOG_MAX_SIZE=0Mi")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), `--log-max-size: "0Mi"`) {
+		t.Errorf("STAMP_LOG_MAX_SIZE=0Mi: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Errorf("data dir after refused starts: %v, want none", err)
 	}
 }
