@@ -6,7 +6,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -54,8 +56,10 @@ func rotateLog(path string, maxSize int64, files int) (bool, error) {
 		// No rotated file to keep: start the log afresh.
 		return true, os.Truncate(path, 0)
 	}
-	if err := removeAll(rotatedPath(path, files-1)); err != nil {
-		return false, err
+	for _, p := range rotatedFrom(path, files-1) {
+		if err := removeAll(p); err != nil {
+			return false, err
+		}
 	}
 	for n := files - 2; n >= 1; n-- {
 		err := os.Rename(rotatedPath(path, n), rotatedPath(path, n+1))
@@ -111,10 +115,36 @@ func logFiles(path string, files int) []string {
 	return append(paths, path)
 }
 
-// removeLog removes the log at path and its rotated files.
-func removeLog(path string, files int) error {
-	var errs []error
-	for _, p := range logFiles(path, files) {
+// rotatedFrom returns the rotated files of the log at path numbered from
+// n up, also those beyond what is kept now (a server run with a larger
+// Config.LogFiles left them).
+func rotatedFrom(path string, n int) []string {
+	matches, _ := filepath.Glob(globEscape(path) + ".*") // the pattern is well-formed
+	var paths []string
+	for _, m := range matches {
+		if k, err := strconv.Atoi(strings.TrimPrefix(m, path+".")); err == nil && k >= n {
+			paths = append(paths, m)
+		}
+	}
+	return paths
+}
+
+// globEscape escapes the characters filepath.Match gives a meaning.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if strings.ContainsRune(`*?[\`, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// removeLog removes the log at path and all its rotated files.
+func removeLog(path string) error {
+	errs := []error{removeAll(path), removeAll(rotatedPath(path, 1) + ".tmp")}
+	for _, p := range rotatedFrom(path, 1) {
 		errs = append(errs, removeAll(p))
 	}
 	return errors.Join(errs...)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -231,5 +232,41 @@ func TestRedactionSpansRotatedFiles(t *testing.T) {
 		if !strings.HasSuffix(got, "config: key="+redact.Mask+" loaded\nready\n") {
 			t.Errorf("logs %+v: got %q, want it to end with the line of the key, redacted, and ready", opts, got)
 		}
+	}
+}
+
+// TestRotationDropsFilesBeyondTheCount rotates a log that a server
+// keeping more files left with five rotated ones: three files remain, the
+// newest output shifted down by one; removeLog leaves none.
+func TestRotationDropsFilesBeyondTheCount(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "web-0@r[1].log")
+	write := func(p, s string) {
+		if err := os.WriteFile(p, []byte(s), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(path, "now\n")
+	for n := 1; n <= 5; n++ {
+		write(rotatedPath(path, n), strconv.Itoa(n)+"\n")
+	}
+	if rotated, err := rotateLog(path, 4, 3); err != nil || !rotated {
+		t.Fatalf("rotate: %v, %v; want rotated", rotated, err)
+	}
+	want := map[string]string{path: "", rotatedPath(path, 1): "now\n", rotatedPath(path, 2): "1\n"}
+	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "*"))
+	if len(matches) != len(want) {
+		t.Errorf("files after rotation: %q, want %d", matches, len(want))
+	}
+	for p, content := range want {
+		if got, err := os.ReadFile(p); err != nil || string(got) != content {
+			t.Errorf("%s: %q, %v; want %q", filepath.Base(p), got, err, content)
+		}
+	}
+	write(rotatedPath(path, 7), "left\n")
+	if err := removeLog(path); err != nil {
+		t.Fatal(err)
+	}
+	if matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "*")); len(matches) != 0 {
+		t.Errorf("files after removeLog: %q, want none", matches)
 	}
 }
