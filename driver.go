@@ -173,10 +173,22 @@ type Releaser interface {
 
 // LogReader is implemented by drivers that can hand out a service's logs.
 type LogReader interface {
-	// Logs returns the service's combined output. With follow, the reader
-	// keeps returning new output until ctx ends. An unknown tenant or
-	// service is ENOTFOUND.
-	Logs(ctx context.Context, tenant, service string, follow bool) (io.ReadCloser, error)
+	// Logs returns the service's combined output, as much of it as the
+	// driver keeps, or with opts.Tail its last lines. With opts.Follow,
+	// the reader keeps returning new output until ctx ends. An unknown
+	// tenant or service is ENOTFOUND.
+	Logs(ctx context.Context, tenant, service string, opts LogOptions) (io.ReadCloser, error)
+}
+
+// LogOptions says which part of a service's output LogReader.Logs
+// returns.
+type LogOptions struct {
+	// Tail, if above 0, is how many of the last lines to return (of each
+	// instance), read from the end of the output: the cost does not grow
+	// with the size of the log.
+	Tail int
+	// Follow keeps the reader returning new output until ctx ends.
+	Follow bool
 }
 
 // Engine provides per-tenant databases of one kind (sqlite, postgres).

@@ -269,12 +269,16 @@ func (c *Client) Events(ctx context.Context, f stamp.EventFilter) ([]*stamp.Even
 	return out.Events, nil
 }
 
-// Logs returns a service's logs as a stream; with follow it stays open
-// until ctx ends. The caller closes it.
-func (c *Client) Logs(ctx context.Context, tenant, service string, follow bool) (io.ReadCloser, error) {
+// Logs returns a service's logs as a stream: all the server keeps, or
+// with opts.Tail the last lines of each instance; with opts.Follow it
+// stays open until ctx ends. The caller closes it.
+func (c *Client) Logs(ctx context.Context, tenant, service string, opts stamp.LogOptions) (io.ReadCloser, error) {
 	q := url.Values{"service": {service}}
-	if follow {
+	if opts.Follow {
 		q.Set("follow", "1")
+	}
+	if opts.Tail > 0 {
+		q.Set("tail", strconv.Itoa(opts.Tail))
 	}
 	resp, err := c.send(ctx, http.MethodGet, "/v1/tenants/"+url.PathEscape(tenant)+"/logs?"+q.Encode(), "", nil)
 	if err != nil {

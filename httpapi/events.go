@@ -134,6 +134,20 @@ func followParam(q url.Values) (bool, error) {
 	return follow, nil
 }
 
+// tailParam reads ?tail=, the number of last lines of logs to return; 0
+// (or none) is all of them.
+func tailParam(q url.Values) (int, error) {
+	s := q.Get("tail")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, stamp.Errorf(stamp.EINVALID, "query parameter tail=%q is not a number of lines (0 or more)", s)
+	}
+	return n, nil
+}
+
 // streamEvents sends the events f selects as server-sent events
 // (text/event-stream), each as "id: <seq>", "event: <type>" and "data:
 // <the event as JSON>", until the client goes away. A browser's
@@ -293,7 +307,8 @@ func (s *eventStream) setWriteDeadline(r *http.Request, t time.Time) {
 }
 
 // handleTenantLogs streams a service's logs as plain text, flushing as
-// output arrives; with ?follow=1 it keeps going until the client leaves.
+// output arrives: all the driver keeps, or with ?tail=N the last N lines
+// of each instance; with ?follow=1 it keeps going until the client leaves.
 func handleTenantLogs(st stamp.Store, logs stamp.LogReader) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if logs == nil {
@@ -310,12 +325,17 @@ func handleTenantLogs(st stamp.Store, logs stamp.LogReader) http.Handler {
 			writeError(w, r, err)
 			return
 		}
+		tail, err := tailParam(q)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
 		t, err := getTenant(r.Context(), st, r.PathValue("name"))
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
-		rc, err := logs.Logs(r.Context(), t.Name, service, follow)
+		rc, err := logs.Logs(r.Context(), t.Name, service, stamp.LogOptions{Tail: tail, Follow: follow})
 		if err != nil {
 			writeError(w, r, fmt.Errorf("logs of %s of %s: %w", service, t.Name, err))
 			return

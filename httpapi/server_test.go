@@ -614,20 +614,28 @@ func TestEvents(t *testing.T) {
 
 // fakeLogs is a LogReader above the interface: it streams whatever the
 // test writes into the pipe of the named service.
+// It records the options of the last call.
 type fakeLogs struct {
 	r *io.PipeReader
+
+	mu   sync.Mutex
+	opts stamp.LogOptions
 }
 
-func (f *fakeLogs) Logs(ctx context.Context, tenant, service string, follow bool) (io.ReadCloser, error) {
+func (f *fakeLogs) Logs(ctx context.Context, tenant, service string, opts stamp.LogOptions) (io.ReadCloser, error) {
 	if service != "web" {
 		return nil, stamp.Errorf(stamp.ENOTFOUND, "tenant %q has no service %q", tenant, service)
 	}
+	f.mu.Lock()
+	f.opts = opts
+	f.mu.Unlock()
 	return f.r, nil
 }
 
 func TestLogs(t *testing.T) {
 	pr, pw := io.Pipe()
-	env := newTestEnv(t, func(c *Config) { c.Logs = &fakeLogs{r: pr} })
+	logs := &fakeLogs{r: pr}
+	env := newTestEnv(t, func(c *Config) { c.Logs = logs })
 	// Registered after the server's cleanup so that it runs first and ends
 	// the stream the server is serving.
 	t.Cleanup(func() { pw.Close() })
@@ -638,16 +646,37 @@ func TestLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	_, err := env.client.Logs(ctx, "nope", "web", false)
+	_, err := env.client.Logs(ctx, "nope", "web", stamp.LogOptions{})
 	wantError(t, err, stamp.ENOTFOUND, `tenant "nope" does not exist`)
-	_, err = env.client.Logs(ctx, "acme", "worker", false)
+	_, err = env.client.Logs(ctx, "acme", "worker", stamp.LogOptions{})
 	wantError(t, err, stamp.ENOTFOUND, `tenant "acme" has no service "worker"`)
 
-	rc, err := env.client.Logs(ctx, "acme", "web", true)
+	for _, tail := range []string{"-3", "ten"} {
+		req, _ := http.NewRequest("GET", env.url+"/v1/tenants/acme/logs?tail="+tail, nil)
+		req.Header.Set("Authorization", "Bearer "+env.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := `query parameter tail=\"` + tail + `\" is not a number of lines`; resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), want) {
+			t.Errorf("tail=%s: %d %s; want 400 and %s", tail, resp.StatusCode, body, want)
+		}
+	}
+
+	want := stamp.LogOptions{Tail: 50, Follow: true}
+	rc, err := env.client.Logs(ctx, "acme", "web", want)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rc.Close()
+	logs.mu.Lock()
+	got := logs.opts
+	logs.mu.Unlock()
+	if got != want {
+		t.Errorf("the driver was asked for %+v, want %+v", got, want)
+	}
 	// Each write must reach the follower before the next one is made:
 	// without flushing, the read below would block until the deadline.
 	buf := make([]byte, 64)
@@ -663,7 +692,7 @@ func TestLogs(t *testing.T) {
 
 	t.Run("unavailable", func(t *testing.T) {
 		env := newTestEnv(t)
-		_, err := env.client.Logs(ctx, "acme", "web", false)
+		_, err := env.client.Logs(ctx, "acme", "web", stamp.LogOptions{})
 		wantError(t, err, stamp.EUNAVAILABLE, "logs are not available")
 	})
 }

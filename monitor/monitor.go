@@ -682,12 +682,13 @@ func (m *Monitor) stepLogs(ctx context.Context, t *stamp.Tenant) string {
 
 // lastLines returns the last n lines service of tenant printed.
 func (m *Monitor) lastLines(ctx context.Context, tenant, service string, n int) string {
-	rc, err := m.cfg.Logs.Logs(ctx, tenant, service, false)
+	rc, err := m.cfg.Logs.Logs(ctx, tenant, service, stamp.LogOptions{Tail: n})
 	if err != nil {
 		return ""
 	}
 	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, 4<<20))
+	// The reader holds n lines of each instance: bounded by the driver.
+	data, err := io.ReadAll(rc)
 	if err != nil {
 		return ""
 	}

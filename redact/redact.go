@@ -2,7 +2,8 @@
 // print. Logs wraps a stamp.LogReader: every reader of tenant output
 // through it (the monitor's incident excerpts, the API's logs endpoint)
 // sees each secret value replaced by Mask, also when a value is split
-// across reads.
+// across reads or across the files of a rotated log. String does the same
+// for a failed hook's output before it goes into a step's message.
 package redact
 
 import (
@@ -53,18 +54,18 @@ func New(logs stamp.LogReader, secrets SecretSource) *Logs {
 
 // Logs returns the service's output with the tenant's secret values
 // replaced by Mask. If the secrets cannot be read, no output is given.
-func (l *Logs) Logs(ctx context.Context, tenant, service string, follow bool) (io.ReadCloser, error) {
+func (l *Logs) Logs(ctx context.Context, tenant, service string, opts stamp.LogOptions) (io.ReadCloser, error) {
 	values, err := l.values(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
-	rc, err := l.logs.Logs(ctx, tenant, service, follow)
+	rc, err := l.logs.Logs(ctx, tenant, service, opts)
 	if err != nil {
 		return nil, err
 	}
 	r := &reader{src: rc, closer: rc}
 	r.set(values)
-	if follow {
+	if opts.Follow {
 		r.refresh = func() ([]string, error) { return l.values(ctx, tenant) }
 		r.refreshed = time.Now()
 	}
@@ -122,10 +123,18 @@ type reader struct {
 	err error  // src's error, returned once out is drained
 }
 
-// set makes values the ones to replace.
+// set makes values the ones to replace. Each line of a value holding
+// newlines (a PEM key) is one too: a tail of a log can start inside such
+// a value, and its rest must not show.
 func (r *reader) set(values []string) {
 	r.values, r.first, r.maxLen, r.lineSafe = nil, [256]bool{}, 0, true
+	var lines []string
 	for _, v := range values {
+		if strings.Contains(v, "\n") {
+			lines = slices.AppendSeq(lines, strings.SplitSeq(v, "\n"))
+		}
+	}
+	for _, v := range slices.Concat(values, lines) {
 		if len(v) < MinLen {
 			continue
 		}

@@ -29,6 +29,7 @@ var cases = []struct {
 	{"empty value", "text", []string{""}, "text"},
 	{"value in a URL", "postgres://u:0f1e2d3c@db/x\n", []string{"0f1e2d3c"}, "postgres://u:[redacted]@db/x\n"},
 	{"value holding a newline", "key:\nline1\nline2\n", []string{"line1\nline2"}, "key:\n[redacted]\n"},
+	{"a tail inside a value holding newlines", "line2\nline3\nmore\n", []string{"line1\nline2\nline3"}, "[redacted]\n[redacted]\nmore\n"},
 	{"many lines", strings.Repeat("ok line\nkey=s3cr3t-key\n", 50), []string{"s3cr3t-key"}, strings.Repeat("ok line\nkey=[redacted]\n", 50)},
 	{"near miss at the end", "s3cr3t-ke", []string{"s3cr3t-key"}, "s3cr3t-ke"},
 }
@@ -101,7 +102,7 @@ func TestReaderGivesWholeLinesAtOnce(t *testing.T) {
 // fakeLogs is a stamp.LogReader that serves fixed output per tenant.
 type fakeLogs map[string]string
 
-func (f fakeLogs) Logs(_ context.Context, tenant, _ string, _ bool) (io.ReadCloser, error) {
+func (f fakeLogs) Logs(_ context.Context, tenant, _ string, _ stamp.LogOptions) (io.ReadCloser, error) {
 	out, ok := f[tenant]
 	if !ok {
 		return nil, stamp.Errorf(stamp.ENOTFOUND, "tenant %q does not exist", tenant)
@@ -134,7 +135,7 @@ func TestLogs(t *testing.T) {
 		{"globex", "start [redacted]\n"},
 	}
 	for _, tt := range tests {
-		rc, err := logs.Logs(context.Background(), tt.tenant, "web", false)
+		rc, err := logs.Logs(context.Background(), tt.tenant, "web", stamp.LogOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,11 +145,11 @@ func TestLogs(t *testing.T) {
 			t.Errorf("logs of %s: got %q, %v; want %q", tt.tenant, got, err, tt.want)
 		}
 	}
-	if _, err := logs.Logs(context.Background(), "initech", "web", false); stamp.ErrorCode(err) != stamp.ENOTFOUND {
+	if _, err := logs.Logs(context.Background(), "initech", "web", stamp.LogOptions{}); stamp.ErrorCode(err) != stamp.ENOTFOUND {
 		t.Errorf("logs of an unknown tenant: %v; want ENOTFOUND", err)
 	}
 	src.err = errors.New("store down")
-	if rc, err := logs.Logs(context.Background(), "acme", "web", false); err == nil {
+	if rc, err := logs.Logs(context.Background(), "acme", "web", stamp.LogOptions{}); err == nil {
 		rc.Close()
 		t.Error("logs were given while the secrets to hide could not be read")
 	}
@@ -161,7 +162,7 @@ func TestFollowedLogsTakeNewSecrets(t *testing.T) {
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	logs := New(pipeLogs{pr}, src)
-	rc, err := logs.Logs(context.Background(), "acme", "web", true)
+	rc, err := logs.Logs(context.Background(), "acme", "web", stamp.LogOptions{Follow: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +180,7 @@ func TestFollowedLogsTakeNewSecrets(t *testing.T) {
 // pipeLogs is a stamp.LogReader whose output is one pipe.
 type pipeLogs struct{ r *io.PipeReader }
 
-func (p pipeLogs) Logs(context.Context, string, string, bool) (io.ReadCloser, error) {
+func (p pipeLogs) Logs(context.Context, string, string, stamp.LogOptions) (io.ReadCloser, error) {
 	return p.r, nil
 }
 

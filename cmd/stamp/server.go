@@ -57,6 +57,10 @@ type serverConfig struct {
 	TenantUIDs    string
 	TenantNet     string
 	TenantCgroups string
+	// LogMaxSize is the size ("10Mi") at which an instance's log is
+	// rotated; LogFiles how many files of it are kept.
+	LogMaxSize string
+	LogFiles   int
 	// Check only reports what isolation the host allows, then exits.
 	Check bool
 	// MasterKey is STAMP_MASTER_KEY, which is no flag (see masterKeyEnv).
@@ -81,6 +85,8 @@ func (c *serverConfig) flags(cmd *cobra.Command) {
 	f.StringVar(&c.TenantUIDs, "tenant-uids", "200000-299999", "Unix users tenants run as, one each, MIN-MAX (as root), or none")
 	f.StringVar(&c.TenantCgroups, "tenant-cgroups", "auto", "enforce plans' limits with cgroups where the host allows (auto), or none")
 	f.StringVar(&c.TenantNet, "tenant-net", "100.64.0.0/10", "addresses of tenants' network namespaces, a /30 each (as root, with --tenant-uids), or none")
+	f.StringVar(&c.LogMaxSize, "log-max-size", "10Mi", "size at which a tenant instance's log is rotated (bytes, or with Ki, Mi or Gi)")
+	f.IntVar(&c.LogFiles, "log-files", 3, "files kept of each tenant instance's log, the one written to included")
 	f.BoolVar(&c.Check, "check", false, "print what this host lets the server isolate (users, ...) and exit")
 }
 
@@ -115,6 +121,12 @@ func (c *serverConfig) validate() error {
 	}
 	if c.TenantCgroups != "auto" && c.TenantCgroups != "none" {
 		problems = append(problems, fmt.Sprintf("--tenant-cgroups %q: want auto or none", c.TenantCgroups))
+	}
+	if _, err := parseLogSize(c.LogMaxSize); err != nil {
+		problems = append(problems, "--log-max-size: "+err.Error())
+	}
+	if c.LogFiles < 1 {
+		problems = append(problems, fmt.Sprintf("--log-files %d: want at least 1", c.LogFiles))
 	}
 	if c.Workers < 1 {
 		problems = append(problems, fmt.Sprintf("--workers %d: want at least 1", c.Workers))
@@ -270,11 +282,12 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		return nil, err
 	}
 	portMin, portMax, _ := cfg.portRange() // validated with the configuration
+	logMaxSize, _ := parseLogSize(cfg.LogMaxSize)
 	// The monitor is made after the driver, which tells it of exits.
 	var watcher atomic.Pointer[monitor.Monitor]
 	driver, err := local.New(ctx, local.Config{
 		Dir: filepath.Join(data, "local"), Bundles: store, Logger: logger, PortMin: portMin, PortMax: portMax,
-		Cgroups: iso.cgroups, Network: iso.network,
+		Cgroups: iso.cgroups, Network: iso.network, LogMaxSize: logMaxSize, LogFiles: cfg.LogFiles,
 		OnExit: func(tenant, _ string) {
 			if m := watcher.Load(); m != nil {
 				m.Exited(tenant)

@@ -347,6 +347,7 @@ func newTenantDeleteCmd(g *globals) *cobra.Command {
 
 func newTenantLogsCmd(g *globals) *cobra.Command {
 	var follow bool
+	var tail int
 	var service string
 	cmd := &cobra.Command{
 		Use:   "logs NAME",
@@ -357,7 +358,10 @@ func newTenantLogsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := c.Logs(cmd.Context(), args[0], service, follow)
+			if tail < 0 {
+				return fmt.Errorf("--tail %d: want 0 (all the output kept) or more lines", tail)
+			}
+			r, err := c.Logs(cmd.Context(), args[0], service, stamp.LogOptions{Tail: tail, Follow: follow})
 			if err != nil {
 				return err
 			}
@@ -370,6 +374,7 @@ func newTenantLogsCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new output")
+	cmd.Flags().IntVarP(&tail, "tail", "n", 0, "print only the last N lines of each instance, read from the end (0: all the output kept)")
 	cmd.Flags().StringVarP(&service, "service", "s", "web", "service")
 	return cmd
 }

@@ -369,7 +369,7 @@ func (s *suite) logs(t *testing.T, lr stamp.LogReader) {
 	waitHealthy(t, obs.Services["web"].Instances[0].Endpoint)
 
 	eventually(t, "the log to hold the app's first line", func() bool {
-		r, err := lr.Logs(ctx, rt.Tenant, "web", false)
+		r, err := lr.Logs(ctx, rt.Tenant, "web", stamp.LogOptions{})
 		if err != nil {
 			t.Fatalf("logs: %v", err)
 		}
@@ -383,7 +383,7 @@ func (s *suite) logs(t *testing.T, lr stamp.LogReader) {
 
 	fctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	r, err := lr.Logs(fctx, rt.Tenant, "web", true)
+	r, err := lr.Logs(fctx, rt.Tenant, "web", stamp.LogOptions{Follow: true})
 	if err != nil {
 		t.Fatalf("follow logs: %v", err)
 	}
@@ -402,7 +402,7 @@ func (s *suite) logs(t *testing.T, lr stamp.LogReader) {
 		{rt.Tenant, "nope"},
 		{"dt-nobody", "web"},
 	} {
-		if _, err := lr.Logs(ctx, tt.tenant, tt.service, false); stamp.ErrorCode(err) != stamp.ENOTFOUND {
+		if _, err := lr.Logs(ctx, tt.tenant, tt.service, stamp.LogOptions{}); stamp.ErrorCode(err) != stamp.ENOTFOUND {
 			t.Errorf("logs of %s/%s: got %v, want code %q", tt.tenant, tt.service, err, stamp.ENOTFOUND)
 		}
 	}

@@ -285,7 +285,7 @@ func (d *Driver) Retire(ctx context.Context, tenant, keep string) error {
 		if inst.registered() {
 			ports = append(ports, inst.Port)
 		}
-		if err := removeAll(t.logPath(inst.ID)); err != nil {
+		if err := removeLog(t.logPath(inst.ID)); err != nil {
 			d.log.Warn("remove log of retired instance", "tenant", tenant, "instance", inst.ID, "err", err)
 		}
 	}

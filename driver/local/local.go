@@ -26,7 +26,8 @@
 //	ports.json, ports.lock         port -> "<tenant>/<instance>", its lock
 //	netns/<name>                   the tenant's network namespace (Config.Network)
 //	tenants/<name>/state.json      applied runtime, ports, pids, user, limits, address
-//	tenants/<name>/logs/<id>.log   output of instance <id>, appended
+//	tenants/<name>/logs/<id>.log   output of instance <id>, appended, rotated
+//	                               by size to <id>.log.1 (newest), .2, ...
 //	tenants/<name>/tasks/<task>.*  task record (.json), output (.log)
 //	tenants/<name>/snapshots/      copies of data/ an upgrade took
 //	tenants/<name>/data, tmp, exits  the tenant's own (see dirs.go)
@@ -80,6 +81,12 @@ type Config struct {
 	// StopTimeout is how long a stopping instance gets between SIGTERM and
 	// SIGKILL; default 10s.
 	StopTimeout time.Duration
+	// LogMaxSize is the size at which an instance's log is rotated;
+	// default 10 MiB. LogFiles is how many files of it are kept, the log
+	// included; default 3. An instance's output then takes at most about
+	// LogMaxSize*LogFiles on disk (see logrotate.go for how and when).
+	LogMaxSize int64
+	LogFiles   int
 	// Logger receives what supervision does (restarts, adoptions, kills);
 	// default slog.Default().
 	Logger *slog.Logger
@@ -103,6 +110,9 @@ type Driver struct {
 	dir   string // absolute Config.Dir: part of every process's marker
 	log   *slog.Logger
 	ports *portRegistry
+	// logCheck is how often instance logs are checked for rotation:
+	// logCheckInterval, shorter in tests.
+	logCheck time.Duration
 
 	mu      sync.Mutex
 	tenants map[string]*tenant // taken up, or being worked on
@@ -159,6 +169,12 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	if cfg.StopTimeout <= 0 {
 		cfg.StopTimeout = 10 * time.Second
 	}
+	if cfg.LogMaxSize <= 0 {
+		cfg.LogMaxSize = defaultLogMaxSize
+	}
+	if cfg.LogFiles <= 0 {
+		cfg.LogFiles = defaultLogFiles
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -173,11 +189,12 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	}
 	log := cfg.Logger.With("driver", "local")
 	return &Driver{
-		cfg:     cfg,
-		dir:     dir,
-		log:     log,
-		ports:   &portRegistry{dir: dir, min: cfg.PortMin, max: cfg.PortMax, log: log},
-		tenants: make(map[string]*tenant),
+		cfg:      cfg,
+		dir:      dir,
+		log:      log,
+		logCheck: logCheckInterval,
+		ports:    &portRegistry{dir: dir, min: cfg.PortMin, max: cfg.PortMax, log: log},
+		tenants:  make(map[string]*tenant),
 	}, nil
 }
 

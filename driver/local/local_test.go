@@ -1069,7 +1069,7 @@ func TestNewTakesNothingUp(t *testing.T) {
 		t.Errorf("tenants: got %q, want %q", names, want)
 	}
 	eventually(t, "the log of acme's web", func() bool {
-		r, err := b.Logs(ctx, "acme", "web", false)
+		r, err := b.Logs(ctx, "acme", "web", stamp.LogOptions{})
 		if err != nil {
 			t.Fatalf("logs: %v", err)
 		}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/stamphq/stamp"
@@ -16,13 +17,14 @@ import (
 // followInterval is how often a followed log is checked for new output.
 const followInterval = 200 * time.Millisecond
 
-// Logs returns the output of service of tenant's last applied revision.
-// Without follow it is the logs of every instance, one after the other; with follow it is the log of
-// instance 0 only, read on as it grows until ctx ends or the reader is
-// closed. An unknown tenant or service is ENOTFOUND. Logs reads files
-// only: it works for any tenant under the directory, whichever Driver
-// holds it, and takes none up.
-func (d *Driver) Logs(ctx context.Context, tenant, service string, follow bool) (io.ReadCloser, error) {
+// Logs returns the output of service of tenant's last applied revision:
+// of each instance, one after the other, what its log and rotated files
+// keep, or with opts.Tail its last lines, read from the end. With
+// opts.Follow it is the output of instance 0 only, read on as it grows
+// until ctx ends or the reader is closed. An unknown tenant or service is
+// ENOTFOUND. Logs reads files only: it works for any tenant under the
+// directory, whichever Driver holds it, and takes none up.
+func (d *Driver) Logs(ctx context.Context, tenant, service string, opts stamp.LogOptions) (io.ReadCloser, error) {
 	if d.isClosed() {
 		return nil, errClosed
 	}
@@ -43,26 +45,31 @@ func (d *Driver) Logs(ctx context.Context, tenant, service string, follow bool) 
 	if rt == nil || findService(rt, service) == nil {
 		return nil, stamp.Errorf(stamp.ENOTFOUND, "tenant %s has no service %q", tenant, service)
 	}
-	if follow {
-		return &logReader{ctx: ctx, path: t.logPath(instanceID(service, 0, rt.Revision)), closed: make(chan struct{})}, nil
+	replicas := max(findService(rt, service).Replicas, 1)
+	if opts.Follow {
+		replicas = 1
 	}
-	var files []io.Reader
+	var readers []io.Reader
 	var closers []io.Closer
-	for i := range max(findService(rt, service).Replicas, 1) {
-		f, err := os.Open(t.logPath(instanceID(service, i, rt.Revision)))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
+	for i := range replicas {
+		path := t.logPath(instanceID(service, i, rt.Revision))
+		rotated := fileIDOf(rotatedPath(path, 1)) // before the read: a rotation meanwhile repeats output rather than losing it
+		r, size, err := readLog(path, d.cfg.LogFiles, opts.Tail)
 		if err != nil {
 			for _, c := range closers {
 				c.Close()
 			}
-			return nil, err
+			return nil, fmt.Errorf("logs of %s of %s: %w", service, tenant, err)
 		}
-		files = append(files, f)
-		closers = append(closers, f)
+		readers = append(readers, r)
+		closers = append(closers, r)
+		if opts.Follow {
+			f := &logReader{ctx: ctx, path: path, files: d.cfg.LogFiles, pos: size, rotated: rotated, closed: make(chan struct{})}
+			readers = append(readers, f)
+			closers = append(closers, f)
+		}
 	}
-	return &multiFile{Reader: io.MultiReader(files...), files: closers}, nil
+	return &multiFile{Reader: io.MultiReader(readers...), files: closers}, nil
 }
 
 // multiFile reads files one after the other.
@@ -81,14 +88,24 @@ func (m *multiFile) Close() error {
 
 // logReader follows a log file, which may not exist yet: at its end it
 // waits for more until ctx ends or it is closed, then reports io.EOF.
+// It reads on from pos, the size of the log already read otherwise. When
+// the log was rotated (see fileID), it reads what it missed from the
+// newest rotated file, then the log from its start; if it was rotated
+// twice between two reads (a follower reads at least every
+// followInterval), the output in between is lost to it.
 type logReader struct {
 	ctx    context.Context
 	path   string
+	files  int // Config.LogFiles
 	closed chan struct{}
 
-	mu   sync.Mutex // guards f and done against Close
-	f    *os.File
-	done bool
+	mu         sync.Mutex // guards the fields below against Close
+	f          *os.File
+	pos        int64             // offset in f of the next read
+	rotated    fileID            // of the newest rotated file, as last seen
+	missed     *io.SectionReader // the rest of the log before its rotation
+	missedFile *os.File          // the file missed reads
+	done       bool
 }
 
 func (r *logReader) Read(p []byte) (int, error) {
@@ -107,7 +124,7 @@ func (r *logReader) Read(p []byte) (int, error) {
 	}
 }
 
-// read returns what the file has beyond what was read, possibly nothing.
+// read returns what the log has beyond what was read, possibly nothing.
 func (r *logReader) read(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -124,11 +141,91 @@ func (r *logReader) read(p []byte) (int, error) {
 		}
 		r.f = f
 	}
-	n, err := r.f.Read(p)
-	if err == io.EOF {
-		err = nil
+	if r.missed == nil && r.files > 1 {
+		// A new newest rotated file means the log was rotated since the
+		// last read: the rest of what r read from is in that file, and
+		// the log starts afresh.
+		if id := fileIDOf(rotatedPath(r.path, 1)); id != r.rotated {
+			r.rotated = id
+			r.rotatedRest()
+			r.pos = 0
+		}
 	}
-	return n, err
+	if r.missed != nil {
+		n, err := r.missed.Read(p)
+		if n > 0 || err == nil {
+			return n, nil
+		}
+		if err := r.closeMissed(); err != nil {
+			return 0, err
+		}
+	}
+	n, err := r.f.ReadAt(p, r.pos)
+	r.pos += int64(n)
+	if n > 0 {
+		return n, nil // the end of the file is no end of the log
+	}
+	if !errors.Is(err, io.EOF) {
+		return 0, err
+	}
+	fi, err := r.f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	if fi.Size() < r.pos {
+		r.pos = 0 // truncated, with no rotated file kept
+	}
+	return 0, nil
+}
+
+// fileID identifies the file at path (the zero fileID if there is none):
+// rotation makes each rotated file anew, so a new fileID means a new
+// rotation. The inode number alone would not do: the one of the file a
+// rotation removes may be given to the file it makes.
+type fileID struct {
+	ino   uint64
+	ctime syscall.Timespec
+}
+
+func fileIDOf(path string) fileID {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileID{}
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return fileID{ino: st.Ino, ctime: st.Ctim}
+	}
+	return fileID{}
+}
+
+// rotatedRest opens what the newest rotated file holds beyond r.pos:
+// the output printed before the rotation that r has not read. It holds
+// just that if it is the copy of what r read from; if the log was rotated
+// twice since, the output in between is lost to r.
+func (r *logReader) rotatedRest() {
+	if r.files < 2 {
+		return
+	}
+	f, err := os.Open(rotatedPath(r.path, 1))
+	if err != nil {
+		return
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Size() < r.pos {
+		f.Close()
+		return
+	}
+	r.missedFile, r.missed = f, io.NewSectionReader(f, r.pos, fi.Size()-r.pos)
+}
+
+// closeMissed closes the rotated file r read what it missed from.
+func (r *logReader) closeMissed() error {
+	if r.missedFile == nil {
+		return nil
+	}
+	err := r.missedFile.Close()
+	r.missedFile, r.missed = nil, nil
+	return err
 }
 
 func (r *logReader) Close() error {
@@ -139,8 +236,9 @@ func (r *logReader) Close() error {
 	}
 	r.done = true
 	close(r.closed)
+	err := r.closeMissed()
 	if r.f != nil {
-		return r.f.Close()
+		err = errors.Join(err, r.f.Close())
 	}
-	return nil
+	return err
 }

@@ -106,7 +106,15 @@ func (s *supervisor) start() (*proc, error) {
 
 // run watches p and restarts the instance whenever it exits.
 func (s *supervisor) run(p *proc) {
-	defer close(s.done)
+	rotated := make(chan struct{})
+	go func() {
+		defer close(rotated)
+		s.rotateLogs()
+	}()
+	defer func() {
+		<-rotated
+		close(s.done)
+	}()
 	backoff := minBackoff
 	for {
 		status, exited := p.wait(s.ctx)
@@ -136,6 +144,23 @@ func (s *supervisor) run(p *proc) {
 				break
 			}
 			s.exited(err.Error())
+		}
+	}
+}
+
+// rotateLogs keeps the instance's log rotated (see logrotate.go) until
+// supervision ends.
+func (s *supervisor) rotateLogs() {
+	tick := time.NewTicker(s.d.logCheck)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+		case <-s.ctx.Done():
+			return
+		}
+		if _, err := rotateLog(s.t.logPath(s.id), s.d.cfg.LogMaxSize, s.d.cfg.LogFiles); err != nil {
+			s.d.log.Warn("rotate instance log", "tenant", s.t.name, "instance", s.id, "err", err)
 		}
 	}
 }

@@ -12,6 +12,8 @@
 //	sleep D          sleep for duration D, then exit 0
 //	fail N           print N numbered lines and exit with status 3
 //	append FILE [D]  append a line to FILE, sleep D (default 0), print "appended"
+//	spew N           serve, printing numbered lines of 1 KiB ("line 1 ...") at
+//	                 N KiB a second
 package main
 
 import (
@@ -59,6 +61,10 @@ func main() {
 	case "ignore-term":
 		signal.Ignore(syscall.SIGTERM)
 		serve()
+	case "spew":
+		n, _ := strconv.Atoi(args[0])
+		go spew(n)
+		serve()
 	case "crash":
 		fmt.Println("crashing")
 		os.Exit(2)
@@ -83,6 +89,18 @@ func main() {
 	default:
 		fmt.Fprintf(os.Stderr, "unknown mode %q\n", mode)
 		os.Exit(64)
+	}
+}
+
+// spew prints kib lines of 1 KiB a second, in ten bursts, numbered from 1.
+func spew(kib int) {
+	line := 0
+	for range time.Tick(100 * time.Millisecond) {
+		for range max(kib/10, 1) {
+			line++
+			head := fmt.Sprintf("line %d ", line)
+			fmt.Println(head + strings.Repeat("x", 1023-len(head)))
+		}
 	}
 }
 
