@@ -482,6 +482,13 @@ func (rd *round) gate(w int) bool {
 		rd.failGate(w, fmt.Sprintf("%d tenant(s) failed to upgrade: %s", len(failed), joinShort(failed)))
 		return false
 	}
+	if len(names) == 0 {
+		// Nothing moved (every tenant of the wave skipped): there is no
+		// new version to watch, and a soak would only delay the next wave.
+		rd.event(stamp.EventReleaseGate, "", stamp.StatusOK, "wave %d (%s) moved no tenant: nothing to soak", w+1, FormatWave(r.Spec.Waves[w]))
+		rd.nextWave()
+		return true
+	}
 	if len(names) > 20 {
 		rd.readAll()
 	}
@@ -532,16 +539,22 @@ func (rd *round) gate(w int) bool {
 	}
 	rd.event(stamp.EventReleaseGate, "", stamp.StatusOK, "wave %d (%s): %d tenant(s) healthy for %s, %d of %d requests 5xx",
 		w+1, FormatWave(r.Spec.Waves[w]), len(names), r.Spec.Soak, errs, reqs)
+	rd.nextWave()
+	return true
+}
+
+// nextWave ends the current wave, whose gate passed, and starts the next.
+func (rd *round) nextWave() {
+	r := rd.r
 	r.Status.Wave++
 	r.Status.GateSince = time.Time{}
 	rd.changed = true
-	c.mu.Lock()
-	delete(c.baselines, r.ID)
-	c.mu.Unlock()
+	rd.c.mu.Lock()
+	delete(rd.c.baselines, r.ID)
+	rd.c.mu.Unlock()
 	if r.Status.Wave < len(r.Spec.Waves) {
 		rd.event(stamp.EventReleaseWave, "", "", "wave %d (%s) starts", r.Status.Wave+1, FormatWave(r.Spec.Waves[r.Status.Wave]))
 	}
-	return true
 }
 
 // incidents returns why wave w is not healthy, or "": the incidents of the

@@ -353,6 +353,33 @@ func TestGateSeesTheWavesIncidentsInABusyFleet(t *testing.T) {
 	}
 }
 
+// TestEmptyWaveDoesNotSoak: a wave that moved no tenant (50% of two
+// tenants is the one the first wave took already) passes at once; the
+// next wave starts without a soak of nothing.
+func TestEmptyWaveDoesNotSoak(t *testing.T) {
+	f := newFixture(t, "a", "b")
+	r := f.release(stamp.ReleaseSpec{Waves: []stamp.Wave{{Count: 1}, {Percent: 50}, {Percent: 100}}, MaxParallel: 4, Soak: stamp.Duration(time.Minute)})
+	for _, rt := range r.Status.Tenants {
+		if rt.Wave == 1 {
+			t.Fatalf("wave 2 holds %s; the test needs it empty", rt.Name)
+		}
+	}
+	f.advance()
+	f.finishUpgrade("a")
+	f.advance()
+	f.now = f.now.Add(time.Minute)
+	r = f.advance() // wave 1 soaked: its gate passes
+	for i := 0; i < 3 && r.Status.Wave < 2; i++ {
+		r = f.advance() // the clock stands still: no soak can pass
+	}
+	if r.Status.Wave != 2 {
+		t.Fatalf("release at wave %d (%s %q) with the clock still; want wave 3 reached past the empty wave 2", r.Status.Wave+1, r.Status.State, r.Status.Message)
+	}
+	if b := f.tenant("b"); b.Spec.Version != "2.0.0" {
+		t.Errorf("b is on %s; want wave 3 to have moved it", b.Spec.Version)
+	}
+}
+
 // TestMoveRecordedButNotWritten is a crash between writing the release
 // (tenant upgrading at generation 2) and writing the tenant: the next
 // round writes the tenant's move, once.
