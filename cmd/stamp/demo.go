@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -26,6 +27,9 @@ func newDemoCmd(g *globals) *cobra.Command {
 		Short: "Start a server on a fresh data dir, stamp out three tenants of the example app and serve them until Ctrl-C",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := os.Stat(filepath.Join(dir, "stamp.yaml")); err != nil {
+				return fmt.Errorf("demo: no blueprint at %s: run the demo from the root of Stamp's source tree, where examples/ledger is, or name a blueprint directory with --blueprint-dir", dir)
+			}
 			data, err := os.MkdirTemp("", "stamp-demo-")
 			if err != nil {
 				return fmt.Errorf("create demo data dir: %w", err)

@@ -44,3 +44,14 @@ func TestVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoOutsideTheSourceTreeSaysHow runs the demo where there is no
+// examples/ledger: it fails at once, saying where to run it from, and
+// starts no server.
+func TestDemoOutsideTheSourceTreeSaysHow(t *testing.T) {
+	t.Chdir(t.TempDir())
+	_, err := runCLI("demo", "--listen", "127.0.0.1:0", "--router-listen", "127.0.0.1:0")
+	if err == nil || !strings.Contains(err.Error(), "run the demo from the root of Stamp's source tree") {
+		t.Errorf("demo outside the source tree: %v", err)
+	}
+}
