@@ -193,3 +193,28 @@ func TestStoppedInstanceGets504(t *testing.T) {
 		t.Errorf("stopped instance: answered after %s, want about 1s", took)
 	}
 }
+
+func TestTimeoutProblems(t *testing.T) {
+	good := httpTimeouts{ReadHeader: time.Second, Idle: time.Second, Request: time.Second, Response: time.Second}
+	for _, tc := range []struct {
+		name string
+		t    httpTimeouts
+		api  bool
+		want []string
+	}{
+		{"all set", good, true, nil},
+		{"router ignores the request timeout", httpTimeouts{ReadHeader: time.Second, Idle: time.Second, Response: time.Second}, false, nil},
+		{"none set, API", httpTimeouts{}, true, []string{
+			"--read-header-timeout 0s: want a positive duration", "--idle-timeout 0s: want a positive duration",
+			"--response-timeout 0s: want a positive duration", "--request-timeout 0s: want a positive duration"}},
+		{"negative response timeout", httpTimeouts{ReadHeader: time.Second, Idle: time.Second, Response: -time.Second}, false, []string{
+			"--response-timeout -1s: want a positive duration"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.t.problems(tc.api)
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
