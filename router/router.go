@@ -353,7 +353,7 @@ func (r *Router) newProxy(tenant, endpoint string, stats *tenantStats) *httputil
 			}
 			if req.Context().Err() != nil {
 				// The client hung up before the backend answered: no one
-				// receives the 502, so it is no error of the tenant's.
+				// receives the 502 or 504, so it is no error of the tenant's.
 				stats.hungUp()
 			} else {
 				stats.answered(status)
