@@ -125,11 +125,19 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// limitBody caps the request body at n bytes; reading past it fails with
-// *http.MaxBytesError, which the handlers report as ETOOLARGE.
+// limitBody caps the request body at n bytes. A body that says it is
+// larger (Content-Length) is refused with ETOOLARGE before a byte of it is
+// read, so that a client waiting on Expect: 100-continue gets the 413
+// instead of sending the body first; reading past n of a body of unstated
+// length fails with *http.MaxBytesError, which the handlers report as
+// ETOOLARGE.
 func limitBody(n int64) func(http.Handler) http.Handler {
 	return func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > n {
+				writeError(w, r, bodyTooLarge(&http.MaxBytesError{Limit: n}))
+				return
+			}
 			r.Body = http.MaxBytesReader(w, r.Body, n)
 			h.ServeHTTP(w, r)
 		})

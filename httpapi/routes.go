@@ -18,7 +18,7 @@ func addRoutes(mux *http.ServeMux, cfg Config, cache *blueprintCache) {
 		mux.Handle("GET /metrics", auth(cfg.Metrics))
 	}
 
-	mux.Handle("POST /v1/blueprints", auth(bundleBody(handleBlueprintPush(st, cache, cfg.Clock, cfg.SharedNetwork))))
+	mux.Handle("POST /v1/blueprints", auth(slowUpload(bundleBody(handleBlueprintPush(st, cache, cfg.Clock, cfg.SharedNetwork)))))
 	mux.Handle("GET /v1/blueprints", auth(handleBlueprintList(st)))
 	mux.Handle("GET /v1/blueprints/{name}", auth(handleBlueprintGet(st)))
 	mux.Handle("GET /v1/blueprints/{name}/{version}", auth(handleBlueprintGet(st)))

@@ -54,6 +54,7 @@ var pageTitles = map[int]string{
 	http.StatusNotFound:           "Nothing here",
 	http.StatusBadGateway:         "Not answering",
 	http.StatusServiceUnavailable: "Not ready yet",
+	http.StatusGatewayTimeout:     "Too slow to answer",
 }
 
 type pageData struct {

@@ -15,6 +15,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"log"
 	"log/slog"
 	"net"
@@ -59,15 +60,25 @@ type Config struct {
 	// a recreate upgrade (its old version stopped, its new one not yet
 	// serving) waits before it is answered 503. Default 30s.
 	HoldTimeout time.Duration
+	// ResponseTimeout bounds how long the router waits for a tenant's
+	// answer to begin (its response headers, counted once the request has
+	// been sent) before it answers 504: a stopped or wedged instance
+	// accepts connections but never answers. The body that follows is not
+	// bounded, so streams and large downloads are not cut. Default 30s.
+	// It applies to the default Transport only.
+	ResponseTimeout time.Duration
 	// Transport carries proxied requests. Default: an *http.Transport that
 	// keeps up to 64 idle connections per tenant endpoint, gives up dialing
-	// after 2s and ignores proxy settings from the environment.
+	// after 2s, waits ResponseTimeout for an answer's headers and ignores
+	// proxy settings from the environment.
 	Transport http.RoundTripper
 }
 
 const (
 	defaultBaseDomain   = "localhost"
 	defaultPollInterval = 200 * time.Millisecond
+	// defaultResponseTimeout is ResponseTimeout's default.
+	defaultResponseTimeout = 30 * time.Second
 	// fullReloadInterval bounds how long a route can stay wrong when an
 	// event was read before the tenant write it announces was visible.
 	fullReloadInterval = 30 * time.Second
@@ -86,6 +97,8 @@ type Router struct {
 	errorLog  *log.Logger // ReverseProxy's own complaints, sent to log at debug
 	// holdTimeout bounds a held request's wait (see hold).
 	holdTimeout time.Duration
+	// responseTimeout bounds the wait for a tenant's response headers.
+	responseTimeout time.Duration
 
 	// routes is the table the hot path reads: tenant name to route. Nil
 	// until the first successful Sync. Writers build a new map and swap it.
@@ -149,19 +162,24 @@ func New(cfg Config) *Router {
 	if r.poll <= 0 {
 		r.poll = defaultPollInterval
 	}
+	r.responseTimeout = cfg.ResponseTimeout
+	if r.responseTimeout <= 0 {
+		r.responseTimeout = defaultResponseTimeout
+	}
 	if r.log == nil {
 		r.log = slog.Default()
 	}
 	if r.transport == nil {
-		r.transport = newTransport()
+		r.transport = newTransport(r.responseTimeout)
 	}
 	r.errorLog = slog.NewLogLogger(r.log.Handler(), slog.LevelDebug)
 	return r
 }
 
 // newTransport is tuned for many tenants on few hosts: the default of 2 idle
-// connections per host would make every burst dial anew.
-func newTransport() *http.Transport {
+// connections per host would make every burst dial anew. It waits at most
+// responseTimeout for an answer's headers.
+func newTransport(responseTimeout time.Duration) *http.Transport {
 	return &http.Transport{
 		Proxy: nil, // tenant endpoints are local; $HTTP_PROXY must not apply
 		DialContext: (&net.Dialer{
@@ -172,6 +190,7 @@ func newTransport() *http.Transport {
 		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: responseTimeout,
 	}
 }
 
@@ -179,8 +198,9 @@ func newTransport() *http.Transport {
 // names the tenant. A host that names no tenant is 404, a tenant neither
 // ready nor upgrading (or being deleted) is 503 with Retry-After, a
 // request to a tenant whose recreate upgrade stopped its old version
-// waits for the new one (at most HoldTimeout, then 503), and a
-// tenant whose endpoint does not answer is 502. Everything else is proxied
+// waits for the new one (at most HoldTimeout, then 503), a tenant whose
+// endpoint refuses the connection is 502, and one that does not begin to
+// answer within ResponseTimeout is 504. Everything else is proxied
 // untouched but for the X-Forwarded-For, -Host and -Proto headers, which
 // the router sets (those sent by the client are dropped: the router is the
 // edge). Answers for a tenant the table knows are counted (see Stats).
@@ -326,15 +346,34 @@ func (r *Router) newProxy(tenant, endpoint string, stats *tenantStats) *httputil
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
+			status, msg := http.StatusBadGateway, stamp.Errorf(stamp.EUNAVAILABLE, "tenant %s is not answering", tenant)
+			if answerTimedOut(err) {
+				status, msg = http.StatusGatewayTimeout, stamp.Errorf(stamp.EUNAVAILABLE,
+					"tenant %s did not answer within %s (the router's response timeout)", tenant, r.responseTimeout)
+			}
 			if req.Context().Err() != nil {
 				// The client hung up before the backend answered: no one
-				// receives the 502, so it is no error of the tenant's.
+				// receives the 502 or 504, so it is no error of the tenant's.
 				stats.hungUp()
 			} else {
-				stats.answered(http.StatusBadGateway)
+				stats.answered(status)
 			}
 			r.log.Debug("router: tenant not answering", "tenant", tenant, "endpoint", endpoint, "err", err)
-			writeError(w, req, http.StatusBadGateway, stamp.Errorf(stamp.EUNAVAILABLE, "tenant %s is not answering", tenant))
+			writeError(w, req, status, msg)
 		},
 	}
+}
+
+// answerTimedOut reports whether a proxied request failed because the
+// endpoint, once connected to, did not answer in time; a dial that timed
+// out is no answer of the tenant's and stays a 502.
+func answerTimedOut(err error) bool {
+	var (
+		ne net.Error
+		op *net.OpError
+	)
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	return errors.As(err, &ne) && ne.Timeout()
 }

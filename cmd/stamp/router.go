@@ -3,8 +3,8 @@ package main
 import (
 	"fmt"
 	"net"
-	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,6 +20,7 @@ func newRouterCmd(g *globals) *cobra.Command {
 	var (
 		store, listen, baseDomain, logLevel string
 		poll                                time.Duration
+		timeouts                            httpTimeouts
 	)
 	cmd := &cobra.Command{
 		Use:   "router",
@@ -32,6 +33,9 @@ func newRouterCmd(g *globals) *cobra.Command {
 			if _, _, err := net.SplitHostPort(listen); err != nil {
 				return fmt.Errorf("--router-listen %q: want host:port", listen)
 			}
+			if problems := timeouts.problems(false); len(problems) > 0 {
+				return fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
+			}
 			data, err := filepath.Abs(g.data)
 			if err != nil {
 				return err
@@ -43,7 +47,7 @@ func newRouterCmd(g *globals) *cobra.Command {
 			}
 			defer st.Close()
 			logger := newLogger(g.stderr, logLevel)
-			rt := router.New(router.Config{Source: st, BaseDomain: baseDomain, PollInterval: poll, Logger: logger})
+			rt := router.New(router.Config{Source: st, BaseDomain: baseDomain, PollInterval: poll, Logger: logger, ResponseTimeout: timeouts.Response})
 			if err := rt.Sync(ctx); err != nil {
 				return fmt.Errorf("load routes: %w", err)
 			}
@@ -52,7 +56,7 @@ func newRouterCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("router listen on %s: %w", listen, err)
 			}
 			fmt.Fprintf(g.stdout, "stamp router: tenants on http://<tenant>.%s:%d\n", baseDomain, ln.Addr().(*net.TCPAddr).Port)
-			srv := &http.Server{Handler: rt, ReadHeaderTimeout: 10 * time.Second}
+			srv := timeouts.routerServer(rt)
 			eg, ectx := errgroup.WithContext(ctx)
 			eg.Go(func() error { return serve(ectx, srv, ln, "router") })
 			eg.Go(func() error { return rt.Run(ectx) })
@@ -65,5 +69,6 @@ func newRouterCmd(g *globals) *cobra.Command {
 	f.StringVar(&baseDomain, "base-domain", "localhost", "tenants are served at <tenant>.<base-domain>")
 	f.DurationVar(&poll, "poll", 200*time.Millisecond, "how often the store's event log is read for route changes")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	timeouts.flags(f, false)
 	return cmd
 }

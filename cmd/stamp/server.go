@@ -61,6 +61,7 @@ type serverConfig struct {
 	// rotated; LogFiles how many files of it are kept.
 	LogMaxSize string
 	LogFiles   int
+	Timeouts      httpTimeouts
 	// Check only reports what isolation the host allows, then exits.
 	Check bool
 	// MasterKey is STAMP_MASTER_KEY, which is no flag (see masterKeyEnv).
@@ -87,6 +88,7 @@ func (c *serverConfig) flags(cmd *cobra.Command) {
 	f.StringVar(&c.TenantNet, "tenant-net", "100.64.0.0/10", "addresses of tenants' network namespaces, a /30 each (as root, with --tenant-uids), or none")
 	f.StringVar(&c.LogMaxSize, "log-max-size", "10Mi", "size at which a tenant instance's log is rotated (bytes, or with Ki, Mi or Gi)")
 	f.IntVar(&c.LogFiles, "log-files", 3, "files kept of each tenant instance's log, the one written to included")
+	c.Timeouts.flags(f, true)
 	f.BoolVar(&c.Check, "check", false, "print what this host lets the server isolate (users, ...) and exit")
 }
 
@@ -143,6 +145,7 @@ func (c *serverConfig) validate() error {
 	if c.HealthTimeout <= 0 {
 		problems = append(problems, fmt.Sprintf("--health-timeout %s: want a positive duration", c.HealthTimeout))
 	}
+	problems = append(problems, c.Timeouts.problems(true)...)
 	if c.MasterKey != "" {
 		if _, err := keyring.Parse(c.MasterKey); err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", masterKeyEnv, err))
@@ -310,7 +313,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	}
 	routerAddr := routerLn.Addr().(*net.TCPAddr)
 
-	rt := router.New(router.Config{Source: store, BaseDomain: cfg.BaseDomain, Logger: logger})
+	rt := router.New(router.Config{Source: store, BaseDomain: cfg.BaseDomain, Logger: logger, ResponseTimeout: cfg.Timeouts.Response})
 	engines := map[string]stamp.Engine{"sqlite": sqliteengine.New(filepath.Join(data, "databases"))}
 	if cfg.TenantPG != "" {
 		pg, err := pgengine.New(ctx, cfg.TenantPG, pgengine.WithSnapshotTimeout(cfg.SnapTimeout))
@@ -358,19 +361,16 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	for name := range engines {
 		engineNames[name] = true
 	}
-	api := &http.Server{
-		Handler: httpapi.NewServer(httpapi.Config{
-			Store: store, Logs: logs, Enqueue: rec.Enqueue, Engines: engineNames, Logger: logger, Metrics: mtr,
-			Health: mon.TenantHealth, Keys: keys, SharedNetwork: iso.network == nil,
-			Requirements: local.NewRequirementChecker(iso.uids.Size() > 0, time.Minute).Check,
-			Ready: func(ctx context.Context) error {
-				_, err := store.ListEvents(ctx, stamp.EventFilter{Limit: 1})
-				return err
-			},
-		}),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
-	front := &http.Server{Handler: rt, ReadHeaderTimeout: 10 * time.Second}
+	api := cfg.Timeouts.apiServer(httpapi.NewServer(httpapi.Config{
+		Store: store, Logs: logs, Enqueue: rec.Enqueue, Engines: engineNames, Logger: logger, Metrics: mtr,
+		Health: mon.TenantHealth, Keys: keys, SharedNetwork: iso.network == nil,
+		Requirements: local.NewRequirementChecker(iso.uids.Size() > 0, time.Minute).Check,
+		Ready: func(ctx context.Context) error {
+			_, err := store.ListEvents(ctx, stamp.EventFilter{Limit: 1})
+			return err
+		},
+	}))
+	front := cfg.Timeouts.routerServer(rt)
 
 	if err := rt.Sync(ctx); err != nil {
 		routerLn.Close()
