@@ -61,7 +61,7 @@ type serverConfig struct {
 	// rotated; LogFiles how many files of it are kept.
 	LogMaxSize string
 	LogFiles   int
-	Timeouts      httpTimeouts
+	Timeouts   httpTimeouts
 	// Check only reports what isolation the host allows, then exits.
 	Check bool
 	// MasterKey is STAMP_MASTER_KEY, which is no flag (see masterKeyEnv).
