@@ -104,15 +104,24 @@ func passable(t *testing.T, dir string) {
 	}
 }
 
-// freePort returns a loopback port that was free a moment ago.
+// freePort returns a loopback port that was free a moment ago, from
+// 25000-31999: below the kernel's range of ephemeral ports (32768 on), so
+// that no outgoing connection takes it while a test restarts its server
+// on it (a port from "127.0.0.1:0" is ephemeral, and under load another
+// connection took one between a kill and the restart).
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 25000+rand.IntN(7000))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue // taken: try another
+		}
+		ln.Close()
+		return addr
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free loopback port in 25000-31999 after 100 tries")
+	return ""
 }
 
 // startStampServer starts `stamp server` on a new data dir and fixed free ports.
