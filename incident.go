@@ -65,6 +65,24 @@ type IncidentEntry struct {
 	Message string    `json:"message"`
 }
 
+// Summary says in one message what the incident is about as it stands:
+// for a resolved one, why it resolved (its Resolution, or the last entry
+// of its timeline, where the monitor writes the recovery it saw and an
+// operator's resolve is written), else what was seen when it opened.
+func (i *Incident) Summary() string {
+	if i.State == IncidentResolved {
+		switch {
+		case i.Resolution != "":
+			return "resolved: " + i.Resolution
+		case len(i.Timeline) > 0:
+			return "resolved: " + i.Timeline[len(i.Timeline)-1].Message
+		case i.ResolvedBy != "":
+			return "resolved by " + i.ResolvedBy
+		}
+	}
+	return i.Message
+}
+
 // Duration is how long the incident lasted, or has lasted by now.
 func (i *Incident) Duration(now time.Time) time.Duration {
 	if !i.ResolvedAt.IsZero() {

@@ -654,7 +654,7 @@ func TestCLIRefusesBadInput(t *testing.T) {
 		{[]string{"tenant", "create", "acme", "--blueprint", "ledger", "--plan", "gold"}, `plan "gold" does not exist`},
 		{[]string{"tenant", "create", "acme", "--blueprint", "ledger", "--param", "currency=euro"}, `currency`},
 		{[]string{"tenant", "get", "nobody"}, `tenant "nobody" does not exist`},
-		{[]string{"tenant", "list", "-o", "xml"}, `-o "xml": want table, json or yaml`},
+		{[]string{"tenant", "list", "-o", "xml"}, `-o "xml": want table, wide, json or yaml`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,10 @@ func TestDeleteResolvesOpenIncidents(t *testing.T) {
 	}
 	if out := s.mustCLI("incident", "list", "--open"); strings.Contains(out, inc.ID) {
 		t.Errorf("incident list --open still lists %s:\n%s", inc.ID, out)
+	}
+	// The listing says why it resolved, not what was seen at its start.
+	if out := s.mustCLI("incident", "list", "-o", "wide"); !regexp.MustCompile(inc.ID + `\s.*\sresolved: tenant deleted\s*\n`).MatchString(out) {
+		t.Errorf("incident list -o wide does not say why %s resolved:\n%s", inc.ID, out)
 	}
 	if out := s.mustCLI("incident", "mttr"); strings.Contains(out, "acme") {
 		t.Errorf("mttr counts the incident of a deleted tenant as a recovery:\n%s", out)

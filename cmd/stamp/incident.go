@@ -45,8 +45,12 @@ func newIncidentListCmd(g *globals) *cobra.Command {
 			return p.print(list, func(w *tabwriter.Writer) {
 				row(w, "ID", "TENANT", "SERVICE", "CAUSE", "STATE", "OPENED", "DURATION", "MESSAGE")
 				for _, i := range list {
+					msg := firstLine(i.Summary(), 80)
+					if p.wide() {
+						msg = strings.Join(strings.Split(strings.TrimSpace(i.Summary()), "\n"), " | ")
+					}
 					row(w, i.ID, i.Tenant, orDash(i.Service), i.Cause, i.State, i.OpenedAt.Local().Format(time.DateTime),
-						duration(i.Duration(now)), firstLine(i.Message, 80))
+						duration(i.Duration(now)), msg)
 				}
 			})
 		},

@@ -32,10 +32,10 @@ type printer struct {
 
 func (g *globals) printer() (*printer, error) {
 	switch g.output {
-	case "table", "json", "yaml":
+	case "table", "wide", "json", "yaml":
 		return &printer{format: g.output, w: g.stdout}, nil
 	}
-	return nil, fmt.Errorf("-o %q: want table, json or yaml", g.output)
+	return nil, fmt.Errorf("-o %q: want table, wide, json or yaml", g.output)
 }
 
 // reader returns what a command that reads and prints needs: the API
@@ -52,7 +52,11 @@ func (g *globals) reader() (*httpapi.Client, *printer, error) {
 	return c, p, nil
 }
 
-// print writes v as JSON or YAML, or calls table for the table format. YAML
+// wide reports whether tables show their long columns whole (-o wide).
+func (p *printer) wide() bool { return p.format == "wide" }
+
+// print writes v as JSON or YAML, or calls table for the table formats
+// (table and wide). YAML
 // uses the JSON field names, so both formats read the same to scripts.
 func (p *printer) print(v any, table func(t *tabwriter.Writer)) error {
 	switch p.format {

@@ -40,7 +40,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVar(&g.url, "url", "http://127.0.0.1:7070", "address of the stamp server")
 	pf.StringVar(&g.token, "token", "", "API token (default: the admin token in the data dir)")
 	pf.StringVar(&g.data, "data", ".stamp", "data directory")
-	pf.StringVarP(&g.output, "output", "o", "table", "output format: table, json or yaml")
+	pf.StringVarP(&g.output, "output", "o", "table", "output format: table, wide (long columns whole), json or yaml")
 	root.AddCommand(
 		newServerCmd(g),
 		newRouterCmd(g),
