@@ -57,6 +57,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.Version = buildVersion()
 	root.SetVersionTemplate("stamp {{.Version}}\n")
 	refuseUnknownSubcommands(root)
+	addCompletions(root, g)
 	return root
 }
 
