@@ -88,10 +88,15 @@ func newTenantCreateCmd(g *globals) *cobra.Command {
 // from before since (an earlier tenant of the name, an earlier attempt)
 // are passed over.
 func waitReady(ctx context.Context, c *httpapi.Client, t *stamp.Tenant, since time.Time, stdout, stderr io.Writer) error {
+	sl := newStatusLine(stdout)
+	defer sl.stopDrawing()
+	stdout, stderr = sl, sl.beside(stderr)
+	sl.set("waiting for the first step")
 	err := followEvents(ctx, c, t.Name, since, func(e *stamp.Event) (bool, error) {
 		switch e.Type {
 		case stamp.EventStep, stamp.EventRetry:
 			printStep(e, stdout, stderr)
+			sl.set(e.Step + " done, waiting for the next step")
 		case stamp.EventTenantReady:
 			fmt.Fprintf(stdout, "ready: %s\n", orDash(e.Message))
 			return true, nil

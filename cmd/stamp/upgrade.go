@@ -68,10 +68,15 @@ that upgrade's snapshot instead of migrating.`,
 // serves the new version (nil) or was rolled back or failed (an exit
 // error after saying why).
 func waitUpgraded(ctx context.Context, c *httpapi.Client, t *stamp.Tenant, stdout, stderr io.Writer) error {
+	sl := newStatusLine(stdout)
+	defer sl.stopDrawing()
+	stdout, stderr = sl, sl.beside(stderr)
+	sl.set("waiting for the first step")
 	err := followEvents(ctx, c, t.Name, t.UpdatedAt, func(e *stamp.Event) (bool, error) {
 		switch e.Type {
 		case stamp.EventStep, stamp.EventRetry:
 			printStep(e, stdout, stderr)
+			sl.set(e.Step + " done, waiting for the next step")
 		case stamp.EventTenantUpgraded:
 			if downgrading(t) {
 				fmt.Fprintln(stdout, e.Message) // "downgraded from X to Y"
