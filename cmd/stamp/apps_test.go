@@ -169,23 +169,23 @@ func TestRadicaleTenants(t *testing.T) {
 		}
 		return s.send(req)
 	}
-	if code, body := dav("MKCOL", "acme", "/alice/work/", mkcalendar); code != http.StatusCreated {
+	if code, body := dav("MKCOL", "acme", "/alice/meetings/", mkcalendar); code != http.StatusCreated {
 		t.Fatalf("MKCOL a calendar on acme: %d %s", code, body)
 	}
-	if code, body := dav("PUT", "acme", "/alice/work/board.ics", event("board", "Board meeting of acme")); code != http.StatusCreated {
+	if code, body := dav("PUT", "acme", "/alice/meetings/board.ics", event("board", "Board meeting of acme")); code != http.StatusCreated {
 		t.Fatalf("PUT an event on acme: %d %s", code, body)
 	}
-	if code, body := dav("GET", "acme", "/alice/work/board.ics", ""); code != http.StatusOK || !strings.Contains(body, "Board meeting of acme") {
+	if code, body := dav("GET", "acme", "/alice/meetings/board.ics", ""); code != http.StatusOK || !strings.Contains(body, "Board meeting of acme") {
 		t.Errorf("GET the event from acme: %d %s", code, body)
 	}
-	if code, body := dav("GET", "globex", "/alice/work/board.ics", ""); code != http.StatusNotFound {
+	if code, body := dav("GET", "globex", "/alice/meetings/board.ics", ""); code != http.StatusNotFound {
 		t.Errorf("GET acme's event from globex: %d %s, want 404", code, body)
 	}
-	if _, body := dav("PROPFIND", "globex", "/alice/", ""); strings.Contains(body, "/alice/work/") {
+	if _, body := dav("PROPFIND", "globex", "/alice/", ""); strings.Contains(body, "/alice/meetings/") {
 		t.Errorf("globex lists acme's calendar:\n%s", body)
 	}
 	item := func(tenant string) string {
-		return filepath.Join(s.data, "local", "tenants", tenant, "data", "collections", "collection-root", "alice", "work", "board.ics")
+		return filepath.Join(s.data, "local", "tenants", tenant, "data", "collections", "collection-root", "alice", "meetings", "board.ics")
 	}
 	if _, err := os.Stat(item("acme")); err != nil {
 		t.Errorf("acme's event is not in acme's data directory: %v", err)
@@ -197,11 +197,11 @@ func TestRadicaleTenants(t *testing.T) {
 	// Upgrade acme to 1.1.0 under a stream of reads and writes.
 	tr := startRequests(func(i int) *http.Request {
 		if i%4 == 3 {
-			req := s.appRequest("PUT", "acme", fmt.Sprintf("/alice/work/load-%d.ics", i), event(fmt.Sprint("load-", i), "Load"), "alice", "any")
+			req := s.appRequest("PUT", "acme", fmt.Sprintf("/alice/meetings/load-%d.ics", i), event(fmt.Sprint("load-", i), "Load"), "alice", "any")
 			req.Header.Set("Content-Type", "text/calendar")
 			return req
 		}
-		return s.appRequest("GET", "acme", "/alice/work/board.ics", "", "alice", "any")
+		return s.appRequest("GET", "acme", "/alice/meetings/board.ics", "", "alice", "any")
 	}, nil)
 	time.Sleep(300 * time.Millisecond)
 	s.mustCLI("tenant", "upgrade", "acme", "--to", "1.1.0")
@@ -218,7 +218,7 @@ func TestRadicaleTenants(t *testing.T) {
 	if _, args := instanceProc(t, s, "acme"); !slices.Contains(args, "--server-max-content-length") || !slices.Contains(args, "10000000") {
 		t.Errorf("acme runs %q after the upgrade, want 1.1.0's --server-max-content-length 10000000", args)
 	}
-	if code, body := dav("GET", "acme", "/alice/work/board.ics", ""); code != http.StatusOK || !strings.Contains(body, "Board meeting of acme") {
+	if code, body := dav("GET", "acme", "/alice/meetings/board.ics", ""); code != http.StatusOK || !strings.Contains(body, "Board meeting of acme") {
 		t.Errorf("GET the event from acme after the upgrade: %d %s", code, body)
 	}
 
