@@ -40,7 +40,7 @@ func minifluxByHand(ctx context.Context, b *bench, bp, dir string, s *sample) er
 	env := baseEnv(dir)
 	var dbURL string
 	if err := s.step("database", func() (err error) {
-		dbURL, err = b.floorDB.create(ctx, s.n)
+		dbURL, err = b.floorDB.Create(ctx, s.n)
 		return err
 	}); err != nil {
 		return err

@@ -22,12 +22,12 @@ import (
 // bench holds what one run built and started.
 type bench struct {
 	cfg     config
-	log     io.Writer // progress
-	root    string    // module root
-	tmp     string    // everything the run writes lives here
-	stamp   string    // the stamp binary, once built
-	pg      *cluster  // nil until an app needs it
-	floorDB *floorDB  // nil until an app needs it
+	log     io.Writer               // progress
+	root    string                  // module root
+	tmp     string                  // everything the run writes lives here
+	stamp   string                  // the stamp binary, once built
+	pg      *benchkit.Cluster       // nil until an app needs it
+	floorDB *benchkit.PostgresFloor // nil until an app needs it
 	servers []*benchkit.Server
 }
 
@@ -71,7 +71,7 @@ func (b *bench) measure(ctx context.Context, a *app) (*appResult, error) {
 		if err := b.startPostgres(ctx); err != nil {
 			return nil, err
 		}
-		flags = append(flags, "--tenant-postgres", b.pg.url)
+		flags = append(flags, "--tenant-postgres", b.pg.URL)
 	}
 	benchkit.Progress(b.log, "%s: start stamp server", a.name)
 	srv, err := benchkit.StartServer(ctx, b.stamp, filepath.Join(dir, "data"), filepath.Join(dir, "server.log"), flags...)
@@ -153,10 +153,10 @@ func (b *bench) startPostgres(ctx context.Context) error {
 	}
 	benchkit.Progress(b.log, "start PostgreSQL")
 	var err error
-	if b.pg, err = startCluster(ctx, b.root, filepath.Join(b.tmp, "pg")); err != nil {
+	if b.pg, err = benchkit.StartCluster(ctx, b.root, filepath.Join(b.tmp, "pg")); err != nil {
 		return err
 	}
-	b.floorDB, err = newFloorDB(ctx, b.pg.url)
+	b.floorDB, err = benchkit.NewPostgresFloor(ctx, b.pg.URL)
 	return err
 }
 
@@ -171,7 +171,7 @@ func (b *bench) floorSample(ctx context.Context, a *app, bp, parent string, n in
 	}
 	defer os.RemoveAll(dir)
 	if a.postgres {
-		defer func() { err = errors.Join(err, b.floorDB.drop(ctx, n)) }()
+		defer func() { err = errors.Join(err, b.floorDB.Drop(ctx, n)) }()
 	}
 	s = sample{n: n, start: time.Now()}
 	err = a.byHand(ctx, b, bp, dir, &s)
@@ -245,10 +245,10 @@ func (b *bench) cleanup() error {
 		errs = append(errs, srv.Stop(), sweepHost(srv.Data))
 	}
 	if b.floorDB != nil {
-		b.floorDB.pool.Close()
+		b.floorDB.Close()
 	}
 	if b.pg != nil {
-		errs = append(errs, b.pg.stop())
+		errs = append(errs, b.pg.Stop())
 	}
 	errs = append(errs, benchkit.RemoveAll(b.tmp))
 	return errors.Join(errs...)

@@ -25,7 +25,7 @@ type bench struct {
 	floors *procSet  // hand-started ledger processes
 	server *server   // nil until started
 	// pg is the PostgreSQL cluster of -engine postgres; nil until started.
-	pg *cluster
+	pg *benchkit.Cluster
 	// db makes the floor samples' databases; nil until set up.
 	db floorDB
 
@@ -91,15 +91,17 @@ func (b *bench) setUpEngine(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("open the temporary directory to postgres: %w", err)
 	}
 	b.progress("start PostgreSQL")
-	pg, err := startCluster(ctx, b.root, filepath.Join(b.tmp, "pg"))
+	pg, err := benchkit.StartCluster(ctx, b.root, filepath.Join(b.tmp, "pg"))
 	b.pg = pg // set even on failure, so cleanup stops what did start
 	if err != nil {
 		return nil, err
 	}
-	if b.db, err = newPostgresFloor(ctx, pg.url); err != nil {
+	pf, err := benchkit.NewPostgresFloor(ctx, pg.URL)
+	if err != nil {
 		return nil, err
 	}
-	return []string{"--tenant-postgres", pg.url}, nil
+	b.db = postgresFloor{pf}
+	return []string{"--tenant-postgres", pg.URL}, nil
 }
 
 // measure runs both phases, then reads the step breakdown and memory.
@@ -128,8 +130,8 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 		return nil, err
 	}
 	rep.memory = memoryUse{Memory: mem}
-	if pf, ok := b.db.(*postgresFloor); ok {
-		if rep.memory.pgBackends, err = pf.backends(ctx); err != nil {
+	if pf, ok := b.db.(postgresFloor); ok {
+		if rep.memory.pgBackends, err = pf.Backends(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -197,7 +199,7 @@ func (b *bench) cleanup() error {
 		b.db.close()
 	}
 	if b.pg != nil {
-		errs = append(errs, b.pg.stop())
+		errs = append(errs, b.pg.Stop())
 	}
 	errs = append(errs, benchkit.RemoveAll(b.tmp))
 	return errors.Join(errs...)
