@@ -38,6 +38,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 				defer os.RemoveAll(data)
 			}
 			cfg.Data = data
+			cfg.RouterStandby = false // the demo stops its tenants too
 			if err := cfg.validate(); err != nil {
 				return err
 			}

@@ -139,6 +139,7 @@ func startStampServerIn(t *testing.T, data string, extra ...string) *stampServer
 	s.start()
 	t.Cleanup(func() {
 		s.kill()
+		stopStandbyRouters(s.data)
 		stopTenantProcesses(t, s.data)
 		releaseHost(t, s.data)
 	})

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stamphq/stamp/router"
+	"github.com/stamphq/stamp/router/handoff"
 )
 
 // newRouterCmd is `stamp router`: the data plane alone. It reads routes
@@ -21,6 +22,7 @@ func newRouterCmd(g *globals) *cobra.Command {
 		store, listen, baseDomain, logLevel string
 		poll                                time.Duration
 		timeouts                            httpTimeouts
+		standby                             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "router",
@@ -51,6 +53,19 @@ func newRouterCmd(g *globals) *cobra.Command {
 			if err := rt.Sync(ctx); err != nil {
 				return fmt.Errorf("load routes: %w", err)
 			}
+			if standby {
+				files, ok := standbyFilesFor(data, listen)
+				if !ok {
+					return fmt.Errorf("--standby: --router-listen %s has no fixed port", listen)
+				}
+				go func() {
+					if err := rt.Run(ctx); err != nil && ctx.Err() == nil {
+						logger.Error("routes no longer follow the store", "err", err)
+					}
+				}()
+				serve := func(ln net.Listener) *handoff.Server { return handoff.Serve(timeouts.routerServer(rt), ln) }
+				return runStandby(ctx, files, serve, logger)
+			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fmt.Errorf("router listen on %s: %w", listen, err)
@@ -70,5 +85,8 @@ func newRouterCmd(g *globals) *cobra.Command {
 	f.DurationVar(&poll, "poll", 200*time.Millisecond, "how often the store's event log is read for route changes")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	timeouts.flags(f, false)
+	// Started by a stopping `stamp server` (see standby.go), not by hand.
+	f.BoolVar(&standby, "standby", false, "take the router's socket from a stopping server and serve until the next one takes it back")
+	f.MarkHidden("standby")
 	return cmd
 }

@@ -32,6 +32,7 @@ import (
 	logredact "github.com/stamphq/stamp/redact"
 	"github.com/stamphq/stamp/rollout"
 	"github.com/stamphq/stamp/router"
+	"github.com/stamphq/stamp/router/handoff"
 )
 
 // adminTokenFile is where the first start writes the admin token, inside
@@ -62,6 +63,9 @@ type serverConfig struct {
 	LogMaxSize string
 	LogFiles   int
 	Timeouts   httpTimeouts
+	// RouterStandby hands the router to a standby process when the
+	// server stops (see standby.go).
+	RouterStandby bool
 	// Check only reports what isolation the host allows, then exits.
 	Check bool
 	// MasterKey is STAMP_MASTER_KEY, which is no flag (see masterKeyEnv).
@@ -89,6 +93,7 @@ func (c *serverConfig) flags(cmd *cobra.Command) {
 	f.StringVar(&c.LogMaxSize, "log-max-size", "10Mi", "size at which a tenant instance's log is rotated (bytes, or with Ki, Mi or Gi)")
 	f.IntVar(&c.LogFiles, "log-files", 3, "files kept of each tenant instance's log, the one written to included")
 	c.Timeouts.flags(f, true)
+	f.BoolVar(&c.RouterStandby, "router-standby", true, "when the server stops, a standby process keeps serving tenants on --router-listen until the next start takes it back")
 	f.BoolVar(&c.Check, "check", false, "print what this host lets the server isolate (users, ...) and exit")
 }
 
@@ -307,10 +312,18 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		return nil, fmt.Errorf("API listen on %s: %w", cfg.Listen, err)
 	}
 	closers = append(closers, func() { apiLn.Close() })
-	routerLn, err := net.Listen("tcp", cfg.RouterListen)
+	routerLn, standby, err := listenRouter(ctx, data, cfg.RouterListen)
 	if err != nil {
-		return nil, fmt.Errorf("router listen on %s: %w", cfg.RouterListen, err)
+		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			routerLn.Close()
+			if standby != nil {
+				standby.Abandon() // it serves on
+			}
+		}
+	}()
 	routerAddr := routerLn.Addr().(*net.TCPAddr)
 
 	rt := router.New(router.Config{Source: store, BaseDomain: cfg.BaseDomain, Logger: logger, ResponseTimeout: cfg.Timeouts.Response})
@@ -318,7 +331,6 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	if cfg.TenantPG != "" {
 		pg, err := pgengine.New(ctx, cfg.TenantPG, pgengine.WithSnapshotTimeout(cfg.SnapTimeout))
 		if err != nil {
-			routerLn.Close()
 			return nil, fmt.Errorf("tenant PostgreSQL: %w", err)
 		}
 		closers = append(closers, func() { pg.Close() })
@@ -373,17 +385,25 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	front := cfg.Timeouts.routerServer(rt)
 
 	if err := rt.Sync(ctx); err != nil {
-		routerLn.Close()
 		return nil, fmt.Errorf("load routes: %w", err)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serve(gctx, api, apiLn, "API") })
-	g.Go(func() error { return serve(gctx, front, routerLn, "router") })
+	g.Go(func() error { return serveRouter(gctx, cfg, data, front, routerLn, logger) })
 	g.Go(func() error { return rt.Run(gctx) })
 	g.Go(func() error { return rec.Run(gctx) })
 	g.Go(func() error { return releases.Run(gctx) })
 	g.Go(func() error { return mon.Run(gctx) })
 	g.Go(func() error { return hooks.Run(gctx) })
+	if standby != nil {
+		// This server's router accepts on the socket now: the standby
+		// stops accepting and finishes what it took.
+		if err := standby.Release(ctx); err != nil {
+			logger.Warn("release the router standby", "err", err)
+		} else {
+			logger.Info("took the router back from its standby")
+		}
+	}
 	logger.Info("stamp server started", "api", apiLn.Addr().String(), "router", routerAddr.String(), "data", data)
 	return &server{
 		apiAddr: apiLn.Addr().(*net.TCPAddr), routerAddr: routerAddr, token: token,
@@ -432,6 +452,30 @@ func (s *server) close() {
 	}
 	s.store.Close()
 	s.unlock() // last: the next server may open the state now
+}
+
+// serveRouter runs the router's server on ln until ctx ends, then hands
+// the socket to a standby router (with --router-standby) and drains, or
+// shuts down.
+func serveRouter(ctx context.Context, cfg serverConfig, data string, srv *http.Server, ln *net.TCPListener, logger *slog.Logger) error {
+	s := handoff.Serve(srv, ln)
+	select {
+	case <-s.Done():
+		return fmt.Errorf("router server: %w", s.Err())
+	case <-ctx.Done():
+	}
+	stop, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if cfg.RouterStandby {
+		if err := handToStandby(cfg, data, ln, logger); err != nil {
+			logger.Error("tenants go unserved until the next start: no router standby", "err", err)
+		} else {
+			s.Drain(stop)
+			return nil
+		}
+	}
+	s.Shutdown(stop)
+	return nil
 }
 
 // serve runs srv on ln until ctx ends, then shuts it down gracefully.
