@@ -140,7 +140,13 @@ func pushBlueprint(ctx context.Context, g *globals, dir string, buildTimeout tim
 		case stamp.ErrorCode(err) != stamp.ENOTFOUND:
 			return err
 		}
-		if built, err = runBuild(ctx, g.stderr, dir, bp, buildTimeout); err != nil {
+		// On a terminal, a build quiet for minutes (modules downloading)
+		// still shows it runs; piped, its output alone is written.
+		status := newStatusLine(g.stderr)
+		status.set("building " + bp.Ref())
+		built, err = runBuild(ctx, status, dir, bp, buildTimeout)
+		status.stopDrawing()
+		if err != nil {
 			fmt.Fprintln(g.stderr, err)
 			return &exitError{code: 1}
 		}
