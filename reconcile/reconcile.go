@@ -60,7 +60,12 @@ type Config struct {
 	DrainDelay time.Duration
 	// UIDs is the range of Unix users tenants run as, one each; the zero
 	// range runs every tenant as the server's user.
-	UIDs   UIDRange
+	UIDs UIDRange
+	// Clock stamps what is recorded: step and event times, lease ages,
+	// backoff. Waits on processes and the network (health checks,
+	// draining, the drain delay) keep to the wall clock on purpose: a
+	// process does not follow a test's clock, so a deadline on one must
+	// not either. Default: the system clock.
 	Clock  stamp.Clock
 	Random io.Reader // secrets and uids; default crypto/rand
 	Logger *slog.Logger
