@@ -98,7 +98,7 @@ func (s *Store) BundleContent(ctx context.Context, digest string) ([]byte, error
 }
 
 // SetYanked yanks name@version or unyanks it, appending events with the
-// change; see stamp.Store. The bundle's row is locked first, so that of
+// change; see stamp.BundleStore. The bundle's row is locked first, so that of
 // two racing calls the second sees what the first did.
 func (s *Store) SetYanked(ctx context.Context, name, version string, yanked bool, reason string, events ...*stamp.Event) (*stamp.Bundle, bool, error) {
 	var b *stamp.Bundle

@@ -97,7 +97,7 @@ func (s *Store) BundleContent(ctx context.Context, digest string) ([]byte, error
 }
 
 // SetYanked yanks name@version or unyanks it, appending events with the
-// change; see stamp.Store.
+// change; see stamp.BundleStore.
 func (s *Store) SetYanked(ctx context.Context, name, version string, yanked bool, reason string, events ...*stamp.Event) (*stamp.Bundle, bool, error) {
 	at := now()
 	var b *stamp.Bundle
