@@ -6,9 +6,28 @@ import (
 )
 
 // Store keeps control-plane state: bundles, tenants and their secrets,
-// tokens, and the append-only event log. Every implementation passes the
-// conformance suite in store/storetest.
+// releases, incidents, webhooks, tokens, leases and the append-only event
+// log. Every implementation passes the conformance suite in
+// store/storetest. A part that needs only some of it takes an interface
+// of its own made of the per-resource interfaces below.
 type Store interface {
+	BundleStore
+	TenantStore
+	SecretStore
+	EventLog
+	LeaseStore
+	ReleaseStore
+	IncidentStore
+	WebhookStore
+	TokenStore
+
+	// Close releases the store's connections.
+	Close() error
+}
+
+// BundleStore keeps blueprint bundles: their metadata, their archives and
+// whether they are yanked.
+type BundleStore interface {
 	BundleSource
 
 	// CreateBundle stores b (Content included) and sets CreatedAt. If
@@ -27,7 +46,11 @@ type Store interface {
 	// returns the bundle as it is now, without content, and whether it
 	// changed; a missing bundle is ENOTFOUND.
 	SetYanked(ctx context.Context, name, version string, yanked bool, reason string, events ...*Event) (*Bundle, bool, error)
+}
 
+// TenantStore keeps tenants, each written only at the resource version it
+// was read at.
+type TenantStore interface {
 	// CreateTenant stores a new tenant, setting ResourceVersion and the
 	// timestamps on t. A tenant of that name already existing is ECONFLICT.
 	CreateTenant(ctx context.Context, t *Tenant) error
@@ -44,12 +67,19 @@ type Store interface {
 	// DeleteTenant removes the tenant and its secrets if resourceVersion is
 	// the stored one (ECONFLICT otherwise). A missing tenant is ENOTFOUND.
 	DeleteTenant(ctx context.Context, name string, resourceVersion int64) error
+}
 
+// SecretStore keeps each tenant's secrets by name.
+type SecretStore interface {
 	// Secrets returns the tenant's secrets (empty, not an error, if none).
 	Secrets(ctx context.Context, tenant string) (map[string]string, error)
 	// PutSecrets adds or replaces the named secrets of a tenant.
 	PutSecrets(ctx context.Context, tenant string, secrets map[string]string) error
+}
 
+// EventLog is the append-only log of what happened, which watchers read
+// from a position onwards.
+type EventLog interface {
 	// AppendEvents appends events in order, assigning each its Seq (and Time
 	// if zero).
 	AppendEvents(ctx context.Context, events ...*Event) error
@@ -58,7 +88,11 @@ type Store interface {
 	// LastEventSeq returns the highest Seq appended so far, 0 if none: the
 	// position to watch the log from without reading all of it.
 	LastEventSeq(ctx context.Context) (int64, error)
+}
 
+// LeaseStore hands out expiring leases on keys, so that one control-plane
+// process at a time works on a tenant, release or webhook.
+type LeaseStore interface {
 	// TryLease takes the lease on key for holder until ttl from now, or
 	// renews it if holder has it already. It returns false, not an error,
 	// while another holder's lease has not expired. Expiry is judged by the
@@ -71,7 +105,11 @@ type Store interface {
 	// ReleaseLease gives up holder's lease on key; no lease, or one held by
 	// another holder, is not an error.
 	ReleaseLease(ctx context.Context, key, holder string) error
+}
 
+// ReleaseStore keeps releases, each written only at the resource version
+// it was read at.
+type ReleaseStore interface {
 	// CreateRelease stores a new release, setting ResourceVersion and the
 	// timestamps, and appends events in the same transaction, so that a
 	// release and its history never disagree. An existing ID is
@@ -86,6 +124,11 @@ type Store interface {
 	// missing. events are appended in the same transaction (as
 	// UpdateTenant does), and only if the write succeeds.
 	UpdateRelease(ctx context.Context, r *Release, events ...*Event) error
+}
+
+// IncidentStore keeps incidents, each written only at the resource
+// version it was read at.
+type IncidentStore interface {
 	// CreateIncident stores a new incident, setting ResourceVersion and
 	// UpdatedAt. An existing ID is ECONFLICT.
 	CreateIncident(ctx context.Context, i *Incident) error
@@ -97,6 +140,10 @@ type Store interface {
 	// increments it and sets UpdatedAt; ECONFLICT if stale, ENOTFOUND if
 	// missing.
 	UpdateIncident(ctx context.Context, i *Incident) error
+}
+
+// WebhookStore keeps webhooks and the record of their delivery attempts.
+type WebhookStore interface {
 	// CreateWebhook stores a new webhook, setting ResourceVersion and the
 	// timestamps. An existing ID is ECONFLICT.
 	CreateWebhook(ctx context.Context, w *Webhook) error
@@ -116,11 +163,12 @@ type Store interface {
 	// ListDeliveryAttempts returns the webhook's attempts, newest first, at
 	// most limit (0: the store's default).
 	ListDeliveryAttempts(ctx context.Context, webhook string, limit int) ([]*DeliveryAttempt, error)
+}
+
+// TokenStore keeps API tokens, found by the hash of their secret.
+type TokenStore interface {
 	// CreateToken stores a token; a duplicate ID or hash is ECONFLICT.
 	CreateToken(ctx context.Context, t *Token) error
 	// TokenByHash returns the token whose Hash is hash, or ENOTFOUND.
 	TokenByHash(ctx context.Context, hash string) (*Token, error)
-
-	// Close releases the store's connections.
-	Close() error
 }

@@ -33,7 +33,7 @@ func HashToken(secret string) string {
 }
 
 // requireToken refuses requests without a bearer token the store knows.
-func requireToken(st stamp.Store) func(http.Handler) http.Handler {
+func requireToken(st stamp.TokenStore) func(http.Handler) http.Handler {
 	return func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")

@@ -32,7 +32,7 @@ type BundleDetail struct {
 // sharedNetwork, each service whose declared port its instances will not
 // get (PushedBundle.Notes). A Stamp-Build-Duration header (see
 // BuildDurationHeader) has the push recorded with a blueprint.built event.
-func handleBlueprintPush(st stamp.Store, cache *blueprintCache, clock stamp.Clock, sharedNetwork bool) http.Handler {
+func handleBlueprintPush(st Store, cache *blueprintCache, clock stamp.Clock, sharedNetwork bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		content, err := io.ReadAll(r.Body)
 		if err != nil {
@@ -140,7 +140,7 @@ func parseBundle(content []byte) (*stamp.Bundle, *blueprint.Blueprint, error) {
 }
 
 // handleBlueprintList lists every stored bundle.
-func handleBlueprintList(st stamp.Store) http.Handler {
+func handleBlueprintList(st stamp.BundleStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		bundles, err := st.ListBundles(r.Context())
 		if err != nil {
@@ -157,7 +157,7 @@ type bundleList struct {
 
 // handleBlueprintGet returns one bundle with its stamp.yaml; without a
 // version in the path, the latest version (the highest not yanked).
-func handleBlueprintGet(st stamp.Store) http.Handler {
+func handleBlueprintGet(st Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, err := findBundle(r.Context(), st, r.PathValue("name"), r.PathValue("version"))
 		if err != nil {
@@ -182,7 +182,7 @@ func handleBlueprintGet(st stamp.Store) http.Handler {
 // empty the latest version of name: the highest by semantic version that
 // is not yanked (ECONFLICT when every one is). Its ENOTFOUND names the
 // versions that do exist.
-func findBundle(ctx context.Context, st stamp.Store, name, version string) (*stamp.Bundle, error) {
+func findBundle(ctx context.Context, st stamp.BundleStore, name, version string) (*stamp.Bundle, error) {
 	if version != "" {
 		b, err := st.GetBundle(ctx, name, version)
 		if stamp.ErrorCode(err) != stamp.ENOTFOUND {

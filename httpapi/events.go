@@ -37,7 +37,7 @@ type eventList struct {
 // handleEvents lists events of every tenant, or of ?tenant= (which may
 // have been deleted already) and ?release=, oldest first; with ?follow=1
 // it streams them as they are appended (see streamEvents).
-func handleEvents(st stamp.Store) http.Handler {
+func handleEvents(st stamp.EventLog) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		f, err := eventFilter(q)
@@ -64,7 +64,7 @@ func handleEvents(st stamp.Store) http.Handler {
 // narrowed to ?release= if given; with ?follow=1 it streams them. The
 // tenant must exist when the request starts; a stream goes on after it is
 // deleted, so that its follower sees tenant.deleted.
-func handleTenantEvents(st stamp.Store) http.Handler {
+func handleTenantEvents(st Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		f, err := eventFilter(q)
@@ -92,7 +92,7 @@ func handleTenantEvents(st stamp.Store) http.Handler {
 	})
 }
 
-func listEvents(w http.ResponseWriter, r *http.Request, st stamp.Store, f stamp.EventFilter) {
+func listEvents(w http.ResponseWriter, r *http.Request, st stamp.EventLog, f stamp.EventFilter) {
 	events, err := st.ListEvents(r.Context(), f)
 	if err != nil {
 		writeError(w, r, fmt.Errorf("list events: %w", err))
@@ -166,7 +166,7 @@ func tailParam(q url.Values) (int, error) {
 // ListEvents per page, read to the end before anything is written. Seqs
 // never become visible out of order (the stores promise it), so resuming
 // after the last Seq sent loses nothing and repeats nothing.
-func streamEvents(w http.ResponseWriter, r *http.Request, st stamp.Store, f stamp.EventFilter) {
+func streamEvents(w http.ResponseWriter, r *http.Request, st stamp.EventLog, f stamp.EventFilter) {
 	if f.Limit != 0 {
 		writeError(w, r, stamp.Errorf(stamp.EINVALID, "query parameter limit does not apply to follow=1: a followed stream sends every event as it comes"))
 		return
@@ -223,7 +223,7 @@ func streamEvents(w http.ResponseWriter, r *http.Request, st stamp.Store, f stam
 
 // streamStart returns the Seq a followed stream starts after (see
 // streamEvents).
-func streamStart(r *http.Request, st stamp.Store, f stamp.EventFilter) (int64, error) {
+func streamStart(r *http.Request, st stamp.EventLog, f stamp.EventFilter) (int64, error) {
 	if s := r.Header.Get("Last-Event-ID"); s != "" {
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 		if err != nil || n < 0 {
@@ -250,7 +250,7 @@ type eventStream struct {
 
 // sendNew sends the events f selects after *after, a page at a time, and
 // moves *after past them.
-func (s *eventStream) sendNew(r *http.Request, st stamp.Store, f stamp.EventFilter, after *int64) error {
+func (s *eventStream) sendNew(r *http.Request, st stamp.EventLog, f stamp.EventFilter, after *int64) error {
 	for {
 		f.AfterSeq, f.Limit = *after, maxEventLimit
 		events, err := st.ListEvents(r.Context(), f)
@@ -309,7 +309,7 @@ func (s *eventStream) setWriteDeadline(r *http.Request, t time.Time) {
 // handleTenantLogs streams a service's logs as plain text, flushing as
 // output arrives: all the driver keeps, or with ?tail=N the last N lines
 // of each instance; with ?follow=1 it keeps going until the client leaves.
-func handleTenantLogs(st stamp.Store, logs stamp.LogReader) http.Handler {
+func handleTenantLogs(st stamp.TenantStore, logs stamp.LogReader) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if logs == nil {
 			writeError(w, r, stamp.Errorf(stamp.EUNAVAILABLE, "logs are not available"))

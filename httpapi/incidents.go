@@ -52,7 +52,7 @@ func incidentFilter(r *http.Request) (stamp.IncidentFilter, error) {
 	return f, nil
 }
 
-func handleIncidentList(st stamp.Store) http.Handler {
+func handleIncidentList(st stamp.IncidentStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, err := incidentFilter(r)
 		if err != nil {
@@ -68,7 +68,7 @@ func handleIncidentList(st stamp.Store) http.Handler {
 	})
 }
 
-func handleIncidentGet(st stamp.Store) http.Handler {
+func handleIncidentGet(st stamp.IncidentStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		inc, err := getIncident(r.Context(), st, r.PathValue("id"))
 		if err != nil {
@@ -79,7 +79,7 @@ func handleIncidentGet(st stamp.Store) http.Handler {
 	})
 }
 
-func getIncident(ctx context.Context, st stamp.Store, id string) (*stamp.Incident, error) {
+func getIncident(ctx context.Context, st stamp.IncidentStore, id string) (*stamp.Incident, error) {
 	inc, err := st.GetIncident(ctx, id)
 	if stamp.ErrorCode(err) == stamp.ENOTFOUND {
 		return nil, stamp.Errorf(stamp.ENOTFOUND, "incident %q does not exist", id)
@@ -93,7 +93,7 @@ func getIncident(ctx context.Context, st stamp.Store, id string) (*stamp.Inciden
 // handleIncidentAction acknowledges (ack) or resolves an incident for an
 // operator. Doing it again is no change; acknowledging a resolved one is
 // ECONFLICT.
-func handleIncidentAction(st stamp.Store, clock stamp.Clock, action string) http.Handler {
+func handleIncidentAction(st Store, clock stamp.Clock, action string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, who := r.PathValue("id"), caller(r.Context())
 		for range changeAttempts {
@@ -143,7 +143,7 @@ func handleIncidentAction(st stamp.Store, clock stamp.Clock, action string) http
 
 // handleIncidentStats answers the mean time to recovery over the last
 // 1000 incidents (of ?tenant= if given).
-func handleIncidentStats(st stamp.Store) http.Handler {
+func handleIncidentStats(st stamp.IncidentStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		list, err := st.ListIncidents(r.Context(), stamp.IncidentFilter{Tenant: r.URL.Query().Get("tenant"), Limit: 1000})
 		if err != nil {

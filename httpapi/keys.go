@@ -17,7 +17,7 @@ type KeyRotator interface {
 // answers with what was done. A rotation cut off (the client left) is
 // safe: every value is sealed under the old key or the new one, both
 // still in the key file; rotating again finishes the job.
-func handleKeyRotate(st stamp.Store, keys KeyRotator, clock stamp.Clock) http.Handler {
+func handleKeyRotate(st stamp.EventLog, keys KeyRotator, clock stamp.Clock) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if keys == nil {
 			writeError(w, r, stamp.Errorf(stamp.EUNAVAILABLE, "this server does not encrypt secrets, so it has no key to rotate"))

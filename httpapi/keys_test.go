@@ -23,7 +23,8 @@ func TestRotateKeys(t *testing.T) {
 	}
 	old := ring.ActiveID()
 	env := newTestEnv(t, func(c *Config) {
-		keys := sealed.New(c.Store, ring)
+		// newTestEnv's store is a whole stamp.Store, Close included.
+		keys := sealed.New(c.Store.(stamp.Store), ring)
 		c.Store, c.Keys = keys, keys
 	})
 	if err := env.store.CreateTenant(ctx, &stamp.Tenant{Name: "acme", Spec: stamp.TenantSpec{Blueprint: "ledger", Version: "1.0.0", Plan: "starter"}}); err != nil {

@@ -874,13 +874,13 @@ func TestReleaseTenantSkipRetry(t *testing.T) {
 	}
 }
 
-// fakeRaceStore is a fake above stamp.Store that makes concurrent
+// fakeRaceStore is a fake above Store that makes concurrent
 // requests collide for sure: once armed with n, it holds the first n
 // reads of a tenant or a release until all n have read, so that every
 // one of those requests changes the same stored version. Later reads pass
 // straight through.
 type fakeRaceStore struct {
-	stamp.Store
+	Store
 	mu      sync.Mutex
 	waiting int           // reads still to be held
 	all     chan struct{} // closed when the last held read is done

@@ -39,7 +39,7 @@ type releaseList struct {
 
 // handleReleaseCreate records a release after picking its tenants and
 // waves, so that its target set is fixed and visible from the start.
-func handleReleaseCreate(st stamp.Store, cache *blueprintCache, engines map[string]bool, clock stamp.Clock) http.Handler {
+func handleReleaseCreate(st Store, cache *blueprintCache, engines map[string]bool, clock stamp.Clock) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decode[CreateReleaseRequest](r)
 		if err != nil {
@@ -174,7 +174,7 @@ const releaseLockTTL = 10 * time.Second
 // lockBlueprint takes the store lease that serialises release creation for
 // blueprint, waiting up to a few seconds for another create to finish,
 // and returns its release.
-func lockBlueprint(ctx context.Context, st stamp.Store, blueprint string) (unlock func(), err error) {
+func lockBlueprint(ctx context.Context, st stamp.LeaseStore, blueprint string) (unlock func(), err error) {
 	key, holder := "release-create/"+blueprint, randomHex(8)
 	for range 50 {
 		ok, err := st.TryLease(ctx, key, holder, releaseLockTTL)
@@ -201,7 +201,7 @@ func lockBlueprint(ctx context.Context, st stamp.Store, blueprint string) (unloc
 
 // noOtherRelease refuses a second unfinished release of one blueprint:
 // two would move the same tenants against each other.
-func noOtherRelease(ctx context.Context, st stamp.Store, blueprint string) error {
+func noOtherRelease(ctx context.Context, st stamp.ReleaseStore, blueprint string) error {
 	all, err := st.ListReleases(ctx)
 	if err != nil {
 		return fmt.Errorf("list releases: %w", err)
@@ -214,7 +214,7 @@ func noOtherRelease(ctx context.Context, st stamp.Store, blueprint string) error
 	return nil
 }
 
-func handleReleaseList(st stamp.Store) http.Handler {
+func handleReleaseList(st stamp.ReleaseStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		all, err := st.ListReleases(r.Context())
 		if err != nil {
@@ -225,7 +225,7 @@ func handleReleaseList(st stamp.Store) http.Handler {
 	})
 }
 
-func handleReleaseGet(st stamp.Store) http.Handler {
+func handleReleaseGet(st stamp.ReleaseStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rel, err := getRelease(r.Context(), st, r.PathValue("id"))
 		if err != nil {
@@ -236,7 +236,7 @@ func handleReleaseGet(st stamp.Store) http.Handler {
 	})
 }
 
-func getRelease(ctx context.Context, st stamp.Store, id string) (*stamp.Release, error) {
+func getRelease(ctx context.Context, st stamp.ReleaseStore, id string) (*stamp.Release, error) {
 	rel, err := st.GetRelease(ctx, id)
 	if stamp.ErrorCode(err) == stamp.ENOTFOUND {
 		return nil, stamp.Errorf(stamp.ENOTFOUND, "release %q does not exist", id)
@@ -248,7 +248,7 @@ func getRelease(ctx context.Context, st stamp.Store, id string) (*stamp.Release,
 }
 
 // handleReleaseControl applies an operator's pause, resume or abort.
-func handleReleaseControl(st stamp.Store, action string) http.Handler {
+func handleReleaseControl(st stamp.ReleaseStore, action string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rel, err := changeRelease(r.Context(), st, r.PathValue("id"), func(rel *stamp.Release) error {
 			switch action {
@@ -271,7 +271,7 @@ func handleReleaseControl(st stamp.Store, action string) http.Handler {
 
 // handleReleaseTenant skips a pending or failed tenant of a release, or
 // puts a failed or skipped one back in line (retry).
-func handleReleaseTenant(st stamp.Store, clock stamp.Clock, action string) http.Handler {
+func handleReleaseTenant(st stamp.ReleaseStore, clock stamp.Clock, action string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var reason string
 		if action == "skip" && r.ContentLength != 0 { // the reason is optional, and so is the body
@@ -322,7 +322,7 @@ func handleReleaseTenant(st stamp.Store, clock stamp.Clock, action string) http.
 // changeRelease applies change to release id, re-reading it when the
 // controller wrote it first, and writes events with it in one
 // transaction. A finished release cannot change.
-func changeRelease(ctx context.Context, st stamp.Store, id string, change func(*stamp.Release) error, events ...*stamp.Event) (*stamp.Release, error) {
+func changeRelease(ctx context.Context, st stamp.ReleaseStore, id string, change func(*stamp.Release) error, events ...*stamp.Event) (*stamp.Release, error) {
 	for range changeAttempts {
 		rel, err := getRelease(ctx, st, id)
 		if err != nil {

@@ -40,7 +40,7 @@ type TenantSecrets struct {
 // ?reveal=true. Only an admin token may ask; every reveal is recorded as
 // an event naming the token and the secrets, never the values, before
 // the values are sent.
-func handleTenantSecrets(st stamp.Store, clock stamp.Clock) http.Handler {
+func handleTenantSecrets(st Store, clock stamp.Clock) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
 		if !isAdmin(r.Context()) {

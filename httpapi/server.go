@@ -13,10 +13,25 @@ import (
 	"github.com/stamphq/stamp/bundle"
 )
 
+// Store is the part of stamp.Store the API server uses: every resource,
+// for the server records desired state of all of them, but not Close,
+// which is its owner's.
+type Store interface {
+	stamp.BundleStore
+	stamp.TenantStore
+	stamp.SecretStore
+	stamp.EventLog
+	stamp.LeaseStore
+	stamp.ReleaseStore
+	stamp.IncidentStore
+	stamp.WebhookStore
+	stamp.TokenStore
+}
+
 // Config holds what the API server needs.
 type Config struct {
-	// Store keeps bundles, tenants, tokens and events. Required.
-	Store stamp.Store
+	// Store keeps what the API reads and writes. Required.
+	Store Store
 	// Logs hands out tenants' logs; nil makes the logs endpoint answer 503.
 	Logs stamp.LogReader
 	// Enqueue wakes the reconciler for a tenant after a write; may be nil.

@@ -697,10 +697,10 @@ func TestLogs(t *testing.T) {
 	})
 }
 
-// faultyStore is a fake above stamp.Store whose GetTenant fails the way a
+// faultyStore is a fake above Store whose GetTenant fails the way a
 // broken disk would, with detail that must not reach clients.
 type faultyStore struct {
-	stamp.Store
+	Store
 }
 
 const faultyDetail = "disk I/O error reading /var/lib/stamp/state.db"
@@ -748,7 +748,7 @@ func TestInternalErrorMasked(t *testing.T) {
 
 // countingStore counts archive reads, to show the blueprint cache works.
 type countingStore struct {
-	stamp.Store
+	Store
 	mu    sync.Mutex
 	reads int
 }

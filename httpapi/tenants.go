@@ -33,7 +33,7 @@ type tenantList struct {
 // order, the name, the blueprint version, the database engines, the plan
 // and the parameters, so that a request is refused with the first problem
 // a person would want to fix.
-func handleTenantCreate(st stamp.Store, cache *blueprintCache, engines map[string]bool, clock stamp.Clock, enqueue func(string)) http.Handler {
+func handleTenantCreate(st Store, cache *blueprintCache, engines map[string]bool, clock stamp.Clock, enqueue func(string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decode[CreateTenantRequest](r)
 		if err != nil {
@@ -155,7 +155,7 @@ func checkEngines(b *stamp.Bundle, bp *blueprint.Blueprint, engines map[string]b
 }
 
 // handleTenantList lists every tenant.
-func handleTenantList(st stamp.Store) http.Handler {
+func handleTenantList(st stamp.TenantStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tenants, err := st.ListTenants(r.Context())
 		if err != nil {
@@ -170,7 +170,7 @@ func handleTenantList(st stamp.Store) http.Handler {
 }
 
 // handleTenantGet returns one tenant, with its health if health knows it.
-func handleTenantGet(st stamp.Store, health func(string) *stamp.TenantHealth) http.Handler {
+func handleTenantGet(st stamp.TenantStore, health func(string) *stamp.TenantHealth) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t, err := getTenant(r.Context(), st, r.PathValue("name"))
 		if err != nil {
@@ -185,7 +185,7 @@ func handleTenantGet(st stamp.Store, health func(string) *stamp.TenantHealth) ht
 }
 
 // getTenant is Store.GetTenant with the API's own not-found message.
-func getTenant(ctx context.Context, st stamp.Store, name string) (*stamp.Tenant, error) {
+func getTenant(ctx context.Context, st stamp.TenantStore, name string) (*stamp.Tenant, error) {
 	t, err := st.GetTenant(ctx, name)
 	if err != nil {
 		if stamp.ErrorCode(err) == stamp.ENOTFOUND {
@@ -203,7 +203,7 @@ const changeAttempts = 3
 // handleTenantDelete marks a tenant for deletion and answers 202; the
 // reconciler releases its resources and removes the record. Deleting a
 // tenant already being deleted answers 202 again.
-func handleTenantDelete(st stamp.Store, clock stamp.Clock, enqueue func(string)) http.Handler {
+func handleTenantDelete(st Store, clock stamp.Clock, enqueue func(string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
 		t, err := changeTenant(r.Context(), st, clock, enqueue, name, &stamp.Event{Type: stamp.EventTenantDeleting}, true, func(t *stamp.Tenant) (bool, error) {
@@ -224,7 +224,7 @@ func handleTenantDelete(st stamp.Store, clock stamp.Clock, enqueue func(string))
 
 // handleTenantRetry asks a failed tenant to try again: a new generation,
 // so its hooks run anew (a hook's run is remembered per generation).
-func handleTenantRetry(st stamp.Store, clock stamp.Clock, enqueue func(string)) http.Handler {
+func handleTenantRetry(st Store, clock stamp.Clock, enqueue func(string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
 		t, err := changeTenant(r.Context(), st, clock, enqueue, name, &stamp.Event{Type: stamp.EventTenantRetrying}, true, func(t *stamp.Tenant) (bool, error) {
@@ -248,7 +248,7 @@ func handleTenantRetry(st stamp.Store, clock stamp.Clock, enqueue func(string)) 
 // fill in) and wakes the reconciler, re-reading the tenant when a concurrent write
 // got there first. change reports false to leave the tenant as it is (the
 // reconciler is still woken).
-func changeTenant(ctx context.Context, st stamp.Store, clock stamp.Clock, enqueue func(string), name string, ev *stamp.Event, bump bool,
+func changeTenant(ctx context.Context, st Store, clock stamp.Clock, enqueue func(string), name string, ev *stamp.Event, bump bool,
 	change func(*stamp.Tenant) (bool, error)) (*stamp.Tenant, error) {
 	for range changeAttempts {
 		t, err := getTenant(ctx, st, name)

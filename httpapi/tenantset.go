@@ -24,7 +24,7 @@ type SetTenantRequest struct {
 // the reconciler rolls blue/green. Values of secret parameters go to the
 // tenant's secrets, never to the spec or the event. A request that changes
 // nothing answers the tenant as it is.
-func handleTenantSet(st stamp.Store, cache *blueprintCache, clock stamp.Clock, enqueue func(string)) http.Handler {
+func handleTenantSet(st Store, cache *blueprintCache, clock stamp.Clock, enqueue func(string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decode[SetTenantRequest](r)
 		if err != nil {
@@ -110,7 +110,7 @@ type change struct {
 // planChange validates req against tenant t's version as a create would
 // (unknown plan, unknown parameters, patterns, required ones) and works
 // out the new spec. No change at all has no changes.
-func planChange(ctx context.Context, st stamp.Store, cache *blueprintCache, t *stamp.Tenant, req SetTenantRequest) (*change, error) {
+func planChange(ctx context.Context, st Store, cache *blueprintCache, t *stamp.Tenant, req SetTenantRequest) (*change, error) {
 	b, err := st.GetBundle(ctx, t.Spec.Blueprint, t.Spec.Version)
 	if err != nil {
 		return nil, fmt.Errorf("get blueprint %s@%s: %w", t.Spec.Blueprint, t.Spec.Version, err)
@@ -189,7 +189,7 @@ func splitSecretParams(bp *blueprint.Blueprint, params map[string]string) (plain
 // storeSecretParams stores the values of a new tenant's secret
 // parameters. If that fails the tenant is deleted again, so that the
 // request can simply be repeated.
-func storeSecretParams(ctx context.Context, st stamp.Store, t *stamp.Tenant, secrets map[string]string) error {
+func storeSecretParams(ctx context.Context, st Store, t *stamp.Tenant, secrets map[string]string) error {
 	if len(secrets) == 0 {
 		return nil
 	}

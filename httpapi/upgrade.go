@@ -25,7 +25,7 @@ type PinTenantRequest struct {
 // blue/green. The version must exist, not be yanked, suit the tenant's
 // plan, parameters and the server's engines, and agree with a pin; a
 // tenant that is upgrading already is refused until that move ends.
-func handleTenantUpgrade(st stamp.Store, cache *blueprintCache, engines map[string]bool, clock stamp.Clock, enqueue func(string)) http.Handler {
+func handleTenantUpgrade(st Store, cache *blueprintCache, engines map[string]bool, clock stamp.Clock, enqueue func(string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decode[UpgradeTenantRequest](r)
 		if err != nil {
@@ -90,7 +90,7 @@ func upgradable(t *stamp.Tenant, version string) error {
 
 // checkVersionFits checks that bundle b can run tenant t as it is: its
 // engines exist here and its plans and parameters accept t's.
-func checkVersionFits(r *http.Request, st stamp.Store, cache *blueprintCache, engines map[string]bool, b *stamp.Bundle, t *stamp.Tenant) error {
+func checkVersionFits(r *http.Request, st stamp.BundleStore, cache *blueprintCache, engines map[string]bool, b *stamp.Bundle, t *stamp.Tenant) error {
 	bp, err := cache.load(r.Context(), st, b)
 	if err != nil {
 		return err
@@ -122,7 +122,7 @@ func checkVersionFits(r *http.Request, st stamp.Store, cache *blueprintCache, en
 
 // handleTenantPin pins a tenant to a version (POST) or unpins it
 // (DELETE). Pinning changes nothing that runs, so it is no new generation.
-func handleTenantPin(st stamp.Store, clock stamp.Clock, enqueue func(string), pin bool) http.Handler {
+func handleTenantPin(st Store, clock stamp.Clock, enqueue func(string), pin bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var version string
 		if pin {

@@ -28,7 +28,7 @@ type attemptList struct {
 
 // handleWebhookCreate subscribes URL to the events matching the patterns,
 // from now on. The answer is the only one to show the secret.
-func handleWebhookCreate(st stamp.Store, clock stamp.Clock) http.Handler {
+func handleWebhookCreate(st Store, clock stamp.Clock) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decode[CreateWebhookRequest](r)
 		if err != nil {
@@ -81,7 +81,7 @@ func validateWebhook(req CreateWebhookRequest) error {
 
 // handleWebhookList lists the webhooks without their secrets, their URLs
 // redacted (stamp.RedactURL): only the answer to create shows them whole.
-func handleWebhookList(st stamp.Store) http.Handler {
+func handleWebhookList(st stamp.WebhookStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hooks, err := st.ListWebhooks(r.Context())
 		if err != nil {
@@ -97,7 +97,7 @@ func handleWebhookList(st stamp.Store) http.Handler {
 
 // handleWebhookGet returns one webhook without its secret, its URL
 // redacted.
-func handleWebhookGet(st stamp.Store) http.Handler {
+func handleWebhookGet(st stamp.WebhookStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hook, err := getWebhook(r, st)
 		if err != nil {
@@ -122,7 +122,7 @@ func redactIn(text, rawURL string) string {
 	return strings.ReplaceAll(text, rawURL, stamp.RedactURL(rawURL))
 }
 
-func getWebhook(r *http.Request, st stamp.Store) (*stamp.Webhook, error) {
+func getWebhook(r *http.Request, st stamp.WebhookStore) (*stamp.Webhook, error) {
 	id := r.PathValue("id")
 	hook, err := st.GetWebhook(r.Context(), id)
 	if stamp.ErrorCode(err) == stamp.ENOTFOUND {
@@ -135,7 +135,7 @@ func getWebhook(r *http.Request, st stamp.Store) (*stamp.Webhook, error) {
 }
 
 // handleWebhookDelete unsubscribes; what was not delivered yet never is.
-func handleWebhookDelete(st stamp.Store) http.Handler {
+func handleWebhookDelete(st stamp.WebhookStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		err := st.DeleteWebhook(r.Context(), id)
@@ -152,7 +152,7 @@ func handleWebhookDelete(st stamp.Store) http.Handler {
 
 // handleWebhookAttempts lists a webhook's delivery attempts, newest first
 // (?limit=, default 100).
-func handleWebhookAttempts(st stamp.Store) http.Handler {
+func handleWebhookAttempts(st stamp.WebhookStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hook, err := getWebhook(r, st)
 		if err != nil {

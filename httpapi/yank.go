@@ -33,7 +33,7 @@ const maxYankReason = 500
 // version takes no new tenant, upgrade or release; tenants on it run on,
 // and the answer lists them. Yanking a yanked version (or unyanking one
 // that is not) changes nothing and records no event.
-func handleBlueprintYank(st stamp.Store, clock stamp.Clock, yank bool) http.Handler {
+func handleBlueprintYank(st Store, clock stamp.Clock, yank bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req YankRequest
 		if yank && r.ContentLength != 0 { // the reason is optional, and so is the body
@@ -98,7 +98,7 @@ func notYanked(b *stamp.Bundle) error {
 
 // tenantsOn returns the names of the tenants of blueprint name that run
 // version or are moving to or from it, sorted.
-func tenantsOn(ctx context.Context, st stamp.Store, name, version string) ([]string, error) {
+func tenantsOn(ctx context.Context, st stamp.TenantStore, name, version string) ([]string, error) {
 	all, err := st.ListTenants(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)

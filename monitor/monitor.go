@@ -29,9 +29,17 @@ import (
 	"github.com/stamphq/stamp/health"
 )
 
+// Store is the part of stamp.Store a Monitor uses: it reads the tenants
+// it watches, keeps their incidents and logs what it finds.
+type Store interface {
+	stamp.TenantStore
+	stamp.IncidentStore
+	stamp.EventLog
+}
+
 // Config holds a Monitor's dependencies and tunables.
 type Config struct {
-	Store  stamp.Store
+	Store  Store
 	Driver stamp.Driver
 	// Logs, if set, gives an incident the last lines its service printed.
 	Logs stamp.LogReader

@@ -79,9 +79,17 @@ func Verify(secret string, body []byte, signature string) bool {
 	return hmac.Equal([]byte(Sign(secret, body)), []byte(signature))
 }
 
+// Store is the part of stamp.Store a Notifier uses: the webhooks and
+// their attempts, the events it delivers, and a lease per webhook.
+type Store interface {
+	stamp.WebhookStore
+	stamp.EventLog
+	stamp.LeaseStore
+}
+
 // Config holds a Notifier's dependencies and tunables.
 type Config struct {
-	Store stamp.Store
+	Store Store
 	// Holder names this process in the leases it takes, as for tenants.
 	Holder string
 	// Timeout bounds one delivery attempt, default 10s. The lease on a

@@ -34,9 +34,21 @@ type InFlightCounter interface {
 	InFlight(endpoint string) int
 }
 
+// Store is the part of stamp.Store a Reconciler uses: the tenants it
+// converges, their bundles, secrets and incidents, the event log it
+// watches and appends to, and a lease per tenant.
+type Store interface {
+	stamp.TenantStore
+	stamp.BundleStore
+	stamp.SecretStore
+	stamp.IncidentStore
+	stamp.EventLog
+	stamp.LeaseStore
+}
+
 // Config holds a Reconciler's dependencies and tunables.
 type Config struct {
-	Store   stamp.Store
+	Store   Store
 	Driver  stamp.Driver
 	Engines map[string]stamp.Engine // by engine name: "sqlite", "postgres"
 	Routes  RouteSyncer             // optional

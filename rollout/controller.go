@@ -17,9 +17,21 @@ import (
 // for a tenant; a release gate compares them over its soak.
 type Counters func(tenant string) (requests, errors5xx uint64)
 
+// Store is the part of stamp.Store a Controller uses: the releases it
+// advances, the tenants and bundles they move, the incidents that halt
+// them, the events it appends and a lease per release.
+type Store interface {
+	stamp.ReleaseStore
+	stamp.TenantStore
+	stamp.BundleStore
+	stamp.IncidentStore
+	stamp.EventLog
+	stamp.LeaseStore
+}
+
 // Config holds a Controller's dependencies.
 type Config struct {
-	Store stamp.Store
+	Store Store
 	// Holder names this control-plane process in the leases it takes on
 	// releases, as reconcile.Config.Holder does for tenants.
 	Holder   string

@@ -53,15 +53,12 @@ func newBlueprintCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return p.print(bundles, func(w *tabwriter.Writer) {
-					row(w, "NAME", "VERSION", "DIGEST", "SIZE", "AGE", "YANKED")
-					for _, b := range bundles {
-						yanked := "-"
-						if b.Yanked {
-							yanked = "yanked " + age(b.YankedAt) + " ago"
-						}
-						row(w, b.Name, b.Version, shortDigest(b.Digest), size(b.Size), age(b.CreatedAt), yanked)
+				return printList(p, bundles, []any{"NAME", "VERSION", "DIGEST", "SIZE", "AGE", "YANKED"}, func(b *stamp.Bundle) []any {
+					yanked := "-"
+					if b.Yanked {
+						yanked = "yanked " + age(b.YankedAt) + " ago"
 					}
+					return []any{b.Name, b.Version, shortDigest(b.Digest), size(b.Size), age(b.CreatedAt), yanked}
 				})
 			},
 		},

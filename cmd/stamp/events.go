@@ -1,15 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	stamp "github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/httpapi"
 )
 
 func newEventsCmd(g *globals) *cobra.Command {
@@ -38,24 +40,11 @@ new events). A dropped connection is resumed where it left off.`,
 			}
 			ctx := cmd.Context()
 			if !follow {
-				var all []*stamp.Event
-				for {
-					events, err := c.Events(ctx, f)
-					if err != nil {
-						return err
-					}
-					if len(events) == 0 {
-						break
-					}
-					all = append(all, events...)
-					f.AfterSeq = events[len(events)-1].Seq
+				all, err := allEvents(ctx, c, f)
+				if err != nil {
+					return err
 				}
-				return p.print(all, func(w *tabwriter.Writer) {
-					row(w, eventColumns...)
-					for _, e := range all {
-						row(w, eventCells(e)...)
-					}
-				})
+				return printList(p, all, eventColumns, eventCells)
 			}
 			lastID := int64(-1) // from now
 			if cmd.Flags().Changed("after") {
@@ -83,20 +72,45 @@ new events). A dropped connection is resumed where it left off.`,
 	return cmd
 }
 
-// eventColumns head a listing of events: the columns of `stamp tenant
-// events` with the tenant added.
-var eventColumns = []any{"SEQ", "TIME", "TYPE", "TENANT", "STEP", "STATUS", "WAIT", "WORK", "MESSAGE"}
+// allEvents reads the events f selects, oldest first, to the end of the
+// log, a page at a time.
+func allEvents(ctx context.Context, c *httpapi.Client, f stamp.EventFilter) ([]*stamp.Event, error) {
+	var all []*stamp.Event
+	for {
+		events, err := c.Events(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		if len(events) == 0 {
+			return all, nil
+		}
+		all = append(all, events...)
+		f.AfterSeq = events[len(events)-1].Seq
+	}
+}
 
-// eventCells are e's cells under eventColumns; a message is cut to its
-// first line.
-func eventCells(e *stamp.Event) []any {
+// timelineColumns head a tenant's timeline, `stamp tenant events`.
+var timelineColumns = []any{"SEQ", "TIME", "TYPE", "STEP", "STATUS", "WAIT", "WORK", "MESSAGE"}
+
+// eventColumns head a listing of every tenant's events: the timeline's
+// columns with the tenant added.
+var eventColumns = slices.Insert(slices.Clone(timelineColumns), 3, any("TENANT"))
+
+// timelineCells are e's cells under timelineColumns; a message is cut to
+// its first line.
+func timelineCells(e *stamp.Event) []any {
 	wait, work := "-", "-"
 	if !e.StartedAt.IsZero() {
 		wait = duration(e.StartedAt.Sub(e.QueuedAt))
 		work = duration(e.FinishedAt.Sub(e.StartedAt))
 	}
 	msg, _, _ := strings.Cut(e.Message, "\n")
-	return []any{e.Seq, e.Time.Format("15:04:05.000"), e.Type, orDash(e.Tenant), orDash(e.Step), orDash(e.Status), wait, work, msg}
+	return []any{e.Seq, e.Time.Format("15:04:05.000"), e.Type, orDash(e.Step), orDash(e.Status), wait, work, msg}
+}
+
+// eventCells are e's cells under eventColumns.
+func eventCells(e *stamp.Event) []any {
+	return slices.Insert(timelineCells(e), 3, any(orDash(e.Tenant)))
 }
 
 // liveWidths are the widths of eventColumns but the last when events are

@@ -42,16 +42,14 @@ func newIncidentListCmd(g *globals) *cobra.Command {
 				return err
 			}
 			now := time.Now()
-			return p.print(list, func(w *tabwriter.Writer) {
-				row(w, "ID", "TENANT", "SERVICE", "CAUSE", "STATE", "OPENED", "DURATION", "MESSAGE")
-				for _, i := range list {
-					msg := firstLine(i.Summary(), 80)
-					if p.wide() {
-						msg = strings.Join(strings.Split(strings.TrimSpace(i.Summary()), "\n"), " | ")
-					}
-					row(w, i.ID, i.Tenant, orDash(i.Service), i.Cause, i.State, i.OpenedAt.Local().Format(time.DateTime),
-						duration(i.Duration(now)), msg)
+			header := []any{"ID", "TENANT", "SERVICE", "CAUSE", "STATE", "OPENED", "DURATION", "MESSAGE"}
+			return printList(p, list, header, func(i *stamp.Incident) []any {
+				msg := firstLine(i.Summary(), 80)
+				if p.wide() {
+					msg = strings.Join(strings.Split(strings.TrimSpace(i.Summary()), "\n"), " | ")
 				}
+				return []any{i.ID, i.Tenant, orDash(i.Service), i.Cause, i.State, i.OpenedAt.Local().Format(time.DateTime),
+					duration(i.Duration(now)), msg}
 			})
 		},
 	}

@@ -85,6 +85,17 @@ func (p *printer) print(v any, table func(t *tabwriter.Writer)) error {
 	return tw.Flush()
 }
 
+// printList prints items as JSON or YAML, or as a table: a row of header,
+// then a row of each item's cells.
+func printList[T any](p *printer, items []T, header []any, cells func(T) []any) error {
+	return p.print(items, func(w *tabwriter.Writer) {
+		row(w, header...)
+		for _, item := range items {
+			row(w, cells(item)...)
+		}
+	})
+}
+
 // row writes one tab-separated table row.
 func row(w io.Writer, cols ...any) {
 	s := make([]string, len(cols))

@@ -117,14 +117,11 @@ func newReleaseListCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return p.print(all, func(w *tabwriter.Writer) {
-				row(w, "ID", "RELEASE", "STATE", "WAVE", "TENANTS", "AGE")
-				for _, r := range all {
-					done, total := progress(r, -1)
-					row(w, r.ID, r.Spec.Blueprint+"@"+r.Spec.Version, r.Status.State,
-						fmt.Sprintf("%d/%d", min(r.Status.Wave+1, len(r.Spec.Waves)), len(r.Spec.Waves)),
-						fmt.Sprintf("%d/%d", done, total), age(r.CreatedAt))
-				}
+			return printList(p, all, []any{"ID", "RELEASE", "STATE", "WAVE", "TENANTS", "AGE"}, func(r *stamp.Release) []any {
+				done, total := progress(r, -1)
+				return []any{r.ID, r.Spec.Blueprint + "@" + r.Spec.Version, r.Status.State,
+					fmt.Sprintf("%d/%d", min(r.Status.Wave+1, len(r.Spec.Waves)), len(r.Spec.Waves)),
+					fmt.Sprintf("%d/%d", done, total), age(r.CreatedAt)}
 			})
 		},
 	}

@@ -51,7 +51,7 @@ func printRequirements(ctx context.Context, w io.Writer, cfg serverConfig, data 
 
 // pushedRequirements maps each requirement of a pushed blueprint version
 // to the versions (name@version) that have it.
-func pushedRequirements(ctx context.Context, st stamp.Store) (map[stamp.Requirement][]string, error) {
+func pushedRequirements(ctx context.Context, st stamp.BundleStore) (map[stamp.Requirement][]string, error) {
 	bundles, err := st.ListBundles(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list blueprints: %w", err)

@@ -502,7 +502,7 @@ func serve(ctx context.Context, srv *http.Server, ln net.Listener, what string) 
 
 // ensureAdminToken returns the admin token kept at path, creating it (and
 // registering its hash in the store) on first start.
-func ensureAdminToken(ctx context.Context, store stamp.Store, path string) (string, error) {
+func ensureAdminToken(ctx context.Context, store stamp.TokenStore, path string) (string, error) {
 	var token string
 	b, err := os.ReadFile(path)
 	switch {

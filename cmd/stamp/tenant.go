@@ -88,6 +88,23 @@ func newTenantCreateCmd(g *globals) *cobra.Command {
 // from before since (an earlier tenant of the name, an earlier attempt)
 // are passed over.
 func waitReady(ctx context.Context, c *httpapi.Client, t *stamp.Tenant, since time.Time, stdout, stderr io.Writer) error {
+	return followTenant(ctx, c, t, since, "ready", stdout, stderr, func(e *stamp.Event, stdout, _ io.Writer) (bool, error) {
+		if e.Type != stamp.EventTenantReady {
+			return false, nil
+		}
+		fmt.Fprintf(stdout, "ready: %s\n", orDash(e.Message))
+		return true, nil
+	})
+}
+
+// followTenant prints t's steps as they finish, from since on, under a
+// status line, until handle, which sees every other event, says it is
+// done, or t failed or is being deleted (an exit error after saying so).
+// Should ctx end first, its error says t is not yet what (ready,
+// upgraded). handle writes to stdout and stderr as it gets them, beside
+// the status line.
+func followTenant(ctx context.Context, c *httpapi.Client, t *stamp.Tenant, since time.Time, what string, stdout, stderr io.Writer,
+	handle func(e *stamp.Event, stdout, stderr io.Writer) (done bool, err error)) error {
 	sl := newStatusLine(stdout)
 	defer sl.stopDrawing()
 	stdout, stderr = sl, sl.beside(stderr)
@@ -97,9 +114,7 @@ func waitReady(ctx context.Context, c *httpapi.Client, t *stamp.Tenant, since ti
 		case stamp.EventStep, stamp.EventRetry:
 			printStep(e, stdout, stderr)
 			sl.set(e.Step + " done, waiting for the next step")
-		case stamp.EventTenantReady:
-			fmt.Fprintf(stdout, "ready: %s\n", orDash(e.Message))
-			return true, nil
+			return false, nil
 		case stamp.EventTenantFailed:
 			fmt.Fprintf(stderr, "tenant %s failed at step %s: %s\n", t.Name, e.Step, e.Message)
 			return true, &exitError{code: 1}
@@ -107,10 +122,10 @@ func waitReady(ctx context.Context, c *httpapi.Client, t *stamp.Tenant, since ti
 			fmt.Fprintf(stderr, "tenant %s is being deleted\n", t.Name)
 			return true, &exitError{code: 1}
 		}
-		return false, nil
+		return handle(e, stdout, stderr)
 	})
 	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("tenant %s is not ready after waiting: %w (it goes on in the background; see `stamp tenant get %s`)", t.Name, ctx.Err(), t.Name)
+		return fmt.Errorf("tenant %s is not %s after waiting: %w (it goes on in the background; see `stamp tenant get %s`)", t.Name, what, ctx.Err(), t.Name)
 	}
 	return err
 }
@@ -233,15 +248,12 @@ func newTenantListCmd(g *globals) *cobra.Command {
 			for _, b := range bundles {
 				yanked[b.Ref()] = b.Yanked
 			}
-			return p.print(tenants, func(w *tabwriter.Writer) {
-				row(w, "NAME", "BLUEPRINT", "PLAN", "PHASE", "URL", "AGE")
-				for _, t := range tenants {
-					ref := t.Spec.Blueprint + "@" + t.Spec.Version
-					if yanked[ref] {
-						ref += " (yanked)"
-					}
-					row(w, t.Name, ref, t.Spec.Plan, t.Status.Phase, orDash(t.Status.URL), age(t.CreatedAt))
+			return printList(p, tenants, []any{"NAME", "BLUEPRINT", "PLAN", "PHASE", "URL", "AGE"}, func(t *stamp.Tenant) []any {
+				ref := t.Spec.Blueprint + "@" + t.Spec.Version
+				if yanked[ref] {
+					ref += " (yanked)"
 				}
+				return []any{t.Name, ref, t.Spec.Plan, t.Status.Phase, orDash(t.Status.URL), age(t.CreatedAt)}
 			})
 		},
 	}
@@ -394,30 +406,11 @@ func newTenantEventsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var all []*stamp.Event
-			for after := int64(0); ; {
-				events, err := c.Events(cmd.Context(), stamp.EventFilter{Tenant: args[0], AfterSeq: after})
-				if err != nil {
-					return err
-				}
-				if len(events) == 0 {
-					break
-				}
-				all = append(all, events...)
-				after = events[len(events)-1].Seq
+			all, err := allEvents(cmd.Context(), c, stamp.EventFilter{Tenant: args[0]})
+			if err != nil {
+				return err
 			}
-			return p.print(all, func(w *tabwriter.Writer) {
-				row(w, "SEQ", "TIME", "TYPE", "STEP", "STATUS", "WAIT", "WORK", "MESSAGE")
-				for _, e := range all {
-					wait, work := "-", "-"
-					if !e.StartedAt.IsZero() {
-						wait = duration(e.StartedAt.Sub(e.QueuedAt))
-						work = duration(e.FinishedAt.Sub(e.StartedAt))
-					}
-					msg, _, _ := strings.Cut(e.Message, "\n")
-					row(w, e.Seq, e.Time.Format("15:04:05.000"), e.Type, orDash(e.Step), orDash(e.Status), wait, work, msg)
-				}
-			})
+			return printList(p, all, timelineColumns, timelineCells)
 		},
 	}
 }

@@ -68,15 +68,8 @@ that upgrade's snapshot instead of migrating.`,
 // serves the new version (nil) or was rolled back or failed (an exit
 // error after saying why).
 func waitUpgraded(ctx context.Context, c *httpapi.Client, t *stamp.Tenant, stdout, stderr io.Writer) error {
-	sl := newStatusLine(stdout)
-	defer sl.stopDrawing()
-	stdout, stderr = sl, sl.beside(stderr)
-	sl.set("waiting for the first step")
-	err := followEvents(ctx, c, t.Name, t.UpdatedAt, func(e *stamp.Event) (bool, error) {
+	return followTenant(ctx, c, t, t.UpdatedAt, "upgraded", stdout, stderr, func(e *stamp.Event, stdout, stderr io.Writer) (bool, error) {
 		switch e.Type {
-		case stamp.EventStep, stamp.EventRetry:
-			printStep(e, stdout, stderr)
-			sl.set(e.Step + " done, waiting for the next step")
 		case stamp.EventTenantUpgraded:
 			if downgrading(t) {
 				fmt.Fprintln(stdout, e.Message) // "downgraded from X to Y"
@@ -87,19 +80,9 @@ func waitUpgraded(ctx context.Context, c *httpapi.Client, t *stamp.Tenant, stdou
 		case stamp.EventTenantRolledBack:
 			fmt.Fprintf(stderr, "tenant %s: %s\n", t.Name, e.Message)
 			return true, &exitError{code: 1}
-		case stamp.EventTenantFailed:
-			fmt.Fprintf(stderr, "tenant %s failed at step %s: %s\n", t.Name, e.Step, e.Message)
-			return true, &exitError{code: 1}
-		case stamp.EventTenantDeleting, stamp.EventTenantDeleted:
-			fmt.Fprintf(stderr, "tenant %s is being deleted\n", t.Name)
-			return true, &exitError{code: 1}
 		}
 		return false, nil
 	})
-	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("tenant %s is not upgraded after waiting: %w (it goes on in the background; see `stamp tenant get %s`)", t.Name, ctx.Err(), t.Name)
-	}
-	return err
 }
 
 // downgrading reports whether t, as the upgrade request returned it, is

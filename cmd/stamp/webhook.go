@@ -3,11 +3,11 @@ package main
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/httpapi"
 	"github.com/stamphq/stamp/notify"
 )
@@ -75,11 +75,8 @@ func newWebhookListCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return p.print(hooks, func(w *tabwriter.Writer) {
-				row(w, "ID", "URL", "EVENTS", "DELIVERED", "FAILURES", "LAST ERROR")
-				for _, h := range hooks {
-					row(w, h.ID, h.URL, strings.Join(h.Events, ","), fmt.Sprint(h.Delivered), fmt.Sprint(h.Failures), orDash(h.LastError))
-				}
+			return printList(p, hooks, []any{"ID", "URL", "EVENTS", "DELIVERED", "FAILURES", "LAST ERROR"}, func(h *stamp.Webhook) []any {
+				return []any{h.ID, h.URL, strings.Join(h.Events, ","), h.Delivered, h.Failures, orDash(h.LastError)}
 			})
 		},
 	}
@@ -118,15 +115,12 @@ func newWebhookAttemptsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return p.print(list, func(w *tabwriter.Writer) {
-				row(w, "EVENT", "ATTEMPT", "AT", "STATUS", "TOOK", "ERROR")
-				for _, a := range list {
-					status := "-"
-					if a.Status != 0 {
-						status = fmt.Sprint(a.Status)
-					}
-					row(w, fmt.Sprint(a.EventSeq), fmt.Sprint(a.Attempt), a.At.Local().Format(time.DateTime), status, duration(a.Duration), orDash(a.Error))
+			return printList(p, list, []any{"EVENT", "ATTEMPT", "AT", "STATUS", "TOOK", "ERROR"}, func(a *stamp.DeliveryAttempt) []any {
+				status := "-"
+				if a.Status != 0 {
+					status = fmt.Sprint(a.Status)
 				}
+				return []any{a.EventSeq, a.Attempt, a.At.Local().Format(time.DateTime), status, duration(a.Duration), orDash(a.Error)}
 			})
 		},
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/store/internal/sqlstore"
 )
 
 // selectBundles reads bundles without content, with their yank if any
@@ -23,7 +24,7 @@ func (s *Store) CreateBundle(ctx context.Context, b *stamp.Bundle) error {
 	// content; a concurrent first push is caught by the unique constraint.
 	exists, err := s.sameBundle(ctx, b)
 	if err != nil {
-		return wrap(err, "create blueprint %s", b.Ref())
+		return sqlstore.Wrap(err, "create blueprint %s", b.Ref())
 	}
 	if exists {
 		return nil
@@ -39,7 +40,7 @@ func (s *Store) CreateBundle(ctx context.Context, b *stamp.Bundle) error {
 		_, err = s.sameBundle(ctx, b)
 	}
 	if err != nil {
-		return wrap(err, "create blueprint %s", b.Ref())
+		return sqlstore.Wrap(err, "create blueprint %s", b.Ref())
 	}
 	return nil
 }
@@ -55,7 +56,7 @@ func (s *Store) sameBundle(ctx context.Context, b *stamp.Bundle) (bool, error) {
 	case err != nil:
 		return false, err
 	case stored != b.Digest:
-		return false, stamp.Errorf(stamp.ECONFLICT, "blueprint %s already exists with different content (stored %s, pushed %s)", b.Ref(), stored, b.Digest)
+		return false, sqlstore.BundleDiffers(b, stored)
 	}
 	return true, nil
 }
@@ -65,7 +66,7 @@ func (s *Store) GetBundle(ctx context.Context, name, version string) (*stamp.Bun
 	rows, _ := s.pool.Query(ctx, selectBundles+` WHERE b.name = $1 AND b.version = $2`, name, version)
 	b, err := pgx.CollectExactlyOneRow(rows, scanBundle)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, stamp.Errorf(stamp.ENOTFOUND, "blueprint %s@%s does not exist", name, version)
+		return nil, sqlstore.BundleNotFound(name, version)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get blueprint %s@%s: %w", name, version, err)
@@ -89,7 +90,7 @@ func (s *Store) BundleContent(ctx context.Context, digest string) ([]byte, error
 	var content []byte
 	err := s.pool.QueryRow(ctx, `SELECT content FROM bundles WHERE digest = $1 LIMIT 1`, digest).Scan(&content)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, stamp.Errorf(stamp.ENOTFOUND, "no blueprint has digest %s", digest)
+		return nil, sqlstore.DigestNotFound(digest)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read blueprint content %s: %w", digest, err)
@@ -98,7 +99,7 @@ func (s *Store) BundleContent(ctx context.Context, digest string) ([]byte, error
 }
 
 // SetYanked yanks name@version or unyanks it, appending events with the
-// change; see stamp.Store. The bundle's row is locked first, so that of
+// change; see stamp.BundleStore. The bundle's row is locked first, so that of
 // two racing calls the second sees what the first did.
 func (s *Store) SetYanked(ctx context.Context, name, version string, yanked bool, reason string, events ...*stamp.Event) (*stamp.Bundle, bool, error) {
 	var b *stamp.Bundle
@@ -113,7 +114,7 @@ func (s *Store) SetYanked(ctx context.Context, name, version string, yanked bool
 		var err error
 		b, err = pgx.CollectExactlyOneRow(rows, scanBundle)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return stamp.Errorf(stamp.ENOTFOUND, "blueprint %s@%s does not exist", name, version)
+			return sqlstore.BundleNotFound(name, version)
 		}
 		if err != nil || b.Yanked == yanked {
 			return err
@@ -134,7 +135,7 @@ func (s *Store) SetYanked(ctx context.Context, name, version string, yanked bool
 		return err
 	})
 	if err != nil {
-		return nil, false, wrap(err, "set yank of blueprint %s@%s", name, version)
+		return nil, false, sqlstore.Wrap(err, "set yank of blueprint %s@%s", name, version)
 	}
 	if changed {
 		numberEvents(events, seqs, times)

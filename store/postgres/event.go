@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/store/internal/sqlstore"
 )
 
 // AppendEvents appends events in order, assigning each its Seq (and Time,
@@ -137,17 +138,12 @@ func (s *Store) LastEventSeq(ctx context.Context) (int64, error) {
 }
 
 // ListEvents returns events matching f, oldest (lowest Seq) first. A zero
-// Limit means DefaultEventLimit; a larger one than MaxEventLimit is lowered
-// to it; a negative one is EINVALID.
+// Limit means sqlstore.EventLimit's default; a larger one than its max is
+// lowered to it; a negative one is EINVALID.
 func (s *Store) ListEvents(ctx context.Context, f stamp.EventFilter) ([]*stamp.Event, error) {
-	limit := f.Limit
-	switch {
-	case limit < 0:
-		return nil, stamp.Errorf(stamp.EINVALID, "event limit %d is negative", limit)
-	case limit == 0:
-		limit = DefaultEventLimit
-	case limit > MaxEventLimit:
-		limit = MaxEventLimit
+	limit, err := sqlstore.EventLimit.Of(f.Limit)
+	if err != nil {
+		return nil, err
 	}
 	query := `SELECT seq, time, type, tenant, release, incident, generation, step, status, message, queued_at, started_at, finished_at
 		FROM events WHERE seq > $1`

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/store/internal/sqlstore"
 )
 
 // incidentColumns are the columns scanIncident reads, in its order.
@@ -22,7 +23,7 @@ const openIncidents = `state IN ('` + stamp.IncidentOpen + `', '` + stamp.Incide
 // CreateIncident stores a new incident, setting ResourceVersion to 1 and
 // UpdatedAt (the database's clock) on i. An existing ID is ECONFLICT.
 func (s *Store) CreateIncident(ctx context.Context, i *stamp.Incident) error {
-	body, err := marshalIncident(i)
+	body, err := sqlstore.MarshalIncident(i)
 	if err != nil {
 		return fmt.Errorf("create incident %q: %w", i.ID, err)
 	}
@@ -31,7 +32,7 @@ func (s *Store) CreateIncident(ctx context.Context, i *stamp.Incident) error {
 		(id, tenant, state, opened_at, incident, resource_version, updated_at) VALUES ($1, $2, $3, $4, $5, 1, now())
 		RETURNING updated_at`, i.ID, i.Tenant, i.State, i.OpenedAt, body).Scan(&at)
 	if isUniqueViolation(err, "incidents_pkey") {
-		return stamp.Errorf(stamp.ECONFLICT, "incident %q already exists", i.ID)
+		return sqlstore.Incidents.Exists(i.ID)
 	}
 	if err != nil {
 		return fmt.Errorf("create incident %q: %w", i.ID, err)
@@ -44,30 +45,18 @@ func (s *Store) CreateIncident(ctx context.Context, i *stamp.Incident) error {
 // GetIncident returns the incident or ENOTFOUND.
 func (s *Store) GetIncident(ctx context.Context, id string) (*stamp.Incident, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = $1`, id)
-	i, err := pgx.CollectExactlyOneRow(rows, scanIncident)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, incidentTable.notFound(id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get incident %q: %w", id, err)
-	}
-	return i, nil
+	return getOne(rows, scanIncident, sqlstore.Incidents, id)
 }
 
 // ListIncidents returns the incidents f selects, newest (latest OpenedAt,
 // to the microsecond) first; of those opened at the same instant, the one
-// created last comes first. A zero Limit means DefaultIncidentLimit; a
-// larger one than MaxIncidentLimit is lowered to it; a negative one is
+// created last comes first. A zero Limit means sqlstore.IncidentLimit's
+// default; a larger one than its max is lowered to it; a negative one is
 // EINVALID.
 func (s *Store) ListIncidents(ctx context.Context, f stamp.IncidentFilter) ([]*stamp.Incident, error) {
-	limit := f.Limit
-	switch {
-	case limit < 0:
-		return nil, stamp.Errorf(stamp.EINVALID, "incident limit %d is negative", limit)
-	case limit == 0:
-		limit = DefaultIncidentLimit
-	case limit > MaxIncidentLimit:
-		limit = MaxIncidentLimit
+	limit, err := sqlstore.IncidentLimit.Of(f.Limit)
+	if err != nil {
+		return nil, err
 	}
 	var where []string
 	args := []any{limit}
@@ -104,7 +93,7 @@ func (s *Store) ListIncidents(ctx context.Context, f stamp.IncidentFilter) ([]*s
 // increments i.ResourceVersion and sets UpdatedAt. A stale version is
 // ECONFLICT; a missing incident is ENOTFOUND.
 func (s *Store) UpdateIncident(ctx context.Context, i *stamp.Incident) error {
-	body, err := marshalIncident(i)
+	body, err := sqlstore.MarshalIncident(i)
 	if err != nil {
 		return fmt.Errorf("update incident %q: %w", i.ID, err)
 	}
@@ -115,23 +104,14 @@ func (s *Store) UpdateIncident(ctx context.Context, i *stamp.Incident) error {
 		RETURNING updated_at`,
 		i.Tenant, i.State, i.OpenedAt, body, i.ID, i.ResourceVersion).Scan(&at)
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = s.explainVersion(ctx, incidentTable, i.ID, i.ResourceVersion)
+		err = s.explainVersion(ctx, sqlstore.Incidents, i.ID, i.ResourceVersion)
 	}
 	if err != nil {
-		return wrap(err, "update incident %q", i.ID)
+		return sqlstore.Wrap(err, "update incident %q", i.ID)
 	}
 	i.ResourceVersion++
 	i.UpdatedAt = at
 	return nil
-}
-
-// marshalIncident encodes i as JSON for the incident column, without
-// ResourceVersion and UpdatedAt: their columns hold them, and a copy in the
-// JSON would only go stale.
-func marshalIncident(i *stamp.Incident) ([]byte, error) {
-	c := *i
-	c.ResourceVersion, c.UpdatedAt = 0, time.Time{}
-	return json.Marshal(&c)
 }
 
 func scanIncident(row pgx.CollectableRow) (*stamp.Incident, error) {
@@ -146,10 +126,7 @@ func scanIncident(row pgx.CollectableRow) (*stamp.Incident, error) {
 	if err := json.Unmarshal(body, &i); err != nil {
 		return nil, fmt.Errorf("decode incident %q: %w", id, err)
 	}
-	utc(&i.OpenedAt, &i.AckedAt, &i.ResolvedAt)
-	for n := range i.Timeline {
-		utc(&i.Timeline[n].Time)
-	}
+	sqlstore.IncidentUTC(&i)
 	i.ResourceVersion, i.UpdatedAt = version, updatedAt
 	return &i, nil
 }

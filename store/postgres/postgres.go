@@ -17,24 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stamphq/stamp"
-)
-
-// Limits of ListEvents, the same as the SQLite store's.
-const (
-	DefaultEventLimit = 1000  // used when EventFilter.Limit is 0
-	MaxEventLimit     = 10000 // larger limits are lowered to this
-)
-
-// Limits of ListIncidents, the same as the SQLite store's.
-const (
-	DefaultIncidentLimit = 500  // used when IncidentFilter.Limit is 0
-	MaxIncidentLimit     = 5000 // larger limits are lowered to this
-)
-
-// Limits of ListDeliveryAttempts, the same as the SQLite store's.
-const (
-	DefaultAttemptLimit = 100  // used when the limit is 0
-	MaxAttemptLimit     = 1000 // larger limits are lowered to this
+	"github.com/stamphq/stamp/store/internal/sqlstore"
 )
 
 // connectTimeout bounds each connection attempt, so that a dead or
@@ -161,57 +144,33 @@ func isForeignKeyViolation(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "23503"
 }
 
-// wrap returns err as is when it is a *stamp.Error, which already says what
-// went wrong to the user, and otherwise wraps it with what was being done.
-func wrap(err error, format string, args ...any) error {
-	var e *stamp.Error
-	if errors.As(err, &e) {
-		return err
-	}
-	return fmt.Errorf(format+": %w", append(args, err)...)
-}
-
-// versioned is a table whose writes are guarded by a resource version.
-type versioned struct {
-	noun  string // what messages call a row
-	table string
-	key   string // the primary key column
-}
-
-var (
-	tenantTable   = versioned{noun: "tenant", table: "tenants", key: "name"}
-	releaseTable  = versioned{noun: "release", table: "releases", key: "id"}
-	incidentTable = versioned{noun: "incident", table: "incidents", key: "id"}
-	webhookTable  = versioned{noun: "webhook", table: "webhooks", key: "id"}
-)
-
-// notFound is the error for a missing row.
-func (v versioned) notFound(key string) error {
-	return stamp.Errorf(stamp.ENOTFOUND, "%s %q does not exist", v.noun, key)
-}
-
-// explainVersion explains a write guarded by a resource version that
-// touched no row: the row is missing (ENOTFOUND) or the version is stale
-// (ECONFLICT). It reads the row afresh: under READ COMMITTED that shows the
-// version that won, which is what the caller must re-read.
-func (s *Store) explainVersion(ctx context.Context, v versioned, key string, version int64) error {
-	var stored int64
-	err := s.pool.QueryRow(ctx, `SELECT resource_version FROM `+v.table+` WHERE `+v.key+` = $1`, key).Scan(&stored)
+// getOne reads the one row of table that rows holds with scan: no row is
+// ENOTFOUND, naming key.
+func getOne[T any](rows pgx.Rows, scan pgx.RowToFunc[T], table sqlstore.Table, key string) (T, error) {
+	v, err := pgx.CollectExactlyOneRow(rows, scan)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return v.notFound(key)
+		return v, table.NotFound(key)
+	}
+	if err != nil {
+		return v, fmt.Errorf("get %s %q: %w", table.Noun, key, err)
+	}
+	return v, nil
+}
+
+// explainVersion explains a write to table guarded by a resource version
+// that touched no row: the row is missing (ENOTFOUND) or the version is
+// stale (ECONFLICT). It reads the row afresh: under READ COMMITTED that
+// shows the version that won, which is what the caller must re-read.
+func (s *Store) explainVersion(ctx context.Context, table sqlstore.Table, key string, version int64) error {
+	var stored int64
+	err := s.pool.QueryRow(ctx, table.VersionSQL("$1"), key).Scan(&stored)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return table.NotFound(key)
 	}
 	if err != nil {
 		return err
 	}
-	return stamp.Errorf(stamp.ECONFLICT, "%s %q was changed by someone else (resource version %d, stored %d); re-read and retry", v.noun, key, version, stored)
-}
-
-// utc converts times decoded from JSON, which keeps the writer's offset, to
-// UTC, as the store hands out every time.
-func utc(times ...*time.Time) {
-	for _, t := range times {
-		*t = t.UTC()
-	}
+	return table.Stale(key, version, stored)
 }
 
 // optionalTime encodes t for a nullable timestamptz column: NULL when zero.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/store/internal/sqlstore"
 	"github.com/stamphq/stamp/store/storetest"
 )
 
@@ -115,7 +116,7 @@ func TestReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := appliedMigrations(t, s)
-	ms, err := migrations()
+	ms, err := sqlstore.Migrations(migrationFiles)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +348,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		s.Close()
 		t.Fatal("Open of a database from a newer stamp succeeded")
 	}
-	ms, err2 := migrations()
+	ms, err2 := sqlstore.Migrations(migrationFiles)
 	if err2 != nil {
 		t.Fatal(err2)
 	}
@@ -389,7 +390,7 @@ func TestConcurrentOpen(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	ms, err := migrations()
+	ms, err := sqlstore.Migrations(migrationFiles)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -560,7 +561,7 @@ func TestAppendOrder(t *testing.T) {
 	var last int64
 	poll := func() {
 		t.Helper()
-		events, err := s.ListEvents(t.Context(), stamp.EventFilter{AfterSeq: last, Limit: MaxEventLimit})
+		events, err := s.ListEvents(t.Context(), stamp.EventFilter{AfterSeq: last, Limit: sqlstore.EventLimit.Max})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -609,7 +610,7 @@ func TestPutSecretsOfMissingTenant(t *testing.T) {
 
 func TestListEventsLimits(t *testing.T) {
 	s := openStore(t, newDatabase(t))
-	events := make([]*stamp.Event, MaxEventLimit+1)
+	events := make([]*stamp.Event, sqlstore.EventLimit.Max+1)
 	for i := range events {
 		events[i] = &stamp.Event{Type: stamp.EventStep, Message: fmt.Sprint(i)}
 	}
@@ -619,10 +620,10 @@ func TestListEventsLimits(t *testing.T) {
 	tests := []struct {
 		limit, want int
 	}{
-		{0, DefaultEventLimit},
+		{0, sqlstore.EventLimit.Default},
 		{5, 5},
-		{MaxEventLimit, MaxEventLimit},
-		{MaxEventLimit + 1, MaxEventLimit},
+		{sqlstore.EventLimit.Max, sqlstore.EventLimit.Max},
+		{sqlstore.EventLimit.Max + 1, sqlstore.EventLimit.Max},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.limit), func(t *testing.T) {
@@ -646,23 +647,23 @@ func TestListEventsLimits(t *testing.T) {
 
 func TestListIncidentsLimits(t *testing.T) {
 	s := openStore(t, newDatabase(t))
-	// One statement rather than MaxIncidentLimit+1 CreateIncident calls:
+	// One statement rather than sqlstore.IncidentLimit.Max+1 CreateIncident calls:
 	// incident n opens n microseconds after the epoch, so the last one is
 	// the newest.
 	if _, err := s.pool.Exec(t.Context(), `INSERT INTO incidents (id, tenant, state, opened_at, incident, resource_version, updated_at)
 		SELECT i::text, 'acme', 'open', 'epoch'::timestamptz + i * interval '1 microsecond',
 			json_build_object('id', i::text, 'tenant', 'acme', 'state', 'open'), 1, now()
-		FROM generate_series(0, $1::int) AS i`, MaxIncidentLimit); err != nil {
+		FROM generate_series(0, $1::int) AS i`, sqlstore.IncidentLimit.Max); err != nil {
 		t.Fatal(err)
 	}
-	newest := fmt.Sprint(MaxIncidentLimit)
+	newest := fmt.Sprint(sqlstore.IncidentLimit.Max)
 	tests := []struct {
 		limit, want int
 	}{
-		{0, DefaultIncidentLimit},
+		{0, sqlstore.IncidentLimit.Default},
 		{5, 5},
-		{MaxIncidentLimit, MaxIncidentLimit},
-		{MaxIncidentLimit + 1, MaxIncidentLimit},
+		{sqlstore.IncidentLimit.Max, sqlstore.IncidentLimit.Max},
+		{sqlstore.IncidentLimit.Max + 1, sqlstore.IncidentLimit.Max},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.limit), func(t *testing.T) {
@@ -713,20 +714,20 @@ func TestListDeliveryAttemptsLimits(t *testing.T) {
 	if err := s.CreateWebhook(t.Context(), &stamp.Webhook{ID: "w1"}); err != nil {
 		t.Fatal(err)
 	}
-	// One statement rather than MaxAttemptLimit+1 AppendDeliveryAttempt
+	// One statement rather than sqlstore.AttemptLimit.Max+1 AppendDeliveryAttempt
 	// calls: attempt n is of event n, so the last one, the newest, is of
-	// event MaxAttemptLimit.
+	// event sqlstore.AttemptLimit.Max.
 	if _, err := s.pool.Exec(t.Context(), `INSERT INTO webhook_attempts (webhook, event_seq, attempt, at, status, error, duration_ns)
-		SELECT 'w1', i, 1, now(), 200, '', i FROM generate_series(0, $1::int) AS i ORDER BY i`, MaxAttemptLimit); err != nil {
+		SELECT 'w1', i, 1, now(), 200, '', i FROM generate_series(0, $1::int) AS i ORDER BY i`, sqlstore.AttemptLimit.Max); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		limit, want int
 	}{
-		{0, DefaultAttemptLimit},
+		{0, sqlstore.AttemptLimit.Default},
 		{5, 5},
-		{MaxAttemptLimit, MaxAttemptLimit},
-		{MaxAttemptLimit + 1, MaxAttemptLimit},
+		{sqlstore.AttemptLimit.Max, sqlstore.AttemptLimit.Max},
+		{sqlstore.AttemptLimit.Max + 1, sqlstore.AttemptLimit.Max},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.limit), func(t *testing.T) {
@@ -737,8 +738,8 @@ func TestListDeliveryAttemptsLimits(t *testing.T) {
 			if len(got) != tt.want {
 				t.Fatalf("got %d attempts, want %d", len(got), tt.want)
 			}
-			if got[0].EventSeq != MaxAttemptLimit {
-				t.Errorf("first attempt: got the one of event %d, want the newest, of event %d", got[0].EventSeq, MaxAttemptLimit)
+			if got[0].EventSeq != int64(sqlstore.AttemptLimit.Max) {
+				t.Errorf("first attempt: got the one of event %d, want the newest, of event %d", got[0].EventSeq, sqlstore.AttemptLimit.Max)
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/store/internal/sqlstore"
 )
 
 // releaseColumns are the columns scanRelease reads, in its order.
@@ -24,7 +25,7 @@ func (s *Store) CreateRelease(ctx context.Context, r *stamp.Release, events ...*
 	}
 	seqs, times, err := s.withEvents(ctx, insert, events)
 	if isUniqueViolation(err, "releases_pkey") {
-		return stamp.Errorf(stamp.ECONFLICT, "release %q already exists", r.ID)
+		return sqlstore.Releases.Exists(r.ID)
 	}
 	if err != nil {
 		return fmt.Errorf("create release %q: %w", r.ID, err)
@@ -38,14 +39,7 @@ func (s *Store) CreateRelease(ctx context.Context, r *stamp.Release, events ...*
 // GetRelease returns the release or ENOTFOUND.
 func (s *Store) GetRelease(ctx context.Context, id string) (*stamp.Release, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+releaseColumns+` FROM releases WHERE id = $1`, id)
-	r, err := pgx.CollectExactlyOneRow(rows, scanRelease)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, releaseTable.notFound(id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get release %q: %w", id, err)
-	}
-	return r, nil
+	return getOne(rows, scanRelease, sqlstore.Releases, id)
 }
 
 // ListReleases returns every release, oldest first (then by order of
@@ -78,10 +72,10 @@ func (s *Store) UpdateRelease(ctx context.Context, r *stamp.Release, events ...*
 	}
 	seqs, times, err := s.withEvents(ctx, update, events)
 	if errors.Is(err, errStaleRow) {
-		err = s.explainVersion(ctx, releaseTable, r.ID, r.ResourceVersion)
+		err = s.explainVersion(ctx, sqlstore.Releases, r.ID, r.ResourceVersion)
 	}
 	if err != nil {
-		return wrap(err, "update release %q", r.ID)
+		return sqlstore.Wrap(err, "update release %q", r.ID)
 	}
 	r.ResourceVersion++
 	r.UpdatedAt = at
@@ -94,9 +88,6 @@ func scanRelease(row pgx.CollectableRow) (*stamp.Release, error) {
 	if err := row.Scan(&r.ID, &r.Spec, &r.Status, &r.ResourceVersion, &r.CreatedAt, &r.UpdatedAt); err != nil {
 		return nil, err
 	}
-	utc(&r.Status.GateSince, &r.Status.StartedAt, &r.Status.FinishedAt)
-	for i := range r.Status.Tenants {
-		utc(&r.Status.Tenants[i].StartedAt, &r.Status.Tenants[i].FinishedAt)
-	}
+	sqlstore.ReleaseUTC(&r)
 	return &r, nil
 }

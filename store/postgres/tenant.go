@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/store/internal/sqlstore"
 )
 
 // tenantColumns are the columns scanTenant reads, in its order.
@@ -21,10 +22,10 @@ func (s *Store) CreateTenant(ctx context.Context, t *stamp.Tenant) error {
 	err := s.pool.QueryRow(ctx, `INSERT INTO tenants (`+tenantColumns+`, uid) VALUES ($1, $2, $3, $4, 1, now(), now(), NULLIF($5, 0))
 		RETURNING created_at`, t.Name, t.Spec, t.Status, t.Generation, t.Status.UID).Scan(&at)
 	if isUniqueViolation(err, "tenants_pkey") {
-		return stamp.Errorf(stamp.ECONFLICT, "tenant %q already exists", t.Name)
+		return sqlstore.Tenants.Exists(t.Name)
 	}
 	if isUniqueViolation(err, "tenants_uid") {
-		return uidTaken(t)
+		return sqlstore.UIDTaken(t)
 	}
 	if err != nil {
 		return fmt.Errorf("create tenant %q: %w", t.Name, err)
@@ -37,14 +38,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *stamp.Tenant) error {
 // GetTenant returns the tenant or ENOTFOUND.
 func (s *Store) GetTenant(ctx context.Context, name string) (*stamp.Tenant, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE name = $1`, name)
-	t, err := pgx.CollectExactlyOneRow(rows, scanTenant)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, tenantTable.notFound(name)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get tenant %q: %w", name, err)
-	}
-	return t, nil
+	return getOne(rows, scanTenant, sqlstore.Tenants, name)
 }
 
 // ListTenants returns every tenant ordered by name.
@@ -72,27 +66,21 @@ func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant, events ...*st
 			return errStaleRow
 		}
 		if isUniqueViolation(err, "tenants_uid") {
-			return uidTaken(t)
+			return sqlstore.UIDTaken(t)
 		}
 		return err
 	}
 	seqs, times, err := s.withEvents(ctx, update, events)
 	if errors.Is(err, errStaleRow) {
-		err = s.explainVersion(ctx, tenantTable, t.Name, t.ResourceVersion)
+		err = s.explainVersion(ctx, sqlstore.Tenants, t.Name, t.ResourceVersion)
 	}
 	if err != nil {
-		return wrap(err, "update tenant %q", t.Name)
+		return sqlstore.Wrap(err, "update tenant %q", t.Name)
 	}
 	t.ResourceVersion++
 	t.UpdatedAt = at
 	numberEvents(events, seqs, times)
 	return nil
-}
-
-// uidTaken is the error of a write that would give t's UID to a second
-// tenant.
-func uidTaken(t *stamp.Tenant) error {
-	return stamp.Errorf(stamp.ECONFLICT, "uid %d of tenant %q is held by another tenant", t.Status.UID, t.Name)
 }
 
 // errStaleRow is a conditional update that matched no row; explainVersion
@@ -105,10 +93,10 @@ func (s *Store) DeleteTenant(ctx context.Context, name string, resourceVersion i
 	// Secrets go with the row: ON DELETE CASCADE.
 	tag, err := s.pool.Exec(ctx, `DELETE FROM tenants WHERE name = $1 AND resource_version = $2`, name, resourceVersion)
 	if err == nil && tag.RowsAffected() == 0 {
-		err = s.explainVersion(ctx, tenantTable, name, resourceVersion)
+		err = s.explainVersion(ctx, sqlstore.Tenants, name, resourceVersion)
 	}
 	if err != nil {
-		return wrap(err, "delete tenant %q", name)
+		return sqlstore.Wrap(err, "delete tenant %q", name)
 	}
 	return nil
 }
@@ -148,10 +136,10 @@ func (s *Store) PutSecrets(ctx context.Context, tenant string, secrets map[strin
 		)
 		SELECT EXISTS (SELECT 1 FROM tenants WHERE name = $1)`, tenant, names, values).Scan(&found)
 	if isForeignKeyViolation(err) || err == nil && !found && len(secrets) == 0 {
-		err = tenantTable.notFound(tenant)
+		err = sqlstore.Tenants.NotFound(tenant)
 	}
 	if err != nil {
-		return wrap(err, "put secrets of %q", tenant)
+		return sqlstore.Wrap(err, "put secrets of %q", tenant)
 	}
 	return nil
 }
@@ -161,9 +149,6 @@ func scanTenant(row pgx.CollectableRow) (*stamp.Tenant, error) {
 	if err := row.Scan(&t.Name, &t.Spec, &t.Status, &t.Generation, &t.ResourceVersion, &t.CreatedAt, &t.UpdatedAt); err != nil {
 		return nil, err
 	}
-	utc(&t.Status.ReadyAt)
-	if u := t.Status.Upgrade; u != nil {
-		utc(&u.StartedAt, &u.SwitchedAt, &u.FinishedAt)
-	}
+	sqlstore.TenantUTC(&t)
 	return &t, nil
 }

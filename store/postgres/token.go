@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/store/internal/sqlstore"
 )
 
 // CreateToken stores a token, setting CreatedAt (the database's clock) if
@@ -19,17 +20,17 @@ func (s *Store) CreateToken(ctx context.Context, t *stamp.Token) error {
 		// whichever index PostgreSQL happened to check first.
 		var idTaken bool
 		if err = s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tokens WHERE id = $1)`, t.ID).Scan(&idTaken); err == nil {
-			err = stamp.Errorf(stamp.ECONFLICT, "token %q has the same secret as an existing token", t.ID)
+			err = sqlstore.SecretTaken(t.ID)
 			if idTaken {
-				err = stamp.Errorf(stamp.ECONFLICT, "token %q already exists", t.ID)
+				err = sqlstore.Tokens.Exists(t.ID)
 			}
 		}
 	}
 	if isUniqueViolation(err, "tokens_pkey") {
-		err = stamp.Errorf(stamp.ECONFLICT, "token %q already exists", t.ID)
+		err = sqlstore.Tokens.Exists(t.ID)
 	}
 	if err != nil {
-		return wrap(err, "create token %q", t.ID)
+		return sqlstore.Wrap(err, "create token %q", t.ID)
 	}
 	return nil
 }
@@ -40,7 +41,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (*stamp.Token, err
 	err := s.pool.QueryRow(ctx, `SELECT id, name, hash, created_at FROM tokens WHERE hash = $1`, hash).
 		Scan(&t.ID, &t.Name, &t.Hash, &t.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, stamp.Errorf(stamp.ENOTFOUND, "no token has that secret")
+		return nil, sqlstore.TokenNotFound()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("find token by hash: %w", err)

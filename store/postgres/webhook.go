@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/store/internal/sqlstore"
 )
 
 // webhookColumns are the columns scanWebhook reads, in its order.
@@ -17,7 +18,7 @@ const webhookColumns = `id, webhook, resource_version, created_at, updated_at`
 // CreateWebhook stores a new webhook, setting ResourceVersion to 1 and both
 // timestamps (the database's clock) on w. An existing ID is ECONFLICT.
 func (s *Store) CreateWebhook(ctx context.Context, w *stamp.Webhook) error {
-	body, err := marshalWebhook(w)
+	body, err := sqlstore.MarshalWebhook(w)
 	if err != nil {
 		return fmt.Errorf("create webhook %q: %w", w.ID, err)
 	}
@@ -25,7 +26,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w *stamp.Webhook) error {
 	err = s.pool.QueryRow(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES ($1, $2, 1, now(), now())
 		RETURNING created_at`, w.ID, body).Scan(&at)
 	if isUniqueViolation(err, "webhooks_pkey") {
-		return stamp.Errorf(stamp.ECONFLICT, "webhook %q already exists", w.ID)
+		return sqlstore.Webhooks.Exists(w.ID)
 	}
 	if err != nil {
 		return fmt.Errorf("create webhook %q: %w", w.ID, err)
@@ -38,14 +39,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w *stamp.Webhook) error {
 // GetWebhook returns the webhook, Secret included, or ENOTFOUND.
 func (s *Store) GetWebhook(ctx context.Context, id string) (*stamp.Webhook, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = $1`, id)
-	w, err := pgx.CollectExactlyOneRow(rows, scanWebhook)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, webhookTable.notFound(id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get webhook %q: %w", id, err)
-	}
-	return w, nil
+	return getOne(rows, scanWebhook, sqlstore.Webhooks, id)
 }
 
 // ListWebhooks returns every webhook, Secret included, oldest first (then
@@ -63,7 +57,7 @@ func (s *Store) ListWebhooks(ctx context.Context) ([]*stamp.Webhook, error) {
 // increments w.ResourceVersion and sets UpdatedAt. A stale version is
 // ECONFLICT; a missing webhook is ENOTFOUND. CreatedAt is never rewritten.
 func (s *Store) UpdateWebhook(ctx context.Context, w *stamp.Webhook) error {
-	body, err := marshalWebhook(w)
+	body, err := sqlstore.MarshalWebhook(w)
 	if err != nil {
 		return fmt.Errorf("update webhook %q: %w", w.ID, err)
 	}
@@ -74,10 +68,10 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *stamp.Webhook) error {
 		RETURNING updated_at`,
 		body, w.ID, w.ResourceVersion).Scan(&at)
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = s.explainVersion(ctx, webhookTable, w.ID, w.ResourceVersion)
+		err = s.explainVersion(ctx, sqlstore.Webhooks, w.ID, w.ResourceVersion)
 	}
 	if err != nil {
-		return wrap(err, "update webhook %q", w.ID)
+		return sqlstore.Wrap(err, "update webhook %q", w.ID)
 	}
 	w.ResourceVersion++
 	w.UpdatedAt = at
@@ -93,7 +87,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 		return fmt.Errorf("delete webhook %q: %w", id, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return webhookTable.notFound(id)
+		return sqlstore.Webhooks.NotFound(id)
 	}
 	return nil
 }
@@ -110,10 +104,10 @@ func (s *Store) AppendDeliveryAttempt(ctx context.Context, a *stamp.DeliveryAtte
 		RETURNING at`,
 		a.Webhook, a.EventSeq, a.Attempt, optionalTime(a.At), a.Status, text(a.Error), int64(a.Duration)).Scan(&at)
 	if isForeignKeyViolation(err) {
-		err = webhookTable.notFound(a.Webhook)
+		err = sqlstore.Webhooks.NotFound(a.Webhook)
 	}
 	if err != nil {
-		return wrap(err, "append delivery attempt of webhook %q", a.Webhook)
+		return sqlstore.Wrap(err, "append delivery attempt of webhook %q", a.Webhook)
 	}
 	if a.At.IsZero() {
 		a.At = at
@@ -123,16 +117,12 @@ func (s *Store) AppendDeliveryAttempt(ctx context.Context, a *stamp.DeliveryAtte
 
 // ListDeliveryAttempts returns the webhook's attempts, newest (last
 // appended) first; none, not an error, for a webhook that does not exist.
-// A zero limit means DefaultAttemptLimit; a larger one than MaxAttemptLimit
-// is lowered to it; a negative one is EINVALID.
+// A zero limit means sqlstore.AttemptLimit's default; a larger one than
+// its max is lowered to it; a negative one is EINVALID.
 func (s *Store) ListDeliveryAttempts(ctx context.Context, webhook string, limit int) ([]*stamp.DeliveryAttempt, error) {
-	switch {
-	case limit < 0:
-		return nil, stamp.Errorf(stamp.EINVALID, "delivery attempt limit %d is negative", limit)
-	case limit == 0:
-		limit = DefaultAttemptLimit
-	case limit > MaxAttemptLimit:
-		limit = MaxAttemptLimit
+	limit, err := sqlstore.AttemptLimit.Of(limit)
+	if err != nil {
+		return nil, err
 	}
 	rows, _ := s.pool.Query(ctx, `SELECT event_seq, attempt, at, status, error, duration_ns
 		FROM webhook_attempts WHERE webhook = $1 ORDER BY seq DESC LIMIT $2`, webhook, limit)
@@ -149,15 +139,6 @@ func (s *Store) ListDeliveryAttempts(ctx context.Context, webhook string, limit 
 	return as, nil
 }
 
-// marshalWebhook encodes w as JSON for the webhook column, without
-// ResourceVersion and the timestamps: their columns hold them, and a copy
-// in the JSON would only go stale.
-func marshalWebhook(w *stamp.Webhook) ([]byte, error) {
-	c := *w
-	c.ResourceVersion, c.CreatedAt, c.UpdatedAt = 0, time.Time{}, time.Time{}
-	return json.Marshal(&c)
-}
-
 func scanWebhook(row pgx.CollectableRow) (*stamp.Webhook, error) {
 	var id string
 	var body []byte
@@ -170,7 +151,7 @@ func scanWebhook(row pgx.CollectableRow) (*stamp.Webhook, error) {
 	if err := json.Unmarshal(body, &w); err != nil {
 		return nil, fmt.Errorf("decode webhook %q: %w", id, err)
 	}
-	utc(&w.NextAttempt)
+	sqlstore.WebhookUTC(&w)
 	w.ResourceVersion, w.CreatedAt, w.UpdatedAt = version, createdAt, updatedAt
 	return &w, nil
 }

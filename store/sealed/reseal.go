@@ -138,7 +138,7 @@ func (s *Store) RotateKeys(ctx context.Context) (*stamp.KeyRotation, error) {
 
 // rotation is the lease a key rotation holds.
 type rotation struct {
-	store   stamp.Store
+	store   stamp.LeaseStore
 	holder  string
 	renewed time.Time
 }

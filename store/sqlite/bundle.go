@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/store/internal/sqlstore"
 )
 
 // bundleColumns are the columns of a bundle without its content.
@@ -31,7 +32,7 @@ func (s *Store) CreateBundle(ctx context.Context, b *stamp.Bundle) error {
 		case err == nil && stored == b.Digest:
 			return nil
 		case err == nil:
-			return stamp.Errorf(stamp.ECONFLICT, "blueprint %s already exists with different content (stored %s, pushed %s)", b.Ref(), stored, b.Digest)
+			return sqlstore.BundleDiffers(b, stored)
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
@@ -41,7 +42,7 @@ func (s *Store) CreateBundle(ctx context.Context, b *stamp.Bundle) error {
 		return err
 	})
 	if err != nil {
-		return wrap(err, "create blueprint %s", b.Ref())
+		return sqlstore.Wrap(err, "create blueprint %s", b.Ref())
 	}
 	if inserted {
 		b.CreatedAt = createdAt
@@ -53,7 +54,7 @@ func (s *Store) CreateBundle(ctx context.Context, b *stamp.Bundle) error {
 func (s *Store) GetBundle(ctx context.Context, name, version string) (*stamp.Bundle, error) {
 	b, err := scanBundle(s.read.QueryRowContext(ctx, selectBundles+` WHERE b.name = ? AND b.version = ?`, name, version))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, stamp.Errorf(stamp.ENOTFOUND, "blueprint %s@%s does not exist", name, version)
+		return nil, sqlstore.BundleNotFound(name, version)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get blueprint %s@%s: %w", name, version, err)
@@ -64,20 +65,8 @@ func (s *Store) GetBundle(ctx context.Context, name, version string) (*stamp.Bun
 // ListBundles returns every bundle without content, ordered by name and
 // creation time (then by order of creation, for equal times).
 func (s *Store) ListBundles(ctx context.Context) ([]*stamp.Bundle, error) {
-	rows, err := s.read.QueryContext(ctx, selectBundles+` ORDER BY b.name, b.created_at, b.rowid`)
+	bs, err := queryAll(ctx, s.read, scanBundle, selectBundles+` ORDER BY b.name, b.created_at, b.rowid`)
 	if err != nil {
-		return nil, fmt.Errorf("list blueprints: %w", err)
-	}
-	defer rows.Close()
-	var bs []*stamp.Bundle
-	for rows.Next() {
-		b, err := scanBundle(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list blueprints: %w", err)
-		}
-		bs = append(bs, b)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list blueprints: %w", err)
 	}
 	return bs, nil
@@ -88,7 +77,7 @@ func (s *Store) BundleContent(ctx context.Context, digest string) ([]byte, error
 	var content []byte
 	err := s.read.QueryRowContext(ctx, `SELECT content FROM bundles WHERE digest = ? LIMIT 1`, digest).Scan(&content)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, stamp.Errorf(stamp.ENOTFOUND, "no blueprint has digest %s", digest)
+		return nil, sqlstore.DigestNotFound(digest)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read blueprint content %s: %w", digest, err)
@@ -97,7 +86,7 @@ func (s *Store) BundleContent(ctx context.Context, digest string) ([]byte, error
 }
 
 // SetYanked yanks name@version or unyanks it, appending events with the
-// change; see stamp.Store.
+// change; see stamp.BundleStore.
 func (s *Store) SetYanked(ctx context.Context, name, version string, yanked bool, reason string, events ...*stamp.Event) (*stamp.Bundle, bool, error) {
 	at := now()
 	var b *stamp.Bundle
@@ -107,7 +96,7 @@ func (s *Store) SetYanked(ctx context.Context, name, version string, yanked bool
 		var err error
 		b, err = scanBundle(tx.QueryRowContext(ctx, selectBundles+` WHERE b.name = ? AND b.version = ?`, name, version))
 		if errors.Is(err, sql.ErrNoRows) {
-			return stamp.Errorf(stamp.ENOTFOUND, "blueprint %s@%s does not exist", name, version)
+			return sqlstore.BundleNotFound(name, version)
 		}
 		if err != nil || b.Yanked == yanked {
 			return err
@@ -127,7 +116,7 @@ func (s *Store) SetYanked(ctx context.Context, name, version string, yanked bool
 		return err
 	})
 	if err != nil {
-		return nil, false, wrap(err, "set yank of blueprint %s@%s", name, version)
+		return nil, false, sqlstore.Wrap(err, "set yank of blueprint %s@%s", name, version)
 	}
 	if changed {
 		numberEvents(events, seqs, at)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/store/internal/sqlstore"
 )
 
 // AppendEvents appends events in order, in one transaction, assigning each
@@ -81,17 +82,12 @@ func (s *Store) LastEventSeq(ctx context.Context) (int64, error) {
 }
 
 // ListEvents returns events matching f, oldest (lowest Seq) first. A zero
-// Limit means DefaultEventLimit; a larger one than MaxEventLimit is lowered
-// to it; a negative one is EINVALID.
+// Limit means sqlstore.EventLimit's default; a larger one than its max is
+// lowered to it; a negative one is EINVALID.
 func (s *Store) ListEvents(ctx context.Context, f stamp.EventFilter) ([]*stamp.Event, error) {
-	limit := f.Limit
-	switch {
-	case limit < 0:
-		return nil, stamp.Errorf(stamp.EINVALID, "event limit %d is negative", limit)
-	case limit == 0:
-		limit = DefaultEventLimit
-	case limit > MaxEventLimit:
-		limit = MaxEventLimit
+	limit, err := sqlstore.EventLimit.Of(f.Limit)
+	if err != nil {
+		return nil, err
 	}
 	query := `SELECT seq, time, type, tenant, release, incident, generation, step, status, message, queued_at, started_at, finished_at
 		FROM events WHERE seq > ?`
@@ -107,26 +103,22 @@ func (s *Store) ListEvents(ctx context.Context, f stamp.EventFilter) ([]*stamp.E
 	query += ` ORDER BY seq LIMIT ?`
 	args = append(args, limit)
 
-	rows, err := s.read.QueryContext(ctx, query, args...)
+	events, err := queryAll(ctx, s.read, scanEvent, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
-	defer rows.Close()
-	var events []*stamp.Event
-	for rows.Next() {
-		var e stamp.Event
-		var t int64
-		var queued, started, finished sql.NullInt64
-		if err := rows.Scan(&e.Seq, &t, &e.Type, &e.Tenant, &e.Release, &e.Incident, &e.Generation, &e.Step, &e.Status, &e.Message,
-			&queued, &started, &finished); err != nil {
-			return nil, fmt.Errorf("list events: %w", err)
-		}
-		e.Time = fromNanos(t)
-		e.QueuedAt, e.StartedAt, e.FinishedAt = fromOptionalNanos(queued), fromOptionalNanos(started), fromOptionalNanos(finished)
-		events = append(events, &e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list events: %w", err)
-	}
 	return events, nil
+}
+
+func scanEvent(sc scanner) (*stamp.Event, error) {
+	var e stamp.Event
+	var t int64
+	var queued, started, finished sql.NullInt64
+	if err := sc.Scan(&e.Seq, &t, &e.Type, &e.Tenant, &e.Release, &e.Incident, &e.Generation, &e.Step, &e.Status, &e.Message,
+		&queued, &started, &finished); err != nil {
+		return nil, err
+	}
+	e.Time = fromNanos(t)
+	e.QueuedAt, e.StartedAt, e.FinishedAt = fromOptionalNanos(queued), fromOptionalNanos(started), fromOptionalNanos(finished)
+	return &e, nil
 }

@@ -4,12 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/store/internal/sqlstore"
 )
 
 // incidentColumns are the columns scanIncident reads, in its order.
@@ -23,7 +22,7 @@ const openIncidents = `state IN ('` + stamp.IncidentOpen + `', '` + stamp.Incide
 // CreateIncident stores a new incident, setting ResourceVersion to 1 and
 // UpdatedAt on i. An existing ID is ECONFLICT.
 func (s *Store) CreateIncident(ctx context.Context, i *stamp.Incident) error {
-	body, err := marshalIncident(i)
+	body, err := sqlstore.MarshalIncident(i)
 	if err != nil {
 		return fmt.Errorf("create incident %q: %w", i.ID, err)
 	}
@@ -31,14 +30,12 @@ func (s *Store) CreateIncident(ctx context.Context, i *stamp.Incident) error {
 	res, err := s.write.ExecContext(ctx, `INSERT INTO incidents
 		(id, tenant, state, opened_at, incident, resource_version, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?)
 		ON CONFLICT (id) DO NOTHING`,
-		i.ID, i.Tenant, i.State, nanos(i.OpenedAt), body, nanos(at))
-	if err != nil {
-		return fmt.Errorf("create incident %q: %w", i.ID, err)
+		i.ID, i.Tenant, i.State, nanos(i.OpenedAt), string(body), nanos(at))
+	if err == nil {
+		err = created(res, sqlstore.Incidents, i.ID)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("create incident %q: %w", i.ID, err)
-	} else if n == 0 {
-		return stamp.Errorf(stamp.ECONFLICT, "incident %q already exists", i.ID)
+	if err != nil {
+		return sqlstore.Wrap(err, "create incident %q", i.ID)
 	}
 	i.ResourceVersion = 1
 	i.UpdatedAt = at
@@ -47,39 +44,20 @@ func (s *Store) CreateIncident(ctx context.Context, i *stamp.Incident) error {
 
 // GetIncident returns the incident or ENOTFOUND.
 func (s *Store) GetIncident(ctx context.Context, id string) (*stamp.Incident, error) {
-	i, err := scanIncident(s.read.QueryRowContext(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, incidentTable.notFound(id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get incident %q: %w", id, err)
-	}
-	return i, nil
+	return getOne(s.read.QueryRowContext(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = ?`, id), scanIncident, sqlstore.Incidents, id)
 }
 
 // ListIncidents returns the incidents f selects, newest (latest OpenedAt)
 // first; of those opened at the same instant, the one created last comes
-// first. A zero Limit means DefaultIncidentLimit; a larger one than
-// MaxIncidentLimit is lowered to it; a negative one is EINVALID.
+// first. A zero Limit means sqlstore.IncidentLimit's default; a larger one
+// than its max is lowered to it; a negative one is EINVALID.
 func (s *Store) ListIncidents(ctx context.Context, f stamp.IncidentFilter) ([]*stamp.Incident, error) {
 	query, args, err := listIncidentsQuery(f)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.read.QueryContext(ctx, query, args...)
+	is, err := queryAll(ctx, s.read, scanIncident, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list incidents: %w", err)
-	}
-	defer rows.Close()
-	var is []*stamp.Incident
-	for rows.Next() {
-		i, err := scanIncident(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list incidents: %w", err)
-		}
-		is = append(is, i)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}
 	return is, nil
@@ -88,14 +66,9 @@ func (s *Store) ListIncidents(ctx context.Context, f stamp.IncidentFilter) ([]*s
 // listIncidentsQuery returns the query of ListIncidents for f and its
 // arguments.
 func listIncidentsQuery(f stamp.IncidentFilter) (string, []any, error) {
-	limit := f.Limit
-	switch {
-	case limit < 0:
-		return "", nil, stamp.Errorf(stamp.EINVALID, "incident limit %d is negative", limit)
-	case limit == 0:
-		limit = DefaultIncidentLimit
-	case limit > MaxIncidentLimit:
-		limit = MaxIncidentLimit
+	limit, err := sqlstore.IncidentLimit.Of(f.Limit)
+	if err != nil {
+		return "", nil, err
 	}
 	var where []string
 	var args []any
@@ -130,7 +103,7 @@ func listIncidentsQuery(f stamp.IncidentFilter) (string, []any, error) {
 // increments i.ResourceVersion and sets UpdatedAt. A stale version is
 // ECONFLICT; a missing incident is ENOTFOUND.
 func (s *Store) UpdateIncident(ctx context.Context, i *stamp.Incident) error {
-	body, err := marshalIncident(i)
+	body, err := sqlstore.MarshalIncident(i)
 	if err != nil {
 		return fmt.Errorf("update incident %q: %w", i.ID, err)
 	}
@@ -139,28 +112,18 @@ func (s *Store) UpdateIncident(ctx context.Context, i *stamp.Incident) error {
 		res, err := tx.ExecContext(ctx, `UPDATE incidents
 			SET tenant = ?, state = ?, opened_at = ?, incident = ?, resource_version = resource_version + 1, updated_at = ?
 			WHERE id = ? AND resource_version = ?`,
-			i.Tenant, i.State, nanos(i.OpenedAt), body, nanos(at), i.ID, i.ResourceVersion)
+			i.Tenant, i.State, nanos(i.OpenedAt), string(body), nanos(at), i.ID, i.ResourceVersion)
 		if err != nil {
 			return err
 		}
-		return incidentTable.checkVersion(ctx, tx, res, i.ID, i.ResourceVersion)
+		return checkVersion(ctx, tx, sqlstore.Incidents, res, i.ID, i.ResourceVersion)
 	})
 	if err != nil {
-		return wrap(err, "update incident %q", i.ID)
+		return sqlstore.Wrap(err, "update incident %q", i.ID)
 	}
 	i.ResourceVersion++
 	i.UpdatedAt = at
 	return nil
-}
-
-// marshalIncident encodes i as JSON text for the incident column, without
-// ResourceVersion and UpdatedAt: their columns hold them, and a copy in the
-// JSON would only go stale.
-func marshalIncident(i *stamp.Incident) (string, error) {
-	c := *i
-	c.ResourceVersion, c.UpdatedAt = 0, time.Time{}
-	b, err := json.Marshal(&c)
-	return string(b), err
 }
 
 func scanIncident(sc scanner) (*stamp.Incident, error) {
@@ -174,10 +137,7 @@ func scanIncident(sc scanner) (*stamp.Incident, error) {
 	if err := json.Unmarshal(body, &i); err != nil {
 		return nil, fmt.Errorf("decode incident %q: %w", id, err)
 	}
-	utc(&i.OpenedAt, &i.AckedAt, &i.ResolvedAt)
-	for n := range i.Timeline {
-		utc(&i.Timeline[n].Time)
-	}
+	sqlstore.IncidentUTC(&i)
 	i.ResourceVersion, i.UpdatedAt = version, fromNanos(updatedAt)
 	return &i, nil
 }

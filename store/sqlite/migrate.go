@@ -5,54 +5,21 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"strconv"
-	"strings"
+
+	"github.com/stamphq/stamp/store/internal/sqlstore"
 )
 
-// migrationFiles are the schema changes, named NNNN_what.sql and applied in
-// order; a released file is never edited, only followed by a new one.
+// migrationFiles are the schema changes (see sqlstore.Migrations).
 //
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
-
-// migration is one schema change.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in version order, which must
-// run 1, 2, 3... without a gap.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for i, name := range names { // fs.Glob returns names sorted
-		base := strings.TrimPrefix(name, "migrations/")
-		prefix, _, _ := strings.Cut(base, "_")
-		v, err := strconv.Atoi(prefix)
-		if err != nil || v != i+1 {
-			return nil, fmt.Errorf("migration %s: want a name starting with %04d_", base, i+1)
-		}
-		b, err := migrationFiles.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	return ms, nil
-}
 
 // migrate applies the migrations db has not seen yet, each in its own
 // transaction together with its schema_migrations row, so a crash leaves the
 // schema at some whole version. It refuses a database whose version is newer
 // than the newest migration this binary embeds.
 func migrate(ctx context.Context, db *sql.DB) error {
-	ms, err := migrations()
+	ms, err := sqlstore.Migrations(migrationFiles)
 	if err != nil {
 		return err
 	}
@@ -62,28 +29,28 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	) STRICT`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	latest := ms[len(ms)-1].version
+	latest := ms[len(ms)-1].Version
 	current, err := schemaVersion(ctx, db)
 	if err != nil {
 		return err
 	}
-	if current > latest {
-		return fmt.Errorf("the database has schema version %d but this stamp binary knows only up to version %d: it was written by a newer stamp, so run that version or a later one", current, latest)
+	if err := sqlstore.CheckVersion(current, latest); err != nil {
+		return err
 	}
 	for _, m := range ms[current:] {
 		err := inTx(ctx, db, func(tx *sql.Tx) error {
 			// Another process may have migrated the file meanwhile.
-			if v, err := schemaVersion(ctx, tx); err != nil || v >= m.version {
+			if v, err := schemaVersion(ctx, tx); err != nil || v >= m.Version {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, m.version, nanos(now()))
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, m.Version, nanos(now()))
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("apply migration %s: %w", m.name, err)
+			return fmt.Errorf("apply migration %s: %w", m.Name, err)
 		}
 	}
 	return nil

@@ -4,10 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/store/internal/sqlstore"
 )
 
 // releaseColumns are the columns scanRelease reads, in its order.
@@ -27,22 +27,17 @@ func (s *Store) CreateRelease(ctx context.Context, r *stamp.Release, events ...*
 		res, err := tx.ExecContext(ctx, `INSERT INTO releases (`+releaseColumns+`) VALUES (?, ?, ?, 1, ?, ?)
 			ON CONFLICT (id) DO NOTHING`,
 			r.ID, spec, status, nanos(at), nanos(at))
+		if err == nil {
+			err = created(res, sqlstore.Releases, r.ID)
+		}
 		if err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return stamp.Errorf(stamp.ECONFLICT, "release %q already exists", r.ID)
 		}
 		seqs, err = insertEvents(ctx, tx, at, events)
 		return err
 	})
-	if stamp.ErrorCode(err) == stamp.ECONFLICT {
-		return err
-	}
 	if err != nil {
-		return fmt.Errorf("create release %q: %w", r.ID, err)
+		return sqlstore.Wrap(err, "create release %q", r.ID)
 	}
 	r.ResourceVersion = 1
 	r.CreatedAt, r.UpdatedAt = at, at
@@ -52,33 +47,14 @@ func (s *Store) CreateRelease(ctx context.Context, r *stamp.Release, events ...*
 
 // GetRelease returns the release or ENOTFOUND.
 func (s *Store) GetRelease(ctx context.Context, id string) (*stamp.Release, error) {
-	r, err := scanRelease(s.read.QueryRowContext(ctx, `SELECT `+releaseColumns+` FROM releases WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, releaseTable.notFound(id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get release %q: %w", id, err)
-	}
-	return r, nil
+	return getOne(s.read.QueryRowContext(ctx, `SELECT `+releaseColumns+` FROM releases WHERE id = ?`, id), scanRelease, sqlstore.Releases, id)
 }
 
 // ListReleases returns every release, oldest first (then by order of
 // creation, for equal times).
 func (s *Store) ListReleases(ctx context.Context) ([]*stamp.Release, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+releaseColumns+` FROM releases ORDER BY created_at, rowid`)
+	rs, err := queryAll(ctx, s.read, scanRelease, `SELECT `+releaseColumns+` FROM releases ORDER BY created_at, rowid`)
 	if err != nil {
-		return nil, fmt.Errorf("list releases: %w", err)
-	}
-	defer rows.Close()
-	var rs []*stamp.Release
-	for rows.Next() {
-		r, err := scanRelease(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list releases: %w", err)
-		}
-		rs = append(rs, r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list releases: %w", err)
 	}
 	return rs, nil
@@ -103,14 +79,14 @@ func (s *Store) UpdateRelease(ctx context.Context, r *stamp.Release, events ...*
 		if err != nil {
 			return err
 		}
-		if err := releaseTable.checkVersion(ctx, tx, res, r.ID, r.ResourceVersion); err != nil {
+		if err := checkVersion(ctx, tx, sqlstore.Releases, res, r.ID, r.ResourceVersion); err != nil {
 			return err
 		}
 		seqs, err = insertEvents(ctx, tx, at, events)
 		return err
 	})
 	if err != nil {
-		return wrap(err, "update release %q", r.ID)
+		return sqlstore.Wrap(err, "update release %q", r.ID)
 	}
 	r.ResourceVersion++
 	r.UpdatedAt = at
@@ -131,10 +107,7 @@ func scanRelease(sc scanner) (*stamp.Release, error) {
 	if err := json.Unmarshal(status, &r.Status); err != nil {
 		return nil, fmt.Errorf("decode status of release %q: %w", r.ID, err)
 	}
-	utc(&r.Status.GateSince, &r.Status.StartedAt, &r.Status.FinishedAt)
-	for i := range r.Status.Tenants {
-		utc(&r.Status.Tenants[i].StartedAt, &r.Status.Tenants[i].FinishedAt)
-	}
+	sqlstore.ReleaseUTC(&r)
 	r.CreatedAt, r.UpdatedAt = fromNanos(createdAt), fromNanos(updatedAt)
 	return &r, nil
 }

@@ -16,27 +16,8 @@ import (
 	"time"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/store/internal/sqlstore"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
-)
-
-// Limits of ListEvents.
-const (
-	DefaultEventLimit = 1000  // used when EventFilter.Limit is 0
-	MaxEventLimit     = 10000 // larger limits are lowered to this
-)
-
-// Limits of ListIncidents: lower than ListEvents', since an incident carries
-// its timeline and its service's last output lines.
-const (
-	DefaultIncidentLimit = 500  // used when IncidentFilter.Limit is 0
-	MaxIncidentLimit     = 5000 // larger limits are lowered to this
-)
-
-// Limits of ListDeliveryAttempts: a webhook failing for a day is retried
-// a few hundred times, and the newest attempts are the ones that tell why.
-const (
-	DefaultAttemptLimit = 100  // used when the limit is 0
-	MaxAttemptLimit     = 1000 // larger limits are lowered to this
 )
 
 // busyTimeout is how long a connection waits for another process's write
@@ -144,52 +125,63 @@ type scanner interface {
 	Scan(dest ...any) error
 }
 
-// wrap returns err as is when it is a *stamp.Error, which already says what
-// went wrong to the user, and otherwise wraps it with what was being done.
-func wrap(err error, format string, args ...any) error {
-	var e *stamp.Error
-	if errors.As(err, &e) {
-		return err
-	}
-	return fmt.Errorf(format+": %w", append(args, err)...)
-}
-
-// versioned is a table whose writes are guarded by a resource version.
-type versioned struct {
-	noun  string // what messages call a row
-	table string
-	key   string // the primary key column
-}
-
-var (
-	tenantTable   = versioned{noun: "tenant", table: "tenants", key: "name"}
-	releaseTable  = versioned{noun: "release", table: "releases", key: "id"}
-	incidentTable = versioned{noun: "incident", table: "incidents", key: "id"}
-	webhookTable  = versioned{noun: "webhook", table: "webhooks", key: "id"}
-)
-
-// notFound is the error for a missing row.
-func (v versioned) notFound(key string) error {
-	return stamp.Errorf(stamp.ENOTFOUND, "%s %q does not exist", v.noun, key)
-}
-
-// checkVersion explains a write guarded by a resource version that touched
-// no row: the row is missing (ENOTFOUND) or the version is stale
-// (ECONFLICT).
-func (v versioned) checkVersion(ctx context.Context, tx *sql.Tx, res sql.Result, key string, version int64) error {
+// checkVersion explains a write to table guarded by a resource version
+// that touched no row: the row is missing (ENOTFOUND) or the version is
+// stale (ECONFLICT).
+func checkVersion(ctx context.Context, tx *sql.Tx, table sqlstore.Table, res sql.Result, key string, version int64) error {
 	n, err := res.RowsAffected()
 	if err != nil || n > 0 {
 		return err
 	}
 	var stored int64
-	err = tx.QueryRowContext(ctx, `SELECT resource_version FROM `+v.table+` WHERE `+v.key+` = ?`, key).Scan(&stored)
+	err = tx.QueryRowContext(ctx, table.VersionSQL("?"), key).Scan(&stored)
 	if errors.Is(err, sql.ErrNoRows) {
-		return v.notFound(key)
+		return table.NotFound(key)
 	}
 	if err != nil {
 		return err
 	}
-	return stamp.Errorf(stamp.ECONFLICT, "%s %q was changed by someone else (resource version %d, stored %d); re-read and retry", v.noun, key, version, stored)
+	return table.Stale(key, version, stored)
+}
+
+// created checks the result of an INSERT ... ON CONFLICT DO NOTHING into
+// table: no row inserted means key was taken (ECONFLICT).
+func created(res sql.Result, table sqlstore.Table, key string) error {
+	n, err := res.RowsAffected()
+	if err == nil && n == 0 {
+		return table.Exists(key)
+	}
+	return err
+}
+
+// getOne reads a row of table with scan: no row is ENOTFOUND, naming key.
+func getOne[T any](row *sql.Row, scan func(scanner) (T, error), table sqlstore.Table, key string) (T, error) {
+	v, err := scan(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, table.NotFound(key)
+	}
+	if err != nil {
+		return v, fmt.Errorf("get %s %q: %w", table.Noun, key, err)
+	}
+	return v, nil
+}
+
+// queryAll runs query on db and reads every row it returns with scan.
+func queryAll[T any](ctx context.Context, db *sql.DB, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 // marshalSpecStatus encodes a spec and a status as JSON text for the STRICT
@@ -204,14 +196,6 @@ func marshalSpecStatus(spec, status any) (string, string, error) {
 		return "", "", err
 	}
 	return string(b), string(c), nil
-}
-
-// utc converts times decoded from JSON, which keeps the writer's offset, to
-// UTC, as the store hands out every time.
-func utc(times ...*time.Time) {
-	for _, t := range times {
-		*t = t.UTC()
-	}
 }
 
 // now is the time the store stamps on what it writes, without a monotonic

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/store/internal/sqlstore"
 	"github.com/stamphq/stamp/store/storetest"
 )
 
@@ -73,7 +74,7 @@ func TestReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := appliedMigrations(t, s)
-	ms, err := migrations()
+	ms, err := sqlstore.Migrations(migrationFiles)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +339,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		s.Close()
 		t.Fatal("Open of a database from a newer stamp succeeded")
 	}
-	ms, err2 := migrations()
+	ms, err2 := sqlstore.Migrations(migrationFiles)
 	if err2 != nil {
 		t.Fatal(err2)
 	}
@@ -396,7 +397,7 @@ func TestPutSecretsOfMissingTenant(t *testing.T) {
 
 func TestListEventsLimits(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), "stamp.db"))
-	events := make([]*stamp.Event, MaxEventLimit+1)
+	events := make([]*stamp.Event, sqlstore.EventLimit.Max+1)
 	for i := range events {
 		events[i] = &stamp.Event{Type: stamp.EventStep, Message: fmt.Sprint(i)}
 	}
@@ -406,10 +407,10 @@ func TestListEventsLimits(t *testing.T) {
 	tests := []struct {
 		limit, want int
 	}{
-		{0, DefaultEventLimit},
+		{0, sqlstore.EventLimit.Default},
 		{5, 5},
-		{MaxEventLimit, MaxEventLimit},
-		{MaxEventLimit + 1, MaxEventLimit},
+		{sqlstore.EventLimit.Max, sqlstore.EventLimit.Max},
+		{sqlstore.EventLimit.Max + 1, sqlstore.EventLimit.Max},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.limit), func(t *testing.T) {
@@ -433,23 +434,23 @@ func TestListEventsLimits(t *testing.T) {
 
 func TestListIncidentsLimits(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), "stamp.db"))
-	// One statement rather than MaxIncidentLimit+1 CreateIncident calls,
+	// One statement rather than sqlstore.IncidentLimit.Max+1 CreateIncident calls,
 	// which take seconds under the race detector: incident n opens at n
 	// nanoseconds, so the last one is the newest.
 	if _, err := s.write.ExecContext(t.Context(), `WITH RECURSIVE n (i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
 		INSERT INTO incidents (id, tenant, state, opened_at, incident, resource_version, updated_at)
 		SELECT CAST(i AS TEXT), 'acme', 'open', i, json_object('id', CAST(i AS TEXT), 'tenant', 'acme', 'state', 'open'), 1, 0 FROM n`,
-		MaxIncidentLimit); err != nil {
+		sqlstore.IncidentLimit.Max); err != nil {
 		t.Fatal(err)
 	}
-	newest := fmt.Sprint(MaxIncidentLimit)
+	newest := fmt.Sprint(sqlstore.IncidentLimit.Max)
 	tests := []struct {
 		limit, want int
 	}{
-		{0, DefaultIncidentLimit},
+		{0, sqlstore.IncidentLimit.Default},
 		{5, 5},
-		{MaxIncidentLimit, MaxIncidentLimit},
-		{MaxIncidentLimit + 1, MaxIncidentLimit},
+		{sqlstore.IncidentLimit.Max, sqlstore.IncidentLimit.Max},
+		{sqlstore.IncidentLimit.Max + 1, sqlstore.IncidentLimit.Max},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.limit), func(t *testing.T) {
@@ -514,21 +515,21 @@ func TestListDeliveryAttemptsLimits(t *testing.T) {
 	if err := s.CreateWebhook(t.Context(), &stamp.Webhook{ID: "w1"}); err != nil {
 		t.Fatal(err)
 	}
-	// One statement rather than MaxAttemptLimit+1 AppendDeliveryAttempt
+	// One statement rather than sqlstore.AttemptLimit.Max+1 AppendDeliveryAttempt
 	// calls: attempt n is of event n, so the last one, the newest, is of
-	// event MaxAttemptLimit.
+	// event sqlstore.AttemptLimit.Max.
 	if _, err := s.write.ExecContext(t.Context(), `WITH RECURSIVE n (i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
 		INSERT INTO webhook_attempts (webhook, event_seq, attempt, at, status, error, duration_ns)
-		SELECT 'w1', i, 1, i, 200, '', i FROM n`, MaxAttemptLimit); err != nil {
+		SELECT 'w1', i, 1, i, 200, '', i FROM n`, sqlstore.AttemptLimit.Max); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		limit, want int
 	}{
-		{0, DefaultAttemptLimit},
+		{0, sqlstore.AttemptLimit.Default},
 		{5, 5},
-		{MaxAttemptLimit, MaxAttemptLimit},
-		{MaxAttemptLimit + 1, MaxAttemptLimit},
+		{sqlstore.AttemptLimit.Max, sqlstore.AttemptLimit.Max},
+		{sqlstore.AttemptLimit.Max + 1, sqlstore.AttemptLimit.Max},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.limit), func(t *testing.T) {
@@ -539,8 +540,8 @@ func TestListDeliveryAttemptsLimits(t *testing.T) {
 			if len(got) != tt.want {
 				t.Fatalf("got %d attempts, want %d", len(got), tt.want)
 			}
-			if got[0].EventSeq != MaxAttemptLimit {
-				t.Errorf("first attempt: got the one of event %d, want the newest, of event %d", got[0].EventSeq, MaxAttemptLimit)
+			if got[0].EventSeq != int64(sqlstore.AttemptLimit.Max) {
+				t.Errorf("first attempt: got the one of event %d, want the newest, of event %d", got[0].EventSeq, sqlstore.AttemptLimit.Max)
 			}
 		})
 	}
@@ -551,7 +552,7 @@ func TestListDeliveryAttemptsLimits(t *testing.T) {
 // neither scans the table nor sorts.
 func TestListDeliveryAttemptsPlan(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), "stamp.db"))
-	rows, err := s.read.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+listAttemptsSQL, "w1", DefaultAttemptLimit)
+	rows, err := s.read.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+listAttemptsSQL, "w1", sqlstore.AttemptLimit.Default)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/store/internal/sqlstore"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -32,15 +33,13 @@ func (s *Store) CreateTenant(ctx context.Context, t *stamp.Tenant) error {
 		ON CONFLICT (name) DO NOTHING`,
 		t.Name, spec, status, t.Generation, nanos(at), nanos(at), t.Status.UID)
 	if isUIDTaken(err) {
-		return uidTaken(t)
+		return sqlstore.UIDTaken(t)
+	}
+	if err == nil {
+		err = created(res, sqlstore.Tenants, t.Name)
 	}
 	if err != nil {
-		return fmt.Errorf("create tenant %q: %w", t.Name, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("create tenant %q: %w", t.Name, err)
-	} else if n == 0 {
-		return stamp.Errorf(stamp.ECONFLICT, "tenant %q already exists", t.Name)
+		return sqlstore.Wrap(err, "create tenant %q", t.Name)
 	}
 	t.ResourceVersion = 1
 	t.CreatedAt, t.UpdatedAt = at, at
@@ -54,40 +53,15 @@ func isUIDTaken(err error) bool {
 	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE && strings.Contains(e.Error(), "tenants.uid")
 }
 
-// uidTaken is the error of a write that would give t's UID to a second
-// tenant.
-func uidTaken(t *stamp.Tenant) error {
-	return stamp.Errorf(stamp.ECONFLICT, "uid %d of tenant %q is held by another tenant", t.Status.UID, t.Name)
-}
-
 // GetTenant returns the tenant or ENOTFOUND.
 func (s *Store) GetTenant(ctx context.Context, name string) (*stamp.Tenant, error) {
-	t, err := scanTenant(s.getTenant.QueryRowContext(ctx, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, tenantTable.notFound(name)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get tenant %q: %w", name, err)
-	}
-	return t, nil
+	return getOne(s.getTenant.QueryRowContext(ctx, name), scanTenant, sqlstore.Tenants, name)
 }
 
 // ListTenants returns every tenant ordered by name.
 func (s *Store) ListTenants(ctx context.Context) ([]*stamp.Tenant, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY name`)
+	ts, err := queryAll(ctx, s.read, scanTenant, `SELECT `+tenantColumns+` FROM tenants ORDER BY name`)
 	if err != nil {
-		return nil, fmt.Errorf("list tenants: %w", err)
-	}
-	defer rows.Close()
-	var ts []*stamp.Tenant
-	for rows.Next() {
-		t, err := scanTenant(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list tenants: %w", err)
-		}
-		ts = append(ts, t)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}
 	return ts, nil
@@ -109,19 +83,19 @@ func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant, events ...*st
 			WHERE name = ? AND resource_version = ?`,
 			spec, status, t.Generation, nanos(at), t.Status.UID, t.Name, t.ResourceVersion)
 		if isUIDTaken(err) {
-			return uidTaken(t)
+			return sqlstore.UIDTaken(t)
 		}
 		if err != nil {
 			return err
 		}
-		if err := tenantTable.checkVersion(ctx, tx, res, t.Name, t.ResourceVersion); err != nil {
+		if err := checkVersion(ctx, tx, sqlstore.Tenants, res, t.Name, t.ResourceVersion); err != nil {
 			return err
 		}
 		seqs, err = insertEvents(ctx, tx, at, events)
 		return err
 	})
 	if err != nil {
-		return wrap(err, "update tenant %q", t.Name)
+		return sqlstore.Wrap(err, "update tenant %q", t.Name)
 	}
 	t.ResourceVersion++
 	t.UpdatedAt = at
@@ -138,10 +112,10 @@ func (s *Store) DeleteTenant(ctx context.Context, name string, resourceVersion i
 		if err != nil {
 			return err
 		}
-		return tenantTable.checkVersion(ctx, tx, res, name, resourceVersion)
+		return checkVersion(ctx, tx, sqlstore.Tenants, res, name, resourceVersion)
 	})
 	if err != nil {
-		return wrap(err, "delete tenant %q", name)
+		return sqlstore.Wrap(err, "delete tenant %q", name)
 	}
 	return nil
 }
@@ -175,7 +149,7 @@ func (s *Store) PutSecrets(ctx context.Context, tenant string, secrets map[strin
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM tenants WHERE name = ?`, tenant).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
-			return tenantTable.notFound(tenant)
+			return sqlstore.Tenants.NotFound(tenant)
 		}
 		if err != nil {
 			return err
@@ -194,7 +168,7 @@ func (s *Store) PutSecrets(ctx context.Context, tenant string, secrets map[strin
 		return nil
 	})
 	if err != nil {
-		return wrap(err, "put secrets of %q", tenant)
+		return sqlstore.Wrap(err, "put secrets of %q", tenant)
 	}
 	return nil
 }
@@ -212,10 +186,7 @@ func scanTenant(sc scanner) (*stamp.Tenant, error) {
 	if err := json.Unmarshal(status, &t.Status); err != nil {
 		return nil, fmt.Errorf("decode status of %q: %w", t.Name, err)
 	}
-	utc(&t.Status.ReadyAt)
-	if u := t.Status.Upgrade; u != nil {
-		utc(&u.StartedAt, &u.SwitchedAt, &u.FinishedAt)
-	}
+	sqlstore.TenantUTC(&t)
 	t.CreatedAt, t.UpdatedAt = fromNanos(createdAt), fromNanos(updatedAt)
 	return &t, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/store/internal/sqlstore"
 )
 
 // CreateToken stores a token, setting CreatedAt if it is zero; a duplicate
@@ -21,10 +22,9 @@ func (s *Store) CreateToken(ctx context.Context, t *stamp.Token) error {
 		err := tx.QueryRowContext(ctx, `SELECT id FROM tokens WHERE id = ? OR hash = ? ORDER BY id = ? DESC LIMIT 1`, t.ID, t.Hash, t.ID).Scan(&id)
 		switch {
 		case err == nil && id == t.ID:
-			return stamp.Errorf(stamp.ECONFLICT, "token %q already exists", t.ID)
+			return sqlstore.Tokens.Exists(t.ID)
 		case err == nil:
-			// Which token holds the secret is not the caller's business.
-			return stamp.Errorf(stamp.ECONFLICT, "token %q has the same secret as an existing token", t.ID)
+			return sqlstore.SecretTaken(t.ID)
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
@@ -33,7 +33,7 @@ func (s *Store) CreateToken(ctx context.Context, t *stamp.Token) error {
 		return err
 	})
 	if err != nil {
-		return wrap(err, "create token %q", t.ID)
+		return sqlstore.Wrap(err, "create token %q", t.ID)
 	}
 	t.CreatedAt = createdAt
 	return nil
@@ -46,7 +46,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (*stamp.Token, err
 	err := s.read.QueryRowContext(ctx, `SELECT id, name, hash, created_at FROM tokens WHERE hash = ?`, hash).
 		Scan(&t.ID, &t.Name, &t.Hash, &createdAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, stamp.Errorf(stamp.ENOTFOUND, "no token has that secret")
+		return nil, sqlstore.TokenNotFound()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("find token by hash: %w", err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/store/internal/sqlstore"
 )
 
 // webhookColumns are the columns scanWebhook reads, in its order.
@@ -23,21 +24,19 @@ const listAttemptsSQL = `SELECT event_seq, attempt, at, status, error, duration_
 // CreateWebhook stores a new webhook, setting ResourceVersion to 1 and both
 // timestamps on w. An existing ID is ECONFLICT.
 func (s *Store) CreateWebhook(ctx context.Context, w *stamp.Webhook) error {
-	body, err := marshalWebhook(w)
+	body, err := sqlstore.MarshalWebhook(w)
 	if err != nil {
 		return fmt.Errorf("create webhook %q: %w", w.ID, err)
 	}
 	at := now()
 	res, err := s.write.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, 1, ?, ?)
 		ON CONFLICT (id) DO NOTHING`,
-		w.ID, body, nanos(at), nanos(at))
-	if err != nil {
-		return fmt.Errorf("create webhook %q: %w", w.ID, err)
+		w.ID, string(body), nanos(at), nanos(at))
+	if err == nil {
+		err = created(res, sqlstore.Webhooks, w.ID)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("create webhook %q: %w", w.ID, err)
-	} else if n == 0 {
-		return stamp.Errorf(stamp.ECONFLICT, "webhook %q already exists", w.ID)
+	if err != nil {
+		return sqlstore.Wrap(err, "create webhook %q", w.ID)
 	}
 	w.ResourceVersion = 1
 	w.CreatedAt, w.UpdatedAt = at, at
@@ -46,33 +45,14 @@ func (s *Store) CreateWebhook(ctx context.Context, w *stamp.Webhook) error {
 
 // GetWebhook returns the webhook, Secret included, or ENOTFOUND.
 func (s *Store) GetWebhook(ctx context.Context, id string) (*stamp.Webhook, error) {
-	w, err := scanWebhook(s.read.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, webhookTable.notFound(id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get webhook %q: %w", id, err)
-	}
-	return w, nil
+	return getOne(s.read.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = ?`, id), scanWebhook, sqlstore.Webhooks, id)
 }
 
 // ListWebhooks returns every webhook, Secret included, oldest first (then
 // by order of creation, for equal times).
 func (s *Store) ListWebhooks(ctx context.Context) ([]*stamp.Webhook, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhooks ORDER BY created_at, rowid`)
+	ws, err := queryAll(ctx, s.read, scanWebhook, `SELECT `+webhookColumns+` FROM webhooks ORDER BY created_at, rowid`)
 	if err != nil {
-		return nil, fmt.Errorf("list webhooks: %w", err)
-	}
-	defer rows.Close()
-	var ws []*stamp.Webhook
-	for rows.Next() {
-		w, err := scanWebhook(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list webhooks: %w", err)
-		}
-		ws = append(ws, w)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list webhooks: %w", err)
 	}
 	return ws, nil
@@ -82,7 +62,7 @@ func (s *Store) ListWebhooks(ctx context.Context) ([]*stamp.Webhook, error) {
 // increments w.ResourceVersion and sets UpdatedAt. A stale version is
 // ECONFLICT; a missing webhook is ENOTFOUND. CreatedAt is never rewritten.
 func (s *Store) UpdateWebhook(ctx context.Context, w *stamp.Webhook) error {
-	body, err := marshalWebhook(w)
+	body, err := sqlstore.MarshalWebhook(w)
 	if err != nil {
 		return fmt.Errorf("update webhook %q: %w", w.ID, err)
 	}
@@ -91,14 +71,14 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *stamp.Webhook) error {
 		res, err := tx.ExecContext(ctx, `UPDATE webhooks
 			SET webhook = ?, resource_version = resource_version + 1, updated_at = ?
 			WHERE id = ? AND resource_version = ?`,
-			body, nanos(at), w.ID, w.ResourceVersion)
+			string(body), nanos(at), w.ID, w.ResourceVersion)
 		if err != nil {
 			return err
 		}
-		return webhookTable.checkVersion(ctx, tx, res, w.ID, w.ResourceVersion)
+		return checkVersion(ctx, tx, sqlstore.Webhooks, res, w.ID, w.ResourceVersion)
 	})
 	if err != nil {
-		return wrap(err, "update webhook %q", w.ID)
+		return sqlstore.Wrap(err, "update webhook %q", w.ID)
 	}
 	w.ResourceVersion++
 	w.UpdatedAt = at
@@ -116,7 +96,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("delete webhook %q: %w", id, err)
 	} else if n == 0 {
-		return webhookTable.notFound(id)
+		return sqlstore.Webhooks.NotFound(id)
 	}
 	return nil
 }
@@ -134,7 +114,7 @@ func (s *Store) AppendDeliveryAttempt(ctx context.Context, a *stamp.DeliveryAtte
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM webhooks WHERE id = ?`, a.Webhook).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
-			return webhookTable.notFound(a.Webhook)
+			return sqlstore.Webhooks.NotFound(a.Webhook)
 		}
 		if err != nil {
 			return err
@@ -145,7 +125,7 @@ func (s *Store) AppendDeliveryAttempt(ctx context.Context, a *stamp.DeliveryAtte
 		return err
 	})
 	if err != nil {
-		return wrap(err, "append delivery attempt of webhook %q", a.Webhook)
+		return sqlstore.Wrap(err, "append delivery attempt of webhook %q", a.Webhook)
 	}
 	a.At = at
 	return nil
@@ -153,46 +133,24 @@ func (s *Store) AppendDeliveryAttempt(ctx context.Context, a *stamp.DeliveryAtte
 
 // ListDeliveryAttempts returns the webhook's attempts, newest (last
 // appended) first; none, not an error, for a webhook that does not exist.
-// A zero limit means DefaultAttemptLimit; a larger one than MaxAttemptLimit
-// is lowered to it; a negative one is EINVALID.
+// A zero limit means sqlstore.AttemptLimit's default; a larger one than
+// its max is lowered to it; a negative one is EINVALID.
 func (s *Store) ListDeliveryAttempts(ctx context.Context, webhook string, limit int) ([]*stamp.DeliveryAttempt, error) {
-	switch {
-	case limit < 0:
-		return nil, stamp.Errorf(stamp.EINVALID, "delivery attempt limit %d is negative", limit)
-	case limit == 0:
-		limit = DefaultAttemptLimit
-	case limit > MaxAttemptLimit:
-		limit = MaxAttemptLimit
+	limit, err := sqlstore.AttemptLimit.Of(limit)
+	if err != nil {
+		return nil, err
 	}
-	rows, err := s.read.QueryContext(ctx, listAttemptsSQL, webhook, limit)
+	as, err := queryAll(ctx, s.read, func(sc scanner) (*stamp.DeliveryAttempt, error) {
+		a := stamp.DeliveryAttempt{Webhook: webhook}
+		var at, duration int64
+		err := sc.Scan(&a.EventSeq, &a.Attempt, &at, &a.Status, &a.Error, &duration)
+		a.At, a.Duration = fromNanos(at), time.Duration(duration)
+		return &a, err
+	}, listAttemptsSQL, webhook, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list delivery attempts of webhook %q: %w", webhook, err)
 	}
-	defer rows.Close()
-	var as []*stamp.DeliveryAttempt
-	for rows.Next() {
-		a := stamp.DeliveryAttempt{Webhook: webhook}
-		var at, duration int64
-		if err := rows.Scan(&a.EventSeq, &a.Attempt, &at, &a.Status, &a.Error, &duration); err != nil {
-			return nil, fmt.Errorf("list delivery attempts of webhook %q: %w", webhook, err)
-		}
-		a.At, a.Duration = fromNanos(at), time.Duration(duration)
-		as = append(as, &a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list delivery attempts of webhook %q: %w", webhook, err)
-	}
 	return as, nil
-}
-
-// marshalWebhook encodes w as JSON text for the webhook column, without
-// ResourceVersion and the timestamps: their columns hold them, and a copy
-// in the JSON would only go stale.
-func marshalWebhook(w *stamp.Webhook) (string, error) {
-	c := *w
-	c.ResourceVersion, c.CreatedAt, c.UpdatedAt = 0, time.Time{}, time.Time{}
-	b, err := json.Marshal(&c)
-	return string(b), err
 }
 
 func scanWebhook(sc scanner) (*stamp.Webhook, error) {
@@ -206,7 +164,7 @@ func scanWebhook(sc scanner) (*stamp.Webhook, error) {
 	if err := json.Unmarshal(body, &w); err != nil {
 		return nil, fmt.Errorf("decode webhook %q: %w", id, err)
 	}
-	utc(&w.NextAttempt)
+	sqlstore.WebhookUTC(&w)
 	w.ResourceVersion, w.CreatedAt, w.UpdatedAt = version, fromNanos(createdAt), fromNanos(updatedAt)
 	return &w, nil
 }

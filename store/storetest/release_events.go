@@ -28,7 +28,7 @@ func testReleaseWithEvents(t *testing.T, s stamp.Store) {
 		t.Errorf("the refused creation's event got seq %d", dup.Seq)
 	}
 
-	r, stale := mustGetRelease(t, s, "r1"), mustGetRelease(t, s, "r1")
+	r, stale := releaseKind.mustGet(t, s, "r1"), releaseKind.mustGet(t, s, "r1")
 	r.Status.State = stamp.ReleasePaused
 	events := []*stamp.Event{
 		{Type: stamp.EventReleaseTenant, Release: "r1", Tenant: "acme", Message: "skipped"},

@@ -62,12 +62,12 @@ func Run(t *testing.T, open func(t *testing.T) stamp.Store) {
 		{"bundle/yank and unyank", testBundleYank},
 		{"bundle/racing yanks", testBundleYankRace},
 		{"tenant/round trip", testTenantRoundTrip},
-		{"tenant/duplicate", testTenantDuplicate},
+		{"tenant/duplicate", tenantKind.testDuplicate},
 		{"tenant/missing", testTenantMissing},
 		{"tenant/list ordered by name", testTenantList},
-		{"tenant/update with stale version", testTenantStaleUpdate},
+		{"tenant/update with stale version", tenantKind.testStaleUpdate},
 		{"tenant/update with events", testTenantUpdateWithEvents},
-		{"tenant/racing updates", testTenantRacingUpdates},
+		{"tenant/racing updates", tenantKind.testRacingUpdates},
 		{"tenant/delete", testTenantDelete},
 		{"tenant/uid held by one tenant", testTenantUID},
 		{"secrets/put and merge", testSecrets},
@@ -76,26 +76,26 @@ func Run(t *testing.T, open func(t *testing.T) stamp.Store) {
 		{"events/filters", testEventsFilter},
 		{"events/concurrent appends", testEventsConcurrent},
 		{"release/round trip", testReleaseRoundTrip},
-		{"release/duplicate", testReleaseDuplicate},
+		{"release/duplicate", releaseKind.testDuplicate},
 		{"release/missing", testReleaseMissing},
 		{"release/list oldest first", testReleaseList},
-		{"release/update with stale version", testReleaseStaleUpdate},
-		{"release/racing updates", testReleaseRacingUpdates},
+		{"release/update with stale version", releaseKind.testStaleUpdate},
+		{"release/racing updates", releaseKind.testRacingUpdates},
 		{"release/with events", testReleaseWithEvents},
 		{"incident/round trip", testIncidentRoundTrip},
 		{"incident/output that is not text", testIncidentOutput},
-		{"incident/duplicate", testIncidentDuplicate},
+		{"incident/duplicate", incidentKind.testDuplicate},
 		{"incident/missing", testIncidentMissing},
 		{"incident/list newest first", testIncidentList},
 		{"incident/filters", testIncidentFilter},
-		{"incident/update with stale version", testIncidentStaleUpdate},
-		{"incident/racing updates", testIncidentRacingUpdates},
+		{"incident/update with stale version", incidentKind.testStaleUpdate},
+		{"incident/racing updates", incidentKind.testRacingUpdates},
 		{"webhook/round trip", testWebhookRoundTrip},
-		{"webhook/duplicate", testWebhookDuplicate},
+		{"webhook/duplicate", webhookKind.testDuplicate},
 		{"webhook/missing", testWebhookMissing},
 		{"webhook/list oldest first", testWebhookList},
-		{"webhook/update with stale version", testWebhookStaleUpdate},
-		{"webhook/racing updates", testWebhookRacingUpdates},
+		{"webhook/update with stale version", webhookKind.testStaleUpdate},
+		{"webhook/racing updates", webhookKind.testRacingUpdates},
 		{"webhook/delete removes its attempts", testWebhookDelete},
 		{"webhook/attempts newest first", testDeliveryAttempts},
 		{"token/create and find", testTokens},
@@ -320,12 +320,12 @@ func testTenantRoundTrip(t *testing.T, s stamp.Store) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tenant := tt.tenant
-			mustCreateTenant(t, s, tenant)
+			tenantKind.mustCreate(t, s, tenant)
 			if tenant.ResourceVersion == 0 || tenant.CreatedAt.IsZero() || tenant.UpdatedAt.IsZero() {
 				t.Fatalf("CreateTenant left ResourceVersion %d, CreatedAt %v, UpdatedAt %v; want all set",
 					tenant.ResourceVersion, tenant.CreatedAt, tenant.UpdatedAt)
 			}
-			assertEqual(t, "GetTenant after create", normTenant(mustGetTenant(t, s, tenant.Name)), normTenant(tenant))
+			assertEqual(t, "GetTenant after create", normTenant(tenantKind.mustGet(t, s, tenant.Name)), normTenant(tenant))
 
 			createdAt, version := tenant.CreatedAt, tenant.ResourceVersion
 			tt.change(tenant)
@@ -339,22 +339,13 @@ func testTenantRoundTrip(t *testing.T, s stamp.Store) {
 				t.Errorf("times after update: CreatedAt %v, UpdatedAt %v; want CreatedAt %v and UpdatedAt not before it",
 					tenant.CreatedAt, tenant.UpdatedAt, createdAt)
 			}
-			assertEqual(t, "GetTenant after update", normTenant(mustGetTenant(t, s, tenant.Name)), normTenant(tenant))
+			assertEqual(t, "GetTenant after update", normTenant(tenantKind.mustGet(t, s, tenant.Name)), normTenant(tenant))
 		})
 	}
 }
 
-func testTenantDuplicate(t *testing.T, s stamp.Store) {
-	first := newTenant("acme")
-	mustCreateTenant(t, s, first)
-	second := newTenant("acme")
-	second.Spec.Plan = "starter"
-	assertError(t, s.CreateTenant(t.Context(), second), stamp.ECONFLICT, `tenant "acme" already exists`)
-	assertEqual(t, "GetTenant after the refused create", normTenant(mustGetTenant(t, s, "acme")), normTenant(first))
-}
-
 func testTenantMissing(t *testing.T, s stamp.Store) {
-	mustCreateTenant(t, s, newTenant("acme"))
+	tenantKind.mustCreate(t, s, newTenant("acme"))
 	tests := []struct {
 		name string
 		call func() error
@@ -385,7 +376,7 @@ func testTenantList(t *testing.T, s stamp.Store) {
 	want := map[string]*stamp.Tenant{}
 	for _, name := range []string{"zeta", "acme", "m-1", "m-0", "globex"} {
 		tenant := newTenant(name)
-		mustCreateTenant(t, s, tenant)
+		tenantKind.mustCreate(t, s, tenant)
 		want[name] = tenant
 	}
 	got, err = s.ListTenants(t.Context())
@@ -402,35 +393,13 @@ func testTenantList(t *testing.T, s stamp.Store) {
 	assertEqual(t, "ListTenants names", names, []string{"acme", "globex", "m-0", "m-1", "zeta"})
 }
 
-func testTenantStaleUpdate(t *testing.T, s stamp.Store) {
-	mustCreateTenant(t, s, newTenant("acme"))
-	first, second := mustGetTenant(t, s, "acme"), mustGetTenant(t, s, "acme")
-	version := first.ResourceVersion
-
-	first.Spec.Plan = "starter"
-	if err := s.UpdateTenant(t.Context(), first); err != nil {
-		t.Fatalf("first UpdateTenant: %v", err)
-	}
-	if first.ResourceVersion != version+1 {
-		t.Errorf("ResourceVersion after update: got %d, want %d", first.ResourceVersion, version+1)
-	}
-
-	second.Spec.Plan = "enterprise"
-	assertError(t, s.UpdateTenant(t.Context(), second), stamp.ECONFLICT, fmt.Sprintf(
-		`tenant "acme" was changed by someone else (resource version %d, stored %d); re-read and retry`, version, version+1))
-	if second.ResourceVersion != version {
-		t.Errorf("ResourceVersion after a refused update: got %d, want %d unchanged", second.ResourceVersion, version)
-	}
-	assertEqual(t, "GetTenant after the refused update", normTenant(mustGetTenant(t, s, "acme")), normTenant(first))
-}
-
 // testTenantUpdateWithEvents: the events of an update are appended with
 // it, numbered after what came before; a refused update appends none.
 func testTenantUpdateWithEvents(t *testing.T, s stamp.Store) {
-	mustCreateTenant(t, s, newTenant("acme"))
+	tenantKind.mustCreate(t, s, newTenant("acme"))
 	before := &stamp.Event{Type: stamp.EventTenantCreated, Tenant: "acme"}
 	mustAppend(t, s, before)
-	tn, stale := mustGetTenant(t, s, "acme"), mustGetTenant(t, s, "acme")
+	tn, stale := tenantKind.mustGet(t, s, "acme"), tenantKind.mustGet(t, s, "acme")
 	tn.Status.Phase = stamp.PhaseReady
 	events := []*stamp.Event{
 		{Type: stamp.EventStep, Tenant: "acme", Step: stamp.StepRetire, Status: stamp.StatusOK},
@@ -500,27 +469,9 @@ func raceUpdates(t *testing.T, racers int, update func(n int) error) int {
 	return winner
 }
 
-func testTenantRacingUpdates(t *testing.T, s stamp.Store) {
-	mustCreateTenant(t, s, newTenant("acme"))
-	base := mustGetTenant(t, s, "acme")
-	const racers = 20
-	copies := make([]*stamp.Tenant, racers)
-	for i := range racers {
-		c := mustGetTenant(t, s, "acme")
-		c.Spec.Plan = fmt.Sprintf("plan-%d", i)
-		copies[i] = c
-	}
-	winner := raceUpdates(t, racers, func(n int) error { return s.UpdateTenant(t.Context(), copies[n]) })
-	got := mustGetTenant(t, s, "acme")
-	if got.ResourceVersion != base.ResourceVersion+1 {
-		t.Errorf("stored ResourceVersion: got %d, want %d", got.ResourceVersion, base.ResourceVersion+1)
-	}
-	assertEqual(t, "GetTenant after the race", normTenant(got), normTenant(copies[winner]))
-}
-
 func testTenantDelete(t *testing.T, s stamp.Store) {
 	tenant := newTenant("acme")
-	mustCreateTenant(t, s, tenant)
+	tenantKind.mustCreate(t, s, tenant)
 	mustPutSecrets(t, s, "acme", map[string]string{"session_key": "s3cret"})
 	stale := tenant.ResourceVersion
 	tenant.Status.Phase = stamp.PhaseDeleting
@@ -530,7 +481,7 @@ func testTenantDelete(t *testing.T, s stamp.Store) {
 
 	assertError(t, s.DeleteTenant(t.Context(), "acme", stale), stamp.ECONFLICT, fmt.Sprintf(
 		`tenant "acme" was changed by someone else (resource version %d, stored %d); re-read and retry`, stale, tenant.ResourceVersion))
-	mustGetTenant(t, s, "acme")
+	tenantKind.mustGet(t, s, "acme")
 	assertEqual(t, "Secrets after the refused delete", mustSecrets(t, s, "acme"), map[string]string{"session_key": "s3cret"})
 
 	if err := s.DeleteTenant(t.Context(), "acme", tenant.ResourceVersion); err != nil {
@@ -542,7 +493,7 @@ func testTenantDelete(t *testing.T, s stamp.Store) {
 	assertError(t, s.DeleteTenant(t.Context(), "acme", tenant.ResourceVersion), stamp.ENOTFOUND, `tenant "acme" does not exist`)
 
 	// A new tenant of the same name starts afresh.
-	mustCreateTenant(t, s, newTenant("acme"))
+	tenantKind.mustCreate(t, s, newTenant("acme"))
 	assertEqual(t, "Secrets of the new acme", mustSecrets(t, s, "acme"), map[string]string{})
 }
 
@@ -553,48 +504,32 @@ func testTenantDelete(t *testing.T, s stamp.Store) {
 func testTenantUID(t *testing.T, s stamp.Store) {
 	acme := newTenant("acme")
 	acme.Status.UID = 200001
-	mustCreateTenant(t, s, acme)
+	tenantKind.mustCreate(t, s, acme)
 
 	globex := newTenant("globex")
 	globex.Status.UID = 200001
 	assertError(t, s.CreateTenant(t.Context(), globex), stamp.ECONFLICT, `uid 200001 of tenant "globex" is held by another tenant`)
 	globex.Status.UID = 0
-	mustCreateTenant(t, s, globex)
-	mustCreateTenant(t, s, newTenant("initech")) // a second tenant without a uid
+	tenantKind.mustCreate(t, s, globex)
+	tenantKind.mustCreate(t, s, newTenant("initech")) // a second tenant without a uid
 
 	globex.Status.UID = 200001
 	rv := globex.ResourceVersion
 	assertError(t, s.UpdateTenant(t.Context(), globex), stamp.ECONFLICT, `uid 200001 of tenant "globex" is held by another tenant`)
-	assertEqual(t, "globex's version after the refused update", mustGetTenant(t, s, "globex").ResourceVersion, rv)
-	assertEqual(t, "globex's uid after the refused update", mustGetTenant(t, s, "globex").Status.UID, 0)
+	assertEqual(t, "globex's version after the refused update", tenantKind.mustGet(t, s, "globex").ResourceVersion, rv)
+	assertEqual(t, "globex's uid after the refused update", tenantKind.mustGet(t, s, "globex").Status.UID, 0)
 	globex.Status.UID = 200002
 	if err := s.UpdateTenant(t.Context(), globex); err != nil {
 		t.Fatalf("UpdateTenant with a free uid: %v", err)
 	}
-	assertEqual(t, "globex's uid", mustGetTenant(t, s, "globex").Status.UID, 200002)
+	assertEqual(t, "globex's uid", tenantKind.mustGet(t, s, "globex").Status.UID, 200002)
 
 	if err := s.DeleteTenant(t.Context(), "acme", acme.ResourceVersion); err != nil {
 		t.Fatalf("DeleteTenant: %v", err)
 	}
 	again := newTenant("hooli")
 	again.Status.UID = 200001
-	mustCreateTenant(t, s, again)
-}
-
-func mustCreateTenant(t *testing.T, s stamp.Store, tenant *stamp.Tenant) {
-	t.Helper()
-	if err := s.CreateTenant(t.Context(), tenant); err != nil {
-		t.Fatalf("CreateTenant %q: %v", tenant.Name, err)
-	}
-}
-
-func mustGetTenant(t *testing.T, s stamp.Store, name string) *stamp.Tenant {
-	t.Helper()
-	tenant, err := s.GetTenant(t.Context(), name)
-	if err != nil {
-		t.Fatalf("GetTenant %q: %v", name, err)
-	}
-	return tenant
+	tenantKind.mustCreate(t, s, again)
 }
 
 // Releases.
@@ -671,12 +606,12 @@ func testReleaseRoundTrip(t *testing.T, s stamp.Store) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := tt.release
-			mustCreateRelease(t, s, r)
+			releaseKind.mustCreate(t, s, r)
 			if r.ResourceVersion != 1 || r.CreatedAt.IsZero() || !r.UpdatedAt.Equal(r.CreatedAt) {
 				t.Fatalf("CreateRelease left ResourceVersion %d, CreatedAt %v, UpdatedAt %v; want 1 and two equal times",
 					r.ResourceVersion, r.CreatedAt, r.UpdatedAt)
 			}
-			assertEqual(t, "GetRelease after create", normRelease(mustGetRelease(t, s, r.ID)), normRelease(r))
+			assertEqual(t, "GetRelease after create", normRelease(releaseKind.mustGet(t, s, r.ID)), normRelease(r))
 
 			createdAt := r.CreatedAt
 			tt.change(r)
@@ -690,22 +625,13 @@ func testReleaseRoundTrip(t *testing.T, s stamp.Store) {
 				t.Errorf("times after update: CreatedAt %v, UpdatedAt %v; want CreatedAt %v and UpdatedAt not before it",
 					r.CreatedAt, r.UpdatedAt, createdAt)
 			}
-			assertEqual(t, "GetRelease after update", normRelease(mustGetRelease(t, s, r.ID)), normRelease(r))
+			assertEqual(t, "GetRelease after update", normRelease(releaseKind.mustGet(t, s, r.ID)), normRelease(r))
 		})
 	}
 }
 
-func testReleaseDuplicate(t *testing.T, s stamp.Store) {
-	first := newRelease("r1")
-	mustCreateRelease(t, s, first)
-	second := newRelease("r1")
-	second.Spec.Version = "9.9.9"
-	assertError(t, s.CreateRelease(t.Context(), second), stamp.ECONFLICT, `release "r1" already exists`)
-	assertEqual(t, "GetRelease after the refused create", normRelease(mustGetRelease(t, s, "r1")), normRelease(first))
-}
-
 func testReleaseMissing(t *testing.T, s stamp.Store) {
-	mustCreateRelease(t, s, newRelease("r1"))
+	releaseKind.mustCreate(t, s, newRelease("r1"))
 	tests := []struct {
 		name string
 		call func() error
@@ -723,7 +649,7 @@ func testReleaseMissing(t *testing.T, s stamp.Store) {
 		})
 	}
 	// A tenant of that name is not a release.
-	mustCreateTenant(t, s, newTenant("r3"))
+	tenantKind.mustCreate(t, s, newTenant("r3"))
 	_, err := s.GetRelease(t.Context(), "r3")
 	assertError(t, err, stamp.ENOTFOUND, `release "r3" does not exist`)
 }
@@ -742,7 +668,7 @@ func testReleaseList(t *testing.T, s stamp.Store) {
 	want := map[string]*stamp.Release{}
 	for _, id := range ids {
 		r := newRelease(id)
-		mustCreateRelease(t, s, r)
+		releaseKind.mustCreate(t, s, r)
 		want[id] = r
 	}
 	first := want[ids[0]]
@@ -762,62 +688,6 @@ func testReleaseList(t *testing.T, s stamp.Store) {
 		}
 	}
 	assertEqual(t, "ListReleases IDs", listed, ids)
-}
-
-func testReleaseStaleUpdate(t *testing.T, s stamp.Store) {
-	mustCreateRelease(t, s, newRelease("r1"))
-	first, second := mustGetRelease(t, s, "r1"), mustGetRelease(t, s, "r1")
-	version := first.ResourceVersion
-
-	first.Spec.Paused = false
-	if err := s.UpdateRelease(t.Context(), first); err != nil {
-		t.Fatalf("first UpdateRelease: %v", err)
-	}
-	if first.ResourceVersion != version+1 {
-		t.Errorf("ResourceVersion after update: got %d, want %d", first.ResourceVersion, version+1)
-	}
-
-	second.Status.State = stamp.ReleaseAborted
-	assertError(t, s.UpdateRelease(t.Context(), second), stamp.ECONFLICT, fmt.Sprintf(
-		`release "r1" was changed by someone else (resource version %d, stored %d); re-read and retry`, version, version+1))
-	if second.ResourceVersion != version {
-		t.Errorf("ResourceVersion after a refused update: got %d, want %d unchanged", second.ResourceVersion, version)
-	}
-	assertEqual(t, "GetRelease after the refused update", normRelease(mustGetRelease(t, s, "r1")), normRelease(first))
-}
-
-func testReleaseRacingUpdates(t *testing.T, s stamp.Store) {
-	mustCreateRelease(t, s, newRelease("r1"))
-	base := mustGetRelease(t, s, "r1")
-	const racers = 20
-	copies := make([]*stamp.Release, racers)
-	for i := range racers {
-		c := mustGetRelease(t, s, "r1")
-		c.Status.Message = fmt.Sprintf("racer %d", i)
-		copies[i] = c
-	}
-	winner := raceUpdates(t, racers, func(n int) error { return s.UpdateRelease(t.Context(), copies[n]) })
-	got := mustGetRelease(t, s, "r1")
-	if got.ResourceVersion != base.ResourceVersion+1 {
-		t.Errorf("stored ResourceVersion: got %d, want %d", got.ResourceVersion, base.ResourceVersion+1)
-	}
-	assertEqual(t, "GetRelease after the race", normRelease(got), normRelease(copies[winner]))
-}
-
-func mustCreateRelease(t *testing.T, s stamp.Store, r *stamp.Release) {
-	t.Helper()
-	if err := s.CreateRelease(t.Context(), r); err != nil {
-		t.Fatalf("CreateRelease %q: %v", r.ID, err)
-	}
-}
-
-func mustGetRelease(t *testing.T, s stamp.Store, id string) *stamp.Release {
-	t.Helper()
-	r, err := s.GetRelease(t.Context(), id)
-	if err != nil {
-		t.Fatalf("GetRelease %q: %v", id, err)
-	}
-	return r
 }
 
 // Incidents.
@@ -884,11 +754,11 @@ func testIncidentRoundTrip(t *testing.T, s stamp.Store) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			i := tt.incident
-			mustCreateIncident(t, s, i)
+			incidentKind.mustCreate(t, s, i)
 			if i.ResourceVersion != 1 || i.UpdatedAt.IsZero() {
 				t.Fatalf("CreateIncident left ResourceVersion %d, UpdatedAt %v; want 1 and a time", i.ResourceVersion, i.UpdatedAt)
 			}
-			got := mustGetIncident(t, s, i.ID)
+			got := incidentKind.mustGet(t, s, i.ID)
 			assertEqual(t, "GetIncident after create", normIncident(got), normIncident(i))
 			assertIncidentUTC(t, got)
 
@@ -903,7 +773,7 @@ func testIncidentRoundTrip(t *testing.T, s stamp.Store) {
 			if i.UpdatedAt.Before(updatedAt) {
 				t.Errorf("UpdatedAt after update: got %v, want not before %v", i.UpdatedAt, updatedAt)
 			}
-			got = mustGetIncident(t, s, i.ID)
+			got = incidentKind.mustGet(t, s, i.ID)
 			assertEqual(t, "GetIncident after update", normIncident(got), normIncident(i))
 			assertIncidentUTC(t, got)
 		})
@@ -917,25 +787,16 @@ func testIncidentOutput(t *testing.T, s stamp.Store) {
 	i := newIncident("i1", "acme", incidentEpoch)
 	i.LastLogs = "a\x00b\xffc"
 	i.Timeline[0].Message = "\x00"
-	mustCreateIncident(t, s, i)
-	got := mustGetIncident(t, s, "i1")
+	incidentKind.mustCreate(t, s, i)
+	got := incidentKind.mustGet(t, s, "i1")
 	if got.LastLogs != "a\x00b\uFFFDc" || got.Timeline[0].Message != "\x00" {
 		t.Errorf("LastLogs and first timeline message: got %q and %q, want %q and %q",
 			got.LastLogs, got.Timeline[0].Message, "a\x00b\uFFFDc", "\x00")
 	}
 }
 
-func testIncidentDuplicate(t *testing.T, s stamp.Store) {
-	first := newIncident("i1", "acme", incidentEpoch)
-	mustCreateIncident(t, s, first)
-	second := newIncident("i1", "globex", incidentEpoch.Add(time.Hour))
-	second.Message = "another"
-	assertError(t, s.CreateIncident(t.Context(), second), stamp.ECONFLICT, `incident "i1" already exists`)
-	assertEqual(t, "GetIncident after the refused create", normIncident(mustGetIncident(t, s, "i1")), normIncident(first))
-}
-
 func testIncidentMissing(t *testing.T, s stamp.Store) {
-	mustCreateIncident(t, s, newIncident("i1", "acme", incidentEpoch))
+	incidentKind.mustCreate(t, s, newIncident("i1", "acme", incidentEpoch))
 	tests := []struct {
 		name string
 		call func() error
@@ -953,7 +814,7 @@ func testIncidentMissing(t *testing.T, s stamp.Store) {
 		})
 	}
 	// A release of that ID is not an incident.
-	mustCreateRelease(t, s, newRelease("r3"))
+	releaseKind.mustCreate(t, s, newRelease("r3"))
 	_, err := s.GetIncident(t.Context(), "r3")
 	assertError(t, err, stamp.ENOTFOUND, `incident "r3" does not exist`)
 }
@@ -975,7 +836,7 @@ func testIncidentList(t *testing.T, s stamp.Store) {
 	}
 	want := map[string]*stamp.Incident{}
 	for _, i := range created {
-		mustCreateIncident(t, s, i)
+		incidentKind.mustCreate(t, s, i)
 		want[i.ID] = i
 	}
 	// An update changes neither the order of ties nor anything else.
@@ -1007,7 +868,7 @@ func testIncidentFilter(t *testing.T, s stamp.Store) {
 	} {
 		i := newIncident(fmt.Sprintf("%s-%d", ts[0], n), ts[0], incidentEpoch.Add(time.Duration(n)*time.Minute))
 		i.State = ts[1]
-		mustCreateIncident(t, s, i)
+		incidentKind.mustCreate(t, s, i)
 		incidents = append(incidents, i)
 	}
 	ids := func(ns ...int) []string {
@@ -1068,62 +929,6 @@ func testIncidentFilter(t *testing.T, s stamp.Store) {
 
 	_, err := s.ListIncidents(t.Context(), stamp.IncidentFilter{Limit: -1})
 	assertError(t, err, stamp.EINVALID, "incident limit -1 is negative")
-}
-
-func testIncidentStaleUpdate(t *testing.T, s stamp.Store) {
-	mustCreateIncident(t, s, newIncident("i1", "acme", incidentEpoch))
-	first, second := mustGetIncident(t, s, "i1"), mustGetIncident(t, s, "i1")
-	version := first.ResourceVersion
-
-	first.State = stamp.IncidentAcknowledged
-	if err := s.UpdateIncident(t.Context(), first); err != nil {
-		t.Fatalf("first UpdateIncident: %v", err)
-	}
-	if first.ResourceVersion != version+1 {
-		t.Errorf("ResourceVersion after update: got %d, want %d", first.ResourceVersion, version+1)
-	}
-
-	second.State = stamp.IncidentOpen
-	assertError(t, s.UpdateIncident(t.Context(), second), stamp.ECONFLICT, fmt.Sprintf(
-		`incident "i1" was changed by someone else (resource version %d, stored %d); re-read and retry`, version, version+1))
-	if second.ResourceVersion != version {
-		t.Errorf("ResourceVersion after a refused update: got %d, want %d unchanged", second.ResourceVersion, version)
-	}
-	assertEqual(t, "GetIncident after the refused update", normIncident(mustGetIncident(t, s, "i1")), normIncident(first))
-}
-
-func testIncidentRacingUpdates(t *testing.T, s stamp.Store) {
-	mustCreateIncident(t, s, newIncident("i1", "acme", incidentEpoch))
-	base := mustGetIncident(t, s, "i1")
-	const racers = 20
-	copies := make([]*stamp.Incident, racers)
-	for n := range racers {
-		c := mustGetIncident(t, s, "i1")
-		c.Message = fmt.Sprintf("racer %d", n)
-		copies[n] = c
-	}
-	winner := raceUpdates(t, racers, func(n int) error { return s.UpdateIncident(t.Context(), copies[n]) })
-	got := mustGetIncident(t, s, "i1")
-	if got.ResourceVersion != base.ResourceVersion+1 {
-		t.Errorf("stored ResourceVersion: got %d, want %d", got.ResourceVersion, base.ResourceVersion+1)
-	}
-	assertEqual(t, "GetIncident after the race", normIncident(got), normIncident(copies[winner]))
-}
-
-func mustCreateIncident(t *testing.T, s stamp.Store, i *stamp.Incident) {
-	t.Helper()
-	if err := s.CreateIncident(t.Context(), i); err != nil {
-		t.Fatalf("CreateIncident %q: %v", i.ID, err)
-	}
-}
-
-func mustGetIncident(t *testing.T, s stamp.Store, id string) *stamp.Incident {
-	t.Helper()
-	i, err := s.GetIncident(t.Context(), id)
-	if err != nil {
-		t.Fatalf("GetIncident %q: %v", id, err)
-	}
-	return i
 }
 
 func mustListIncidents(t *testing.T, s stamp.Store, f stamp.IncidentFilter) []*stamp.Incident {
@@ -1193,12 +998,12 @@ func testWebhookRoundTrip(t *testing.T, s stamp.Store) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := tt.webhook
-			mustCreateWebhook(t, s, w)
+			webhookKind.mustCreate(t, s, w)
 			if w.ResourceVersion != 1 || w.CreatedAt.IsZero() || !w.UpdatedAt.Equal(w.CreatedAt) {
 				t.Fatalf("CreateWebhook left ResourceVersion %d, CreatedAt %v, UpdatedAt %v; want 1 and two equal times",
 					w.ResourceVersion, w.CreatedAt, w.UpdatedAt)
 			}
-			got := mustGetWebhook(t, s, w.ID)
+			got := webhookKind.mustGet(t, s, w.ID)
 			assertEqual(t, "GetWebhook after create", normWebhook(got), normWebhook(w))
 			assertWebhookUTC(t, got)
 
@@ -1214,24 +1019,15 @@ func testWebhookRoundTrip(t *testing.T, s stamp.Store) {
 				t.Errorf("times after update: CreatedAt %v, UpdatedAt %v; want CreatedAt %v and UpdatedAt not before it",
 					w.CreatedAt, w.UpdatedAt, createdAt)
 			}
-			got = mustGetWebhook(t, s, w.ID)
+			got = webhookKind.mustGet(t, s, w.ID)
 			assertEqual(t, "GetWebhook after update", normWebhook(got), normWebhook(w))
 			assertWebhookUTC(t, got)
 		})
 	}
 }
 
-func testWebhookDuplicate(t *testing.T, s stamp.Store) {
-	first := newWebhook("w1")
-	mustCreateWebhook(t, s, first)
-	second := newWebhook("w1")
-	second.URL, second.Secret = "https://attacker.example/", "other"
-	assertError(t, s.CreateWebhook(t.Context(), second), stamp.ECONFLICT, `webhook "w1" already exists`)
-	assertEqual(t, "GetWebhook after the refused create", normWebhook(mustGetWebhook(t, s, "w1")), normWebhook(first))
-}
-
 func testWebhookMissing(t *testing.T, s stamp.Store) {
-	mustCreateWebhook(t, s, newWebhook("w1"))
+	webhookKind.mustCreate(t, s, newWebhook("w1"))
 	tests := []struct {
 		name string
 		call func() error
@@ -1256,7 +1052,7 @@ func testWebhookMissing(t *testing.T, s stamp.Store) {
 		t.Errorf("ListDeliveryAttempts of a missing webhook: got %+v, want none", normAttempts(got))
 	}
 	// A release of that ID is not a webhook.
-	mustCreateRelease(t, s, newRelease("r3"))
+	releaseKind.mustCreate(t, s, newRelease("r3"))
 	_, err := s.GetWebhook(t.Context(), "r3")
 	assertError(t, err, stamp.ENOTFOUND, `webhook "r3" does not exist`)
 }
@@ -1271,7 +1067,7 @@ func testWebhookList(t *testing.T, s stamp.Store) {
 	want := map[string]*stamp.Webhook{}
 	for _, id := range ids {
 		w := newWebhook(id)
-		mustCreateWebhook(t, s, w)
+		webhookKind.mustCreate(t, s, w)
 		want[id] = w
 	}
 	first := want[ids[0]]
@@ -1290,50 +1086,10 @@ func testWebhookList(t *testing.T, s stamp.Store) {
 	assertEqual(t, "ListWebhooks IDs", listed, ids)
 }
 
-func testWebhookStaleUpdate(t *testing.T, s stamp.Store) {
-	mustCreateWebhook(t, s, newWebhook("w1"))
-	first, second := mustGetWebhook(t, s, "w1"), mustGetWebhook(t, s, "w1")
-	version := first.ResourceVersion
-
-	first.Delivered = 50
-	if err := s.UpdateWebhook(t.Context(), first); err != nil {
-		t.Fatalf("first UpdateWebhook: %v", err)
-	}
-	if first.ResourceVersion != version+1 {
-		t.Errorf("ResourceVersion after update: got %d, want %d", first.ResourceVersion, version+1)
-	}
-
-	second.Delivered = 49
-	assertError(t, s.UpdateWebhook(t.Context(), second), stamp.ECONFLICT, fmt.Sprintf(
-		`webhook "w1" was changed by someone else (resource version %d, stored %d); re-read and retry`, version, version+1))
-	if second.ResourceVersion != version {
-		t.Errorf("ResourceVersion after a refused update: got %d, want %d unchanged", second.ResourceVersion, version)
-	}
-	assertEqual(t, "GetWebhook after the refused update", normWebhook(mustGetWebhook(t, s, "w1")), normWebhook(first))
-}
-
-func testWebhookRacingUpdates(t *testing.T, s stamp.Store) {
-	mustCreateWebhook(t, s, newWebhook("w1"))
-	base := mustGetWebhook(t, s, "w1")
-	const racers = 20
-	copies := make([]*stamp.Webhook, racers)
-	for n := range racers {
-		c := mustGetWebhook(t, s, "w1")
-		c.Delivered = int64(100 + n)
-		copies[n] = c
-	}
-	winner := raceUpdates(t, racers, func(n int) error { return s.UpdateWebhook(t.Context(), copies[n]) })
-	got := mustGetWebhook(t, s, "w1")
-	if got.ResourceVersion != base.ResourceVersion+1 {
-		t.Errorf("stored ResourceVersion: got %d, want %d", got.ResourceVersion, base.ResourceVersion+1)
-	}
-	assertEqual(t, "GetWebhook after the race", normWebhook(got), normWebhook(copies[winner]))
-}
-
 func testWebhookDelete(t *testing.T, s stamp.Store) {
-	mustCreateWebhook(t, s, newWebhook("w1"))
+	webhookKind.mustCreate(t, s, newWebhook("w1"))
 	kept := newWebhook("w2")
-	mustCreateWebhook(t, s, kept)
+	webhookKind.mustCreate(t, s, kept)
 	var keptAttempts []*stamp.DeliveryAttempt
 	for n := range 3 {
 		mustAppendAttempt(t, s, &stamp.DeliveryAttempt{Webhook: "w1", EventSeq: 1, Attempt: n + 1, At: incidentEpoch, Error: "timeout"})
@@ -1352,11 +1108,11 @@ func testWebhookDelete(t *testing.T, s stamp.Store) {
 	}
 	assertError(t, s.DeleteWebhook(t.Context(), "w1"), stamp.ENOTFOUND, `webhook "w1" does not exist`)
 	assertEqual(t, "attempts of the other webhook", normAttempts(mustListAttempts(t, s, "w2", 0)), normAttempts(keptAttempts))
-	assertEqual(t, "the other webhook", normWebhook(mustGetWebhook(t, s, "w2")), normWebhook(kept))
+	assertEqual(t, "the other webhook", normWebhook(webhookKind.mustGet(t, s, "w2")), normWebhook(kept))
 
 	// A new webhook of the same ID starts afresh, and lists after the one
 	// left.
-	mustCreateWebhook(t, s, newWebhook("w1"))
+	webhookKind.mustCreate(t, s, newWebhook("w1"))
 	if got := mustListAttempts(t, s, "w1", 0); len(got) != 0 {
 		t.Errorf("attempts of the new w1: got %+v, want none", normAttempts(got))
 	}
@@ -1368,8 +1124,8 @@ func testWebhookDelete(t *testing.T, s stamp.Store) {
 }
 
 func testDeliveryAttempts(t *testing.T, s stamp.Store) {
-	mustCreateWebhook(t, s, newWebhook("w1"))
-	mustCreateWebhook(t, s, newWebhook("w2"))
+	webhookKind.mustCreate(t, s, newWebhook("w1"))
+	webhookKind.mustCreate(t, s, newWebhook("w2"))
 	zone := time.FixedZone("UTC+3", 3*60*60)
 	at := time.Date(2025, 12, 1, 10, 0, 0, 123456789, zone)
 	// Durations with nanoseconds and beyond int32; two attempts at the same
@@ -1426,22 +1182,6 @@ func testDeliveryAttempts(t *testing.T, s stamp.Store) {
 	assertError(t, err, stamp.EINVALID, "delivery attempt limit -1 is negative")
 }
 
-func mustCreateWebhook(t *testing.T, s stamp.Store, w *stamp.Webhook) {
-	t.Helper()
-	if err := s.CreateWebhook(t.Context(), w); err != nil {
-		t.Fatalf("CreateWebhook %q: %v", w.ID, err)
-	}
-}
-
-func mustGetWebhook(t *testing.T, s stamp.Store, id string) *stamp.Webhook {
-	t.Helper()
-	w, err := s.GetWebhook(t.Context(), id)
-	if err != nil {
-		t.Fatalf("GetWebhook %q: %v", id, err)
-	}
-	return w
-}
-
 func mustListWebhooks(t *testing.T, s stamp.Store) []*stamp.Webhook {
 	t.Helper()
 	ws, err := s.ListWebhooks(t.Context())
@@ -1481,8 +1221,8 @@ func assertWebhookUTC(t *testing.T, w *stamp.Webhook) {
 // Secrets.
 
 func testSecrets(t *testing.T, s stamp.Store) {
-	mustCreateTenant(t, s, newTenant("acme"))
-	mustCreateTenant(t, s, newTenant("globex"))
+	tenantKind.mustCreate(t, s, newTenant("acme"))
+	tenantKind.mustCreate(t, s, newTenant("globex"))
 	assertEqual(t, "Secrets before any", mustSecrets(t, s, "acme"), map[string]string{})
 
 	mustPutSecrets(t, s, "acme", map[string]string{"session_key": "one", "api_key": "two"})
@@ -1500,7 +1240,7 @@ func testSecrets(t *testing.T, s stamp.Store) {
 // write (the tenant must exist), which is where a store that lets writers
 // race for a lock fails with "database is locked" instead of waiting.
 func testSecretsConcurrent(t *testing.T, s stamp.Store) {
-	mustCreateTenant(t, s, newTenant("acme"))
+	tenantKind.mustCreate(t, s, newTenant("acme"))
 	const writers, puts = 10, 10
 	errs := make([]error, writers)
 	var wg sync.WaitGroup
@@ -1744,10 +1484,10 @@ func testTokens(t *testing.T, s stamp.Store) {
 // Errors.
 
 func testCancelled(t *testing.T, s stamp.Store) {
-	mustCreateTenant(t, s, newTenant("acme"))
-	mustCreateRelease(t, s, newRelease("r1"))
-	mustCreateIncident(t, s, newIncident("i1", "acme", incidentEpoch))
-	mustCreateWebhook(t, s, newWebhook("w1"))
+	tenantKind.mustCreate(t, s, newTenant("acme"))
+	releaseKind.mustCreate(t, s, newRelease("r1"))
+	incidentKind.mustCreate(t, s, newIncident("i1", "acme", incidentEpoch))
+	webhookKind.mustCreate(t, s, newWebhook("w1"))
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	tests := []struct {

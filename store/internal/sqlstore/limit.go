@@ -1,0 +1,33 @@
+package sqlstore
+
+import "github.com/stamphq/stamp"
+
+// Limit bounds how many rows one call of a list returns.
+type Limit struct {
+	Noun    string // what the message about a negative limit calls it
+	Default int    // used for a limit of 0
+	Max     int    // larger limits are lowered to this
+}
+
+// The limits of the lists. An incident carries its timeline and its
+// service's last output lines, so fewer are listed at once than events; a
+// webhook failing for a day is retried a few hundred times, and its newest
+// attempts are the ones that tell why.
+var (
+	EventLimit    = Limit{Noun: "event", Default: 1000, Max: 10000}
+	IncidentLimit = Limit{Noun: "incident", Default: 500, Max: 5000}
+	AttemptLimit  = Limit{Noun: "delivery attempt", Default: 100, Max: 1000}
+)
+
+// Of returns the limit to query with when n was asked for: Default for 0,
+// at most Max. A negative n is EINVALID.
+func (l Limit) Of(n int) (int, error) {
+	switch {
+	case n < 0:
+		return 0, stamp.Errorf(stamp.EINVALID, "%s limit %d is negative", l.Noun, n)
+	case n == 0:
+		return l.Default, nil
+	default:
+		return min(n, l.Max), nil
+	}
+}

@@ -1,0 +1,96 @@
+// Package sqlstore holds what the two SQL stores, store/sqlite and
+// store/postgres, share above their SQL dialects: the errors they return,
+// the limits of their lists, how they read their migrations and how they
+// bring a decoded row to the store's conventions. Keeping one copy keeps
+// the two word for word alike where the conformance suite compares them.
+package sqlstore
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/stamphq/stamp"
+)
+
+// Table is a table of rows with a key of their own.
+type Table struct {
+	Noun string // what messages call a row
+	Name string // the table's name
+	Key  string // the primary key column
+}
+
+// The tables whose rows are written only at the resource version they were
+// read at, and the tokens.
+var (
+	Tenants   = Table{Noun: "tenant", Name: "tenants", Key: "name"}
+	Releases  = Table{Noun: "release", Name: "releases", Key: "id"}
+	Incidents = Table{Noun: "incident", Name: "incidents", Key: "id"}
+	Webhooks  = Table{Noun: "webhook", Name: "webhooks", Key: "id"}
+	Tokens    = Table{Noun: "token", Name: "tokens", Key: "id"}
+)
+
+// VersionSQL returns the query of the stored resource version of a row,
+// with param standing for its key: a write guarded by a version that
+// touched no row reads it to tell a missing row from a stale version.
+func (t Table) VersionSQL(param string) string {
+	return `SELECT resource_version FROM ` + t.Name + ` WHERE ` + t.Key + ` = ` + param
+}
+
+// NotFound is the error for a missing row.
+func (t Table) NotFound(key string) error {
+	return stamp.Errorf(stamp.ENOTFOUND, "%s %q does not exist", t.Noun, key)
+}
+
+// Exists is the error for a create whose key is taken.
+func (t Table) Exists(key string) error {
+	return stamp.Errorf(stamp.ECONFLICT, "%s %q already exists", t.Noun, key)
+}
+
+// Stale is the error for a write at resource version version of a row
+// stored at version stored.
+func (t Table) Stale(key string, version, stored int64) error {
+	return stamp.Errorf(stamp.ECONFLICT, "%s %q was changed by someone else (resource version %d, stored %d); re-read and retry", t.Noun, key, version, stored)
+}
+
+// UIDTaken is the error of a write that would give t's UID to a second
+// tenant.
+func UIDTaken(t *stamp.Tenant) error {
+	return stamp.Errorf(stamp.ECONFLICT, "uid %d of tenant %q is held by another tenant", t.Status.UID, t.Name)
+}
+
+// BundleNotFound is the error for a missing name@version.
+func BundleNotFound(name, version string) error {
+	return stamp.Errorf(stamp.ENOTFOUND, "blueprint %s@%s does not exist", name, version)
+}
+
+// DigestNotFound is the error for an archive no bundle has.
+func DigestNotFound(digest string) error {
+	return stamp.Errorf(stamp.ENOTFOUND, "no blueprint has digest %s", digest)
+}
+
+// BundleDiffers is the error for a push of b whose name@version is stored
+// with another digest.
+func BundleDiffers(b *stamp.Bundle, stored string) error {
+	return stamp.Errorf(stamp.ECONFLICT, "blueprint %s already exists with different content (stored %s, pushed %s)", b.Ref(), stored, b.Digest)
+}
+
+// SecretTaken is the error for a token whose hash another token has.
+// Which token holds the secret is not the caller's business.
+func SecretTaken(id string) error {
+	return stamp.Errorf(stamp.ECONFLICT, "token %q has the same secret as an existing token", id)
+}
+
+// TokenNotFound is the error for a hash no token has.
+func TokenNotFound() error {
+	return stamp.Errorf(stamp.ENOTFOUND, "no token has that secret")
+}
+
+// Wrap returns err as is when it is a *stamp.Error, which already says what
+// went wrong to the user, and otherwise wraps it with what was being done.
+func Wrap(err error, format string, args ...any) error {
+	var e *stamp.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}
