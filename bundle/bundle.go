@@ -201,7 +201,10 @@ func ReadFile(content []byte, name string) ([]byte, error) {
 // whole bundle. If dir already exists it is left alone and Extract returns
 // nil: bundles are immutable, so an earlier or concurrent extraction of
 // the same digest is as good as this one. An archive Validate refuses is
-// refused here too, by the same checks, leaving nothing behind.
+// refused here too, by the same checks, leaving nothing behind. A write
+// that fails leaves nothing behind either and is no verdict on the
+// archive: its error wraps the system's (syscall.ENOSPC for a full disk),
+// to be retried once the host is fixed.
 func Extract(content []byte, dir string) error {
 	return extract(content, dir, MaxSize)
 }
@@ -263,6 +266,12 @@ func writeFile(target string, m member) error {
 	}
 	if _, err := io.CopyN(f, m.body, m.size); err != nil {
 		f.Close()
+		if errors.As(err, new(*fs.PathError)) {
+			// Writing failed, not reading: a full disk (ENOSPC) or
+			// another fault of the host, which a retry may get past;
+			// the archive is not to blame.
+			return err
+		}
 		return corrupt(err)
 	}
 	// Chmod too: the bundle's modes, not the process umask, decide.

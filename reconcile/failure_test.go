@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
+	stamp "github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/bundle"
 )
 
@@ -47,5 +50,25 @@ func TestBundleThatCannotBeUnpackedIsTerminal(t *testing.T) {
 				t.Errorf("failure(%v) = %q, %v; want terminal, naming %q", err, msg, terminal, tt.want)
 			}
 		})
+	}
+}
+
+// TestOutOfSpaceIsTransient: an error wrapping ENOSPC is retried, even
+// where it also carries a code that would fail the tenant for good, and
+// its retry event says "no space left on device" in those words.
+func TestOutOfSpaceIsTransient(t *testing.T) {
+	full := &fs.PathError{Op: "write", Path: "bundles/.x.tmp-1/bin/app", Err: syscall.ENOSPC}
+	for _, err := range []error{
+		fmt.Errorf("prepare acme: bundle ledger@1.0.0: extract bundle to bundles/x: %w", full),
+		fmt.Errorf("run migrate hook: %w", fmt.Errorf("record that it exited with code 0: %w", full)),
+		fmt.Errorf("%w: %w", stamp.Errorf(stamp.EUNPROCESSABLE, "bundle is not a valid gzipped tar"), full),
+	} {
+		if msg, terminal := failure(err); terminal {
+			t.Errorf("failure(%v) = %q, terminal; want it retried", err, msg)
+		}
+		p := &pass{id: "0badcafe"}
+		if got := p.retryReason(err); !strings.HasPrefix(got, "no space left on device") || strings.Contains(got, "bundles/") {
+			t.Errorf("retryReason(%v) = %q; want it to say no space left on device, without paths", err, got)
+		}
 	}
 }

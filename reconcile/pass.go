@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	stamp "github.com/stamphq/stamp"
@@ -292,6 +293,7 @@ var errFailed = errors.New("tenant failed")
 // and returns errFailed; a failure that cannot heal by itself (bad input
 // to the driver, a missing executable) counts as terminal; any other error
 // is recorded as a retry and returned for the caller to retry with backoff.
+// Out of space is never terminal (see failure).
 func (p *pass) fail(ctx context.Context, step string, queued, started, finished time.Time, err error) error {
 	if errors.Is(err, errStale) || errors.Is(err, errFailed) || ctx.Err() != nil {
 		return err
@@ -369,10 +371,14 @@ func (p *pass) stillRunning(ctx context.Context) string {
 }
 
 // failure tells whether err is terminal (retrying cannot fix it) and
-// what to report.
+// what to report. An error wrapping ENOSPC is transient whatever else it
+// says: a full disk (the driver's, a database's) heals once space is
+// freed, and the tenant converges then.
 func failure(err error) (msg string, terminal bool) {
 	var term *terminalError
 	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		return err.Error(), false
 	case errors.As(err, &term):
 		return term.msg, true
 	case stamp.ErrorCode(err) == stamp.EINVALID, stamp.ErrorCode(err) == stamp.EUNPROCESSABLE,
@@ -385,12 +391,15 @@ func failure(err error) (msg string, terminal bool) {
 }
 
 // retryReason says why a step will be retried, for its tenant.retry
-// event, which whoever may read the tenant sees: a coded error's message,
-// written for clients, or else a stable sentence pointing at the server
-// log. An internal error's text (a store's or driver's, with addresses,
+// event, which whoever may read the tenant sees: "no space left on
+// device" for a full disk, plainly, a coded error's message, written for
+// clients, or else a stable sentence pointing at the server log. An internal error's text (a store's or driver's, with addresses,
 // paths and SQL) stays in that log (the "step failed" line, which names
 // the pass).
 func (p *pass) retryReason(err error) string {
+	if errors.Is(err, syscall.ENOSPC) {
+		return "no space left on device; the server log says where (pass " + p.id + ")"
+	}
 	var e *stamp.Error
 	if errors.As(err, &e) {
 		return e.Message

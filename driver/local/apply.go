@@ -34,7 +34,7 @@ func (d *Driver) Prepare(ctx context.Context, rt *stamp.Runtime) error {
 		return err
 	}
 	defer t.op.Unlock()
-	if _, err := d.bundleDir(ctx, rt.Bundle.Digest); err != nil {
+	if _, err := d.bundleDir(ctx, rt.Bundle); err != nil {
 		return fmt.Errorf("prepare %s: %w", rt.Tenant, err)
 	}
 	if err := d.setUp(t, rt.UID, rt.Limits, rt.Outbound); err != nil {
@@ -90,7 +90,7 @@ func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
 		return err
 	}
 	defer t.op.Unlock()
-	bdir, err := d.bundleDir(ctx, rt.Bundle.Digest)
+	bdir, err := d.bundleDir(ctx, rt.Bundle)
 	if err != nil {
 		return fmt.Errorf("apply %s: %w", rt.Tenant, err)
 	}

@@ -283,7 +283,7 @@ func (d *Driver) resume(ctx context.Context, t *tenant) {
 		if inst.Hash == "" || rt == nil || findService(rt, inst.Service) == nil {
 			continue
 		}
-		bdir, err := d.bundleDir(ctx, rt.Bundle.Digest)
+		bdir, err := d.bundleDir(ctx, rt.Bundle)
 		if err != nil {
 			d.log.Error("resume instance", "tenant", t.name, "instance", inst.ID, "err", err)
 			continue
@@ -627,9 +627,12 @@ func findService(rt *stamp.Runtime, name string) *stamp.Service {
 
 var hexDigest = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 
-// bundleDir returns the directory of the bundle digest, extracting it on
-// first use.
-func (d *Driver) bundleDir(ctx context.Context, digest string) (string, error) {
+// bundleDir returns the directory of the bundle ref, extracting it on
+// first use. An extraction that fails for want of space leaves nothing
+// behind and says so, wrapping ENOSPC (see bundle.Extract): a retry
+// extracts it once there is room.
+func (d *Driver) bundleDir(ctx context.Context, ref stamp.BundleRef) (string, error) {
+	digest := ref.Digest
 	if !hexDigest.MatchString(digest) {
 		return "", stamp.Errorf(stamp.EINVALID, "bundle digest %q is not sha256:<64 hex digits>", digest)
 	}
@@ -645,7 +648,7 @@ func (d *Driver) bundleDir(ctx context.Context, digest string) (string, error) {
 		return "", fmt.Errorf("fetch bundle %s: content has digest %s", digest, got)
 	}
 	if err := bundle.Extract(content, dir); err != nil {
-		return "", err
+		return "", fmt.Errorf("bundle %s@%s: %w", ref.Name, ref.Version, err)
 	}
 	return dir, nil
 }

@@ -84,6 +84,7 @@ type proc struct {
 	startedAt time.Time
 	exited    chan struct{}
 	status    string // how it ended, set before exited is closed
+	code      int    // its exit code, -1 if a signal ended it; set with status
 }
 
 // spawnSpec is a process to start.
@@ -182,9 +183,12 @@ func spawn(s spawnSpec) (*proc, error) {
 	}
 	go func() {
 		err := cmd.Wait()
-		p.status = "exit status 0"
+		p.status, p.code = "exit status 0", -1
 		if err != nil {
 			p.status = err.Error()
+		}
+		if cmd.ProcessState != nil {
+			p.code = cmd.ProcessState.ExitCode()
 		}
 		close(p.exited)
 	}()
@@ -223,6 +227,20 @@ func (p *proc) wait(ctx context.Context) (string, bool) {
 	// Only the parent learns the status of a process, and the parent of
 	// an adopted one is gone.
 	return "exited (adopted process: status unknown)", true
+}
+
+// exitCode returns the code p exited with, or -1 if it has not exited, a
+// signal ended it, or it was adopted (only the parent learns it).
+func (p *proc) exitCode() int {
+	if p.exited == nil {
+		return -1
+	}
+	select {
+	case <-p.exited:
+		return p.code
+	default:
+		return -1
+	}
 }
 
 // waitFor is wait bounded by d.

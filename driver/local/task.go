@@ -27,7 +27,16 @@ var taskNames = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 // file named by $1, so that the code survives a crash of the control plane
 // that waits for it. The file is read only once the shell has exited, so a
 // plain write suffices (a rename would cost one more process per task).
-const taskScript = `f=$1; shift; "$@"; c=$?; echo $c > "$f"; exit $c`
+// The driver made the file beforehand, holding blanks (see makeExitFile);
+// "1<>" writes the code over them without truncating, so recording it
+// needs no free space: a hook that filled the disk still has its code
+// kept. The shell exits with the code too, for a driver that could not
+// read it (see finishTask).
+const taskScript = `f=$1; shift; "$@"; c=$?; echo $c 1<>"$f"; exit $c`
+
+// exitBlanks is what a task's exit file holds until its shell writes the
+// code over it: room for any code, and no code itself.
+var exitBlanks = []byte("       \n")
 
 var errTaskTimeout = errors.New("task timed out")
 
@@ -39,7 +48,11 @@ var errTaskTimeout = errors.New("task timed out")
 // killed with its process group and reported with ExitCode -1. If ctx
 // ends, the tenant is released or the Driver closes first, the task keeps
 // running and a later call, on this Driver or the tenant's next owner,
-// picks it up. RunTask takes the tenant up if the Driver has not.
+// picks it up. A disk too full to record the run is an error wrapping
+// syscall.ENOSPC, never a verdict on the task: the exit code is kept
+// (see taskScript) and a later call, once there is space, finishes the
+// record without running the task again. RunTask takes the tenant up if
+// the Driver has not.
 func (d *Driver) RunTask(ctx context.Context, tenant string, task *stamp.Task) (*stamp.TaskResult, error) {
 	if task == nil || !taskNames.MatchString(task.Name) {
 		name := ""
@@ -71,7 +84,7 @@ func (d *Driver) RunTask(ctx context.Context, tenant string, task *stamp.Task) (
 		return nil, fmt.Errorf("run task %s of %s: %w", task.Name, tenant, err)
 	}
 	defer t.op.Unlock()
-	rec, err = t.finishTask(task.Name, timedOut)
+	rec, err = t.finishTask(task.Name, timedOut, p.exitCode())
 	if err != nil {
 		return nil, fmt.Errorf("run task %s of %s: %w", task.Name, tenant, err)
 	}
@@ -99,7 +112,7 @@ func (d *Driver) findOrStartTask(ctx context.Context, t *tenant, task *stamp.Tas
 	if rec, p, err := d.recoverTask(t, task); rec != nil || err != nil {
 		return rec, p, err
 	}
-	bdir, err := d.bundleDir(ctx, task.Bundle.Digest)
+	bdir, err := d.bundleDir(ctx, task.Bundle)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -116,7 +129,10 @@ func (d *Driver) findOrStartTask(ctx context.Context, t *tenant, task *stamp.Tas
 		return nil, nil, err
 	}
 	exitPath := t.exitPath(task.Name)
-	if err := removeAll(exitPath); err != nil {
+	t.mu.Lock()
+	uid := t.state.UID
+	t.mu.Unlock()
+	if err := makeExitFile(exitPath, uid); err != nil {
 		return nil, nil, err
 	}
 	// The intent file tells a later call, after a crash between starting
@@ -183,11 +199,11 @@ func (d *Driver) recoverTask(t *tenant, task *stamp.Task) (*taskRecord, *proc, e
 		d.log.Warn("adopted a task run that was never recorded", "tenant", t.name, "task", task.Name, "pid", p.pid)
 		return rec, p, removeAll(intent)
 	}
-	if _, err := os.Stat(t.exitPath(task.Name)); err == nil {
+	if _, err := readExitCode(t.exitPath(task.Name)); err == nil {
 		if err := writeJSON(t.taskPath(task.Name, ".json"), &taskRecord{Name: task.Name, Started: time.Now()}); err != nil {
 			return nil, nil, err
 		}
-		rec, err := t.finishTask(task.Name, false)
+		rec, err := t.finishTask(task.Name, false, -1)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -239,9 +255,13 @@ func (d *Driver) killLeftovers(t *tenant, name string) {
 	}
 }
 
-// finishTask completes the record of task name, whose process has ended.
-// t.op must be held.
-func (t *tenant) finishTask(name string, timedOut bool) (*taskRecord, error) {
+// finishTask completes the record of task name, whose process has ended
+// with exit code shell if the driver saw it end (-1: it did not, or a
+// signal ended it). The code the shell wrote comes first: it is what
+// survives a restart of the control plane. A record that cannot be
+// written (a full disk) is an error, and the exit file stays for the
+// next call to finish it from. t.op must be held.
+func (t *tenant) finishTask(name string, timedOut bool, shell int) (*taskRecord, error) {
 	rec := &taskRecord{}
 	found, err := readJSON(t.taskPath(name, ".json"), rec)
 	if err != nil {
@@ -264,12 +284,16 @@ func (t *tenant) finishTask(name string, timedOut bool) (*taskRecord, error) {
 		rec.ExitCode, rec.Output = code, tail
 	case timedOut:
 		rec.ExitCode, rec.Output = -1, joinLines(tail, fmt.Sprintf("timed out after %s", rec.Timeout))
+	case shell >= 0:
+		// The shell could not write its code, on a full disk of a file
+		// system where writing over a file takes new space.
+		rec.ExitCode, rec.Output = shell, tail
 	default:
 		rec.ExitCode, rec.Output = -1, joinLines(tail, "the task ended without recording an exit code (killed, or the host restarted)")
 	}
 	rec.Finished = time.Now()
 	if err := writeJSON(t.taskPath(name, ".json"), rec); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("record that it exited with code %d: %w", rec.ExitCode, err)
 	}
 	if err := removeAll(exitPath); err != nil {
 		return nil, err
@@ -309,6 +333,32 @@ func (t *tenant) startingTask(name string) bool {
 
 func (rec *taskRecord) result() *stamp.TaskResult {
 	return &stamp.TaskResult{ExitCode: rec.ExitCode, Output: rec.Output}
+}
+
+// makeExitFile makes the file at path that a task's shell writes its
+// exit code into (see taskScript), holding exitBlanks, for uid (0: the
+// driver's user) to write. It fails, before the task starts, on a disk
+// too full for those few bytes. The directory is the tenant's: the file
+// is made anew, never through a link the tenant put there.
+func makeExitFile(path string, uid int) error {
+	if err := removeAll(path); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(exitBlanks)
+	if err == nil && uid != 0 {
+		err = f.Chown(uid, uid)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
 }
 
 // readExitCode reads the exit code a task's shell wrote. The file is in a

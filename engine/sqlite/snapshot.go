@@ -28,14 +28,14 @@ const busyTimeout = 30000
 // so is consistent while the app writes. The copy is written under a
 // temporary name and renamed over an earlier snapshot of that name, so a
 // failed Snapshot leaves the earlier one intact. A missing database is
-// ENOTFOUND; invalid names are EINVALID.
+// ENOTFOUND; invalid names are EINVALID; a full disk wraps syscall.ENOSPC.
 func (e *Engine) Snapshot(ctx context.Context, db stamp.DatabaseSpec, name string) error {
 	path, snap, err := e.snapshotPath(db, name)
 	if err != nil {
 		return err
 	}
 	if err := snapshot(ctx, path, snap); err != nil {
-		return fmt.Errorf("snapshot database %s of %s as %s: %w", db.Name, db.Tenant, name, err)
+		return fmt.Errorf("snapshot database %s of %s as %s: %w", db.Name, db.Tenant, name, diskFull(err))
 	}
 	return nil
 }
@@ -46,7 +46,8 @@ func (e *Engine) Snapshot(ctx context.Context, db stamp.DatabaseSpec, name strin
 // their next transaction (the backup bumps the schema cookie), and nothing
 // the failed migration added (tables, columns, indexes) survives. It waits
 // for the app's write transactions to end. A missing database or snapshot
-// is ENOTFOUND; invalid names are EINVALID.
+// is ENOTFOUND; invalid names are EINVALID; a full disk wraps
+// syscall.ENOSPC.
 func (e *Engine) Restore(ctx context.Context, db stamp.DatabaseSpec, name string) error {
 	path, snap, err := e.snapshotPath(db, name)
 	if err != nil {
@@ -56,7 +57,7 @@ func (e *Engine) Restore(ctx context.Context, db stamp.DatabaseSpec, name string
 		return stamp.Errorf(stamp.ENOTFOUND, "database %s of %s has no snapshot %s", db.Name, db.Tenant, name)
 	}
 	if err := restore(ctx, path, snap); err != nil {
-		return fmt.Errorf("restore database %s of %s from snapshot %s: %w", db.Name, db.Tenant, name, err)
+		return fmt.Errorf("restore database %s of %s from snapshot %s: %w", db.Name, db.Tenant, name, diskFull(err))
 	}
 	return nil
 }

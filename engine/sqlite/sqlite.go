@@ -35,7 +35,7 @@ func New(dir string) *Engine {
 
 // Ensure creates the database file of db if it is missing and returns its
 // URL, "sqlite:" followed by the absolute path of the file. Invalid tenant or
-// database names are EINVALID.
+// database names are EINVALID; a full disk wraps syscall.ENOSPC.
 func (e *Engine) Ensure(ctx context.Context, db stamp.DatabaseSpec) (string, error) {
 	path, err := e.path(db)
 	if err != nil {
@@ -45,7 +45,7 @@ func (e *Engine) Ensure(ctx context.Context, db stamp.DatabaseSpec) (string, err
 		return "", fmt.Errorf("create database %s of %s: %w", db.Name, db.Tenant, err)
 	}
 	if err := createWAL(ctx, path); err != nil {
-		return "", fmt.Errorf("create database %s of %s: %w", db.Name, db.Tenant, err)
+		return "", fmt.Errorf("create database %s of %s: %w", db.Name, db.Tenant, diskFull(err))
 	}
 	if db.UID != 0 {
 		if err := giveTo(path, db.UID); err != nil {
