@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -48,19 +49,27 @@ func run(t *testing.T, n *Notifier) {
 // waitWebhook waits until cond holds for the stored webhook.
 func waitWebhook(t *testing.T, st stamp.Store, id string, what string, cond func(*stamp.Webhook) bool) *stamp.Webhook {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		w, err := st.GetWebhook(context.Background(), id)
-		if err != nil {
+	var w *stamp.Webhook
+	eventually(t, 30*time.Second, what, func() bool {
+		var err error
+		if w, err = st.GetWebhook(context.Background(), id); err != nil {
 			t.Fatal(err)
 		}
-		if cond(w) {
-			return w
-		}
+		return cond(w)
+	})
+	return w
+}
+
+// eventually waits until cond holds, polling it, and fails the test if
+// it does not within timeout.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; webhook: %+v", what, w)
+			t.Fatalf("gave up after %s waiting for %s", timeout, what)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -72,7 +81,7 @@ func TestSlowReceiverGetsOneDelivery(t *testing.T) {
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
-		time.Sleep(6 * time.Second)
+		time.Sleep(6 * time.Second) // the slow answer is the point of the test
 	}))
 	t.Cleanup(srv.Close)
 	st, hook := openStore(t, srv.URL+"/hook")
@@ -86,9 +95,9 @@ func TestSlowReceiverGetsOneDelivery(t *testing.T) {
 }
 
 // TestDeliveryErrorsHideTheURL: a webhook whose URL carries a secret in its
-// path and query fails, by status and by refused connection; neither the
-// recorded attempts, the webhook's last error nor the server log show
-// more of the URL than its scheme and host.
+// user, path and query fails, by status, by refused connection and by no
+// answer in time; neither the recorded attempts, the webhook's last error
+// nor the server log show more of the URL than its scheme and host.
 func TestDeliveryErrorsHideTheURL(t *testing.T) {
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no", http.StatusInternalServerError)
@@ -96,11 +105,26 @@ func TestDeliveryErrorsHideTheURL(t *testing.T) {
 	t.Cleanup(failing.Close)
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
-	for name, base := range map[string]string{"status": failing.URL, "refused": closed.URL} {
-		t.Run(name, func(t *testing.T) {
-			st, hook := openStore(t, base+"/hooks/tok-PATHSECRET?key=QUERYSECRET")
+	silent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Read to the end, or the server would not see the client go.
+		_, _ = io.Copy(io.Discard, r.Body)
+		<-r.Context().Done()
+	}))
+	t.Cleanup(silent.Close)
+	tests := []struct {
+		name, base string
+		want       string // the last error, with base for %s
+	}{
+		{"status", failing.URL, "%s/… answered 500 Internal Server Error"},
+		{"refused", closed.URL, "connect: connection refused"},
+		{"no answer", silent.URL, "POST %s/…: no answer within 200ms"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := strings.Replace(tt.base, "://", "://admin:USERSECRET@", 1) + "/hooks/tok-PATHSECRET?key=QUERYSECRET"
+			st, hook := openStore(t, u)
 			var log syncBuffer
-			run(t, New(Config{Store: st, Interval: 20 * time.Millisecond, MinBackoff: time.Hour,
+			run(t, New(Config{Store: st, Interval: 20 * time.Millisecond, MinBackoff: time.Hour, Timeout: 200 * time.Millisecond,
 				Logger: slog.New(slog.NewTextHandler(&log, nil))}))
 			w := waitWebhook(t, st, hook.ID, "a failed attempt", func(w *stamp.Webhook) bool { return w.Failures > 0 })
 			attempts, err := st.ListDeliveryAttempts(context.Background(), hook.ID, 10)
@@ -109,12 +133,13 @@ func TestDeliveryErrorsHideTheURL(t *testing.T) {
 			}
 			shown := map[string]string{"last error": w.LastError, "attempt error": attempts[0].Error, "server log": log.String()}
 			for what, text := range shown {
-				if strings.Contains(text, "SECRET") || strings.Contains(text, "/hooks") {
-					t.Errorf("%s shows the URL's path or query: %s", what, text)
+				if strings.Contains(text, "SECRET") || strings.Contains(text, "/hooks") || strings.Contains(text, "admin") {
+					t.Errorf("%s shows the URL's user, path or query: %s", what, text)
 				}
 			}
-			if !strings.Contains(w.LastError, base+"/…") {
-				t.Errorf("last error %q does not name %s/…", w.LastError, base)
+			want := strings.ReplaceAll(tt.want, "%s", tt.base)
+			if !strings.Contains(w.LastError, want) || !strings.Contains(w.LastError, tt.base+"/…") {
+				t.Errorf("last error %q does not say %q, naming %s/…", w.LastError, want, tt.base)
 			}
 		})
 	}

@@ -39,6 +39,7 @@ func TestQueueNeverHandsOneNameToTwoWorkers(t *testing.T) {
 	var mu sync.Mutex
 	holding := map[string]bool{}
 	var wg sync.WaitGroup
+	defer func() { q.shutDown(); wg.Wait() }()
 	for w := 0; w < 4; w++ {
 		wg.Add(1)
 		go func() {
@@ -54,6 +55,8 @@ func TestQueueNeverHandsOneNameToTwoWorkers(t *testing.T) {
 				}
 				holding[name] = true
 				mu.Unlock()
+				// Hold the name a while, as a pass does, so that adds
+				// of it land while it is held.
 				time.Sleep(time.Millisecond)
 				mu.Lock()
 				holding[name] = false
@@ -65,12 +68,7 @@ func TestQueueNeverHandsOneNameToTwoWorkers(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		q.add([]string{"a", "b", "c"}[i%3])
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for q.len() > 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	q.shutDown()
-	wg.Wait()
+	eventually(t, 10*time.Second, "the workers to take every name", func() bool { return q.len() == 0 })
 }
 
 func TestQueueAddAfter(t *testing.T) {

@@ -130,7 +130,7 @@ func withBenchPlan(src []byte) ([]byte, error) {
 // readMachine reads the machine's figures, the commit of the module and
 // what `stamp server --check` says with the isolated server's flags.
 func (b *bench) readMachine(ctx context.Context) (machine, error) {
-	m := machine{nproc: runtime.NumCPU(), goVersion: runtime.Version(), commit: commitOf(ctx, b.root)}
+	m := machine{nproc: runtime.NumCPU(), goVersion: runtime.Version(), commit: benchkit.Commit(ctx, b.root)}
 	var err error
 	if m.memTotalKiB, err = benchkit.MemTotalKiB(); err != nil {
 		return m, err
@@ -151,22 +151,6 @@ func (b *bench) readMachine(ctx context.Context) (machine, error) {
 		}
 	}
 	return m, nil
-}
-
-// commitOf returns the short commit of the work tree at root, noting
-// uncommitted changes to tracked files (they are built too), or "unknown"
-// outside git.
-func commitOf(ctx context.Context, root string) string {
-	out, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--short", "HEAD").Output()
-	if err != nil {
-		return "unknown"
-	}
-	commit := strings.TrimSpace(string(out))
-	status, err := exec.CommandContext(ctx, "git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output()
-	if err != nil || len(strings.TrimSpace(string(status))) > 0 {
-		commit += " with uncommitted changes"
-	}
-	return commit
 }
 
 // cleanupWait bounds the deletes of each server's tenants at the end.

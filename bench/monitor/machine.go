@@ -26,7 +26,7 @@ type machine struct {
 // readMachine reads the machine's figures and the commit of the module
 // at root.
 func readMachine(ctx context.Context, root string) (machine, error) {
-	m := machine{nproc: runtime.NumCPU(), goVersion: runtime.Version(), load: benchkit.LoadAverage(), commit: commitOf(ctx, root)}
+	m := machine{nproc: runtime.NumCPU(), goVersion: runtime.Version(), load: benchkit.LoadAverage(), commit: benchkit.Commit(ctx, root)}
 	var err error
 	if m.memTotalKiB, err = benchkit.MemTotalKiB(); err != nil {
 		return m, err
@@ -38,22 +38,6 @@ func readMachine(ctx context.Context, root string) (machine, error) {
 		m.kernel = strings.TrimSpace(string(b))
 	}
 	return m, nil
-}
-
-// commitOf returns the short commit of the work tree at root, noting
-// uncommitted changes to tracked files (they are built too), or "unknown"
-// outside git.
-func commitOf(ctx context.Context, root string) string {
-	out, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--short", "HEAD").Output()
-	if err != nil {
-		return "unknown"
-	}
-	commit := strings.TrimSpace(string(out))
-	status, err := exec.CommandContext(ctx, "git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output()
-	if err != nil || len(strings.TrimSpace(string(status))) > 0 {
-		commit += " with uncommitted changes"
-	}
-	return commit
 }
 
 // passiveOpens reads how many TCP connections the machine has accepted

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stamphq/stamp/engine/postgres"
 )
@@ -92,9 +91,9 @@ func TestMinifluxTenants(t *testing.T) {
 		}
 		return s.appRequest("GET", "acme", "/v1/version", "", "admin", password["acme"])
 	}, version)
-	time.Sleep(time.Second) // some answers from 2.3.3 first
+	tr.await(t, 10, "from 2.3.3 first")
 	s.mustCLI("tenant", "upgrade", "acme", "--to", "2.3.5")
-	time.Sleep(time.Second) // and some from 2.3.5 after
+	tr.await(t, 10, "from 2.3.5 after")
 	tr.finish()
 	t.Logf("%d requests during the upgrade, by version: %v", tr.sent.Load(), tr.releases)
 	if n := tr.failed.Load(); n > 0 {
@@ -203,9 +202,9 @@ func TestRadicaleTenants(t *testing.T) {
 		}
 		return s.appRequest("GET", "acme", "/alice/meetings/board.ics", "", "alice", "any")
 	}, nil)
-	time.Sleep(300 * time.Millisecond)
+	tr.await(t, 10, "from 1.0.0 first")
 	s.mustCLI("tenant", "upgrade", "acme", "--to", "1.1.0")
-	time.Sleep(300 * time.Millisecond)
+	tr.await(t, 10, "from 1.1.0 after")
 	tr.finish()
 	t.Logf("%d requests during the upgrade", tr.sent.Load())
 	if n := tr.failed.Load(); n > 0 || tr.sent.Load() < 20 {

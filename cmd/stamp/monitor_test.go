@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -35,6 +33,16 @@ func waitIncident(t *testing.T, s *stampServer, tenant string, what string, cond
 	return found
 }
 
+// waitMonitorHealthy waits until the server's monitor has seen tenant
+// healthy: an exit before that would not open an incident of its own.
+func waitMonitorHealthy(t *testing.T, s *stampServer, tenant string) {
+	t.Helper()
+	waitFor(t, "the monitor to see "+tenant+" healthy", 30*time.Second, func() bool {
+		h := s.tenant(tenant).Health
+		return h != nil && h.State == stamp.HealthHealthy
+	})
+}
+
 // TestKilledProcessOpensAndResolvesAnIncident kills a tenant's process
 // with SIGKILL: an incident opens naming the exit, the driver restarts the
 // process, and the incident resolves by itself.
@@ -46,7 +54,7 @@ func TestKilledProcessOpensAndResolvesAnIncident(t *testing.T) {
 	if len(procs) != 1 {
 		t.Fatalf("processes: %v", procs)
 	}
-	time.Sleep(1500 * time.Millisecond) // the monitor has seen it healthy
+	waitMonitorHealthy(t, s, "acme")
 	if err := syscall.Kill(procs[0].pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -89,11 +97,10 @@ func TestKilledProcessOpensAndResolvesAnIncident(t *testing.T) {
 	}
 }
 
-// TestCrashLoopIsBackedOffAndStaysAnIncident starts a service that exits
-// at once: the driver restarts it with a growing backoff (few starts, the
-// server's CPU stays low) and the incident stays open with the exit code
-// and the last lines the service printed. An operator acknowledges it.
-func TestCrashLoopIsBackedOffAndStaysAnIncident(t *testing.T) {
+// TestFailedCreateOpensAnIncident creates a tenant whose service exits at
+// once: the create fails at health, and the incident it opens has the
+// exit code and the last lines the service printed.
+func TestFailedCreateOpensAnIncident(t *testing.T) {
 	dir := blueprintDir(t, "command: [bin/ledger, serve]", `command: [sh, -c, "echo starting; echo 'config: DATABASE_URL is corrupt' >&2; exit 4"]`)
 	s := startStampServer(t, "--health-timeout", "2s")
 	s.mustCLI("blueprint", "push", dir)
@@ -108,19 +115,52 @@ func TestCrashLoopIsBackedOffAndStaysAnIncident(t *testing.T) {
 	if !strings.Contains(inc.Message, "exit status 4") || !strings.Contains(inc.LastLogs, "DATABASE_URL is corrupt") {
 		t.Errorf("incident: message %q, last logs %q; want the exit code and the service's last lines", inc.Message, inc.LastLogs)
 	}
+}
 
-	cpu0, starts0 := serverCPU(t, s), countStarts(t, s)
+// TestCrashLoopIsBackedOffAndStaysAnIncident has a ready tenant's service
+// crash at once on every start after its first: the driver restarts it
+// with a growing backoff (few starts) and the incident stays open with
+// the exit code and the last lines the service printed. An operator
+// acknowledges it. (A service that crashes from its first start fails
+// the tenant at health, which stops it: it never loops; see
+// TestFailedCreateOpensAnIncident.) The server's CPU during a crash loop
+// is measured by bench/crashloop.
+func TestCrashLoopIsBackedOffAndStaysAnIncident(t *testing.T) {
+	crash := `command: [sh, -c, "if [ -e ${tenant.dir}/served ]; then echo starting; echo 'config: DATABASE_URL is corrupt' >&2; exit 4; fi; ` +
+		`touch ${tenant.dir}/served; exec $STAMP_BUNDLE/bin/ledger serve"]`
+	s := startStampServer(t, "--incident-grace", "1s")
+	s.mustCLI("blueprint", "push", blueprintDir(t, "command: [bin/ledger, serve]", crash))
+	s.mustCLI("tenant", "create", "acme", "--blueprint", "ledger")
+	waitMonitorHealthy(t, s, "acme")
+	procs := tenantProcesses(t, s.data)
+	if len(procs) != 1 {
+		t.Fatalf("processes: %v", procs)
+	}
+	if err := syscall.Kill(procs[0].pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the crash loop to start", 30*time.Second, func() bool { return countStarts(t, s) > 0 })
+	inc := waitIncident(t, s, "acme", "the incident to show the crash", func(i *stamp.Incident) bool {
+		return i.State == stamp.IncidentOpen && strings.Contains(i.Message, "exit status 4") && strings.Contains(i.LastLogs, "DATABASE_URL is corrupt")
+	})
+	if inc.Cause != stamp.CauseExit {
+		t.Errorf("incident: cause %q, message %q; want the exit", inc.Cause, inc.Message)
+	}
+
+	// The window is the point: a backoff shows only as time passes.
+	starts0 := countStarts(t, s)
 	time.Sleep(10 * time.Second)
-	cpu1, starts1 := serverCPU(t, s), countStarts(t, s)
-	// Backoff doubles from 100ms to 30s: some 5 starts in 10s at most
-	// once it has grown, never the hundreds a tight loop would make.
-	if n := starts1 - starts0; n > 8 {
+	starts1 := countStarts(t, s)
+	// Backoff doubles from 100ms to 30s: some 5 starts in the loop's
+	// first 10s, never the hundreds a tight loop would make. None would
+	// mean it does not loop at all, and that this test proves nothing.
+	switch n := starts1 - starts0; {
+	case n > 8:
 		t.Errorf("%d starts in 10s: the crash loop is not backed off", n)
+	case n == 0:
+		t.Errorf("no start in 10s: the service does not crash-loop")
 	}
-	if share := (cpu1 - cpu0).Seconds() / 10; share > 0.2 {
-		t.Errorf("server CPU %.0f%% of a core during the crash loop", 100*share)
-	}
-	t.Logf("crash loop over 10s: %d starts, server CPU %v", starts1-starts0, cpu1-cpu0)
+	t.Logf("crash loop: %d starts before the window, %d in its 10s", starts0, starts1-starts0)
 
 	after, err := s.client().Incident(context.Background(), inc.ID)
 	if err != nil {
@@ -135,21 +175,6 @@ func TestCrashLoopIsBackedOffAndStaysAnIncident(t *testing.T) {
 	if out := s.mustCLI("incident", "list", "--open"); !strings.Contains(out, inc.ID) || !strings.Contains(out, "acknowledged") {
 		t.Errorf("open incidents after ack:\n%s", out)
 	}
-}
-
-// serverCPU returns the CPU time the server process has used.
-func serverCPU(t *testing.T, s *stampServer) time.Duration {
-	t.Helper()
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(s.cmd.Process.Pid) + "/stat")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Fields after the command name, which is in parentheses: utime and
-	// stime are the 12th and 13th of them, in clock ticks (100 a second).
-	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
-	utime, _ := strconv.Atoi(fields[11])
-	stime, _ := strconv.Atoi(fields[12])
-	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // countStarts counts the "starting" lines the crash-looping service of
@@ -195,10 +220,7 @@ func TestExitIsSeenBeforeTheNextProbe(t *testing.T) {
 	s := startStampServer(t)
 	s.mustCLI("blueprint", "push", blueprintDir(t, "interval: 1s", "interval: 1m"))
 	s.mustCLI("tenant", "create", "acme", "--blueprint", "ledger")
-	waitFor(t, "the monitor to see acme healthy", 30*time.Second, func() bool {
-		h := s.tenant("acme").Health
-		return h != nil && h.State == stamp.HealthHealthy
-	})
+	waitMonitorHealthy(t, s, "acme")
 	procs := tenantProcesses(t, s.data)
 	if len(procs) != 1 {
 		t.Fatalf("processes: %v", procs)

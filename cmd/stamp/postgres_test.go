@@ -202,12 +202,18 @@ func TestRouterServesWhileTheServerRestarts(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(500 * time.Millisecond)
+	// more waits for n more requests: some before the kill, some while
+	// the server is down (the point), some once it is back.
+	more := func(what string, n int64) {
+		target := sent.Load() + n
+		waitFor(t, fmt.Sprintf("%d more requests %s", n, what), 30*time.Second, func() bool { return sent.Load() >= target })
+	}
+	more("before the kill", 50)
 	s.kill()
-	time.Sleep(time.Second)
+	more("while the server is down", 100)
 	s.start()
 	s.mustCLI("tenant", "list")
-	time.Sleep(500 * time.Millisecond)
+	more("after the restart", 50)
 	close(stop)
 	wg.Wait()
 	t.Logf("%d requests through the separate router, %d failed", sent.Load(), failed.Load())

@@ -52,9 +52,9 @@ func TestRecreateUpgradeHoldsRequests(t *testing.T) {
 	invoice := addInvoice(t, s, "acme")
 
 	tr := startTraffic(s, "acme")
-	time.Sleep(200 * time.Millisecond) // some answers from 1.0.0 first
+	tr.await(t, 10, "from 1.0.0 first")
 	out := s.mustCLI("tenant", "upgrade", "acme", "--to", "2.0.0")
-	time.Sleep(200 * time.Millisecond) // and some from 2.0.0 after
+	tr.await(t, 10, "from 2.0.0 after")
 	tr.finish()
 
 	if n := tr.failed.Load(); n > 0 {

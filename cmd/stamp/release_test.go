@@ -206,6 +206,14 @@ func (tr *traffic) finish() {
 	<-tr.done
 }
 
+// await waits until n more requests were answered (or failed), when: one
+// is sent at a time, so n+1 more sent means n more done.
+func (tr *traffic) await(t *testing.T, n int64, when string) {
+	t.Helper()
+	target := tr.sent.Load() + n + 1
+	waitFor(t, fmt.Sprintf("%d more answers %s", n, when), 30*time.Second, func() bool { return tr.sent.Load() >= target })
+}
+
 // TestUpgradeUnderTraffic upgrades a tenant from 1.0.0 to 2.0.0 while
 // requests flow through the router: none fails, the data written before
 // is there after (with the new column backfilled), and the old version is
@@ -218,9 +226,9 @@ func TestUpgradeUnderTraffic(t *testing.T) {
 	invoice := addInvoice(t, s, "acme")
 
 	tr := startTraffic(s, "acme")
-	time.Sleep(200 * time.Millisecond) // some answers from 1.0.0 first
+	tr.await(t, 10, "from 1.0.0 first")
 	out := s.mustCLI("tenant", "upgrade", "acme", "--to", "2.0.0")
-	time.Sleep(200 * time.Millisecond) // and some from 2.0.0 after
+	tr.await(t, 10, "from 2.0.0 after")
 	tr.finish()
 
 	for _, step := range []string{"check", "secrets", "database", "snapshot", "migrate", "start", "health", "route", "retire"} {
@@ -593,9 +601,9 @@ func TestUpgradeOnPostgres(t *testing.T) {
 	payments := `SELECT count(*) FROM information_schema.tables WHERE table_name = 'payments'`
 
 	tr := startTraffic(s, "acme")
-	time.Sleep(200 * time.Millisecond)
+	tr.await(t, 10, "from 1.0.0 first")
 	s.mustCLI("tenant", "upgrade", "acme", "--to", "2.0.0")
-	time.Sleep(200 * time.Millisecond)
+	tr.await(t, 10, "from 2.0.0 after")
 	tr.finish()
 	if n := tr.failed.Load(); n > 0 {
 		t.Errorf("%d of %d requests failed during the upgrade: %q", n, tr.sent.Load(), tr.errors)

@@ -43,7 +43,7 @@ func TestStatusLineWhenPiped(t *testing.T) {
 	var out bytes.Buffer
 	sl := startStatusLine(&out, false, time.Millisecond)
 	sl.set("waiting for health")
-	time.Sleep(10 * time.Millisecond)
+	time.Sleep(10 * time.Millisecond) // ten ticks that must draw nothing
 	fmt.Fprintln(sl, "  health    ok  1s")
 	fmt.Fprintln(sl.beside(&out), "ready")
 	sl.stopDrawing()

@@ -54,9 +54,9 @@ func TestTenantSetRollsWithoutFailedRequests(t *testing.T) {
 	}
 
 	tr := startTraffic(s, "acme")
-	time.Sleep(200 * time.Millisecond) // some answers before the change
+	tr.await(t, 10, "before the change")
 	out := s.mustCLI("tenant", "set", "acme", "--param", "currency=USD", "--plan", "business")
-	time.Sleep(200 * time.Millisecond) // and some after
+	tr.await(t, 10, "after the change")
 	tr.finish()
 
 	if n := tr.failed.Load(); n > 0 || tr.sent.Load() == 0 {

@@ -89,7 +89,7 @@ func TestIncidentsReachAWebhookSigned(t *testing.T) {
 	hook := addWebhook(t, s, r, "incident.*")
 	s.mustCLI("blueprint", "push", blueprintDir(t))
 	s.mustCLI("tenant", "create", "acme", "--blueprint", "ledger")
-	time.Sleep(1500 * time.Millisecond)
+	waitMonitorHealthy(t, s, "acme")
 	procs := tenantProcesses(t, s.data)
 	if err := syscall.Kill(procs[0].pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)

@@ -281,7 +281,15 @@ func TestRotateKeys(t *testing.T) {
 
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
+		stopReads := sync.OnceFunc(func() { close(stop); wg.Wait() })
+		defer stopReads()
 		var reads atomic.Int64
+		// waitReads waits for n more reads: the rotation must meet reads
+		// under way, and reads must go on after it.
+		waitReads := func(n int64) {
+			target := reads.Load() + n
+			eventually(t, 10*time.Second, fmt.Sprintf("%d more reads", n), func() bool { return reads.Load() >= target })
+		}
 		for _, s := range []*Store{a, b} {
 			wg.Go(func() {
 				for {
@@ -304,11 +312,10 @@ func TestRotateKeys(t *testing.T) {
 				}
 			})
 		}
-		time.Sleep(20 * time.Millisecond)
+		waitReads(int64(2 * len(want)))
 		rot, err := a.RotateKeys(ctx)
-		time.Sleep(20 * time.Millisecond)
-		close(stop)
-		wg.Wait()
+		waitReads(int64(2 * len(want)))
+		stopReads()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -502,5 +509,18 @@ func TestRotationStopsAtAValueThatDoesNotOpen(t *testing.T) {
 	}
 	if got := mustSecrets(t, s, "globex")["a"]; got != "globex-a" {
 		t.Errorf("globex's secret after the stopped rotation: %q", got)
+	}
+}
+
+// eventually waits until cond holds, polling it, and fails the test if
+// it does not within timeout.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

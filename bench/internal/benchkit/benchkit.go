@@ -53,6 +53,22 @@ func ModuleRoot(ctx context.Context) (string, error) {
 	return filepath.Dir(gomod), nil
 }
 
+// Commit returns the short commit of the work tree at root, noting
+// uncommitted changes to tracked files (they are built too), or "unknown"
+// outside git.
+func Commit(ctx context.Context, root string) string {
+	out, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	commit := strings.TrimSpace(string(out))
+	status, err := exec.CommandContext(ctx, "git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output()
+	if err != nil || len(strings.TrimSpace(string(status))) > 0 {
+		commit += " with uncommitted changes"
+	}
+	return commit
+}
+
 // TempDir makes a new temporary directory named after pattern (as
 // os.MkdirTemp) and returns its absolute path: a server's data dir and the
 // STAMP_INSTANCE markers of its tenants hold absolute paths.
