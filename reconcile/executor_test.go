@@ -98,7 +98,6 @@ func TestStepErrors(t *testing.T) {
 		phase, failedStep, message string
 		// retries are the messages of the tenant.retry events, in order.
 		retries []string
-		stopped bool // a failed tenant's instances were started, and stopped
 		passes  []string
 	}{
 		{
@@ -126,7 +125,24 @@ func TestStepErrors(t *testing.T) {
 			inject: func(d *fakeDriver) { d.setTask(exitWith("seed", 4, "seed broke")) },
 			phase:  stamp.PhaseFailed, failedStep: stamp.StepSeed,
 			message: "seed hook exited with code 4; last output:\nseed broke\nits instances are stopped",
-			stopped: true,
+			passes:  []string{"provision failed"},
+		},
+		{
+			// The seed runs beside start: failing before start's Apply
+			// has returned, it must still leave nothing running.
+			name: "a seed that fails while start applies stops what start made",
+			inject: func(d *fakeDriver) {
+				d.setTask(exitWith("seed", 4, "seed broke"))
+				d.beforeApply = func(rt *stamp.Runtime) {
+					// Give a stop from beside start the time to come first.
+					deadline := time.Now().Add(time.Second)
+					for !d.isStopped(rt.Tenant) && time.Now().Before(deadline) {
+						time.Sleep(5 * time.Millisecond)
+					}
+				}
+			},
+			phase: stamp.PhaseFailed, failedStep: stamp.StepSeed,
+			message: "seed hook exited with code 4; last output:\nseed broke\nits instances are stopped",
 			passes:  []string{"provision failed"},
 		},
 		{
@@ -171,8 +187,9 @@ func TestStepErrors(t *testing.T) {
 					t.Errorf("tenant.failed events: %+v, want one of step %s with the message", failed, tt.failedStep)
 				}
 			}
-			if got := f.d.isStopped("acme"); got != tt.stopped {
-				t.Errorf("instances stopped: %v, want %v", got, tt.stopped)
+			// Failed means stopped: nothing of a failed tenant runs.
+			if got, want := f.d.running("acme"), tt.phase != stamp.PhaseFailed; got != want {
+				t.Errorf("instances running: %v, want %v", got, want)
 			}
 			retries := f.events("acme", stamp.EventRetry)
 			if len(retries) != len(tt.retries) {

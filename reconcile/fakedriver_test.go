@@ -26,6 +26,8 @@ type fakeDriver struct {
 	failures map[string][]error                   // what the next calls of each method return, in turn
 	// task runs a hook; nil exits 0. It is called without mu held.
 	task func(tenant string, task *stamp.Task) *stamp.TaskResult
+	// beforeApply, if set, runs at the start of every Apply, without mu.
+	beforeApply func(rt *stamp.Runtime)
 }
 
 var (
@@ -91,7 +93,18 @@ func (d *fakeDriver) isStopped(tenant string) bool {
 	return d.stopped[tenant]
 }
 
+// running reports whether instances of tenant run: applied and not
+// stopped since.
+func (d *fakeDriver) running(tenant string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.runtimes[tenant]) > 0 && !d.stopped[tenant]
+}
+
 func (d *fakeDriver) Apply(ctx context.Context, rt *stamp.Runtime) error {
+	if d.beforeApply != nil {
+		d.beforeApply(rt)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err := d.failure("Apply"); err != nil {

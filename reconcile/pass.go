@@ -201,33 +201,52 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 	// The seed hook runs beside start and health: it only writes data,
 	// and nothing reaches the tenant before route, which waits for it.
 	// That takes one process run off the path a new customer waits on.
+	// Its outcome is recorded here, between steps, never from beside
+	// them: a seed that failed while start ran must stop the instances
+	// start made, not race it.
 	seedCtx, cancelSeed := context.WithCancel(ctx)
 	defer cancelSeed()
-	var seed chan error // the seed step's outcome while it runs
-	waitSeed := func() error {
+	var seed chan stepRun // the seed step's outcome while it runs
+	// seeded records the seed's outcome once it is in (waiting for it
+	// with wait) and says whether it failed the pass.
+	seeded := func(wait bool) error {
 		if seed == nil {
 			return nil
 		}
-		err := <-seed
+		var run stepRun
+		if wait {
+			run = <-seed
+		} else {
+			select {
+			case run = <-seed:
+			default:
+				return nil
+			}
+		}
 		seed = nil
-		return err
+		return p.record(ctx, run)
 	}
-	defer waitSeed()         // never leave the seed goroutine behind
+	defer func() {
+		if seed != nil { // the pass ended early: keep a seed that succeeded
+			if run := <-seed; run.err == nil {
+				p.record(ctx, run)
+			}
+		}
+	}()
 	seedAfterHealth := false // the blueprint's seed runs after health
 	for _, step := range steps {
+		if err := seeded(step == stamp.StepRoute); err != nil {
+			return err
+		}
 		switch step {
 		case stamp.StepSeed:
 			if p.seedAfterHealthy() {
 				seedAfterHealth = true
 				continue
 			}
-			seed = make(chan error, 1)
-			go func(queued time.Time) { seed <- p.step(seedCtx, stamp.StepSeed, queued) }(p.queued)
+			seed = make(chan stepRun, 1)
+			go func(queued time.Time) { seed <- p.take(seedCtx, stamp.StepSeed, queued) }(p.queued)
 			continue
-		case stamp.StepRoute:
-			if err := waitSeed(); err != nil {
-				return err
-			}
 		case stamp.StepRetire:
 			if wait := p.drainLeft(); wait > 0 {
 				p.r.queue.addAfter(p.t.Name, wait)
@@ -255,9 +274,26 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 // step takes one step and records it as an event, or records its failure
 // (see fail). queued is when the step became ready to run.
 func (p *pass) step(ctx context.Context, step string, queued time.Time) error {
+	return p.record(ctx, p.take(ctx, step, queued))
+}
+
+// stepRun is a step taken and not yet recorded.
+type stepRun struct {
+	step                      string
+	queued, started, finished time.Time
+	err                       error
+}
+
+// take takes one step.
+func (p *pass) take(ctx context.Context, step string, queued time.Time) stepRun {
 	started := p.r.cfg.Clock.Now()
 	err := p.do(ctx, step)
-	finished := p.r.cfg.Clock.Now()
+	return stepRun{step: step, queued: queued, started: started, finished: p.r.cfg.Clock.Now(), err: err}
+}
+
+// record records a step taken as an event, or its failure (see fail).
+func (p *pass) record(ctx context.Context, r stepRun) error {
+	step, queued, started, finished, err := r.step, r.queued, r.started, r.finished, r.err
 	if err != nil {
 		if ctx.Err() != nil {
 			// Cancelled: a deletion, a lost lease or a shutdown ended the pass.
