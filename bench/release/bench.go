@@ -179,7 +179,7 @@ func (b *bench) measureSize(ctx context.Context, n int) (_ *sizeResult, err erro
 	res.loadAfter = benchkit.LoadAverage()
 
 	b.progress("fleet of %d: read the event log", n)
-	events, err := allEvents(ctx, srv.Client)
+	events, err := srv.AllEvents(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -409,22 +409,6 @@ func (b *bench) stuckDetail(ctx context.Context, r *stamp.Release) string {
 		}
 	}
 	return sb.String()
-}
-
-// allEvents reads the whole event log, a page at a time.
-func allEvents(ctx context.Context, c *httpapi.Client) ([]*stamp.Event, error) {
-	var all []*stamp.Event
-	for after := int64(0); ; {
-		page, err := c.Events(ctx, stamp.EventFilter{AfterSeq: after, Limit: 1000})
-		if err != nil {
-			return nil, fmt.Errorf("read events after %d: %w", after, err)
-		}
-		if len(page) == 0 {
-			return all, nil
-		}
-		all = append(all, page...)
-		after = page[len(page)-1].Seq
-	}
 }
 
 // leaks lists the tenants that do not run exactly one process, of the new
