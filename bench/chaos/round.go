@@ -22,9 +22,10 @@ const (
 	// from and to are the versions released: real releases 1 and 2 of
 	// the example app.
 	from, to = "1.0.0", "2.0.0"
-	// tenantNet is the pool of the tenants' addresses: half of the block
-	// set aside for benchmarks (RFC 2544), whose other half bench/isolation
-	// uses, so that no other server's routes meet the rounds'.
+	// tenantNet is the pool of the tenants' addresses, in the block set
+	// aside for benchmarks (RFC 2544). bench/isolation's pool is the
+	// whole block, but its users (6,000,000-6,000,999) put its tenants
+	// at 198.18.54.0-198.18.69.255 only, so no address of the two meets.
 	tenantNet = "198.19.0.0/16"
 	// uidBase starts the blocks of tenant users the rounds draw from:
 	// 100 blocks of 1,000, clear of the server's default range, the
