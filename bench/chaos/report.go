@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/bench/chaos/check"
 )
 
@@ -40,4 +42,34 @@ func summaryLine(results []*roundResult, expect, took time.Duration, seed uint64
 	return fmt.Sprintf("summary: %d rounds, %d kills (%d after the release had ended; expected duration %s), %d inconsistent, %d unsettled, %d orphans; %s, seed %d",
 		len(results), kills, afterEnd, expect.Round(100*time.Millisecond), check.Count(findings, check.KindInconsistent),
 		check.Count(findings, check.KindUnsettled), check.Count(findings, check.KindOrphan), took.Round(time.Second), seed)
+}
+
+// describeRelease says where r stands: its wave and its tenants' states.
+func describeRelease(r *stamp.Release) string {
+	counts := map[string]int{}
+	for _, rt := range r.Status.Tenants {
+		counts[rt.State]++
+	}
+	parts := []string{fmt.Sprintf("%s, wave %d/%d", r.Status.State, r.Status.Wave+1, len(r.Spec.Waves))}
+	for _, s := range []string{stamp.ReleaseTenantPending, stamp.ReleaseTenantUpgrading, stamp.ReleaseTenantUpgraded,
+		stamp.ReleaseTenantFailed, stamp.ReleaseTenantSkipped, stamp.ReleaseTenantRollingBack, stamp.ReleaseTenantRolledBack} {
+		if counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// describeHost counts what h holds.
+func describeHost(h check.Host) string {
+	return fmt.Sprintf("%d processes, %d tenant directories, %d ports, %d databases, %d cgroups, %d namespaces, %d interfaces",
+		len(h.Procs), len(h.Drivers), len(h.Ports), len(h.DatabaseDirs), len(h.Cgroups), len(h.Namespaces), len(h.Links))
+}
+
+// orEnded returns s, or says the release had ended.
+func orEnded(s string) string {
+	if s == "" {
+		return "after the release had ended"
+	}
+	return s
 }

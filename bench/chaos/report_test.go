@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/bench/chaos/check"
 )
 
@@ -42,5 +43,13 @@ func TestParseFlags(t *testing.T) {
 	a, again, b := newRand(1).Int64N(1<<40), newRand(1).Int64N(1<<40), newRand(2).Int64N(1<<40)
 	if a != again || a == b {
 		t.Errorf("newRand: seed 1 drew %d then %d, seed 2 %d; want the same draw for the same seed, another for another", a, again, b)
+	}
+}
+
+func TestDescribeRelease(t *testing.T) {
+	r := &stamp.Release{Spec: stamp.ReleaseSpec{Waves: make([]stamp.Wave, 3)}, Status: stamp.ReleaseStatus{State: stamp.ReleaseRunning, Wave: 1,
+		Tenants: []stamp.ReleaseTenant{{State: stamp.ReleaseTenantUpgraded}, {State: stamp.ReleaseTenantPending}, {State: stamp.ReleaseTenantUpgrading}, {State: stamp.ReleaseTenantPending}}}}
+	if got, want := describeRelease(r), "running, wave 2/3, 2 pending, 1 upgrading, 1 upgraded"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/stamphq/stamp"
@@ -355,79 +354,4 @@ func (r *roundRun) read(ctx context.Context) ([]*stamp.Tenant, []*stamp.Release,
 // find records findings.
 func (r *roundRun) find(findings []check.Finding) {
 	r.res.findings = append(r.res.findings, findings...)
-}
-
-// errDeadline is a wait of a round past -deadline.
-var errDeadline = errors.New("past the deadline")
-
-// poll calls done until it reports true, for at most the -deadline, and
-// says what it waited for when that passes (wrapping errDeadline) or
-// done fails.
-func (r *roundRun) poll(ctx context.Context, what string, done func() (bool, error)) error {
-	wctx, cancel := context.WithTimeout(ctx, r.b.cfg.deadline)
-	defer cancel()
-	err := poll(wctx, done)
-	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		return fmt.Errorf("round %d: wait for %s: %w (%s)", r.res.n, what, errDeadline, r.b.cfg.deadline)
-	}
-	if err != nil {
-		return fmt.Errorf("round %d: wait for %s: %w", r.res.n, what, err)
-	}
-	return nil
-}
-
-// poll calls done every 250ms until it reports true or fails, or ctx
-// ends.
-func poll(ctx context.Context, done func() (bool, error)) error {
-	for {
-		ok, err := done()
-		if err != nil || ok {
-			return err
-		}
-		if err := sleep(ctx, 250*time.Millisecond); err != nil {
-			return err
-		}
-	}
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(max(d, 0))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// describeRelease says where r stands: its wave and its tenants' states.
-func describeRelease(r *stamp.Release) string {
-	counts := map[string]int{}
-	for _, rt := range r.Status.Tenants {
-		counts[rt.State]++
-	}
-	parts := []string{fmt.Sprintf("%s, wave %d/%d", r.Status.State, r.Status.Wave+1, len(r.Spec.Waves))}
-	for _, s := range []string{stamp.ReleaseTenantPending, stamp.ReleaseTenantUpgrading, stamp.ReleaseTenantUpgraded,
-		stamp.ReleaseTenantFailed, stamp.ReleaseTenantSkipped, stamp.ReleaseTenantRollingBack, stamp.ReleaseTenantRolledBack} {
-		if counts[s] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
-// describeHost counts what h holds.
-func describeHost(h check.Host) string {
-	return fmt.Sprintf("%d processes, %d tenant directories, %d ports, %d databases, %d cgroups, %d namespaces, %d interfaces",
-		len(h.Procs), len(h.Drivers), len(h.Ports), len(h.DatabaseDirs), len(h.Cgroups), len(h.Namespaces), len(h.Links))
-}
-
-// orEnded returns s, or says the release had ended.
-func orEnded(s string) string {
-	if s == "" {
-		return "after the release had ended"
-	}
-	return s
 }
