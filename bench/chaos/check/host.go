@@ -14,7 +14,8 @@ import (
 // Host is what ReadHost found on this host of one server's tenants.
 type Host struct {
 	// Procs are the live processes carrying the marker of the server's
-	// local driver or running as a user of its tenant range.
+	// local driver, running as a user of its tenant range, or working in
+	// or run from its data dir.
 	Procs []Proc
 	// Drivers holds each tenant directory's driver state (local/tenants/
 	// <name>/state.json), nil where it has none.
@@ -44,6 +45,9 @@ type Proc struct {
 	// Marker is the "<tenant>/<id>" of the local driver's STAMP_INSTANCE
 	// marker of the server's data dir; empty if it has none.
 	Marker string
+	// Dir is the process's working directory, or else its executable,
+	// when it is under the data dir; empty otherwise.
+	Dir string
 }
 
 // DriverState is what the check reads of the local driver's state.json
@@ -192,11 +196,16 @@ func orphanProcs(h Host, store map[string]*stamp.Tenant, uids map[int]string) []
 		if tenant == "" {
 			tenant = uids[p.UID]
 		}
+		if tenant == "" {
+			tenant = tenantOfDir(p.Dir)
+		}
 		owner := accounted[p.PID]
 		if owner == "" {
 			owner = accounted[p.Session]
 		}
 		switch {
+		case tenant == "" && p.Dir != "":
+			out = append(out, finding(KindOrphan, subject, "runs as uid %d in %s, under the data dir, and is no tenant's", p.UID, p.Dir))
 		case tenant == "":
 			out = append(out, finding(KindOrphan, subject, "runs as uid %d of the tenant range, which no tenant of the store has", p.UID))
 		case store[tenant] == nil:
@@ -208,6 +217,17 @@ func orphanProcs(h Host, store map[string]*stamp.Tenant, uids map[int]string) []
 		}
 	}
 	return out
+}
+
+// tenantOfDir returns the tenant whose directory (local/tenants/<name>)
+// holds dir, or "".
+func tenantOfDir(dir string) string {
+	_, rest, ok := strings.Cut(dir, "/local/tenants/")
+	if !ok {
+		return ""
+	}
+	name, _, _ := strings.Cut(rest, "/")
+	return name
 }
 
 // instancesOf returns the recorded instances of tenant.

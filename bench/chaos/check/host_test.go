@@ -88,6 +88,15 @@ func TestOrphans(t *testing.T) {
 		{name: "an unmarked process of no tenant's user", tenants: a, host: with(func(h *Host) {
 			h.Procs = append(h.Procs, Proc{PID: 300, UID: uidA + 1, Session: 300, Start: 9000})
 		}), want: []string{"process 300: runs as uid 7000002 of the tenant range, which no tenant of the store has"}},
+		{name: "an unmarked child working in its tenant's directory", tenants: a, host: with(func(h *Host) {
+			h.Procs = append(h.Procs, Proc{PID: 102, UID: uidA, Session: 100, Start: 5002, Dir: "/data/local/tenants/a/data"})
+		})},
+		{name: "an unmarked process left in a deleted tenant's directory", tenants: a, host: with(func(h *Host) {
+			h.Procs = append(h.Procs, Proc{PID: 400, Session: 400, Start: 9100, Dir: "/data/local/tenants/gone/data"})
+		}), want: []string{"process 400: of tenant gone, which the store does not have"}},
+		{name: "an unmarked process run from a bundle", tenants: a, host: with(func(h *Host) {
+			h.Procs = append(h.Procs, Proc{PID: 401, Session: 401, Start: 9200, Dir: "/data/local/bundles/ab12/bin/ledger"})
+		}), want: []string{"process 401: runs as uid 0 in /data/local/bundles/ab12/bin/ledger, under the data dir, and is no tenant's"}},
 		{name: "an instance as another user", tenants: a, host: with(func(h *Host) { h.Procs[1].UID = 0 }),
 			want: []string{"process 101 (a/web-0@2.0.0): of tenant a, but runs as uid 0, not the tenant's 7000001"}},
 		{name: "a port of no instance", tenants: a, host: with(func(h *Host) { h.Ports[20002] = "a/web-1@2.0.0" }),

@@ -75,17 +75,17 @@ func readProcs(cfg HostConfig) ([]Proc, error) {
 		if err != nil {
 			continue
 		}
-		p, ok := readProc(pid, prefix)
-		if ok && (p.Marker != "" || cfg.UIDMax > 0 && p.UID >= cfg.UIDMin && p.UID <= cfg.UIDMax) {
+		p, ok := readProc(pid, prefix, cfg.Data)
+		if ok && (p.Marker != "" || p.Dir != "" || cfg.UIDMax > 0 && p.UID >= cfg.UIDMin && p.UID <= cfg.UIDMax) {
 			procs = append(procs, p)
 		}
 	}
 	return procs, nil
 }
 
-// readProc reads pid's user, session, start time and marker; false if it
-// is gone or a zombie.
-func readProc(pid int, prefix []byte) (Proc, bool) {
+// readProc reads pid's user, session, start time, marker and where it
+// works or runs from under data; false if it is gone or a zombie.
+func readProc(pid int, prefix []byte, data string) (Proc, bool) {
 	dir := filepath.Join("/proc", strconv.Itoa(pid))
 	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
 	if err != nil {
@@ -123,6 +123,12 @@ func readProc(pid int, prefix []byte) (Proc, bool) {
 	for kv := range bytes.SplitSeq(env, []byte{0}) {
 		if rest, ok := bytes.CutPrefix(kv, prefix); ok {
 			p.Marker = string(rest)
+			break
+		}
+	}
+	for _, link := range []string{"cwd", "exe"} {
+		if target, err := os.Readlink(filepath.Join(dir, link)); err == nil && strings.HasPrefix(target, data+"/") {
+			p.Dir = target
 			break
 		}
 	}

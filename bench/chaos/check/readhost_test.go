@@ -53,21 +53,43 @@ func TestReadHost(t *testing.T) {
 		cmd.Wait()
 	})
 
+	// An unmarked one working in a tenant's directory.
+	work := filepath.Join(data, "local", "tenants", "a", "data")
+	if err := os.MkdirAll(work, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	unmarked := exec.Command("sleep", "60")
+	unmarked.Dir = work
+	if err := unmarked.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		unmarked.Process.Kill()
+		unmarked.Wait()
+	})
+
 	cfg := HostConfig{Data: data, UIDMin: 7000000, UIDMax: 7000999, CgroupParent: "stamp/0a1b2c3d", CgroupRoot: cgroups, NetDir: net}
 	var h Host
 	var err error
 	// The child's environment is its own only once it has run exec.
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if h, err = ReadHost(cfg); err != nil || len(h.Procs) > 0 {
+		if h, err = ReadHost(cfg); err != nil || len(h.Procs) == 2 && h.Procs[0].Marker+h.Procs[1].Marker != "" {
 			break
 		}
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid := cmd.Process.Pid
-	if len(h.Procs) != 1 || h.Procs[0].PID != pid || h.Procs[0].Marker != "a/web-0@2.0.0" || h.Procs[0].UID != os.Getuid() || h.Procs[0].Start == 0 {
-		t.Errorf("Procs: got %+v, want pid %d with marker a/web-0@2.0.0, uid %d and a start time", h.Procs, pid, os.Getuid())
+	procs := map[int]Proc{}
+	for _, p := range h.Procs {
+		procs[p.PID] = p
+	}
+	if p := procs[cmd.Process.Pid]; len(procs) != 2 || p.Marker != "a/web-0@2.0.0" || p.UID != os.Getuid() || p.Start == 0 || p.Dir != "" {
+		t.Errorf("Procs: got %+v, want pid %d with marker a/web-0@2.0.0, uid %d, a start time and no dir under the data dir, and one more",
+			h.Procs, cmd.Process.Pid, os.Getuid())
+	}
+	if p := procs[unmarked.Process.Pid]; p.Marker != "" || p.Dir != work {
+		t.Errorf("Procs: got %+v, want pid %d without a marker, working in %s", h.Procs, unmarked.Process.Pid, work)
 	}
 	a := h.Drivers["a"]
 	if a == nil || a.UID != 7000001 || a.Runtime == nil || a.Runtime.Revision != "2.0.0" ||
