@@ -19,9 +19,8 @@ func (res *roundResult) line(rounds int) string {
 	if res.release > 0 {
 		ended += " in " + res.release.Round(100*time.Millisecond).String()
 	}
-	return fmt.Sprintf("round %d/%d: %s; %s; at rest %s; %d inconsistent, %d unsettled, %d orphans; %s",
-		res.n, rounds, what, ended, res.seen, check.Count(res.findings, check.KindInconsistent), check.Count(res.findings, check.KindUnsettled),
-		check.Count(res.findings, check.KindOrphan), res.took.Round(time.Second))
+	return fmt.Sprintf("round %d/%d: %s; %s; at rest %s; %s; %s",
+		res.n, rounds, what, ended, res.seen, counts(res.findings), res.took.Round(time.Second))
 }
 
 // summaryLine adds up the rounds: how many, how many killed (and how many
@@ -39,9 +38,14 @@ func summaryLine(results []*roundResult, expect, took time.Duration, seed uint64
 		}
 		findings = append(findings, res.findings...)
 	}
-	return fmt.Sprintf("summary: %d rounds, %d kills (%d after the release had ended; expected duration %s), %d inconsistent, %d unsettled, %d orphans; %s, seed %d",
-		len(results), kills, afterEnd, expect.Round(100*time.Millisecond), check.Count(findings, check.KindInconsistent),
-		check.Count(findings, check.KindUnsettled), check.Count(findings, check.KindOrphan), took.Round(time.Second), seed)
+	return fmt.Sprintf("summary: %d rounds, %d kills (%d after the release had ended; expected duration %s), %s; %s, seed %d",
+		len(results), kills, afterEnd, expect.Round(100*time.Millisecond), counts(findings), took.Round(time.Second), seed)
+}
+
+// counts counts findings by kind.
+func counts(findings []check.Finding) string {
+	return fmt.Sprintf("%d inconsistent, %d unsettled, %d orphans, %d failed restarts", check.Count(findings, check.KindInconsistent),
+		check.Count(findings, check.KindUnsettled), check.Count(findings, check.KindOrphan), check.Count(findings, check.KindRestart))
 }
 
 // describeRelease says where r stands: its wave and its tenants' states.

@@ -13,13 +13,13 @@ func TestReport(t *testing.T) {
 	calm := &roundResult{n: 0, killAt: -1, state: "succeeded", release: 9040 * time.Millisecond, seen: "40 processes", took: 61 * time.Second}
 	killed := &roundResult{n: 1, killAt: 3210 * time.Millisecond, atKill: "running, wave 2/3, 5 upgraded", restart: 40 * time.Millisecond,
 		state: "succeeded", release: 12 * time.Second, seen: "20 processes", took: 70 * time.Second,
-		findings: []check.Finding{{Kind: check.KindInconsistent}, {Kind: check.KindOrphan}, {Kind: check.KindOrphan}}}
+		findings: []check.Finding{{Kind: check.KindInconsistent}, {Kind: check.KindOrphan}, {Kind: check.KindRestart}, {Kind: check.KindOrphan}}}
 	late := &roundResult{n: 2, killAt: 9 * time.Second, state: "succeeded", release: 8 * time.Second, took: 50 * time.Second}
 	for _, tc := range []struct{ got, want string }{
-		{calm.line(2), "round 0/2: calm (no kill); release succeeded in 9s; at rest 40 processes; 0 inconsistent, 0 unsettled, 0 orphans; 1m1s"},
-		{killed.line(2), "round 1/2: kill at 3.21s (running, wave 2/3, 5 upgraded), ready again in 40ms; release succeeded in 12s; at rest 20 processes; 1 inconsistent, 0 unsettled, 2 orphans; 1m10s"},
+		{calm.line(2), "round 0/2: calm (no kill); release succeeded in 9s; at rest 40 processes; 0 inconsistent, 0 unsettled, 0 orphans, 0 failed restarts; 1m1s"},
+		{killed.line(2), "round 1/2: kill at 3.21s (running, wave 2/3, 5 upgraded), ready again in 40ms; release succeeded in 12s; at rest 20 processes; 1 inconsistent, 0 unsettled, 2 orphans, 1 failed restarts; 1m10s"},
 		{summaryLine([]*roundResult{calm, killed, late}, 9040*time.Millisecond, 3*time.Minute, 7),
-			"summary: 3 rounds, 2 kills (1 after the release had ended; expected duration 9s), 1 inconsistent, 0 unsettled, 2 orphans; 3m0s, seed 7"},
+			"summary: 3 rounds, 2 kills (1 after the release had ended; expected duration 9s), 1 inconsistent, 0 unsettled, 2 orphans, 1 failed restarts; 3m0s, seed 7"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got  %q\nwant %q", tc.got, tc.want)

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/stamphq/stamp"
@@ -224,11 +225,33 @@ func (r *roundRun) kill(ctx context.Context, id string, killAt time.Duration) er
 		r.res.atKill = describeRelease(rel)
 	}
 	r.b.progress("round %d: killed the server at %s (%s)", r.res.n, killAt.Round(time.Millisecond), orEnded(r.res.atKill))
-	if err := r.srv.Restart(ctx); err != nil {
-		return err
+	for try := 1; ; try++ {
+		err := r.srv.Restart(ctx)
+		if err == nil {
+			break
+		}
+		// A supervisor would start it again: so does the round, once the
+		// refusal is recorded.
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		r.find([]check.Finding{{Kind: check.KindRestart, Subject: "stamp server", What: fmt.Sprintf("start %d after the kill failed: %s; log: %s", try, first, lastLine(r.srv.LogTail()))}})
+		if try == restartTries {
+			return err
+		}
+		if err := sleep(ctx, time.Second); err != nil {
+			return err
+		}
 	}
 	r.res.restart = time.Since(killed)
 	return nil
+}
+
+// restartTries is how many times a round starts its server after the
+// kill before it gives up.
+const restartTries = 5
+
+// lastLine returns the last line of s.
+func lastLine(s string) string {
+	return s[strings.LastIndexByte(s, '\n')+1:]
 }
 
 // awaitEnd waits until release id has ended (finished, or paused for an

@@ -27,11 +27,13 @@ const (
 	KindUnsettled = "unsettled"
 	// KindOrphan is something on the host no tenant instance accounts for.
 	KindOrphan = "orphan"
+	// KindRestart is a server that would not start again after a crash.
+	KindRestart = "restart"
 )
 
 // Finding is one thing the checker found wrong.
 type Finding struct {
-	Kind    string // KindInconsistent, KindUnsettled or KindOrphan
+	Kind    string // KindInconsistent, KindUnsettled, KindOrphan or KindRestart
 	Subject string // what it is about: "tenant f-01", "release rel-1a2b", "process 1234"
 	What    string // what disagrees, with the values seen
 }
