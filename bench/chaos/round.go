@@ -124,16 +124,14 @@ func (r *roundRun) startServer(ctx context.Context, dir string, rng *rand.Rand) 
 		b.cleanups = append(b.cleanups, func() error { return benchkit.DropDatabase(ctx, b.cfg.store, name) })
 		flags = append(flags, "--store", url)
 	}
-	// Below the tenants' ports, and below the ephemeral ones, so that
-	// they are still free when the server restarts on them.
-	api, err := benchkit.FreePortIn(25000, 25999)
+	// Below the servers' default tenant ports and the ranges the tests
+	// and the other benches draw from, and below the ephemeral ones, so
+	// that they are still free when the server restarts on them.
+	addrs, err := benchkit.FreePortsIn(9000, 9999, 2)
 	if err != nil {
 		return err
 	}
-	router, err := benchkit.FreePortIn(25000, 25999)
-	if err != nil {
-		return err
-	}
+	api, router := addrs[0], addrs[1]
 	r.host = check.HostConfig{Data: data, UIDMin: uidLo, UIDMax: uidLo + 999, CgroupParent: cgroup.ParentOf(filepath.Join(data, "local"))}
 	b.progress("round %d: start stamp server (tenant users %d-%d)", r.res.n, uidLo, uidLo+999)
 	srv, err := benchkit.StartServerOn(ctx, b.apps.Stamp, data, filepath.Join(dir, "server.log"), api, router, flags...)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -207,21 +208,28 @@ func FreePort() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// FreePortIn returns a loopback address whose port, from lo to hi, was
-// free a moment ago. Below the kernel's ephemeral ports (from 32768), a
-// port stays free across a restart of the server that had it: no
-// outgoing connection is given it meanwhile, as one from FreePort may be.
-func FreePortIn(lo, hi int) (string, error) {
-	for range 100 {
+// FreePortsIn returns n loopback addresses whose ports, distinct, from lo
+// to hi, were free a moment ago. Below the kernel's ephemeral ports (from
+// 32768), a port stays free across a restart of the server that had it:
+// no outgoing connection is given it meanwhile, as one from FreePort may
+// be.
+func FreePortsIn(lo, hi, n int) ([]string, error) {
+	var addrs []string
+	for range 100 * n {
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(lo+rand.IntN(hi-lo+1)))
+		if slices.Contains(addrs, addr) {
+			continue
+		}
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			continue // taken: try another
 		}
 		ln.Close()
-		return addr, nil
+		if addrs = append(addrs, addr); len(addrs) == n {
+			return addrs, nil
+		}
 	}
-	return "", fmt.Errorf("no free loopback port in %d-%d after 100 tries", lo, hi)
+	return nil, fmt.Errorf("no %d free loopback ports in %d-%d after %d tries", n, lo, hi, 100*n)
 }
 
 // PollEvery is how often WaitOK asks whether a URL answers 200 yet: the

@@ -125,14 +125,11 @@ func TestServerKillRestart(t *testing.T) {
 	t.Setenv(helperEnv, "server")
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	api, err := FreePortIn(25000, 31999)
+	addrs, err := FreePortsIn(25000, 31999, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	router, err := FreePortIn(25000, 31999)
-	if err != nil {
-		t.Fatal(err)
-	}
+	api, router := addrs[0], addrs[1]
 	s, err := StartServerOn(context.Background(), os.Args[0], data, filepath.Join(dir, "server.log"), api, router)
 	t.Cleanup(func() { _ = s.Stop() })
 	if err != nil {
@@ -162,21 +159,33 @@ func TestServerKillRestart(t *testing.T) {
 	}
 }
 
-func TestFreePortIn(t *testing.T) {
-	addr, err := FreePortIn(25000, 31999)
+func TestFreePortsIn(t *testing.T) {
+	addrs, err := FreePortsIn(25000, 31999, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := portOf(t, addr); n < 25000 || n > 31999 {
-		t.Errorf("got %s, want a port in 25000-31999", addr)
+	lo := portOf(t, addrs[0])
+	if lo < 25000 || lo > 31999 {
+		t.Errorf("got %s, want a port in 25000-31999", addrs[0])
 	}
-	ln, err := net.Listen("tcp", addr)
+	if lo == 31999 {
+		lo--
+	}
+	// A range of two ports gives both, never one twice.
+	two, err := FreePortsIn(lo, lo+1, 2)
 	if err != nil {
-		t.Fatalf("listen on the free port %s: %v", addr, err)
+		t.Skipf("ports %d-%d not both free: %v", lo, lo+1, err)
+	}
+	if two[0] == two[1] {
+		t.Errorf("got %v, want two distinct ports", two)
+	}
+	ln, err := net.Listen("tcp", two[0])
+	if err != nil {
+		t.Fatalf("listen on the free port %s: %v", two[0], err)
 	}
 	defer ln.Close()
-	if _, err := FreePortIn(portOf(t, addr), portOf(t, addr)); err == nil {
-		t.Errorf("FreePortIn of a port in use: got no error")
+	if _, err := FreePortsIn(portOf(t, two[0]), portOf(t, two[0]), 1); err == nil {
+		t.Errorf("FreePortsIn of a port in use: got no error")
 	}
 }
 
