@@ -274,7 +274,10 @@ func sleep(ctx context.Context, d time.Duration) error {
 func (b *bench) cleanup() error {
 	var errs []error
 	if b.srv != nil {
-		errs = append(errs, b.srv.Stop(), benchkit.ReleaseHost(b.srv.Data))
+		errs = append(errs, b.srv.Stop())
+		// The server runs with the default --tenant-net.
+		_, err := benchkit.SweepHost(b.srv.Data, "100.64.0.0/10", true)
+		errs = append(errs, err)
 	}
 	errs = append(errs, benchkit.RemoveAll(b.tmp))
 	return errors.Join(errs...)

@@ -180,7 +180,7 @@ func (b *bench) cleanup() error {
 			}
 		}
 		errs = append(errs, s.stop(10*time.Second)) // kills any tenant process left
-		found, err := sweepHost(s.Data, setup == isolated)
+		found, err := benchkit.SweepHost(s.Data, isolatedNet, setup == isolated)
 		errs = append(errs, err)
 		left = append(left, found...)
 		if len(left) > 0 {

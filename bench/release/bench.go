@@ -59,34 +59,18 @@ func newBench(ctx context.Context, cfg config, log io.Writer) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &bench{cfg: cfg, log: log, root: root, tmp: tmp, stamp: filepath.Join(tmp, "bin", "stamp")}, nil
+	return &bench{cfg: cfg, log: log, root: root, tmp: tmp}, nil
 }
 
 // build compiles stamp and releases 1 and 2 of the ledger, and writes the
-// directories to push: each version's stamp.yaml without its build line,
-// next to its prebuilt binary (as the end-to-end tests do).
+// directories to push (benchkit.BuildLedgers).
 func (b *bench) build(ctx context.Context) error {
 	b.progress("build stamp and ledger releases 1 and 2")
-	builds := [][]string{{"-o", b.stamp, "./cmd/stamp"}}
-	versions := []struct{ yaml, bin string }{
-		{"examples/ledger-v1/stamp.yaml", filepath.Join(b.tmp, "bin", "ledger-1")},
-		{"examples/ledger/stamp.yaml", filepath.Join(b.tmp, "bin", "ledger-2")},
+	l, err := benchkit.BuildLedgers(ctx, b.root, b.tmp)
+	if err != nil {
+		return err
 	}
-	for i, v := range versions {
-		builds = append(builds, []string{"-ldflags", fmt.Sprintf("-X main.release=%d", i+1), "-o", v.bin, "./examples/ledger"})
-	}
-	for _, args := range builds {
-		if err := benchkit.GoBuild(ctx, b.root, args...); err != nil {
-			return err
-		}
-	}
-	for i, v := range versions {
-		dir, err := benchkit.BlueprintDir(filepath.Join(b.root, v.yaml), v.bin, filepath.Join(b.tmp, fmt.Sprintf("blueprint-%d", i+1)))
-		if err != nil {
-			return err
-		}
-		b.blueprints = append(b.blueprints, dir)
-	}
+	b.stamp, b.blueprints = l.Stamp, l.Blueprints
 	return nil
 }
 
@@ -179,7 +163,7 @@ func (b *bench) measureSize(ctx context.Context, n int) (_ *sizeResult, err erro
 	res.loadAfter = benchkit.LoadAverage()
 
 	b.progress("fleet of %d: read the event log", n)
-	events, err := allEvents(ctx, srv.Client)
+	events, err := srv.AllEvents(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -409,22 +393,6 @@ func (b *bench) stuckDetail(ctx context.Context, r *stamp.Release) string {
 		}
 	}
 	return sb.String()
-}
-
-// allEvents reads the whole event log, a page at a time.
-func allEvents(ctx context.Context, c *httpapi.Client) ([]*stamp.Event, error) {
-	var all []*stamp.Event
-	for after := int64(0); ; {
-		page, err := c.Events(ctx, stamp.EventFilter{AfterSeq: after, Limit: 1000})
-		if err != nil {
-			return nil, fmt.Errorf("read events after %d: %w", after, err)
-		}
-		if len(page) == 0 {
-			return all, nil
-		}
-		all = append(all, page...)
-		after = page[len(page)-1].Seq
-	}
 }
 
 // leaks lists the tenants that do not run exactly one process, of the new

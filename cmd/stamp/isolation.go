@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -94,10 +92,7 @@ func detectIsolation(cfg serverConfig, data string) (*isolation, error) {
 }
 
 // cgroupParent is where the cgroups of the tenants of data dir data live.
-func cgroupParent(data string) string {
-	sum := sha256.Sum256([]byte(filepath.Join(data, "local")))
-	return "stamp/" + hex.EncodeToString(sum[:4])
-}
+func cgroupParent(data string) string { return cgroup.ParentOf(filepath.Join(data, "local")) }
 
 // netnsDir holds the network namespaces of the tenants of data dir data.
 func netnsDir(data string) string { return filepath.Join(data, "local", "netns") }

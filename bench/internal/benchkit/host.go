@@ -1,9 +1,8 @@
 package benchkit
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -13,43 +12,44 @@ import (
 	"github.com/stamphq/stamp/driver/local/netns"
 )
 
-// ReleaseHost removes what the local driver of a stopped server with data
-// dir data keeps on the host by design, across restarts: its tenants'
-// network namespaces (their bind mounts and veth pairs with them), its
-// nftables table and its tenants' cgroups. The server's tenant processes
-// must be gone (Server.Stop). Without root there is none of it.
-func ReleaseHost(data string) error {
-	if os.Geteuid() != 0 {
-		return nil
-	}
-	local, err := filepath.Abs(filepath.Join(data, "local"))
+// SweepHost removes what the stopped server of data dir data left on the
+// host and names what it found beyond what a stopped server keeps by
+// design: network namespaces (with their bind mounts and veth pairs),
+// when namespaces is set, and cgroups. pool is the server's --tenant-net.
+// Its tenant processes must be gone already. The server's nftables
+// tables, which it keeps across restarts, are deleted without being
+// named.
+func SweepHost(data, pool string, namespaces bool) (left []string, err error) {
+	prefix, err := netip.ParsePrefix(pool)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("sweep host: tenant network %q: %w", pool, err)
+	}
+	m, err := netns.New(netns.Config{Dir: filepath.Join(data, "local", "netns"), Net: prefix})
+	if err != nil {
+		return nil, fmt.Errorf("sweep host: %w", err)
 	}
 	var errs []error
-	// The prefix only has to be valid: the driver names its table and
-	// namespaces by the directory.
-	m, err := netns.New(netns.Config{Dir: filepath.Join(local, "netns"), Net: netip.MustParsePrefix("100.64.0.0/10")})
-	if err != nil {
-		return err
-	}
-	if m.Available() {
+	if namespaces && m.Available() {
 		names, err := m.List()
 		errs = append(errs, err)
 		for _, n := range names {
+			left = append(left, "network namespace "+n)
+			// Removing the namespace takes its end of the veth pair,
+			// and so the pair, with it.
 			errs = append(errs, m.Remove(n, 0))
 		}
+		// A server stopped before its first tenant made no tables.
 		if err := m.Destroy(); err != nil && !errors.Is(err, syscall.ENOENT) {
 			errs = append(errs, err)
 		}
 	}
-	// The driver's cgroup parent: "stamp/" and a hash of its directory.
-	sum := sha256.Sum256([]byte(local))
-	parent := "stamp/" + hex.EncodeToString(sum[:4])
+
+	parent := cgroup.ParentOf(filepath.Join(data, "local"))
 	h := cgroup.Open(parent)
 	names, err := h.List()
 	errs = append(errs, err)
 	for _, n := range names {
+		left = append(left, "cgroup "+n)
 		errs = append(errs, h.Remove(n))
 	}
 	for _, c := range []string{"memory", "cpu", "cpuacct", "pids", ""} {
@@ -57,5 +57,5 @@ func ReleaseHost(data string) error {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return left, errors.Join(errs...)
 }

@@ -153,3 +153,40 @@ func (f *PostgresFloor) Backends(ctx context.Context) (int, error) {
 
 // Close closes the superuser connections.
 func (f *PostgresFloor) Close() { f.pool.Close() }
+
+// CreateDatabase creates database name, owned by the superuser, on the
+// cluster at adminURL (a superuser's URL) and returns the URL of the new
+// database: a fresh store for one server.
+func CreateDatabase(ctx context.Context, adminURL, name string) (string, error) {
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		return "", fmt.Errorf("create database %s: parse the cluster URL: %w", name, err)
+	}
+	if err := superuserExec(ctx, adminURL, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+// DropDatabase drops database name of the cluster at adminURL, ending
+// any connection left to it; a missing one is fine.
+func DropDatabase(ctx context.Context, adminURL, name string) error {
+	if err := superuserExec(ctx, adminURL, `DROP DATABASE IF EXISTS `+pgx.Identifier{name}.Sanitize()+` WITH (FORCE)`); err != nil {
+		return fmt.Errorf("drop database %s: %w", name, err)
+	}
+	return nil
+}
+
+// superuserExec runs stmt on its own connection to adminURL.
+func superuserExec(ctx context.Context, adminURL, stmt string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, stmt)
+	return err
+}

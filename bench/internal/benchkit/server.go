@@ -5,15 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/bundle"
 	"github.com/stamphq/stamp/httpapi"
 )
@@ -26,6 +29,8 @@ type Server struct {
 	Router  string // host:port of the router
 	// Client calls the API as the admin.
 	Client *httpapi.Client
+	bin    string   // the stamp binary
+	flags  []string // beyond the data dir and addresses
 	proc   *Proc
 }
 
@@ -34,36 +39,58 @@ type Server struct {
 // is ready and reads its admin token. The returned server is non-nil
 // whenever a process may have started, so the caller can Stop it.
 func StartServer(ctx context.Context, bin, data, logPath string, flags ...string) (*Server, error) {
-	s := &Server{Data: data, LogPath: logPath}
-	var err error
-	if s.API, err = FreePort(); err != nil {
-		return nil, err
-	}
-	if s.Router, err = FreePort(); err != nil {
-		return nil, err
-	}
-	logf, err := os.Create(logPath)
+	api, err := FreePort()
 	if err != nil {
-		return nil, fmt.Errorf("create server log: %w", err)
+		return nil, err
+	}
+	router, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	return StartServerOn(ctx, bin, data, logPath, api, router, flags...)
+}
+
+// StartServerOn is StartServer with the API on address api and the
+// router on router.
+func StartServerOn(ctx context.Context, bin, data, logPath, api, router string, flags ...string) (*Server, error) {
+	s := &Server{Data: data, LogPath: logPath, API: api, Router: router, bin: bin, flags: flags}
+	return s, s.start(ctx)
+}
+
+// Restart starts the server again once it has exited (Kill), on the same
+// data dir, addresses and flags, appending to its log, and waits until it
+// is ready.
+func (s *Server) Restart(ctx context.Context) error {
+	if s.proc != nil && s.Alive() == nil {
+		return errors.New("restart stamp server: it is still running")
+	}
+	return s.start(ctx)
+}
+
+// start starts the server process and waits until it is ready.
+func (s *Server) start(ctx context.Context) error {
+	logf, err := os.OpenFile(s.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("open server log: %w", err)
 	}
 	defer logf.Close()
-	args := append([]string{"server", "--data", data, "--listen", s.API, "--router-listen", s.Router}, flags...)
-	cmd := exec.Command(bin, args...)
+	args := append([]string{"server", "--data", s.Data, "--listen", s.API, "--router-listen", s.Router}, s.flags...)
+	cmd := exec.Command(s.bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if s.proc, err = StartProc(cmd); err != nil {
-		return nil, fmt.Errorf("start stamp server: %w", err)
+		return fmt.Errorf("start stamp server: %w", err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := WaitOK(wctx, "http://"+s.API+"/readyz", "", s.proc.Exited()); err != nil {
-		return s, fmt.Errorf("stamp server not ready: %w\n%s", err, s.LogTail())
+		return fmt.Errorf("stamp server not ready: %w\n%s", err, s.LogTail())
 	}
-	token, err := os.ReadFile(filepath.Join(data, "admin.token"))
+	token, err := os.ReadFile(filepath.Join(s.Data, "admin.token"))
 	if err != nil {
-		return s, fmt.Errorf("read the admin token: %w", err)
+		return fmt.Errorf("read the admin token: %w", err)
 	}
 	s.Client = httpapi.NewClient("http://"+s.API, strings.TrimSpace(string(token)))
-	return s, nil
+	return nil
 }
 
 // Push packs the blueprint directory dir and uploads it, and returns the
@@ -78,6 +105,22 @@ func (s *Server) Push(ctx context.Context, dir string) (string, error) {
 		return "", fmt.Errorf("push %s: %w", dir, err)
 	}
 	return b.Name, nil
+}
+
+// AllEvents reads the server's whole event log, a page at a time.
+func (s *Server) AllEvents(ctx context.Context) ([]*stamp.Event, error) {
+	var all []*stamp.Event
+	for after := int64(0); ; {
+		page, err := s.Client.Events(ctx, stamp.EventFilter{AfterSeq: after, Limit: 1000})
+		if err != nil {
+			return nil, fmt.Errorf("read events after %d: %w", after, err)
+		}
+		if len(page) == 0 {
+			return all, nil
+		}
+		all = append(all, page...)
+		after = page[len(page)-1].Seq
+	}
 }
 
 // Exited returns a channel closed once the server has exited.
@@ -140,12 +183,18 @@ func (s *Server) Memory() (Memory, error) {
 	return m, nil
 }
 
-// Stop kills the server with SIGKILL, by its pid, waits for it, and then
-// kills every tenant process of its data dir, which would outlive it.
-func (s *Server) Stop() error {
+// Kill sends the server SIGKILL, by its pid, and waits for it; its
+// tenant processes run on, as after a crash of the server.
+func (s *Server) Kill() {
 	if s.proc != nil {
 		s.proc.Kill()
 	}
+}
+
+// Stop kills the server with SIGKILL, by its pid, waits for it, and then
+// kills every tenant process of its data dir, which would outlive it.
+func (s *Server) Stop() error {
+	s.Kill()
 	return KillTenants(s.Data)
 }
 
@@ -157,6 +206,30 @@ func FreePort() (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
+}
+
+// FreePortsIn returns n loopback addresses whose ports, distinct, from lo
+// to hi, were free a moment ago. Below the kernel's ephemeral ports (from
+// 32768), a port stays free across a restart of the server that had it:
+// no outgoing connection is given it meanwhile, as one from FreePort may
+// be.
+func FreePortsIn(lo, hi, n int) ([]string, error) {
+	var addrs []string
+	for range 100 * n {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(lo+rand.IntN(hi-lo+1)))
+		if slices.Contains(addrs, addr) {
+			continue
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue // taken: try another
+		}
+		ln.Close()
+		if addrs = append(addrs, addr); len(addrs) == n {
+			return addrs, nil
+		}
+	}
+	return nil, fmt.Errorf("no %d free loopback ports in %d-%d after %d tries", n, lo, hi, 100*n)
 }
 
 // PollEvery is how often WaitOK asks whether a URL answers 200 yet: the

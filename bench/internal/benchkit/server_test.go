@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -118,4 +119,86 @@ func TestWaitOK(t *testing.T) {
 	if err := WaitOK(context.Background(), srv.URL+"/never", "", gone); err == nil || !strings.Contains(err.Error(), "exited") {
 		t.Errorf("after the process exited: got %v, want an error saying so", err)
 	}
+}
+
+func TestServerKillRestart(t *testing.T) {
+	t.Setenv(helperEnv, "server")
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	addrs, err := FreePortsIn(25000, 31999, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, router := addrs[0], addrs[1]
+	s, err := StartServerOn(context.Background(), os.Args[0], data, filepath.Join(dir, "server.log"), api, router)
+	t.Cleanup(func() { _ = s.Stop() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Restart(context.Background()); err == nil {
+		t.Error("Restart of a running server: got no error")
+	}
+	first := s.PID()
+	s.Kill()
+	if s.Alive() == nil {
+		t.Fatal("Alive after Kill: got no error")
+	}
+	if procs, err := TenantProcs(data); err != nil || len(procs) != 1 {
+		t.Errorf("tenant processes after Kill: got %+v, %v; want the one the server started, alive", procs, err)
+	}
+	if err := s.Restart(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s.PID() == first || s.API != api || s.Router != router || s.Alive() != nil {
+		t.Errorf("after Restart: pid %d (was %d), API %s, router %s, alive %v; want a new live process on %s and %s",
+			s.PID(), first, s.API, s.Router, s.Alive(), api, router)
+	}
+	log, err := os.ReadFile(s.LogPath)
+	if err != nil || strings.Count(string(log), "fake server up") != 2 {
+		t.Errorf("server log: got %q, %v; want both starts in it", log, err)
+	}
+}
+
+func TestFreePortsIn(t *testing.T) {
+	addrs, err := FreePortsIn(25000, 31999, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo := portOf(t, addrs[0])
+	if lo < 25000 || lo > 31999 {
+		t.Errorf("got %s, want a port in 25000-31999", addrs[0])
+	}
+	if lo == 31999 {
+		lo--
+	}
+	// A range of two ports gives both, never one twice.
+	two, err := FreePortsIn(lo, lo+1, 2)
+	if err != nil {
+		t.Skipf("ports %d-%d not both free: %v", lo, lo+1, err)
+	}
+	if two[0] == two[1] {
+		t.Errorf("got %v, want two distinct ports", two)
+	}
+	ln, err := net.Listen("tcp", two[0])
+	if err != nil {
+		t.Fatalf("listen on the free port %s: %v", two[0], err)
+	}
+	defer ln.Close()
+	if _, err := FreePortsIn(portOf(t, two[0]), portOf(t, two[0]), 1); err == nil {
+		t.Errorf("FreePortsIn of a port in use: got no error")
+	}
+}
+
+// portOf returns the port of addr.
+func portOf(t *testing.T, addr string) int {
+	t.Helper()
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -21,6 +21,8 @@
 package cgroup
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -148,6 +150,15 @@ func validParent(parent string) error {
 		}
 	}
 	return nil
+}
+
+// ParentOf returns the parent of the groups of the tenants of the local
+// driver rooted at dir (a server's <data>/local): "stamp/" and the first
+// 8 hex digits of dir's SHA-256, so that servers on one data dir share
+// their tenants' groups and servers on others never touch them.
+func ParentOf(dir string) string {
+	sum := sha256.Sum256([]byte(dir))
+	return "stamp/" + hex.EncodeToString(sum[:4])
 }
 
 // Mode is ModeV2, ModeV1 or ModeNone.

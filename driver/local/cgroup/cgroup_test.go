@@ -429,3 +429,17 @@ func BenchmarkEnsureAddRemove(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+func TestParentOf(t *testing.T) {
+	for _, tc := range []struct{ dir, want string }{
+		{"/srv/stamp/local", "stamp/dd569746"},
+		{"/srv/other/local", "stamp/fb458bc0"},
+	} {
+		if got := ParentOf(tc.dir); got != tc.want {
+			t.Errorf("ParentOf(%q) = %q, want %q", tc.dir, got, tc.want)
+		}
+		if err := validParent(ParentOf(tc.dir)); err != nil {
+			t.Errorf("ParentOf(%q) is not a valid parent: %v", tc.dir, err)
+		}
+	}
+}
