@@ -18,10 +18,10 @@ const lockFileName = "server.lock"
 
 // lockWait bounds how long lockDataDir waits for a lock whose holder, the
 // pid written in the file, is no longer running. A server killed while
-// starting a process leaves a child that holds a copy of the lock's
+// starting a process can leave a child holding a copy of the lock's
 // descriptor until it runs its program (exec closes it): a server
-// started again at once can find the lock held for that moment. The
-// chaos bench (bench/chaos) saw it twice in about 200 kills.
+// started again at once then finds the lock held for that moment, as
+// the chaos bench (bench/chaos) did twice in about 200 kills.
 const lockWait = 5 * time.Second
 
 // lockDataDir takes the data dir data for one server: an exclusive flock
