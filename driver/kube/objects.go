@@ -1,0 +1,277 @@
+package kube
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	netv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
+
+	stamp "github.com/stamphq/stamp"
+)
+
+// Network says what a tenant's pods may reach and be reached from,
+// beyond each other.
+type Network struct {
+	// RouterNamespace is the namespace whose pods may connect to tenants:
+	// the stamp router's, or the ingress controller's.
+	RouterNamespace string
+	// Databases are where tenants' databases listen (the tenant
+	// PostgreSQL server): the only addresses outside the cluster a
+	// tenant without outbound access may reach, besides DNS.
+	Databases []netip.AddrPort
+}
+
+// Names of a tenant's objects that are one per tenant.
+const (
+	quotaName   = "stamp-plan"
+	limitsName  = "stamp-plan"
+	policyName  = "stamp-isolation"
+	accountName = "stamp-tenant"
+	// defaultUID runs a tenant's containers when the runtime names no
+	// user: never root.
+	defaultUID = 65532
+)
+
+// objects are what one revision of a tenant needs, as apply
+// configurations, in the order they are applied.
+type objects struct {
+	namespace   *corev1ac.NamespaceApplyConfiguration
+	quota       *corev1ac.ResourceQuotaApplyConfiguration
+	limits      *corev1ac.LimitRangeApplyConfiguration
+	policy      *netv1ac.NetworkPolicyApplyConfiguration
+	account     *corev1ac.ServiceAccountApplyConfiguration
+	secrets     []*corev1ac.SecretApplyConfiguration
+	deployments []*appsv1ac.DeploymentApplyConfiguration
+	services    []*corev1ac.ServiceApplyConfiguration
+}
+
+// desired returns the objects of rt's revision. A service without an
+// image cannot run here: EINVALID.
+func desired(rt *stamp.Runtime, net Network) (*objects, error) {
+	ns := namespaceOf(rt.Tenant)
+	tenant := map[string]string{
+		LabelManagedBy: managedBy,
+		LabelTenant:    rt.Tenant,
+		LabelBlueprint: labelValue(rt.Bundle.Name),
+		LabelVersion:   labelValue(rt.Bundle.Version),
+	}
+	o := &objects{
+		namespace: corev1ac.Namespace(ns).WithLabels(tenant).WithLabels(map[string]string{
+			// The API server itself refuses a pod that runs as root,
+			// escalates or keeps capabilities.
+			"pod-security.kubernetes.io/enforce": "restricted",
+		}),
+		quota:   quota(ns, tenant, rt),
+		limits:  limitRange(ns, tenant, rt),
+		policy:  policy(ns, tenant, rt, net),
+		account: corev1ac.ServiceAccount(accountName, ns).WithLabels(tenant).WithAutomountServiceAccountToken(false),
+	}
+	for _, svc := range rt.Services {
+		if svc.Image == "" {
+			return nil, stamp.Errorf(stamp.EINVALID, "service %s has no image: the kubernetes driver runs container images (the blueprint's image:)", svc.Name)
+		}
+		labels := maps.Clone(tenant)
+		labels[LabelService] = svc.Name
+		labels[LabelRevision] = labelSafe(rt.Revision)
+		name := objectName(svc.Name, rt.Revision)
+		o.secrets = append(o.secrets, corev1ac.Secret(name, ns).WithLabels(labels).
+			WithType(corev1.SecretTypeOpaque).WithStringData(env(svc)))
+		o.deployments = append(o.deployments, deployment(ns, name, labels, rt, svc))
+		if svc.Port > 0 {
+			o.services = append(o.services, corev1ac.Service(name, ns).WithLabels(labels).WithSpec(
+				corev1ac.ServiceSpec().WithSelector(selector(labels)).WithPorts(
+					corev1ac.ServicePort().WithName("http").WithPort(int32(svc.Port)).WithTargetPort(intstr.FromInt32(int32(svc.Port))))))
+		}
+	}
+	return o, nil
+}
+
+// selector picks the pods of one service's revision.
+func selector(labels map[string]string) map[string]string {
+	return map[string]string{LabelTenant: labels[LabelTenant], LabelService: labels[LabelService], LabelRevision: labels[LabelRevision]}
+}
+
+// env is a service's environment with the instance variables filled in
+// as a pod sees them: it binds every address on its declared port, and
+// its data directory is /data.
+func env(svc stamp.Service) map[string]string {
+	port := strconv.Itoa(svc.Port)
+	vals := map[string]string{stamp.VarPort: port, stamp.VarHost: "0.0.0.0", stamp.VarListen: "0.0.0.0:" + port, stamp.VarTenantDir: dataDir}
+	out := make(map[string]string, len(svc.Env)+1)
+	for k, v := range svc.Env {
+		out[k] = stamp.ExpandInstanceVars(v, vals)
+	}
+	if !svc.NoPortEnv && svc.Port > 0 {
+		out["PORT"] = port
+	}
+	return out
+}
+
+// dataDir is where a pod finds the tenant's own writable directory.
+const dataDir = "/data"
+
+func deployment(ns, name string, labels map[string]string, rt *stamp.Runtime, svc stamp.Service) *appsv1ac.DeploymentApplyConfiguration {
+	uid := int64(rt.UID)
+	if uid == 0 {
+		uid = defaultUID
+	}
+	c := corev1ac.Container().WithName(svc.Name).WithImage(svc.Image).
+		WithEnvFrom(corev1ac.EnvFromSource().WithSecretRef(corev1ac.SecretEnvSource().WithName(name))).
+		WithSecurityContext(corev1ac.SecurityContext().
+			WithAllowPrivilegeEscalation(false).WithReadOnlyRootFilesystem(true).
+			WithRunAsNonRoot(true).WithRunAsUser(uid).WithRunAsGroup(uid).
+			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL"))).
+		WithVolumeMounts(corev1ac.VolumeMount().WithName("tmp").WithMountPath("/tmp"),
+			corev1ac.VolumeMount().WithName("data").WithMountPath(dataDir))
+	if len(svc.Command) > 0 {
+		c.WithCommand(svc.Command...)
+	}
+	if svc.Port > 0 {
+		c.WithPorts(corev1ac.ContainerPort().WithName("http").WithContainerPort(int32(svc.Port)))
+	}
+	if h := svc.Health; h != nil && svc.Port > 0 {
+		c.WithReadinessProbe(corev1ac.Probe().
+			WithHTTPGet(corev1ac.HTTPGetAction().WithPath(h.Path).WithPort(intstr.FromInt32(int32(svc.Port)))).
+			WithPeriodSeconds(seconds(h.Interval.Seconds())).WithTimeoutSeconds(seconds(h.Timeout.Seconds())))
+	}
+	if res := resources(svc); res != nil {
+		c.WithResources(res)
+	}
+	return appsv1ac.Deployment(name, ns).WithLabels(labels).WithSpec(appsv1ac.DeploymentSpec().
+		WithReplicas(int32(svc.Replicas)).
+		WithSelector(metav1ac.LabelSelector().WithMatchLabels(selector(labels))).
+		WithTemplate(corev1ac.PodTemplateSpec().WithLabels(labels).WithSpec(corev1ac.PodSpec().
+			WithServiceAccountName(accountName).WithAutomountServiceAccountToken(false).
+			WithEnableServiceLinks(false).
+			WithSecurityContext(corev1ac.PodSecurityContext().WithRunAsNonRoot(true).WithFSGroup(uid).
+				WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
+			WithVolumes(corev1ac.Volume().WithName("tmp").WithEmptyDir(corev1ac.EmptyDirVolumeSource()),
+				// The tenant's own directory lives as long as the pod
+				// for now; its claim comes with the engines.
+				corev1ac.Volume().WithName("data").WithEmptyDir(corev1ac.EmptyDirVolumeSource())).
+			WithContainers(c))))
+}
+
+// seconds rounds a probe's period or timeout up to whole seconds, at
+// least one, as Kubernetes counts them.
+func seconds(s float64) int32 {
+	n := int32(s)
+	if float64(n) < s {
+		n++
+	}
+	return max(n, 1)
+}
+
+// resources are a container's requests and limits: what its plan gives
+// its service, requested as much as limited, so that the quota's sums
+// hold.
+func resources(svc stamp.Service) *corev1ac.ResourceRequirementsApplyConfiguration {
+	list := corev1.ResourceList{}
+	if svc.Memory > 0 {
+		list[corev1.ResourceMemory] = *resource.NewQuantity(svc.Memory, resource.BinarySI)
+	}
+	if svc.CPU > 0 {
+		list[corev1.ResourceCPU] = *resource.NewMilliQuantity(int64(svc.CPU*1000), resource.DecimalSI)
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	return corev1ac.ResourceRequirements().WithLimits(list).WithRequests(list)
+}
+
+// quota bounds the whole tenant by its plan: memory and CPU across every
+// pod of every revision and hook, and a pod count that leaves room for
+// a second revision beside the first during an upgrade, and a hook.
+func quota(ns string, labels map[string]string, rt *stamp.Runtime) *corev1ac.ResourceQuotaApplyConfiguration {
+	pods := 1
+	for _, svc := range rt.Services {
+		pods += 2 * svc.Replicas
+	}
+	hard := corev1.ResourceList{corev1.ResourcePods: *resource.NewQuantity(int64(pods), resource.DecimalSI)}
+	if m := rt.Limits.Memory; m > 0 {
+		q := *resource.NewQuantity(m, resource.BinarySI)
+		hard[corev1.ResourceLimitsMemory], hard[corev1.ResourceRequestsMemory] = q, q
+	}
+	if c := rt.Limits.CPU; c > 0 {
+		q := *resource.NewMilliQuantity(int64(c*1000), resource.DecimalSI)
+		hard[corev1.ResourceLimitsCPU], hard[corev1.ResourceRequestsCPU] = q, q
+	}
+	return corev1ac.ResourceQuota(quotaName, ns).WithLabels(labels).WithSpec(corev1ac.ResourceQuotaSpec().WithHard(hard))
+}
+
+// limitRange gives a container its service's share when it names none
+// (a hook's, or a service the plan does not size), and keeps any one
+// container within the tenant's whole limit.
+func limitRange(ns string, labels map[string]string, rt *stamp.Runtime) *corev1ac.LimitRangeApplyConfiguration {
+	pods := 0
+	for _, svc := range rt.Services {
+		pods += svc.Replicas
+	}
+	pods = max(pods, 1)
+	def, maxi := corev1.ResourceList{}, corev1.ResourceList{}
+	if m := rt.Limits.Memory; m > 0 {
+		def[corev1.ResourceMemory] = *resource.NewQuantity(m/int64(pods), resource.BinarySI)
+		maxi[corev1.ResourceMemory] = *resource.NewQuantity(m, resource.BinarySI)
+	}
+	if c := rt.Limits.CPU; c > 0 {
+		def[corev1.ResourceCPU] = *resource.NewMilliQuantity(int64(c*1000)/int64(pods), resource.DecimalSI)
+		maxi[corev1.ResourceCPU] = *resource.NewMilliQuantity(int64(c*1000), resource.DecimalSI)
+	}
+	item := corev1ac.LimitRangeItem().WithType(corev1.LimitTypeContainer)
+	if len(def) > 0 {
+		item.WithDefault(def).WithDefaultRequest(def).WithMax(maxi)
+	}
+	return corev1ac.LimitRange(limitsName, ns).WithLabels(labels).WithSpec(corev1ac.LimitRangeSpec().WithLimits(item))
+}
+
+// policy denies every connection to and from the tenant's pods but
+// those between them, those from the router's namespace, DNS, and the
+// tenant databases; with outbound access, anything beyond the cluster
+// too.
+func policy(ns string, labels map[string]string, rt *stamp.Runtime, net Network) *netv1ac.NetworkPolicyApplyConfiguration {
+	own := netv1ac.NetworkPolicyPeer().WithPodSelector(metav1ac.LabelSelector())
+	ingress := []*netv1ac.NetworkPolicyIngressRuleApplyConfiguration{netv1ac.NetworkPolicyIngressRule().WithFrom(own)}
+	if net.RouterNamespace != "" {
+		ingress = append(ingress, netv1ac.NetworkPolicyIngressRule().WithFrom(netv1ac.NetworkPolicyPeer().
+			WithNamespaceSelector(metav1ac.LabelSelector().WithMatchLabels(map[string]string{corev1.LabelMetadataName: net.RouterNamespace}))))
+	}
+	dns := netv1ac.NetworkPolicyEgressRule().
+		WithTo(netv1ac.NetworkPolicyPeer().
+			WithNamespaceSelector(metav1ac.LabelSelector().WithMatchLabels(map[string]string{corev1.LabelMetadataName: "kube-system"})).
+			WithPodSelector(metav1ac.LabelSelector().WithMatchLabels(map[string]string{"k8s-app": "kube-dns"}))).
+		WithPorts(port(corev1.ProtocolUDP, 53), port(corev1.ProtocolTCP, 53))
+	egress := []*netv1ac.NetworkPolicyEgressRuleApplyConfiguration{netv1ac.NetworkPolicyEgressRule().WithTo(own), dns}
+	dbs := slices.Clone(net.Databases)
+	slices.SortFunc(dbs, func(a, b netip.AddrPort) int { return a.Compare(b) })
+	for _, db := range dbs {
+		bits := 32
+		if db.Addr().Is6() {
+			bits = 128
+		}
+		egress = append(egress, netv1ac.NetworkPolicyEgressRule().
+			WithTo(netv1ac.NetworkPolicyPeer().WithIPBlock(netv1ac.IPBlock().WithCIDR(fmt.Sprintf("%s/%d", db.Addr(), bits)))).
+			WithPorts(port(corev1.ProtocolTCP, int(db.Port()))))
+	}
+	if rt.Outbound {
+		egress = append(egress, netv1ac.NetworkPolicyEgressRule().WithTo(
+			netv1ac.NetworkPolicyPeer().WithIPBlock(netv1ac.IPBlock().WithCIDR("0.0.0.0/0")),
+			netv1ac.NetworkPolicyPeer().WithIPBlock(netv1ac.IPBlock().WithCIDR("::/0"))))
+	}
+	return netv1ac.NetworkPolicy(policyName, ns).WithLabels(labels).WithSpec(netv1ac.NetworkPolicySpec().
+		WithPodSelector(metav1ac.LabelSelector()).
+		WithPolicyTypes("Ingress", "Egress").
+		WithIngress(ingress...).WithEgress(egress...))
+}
+
+func port(proto corev1.Protocol, n int) *netv1ac.NetworkPolicyPortApplyConfiguration {
+	return netv1ac.NetworkPolicyPort().WithProtocol(proto).WithPort(intstr.FromInt32(int32(n)))
+}

@@ -1,0 +1,233 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	stamp "github.com/stamphq/stamp"
+)
+
+// testClient returns a client of the test cluster (scripts/kube start):
+// a real kube-apiserver with etcd, a controller manager and a scheduler,
+// and kwok, a simulated kubelet that marks pods Running and Ready
+// without running a container. STAMP_TEST_KUBECONFIG names its
+// kubeconfig; without it the test is skipped, or fails where
+// STAMP_TEST_KUBE=required (scripts/test).
+func testClient(t *testing.T) kubernetes.Interface {
+	t.Helper()
+	path := os.Getenv("STAMP_TEST_KUBECONFIG")
+	if path == "" {
+		if os.Getenv("STAMP_TEST_KUBE") == "required" {
+			t.Fatal("STAMP_TEST_KUBECONFIG is not set: start a test cluster with scripts/kube start DIR")
+		}
+		t.Skip("no test cluster: set STAMP_TEST_KUBECONFIG (scripts/kube start DIR prints it)")
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// testTenant returns a tenant name no other test run uses.
+func testTenant(prefix string) string {
+	return fit(prefix + "-" + strings.ToLower(strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")))
+}
+
+func shopRuntime(tenant string) *stamp.Runtime {
+	return &stamp.Runtime{
+		Tenant: tenant, Revision: "1.2.0",
+		Bundle: stamp.BundleRef{Name: "shop", Version: "1.2.0"},
+		UID:    200123,
+		Limits: stamp.Limits{Memory: 512 << 20, CPU: 1.5},
+		Services: []stamp.Service{
+			{
+				Name: "web", Image: "registry.example/shop:1.2.0", Port: 8080, Public: true, Replicas: 2,
+				Memory: 128 << 20, CPU: 0.5,
+				Env:    map[string]string{"DATABASE_URL": "postgres://shop:pw@db/shop", "LISTEN": stamp.InstanceVar(stamp.VarListen)},
+				Health: &stamp.HealthCheck{Path: "/healthz", Interval: 2 * time.Second, Timeout: 1500 * time.Millisecond},
+			},
+			{Name: "worker", Image: "registry.example/shop:1.2.0", Command: []string{"shop", "work"}, Replicas: 1},
+		},
+	}
+}
+
+func TestTenantObjects(t *testing.T) {
+	c := testClient(t)
+	ctx := context.Background()
+	tenant := testTenant("objects")
+	ns := namespaceOf(tenant)
+	t.Cleanup(func() { c.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+
+	rt := shopRuntime(tenant)
+	db := netip.MustParseAddrPort("192.0.2.10:5432")
+	o, err := desired(rt, Network{RouterNamespace: "stamp-system", Databases: []netip.AddrPort{db}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := apply(ctx, c, o); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := c.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{LabelTenant: tenant, LabelManagedBy: "stamp", LabelBlueprint: "shop", LabelVersion: "1.2.0",
+		"pod-security.kubernetes.io/enforce": "restricted"} {
+		if n.Labels[k] != v {
+			t.Errorf("namespace label %s = %q, want %q", k, n.Labels[k], v)
+		}
+	}
+
+	q, err := c.CoreV1().ResourceQuotas(ns).Get(ctx, quotaName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[corev1.ResourceName]string{"limits.memory": "512Mi", "requests.memory": "512Mi",
+		"limits.cpu": "1500m", "requests.cpu": "1500m", "pods": "7"} {
+		if got := q.Spec.Hard[name]; got.String() != want {
+			t.Errorf("quota %s = %s, want %s", name, got.String(), want)
+		}
+	}
+
+	lr, err := c.CoreV1().LimitRanges(ns).Get(ctx, limitsName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if item := lr.Spec.Limits[0]; item.Default.Memory().String() != "512Mi" && item.Max.Memory().String() != "512Mi" {
+		t.Errorf("limit range %+v: want a container at most the tenant's 512Mi", item)
+	}
+
+	np, err := c.NetworkingV1().NetworkPolicies(ns).Get(ctx, policyName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{"Ingress", "Egress"}) || len(np.Spec.PodSelector.MatchLabels) != 0 {
+		t.Errorf("network policy selects %v with types %v: want every pod, ingress and egress", np.Spec.PodSelector, np.Spec.PolicyTypes)
+	}
+	if len(np.Spec.Ingress) != 2 || np.Spec.Ingress[1].From[0].NamespaceSelector.MatchLabels[corev1.LabelMetadataName] != "stamp-system" {
+		t.Errorf("ingress rules %+v: want the tenant's own pods and the router's namespace only", np.Spec.Ingress)
+	}
+	egress := np.Spec.Egress
+	if len(egress) != 3 || egress[1].Ports[0].Port.IntValue() != 53 || egress[2].To[0].IPBlock.CIDR != "192.0.2.10/32" ||
+		egress[2].Ports[0].Port.IntValue() != 5432 {
+		t.Errorf("egress rules %+v: want own pods, DNS, and the database at 192.0.2.10:5432 only", egress)
+	}
+
+	sa, err := c.CoreV1().ServiceAccounts(ns).Get(ctx, accountName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
+		t.Errorf("service account mounts its token: %v", sa.AutomountServiceAccountToken)
+	}
+
+	d, err := c.AppsV1().Deployments(ns).Get(ctx, "web-1-2-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := d.Spec.Template.Spec
+	ctr := pod.Containers[0]
+	sc := ctr.SecurityContext
+	if *d.Spec.Replicas != 2 || ctr.Image != "registry.example/shop:1.2.0" || !*sc.RunAsNonRoot || *sc.RunAsUser != 200123 ||
+		!*sc.ReadOnlyRootFilesystem || *sc.AllowPrivilegeEscalation || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
+		t.Errorf("web deployment: replicas %d, image %s, security context %+v", *d.Spec.Replicas, ctr.Image, sc)
+	}
+	if p := ctr.ReadinessProbe; p == nil || p.HTTPGet.Path != "/healthz" || p.HTTPGet.Port.IntValue() != 8080 || p.PeriodSeconds != 2 || p.TimeoutSeconds != 2 {
+		t.Errorf("readiness probe %+v: want GET /healthz on 8080 every 2s, 2s timeout", p)
+	}
+	if ctr.Resources.Limits.Memory().String() != "128Mi" || ctr.Resources.Limits.Cpu().String() != "500m" {
+		t.Errorf("web resources %+v: want 128Mi and 500m", ctr.Resources)
+	}
+	secret, err := c.CoreV1().Secrets(ns).Get(ctx, "web-1-2-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(secret.Data["LISTEN"]); got != "0.0.0.0:8080" || string(secret.Data["PORT"]) != "8080" {
+		t.Errorf("web env LISTEN %q PORT %q: want 0.0.0.0:8080 and 8080", got, secret.Data["PORT"])
+	}
+	if _, err := c.CoreV1().Services(ns).Get(ctx, "worker-1-2-0", metav1.GetOptions{}); err == nil {
+		t.Error("worker, which has no port, got a Service")
+	}
+
+	// kwok plays the kubelet: the pods pass the restricted pod security
+	// admission and go Ready.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		d, err := c.AppsV1().Deployments(ns).Get(ctx, "web-1-2-0", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Status.ReadyReplicas == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("web has %d ready replicas after 60s, want 2; conditions %+v", d.Status.ReadyReplicas, d.Status.Conditions)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// The same objects again change nothing.
+	before := resourceVersions(t, c, ns)
+	if err := apply(ctx, c, o); err != nil {
+		t.Fatal(err)
+	}
+	if after := resourceVersions(t, c, ns); !slices.Equal(before, after) {
+		t.Errorf("applying the same objects again wrote: resource versions %v, then %v", before, after)
+	}
+}
+
+// resourceVersions lists the versions of the objects the driver applied
+// in ns that only a write of their spec changes: the resource versions of
+// those without a status, the generation of deployments (whose status
+// the cluster keeps writing). The quota's status changes with every pod.
+func resourceVersions(t *testing.T, c kubernetes.Interface, ns string) []string {
+	t.Helper()
+	ctx := context.Background()
+	sel := metav1.ListOptions{LabelSelector: LabelManagedBy + "=stamp"}
+	var out []string
+	deps, err := c.AppsV1().Deployments(ns).List(ctx, sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range deps.Items {
+		out = append(out, fmt.Sprintf("deployment %s generation %d", d.Name, d.Generation))
+	}
+	secrets, err := c.CoreV1().Secrets(ns).List(ctx, sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secrets.Items {
+		out = append(out, "secret "+s.Name+" "+s.ResourceVersion)
+	}
+	np, err := c.NetworkingV1().NetworkPolicies(ns).Get(ctx, policyName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lr, err := c.CoreV1().LimitRanges(ns).Get(ctx, limitsName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, err := c.CoreV1().ServiceAccounts(ns).Get(ctx, accountName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(out, "policy "+np.ResourceVersion, "limits "+lr.ResourceVersion, "account "+sa.ResourceVersion)
+}
