@@ -2,49 +2,152 @@ package kube
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	netv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
 	"k8s.io/client-go/kubernetes"
 )
+
+// AnnotationApplied holds a hash of what the driver last applied to an
+// object: an object whose hash matches needs no write, so a resync with
+// nothing changed sends the API server nothing.
+const AnnotationApplied = "stamp.dev/applied"
 
 // applyOptions apply as the driver's field manager, taking over fields
 // another manager (an operator's kubectl edit) set: the blueprint is the
 // truth.
 var applyOptions = metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
 
-// apply writes o with server-side apply, the namespace first.
-func apply(ctx context.Context, c kubernetes.Interface, o *objects) error {
+// appliedLookup returns the AnnotationApplied of the object of a kind
+// (its resource name, e.g. "deployments") in namespace ns, as the
+// driver's cache has it, and whether the cache holds the object.
+type appliedLookup func(kind, ns, name string) (hash string, ok bool)
+
+// annotated is an apply configuration that can carry annotations.
+type annotated[T any] interface {
+	WithAnnotations(map[string]string) T
+}
+
+// Apply configurations by kind.
+type (
+	nsConfig         = corev1ac.NamespaceApplyConfiguration
+	quotaConfig      = corev1ac.ResourceQuotaApplyConfiguration
+	limitsConfig     = corev1ac.LimitRangeApplyConfiguration
+	policyConfig     = netv1ac.NetworkPolicyApplyConfiguration
+	accountConfig    = corev1ac.ServiceAccountApplyConfiguration
+	secretConfig     = corev1ac.SecretApplyConfiguration
+	deploymentConfig = appsv1ac.DeploymentApplyConfiguration
+	serviceConfig    = corev1ac.ServiceApplyConfiguration
+)
+
+// stampHash sets AnnotationApplied on config to the hash of config
+// without it, and reports whether the cached object already has that
+// hash.
+func stampHash[T annotated[T]](config T, kind, ns, name string, cached appliedLookup) (unchanged bool, err error) {
+	b, err := json.Marshal(config)
+	if err != nil {
+		return false, fmt.Errorf("hash %s %s/%s: %w", kind, ns, name, err)
+	}
+	sum := sha256.Sum256(b)
+	hash := hex.EncodeToString(sum[:12])
+	config.WithAnnotations(map[string]string{AnnotationApplied: hash})
+	got, ok := cached(kind, ns, name)
+	return ok && got == hash, nil
+}
+
+// applier applies one kind of object.
+type applier[T any] func(ctx context.Context, config T, opts metav1.ApplyOptions) error
+
+// applyOne applies config unless the cache shows it applied already,
+// and reports whether it wrote.
+func applyOne[T annotated[T]](ctx context.Context, config T, kind, ns, name string, cached appliedLookup, do applier[T]) (bool, error) {
+	unchanged, err := stampHash(config, kind, ns, name, cached)
+	if err != nil || unchanged {
+		return false, err
+	}
+	if err := do(ctx, config, applyOptions); err != nil {
+		return false, fmt.Errorf("apply %s %s/%s: %w", kind, ns, name, err)
+	}
+	return true, nil
+}
+
+// apply writes what of o the cache does not show applied already, with
+// server-side apply, the namespace first, and returns how many objects
+// it wrote.
+func apply(ctx context.Context, c kubernetes.Interface, o *objects, cached appliedLookup) (writes int, err error) {
 	ns := *o.namespace.Name
-	if _, err := c.CoreV1().Namespaces().Apply(ctx, o.namespace, applyOptions); err != nil {
-		return fmt.Errorf("apply namespace %s: %w", ns, err)
+	count := func(wrote bool, err error) error {
+		if wrote {
+			writes++
+		}
+		return err
 	}
-	if _, err := c.CoreV1().ResourceQuotas(ns).Apply(ctx, o.quota, applyOptions); err != nil {
-		return fmt.Errorf("apply resource quota %s/%s: %w", ns, *o.quota.Name, err)
-	}
-	if _, err := c.CoreV1().LimitRanges(ns).Apply(ctx, o.limits, applyOptions); err != nil {
-		return fmt.Errorf("apply limit range %s/%s: %w", ns, *o.limits.Name, err)
-	}
-	if _, err := c.NetworkingV1().NetworkPolicies(ns).Apply(ctx, o.policy, applyOptions); err != nil {
-		return fmt.Errorf("apply network policy %s/%s: %w", ns, *o.policy.Name, err)
-	}
-	if _, err := c.CoreV1().ServiceAccounts(ns).Apply(ctx, o.account, applyOptions); err != nil {
-		return fmt.Errorf("apply service account %s/%s: %w", ns, *o.account.Name, err)
+	steps := []func() error{
+		func() error {
+			return count(applyOne(ctx, o.namespace, "namespaces", "", ns, cached, func(ctx context.Context, a *nsConfig, opts metav1.ApplyOptions) error {
+				_, err := c.CoreV1().Namespaces().Apply(ctx, a, opts)
+				return err
+			}))
+		},
+		func() error {
+			return count(applyOne(ctx, o.quota, "resourcequotas", ns, quotaName, cached, func(ctx context.Context, a *quotaConfig, opts metav1.ApplyOptions) error {
+				_, err := c.CoreV1().ResourceQuotas(ns).Apply(ctx, a, opts)
+				return err
+			}))
+		},
+		func() error {
+			return count(applyOne(ctx, o.limits, "limitranges", ns, limitsName, cached, func(ctx context.Context, a *limitsConfig, opts metav1.ApplyOptions) error {
+				_, err := c.CoreV1().LimitRanges(ns).Apply(ctx, a, opts)
+				return err
+			}))
+		},
+		func() error {
+			return count(applyOne(ctx, o.policy, "networkpolicies", ns, policyName, cached, func(ctx context.Context, a *policyConfig, opts metav1.ApplyOptions) error {
+				_, err := c.NetworkingV1().NetworkPolicies(ns).Apply(ctx, a, opts)
+				return err
+			}))
+		},
+		func() error {
+			return count(applyOne(ctx, o.account, "serviceaccounts", ns, accountName, cached, func(ctx context.Context, a *accountConfig, opts metav1.ApplyOptions) error {
+				_, err := c.CoreV1().ServiceAccounts(ns).Apply(ctx, a, opts)
+				return err
+			}))
+		},
 	}
 	for _, s := range o.secrets {
-		if _, err := c.CoreV1().Secrets(ns).Apply(ctx, s, applyOptions); err != nil {
-			return fmt.Errorf("apply secret %s/%s: %w", ns, *s.Name, err)
-		}
+		steps = append(steps, func() error {
+			return count(applyOne(ctx, s, "secrets", ns, *s.Name, cached, func(ctx context.Context, a *secretConfig, opts metav1.ApplyOptions) error {
+				_, err := c.CoreV1().Secrets(ns).Apply(ctx, a, opts)
+				return err
+			}))
+		})
 	}
 	for _, d := range o.deployments {
-		if _, err := c.AppsV1().Deployments(ns).Apply(ctx, d, applyOptions); err != nil {
-			return fmt.Errorf("apply deployment %s/%s: %w", ns, *d.Name, err)
-		}
+		steps = append(steps, func() error {
+			return count(applyOne(ctx, d, "deployments", ns, *d.Name, cached, func(ctx context.Context, a *deploymentConfig, opts metav1.ApplyOptions) error {
+				_, err := c.AppsV1().Deployments(ns).Apply(ctx, a, opts)
+				return err
+			}))
+		})
 	}
 	for _, s := range o.services {
-		if _, err := c.CoreV1().Services(ns).Apply(ctx, s, applyOptions); err != nil {
-			return fmt.Errorf("apply service %s/%s: %w", ns, *s.Name, err)
+		steps = append(steps, func() error {
+			return count(applyOne(ctx, s, "services", ns, *s.Name, cached, func(ctx context.Context, a *serviceConfig, opts metav1.ApplyOptions) error {
+				_, err := c.CoreV1().Services(ns).Apply(ctx, a, opts)
+				return err
+			}))
+		})
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return writes, err
 		}
 	}
-	return nil
+	return writes, nil
 }

@@ -1,0 +1,181 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+
+	stamp "github.com/stamphq/stamp"
+)
+
+// Config configures the driver.
+type Config struct {
+	Client  kubernetes.Interface
+	Network Network
+	Logger  *slog.Logger
+}
+
+// Driver runs tenants on Kubernetes, a namespace each. It reads what it
+// made through shared informers, one per kind, that watch only objects
+// labelled as managed by stamp: observing a tenant costs the API server
+// nothing, and an unchanged tenant is not written again.
+type Driver struct {
+	cfg     Config
+	factory informers.SharedInformerFactory
+	caches  map[string]cache.Indexer // by resource name
+	stop    context.CancelFunc
+}
+
+// New starts the driver's informers and returns once their caches hold
+// what the cluster has.
+func New(ctx context.Context, cfg Config) (*Driver, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	f := informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = LabelManagedBy + "=" + managedBy }))
+	caches := map[string]cache.Indexer{
+		"namespaces":      f.Core().V1().Namespaces().Informer().GetIndexer(),
+		"resourcequotas":  f.Core().V1().ResourceQuotas().Informer().GetIndexer(),
+		"limitranges":     f.Core().V1().LimitRanges().Informer().GetIndexer(),
+		"networkpolicies": f.Networking().V1().NetworkPolicies().Informer().GetIndexer(),
+		"serviceaccounts": f.Core().V1().ServiceAccounts().Informer().GetIndexer(),
+		"secrets":         f.Core().V1().Secrets().Informer().GetIndexer(),
+		"deployments":     f.Apps().V1().Deployments().Informer().GetIndexer(),
+		"services":        f.Core().V1().Services().Informer().GetIndexer(),
+		"pods":            f.Core().V1().Pods().Informer().GetIndexer(),
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	f.Start(runCtx.Done())
+	for typ, ok := range f.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			stop()
+			f.Shutdown()
+			return nil, fmt.Errorf("kubernetes driver: the cache of %s did not fill: %w", typ, errors.Join(ctx.Err(), errors.New("is the API server reachable?")))
+		}
+	}
+	return &Driver{cfg: cfg, factory: f, caches: caches, stop: stop}, nil
+}
+
+// Close stops the informers.
+func (d *Driver) Close() error {
+	d.stop()
+	d.factory.Shutdown()
+	return nil
+}
+
+// applied is the driver's appliedLookup, on its caches.
+func (d *Driver) applied(kind, ns, name string) (string, bool) {
+	key := name
+	if ns != "" {
+		key = ns + "/" + name
+	}
+	obj, ok, err := d.caches[kind].GetByKey(key)
+	if err != nil || !ok {
+		return "", false
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return "", false
+	}
+	return m.GetAnnotations()[AnnotationApplied], true
+}
+
+// Apply writes what rt's revision of its tenant needs and the cluster
+// does not have yet. A write the cache has not seen yet is written again
+// at worst, which changes nothing.
+func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
+	o, err := desired(rt, d.cfg.Network)
+	if err != nil {
+		return err
+	}
+	_, err = apply(ctx, d.cfg.Client, o, d.applied)
+	return err
+}
+
+// Tenants lists the tenants that have a namespace of the driver's.
+func (d *Driver) Tenants(ctx context.Context) ([]string, error) {
+	var out []string
+	for _, obj := range d.caches["namespaces"].List() {
+		if m, err := meta.Accessor(obj); err == nil && m.GetLabels()[LabelTenant] != "" {
+			out = append(out, m.GetLabels()[LabelTenant])
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Remove deletes the tenant's namespace, everything in it with it, and
+// returns once the API server has removed it: until then a tenant of the
+// same name cannot be made again.
+func (d *Driver) Remove(ctx context.Context, tenant string) error {
+	ns := namespaceOf(tenant)
+	fg := metav1.DeletePropagationForeground
+	err := d.cfg.Client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{PropagationPolicy: &fg})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete namespace %s: %w", ns, err)
+	}
+	return d.waitGone(ctx, ns)
+}
+
+// waitGone waits until namespace ns has left the driver's cache, which
+// follows the API server's watch.
+func (d *Driver) waitGone(ctx context.Context, ns string) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, ok, _ := d.caches["namespaces"].GetByKey(ns); !ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("namespace %s is still being deleted: %w", ns, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// Retire deletes the tenant's workloads, their secrets and services, of
+// every revision but keep.
+func (d *Driver) Retire(ctx context.Context, tenant, keep string) error {
+	ns := namespaceOf(tenant)
+	sel := metav1.ListOptions{LabelSelector: fmt.Sprintf("%s=%s,%s,%s!=%s", LabelManagedBy, managedBy, LabelRevision, LabelRevision, labelSafe(keep))}
+	bg := metav1.DeletePropagationBackground
+	opts := metav1.DeleteOptions{PropagationPolicy: &bg}
+	c := d.cfg.Client
+	for what, del := range map[string]func() error{
+		"deployments": func() error { return c.AppsV1().Deployments(ns).DeleteCollection(ctx, opts, sel) },
+		"secrets":     func() error { return c.CoreV1().Secrets(ns).DeleteCollection(ctx, opts, sel) },
+		"services":    func() error { return retireServices(ctx, c, ns, sel) },
+	} {
+		if err := del(); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("retire %s of %s but revision %s: %w", what, tenant, keep, err)
+		}
+	}
+	return nil
+}
+
+// retireServices deletes the services sel picks one by one: services
+// have no delete-collection.
+func retireServices(ctx context.Context, c kubernetes.Interface, ns string, sel metav1.ListOptions) error {
+	list, err := c.CoreV1().Services(ns).List(ctx, sel)
+	if err != nil {
+		return err
+	}
+	for _, s := range list.Items {
+		if err := c.CoreV1().Services(ns).Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	return nil
+}

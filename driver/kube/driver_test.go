@@ -1,0 +1,99 @@
+package kube
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	stamp "github.com/stamphq/stamp"
+)
+
+func TestRetireKeepsOneRevisionAndRemoveLeavesNothing(t *testing.T) {
+	c := testClient(t)
+	d := testDriver(t, c)
+	ctx := context.Background()
+	tenant := testTenant("retire")
+	ns := namespaceOf(tenant)
+	t.Cleanup(func() { c.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+
+	old, next := shopRuntime(tenant), shopRuntime(tenant)
+	next.Revision, next.Bundle.Version = "1.3.0", "1.3.0"
+	for _, rt := range []*stamp.Runtime{old, next} {
+		if err := d.Apply(ctx, rt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"web-1-2-0", "web-1-3-0", "worker-1-2-0", "worker-1-3-0"}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		got := deploymentNames(d, ns)
+		if slices.Equal(got, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deployments %v, want both revisions of web and worker: %v", got, want)
+		}
+	}
+	if err := d.Retire(ctx, tenant, "1.3.0"); err != nil {
+		t.Fatal(err)
+	}
+	sel := metav1.ListOptions{LabelSelector: LabelTenant + "=" + tenant}
+	deps, err := c.AppsV1().Deployments(ns).List(ctx, sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dep := range deps.Items {
+		if dep.Labels[LabelRevision] != "1-3-0" && dep.DeletionTimestamp == nil {
+			t.Errorf("deployment %s of revision %s outlived Retire", dep.Name, dep.Labels[LabelRevision])
+		}
+	}
+	svcs, err := c.CoreV1().Services(ns).List(ctx, sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(svcs.Items) != 1 || svcs.Items[0].Name != "web-1-3-0" {
+		t.Errorf("services after Retire: %d, want web-1-3-0 alone", len(svcs.Items))
+	}
+
+	tenants, err := d.Tenants(ctx)
+	if err != nil || !slices.Contains(tenants, tenant) {
+		t.Fatalf("Tenants: %v, %v; want %s among them", tenants, err, tenant)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := d.Remove(rctx, tenant); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err == nil {
+		t.Errorf("namespace %s still there after Remove", ns)
+	}
+	for _, kind := range []string{"deployments", "secrets", "services", "pods"} {
+		for _, obj := range d.caches[kind].List() {
+			if m := obj.(metav1.Object); m.GetLabels()[LabelTenant] == tenant {
+				t.Errorf("%s %s/%s of the removed tenant is left", kind, m.GetNamespace(), m.GetName())
+			}
+		}
+	}
+	if tenants, _ := d.Tenants(ctx); slices.Contains(tenants, tenant) {
+		t.Errorf("Tenants still lists %s after Remove", tenant)
+	}
+	// Removing what is gone is no error.
+	if err := d.Remove(rctx, tenant); err != nil {
+		t.Errorf("second Remove: %v", err)
+	}
+}
+
+// deploymentNames lists the deployments of ns the driver's cache holds,
+// sorted.
+func deploymentNames(d *Driver, ns string) []string {
+	var names []string
+	for _, obj := range d.caches["deployments"].List() {
+		if m := obj.(metav1.Object); m.GetNamespace() == ns {
+			names = append(names, m.GetName())
+		}
+	}
+	slices.Sort(names)
+	return names
+}
