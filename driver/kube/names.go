@@ -17,6 +17,9 @@ const (
 	LabelVersion   = "stamp.dev/version"
 	LabelService   = "stamp.dev/service"
 	LabelRevision  = "stamp.dev/revision"
+	// AnnotationRevision holds a pod's revision as the reconciler names
+	// it ("1.2.0+build.5"), which a label value cannot always hold.
+	AnnotationRevision = "stamp.dev/revision"
 	// FieldManager owns the fields the driver applies.
 	FieldManager = "stamp"
 	managedBy    = "stamp"

@@ -149,16 +149,20 @@ func deployment(ns, name string, labels map[string]string, rt *stamp.Runtime, sv
 	return appsv1ac.Deployment(name, ns).WithLabels(labels).WithSpec(appsv1ac.DeploymentSpec().
 		WithReplicas(int32(svc.Replicas)).
 		WithSelector(metav1ac.LabelSelector().WithMatchLabels(selector(labels))).
-		WithTemplate(corev1ac.PodTemplateSpec().WithLabels(labels).WithSpec(corev1ac.PodSpec().
-			WithServiceAccountName(accountName).WithAutomountServiceAccountToken(false).
-			WithEnableServiceLinks(false).
-			WithSecurityContext(corev1ac.PodSecurityContext().WithRunAsNonRoot(true).WithFSGroup(uid).
-				WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
-			WithVolumes(corev1ac.Volume().WithName("tmp").WithEmptyDir(corev1ac.EmptyDirVolumeSource()),
-				// The tenant's own directory lives as long as the pod
-				// for now; its claim comes with the engines.
-				corev1ac.Volume().WithName("data").WithEmptyDir(corev1ac.EmptyDirVolumeSource())).
-			WithContainers(c))))
+		WithTemplate(corev1ac.PodTemplateSpec().WithLabels(labels).
+			// Labels hold the revision as a name part; Observe reports
+			// it as the reconciler named it.
+			WithAnnotations(map[string]string{AnnotationRevision: rt.Revision}).
+			WithSpec(corev1ac.PodSpec().
+				WithServiceAccountName(accountName).WithAutomountServiceAccountToken(false).
+				WithEnableServiceLinks(false).
+				WithSecurityContext(corev1ac.PodSecurityContext().WithRunAsNonRoot(true).WithFSGroup(uid).
+					WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
+				WithVolumes(corev1ac.Volume().WithName("tmp").WithEmptyDir(corev1ac.EmptyDirVolumeSource()),
+					// The tenant's own directory lives as long as the pod
+					// for now; its claim comes with the engines.
+					corev1ac.Volume().WithName("data").WithEmptyDir(corev1ac.EmptyDirVolumeSource())).
+				WithContainers(c))))
 }
 
 // seconds rounds a probe's period or timeout up to whole seconds, at

@@ -180,6 +180,29 @@ func TestTenantObjects(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
+	// Observe reads the ready pods from the cache, by service.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		obs, err := drv.Observe(ctx, tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		web, worker := obs.Services["web"], obs.Services["worker"]
+		if web != nil && worker != nil && len(web.Instances) == 2 && len(worker.Instances) == 1 {
+			for _, in := range web.Instances {
+				if in.Revision != "1.2.0" || !strings.HasSuffix(in.Endpoint, ":8080") || in.StartedAt.IsZero() {
+					t.Errorf("web instance %+v: want revision 1.2.0, an endpoint on port 8080, a start time", in)
+				}
+			}
+			if in := worker.Instances[0]; in.Endpoint != "" {
+				t.Errorf("worker instance %+v has an endpoint, but no port", in)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Observe: %+v, want 2 web instances and 1 worker", obs.Services)
+		}
+	}
+
 	// The same runtime again sends nothing, once the driver's cache has
 	// seen what it wrote; and had it sent them, they would change nothing.
 	before := resourceVersions(t, c, ns)

@@ -1,0 +1,100 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/cache"
+
+	stamp "github.com/stamphq/stamp"
+)
+
+// Observe reports the tenant's pods from the driver's cache, by
+// service: the ready ones as its instances, and the restarts and last
+// exits of all of them. Nothing is asked of the API server.
+func (d *Driver) Observe(ctx context.Context, tenant string) (*stamp.Observed, error) {
+	obs := &stamp.Observed{Tenant: tenant, Services: map[string]*stamp.ServiceObserved{}}
+	objs, err := d.caches["pods"].ByIndex(cache.NamespaceIndex, namespaceOf(tenant))
+	if err != nil {
+		return nil, fmt.Errorf("observe %s: %w", tenant, err)
+	}
+	for _, obj := range objs {
+		pod, ok := obj.(*corev1.Pod)
+		if !ok || pod.Labels[LabelTenant] != tenant || pod.Labels[LabelService] == "" {
+			continue
+		}
+		name := pod.Labels[LabelService]
+		so := obs.Services[name]
+		if so == nil {
+			so = &stamp.ServiceObserved{}
+			obs.Services[name] = so
+		}
+		observePod(so, pod)
+	}
+	for _, so := range obs.Services {
+		slices.SortFunc(so.Instances, func(a, b stamp.Instance) int { return strings.Compare(a.ID, b.ID) })
+	}
+	return obs, nil
+}
+
+// observePod adds what pod tells of its service to so.
+func observePod(so *stamp.ServiceObserved, pod *corev1.Pod) {
+	for _, cs := range pod.Status.ContainerStatuses {
+		so.Restarts += int(cs.RestartCount)
+		t := cs.LastTerminationState.Terminated
+		if t == nil || !t.FinishedAt.Time.After(so.LastExitAt) {
+			continue
+		}
+		so.LastExit, so.LastExitAt, so.LastExitOOM = exitText(t), t.FinishedAt.Time, t.Reason == "OOMKilled"
+	}
+	if pod.DeletionTimestamp != nil || !podReady(pod) {
+		return
+	}
+	inst := stamp.Instance{ID: pod.Name, Revision: pod.Annotations[AnnotationRevision]}
+	if pod.Status.StartTime != nil {
+		inst.StartedAt = pod.Status.StartTime.Time
+	}
+	if port := containerPort(pod); port > 0 && pod.Status.PodIP != "" {
+		inst.Endpoint = net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(port))
+	}
+	so.Instances = append(so.Instances, inst)
+}
+
+// exitText says how a container ended, as the local driver says how a
+// process did: "exit status 1", or the reason Kubernetes gives.
+func exitText(t *corev1.ContainerStateTerminated) string {
+	switch {
+	case t.Reason == "OOMKilled":
+		return "out of memory (OOMKilled): exit status " + strconv.Itoa(int(t.ExitCode))
+	case t.Signal != 0:
+		return "signal " + strconv.Itoa(int(t.Signal))
+	case t.Reason != "" && t.Reason != "Error" && t.Reason != "Completed":
+		return t.Reason + ": exit status " + strconv.Itoa(int(t.ExitCode))
+	}
+	return "exit status " + strconv.Itoa(int(t.ExitCode))
+}
+
+func podReady(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// containerPort is the port the pod's service container serves on, 0 if
+// none.
+func containerPort(pod *corev1.Pod) int {
+	for _, c := range pod.Spec.Containers {
+		if len(c.Ports) > 0 {
+			return int(c.Ports[0].ContainerPort)
+		}
+	}
+	return 0
+}
