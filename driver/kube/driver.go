@@ -54,6 +54,7 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 		"deployments":     f.Apps().V1().Deployments().Informer().GetIndexer(),
 		"services":        f.Core().V1().Services().Informer().GetIndexer(),
 		"pods":            f.Core().V1().Pods().Informer().GetIndexer(),
+		"jobs":            f.Batch().V1().Jobs().Informer().GetIndexer(),
 	}
 	runCtx, stop := context.WithCancel(context.Background())
 	f.Start(runCtx.Done())
