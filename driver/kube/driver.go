@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -180,3 +181,31 @@ func retireServices(ctx context.Context, c kubernetes.Interface, ns string, sel 
 	}
 	return nil
 }
+
+// stopPatch scales a deployment to nothing and forgets what was applied
+// to it, so that the next Apply writes it again, replicas included.
+var stopPatch = []byte(`{"metadata":{"annotations":{"` + AnnotationApplied + `":null}},"spec":{"replicas":0}}`)
+
+// Stop scales every deployment of the tenant to zero and keeps the rest
+// of it: its namespace, secrets and services. The next Apply starts it
+// again.
+func (d *Driver) Stop(ctx context.Context, tenant string) error {
+	ns := namespaceOf(tenant)
+	deps, err := d.caches["deployments"].ByIndex(cache.NamespaceIndex, ns)
+	if err != nil {
+		return fmt.Errorf("stop %s: %w", tenant, err)
+	}
+	for _, obj := range deps {
+		name := obj.(metav1.Object).GetName()
+		_, err := d.cfg.Client.AppsV1().Deployments(ns).Patch(ctx, name, types.MergePatchType, stopPatch, metav1.PatchOptions{FieldManager: FieldManager})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("stop %s: scale deployment %s/%s to 0: %w", tenant, ns, name, err)
+		}
+	}
+	return nil
+}
+
+var (
+	_ stamp.Driver  = (*Driver)(nil)
+	_ stamp.Stopper = (*Driver)(nil)
+)

@@ -13,6 +13,7 @@ import (
 
 func TestRetireKeepsOneRevisionAndRemoveLeavesNothing(t *testing.T) {
 	c := testClient(t)
+	t.Parallel() // a namespace each
 	d := testDriver(t, c)
 	ctx := context.Background()
 	tenant := testTenant("retire")
@@ -96,4 +97,60 @@ func deploymentNames(d *Driver, ns string) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// TestStopThenApply stops a tenant (a failed one is kept, running
+// nothing) and starts it again with Apply.
+func TestStopThenApply(t *testing.T) {
+	c := testClient(t)
+	t.Parallel() // a namespace each
+	d := testDriver(t, c)
+	ctx := context.Background()
+	tenant := testTenant("stop")
+	ns := namespaceOf(tenant)
+	t.Cleanup(func() { c.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	rt := shopRuntime(tenant)
+	if err := d.Apply(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	waitInstances(t, d, tenant, 2, "after Apply")
+	if err := d.Stop(ctx, tenant); err != nil {
+		t.Fatal(err)
+	}
+	waitInstances(t, d, tenant, 0, "after Stop")
+	if _, err := c.CoreV1().Secrets(ns).Get(ctx, "web-1-2-0", metav1.GetOptions{}); err != nil {
+		t.Errorf("Stop took the tenant's secret: %v", err)
+	}
+	if err := d.Stop(ctx, tenant); err != nil {
+		t.Errorf("stopping a stopped tenant: %v", err)
+	}
+	// The cache must see the stop before Apply, which it reads, comes.
+	if err := d.Apply(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	waitInstances(t, d, tenant, 2, "after Apply again")
+}
+
+// waitInstances waits up to 30s until the tenant's web service has n
+// ready instances.
+func waitInstances(t *testing.T, d *Driver, tenant string, n int, when string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		obs, err := d.Observe(context.Background(), tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		if web := obs.Services["web"]; web != nil {
+			got = len(web.Instances)
+		}
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d web instances %s, want %d", got, when, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -192,9 +192,12 @@ func resources(svc stamp.Service) *corev1ac.ResourceRequirementsApplyConfigurati
 	return corev1ac.ResourceRequirements().WithLimits(list).WithRequests(list)
 }
 
-// quota bounds the whole tenant by its plan: memory and CPU across every
-// pod of every revision and hook, and a pod count that leaves room for
-// a second revision beside the first during an upgrade, and a hook.
+// quota bounds the whole tenant: twice its plan's memory, CPU and pods
+// across every pod of every revision and hook. A running revision uses
+// at most the plan (each container is limited to its share); the room
+// beyond is for the second revision during an upgrade, and for pods
+// still terminating while their replacements start (a quota counts
+// them until they are gone), plus a hook.
 func quota(ns string, labels map[string]string, rt *stamp.Runtime) *corev1ac.ResourceQuotaApplyConfiguration {
 	pods := 1
 	for _, svc := range rt.Services {
@@ -202,11 +205,11 @@ func quota(ns string, labels map[string]string, rt *stamp.Runtime) *corev1ac.Res
 	}
 	hard := corev1.ResourceList{corev1.ResourcePods: *resource.NewQuantity(int64(pods), resource.DecimalSI)}
 	if m := rt.Limits.Memory; m > 0 {
-		q := *resource.NewQuantity(m, resource.BinarySI)
+		q := *resource.NewQuantity(2*m, resource.BinarySI)
 		hard[corev1.ResourceLimitsMemory], hard[corev1.ResourceRequestsMemory] = q, q
 	}
 	if c := rt.Limits.CPU; c > 0 {
-		q := *resource.NewMilliQuantity(int64(c*1000), resource.DecimalSI)
+		q := *resource.NewMilliQuantity(2*int64(c*1000), resource.DecimalSI)
 		hard[corev1.ResourceLimitsCPU], hard[corev1.ResourceRequestsCPU] = q, q
 	}
 	return corev1ac.ResourceQuota(quotaName, ns).WithLabels(labels).WithSpec(corev1ac.ResourceQuotaSpec().WithHard(hard))

@@ -70,6 +70,7 @@ func shopRuntime(tenant string) *stamp.Runtime {
 
 func TestTenantObjects(t *testing.T) {
 	c := testClient(t)
+	t.Parallel() // a namespace each
 	ctx := context.Background()
 	tenant := testTenant("objects")
 	ns := namespaceOf(tenant)
@@ -96,8 +97,9 @@ func TestTenantObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[corev1.ResourceName]string{"limits.memory": "512Mi", "requests.memory": "512Mi",
-		"limits.cpu": "1500m", "requests.cpu": "1500m", "pods": "7"} {
+	// Twice the plan: room for a second revision during an upgrade.
+	for name, want := range map[corev1.ResourceName]string{"limits.memory": "1Gi", "requests.memory": "1Gi",
+		"limits.cpu": "3", "requests.cpu": "3", "pods": "7"} {
 		if got := q.Spec.Hard[name]; got.String() != want {
 			t.Errorf("quota %s = %s, want %s", name, got.String(), want)
 		}

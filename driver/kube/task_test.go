@@ -16,6 +16,7 @@ import (
 // comes back and no second Job starts.
 func TestTaskRunsOnce(t *testing.T) {
 	c := testClient(t)
+	t.Parallel() // a namespace each
 	d := testDriver(t, c)
 	tenant := testTenant("task")
 	ns := namespaceOf(tenant)
