@@ -53,7 +53,7 @@ type BundleStore interface {
 type TenantStore interface {
 	// CreateTenant stores a new tenant, setting ResourceVersion and the
 	// timestamps on t. A tenant of that name already existing is ECONFLICT.
-	CreateTenant(ctx context.Context, t *Tenant) error
+	CreateTenant(ctx context.Context, t *Tenant, events ...*Event) error
 	// GetTenant returns the tenant or ENOTFOUND.
 	GetTenant(ctx context.Context, name string) (*Tenant, error)
 	// ListTenants returns every tenant ordered by name.
@@ -66,7 +66,7 @@ type TenantStore interface {
 	UpdateTenant(ctx context.Context, t *Tenant, events ...*Event) error
 	// DeleteTenant removes the tenant and its secrets if resourceVersion is
 	// the stored one (ECONFLICT otherwise). A missing tenant is ENOTFOUND.
-	DeleteTenant(ctx context.Context, name string, resourceVersion int64) error
+	DeleteTenant(ctx context.Context, name string, resourceVersion int64, events ...*Event) error
 }
 
 // SecretStore keeps each tenant's secrets by name.

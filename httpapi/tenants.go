@@ -104,7 +104,16 @@ func handleTenantCreate(st Store, cache *blueprintCache, engines map[string]bool
 			Status:     stamp.TenantStatus{Phase: stamp.PhaseProvisioning},
 			Generation: 1,
 		}
-		if err := st.CreateTenant(r.Context(), t); err != nil {
+		// The creation and its event are one write: a crash leaves both
+		// or neither.
+		ev := &stamp.Event{
+			Time:       clock.Now(),
+			Type:       stamp.EventTenantCreated,
+			Tenant:     t.Name,
+			Generation: t.Generation,
+			Message:    fmt.Sprintf("%s plan %s", b.Ref(), plan),
+		}
+		if err := st.CreateTenant(r.Context(), t, ev); err != nil {
 			if stamp.ErrorCode(err) == stamp.ECONFLICT {
 				err = stamp.Errorf(stamp.ECONFLICT, "tenant %q already exists", t.Name)
 			}
@@ -116,17 +125,6 @@ func handleTenantCreate(st Store, cache *blueprintCache, engines map[string]bool
 			return
 		}
 		defer enqueue(t.Name)
-		ev := &stamp.Event{
-			Time:       clock.Now(),
-			Type:       stamp.EventTenantCreated,
-			Tenant:     t.Name,
-			Generation: t.Generation,
-			Message:    fmt.Sprintf("%s plan %s", b.Ref(), plan),
-		}
-		if err := st.AppendEvents(r.Context(), ev); err != nil {
-			writeError(w, r, fmt.Errorf("record creation of tenant %s: %w", t.Name, err))
-			return
-		}
 		encode(w, r, http.StatusCreated, masked(t))
 	})
 }
@@ -266,7 +264,8 @@ func changeTenant(ctx context.Context, st Store, clock stamp.Clock, enqueue func
 		if bump {
 			t.Generation++
 		}
-		err = st.UpdateTenant(ctx, t)
+		ev.Time, ev.Tenant, ev.Generation = clock.Now(), name, t.Generation
+		err = st.UpdateTenant(ctx, t, ev) // the change and its event are one write
 		if stamp.ErrorCode(err) == stamp.ECONFLICT {
 			continue
 		}
@@ -274,10 +273,6 @@ func changeTenant(ctx context.Context, st Store, clock stamp.Clock, enqueue func
 			return nil, fmt.Errorf("update tenant %s: %w", name, err)
 		}
 		defer enqueue(name)
-		ev.Time, ev.Tenant, ev.Generation = clock.Now(), name, t.Generation
-		if err := st.AppendEvents(ctx, ev); err != nil {
-			return nil, fmt.Errorf("record %s of tenant %s: %w", ev.Type, name, err)
-		}
 		return t, nil
 	}
 	return nil, stamp.Errorf(stamp.ECONFLICT, "tenant %q kept changing while it was being updated; try again", name)

@@ -102,9 +102,9 @@ func (s *timedStore) SetYanked(ctx context.Context, name, version string, yanked
 }
 
 // CreateTenant times stamp.Store.CreateTenant.
-func (s *timedStore) CreateTenant(ctx context.Context, t *stamp.Tenant) error {
+func (s *timedStore) CreateTenant(ctx context.Context, t *stamp.Tenant, events ...*stamp.Event) error {
 	start := time.Now()
-	err := s.Store.CreateTenant(ctx, t)
+	err := s.Store.CreateTenant(ctx, t, events...)
 	s.observe("CreateTenant", start, err)
 	return err
 }
@@ -134,9 +134,9 @@ func (s *timedStore) UpdateTenant(ctx context.Context, t *stamp.Tenant, events .
 }
 
 // DeleteTenant times stamp.Store.DeleteTenant.
-func (s *timedStore) DeleteTenant(ctx context.Context, name string, resourceVersion int64) error {
+func (s *timedStore) DeleteTenant(ctx context.Context, name string, resourceVersion int64, events ...*stamp.Event) error {
 	start := time.Now()
-	err := s.Store.DeleteTenant(ctx, name, resourceVersion)
+	err := s.Store.DeleteTenant(ctx, name, resourceVersion, events...)
 	s.observe("DeleteTenant", start, err)
 	return err
 }

@@ -351,22 +351,23 @@ func (p *pass) fail(ctx context.Context, step string, queued, started, finished 
 		return p.failUpgrade(ctx, step, msg)
 	}
 	msg += "\n" + p.stopFailed(ctx)
-	err = p.update(ctx, func(st *stamp.TenantStatus) {
+	// The failure and its event are one write: a crash leaves both or
+	// neither. Our router follows at once (others within their poll).
+	err = p.updateWith(ctx, func(st *stamp.TenantStatus) {
 		st.Phase = stamp.PhaseFailed
 		st.FailedStep = step
 		st.Message = msg
 		st.ObservedGeneration = p.t.Generation
 		st.Endpoints = nil
-	})
+	}, &stamp.Event{Type: stamp.EventTenantFailed, Step: step, Status: stamp.StatusFailed, Message: msg})
 	if err != nil {
 		return err
 	}
-	// Our router says it failed before the failure is reported.
 	if err := p.syncRoute(ctx); err != nil {
 		p.log.Error("sync router after a failure", "err", err)
 	}
-	if err := p.event(ctx, &stamp.Event{Type: stamp.EventTenantFailed, Step: step, Status: stamp.StatusFailed, Message: msg}); err != nil {
-		return err
+	if p.upgrade {
+		p.moved()
 	}
 	return errFailed
 }

@@ -423,7 +423,9 @@ func (p *pass) remove(ctx context.Context) error {
 	if err := p.stepEvent(ctx, stamp.StepRemove, p.queued, started, p.r.cfg.Clock.Now()); err != nil {
 		return err
 	}
-	err = p.r.cfg.Store.DeleteTenant(ctx, p.t.Name, p.t.ResourceVersion)
+	// The record goes with its event, in one write.
+	deleted := &stamp.Event{Type: stamp.EventTenantDeleted, Tenant: p.t.Name, Generation: p.t.Generation}
+	err = p.r.cfg.Store.DeleteTenant(ctx, p.t.Name, p.t.ResourceVersion, deleted)
 	switch stamp.ErrorCode(err) {
 	case "", stamp.ENOTFOUND:
 	case stamp.ECONFLICT:
@@ -431,12 +433,8 @@ func (p *pass) remove(ctx context.Context) error {
 	default:
 		return fmt.Errorf("delete tenant record: %w", err)
 	}
-	// Our router drops the route before the deletion is reported done.
 	if err := p.syncRoute(ctx); err != nil {
 		p.log.Error("sync router after delete", "err", err)
-	}
-	if err := p.event(ctx, &stamp.Event{Type: stamp.EventTenantDeleted}); err != nil {
-		return err
 	}
 	p.r.give(ctx, p.t.Name)
 	return nil

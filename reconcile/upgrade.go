@@ -62,14 +62,10 @@ func (p *pass) beginUpgrade(ctx context.Context) error {
 		return err
 	}
 	u.Recreate = to.Recreates() || from.Recreates()
-	err = p.update(ctx, func(st *stamp.TenantStatus) {
+	return p.updateWith(ctx, func(st *stamp.TenantStatus) {
 		st.Upgrade = u
 		st.FailedStep, st.Message = "", ""
-	})
-	if err != nil {
-		return err
-	}
-	return p.event(ctx, &stamp.Event{Type: stamp.EventTenantUpgrading, Message: moveMessage("downgrading", u)})
+	}, &stamp.Event{Type: stamp.EventTenantUpgrading, Message: moveMessage("downgrading", u)})
 }
 
 // check makes sure the serving version is healthy before anything
@@ -322,20 +318,18 @@ func (p *pass) failUpgrade(ctx context.Context, step, msg string) error {
 	if p.t.Status.Upgrade.Restore {
 		now := p.r.cfg.Clock.Now()
 		msg += "\n" + p.stopFailed(ctx) // neither version serves a half-restored database
-		err := p.update(ctx, func(st *stamp.TenantStatus) {
+		err := p.updateWith(ctx, func(st *stamp.TenantStatus) {
 			st.Phase = stamp.PhaseFailed
 			st.Endpoints = nil
 			st.FailedStep, st.Message = step, msg
 			st.ObservedGeneration = p.t.Generation
 			st.Upgrade.FailedStep, st.Upgrade.Message = step, msg
 			st.Upgrade.Result, st.Upgrade.FinishedAt = stamp.UpgradeFailed, now
-		})
+		}, &stamp.Event{Type: stamp.EventTenantFailed, Step: step, Status: stamp.StatusFailed, Message: msg})
 		if err != nil {
 			return err
 		}
-		if err := p.event(ctx, &stamp.Event{Type: stamp.EventTenantFailed, Step: step, Status: stamp.StatusFailed, Message: msg}); err != nil {
-			return err
-		}
+		p.moved()
 		return errFailed
 	}
 	err := p.update(ctx, func(st *stamp.TenantStatus) {

@@ -17,21 +17,26 @@ const tenantColumns = `name, spec, status, generation, resource_version, created
 // CreateTenant stores a new tenant, setting ResourceVersion to 1 and both
 // timestamps (the database's clock) on t. A tenant of that name already
 // existing is ECONFLICT.
-func (s *Store) CreateTenant(ctx context.Context, t *stamp.Tenant) error {
+func (s *Store) CreateTenant(ctx context.Context, t *stamp.Tenant, events ...*stamp.Event) error {
 	var at time.Time
-	err := s.pool.QueryRow(ctx, `INSERT INTO tenants (`+tenantColumns+`, uid) VALUES ($1, $2, $3, $4, 1, now(), now(), NULLIF($5, 0))
-		RETURNING created_at`, t.Name, t.Spec, t.Status, t.Generation, t.Status.UID).Scan(&at)
-	if isUniqueViolation(err, "tenants_pkey") {
-		return sqlstore.Tenants.Exists(t.Name)
+	insert := func(q querier) error {
+		err := q.QueryRow(ctx, `INSERT INTO tenants (`+tenantColumns+`, uid) VALUES ($1, $2, $3, $4, 1, now(), now(), NULLIF($5, 0))
+			RETURNING created_at`, t.Name, t.Spec, t.Status, t.Generation, t.Status.UID).Scan(&at)
+		if isUniqueViolation(err, "tenants_pkey") {
+			return sqlstore.Tenants.Exists(t.Name)
+		}
+		if isUniqueViolation(err, "tenants_uid") {
+			return sqlstore.UIDTaken(t)
+		}
+		return err
 	}
-	if isUniqueViolation(err, "tenants_uid") {
-		return sqlstore.UIDTaken(t)
-	}
+	seqs, times, err := s.withEvents(ctx, insert, events)
 	if err != nil {
-		return fmt.Errorf("create tenant %q: %w", t.Name, err)
+		return sqlstore.Wrap(err, "create tenant %q", t.Name)
 	}
 	t.ResourceVersion = 1
 	t.CreatedAt, t.UpdatedAt = at, at
+	numberEvents(events, seqs, times)
 	return nil
 }
 
@@ -89,15 +94,24 @@ var errStaleRow = errors.New("no row at that resource version")
 
 // DeleteTenant removes the tenant and its secrets if resourceVersion is the
 // stored one (ECONFLICT otherwise). A missing tenant is ENOTFOUND.
-func (s *Store) DeleteTenant(ctx context.Context, name string, resourceVersion int64) error {
-	// Secrets go with the row: ON DELETE CASCADE.
-	tag, err := s.pool.Exec(ctx, `DELETE FROM tenants WHERE name = $1 AND resource_version = $2`, name, resourceVersion)
-	if err == nil && tag.RowsAffected() == 0 {
+func (s *Store) DeleteTenant(ctx context.Context, name string, resourceVersion int64, events ...*stamp.Event) error {
+	del := func(q querier) error {
+		// Secrets go with the row: ON DELETE CASCADE.
+		var deleted string
+		err := q.QueryRow(ctx, `DELETE FROM tenants WHERE name = $1 AND resource_version = $2 RETURNING name`, name, resourceVersion).Scan(&deleted)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errStaleRow
+		}
+		return err
+	}
+	seqs, times, err := s.withEvents(ctx, del, events)
+	if errors.Is(err, errStaleRow) {
 		err = s.explainVersion(ctx, sqlstore.Tenants, name, resourceVersion)
 	}
 	if err != nil {
 		return sqlstore.Wrap(err, "delete tenant %q", name)
 	}
+	numberEvents(events, seqs, times)
 	return nil
 }
 

@@ -23,26 +23,35 @@ const getTenantSQL = `SELECT ` + tenantColumns + ` FROM tenants WHERE name = ?`
 
 // CreateTenant stores a new tenant, setting ResourceVersion to 1 and both
 // timestamps on t. A tenant of that name already existing is ECONFLICT.
-func (s *Store) CreateTenant(ctx context.Context, t *stamp.Tenant) error {
+func (s *Store) CreateTenant(ctx context.Context, t *stamp.Tenant, events ...*stamp.Event) error {
 	spec, status, err := marshalSpecStatus(t.Spec, t.Status)
 	if err != nil {
 		return fmt.Errorf("create tenant %q: %w", t.Name, err)
 	}
 	at := now()
-	res, err := s.write.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`, uid) VALUES (?, ?, ?, ?, 1, ?, ?, NULLIF(?, 0))
-		ON CONFLICT (name) DO NOTHING`,
-		t.Name, spec, status, t.Generation, nanos(at), nanos(at), t.Status.UID)
-	if isUIDTaken(err) {
-		return sqlstore.UIDTaken(t)
-	}
-	if err == nil {
-		err = created(res, sqlstore.Tenants, t.Name)
-	}
+	var seqs []int64
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`, uid) VALUES (?, ?, ?, ?, 1, ?, ?, NULLIF(?, 0))
+			ON CONFLICT (name) DO NOTHING`,
+			t.Name, spec, status, t.Generation, nanos(at), nanos(at), t.Status.UID)
+		if isUIDTaken(err) {
+			return sqlstore.UIDTaken(t)
+		}
+		if err == nil {
+			err = created(res, sqlstore.Tenants, t.Name)
+		}
+		if err != nil {
+			return err
+		}
+		seqs, err = insertEvents(ctx, tx, at, events)
+		return err
+	})
 	if err != nil {
 		return sqlstore.Wrap(err, "create tenant %q", t.Name)
 	}
 	t.ResourceVersion = 1
 	t.CreatedAt, t.UpdatedAt = at, at
+	numberEvents(events, seqs, at)
 	return nil
 }
 
@@ -105,18 +114,25 @@ func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant, events ...*st
 
 // DeleteTenant removes the tenant and its secrets if resourceVersion is the
 // stored one (ECONFLICT otherwise). A missing tenant is ENOTFOUND.
-func (s *Store) DeleteTenant(ctx context.Context, name string, resourceVersion int64) error {
+func (s *Store) DeleteTenant(ctx context.Context, name string, resourceVersion int64, events ...*stamp.Event) error {
+	at := now()
+	var seqs []int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// Secrets go with the row: ON DELETE CASCADE.
 		res, err := tx.ExecContext(ctx, `DELETE FROM tenants WHERE name = ? AND resource_version = ?`, name, resourceVersion)
 		if err != nil {
 			return err
 		}
-		return checkVersion(ctx, tx, sqlstore.Tenants, res, name, resourceVersion)
+		if err := checkVersion(ctx, tx, sqlstore.Tenants, res, name, resourceVersion); err != nil {
+			return err
+		}
+		seqs, err = insertEvents(ctx, tx, at, events)
+		return err
 	})
 	if err != nil {
 		return sqlstore.Wrap(err, "delete tenant %q", name)
 	}
+	numberEvents(events, seqs, at)
 	return nil
 }
 

@@ -81,6 +81,7 @@ func Run(t *testing.T, open func(t *testing.T) stamp.Store) {
 		{"release/list oldest first", testReleaseList},
 		{"release/update with stale version", releaseKind.testStaleUpdate},
 		{"release/racing updates", releaseKind.testRacingUpdates},
+		{"tenant/with events", testTenantWithEvents},
 		{"release/with events", testReleaseWithEvents},
 		{"incident/round trip", testIncidentRoundTrip},
 		{"incident/output that is not text", testIncidentOutput},

@@ -30,7 +30,7 @@ var tenantKind = versioned[*stamp.Tenant]{
 	version: func(t *stamp.Tenant) int64 { return t.ResourceVersion },
 	change:  func(t *stamp.Tenant, n int) { t.Spec.Plan = fmt.Sprintf("plan-%d", n) },
 	norm:    func(t *stamp.Tenant) any { return normTenant(t) },
-	create:  stamp.Store.CreateTenant,
+	create:  func(s stamp.Store, ctx context.Context, t *stamp.Tenant) error { return s.CreateTenant(ctx, t) },
 	get:     stamp.Store.GetTenant,
 	update:  func(s stamp.Store, ctx context.Context, t *stamp.Tenant) error { return s.UpdateTenant(ctx, t) },
 }
