@@ -203,8 +203,11 @@ func TestCPUHogIsHeldToItsPlan(t *testing.T) {
 	time.Sleep(time.Second)
 	free := cores("free-burner")
 	unlimited := p99()
-	if free < 0.7 {
-		t.Errorf("the same burner with no limit used %.2f cores; want well over its limited self (%.2f), or this test proves nothing", free, held)
+	// Compared with its peer in the same run, not with a fixed figure:
+	// on a shared, busy machine the free burner gets what is left. Over
+	// the held one by half, and over what the limit would allow at all.
+	if free < max(1.5*held, 0.4) {
+		t.Errorf("the same burner with no limit used %.2f cores; want well over its limited self (%.2f) and the limit's 0.25 with slack, or this test proves nothing", free, held)
 	}
 	deleteAndCheckNothingLeft(t, s, s.tenant("free-burner"))
 	t.Logf("burner: %.2f cores held to 0.25, %.2f cores unlimited; calm's p99: alone %s, beside the held burner %s, beside the free one %s",
