@@ -197,7 +197,10 @@ func storeSecretParams(ctx context.Context, st Store, t *stamp.Tenant, secrets m
 	if err == nil {
 		return nil
 	}
-	if derr := st.DeleteTenant(context.WithoutCancel(ctx), t.Name, t.ResourceVersion); derr != nil {
+	// Its creation was recorded with it: so is its undoing.
+	undone := &stamp.Event{Type: stamp.EventTenantDeleted, Tenant: t.Name, Generation: t.Generation,
+		Message: "creation undone: its secret parameters could not be stored"}
+	if derr := st.DeleteTenant(context.WithoutCancel(ctx), t.Name, t.ResourceVersion, undone); derr != nil {
 		return fmt.Errorf("store secret parameters of tenant %s: %w (and removing the tenant again failed: %v)", t.Name, err, derr)
 	}
 	return fmt.Errorf("store secret parameters of tenant %s: %w", t.Name, err)

@@ -227,3 +227,39 @@ func TestUpgradeRefusedForANewRequiredSecret(t *testing.T) {
 	_, err := env.client.UpgradeTenant(t.Context(), "acme", "1.1.0")
 	wantError(t, err, stamp.EUNPROCESSABLE, `ledger@1.1.0 does not fit tenant acme: it requires secret parameter "admin_password", which the tenant has no value for; give the parameter a default in ledger@1.1.0`)
 }
+
+// secretsRefused is a store whose PutSecrets fails, as a store that
+// went away between two writes would.
+type secretsRefused struct{ Store }
+
+func (secretsRefused) PutSecrets(context.Context, string, map[string]string) error {
+	return stamp.Errorf(stamp.EUNAVAILABLE, "store unavailable")
+}
+
+// TestCreateUndoneWhenSecretsFail: a tenant whose secret parameters
+// cannot be stored is deleted again, and its history says so: a
+// tenant.created is never left without a tenant or an event explaining
+// why there is none.
+func TestCreateUndoneWhenSecretsFail(t *testing.T) {
+	env := newTestEnv(t, func(c *Config) { c.Store = secretsRefused{c.Store} })
+	env.push(t, secretLedgerYAML)
+	_, err := env.client.CreateTenant(t.Context(), CreateTenantRequest{Name: "acme", Blueprint: "ledger",
+		Params: map[string]string{"admin_email": "ops@acme.test", "admin_password": adminPassword}})
+	if err == nil {
+		t.Fatal("create with its secrets refused: no error")
+	}
+	if _, err := env.store.GetTenant(t.Context(), "acme"); stamp.ErrorCode(err) != stamp.ENOTFOUND {
+		t.Fatalf("tenant after its secrets were refused: %v; want it gone", err)
+	}
+	events, err := env.store.ListEvents(t.Context(), stamp.EventFilter{Tenant: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, e := range events {
+		types = append(types, e.Type)
+	}
+	if strings.Join(types, ",") != stamp.EventTenantCreated+","+stamp.EventTenantDeleted {
+		t.Errorf("events of acme: %v; want its creation and its undoing", types)
+	}
+}
