@@ -53,6 +53,8 @@ type BundleStore interface {
 type TenantStore interface {
 	// CreateTenant stores a new tenant, setting ResourceVersion and the
 	// timestamps on t. A tenant of that name already existing is ECONFLICT.
+	// The events, if any, are appended in the same transaction (as
+	// UpdateTenant does), and only if the write succeeds.
 	CreateTenant(ctx context.Context, t *Tenant, events ...*Event) error
 	// GetTenant returns the tenant or ENOTFOUND.
 	GetTenant(ctx context.Context, name string) (*Tenant, error)
@@ -66,6 +68,8 @@ type TenantStore interface {
 	UpdateTenant(ctx context.Context, t *Tenant, events ...*Event) error
 	// DeleteTenant removes the tenant and its secrets if resourceVersion is
 	// the stored one (ECONFLICT otherwise). A missing tenant is ENOTFOUND.
+	// The events, if any, are appended in the same transaction (as
+	// UpdateTenant does), and only if the delete succeeds.
 	DeleteTenant(ctx context.Context, name string, resourceVersion int64, events ...*Event) error
 }
 
