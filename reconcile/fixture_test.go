@@ -142,10 +142,7 @@ func (f *fixture) create(name, version string) {
 	f.t.Helper()
 	tn := &stamp.Tenant{Name: name, Generation: 1,
 		Spec: stamp.TenantSpec{Blueprint: "shop", Version: version, Desired: stamp.DesiredRunning}}
-	if err := f.st.CreateTenant(f.ctx, tn); err != nil {
-		f.t.Fatal(err)
-	}
-	if err := f.st.AppendEvents(f.ctx, &stamp.Event{Type: stamp.EventTenantCreated, Tenant: name, Generation: 1}); err != nil {
+	if err := f.st.CreateTenant(f.ctx, tn, &stamp.Event{Type: stamp.EventTenantCreated, Tenant: name, Generation: 1}); err != nil {
 		f.t.Fatal(err)
 	}
 }

@@ -306,7 +306,7 @@ func (p *pass) record(ctx context.Context, r stepRun) error {
 	p.log.Debug("step done", "step", step, "wait", started.Sub(queued), "duration", finished.Sub(started))
 	switch {
 	case step == stamp.StepRemove:
-		return nil // remove records its own event before the record goes
+		return nil // remove records its own event with the deletion
 	case step == stamp.StepRetire, step == stamp.StepRoute && !p.upgrade:
 		return nil // recorded with the write that ends the upgrade or makes the tenant ready
 	}
@@ -546,9 +546,9 @@ func (p *pass) update(ctx context.Context, change func(*stamp.TenantStatus)) err
 }
 
 // updateWith is update that appends events of the tenant in the same
-// transaction: a write that ends a move (an upgrade or its rollback) and
-// the events saying so are kept together or lost together, so a crash
-// between them cannot leave a finished move with no record of it.
+// transaction: a write (a failure, the start or end of a move) and the
+// events saying so are kept together or lost together, so a crash
+// between them cannot leave a state that no event explains.
 func (p *pass) updateWith(ctx context.Context, change func(*stamp.TenantStatus), events ...*stamp.Event) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -566,14 +566,14 @@ func (p *pass) updateWith(ctx context.Context, change func(*stamp.TenantStatus),
 	return fmt.Errorf("save status: %w", err)
 }
 
+// event records e, an event of the tenant that no write of its state goes
+// with (a step's outcome, a retry); an event that explains a write is
+// written with it, through updateWith.
 func (p *pass) event(ctx context.Context, e *stamp.Event) error {
 	e.Tenant = p.t.Name
 	e.Generation = p.t.Generation
 	if err := p.r.cfg.Store.AppendEvents(ctx, e); err != nil {
 		return fmt.Errorf("record %s event: %w", e.Type, err)
-	}
-	if e.Type == stamp.EventTenantRolledBack || e.Type == stamp.EventTenantFailed && p.upgrade {
-		p.moved()
 	}
 	return nil
 }

@@ -418,14 +418,20 @@ func (p *pass) remove(ctx context.Context) error {
 	if err := p.resolveIncidents(ctx); err != nil {
 		return err
 	}
-	// Recorded before the record goes, so that routers, which follow the
-	// log, look the tenant up again and find it gone.
-	if err := p.stepEvent(ctx, stamp.StepRemove, p.queued, started, p.r.cfg.Clock.Now()); err != nil {
-		return err
+	// The step's event and tenant.deleted are written with the deletion,
+	// so that a crash leaves the tenant and no record of its removal, or
+	// neither; routers, which follow the log, look the tenant up again
+	// and find it gone. A tenant already gone was deleted, and recorded
+	// so, by a pass before this one.
+	events := []*stamp.Event{
+		{Type: stamp.EventStep, Step: stamp.StepRemove, Status: stamp.StatusOK,
+			QueuedAt: p.queued, StartedAt: started, FinishedAt: p.r.cfg.Clock.Now()},
+		{Type: stamp.EventTenantDeleted},
 	}
-	// The record goes with its event, in one write.
-	deleted := &stamp.Event{Type: stamp.EventTenantDeleted, Tenant: p.t.Name, Generation: p.t.Generation}
-	err = p.r.cfg.Store.DeleteTenant(ctx, p.t.Name, p.t.ResourceVersion, deleted)
+	for _, e := range events {
+		e.Tenant, e.Generation = p.t.Name, p.t.Generation
+	}
+	err = p.r.cfg.Store.DeleteTenant(ctx, p.t.Name, p.t.ResourceVersion, events...)
 	switch stamp.ErrorCode(err) {
 	case "", stamp.ENOTFOUND:
 	case stamp.ECONFLICT:
@@ -433,6 +439,8 @@ func (p *pass) remove(ctx context.Context) error {
 	default:
 		return fmt.Errorf("delete tenant record: %w", err)
 	}
+	// Our router drops the route just after the deletion is in the log,
+	// before the pass ends.
 	if err := p.syncRoute(ctx); err != nil {
 		p.log.Error("sync router after delete", "err", err)
 	}

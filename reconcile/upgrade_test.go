@@ -100,3 +100,35 @@ func TestUpgrade(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedRestore moves a tenant back to the version it upgraded from,
+// which restores the snapshot taken before that upgrade, and fails the
+// move at start: a half-restored database is not undone, so the tenant
+// is failed. The status and tenant.failed are written together (the
+// event is there as soon as the status says failed), and the release
+// controller is told the move ended.
+func TestFailedRestore(t *testing.T) {
+	f := newFixture(t)
+	f.create("acme", "1.0.0")
+	f.start()
+	f.waitTenant("acme", "acme to be ready", (*stamp.Tenant).Ready)
+	f.change("acme", stamp.EventTenantUpgradeRequested, func(tn *stamp.Tenant) { tn.Spec.Version = "2.0.0" })
+	f.waitTenant("acme", "the upgrade to end", func(tn *stamp.Tenant) bool {
+		return tn.Status.Upgrade != nil && tn.Status.Upgrade.Result == stamp.UpgradeSucceeded
+	})
+	eventually(t, waitLimit, "Config.Moved for the upgrade", func() bool { return len(f.movedTenants()) == 1 })
+
+	f.d.failNext("Apply", stamp.Errorf(stamp.EINVALID, "service web: port 8080 is taken by the router"))
+	f.change("acme", stamp.EventTenantUpgradeRequested, func(tn *stamp.Tenant) { tn.Spec.Version = "1.0.0" })
+	tn := f.waitTenant("acme", "the move back to end", func(tn *stamp.Tenant) bool {
+		return tn.Status.Upgrade != nil && tn.Status.Upgrade.To == "1.0.0" && tn.Status.Upgrade.Result != ""
+	})
+	if u := tn.Status.Upgrade; !u.Restore || u.Result != stamp.UpgradeFailed || u.FailedStep != stamp.StepStart || tn.Status.Phase != stamp.PhaseFailed {
+		t.Fatalf("move back: restore %v, result %q at %q, phase %s; want a restore failed at start, phase failed",
+			u.Restore, u.Result, u.FailedStep, tn.Status.Phase)
+	}
+	if failed := f.events("acme", stamp.EventTenantFailed); len(failed) != 1 || failed[0].Step != stamp.StepStart || failed[0].Generation != tn.Generation {
+		t.Errorf("tenant.failed events: %+v, want one of step start at generation %d", failed, tn.Generation)
+	}
+	eventually(t, waitLimit, "Config.Moved for the failed move", func() bool { return len(f.movedTenants()) == 2 })
+}
