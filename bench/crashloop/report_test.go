@@ -1,16 +1,14 @@
 package main
 
 import (
-	"flag"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden report in testdata")
+	"github.com/stamphq/stamp/bench/internal/golden"
+)
 
 // TestMarkdown renders a report and compares it with testdata/report.md,
 // so that any change to the report's format shows as a change of that
@@ -20,20 +18,9 @@ func TestMarkdown(t *testing.T) {
 		serving: window{wall: 60 * time.Second, cpu: 240 * time.Millisecond, loadBefore: "0.10 0.20 0.30", loadAfter: "0.12 0.20 0.30"},
 		looping: window{wall: 60 * time.Second, cpu: 330 * time.Millisecond, loadBefore: "0.12 0.20 0.30", loadAfter: "0.15 0.20 0.30"},
 		starts:  9, incident: "inc-1234abcd"}
-	golden := filepath.Join("testdata", "report.md")
+	path := filepath.Join("testdata", "report.md")
 	got := res.markdown()
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("markdown differs from %s (rerun with -update if the change is meant):\ngot:\n%s\nwant:\n%s", golden, got, want)
-	}
+	golden.Check(t, path, got)
 }
 
 func TestVerdict(t *testing.T) {

@@ -1,17 +1,15 @@
 package main
 
 import (
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden report in testdata")
+	"github.com/stamphq/stamp/bench/internal/golden"
+)
 
 // ramp returns n durations: each, 2*each, ... n*each.
 func ramp(n int, each time.Duration) []time.Duration {
@@ -59,20 +57,9 @@ func TestMarkdown(t *testing.T) {
 			r.router[routerKey{cell{plain, p}, l}] = &routerRun{latencies: ramp(100, 10*time.Microsecond), wall: 80 * time.Millisecond}
 		}
 	}
-	golden := filepath.Join("testdata", "report.md")
+	path := filepath.Join("testdata", "report.md")
 	got := r.markdown()
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("markdown differs from %s (rerun with -update if the change is meant):\ngot:\n%s\nwant:\n%s", golden, got, want)
-	}
+	golden.Check(t, path, got)
 }
 
 func TestBootstrap(t *testing.T) {

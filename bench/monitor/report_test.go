@@ -1,9 +1,7 @@
 package main
 
 import (
-	"flag"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,10 +9,9 @@ import (
 
 	stamp "github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/bench/internal/benchkit"
+	"github.com/stamphq/stamp/bench/internal/golden"
 	"github.com/stamphq/stamp/blueprint"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden report in testdata")
 
 // resultOf is a run of three tenants: two kills, one of whose incident
 // opened twice and never resolved, and an incident of a tenant not killed.
@@ -55,20 +52,9 @@ func resultOf(t *testing.T) *result {
 // so that any change to the report's format shows as a change of that
 // file (rewrite it with -update).
 func TestMarkdown(t *testing.T) {
-	golden := filepath.Join("testdata", "report.md")
+	path := filepath.Join("testdata", "report.md")
 	got := resultOf(t).markdown()
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("markdown differs from %s (rerun with -update if the change is meant):\ngot:\n%s\nwant:\n%s", golden, got, want)
-	}
+	golden.Check(t, path, got)
 }
 
 func TestProblems(t *testing.T) {

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stamphq/stamp/bench/internal/benchkit"
+	"github.com/stamphq/stamp/bench/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden reports in testdata")
 
 // samplesOf returns n samples, the i-th (from 1) taking i*each, each step
 // of the floor's a third of it and a seed of each.
@@ -57,20 +54,9 @@ func TestMarkdown(t *testing.T) {
 				loadBefore: "0.50 0.60 0.70",
 				loadAfter:  "1.25 0.80 0.72",
 			}
-			golden := filepath.Join("testdata", "report-"+engine+".md")
+			path := filepath.Join("testdata", "report-"+engine+".md")
 			got := r.markdown()
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != string(want) {
-				t.Errorf("markdown differs from %s (rerun with -update if the change is meant):\ngot:\n%s\nwant:\n%s", golden, got, want)
-			}
+			golden.Check(t, path, got)
 		})
 	}
 }

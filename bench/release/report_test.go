@@ -1,17 +1,14 @@
 package main
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	stamp "github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/bench/internal/benchkit"
+	"github.com/stamphq/stamp/bench/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden report in testdata")
 
 // sizeOf measures, from synthetic event logs, a fleet of two tenants in
 // waves 1, 10% (left empty) and 100%, and one lone tenant.
@@ -60,18 +57,7 @@ func TestMarkdown(t *testing.T) {
 		cfg:   config{sizes: []int{2}, maxParallel: 8, singles: 1, drain: time.Second, workers: 8},
 		sizes: []*sizeResult{sizeOf(t)},
 	}
-	golden := filepath.Join("testdata", "report.md")
+	path := filepath.Join("testdata", "report.md")
 	got := r.markdown()
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("markdown differs from %s (rerun with -update if the change is meant):\ngot:\n%s\nwant:\n%s", golden, got, want)
-	}
+	golden.Check(t, path, got)
 }
