@@ -120,21 +120,9 @@ func env(svc stamp.Service) map[string]string {
 const dataDir = "/data"
 
 func deployment(ns, name string, labels map[string]string, rt *stamp.Runtime, svc stamp.Service) *appsv1ac.DeploymentApplyConfiguration {
-	uid := int64(rt.UID)
-	if uid == 0 {
-		uid = defaultUID
-	}
-	c := corev1ac.Container().WithName(svc.Name).WithImage(svc.Image).
-		WithEnvFrom(corev1ac.EnvFromSource().WithSecretRef(corev1ac.SecretEnvSource().WithName(name))).
-		WithSecurityContext(corev1ac.SecurityContext().
-			WithAllowPrivilegeEscalation(false).WithReadOnlyRootFilesystem(true).
-			WithRunAsNonRoot(true).WithRunAsUser(uid).WithRunAsGroup(uid).
-			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL"))).
-		WithVolumeMounts(corev1ac.VolumeMount().WithName("tmp").WithMountPath("/tmp"),
-			corev1ac.VolumeMount().WithName("data").WithMountPath(dataDir))
-	if len(svc.Command) > 0 {
-		c.WithCommand(svc.Command...)
-	}
+	uid := runAs(rt.UID)
+	c := container(svc.Name, svc.Image, name, svc.Command, uid).
+		WithVolumeMounts(corev1ac.VolumeMount().WithName("data").WithMountPath(dataDir))
 	if svc.Port > 0 {
 		c.WithPorts(corev1ac.ContainerPort().WithName("http").WithContainerPort(int32(svc.Port)))
 	}
@@ -146,6 +134,10 @@ func deployment(ns, name string, labels map[string]string, rt *stamp.Runtime, sv
 	if res := resources(svc); res != nil {
 		c.WithResources(res)
 	}
+	pod := podSpec(c, uid).WithVolumes(
+		// The tenant's own directory lives as long as the pod for now;
+		// its claim comes with the engines.
+		corev1ac.Volume().WithName("data").WithEmptyDir(corev1ac.EmptyDirVolumeSource()))
 	return appsv1ac.Deployment(name, ns).WithLabels(labels).WithSpec(appsv1ac.DeploymentSpec().
 		WithReplicas(int32(svc.Replicas)).
 		WithSelector(metav1ac.LabelSelector().WithMatchLabels(selector(labels))).
@@ -153,16 +145,47 @@ func deployment(ns, name string, labels map[string]string, rt *stamp.Runtime, sv
 			// Labels hold the revision as a name part; Observe reports
 			// it as the reconciler named it.
 			WithAnnotations(map[string]string{AnnotationRevision: rt.Revision}).
-			WithSpec(corev1ac.PodSpec().
-				WithServiceAccountName(accountName).WithAutomountServiceAccountToken(false).
-				WithEnableServiceLinks(false).
-				WithSecurityContext(corev1ac.PodSecurityContext().WithRunAsNonRoot(true).WithFSGroup(uid).
-					WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
-				WithVolumes(corev1ac.Volume().WithName("tmp").WithEmptyDir(corev1ac.EmptyDirVolumeSource()),
-					// The tenant's own directory lives as long as the pod
-					// for now; its claim comes with the engines.
-					corev1ac.Volume().WithName("data").WithEmptyDir(corev1ac.EmptyDirVolumeSource())).
-				WithContainers(c))))
+			WithSpec(pod)))
+}
+
+// runAs is the user a tenant's containers run as: its own, or, when the
+// runtime names none, defaultUID; never root.
+func runAs(uid int) int64 {
+	if uid == 0 {
+		return defaultUID
+	}
+	return int64(uid)
+}
+
+// container is a tenant's container (a service's or a hook's) named name,
+// running image (command, if given) as uid, its environment from the
+// Secret secret, locked down as the restricted pod security standard
+// asks, with a writable /tmp on a read-only root.
+func container(name, image, secret string, command []string, uid int64) *corev1ac.ContainerApplyConfiguration {
+	c := corev1ac.Container().WithName(name).WithImage(image).
+		WithEnvFrom(corev1ac.EnvFromSource().WithSecretRef(corev1ac.SecretEnvSource().WithName(secret))).
+		WithSecurityContext(corev1ac.SecurityContext().
+			WithAllowPrivilegeEscalation(false).WithReadOnlyRootFilesystem(true).
+			WithRunAsNonRoot(true).WithRunAsUser(uid).WithRunAsGroup(uid).
+			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL"))).
+		WithVolumeMounts(corev1ac.VolumeMount().WithName("tmp").WithMountPath("/tmp"))
+	if len(command) > 0 {
+		c.WithCommand(command...)
+	}
+	return c
+}
+
+// podSpec is the spec of a tenant's pod running c as uid: the tenant's
+// service account with no token, no service links, RuntimeDefault
+// seccomp, and c's /tmp.
+func podSpec(c *corev1ac.ContainerApplyConfiguration, uid int64) *corev1ac.PodSpecApplyConfiguration {
+	return corev1ac.PodSpec().
+		WithServiceAccountName(accountName).WithAutomountServiceAccountToken(false).
+		WithEnableServiceLinks(false).
+		WithSecurityContext(corev1ac.PodSecurityContext().WithRunAsNonRoot(true).WithFSGroup(uid).
+			WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
+		WithVolumes(corev1ac.Volume().WithName("tmp").WithEmptyDir(corev1ac.EmptyDirVolumeSource())).
+		WithContainers(c)
 }
 
 // seconds rounds a probe's period or timeout up to whole seconds, at

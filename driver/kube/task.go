@@ -69,27 +69,10 @@ func (d *Driver) RunTask(ctx context.Context, tenant string, task *stamp.Task) (
 // job is the Job that runs task once: no retry (a hook that failed is
 // failed, as on the local driver), bounded by the task's timeout.
 func job(ns, name string, labels map[string]string, task *stamp.Task) *batchv1ac.JobApplyConfiguration {
-	uid := int64(task.UID)
-	if uid == 0 {
-		uid = defaultUID
-	}
-	c := corev1ac.Container().WithName("task").WithImage(task.Image).
-		WithEnvFrom(corev1ac.EnvFromSource().WithSecretRef(corev1ac.SecretEnvSource().WithName(name))).
-		WithSecurityContext(corev1ac.SecurityContext().
-			WithAllowPrivilegeEscalation(false).WithReadOnlyRootFilesystem(true).
-			WithRunAsNonRoot(true).WithRunAsUser(uid).WithRunAsGroup(uid).
-			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL"))).
-		WithVolumeMounts(corev1ac.VolumeMount().WithName("tmp").WithMountPath("/tmp"))
-	if len(task.Command) > 0 {
-		c.WithCommand(task.Command...)
-	}
+	uid := runAs(task.UID)
+	c := container("task", task.Image, name, task.Command, uid)
 	spec := batchv1ac.JobSpec().WithBackoffLimit(0).WithTemplate(corev1ac.PodTemplateSpec().WithLabels(labels).
-		WithSpec(corev1ac.PodSpec().WithRestartPolicy(corev1.RestartPolicyNever).
-			WithServiceAccountName(accountName).WithAutomountServiceAccountToken(false).WithEnableServiceLinks(false).
-			WithSecurityContext(corev1ac.PodSecurityContext().WithRunAsNonRoot(true).WithFSGroup(uid).
-				WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
-			WithVolumes(corev1ac.Volume().WithName("tmp").WithEmptyDir(corev1ac.EmptyDirVolumeSource())).
-			WithContainers(c)))
+		WithSpec(podSpec(c, uid).WithRestartPolicy(corev1.RestartPolicyNever)))
 	if task.Timeout > 0 {
 		spec.WithActiveDeadlineSeconds(int64(seconds(task.Timeout.Seconds())))
 	}
