@@ -281,3 +281,31 @@ type ListenReporter interface {
 type Preparer interface {
 	Prepare(ctx context.Context, rt *Runtime) error
 }
+
+// HealthProber is implemented by drivers whose platform runs each
+// service's health check itself (Kubernetes readiness probes), where the
+// control plane may not reach the instances at all. Observe then lists
+// only instances that pass their check, and the control plane probes
+// none: an instance listed is a healthy one.
+type HealthProber interface {
+	// ProbesHealth reports that the platform probes the instances.
+	ProbesHealth() bool
+}
+
+// ProbesHealth reports whether d's platform probes its instances'
+// health itself (see HealthProber).
+func ProbesHealth(d Driver) bool {
+	hp, ok := d.(HealthProber)
+	return ok && hp.ProbesHealth()
+}
+
+// Switcher is implemented by drivers that put each public service of a
+// tenant behind a stable address of the platform's (a Kubernetes
+// Service) instead of having the router reach instances one by one.
+type Switcher interface {
+	// Switch points the tenant's stable addresses at the instances of
+	// revision rev, which must have been applied, and returns them
+	// (host:port): the router proxies there. Switching to the revision
+	// already served changes nothing.
+	Switch(ctx context.Context, tenant, rev string) ([]string, error)
+}

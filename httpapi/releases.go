@@ -39,7 +39,7 @@ type releaseList struct {
 
 // handleReleaseCreate records a release after picking its tenants and
 // waves, so that its target set is fixed and visible from the start.
-func handleReleaseCreate(st Store, cache *blueprintCache, engines map[string]bool, clock stamp.Clock) http.Handler {
+func handleReleaseCreate(st Store, cache *blueprintCache, engines engineSet, clock stamp.Clock) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decode[CreateReleaseRequest](r)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 // addRoutes registers every route of the API. Auth and body limits are
 // applied here so that each route's protection is visible in one place.
 func addRoutes(mux *http.ServeMux, cfg Config, cache *blueprintCache) {
+	engines := engineSet{have: cfg.Engines, refused: cfg.EngineRefusals}
 	st := cfg.Store
 	auth := requireToken(st)
 	jsonBody := limitBody(cfg.MaxBodyBytes)
@@ -25,20 +26,20 @@ func addRoutes(mux *http.ServeMux, cfg Config, cache *blueprintCache) {
 	mux.Handle("POST /v1/blueprints/{name}/{version}/yank", auth(jsonBody(handleBlueprintYank(st, cfg.Clock, true))))
 	mux.Handle("DELETE /v1/blueprints/{name}/{version}/yank", auth(handleBlueprintYank(st, cfg.Clock, false)))
 
-	mux.Handle("POST /v1/tenants", auth(jsonBody(handleTenantCreate(st, cache, cfg.Engines, cfg.Clock, cfg.Enqueue))))
+	mux.Handle("POST /v1/tenants", auth(jsonBody(handleTenantCreate(st, cache, engines, cfg.Clock, cfg.Enqueue))))
 	mux.Handle("GET /v1/tenants", auth(handleTenantList(st)))
 	mux.Handle("GET /v1/tenants/{name}", auth(handleTenantGet(st, cfg.Health)))
 	mux.Handle("DELETE /v1/tenants/{name}", auth(handleTenantDelete(st, cfg.Clock, cfg.Enqueue)))
 	mux.Handle("PATCH /v1/tenants/{name}", auth(jsonBody(handleTenantSet(st, cache, cfg.Clock, cfg.Enqueue))))
 	mux.Handle("GET /v1/tenants/{name}/secrets", auth(handleTenantSecrets(st, cfg.Clock)))
 	mux.Handle("POST /v1/tenants/{name}/retry", auth(handleTenantRetry(st, cfg.Clock, cfg.Enqueue)))
-	mux.Handle("POST /v1/tenants/{name}/upgrade", auth(jsonBody(handleTenantUpgrade(st, cache, cfg.Engines, cfg.Clock, cfg.Enqueue))))
+	mux.Handle("POST /v1/tenants/{name}/upgrade", auth(jsonBody(handleTenantUpgrade(st, cache, engines, cfg.Clock, cfg.Enqueue))))
 	mux.Handle("POST /v1/tenants/{name}/pin", auth(jsonBody(handleTenantPin(st, cfg.Clock, cfg.Enqueue, true))))
 	mux.Handle("DELETE /v1/tenants/{name}/pin", auth(handleTenantPin(st, cfg.Clock, cfg.Enqueue, false)))
 	mux.Handle("GET /v1/tenants/{name}/events", auth(handleTenantEvents(st)))
 	mux.Handle("GET /v1/tenants/{name}/logs", auth(handleTenantLogs(st, cfg.Logs)))
 
-	mux.Handle("POST /v1/releases", auth(jsonBody(handleReleaseCreate(st, cache, cfg.Engines, cfg.Clock))))
+	mux.Handle("POST /v1/releases", auth(jsonBody(handleReleaseCreate(st, cache, engines, cfg.Clock))))
 	mux.Handle("GET /v1/releases", auth(handleReleaseList(st)))
 	mux.Handle("GET /v1/releases/{id}", auth(handleReleaseGet(st)))
 	for _, action := range []string{"pause", "resume", "abort"} {

@@ -40,6 +40,9 @@ type Config struct {
 	// {"sqlite": true}. A tenant whose blueprint needs another is refused at
 	// create. A nil map turns the check off.
 	Engines map[string]bool
+	// EngineRefusals say why this server does not provide an engine it
+	// knows, for the error that refuses a blueprint needing it.
+	EngineRefusals map[string]string
 	// Clock stamps events; default stamp.SystemClock{}.
 	Clock stamp.Clock
 	// Logger gets one line per request; default slog.Default().

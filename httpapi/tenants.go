@@ -33,7 +33,7 @@ type tenantList struct {
 // order, the name, the blueprint version, the database engines, the plan
 // and the parameters, so that a request is refused with the first problem
 // a person would want to fix.
-func handleTenantCreate(st Store, cache *blueprintCache, engines map[string]bool, clock stamp.Clock, enqueue func(string)) http.Handler {
+func handleTenantCreate(st Store, cache *blueprintCache, engines engineSet, clock stamp.Clock, enqueue func(string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decode[CreateTenantRequest](r)
 		if err != nil {
@@ -129,25 +129,37 @@ func handleTenantCreate(st Store, cache *blueprintCache, engines map[string]bool
 	})
 }
 
+// engineSet is the database engines a server provides, and why it
+// refuses others it knows of.
+type engineSet struct {
+	have    map[string]bool // nil: every engine
+	refused map[string]string
+}
+
 // checkEngines refuses a blueprint that needs a database engine this
-// server does not provide; a nil engines map allows every engine.
-func checkEngines(b *stamp.Bundle, bp *blueprint.Blueprint, engines map[string]bool) error {
-	if engines == nil {
+// server does not provide.
+func checkEngines(b *stamp.Bundle, bp *blueprint.Blueprint, engines engineSet) error {
+	if engines.have == nil {
 		return nil
 	}
 	for _, db := range slices.Sorted(maps.Keys(bp.Databases)) {
 		engine := bp.Databases[db].Engine
-		if !engines[engine] {
-			var have []string
-			for e, ok := range engines {
-				if ok {
-					have = append(have, e)
-				}
-			}
-			slices.Sort(have)
-			return stamp.Errorf(stamp.EUNPROCESSABLE, "blueprint %s needs database engine %q for database %q, which this server does not provide (available: %s)",
-				b.Ref(), engine, db, strings.Join(have, ", "))
+		if engines.have[engine] {
+			continue
 		}
+		if why := engines.refused[engine]; why != "" {
+			return stamp.Errorf(stamp.EUNPROCESSABLE, "blueprint %s needs database engine %q for database %q, which this server does not provide: %s",
+				b.Ref(), engine, db, why)
+		}
+		var have []string
+		for e, ok := range engines.have {
+			if ok {
+				have = append(have, e)
+			}
+		}
+		slices.Sort(have)
+		return stamp.Errorf(stamp.EUNPROCESSABLE, "blueprint %s needs database engine %q for database %q, which this server does not provide (available: %s)",
+			b.Ref(), engine, db, strings.Join(have, ", "))
 	}
 	return nil
 }

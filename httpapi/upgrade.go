@@ -25,7 +25,7 @@ type PinTenantRequest struct {
 // blue/green. The version must exist, not be yanked, suit the tenant's
 // plan, parameters and the server's engines, and agree with a pin; a
 // tenant that is upgrading already is refused until that move ends.
-func handleTenantUpgrade(st Store, cache *blueprintCache, engines map[string]bool, clock stamp.Clock, enqueue func(string)) http.Handler {
+func handleTenantUpgrade(st Store, cache *blueprintCache, engines engineSet, clock stamp.Clock, enqueue func(string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decode[UpgradeTenantRequest](r)
 		if err != nil {
@@ -90,7 +90,7 @@ func upgradable(t *stamp.Tenant, version string) error {
 
 // checkVersionFits checks that bundle b can run tenant t as it is: its
 // engines exist here and its plans and parameters accept t's.
-func checkVersionFits(r *http.Request, st stamp.BundleStore, cache *blueprintCache, engines map[string]bool, b *stamp.Bundle, t *stamp.Tenant) error {
+func checkVersionFits(r *http.Request, st stamp.BundleStore, cache *blueprintCache, engines engineSet, b *stamp.Bundle, t *stamp.Tenant) error {
 	bp, err := cache.load(r.Context(), st, b)
 	if err != nil {
 		return err

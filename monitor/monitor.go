@@ -16,6 +16,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -397,7 +398,12 @@ func (m *Monitor) observe(ctx context.Context, tenant, name string, svc *bluepri
 	ok := len(running)
 	var probeErr error
 	var failed stamp.Instance // the last instance that failed its probe
-	if svc.Health != nil {
+	platform := stamp.ProbesHealth(m.cfg.Driver)
+	if platform && !exited && ok < replicas {
+		// Running but not ready: the platform's probe fails.
+		probeErr = errors.New("the others fail their readiness probe")
+	}
+	if svc.Health != nil && !platform {
 		ok = 0
 		for _, inst := range running {
 			err := m.prober.Probe(ctx, inst.Endpoint, svc.Health.HTTP, svc.Health.Timeout)
@@ -416,7 +422,7 @@ func (m *Monitor) observe(ctx context.Context, tenant, name string, svc *bluepri
 		o.state = stamp.HealthDegraded
 	}
 	switch {
-	case exited || len(running) < replicas:
+	case exited || len(running) < replicas && !platform:
 		o.cause = stamp.CauseExit
 		if so.LastExitOOM {
 			o.cause = stamp.CauseOOM

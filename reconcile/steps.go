@@ -210,6 +210,9 @@ func (p *pass) health(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if stamp.ProbesHealth(p.r.cfg.Driver) {
+			continue // an instance listed passes its check already
+		}
 		for _, inst := range running {
 			url := "http://" + inst.Endpoint + svc.Health.Path
 			// Poll briskly: a new tenant's first answer is what the
@@ -303,11 +306,23 @@ func (p *pass) waitRunning(ctx context.Context, name string, deadline time.Time)
 	return running, err
 }
 
-func (p *pass) route(ctx context.Context) error {
-	started := p.r.cfg.Clock.Now()
-	obs, err := p.r.cfg.Driver.Observe(ctx, p.t.Name)
-	if err != nil {
-		return fmt.Errorf("observe: %w", err)
+// endpoints returns where the router reaches the pass's revision of the
+// tenant's public services: their instances, or the driver's stable
+// addresses switched to the revision.
+func (p *pass) endpoints(ctx context.Context, obs *stamp.Observed) ([]string, error) {
+	public := false
+	for _, svc := range p.runtime.Services {
+		public = public || svc.Public
+	}
+	if sw, ok := p.r.cfg.Driver.(stamp.Switcher); ok {
+		if !public {
+			return nil, nil
+		}
+		eps, err := sw.Switch(ctx, p.t.Name, p.runtime.Revision)
+		if err != nil {
+			return nil, fmt.Errorf("switch the route to revision %s: %w", p.runtime.Revision, err)
+		}
+		return eps, nil
 	}
 	var endpoints []string
 	for _, svc := range p.runtime.Services {
@@ -316,6 +331,19 @@ func (p *pass) route(ctx context.Context) error {
 				endpoints = append(endpoints, inst.Endpoint)
 			}
 		}
+	}
+	return endpoints, nil
+}
+
+func (p *pass) route(ctx context.Context) error {
+	started := p.r.cfg.Clock.Now()
+	obs, err := p.r.cfg.Driver.Observe(ctx, p.t.Name)
+	if err != nil {
+		return fmt.Errorf("observe: %w", err)
+	}
+	endpoints, err := p.endpoints(ctx, obs)
+	if err != nil {
+		return err
 	}
 	url := ""
 	if len(endpoints) > 0 {

@@ -67,7 +67,7 @@ func runDemo(ctx context.Context, g *globals, cfg serverConfig, dir string, keep
 		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if keep {
-			if err := srv.driver.StopAll(stopCtx); err != nil {
+			if err := srv.local.StopAll(stopCtx); err != nil {
 				fmt.Fprintln(g.stderr, "stop tenants:", err)
 			}
 		} else if err := srv.releaseHost(stopCtx); err != nil {

@@ -65,6 +65,10 @@ func detectIsolation(cfg serverConfig, data string) (*isolation, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Driver == driverKube {
+		iso.onKubernetes(uids)
+		return iso, nil
+	}
 	switch {
 	case uids.Size() == 0:
 		iso.gap("users", "off (--tenant-uids none): every tenant runs as the server's user and can read the others' files")

@@ -45,6 +45,8 @@ type serverConfig struct {
 	RouterListen  string
 	Data          string
 	Store         string
+	Driver        string
+	Kube          kubeConfig
 	TenantPG      string
 	ID            string
 	BaseDomain    string
@@ -77,6 +79,8 @@ func (c *serverConfig) flags(cmd *cobra.Command) {
 	f.StringVar(&c.Listen, "listen", "127.0.0.1:7070", "address of the API")
 	f.StringVar(&c.RouterListen, "router-listen", "127.0.0.1:7080", "address of the router that serves tenants")
 	storeFlag(f, &c.Store)
+	f.StringVar(&c.Driver, "driver", driverLocal, "where tenants run: local (processes on this host) or kubernetes (a namespace each, see --kubeconfig)")
+	c.Kube.flags(f)
 	f.StringVar(&c.TenantPG, "tenant-postgres", "", "PostgreSQL server for tenant databases with engine postgres (postgres://admin:password@host:port/postgres)")
 	f.DurationVar(&c.SnapTimeout, "snapshot-timeout", pgengine.DefaultSnapshotTimeout, "how long copying a tenant's PostgreSQL database into a snapshot (pg_dump | pg_restore) may take before both are killed and the step fails")
 	f.StringVar(&c.ID, "id", "", "name of this server among those sharing a store (default: hostname and --listen)")
@@ -110,6 +114,13 @@ func (c *serverConfig) validate() error {
 	}
 	if err := validateStore(c.Store); err != nil {
 		problems = append(problems, err.Error())
+	}
+	switch c.Driver {
+	case driverLocal:
+	case driverKube:
+		problems = append(problems, c.Kube.problems()...)
+	default:
+		problems = append(problems, fmt.Sprintf("--driver %q: want local or kubernetes", c.Driver))
 	}
 	if c.TenantPG != "" && !isPostgresURL(c.TenantPG) {
 		problems = append(problems, fmt.Sprintf("--tenant-postgres %s: want a postgres:// URL", redact(c.TenantPG)))
@@ -224,7 +235,8 @@ type server struct {
 	routerAddr *net.TCPAddr
 	token      string
 	store      stamp.Store
-	driver     *local.Driver
+	driver     serverDriver
+	local      *local.Driver // the driver, if local; nil on Kubernetes
 	iso        *isolation
 	group      *errgroup.Group
 	closers    []func() // engines and the like, closed after the group ends
@@ -285,27 +297,21 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		return nil, err
 	}
 	iso.log(logger)
+	// The monitor is made after the driver, which tells it of exits.
+	var watcher atomic.Pointer[monitor.Monitor]
+	driver, localDriver, err := startDriver(ctx, cfg, data, store, iso, logger, func(tenant string) {
+		if m := watcher.Load(); m != nil {
+			m.Exited(tenant)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	closers = append(closers, func() { driver.Close() })
 	token, err := ensureAdminToken(ctx, store, filepath.Join(data, adminTokenFile))
 	if err != nil {
 		return nil, err
 	}
-	portMin, portMax, _ := cfg.portRange() // validated with the configuration
-	logMaxSize, _ := parseLogSize(cfg.LogMaxSize)
-	// The monitor is made after the driver, which tells it of exits.
-	var watcher atomic.Pointer[monitor.Monitor]
-	driver, err := local.New(ctx, local.Config{
-		Dir: filepath.Join(data, "local"), Bundles: store, Logger: logger, PortMin: portMin, PortMax: portMax,
-		Cgroups: iso.cgroups, Network: iso.network, LogMaxSize: logMaxSize, LogFiles: cfg.LogFiles,
-		OnExit: func(tenant, _ string) {
-			if m := watcher.Load(); m != nil {
-				m.Exited(tenant)
-			}
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start local driver: %w", err)
-	}
-	closers = append(closers, func() { driver.Close() })
 
 	apiLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -327,7 +333,14 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	routerAddr := routerLn.Addr().(*net.TCPAddr)
 
 	rt := router.New(router.Config{Source: store, BaseDomain: cfg.BaseDomain, Logger: logger, ResponseTimeout: cfg.Timeouts.Response})
-	engines := map[string]stamp.Engine{"sqlite": sqliteengine.New(filepath.Join(data, "databases"))}
+	engines := map[string]stamp.Engine{}
+	refusals := map[string]string{}
+	if cfg.Driver == driverLocal {
+		engines["sqlite"] = sqliteengine.New(filepath.Join(data, "databases"))
+	} else {
+		refusals["sqlite"] = "a sqlite database is a file on the control plane's host, which pods cannot open; " +
+			"on Kubernetes use engine postgres (with --tenant-postgres), whose server the pods reach by URL"
+	}
 	if cfg.TenantPG != "" {
 		pg, err := pgengine.New(ctx, cfg.TenantPG, pgengine.WithSnapshotTimeout(cfg.SnapTimeout))
 		if err != nil {
@@ -374,9 +387,9 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		engineNames[name] = true
 	}
 	api := cfg.Timeouts.apiServer(httpapi.NewServer(httpapi.Config{
-		Store: store, Logs: logs, Enqueue: rec.Enqueue, Engines: engineNames, Logger: logger, Metrics: mtr,
-		Health: mon.TenantHealth, Keys: keys, SharedNetwork: iso.network == nil,
-		Requirements: local.NewRequirementChecker(iso.uids.Size() > 0, time.Minute).Check,
+		Store: store, Logs: logs, Enqueue: rec.Enqueue, Engines: engineNames, EngineRefusals: refusals, Logger: logger, Metrics: mtr,
+		Health: mon.TenantHealth, Keys: keys, SharedNetwork: iso.network == nil && cfg.Driver == driverLocal,
+		Requirements: requirements(cfg, iso),
 		Ready: func(ctx context.Context) error {
 			_, err := store.ListEvents(ctx, stamp.EventFilter{Limit: 1})
 			return err
@@ -407,7 +420,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	logger.Info("stamp server started", "api", apiLn.Addr().String(), "router", routerAddr.String(), "data", data)
 	return &server{
 		apiAddr: apiLn.Addr().(*net.TCPAddr), routerAddr: routerAddr, token: token,
-		store: store, driver: driver, iso: iso, group: g, closers: closers, unlock: unlock,
+		store: store, driver: driver, local: localDriver, iso: iso, group: g, closers: closers, unlock: unlock,
 	}, nil
 }
 

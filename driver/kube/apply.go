@@ -44,6 +44,7 @@ type (
 	secretConfig     = corev1ac.SecretApplyConfiguration
 	deploymentConfig = appsv1ac.DeploymentApplyConfiguration
 	serviceConfig    = corev1ac.ServiceApplyConfiguration
+	claimConfig      = corev1ac.PersistentVolumeClaimApplyConfiguration
 )
 
 // stampHash sets AnnotationApplied on config to the hash of config
@@ -79,73 +80,79 @@ func applyOne[T annotated[T]](ctx context.Context, config T, kind, ns, name stri
 
 // apply writes what of o the cache does not show applied already, with
 // server-side apply, the namespace first, and returns how many objects
-// it wrote.
+// it wrote. Objects o leaves nil are not written.
 func apply(ctx context.Context, c kubernetes.Interface, o *objects, cached appliedLookup) (writes int, err error) {
 	ns := *o.namespace.Name
-	count := func(wrote bool, err error) error {
-		if wrote {
-			writes++
-		}
-		return err
-	}
-	steps := []func() error{
-		func() error {
-			return count(applyOne(ctx, o.namespace, "namespaces", "", ns, cached, func(ctx context.Context, a *nsConfig, opts metav1.ApplyOptions) error {
-				_, err := c.CoreV1().Namespaces().Apply(ctx, a, opts)
-				return err
-			}))
-		},
-		func() error {
-			return count(applyOne(ctx, o.quota, "resourcequotas", ns, quotaName, cached, func(ctx context.Context, a *quotaConfig, opts metav1.ApplyOptions) error {
+	var steps []func() (bool, error)
+	add := func(do func() (bool, error)) { steps = append(steps, do) }
+	add(func() (bool, error) {
+		return applyOne(ctx, o.namespace, "namespaces", "", ns, cached, func(ctx context.Context, a *nsConfig, opts metav1.ApplyOptions) error {
+			_, err := c.CoreV1().Namespaces().Apply(ctx, a, opts)
+			return err
+		})
+	})
+	if o.quota != nil {
+		add(func() (bool, error) {
+			return applyOne(ctx, o.quota, "resourcequotas", ns, quotaName, cached, func(ctx context.Context, a *quotaConfig, opts metav1.ApplyOptions) error {
 				_, err := c.CoreV1().ResourceQuotas(ns).Apply(ctx, a, opts)
 				return err
-			}))
-		},
-		func() error {
-			return count(applyOne(ctx, o.limits, "limitranges", ns, limitsName, cached, func(ctx context.Context, a *limitsConfig, opts metav1.ApplyOptions) error {
+			})
+		})
+	}
+	if o.limits != nil {
+		add(func() (bool, error) {
+			return applyOne(ctx, o.limits, "limitranges", ns, limitsName, cached, func(ctx context.Context, a *limitsConfig, opts metav1.ApplyOptions) error {
 				_, err := c.CoreV1().LimitRanges(ns).Apply(ctx, a, opts)
 				return err
-			}))
-		},
-		func() error {
-			return count(applyOne(ctx, o.policy, "networkpolicies", ns, policyName, cached, func(ctx context.Context, a *policyConfig, opts metav1.ApplyOptions) error {
+			})
+		})
+	}
+	if o.policy != nil {
+		add(func() (bool, error) {
+			return applyOne(ctx, o.policy, "networkpolicies", ns, policyName, cached, func(ctx context.Context, a *policyConfig, opts metav1.ApplyOptions) error {
 				_, err := c.NetworkingV1().NetworkPolicies(ns).Apply(ctx, a, opts)
 				return err
-			}))
-		},
-		func() error {
-			return count(applyOne(ctx, o.account, "serviceaccounts", ns, accountName, cached, func(ctx context.Context, a *accountConfig, opts metav1.ApplyOptions) error {
+			})
+		})
+	}
+	if o.account != nil {
+		add(func() (bool, error) {
+			return applyOne(ctx, o.account, "serviceaccounts", ns, accountName, cached, func(ctx context.Context, a *accountConfig, opts metav1.ApplyOptions) error {
 				_, err := c.CoreV1().ServiceAccounts(ns).Apply(ctx, a, opts)
 				return err
-			}))
-		},
+			})
+		})
+	}
+	if o.claim != nil {
+		add(func() (bool, error) {
+			return applyOne(ctx, o.claim, "persistentvolumeclaims", ns, claimName, cached, func(ctx context.Context, a *claimConfig, opts metav1.ApplyOptions) error {
+				_, err := c.CoreV1().PersistentVolumeClaims(ns).Apply(ctx, a, opts)
+				return err
+			})
+		})
 	}
 	for _, s := range o.secrets {
-		steps = append(steps, func() error {
-			return count(applyOne(ctx, s, "secrets", ns, *s.Name, cached, func(ctx context.Context, a *secretConfig, opts metav1.ApplyOptions) error {
+		add(func() (bool, error) {
+			return applyOne(ctx, s, "secrets", ns, *s.Name, cached, func(ctx context.Context, a *secretConfig, opts metav1.ApplyOptions) error {
 				_, err := c.CoreV1().Secrets(ns).Apply(ctx, a, opts)
 				return err
-			}))
+			})
 		})
 	}
 	for _, d := range o.deployments {
-		steps = append(steps, func() error {
-			return count(applyOne(ctx, d, "deployments", ns, *d.Name, cached, func(ctx context.Context, a *deploymentConfig, opts metav1.ApplyOptions) error {
+		add(func() (bool, error) {
+			return applyOne(ctx, d, "deployments", ns, *d.Name, cached, func(ctx context.Context, a *deploymentConfig, opts metav1.ApplyOptions) error {
 				_, err := c.AppsV1().Deployments(ns).Apply(ctx, a, opts)
 				return err
-			}))
-		})
-	}
-	for _, s := range o.services {
-		steps = append(steps, func() error {
-			return count(applyOne(ctx, s, "services", ns, *s.Name, cached, func(ctx context.Context, a *serviceConfig, opts metav1.ApplyOptions) error {
-				_, err := c.CoreV1().Services(ns).Apply(ctx, a, opts)
-				return err
-			}))
+			})
 		})
 	}
 	for _, step := range steps {
-		if err := step(); err != nil {
+		wrote, err := step()
+		if wrote {
+			writes++
+		}
+		if err != nil {
 			return writes, err
 		}
 	}

@@ -23,6 +23,10 @@ import (
 type Config struct {
 	Client  kubernetes.Interface
 	Network Network
+	Storage Storage
+	// Ingress, if its Class is set, has Switch write an Ingress per
+	// tenant for a controller of that class.
+	Ingress Ingress
 	Logger  *slog.Logger
 }
 
@@ -46,16 +50,20 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	f := informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = LabelManagedBy + "=" + managedBy }))
 	caches := map[string]cache.Indexer{
-		"namespaces":      f.Core().V1().Namespaces().Informer().GetIndexer(),
-		"resourcequotas":  f.Core().V1().ResourceQuotas().Informer().GetIndexer(),
-		"limitranges":     f.Core().V1().LimitRanges().Informer().GetIndexer(),
-		"networkpolicies": f.Networking().V1().NetworkPolicies().Informer().GetIndexer(),
-		"serviceaccounts": f.Core().V1().ServiceAccounts().Informer().GetIndexer(),
-		"secrets":         f.Core().V1().Secrets().Informer().GetIndexer(),
-		"deployments":     f.Apps().V1().Deployments().Informer().GetIndexer(),
-		"services":        f.Core().V1().Services().Informer().GetIndexer(),
-		"pods":            f.Core().V1().Pods().Informer().GetIndexer(),
-		"jobs":            f.Batch().V1().Jobs().Informer().GetIndexer(),
+		"namespaces":             f.Core().V1().Namespaces().Informer().GetIndexer(),
+		"resourcequotas":         f.Core().V1().ResourceQuotas().Informer().GetIndexer(),
+		"limitranges":            f.Core().V1().LimitRanges().Informer().GetIndexer(),
+		"networkpolicies":        f.Networking().V1().NetworkPolicies().Informer().GetIndexer(),
+		"serviceaccounts":        f.Core().V1().ServiceAccounts().Informer().GetIndexer(),
+		"secrets":                f.Core().V1().Secrets().Informer().GetIndexer(),
+		"deployments":            f.Apps().V1().Deployments().Informer().GetIndexer(),
+		"services":               f.Core().V1().Services().Informer().GetIndexer(),
+		"pods":                   f.Core().V1().Pods().Informer().GetIndexer(),
+		"jobs":                   f.Batch().V1().Jobs().Informer().GetIndexer(),
+		"persistentvolumeclaims": f.Core().V1().PersistentVolumeClaims().Informer().GetIndexer(),
+	}
+	if cfg.Ingress.Class != "" {
+		caches["ingresses"] = f.Networking().V1().Ingresses().Informer().GetIndexer()
 	}
 	runCtx, stop := context.WithCancel(context.Background())
 	f.Start(runCtx.Done())
@@ -97,7 +105,7 @@ func (d *Driver) applied(kind, ns, name string) (string, bool) {
 // does not have yet. A write the cache has not seen yet is written again
 // at worst, which changes nothing.
 func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
-	o, err := desired(rt, d.cfg.Network)
+	o, err := desired(rt, d.cfg.Network, d.cfg.Storage)
 	if err != nil {
 		return err
 	}
@@ -147,8 +155,8 @@ func (d *Driver) waitGone(ctx context.Context, ns string) error {
 	}
 }
 
-// Retire deletes the tenant's workloads, their secrets and services, of
-// every revision but keep.
+// Retire deletes the tenant's workloads and their secrets of every
+// revision but keep. The tenant's Services stay: Switch points them.
 func (d *Driver) Retire(ctx context.Context, tenant, keep string) error {
 	ns := namespaceOf(tenant)
 	sel := metav1.ListOptions{LabelSelector: fmt.Sprintf("%s=%s,%s,%s!=%s", LabelManagedBy, managedBy, LabelRevision, LabelRevision, labelSafe(keep))}
@@ -158,25 +166,9 @@ func (d *Driver) Retire(ctx context.Context, tenant, keep string) error {
 	for what, del := range map[string]func() error{
 		"deployments": func() error { return c.AppsV1().Deployments(ns).DeleteCollection(ctx, opts, sel) },
 		"secrets":     func() error { return c.CoreV1().Secrets(ns).DeleteCollection(ctx, opts, sel) },
-		"services":    func() error { return retireServices(ctx, c, ns, sel) },
 	} {
 		if err := del(); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("retire %s of %s but revision %s: %w", what, tenant, keep, err)
-		}
-	}
-	return nil
-}
-
-// retireServices deletes the services sel picks one by one: services
-// have no delete-collection.
-func retireServices(ctx context.Context, c kubernetes.Interface, ns string, sel metav1.ListOptions) error {
-	list, err := c.CoreV1().Services(ns).List(ctx, sel)
-	if err != nil {
-		return err
-	}
-	for _, s := range list.Items {
-		if err := c.CoreV1().Services(ns).Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return err
 		}
 	}
 	return nil
@@ -205,7 +197,14 @@ func (d *Driver) Stop(ctx context.Context, tenant string) error {
 	return nil
 }
 
+// ProbesHealth reports that Kubernetes probes the tenants' instances:
+// Observe lists a pod only once its readiness probe passes.
+func (d *Driver) ProbesHealth() bool { return true }
+
 var (
-	_ stamp.Driver  = (*Driver)(nil)
-	_ stamp.Stopper = (*Driver)(nil)
+	_ stamp.Driver       = (*Driver)(nil)
+	_ stamp.Stopper      = (*Driver)(nil)
+	_ stamp.Switcher     = (*Driver)(nil)
+	_ stamp.HealthProber = (*Driver)(nil)
+	_ stamp.LogReader    = (*Driver)(nil)
 )

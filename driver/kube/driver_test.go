@@ -11,7 +11,10 @@ import (
 	stamp "github.com/stamphq/stamp"
 )
 
-func TestRetireKeepsOneRevisionAndRemoveLeavesNothing(t *testing.T) {
+// TestSwitchRetireRemove runs a blue/green upgrade's driver calls:
+// both revisions run, the Service switches from one to the other, the
+// old one is retired, and the removed tenant leaves nothing.
+func TestSwitchRetireRemove(t *testing.T) {
 	c := testClient(t)
 	t.Parallel() // a namespace each
 	d := testDriver(t, c)
@@ -37,6 +40,21 @@ func TestRetireKeepsOneRevisionAndRemoveLeavesNothing(t *testing.T) {
 			t.Fatalf("deployments %v, want both revisions of web and worker: %v", got, want)
 		}
 	}
+	waitInstances(t, d, tenant, 4, "with both revisions")
+	for _, rev := range []string{"1.2.0", "1.3.0", "1.3.0"} {
+		eps, err := d.Switch(ctx, tenant, rev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc, err := c.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{svc.Spec.ClusterIP + ":8080"}
+		if !slices.Equal(eps, want) || svc.Spec.Selector[LabelRevision] != labelSafe(rev) || svc.Labels[LabelVersion] != rev {
+			t.Errorf("Switch to %s: endpoints %v, selector %v, labels %v; want %v, revision %s", rev, eps, svc.Spec.Selector, svc.Labels, want, rev)
+		}
+	}
 	if err := d.Retire(ctx, tenant, "1.3.0"); err != nil {
 		t.Fatal(err)
 	}
@@ -54,8 +72,8 @@ func TestRetireKeepsOneRevisionAndRemoveLeavesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(svcs.Items) != 1 || svcs.Items[0].Name != "web-1-3-0" {
-		t.Errorf("services after Retire: %d, want web-1-3-0 alone", len(svcs.Items))
+	if len(svcs.Items) != 1 || svcs.Items[0].Name != "web" {
+		t.Errorf("services after Retire: %d, want web alone", len(svcs.Items))
 	}
 
 	tenants, err := d.Tenants(ctx)
@@ -70,7 +88,7 @@ func TestRetireKeepsOneRevisionAndRemoveLeavesNothing(t *testing.T) {
 	if _, err := c.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err == nil {
 		t.Errorf("namespace %s still there after Remove", ns)
 	}
-	for _, kind := range []string{"deployments", "secrets", "services", "pods"} {
+	for _, kind := range []string{"deployments", "secrets", "services", "pods", "persistentvolumeclaims"} {
 		for _, obj := range d.caches[kind].List() {
 			if m := obj.(metav1.Object); m.GetLabels()[LabelTenant] == tenant {
 				t.Errorf("%s %s/%s of the removed tenant is left", kind, m.GetNamespace(), m.GetName())

@@ -20,6 +20,8 @@ const (
 	// AnnotationRevision holds a pod's revision as the reconciler names
 	// it ("1.2.0+build.5"), which a label value cannot always hold.
 	AnnotationRevision = "stamp.dev/revision"
+	// AnnotationPublic marks the Deployment of a public service.
+	AnnotationPublic = "stamp.dev/public"
 	// FieldManager owns the fields the driver applies.
 	FieldManager = "stamp"
 	managedBy    = "stamp"

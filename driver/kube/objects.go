@@ -30,12 +30,26 @@ type Network struct {
 	Databases []netip.AddrPort
 }
 
+// Storage says what a tenant's data directory is made of.
+type Storage struct {
+	// DataSize is the size of the claim holding a tenant's data
+	// directory; DefaultDataSize if zero.
+	DataSize resource.Quantity
+	// Class is the StorageClass of the claim; "" is the cluster's
+	// default.
+	Class string
+}
+
+// DefaultDataSize is the size of a tenant's data claim unless configured.
+var DefaultDataSize = resource.MustParse("1Gi")
+
 // Names of a tenant's objects that are one per tenant.
 const (
 	quotaName   = "stamp-plan"
 	limitsName  = "stamp-plan"
 	policyName  = "stamp-isolation"
 	accountName = "stamp-tenant"
+	claimName   = "stamp-data"
 	// defaultUID runs a tenant's containers when the runtime names no
 	// user: never root.
 	defaultUID = 65532
@@ -49,31 +63,63 @@ type objects struct {
 	limits      *corev1ac.LimitRangeApplyConfiguration
 	policy      *netv1ac.NetworkPolicyApplyConfiguration
 	account     *corev1ac.ServiceAccountApplyConfiguration
+	claim       *corev1ac.PersistentVolumeClaimApplyConfiguration
 	secrets     []*corev1ac.SecretApplyConfiguration
 	deployments []*appsv1ac.DeploymentApplyConfiguration
-	services    []*corev1ac.ServiceApplyConfiguration
+}
+
+// tenantLabels are the labels of every object of tenant at a version of
+// a blueprint.
+func tenantLabels(tenant string, b stamp.BundleRef) map[string]string {
+	return map[string]string{
+		LabelManagedBy: managedBy,
+		LabelTenant:    tenant,
+		LabelBlueprint: labelValue(b.Name),
+		LabelVersion:   labelValue(b.Version),
+	}
+}
+
+// namespace is the tenant's namespace, whose pods the API server itself
+// holds to the restricted pod security standard: none runs as root,
+// escalates or keeps capabilities.
+func namespace(ns string, labels map[string]string) *corev1ac.NamespaceApplyConfiguration {
+	return corev1ac.Namespace(ns).WithLabels(labels).WithLabels(map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
+}
+
+// account is the tenant's service account: its pods get no token.
+func account(ns string, labels map[string]string) *corev1ac.ServiceAccountApplyConfiguration {
+	return corev1ac.ServiceAccount(accountName, ns).WithLabels(labels).WithAutomountServiceAccountToken(false)
+}
+
+// claim is the tenant's data directory: one volume for every revision
+// and hook, which outlives pods and upgrades and goes with the
+// namespace.
+func claim(ns string, labels map[string]string, st Storage) *corev1ac.PersistentVolumeClaimApplyConfiguration {
+	size := st.DataSize
+	if size.IsZero() {
+		size = DefaultDataSize
+	}
+	spec := corev1ac.PersistentVolumeClaimSpec().
+		WithAccessModes(corev1.ReadWriteOnce).
+		WithResources(corev1ac.VolumeResourceRequirements().WithRequests(corev1.ResourceList{corev1.ResourceStorage: size}))
+	if st.Class != "" {
+		spec.WithStorageClassName(st.Class)
+	}
+	return corev1ac.PersistentVolumeClaim(claimName, ns).WithLabels(labels).WithSpec(spec)
 }
 
 // desired returns the objects of rt's revision. A service without an
 // image cannot run here: EINVALID.
-func desired(rt *stamp.Runtime, net Network) (*objects, error) {
+func desired(rt *stamp.Runtime, net Network, st Storage) (*objects, error) {
 	ns := namespaceOf(rt.Tenant)
-	tenant := map[string]string{
-		LabelManagedBy: managedBy,
-		LabelTenant:    rt.Tenant,
-		LabelBlueprint: labelValue(rt.Bundle.Name),
-		LabelVersion:   labelValue(rt.Bundle.Version),
-	}
+	tenant := tenantLabels(rt.Tenant, rt.Bundle)
 	o := &objects{
-		namespace: corev1ac.Namespace(ns).WithLabels(tenant).WithLabels(map[string]string{
-			// The API server itself refuses a pod that runs as root,
-			// escalates or keeps capabilities.
-			"pod-security.kubernetes.io/enforce": "restricted",
-		}),
-		quota:   quota(ns, tenant, rt),
-		limits:  limitRange(ns, tenant, rt),
-		policy:  policy(ns, tenant, rt, net),
-		account: corev1ac.ServiceAccount(accountName, ns).WithLabels(tenant).WithAutomountServiceAccountToken(false),
+		namespace: namespace(ns, tenant),
+		quota:     quota(ns, tenant, rt),
+		limits:    limitRange(ns, tenant, rt),
+		policy:    policy(ns, tenant, rt, net),
+		account:   account(ns, tenant),
+		claim:     claim(ns, tenant, st),
 	}
 	for _, svc := range rt.Services {
 		if svc.Image == "" {
@@ -86,11 +132,6 @@ func desired(rt *stamp.Runtime, net Network) (*objects, error) {
 		o.secrets = append(o.secrets, corev1ac.Secret(name, ns).WithLabels(labels).
 			WithType(corev1.SecretTypeOpaque).WithStringData(env(svc)))
 		o.deployments = append(o.deployments, deployment(ns, name, labels, rt, svc))
-		if svc.Port > 0 {
-			o.services = append(o.services, corev1ac.Service(name, ns).WithLabels(labels).WithSpec(
-				corev1ac.ServiceSpec().WithSelector(selector(labels)).WithPorts(
-					corev1ac.ServicePort().WithName("http").WithPort(int32(svc.Port)).WithTargetPort(intstr.FromInt32(int32(svc.Port))))))
-		}
 	}
 	return o, nil
 }
@@ -121,8 +162,7 @@ const dataDir = "/data"
 
 func deployment(ns, name string, labels map[string]string, rt *stamp.Runtime, svc stamp.Service) *appsv1ac.DeploymentApplyConfiguration {
 	uid := runAs(rt.UID)
-	c := container(svc.Name, svc.Image, name, svc.Command, uid).
-		WithVolumeMounts(corev1ac.VolumeMount().WithName("data").WithMountPath(dataDir))
+	c := container(svc.Name, svc.Image, name, svc.Command, uid)
 	if svc.Port > 0 {
 		c.WithPorts(corev1ac.ContainerPort().WithName("http").WithContainerPort(int32(svc.Port)))
 	}
@@ -134,18 +174,19 @@ func deployment(ns, name string, labels map[string]string, rt *stamp.Runtime, sv
 	if res := resources(svc); res != nil {
 		c.WithResources(res)
 	}
-	pod := podSpec(c, uid).WithVolumes(
-		// The tenant's own directory lives as long as the pod for now;
-		// its claim comes with the engines.
-		corev1ac.Volume().WithName("data").WithEmptyDir(corev1ac.EmptyDirVolumeSource()))
-	return appsv1ac.Deployment(name, ns).WithLabels(labels).WithSpec(appsv1ac.DeploymentSpec().
+	d := appsv1ac.Deployment(name, ns).WithLabels(labels)
+	if svc.Public && svc.Port > 0 {
+		// Switch puts the public services behind a Service each.
+		d.WithAnnotations(map[string]string{AnnotationPublic: "true"})
+	}
+	return d.WithSpec(appsv1ac.DeploymentSpec().
 		WithReplicas(int32(svc.Replicas)).
 		WithSelector(metav1ac.LabelSelector().WithMatchLabels(selector(labels))).
 		WithTemplate(corev1ac.PodTemplateSpec().WithLabels(labels).
 			// Labels hold the revision as a name part; Observe reports
 			// it as the reconciler named it.
 			WithAnnotations(map[string]string{AnnotationRevision: rt.Revision}).
-			WithSpec(pod)))
+			WithSpec(podSpec(c, uid))))
 }
 
 // runAs is the user a tenant's containers run as: its own, or, when the
@@ -160,7 +201,8 @@ func runAs(uid int) int64 {
 // container is a tenant's container (a service's or a hook's) named name,
 // running image (command, if given) as uid, its environment from the
 // Secret secret, locked down as the restricted pod security standard
-// asks, with a writable /tmp on a read-only root.
+// asks, with a writable /tmp on a read-only root and the tenant's data
+// directory.
 func container(name, image, secret string, command []string, uid int64) *corev1ac.ContainerApplyConfiguration {
 	c := corev1ac.Container().WithName(name).WithImage(image).
 		WithEnvFrom(corev1ac.EnvFromSource().WithSecretRef(corev1ac.SecretEnvSource().WithName(secret))).
@@ -168,7 +210,9 @@ func container(name, image, secret string, command []string, uid int64) *corev1a
 			WithAllowPrivilegeEscalation(false).WithReadOnlyRootFilesystem(true).
 			WithRunAsNonRoot(true).WithRunAsUser(uid).WithRunAsGroup(uid).
 			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL"))).
-		WithVolumeMounts(corev1ac.VolumeMount().WithName("tmp").WithMountPath("/tmp"))
+		WithVolumeMounts(
+			corev1ac.VolumeMount().WithName("tmp").WithMountPath("/tmp"),
+			corev1ac.VolumeMount().WithName("data").WithMountPath(dataDir))
 	if len(command) > 0 {
 		c.WithCommand(command...)
 	}
@@ -177,14 +221,16 @@ func container(name, image, secret string, command []string, uid int64) *corev1a
 
 // podSpec is the spec of a tenant's pod running c as uid: the tenant's
 // service account with no token, no service links, RuntimeDefault
-// seccomp, and c's /tmp.
+// seccomp, c's /tmp and the tenant's data claim.
 func podSpec(c *corev1ac.ContainerApplyConfiguration, uid int64) *corev1ac.PodSpecApplyConfiguration {
 	return corev1ac.PodSpec().
 		WithServiceAccountName(accountName).WithAutomountServiceAccountToken(false).
 		WithEnableServiceLinks(false).
 		WithSecurityContext(corev1ac.PodSecurityContext().WithRunAsNonRoot(true).WithFSGroup(uid).
 			WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
-		WithVolumes(corev1ac.Volume().WithName("tmp").WithEmptyDir(corev1ac.EmptyDirVolumeSource())).
+		WithVolumes(
+			corev1ac.Volume().WithName("tmp").WithEmptyDir(corev1ac.EmptyDirVolumeSource()),
+			corev1ac.Volume().WithName("data").WithPersistentVolumeClaim(corev1ac.PersistentVolumeClaimVolumeSource().WithClaimName(claimName))).
 		WithContainers(c)
 }
 

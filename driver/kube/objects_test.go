@@ -161,8 +161,19 @@ func TestTenantObjects(t *testing.T) {
 	if got := string(secret.Data["LISTEN"]); got != "0.0.0.0:8080" || string(secret.Data["PORT"]) != "8080" {
 		t.Errorf("web env LISTEN %q PORT %q: want 0.0.0.0:8080 and 8080", got, secret.Data["PORT"])
 	}
-	if _, err := c.CoreV1().Services(ns).Get(ctx, "worker-1-2-0", metav1.GetOptions{}); err == nil {
-		t.Error("worker, which has no port, got a Service")
+	pvc, err := c.CoreV1().PersistentVolumeClaims(ns).Get(ctx, claimName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; got.String() != "1Gi" ||
+		!slices.Equal(pvc.Spec.AccessModes, []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}) {
+		t.Errorf("data claim of %s %v: want 1Gi, ReadWriteOnce", got.String(), pvc.Spec.AccessModes)
+	}
+	if !mountsClaim(pod, ctr, dataDir) {
+		t.Errorf("web pod volumes %+v, mounts %+v: want claim %s at %s", pod.Volumes, ctr.VolumeMounts, claimName, dataDir)
+	}
+	if svcs, _ := c.CoreV1().Services(ns).List(ctx, metav1.ListOptions{}); len(svcs.Items) != 0 {
+		t.Errorf("Apply made %d Services; Switch makes them", len(svcs.Items))
 	}
 
 	// kwok plays the kubelet: the pods pass the restricted pod security
@@ -210,7 +221,7 @@ func TestTenantObjects(t *testing.T) {
 	before := resourceVersions(t, c, ns)
 	deadline = time.Now().Add(10 * time.Second)
 	for {
-		o, err := desired(rt, drv.cfg.Network)
+		o, err := desired(rt, drv.cfg.Network, drv.cfg.Storage)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -229,6 +240,23 @@ func TestTenantObjects(t *testing.T) {
 	if after := resourceVersions(t, c, ns); !slices.Equal(before, after) {
 		t.Errorf("applying the same objects again changed them: %v, then %v", before, after)
 	}
+}
+
+// mountsClaim reports whether ctr of pod mounts the tenant's data claim
+// at path.
+func mountsClaim(pod corev1.PodSpec, ctr corev1.Container, path string) bool {
+	vol := ""
+	for _, v := range pod.Volumes {
+		if v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == claimName {
+			vol = v.Name
+		}
+	}
+	for _, m := range ctr.VolumeMounts {
+		if vol != "" && m.Name == vol && m.MountPath == path {
+			return true
+		}
+	}
+	return false
 }
 
 // testDriver returns a driver on c, closed when the test ends, that lets
@@ -282,5 +310,10 @@ func resourceVersions(t *testing.T, c kubernetes.Interface, ns string) []string 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append(out, "policy "+np.ResourceVersion, "limits "+lr.ResourceVersion, "account "+sa.ResourceVersion)
+	pvc, err := c.CoreV1().PersistentVolumeClaims(ns).Get(ctx, claimName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(out, "policy "+np.ResourceVersion, "limits "+lr.ResourceVersion, "account "+sa.ResourceVersion,
+		"claim generation "+fmt.Sprint(pvc.Generation))
 }

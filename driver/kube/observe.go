@@ -9,32 +9,48 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 
 	stamp "github.com/stamphq/stamp"
 )
 
-// Observe reports the tenant's pods from the driver's cache, by
-// service: the ready ones as its instances, and the restarts and last
-// exits of all of them. Nothing is asked of the API server.
+// Observe reports the tenant's services from the driver's cache: each
+// that has a Deployment or a pod, with its ready pods as its instances
+// and the restarts and last exits of all of them. Nothing is asked of the
+// API server.
 func (d *Driver) Observe(ctx context.Context, tenant string) (*stamp.Observed, error) {
 	obs := &stamp.Observed{Tenant: tenant, Services: map[string]*stamp.ServiceObserved{}}
-	objs, err := d.caches["pods"].ByIndex(cache.NamespaceIndex, namespaceOf(tenant))
+	ns := namespaceOf(tenant)
+	service := func(obj any) *stamp.ServiceObserved {
+		m, ok := obj.(metav1.Object)
+		name := ""
+		if ok && m.GetLabels()[LabelTenant] == tenant {
+			name = m.GetLabels()[LabelService]
+		}
+		if name == "" {
+			return nil
+		}
+		if obs.Services[name] == nil {
+			obs.Services[name] = &stamp.ServiceObserved{}
+		}
+		return obs.Services[name]
+	}
+	deps, err := d.caches["deployments"].ByIndex(cache.NamespaceIndex, ns)
 	if err != nil {
 		return nil, fmt.Errorf("observe %s: %w", tenant, err)
 	}
-	for _, obj := range objs {
-		pod, ok := obj.(*corev1.Pod)
-		if !ok || pod.Labels[LabelTenant] != tenant || pod.Labels[LabelService] == "" {
-			continue
+	for _, obj := range deps {
+		service(obj)
+	}
+	pods, err := d.caches["pods"].ByIndex(cache.NamespaceIndex, ns)
+	if err != nil {
+		return nil, fmt.Errorf("observe %s: %w", tenant, err)
+	}
+	for _, obj := range pods {
+		if so := service(obj); so != nil {
+			observePod(so, obj.(*corev1.Pod))
 		}
-		name := pod.Labels[LabelService]
-		so := obs.Services[name]
-		if so == nil {
-			so = &stamp.ServiceObserved{}
-			obs.Services[name] = so
-		}
-		observePod(so, pod)
 	}
 	for _, so := range obs.Services {
 		slices.SortFunc(so.Instances, func(a, b stamp.Instance) int { return strings.Compare(a.ID, b.ID) })

@@ -43,7 +43,7 @@ func (d *Driver) RunTask(ctx context.Context, tenant string, task *stamp.Task) (
 		LabelBlueprint: labelValue(task.Bundle.Name), LabelVersion: labelValue(task.Bundle.Version),
 		LabelTask: name,
 	}
-	if err := d.ensureNamespace(ctx, ns, labels); err != nil {
+	if err := d.ensureTenant(ctx, ns, tenant, task.Bundle); err != nil {
 		return nil, err
 	}
 	secret := corev1ac.Secret(name, ns).WithLabels(labels).WithType(corev1.SecretTypeOpaque).
@@ -79,23 +79,18 @@ func job(ns, name string, labels map[string]string, task *stamp.Task) *batchv1ac
 	return batchv1ac.Job(name, ns).WithLabels(labels).WithSpec(spec)
 }
 
-// ensureNamespace applies the tenant's namespace and service account if
-// the cache has no namespace yet: a hook may run before the tenant's
-// first Apply.
-func (d *Driver) ensureNamespace(ctx context.Context, ns string, labels map[string]string) error {
-	if _, ok, _ := d.caches["namespaces"].GetByKey(ns); ok {
+// ensureTenant applies what a hook's pod needs of its tenant (the
+// namespace, service account and data claim) where the cache has no
+// claim yet: a hook runs before the tenant's first Apply. The objects
+// are those Apply writes, so it finds them applied.
+func (d *Driver) ensureTenant(ctx context.Context, ns, tenant string, b stamp.BundleRef) error {
+	if _, ok, _ := d.caches["persistentvolumeclaims"].GetByKey(ns + "/" + claimName); ok {
 		return nil
 	}
-	tenant := map[string]string{LabelManagedBy: managedBy, LabelTenant: labels[LabelTenant]}
-	n := corev1ac.Namespace(ns).WithLabels(tenant).WithLabels(map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
-	if _, err := d.cfg.Client.CoreV1().Namespaces().Apply(ctx, n, applyOptions); err != nil {
-		return fmt.Errorf("apply namespace %s: %w", ns, err)
-	}
-	sa := corev1ac.ServiceAccount(accountName, ns).WithLabels(tenant).WithAutomountServiceAccountToken(false)
-	if _, err := d.cfg.Client.CoreV1().ServiceAccounts(ns).Apply(ctx, sa, applyOptions); err != nil {
-		return fmt.Errorf("apply service account %s/%s: %w", ns, accountName, err)
-	}
-	return nil
+	labels := tenantLabels(tenant, b)
+	o := &objects{namespace: namespace(ns, labels), account: account(ns, labels), claim: claim(ns, labels, d.cfg.Storage)}
+	_, err := apply(ctx, d.cfg.Client, o, d.applied)
+	return err
 }
 
 // waitJob waits, on the cache, until Job ns/name has finished.

@@ -1,0 +1,401 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	stamp "github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/driver/kube"
+	"github.com/stamphq/stamp/httpapi"
+)
+
+// The tests of this file run `stamp server --driver kubernetes` against
+// the test cluster of scripts/kube: a real kube-apiserver with etcd, a
+// controller manager and a scheduler, with kwok as a simulated kubelet
+// (pods go Running and Ready, Jobs complete, and no container runs).
+
+// kubeCluster returns the test cluster's kubeconfig and a client of it,
+// or skips the test without one (fails where STAMP_TEST_KUBE=required).
+func kubeCluster(t *testing.T) (string, kubernetes.Interface) {
+	t.Helper()
+	path := os.Getenv("STAMP_TEST_KUBECONFIG")
+	if path == "" {
+		if os.Getenv("STAMP_TEST_KUBE") == "required" {
+			t.Fatal("STAMP_TEST_KUBECONFIG is not set: start a test cluster with scripts/kube start DIR")
+		}
+		t.Skip("no test cluster: set STAMP_TEST_KUBECONFIG (scripts/kube start DIR prints it)")
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, c
+}
+
+// startKubeServer starts a server with the kubernetes driver. The
+// namespaces of tenants whose names start with prefix are deleted when
+// the test ends.
+func startKubeServer(t *testing.T, c kubernetes.Interface, kubeconfig, prefix string, extra ...string) *stampServer {
+	t.Helper()
+	s := startStampServer(t, append([]string{"--driver", "kubernetes", "--kubeconfig", kubeconfig, "--health-timeout", "90s"}, extra...)...)
+	t.Cleanup(func() {
+		s.kill()
+		ctx := context.Background()
+		list, err := c.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: kube.LabelTenant})
+		if err != nil {
+			t.Logf("clean up namespaces: %v", err)
+			return
+		}
+		for _, ns := range list.Items {
+			if strings.HasPrefix(ns.Labels[kube.LabelTenant], prefix) {
+				c.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{})
+			}
+		}
+	})
+	return s
+}
+
+// kubePrefix returns a tenant name prefix no other run on the shared
+// test cluster uses.
+func kubePrefix() string {
+	return fmt.Sprintf("k%04x", rand.IntN(1<<16))
+}
+
+// kubeBlueprint writes a blueprint of container images at version.
+func kubeBlueprint(t *testing.T, version string) string {
+	t.Helper()
+	dir := t.TempDir()
+	y := fmt.Sprintf(`name: kshop
+version: %s
+plans:
+  starter: { memory: 256Mi, cpu: 0.5, replicas: 1 }
+secrets:
+  session_key: { generate: 16 }
+services:
+  web:
+    image: registry.example/kshop:%s
+    command: [kshop, serve]
+    port: 8080
+    public: true
+    env:
+      SESSION_KEY: ${secret.session_key}
+      DATA: ${tenant.dir}
+    health: { http: /healthz, interval: 1s, timeout: 1s }
+hooks:
+  migrate: [kshop, migrate]
+  seed: [kshop, seed]
+`, version, version)
+	if err := os.WriteFile(filepath.Join(dir, "stamp.yaml"), []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// kubeObjectsOf lists every object of the kinds the driver writes that
+// carries tenant's label, in any namespace, as "kind ns/name".
+func kubeObjectsOf(t *testing.T, c kubernetes.Interface, tenant string) []string {
+	t.Helper()
+	ctx := context.Background()
+	sel := metav1.ListOptions{LabelSelector: kube.LabelTenant + "=" + tenant}
+	var out []string
+	add := func(kind string, items []metav1.Object) {
+		for _, m := range items {
+			out = append(out, kind+" "+m.GetNamespace()+"/"+m.GetName())
+		}
+	}
+	lists := map[string]func() ([]metav1.Object, error){
+		"namespace": func() ([]metav1.Object, error) {
+			l, err := c.CoreV1().Namespaces().List(ctx, sel)
+			return objectsOf(l.Items), err
+		},
+		"deployment": func() ([]metav1.Object, error) {
+			l, err := c.AppsV1().Deployments("").List(ctx, sel)
+			return objectsOf(l.Items), err
+		},
+		"pod": func() ([]metav1.Object, error) {
+			l, err := c.CoreV1().Pods("").List(ctx, sel)
+			return objectsOf(l.Items), err
+		},
+		"secret": func() ([]metav1.Object, error) {
+			l, err := c.CoreV1().Secrets("").List(ctx, sel)
+			return objectsOf(l.Items), err
+		},
+		"service": func() ([]metav1.Object, error) {
+			l, err := c.CoreV1().Services("").List(ctx, sel)
+			return objectsOf(l.Items), err
+		},
+		"job": func() ([]metav1.Object, error) {
+			l, err := c.BatchV1().Jobs("").List(ctx, sel)
+			return objectsOf(l.Items), err
+		},
+		"claim": func() ([]metav1.Object, error) {
+			l, err := c.CoreV1().PersistentVolumeClaims("").List(ctx, sel)
+			return objectsOf(l.Items), err
+		},
+		"quota": func() ([]metav1.Object, error) {
+			l, err := c.CoreV1().ResourceQuotas("").List(ctx, sel)
+			return objectsOf(l.Items), err
+		},
+		"limitrange": func() ([]metav1.Object, error) {
+			l, err := c.CoreV1().LimitRanges("").List(ctx, sel)
+			return objectsOf(l.Items), err
+		},
+		"networkpolicy": func() ([]metav1.Object, error) {
+			l, err := c.NetworkingV1().NetworkPolicies("").List(ctx, sel)
+			return objectsOf(l.Items), err
+		},
+		"serviceaccount": func() ([]metav1.Object, error) {
+			l, err := c.CoreV1().ServiceAccounts("").List(ctx, sel)
+			return objectsOf(l.Items), err
+		},
+	}
+	for kind, list := range lists {
+		items, err := list()
+		if err != nil {
+			t.Fatalf("list %ss of %s: %v", kind, tenant, err)
+		}
+		add(kind, items)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// objectsOf returns pointers to items as metav1.Objects.
+func objectsOf[T any, P interface {
+	*T
+	metav1.Object
+}](items []T) []metav1.Object {
+	out := make([]metav1.Object, len(items))
+	for i := range items {
+		out[i] = P(&items[i])
+	}
+	return out
+}
+
+// TestKubeTenantLifecycle stamps a tenant out on the cluster, upgrades
+// it blue/green, sees an OOMKilled container open an incident, and
+// deletes it without a trace.
+func TestKubeTenantLifecycle(t *testing.T) {
+	kubeconfig, c := kubeCluster(t)
+	prefix := kubePrefix()
+	s := startKubeServer(t, c, kubeconfig, prefix)
+	ctx := context.Background()
+	s.mustCLI("blueprint", "push", kubeBlueprint(t, "1.0.0"))
+	s.mustCLI("blueprint", "push", kubeBlueprint(t, "1.1.0"))
+	name := prefix + "-acme"
+	ns := "stamp-" + name
+	s.mustCLI("tenant", "create", name, "--blueprint", "kshop@1.0.0")
+
+	tn := s.tenant(name)
+	svc, err := c.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{svc.Spec.ClusterIP + ":8080"}; !slices.Equal(tn.Status.Endpoints, want) || svc.Spec.Selector[kube.LabelRevision] != "1-0-0" {
+		t.Errorf("endpoints %v, service selector %v: want %v, revision 1-0-0", tn.Status.Endpoints, svc.Spec.Selector, want)
+	}
+	sec, err := c.CoreV1().Secrets(ns).Get(ctx, "web-1-0-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sec.Data["SESSION_KEY"]) < 16 || string(sec.Data["DATA"]) != "/data" {
+		t.Errorf("web's environment: SESSION_KEY of %d bytes, DATA %q; want the generated secret and /data", len(sec.Data["SESSION_KEY"]), sec.Data["DATA"])
+	}
+	jobs := jobNames(t, c, ns)
+	if want := []string{"task-migrate-1-0-0-g1", "task-seed-g1"}; !slices.Equal(jobs, want) {
+		t.Errorf("jobs %v, want %v", jobs, want)
+	}
+	waitMonitorHealthy(t, s, name)
+
+	s.mustCLI("tenant", "upgrade", name, "--to", "1.1.0")
+	svc, err = c.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tn := s.tenant(name); svc.Spec.Selector[kube.LabelRevision] != "1-1-0" || tn.Status.Version != "1.1.0" ||
+		!slices.Equal(tn.Status.Endpoints, []string{svc.Spec.ClusterIP + ":8080"}) {
+		t.Errorf("after the upgrade: selector %v, version %s, endpoints %v; want revision 1-1-0 at the same address", svc.Spec.Selector, tn.Status.Version, tn.Status.Endpoints)
+	}
+	waitFor(t, "the old deployment to go", 30*time.Second, func() bool {
+		return slices.Equal(deploymentsIn(t, c, ns), []string{"web-1-1-0"})
+	})
+
+	// A container killed for memory: kwok plays no kubelet that would,
+	// so the test writes the status a kubelet writes.
+	waitMonitorHealthy(t, s, name)
+	oomKill(t, c, ns)
+	inc := waitIncident(t, s, name, "an OOM incident", func(i *stamp.Incident) bool { return i.Cause == stamp.CauseOOM })
+	if !strings.Contains(inc.Message, "OOMKilled") {
+		t.Errorf("incident message %q does not say the container was OOMKilled", inc.Message)
+	}
+
+	out := s.mustCLI("tenant", "delete", name)
+	if !strings.Contains(out, "deleted") {
+		t.Errorf("delete output %q", out)
+	}
+	if left := kubeObjectsOf(t, c, name); len(left) > 0 {
+		t.Errorf("objects of the deleted tenant left: %v", left)
+	}
+}
+
+// jobNames lists the Jobs in ns, sorted.
+func jobNames(t *testing.T, c kubernetes.Interface, ns string) []string {
+	t.Helper()
+	l, err := c.BatchV1().Jobs(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, j := range l.Items {
+		out = append(out, j.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// deploymentsIn lists the Deployments in ns not being deleted, sorted.
+func deploymentsIn(t *testing.T, c kubernetes.Interface, ns string) []string {
+	t.Helper()
+	l, err := c.AppsV1().Deployments(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range l.Items {
+		if d.DeletionTimestamp == nil {
+			out = append(out, d.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// oomKill writes into the status of the first web pod in ns what a
+// kubelet writes when the kernel killed its container for memory: a
+// restart whose last state is OOMKilled.
+func oomKill(t *testing.T, c kubernetes.Interface, ns string) {
+	t.Helper()
+	ctx := context.Background()
+	pods, err := c.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: kube.LabelService + "=web"})
+	if err != nil || len(pods.Items) == 0 {
+		t.Fatalf("web pods in %s: %d, %v", ns, len(pods.Items), err)
+	}
+	pod := &pods.Items[0]
+	for i := range pod.Status.ContainerStatuses {
+		cs := &pod.Status.ContainerStatuses[i]
+		cs.RestartCount++
+		cs.LastTerminationState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+			ExitCode: 137, Reason: "OOMKilled", FinishedAt: metav1.Now(),
+		}}
+	}
+	if _, err := c.CoreV1().Pods(ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestKubeRefusesSqlite: a blueprint whose database is a sqlite file
+// cannot run on the cluster, and says why at create.
+func TestKubeRefusesSqlite(t *testing.T) {
+	kubeconfig, c := kubeCluster(t)
+	prefix := kubePrefix()
+	s := startKubeServer(t, c, kubeconfig, prefix)
+	s.mustCLI("blueprint", "push", blueprintDir(t))
+	_, errOut, code := s.cli("tenant", "create", prefix+"-lite", "--blueprint", "ledger")
+	if code == 0 || !strings.Contains(errOut, `database engine "sqlite"`) || !strings.Contains(errOut, "engine postgres") {
+		t.Errorf("create of a sqlite tenant on kubernetes: exit %d, %q; want refused, pointing to engine postgres", code, errOut)
+	}
+	if _, err := c.CoreV1().Namespaces().Get(context.Background(), "stamp-"+prefix+"-lite", metav1.GetOptions{}); err == nil {
+		t.Error("the refused tenant got a namespace")
+	}
+}
+
+// TestKubeFleetConvergesAfterKillAndReleases creates 20 tenants, kills
+// the server mid-create and restarts it: every tenant converges and no
+// hook ran twice. A release then moves all 20 to the next version.
+func TestKubeFleetConvergesAfterKillAndReleases(t *testing.T) {
+	kubeconfig, c := kubeCluster(t)
+	prefix := kubePrefix()
+	s := startKubeServer(t, c, kubeconfig, prefix)
+	ctx := context.Background()
+	s.mustCLI("blueprint", "push", kubeBlueprint(t, "1.0.0"))
+	s.mustCLI("blueprint", "push", kubeBlueprint(t, "1.1.0"))
+	cl := s.client()
+	var names []string
+	for i := range 20 {
+		name := fmt.Sprintf("%s-t%02d", prefix, i)
+		names = append(names, name)
+		if _, err := cl.CreateTenant(ctx, httpapi.CreateTenantRequest{Name: name, Blueprint: "kshop", Version: "1.0.0"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "a hook step to finish", 60*time.Second, func() bool {
+		events, err := cl.Events(ctx, stamp.EventFilter{})
+		return err == nil && slices.ContainsFunc(events, func(e *stamp.Event) bool {
+			return e.Type == stamp.EventStep && (e.Step == stamp.StepMigrate || e.Step == stamp.StepSeed)
+		})
+	})
+	s.kill()
+	s.start()
+	waitFor(t, "20 tenants ready", 3*time.Minute, func() bool {
+		return !slices.ContainsFunc(names, func(n string) bool { return !s.tenant(n).Ready() })
+	})
+	for _, name := range names {
+		ns := "stamp-" + name
+		jobs, err := c.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(jobs.Items) != 2 {
+			t.Errorf("%s has %d jobs, want migrate and seed", name, len(jobs.Items))
+		}
+		for _, j := range jobs.Items {
+			if j.Status.Succeeded != 1 || j.Status.Failed != 0 {
+				t.Errorf("job %s/%s: %d succeeded, %d failed; want one run", ns, j.Name, j.Status.Succeeded, j.Status.Failed)
+			}
+		}
+		pods, err := c.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: kube.LabelTask})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pods.Items) != 2 {
+			t.Errorf("%s ran %d hook pods, want 2 (migrate and seed, once each)", name, len(pods.Items))
+		}
+		if got := deploymentsIn(t, c, ns); !slices.Equal(got, []string{"web-1-0-0"}) {
+			t.Errorf("%s has deployments %v, want web-1-0-0", name, got)
+		}
+	}
+
+	s.mustCLI("release", "create", "kshop@1.1.0", "--waves", "1,50%,100%", "--soak", "1s", "--wait")
+	for _, name := range names {
+		ns := "stamp-" + name
+		tn := s.tenant(name)
+		svc, err := c.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tn.Status.Version != "1.1.0" || svc.Spec.Selector[kube.LabelRevision] != "1-1-0" {
+			t.Errorf("%s after the release: version %s, service selects %v; want 1.1.0", name, tn.Status.Version, svc.Spec.Selector)
+		}
+	}
+	waitFor(t, "the old deployments to go", time.Minute, func() bool {
+		return !slices.ContainsFunc(names, func(n string) bool {
+			return !slices.Equal(deploymentsIn(t, c, "stamp-"+n), []string{"web-1-1-0"})
+		})
+	})
+}
