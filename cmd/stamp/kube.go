@@ -31,6 +31,7 @@ const (
 // cluster and shapes tenants there.
 type kubeConfig struct {
 	Kubeconfig      string
+	Instance        string
 	RouterNamespace string
 	IngressClass    string
 	DataSize        string
@@ -39,6 +40,7 @@ type kubeConfig struct {
 
 func (c *kubeConfig) flags(f *pflag.FlagSet) {
 	f.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig of the cluster, with --driver kubernetes (default: $KUBECONFIG, in a pod its service account, else ~/.kube/config)")
+	f.StringVar(&c.Instance, "kube-instance", kube.DefaultInstance, "name of this control plane on the cluster: its tenants' namespaces are <instance>-<tenant>, and it never touches another instance's")
 	f.StringVar(&c.RouterNamespace, "kube-router-namespace", "", "namespace whose pods may connect to tenants: the stamp server's, or the ingress controller's (default: the server's own in a pod, else stamp-system)")
 	f.StringVar(&c.IngressClass, "kube-ingress-class", "", "also write an Ingress per tenant for <tenant>.<base-domain>, of this IngressClass")
 	f.StringVar(&c.DataSize, "kube-data-size", kube.DefaultDataSize.String(), "size of the PersistentVolumeClaim holding each tenant's data directory")
@@ -48,6 +50,9 @@ func (c *kubeConfig) flags(f *pflag.FlagSet) {
 // problems reports what is wrong with the configuration, one line each.
 func (c *kubeConfig) problems() []string {
 	var out []string
+	if err := kube.ValidateInstance(c.Instance); err != nil {
+		out = append(out, "--kube-instance: "+err.Error())
+	}
 	if q, err := resource.ParseQuantity(c.DataSize); err != nil || q.Sign() <= 0 {
 		out = append(out, fmt.Sprintf("--kube-data-size %q: want a size such as 1Gi", c.DataSize))
 	}
@@ -110,7 +115,8 @@ func newKubeDriver(ctx context.Context, c kubeConfig, baseDomain, tenantPG strin
 	}
 	size, _ := resource.ParseQuantity(c.DataSize) // validated with the configuration
 	d, err := kube.New(ctx, kube.Config{
-		Client:  client,
+		Client:   client,
+		Instance: c.Instance,
 		Network: kube.Network{RouterNamespace: c.routerNamespace(), Databases: dbs},
 		Storage: kube.Storage{DataSize: size, Class: c.StorageClass},
 		Ingress: kube.Ingress{Class: c.IngressClass, BaseDomain: baseDomain},

@@ -48,33 +48,29 @@ func kubeCluster(t *testing.T) (string, kubernetes.Interface) {
 	return path, c
 }
 
-// startKubeServer starts a server with the kubernetes driver. The
-// namespaces of tenants whose names start with prefix are deleted when
-// the test ends.
-func startKubeServer(t *testing.T, c kubernetes.Interface, kubeconfig, prefix string, extra ...string) *stampServer {
+// startKubeServer starts a server with the kubernetes driver, as a
+// control plane instance of the cluster no other test server shares (it
+// would remove the others' tenants as tenants it has no record of), and
+// returns it with its instance name. Its namespaces are deleted when the
+// test ends.
+func startKubeServer(t *testing.T, c kubernetes.Interface, kubeconfig string, extra ...string) (*stampServer, string) {
 	t.Helper()
-	s := startStampServer(t, append([]string{"--driver", "kubernetes", "--kubeconfig", kubeconfig, "--health-timeout", "90s"}, extra...)...)
+	instance := fmt.Sprintf("t%05x", rand.IntN(1<<20))
+	s := startStampServer(t, append([]string{"--driver", "kubernetes", "--kubeconfig", kubeconfig, "--kube-instance", instance,
+		"--health-timeout", "90s"}, extra...)...)
 	t.Cleanup(func() {
 		s.kill()
 		ctx := context.Background()
-		list, err := c.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: kube.LabelTenant})
+		list, err := c.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: kube.LabelInstance + "=" + instance})
 		if err != nil {
 			t.Logf("clean up namespaces: %v", err)
 			return
 		}
 		for _, ns := range list.Items {
-			if strings.HasPrefix(ns.Labels[kube.LabelTenant], prefix) {
-				c.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{})
-			}
+			c.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{})
 		}
 	})
-	return s
-}
-
-// kubePrefix returns a tenant name prefix no other run on the shared
-// test cluster uses.
-func kubePrefix() string {
-	return fmt.Sprintf("k%04x", rand.IntN(1<<16))
+	return s, instance
 }
 
 // kubeBlueprint writes a blueprint of container images at version.
@@ -108,11 +104,12 @@ hooks:
 }
 
 // kubeObjectsOf lists every object of the kinds the driver writes that
-// carries tenant's label, in any namespace, as "kind ns/name".
-func kubeObjectsOf(t *testing.T, c kubernetes.Interface, tenant string) []string {
+// carries the labels of tenant of control plane instance, in any
+// namespace, as "kind ns/name".
+func kubeObjectsOf(t *testing.T, c kubernetes.Interface, instance, tenant string) []string {
 	t.Helper()
 	ctx := context.Background()
-	sel := metav1.ListOptions{LabelSelector: kube.LabelTenant + "=" + tenant}
+	sel := metav1.ListOptions{LabelSelector: kube.LabelInstance + "=" + instance + "," + kube.LabelTenant + "=" + tenant}
 	var out []string
 	add := func(kind string, items []metav1.Object) {
 		for _, m := range items {
@@ -193,13 +190,12 @@ func objectsOf[T any, P interface {
 // deletes it without a trace.
 func TestKubeTenantLifecycle(t *testing.T) {
 	kubeconfig, c := kubeCluster(t)
-	prefix := kubePrefix()
-	s := startKubeServer(t, c, kubeconfig, prefix)
+	s, instance := startKubeServer(t, c, kubeconfig)
 	ctx := context.Background()
 	s.mustCLI("blueprint", "push", kubeBlueprint(t, "1.0.0"))
 	s.mustCLI("blueprint", "push", kubeBlueprint(t, "1.1.0"))
-	name := prefix + "-acme"
-	ns := "stamp-" + name
+	name := "acme"
+	ns := instance + "-" + name
 	s.mustCLI("tenant", "create", name, "--blueprint", "kshop@1.0.0")
 
 	tn := s.tenant(name)
@@ -222,6 +218,11 @@ func TestKubeTenantLifecycle(t *testing.T) {
 		t.Errorf("jobs %v, want %v", jobs, want)
 	}
 	waitMonitorHealthy(t, s, name)
+	// The API server fetches the pods' logs from their kubelet, here
+	// kwok, which serves one file as every container's log.
+	if out := s.mustCLI("tenant", "logs", name, "--service", "web"); !strings.Contains(out, "kwok: the log of every container") {
+		t.Errorf("tenant logs: %q, want the container log kwok serves", out)
+	}
 
 	s.mustCLI("tenant", "upgrade", name, "--to", "1.1.0")
 	svc, err = c.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{})
@@ -249,7 +250,7 @@ func TestKubeTenantLifecycle(t *testing.T) {
 	if !strings.Contains(out, "deleted") {
 		t.Errorf("delete output %q", out)
 	}
-	if left := kubeObjectsOf(t, c, name); len(left) > 0 {
+	if left := kubeObjectsOf(t, c, instance, name); len(left) > 0 {
 		t.Errorf("objects of the deleted tenant left: %v", left)
 	}
 }
@@ -313,14 +314,13 @@ func oomKill(t *testing.T, c kubernetes.Interface, ns string) {
 // cannot run on the cluster, and says why at create.
 func TestKubeRefusesSqlite(t *testing.T) {
 	kubeconfig, c := kubeCluster(t)
-	prefix := kubePrefix()
-	s := startKubeServer(t, c, kubeconfig, prefix)
+	s, instance := startKubeServer(t, c, kubeconfig)
 	s.mustCLI("blueprint", "push", blueprintDir(t))
-	_, errOut, code := s.cli("tenant", "create", prefix+"-lite", "--blueprint", "ledger")
+	_, errOut, code := s.cli("tenant", "create", "lite", "--blueprint", "ledger")
 	if code == 0 || !strings.Contains(errOut, `database engine "sqlite"`) || !strings.Contains(errOut, "engine postgres") {
 		t.Errorf("create of a sqlite tenant on kubernetes: exit %d, %q; want refused, pointing to engine postgres", code, errOut)
 	}
-	if _, err := c.CoreV1().Namespaces().Get(context.Background(), "stamp-"+prefix+"-lite", metav1.GetOptions{}); err == nil {
+	if _, err := c.CoreV1().Namespaces().Get(context.Background(), instance+"-lite", metav1.GetOptions{}); err == nil {
 		t.Error("the refused tenant got a namespace")
 	}
 }
@@ -330,15 +330,14 @@ func TestKubeRefusesSqlite(t *testing.T) {
 // hook ran twice. A release then moves all 20 to the next version.
 func TestKubeFleetConvergesAfterKillAndReleases(t *testing.T) {
 	kubeconfig, c := kubeCluster(t)
-	prefix := kubePrefix()
-	s := startKubeServer(t, c, kubeconfig, prefix)
+	s, instance := startKubeServer(t, c, kubeconfig)
 	ctx := context.Background()
 	s.mustCLI("blueprint", "push", kubeBlueprint(t, "1.0.0"))
 	s.mustCLI("blueprint", "push", kubeBlueprint(t, "1.1.0"))
 	cl := s.client()
 	var names []string
 	for i := range 20 {
-		name := fmt.Sprintf("%s-t%02d", prefix, i)
+		name := fmt.Sprintf("t%02d", i)
 		names = append(names, name)
 		if _, err := cl.CreateTenant(ctx, httpapi.CreateTenantRequest{Name: name, Blueprint: "kshop", Version: "1.0.0"}); err != nil {
 			t.Fatal(err)
@@ -350,13 +349,15 @@ func TestKubeFleetConvergesAfterKillAndReleases(t *testing.T) {
 			return e.Type == stamp.EventStep && (e.Step == stamp.StepMigrate || e.Step == stamp.StepSeed)
 		})
 	})
+	start := time.Now()
 	s.kill()
 	s.start()
 	waitFor(t, "20 tenants ready", 3*time.Minute, func() bool {
 		return !slices.ContainsFunc(names, func(n string) bool { return !s.tenant(n).Ready() })
 	})
+	t.Logf("20 tenants ready %s after the restart", time.Since(start).Round(time.Millisecond))
 	for _, name := range names {
-		ns := "stamp-" + name
+		ns := instance + "-" + name
 		jobs, err := c.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -381,9 +382,11 @@ func TestKubeFleetConvergesAfterKillAndReleases(t *testing.T) {
 		}
 	}
 
+	start = time.Now()
 	s.mustCLI("release", "create", "kshop@1.1.0", "--waves", "1,50%,100%", "--soak", "1s", "--wait")
+	t.Logf("release over 20 tenants took %s", time.Since(start).Round(time.Millisecond))
 	for _, name := range names {
-		ns := "stamp-" + name
+		ns := instance + "-" + name
 		tn := s.tenant(name)
 		svc, err := c.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{})
 		if err != nil {
@@ -395,7 +398,7 @@ func TestKubeFleetConvergesAfterKillAndReleases(t *testing.T) {
 	}
 	waitFor(t, "the old deployments to go", time.Minute, func() bool {
 		return !slices.ContainsFunc(names, func(n string) bool {
-			return !slices.Equal(deploymentsIn(t, c, "stamp-"+n), []string{"web-1-1-0"})
+			return !slices.Equal(deploymentsIn(t, c, instance+"-"+n), []string{"web-1-1-0"})
 		})
 	})
 }

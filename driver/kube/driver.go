@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -21,7 +22,12 @@ import (
 
 // Config configures the driver.
 type Config struct {
-	Client  kubernetes.Interface
+	Client kubernetes.Interface
+	// Instance names this control plane on the cluster (DefaultInstance
+	// if empty): its tenants' namespaces are <Instance>-<tenant>, and
+	// the driver sees and touches only objects labelled with it, so that
+	// two control planes (production and staging, say) share a cluster.
+	Instance string
 	Network Network
 	Storage Storage
 	// Ingress, if its Class is set, has Switch write an Ingress per
@@ -47,8 +53,15 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Instance == "" {
+		cfg.Instance = DefaultInstance
+	}
+	if err := ValidateInstance(cfg.Instance); err != nil {
+		return nil, err
+	}
+	sel := fmt.Sprintf("%s=%s,%s=%s", LabelManagedBy, managedBy, LabelInstance, cfg.Instance)
 	f := informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = LabelManagedBy + "=" + managedBy }))
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = sel }))
 	caches := map[string]cache.Indexer{
 		"namespaces":             f.Core().V1().Namespaces().Informer().GetIndexer(),
 		"resourcequotas":         f.Core().V1().ResourceQuotas().Informer().GetIndexer(),
@@ -76,6 +89,19 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	}
 	return &Driver{cfg: cfg, factory: f, caches: caches, stop: stop}, nil
 }
+
+// ValidateInstance checks a control plane's instance name: a DNS label
+// of at most 20 characters, which leaves a tenant's name room in its
+// namespace's.
+func ValidateInstance(name string) error {
+	if len(name) > 20 || len(validation.IsDNS1123Label(name)) > 0 {
+		return fmt.Errorf("kubernetes instance name %q: want at most 20 of a-z, 0-9 and '-', starting and ending with a letter or digit", name)
+	}
+	return nil
+}
+
+// ns returns the namespace of tenant.
+func (d *Driver) ns(tenant string) string { return namespaceOf(d.cfg.Instance, tenant) }
 
 // Close stops the informers.
 func (d *Driver) Close() error {
@@ -105,7 +131,7 @@ func (d *Driver) applied(kind, ns, name string) (string, bool) {
 // does not have yet. A write the cache has not seen yet is written again
 // at worst, which changes nothing.
 func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
-	o, err := desired(rt, d.cfg.Network, d.cfg.Storage)
+	o, err := desired(rt, d.cfg)
 	if err != nil {
 		return err
 	}
@@ -129,7 +155,7 @@ func (d *Driver) Tenants(ctx context.Context) ([]string, error) {
 // returns once the API server has removed it: until then a tenant of the
 // same name cannot be made again.
 func (d *Driver) Remove(ctx context.Context, tenant string) error {
-	ns := namespaceOf(tenant)
+	ns := d.ns(tenant)
 	fg := metav1.DeletePropagationForeground
 	err := d.cfg.Client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{PropagationPolicy: &fg})
 	if err != nil && !apierrors.IsNotFound(err) {
@@ -158,7 +184,7 @@ func (d *Driver) waitGone(ctx context.Context, ns string) error {
 // Retire deletes the tenant's workloads and their secrets of every
 // revision but keep. The tenant's Services stay: Switch points them.
 func (d *Driver) Retire(ctx context.Context, tenant, keep string) error {
-	ns := namespaceOf(tenant)
+	ns := d.ns(tenant)
 	sel := metav1.ListOptions{LabelSelector: fmt.Sprintf("%s=%s,%s,%s!=%s", LabelManagedBy, managedBy, LabelRevision, LabelRevision, labelSafe(keep))}
 	bg := metav1.DeletePropagationBackground
 	opts := metav1.DeleteOptions{PropagationPolicy: &bg}
@@ -182,7 +208,7 @@ var stopPatch = []byte(`{"metadata":{"annotations":{"` + AnnotationApplied + `":
 // of it: its namespace, secrets and services. The next Apply starts it
 // again.
 func (d *Driver) Stop(ctx context.Context, tenant string) error {
-	ns := namespaceOf(tenant)
+	ns := d.ns(tenant)
 	deps, err := d.caches["deployments"].ByIndex(cache.NamespaceIndex, ns)
 	if err != nil {
 		return fmt.Errorf("stop %s: %w", tenant, err)

@@ -20,7 +20,7 @@ func TestSwitchRetireRemove(t *testing.T) {
 	d := testDriver(t, c)
 	ctx := context.Background()
 	tenant := testTenant("retire")
-	ns := namespaceOf(tenant)
+	ns := namespaceOf(testInstance, tenant)
 	t.Cleanup(func() { c.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
 
 	old, next := shopRuntime(tenant), shopRuntime(tenant)
@@ -125,7 +125,7 @@ func TestStopThenApply(t *testing.T) {
 	d := testDriver(t, c)
 	ctx := context.Background()
 	tenant := testTenant("stop")
-	ns := namespaceOf(tenant)
+	ns := namespaceOf(testInstance, tenant)
 	t.Cleanup(func() { c.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
 	rt := shopRuntime(tenant)
 	if err := d.Apply(ctx, rt); err != nil {

@@ -3,7 +3,6 @@ package kube
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -19,8 +18,8 @@ import (
 // Logs reads the logs of the pods of tenant's service through the API
 // server (which asks each pod's kubelet), one pod after another, or,
 // with opts.Follow, interleaved by line as they come. A pod whose log
-// cannot be read is an error: the kubelet serves what the pod printed,
-// and the driver keeps no copy.
+// cannot be read is EUNAVAILABLE: the kubelet serves what the pod
+// printed, and the driver keeps no copy.
 func (d *Driver) Logs(ctx context.Context, tenant, service string, opts stamp.LogOptions) (io.ReadCloser, error) {
 	pods, err := d.servicePods(tenant, service)
 	if err != nil {
@@ -41,7 +40,9 @@ func (d *Driver) Logs(ctx context.Context, tenant, service string, opts stamp.Lo
 		rc, err := d.cfg.Client.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, po).Stream(ctx)
 		if err != nil {
 			closeAll()
-			return nil, fmt.Errorf("logs of %s service %s: pod %s: %w", tenant, service, pod.Name, err)
+			// The kubelet of the pod's node serves its log: the API
+			// server may not reach it now, or the pod just went.
+			return nil, stamp.Errorf(stamp.EUNAVAILABLE, "the log of %s service %s cannot be read now: pod %s: %s", tenant, service, pod.Name, err)
 		}
 		streams = append(streams, rc)
 	}
@@ -58,7 +59,7 @@ func (d *Driver) Logs(ctx context.Context, tenant, service string, opts stamp.Lo
 // servicePods returns the pods of tenant's service in the cache, by
 // name; a tenant or service the driver does not hold is ENOTFOUND.
 func (d *Driver) servicePods(tenant, service string) ([]*corev1.Pod, error) {
-	ns := namespaceOf(tenant)
+	ns := d.ns(tenant)
 	if _, ok, _ := d.caches["namespaces"].GetByKey(ns); !ok {
 		return nil, stamp.Errorf(stamp.ENOTFOUND, "tenant %s has no namespace", tenant)
 	}

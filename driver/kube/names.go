@@ -12,6 +12,9 @@ import (
 // by them, and an operator finds a tenant's objects with them.
 const (
 	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// LabelInstance names the control plane (Config.Instance) whose
+	// tenant an object is: one never touches another's.
+	LabelInstance  = "stamp.dev/instance"
 	LabelTenant    = "stamp.dev/tenant"
 	LabelBlueprint = "stamp.dev/blueprint"
 	LabelVersion   = "stamp.dev/version"
@@ -31,11 +34,16 @@ const (
 // of most objects.
 const maxName = 63
 
-// namespaceOf returns the namespace of tenant: "stamp-" and its name.
-// Tenant names are DNS labels already; one too long to take the prefix
-// keeps its start and a hash of the whole, so that two never meet.
-func namespaceOf(tenant string) string {
-	return fit("stamp-" + tenant)
+// DefaultInstance is the name of a control plane on a cluster unless
+// configured: its tenants' namespaces are "stamp-<tenant>".
+const DefaultInstance = "stamp"
+
+// namespaceOf returns the namespace of tenant of control plane
+// instance: "stamp-acme". Tenant names are DNS labels already; one too
+// long to take the prefix keeps its start and a hash of the whole, so
+// that two never meet.
+func namespaceOf(instance, tenant string) string {
+	return fit(instance + "-" + tenant)
 }
 
 // objectName returns the name of a service's object (its Deployment,

@@ -10,8 +10,8 @@ func TestNames(t *testing.T) {
 	tests := []struct {
 		name, got, want string
 	}{
-		{"namespace", namespaceOf("acme"), "stamp-acme"},
-		{"long namespace keeps a hash", namespaceOf(long), "stamp-" + strings.Repeat("a", 48) + "-" + hashOf("stamp-"+long)},
+		{"namespace", namespaceOf(DefaultInstance, "acme"), "stamp-acme"},
+		{"long namespace keeps a hash", namespaceOf(DefaultInstance, long), "stamp-" + strings.Repeat("a", 48) + "-" + hashOf("stamp-"+long)},
 		{"object", objectName("web", "1.2.0"), "web-1-2-0"},
 		{"object of a build revision", objectName("web", "1.2.0+Build.5_c2"), "web-1-2-0-build-5-c2"},
 		{"label value", labelValue("1.2.0+build.5"), "1.2.0_build.5"},
@@ -25,7 +25,7 @@ func TestNames(t *testing.T) {
 			t.Errorf("%s: %q is %d long, over %d", tt.name, tt.got, len(tt.got), maxName)
 		}
 	}
-	if namespaceOf(long) == namespaceOf(long+"b") {
+	if namespaceOf(DefaultInstance, long) == namespaceOf(DefaultInstance, long+"b") {
 		t.Error("two long tenant names share a namespace")
 	}
 }

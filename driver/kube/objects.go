@@ -68,11 +68,12 @@ type objects struct {
 	deployments []*appsv1ac.DeploymentApplyConfiguration
 }
 
-// tenantLabels are the labels of every object of tenant at a version of
-// a blueprint.
-func tenantLabels(tenant string, b stamp.BundleRef) map[string]string {
+// tenantLabels are the labels of every object of tenant of control plane
+// instance at a version of a blueprint.
+func tenantLabels(instance, tenant string, b stamp.BundleRef) map[string]string {
 	return map[string]string{
 		LabelManagedBy: managedBy,
+		LabelInstance:  instance,
 		LabelTenant:    tenant,
 		LabelBlueprint: labelValue(b.Name),
 		LabelVersion:   labelValue(b.Version),
@@ -108,18 +109,19 @@ func claim(ns string, labels map[string]string, st Storage) *corev1ac.Persistent
 	return corev1ac.PersistentVolumeClaim(claimName, ns).WithLabels(labels).WithSpec(spec)
 }
 
-// desired returns the objects of rt's revision. A service without an
-// image cannot run here: EINVALID.
-func desired(rt *stamp.Runtime, net Network, st Storage) (*objects, error) {
-	ns := namespaceOf(rt.Tenant)
-	tenant := tenantLabels(rt.Tenant, rt.Bundle)
+// desired returns the objects of rt's revision for the driver
+// configured with cfg. A service without an image cannot run here:
+// EINVALID.
+func desired(rt *stamp.Runtime, cfg Config) (*objects, error) {
+	ns := namespaceOf(cfg.Instance, rt.Tenant)
+	tenant := tenantLabels(cfg.Instance, rt.Tenant, rt.Bundle)
 	o := &objects{
 		namespace: namespace(ns, tenant),
 		quota:     quota(ns, tenant, rt),
 		limits:    limitRange(ns, tenant, rt),
-		policy:    policy(ns, tenant, rt, net),
+		policy:    policy(ns, tenant, rt, cfg.Network),
 		account:   account(ns, tenant),
-		claim:     claim(ns, tenant, st),
+		claim:     claim(ns, tenant, cfg.Storage),
 	}
 	for _, svc := range rt.Services {
 		if svc.Image == "" {

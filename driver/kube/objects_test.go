@@ -73,7 +73,7 @@ func TestTenantObjects(t *testing.T) {
 	t.Parallel() // a namespace each
 	ctx := context.Background()
 	tenant := testTenant("objects")
-	ns := namespaceOf(tenant)
+	ns := namespaceOf(testInstance, tenant)
 	t.Cleanup(func() { c.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
 
 	rt := shopRuntime(tenant)
@@ -221,7 +221,7 @@ func TestTenantObjects(t *testing.T) {
 	before := resourceVersions(t, c, ns)
 	deadline = time.Now().Add(10 * time.Second)
 	for {
-		o, err := desired(rt, drv.cfg.Network, drv.cfg.Storage)
+		o, err := desired(rt, drv.cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -259,6 +259,10 @@ func mountsClaim(pod corev1.PodSpec, ctr corev1.Container, path string) bool {
 	return false
 }
 
+// testInstance is the control plane instance of the driver's tests: no
+// server a test of another package starts on the cluster sees them.
+const testInstance = "drvtest"
+
 // testDriver returns a driver on c, closed when the test ends, that lets
 // the router namespace stamp-system in and tenants out to a database at
 // 192.0.2.10:5432.
@@ -266,7 +270,7 @@ func testDriver(t *testing.T, c kubernetes.Interface) *Driver {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	d, err := New(ctx, Config{Client: c, Network: Network{RouterNamespace: "stamp-system",
+	d, err := New(ctx, Config{Client: c, Instance: testInstance, Network: Network{RouterNamespace: "stamp-system",
 		Databases: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.10:5432")}}})
 	if err != nil {
 		t.Fatal(err)

@@ -21,7 +21,7 @@ import (
 // API server.
 func (d *Driver) Observe(ctx context.Context, tenant string) (*stamp.Observed, error) {
 	obs := &stamp.Observed{Tenant: tenant, Services: map[string]*stamp.ServiceObserved{}}
-	ns := namespaceOf(tenant)
+	ns := d.ns(tenant)
 	service := func(obj any) *stamp.ServiceObserved {
 		m, ok := obj.(metav1.Object)
 		name := ""

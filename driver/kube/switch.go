@@ -48,7 +48,7 @@ type public struct {
 // Ingress at them if the driver writes one. It returns the Services'
 // cluster addresses. A Service already pointing at rev is not written.
 func (d *Driver) Switch(ctx context.Context, tenant, rev string) ([]string, error) {
-	ns := namespaceOf(tenant)
+	ns := d.ns(tenant)
 	pubs, err := d.publicServices(ns, rev)
 	if err != nil {
 		return nil, fmt.Errorf("switch %s to revision %s: %w", tenant, rev, err)

@@ -36,13 +36,10 @@ func (d *Driver) RunTask(ctx context.Context, tenant string, task *stamp.Task) (
 	if task.Image == "" {
 		return nil, stamp.Errorf(stamp.EINVALID, "task %s of %s has no image: the kubernetes driver runs container images", task.Name, tenant)
 	}
-	ns := namespaceOf(tenant)
+	ns := d.ns(tenant)
 	name := fit("task-" + labelSafe(task.Name))
-	labels := map[string]string{
-		LabelManagedBy: managedBy, LabelTenant: tenant,
-		LabelBlueprint: labelValue(task.Bundle.Name), LabelVersion: labelValue(task.Bundle.Version),
-		LabelTask: name,
-	}
+	labels := tenantLabels(d.cfg.Instance, tenant, task.Bundle)
+	labels[LabelTask] = name
 	if err := d.ensureTenant(ctx, ns, tenant, task.Bundle); err != nil {
 		return nil, err
 	}
@@ -87,7 +84,7 @@ func (d *Driver) ensureTenant(ctx context.Context, ns, tenant string, b stamp.Bu
 	if _, ok, _ := d.caches["persistentvolumeclaims"].GetByKey(ns + "/" + claimName); ok {
 		return nil
 	}
-	labels := tenantLabels(tenant, b)
+	labels := tenantLabels(d.cfg.Instance, tenant, b)
 	o := &objects{namespace: namespace(ns, labels), account: account(ns, labels), claim: claim(ns, labels, d.cfg.Storage)}
 	_, err := apply(ctx, d.cfg.Client, o, d.applied)
 	return err

@@ -19,7 +19,7 @@ func TestTaskRunsOnce(t *testing.T) {
 	t.Parallel() // a namespace each
 	d := testDriver(t, c)
 	tenant := testTenant("task")
-	ns := namespaceOf(tenant)
+	ns := namespaceOf(testInstance, tenant)
 	t.Cleanup(func() { c.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
