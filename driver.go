@@ -282,21 +282,21 @@ type Preparer interface {
 	Prepare(ctx context.Context, rt *Runtime) error
 }
 
-// HealthProber is implemented by drivers whose platform runs each
-// service's health check itself (Kubernetes readiness probes), where the
-// control plane may not reach the instances at all. Observe then lists
-// only instances that pass their check, and the control plane probes
-// none: an instance listed is a healthy one.
-type HealthProber interface {
-	// ProbesHealth reports that the platform probes the instances.
-	ProbesHealth() bool
+// Remote is implemented by drivers whose tenants run off this host, on
+// a platform (a Kubernetes cluster) the control plane may not reach
+// directly. The platform runs each service's health check itself
+// (readiness probes): Observe lists only instances that pass theirs, and
+// the control plane probes none. Waiting on a task there costs this host
+// nothing, so a pass waits on one without holding a worker.
+type Remote interface {
+	// Remote reports that the driver's tenants run off this host.
+	Remote() bool
 }
 
-// ProbesHealth reports whether d's platform probes its instances'
-// health itself (see HealthProber).
-func ProbesHealth(d Driver) bool {
-	hp, ok := d.(HealthProber)
-	return ok && hp.ProbesHealth()
+// IsRemote reports whether d's tenants run off this host (see Remote).
+func IsRemote(d Driver) bool {
+	r, ok := d.(Remote)
+	return ok && r.Remote()
 }
 
 // Switcher is implemented by drivers that put each public service of a

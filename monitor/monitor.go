@@ -398,7 +398,7 @@ func (m *Monitor) observe(ctx context.Context, tenant, name string, svc *bluepri
 	ok := len(running)
 	var probeErr error
 	var failed stamp.Instance // the last instance that failed its probe
-	platform := stamp.ProbesHealth(m.cfg.Driver)
+	platform := stamp.IsRemote(m.cfg.Driver)
 	if platform && !exited && ok < replicas {
 		// Running but not ready: the platform's probe fails.
 		probeErr = errors.New("the others fail their readiness probe")

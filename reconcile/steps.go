@@ -175,7 +175,16 @@ func (p *pass) hook(ctx context.Context, hook, taskName string) error {
 	}
 	task.Name = taskName
 	task.UID = p.t.Status.UID
-	res, err := p.r.cfg.Driver.RunTask(ctx, p.t.Name, task)
+	var res *stamp.TaskResult
+	run := func() (err error) {
+		res, err = p.r.cfg.Driver.RunTask(ctx, p.t.Name, task)
+		return err
+	}
+	if stamp.IsRemote(p.r.cfg.Driver) {
+		err = p.r.waitAside(run) // the cluster does the work
+	} else {
+		err = run()
+	}
 	if err != nil {
 		return fmt.Errorf("run %s hook: %w", hook, err)
 	}
@@ -210,7 +219,7 @@ func (p *pass) health(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if stamp.ProbesHealth(p.r.cfg.Driver) {
+		if stamp.IsRemote(p.r.cfg.Driver) {
 			continue // an instance listed passes its check already
 		}
 		for _, inst := range running {

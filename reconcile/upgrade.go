@@ -102,7 +102,7 @@ func (p *pass) check(ctx context.Context) error {
 			}
 			return terminal("%s; the tenant is not upgraded while it is down", msg)
 		}
-		if svc.Health == nil || stamp.ProbesHealth(p.r.cfg.Driver) {
+		if svc.Health == nil || stamp.IsRemote(p.r.cfg.Driver) {
 			continue
 		}
 		for _, inst := range running {

@@ -36,6 +36,8 @@ type kubeConfig struct {
 	IngressClass    string
 	DataSize        string
 	StorageClass    string
+	QPS             float32
+	Burst           int
 }
 
 func (c *kubeConfig) flags(f *pflag.FlagSet) {
@@ -45,6 +47,8 @@ func (c *kubeConfig) flags(f *pflag.FlagSet) {
 	f.StringVar(&c.IngressClass, "kube-ingress-class", "", "also write an Ingress per tenant for <tenant>.<base-domain>, of this IngressClass")
 	f.StringVar(&c.DataSize, "kube-data-size", kube.DefaultDataSize.String(), "size of the PersistentVolumeClaim holding each tenant's data directory")
 	f.StringVar(&c.StorageClass, "kube-storage-class", "", "StorageClass of tenants' data claims (default: the cluster's default)")
+	f.Float32Var(&c.QPS, "kube-qps", 50, "requests per second the server sends the API server at most, beyond bursts")
+	f.IntVar(&c.Burst, "kube-burst", 100, "requests the server may send the API server at once above --kube-qps")
 }
 
 // problems reports what is wrong with the configuration, one line each.
@@ -52,6 +56,9 @@ func (c *kubeConfig) problems() []string {
 	var out []string
 	if err := kube.ValidateInstance(c.Instance); err != nil {
 		out = append(out, "--kube-instance: "+err.Error())
+	}
+	if c.QPS <= 0 || c.Burst < 1 {
+		out = append(out, fmt.Sprintf("--kube-qps %g, --kube-burst %d: want both above 0", c.QPS, c.Burst))
 	}
 	if q, err := resource.ParseQuantity(c.DataSize); err != nil || q.Sign() <= 0 {
 		out = append(out, fmt.Sprintf("--kube-data-size %q: want a size such as 1Gi", c.DataSize))
@@ -105,6 +112,9 @@ func newKubeDriver(ctx context.Context, c kubeConfig, baseDomain, tenantPG strin
 		return nil, err
 	}
 	rc.UserAgent = "stamp"
+	// client-go's default of 5 a second (burst 10) would queue a fleet's
+	// creates behind each other: 20 tenants of 10 objects take 40 s.
+	rc.QPS, rc.Burst = c.QPS, c.Burst
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client for %s: %w", rc.Host, err)
@@ -117,10 +127,10 @@ func newKubeDriver(ctx context.Context, c kubeConfig, baseDomain, tenantPG strin
 	d, err := kube.New(ctx, kube.Config{
 		Client:   client,
 		Instance: c.Instance,
-		Network: kube.Network{RouterNamespace: c.routerNamespace(), Databases: dbs},
-		Storage: kube.Storage{DataSize: size, Class: c.StorageClass},
-		Ingress: kube.Ingress{Class: c.IngressClass, BaseDomain: baseDomain},
-		Logger:  logger,
+		Network:  kube.Network{RouterNamespace: c.routerNamespace(), Databases: dbs},
+		Storage:  kube.Storage{DataSize: size, Class: c.StorageClass},
+		Ingress:  kube.Ingress{Class: c.IngressClass, BaseDomain: baseDomain},
+		Logger:   logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes at %s: %w", rc.Host, err)

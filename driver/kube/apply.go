@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sync"
 
+	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
@@ -79,20 +81,41 @@ func applyOne[T annotated[T]](ctx context.Context, config T, kind, ns, name stri
 }
 
 // apply writes what of o the cache does not show applied already, with
-// server-side apply, the namespace first, and returns how many objects
-// it wrote. Objects o leaves nil are not written.
+// server-side apply, and returns how many objects it wrote. Objects o
+// leaves nil are not written. The namespace goes first; then, at once,
+// everything a pod needs at its admission (the quota and limit range,
+// whose defaults it gets then), its start (the secrets, the claim) or
+// its connections (the policy); then the deployments, which make pods.
 func apply(ctx context.Context, c kubernetes.Interface, o *objects, cached appliedLookup) (writes int, err error) {
 	ns := *o.namespace.Name
-	var steps []func() (bool, error)
-	add := func(do func() (bool, error)) { steps = append(steps, do) }
-	add(func() (bool, error) {
+	var mu sync.Mutex
+	phase := func(steps ...func() (bool, error)) error {
+		g, _ := errgroup.WithContext(ctx)
+		for _, step := range steps {
+			g.Go(func() error {
+				wrote, err := step()
+				if wrote {
+					mu.Lock()
+					writes++
+					mu.Unlock()
+				}
+				return err
+			})
+		}
+		return g.Wait()
+	}
+	err = phase(func() (bool, error) {
 		return applyOne(ctx, o.namespace, "namespaces", "", ns, cached, func(ctx context.Context, a *nsConfig, opts metav1.ApplyOptions) error {
 			_, err := c.CoreV1().Namespaces().Apply(ctx, a, opts)
 			return err
 		})
 	})
+	if err != nil {
+		return writes, err
+	}
+	var deps []func() (bool, error)
 	if o.quota != nil {
-		add(func() (bool, error) {
+		deps = append(deps, func() (bool, error) {
 			return applyOne(ctx, o.quota, "resourcequotas", ns, quotaName, cached, func(ctx context.Context, a *quotaConfig, opts metav1.ApplyOptions) error {
 				_, err := c.CoreV1().ResourceQuotas(ns).Apply(ctx, a, opts)
 				return err
@@ -100,7 +123,7 @@ func apply(ctx context.Context, c kubernetes.Interface, o *objects, cached appli
 		})
 	}
 	if o.limits != nil {
-		add(func() (bool, error) {
+		deps = append(deps, func() (bool, error) {
 			return applyOne(ctx, o.limits, "limitranges", ns, limitsName, cached, func(ctx context.Context, a *limitsConfig, opts metav1.ApplyOptions) error {
 				_, err := c.CoreV1().LimitRanges(ns).Apply(ctx, a, opts)
 				return err
@@ -108,7 +131,7 @@ func apply(ctx context.Context, c kubernetes.Interface, o *objects, cached appli
 		})
 	}
 	if o.policy != nil {
-		add(func() (bool, error) {
+		deps = append(deps, func() (bool, error) {
 			return applyOne(ctx, o.policy, "networkpolicies", ns, policyName, cached, func(ctx context.Context, a *policyConfig, opts metav1.ApplyOptions) error {
 				_, err := c.NetworkingV1().NetworkPolicies(ns).Apply(ctx, a, opts)
 				return err
@@ -116,7 +139,7 @@ func apply(ctx context.Context, c kubernetes.Interface, o *objects, cached appli
 		})
 	}
 	if o.account != nil {
-		add(func() (bool, error) {
+		deps = append(deps, func() (bool, error) {
 			return applyOne(ctx, o.account, "serviceaccounts", ns, accountName, cached, func(ctx context.Context, a *accountConfig, opts metav1.ApplyOptions) error {
 				_, err := c.CoreV1().ServiceAccounts(ns).Apply(ctx, a, opts)
 				return err
@@ -124,7 +147,7 @@ func apply(ctx context.Context, c kubernetes.Interface, o *objects, cached appli
 		})
 	}
 	if o.claim != nil {
-		add(func() (bool, error) {
+		deps = append(deps, func() (bool, error) {
 			return applyOne(ctx, o.claim, "persistentvolumeclaims", ns, claimName, cached, func(ctx context.Context, a *claimConfig, opts metav1.ApplyOptions) error {
 				_, err := c.CoreV1().PersistentVolumeClaims(ns).Apply(ctx, a, opts)
 				return err
@@ -132,29 +155,24 @@ func apply(ctx context.Context, c kubernetes.Interface, o *objects, cached appli
 		})
 	}
 	for _, s := range o.secrets {
-		add(func() (bool, error) {
+		deps = append(deps, func() (bool, error) {
 			return applyOne(ctx, s, "secrets", ns, *s.Name, cached, func(ctx context.Context, a *secretConfig, opts metav1.ApplyOptions) error {
 				_, err := c.CoreV1().Secrets(ns).Apply(ctx, a, opts)
 				return err
 			})
 		})
 	}
+	if err := phase(deps...); err != nil {
+		return writes, err
+	}
+	var workloads []func() (bool, error)
 	for _, d := range o.deployments {
-		add(func() (bool, error) {
+		workloads = append(workloads, func() (bool, error) {
 			return applyOne(ctx, d, "deployments", ns, *d.Name, cached, func(ctx context.Context, a *deploymentConfig, opts metav1.ApplyOptions) error {
 				_, err := c.AppsV1().Deployments(ns).Apply(ctx, a, opts)
 				return err
 			})
 		})
 	}
-	for _, step := range steps {
-		wrote, err := step()
-		if wrote {
-			writes++
-		}
-		if err != nil {
-			return writes, err
-		}
-	}
-	return writes, nil
+	return writes, phase(workloads...)
 }

@@ -28,8 +28,8 @@ type Config struct {
 	// the driver sees and touches only objects labelled with it, so that
 	// two control planes (production and staging, say) share a cluster.
 	Instance string
-	Network Network
-	Storage Storage
+	Network  Network
+	Storage  Storage
 	// Ingress, if its Class is set, has Switch write an Ingress per
 	// tenant for a controller of that class.
 	Ingress Ingress
@@ -223,14 +223,15 @@ func (d *Driver) Stop(ctx context.Context, tenant string) error {
 	return nil
 }
 
-// ProbesHealth reports that Kubernetes probes the tenants' instances:
-// Observe lists a pod only once its readiness probe passes.
-func (d *Driver) ProbesHealth() bool { return true }
+// Remote reports that tenants run on the cluster: Kubernetes probes
+// their instances (Observe lists a pod once its readiness probe passes)
+// and runs their tasks.
+func (d *Driver) Remote() bool { return true }
 
 var (
-	_ stamp.Driver       = (*Driver)(nil)
-	_ stamp.Stopper      = (*Driver)(nil)
-	_ stamp.Switcher     = (*Driver)(nil)
-	_ stamp.HealthProber = (*Driver)(nil)
-	_ stamp.LogReader    = (*Driver)(nil)
+	_ stamp.Driver    = (*Driver)(nil)
+	_ stamp.Stopper   = (*Driver)(nil)
+	_ stamp.Switcher  = (*Driver)(nil)
+	_ stamp.Remote    = (*Driver)(nil)
+	_ stamp.LogReader = (*Driver)(nil)
 )
