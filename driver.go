@@ -98,6 +98,10 @@ type ServiceObserved struct {
 	// LastExitOOM says the last exit was the kernel killing the process
 	// for memory: the tenant reached its memory limit.
 	LastExitOOM bool `json:"lastExitOOM,omitempty"`
+	// Waiting says why an instance is not running or not ready, where
+	// the driver's platform tells ("ImagePullBackOff: ...", a quota that
+	// refused a pod); "" if it does not.
+	Waiting string `json:"waiting,omitempty"`
 }
 
 // Instance is one running copy of one service.

@@ -401,7 +401,7 @@ func (m *Monitor) observe(ctx context.Context, tenant, name string, svc *bluepri
 	platform := stamp.IsRemote(m.cfg.Driver)
 	if platform && !exited && ok < replicas {
 		// Running but not ready: the platform's probe fails.
-		probeErr = errors.New("the others fail their readiness probe")
+		probeErr = errors.New(cmp.Or(so.Waiting, "the others fail their readiness probe"))
 	}
 	if svc.Health != nil && !platform {
 		ok = 0

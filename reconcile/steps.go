@@ -299,6 +299,9 @@ func (p *pass) waitRunning(ctx context.Context, name string, deadline time.Time)
 				if last != nil && last.LastExit != "" {
 					msg += fmt.Sprintf("; it restarted %d times, last exit: %s", last.Restarts, last.LastExit)
 				}
+				if last != nil && last.Waiting != "" {
+					msg += "; " + last.Waiting
+				}
 				return terminal("%s", msg)
 			}
 			select {

@@ -402,3 +402,48 @@ func TestKubeFleetConvergesAfterKillAndReleases(t *testing.T) {
 		})
 	})
 }
+
+// TestKubeUnschedulableSaysWhy: a tenant whose pods no node can take
+// fails its health step with the scheduler's reason. (It has no hooks:
+// their pods would wait for a node until the hook's timeout.)
+func TestKubeUnschedulableSaysWhy(t *testing.T) {
+	kubeconfig, c := kubeCluster(t)
+	s, _ := startKubeServer(t, c, kubeconfig, "--health-timeout", "5s")
+	// The test cluster's one node has 256Gi.
+	dir := kubeBlueprint(t, "1.0.0")
+	y, err := os.ReadFile(filepath.Join(dir, "stamp.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Replace(string(y), "memory: 256Mi", "memory: 1024Gi", 1)
+	big = big[:strings.Index(big, "hooks:")]
+	if err := os.WriteFile(filepath.Join(dir, "stamp.yaml"), []byte(big), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.mustCLI("blueprint", "push", dir)
+	_, errOut, code := s.cli("tenant", "create", "huge", "--blueprint", "kshop")
+	if code == 0 || !strings.Contains(errOut, "not scheduled: Unschedulable") || !strings.Contains(errOut, "Insufficient memory") {
+		t.Errorf("create of a tenant no node can hold: exit %d, %q; want it failed with the scheduler's reason", code, errOut)
+	}
+}
+
+// TestKubeIngress: with --kube-ingress-class, a tenant gets an Ingress
+// for its host, pointing at its public Service.
+func TestKubeIngress(t *testing.T) {
+	kubeconfig, c := kubeCluster(t)
+	s, instance := startKubeServer(t, c, kubeconfig, "--kube-ingress-class", "nginx", "--base-domain", "shop.example")
+	s.mustCLI("blueprint", "push", kubeBlueprint(t, "1.0.0"))
+	s.mustCLI("tenant", "create", "acme", "--blueprint", "kshop")
+	ing, err := c.NetworkingV1().Ingresses(instance+"-acme").Get(context.Background(), "stamp", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ing.Spec.IngressClassName == nil || *ing.Spec.IngressClassName != "nginx" || len(ing.Spec.Rules) != 1 ||
+		ing.Spec.Rules[0].Host != "acme.shop.example" {
+		t.Fatalf("ingress spec %+v: want class nginx, one rule for acme.shop.example", ing.Spec)
+	}
+	b := ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service
+	if b == nil || b.Name != "web" || b.Port.Number != 8080 {
+		t.Errorf("ingress backend %+v: want service web port 8080", b)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
@@ -41,7 +42,9 @@ func (d *Driver) Observe(ctx context.Context, tenant string) (*stamp.Observed, e
 		return nil, fmt.Errorf("observe %s: %w", tenant, err)
 	}
 	for _, obj := range deps {
-		service(obj)
+		if so := service(obj); so != nil && so.Waiting == "" {
+			so.Waiting = deploymentProblem(obj.(*appsv1.Deployment))
+		}
 	}
 	pods, err := d.caches["pods"].ByIndex(cache.NamespaceIndex, ns)
 	if err != nil {
@@ -68,7 +71,13 @@ func observePod(so *stamp.ServiceObserved, pod *corev1.Pod) {
 		}
 		so.LastExit, so.LastExitAt, so.LastExitOOM = exitText(t), t.FinishedAt.Time, t.Reason == "OOMKilled"
 	}
-	if pod.DeletionTimestamp != nil || !podReady(pod) {
+	if pod.DeletionTimestamp != nil {
+		return
+	}
+	if !podReady(pod) {
+		if w := podWaiting(pod); w != "" {
+			so.Waiting = w
+		}
 		return
 	}
 	inst := stamp.Instance{ID: pod.Name, Revision: pod.Annotations[AnnotationRevision]}
@@ -93,6 +102,35 @@ func exitText(t *corev1.ContainerStateTerminated) string {
 		return t.Reason + ": exit status " + strconv.Itoa(int(t.ExitCode))
 	}
 	return "exit status " + strconv.Itoa(int(t.ExitCode))
+}
+
+// podWaiting says why pod is not ready, as Kubernetes reports it: a
+// container waiting for a reason other than its creation, or the pod not
+// scheduled; "" if it says nothing (the readiness probe fails, or the
+// pod is starting).
+func podWaiting(pod *corev1.Pod) string {
+	for _, cs := range pod.Status.ContainerStatuses {
+		if w := cs.State.Waiting; w != nil && w.Reason != "" && w.Reason != "ContainerCreating" {
+			return strings.TrimSuffix(w.Reason+": "+w.Message, ": ")
+		}
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+			return strings.TrimSuffix("not scheduled: "+c.Reason+": "+c.Message, ": ")
+		}
+	}
+	return ""
+}
+
+// deploymentProblem says why a Deployment cannot make its pods (a quota
+// refused them), "" if nothing stops it.
+func deploymentProblem(d *appsv1.Deployment) string {
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentReplicaFailure && c.Status == corev1.ConditionTrue {
+			return "pods not created: " + c.Message
+		}
+	}
+	return ""
 }
 
 func podReady(pod *corev1.Pod) bool {

@@ -30,6 +30,11 @@ func TestObservePod(t *testing.T) {
 				ContainerStatuses: statuses},
 		}
 	}
+	unscheduled := pod(false)
+	unscheduled.Status.Conditions = append(unscheduled.Status.Conditions, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
+		Reason: "Unschedulable", Message: "0/3 nodes are available: 3 Insufficient memory."})
+	pulling := corev1.ContainerStatus{State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
+		Reason: "ImagePullBackOff", Message: `Back-off pulling image "registry.example/shop:9"`}}}
 	tests := []struct {
 		name      string
 		pod       *corev1.Pod
@@ -37,15 +42,21 @@ func TestObservePod(t *testing.T) {
 		restarts  int
 		exit      string
 		oom       bool
+		waiting   string
 	}{
-		{"ready", pod(true), 1, 0, "", false},
-		{"not ready", pod(false), 0, 0, "", false},
-		{"out of memory", pod(false, terminated("OOMKilled", 137, at)), 0, 2, "out of memory (OOMKilled): exit status 137", true},
-		{"failed", pod(true, terminated("Error", 3, at)), 1, 2, "exit status 3", false},
+		{"ready", pod(true), 1, 0, "", false, ""},
+		{"not ready", pod(false), 0, 0, "", false, ""},
+		{"out of memory", pod(false, terminated("OOMKilled", 137, at)), 0, 2, "out of memory (OOMKilled): exit status 137", true, ""},
+		{"failed", pod(true, terminated("Error", 3, at)), 1, 2, "exit status 3", false, ""},
+		{"image not pulled", pod(false, pulling), 0, 0, "", false, `ImagePullBackOff: Back-off pulling image "registry.example/shop:9"`},
+		{"unscheduled", unscheduled, 0, 0, "", false, "not scheduled: Unschedulable: 0/3 nodes are available: 3 Insufficient memory."},
 	}
 	for _, tt := range tests {
 		var so stamp.ServiceObserved
 		observePod(&so, tt.pod)
+		if so.Waiting != tt.waiting {
+			t.Errorf("%s: waiting %q, want %q", tt.name, so.Waiting, tt.waiting)
+		}
 		if len(so.Instances) != tt.instances || so.Restarts != tt.restarts || so.LastExit != tt.exit || so.LastExitOOM != tt.oom {
 			t.Errorf("%s: %d instances, %d restarts, exit %q (oom %v); want %d, %d, %q (%v)",
 				tt.name, len(so.Instances), so.Restarts, so.LastExit, so.LastExitOOM, tt.instances, tt.restarts, tt.exit, tt.oom)

@@ -142,6 +142,11 @@ func (d *Driver) taskResult(ctx context.Context, j *batchv1.Job) *stamp.TaskResu
 				res.ExitCode = int(t.ExitCode)
 			}
 		}
+		if w := podWaiting(pod); w != "" {
+			// Ended by its deadline before it ran: say why it did not.
+			res.Output = fmt.Sprintf("(pod %s did not run: %s)", pod.Name, w)
+			continue
+		}
 		res.Output = d.tail(ctx, pod)
 	}
 	return res
