@@ -382,9 +382,27 @@ func TestKubeFleetConvergesAfterKillAndReleases(t *testing.T) {
 		}
 	}
 
+	// The server is killed again while the release upgrades tenants.
 	start = time.Now()
-	s.mustCLI("release", "create", "kshop@1.1.0", "--waves", "1,50%,100%", "--soak", "1s", "--wait")
-	t.Logf("release over 20 tenants took %s", time.Since(start).Round(time.Millisecond))
+	rel, err := cl.CreateRelease(ctx, httpapi.CreateReleaseRequest{Blueprint: "kshop", Version: "1.1.0",
+		Waves: []stamp.Wave{{Count: 1}, {Percent: 50}, {Percent: 100}}, Soak: new(stamp.Duration(time.Second))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a tenant upgrading", time.Minute, func() bool {
+		return slices.ContainsFunc(names, func(n string) bool { return s.tenant(n).Upgrading() })
+	})
+	s.kill()
+	s.start()
+	cl = s.client()
+	waitFor(t, "the release to end", 3*time.Minute, func() bool {
+		r, err := cl.Release(ctx, rel.ID)
+		return err == nil && r.Finished()
+	})
+	if r, _ := cl.Release(ctx, rel.ID); r.Status.State != stamp.ReleaseSucceeded {
+		t.Fatalf("release %s: %s (%s), want succeeded", rel.ID, r.Status.State, r.Status.Message)
+	}
+	t.Logf("release over 20 tenants, killed once, took %s", time.Since(start).Round(time.Millisecond))
 	for _, name := range names {
 		ns := instance + "-" + name
 		tn := s.tenant(name)
@@ -408,7 +426,7 @@ func TestKubeFleetConvergesAfterKillAndReleases(t *testing.T) {
 // their pods would wait for a node until the hook's timeout.)
 func TestKubeUnschedulableSaysWhy(t *testing.T) {
 	kubeconfig, c := kubeCluster(t)
-	s, _ := startKubeServer(t, c, kubeconfig, "--health-timeout", "5s")
+	s, instance := startKubeServer(t, c, kubeconfig, "--health-timeout", "5s")
 	// The test cluster's one node has 256Gi.
 	dir := kubeBlueprint(t, "1.0.0")
 	y, err := os.ReadFile(filepath.Join(dir, "stamp.yaml"))
@@ -424,6 +442,14 @@ func TestKubeUnschedulableSaysWhy(t *testing.T) {
 	_, errOut, code := s.cli("tenant", "create", "huge", "--blueprint", "kshop")
 	if code == 0 || !strings.Contains(errOut, "not scheduled: Unschedulable") || !strings.Contains(errOut, "Insufficient memory") {
 		t.Errorf("create of a tenant no node can hold: exit %d, %q; want it failed with the scheduler's reason", code, errOut)
+	}
+	// A failed tenant is kept for an operator, running nothing.
+	dep, err := c.AppsV1().Deployments(instance+"-huge").Get(context.Background(), "web-1-0-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *dep.Spec.Replicas != 0 {
+		t.Errorf("the failed tenant's deployment has %d replicas, want 0", *dep.Spec.Replicas)
 	}
 }
 
