@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -471,5 +472,62 @@ func TestKubeIngress(t *testing.T) {
 	b := ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service
 	if b == nil || b.Name != "web" || b.Port.Number != 8080 {
 		t.Errorf("ingress backend %+v: want service web port 8080", b)
+	}
+}
+
+// TestKubePostgresTenant: engine postgres works on the cluster as on
+// the local driver: the tenant's database is made on the tenant
+// PostgreSQL server, its pods get its URL, the network policy lets them
+// reach that server alone, an upgrade snapshots it, and a delete drops
+// it.
+func TestKubePostgresTenant(t *testing.T) {
+	kubeconfig, c := kubeCluster(t)
+	_, tenantPG := tenantCluster(t)
+	s, instance := startKubeServer(t, c, kubeconfig, "--tenant-postgres", tenantPG)
+	for _, v := range []string{"1.0.0", "1.1.0"} {
+		dir := kubeBlueprint(t, v)
+		y, err := os.ReadFile(filepath.Join(dir, "stamp.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pg := strings.Replace(string(y), "services:", "databases:\n  main: { engine: postgres }\nservices:", 1)
+		pg = strings.Replace(pg, "      DATA: ${tenant.dir}", "      DATA: ${tenant.dir}\n      DATABASE_URL: ${db.main.url}", 1)
+		if err := os.WriteFile(filepath.Join(dir, "stamp.yaml"), []byte(pg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s.mustCLI("blueprint", "push", dir)
+	}
+	s.mustCLI("tenant", "create", "acme", "--blueprint", "kshop@1.0.0")
+	ctx := context.Background()
+	ns := instance + "-acme"
+	sec, err := c.CoreV1().Secrets(ns).Get(ctx, "web-1-0-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbURL := string(sec.Data["DATABASE_URL"])
+	if !strings.HasPrefix(dbURL, "postgres://") || count(t, tenantPG, "SELECT count(*) FROM pg_database WHERE datname = 'stamp_acme_main'") != 1 {
+		t.Errorf("DATABASE_URL %q: want the URL of database stamp_acme_main, made on the tenant server", dbURL)
+	}
+	np, err := c.NetworkingV1().NetworkPolicies(ns).Get(ctx, "stamp-isolation", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(tenantPG)
+	found := false
+	for _, r := range np.Spec.Egress {
+		for _, to := range r.To {
+			found = found || to.IPBlock != nil && to.IPBlock.CIDR == "127.0.0.1/32" && len(r.Ports) == 1 && r.Ports[0].Port.String() == u.Port()
+		}
+	}
+	if !found {
+		t.Errorf("egress rules %+v: want one to the tenant server at 127.0.0.1:%s", np.Spec.Egress, u.Port())
+	}
+	s.mustCLI("tenant", "upgrade", "acme", "--to", "1.1.0")
+	if tn := s.tenant("acme"); tn.Status.Upgrade == nil || tn.Status.Upgrade.Snapshot == "" {
+		t.Errorf("the upgrade took no snapshot of the database: %+v", tn.Status.Upgrade)
+	}
+	s.mustCLI("tenant", "delete", "acme")
+	if n := count(t, tenantPG, "SELECT count(*) FROM pg_database WHERE datname LIKE 'stamp_acme%'"); n != 0 {
+		t.Errorf("%d databases of the deleted tenant left", n)
 	}
 }
