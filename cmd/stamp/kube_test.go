@@ -14,11 +14,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kschema "k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	stamp "github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/driver/kube"
+	"github.com/stamphq/stamp/driver/kube/kubetest"
 	"github.com/stamphq/stamp/httpapi"
 )
 
@@ -27,26 +29,12 @@ import (
 // controller manager and a scheduler, with kwok as a simulated kubelet
 // (pods go Running and Ready, Jobs complete, and no container runs).
 
-// kubeCluster returns the test cluster's kubeconfig and a client of it,
-// or skips the test without one (fails where STAMP_TEST_KUBE=required).
+// kubeCluster returns the test cluster's kubeconfig and a client of it
+// (see kubetest).
 func kubeCluster(t *testing.T) (string, kubernetes.Interface) {
 	t.Helper()
-	path := os.Getenv("STAMP_TEST_KUBECONFIG")
-	if path == "" {
-		if os.Getenv("STAMP_TEST_KUBE") == "required" {
-			t.Fatal("STAMP_TEST_KUBECONFIG is not set: start a test cluster with scripts/kube start DIR")
-		}
-		t.Skip("no test cluster: set STAMP_TEST_KUBECONFIG (scripts/kube start DIR prints it)")
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path, c
+	c := kubetest.Connect(t)
+	return c.Kubeconfig, c.Client
 }
 
 // startKubeServer starts a server with the kubernetes driver, as a
@@ -104,85 +92,38 @@ hooks:
 	return dir
 }
 
-// kubeObjectsOf lists every object of the kinds the driver writes that
-// carries the labels of tenant of control plane instance, in any
-// namespace, as "kind ns/name".
-func kubeObjectsOf(t *testing.T, c kubernetes.Interface, instance, tenant string) []string {
-	t.Helper()
-	ctx := context.Background()
-	sel := metav1.ListOptions{LabelSelector: kube.LabelInstance + "=" + instance + "," + kube.LabelTenant + "=" + tenant}
-	var out []string
-	add := func(kind string, items []metav1.Object) {
-		for _, m := range items {
-			out = append(out, kind+" "+m.GetNamespace()+"/"+m.GetName())
-		}
-	}
-	lists := map[string]func() ([]metav1.Object, error){
-		"namespace": func() ([]metav1.Object, error) {
-			l, err := c.CoreV1().Namespaces().List(ctx, sel)
-			return objectsOf(l.Items), err
-		},
-		"deployment": func() ([]metav1.Object, error) {
-			l, err := c.AppsV1().Deployments("").List(ctx, sel)
-			return objectsOf(l.Items), err
-		},
-		"pod": func() ([]metav1.Object, error) {
-			l, err := c.CoreV1().Pods("").List(ctx, sel)
-			return objectsOf(l.Items), err
-		},
-		"secret": func() ([]metav1.Object, error) {
-			l, err := c.CoreV1().Secrets("").List(ctx, sel)
-			return objectsOf(l.Items), err
-		},
-		"service": func() ([]metav1.Object, error) {
-			l, err := c.CoreV1().Services("").List(ctx, sel)
-			return objectsOf(l.Items), err
-		},
-		"job": func() ([]metav1.Object, error) {
-			l, err := c.BatchV1().Jobs("").List(ctx, sel)
-			return objectsOf(l.Items), err
-		},
-		"claim": func() ([]metav1.Object, error) {
-			l, err := c.CoreV1().PersistentVolumeClaims("").List(ctx, sel)
-			return objectsOf(l.Items), err
-		},
-		"quota": func() ([]metav1.Object, error) {
-			l, err := c.CoreV1().ResourceQuotas("").List(ctx, sel)
-			return objectsOf(l.Items), err
-		},
-		"limitrange": func() ([]metav1.Object, error) {
-			l, err := c.CoreV1().LimitRanges("").List(ctx, sel)
-			return objectsOf(l.Items), err
-		},
-		"networkpolicy": func() ([]metav1.Object, error) {
-			l, err := c.NetworkingV1().NetworkPolicies("").List(ctx, sel)
-			return objectsOf(l.Items), err
-		},
-		"serviceaccount": func() ([]metav1.Object, error) {
-			l, err := c.CoreV1().ServiceAccounts("").List(ctx, sel)
-			return objectsOf(l.Items), err
-		},
-	}
-	for kind, list := range lists {
-		items, err := list()
-		if err != nil {
-			t.Fatalf("list %ss of %s: %v", kind, tenant, err)
-		}
-		add(kind, items)
-	}
-	slices.Sort(out)
-	return out
+// tenantResources are the kinds of object the driver writes for a
+// tenant.
+var tenantResources = []kschema.GroupVersionResource{
+	{Version: "v1", Resource: "namespaces"}, {Version: "v1", Resource: "pods"}, {Version: "v1", Resource: "secrets"},
+	{Version: "v1", Resource: "services"}, {Version: "v1", Resource: "serviceaccounts"},
+	{Version: "v1", Resource: "persistentvolumeclaims"}, {Version: "v1", Resource: "resourcequotas"},
+	{Version: "v1", Resource: "limitranges"}, {Group: "apps", Version: "v1", Resource: "deployments"},
+	{Group: "batch", Version: "v1", Resource: "jobs"}, {Group: "networking.k8s.io", Version: "v1", Resource: "networkpolicies"},
+	{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"},
 }
 
-// objectsOf returns pointers to items as metav1.Objects.
-func objectsOf[T any, P interface {
-	*T
-	metav1.Object
-}](items []T) []metav1.Object {
-	out := make([]metav1.Object, len(items))
-	for i := range items {
-		out[i] = P(&items[i])
+// kubeObjectsOf lists every object of the kinds the driver writes that
+// carries the labels of tenant of control plane instance, in any
+// namespace, as "resource ns/name".
+func kubeObjectsOf(t *testing.T, instance, tenant string) []string {
+	t.Helper()
+	dc, err := dynamic.NewForConfig(kubetest.Connect(t).Config)
+	if err != nil {
+		t.Fatal(err)
 	}
+	sel := metav1.ListOptions{LabelSelector: kube.LabelInstance + "=" + instance + "," + kube.LabelTenant + "=" + tenant}
+	var out []string
+	for _, r := range tenantResources {
+		l, err := dc.Resource(r).List(context.Background(), sel)
+		if err != nil {
+			t.Fatalf("list %s of %s: %v", r.Resource, tenant, err)
+		}
+		for _, o := range l.Items {
+			out = append(out, r.Resource+" "+o.GetNamespace()+"/"+o.GetName())
+		}
+	}
+	slices.Sort(out)
 	return out
 }
 
@@ -251,7 +192,7 @@ func TestKubeTenantLifecycle(t *testing.T) {
 	if !strings.Contains(out, "deleted") {
 		t.Errorf("delete output %q", out)
 	}
-	if left := kubeObjectsOf(t, c, instance, name); len(left) > 0 {
+	if left := kubeObjectsOf(t, instance, name); len(left) > 0 {
 		t.Errorf("objects of the deleted tenant left: %v", left)
 	}
 }

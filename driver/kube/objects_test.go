@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -14,35 +13,15 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	stamp "github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/driver/kube/kubetest"
 )
 
-// testClient returns a client of the test cluster (scripts/kube start):
-// a real kube-apiserver with etcd, a controller manager and a scheduler,
-// and kwok, a simulated kubelet that marks pods Running and Ready
-// without running a container. STAMP_TEST_KUBECONFIG names its
-// kubeconfig; without it the test is skipped, or fails where
-// STAMP_TEST_KUBE=required (scripts/test).
+// testClient returns a client of the test cluster (see kubetest).
 func testClient(t *testing.T) kubernetes.Interface {
 	t.Helper()
-	path := os.Getenv("STAMP_TEST_KUBECONFIG")
-	if path == "" {
-		if os.Getenv("STAMP_TEST_KUBE") == "required" {
-			t.Fatal("STAMP_TEST_KUBECONFIG is not set: start a test cluster with scripts/kube start DIR")
-		}
-		t.Skip("no test cluster: set STAMP_TEST_KUBECONFIG (scripts/kube start DIR prints it)")
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return kubetest.Connect(t).Client
 }
 
 // testTenant returns a tenant name no other test run uses.
