@@ -17,6 +17,7 @@ import (
 	kschema "k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	stamp "github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/driver/kube"
@@ -239,15 +240,24 @@ func oomKill(t *testing.T, c kubernetes.Interface, ns string) {
 	if err != nil || len(pods.Items) == 0 {
 		t.Fatalf("web pods in %s: %d, %v", ns, len(pods.Items), err)
 	}
-	pod := &pods.Items[0]
-	for i := range pod.Status.ContainerStatuses {
-		cs := &pod.Status.ContainerStatuses[i]
-		cs.RestartCount++
-		cs.LastTerminationState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
-			ExitCode: 137, Reason: "OOMKilled", FinishedAt: metav1.Now(),
-		}}
-	}
-	if _, err := c.CoreV1().Pods(ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+	name := pods.Items[0].Name
+	// kwok writes pod statuses too: on a conflict, read and write again.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		pod, err := c.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for i := range pod.Status.ContainerStatuses {
+			cs := &pod.Status.ContainerStatuses[i]
+			cs.RestartCount++
+			cs.LastTerminationState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+				ExitCode: 137, Reason: "OOMKilled", FinishedAt: metav1.Now(),
+			}}
+		}
+		_, err = c.CoreV1().Pods(ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 }
