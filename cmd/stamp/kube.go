@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -178,4 +179,24 @@ func (iso *isolation) onKubernetes(uids reconcile.UIDRange) {
 	}
 	iso.enforced("limits", "a ResourceQuota and a LimitRange per tenant from its plan")
 	iso.enforced("network", "a default-deny NetworkPolicy per tenant, if the cluster's network plugin enforces network policies")
+}
+
+// printCluster says which cluster the server would use and whether it
+// answers, for `stamp server --check`.
+func printCluster(ctx context.Context, w io.Writer, c kubeConfig) error {
+	rc, err := c.restConfig()
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return fmt.Errorf("kubernetes client for %s: %w", rc.Host, err)
+	}
+	v, err := client.Discovery().ServerVersion()
+	if err != nil {
+		return fmt.Errorf("kubernetes at %s does not answer: %w", rc.Host, err)
+	}
+	fmt.Fprintf(w, "cluster: %s, Kubernetes %s; tenants in namespaces %s-<tenant>, reachable from namespace %s\n",
+		rc.Host, v.GitVersion, c.Instance, c.routerNamespace())
+	return nil
 }

@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -480,5 +482,27 @@ func TestKubePostgresTenant(t *testing.T) {
 	s.mustCLI("tenant", "delete", "acme")
 	if n := count(t, tenantPG, "SELECT count(*) FROM pg_database WHERE datname LIKE 'stamp_acme%'"); n != 0 {
 		t.Errorf("%d databases of the deleted tenant left", n)
+	}
+}
+
+// TestKubeServerCheckAndBadKubeconfig: --check names the cluster and its
+// version; a kubeconfig that is not there stops the server at start with
+// the reason, leaving no data dir behind.
+func TestKubeServerCheckAndBadKubeconfig(t *testing.T) {
+	kubeconfig, _ := kubeCluster(t)
+	data := filepath.Join(t.TempDir(), "data")
+	out, err := exec.Command(stampBin, "server", "--check", "--driver", "kubernetes", "--kubeconfig", kubeconfig, "--data", data).CombinedOutput()
+	if err != nil || !regexp.MustCompile(`(?m)^cluster: https://\S+, Kubernetes v1\.31\.4; tenants in namespaces stamp-<tenant>`).Match(out) {
+		t.Errorf("server --check: %v\n%s\nwant a line naming the cluster and its version", err, out)
+	}
+	data = filepath.Join(t.TempDir(), "fresh")
+	missing := filepath.Join(t.TempDir(), "no-kubeconfig")
+	out, err = exec.Command(stampBin, "server", "--driver", "kubernetes", "--kubeconfig", missing, "--data", data,
+		"--listen", freePort(t), "--router-listen", freePort(t)).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "start kubernetes driver: kubeconfig:") || !strings.Contains(string(out), missing) {
+		t.Errorf("server with a missing kubeconfig: %v\n%s\nwant it refused, naming the file", err, out)
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Errorf("the failed start left its data dir: %v", err)
 	}
 }

@@ -450,6 +450,10 @@ func checkHost(ctx context.Context, w io.Writer, cfg serverConfig) error {
 	}
 	iso.print(w)
 	fmt.Fprintln(w, masterKeyCheck(cfg.MasterKey, data))
+	if cfg.Driver == driverKube {
+		// Images bring what tenants need; the cluster must answer.
+		return printCluster(ctx, w, cfg.Kube)
+	}
 	return printRequirements(ctx, w, cfg, data, iso.uids.Size() > 0)
 }
 
