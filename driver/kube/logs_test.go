@@ -58,7 +58,9 @@ func TestLogsOfAnUnknownService(t *testing.T) {
 	d := testDriver(t, c)
 	ctx := context.Background()
 	tenant := testTenant("logs")
-	t.Cleanup(func() { c.CoreV1().Namespaces().Delete(context.Background(), namespaceOf(testInstance, tenant), metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		c.CoreV1().Namespaces().Delete(context.Background(), namespaceOf(testInstance, tenant), metav1.DeleteOptions{})
+	})
 	if _, err := d.Logs(ctx, tenant, "web", stamp.LogOptions{}); stamp.ErrorCode(err) != stamp.ENOTFOUND {
 		t.Errorf("logs of a tenant with no namespace: %v, want ENOTFOUND", err)
 	}
