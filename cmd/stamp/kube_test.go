@@ -158,6 +158,9 @@ func TestKubeTenantLifecycle(t *testing.T) {
 	if len(sec.Data["SESSION_KEY"]) < 16 || string(sec.Data["DATA"]) != "/data" {
 		t.Errorf("web's environment: SESSION_KEY of %d bytes, DATA %q; want the generated secret and /data", len(sec.Data["SESSION_KEY"]), sec.Data["DATA"])
 	}
+	if l := tn.Status.Limits; l == nil || l.Memory != 256<<20 || l.CPU != 0.5 {
+		t.Errorf("limits in force %+v: want the plan's 256Mi and 0.5 cores", l)
+	}
 	jobs := jobNames(t, c, ns)
 	if want := []string{"task-migrate-1-0-0-g1", "task-seed-g1"}; !slices.Equal(jobs, want) {
 		t.Errorf("jobs %v, want %v", jobs, want)

@@ -55,10 +55,32 @@ func (d *Driver) Observe(ctx context.Context, tenant string) (*stamp.Observed, e
 			observePod(so, obj.(*corev1.Pod))
 		}
 	}
+	obs.Limits = d.limitsInForce(ns)
 	for _, so := range obs.Services {
 		slices.SortFunc(so.Instances, func(a, b stamp.Instance) int { return strings.Compare(a.ID, b.ID) })
 	}
 	return obs, nil
+}
+
+// limitsInForce reads the limits the tenant's limit range holds its
+// containers to: the plan's memory and CPU, which the serving pods
+// share. A process limit is the node's (the kubelet's), not the plan's:
+// 0. Nil while the cache has no limit range of the tenant.
+func (d *Driver) limitsInForce(ns string) *stamp.Limits {
+	obj, ok, _ := d.caches["limitranges"].GetByKey(ns + "/" + limitsName)
+	if !ok {
+		return nil
+	}
+	l := &stamp.Limits{}
+	for _, item := range obj.(*corev1.LimitRange).Spec.Limits {
+		if m, ok := item.Max[corev1.ResourceMemory]; ok {
+			l.Memory = m.Value()
+		}
+		if c, ok := item.Max[corev1.ResourceCPU]; ok {
+			l.CPU = float64(c.MilliValue()) / 1000
+		}
+	}
+	return l
 }
 
 // observePod adds what pod tells of its service to so.
