@@ -37,6 +37,11 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 			return nil, err
 		}
 	}
+	// The last lone tenant's retire follows its tenant.ready: it is not
+	// the fleet's.
+	if err := b.settle(ctx); err != nil {
+		return nil, err
+	}
 
 	b.progress("create %d tenants, %d API calls at once", len(fleet), b.cfg.concurrency)
 	before, err := b.openWindow("fleet: first create to the last write")
@@ -61,10 +66,7 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 	if err := b.waitReady(ctx, fleet); err != nil {
 		return nil, err
 	}
-	qctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	err = b.px.waitQuiet(qctx, quiet)
-	cancel()
-	if err != nil {
+	if err := b.settle(ctx); err != nil {
 		return nil, err
 	}
 	fleetWin, err := b.closeWindow(before)
@@ -184,6 +186,14 @@ func (b *bench) waitReady(ctx context.Context, tenants []string) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// settle waits, for at most two minutes, until the server has written
+// nothing for quiet.
+func (b *bench) settle(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	return b.px.waitQuiet(ctx, quiet)
 }
 
 // openWindow starts a window of counting: the proxy's counts and the
