@@ -12,7 +12,7 @@ import (
 
 // at is t0 plus ms milliseconds.
 func at(ms int) time.Time {
-	return time.Date(2026, 12, 10, 12, 0, 0, 0, time.UTC).Add(time.Duration(ms) * time.Millisecond)
+	return time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC).Add(time.Duration(ms) * time.Millisecond)
 }
 
 // tenantsOf returns n tenants named prefix-i, the i-th (from 1) asked
