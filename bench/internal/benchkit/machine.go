@@ -12,21 +12,29 @@ import (
 
 // RSSKiB reads the resident memory (VmRSS) of pid from /proc, in KiB. An
 // error for a process that has exited wraps os.ErrNotExist.
-func RSSKiB(pid int) (int64, error) {
+func RSSKiB(pid int) (int64, error) { return statusKiB(pid, "VmRSS") }
+
+// PeakRSSKiB reads the peak resident memory (VmHWM, the high-water mark)
+// of pid from /proc, in KiB: the most it held at once since it started.
+// An error for a process that has exited wraps os.ErrNotExist.
+func PeakRSSKiB(pid int) (int64, error) { return statusKiB(pid, "VmHWM") }
+
+// statusKiB reads a field in kB of /proc/<pid>/status.
+func statusKiB(pid int, field string) (int64, error) {
 	status, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
 	if err != nil {
 		return 0, fmt.Errorf("read status of pid %d: %w", pid, err)
 	}
 	for line := range strings.SplitSeq(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("parse VmRSS of pid %d: %q", pid, rest)
+				return 0, fmt.Errorf("parse %s of pid %d: %q", field, pid, rest)
 			}
 			return kb, nil
 		}
 	}
-	return 0, fmt.Errorf("pid %d has no VmRSS", pid)
+	return 0, fmt.Errorf("pid %d has no %s", pid, field)
 }
 
 // userHZ is the unit of the CPU times in /proc/<pid>/stat: clock ticks,

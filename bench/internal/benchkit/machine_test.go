@@ -26,6 +26,26 @@ func TestRSSKiB(t *testing.T) {
 	}
 }
 
+func TestPeakRSSKiB(t *testing.T) {
+	// The peak, read second, counts at least the RSS read first.
+	rss, err := RSSKiB(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	peak, err := PeakRSSKiB(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peak < rss {
+		t.Errorf("peak RSS of the test binary %d KiB is below its RSS %d KiB", peak, rss)
+	}
+	p := start(t, exec.Command("true"))
+	<-p.Exited()
+	if _, err := PeakRSSKiB(p.PID()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("peak RSS of an exited process: got %v, want an error wrapping os.ErrNotExist", err)
+	}
+}
+
 // rusage returns the user plus system CPU time of this process.
 func rusage(t *testing.T) time.Duration {
 	t.Helper()
