@@ -82,7 +82,7 @@ func TestKubeLeastPrivilegeRole(t *testing.T) {
 	})
 
 	s.mustCLI("tenant", "delete", name, "--timeout", refusedWithin)
-	if left := kubeObjectsOf(t, c, instance, name); len(left) > 0 {
+	if left := kubeObjectsOf(t, instance, name); len(left) > 0 {
 		t.Errorf("objects of the deleted tenant left: %v", left)
 	}
 	checkNotForbidden(t, s)
