@@ -128,6 +128,11 @@ type Task struct {
 	Timeout time.Duration     `json:"timeout"`
 	// UID is the Unix user and group the task runs as, as in Runtime.
 	UID int `json:"uid,omitempty"`
+	// Limits and Outbound are the tenant's, as in Runtime: a driver that
+	// sets a tenant's bounds up only with its instances (Kubernetes)
+	// sets them up for a task that runs first.
+	Limits   Limits `json:"limits,omitzero"`
+	Outbound bool   `json:"outbound,omitempty"`
 }
 
 // TaskResult is how a task ended. A non-zero ExitCode is a failed hook, not

@@ -175,6 +175,9 @@ func (p *pass) hook(ctx context.Context, hook, taskName string) error {
 	}
 	task.Name = taskName
 	task.UID = p.t.Status.UID
+	if _, plan, err := p.bp.ResolvePlan(p.t.Spec.Plan); err == nil {
+		task.Limits, task.Outbound = plan.Limits(), plan.Outbound
+	}
 	var res *stamp.TaskResult
 	run := func() (err error) {
 		res, err = p.r.cfg.Driver.RunTask(ctx, p.t.Name, task)

@@ -129,14 +129,30 @@ func (d *Driver) applied(kind, ns, name string) (string, bool) {
 
 // Apply writes what rt's revision of its tenant needs and the cluster
 // does not have yet. A write the cache has not seen yet is written again
-// at worst, which changes nothing.
+// at worst, which changes nothing. A tenant's first revision gets its
+// Services with its workloads, so that all it needs is applied at once;
+// Switch, at the route step, then finds them pointing at it already.
 func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
 	o, err := desired(rt, d.cfg)
 	if err != nil {
 		return err
 	}
-	_, err = apply(ctx, d.cfg.Client, o, d.applied)
-	return err
+	if _, err := apply(ctx, d.cfg.Client, o, d.applied); err != nil {
+		return err
+	}
+	ns := d.ns(rt.Tenant)
+	if d.holdsOtherRevision("deployments", ns, rt.Revision) {
+		return nil // the Services serve another revision until Switch
+	}
+	for _, p := range publicOf(rt, d.cfg.Instance) {
+		if _, ok, _ := d.caches["services"].GetByKey(ns + "/" + fit(p.service)); ok {
+			continue
+		}
+		if _, err := d.switchService(ctx, ns, p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Tenants lists the tenants that have a namespace of the driver's.
@@ -182,7 +198,10 @@ func (d *Driver) waitGone(ctx context.Context, ns string) error {
 }
 
 // Retire deletes the tenant's workloads and their secrets of every
-// revision but keep. The tenant's Services stay: Switch points them.
+// revision but keep. The tenant's Services stay: Switch points them. A
+// kind of which the cache holds nothing of another revision (a tenant's
+// first provisioning) is not asked for: the older revisions were
+// applied long before, so the cache has them.
 func (d *Driver) Retire(ctx context.Context, tenant, keep string) error {
 	ns := d.ns(tenant)
 	sel := metav1.ListOptions{LabelSelector: fmt.Sprintf("%s=%s,%s,%s!=%s", LabelManagedBy, managedBy, LabelRevision, LabelRevision, labelSafe(keep))}
@@ -193,11 +212,26 @@ func (d *Driver) Retire(ctx context.Context, tenant, keep string) error {
 		"deployments": func() error { return c.AppsV1().Deployments(ns).DeleteCollection(ctx, opts, sel) },
 		"secrets":     func() error { return c.CoreV1().Secrets(ns).DeleteCollection(ctx, opts, sel) },
 	} {
+		if !d.holdsOtherRevision(what, ns, keep) {
+			continue
+		}
 		if err := del(); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("retire %s of %s but revision %s: %w", what, tenant, keep, err)
 		}
 	}
 	return nil
+}
+
+// holdsOtherRevision reports whether the cache of kind holds an object
+// in ns of a revision other than keep.
+func (d *Driver) holdsOtherRevision(kind, ns, keep string) bool {
+	objs, _ := d.caches[kind].ByIndex(cache.NamespaceIndex, ns)
+	for _, obj := range objs {
+		if rev, ok := obj.(metav1.Object).GetLabels()[LabelRevision]; ok && rev != labelSafe(keep) {
+			return true
+		}
+	}
+	return false
 }
 
 // stopPatch scales a deployment to nothing and forgets what was applied

@@ -151,8 +151,13 @@ func TestTenantObjects(t *testing.T) {
 	if !mountsClaim(pod, ctr, dataDir) {
 		t.Errorf("web pod volumes %+v, mounts %+v: want claim %s at %s", pod.Volumes, ctr.VolumeMounts, claimName, dataDir)
 	}
-	if svcs, _ := c.CoreV1().Services(ns).List(ctx, metav1.ListOptions{}); len(svcs.Items) != 0 {
-		t.Errorf("Apply made %d Services; Switch makes them", len(svcs.Items))
+	// The first revision gets the Service of its public service at once.
+	svcs, err := c.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(svcs.Items) != 1 || svcs.Items[0].Name != "web" || svcs.Items[0].Spec.Selector[LabelRevision] != "1-2-0" {
+		t.Errorf("services %+v: want web alone, selecting revision 1-2-0", svcs.Items)
 	}
 
 	// kwok plays the kubelet: the pods pass the restricted pod security

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	stamp "github.com/stamphq/stamp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	netv1 "k8s.io/api/networking/v1"
@@ -97,6 +98,21 @@ func (d *Driver) publicServices(ns, rev string) ([]public, error) {
 	}
 	slices.SortFunc(out, func(a, b public) int { return strings.Compare(a.service, b.service) })
 	return out, nil
+}
+
+// publicOf returns the public services of rt, as publicServices reads
+// them from the Deployments Apply writes for rt.
+func publicOf(rt *stamp.Runtime, instance string) []public {
+	var out []public
+	for _, svc := range rt.Services {
+		if !svc.Public || svc.Port <= 0 {
+			continue
+		}
+		labels := tenantLabels(instance, rt.Tenant, rt.Bundle)
+		labels[LabelService] = svc.Name
+		out = append(out, public{service: svc.Name, port: int32(svc.Port), revision: labelSafe(rt.Revision), labels: labels})
+	}
+	return out
 }
 
 // switchService applies the Service of p selecting revision rev's pods

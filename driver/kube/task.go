@@ -28,7 +28,8 @@ const taskOutputLines = 40
 // that name that exists already is the earlier run: its result is
 // returned, or waited for, and the task never runs twice. A task past
 // its Timeout is ended by the Job's active deadline and reported with
-// ExitCode -1.
+// ExitCode -1. Only a failed task's result holds its output: reading a
+// pod's log is a request to its node, spent on what nobody reads.
 func (d *Driver) RunTask(ctx context.Context, tenant string, task *stamp.Task) (*stamp.TaskResult, error) {
 	if task == nil || task.Name == "" {
 		return nil, stamp.Errorf(stamp.EINVALID, "task of %s has no name", tenant)
@@ -40,7 +41,7 @@ func (d *Driver) RunTask(ctx context.Context, tenant string, task *stamp.Task) (
 	name := fit("task-" + labelSafe(task.Name))
 	labels := tenantLabels(d.cfg.Instance, tenant, task.Bundle)
 	labels[LabelTask] = name
-	if err := d.ensureTenant(ctx, ns, tenant, task.Bundle); err != nil {
+	if err := d.ensureTenant(ctx, tenant, task); err != nil {
 		return nil, err
 	}
 	secret := corev1ac.Secret(name, ns).WithLabels(labels).WithType(corev1.SecretTypeOpaque).
@@ -76,17 +77,22 @@ func job(ns, name string, labels map[string]string, task *stamp.Task) *batchv1ac
 	return batchv1ac.Job(name, ns).WithLabels(labels).WithSpec(spec)
 }
 
-// ensureTenant applies what a hook's pod needs of its tenant (the
-// namespace, service account and data claim) where the cache has no
-// claim yet: a hook runs before the tenant's first Apply. The objects
-// are those Apply writes, so it finds them applied.
-func (d *Driver) ensureTenant(ctx context.Context, ns, tenant string, b stamp.BundleRef) error {
+// ensureTenant applies what a hook's pod needs of its tenant where the
+// cache has no claim yet, as a hook runs before the tenant's first
+// Apply: the namespace, service account and data claim, and the bounds
+// every pod of the tenant is held to (network policy, quota, limit
+// range). The objects are those Apply writes but for the quota and
+// limit range, which Apply sizes for the tenant's services.
+func (d *Driver) ensureTenant(ctx context.Context, tenant string, task *stamp.Task) error {
+	ns := d.ns(tenant)
 	if _, ok, _ := d.caches["persistentvolumeclaims"].GetByKey(ns + "/" + claimName); ok {
 		return nil
 	}
-	labels := tenantLabels(d.cfg.Instance, tenant, b)
-	o := &objects{namespace: namespace(ns, labels), account: account(ns, labels), claim: claim(ns, labels, d.cfg.Storage)}
-	_, err := apply(ctx, d.cfg.Client, o, d.applied)
+	o, err := desired(&stamp.Runtime{Tenant: tenant, Bundle: task.Bundle, Limits: task.Limits, Outbound: task.Outbound}, d.cfg)
+	if err != nil {
+		return err
+	}
+	_, err = apply(ctx, d.cfg.Client, o, d.applied)
 	return err
 }
 
@@ -141,6 +147,9 @@ func (d *Driver) taskResult(ctx context.Context, j *batchv1.Job) *stamp.TaskResu
 			if t := cs.State.Terminated; t != nil && res.ExitCode != -1 {
 				res.ExitCode = int(t.ExitCode)
 			}
+		}
+		if res.ExitCode == 0 {
+			continue // the output of a hook that succeeded goes unread
 		}
 		if w := podWaiting(pod); w != "" {
 			// Ended by its deadline before it ran: say why it did not.
