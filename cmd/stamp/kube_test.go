@@ -137,8 +137,11 @@ func TestKubeTenantLifecycle(t *testing.T) {
 	kubeconfig, c := kubeCluster(t)
 	s, instance := startKubeServer(t, c, kubeconfig)
 	ctx := context.Background()
-	s.mustCLI("blueprint", "push", kubeBlueprint(t, "1.0.0"))
-	s.mustCLI("blueprint", "push", kubeBlueprint(t, "1.1.0"))
+	// Two replicas: both revisions' pods, sized by the plan, must fit
+	// the tenant's quota during the upgrade.
+	for _, v := range []string{"1.0.0", "1.1.0"} {
+		s.mustCLI("blueprint", "push", editBlueprint(t, kubeBlueprint(t, v), "replicas: 1", "replicas: 2"))
+	}
 	name := "acme"
 	ns := instance + "-" + name
 	s.mustCLI("tenant", "create", name, "--blueprint", "kshop@1.0.0")
@@ -180,6 +183,13 @@ func TestKubeTenantLifecycle(t *testing.T) {
 	if tn := s.tenant(name); svc.Spec.Selector[kube.LabelRevision] != "1-1-0" || tn.Status.Version != "1.1.0" ||
 		!slices.Equal(tn.Status.Endpoints, []string{svc.Spec.ClusterIP + ":8080"}) {
 		t.Errorf("after the upgrade: selector %v, version %s, endpoints %v; want revision 1-1-0 at the same address", svc.Spec.Selector, tn.Status.Version, tn.Status.Endpoints)
+	}
+	dep, err := c.AppsV1().Deployments(ns).Get(ctx, "web-1-1-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dep.Status.ReadyReplicas != 2 || dep.Spec.Template.Spec.Containers[0].Resources.Limits.Memory().String() != "128Mi" {
+		t.Errorf("web-1-1-0: %d ready, limits %v; want 2 replicas of half the plan's 256Mi", dep.Status.ReadyReplicas, dep.Spec.Template.Spec.Containers[0].Resources.Limits)
 	}
 	waitFor(t, "the old deployment to go", 30*time.Second, func() bool {
 		return slices.Equal(deploymentsIn(t, c, ns), []string{"web-1-1-0"})
@@ -265,6 +275,24 @@ func oomKill(t *testing.T, c kubernetes.Interface, ns string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// editBlueprint replaces old with new in the stamp.yaml of dir and
+// returns dir.
+func editBlueprint(t *testing.T, dir, old, new string) string {
+	t.Helper()
+	path := filepath.Join(dir, "stamp.yaml")
+	y, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(y), old) {
+		t.Fatalf("blueprint edit: %q not found", old)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(y), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // TestKubeRefusesSqlite: a blueprint whose database is a sqlite file

@@ -173,7 +173,7 @@ func deployment(ns, name string, labels map[string]string, rt *stamp.Runtime, sv
 			WithHTTPGet(corev1ac.HTTPGetAction().WithPath(h.Path).WithPort(intstr.FromInt32(int32(svc.Port)))).
 			WithPeriodSeconds(seconds(h.Interval.Seconds())).WithTimeoutSeconds(seconds(h.Timeout.Seconds())))
 	}
-	if res := resources(svc); res != nil {
+	if res := resources(rt, svc); res != nil {
 		c.WithResources(res)
 	}
 	d := appsv1ac.Deployment(name, ns).WithLabels(labels)
@@ -246,16 +246,31 @@ func seconds(s float64) int32 {
 	return max(n, 1)
 }
 
-// resources are a container's requests and limits: what its plan gives
-// its service, requested as much as limited, so that the quota's sums
-// hold.
-func resources(svc stamp.Service) *corev1ac.ResourceRequirementsApplyConfiguration {
-	list := corev1.ResourceList{}
-	if svc.Memory > 0 {
-		list[corev1.ResourceMemory] = *resource.NewQuantity(svc.Memory, resource.BinarySI)
+// resources are a container's requests and limits, requested as much as
+// limited so that the quota's sums hold: an equal share of the tenant's
+// plan for each pod of the revision, so that a revision takes the plan
+// and the quota's other half holds the next one, or the service's own
+// size if smaller.
+func resources(rt *stamp.Runtime, svc stamp.Service) *corev1ac.ResourceRequirementsApplyConfiguration {
+	pods := 0
+	for _, s := range rt.Services {
+		pods += max(s.Replicas, 1)
 	}
-	if svc.CPU > 0 {
-		list[corev1.ResourceCPU] = *resource.NewMilliQuantity(int64(svc.CPU*1000), resource.DecimalSI)
+	share := func(plan int64, own int64) int64 {
+		if plan <= 0 {
+			return own
+		}
+		if s := plan / int64(max(pods, 1)); own <= 0 || s < own {
+			return s
+		}
+		return own
+	}
+	list := corev1.ResourceList{}
+	if m := share(rt.Limits.Memory, svc.Memory); m > 0 {
+		list[corev1.ResourceMemory] = *resource.NewQuantity(m, resource.BinarySI)
+	}
+	if c := share(int64(rt.Limits.CPU*1000), int64(svc.CPU*1000)); c > 0 {
+		list[corev1.ResourceCPU] = *resource.NewMilliQuantity(c, resource.DecimalSI)
 	}
 	if len(list) == 0 {
 		return nil
@@ -263,18 +278,18 @@ func resources(svc stamp.Service) *corev1ac.ResourceRequirementsApplyConfigurati
 	return corev1ac.ResourceRequirements().WithLimits(list).WithRequests(list)
 }
 
-// quota bounds the whole tenant: twice its plan's memory, CPU and pods
-// across every pod of every revision and hook. A running revision uses
-// at most the plan (each container is limited to its share); the room
-// beyond is for the second revision during an upgrade, and for pods
-// still terminating while their replacements start (a quota counts
-// them until they are gone), plus a hook.
+// quota bounds the whole tenant: twice its plan's memory and CPU across
+// every pod of every revision and hook. A running revision uses at most
+// the plan (each container is limited to its share); the room beyond is
+// for the second revision during an upgrade, and for pods still
+// terminating while their replacements start (a quota counts them until
+// they are gone), plus a hook. It counts no pods: every container has a
+// size (its own, or the limit range's default), so memory bounds their
+// number, and the tenant's own code cannot make pods (it has no token).
+// Depending on the plan alone, the quota a hook's namespace gets first
+// is the one Apply writes.
 func quota(ns string, labels map[string]string, rt *stamp.Runtime) *corev1ac.ResourceQuotaApplyConfiguration {
-	pods := 1
-	for _, svc := range rt.Services {
-		pods += 2 * svc.Replicas
-	}
-	hard := corev1.ResourceList{corev1.ResourcePods: *resource.NewQuantity(int64(pods), resource.DecimalSI)}
+	hard := corev1.ResourceList{}
 	if m := rt.Limits.Memory; m > 0 {
 		q := *resource.NewQuantity(2*m, resource.BinarySI)
 		hard[corev1.ResourceLimitsMemory], hard[corev1.ResourceRequestsMemory] = q, q
@@ -286,27 +301,22 @@ func quota(ns string, labels map[string]string, rt *stamp.Runtime) *corev1ac.Res
 	return corev1ac.ResourceQuota(quotaName, ns).WithLabels(labels).WithSpec(corev1ac.ResourceQuotaSpec().WithHard(hard))
 }
 
-// limitRange gives a container its service's share when it names none
-// (a hook's, or a service the plan does not size), and keeps any one
-// container within the tenant's whole limit.
+// limitRange keeps any one container within the tenant's whole limit,
+// and gives one that names no size (a hook's: services are sized by the
+// plan) that whole limit: a hook runs before or beside one revision, so
+// the quota's room holds it. Depending on the plan alone, the limit
+// range a hook's namespace gets first is the one Apply writes.
 func limitRange(ns string, labels map[string]string, rt *stamp.Runtime) *corev1ac.LimitRangeApplyConfiguration {
-	pods := 0
-	for _, svc := range rt.Services {
-		pods += svc.Replicas
-	}
-	pods = max(pods, 1)
-	def, maxi := corev1.ResourceList{}, corev1.ResourceList{}
+	plan := corev1.ResourceList{}
 	if m := rt.Limits.Memory; m > 0 {
-		def[corev1.ResourceMemory] = *resource.NewQuantity(m/int64(pods), resource.BinarySI)
-		maxi[corev1.ResourceMemory] = *resource.NewQuantity(m, resource.BinarySI)
+		plan[corev1.ResourceMemory] = *resource.NewQuantity(m, resource.BinarySI)
 	}
 	if c := rt.Limits.CPU; c > 0 {
-		def[corev1.ResourceCPU] = *resource.NewMilliQuantity(int64(c*1000)/int64(pods), resource.DecimalSI)
-		maxi[corev1.ResourceCPU] = *resource.NewMilliQuantity(int64(c*1000), resource.DecimalSI)
+		plan[corev1.ResourceCPU] = *resource.NewMilliQuantity(int64(c*1000), resource.DecimalSI)
 	}
 	item := corev1ac.LimitRangeItem().WithType(corev1.LimitTypeContainer)
-	if len(def) > 0 {
-		item.WithDefault(def).WithDefaultRequest(def).WithMax(maxi)
+	if len(plan) > 0 {
+		item.WithDefault(plan).WithDefaultRequest(plan).WithMax(plan)
 	}
 	return corev1ac.LimitRange(limitsName, ns).WithLabels(labels).WithSpec(corev1ac.LimitRangeSpec().WithLimits(item))
 }

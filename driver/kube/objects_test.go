@@ -34,7 +34,7 @@ func shopRuntime(tenant string) *stamp.Runtime {
 		Tenant: tenant, Revision: "1.2.0",
 		Bundle: stamp.BundleRef{Name: "shop", Version: "1.2.0"},
 		UID:    200123,
-		Limits: stamp.Limits{Memory: 512 << 20, CPU: 1.5},
+		Limits: stamp.Limits{Memory: 384 << 20, CPU: 1.5},
 		Services: []stamp.Service{
 			{
 				Name: "web", Image: "registry.example/shop:1.2.0", Port: 8080, Public: true, Replicas: 2,
@@ -77,19 +77,22 @@ func TestTenantObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Twice the plan: room for a second revision during an upgrade.
-	for name, want := range map[corev1.ResourceName]string{"limits.memory": "1Gi", "requests.memory": "1Gi",
-		"limits.cpu": "3", "requests.cpu": "3", "pods": "7"} {
+	for name, want := range map[corev1.ResourceName]string{"limits.memory": "768Mi", "requests.memory": "768Mi",
+		"limits.cpu": "3", "requests.cpu": "3"} {
 		if got := q.Spec.Hard[name]; got.String() != want {
 			t.Errorf("quota %s = %s, want %s", name, got.String(), want)
 		}
+	}
+	if len(q.Spec.Hard) != 4 {
+		t.Errorf("quota %v: want memory and CPU alone", q.Spec.Hard)
 	}
 
 	lr, err := c.CoreV1().LimitRanges(ns).Get(ctx, limitsName, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if item := lr.Spec.Limits[0]; item.Default.Memory().String() != "512Mi" && item.Max.Memory().String() != "512Mi" {
-		t.Errorf("limit range %+v: want a container at most the tenant's 512Mi", item)
+	if item := lr.Spec.Limits[0]; item.Default.Memory().String() != "384Mi" || item.Max.Memory().String() != "384Mi" || item.Max.Cpu().String() != "1500m" {
+		t.Errorf("limit range %+v: want a container at most the tenant's 384Mi and 1.5 cores, an unsized one all of it", item)
 	}
 
 	np, err := c.NetworkingV1().NetworkPolicies(ns).Get(ctx, policyName, metav1.GetOptions{})
@@ -130,8 +133,9 @@ func TestTenantObjects(t *testing.T) {
 	if p := ctr.ReadinessProbe; p == nil || p.HTTPGet.Path != "/healthz" || p.HTTPGet.Port.IntValue() != 8080 || p.PeriodSeconds != 2 || p.TimeoutSeconds != 2 {
 		t.Errorf("readiness probe %+v: want GET /healthz on 8080 every 2s, 2s timeout", p)
 	}
+	// Three pods (two of web, one of worker) share the plan.
 	if ctr.Resources.Limits.Memory().String() != "128Mi" || ctr.Resources.Limits.Cpu().String() != "500m" {
-		t.Errorf("web resources %+v: want 128Mi and 500m", ctr.Resources)
+		t.Errorf("web resources %+v: want a third of the plan's 384Mi and 1.5 cores each", ctr.Resources)
 	}
 	secret, err := c.CoreV1().Secrets(ns).Get(ctx, "web-1-2-0", metav1.GetOptions{})
 	if err != nil {
