@@ -26,10 +26,14 @@ const AnnotationApplied = "stamp.dev/applied"
 // truth.
 var applyOptions = metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
 
-// appliedLookup returns the AnnotationApplied of the object of a kind
-// (its resource name, e.g. "deployments") in namespace ns, as the
-// driver's cache has it, and whether the cache holds the object.
-type appliedLookup func(kind, ns, name string) (hash string, ok bool)
+// appliedState knows what the driver applied: applied returns the
+// AnnotationApplied of the object of a kind (its resource name, e.g.
+// "deployments") in namespace ns and whether the object is there, and
+// wrote learns of a write the cache may not show yet.
+type appliedState interface {
+	applied(kind, ns, name string) (hash string, ok bool)
+	wrote(kind, ns, name, hash string)
+}
 
 // annotated is an apply configuration that can carry annotations.
 type annotated[T any] interface {
@@ -52,16 +56,16 @@ type (
 // stampHash sets AnnotationApplied on config to the hash of config
 // without it, and reports whether the cached object already has that
 // hash.
-func stampHash[T annotated[T]](config T, kind, ns, name string, cached appliedLookup) (unchanged bool, err error) {
+func stampHash[T annotated[T]](config T, kind, ns, name string, state appliedState) (hash string, unchanged bool, err error) {
 	b, err := json.Marshal(config)
 	if err != nil {
-		return false, fmt.Errorf("hash %s %s/%s: %w", kind, ns, name, err)
+		return "", false, fmt.Errorf("hash %s %s/%s: %w", kind, ns, name, err)
 	}
 	sum := sha256.Sum256(b)
-	hash := hex.EncodeToString(sum[:12])
+	hash = hex.EncodeToString(sum[:12])
 	config.WithAnnotations(map[string]string{AnnotationApplied: hash})
-	got, ok := cached(kind, ns, name)
-	return ok && got == hash, nil
+	got, ok := state.applied(kind, ns, name)
+	return hash, ok && got == hash, nil
 }
 
 // applier applies one kind of object.
@@ -69,14 +73,15 @@ type applier[T any] func(ctx context.Context, config T, opts metav1.ApplyOptions
 
 // applyOne applies config unless the cache shows it applied already,
 // and reports whether it wrote.
-func applyOne[T annotated[T]](ctx context.Context, config T, kind, ns, name string, cached appliedLookup, do applier[T]) (bool, error) {
-	unchanged, err := stampHash(config, kind, ns, name, cached)
+func applyOne[T annotated[T]](ctx context.Context, config T, kind, ns, name string, state appliedState, do applier[T]) (bool, error) {
+	hash, unchanged, err := stampHash(config, kind, ns, name, state)
 	if err != nil || unchanged {
 		return false, err
 	}
 	if err := do(ctx, config, applyOptions); err != nil {
 		return false, fmt.Errorf("apply %s %s/%s: %w", kind, ns, name, err)
 	}
+	state.wrote(kind, ns, name, hash)
 	return true, nil
 }
 
@@ -86,7 +91,7 @@ func applyOne[T annotated[T]](ctx context.Context, config T, kind, ns, name stri
 // everything a pod needs at its admission (the quota and limit range,
 // whose defaults it gets then), its start (the secrets, the claim) or
 // its connections (the policy); then the deployments, which make pods.
-func apply(ctx context.Context, c kubernetes.Interface, o *objects, cached appliedLookup) (writes int, err error) {
+func apply(ctx context.Context, c kubernetes.Interface, o *objects, cached appliedState) (writes int, err error) {
 	ns := *o.namespace.Name
 	var mu sync.Mutex
 	phase := func(steps ...func() (bool, error)) error {

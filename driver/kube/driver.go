@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -45,7 +47,21 @@ type Driver struct {
 	factory informers.SharedInformerFactory
 	caches  map[string]cache.Indexer // by resource name
 	stop    context.CancelFunc
+
+	mu     sync.Mutex
+	recent map[string]recentWrite // by kind/ns/name, until the cache shows it
 }
+
+// recentWrite is a write of the driver's the cache may not show yet.
+type recentWrite struct {
+	hash string
+	at   time.Time
+}
+
+// recentFor is how long a write stands for what the cache does not show:
+// the cache follows the API server's watch within milliseconds, so a
+// longer gap means another hand changed or deleted the object.
+const recentFor = 10 * time.Second
 
 // New starts the driver's informers and returns once their caches hold
 // what the cluster has.
@@ -87,7 +103,7 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 			return nil, fmt.Errorf("kubernetes driver: the cache of %s did not fill: %w", typ, errors.Join(ctx.Err(), errors.New("is the API server reachable?")))
 		}
 	}
-	return &Driver{cfg: cfg, factory: f, caches: caches, stop: stop}, nil
+	return &Driver{cfg: cfg, factory: f, caches: caches, stop: stop, recent: map[string]recentWrite{}}, nil
 }
 
 // ValidateInstance checks a control plane's instance name: a DNS label
@@ -110,8 +126,49 @@ func (d *Driver) Close() error {
 	return nil
 }
 
-// applied is the driver's appliedLookup, on its caches.
+// applied returns the hash the cache shows applied to an object, or
+// that of the driver's own write of it the cache does not show yet
+// (see appliedState).
 func (d *Driver) applied(kind, ns, name string) (string, bool) {
+	hash, ok := d.cached(kind, ns, name)
+	key := kind + "/" + ns + "/" + name
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	w, recent := d.recent[key]
+	switch {
+	case !recent:
+		return hash, ok
+	case ok && hash == w.hash, time.Since(w.at) > recentFor:
+		delete(d.recent, key) // the cache caught up, or never will
+		return hash, ok
+	}
+	return w.hash, true
+}
+
+// wrote records a write of the driver's for applied.
+func (d *Driver) wrote(kind, ns, name, hash string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.recent[kind+"/"+ns+"/"+name] = recentWrite{hash: hash, at: time.Now()}
+}
+
+// forget drops the recent writes of the kinds in namespace ns, the
+// namespace itself with them if kinds is empty: the driver changed or
+// deleted those objects otherwise than by applying them.
+func (d *Driver) forget(ns string, kinds ...string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for key := range d.recent {
+		kind, rest, _ := strings.Cut(key, "/")
+		inNS := strings.HasPrefix(rest, ns+"/") || kind == "namespaces" && rest == "/"+ns
+		if inNS && (len(kinds) == 0 || slices.Contains(kinds, kind)) {
+			delete(d.recent, key)
+		}
+	}
+}
+
+// cached returns the AnnotationApplied of an object in the cache.
+func (d *Driver) cached(kind, ns, name string) (string, bool) {
 	key := name
 	if ns != "" {
 		key = ns + "/" + name
@@ -137,7 +194,7 @@ func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
 	if err != nil {
 		return err
 	}
-	if _, err := apply(ctx, d.cfg.Client, o, d.applied); err != nil {
+	if _, err := apply(ctx, d.cfg.Client, o, d); err != nil {
 		return err
 	}
 	ns := d.ns(rt.Tenant)
@@ -172,6 +229,7 @@ func (d *Driver) Tenants(ctx context.Context) ([]string, error) {
 // same name cannot be made again.
 func (d *Driver) Remove(ctx context.Context, tenant string) error {
 	ns := d.ns(tenant)
+	d.forget(ns)
 	fg := metav1.DeletePropagationForeground
 	err := d.cfg.Client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{PropagationPolicy: &fg})
 	if err != nil && !apierrors.IsNotFound(err) {
@@ -215,6 +273,7 @@ func (d *Driver) Retire(ctx context.Context, tenant, keep string) error {
 		if !d.holdsOtherRevision(what, ns, keep) {
 			continue
 		}
+		d.forget(ns, what)
 		if err := del(); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("retire %s of %s but revision %s: %w", what, tenant, keep, err)
 		}
@@ -243,6 +302,7 @@ var stopPatch = []byte(`{"metadata":{"annotations":{"` + AnnotationApplied + `":
 // again.
 func (d *Driver) Stop(ctx context.Context, tenant string) error {
 	ns := d.ns(tenant)
+	d.forget(ns, "deployments")
 	deps, err := d.caches["deployments"].ByIndex(cache.NamespaceIndex, ns)
 	if err != nil {
 		return fmt.Errorf("stop %s: %w", tenant, err)

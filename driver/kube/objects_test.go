@@ -213,7 +213,7 @@ func TestTenantObjects(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		writes, err := apply(ctx, c, o, drv.applied)
+		writes, err := apply(ctx, c, o, drv)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -124,7 +124,7 @@ func (d *Driver) switchService(ctx context.Context, ns string, p public) (string
 		WithSelector(sel).
 		WithPorts(corev1ac.ServicePort().WithName("http").WithPort(p.port).WithTargetPort(intstr.FromInt32(p.port))))
 	var applied *corev1.Service
-	_, err := applyOne(ctx, svc, "services", ns, name, d.applied, func(ctx context.Context, a *serviceConfig, opts metav1.ApplyOptions) error {
+	_, err := applyOne(ctx, svc, "services", ns, name, d, func(ctx context.Context, a *serviceConfig, opts metav1.ApplyOptions) error {
 		var err error
 		applied, err = d.cfg.Client.CoreV1().Services(ns).Apply(ctx, a, opts)
 		return err
@@ -155,7 +155,7 @@ func (d *Driver) applyIngress(ctx context.Context, ns, tenant string, p public) 
 		WithRules(netv1ac.IngressRule().WithHost(tenant + "." + d.cfg.Ingress.BaseDomain).WithHTTP(
 			netv1ac.HTTPIngressRuleValue().WithPaths(netv1ac.HTTPIngressPath().
 				WithPath("/").WithPathType(netv1.PathTypePrefix).WithBackend(backend)))))
-	_, err := applyOne(ctx, ing, "ingresses", ns, ingressName, d.applied, func(ctx context.Context, a *ingressConfig, opts metav1.ApplyOptions) error {
+	_, err := applyOne(ctx, ing, "ingresses", ns, ingressName, d, func(ctx context.Context, a *ingressConfig, opts metav1.ApplyOptions) error {
 		_, err := d.cfg.Client.NetworkingV1().Ingresses(ns).Apply(ctx, a, opts)
 		return err
 	})

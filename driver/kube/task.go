@@ -46,7 +46,7 @@ func (d *Driver) RunTask(ctx context.Context, tenant string, task *stamp.Task) (
 	}
 	secret := corev1ac.Secret(name, ns).WithLabels(labels).WithType(corev1.SecretTypeOpaque).
 		WithStringData(env(stamp.Service{Env: task.Env, NoPortEnv: true}))
-	if _, err := applyOne(ctx, secret, "secrets", ns, name, d.applied, func(ctx context.Context, a *secretConfig, opts metav1.ApplyOptions) error {
+	if _, err := applyOne(ctx, secret, "secrets", ns, name, d, func(ctx context.Context, a *secretConfig, opts metav1.ApplyOptions) error {
 		_, err := d.cfg.Client.CoreV1().Secrets(ns).Apply(ctx, a, opts)
 		return err
 	}); err != nil {
@@ -92,7 +92,7 @@ func (d *Driver) ensureTenant(ctx context.Context, tenant string, task *stamp.Ta
 	if err != nil {
 		return err
 	}
-	_, err = apply(ctx, d.cfg.Client, o, d.applied)
+	_, err = apply(ctx, d.cfg.Client, o, d)
 	return err
 }
 
