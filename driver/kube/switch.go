@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	stamp "github.com/stamphq/stamp"
 	appsv1 "k8s.io/api/apps/v1"
@@ -28,6 +29,10 @@ type Ingress struct {
 	// BaseDomain: a tenant's Ingress serves <tenant>.<BaseDomain>.
 	BaseDomain string
 }
+
+// cacheLag bounds how long Switch waits for the cache to show a
+// revision's Deployments.
+const cacheLag = 5 * time.Second
 
 // ingressName is the name of a tenant's Ingress.
 const ingressName = "stamp"
@@ -51,6 +56,16 @@ type public struct {
 func (d *Driver) Switch(ctx context.Context, tenant, rev string) ([]string, error) {
 	ns := d.ns(tenant)
 	pubs, err := d.publicServices(ns, rev)
+	// Each kind has its informer: the revision's pods, ready, may be in
+	// the cache before its Deployments are. Give the cache a moment.
+	for deadline := time.Now().Add(cacheLag); err != nil && time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		pubs, err = d.publicServices(ns, rev)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("switch %s to revision %s: %w", tenant, rev, err)
 	}
