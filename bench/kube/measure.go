@@ -8,7 +8,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	stamp "github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/bench/internal/benchkit"
 	"github.com/stamphq/stamp/httpapi"
 )
@@ -142,50 +141,15 @@ func (b *bench) create(ctx context.Context, name string) error {
 	return nil
 }
 
-// waitReady polls the tenant list until every one of tenants is ready,
-// and fails at once if one failed or the server died.
+// waitReady waits until every one of tenants is ready (see
+// benchkit.Server.WaitReady): briskly for one, which the lone figures
+// time, and every 250 ms for the fleet, whose list holds hundreds.
 func (b *bench) waitReady(ctx context.Context, tenants []string) error {
 	every := 20 * time.Millisecond
 	if len(tenants) > 1 {
-		every = 250 * time.Millisecond // a list of hundreds each time
+		every = 250 * time.Millisecond
 	}
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	lastNote := time.Now()
-	for {
-		list, err := b.srv.Client.ListTenants(ctx)
-		if err != nil {
-			return fmt.Errorf("list tenants: %w", err)
-		}
-		byName := map[string]*stamp.Tenant{}
-		for _, t := range list {
-			byName[t.Name] = t
-		}
-		ready := 0
-		for _, name := range tenants {
-			t := byName[name]
-			if t != nil && t.Status.Phase == stamp.PhaseFailed {
-				return fmt.Errorf("tenant %s failed at step %s: %s", name, t.Status.FailedStep, t.Status.Message)
-			}
-			if t != nil && t.Ready() {
-				ready++
-			}
-		}
-		if ready == len(tenants) {
-			return nil
-		}
-		if time.Since(lastNote) > 10*time.Second {
-			b.progress("  %d of %d ready", ready, len(tenants))
-			lastNote = time.Now()
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%d of %d tenants ready: %w", ready, len(tenants), ctx.Err())
-		case <-b.srv.Exited():
-			return b.srv.Alive()
-		case <-tick.C:
-		}
-	}
+	return b.srv.WaitReady(ctx, tenants, every, func(ready, total int) { b.progress("  %d of %d ready", ready, total) })
 }
 
 // settle waits, for at most two minutes, until the server has written

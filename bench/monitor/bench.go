@@ -261,35 +261,7 @@ func (b *bench) createTenants(ctx context.Context, srv *benchkit.Server, tenants
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	lastNote := time.Now()
-	for {
-		if err := srv.Alive(); err != nil {
-			return err
-		}
-		list, err := srv.Client.ListTenants(ctx)
-		if err != nil {
-			return fmt.Errorf("list tenants: %w", err)
-		}
-		ready := 0
-		for _, t := range list {
-			if t.Status.Phase == stamp.PhaseFailed {
-				return fmt.Errorf("tenant %s failed at step %s: %s", t.Name, t.Status.FailedStep, t.Status.Message)
-			}
-			if t.Ready() {
-				ready++
-			}
-		}
-		if ready == len(tenants) {
-			return nil
-		}
-		if time.Since(lastNote) > 10*time.Second {
-			b.progress("  %d of %d ready", ready, len(tenants))
-			lastNote = time.Now()
-		}
-		if err := sleep(ctx, 500*time.Millisecond); err != nil {
-			return fmt.Errorf("wait for %d tenants to be ready (%d are): %w", len(tenants), ready, err)
-		}
-	}
+	return srv.WaitReady(ctx, tenants, 500*time.Millisecond, func(ready, total int) { b.progress("  %d of %d ready", ready, total) })
 }
 
 // idle measures srv over an idle window, in which the bench sends it

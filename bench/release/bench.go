@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -236,32 +237,7 @@ func (b *bench) createTenants(ctx context.Context, fleet, lone []string) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	lastNote := time.Now()
-	for {
-		list, err := b.srv.Client.ListTenants(ctx)
-		if err != nil {
-			return fmt.Errorf("list tenants: %w", err)
-		}
-		ready := 0
-		for _, t := range list {
-			if t.Status.Phase == stamp.PhaseFailed {
-				return fmt.Errorf("tenant %s failed at step %s: %s", t.Name, t.Status.FailedStep, t.Status.Message)
-			}
-			if t.Ready() {
-				ready++
-			}
-		}
-		if ready == total {
-			return nil
-		}
-		if time.Since(lastNote) > 10*time.Second {
-			b.progress("  %d of %d ready", ready, total)
-			lastNote = time.Now()
-		}
-		if err := sleep(ctx, 500*time.Millisecond); err != nil {
-			return fmt.Errorf("wait for %d tenants to be ready (%d are): %w", total, ready, err)
-		}
-	}
+	return b.srv.WaitReady(ctx, append(slices.Clone(fleet), lone...), 500*time.Millisecond, func(ready, total int) { b.progress("  %d of %d ready", ready, total) })
 }
 
 // upgradeLone upgrades each lone tenant to the new version through the

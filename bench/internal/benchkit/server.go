@@ -288,3 +288,46 @@ func get(ctx context.Context, url, host string) (int, error) {
 	_, _ = io.Copy(io.Discard, resp.Body) // so the connection is reused
 	return resp.StatusCode, nil
 }
+
+// WaitReady polls the server's tenant list every interval until each of
+// names is ready, and fails at once if one failed or the server exited.
+// Every 10 s it calls note with how many are ready.
+func (s *Server) WaitReady(ctx context.Context, names []string, every time.Duration, note func(ready, total int)) error {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	lastNote := time.Now()
+	for {
+		list, err := s.Client.ListTenants(ctx)
+		if err != nil {
+			return fmt.Errorf("list tenants: %w", err)
+		}
+		byName := make(map[string]*stamp.Tenant, len(list))
+		for _, t := range list {
+			byName[t.Name] = t
+		}
+		ready := 0
+		for _, name := range names {
+			t := byName[name]
+			if t != nil && t.Status.Phase == stamp.PhaseFailed {
+				return fmt.Errorf("tenant %s failed at step %s: %s", name, t.Status.FailedStep, t.Status.Message)
+			}
+			if t != nil && t.Ready() {
+				ready++
+			}
+		}
+		if ready == len(names) {
+			return nil
+		}
+		if time.Since(lastNote) > 10*time.Second {
+			note(ready, len(names))
+			lastNote = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %d tenants to be ready (%d are): %w", len(names), ready, ctx.Err())
+		case <-s.Exited():
+			return s.Alive()
+		case <-tick.C:
+		}
+	}
+}
