@@ -277,19 +277,23 @@ func oomKill(t *testing.T, c kubernetes.Interface, ns string) {
 	}
 }
 
-// editBlueprint replaces old with new in the stamp.yaml of dir and
-// returns dir.
-func editBlueprint(t *testing.T, dir, old, new string) string {
+// editBlueprint applies edits (old, new, old, new...: replacements) to
+// the stamp.yaml of dir and returns dir.
+func editBlueprint(t *testing.T, dir string, edits ...string) string {
 	t.Helper()
 	path := filepath.Join(dir, "stamp.yaml")
-	y, err := os.ReadFile(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(y), old) {
-		t.Fatalf("blueprint edit: %q not found", old)
+	y := string(b)
+	for i := 0; i+1 < len(edits); i += 2 {
+		if !strings.Contains(y, edits[i]) {
+			t.Fatalf("blueprint edit: %q not found", edits[i])
+		}
+		y = strings.Replace(y, edits[i], edits[i+1], 1)
 	}
-	if err := os.WriteFile(path, []byte(strings.Replace(string(y), old, new, 1)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -413,17 +417,8 @@ func TestKubeUnschedulableSaysWhy(t *testing.T) {
 	kubeconfig, c := kubeCluster(t)
 	s, instance := startKubeServer(t, c, kubeconfig, "--health-timeout", "5s")
 	// The test cluster's one node has 256Gi.
-	dir := kubeBlueprint(t, "1.0.0")
-	y, err := os.ReadFile(filepath.Join(dir, "stamp.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	big := strings.Replace(string(y), "memory: 256Mi", "memory: 1024Gi", 1)
-	big = big[:strings.Index(big, "hooks:")]
-	if err := os.WriteFile(filepath.Join(dir, "stamp.yaml"), []byte(big), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s.mustCLI("blueprint", "push", dir)
+	s.mustCLI("blueprint", "push", editBlueprint(t, kubeBlueprint(t, "1.0.0"), "memory: 256Mi", "memory: 1024Gi",
+		"hooks:\n  migrate: [kshop, migrate]\n  seed: [kshop, seed]\n", ""))
 	_, errOut, code := s.cli("tenant", "create", "huge", "--blueprint", "kshop")
 	if code == 0 || !strings.Contains(errOut, "not scheduled: Unschedulable") || !strings.Contains(errOut, "Insufficient memory") {
 		t.Errorf("create of a tenant no node can hold: exit %d, %q; want it failed with the scheduler's reason", code, errOut)
@@ -469,17 +464,9 @@ func TestKubePostgresTenant(t *testing.T) {
 	_, tenantPG := tenantCluster(t)
 	s, instance := startKubeServer(t, c, kubeconfig, "--tenant-postgres", tenantPG)
 	for _, v := range []string{"1.0.0", "1.1.0"} {
-		dir := kubeBlueprint(t, v)
-		y, err := os.ReadFile(filepath.Join(dir, "stamp.yaml"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		pg := strings.Replace(string(y), "services:", "databases:\n  main: { engine: postgres }\nservices:", 1)
-		pg = strings.Replace(pg, "      DATA: ${tenant.dir}", "      DATA: ${tenant.dir}\n      DATABASE_URL: ${db.main.url}", 1)
-		if err := os.WriteFile(filepath.Join(dir, "stamp.yaml"), []byte(pg), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		s.mustCLI("blueprint", "push", dir)
+		s.mustCLI("blueprint", "push", editBlueprint(t, kubeBlueprint(t, v),
+			"services:", "databases:\n  main: { engine: postgres }\nservices:",
+			"      DATA: ${tenant.dir}", "      DATA: ${tenant.dir}\n      DATABASE_URL: ${db.main.url}"))
 	}
 	s.mustCLI("tenant", "create", "acme", "--blueprint", "kshop@1.0.0")
 	ctx := context.Background()

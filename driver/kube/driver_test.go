@@ -19,9 +19,7 @@ func TestSwitchRetireRemove(t *testing.T) {
 	t.Parallel() // a namespace each
 	d := testDriver(t, c)
 	ctx := context.Background()
-	tenant := testTenant("retire")
-	ns := namespaceOf(testInstance, tenant)
-	t.Cleanup(func() { c.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	tenant, ns := testTenant(t, c, "retire")
 
 	old, next := shopRuntime(tenant), shopRuntime(tenant)
 	next.Revision, next.Bundle.Version = "1.3.0", "1.3.0"
@@ -124,9 +122,7 @@ func TestStopThenApply(t *testing.T) {
 	t.Parallel() // a namespace each
 	d := testDriver(t, c)
 	ctx := context.Background()
-	tenant := testTenant("stop")
-	ns := namespaceOf(testInstance, tenant)
-	t.Cleanup(func() { c.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	tenant, ns := testTenant(t, c, "stop")
 	rt := shopRuntime(tenant)
 	if err := d.Apply(ctx, rt); err != nil {
 		t.Fatal(err)

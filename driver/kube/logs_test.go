@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	stamp "github.com/stamphq/stamp"
 )
 
@@ -57,10 +55,7 @@ func TestLogsOfAnUnknownService(t *testing.T) {
 	t.Parallel() // a namespace each
 	d := testDriver(t, c)
 	ctx := context.Background()
-	tenant := testTenant("logs")
-	t.Cleanup(func() {
-		c.CoreV1().Namespaces().Delete(context.Background(), namespaceOf(testInstance, tenant), metav1.DeleteOptions{})
-	})
+	tenant, _ := testTenant(t, c, "logs")
 	if _, err := d.Logs(ctx, tenant, "web", stamp.LogOptions{}); stamp.ErrorCode(err) != stamp.ENOTFOUND {
 		t.Errorf("logs of a tenant with no namespace: %v, want ENOTFOUND", err)
 	}

@@ -24,9 +24,14 @@ func testClient(t *testing.T) kubernetes.Interface {
 	return kubetest.Connect(t).Client
 }
 
-// testTenant returns a tenant name no other test run uses.
-func testTenant(prefix string) string {
-	return fit(prefix + "-" + strings.ToLower(strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")))
+// testTenant returns a tenant name no other test run uses, and its
+// namespace, which is deleted when the test ends.
+func testTenant(t *testing.T, c kubernetes.Interface, prefix string) (tenant, ns string) {
+	t.Helper()
+	tenant = fit(prefix + "-" + strings.ToLower(strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")))
+	ns = namespaceOf(testInstance, tenant)
+	t.Cleanup(func() { c.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	return tenant, ns
 }
 
 func shopRuntime(tenant string) *stamp.Runtime {
@@ -51,9 +56,7 @@ func TestTenantObjects(t *testing.T) {
 	c := testClient(t)
 	t.Parallel() // a namespace each
 	ctx := context.Background()
-	tenant := testTenant("objects")
-	ns := namespaceOf(testInstance, tenant)
-	t.Cleanup(func() { c.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	tenant, ns := testTenant(t, c, "objects")
 
 	rt := shopRuntime(tenant)
 	drv := testDriver(t, c)

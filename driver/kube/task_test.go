@@ -18,9 +18,7 @@ func TestTaskRunsOnce(t *testing.T) {
 	c := testClient(t)
 	t.Parallel() // a namespace each
 	d := testDriver(t, c)
-	tenant := testTenant("task")
-	ns := namespaceOf(testInstance, tenant)
-	t.Cleanup(func() { c.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	tenant, ns := testTenant(t, c, "task")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
