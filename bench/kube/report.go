@@ -106,7 +106,7 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "| create-to-applied p50 under 200 ms | lone %s, fleet %s | %s |\n",
 		benchkit.MS(loneP50), benchkit.MS(fleetP50), yesNo(loneP50 < 200*time.Millisecond && fleetP50 < 200*time.Millisecond))
 
-	b.WriteString("\nFrom the create call (just before it) to: the first object of the tenant the bench's watch saw; its Deployments, the last objects the start step writes (the health step then waits for their pods, the route step writes the Service); the last of the objects it has at the end (applied); its `tenant.ready` event. Wall: the fleet's first create to its last `tenant.ready`.\n\n")
+	b.WriteString("\nFrom the create call (just before it) to: the first object of the tenant the bench's watch saw; its Deployments, which the start step writes with the first revision's Service (the health step then waits for their pods, the route step switches the Service to them, unchanged on a first create); the last of the objects it has at the end (applied); its `tenant.ready` event. Wall: the fleet's first create to its last `tenant.ready`.\n\n")
 	b.WriteString("| tenants | n | wall | first object p50 | deployments p50 | applied p50 | applied p99 | ready p50 | ready p99 |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	type row struct {
 		name string
