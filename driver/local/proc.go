@@ -29,8 +29,16 @@ type procStat struct {
 	state   byte   // field 3: R, S, D, Z, ...
 	pgrp    int    // field 5
 	session int    // field 6
+	flags   uint64 // field 9: the kernel's PF_* flags
 	start   uint64 // field 22: start time in clock ticks after boot
+	// envStart and envEnd (fields 50 and 51) bound the environment in
+	// the process's memory; envEnd is 0 in the middle of an exec, and
+	// both are 0 when the kernel does not show them to the reader.
+	envStart, envEnd uint64
 }
+
+// pfKthread is the flag of a kernel thread, which has no environment.
+const pfKthread = 0x00200000
 
 // readStat parses /proc/<pid>/stat.
 func readStat(pid int) (procStat, error) {
@@ -56,8 +64,15 @@ func readStat(pid int) (procStat, error) {
 	if st.session, err = strconv.Atoi(f[3]); err != nil {
 		return procStat{}, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
 	}
+	if st.flags, err = strconv.ParseUint(f[6], 10, 64); err != nil {
+		return procStat{}, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
+	}
 	if st.start, err = strconv.ParseUint(f[19], 10, 64); err != nil {
 		return procStat{}, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
+	}
+	if len(f) > 48 {
+		st.envStart, _ = strconv.ParseUint(f[47], 10, 64)
+		st.envEnd, _ = strconv.ParseUint(f[48], 10, 64)
 	}
 	return st, nil
 }
@@ -311,7 +326,7 @@ func scanMarked(root string) []marked {
 		if err != nil || pid == self {
 			continue
 		}
-		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		env, err := readEnviron(pid)
 		if err != nil {
 			continue
 		}
@@ -328,6 +343,34 @@ func scanMarked(root string) []marked {
 	}
 	sort.Slice(found, func(i, j int) bool { return found[i].pid < found[j].pid })
 	return found
+}
+
+// execWindow bounds how long readEnviron waits for a process in the
+// middle of an exec: long enough for a loaded host to map a binary.
+const execWindow = 100 * time.Millisecond
+
+// readEnviron reads /proc/<pid>/environ. It can read as empty for a
+// moment while the process execs: once its new memory is mapped and until
+// its stack is built, or when the file was opened on the memory the exec
+// just dropped. readEnviron reads it again while /proc/<pid>/stat says
+// the process does have an environment, so a child that a task forks and
+// that execs just as the task ends is not missed. A kernel thread, an
+// exited process and one started with an empty environment are not
+// waited for.
+func readEnviron(pid int) ([]byte, error) {
+	path := filepath.Join("/proc", strconv.Itoa(pid), "environ")
+	deadline := time.Now().Add(execWindow)
+	for {
+		env, err := os.ReadFile(path)
+		if err != nil || len(env) > 0 || time.Now().After(deadline) {
+			return env, err
+		}
+		st, err := readStat(pid)
+		if err != nil || st.dead() || st.flags&pfKthread != 0 || (st.envEnd != 0 && st.envEnd == st.envStart) {
+			return env, nil
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // killMarked SIGKILLs every process whose marker under root matches: the
