@@ -34,6 +34,12 @@ const (
 	// old version: routers hold the tenant's requests until the new one
 	// serves.
 	EventTenantHolding = "tenant.holding"
+	// EventTenantAsleep says an idle tenant's instances were stopped
+	// (scale to zero); Message says after how long without a request.
+	EventTenantAsleep = "tenant.asleep"
+	// EventTenantWaking says a request reached a sleeping tenant and its
+	// instances are being started; tenant.ready follows once it serves.
+	EventTenantWaking = "tenant.waking"
 
 	EventIncidentOpened       = "incident.opened"       // Message: cause and what was seen
 	EventIncidentUpdated      = "incident.updated"      // a new timeline entry
@@ -114,6 +120,7 @@ var EventTypes = []string{
 	EventReleaseSucceeded,
 	EventReleaseTenant,
 	EventReleaseWave,
+	EventTenantAsleep,
 	EventTenantChanged,
 	EventTenantCreated,
 	EventTenantDeleted,
@@ -131,4 +138,5 @@ var EventTypes = []string{
 	EventTenantUpgradeRequested,
 	EventTenantUpgraded,
 	EventTenantUpgrading,
+	EventTenantWaking,
 }

@@ -38,6 +38,11 @@ const (
 	StepStop = "stop"
 )
 
+// StepSleep stops the instances of a tenant whose plan scales to zero
+// once it has had no request for the plan's idle time; its files,
+// database and address stay, and the next request wakes it.
+const StepSleep = "sleep"
+
 // Clock tells the time; tests inject a fixed one.
 type Clock interface {
 	Now() time.Time

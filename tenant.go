@@ -15,6 +15,9 @@ const (
 	PhaseFailed       = "failed"       // a step failed for good; see Status
 	PhaseDeleting     = "deleting"     // resources are being released
 	PhaseUpgrading    = "upgrading"    // moving to another version; the old one serves
+	// PhaseSleeping: idle past its plan's idle time, the tenant's
+	// instances are stopped; its data stays and a request wakes it.
+	PhaseSleeping = "sleeping"
 )
 
 // Channels a tenant may follow; a release may target one.
@@ -118,6 +121,12 @@ type TenantStatus struct {
 	// 0 when tenants run as the server's user. No two tenants hold the
 	// same UID: the store refuses the write with ECONFLICT.
 	UID int `json:"uid,omitempty"`
+	// SleptAt is when the tenant last went to sleep (PhaseSleeping);
+	// zero while it is awake.
+	SleptAt time.Time `json:"sleptAt,omitzero"`
+	// WakeAt is when a request asked a sleeping tenant to wake; zero
+	// when no wake is pending. The pass that wakes it clears both.
+	WakeAt time.Time `json:"wakeAt,omitzero"`
 	// Limits are the limits in force for the tenant's processes, as the
 	// driver reported them: a plan's limit the host cannot enforce is 0
 	// here. Nil when the driver does not say.
@@ -161,6 +170,11 @@ type Upgrade struct {
 	// requests meanwhile; Stopped is set once routing to it stopped.
 	Recreate bool `json:"recreate,omitempty"`
 	Stopped  bool `json:"stopped,omitempty"`
+	// Asleep means the tenant slept when the move began: nothing ran, so
+	// it moves as a recreate with the old version already stopped, and
+	// goes back to sleep once the new version has served its health
+	// check, unless a request came meanwhile.
+	Asleep bool `json:"asleep,omitempty"`
 	// SwitchedAt is when the route began to serve To; the old version's
 	// instances stop once it is a drain period old.
 	SwitchedAt time.Time `json:"switchedAt,omitzero"`

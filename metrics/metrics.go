@@ -48,6 +48,7 @@ type Metrics struct {
 	passes      *prometheus.HistogramVec
 	storeCalls  *prometheus.HistogramVec
 	storeErrors *prometheus.CounterVec
+	wakes       *prometheus.HistogramVec
 }
 
 // New returns a registry holding the control plane's instruments and the
@@ -82,9 +83,14 @@ func New(logger *slog.Logger) *Metrics {
 			Namespace: namespace, Subsystem: "store", Name: "errors_total",
 			Help: "Store calls that returned an error, by method and error code (not_found and conflict are answers; internal is a failure).",
 		}, []string{"method", "code"}),
+		wakes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Subsystem: "router", Name: "wake_seconds",
+			Help:    "Cold starts: how long requests to a sleeping tenant waited for it to wake, from arrival to being proxied, by outcome (woke, failed).",
+			Buckets: wakeBuckets,
+		}, []string{"outcome"}),
 	}
 	m.reg.MustRegister(
-		m.apiRequests, m.apiDuration, m.passes, m.storeCalls, m.storeErrors,
+		m.apiRequests, m.apiDuration, m.passes, m.storeCalls, m.storeErrors, m.wakes,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -115,6 +121,20 @@ func (m *Metrics) ObserveRequest(route string, status int, d time.Duration) {
 // (reconcile.Config.Observe).
 func (m *Metrics) ObservePass(kind, outcome string, d time.Duration) {
 	m.passes.WithLabelValues(kind, outcome).Observe(d.Seconds())
+}
+
+// wakeBuckets span an app that starts in a few tens of milliseconds to
+// one that takes the router's whole wake timeout.
+var wakeBuckets = []float64{0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+
+// ObserveWake records how long a request waited for a sleeping tenant to
+// wake (router.Config.Woke).
+func (m *Metrics) ObserveWake(_ string, d time.Duration, ok bool) {
+	outcome := "woke"
+	if !ok {
+		outcome = "failed"
+	}
+	m.wakes.WithLabelValues(outcome).Observe(d.Seconds())
 }
 
 // Watch adds the collector of the fleet's and the tenants' figures, read

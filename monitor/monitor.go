@@ -232,14 +232,17 @@ func (m *Monitor) tick(ctx context.Context, wg *sync.WaitGroup) error {
 	}
 	m.mu.Lock()
 	for name := range m.tenants {
-		if !held[name] || m.list[name] == nil {
-			delete(m.tenants, name) // another process watches it now, or it is gone
+		if t := m.list[name]; !held[name] || t == nil || asleep(t) {
+			// Another process watches it now, it is gone, or it sleeps:
+			// nothing of it runs to watch, and a sleeping tenant costs
+			// the monitor nothing.
+			delete(m.tenants, name)
 		}
 	}
 	var due []*stamp.Tenant
 	for name := range held {
 		t := m.list[name]
-		if t == nil {
+		if t == nil || asleep(t) {
 			continue
 		}
 		tw := m.watch(name)
@@ -266,6 +269,10 @@ func (m *Monitor) tick(ctx context.Context, wg *sync.WaitGroup) error {
 	}
 	return nil
 }
+
+// asleep reports whether t sleeps (scale to zero), its wake included:
+// the pass that wakes it reports on it, as on a new tenant.
+func asleep(t *stamp.Tenant) bool { return t.Status.Phase == stamp.PhaseSleeping }
 
 // due reports whether a check of the tenant is due: one of its services'
 // is, or it has none yet.

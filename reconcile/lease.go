@@ -63,6 +63,7 @@ func (r *Reconciler) Held() []string {
 func (r *Reconciler) give(ctx context.Context, tenant string) {
 	r.mu.Lock()
 	delete(r.held, tenant)
+	delete(r.idle, tenant)
 	r.mu.Unlock()
 	if err := r.cfg.Store.ReleaseLease(ctx, leaseKey(tenant), r.cfg.Holder); err != nil {
 		// It expires by itself; nothing is lost but a little time.
@@ -77,6 +78,7 @@ func (r *Reconciler) give(ctx context.Context, tenant string) {
 func (r *Reconciler) letGo(ctx context.Context, tenant string) {
 	r.mu.Lock()
 	delete(r.held, tenant)
+	delete(r.idle, tenant)
 	run := r.passes[tenant]
 	rel, releases := r.cfg.Driver.(stamp.Releaser)
 	if releases {

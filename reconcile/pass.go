@@ -78,11 +78,18 @@ func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Tim
 	if err != nil {
 		return fmt.Errorf("get tenant %q: %w", name, err)
 	}
-	obs, err := r.cfg.Driver.Observe(ctx, name)
-	if err != nil {
-		return fmt.Errorf("observe tenant %q: %w", name, err)
+	var obs *stamp.Observed
+	if t.Status.Phase != stamp.PhaseSleeping {
+		// A sleeping tenant runs nothing to look at: a pass over it
+		// touches no file or process of the driver's.
+		if obs, err = r.cfg.Driver.Observe(ctx, name); err != nil {
+			return fmt.Errorf("observe tenant %q: %w", name, err)
+		}
 	}
 	steps := Plan(t, obs)
+	if len(steps) == 0 && r.sleepDue(ctx, t) {
+		steps = []string{stamp.StepSleep}
+	}
 	if len(steps) == 0 {
 		return nil
 	}
@@ -189,6 +196,9 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 			// The move now knows whether it recreates.
 			steps = upgradeSteps(p.t.Status.Upgrade, p.t.Status.MigratedVersion)
 		}
+	case steps[0] == stamp.StepSleep, p.t.Status.Phase == stamp.PhaseSleeping && steps[0] != stamp.StepRemove:
+		// Going to sleep, or waking: routers hold the tenant's requests
+		// while it is sleeping, so it stays so until route.
 	case steps[0] != stamp.StepRemove && p.t.Status.Phase != stamp.PhaseProvisioning:
 		err := p.update(ctx, func(st *stamp.TenantStatus) {
 			st.Phase = stamp.PhaseProvisioning
@@ -305,8 +315,8 @@ func (p *pass) record(ctx context.Context, r stepRun) error {
 	}
 	p.log.Debug("step done", "step", step, "wait", started.Sub(queued), "duration", finished.Sub(started))
 	switch {
-	case step == stamp.StepRemove:
-		return nil // remove records its own event with the deletion
+	case step == stamp.StepRemove, step == stamp.StepSleep:
+		return nil // remove records its own event with the deletion, sleep its own when it slept
 	case step == stamp.StepRetire, step == stamp.StepRoute && !p.upgrade:
 		return nil // recorded with the write that ends the upgrade or makes the tenant ready
 	}
@@ -491,6 +501,8 @@ func (p *pass) do(ctx context.Context, step string) error {
 		return p.rollback(ctx)
 	case stamp.StepStop:
 		return p.stop(ctx)
+	case stamp.StepSleep:
+		return p.sleep(ctx)
 	}
 	return fmt.Errorf("unknown step %q", step)
 }

@@ -29,6 +29,13 @@ func Plan(t *stamp.Tenant, obs *stamp.Observed) []string {
 		// revisions of its version.
 		return upgradeSteps(nextUpgrade(t, time.Time{}), t.Status.MigratedVersion)
 	}
+	if t.Status.Phase == stamp.PhaseSleeping {
+		// Asleep until a request asks for it (see RequestWake).
+		if t.Status.WakeAt.IsZero() {
+			return nil
+		}
+		return wakeSteps
+	}
 	if current && t.Status.Phase == stamp.PhaseReady && known(obs) {
 		// A crashed instance is the driver's to restart (with backoff);
 		// stamping the tenant out again would only take it offline.
@@ -96,11 +103,12 @@ func keptSnapshot(prev *stamp.Upgrade) (snapshot, of string) {
 // restore, going back), start the new version beside the old, wait for
 // its health, switch the route, retire the old version. A recreate
 // upgrade stops the old version first (before the snapshot, so that the
-// copy is taken with no writer). What u records as done is not done
+// copy is taken with no writer); one that began asleep has nothing to
+// check and goes back to sleep at the end. What u records as done is not done
 // again, so a pass that crashed resumes.
 func upgradeSteps(u *stamp.Upgrade, migrated string) []string {
 	if !u.SwitchedAt.IsZero() {
-		return []string{stamp.StepRetire}
+		return backToSleep(u, []string{stamp.StepRetire})
 	}
 	var steps []string
 	if u.Snapshot == "" && !u.Migrating && !u.Stopped {
@@ -121,7 +129,16 @@ func upgradeSteps(u *stamp.Upgrade, migrated string) []string {
 	default:
 		steps = append(steps, stamp.StepMigrate)
 	}
-	return append(steps, stamp.StepStart, stamp.StepHealth, stamp.StepRoute, stamp.StepRetire)
+	return backToSleep(u, append(steps, stamp.StepStart, stamp.StepHealth, stamp.StepRoute, stamp.StepRetire))
+}
+
+// backToSleep ends the steps of a move that began while the tenant slept
+// with sleep: it was woken only to move.
+func backToSleep(u *stamp.Upgrade, steps []string) []string {
+	if u.Asleep {
+		return append(steps, stamp.StepSleep)
+	}
+	return steps
 }
 
 // known reports whether the driver holds the tenant's services, running

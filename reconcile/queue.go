@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
@@ -17,6 +18,7 @@ type queue struct {
 	waiting  map[string]time.Time // name -> when it was queued
 	active   map[string]bool      // names a worker holds
 	dirty    map[string]time.Time // active names queued again meanwhile
+	urgent   map[string]bool      // dirty names to put first (addFirst)
 	timers   map[string]*delayed
 	shutdown bool
 	now      func() time.Time
@@ -27,6 +29,7 @@ func newQueue(now func() time.Time) *queue {
 		waiting: map[string]time.Time{},
 		active:  map[string]bool{},
 		dirty:   map[string]time.Time{},
+		urgent:  map[string]bool{},
 		timers:  map[string]*delayed{},
 		now:     now,
 	}
@@ -38,10 +41,19 @@ func newQueue(now func() time.Time) *queue {
 func (q *queue) add(name string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.addLocked(name, q.now())
+	q.addLocked(name, q.now(), false)
 }
 
-func (q *queue) addLocked(name string, at time.Time) {
+// addFirst queues name ahead of every waiting name: someone waits on it
+// (a request for a sleeping tenant). A name being worked on goes first
+// once that work is done.
+func (q *queue) addFirst(name string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.addLocked(name, q.now(), true)
+}
+
+func (q *queue) addLocked(name string, at time.Time, first bool) {
 	if q.shutdown {
 		return
 	}
@@ -49,13 +61,22 @@ func (q *queue) addLocked(name string, at time.Time) {
 		if _, ok := q.dirty[name]; !ok {
 			q.dirty[name] = at
 		}
+		q.urgent[name] = q.urgent[name] || first
 		return
 	}
 	if _, ok := q.waiting[name]; ok {
+		if first {
+			i := slices.Index(q.order, name)
+			q.order = slices.Insert(slices.Delete(q.order, i, i+1), 0, name)
+		}
 		return
 	}
 	q.waiting[name] = at
-	q.order = append(q.order, name)
+	if first {
+		q.order = slices.Insert(q.order, 0, name)
+	} else {
+		q.order = append(q.order, name)
+	}
 	q.cond.Signal()
 }
 
@@ -90,7 +111,7 @@ func (q *queue) fire(name string, d *delayed) {
 		return
 	}
 	delete(q.timers, name)
-	q.addLocked(name, q.now())
+	q.addLocked(name, q.now(), false)
 }
 
 // get blocks until a name is waiting and hands it out, with the time it was
@@ -117,8 +138,10 @@ func (q *queue) done(name string) {
 	defer q.mu.Unlock()
 	delete(q.active, name)
 	if at, ok := q.dirty[name]; ok {
+		first := q.urgent[name]
 		delete(q.dirty, name)
-		q.addLocked(name, at)
+		delete(q.urgent, name)
+		q.addLocked(name, at, first)
 	}
 }
 

@@ -93,6 +93,14 @@ type Config struct {
 	// rolled back), "stale" (the tenant changed under the pass) or
 	// "error" (a transient error: the tenant is retried with backoff).
 	Observe func(kind, outcome string, d time.Duration)
+	// Activity, if set, returns when tenant last had a request (zero if
+	// none is known): a tenant whose plan sets idle sleeps once that,
+	// and its last ReadyAt, are idle time old. Without it, idleness is
+	// judged from ReadyAt alone.
+	Activity func(tenant string) time.Time
+	// IdleCheck is how often awake tenants with an idle plan are checked
+	// for idleness; default 10s.
+	IdleCheck time.Duration
 }
 
 // Reconciler runs the reconcile loop. Create it with New, start it with Run.
@@ -108,6 +116,8 @@ type Reconciler struct {
 	releasing  map[string]bool                 // tenants the driver is letting go of
 	releases   sync.WaitGroup                  // driver releases in flight
 	passes     map[string]*running             // the running pass of each tenant
+	idle       map[string]idleWatch            // awake tenants that sleep when idle (see watchIdle)
+	started    time.Time                       // when Run started: traffic before is not known
 
 	// slots holds one token per pass at work: Workers of them. A pass
 	// waiting on its own tenant (waitAside) gives its token back and a
@@ -142,6 +152,9 @@ func New(cfg Config) *Reconciler {
 	if cfg.DrainDelay <= 0 {
 		cfg.DrainDelay = time.Second
 	}
+	if cfg.IdleCheck <= 0 {
+		cfg.IdleCheck = 10 * time.Second
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = stamp.SystemClock{}
 	}
@@ -163,6 +176,7 @@ func New(cfg Config) *Reconciler {
 		held:       map[string]time.Time{},
 		releasing:  map[string]bool{},
 		passes:     map[string]*running{},
+		idle:       map[string]idleWatch{},
 		slots:      make(chan struct{}, cfg.Workers),
 		aside:      make(chan struct{}, asidePerWorker*cfg.Workers),
 	}
@@ -180,11 +194,16 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read the event log position: %w", err)
 	}
+	r.started = r.cfg.Clock.Now() // before any pass reads it
 	if err := r.resync(ctx); err != nil {
 		return err
 	}
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		r.watchIdleTenants(ctx)
+	}()
 	go func() {
 		defer wg.Done()
 		r.renewLeases(ctx)

@@ -62,9 +62,20 @@ func (p *pass) beginUpgrade(ctx context.Context) error {
 		return err
 	}
 	u.Recreate = to.Recreates() || from.Recreates()
+	asleep := p.t.Status.Phase == stamp.PhaseSleeping
+	if asleep {
+		// Nothing runs to check or to serve beside the new version: it
+		// moves as a recreate whose old version has stopped already,
+		// requests held until the new one serves.
+		u.Asleep, u.Recreate, u.Stopped = true, true, true
+	}
 	return p.updateWith(ctx, func(st *stamp.TenantStatus) {
 		st.Upgrade = u
 		st.FailedStep, st.Message = "", ""
+		if asleep {
+			st.Phase = stamp.PhaseUpgrading
+			st.SleptAt, st.WakeAt = time.Time{}, time.Time{}
+		}
 	}, &stamp.Event{Type: stamp.EventTenantUpgrading, Message: moveMessage("downgrading", u)})
 }
 
@@ -257,8 +268,7 @@ const maxInFlightWait = 30 * time.Second
 // waitInFlight waits until this server's router proxies no request to an
 // instance of revision rev, or maxInFlightWait has passed.
 func (p *pass) waitInFlight(ctx context.Context, rev string) error {
-	counter, ok := p.r.cfg.Routes.(InFlightCounter)
-	if !ok {
+	if _, ok := p.r.cfg.Routes.(InFlightCounter); !ok {
 		return nil
 	}
 	obs, err := p.r.cfg.Driver.Observe(ctx, p.t.Name)
@@ -272,6 +282,16 @@ func (p *pass) waitInFlight(ctx context.Context, rev string) error {
 				endpoints = append(endpoints, inst.Endpoint)
 			}
 		}
+	}
+	return p.waitEndpoints(ctx, endpoints)
+}
+
+// waitEndpoints waits until this server's router proxies no request to
+// endpoints, or maxInFlightWait has passed.
+func (p *pass) waitEndpoints(ctx context.Context, endpoints []string) error {
+	counter, ok := p.r.cfg.Routes.(InFlightCounter)
+	if !ok {
+		return nil
 	}
 	deadline := time.Now().Add(maxInFlightWait)
 	for {

@@ -312,14 +312,16 @@ func (c *Controller) move(ctx context.Context, t *stamp.Tenant, r *stamp.Release
 }
 
 // serves reports whether t's route serves version: it is ready on it, or
-// upgrading to it with the route switched (the old version only drains).
+// upgrading to it with the route switched (the old version only drains),
+// or asleep on it (a tenant that slept is moved and goes back to sleep:
+// the next request wakes it on version).
 func serves(t *stamp.Tenant, version string) bool {
 	if t.Status.Version != version || t.Spec.Version != version {
 		return false
 	}
 	u := t.Status.Upgrade
 	switch t.Status.Phase {
-	case stamp.PhaseReady:
+	case stamp.PhaseReady, stamp.PhaseSleeping:
 		return !t.Upgrading()
 	case stamp.PhaseUpgrading:
 		return u != nil && u.To == version && !u.SwitchedAt.IsZero() && u.FailedStep == ""

@@ -36,11 +36,11 @@ func (r *Router) changes() <-chan struct{} {
 	return r.changed
 }
 
-// hold waits until tenant name's route serves, for at most the hold
-// timeout or until the client goes, and returns the route then (nil if
-// the tenant is gone, one with no targets if it still does not serve).
-func (r *Router) hold(ctx context.Context, name string) *route {
-	timer := time.NewTimer(r.holdTimeout)
+// hold waits until tenant name's route serves, for at most timeout or
+// until the client goes, and returns the route then (nil if the tenant is
+// gone, one with no targets if it still does not serve).
+func (r *Router) hold(ctx context.Context, name string, timeout time.Duration) *route {
+	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	for {
 		changed := r.changes()
@@ -61,7 +61,7 @@ func (r *Router) hold(ctx context.Context, name string) *route {
 // serveHeld answers a request to a tenant whose routes hold requests:
 // proxied once the new version serves, else 503.
 func (r *Router) serveHeld(w http.ResponseWriter, req *http.Request, name string) {
-	rt := r.hold(req.Context(), name)
+	rt := r.hold(req.Context(), name, r.holdTimeout)
 	switch {
 	case rt == nil:
 		writeError(w, req, http.StatusNotFound, stamp.Errorf(stamp.ENOTFOUND, "tenant %q does not exist", name))

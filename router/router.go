@@ -67,6 +67,16 @@ type Config struct {
 	// bounded, so streams and large downloads are not cut. Default 30s.
 	// It applies to the default Transport only.
 	ResponseTimeout time.Duration
+	// Waker wakes a sleeping tenant (scale to zero) when a request
+	// reaches it; without one, such a request is answered 503.
+	Waker Waker
+	// WakeTimeout bounds how long a request to a sleeping tenant waits
+	// for it to wake before it is answered 503. Default 60s.
+	WakeTimeout time.Duration
+	// Woke, if set, is told how long each request that woke a tenant
+	// (or shared a wake) waited, from its arrival to the tenant serving,
+	// and whether the tenant woke: the cold start a customer sees.
+	Woke func(tenant string, wait time.Duration, ok bool)
 	// Transport carries proxied requests. Default: an *http.Transport that
 	// keeps up to 64 idle connections per tenant endpoint, gives up dialing
 	// after 2s, waits ResponseTimeout for an answer's headers and ignores
@@ -99,6 +109,10 @@ type Router struct {
 	holdTimeout time.Duration
 	// responseTimeout bounds the wait for a tenant's response headers.
 	responseTimeout time.Duration
+	waker           Waker
+	wakeTimeout     time.Duration
+	onWoke          func(string, time.Duration, bool)
+	wakes           wakes
 
 	// routes is the table the hot path reads: tenant name to route. Nil
 	// until the first successful Sync. Writers build a new map and swap it.
@@ -126,7 +140,9 @@ type Router struct {
 type route struct {
 	phase     string
 	deleting  bool
-	hold      bool // requests wait for targets (see holds)
+	hold      bool   // requests wait for targets (see holds, sleeps)
+	sleeping  bool   // requests wake the tenant (see sleeps)
+	message   string // why a failed tenant failed
 	endpoints []string
 	createdAt time.Time     // tells a tenant from an earlier one of the same name
 	stats     *tenantStats  // shared with the tenant's earlier routes
@@ -158,6 +174,11 @@ func New(cfg Config) *Router {
 	r.holdTimeout = cfg.HoldTimeout
 	if r.holdTimeout <= 0 {
 		r.holdTimeout = defaultHoldTimeout
+	}
+	r.waker, r.onWoke, r.wakes.calls = cfg.Waker, cfg.Woke, map[string]*wakeCall{}
+	r.wakeTimeout = cfg.WakeTimeout
+	if r.wakeTimeout <= 0 {
+		r.wakeTimeout = defaultWakeTimeout
 	}
 	if r.poll <= 0 {
 		r.poll = defaultPollInterval
@@ -198,7 +219,9 @@ func newTransport(responseTimeout time.Duration) *http.Transport {
 // names the tenant. A host that names no tenant is 404, a tenant neither
 // ready nor upgrading (or being deleted) is 503 with Retry-After, a
 // request to a tenant whose recreate upgrade stopped its old version
-// waits for the new one (at most HoldTimeout, then 503), a tenant whose
+// waits for the new one (at most HoldTimeout, then 503), one to a
+// sleeping tenant wakes it and waits (at most WakeTimeout, then 503), a
+// tenant whose
 // endpoint refuses the connection is 502, and one that does not begin to
 // answer within ResponseTimeout is 504. Everything else is proxied
 // untouched but for the X-Forwarded-For, -Host and -Proto headers, which
@@ -217,9 +240,14 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	rt := (*routes)[name]
+	if rt != nil {
+		rt.stats.touch()
+	}
 	switch {
 	case rt == nil:
 		writeError(w, req, http.StatusNotFound, stamp.Errorf(stamp.ENOTFOUND, "tenant %q does not exist", name))
+	case len(rt.targets) == 0 && rt.sleeping:
+		r.serveAsleep(w, req, name, rt)
 	case len(rt.targets) == 0 && rt.hold:
 		r.serveHeld(w, req, name)
 	case len(rt.targets) == 0:
@@ -283,7 +311,9 @@ func (r *Router) newRoute(t *stamp.Tenant, prev *route) *route {
 	rt := &route{
 		phase:     t.Status.Phase,
 		deleting:  t.Spec.Desired == stamp.DesiredDeleted,
-		hold:      holds(t),
+		hold:      holds(t) || sleeps(t),
+		sleeping:  sleeps(t),
+		message:   t.Status.Message,
 		endpoints: t.Status.Endpoints,
 		createdAt: t.CreatedAt,
 	}

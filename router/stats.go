@@ -71,6 +71,29 @@ type tenantStats struct {
 	// half a million years of request time rather than the 292 of a
 	// time.Duration, which a few thousand long-lived streams could reach.
 	latencyMicros atomic.Uint64
+	// last is when the tenant last had a request, in Unix milliseconds,
+	// kept to the nearest activityGrain so that busy tenants' requests
+	// seldom write it.
+	last atomic.Int64
+}
+
+// activityGrain is how stale tenantStats.last may be.
+const activityGrain = 100 * time.Millisecond
+
+// touch records a request to the tenant now.
+func (s *tenantStats) touch() {
+	now := time.Now().UnixMilli()
+	if now-s.last.Load() >= activityGrain.Milliseconds() {
+		s.last.Store(now)
+	}
+}
+
+// lastRequest is when the tenant last had a request; zero if never.
+func (s *tenantStats) lastRequest() time.Time {
+	if ms := s.last.Load(); ms != 0 {
+		return time.UnixMilli(ms)
+	}
+	return time.Time{}
 }
 
 // answered counts an answer with status.
@@ -124,6 +147,36 @@ func (r *Router) Stats(tenant string) TenantStats {
 		return TenantStats{}
 	}
 	return rt.stats.snapshot()
+}
+
+// LastRequest returns when tenant last had a request through this router
+// (to the nearest tenth of a second), zero if none since it loaded the
+// tenant. It takes no lock.
+func (r *Router) LastRequest(tenant string) time.Time {
+	routes := r.routes.Load()
+	if routes == nil {
+		return time.Time{}
+	}
+	if rt := (*routes)[tenant]; rt != nil {
+		return rt.stats.lastRequest()
+	}
+	return time.Time{}
+}
+
+// ActiveSince returns the tenants that had a request through this router
+// after since, with the time of their last.
+func (r *Router) ActiveSince(since time.Time) map[string]time.Time {
+	active := map[string]time.Time{}
+	routes := r.routes.Load()
+	if routes == nil {
+		return active
+	}
+	for name, rt := range *routes {
+		if last := rt.stats.lastRequest(); last.After(since) {
+			active[name] = last
+		}
+	}
+	return active
 }
 
 // AllStats returns the counters of every tenant the route table knows, by

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/stamphq/stamp/reconcile"
 	"github.com/stamphq/stamp/router"
 	"github.com/stamphq/stamp/router/handoff"
 )
@@ -49,7 +51,13 @@ func newRouterCmd(g *globals) *cobra.Command {
 			}
 			defer st.Close()
 			logger := newLogger(g.stderr, logLevel)
-			rt := router.New(router.Config{Source: st, BaseDomain: baseDomain, PollInterval: poll, Logger: logger, ResponseTimeout: timeouts.Response})
+			rt := router.New(router.Config{Source: st, BaseDomain: baseDomain, PollInterval: poll, Logger: logger, ResponseTimeout: timeouts.Response,
+				// A wake is recorded for the server whose reconciler
+				// holds the tenant (the next one, for a standby).
+				Waker: router.WakeFunc(func(ctx context.Context, name string) error {
+					return reconcile.RequestWake(ctx, st, name, time.Now())
+				}),
+			})
 			if err := rt.Sync(ctx); err != nil {
 				return fmt.Errorf("load routes: %w", err)
 			}

@@ -54,6 +54,8 @@ type serverConfig struct {
 	Workers       int
 	HealthTimeout time.Duration
 	DrainDelay    time.Duration
+	WakeTimeout   time.Duration
+	IdleCheck     time.Duration
 	IncidentGrace time.Duration
 	SnapTimeout   time.Duration
 	LogLevel      string
@@ -89,6 +91,8 @@ func (c *serverConfig) flags(cmd *cobra.Command) {
 	f.IntVar(&c.Workers, "workers", 8, "tenant passes doing work at once (a pass waiting on its tenant's health gives its slot back)")
 	f.DurationVar(&c.HealthTimeout, "health-timeout", 60*time.Second, "how long a new instance may take to pass its health check")
 	f.DurationVar(&c.DrainDelay, "drain", time.Second, "how long an upgraded tenant's old version runs on after the route switched")
+	f.DurationVar(&c.WakeTimeout, "wake-timeout", 60*time.Second, "how long a request to a sleeping tenant waits for it to wake before it is answered 503")
+	f.DurationVar(&c.IdleCheck, "idle-check", 10*time.Second, "how often awake tenants whose plan sets idle are checked for idleness")
 	f.DurationVar(&c.IncidentGrace, "incident-grace", 3*time.Second, "how long a service may fail its health probes before an incident opens")
 	f.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&c.TenantUIDs, "tenant-uids", "200000-299999", "Unix users tenants run as, one each, MIN-MAX (as root), or none")
@@ -157,6 +161,12 @@ func (c *serverConfig) validate() error {
 	}
 	if c.SnapTimeout <= 0 {
 		problems = append(problems, fmt.Sprintf("--snapshot-timeout %s: want a positive duration", c.SnapTimeout))
+	}
+	if c.WakeTimeout <= 0 {
+		problems = append(problems, fmt.Sprintf("--wake-timeout %s: want a positive duration", c.WakeTimeout))
+	}
+	if c.IdleCheck <= 0 {
+		problems = append(problems, fmt.Sprintf("--idle-check %s: want a positive duration", c.IdleCheck))
 	}
 	if c.HealthTimeout <= 0 {
 		problems = append(problems, fmt.Sprintf("--health-timeout %s: want a positive duration", c.HealthTimeout))
@@ -332,7 +342,12 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	}()
 	routerAddr := routerLn.Addr().(*net.TCPAddr)
 
-	rt := router.New(router.Config{Source: store, BaseDomain: cfg.BaseDomain, Logger: logger, ResponseTimeout: cfg.Timeouts.Response})
+	var rec *reconcile.Reconciler // set below, before anything runs
+	rt := router.New(router.Config{
+		Source: store, BaseDomain: cfg.BaseDomain, Logger: logger, ResponseTimeout: cfg.Timeouts.Response,
+		Waker:       router.WakeFunc(func(ctx context.Context, name string) error { return rec.Wake(ctx, name) }),
+		WakeTimeout: cfg.WakeTimeout, Woke: mtr.ObserveWake,
+	})
 	engines := map[string]stamp.Engine{}
 	refusals := map[string]string{}
 	if cfg.Driver == driverLocal {
@@ -355,7 +370,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		id = host + "/" + apiLn.Addr().String()
 	}
 	var releases *rollout.Controller // set below, before anything runs
-	rec := reconcile.New(reconcile.Config{
+	rec = reconcile.New(reconcile.Config{
 		Holder: id,
 		Store:  store, Driver: driver, Engines: engines, Routes: rt,
 		URL: func(tenant string) string {
@@ -365,6 +380,10 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		UIDs:    iso.uids,
 		Moved:   func(string) { releases.Wake() },
 		Observe: mtr.ObservePass,
+		// This router's traffic; with several servers on one store, see
+		// docs/scale-to-zero.md.
+		Activity:  rt.LastRequest,
+		IdleCheck: cfg.IdleCheck,
 	})
 	releases = rollout.NewController(rollout.Config{
 		Store: store, Holder: id, Enqueue: rec.Enqueue, Logger: logger,

@@ -1,0 +1,233 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	stamp "github.com/stamphq/stamp"
+)
+
+// Scale to zero. A tenant whose plan sets idle sleeps once no request has
+// reached it for that long: its instances stop, its files, database and
+// address stay, and its phase is sleeping. The next request wakes it:
+// the router holds the request and asks for a wake (RequestWake), the
+// pass that follows starts the instances, waits for their health and
+// routes the tenant again.
+//
+// Only awake tenants cost anything here: the idle watch (watchIdle) keeps
+// one entry per awake tenant with an idle plan held by this process, and
+// a sleeping tenant has no entry, timer or goroutine.
+
+// RequestWake records that a request is waiting for sleeping tenant name,
+// with a tenant.waking event, so that the control plane that holds the
+// tenant (this one or another sharing the store) wakes it. It returns
+// once the request is recorded; a tenant that is not asleep, or whose
+// wake is already asked for, is left as it is. A tenant that does not
+// exist is ENOTFOUND.
+func RequestWake(ctx context.Context, st stamp.TenantStore, name string, now time.Time) error {
+	for {
+		t, err := st.GetTenant(ctx, name)
+		if err != nil {
+			return err
+		}
+		if t.Status.Phase != stamp.PhaseSleeping || !t.Status.WakeAt.IsZero() {
+			return nil
+		}
+		t.Status.WakeAt = now
+		err = st.UpdateTenant(ctx, t, &stamp.Event{Type: stamp.EventTenantWaking, Tenant: name, Generation: t.Generation,
+			Message: fmt.Sprintf("a request arrived after %s asleep", now.Sub(t.Status.SleptAt).Round(time.Second))})
+		if stamp.ErrorCode(err) != stamp.ECONFLICT {
+			return err
+		}
+		// Changed meanwhile (a release, another router's wake): look again.
+	}
+}
+
+// Wake asks for sleeping tenant name to be woken and puts it first in the
+// queue: a customer waits on it. It returns once the wake is recorded.
+func (r *Reconciler) Wake(ctx context.Context, name string) error {
+	if err := RequestWake(ctx, r.cfg.Store, name, r.cfg.Clock.Now()); err != nil {
+		return fmt.Errorf("wake tenant %s: %w", name, err)
+	}
+	r.queue.addFirst(name)
+	return nil
+}
+
+// wakeSteps start a sleeping tenant again: its secrets and database URLs
+// are read for the render, and nothing already done (allocate, migrate,
+// seed) is done again.
+var wakeSteps = []string{stamp.StepSecrets, stamp.StepDatabase, stamp.StepStart, stamp.StepHealth, stamp.StepRoute}
+
+// idleTime returns how long tenant t may go without a request before it
+// sleeps: its serving plan's idle, 0 for never.
+func (r *Reconciler) idleTime(ctx context.Context, t *stamp.Tenant) (time.Duration, error) {
+	bp, _, err := r.blueprint(ctx, t.Spec.Blueprint, t.Status.Version)
+	if err != nil {
+		return 0, err
+	}
+	plan := t.Spec.Plan
+	if t.Status.Config != nil {
+		plan = t.Status.Config.Plan
+	}
+	_, p, err := bp.ResolvePlan(plan)
+	if err != nil {
+		return 0, err
+	}
+	return p.Idle, nil
+}
+
+// lastActive is when tenant t last had a request, as far as this process
+// can tell: the router's traffic, or when it last became ready, or when
+// this reconciler started (traffic before that is not known here).
+func (r *Reconciler) lastActive(t *stamp.Tenant) time.Time {
+	last := t.Status.ReadyAt
+	if r.started.After(last) {
+		last = r.started
+	}
+	if r.cfg.Activity != nil {
+		if a := r.cfg.Activity(t.Name); a.After(last) {
+			last = a
+		}
+	}
+	return last
+}
+
+// sleepDue reports whether converged tenant t has been idle for its
+// plan's idle time. A tenant that may sleep later is watched (watchIdle);
+// one that never sleeps is not.
+func (r *Reconciler) sleepDue(ctx context.Context, t *stamp.Tenant) bool {
+	if t.Status.Phase != stamp.PhaseReady || t.Spec.Desired != stamp.DesiredRunning || t.Upgrading() {
+		r.unwatchIdle(t.Name)
+		return false
+	}
+	if _, ok := r.cfg.Driver.(stamp.Stopper); !ok {
+		return false // a driver that cannot stop a tenant and keep it cannot sleep it
+	}
+	idle, err := r.idleTime(ctx, t)
+	if err != nil || idle <= 0 {
+		r.unwatchIdle(t.Name)
+		return false
+	}
+	due := r.lastActive(t).Add(idle)
+	if r.cfg.Clock.Now().Before(due) {
+		r.watchIdle(t.Name, idle, due)
+		return false
+	}
+	r.unwatchIdle(t.Name)
+	return true
+}
+
+// idleWatch is an awake tenant that sleeps once idle for timeout.
+type idleWatch struct {
+	timeout time.Duration
+	due     time.Time // when it sleeps if no request comes first
+	readyAt time.Time // the latest of its ReadyAt and the reconciler's start
+}
+
+func (r *Reconciler) watchIdle(name string, timeout time.Duration, due time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.idle[name] = idleWatch{timeout: timeout, due: due, readyAt: due.Add(-timeout)}
+}
+
+func (r *Reconciler) unwatchIdle(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.idle, name)
+}
+
+// watchIdleTenants queues, every IdleCheck until ctx ends, the watched
+// tenants whose idle time is up, for a pass to put them to sleep. It
+// reads only memory: the activity the router counts.
+func (r *Reconciler) watchIdleTenants(ctx context.Context) {
+	ticker := time.NewTicker(r.cfg.IdleCheck)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		now := r.cfg.Clock.Now()
+		var due []string
+		r.mu.Lock()
+		for name, w := range r.idle {
+			if now.Before(w.due) {
+				continue
+			}
+			last := w.readyAt
+			if r.cfg.Activity != nil {
+				if a := r.cfg.Activity(name); a.After(last) {
+					last = a
+				}
+			}
+			if w.due = last.Add(w.timeout); now.Before(w.due) {
+				r.idle[name] = w
+				continue
+			}
+			delete(r.idle, name)
+			due = append(due, name)
+		}
+		r.mu.Unlock()
+		for _, name := range due {
+			r.queue.add(name)
+		}
+	}
+}
+
+// sleep stops the tenant's instances and keeps the rest of it. Routers
+// are told first (the tenant is sleeping, with no endpoints), so a
+// request from then on wakes it rather than reaching an instance being
+// stopped; requests in flight end before the instances stop. A tenant
+// that slept before a move (Upgrade.Asleep) goes back to sleep unless a
+// request reached it during the move.
+func (p *pass) sleep(ctx context.Context) error {
+	if u := p.t.Status.Upgrade; u != nil && u.Asleep && p.r.cfg.Activity != nil && p.r.cfg.Activity(p.t.Name).After(u.StartedAt) {
+		return nil // a request came during the move: the idle watch takes it from here
+	}
+	stopper, ok := p.r.cfg.Driver.(stamp.Stopper)
+	if !ok {
+		return nil
+	}
+	idle, err := p.r.idleTime(ctx, p.t)
+	if err != nil {
+		return err
+	}
+	started, endpoints := p.r.cfg.Clock.Now(), p.t.Status.Endpoints
+	err = p.updateWith(ctx, func(st *stamp.TenantStatus) {
+		st.Phase = stamp.PhaseSleeping
+		st.SleptAt = started
+		st.WakeAt = time.Time{}
+		st.Endpoints = nil
+	}, &stamp.Event{Type: stamp.EventTenantAsleep, Message: asleepMessage(idle, p.t.Status.Upgrade)})
+	if err != nil {
+		return err
+	}
+	if err := p.syncRoute(ctx); err != nil {
+		return err
+	}
+	err = p.r.waitAside(func() error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(p.r.cfg.DrainDelay):
+		}
+		return p.waitEndpoints(ctx, endpoints)
+	})
+	if err != nil {
+		return err
+	}
+	if err := stopper.Stop(ctx, p.t.Name); err != nil {
+		return fmt.Errorf("stop the instances of idle tenant %s: %w", p.t.Name, err)
+	}
+	return p.stepEvent(ctx, stamp.StepSleep, p.queued, started, p.r.cfg.Clock.Now())
+}
+
+// asleepMessage says why a tenant went to sleep.
+func asleepMessage(idle time.Duration, u *stamp.Upgrade) string {
+	if u != nil && u.Asleep && u.Result == stamp.UpgradeSucceeded {
+		return fmt.Sprintf("back to sleep after its move to %s", u.ToRevision())
+	}
+	return fmt.Sprintf("no request for %s (the plan's idle time)", idle)
+}
