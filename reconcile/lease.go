@@ -71,6 +71,24 @@ func (r *Reconciler) give(ctx context.Context, tenant string) {
 	}
 }
 
+// rest lets go of a tenant that sleeps: the driver forgets it and its
+// lease is given back, so that a sleeping tenant costs no lease renewal
+// and nothing in the driver. The pass that wakes it takes it again.
+func (r *Reconciler) rest(ctx context.Context, tenant string) {
+	r.mu.Lock()
+	rel, releases := r.cfg.Driver.(stamp.Releaser)
+	r.mu.Unlock()
+	if releases {
+		if err := rel.Release(ctx, tenant); err != nil {
+			// It keeps its lease: a driver that still watches over it
+			// must not see it taken up by another process.
+			r.cfg.Logger.Warn("release a sleeping tenant from the driver", "tenant", tenant, "err", err)
+			return
+		}
+	}
+	r.give(ctx, tenant)
+}
+
 // letGo forgets tenant after its lease was lost: a pass still running on it
 // is cancelled and the driver stops watching over its instances. The
 // driver lets go in the background (it may wait for a slow stop of that
@@ -212,6 +230,10 @@ func (r *Reconciler) watch(ctx context.Context, after int64) {
 				r.queue.add(e.Tenant)
 			case stamp.EventTenantCreated, stamp.EventTenantRetrying:
 				r.queue.add(e.Tenant)
+			case stamp.EventTenantWaking:
+				// Asked for by a router of another process (or a
+				// standby): a customer waits.
+				r.queue.addFirst(e.Tenant)
 			}
 		}
 	}

@@ -91,6 +91,9 @@ func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Tim
 		steps = []string{stamp.StepSleep}
 	}
 	if len(steps) == 0 {
+		if asleep(t) {
+			r.rest(ctx, name)
+		}
 		return nil
 	}
 	if steps[0] == stamp.StepRemove {
@@ -113,6 +116,8 @@ func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Tim
 		return nil
 	case errors.Is(err, errFailed):
 		return nil
+	case err == nil && asleep(p.t):
+		r.rest(ctx, name)
 	}
 	return err
 }

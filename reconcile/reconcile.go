@@ -186,9 +186,10 @@ func New(cfg Config) *Reconciler {
 func (r *Reconciler) Enqueue(name string) { r.queue.add(name) }
 
 // Run works the queue with the configured number of workers until ctx ends.
-// It starts with a pass over every tenant in the store and every tenant the
-// driver holds (so leftovers of deleted tenants are removed), and repeats
-// that every ResyncInterval.
+// It starts with a pass over every tenant in the store but those asleep,
+// and over every tenant the driver holds that the store does not know
+// (so leftovers of deleted tenants are removed), and repeats that every
+// ResyncInterval. A sleeping tenant gets a pass when an event names it.
 func (r *Reconciler) Run(ctx context.Context) error {
 	after, err := r.cfg.Store.LastEventSeq(ctx)
 	if err != nil {
@@ -244,11 +245,19 @@ func (r *Reconciler) resync(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list tenants the driver holds: %w", err)
 	}
+	known := make(map[string]bool, len(tenants))
 	for _, t := range tenants {
-		r.queue.add(t.Name)
+		known[t.Name] = true
+		if !asleep(t) {
+			// A sleeping tenant runs nothing that could drift: it is
+			// left alone until an event (a wake, a change) names it.
+			r.queue.add(t.Name)
+		}
 	}
 	for _, name := range held {
-		r.queue.add(name)
+		if !known[name] {
+			r.queue.add(name) // the leftovers of a deleted tenant
+		}
 	}
 	return nil
 }

@@ -54,6 +54,12 @@ func (r *Reconciler) Wake(ctx context.Context, name string) error {
 	return nil
 }
 
+// asleep reports whether t sleeps with nothing asked of it: no wake, no
+// move, no deletion. Nothing of it runs and no pass has work to do.
+func asleep(t *stamp.Tenant) bool {
+	return t.Status.Phase == stamp.PhaseSleeping && len(Plan(t, nil)) == 0
+}
+
 // wakeSteps start a sleeping tenant again: its secrets and database URLs
 // are read for the render, and nothing already done (allocate, migrate,
 // seed) is done again.

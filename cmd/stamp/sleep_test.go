@@ -114,6 +114,29 @@ func TestIdleTenantSleepsAndWakes(t *testing.T) {
 	waitAsleep(t, s, "acme")
 }
 
+// TestSleepingTenantSurvivesACrash kills the server while a tenant
+// sleeps: the next server leaves it asleep (no process, no lease) and
+// wakes it on the next request.
+func TestSleepingTenantSurvivesACrash(t *testing.T) {
+	s := sleepyServer(t)
+	s.mustCLI("blueprint", "push", blueprintDir(t, idleSecond...))
+	s.mustCLI("tenant", "create", "acme", "--blueprint", "ledger")
+	waitAsleep(t, s, "acme")
+	s.kill()
+	s.start()
+	// Give the new server's first resync and idle checks time to act.
+	time.Sleep(500 * time.Millisecond)
+	if tn := s.tenant("acme"); tn.Status.Phase != stamp.PhaseSleeping {
+		t.Fatalf("after a restart the tenant is %s, want still sleeping", tn.Status.Phase)
+	}
+	if procs := tenantProcesses(t, s.data); len(procs) != 0 {
+		t.Fatalf("processes after a restart of a sleeping tenant's server: %v", procs)
+	}
+	if code, body := s.do("GET", "acme", "/api/customers", ""); code != http.StatusOK {
+		t.Fatalf("request after the restart: %d %s", code, body)
+	}
+}
+
 // TestWakeThatFailsAnswers503 breaks a sleeping tenant's executable: the
 // request that wakes it is answered 503 saying why, and an incident opens.
 func TestWakeThatFailsAnswers503(t *testing.T) {
