@@ -68,8 +68,7 @@ type Monitor struct {
 
 	mu       sync.Mutex
 	tenants  map[string]*tenantWatch
-	list     map[string]*stamp.Tenant // the tenants as last listed
-	listedAt time.Time
+	records  // the tenants' records, as last read
 }
 
 // tenantWatch is what the monitor knows of one tenant.
@@ -207,24 +206,11 @@ func (m *Monitor) Exited(tenant string) {
 	}
 }
 
-// listEvery is how often the tenants' records are read again.
-const listEvery = time.Second
-
 // tick starts the checks that are due.
 func (m *Monitor) tick(ctx context.Context, wg *sync.WaitGroup) error {
 	now := m.cfg.Clock.Now()
-	if now.Sub(m.listedAt) >= listEvery {
-		list, err := m.cfg.Store.ListTenants(ctx)
-		if err != nil {
-			return fmt.Errorf("list tenants: %w", err)
-		}
-		byName := make(map[string]*stamp.Tenant, len(list))
-		for _, t := range list {
-			byName[t.Name] = t
-		}
-		m.mu.Lock()
-		m.list, m.listedAt = byName, now
-		m.mu.Unlock()
+	if err := m.refresh(ctx, now); err != nil {
+		return err
 	}
 	held := map[string]bool{}
 	for _, name := range m.cfg.Held() {
