@@ -6,16 +6,18 @@ import (
 )
 
 // Store keeps control-plane state: bundles, tenants and their secrets,
-// releases, incidents, webhooks, tokens, leases and the append-only event
-// log. Every implementation passes the conformance suite in
-// store/storetest. A part that needs only some of it takes an interface
-// of its own made of the per-resource interfaces below.
+// releases, incidents, webhooks, tokens, leases, the tenants' last
+// traffic and the append-only event log. Every implementation passes the
+// conformance suite in store/storetest. A part that needs only some of it
+// takes an interface of its own made of the per-resource interfaces
+// below.
 type Store interface {
 	BundleStore
 	TenantStore
 	SecretStore
 	EventLog
 	LeaseStore
+	ActivityStore
 	ReleaseStore
 	IncidentStore
 	WebhookStore
@@ -66,10 +68,10 @@ type TenantStore interface {
 	// appended in the same transaction (as AppendEvents would): a crash
 	// leaves the write and its events, or neither.
 	UpdateTenant(ctx context.Context, t *Tenant, events ...*Event) error
-	// DeleteTenant removes the tenant and its secrets if resourceVersion is
-	// the stored one (ECONFLICT otherwise). A missing tenant is ENOTFOUND.
-	// The events, if any, are appended in the same transaction (as
-	// UpdateTenant does), and only if the delete succeeds.
+	// DeleteTenant removes the tenant, its secrets and its activity if
+	// resourceVersion is the stored one (ECONFLICT otherwise). A missing
+	// tenant is ENOTFOUND. The events, if any, are appended in the same
+	// transaction (as UpdateTenant does), and only if the delete succeeds.
 	DeleteTenant(ctx context.Context, name string, resourceVersion int64, events ...*Event) error
 }
 
@@ -109,6 +111,23 @@ type LeaseStore interface {
 	// ReleaseLease gives up holder's lease on key; no lease, or one held by
 	// another holder, is not an error.
 	ReleaseLease(ctx context.Context, key, holder string) error
+}
+
+// ActivityStore records when each tenant last had traffic through a
+// router, so that every control-plane process sharing the store judges a
+// tenant idle (scale to zero) from all routers' traffic, not only its own.
+// A tenant's activity is deleted with it: one created again under the
+// same name starts with none.
+type ActivityStore interface {
+	// RecordActivity raises each named tenant's last-activity time to the
+	// given time; a time older than the recorded one leaves it, and a
+	// zero time is ignored. Tenants that do not exist are ignored, not an
+	// error: a request may race a delete. Times are kept to the
+	// millisecond at least.
+	RecordActivity(ctx context.Context, seen map[string]time.Time) error
+	// LastActivity returns the last-activity time, in UTC, of every
+	// tenant that has one.
+	LastActivity(ctx context.Context) (map[string]time.Time, error)
 }
 
 // ReleaseStore keeps releases, each written only at the resource version

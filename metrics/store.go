@@ -205,6 +205,22 @@ func (s *timedStore) ReleaseLease(ctx context.Context, key, holder string) error
 	return err
 }
 
+// RecordActivity times stamp.Store.RecordActivity.
+func (s *timedStore) RecordActivity(ctx context.Context, seen map[string]time.Time) error {
+	start := time.Now()
+	err := s.Store.RecordActivity(ctx, seen)
+	s.observe("RecordActivity", start, err)
+	return err
+}
+
+// LastActivity times stamp.Store.LastActivity.
+func (s *timedStore) LastActivity(ctx context.Context) (map[string]time.Time, error) {
+	start := time.Now()
+	v, err := s.Store.LastActivity(ctx)
+	s.observe("LastActivity", start, err)
+	return v, err
+}
+
 // CreateRelease times stamp.Store.CreateRelease.
 func (s *timedStore) CreateRelease(ctx context.Context, r *stamp.Release, events ...*stamp.Event) error {
 	start := time.Now()

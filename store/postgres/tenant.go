@@ -92,11 +92,12 @@ func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant, events ...*st
 // then says why (a stale version or a missing row).
 var errStaleRow = errors.New("no row at that resource version")
 
-// DeleteTenant removes the tenant and its secrets if resourceVersion is the
-// stored one (ECONFLICT otherwise). A missing tenant is ENOTFOUND.
+// DeleteTenant removes the tenant, its secrets and its activity if
+// resourceVersion is the stored one (ECONFLICT otherwise). A missing
+// tenant is ENOTFOUND.
 func (s *Store) DeleteTenant(ctx context.Context, name string, resourceVersion int64, events ...*stamp.Event) error {
 	del := func(q querier) error {
-		// Secrets go with the row: ON DELETE CASCADE.
+		// Secrets and activity go with the row: ON DELETE CASCADE.
 		var deleted string
 		err := q.QueryRow(ctx, `DELETE FROM tenants WHERE name = $1 AND resource_version = $2 RETURNING name`, name, resourceVersion).Scan(&deleted)
 		if errors.Is(err, pgx.ErrNoRows) {

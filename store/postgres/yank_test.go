@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/stamphq/stamp"
@@ -22,7 +23,7 @@ func TestMigrateBundleYanks(t *testing.T) {
 	if err := s.CreateBundle(t.Context(), b); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 6, undoBundleYanks...)
+	rollBack(t, s, 6, slices.Concat(undoActivity, undoBundleYanks)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

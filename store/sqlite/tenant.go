@@ -112,13 +112,14 @@ func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant, events ...*st
 	return nil
 }
 
-// DeleteTenant removes the tenant and its secrets if resourceVersion is the
-// stored one (ECONFLICT otherwise). A missing tenant is ENOTFOUND.
+// DeleteTenant removes the tenant, its secrets and its activity if
+// resourceVersion is the stored one (ECONFLICT otherwise). A missing
+// tenant is ENOTFOUND.
 func (s *Store) DeleteTenant(ctx context.Context, name string, resourceVersion int64, events ...*stamp.Event) error {
 	at := now()
 	var seqs []int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		// Secrets go with the row: ON DELETE CASCADE.
+		// Secrets and activity go with the row: ON DELETE CASCADE.
 		res, err := tx.ExecContext(ctx, `DELETE FROM tenants WHERE name = ? AND resource_version = ?`, name, resourceVersion)
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stamphq/stamp"
@@ -23,7 +24,7 @@ func TestMigrateBundleYanks(t *testing.T) {
 	if err := s.CreateBundle(t.Context(), b); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 7, undoBundleYanks...)
+	rollBack(t, s, 7, slices.Concat(undoActivity, undoBundleYanks)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

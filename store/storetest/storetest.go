@@ -103,6 +103,12 @@ func Run(t *testing.T, open func(t *testing.T) stamp.Store) {
 		{"lease/one holder at a time", testLeaseExclusive},
 		{"lease/expires", testLeaseExpiry},
 		{"lease/racing holders", testLeaseRace},
+		{"activity/record and read", testActivityRecord},
+		{"activity/missing tenant ignored", testActivityUnknownTenant},
+		{"activity/deleted with its tenant", testActivityDelete},
+		{"activity/10,000 tenants in one call", testActivityMany},
+		{"activity/racing recorders", testActivityRacingRecorders},
+		{"activity/record racing deletes", testActivityRacingDelete},
 		{"cancelled context is an internal error", testCancelled},
 	}
 	for _, tt := range tests {
@@ -1526,6 +1532,8 @@ func testCancelled(t *testing.T, s stamp.Store) {
 			return s.AppendDeliveryAttempt(ctx, &stamp.DeliveryAttempt{Webhook: "w1", EventSeq: 1, Attempt: 1})
 		}},
 		{"ListDeliveryAttempts", func() error { _, err := s.ListDeliveryAttempts(ctx, "w1", 0); return err }},
+		{"RecordActivity", func() error { return s.RecordActivity(ctx, map[string]time.Time{"acme": incidentEpoch}) }},
+		{"LastActivity", func() error { _, err := s.LastActivity(ctx); return err }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
