@@ -132,10 +132,13 @@ func testActivityDelete(t *testing.T, s stamp.Store) {
 	assertActivity(t, s, "LastActivity after the new acme's first request", want)
 }
 
-// testActivityMany records 10,000 tenants in one call, first inserting
+// testActivityMany records 2,000 tenants in one call, first inserting
 // their rows, then raising them all; the times go to the test log only.
+// (A call for 10,000 takes 20-65 ms on SQLite and 60-160 ms on
+// PostgreSQL; creating that many tenants under -race took 16 s per run,
+// too long for a conformance case the statement's shape does not need.)
 func testActivityMany(t *testing.T, s stamp.Store) {
-	const n = 10_000
+	const n = 2_000
 	names := make([]string, n)
 	for i := range names {
 		names[i] = fmt.Sprintf("t%05d", i)
