@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	stamp "github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/activity"
 	"github.com/stamphq/stamp/driver/local"
 	pgengine "github.com/stamphq/stamp/engine/postgres"
 	sqliteengine "github.com/stamphq/stamp/engine/sqlite"
@@ -92,7 +93,7 @@ func (c *serverConfig) flags(cmd *cobra.Command) {
 	f.DurationVar(&c.HealthTimeout, "health-timeout", 60*time.Second, "how long a new instance may take to pass its health check")
 	f.DurationVar(&c.DrainDelay, "drain", time.Second, "how long an upgraded tenant's old version runs on after the route switched")
 	f.DurationVar(&c.WakeTimeout, "wake-timeout", 60*time.Second, "how long a request to a sleeping tenant waits for it to wake before it is answered 503")
-	f.DurationVar(&c.IdleCheck, "idle-check", 10*time.Second, "how often awake tenants whose plan sets idle are checked for idleness")
+	f.DurationVar(&c.IdleCheck, "idle-check", 10*time.Second, "how often awake tenants whose plan sets idle are checked for idleness, and routers share their traffic through the store")
 	f.DurationVar(&c.IncidentGrace, "incident-grace", 3*time.Second, "how long a service may fail its health probes before an incident opens")
 	f.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&c.TenantUIDs, "tenant-uids", "200000-299999", "Unix users tenants run as, one each, MIN-MAX (as root), or none")
@@ -369,6 +370,8 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		host, _ := os.Hostname()
 		id = host + "/" + apiLn.Addr().String()
 	}
+	// Idleness is judged from every router sharing the store.
+	traffic := activity.New(store, rt, cfg.IdleCheck, logger)
 	var releases *rollout.Controller // set below, before anything runs
 	rec = reconcile.New(reconcile.Config{
 		Holder: id,
@@ -377,12 +380,10 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 			return "http://" + tenant + "." + cfg.BaseDomain + ":" + strconv.Itoa(routerAddr.Port)
 		},
 		Workers: cfg.Workers, HealthTimeout: cfg.HealthTimeout, DrainDelay: cfg.DrainDelay, Logger: logger,
-		UIDs:    iso.uids,
-		Moved:   func(string) { releases.Wake() },
-		Observe: mtr.ObservePass,
-		// This router's traffic; with several servers on one store, see
-		// docs/scale-to-zero.md.
-		Activity:  rt.LastRequest,
+		UIDs:      iso.uids,
+		Moved:     func(string) { releases.Wake() },
+		Observe:   mtr.ObservePass,
+		Activity:  traffic.Last,
 		IdleCheck: cfg.IdleCheck,
 	})
 	releases = rollout.NewController(rollout.Config{
@@ -424,6 +425,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	g.Go(func() error { return serveRouter(gctx, cfg, data, front, routerLn, logger) })
 	g.Go(func() error { return rt.Run(gctx) })
 	g.Go(func() error { return rec.Run(gctx) })
+	g.Go(func() error { return traffic.Run(gctx) })
 	g.Go(func() error { return releases.Run(gctx) })
 	g.Go(func() error { return mon.Run(gctx) })
 	g.Go(func() error { return hooks.Run(gctx) })

@@ -199,3 +199,27 @@ func TestReleaseMovesASleepingTenant(t *testing.T) {
 		t.Errorf("woken: %d from release %q; want 200 from release 2", resp.StatusCode, resp.Header.Get("Ledger-Release"))
 	}
 }
+
+// TestIdleIsJudgedFromEveryRouter has two servers share a PostgreSQL
+// store: the tenant is held by a, its traffic goes through b's router
+// only, and it must not sleep while that traffic lasts; once it stops,
+// the tenant sleeps.
+func TestIdleIsJudgedFromEveryRouter(t *testing.T) {
+	store := scratchDatabase(t)
+	data := t.TempDir()
+	flags := []string{"--store", store, "--idle-check", "200ms", "--drain", "100ms"}
+	a := startStampServerIn(t, data, flags...)
+	a.mustCLI("blueprint", "push", blueprintDir(t, "idle: 15m", "idle: 2s"))
+	a.mustCLI("tenant", "create", "acme", "--blueprint", "ledger")
+	b := startStampServerIn(t, data, flags...) // after the create: a holds acme
+
+	for end := time.Now().Add(6 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+		if code, body := b.do("GET", "acme", "/healthz", ""); code != http.StatusOK {
+			t.Fatalf("request through b: %d %s", code, body)
+		}
+	}
+	if n := countEvents(t, a, "acme", stamp.EventTenantAsleep); n != 0 {
+		t.Fatalf("the tenant slept %d times while b's router served it every 250ms", n)
+	}
+	waitAsleep(t, a, "acme")
+}
