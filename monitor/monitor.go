@@ -66,9 +66,9 @@ type Monitor struct {
 	slots  chan struct{}  // one per probe running
 	prober *health.Prober // keeps a connection to each instance it probes
 
-	mu       sync.Mutex
-	tenants  map[string]*tenantWatch
-	records  // the tenants' records, as last read
+	mu      sync.Mutex
+	tenants map[string]*tenantWatch
+	records // the tenants' records, as last read
 }
 
 // tenantWatch is what the monitor knows of one tenant.
