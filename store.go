@@ -60,8 +60,18 @@ type TenantStore interface {
 	CreateTenant(ctx context.Context, t *Tenant, events ...*Event) error
 	// GetTenant returns the tenant or ENOTFOUND.
 	GetTenant(ctx context.Context, name string) (*Tenant, error)
-	// ListTenants returns every tenant ordered by name.
+	// ListTenants returns every tenant ordered by name, read at one
+	// instant: for the parts that need the whole fleet at once (the
+	// router's routes, the reconciler's resync).
 	ListTenants(ctx context.Context) ([]*Tenant, error)
+	// ListTenantsPage returns the tenants whose names sort after p.After,
+	// ordered by name, at most p.Limit of them, and next: the After of the
+	// following page, "" when this page holds the last tenant. Pages are
+	// read by key, not by offset, so a tenant that exists from the first
+	// page to the last is listed exactly once, whatever is created or
+	// deleted in between; one created or deleted meanwhile may or may not
+	// be. A negative Limit is EINVALID.
+	ListTenantsPage(ctx context.Context, p TenantPage) (tenants []*Tenant, next string, err error)
 	// UpdateTenant writes t if t.ResourceVersion is the stored one, then
 	// increments t.ResourceVersion and sets UpdatedAt. A stale version is
 	// ECONFLICT; a missing tenant is ENOTFOUND. The events, if any, are
@@ -73,6 +83,17 @@ type TenantStore interface {
 	// tenant is ENOTFOUND. The events, if any, are appended in the same
 	// transaction (as UpdateTenant does), and only if the delete succeeds.
 	DeleteTenant(ctx context.Context, name string, resourceVersion int64, events ...*Event) error
+}
+
+// TenantPage selects one page of tenants in name order, so that a fleet
+// of thousands is listed a bounded piece at a time.
+type TenantPage struct {
+	// After is the name the page starts after: "" for the first page,
+	// then the next that ListTenantsPage returned with the page before.
+	After string
+	// Limit is the most tenants on the page; 0 means the store's default,
+	// and the store lowers one over its maximum to it.
+	Limit int
 }
 
 // SecretStore keeps each tenant's secrets by name.

@@ -125,6 +125,14 @@ func (s *timedStore) ListTenants(ctx context.Context) ([]*stamp.Tenant, error) {
 	return v, err
 }
 
+// ListTenantsPage times stamp.Store.ListTenantsPage.
+func (s *timedStore) ListTenantsPage(ctx context.Context, p stamp.TenantPage) ([]*stamp.Tenant, string, error) {
+	start := time.Now()
+	v, next, err := s.Store.ListTenantsPage(ctx, p)
+	s.observe("ListTenantsPage", start, err)
+	return v, next, err
+}
+
 // UpdateTenant times stamp.Store.UpdateTenant.
 func (s *timedStore) UpdateTenant(ctx context.Context, t *stamp.Tenant, events ...*stamp.Event) error {
 	start := time.Now()

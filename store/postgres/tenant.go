@@ -56,6 +56,24 @@ func (s *Store) ListTenants(ctx context.Context) ([]*stamp.Tenant, error) {
 	return ts, nil
 }
 
+// ListTenantsPage returns the tenants named after p.After, ordered by name,
+// at most p.Limit (0: 100, at most 1000), and the After of the next page,
+// "" after the last tenant. A negative limit is EINVALID.
+func (s *Store) ListTenantsPage(ctx context.Context, p stamp.TenantPage) ([]*stamp.Tenant, string, error) {
+	limit, err := sqlstore.TenantLimit.Of(p.Limit)
+	if err != nil {
+		return nil, "", err
+	}
+	// One row over the limit tells whether another page follows.
+	rows, _ := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE name > $1 ORDER BY name LIMIT $2`, p.After, limit+1)
+	ts, err := pgx.CollectRows(rows, scanTenant)
+	if err != nil {
+		return nil, "", fmt.Errorf("list tenants after %q: %w", p.After, err)
+	}
+	ts, next := sqlstore.NextPage(ts, limit)
+	return ts, next, nil
+}
+
 // UpdateTenant writes t if t.ResourceVersion is the stored one, then
 // increments t.ResourceVersion and sets UpdatedAt. A stale version is
 // ECONFLICT; a missing tenant is ENOTFOUND. CreatedAt is never rewritten.

@@ -486,23 +486,7 @@ func TestListIncidentsPlan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rows, err := s.read.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+query, args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
-			}
+			plan := queryPlan(t, s, query, args...)
 			if len(plan) != 1 || plan[0] != tt.want {
 				t.Errorf("query plan: got %q, want [%q]", plan, tt.want)
 			}
@@ -552,24 +536,21 @@ func TestListDeliveryAttemptsLimits(t *testing.T) {
 // neither scans the table nor sorts.
 func TestListDeliveryAttemptsPlan(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), "stamp.db"))
-	rows, err := s.read.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+listAttemptsSQL, "w1", sqlstore.AttemptLimit.Default)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	plan := queryPlan(t, s, listAttemptsSQL, "w1", sqlstore.AttemptLimit.Default)
 	want := "SEARCH webhook_attempts USING INDEX webhook_attempts_webhook_seq (webhook=?)"
+	if len(plan) != 1 || plan[0] != want {
+		t.Errorf("query plan: got %q, want [%q]", plan, want)
+	}
+}
+
+// TestListTenantsPagePlan checks that SQLite reads a page of tenants by
+// searching the primary key from the cursor: neither a scan of every
+// tenant nor a sort, so a page costs the same at the end of 10,000 as at
+// the start.
+func TestListTenantsPagePlan(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "stamp.db"))
+	plan := queryPlan(t, s, listTenantsPageSQL, "acme", sqlstore.TenantLimit.Default+1)
+	want := "SEARCH tenants USING INDEX sqlite_autoindex_tenants_1 (name>?)"
 	if len(plan) != 1 || plan[0] != want {
 		t.Errorf("query plan: got %q, want [%q]", plan, want)
 	}
@@ -672,23 +653,7 @@ func TestManyTenants(t *testing.T) {
 
 	// The plan, not the clock, shows GetTenant is a lookup: SEARCH uses an
 	// index, SCAN would read every row.
-	var plan []string
-	rows, err := s.read.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+getTenantSQL, "t05000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	plan := queryPlan(t, s, getTenantSQL, "t05000")
 	if len(plan) != 1 || !strings.HasPrefix(plan[0], "SEARCH tenants USING") {
 		t.Errorf("query plan of GetTenant: got %q, want one index SEARCH of tenants", plan)
 	}
@@ -741,4 +706,27 @@ func TestStoreFileIsPrivate(t *testing.T) {
 			t.Errorf("%s has mode %o, want 600", filepath.Base(p), mode)
 		}
 	}
+}
+
+// queryPlan returns the details of SQLite's plan for query, one per step.
+func queryPlan(t *testing.T, s *Store, query string, args ...any) []string {
+	t.Helper()
+	rows, err := s.read.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
 }

@@ -76,6 +76,27 @@ func (s *Store) ListTenants(ctx context.Context) ([]*stamp.Tenant, error) {
 	return ts, nil
 }
 
+// listTenantsPageSQL reads a page of tenants by key, one row over the
+// limit; a test checks that SQLite walks the primary key from the cursor
+// rather than scanning and sorting.
+const listTenantsPageSQL = `SELECT ` + tenantColumns + ` FROM tenants WHERE name > ? ORDER BY name LIMIT ?`
+
+// ListTenantsPage returns the tenants named after p.After, ordered by name,
+// at most p.Limit (0: 100, at most 1000), and the After of the next page,
+// "" after the last tenant. A negative limit is EINVALID.
+func (s *Store) ListTenantsPage(ctx context.Context, p stamp.TenantPage) ([]*stamp.Tenant, string, error) {
+	limit, err := sqlstore.TenantLimit.Of(p.Limit)
+	if err != nil {
+		return nil, "", err
+	}
+	ts, err := queryAll(ctx, s.read, scanTenant, listTenantsPageSQL, p.After, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list tenants after %q: %w", p.After, err)
+	}
+	ts, next := sqlstore.NextPage(ts, limit)
+	return ts, next, nil
+}
+
 // UpdateTenant writes t if t.ResourceVersion is the stored one, then
 // increments t.ResourceVersion and sets UpdatedAt. A stale version is
 // ECONFLICT; a missing tenant is ENOTFOUND. CreatedAt is never rewritten.

@@ -12,11 +12,13 @@ type Limit struct {
 // The limits of the lists. An incident carries its timeline and its
 // service's last output lines, so fewer are listed at once than events; a
 // webhook failing for a day is retried a few hundred times, and its newest
-// attempts are the ones that tell why.
+// attempts are the ones that tell why. A page of tenants is what the API
+// answers a listing with: a thousand tenants are a few megabytes of JSON.
 var (
 	EventLimit    = Limit{Noun: "event", Default: 1000, Max: 10000}
 	IncidentLimit = Limit{Noun: "incident", Default: 500, Max: 5000}
 	AttemptLimit  = Limit{Noun: "delivery attempt", Default: 100, Max: 1000}
+	TenantLimit   = Limit{Noun: "tenant", Default: 100, Max: 1000}
 )
 
 // Of returns the limit to query with when n was asked for: Default for 0,
@@ -30,4 +32,16 @@ func (l Limit) Of(n int) (int, error) {
 	default:
 		return min(n, l.Max), nil
 	}
+}
+
+// NextPage cuts a page of tenants read with one row more than limit, which
+// tells whether any follow without a second query, to limit, and returns
+// it with the After of the next page: the last name kept, or "" if no
+// tenant follows.
+func NextPage(ts []*stamp.Tenant, limit int) ([]*stamp.Tenant, string) {
+	if len(ts) <= limit {
+		return ts, ""
+	}
+	ts = ts[:limit]
+	return ts, ts[limit-1].Name
 }

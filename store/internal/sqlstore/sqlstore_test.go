@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"slices"
 	"testing"
 	"testing/fstest"
 
@@ -68,5 +69,36 @@ func TestCheckVersion(t *testing.T) {
 	}
 	if err := CheckVersion(5, 4); err == nil {
 		t.Error("CheckVersion(5, 4): got nil, want an error")
+	}
+}
+
+func TestNextPage(t *testing.T) {
+	tenants := func(names ...string) []*stamp.Tenant {
+		ts := make([]*stamp.Tenant, len(names))
+		for i, n := range names {
+			ts[i] = &stamp.Tenant{Name: n}
+		}
+		return ts
+	}
+	tests := []struct {
+		read      []string
+		limit     int
+		wantNames []string
+		wantNext  string
+	}{
+		{nil, 2, nil, ""},
+		{[]string{"a"}, 2, []string{"a"}, ""},
+		{[]string{"a", "b"}, 2, []string{"a", "b"}, ""},
+		{[]string{"a", "b", "c"}, 2, []string{"a", "b"}, "b"},
+	}
+	for _, tt := range tests {
+		page, next := NextPage(tenants(tt.read...), tt.limit)
+		var names []string
+		for _, tn := range page {
+			names = append(names, tn.Name)
+		}
+		if !slices.Equal(names, tt.wantNames) || next != tt.wantNext {
+			t.Errorf("NextPage(%q, %d): got %q, next %q; want %q, next %q", tt.read, tt.limit, names, next, tt.wantNames, tt.wantNext)
+		}
 	}
 }
