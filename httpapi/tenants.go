@@ -25,10 +25,6 @@ type CreateTenantRequest struct {
 	Channel string `json:"channel,omitempty"`
 }
 
-type tenantList struct {
-	Tenants []*stamp.Tenant `json:"tenants"`
-}
-
 // handleTenantCreate records a new tenant to be stamped out. It checks, in
 // order, the name, the blueprint version, the database engines, the plan
 // and the parameters, so that a request is refused with the first problem
@@ -162,21 +158,6 @@ func checkEngines(b *stamp.Bundle, bp *blueprint.Blueprint, engines engineSet) e
 			b.Ref(), engine, db, strings.Join(have, ", "))
 	}
 	return nil
-}
-
-// handleTenantList lists every tenant.
-func handleTenantList(st stamp.TenantStore) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tenants, err := st.ListTenants(r.Context())
-		if err != nil {
-			writeError(w, r, fmt.Errorf("list tenants: %w", err))
-			return
-		}
-		for i, t := range tenants {
-			tenants[i] = masked(t)
-		}
-		encode(w, r, http.StatusOK, tenantList{Tenants: nonNil(tenants)})
-	})
 }
 
 // handleTenantGet returns one tenant, with its health if health knows it.
