@@ -224,41 +224,6 @@ func keyValues(flag string, pairs []string) (map[string]string, error) {
 	return m, nil
 }
 
-func newTenantListCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "list",
-		Short: "List tenants",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, p, err := g.reader()
-			if err != nil {
-				return err
-			}
-			tenants, err := c.ListTenants(cmd.Context())
-			if err != nil {
-				return err
-			}
-			// A tenant on a withdrawn version is flagged, so that the
-			// operator sees whom a yank concerns.
-			bundles, err := c.ListBundles(cmd.Context())
-			if err != nil {
-				return err
-			}
-			yanked := map[string]bool{}
-			for _, b := range bundles {
-				yanked[b.Ref()] = b.Yanked
-			}
-			return printList(p, tenants, []any{"NAME", "BLUEPRINT", "PLAN", "PHASE", "URL", "AGE"}, func(t *stamp.Tenant) []any {
-				ref := t.Spec.Blueprint + "@" + t.Spec.Version
-				if yanked[ref] {
-					ref += " (yanked)"
-				}
-				return []any{t.Name, ref, t.Spec.Plan, t.Status.Phase, orDash(t.Status.URL), age(t.CreatedAt)}
-			})
-		},
-	}
-}
-
 func newTenantGetCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "get NAME",

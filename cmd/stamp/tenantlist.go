@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/httpapi"
+)
+
+func newTenantListCmd(g *globals) *cobra.Command {
+	var (
+		limit int
+		after string
+	)
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List tenants",
+		Long: `List tenants in name order. Every tenant is listed, read from the server
+a page at a time; with --limit or --after, only one page is, followed (on
+stderr, or as "next" in -o json and yaml, where the page is an object
+{"tenants": [...], "next": CURSOR}) by the cursor of the next page, ""
+after the last.`,
+		Example: `  stamp tenant list
+  stamp tenant list --limit 100                # the first 100, and the command for the next 100
+  stamp tenant list --limit 100 --after CURSOR`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			onePage := cmd.Flags().Changed("limit") || cmd.Flags().Changed("after")
+			if cmd.Flags().Changed("limit") && (limit < 1 || limit > httpapi.MaxTenantPage) {
+				return fmt.Errorf("--limit %d: want 1 to %d", limit, httpapi.MaxTenantPage)
+			}
+			c, p, err := g.reader()
+			if err != nil {
+				return err
+			}
+			// A tenant on a withdrawn version is flagged, so that the
+			// operator sees whom a yank concerns.
+			bundles, err := c.ListBundles(cmd.Context())
+			if err != nil {
+				return err
+			}
+			yanked := map[string]bool{}
+			for _, b := range bundles {
+				yanked[b.Ref()] = b.Yanked
+			}
+			header := []any{"NAME", "BLUEPRINT", "PLAN", "PHASE", "URL", "AGE"}
+			cells := func(t *stamp.Tenant) []any {
+				ref := t.Spec.Blueprint + "@" + t.Spec.Version
+				if yanked[ref] {
+					ref += " (yanked)"
+				}
+				return []any{t.Name, ref, t.Spec.Plan, t.Status.Phase, orDash(t.Status.URL), age(t.CreatedAt)}
+			}
+			if !onePage {
+				return streamList(p, c.TenantPages(cmd.Context(), httpapi.MaxTenantPage), header, cells)
+			}
+			page, err := c.ListTenantsPage(cmd.Context(), after, limit)
+			if err != nil {
+				return err
+			}
+			err = p.print(page, func(w *tabwriter.Writer) {
+				row(w, header...)
+				for _, t := range page.Tenants {
+					row(w, cells(t)...)
+				}
+			})
+			if err != nil || page.Next == "" || !p.table() {
+				return err
+			}
+			next := "stamp tenant list --after " + page.Next
+			if limit > 0 {
+				next = fmt.Sprintf("stamp tenant list --limit %d --after %s", limit, page.Next)
+			}
+			_, err = fmt.Fprintln(g.stderr, "next page:", next)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&limit, "limit", 0, fmt.Sprintf("list one page of at most this many tenants (1 to %d), then the cursor of the next", httpapi.MaxTenantPage))
+	f.StringVar(&after, "after", "", fmt.Sprintf("list one page (of --limit, or %d) after this cursor, from the page before", httpapi.DefaultTenantPage))
+	return cmd
+}
