@@ -184,6 +184,16 @@ func (c *Client) RetryTenant(ctx context.Context, name string) (*stamp.Tenant, e
 	return out, nil
 }
 
+// WakeTenant asks for sleeping tenant name to be woken; a tenant that is
+// awake is returned as it is.
+func (c *Client) WakeTenant(ctx context.Context, name string) (*stamp.Tenant, error) {
+	out := new(stamp.Tenant)
+	if err := c.do(ctx, http.MethodPost, "/v1/tenants/"+url.PathEscape(name)+"/wake", nil, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SetTenant changes tenant name's plan or parameters.
 func (c *Client) SetTenant(ctx context.Context, name string, req SetTenantRequest) (*stamp.Tenant, error) {
 	out := new(stamp.Tenant)

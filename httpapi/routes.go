@@ -33,6 +33,7 @@ func addRoutes(mux *http.ServeMux, cfg Config, cache *blueprintCache) {
 	mux.Handle("PATCH /v1/tenants/{name}", auth(jsonBody(handleTenantSet(st, cache, cfg.Clock, cfg.Enqueue))))
 	mux.Handle("GET /v1/tenants/{name}/secrets", auth(handleTenantSecrets(st, cfg.Clock)))
 	mux.Handle("POST /v1/tenants/{name}/retry", auth(handleTenantRetry(st, cfg.Clock, cfg.Enqueue)))
+	mux.Handle("POST /v1/tenants/{name}/wake", auth(handleTenantWake(st, cfg.Clock, cfg.Enqueue)))
 	mux.Handle("POST /v1/tenants/{name}/upgrade", auth(jsonBody(handleTenantUpgrade(st, cache, engines, cfg.Clock, cfg.Enqueue))))
 	mux.Handle("POST /v1/tenants/{name}/pin", auth(jsonBody(handleTenantPin(st, cfg.Clock, cfg.Enqueue, true))))
 	mux.Handle("DELETE /v1/tenants/{name}/pin", auth(handleTenantPin(st, cfg.Clock, cfg.Enqueue, false)))

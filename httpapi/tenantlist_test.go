@@ -5,22 +5,25 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stamphq/stamp"
 )
 
-// seedTenants stores tenants t0000 and on straight in the store, as the
-// API records a new one: a listing reads only the store, and a thousand
-// creations through the API would mostly time the creation.
+// seedTenants stores tenants t0000 and on straight in the store, asleep
+// (scale to zero), as a large fleet mostly is: a listing reads only the
+// store, and a thousand creations through the API would mostly time the
+// creation.
 func seedTenants(t *testing.T, st stamp.Store, n int) []string {
 	t.Helper()
 	names := make([]string, n)
 	for i := range names {
 		names[i] = fmt.Sprintf("t%04d", i)
 		tn := &stamp.Tenant{
-			Name:       names[i],
-			Spec:       stamp.TenantSpec{Blueprint: "ledger", Version: "1.0.0", Plan: "starter", Desired: stamp.DesiredRunning},
-			Status:     stamp.TenantStatus{Phase: stamp.PhaseProvisioning},
+			Name: names[i],
+			Spec: stamp.TenantSpec{Blueprint: "ledger", Version: "1.0.0", Plan: "starter", Desired: stamp.DesiredRunning},
+			Status: stamp.TenantStatus{Phase: stamp.PhaseSleeping, ObservedGeneration: 1, Version: "1.0.0",
+				MigratedVersion: "1.0.0", Seeded: true, SleptAt: time.Unix(1e9, 0)},
 			Generation: 1,
 		}
 		if err := st.CreateTenant(t.Context(), tn); err != nil {

@@ -524,3 +524,32 @@ func TestKubeServerCheckAndBadKubeconfig(t *testing.T) {
 		t.Errorf("the failed start left its data dir: %v", err)
 	}
 }
+
+// TestKubeTenantSleepsAndWakes: an idle tenant's Deployment is scaled to
+// zero and back when it is woken (the router's wake, by hand here: the
+// test cluster's Service addresses are not reachable from the test).
+func TestKubeTenantSleepsAndWakes(t *testing.T) {
+	kubeconfig, c := kubeCluster(t)
+	s, instance := startKubeServer(t, c, kubeconfig, "--idle-check", "200ms", "--drain", "100ms")
+	s.mustCLI("blueprint", "push", editBlueprint(t, kubeBlueprint(t, "1.0.0"), "replicas: 1 }", "replicas: 1, idle: 2s }"))
+	s.mustCLI("tenant", "create", "sleepy", "--blueprint", "kshop")
+	replicas := func() int32 {
+		dep, err := c.AppsV1().Deployments(instance+"-sleepy").Get(context.Background(), "web-1-0-0", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *dep.Spec.Replicas
+	}
+	waitFor(t, "the tenant to sleep", 60*time.Second, func() bool { return s.tenant("sleepy").Status.Phase == stamp.PhaseSleeping })
+	waitFor(t, "its deployment to be scaled to zero", 10*time.Second, func() bool { return replicas() == 0 })
+	out := s.mustCLI("tenant", "wake", "sleepy")
+	if !strings.Contains(out, "ready:") {
+		t.Errorf("stamp tenant wake:\n%s", out)
+	}
+	if tn := s.tenant("sleepy"); tn.Status.Phase != stamp.PhaseReady || len(tn.Status.Endpoints) == 0 {
+		t.Errorf("woken: phase %s, endpoints %v; want ready with its Service", tn.Status.Phase, tn.Status.Endpoints)
+	}
+	if n := replicas(); n != 1 {
+		t.Errorf("woken, the deployment has %d replicas, want 1", n)
+	}
+}

@@ -223,3 +223,25 @@ func TestIdleIsJudgedFromEveryRouter(t *testing.T) {
 	}
 	waitAsleep(t, a, "acme")
 }
+
+// TestWakeThroughTheCLI wakes a sleeping tenant by hand and waits until
+// it serves; waking an awake tenant says so and changes nothing.
+func TestWakeThroughTheCLI(t *testing.T) {
+	s := sleepyServer(t)
+	s.mustCLI("blueprint", "push", blueprintDir(t, "idle: 15m", "idle: 2s"))
+	s.mustCLI("tenant", "create", "acme", "--blueprint", "ledger")
+	waitAsleep(t, s, "acme")
+	out := s.mustCLI("tenant", "wake", "acme")
+	if !strings.Contains(out, "tenant acme: waking") || !strings.Contains(out, "ready: http://acme.localhost") {
+		t.Errorf("stamp tenant wake:\n%s", out)
+	}
+	if tn := s.tenant("acme"); tn.Status.Phase != stamp.PhaseReady {
+		t.Errorf("after the wake the tenant is %s, want ready", tn.Status.Phase)
+	}
+	if out := s.mustCLI("tenant", "wake", "acme"); !strings.Contains(out, "is not asleep (phase: ready)") {
+		t.Errorf("waking an awake tenant:\n%s", out)
+	}
+	if _, errOut, code := s.cli("tenant", "wake", "nobody"); code == 0 || !strings.Contains(errOut, `"nobody"`) {
+		t.Errorf("waking a tenant that does not exist: exit %d, %s", code, errOut)
+	}
+}
