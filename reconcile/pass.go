@@ -105,10 +105,10 @@ func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Tim
 	p := &pass{r: r, t: t, queued: queued, upgrade: isUpgrade(steps), id: id,
 		log: r.cfg.Logger.With("tenant", name, "pass", id, "generation", t.Generation)}
 	p.log.Debug("pass starts", "steps", steps)
-	start := r.cfg.Clock.Now()
+	start, kind := r.cfg.Clock.Now(), passKind(p.upgrade, steps, t.Status.Phase)
 	err = p.run(ctx, steps)
 	if r.cfg.Observe != nil {
-		r.cfg.Observe(passKind(p.upgrade, steps), passOutcome(err), r.cfg.Clock.Now().Sub(start))
+		r.cfg.Observe(kind, passOutcome(err), r.cfg.Clock.Now().Sub(start))
 	}
 	switch {
 	case errors.Is(err, errStale):
@@ -130,13 +130,18 @@ type running struct {
 	removing bool // guarded by Reconciler.mu
 }
 
-// passKind names what a pass with steps does, for Config.Observe.
-func passKind(upgrade bool, steps []string) string {
+// passKind names what a pass with steps over a tenant in phase does, for
+// Config.Observe.
+func passKind(upgrade bool, steps []string, phase string) string {
 	switch {
 	case upgrade:
 		return "upgrade"
 	case steps[0] == stamp.StepRemove:
 		return "remove"
+	case steps[0] == stamp.StepSleep:
+		return "sleep"
+	case phase == stamp.PhaseSleeping:
+		return "wake"
 	}
 	return "provision"
 }

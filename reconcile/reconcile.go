@@ -87,7 +87,7 @@ type Config struct {
 	Moved func(tenant string)
 	// Observe, if set, is called after every pass that took steps (a
 	// pass with nothing to do is not reported), from the worker that ran
-	// it, for metrics. kind is "provision", "upgrade" or "remove";
+	// it, for metrics. kind is "provision", "upgrade", "remove", "sleep" or "wake";
 	// outcome is "done" (the steps ran, or the pass handed on to a later
 	// one), "failed" (the tenant failed for good, or its upgrade was
 	// rolled back), "stale" (the tenant changed under the pass) or
