@@ -130,8 +130,8 @@ const gateScript = `read -r _ <&3 || exit 125; exec 3<&- "$@"`
 
 // spawn starts a process in its own session, so it outlives the control
 // plane and its whole group can be signalled, with its output going
-// straight to a file that stays open in the child. A goroutine reaps it;
-// it ends when the process does, even after Close.
+// straight to a file that stays open in the child. A goroutine reaps it
+// (see reap); it ends when the process does, even after Close.
 func spawn(s spawnSpec) (*proc, error) {
 	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
 	if s.truncate {
@@ -197,14 +197,7 @@ func spawn(s spawnSpec) (*proc, error) {
 		}
 	}
 	go func() {
-		err := cmd.Wait()
-		p.status, p.code = "exit status 0", -1
-		if err != nil {
-			p.status = err.Error()
-		}
-		if cmd.ProcessState != nil {
-			p.code = cmd.ProcessState.ExitCode()
-		}
+		p.status, p.code = reap(cmd)
 		close(p.exited)
 	}()
 	return p, nil
