@@ -139,7 +139,7 @@ func (d *Driver) Listening(ctx context.Context, tenant, id string) ([]string, er
 	}
 	found := false
 	var addrs []netip.AddrPort
-	for _, m := range scanMarked(d.dir) {
+	for _, m := range d.markedOf(tenant, d.uidOf(tenant)) {
 		if m.id != tenant+"/"+id {
 			continue
 		}
