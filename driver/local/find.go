@@ -2,7 +2,6 @@ package local
 
 import (
 	"bytes"
-	"io/fs"
 	"os"
 	"slices"
 	"strconv"
@@ -34,7 +33,7 @@ type marked struct {
 // which runs as the same user or as root. Only Tenants needs every
 // tenant's.
 func scanMarked(root string) []marked {
-	return readMarked(hostPIDs(func(string, fs.DirEntry) bool { return true }), root)
+	return readMarked(allPIDs(), root)
 }
 
 // readMarked lists those of pids that live and carry a marker naming
@@ -67,9 +66,12 @@ func readMarked(pids []int, root string) []marked {
 	return found
 }
 
-// hostPIDs lists the processes on the host that keep says to keep,
-// given their directory in /proc.
-func hostPIDs(keep func(dir string, e fs.DirEntry) bool) []int {
+// allPIDs lists the processes on the host.
+func allPIDs() []int { return hostPIDs(func(string) bool { return true }) }
+
+// hostPIDs lists the processes on the host that keep says to keep, given
+// their directory in /proc.
+func hostPIDs(keep func(dir string) bool) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
@@ -77,26 +79,11 @@ func hostPIDs(keep func(dir string, e fs.DirEntry) bool) []int {
 	var pids []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err == nil && keep("/proc/"+e.Name(), e) {
+		if err == nil && keep("/proc/"+e.Name()) {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
-}
-
-// ownedPIDs lists the processes whose /proc/<pid> belongs to uid: those
-// running as uid, and, for uid 0, those whose memory may not be read
-// without privilege (the kernel gives such a process's directory to
-// root). It costs a stat per process, not a read.
-func ownedPIDs(uid int) []int {
-	return hostPIDs(func(_ string, e fs.DirEntry) bool {
-		info, err := e.Info()
-		if err != nil {
-			return false
-		}
-		st, ok := info.Sys().(*syscall.Stat_t)
-		return ok && int(st.Uid) == uid
-	})
 }
 
 // userPIDs lists the processes whose real or effective user is uid, read
@@ -104,7 +91,7 @@ func ownedPIDs(uid int) []int {
 // for a process whose memory may not be read.
 func userPIDs(uid int) []int {
 	want := strconv.Itoa(uid)
-	return hostPIDs(func(dir string, _ fs.DirEntry) bool {
+	return hostPIDs(func(dir string) bool {
 		status, err := os.ReadFile(dir + "/status")
 		if err != nil {
 			return false
@@ -128,7 +115,7 @@ func (d *Driver) inCgroups() bool {
 // (0: the driver's): with cgroups, those in its group, which holds every
 // one of them (each is put there before it runs, and its children are
 // born there); else, for a tenant with a user of its own, that user's;
-// else every process of the driver's user, the only place left to look.
+// else every process on the host, the only place left to look.
 func (d *Driver) candidates(tenant string, uid int) []int {
 	if d.inCgroups() {
 		pids, err := d.cfg.Cgroups.Procs(tenant)
@@ -140,7 +127,7 @@ func (d *Driver) candidates(tenant string, uid int) []int {
 	if uid > 0 {
 		return userPIDs(uid)
 	}
-	return ownedPIDs(os.Geteuid())
+	return allPIDs()
 }
 
 // markedOf lists the live processes carrying the marker of tenant, whose
