@@ -33,13 +33,13 @@ type marked struct {
 // which runs as the same user or as root. Only Tenants needs every
 // tenant's.
 func scanMarked(root string) []marked {
-	return readMarked(allPIDs(), root)
+	return readMarked(allPIDs(), root, "")
 }
 
 // readMarked lists those of pids that live and carry a marker naming
-// root, read from /proc/<pid>/environ (the environment they were started
-// with), by pid.
-func readMarked(pids []int, root string) []marked {
+// root and, if tenant is not empty, tenant, read from
+// /proc/<pid>/environ (the environment they were started with), by pid.
+func readMarked(pids []int, root, tenant string) []marked {
 	prefix := []byte(markerVar + "=" + root + "|")
 	self := os.Getpid()
 	var found []marked
@@ -51,19 +51,36 @@ func readMarked(pids []int, root string) []marked {
 		if err != nil {
 			continue
 		}
-		for kv := range bytes.SplitSeq(env, []byte{0}) {
-			id, ok := bytes.CutPrefix(kv, prefix)
-			if !ok {
-				continue
-			}
-			if st, err := readStat(pid); err == nil && !st.dead() {
-				found = append(found, marked{pid: pid, id: string(id), stat: st})
-			}
-			break
+		id, ok := lookupEnv(env, prefix)
+		if !ok || (tenant != "" && !bytes.HasPrefix(id, []byte(tenant+"/"))) {
+			continue
+		}
+		if st, err := readStat(pid); err == nil && !st.dead() {
+			found = append(found, marked{pid: pid, id: string(id), stat: st})
 		}
 	}
 	slices.SortFunc(found, func(a, b marked) int { return a.pid - b.pid })
 	return found
+}
+
+// lookupEnv returns what follows prefix in the entry of env (entries
+// ended by NULs, as /proc/<pid>/environ holds them) that starts with it.
+func lookupEnv(env, prefix []byte) ([]byte, bool) {
+	for i := 0; ; {
+		j := bytes.Index(env[i:], prefix)
+		if j < 0 {
+			return nil, false
+		}
+		j += i
+		if j == 0 || env[j-1] == 0 {
+			value := env[j+len(prefix):]
+			if end := bytes.IndexByte(value, 0); end >= 0 {
+				value = value[:end]
+			}
+			return value, true
+		}
+		i = j + 1 // inside another entry's value
+	}
 }
 
 // allPIDs lists the processes on the host.
@@ -133,13 +150,7 @@ func (d *Driver) candidates(tenant string, uid int) []int {
 // markedOf lists the live processes carrying the marker of tenant, whose
 // user is uid.
 func (d *Driver) markedOf(tenant string, uid int) []marked {
-	var found []marked
-	for _, m := range readMarked(d.candidates(tenant, uid), d.dir) {
-		if strings.HasPrefix(m.id, tenant+"/") {
-			found = append(found, m)
-		}
-	}
-	return found
+	return readMarked(d.candidates(tenant, uid), d.dir, tenant)
 }
 
 // killMarked SIGKILLs, with their process groups, the processes of
