@@ -20,10 +20,17 @@ import (
 // per connection and hand-offs between them cost more than the exchange
 // at that rate (bench/probe has the figures). A Prober is safe for
 // concurrent use; Close ends its idle connections.
+//
+// While it keeps any, a timer sweeps them every few seconds: it closes a
+// connection the instance has closed (it exited, was stopped or its
+// tenant deleted, and nothing probes it again) and one unused for
+// idleTimeout. Sweeping only when a probe ends would keep them for ever
+// once the last instance is gone, each a socket in CLOSE-WAIT.
 type Prober struct {
 	mu     sync.Mutex
 	idle   map[string]*probeConn // endpoint -> a connection no probe uses now
-	swept  time.Time             // when idle connections were last swept
+	sweep  *time.Timer           // runs sweepIdle while idle is not empty; nil otherwise
+	every  time.Duration         // between sweeps: sweepEvery, shorter in tests
 	closed bool
 }
 
@@ -38,9 +45,13 @@ type probeConn struct {
 // is retired or moved stops being probed, and its connection goes.
 const idleTimeout = time.Minute
 
+// sweepEvery is how often idle connections are looked at: how long one
+// the instance closed stays in CLOSE-WAIT at most.
+const sweepEvery = 5 * time.Second
+
 // NewProber returns a Prober with no connection yet.
 func NewProber() *Prober {
-	return &Prober{idle: map[string]*probeConn{}, swept: time.Now()}
+	return &Prober{idle: map[string]*probeConn{}, every: sweepEvery}
 }
 
 // Probe GETs path from the instance at endpoint (host:port) within timeout
@@ -146,31 +157,90 @@ func (p *Prober) take(endpoint string) (*probeConn, bool) {
 	return pc, pc != nil
 }
 
-// put keeps pc as endpoint's idle connection, and now and then closes the
-// connections no probe has used for idleTimeout.
+// put keeps pc as endpoint's idle connection, and has the idle ones
+// swept while there are any.
 func (p *Prober) put(endpoint string, pc *probeConn) {
-	now := time.Now()
-	pc.usedAt = now
-	var drop []*probeConn
 	p.mu.Lock()
 	if p.closed || p.idle[endpoint] != nil {
-		drop = append(drop, pc) // closed, or another probe of it kept one
-	} else {
-		p.idle[endpoint] = pc
+		p.mu.Unlock()
+		pc.conn.Close() // closed, or another probe of it kept one
+		return
 	}
-	if now.Sub(p.swept) >= idleTimeout/2 {
-		p.swept = now
-		for ep, c := range p.idle {
-			if now.Sub(c.usedAt) >= idleTimeout {
-				delete(p.idle, ep)
-				drop = append(drop, c)
-			}
+	pc.usedAt = time.Now()
+	p.idle[endpoint] = pc
+	if p.sweep == nil {
+		p.sweep = time.AfterFunc(p.every, p.sweepIdle)
+	}
+	p.mu.Unlock()
+}
+
+// sweepIdle closes the idle connections no probe used for idleTimeout or
+// the instance closed, and comes again while any is left. The others are
+// taken out while they are looked at, so no probe uses one meanwhile (it
+// dials anew), and put back unless a probe kept another since.
+func (p *Prober) sweepIdle() {
+	now := time.Now()
+	var drop []*probeConn
+	p.mu.Lock()
+	look := p.idle
+	p.idle = make(map[string]*probeConn, len(look))
+	for ep, pc := range look {
+		if now.Sub(pc.usedAt) >= idleTimeout {
+			delete(look, ep)
+			drop = append(drop, pc)
 		}
 	}
 	p.mu.Unlock()
-	for _, c := range drop {
-		c.conn.Close()
+	for ep, pc := range look {
+		if !pc.open() {
+			delete(look, ep)
+			drop = append(drop, pc)
+		}
 	}
+	p.mu.Lock()
+	for ep, pc := range look {
+		if p.closed || p.idle[ep] != nil {
+			drop = append(drop, pc)
+		} else {
+			p.idle[ep] = pc
+		}
+	}
+	if len(p.idle) > 0 && !p.closed {
+		p.sweep.Reset(p.every)
+	} else {
+		p.sweep = nil
+	}
+	p.mu.Unlock()
+	for _, pc := range drop {
+		pc.conn.Close()
+	}
+}
+
+// open reports whether pc can still carry a request: the instance has
+// neither closed it (a read would see end-of-file or a reset) nor sent
+// anything unasked. It peeks without waiting, so it takes nothing a probe
+// would read.
+func (pc *probeConn) open() bool {
+	if pc.br.Buffered() > 0 {
+		return false
+	}
+	sc, ok := pc.conn.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var perr error
+	buf := make([]byte, 1)
+	err = raw.Read(func(fd uintptr) bool {
+		_, _, perr = syscall.Recvfrom(int(fd), buf, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return true // never wait for readiness
+	})
+	// Only "nothing to read yet" is open: end-of-file reads 0 bytes with
+	// no error, data reads some, a reset is an error.
+	return err == nil && perr == syscall.EAGAIN
 }
 
 // Close closes the idle connections; a probe after Close still works but
@@ -179,6 +249,10 @@ func (p *Prober) Close() {
 	p.mu.Lock()
 	idle := p.idle
 	p.idle, p.closed = map[string]*probeConn{}, true
+	if p.sweep != nil {
+		p.sweep.Stop()
+		p.sweep = nil
+	}
 	p.mu.Unlock()
 	for _, c := range idle {
 		c.conn.Close()

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -181,5 +183,91 @@ func TestProberDropsALongAnswer(t *testing.T) {
 	}
 	if n := conns.Load(); n != 2 {
 		t.Errorf("2 probes of a long answer made %d connections, want 2", n)
+	}
+}
+
+// swept waits until p has swept its idle connections once more: a sweep
+// replaces the map that holds them.
+func swept(t *testing.T, p *Prober) {
+	t.Helper()
+	p.mu.Lock()
+	before := reflect.ValueOf(p.idle).UnsafePointer()
+	p.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p.mu.Lock()
+		now := reflect.ValueOf(p.idle).UnsafePointer()
+		p.mu.Unlock()
+		if now != before {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the prober did not sweep its idle connections within 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestProberSweepKeepsOpenConnections: a sweep closes no connection the
+// instance still holds open, however often it runs.
+func TestProberSweepKeepsOpenConnections(t *testing.T) {
+	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	p := NewProber()
+	p.every = time.Millisecond
+	defer p.Close()
+	for i := range 5 {
+		if err := p.Probe(context.Background(), endpoint(srv), "/healthz", 5*time.Second); err != nil {
+			t.Fatalf("probe %d: %v", i, err)
+		}
+		swept(t, p)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("5 probes, a sweep after each: %d connections, want 1", n)
+	}
+}
+
+// TestProberClosesAConnectionTheInstanceClosed: once an instance closes
+// the kept connection (it exited, or its tenant was deleted) and nothing
+// probes it again, the prober closes its end too, rather than hold a
+// socket in CLOSE-WAIT for ever.
+func TestProberClosesAConnectionTheInstanceClosed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	seen := make(chan error, 1)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			seen <- err
+			return
+		}
+		defer conn.Close()
+		if _, err := http.ReadRequest(bufio.NewReader(conn)); err != nil {
+			seen <- err
+			return
+		}
+		io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		// Close this end for writing, as an exiting instance would, and
+		// read on: end-of-file means the prober closed its end.
+		conn.(*net.TCPConn).CloseWrite()
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = conn.Read(make([]byte, 1))
+		seen <- err
+	}()
+	p := NewProber()
+	p.every = 10 * time.Millisecond
+	defer p.Close()
+	if err := p.Probe(context.Background(), ln.Addr().String(), "/healthz", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-seen; !errors.Is(err, io.EOF) {
+		t.Errorf("the instance's read after it closed its end: got %v, want EOF (the prober closing its end)", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.idle) != 0 {
+		t.Errorf("the prober still keeps %d idle connections, want 0", len(p.idle))
 	}
 }

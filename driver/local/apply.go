@@ -167,7 +167,7 @@ func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
 			stopping = append(stopping, s)
 		}
 	}
-	stopAll(stopping)
+	d.stopAll(t, stopping)
 
 	t.mu.Lock()
 	for i, w := range want {
@@ -269,7 +269,7 @@ func (d *Driver) Retire(ctx context.Context, tenant, keep string) error {
 	if rt == nil {
 		return stamp.Errorf(stamp.EINVALID, "retire: tenant %s has no revision %q to keep", tenant, keep)
 	}
-	stopAll(stopping)
+	d.stopAll(t, stopping)
 	t.mu.Lock()
 	t.state.Runtime, t.state.Others, t.state.Instances = rt, nil, kept
 	for _, inst := range retired {
@@ -380,7 +380,7 @@ func (d *Driver) Stop(ctx context.Context, tenant string) error {
 	if err != nil {
 		return fmt.Errorf("stop %s: %w", tenant, err)
 	}
-	stopAll(t.supervisors())
+	d.stopAll(t, t.supervisors())
 	return nil
 }
 
@@ -396,15 +396,14 @@ func (d *Driver) Remove(ctx context.Context, tenant string) error {
 		return err
 	}
 	defer t.op.Unlock()
-	stopAll(t.supervisors())
+	stopSups(t.supervisors())
 	for _, rec := range t.taskRecords() {
 		if rec.Finished.IsZero() {
 			(&proc{pid: rec.PID, start: rec.StartTime}).signal(syscall.SIGKILL)
 		}
 	}
-	killMarked(d.dir, t.name+"/")
 	uid := t.recordedUID()
-	killUser(uid)
+	d.killTenant(tenant, uid)
 	if d.cfg.Network != nil {
 		if err := d.cfg.Network.Remove(tenant, uid); err != nil {
 			return fmt.Errorf("remove %s: %w", tenant, err)

@@ -137,6 +137,15 @@ func (t *tenant) recordedUID() int {
 	return st.UID
 }
 
+// uidOf is the user tenant runs as (see recordedUID), whether this
+// Driver holds it or not.
+func (d *Driver) uidOf(tenant string) int {
+	if t := d.tenantIfKnown(tenant); t != nil {
+		return t.recordedUID()
+	}
+	return d.newTenant(tenant).recordedUID()
+}
+
 // Reachable checks that users other than the driver's may pass through
 // dir and each directory above it, as the processes of tenants with users
 // of their own must to reach their bundle and their directories.

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -116,7 +117,7 @@ func TestTenantsRunAsTheirOwnUsers(t *testing.T) {
 	if err := d.Remove(context.Background(), "acme"); err != nil {
 		t.Fatal(err)
 	}
-	if procs := userProcs(uids["acme"]); len(procs) > 0 {
+	if procs := userPIDs(uids["acme"]); len(procs) > 0 {
 		t.Errorf("processes of acme's uid after Remove: %v", procs)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "tenants", "acme")); !os.IsNotExist(err) {
@@ -420,5 +421,68 @@ func TestDeclaredPortInANamespace(t *testing.T) {
 		if name == 8080 {
 			t.Errorf("the declared port is in the host's port registry, held by %s", owner)
 		}
+	}
+}
+
+// TestRemoveTouchesNoOtherTenant removes a tenant with a user (and a
+// cgroup) of its own while another tenant runs a process carrying the
+// first one's marker, as any tenant can forge: Remove looks for the
+// removed tenant's processes among its user's (in its cgroup) only, so
+// that process runs on, and goes with its own tenant. A look through
+// every process on the host, which made deleting a fleet quadratic, would
+// have killed it.
+func TestRemoveTouchesNoOtherTenant(t *testing.T) {
+	for _, withCgroups := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cgroups=%v", withCgroups), func(t *testing.T) {
+			requireRoot(t)
+			dir := reachableDir(t)
+			cfg := config(dir)
+			if withCgroups {
+				cfg.Cgroups = cgroups(t)
+			}
+			d := openConfig(t, cfg)
+			uids := map[string]int{"acme": testUID(), "globex": testUID()}
+			for name, uid := range uids {
+				rt := runtime(name, web(1, "serve"))
+				rt.UID = uid
+				apply(t, d, rt)
+			}
+			acme := running(t, d, "acme", "web", 1)[0]
+			acmeStat, err := readStat(acme.PID)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			forged := exec.Command("/bin/sleep", "600")
+			forged.Env = []string{markerVar + "=" + d.marker("acme", "web-0")}
+			forged.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: &syscall.Credential{Uid: uint32(uids["globex"]), Gid: uint32(uids["globex"])}}
+			if err := forged.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { forged.Process.Kill(); forged.Wait() })
+			if withCgroups {
+				if err := cfg.Cgroups.Add("globex", forged.Process.Pid); err != nil {
+					t.Fatal(err)
+				}
+			}
+			st, err := readStat(forged.Process.Pid)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			if err := d.Remove(context.Background(), "acme"); err != nil {
+				t.Fatal(err)
+			}
+			if alive(acme.PID, acmeStat.start) {
+				t.Errorf("acme's web-0 (pid %d) runs after Remove", acme.PID)
+			}
+			if !alive(forged.Process.Pid, st.start) {
+				t.Fatalf("globex's process carrying acme's marker (pid %d) was killed by acme's Remove", forged.Process.Pid)
+			}
+			if err := d.Remove(context.Background(), "globex"); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "globex's process to go with globex", func() bool { return !alive(forged.Process.Pid, st.start) })
+		})
 	}
 }

@@ -250,9 +250,9 @@ func (d *Driver) killOrphans(t *tenant, st tenantState) {
 			ours[rec.PID] = true
 		}
 	}
-	for _, m := range scanMarked(d.dir) {
-		tenant, id, _ := strings.Cut(m.id, "/")
-		if tenant != t.name || ours[m.pid] || ours[m.stat.session] {
+	for _, m := range d.markedOf(t.name, st.UID) {
+		_, id, _ := strings.Cut(m.id, "/")
+		if ours[m.pid] || ours[m.stat.session] {
 			continue
 		}
 		if task, ok := strings.CutPrefix(id, "task:"); ok && t.startingTask(task) {
@@ -393,7 +393,7 @@ func (d *Driver) StopAll(ctx context.Context) error {
 			}
 			defer t.op.Unlock()
 			if t.isLoaded() {
-				stopAll(t.supervisors())
+				d.stopAll(t, t.supervisors())
 			} else {
 				d.stopRecorded(t)
 			}
@@ -418,15 +418,17 @@ func (d *Driver) stopRecorded(t *tenant) {
 		return
 	}
 	var wg sync.WaitGroup
+	var ids []string
 	for _, inst := range st.Instances {
+		ids = append(ids, inst.ID)
 		wg.Go(func() {
 			if p := adopt(inst.PID, inst.StartTime, inst.StartedAt); p != nil {
 				terminate(p, d.cfg.StopTimeout)
 			}
-			killMarked(d.dir, t.name+"/"+inst.ID)
 		})
 	}
 	wg.Wait()
+	d.killMarked(t.name, st.UID, ids...)
 }
 
 // Tenants lists the tenants with a directory under Dir, whichever Driver
@@ -607,8 +609,23 @@ func (t *tenant) supervisors() []*supervisor {
 	return slices.Collect(maps.Values(t.sups))
 }
 
-// stopAll stops sups in parallel, each with its full grace period.
-func stopAll(sups []*supervisor) {
+// stopAll stops sups, instances of t, in parallel, each with its full
+// grace period, then kills what their processes left running (children
+// that escaped their process group). t.op must be held.
+func (d *Driver) stopAll(t *tenant, sups []*supervisor) {
+	if len(sups) == 0 {
+		return
+	}
+	stopSups(sups)
+	ids := make([]string, len(sups))
+	for i, s := range sups {
+		ids[i] = s.id
+	}
+	d.killMarked(t.name, t.recordedUID(), ids...)
+}
+
+// stopSups stops sups in parallel, each with its full grace period.
+func stopSups(sups []*supervisor) {
 	var wg sync.WaitGroup
 	for _, s := range sups {
 		wg.Go(func() { s.stop(errStop) })

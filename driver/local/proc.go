@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -130,8 +129,8 @@ const gateScript = `read -r _ <&3 || exit 125; exec 3<&- "$@"`
 
 // spawn starts a process in its own session, so it outlives the control
 // plane and its whole group can be signalled, with its output going
-// straight to a file that stays open in the child. A goroutine reaps it;
-// it ends when the process does, even after Close.
+// straight to a file that stays open in the child. A goroutine reaps it
+// (see reap); it ends when the process does, even after Close.
 func spawn(s spawnSpec) (*proc, error) {
 	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
 	if s.truncate {
@@ -197,14 +196,7 @@ func spawn(s spawnSpec) (*proc, error) {
 		}
 	}
 	go func() {
-		err := cmd.Wait()
-		p.status, p.code = "exit status 0", -1
-		if err != nil {
-			p.status = err.Error()
-		}
-		if cmd.ProcessState != nil {
-			p.code = cmd.ProcessState.ExitCode()
-		}
+		p.status, p.code = reap(cmd)
 		close(p.exited)
 	}()
 	return p, nil
@@ -303,48 +295,6 @@ func terminate(p *proc, grace time.Duration) {
 	p.waitFor(killWait)
 }
 
-// marked is a live process carrying a driver's marker.
-type marked struct {
-	pid  int
-	id   string // "<tenant>/<id>"
-	stat procStat
-}
-
-// scanMarked lists the live processes whose marker names root, read from
-// /proc/<pid>/environ (the environment they were started with). Processes
-// it may not read are not its driver's, which runs as the same user.
-func scanMarked(root string) []marked {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	prefix := []byte(markerVar + "=" + root + "|")
-	self := os.Getpid()
-	var found []marked
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
-			continue
-		}
-		env, err := readEnviron(pid)
-		if err != nil {
-			continue
-		}
-		for kv := range bytes.SplitSeq(env, []byte{0}) {
-			id, ok := bytes.CutPrefix(kv, prefix)
-			if !ok {
-				continue
-			}
-			if st, err := readStat(pid); err == nil && !st.dead() {
-				found = append(found, marked{pid: pid, id: string(id), stat: st})
-			}
-			break
-		}
-	}
-	sort.Slice(found, func(i, j int) bool { return found[i].pid < found[j].pid })
-	return found
-}
-
 // execWindow bounds how long readEnviron waits for a process in the
 // middle of an exec: long enough for a loaded host to map a binary.
 const execWindow = 100 * time.Millisecond
@@ -370,86 +320,5 @@ func readEnviron(pid int) ([]byte, error) {
 			return env, nil
 		}
 		time.Sleep(time.Millisecond)
-	}
-}
-
-// killMarked SIGKILLs every process whose marker under root matches: the
-// id exactly, or any id starting with prefix "<tenant>/" when it ends in
-// '/'. It waits (bounded) until they are gone and returns their pids.
-func killMarked(root, match string) []int {
-	var killed []*proc
-	var pids []int
-	for _, m := range scanMarked(root) {
-		if m.id != match && !(strings.HasSuffix(match, "/") && strings.HasPrefix(m.id, match)) {
-			continue
-		}
-		p := &proc{pid: m.pid, start: m.stat.start}
-		killGroup(m)
-		killed = append(killed, p)
-		pids = append(pids, m.pid)
-	}
-	for _, p := range killed {
-		p.waitFor(killWait)
-	}
-	return pids
-}
-
-// killGroup SIGKILLs m and its process group, never the driver's own.
-func killGroup(m marked) {
-	if m.stat.pgrp > 0 && m.stat.pgrp != syscall.Getpgrp() {
-		syscall.Kill(-m.stat.pgrp, syscall.SIGKILL)
-	}
-	syscall.Kill(m.pid, syscall.SIGKILL)
-}
-
-// userProcs lists the live processes whose real or effective user is uid,
-// read from /proc/<pid>/status.
-func userProcs(uid int) []marked {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	want := strconv.Itoa(uid)
-	var found []marked
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		status, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
-		if err != nil {
-			continue
-		}
-		for line := range strings.Lines(string(status)) {
-			ids, ok := strings.CutPrefix(line, "Uid:")
-			if !ok {
-				continue
-			}
-			if f := strings.Fields(ids); len(f) >= 2 && (f[0] == want || f[1] == want) {
-				if st, err := readStat(pid); err == nil && !st.dead() {
-					found = append(found, marked{pid: pid, stat: st})
-				}
-			}
-			break
-		}
-	}
-	return found
-}
-
-// killUser SIGKILLs every process of uid, which must be a tenant's own
-// user (never 0), and waits (bounded) until they are gone: whatever a
-// tenant left running, marked or not (a daemon that cleared its
-// environment), ends with it.
-func killUser(uid int) {
-	if uid <= 0 {
-		return
-	}
-	var killed []*proc
-	for _, m := range userProcs(uid) {
-		syscall.Kill(m.pid, syscall.SIGKILL)
-		killed = append(killed, &proc{pid: m.pid, start: m.stat.start})
-	}
-	for _, p := range killed {
-		p.waitFor(killWait)
 	}
 }

@@ -2,7 +2,6 @@ package local
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -61,15 +60,18 @@ func listeners(path string, inodes map[string]bool) ([]netip.AddrPort, error) {
 	sc := bufio.NewScanner(f)
 	sc.Scan() // the header
 	for sc.Scan() {
-		// A host's table may hold tens of thousands of connections (its
-		// TIME_WAITs): a line that cannot be in state LISTEN is passed
-		// over before it is split.
-		if !bytes.Contains(sc.Bytes(), []byte(" 0A ")) {
-			continue
-		}
 		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 10 || fields[3] != "0A" || !inodes[fields[9]] {
+		if len(fields) < 10 || fields[3] != "0A" {
+			// The kernel lists the listening sockets first (its
+			// listening hash), then the others. A host's table may hold
+			// tens of thousands of connections (its TIME_WAITs), more
+			// with every tenant on its loopback: the first that does
+			// not listen ends the reading, before the kernel writes
+			// them out.
+			break
+		}
+		if !inodes[fields[9]] {
 			continue
 		}
 		ap, err := parseProcAddr(fields[1])
@@ -139,7 +141,7 @@ func (d *Driver) Listening(ctx context.Context, tenant, id string) ([]string, er
 	}
 	found := false
 	var addrs []netip.AddrPort
-	for _, m := range scanMarked(d.dir) {
+	for _, m := range d.markedOf(tenant, d.uidOf(tenant)) {
 		if m.id != tenant+"/"+id {
 			continue
 		}

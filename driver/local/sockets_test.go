@@ -3,6 +3,9 @@ package local
 import (
 	"context"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -64,5 +67,28 @@ func TestListening(t *testing.T) {
 	}
 	if _, err := d.Listening(context.Background(), "acme", "web-1"); stamp.ErrorCode(err) != stamp.ENOTFOUND {
 		t.Errorf("Listening of an instance that does not run: %v, want ENOTFOUND", err)
+	}
+}
+
+// TestListenersStopAtTheConnections reads a table as the kernel writes it,
+// its listening sockets first: the connections after them are not read,
+// however many (a line there in state LISTEN would be the kernel's
+// business, not the table's order).
+func TestListenersStopAtTheConnections(t *testing.T) {
+	table := "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
+		"   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 101 1 0000000000000000 100 0 0 10 0\n" +
+		"   1: 00000000:1F91 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 999 1 0000000000000000 100 0 0 10 0\n" +
+		"   2: 0100007F:1F90 0100007F:D431 06 00000000:00000000 03:00000BB8 00000000     0        0 0 3 0000000000000000\n" +
+		"   3: 0100007F:1F92 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 102 1 0000000000000000 100 0 0 10 0\n"
+	path := filepath.Join(t.TempDir(), "tcp")
+	if err := os.WriteFile(path, []byte(table), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := listeners(path, map[string]bool{"101": true, "102": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:8080")}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v: inode 101's listener, not 999's (another process's), nor what follows the connections", got, want)
 	}
 }

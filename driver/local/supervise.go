@@ -120,8 +120,9 @@ func (s *supervisor) run(p *proc) {
 		status, exited := p.wait(s.ctx)
 		if !exited {
 			if context.Cause(s.ctx) == errStop {
+				// What it leaves running, whoever stopped it kills
+				// (see Driver.stopAll): one look for all it stops.
 				terminate(p, s.d.cfg.StopTimeout)
-				killMarked(s.d.dir, s.t.name+"/"+s.id)
 			}
 			s.setProc(nil)
 			return
@@ -138,7 +139,7 @@ func (s *supervisor) run(p *proc) {
 			// Leftovers of the run that ended (children of a crashed
 			// process) could hold the port or the instance's files.
 			// Elsewhere the orphan sweep of the take-up and stop remove them.
-			killMarked(s.d.dir, s.t.name+"/"+s.id)
+			s.d.killMarked(s.t.name, s.t.recordedUID(), s.id)
 			var err error
 			if p, err = s.start(); err == nil {
 				break

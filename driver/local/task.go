@@ -181,7 +181,7 @@ func (d *Driver) recoverTask(t *tenant, task *stamp.Task) (*taskRecord, *proc, e
 		return nil, nil, nil
 	}
 	id := t.name + "/task:" + task.Name
-	for _, m := range scanMarked(d.dir) {
+	for _, m := range d.markedOf(t.name, t.recordedUID()) {
 		if m.id != id {
 			continue
 		}
@@ -250,7 +250,7 @@ func (d *Driver) waitTask(ctx context.Context, t *tenant, rec *taskRecord, p *pr
 // marker), which could hold its output open and would escape
 // supervision.
 func (d *Driver) killLeftovers(t *tenant, name string) {
-	if pids := killMarked(d.dir, t.name+"/task:"+name); len(pids) > 0 {
+	if pids := d.killMarked(t.name, t.recordedUID(), "task:"+name); len(pids) > 0 {
 		d.log.Warn("killed what an ended task left running", "tenant", t.name, "task", name, "pids", pids)
 	}
 }

@@ -243,6 +243,10 @@ var pollClient = &http.Client{
 	Timeout:   5 * time.Second,
 }
 
+// CloseIdlePolls closes the connections WaitOK keeps for its next polls,
+// so that what a server holds open counts none of them.
+func CloseIdlePolls() { pollClient.CloseIdleConnections() }
+
 // WaitOK GETs url (with Host header host, if set) every PollEvery until it
 // answers 200. It fails when ctx ends, saying what the last answer was, or
 // as soon as exited is closed: the process that should answer has died.
