@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -114,5 +115,40 @@ func TestQueueStaleTimerFiring(t *testing.T) {
 	q.fire("acme", current)
 	if n := q.len(); n != 1 {
 		t.Errorf("after the current timer fired: %d names wait, want 1", n)
+	}
+}
+
+// TestQueueAddFirst puts a name someone waits on ahead of the others:
+// a new one, one already waiting, and one being worked on (first once
+// its work is done).
+func TestQueueAddFirst(t *testing.T) {
+	q := newQueue(time.Now)
+	for _, name := range []string{"a", "b", "c"} {
+		q.add(name)
+	}
+	q.addFirst("sleepy")
+	q.addFirst("c") // waiting already: moved to the front
+	order := func(n int) []string {
+		var got []string
+		for range n {
+			name, _, _ := q.get()
+			got = append(got, name)
+			q.done(name)
+		}
+		return got
+	}
+	if got := order(4); !slices.Equal(got, []string{"c", "sleepy", "a", "b"}) {
+		t.Fatalf("order = %v, want [c sleepy a b]", got)
+	}
+	q.add("x")
+	q.add("busy")
+	q.add("y")
+	name, _, _ := q.get() // x
+	busy, _, _ := q.get()
+	q.addFirst(busy) // a request for it while a worker holds it
+	q.done(busy)
+	q.done(name)
+	if got := order(2); !slices.Equal(got, []string{"busy", "y"}) {
+		t.Fatalf("after the held name's work: order = %v, want [busy y]", got)
 	}
 }
