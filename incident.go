@@ -30,6 +30,11 @@ const (
 // open when it was deleted: nothing of it is left to recover.
 const ResolutionTenantDeleted = "tenant deleted"
 
+// ResolutionTenantAsleep is the Resolution of the incidents a tenant had
+// open when it went to sleep (scale to zero): nothing of it runs to be
+// down, and a wake that fails opens one anew.
+const ResolutionTenantAsleep = "tenant went to sleep"
+
 // Incident is one stretch of time a tenant (or one of its services) was
 // unhealthy: opened by the monitor after a grace period, updated while it
 // lasts, resolved when the tenant recovers (or by an operator).
@@ -52,7 +57,7 @@ type Incident struct {
 	ResolvedAt time.Time `json:"resolvedAt,omitzero"`
 	ResolvedBy string    `json:"resolvedBy,omitempty"`
 	// Resolution says why it was resolved when it was not by recovering
-	// or by hand: ResolutionTenantDeleted. Such an incident has no time to
+	// or by hand: ResolutionTenantDeleted, ResolutionTenantAsleep. Such an incident has no time to
 	// recovery.
 	Resolution      string    `json:"resolution,omitempty"`
 	ResourceVersion int64     `json:"resourceVersion"`

@@ -163,7 +163,7 @@ func recoveryStats(list []*stamp.Incident) RecoveryStats {
 	for _, inc := range list {
 		tr := out.Tenants[inc.Tenant]
 		switch {
-		case inc.Resolution == stamp.ResolutionTenantDeleted:
+		case inc.Resolution == stamp.ResolutionTenantDeleted, inc.Resolution == stamp.ResolutionTenantAsleep:
 			continue // not a recovery
 		case inc.State == stamp.IncidentResolved:
 			d := inc.ResolvedAt.Sub(inc.OpenedAt)

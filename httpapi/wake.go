@@ -24,7 +24,10 @@ func handleTenantWake(st Store, clock stamp.Clock, enqueue func(string)) http.Ha
 				return false, nil
 			}
 			t.Status.WakeAt = clock.Now()
-			ev.Message = fmt.Sprintf("woken through the API after %s asleep", t.Status.WakeAt.Sub(t.Status.SleptAt).Round(1e9))
+			ev.Message = "woken through the API while it was going to sleep"
+			if !t.Status.SleptAt.IsZero() {
+				ev.Message = fmt.Sprintf("woken through the API after %s asleep", t.Status.WakeAt.Sub(t.Status.SleptAt).Round(1e9))
+			}
 			woken = true
 			return true, nil
 		})

@@ -118,6 +118,10 @@ func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Tim
 		return nil
 	case err == nil && asleep(p.t):
 		r.rest(ctx, name)
+	case err == nil && r.sleepDue(ctx, p.t):
+		// Ready, and idle already (a short idle time): watched from
+		// now on otherwise.
+		r.queue.add(name)
 	}
 	return err
 }

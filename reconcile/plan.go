@@ -30,11 +30,13 @@ func Plan(t *stamp.Tenant, obs *stamp.Observed) []string {
 		return upgradeSteps(nextUpgrade(t, time.Time{}), t.Status.MigratedVersion)
 	}
 	if t.Status.Phase == stamp.PhaseSleeping {
-		// Asleep until a request asks for it (see RequestWake).
-		if t.Status.WakeAt.IsZero() {
-			return nil
+		switch {
+		case !t.Status.WakeAt.IsZero():
+			return wakeSteps // a request asked for it (see RequestWake)
+		case t.Status.SleptAt.IsZero():
+			return []string{stamp.StepSleep} // its instances may still run: a sleep cut short
 		}
-		return wakeSteps
+		return nil
 	}
 	if current && t.Status.Phase == stamp.PhaseReady && known(obs) {
 		// A crashed instance is the driver's to restart (with backoff);

@@ -71,6 +71,9 @@ func TestPlan(t *testing.T) {
 			up, []string{"secrets", "database", "start", "health", "route", "retire"}},
 		{"upgrade resumes after the switch", upgrading(&stamp.Upgrade{From: "1.0.0", To: "1.1.0", Snapshot: "pre-upgrade", SwitchedAt: time.Unix(1, 0)}, "1.1.0"),
 			up, []string{"retire"}},
+		{"a sleep cut short before its instances stopped sleeps again", tenant(func(t *stamp.Tenant) {
+			t.Status = stamp.TenantStatus{Phase: stamp.PhaseSleeping, ObservedGeneration: 1, MigratedVersion: "1.0.0", Seeded: true, Version: "1.0.0"}
+		}), nil, []string{"sleep"}},
 		{"asleep stays asleep, whatever runs", tenant(func(t *stamp.Tenant) {
 			t.Status = stamp.TenantStatus{Phase: stamp.PhaseSleeping, ObservedGeneration: 1, MigratedVersion: "1.0.0", Seeded: true, Version: "1.0.0", SleptAt: time.Unix(1, 0)}
 		}), nil, nil},
@@ -82,11 +85,19 @@ func TestPlan(t *testing.T) {
 			t.Spec.Desired = stamp.DesiredDeleted
 			t.Status = stamp.TenantStatus{Phase: stamp.PhaseSleeping, ObservedGeneration: 1, Version: "1.0.0"}
 		}), nil, []string{"remove"}},
-		{"asleep on an old version upgrades (begun as a move from asleep)", tenant(func(t *stamp.Tenant) {
+		{"asleep on an old version begins a move (the move, once recorded, skips the check)", tenant(func(t *stamp.Tenant) {
 			t.Generation = 2
 			t.Spec.Version = "1.1.0"
-			t.Status = stamp.TenantStatus{Phase: stamp.PhaseSleeping, ObservedGeneration: 1, MigratedVersion: "1.0.0", Seeded: true, Version: "1.0.0"}
+			t.Status = stamp.TenantStatus{Phase: stamp.PhaseSleeping, ObservedGeneration: 1, MigratedVersion: "1.0.0", Seeded: true, Version: "1.0.0", SleptAt: time.Unix(1, 0)}
 		}), nil, upgrade},
+		{"asleep with a wake asked for and a new version moves first", tenant(func(t *stamp.Tenant) {
+			t.Generation = 2
+			t.Spec.Version = "1.1.0"
+			t.Status = stamp.TenantStatus{Phase: stamp.PhaseSleeping, ObservedGeneration: 1, MigratedVersion: "1.0.0", Seeded: true, Version: "1.0.0",
+				SleptAt: time.Unix(1, 0), WakeAt: time.Unix(2, 0)}
+		}), nil, upgrade},
+		{"a move begun with a wake asked for does not sleep at the end", upgrading(&stamp.Upgrade{From: "1.0.0", To: "1.1.0", Recreate: true, Stopped: true}, "1.0.0"),
+			nil, []string{"secrets", "database", "stop", "snapshot", "migrate", "start", "health", "route", "retire"}},
 		{"a move begun asleep skips the check and sleeps at the end", upgrading(&stamp.Upgrade{From: "1.0.0", To: "1.1.0", Asleep: true, Recreate: true, Stopped: true}, "1.0.0"),
 			nil, []string{"secrets", "database", "stop", "snapshot", "migrate", "start", "health", "route", "retire", "sleep"}},
 		{"a move begun asleep resumes after the switch", upgrading(&stamp.Upgrade{From: "1.0.0", To: "1.1.0", Asleep: true, Recreate: true, Stopped: true, SwitchedAt: time.Unix(1, 0)}, "1.1.0"),

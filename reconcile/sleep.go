@@ -35,8 +35,11 @@ func RequestWake(ctx context.Context, st stamp.TenantStore, name string, now tim
 			return nil
 		}
 		t.Status.WakeAt = now
-		err = st.UpdateTenant(ctx, t, &stamp.Event{Type: stamp.EventTenantWaking, Tenant: name, Generation: t.Generation,
-			Message: fmt.Sprintf("a request arrived after %s asleep", now.Sub(t.Status.SleptAt).Round(time.Second))})
+		msg := "a request arrived while it was going to sleep"
+		if !t.Status.SleptAt.IsZero() {
+			msg = fmt.Sprintf("a request arrived after %s asleep", now.Sub(t.Status.SleptAt).Round(time.Second))
+		}
+		err = st.UpdateTenant(ctx, t, &stamp.Event{Type: stamp.EventTenantWaking, Tenant: name, Generation: t.Generation, Message: msg})
 		if stamp.ErrorCode(err) != stamp.ECONFLICT {
 			return err
 		}
@@ -185,13 +188,13 @@ func (r *Reconciler) watchIdleTenants(ctx context.Context) {
 // sleep stops the tenant's instances and keeps the rest of it. Routers
 // are told first (the tenant is sleeping, with no endpoints), so a
 // request from then on wakes it rather than reaching an instance being
-// stopped; requests in flight end before the instances stop. A tenant
-// that slept before a move (Upgrade.Asleep) goes back to sleep unless a
-// request reached it during the move.
+// stopped; requests in flight end before the instances stop. SleptAt is
+// set, its open incidents resolved, only once they have: a sleep cut
+// short (an error, a crash, a lost lease) is taken again by the next pass
+// (see Plan). A tenant woken only to move (Upgrade.Asleep) goes back to
+// sleep unless a request reached it during the move or its new plan
+// never sleeps.
 func (p *pass) sleep(ctx context.Context) error {
-	if u := p.t.Status.Upgrade; u != nil && u.Asleep && p.r.cfg.Activity != nil && p.r.cfg.Activity(p.t.Name).After(u.StartedAt) {
-		return nil // a request came during the move: the idle watch takes it from here
-	}
 	stopper, ok := p.r.cfg.Driver.(stamp.Stopper)
 	if !ok {
 		return nil
@@ -200,40 +203,47 @@ func (p *pass) sleep(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	u := p.t.Status.Upgrade
+	moved := p.upgrade && u != nil && u.Asleep
+	if moved && (idle <= 0 || p.r.cfg.Activity != nil && p.r.cfg.Activity(p.t.Name).After(u.StartedAt)) {
+		return nil // it stays awake: the idle watch takes it from here
+	}
 	started, endpoints := p.r.cfg.Clock.Now(), p.t.Status.Endpoints
-	err = p.updateWith(ctx, func(st *stamp.TenantStatus) {
-		st.Phase = stamp.PhaseSleeping
-		st.SleptAt = started
-		st.WakeAt = time.Time{}
-		st.Endpoints = nil
-	}, &stamp.Event{Type: stamp.EventTenantAsleep, Message: asleepMessage(idle, p.t.Status.Upgrade)})
-	if err != nil {
-		return err
-	}
-	if err := p.syncRoute(ctx); err != nil {
-		return err
-	}
-	err = p.r.waitAside(func() error {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(p.r.cfg.DrainDelay):
+	if p.t.Status.Phase != stamp.PhaseSleeping {
+		msg := fmt.Sprintf("no request for %s (the plan's idle time)", idle)
+		if moved {
+			msg = fmt.Sprintf("back to sleep after its move to %s", u.ToRevision())
 		}
-		return p.waitEndpoints(ctx, endpoints)
-	})
-	if err != nil {
-		return err
+		err = p.updateWith(ctx, func(st *stamp.TenantStatus) {
+			st.Phase = stamp.PhaseSleeping
+			st.SleptAt, st.WakeAt = time.Time{}, time.Time{}
+			st.Endpoints = nil
+		}, &stamp.Event{Type: stamp.EventTenantAsleep, Message: msg})
+		if err != nil {
+			return err
+		}
+		if err := p.syncRoute(ctx); err != nil {
+			return err
+		}
+		err = p.r.waitAside(func() error {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(p.r.cfg.DrainDelay):
+			}
+			return p.waitEndpoints(ctx, endpoints)
+		})
+		if err != nil {
+			return err
+		}
 	}
 	if err := stopper.Stop(ctx, p.t.Name); err != nil {
 		return fmt.Errorf("stop the instances of idle tenant %s: %w", p.t.Name, err)
 	}
-	return p.stepEvent(ctx, stamp.StepSleep, p.queued, started, p.r.cfg.Clock.Now())
-}
-
-// asleepMessage says why a tenant went to sleep.
-func asleepMessage(idle time.Duration, u *stamp.Upgrade) string {
-	if u != nil && u.Asleep && u.Result == stamp.UpgradeSucceeded {
-		return fmt.Sprintf("back to sleep after its move to %s", u.ToRevision())
+	if err := p.resolveIncidents(ctx, stamp.ResolutionTenantAsleep); err != nil {
+		return err
 	}
-	return fmt.Sprintf("no request for %s (the plan's idle time)", idle)
+	now := p.r.cfg.Clock.Now()
+	return p.updateWith(ctx, func(st *stamp.TenantStatus) { st.SleptAt = now },
+		&stamp.Event{Type: stamp.EventStep, Step: stamp.StepSleep, Status: stamp.StatusOK, QueuedAt: p.queued, StartedAt: started, FinishedAt: now})
 }

@@ -459,7 +459,7 @@ func (p *pass) remove(ctx context.Context) error {
 			}
 		}
 	}
-	if err := p.resolveIncidents(ctx); err != nil {
+	if err := p.resolveIncidents(ctx, stamp.ResolutionTenantDeleted); err != nil {
 		return err
 	}
 	// The step's event and tenant.deleted are written with the deletion,

@@ -66,8 +66,10 @@ func (p *pass) beginUpgrade(ctx context.Context) error {
 	if asleep {
 		// Nothing runs to check or to serve beside the new version: it
 		// moves as a recreate whose old version has stopped already,
-		// requests held until the new one serves.
-		u.Asleep, u.Recreate, u.Stopped = true, true, true
+		// requests held until the new one serves. It goes back to sleep
+		// after, unless a request is waiting for it.
+		u.Recreate, u.Stopped = true, true
+		u.Asleep = p.t.Status.WakeAt.IsZero()
 	}
 	return p.updateWith(ctx, func(st *stamp.TenantStatus) {
 		st.Upgrade = u

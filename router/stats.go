@@ -150,7 +150,8 @@ func (r *Router) Stats(tenant string) TenantStats {
 }
 
 // LastRequest returns when tenant last had a request through this router
-// (to the nearest tenth of a second), zero if none since it loaded the
+// (to the nearest tenth of a second), now if one is in flight (a stream,
+// a long poll: the tenant is in use), zero if none since it loaded the
 // tenant. It takes no lock.
 func (r *Router) LastRequest(tenant string) time.Time {
 	routes := r.routes.Load()
@@ -158,25 +159,37 @@ func (r *Router) LastRequest(tenant string) time.Time {
 		return time.Time{}
 	}
 	if rt := (*routes)[tenant]; rt != nil {
-		return rt.stats.lastRequest()
+		return rt.lastActive(time.Now())
 	}
 	return time.Time{}
 }
 
 // ActiveSince returns the tenants that had a request through this router
-// after since, with the time of their last.
+// after since, or have one in flight, with the time of their last (now
+// for one in flight).
 func (r *Router) ActiveSince(since time.Time) map[string]time.Time {
 	active := map[string]time.Time{}
 	routes := r.routes.Load()
 	if routes == nil {
 		return active
 	}
+	now := time.Now()
 	for name, rt := range *routes {
-		if last := rt.stats.lastRequest(); last.After(since) {
+		if last := rt.lastActive(now); last.After(since) {
 			active[name] = last
 		}
 	}
 	return active
+}
+
+// lastActive is rt's last request, or now while one is in flight.
+func (rt *route) lastActive(now time.Time) time.Time {
+	for _, t := range rt.targets {
+		if t.inFlight.n.Load() > 0 {
+			return now
+		}
+	}
+	return rt.stats.lastRequest()
 }
 
 // AllStats returns the counters of every tenant the route table knows, by

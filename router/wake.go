@@ -96,6 +96,10 @@ func (r *Router) serveAsleep(w http.ResponseWriter, req *http.Request, name stri
 			return
 		}
 		r.woken(name, c)
+		if stamp.ErrorCode(err) == stamp.ENOTFOUND {
+			writeError(w, req, http.StatusNotFound, stamp.Errorf(stamp.ENOTFOUND, "tenant %q does not exist", name))
+			return
+		}
 		r.woke(name, time.Since(start), false)
 		r.log.Warn("router: cannot wake a sleeping tenant", "tenant", name, "err", err)
 		rt.stats.answered(http.StatusServiceUnavailable)
@@ -119,8 +123,11 @@ func (r *Router) serveAsleep(w http.ResponseWriter, req *http.Request, name stri
 		held.stats.answered(http.StatusServiceUnavailable)
 		w.Header().Set("Retry-After", retryAfter)
 		msg := stamp.Errorf(stamp.EUNAVAILABLE, "tenant %q did not wake within %s", name, r.wakeTimeout)
-		if held.phase == stamp.PhaseFailed {
+		switch {
+		case held.phase == stamp.PhaseFailed:
 			msg = stamp.Errorf(stamp.EUNAVAILABLE, "tenant %q failed to wake: %s; an incident is open", name, held.message)
+		case !held.sleeping:
+			msg = notServing(name, held) // deleted, or moved, meanwhile
 		}
 		writeError(w, req, http.StatusServiceUnavailable, msg)
 	}

@@ -6,11 +6,13 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/stamphq/stamp/activity"
 	"github.com/stamphq/stamp/reconcile"
 	"github.com/stamphq/stamp/router"
 	"github.com/stamphq/stamp/router/handoff"
@@ -22,7 +24,7 @@ import (
 func newRouterCmd(g *globals) *cobra.Command {
 	var (
 		store, listen, baseDomain, logLevel string
-		poll                                time.Duration
+		poll, idleCheck                     time.Duration
 		timeouts                            httpTimeouts
 		standby                             bool
 	)
@@ -36,6 +38,9 @@ func newRouterCmd(g *globals) *cobra.Command {
 			}
 			if _, _, err := net.SplitHostPort(listen); err != nil {
 				return fmt.Errorf("--router-listen %q: want host:port", listen)
+			}
+			if idleCheck <= 0 {
+				return fmt.Errorf("--idle-check %s: want a positive duration", idleCheck)
 			}
 			if problems := timeouts.problems(false); len(problems) > 0 {
 				return fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
@@ -61,6 +66,12 @@ func newRouterCmd(g *globals) *cobra.Command {
 			if err := rt.Sync(ctx); err != nil {
 				return fmt.Errorf("load routes: %w", err)
 			}
+			// The servers judge idleness from this router's traffic too.
+			traffic := activity.New(st, rt, idleCheck, logger)
+			tctx, stopTraffic := context.WithCancel(ctx)
+			var tracking sync.WaitGroup
+			tracking.Go(func() { traffic.Run(tctx) })
+			defer func() { stopTraffic(); tracking.Wait() }() // its last record before the store closes
 			if standby {
 				files, ok := standbyFilesFor(data, listen)
 				if !ok {
@@ -91,6 +102,7 @@ func newRouterCmd(g *globals) *cobra.Command {
 	f.StringVar(&listen, "router-listen", "127.0.0.1:7080", "address tenants are served on")
 	f.StringVar(&baseDomain, "base-domain", "localhost", "tenants are served at <tenant>.<base-domain>")
 	f.DurationVar(&poll, "poll", 200*time.Millisecond, "how often the store's event log is read for route changes")
+	f.DurationVar(&idleCheck, "idle-check", 10*time.Second, "how often the tenants this router served are recorded in the store, so that servers do not put them to sleep (scale to zero)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	timeouts.flags(f, false)
 	// Started by a stopping `stamp server` (see standby.go), not by hand.

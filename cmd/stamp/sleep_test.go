@@ -25,14 +25,14 @@ func sleepyServer(t *testing.T, extra ...string) *stampServer {
 // idleSecond is the blueprint edit that makes plan starter sleep after 1s.
 var idleSecond = []string{"idle: 15m", "idle: 1s"}
 
-// waitAsleep waits until tenant name sleeps with none of its processes
-// running.
+// waitAsleep waits until tenant name is done going to sleep (SleptAt
+// set) with none of its processes running.
 func waitAsleep(t *testing.T, s *stampServer, name string) *stamp.Tenant {
 	t.Helper()
 	var tn *stamp.Tenant
 	waitFor(t, name+" to sleep", 30*time.Second, func() bool {
 		tn = s.tenant(name)
-		return tn.Status.Phase == stamp.PhaseSleeping
+		return tn.Status.Phase == stamp.PhaseSleeping && !tn.Status.SleptAt.IsZero()
 	})
 	waitFor(t, name+"'s processes to end", 10*time.Second, func() bool {
 		for _, p := range tenantProcesses(t, s.data) {

@@ -51,7 +51,7 @@ the new ones serve.`,
 			if err != nil {
 				return err
 			}
-			if t.Status.ObservedGeneration == t.Generation && t.Status.Phase == stamp.PhaseReady {
+			if serving := t.Status.Phase == stamp.PhaseReady || t.Status.Phase == stamp.PhaseSleeping; serving && t.Status.ObservedGeneration == t.Generation {
 				fmt.Fprintf(g.stdout, "tenant %s: nothing changed\n", t.Name)
 				return nil
 			}

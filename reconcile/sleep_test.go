@@ -1,0 +1,82 @@
+package reconcile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	stamp "github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/bundle"
+)
+
+// pushIdle stores version v of shop whose default plan sleeps after idle.
+func (f *fixture) pushIdle(v string, idle time.Duration) {
+	f.t.Helper()
+	y := strings.Replace(fmt.Sprintf(shopBlueprint, v), "databases:", fmt.Sprintf("plans:\n  default: { replicas: 1, idle: %s }\ndatabases:", idle), 1)
+	dir := f.t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "stamp.yaml"), []byte(y), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+	content, err := bundle.Pack(dir)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	b := &stamp.Bundle{Name: "shop", Version: v, Digest: bundle.Digest(content), Size: int64(len(content)), Content: content}
+	if err := f.st.CreateBundle(f.ctx, b); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// asleepNow reports whether t is done going to sleep.
+func asleepNow(t *stamp.Tenant) bool {
+	return t.Status.Phase == stamp.PhaseSleeping && !t.Status.SleptAt.IsZero()
+}
+
+// TestSleepCutShortIsTakenAgain fails the driver's stop of an idle
+// tenant once, after it was recorded sleeping: the next pass stops it,
+// and only then is it done going to sleep and let go.
+func TestSleepCutShortIsTakenAgain(t *testing.T) {
+	f := newFixture(t)
+	f.r.cfg.IdleCheck = 20 * time.Millisecond
+	f.pushIdle("3.0.0", 200*time.Millisecond)
+	f.d.failNext("Stop", errors.New("the stop failed"))
+	f.create("acme", "3.0.0")
+	f.start()
+	f.waitTenant("acme", "asleep", asleepNow)
+	if !f.d.isStopped("acme") {
+		t.Errorf("the tenant is asleep but its instances were not stopped")
+	}
+	eventually(t, waitLimit, "the lease of the sleeping tenant to be given back", func() bool {
+		return !slices.Contains(f.r.Held(), "acme")
+	})
+	if n := len(f.events("acme", stamp.EventTenantAsleep)); n != 1 {
+		t.Errorf("%d tenant.asleep events, want 1 (the retry only finishes the stop)", n)
+	}
+}
+
+// TestMovedWhileAsleepSleepsAgain moves a sleeping tenant to another
+// version (it goes back to sleep), wakes it, and lets it idle: it sleeps
+// again, the move's record notwithstanding.
+func TestMovedWhileAsleepSleepsAgain(t *testing.T) {
+	f := newFixture(t)
+	f.r.cfg.IdleCheck = 20 * time.Millisecond
+	f.pushIdle("3.0.0", 300*time.Millisecond)
+	f.pushIdle("4.0.0", 300*time.Millisecond)
+	f.create("acme", "3.0.0")
+	f.start()
+	f.waitTenant("acme", "asleep", asleepNow)
+
+	f.change("acme", stamp.EventTenantUpgradeRequested, func(tn *stamp.Tenant) { tn.Spec.Version = "4.0.0" })
+	f.waitTenant("acme", "asleep on 4.0.0", func(tn *stamp.Tenant) bool { return asleepNow(tn) && tn.Status.Version == "4.0.0" })
+
+	if err := f.r.Wake(f.ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitTenant("acme", "awake", func(tn *stamp.Tenant) bool { return tn.Status.Phase == stamp.PhaseReady })
+	f.waitTenant("acme", "asleep again", asleepNow)
+}
