@@ -365,10 +365,14 @@ func (r *Router) newProxy(tenant, endpoint string, stats *tenantStats) *httputil
 			pr.SetXForwarded()
 			pr.Out.Host = pr.In.Host // apps build links from the customer's address
 		},
-		Transport:     r.transport,
-		BufferPool:    copyBuffers,
-		FlushInterval: -1, // stream: server-sent events and long polls must not wait for a buffer
-		ErrorLog:      r.errorLog,
+		Transport:  r.transport,
+		BufferPool: copyBuffers,
+		// FlushInterval stays 0: ReverseProxy then flushes every write of
+		// an event stream (text/event-stream) or of an answer of unknown
+		// length (chunked: long polls, streams) and nothing else, so an
+		// answer of known length leaves in one write, headers and body
+		// together, rather than headers first and then every read.
+		ErrorLog: r.errorLog,
 		// A protocol switch that fails after the backend's 101 is counted
 		// twice, as the 101 and as the 502: too rare to track per request.
 		ModifyResponse: func(resp *http.Response) error {
