@@ -338,18 +338,28 @@ func serves(phase string) bool {
 	return phase == stamp.PhaseReady || phase == stamp.PhaseUpgrading
 }
 
+// copyBufferSize is the size of the buffers proxies copy bodies through,
+// io.Copy's.
+const copyBufferSize = 32 << 10
+
 // bufferPool recycles the buffers proxies copy bodies through; without it
-// each proxied request allocates 32KiB.
+// each proxied request allocates 32KiB. It pools pointers to the arrays
+// behind the slices, which Put takes without allocating (a pointer to the
+// slice would escape, one allocation per request).
 type bufferPool struct{ pool sync.Pool }
 
 func (p *bufferPool) Get() []byte {
-	if b, ok := p.pool.Get().(*[]byte); ok {
-		return *b
+	if b, ok := p.pool.Get().(*[copyBufferSize]byte); ok {
+		return b[:]
 	}
-	return make([]byte, 32<<10)
+	return make([]byte, copyBufferSize)
 }
 
-func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }
+func (p *bufferPool) Put(b []byte) {
+	if cap(b) >= copyBufferSize {
+		p.pool.Put((*[copyBufferSize]byte)(b[:copyBufferSize]))
+	}
+}
 
 var copyBuffers httputil.BufferPool = &bufferPool{}
 
