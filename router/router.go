@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -138,16 +139,37 @@ type Router struct {
 
 // route is how the router answers for one tenant.
 type route struct {
-	phase     string
-	deleting  bool
-	hold      bool   // requests wait for targets (see holds, sleeps)
-	sleeping  bool   // requests wake the tenant (see sleeps)
-	message   string // why a failed tenant failed
+	basis
 	endpoints []string
-	createdAt time.Time     // tells a tenant from an earlier one of the same name
 	stats     *tenantStats  // shared with the tenant's earlier routes
 	targets   []target      // one per endpoint; empty while not serving
 	next      atomic.Uint64 // turns: the next request goes to targets[next%len]
+}
+
+// basis is, with its endpoints, what a route is built from: all newRoute
+// reads of a tenant but its name. It must stay comparable with ==, which
+// is how newRoute tells that a route can be kept (for createdAt, == is
+// stricter than Equal: a difference of representation alone only costs
+// a route built anew).
+type basis struct {
+	phase     string
+	deleting  bool
+	hold      bool      // requests wait for targets (see holds, sleeps)
+	sleeping  bool      // requests wake the tenant (see sleeps)
+	message   string    // why a failed tenant failed
+	createdAt time.Time // tells a tenant from an earlier one of the same name
+}
+
+// basisOf returns what t's route is built from, but its endpoints.
+func basisOf(t *stamp.Tenant) basis {
+	return basis{
+		phase:     t.Status.Phase,
+		deleting:  t.Spec.Desired == stamp.DesiredDeleted,
+		hold:      holds(t) || sleeps(t),
+		sleeping:  sleeps(t),
+		message:   t.Status.Message,
+		createdAt: t.CreatedAt,
+	}
 }
 
 // target is one endpoint of a serving tenant.
@@ -305,18 +327,17 @@ func (r *Router) tenantName(host string) (string, bool) {
 }
 
 // newRoute turns a tenant into its route, with a target per endpoint when
-// it serves. prev, the tenant's route until now (nil if none), hands over
-// its counters unless it belonged to an earlier tenant of the same name.
+// it serves. prev, the tenant's route until now (nil if none), is the
+// route itself if nothing it was built from changed, so that the full
+// reload of a large table builds no proxy again and replicas keep taking
+// turns; else it hands over its counters unless it belonged to an earlier
+// tenant of the same name.
 func (r *Router) newRoute(t *stamp.Tenant, prev *route) *route {
-	rt := &route{
-		phase:     t.Status.Phase,
-		deleting:  t.Spec.Desired == stamp.DesiredDeleted,
-		hold:      holds(t) || sleeps(t),
-		sleeping:  sleeps(t),
-		message:   t.Status.Message,
-		endpoints: t.Status.Endpoints,
-		createdAt: t.CreatedAt,
+	b := basisOf(t)
+	if prev != nil && prev.basis == b && slices.Equal(prev.endpoints, t.Status.Endpoints) {
+		return prev
 	}
+	rt := &route{basis: b, endpoints: t.Status.Endpoints}
 	if prev != nil && prev.createdAt.Equal(t.CreatedAt) {
 		rt.stats = prev.stats
 	} else {
