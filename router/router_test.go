@@ -355,3 +355,43 @@ func TestReplicasTakeTurns(t *testing.T) {
 		t.Errorf("10 requests over two instances went %v, want 5 each", hits)
 	}
 }
+
+// TestAcceptEncodingUntouched checks that the router asks the backend for
+// the encodings the client asked for and no other: Go's Transport would
+// otherwise ask for gzip on behalf of a client that did not, and inflate
+// the answer itself (CPU, and an answer of unknown length).
+func TestAcceptEncodingUntouched(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.Header.Get("Accept-Encoding"))
+	}))
+	t.Cleanup(app.Close)
+	src := newFakeSource()
+	src.put(ready("acme", app.Listener.Addr().String()))
+	_, srv := serve(t, src)
+	// A client that leaves Accept-Encoding to the caller, as curl does.
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableCompression: true}}
+	t.Cleanup(client.CloseIdleConnections)
+
+	for _, sent := range []string{"", "gzip, br"} {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = "acme.localhost"
+		if sent != "" {
+			req.Header.Set("Accept-Encoding", sent)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != sent {
+			t.Errorf("client sent Accept-Encoding %q, backend got %q", sent, got)
+		}
+	}
+}
