@@ -156,23 +156,18 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 	if b.nginx != nil {
 		rep.nginx = fmt.Sprintf("%s with %d workers", b.nginx.version, b.nginx.workers)
 	}
-	fronts := b.fronts()
-	for i, conns := range b.cfg.conns {
-		for j := range fronts {
-			f := fronts[(i+j)%len(fronts)] // each goes first in turn
-			b.progress("%d connections: %s", conns, f.name)
-			c, err := b.measureCell(ctx, f, conns, b.cfg.window)
-			if err != nil {
-				return nil, fmt.Errorf("%s, %d connections: %w", f.name, conns, err)
-			}
-			rep.cells = append(rep.cells, c)
+	for _, conns := range b.cfg.conns {
+		cells, err := b.measureGrid(ctx, conns)
+		if err != nil {
+			return nil, err
 		}
+		rep.cells = append(rep.cells, cells...)
 	}
 	if b.cfg.routes > 0 {
 		for _, n := range []int{1, b.cfg.routes} {
 			c, err := b.measureRoutes(ctx, n)
 			if err != nil {
-				return nil, fmt.Errorf("stamp router with %d routes: %w", n, err)
+				return nil, fmt.Errorf("%s: %w", routesFront(n), err)
 			}
 			rep.routes = append(rep.routes, c)
 		}
@@ -181,45 +176,72 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 	return rep, nil
 }
 
-// measureCell warms front up and then loads it with conns connections for
-// window, reading its CPU time around the measured part.
-func (b *bench) measureCell(ctx context.Context, f front, conns int, window time.Duration) (cell, error) {
-	t := target{addr: f.addr, host: hostOf(f.addr), path: path}
-	c := cell{front: f.name, conns: conns}
-	if b.cfg.warmup > 0 {
-		if _, err := runLoad(ctx, t, conns, b.cfg.warmup); err != nil {
-			return c, err
+// measureGrid measures every front at conns connections: a warm-up of
+// each, then cfg.blocks slices of the window each, the fronts taking
+// turns at going first, so that the machine's drift falls on all alike.
+func (b *bench) measureGrid(ctx context.Context, conns int) ([]cell, error) {
+	fronts := b.fronts()
+	cells := make([]cell, len(fronts))
+	for i, f := range fronts {
+		cells[i] = cell{front: f.name, conns: conns, res: &loadResult{}}
+		if err := b.warm(ctx, f, conns); err != nil {
+			return nil, fmt.Errorf("%s, %d connections: warm up: %w", f.name, conns, err)
 		}
 	}
+	slice := b.cfg.window / time.Duration(b.cfg.blocks)
+	for blk := range b.cfg.blocks {
+		b.progress("%d connections: block %d of %d", conns, blk+1, b.cfg.blocks)
+		for k := range fronts {
+			i := (blk + k) % len(fronts)
+			if err := b.load(ctx, fronts[i], &cells[i], slice); err != nil {
+				return nil, fmt.Errorf("%s, %d connections: %w", fronts[i].name, conns, err)
+			}
+		}
+	}
+	return cells, nil
+}
+
+// warm loads front for the warm-up, not measured: connections open on
+// both sides of a proxy, caches fill.
+func (b *bench) warm(ctx context.Context, f front, conns int) error {
+	if b.cfg.warmup <= 0 {
+		return nil
+	}
+	_, err := runLoad(ctx, target{addr: f.addr, host: hostOf(f.addr), path: path}, conns, b.cfg.warmup)
+	return err
+}
+
+// load loads front with c.conns connections for window and adds what it
+// measured to c, the proxy's CPU time around it included.
+func (b *bench) load(ctx context.Context, f front, c *cell, window time.Duration) error {
 	var cpu0 time.Duration
 	if f.cpu != nil {
 		var err error
 		if cpu0, err = f.cpu(); err != nil {
-			return c, err
+			return err
 		}
 	}
-	res, err := runLoad(ctx, t, conns, window)
+	res, err := runLoad(ctx, target{addr: f.addr, host: hostOf(f.addr), path: path}, c.conns, window)
 	if err != nil {
-		return c, err
+		return err
 	}
-	c.res = res
 	if f.cpu != nil {
 		cpu1, err := f.cpu()
 		if err != nil {
-			return c, err
+			return err
 		}
-		c.cpu = cpu1 - cpu0
+		c.cpu += cpu1 - cpu0
 	}
-	if err := b.server.Alive(); err != nil {
-		return c, err
-	}
-	return c, nil
+	c.res.add(res)
+	return b.server.Alive()
 }
 
 // measureRoutes starts `stamp router` over a store of routes tenants, the
-// measured one among them, measures it and stops it.
+// measured one among them, measures it in one piece (so that a full
+// reload falls inside) and stops it.
 func (b *bench) measureRoutes(ctx context.Context, routes int) (cell, error) {
-	b.progress("stamp router with %d routes: fill its store", routes)
+	name := routesFront(routes)
+	b.progress("%s: fill its store", name)
 	dir := routesDir(b.tmp, routes)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return cell{}, fmt.Errorf("make the router's data dir: %w", err)
@@ -235,11 +257,13 @@ func (b *bench) measureRoutes(ctx context.Context, routes int) (cell, error) {
 		return cell{}, err
 	}
 	defer r.stop()
-	b.progress("stamp router with %d routes: %d connections for %s", routes, b.cfg.routesConns, b.cfg.routesWindow)
-	f := front{name: routesFront(routes), addr: r.addr, cpu: func() (time.Duration, error) { return benchkit.CPUTime(r.proc.PID()) }}
-	c, err := b.measureCell(ctx, f, b.cfg.routesConns, b.cfg.routesWindow)
-	c.routes = routes
-	return c, err
+	b.progress("%s: %d connections for %s", name, b.cfg.routesConns, b.cfg.routesWindow)
+	f := front{name: name, addr: r.addr, cpu: func() (time.Duration, error) { return benchkit.CPUTime(r.proc.PID()) }}
+	c := cell{front: name, conns: b.cfg.routesConns, routes: routes, res: &loadResult{}}
+	if err := b.warm(ctx, f, c.conns); err != nil {
+		return c, fmt.Errorf("warm up: %w", err)
+	}
+	return c, b.load(ctx, f, &c, b.cfg.routesWindow)
 }
 
 // readMachine reads the machine's figures and the commit of the module.

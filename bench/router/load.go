@@ -67,16 +67,24 @@ func runLoad(ctx context.Context, t target, conns int, window time.Duration) (*l
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	total := &loadResult{window: window}
+	total := &loadResult{}
 	for _, r := range results {
-		total.ok += r.ok
-		total.failed += r.failed
-		total.hist.merge(&r.hist)
-		if total.firstFailure == "" {
-			total.firstFailure = r.firstFailure
-		}
+		total.add(r)
 	}
+	total.window = window
 	return total, nil
+}
+
+// add adds o, a load after r's or beside it, to r. The windows add up:
+// loads beside one another must share one window, which runLoad sets.
+func (r *loadResult) add(o *loadResult) {
+	r.ok += o.ok
+	r.failed += o.failed
+	r.hist.merge(&o.hist)
+	if r.firstFailure == "" {
+		r.firstFailure = o.firstFailure
+	}
+	r.window += o.window
 }
 
 // ioGrace bounds a dial, or a request in flight past the end of the load.

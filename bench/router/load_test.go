@@ -154,3 +154,22 @@ func TestRunLoadCancel(t *testing.T) {
 		t.Errorf("the load took %s after its context ended", took)
 	}
 }
+
+func TestLoadResultAdd(t *testing.T) {
+	a := &loadResult{ok: 10, window: time.Second}
+	a.hist.record(time.Millisecond)
+	b := &loadResult{ok: 30, failed: 2, firstFailure: "status 502", window: time.Second}
+	b.hist.record(3 * time.Millisecond)
+	c := &loadResult{failed: 1, firstFailure: "read status line: EOF", window: time.Second}
+	a.add(b)
+	a.add(c)
+	if a.ok != 40 || a.failed != 3 || a.window != 3*time.Second || a.hist.count() != 2 {
+		t.Errorf("got %d ok, %d failed, window %s, %d latencies; want 40, 3, 3s, 2", a.ok, a.failed, a.window, a.hist.count())
+	}
+	if a.firstFailure != "status 502" {
+		t.Errorf("got first failure %q, want the first load's: %q", a.firstFailure, "status 502")
+	}
+	if got, want := a.rate(), 40.0/3; got != want {
+		t.Errorf("got rate %v, want %v", got, want)
+	}
+}

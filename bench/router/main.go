@@ -6,7 +6,7 @@
 //
 // Usage, from the module root:
 //
-//	go run ./bench/router [-duration 10s] [-conns 1,16,64] [-routes 10000] [-routes-duration 31s] [-out FILE]
+//	go run ./bench/router [-duration 10s] [-blocks 5] [-conns 1,16,64] [-routes 10000] [-routes-duration 31s] [-out FILE]
 //
 // It builds stamp and the ledger into a temporary directory, starts
 // `stamp server` on loopback ports with tenant isolation off (so the
@@ -21,7 +21,10 @@
 // The load is the bench's own: N keep-alive connections, each sending GET
 // /version as soon as the answer before has been read, for a warm-up and
 // then for -duration, every latency recorded in a histogram. For each
-// connection count, the three fronts take turns (their order rotates).
+// connection count, the three fronts take turns: -duration is cut into
+// -blocks slices, and the fronts load one after the other, slice by
+// slice, the one going first changing each time, so that the shared
+// machine's drift falls on all alike.
 // Then the route table: `stamp router` over a store holding the measured
 // tenant alone, then that tenant and 9,999 more (ready, none of them sent
 // a request), -routes-conns connections for -routes-duration each, long
@@ -54,6 +57,7 @@ func main() { benchkit.Main("router", run) }
 type config struct {
 	window       time.Duration // measured, per cell
 	warmup       time.Duration // before each cell, not measured
+	blocks       int           // slices of window, the fronts taking turns
 	conns        []int         // connection counts of the router / nginx / direct grid
 	routes       int           // the larger route table
 	routesConns  int           // connections of the route-table cells
@@ -70,6 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	fs.DurationVar(&c.window, "duration", 10*time.Second, "measured time of each front at each connection count")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "load before each measurement, not measured")
+	fs.IntVar(&c.blocks, "blocks", 5, "slices of -duration per cell, the fronts taking turns")
 	fs.StringVar(&conns, "conns", "1,16,64", "connection counts, comma-separated")
 	fs.IntVar(&c.routes, "routes", 10000, "tenants in the larger route table (0: skip the route-table cells)")
 	fs.IntVar(&c.routesConns, "routes-conns", 16, "connections of the route-table cells")
@@ -85,8 +90,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.conns, err = parseConns(conns); err != nil {
 		return c, err
 	}
-	if c.window <= 0 || c.warmup < 0 || c.routesWindow <= 0 || c.routesConns < 1 || c.routes < 0 || c.routes == 1 {
-		return c, fmt.Errorf("want a positive -duration and -routes-duration, -warmup >= 0, -routes-conns >= 1 and -routes 0 or > 1")
+	if c.window <= 0 || c.warmup < 0 || c.blocks < 1 || c.routesWindow <= 0 || c.routesConns < 1 || c.routes < 0 || c.routes == 1 {
+		return c, fmt.Errorf("want a positive -duration and -routes-duration, -warmup >= 0, -blocks >= 1, -routes-conns >= 1 and -routes 0 or > 1")
 	}
 	return c, nil
 }

@@ -85,7 +85,7 @@ func (r *report) markdown() string {
 	if r.noNginx != "" {
 		fmt.Fprintf(&b, "nginx: skipped (%s).\n\n", r.noNginx)
 	}
-	fmt.Fprintf(&b, "`GET %s` of one ledger instance, %s per cell after %s of warm-up:\n\n", path, r.cfg.window, r.cfg.warmup)
+	fmt.Fprintf(&b, "`GET %s` of one ledger instance, %s per cell in %d slices, the fronts taking turns, after %s of warm-up:\n\n", path, r.cfg.window, r.cfg.blocks, r.cfg.warmup)
 	b.WriteString("| connections | front | requests/s | p50 | p99 | failed | proxy CPU per request |\n")
 	b.WriteString("|--:|---|--:|--:|--:|--:|--:|\n")
 	for _, conns := range r.cfg.conns {
