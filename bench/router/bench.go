@@ -164,12 +164,9 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 		rep.cells = append(rep.cells, cells...)
 	}
 	if b.cfg.routes > 0 {
-		for _, n := range []int{1, b.cfg.routes} {
-			c, err := b.measureRoutes(ctx, n)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", routesFront(n), err)
-			}
-			rep.routes = append(rep.routes, c)
+		var err error
+		if rep.routes, err = b.measureRouteTable(ctx); err != nil {
+			return nil, err
 		}
 	}
 	rep.loadAfter = benchkit.LoadAverage()
@@ -236,34 +233,69 @@ func (b *bench) load(ctx context.Context, f front, c *cell, window time.Duration
 	return b.server.Alive()
 }
 
-// measureRoutes starts `stamp router` over a store of routes tenants, the
-// measured one among them, measures it in one piece (so that a full
-// reload falls inside) and stops it.
-func (b *bench) measureRoutes(ctx context.Context, routes int) (cell, error) {
+// measureRouteTable measures `stamp router` over 1 route and over
+// cfg.routes in the order 1, many, 1: the larger table in one piece, so
+// that its full reload every 30s falls inside, and the one-route router
+// half before and half after it, so that a drift of the machine's load
+// falls on both alike. Only the router being measured runs then.
+func (b *bench) measureRouteTable(ctx context.Context) ([]cell, error) {
+	one, oneFront, err := b.startRoutes(ctx, 1)
+	if err != nil {
+		return nil, err
+	}
+	defer one.stop()
+	c1 := cell{front: oneFront.name, conns: b.cfg.routesConns, routes: 1, res: &loadResult{}}
+	if err := b.warm(ctx, oneFront, c1.conns); err != nil {
+		return nil, fmt.Errorf("%s: warm up: %w", oneFront.name, err)
+	}
+	half := b.cfg.routesWindow / 2
+	b.progress("%s: %d connections for %s", oneFront.name, c1.conns, half)
+	if err := b.load(ctx, oneFront, &c1, half); err != nil {
+		return nil, fmt.Errorf("%s: %w", oneFront.name, err)
+	}
+
+	many, manyFront, err := b.startRoutes(ctx, b.cfg.routes)
+	if err != nil {
+		return nil, err
+	}
+	cn := cell{front: manyFront.name, conns: b.cfg.routesConns, routes: b.cfg.routes, res: &loadResult{}}
+	err = b.warm(ctx, manyFront, cn.conns)
+	if err == nil {
+		b.progress("%s: %d connections for %s", manyFront.name, cn.conns, b.cfg.routesWindow)
+		err = b.load(ctx, manyFront, &cn, b.cfg.routesWindow)
+	}
+	many.stop()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", manyFront.name, err)
+	}
+
+	b.progress("%s: %d connections for %s", oneFront.name, c1.conns, b.cfg.routesWindow-half)
+	if err := b.load(ctx, oneFront, &c1, b.cfg.routesWindow-half); err != nil {
+		return nil, fmt.Errorf("%s: %w", oneFront.name, err)
+	}
+	return []cell{c1, cn}, nil
+}
+
+// startRoutes starts `stamp router` over a new store of routes tenants,
+// the measured one among them, and returns it and its front.
+func (b *bench) startRoutes(ctx context.Context, routes int) (*router, front, error) {
 	name := routesFront(routes)
-	b.progress("%s: fill its store", name)
+	b.progress("%s: fill its store and start it", name)
 	dir := routesDir(b.tmp, routes)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return cell{}, fmt.Errorf("make the router's data dir: %w", err)
+		return nil, front{}, fmt.Errorf("make the router's data dir: %w", err)
 	}
 	if err := fillStore(ctx, filepath.Join(dir, "stamp.db"), b.tenant, routes); err != nil {
-		return cell{}, err
+		return nil, front{}, err
 	}
 	r, err := startRouter(ctx, b.stamp, dir, filepath.Join(dir, "router.log"), hostOf(""), path)
 	if r != nil {
 		b.routers = append(b.routers, r)
 	}
 	if err != nil {
-		return cell{}, err
+		return nil, front{}, fmt.Errorf("%s: %w", name, err)
 	}
-	defer r.stop()
-	b.progress("%s: %d connections for %s", name, b.cfg.routesConns, b.cfg.routesWindow)
-	f := front{name: name, addr: r.addr, cpu: func() (time.Duration, error) { return benchkit.CPUTime(r.proc.PID()) }}
-	c := cell{front: name, conns: b.cfg.routesConns, routes: routes, res: &loadResult{}}
-	if err := b.warm(ctx, f, c.conns); err != nil {
-		return c, fmt.Errorf("warm up: %w", err)
-	}
-	return c, b.load(ctx, f, &c, b.cfg.routesWindow)
+	return r, front{name: name, addr: r.addr, cpu: func() (time.Duration, error) { return benchkit.CPUTime(r.proc.PID()) }}, nil
 }
 
 // readMachine reads the machine's figures and the commit of the module.

@@ -26,10 +26,11 @@
 // slice, the one going first changing each time, so that the shared
 // machine's drift falls on all alike.
 // Then the route table: `stamp router` over a store holding the measured
-// tenant alone, then that tenant and 9,999 more (ready, none of them sent
-// a request), -routes-conns connections for -routes-duration each, long
-// enough that the router's full reload of every tenant, every 30s, falls
-// inside.
+// tenant alone, and another over that tenant and 9,999 more (ready, none
+// of them sent a request), -routes-conns connections for
+// -routes-duration each: the larger table in one piece, long enough that
+// the router's full reload of every tenant, every 30s, falls inside; the
+// one-route router half before it and half after.
 //
 // It prints a markdown report: requests per second, p50 and p99 per
 // front and connection count, the proxies' CPU per request, the ratios

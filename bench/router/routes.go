@@ -81,9 +81,15 @@ func startRouter(ctx context.Context, bin, data, logPath, host, path string) (*r
 	return r, nil
 }
 
-// stop stops the router: SIGTERM, then SIGKILL after five seconds.
+// stop stops the router, if it still runs: SIGTERM, then SIGKILL after
+// five seconds.
 func (r *router) stop() {
-	if r != nil && r.proc != nil {
+	if r == nil || r.proc == nil {
+		return
+	}
+	select {
+	case <-r.proc.Exited():
+	default:
 		r.proc.Stop(5 * time.Second)
 	}
 }
