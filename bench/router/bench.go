@@ -157,7 +157,7 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 		rep.nginx = fmt.Sprintf("%s with %d workers", b.nginx.version, b.nginx.workers)
 	}
 	for _, conns := range b.cfg.conns {
-		cells, err := b.measureGrid(ctx, conns)
+		cells, err := b.measureTurns(ctx, b.fronts(), conns, b.cfg.window)
 		if err != nil {
 			return nil, err
 		}
@@ -173,11 +173,10 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 	return rep, nil
 }
 
-// measureGrid measures every front at conns connections: a warm-up of
-// each, then cfg.blocks slices of the window each, the fronts taking
-// turns at going first, so that the machine's drift falls on all alike.
-func (b *bench) measureGrid(ctx context.Context, conns int) ([]cell, error) {
-	fronts := b.fronts()
+// measureTurns measures fronts at conns connections: a warm-up of each,
+// then cfg.blocks slices of window each, the fronts taking turns at
+// going first, so that the machine's drift falls on all alike.
+func (b *bench) measureTurns(ctx context.Context, fronts []front, conns int, window time.Duration) ([]cell, error) {
 	cells := make([]cell, len(fronts))
 	for i, f := range fronts {
 		cells[i] = cell{front: f.name, conns: conns, res: &loadResult{}}
@@ -185,7 +184,7 @@ func (b *bench) measureGrid(ctx context.Context, conns int) ([]cell, error) {
 			return nil, fmt.Errorf("%s, %d connections: warm up: %w", f.name, conns, err)
 		}
 	}
-	slice := b.cfg.window / time.Duration(b.cfg.blocks)
+	slice := window / time.Duration(b.cfg.blocks)
 	for blk := range b.cfg.blocks {
 		b.progress("%d connections: block %d of %d", conns, blk+1, b.cfg.blocks)
 		for k := range fronts {
@@ -234,46 +233,26 @@ func (b *bench) load(ctx context.Context, f front, c *cell, window time.Duration
 }
 
 // measureRouteTable measures `stamp router` over 1 route and over
-// cfg.routes in the order 1, many, 1: the larger table in one piece, so
-// that its full reload every 30s falls inside, and the one-route router
-// half before and half after it, so that a drift of the machine's load
-// falls on both alike. Only the router being measured runs then.
+// cfg.routes, both running, taking turns as the fronts of the grid do.
+// Over the two windows the larger table's full reload, every 30s, comes
+// at least once, and its CPU is taken from whichever router is measured.
 func (b *bench) measureRouteTable(ctx context.Context) ([]cell, error) {
-	one, oneFront, err := b.startRoutes(ctx, 1)
+	var fronts []front
+	for _, n := range []int{1, b.cfg.routes} {
+		r, f, err := b.startRoutes(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		defer r.stop()
+		fronts = append(fronts, f)
+	}
+	b.progress("route tables: 1 and %s routes", thousands(b.cfg.routes))
+	cells, err := b.measureTurns(ctx, fronts, b.cfg.routesConns, b.cfg.routesWindow)
 	if err != nil {
 		return nil, err
 	}
-	defer one.stop()
-	c1 := cell{front: oneFront.name, conns: b.cfg.routesConns, routes: 1, res: &loadResult{}}
-	if err := b.warm(ctx, oneFront, c1.conns); err != nil {
-		return nil, fmt.Errorf("%s: warm up: %w", oneFront.name, err)
-	}
-	half := b.cfg.routesWindow / 2
-	b.progress("%s: %d connections for %s", oneFront.name, c1.conns, half)
-	if err := b.load(ctx, oneFront, &c1, half); err != nil {
-		return nil, fmt.Errorf("%s: %w", oneFront.name, err)
-	}
-
-	many, manyFront, err := b.startRoutes(ctx, b.cfg.routes)
-	if err != nil {
-		return nil, err
-	}
-	cn := cell{front: manyFront.name, conns: b.cfg.routesConns, routes: b.cfg.routes, res: &loadResult{}}
-	err = b.warm(ctx, manyFront, cn.conns)
-	if err == nil {
-		b.progress("%s: %d connections for %s", manyFront.name, cn.conns, b.cfg.routesWindow)
-		err = b.load(ctx, manyFront, &cn, b.cfg.routesWindow)
-	}
-	many.stop()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", manyFront.name, err)
-	}
-
-	b.progress("%s: %d connections for %s", oneFront.name, c1.conns, b.cfg.routesWindow-half)
-	if err := b.load(ctx, oneFront, &c1, b.cfg.routesWindow-half); err != nil {
-		return nil, fmt.Errorf("%s: %w", oneFront.name, err)
-	}
-	return []cell{c1, cn}, nil
+	cells[0].routes, cells[1].routes = 1, b.cfg.routes
+	return cells, nil
 }
 
 // startRoutes starts `stamp router` over a new store of routes tenants,

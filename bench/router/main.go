@@ -6,7 +6,7 @@
 //
 // Usage, from the module root:
 //
-//	go run ./bench/router [-duration 10s] [-blocks 5] [-conns 1,16,64] [-routes 10000] [-routes-duration 31s] [-out FILE]
+//	go run ./bench/router [-duration 10s] [-blocks 5] [-conns 1,16,64] [-routes 10000] [-routes-duration 30s] [-out FILE]
 //
 // It builds stamp and the ledger into a temporary directory, starts
 // `stamp server` on loopback ports with tenant isolation off (so the
@@ -27,10 +27,10 @@
 // machine's drift falls on all alike.
 // Then the route table: `stamp router` over a store holding the measured
 // tenant alone, and another over that tenant and 9,999 more (ready, none
-// of them sent a request), -routes-conns connections for
-// -routes-duration each: the larger table in one piece, long enough that
-// the router's full reload of every tenant, every 30s, falls inside; the
-// one-route router half before it and half after.
+// of them sent a request), both running, taking turns in the same way,
+// -routes-conns connections for -routes-duration each: the two windows
+// together are long enough that the larger router's full reload of every
+// tenant, every 30s, comes at least once.
 //
 // It prints a markdown report: requests per second, p50 and p99 per
 // front and connection count, the proxies' CPU per request, the ratios
@@ -79,7 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&conns, "conns", "1,16,64", "connection counts, comma-separated")
 	fs.IntVar(&c.routes, "routes", 10000, "tenants in the larger route table (0: skip the route-table cells)")
 	fs.IntVar(&c.routesConns, "routes-conns", 16, "connections of the route-table cells")
-	fs.DurationVar(&c.routesWindow, "routes-duration", 31*time.Second, "measured time of each route-table cell; over 30s, so a full reload falls inside")
+	fs.DurationVar(&c.routesWindow, "routes-duration", 30*time.Second, "measured time of each route-table cell; the two together over 30s, so a full reload comes")
 	fs.StringVar(&c.out, "out", "", "also write the markdown report to this file")
 	if err := fs.Parse(args); err != nil {
 		return c, err

@@ -111,8 +111,8 @@ func (r *report) markdown() string {
 	}
 	if len(r.routes) == 2 {
 		one, many := r.routes[0], r.routes[1]
-		fmt.Fprintf(&b, "\nRoute table: `stamp router` over a store of %s tenant and another over %s (the measured one and %s ready tenants sent no request), %d connections, %s each after %s of warm-up, in the order 1 route (half), %s routes, 1 route (half):\n\n",
-			thousands(one.routes), thousands(many.routes), thousands(many.routes-1), many.conns, r.cfg.routesWindow, r.cfg.warmup, thousands(many.routes))
+		fmt.Fprintf(&b, "\nRoute table: `stamp router` over a store of %s tenant and another over %s (the measured one and %s ready tenants sent no request), %d connections, %s each in %d slices, taking turns, after %s of warm-up:\n\n",
+			thousands(one.routes), thousands(many.routes), thousands(many.routes-1), many.conns, r.cfg.routesWindow, r.cfg.blocks, r.cfg.warmup)
 		b.WriteString("| routes | requests/s | p50 | p99 | failed | router CPU per request |\n")
 		b.WriteString("|--:|--:|--:|--:|--:|--:|\n")
 		for _, c := range r.routes {

@@ -22,7 +22,7 @@ func resultOf(n int, each, window time.Duration) *loadResult {
 // with testdata/report-*.md, so that any change to the report's format
 // shows as a change of those files (rewrite them with -update).
 func TestMarkdown(t *testing.T) {
-	cfg := config{window: 10 * time.Second, warmup: 2 * time.Second, blocks: 5, conns: []int{1, 16}, routes: 10000, routesConns: 16, routesWindow: 31 * time.Second}
+	cfg := config{window: 10 * time.Second, warmup: 2 * time.Second, blocks: 5, conns: []int{1, 16}, routes: 10000, routesConns: 16, routesWindow: 30 * time.Second}
 	m := machine{nproc: 2, cpu: "AMD EPYC", memTotalKiB: 24683620, kernel: "6.18.44", goVersion: "go1.26.8", commit: "abc1234"}
 	grid := []cell{
 		{front: direct, conns: 1, res: resultOf(100, 100*time.Microsecond, cfg.window)},
