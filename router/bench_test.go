@@ -1,6 +1,7 @@
 package router
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,7 +10,9 @@ import (
 
 // BenchmarkProxy compares a GET through the router with the same GET sent
 // to the backend directly, both over real loopback HTTP with keep-alives,
-// so the router's overhead can be read as the ratio of the two ns/op:
+// so the router's overhead can be read as the ratio of the two ns/op; and
+// the router with 1 route with one that has 10,000 (the other tenants
+// ready, sent nothing):
 //
 //	go test -run '^$' -bench Proxy -benchmem ./router
 func BenchmarkProxy(b *testing.B) {
@@ -19,15 +22,8 @@ func BenchmarkProxy(b *testing.B) {
 		_, _ = w.Write(body)
 	}))
 	b.Cleanup(app.Close)
-
-	src := newFakeSource()
-	src.put(ready("acme", app.Listener.Addr().String()))
-	r := New(Config{Source: src, Logger: quiet})
-	if err := r.Sync(b.Context()); err != nil {
-		b.Fatal(err)
-	}
-	front := httptest.NewServer(r)
-	b.Cleanup(front.Close)
+	one := benchRouter(b, app.Listener.Addr().String(), 1)
+	many := benchRouter(b, app.Listener.Addr().String(), 10000)
 
 	client := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64}}
 	b.Cleanup(client.CloseIdleConnections)
@@ -37,7 +33,8 @@ func BenchmarkProxy(b *testing.B) {
 		url  string
 	}{
 		{name: "direct", url: app.URL + "/api/invoices"},
-		{name: "router", url: front.URL + "/api/invoices"},
+		{name: "router", url: one.URL + "/api/invoices"},
+		{name: "router-10000-routes", url: many.URL + "/api/invoices"},
 	} {
 		b.Run(bm.name, func(b *testing.B) {
 			req, err := http.NewRequest(http.MethodGet, bm.url, nil)
@@ -58,5 +55,44 @@ func BenchmarkProxy(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// benchRouter starts a router over tenant acme at endpoint and routes-1
+// more, behind a real HTTP server.
+func benchRouter(b *testing.B, endpoint string, routes int) *httptest.Server {
+	b.Helper()
+	src := newFakeSource()
+	src.put(ready("acme", endpoint))
+	for i := range routes - 1 {
+		src.put(ready(fmt.Sprintf("t%05d", i), fmt.Sprintf("127.0.0.1:%d", 20000+i)))
+	}
+	r := New(Config{Source: src, Logger: quiet})
+	if err := r.Sync(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	front := httptest.NewServer(r)
+	b.Cleanup(front.Close)
+	return front
+}
+
+// BenchmarkReload times the full reload Run does every 30s, over 10,000
+// ready tenants none of which changed since the last one:
+//
+//	go test -run '^$' -bench Reload -benchmem ./router
+func BenchmarkReload(b *testing.B) {
+	src := newFakeSource()
+	for i := range 10000 {
+		src.put(ready(fmt.Sprintf("t%05d", i), fmt.Sprintf("127.0.0.1:%d", 20000+i)))
+	}
+	r := New(Config{Source: src, Logger: quiet})
+	if err := r.Sync(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := r.fullSync(b.Context()); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

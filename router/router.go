@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,8 +80,9 @@ type Config struct {
 	Woke func(tenant string, wait time.Duration, ok bool)
 	// Transport carries proxied requests. Default: an *http.Transport that
 	// keeps up to 64 idle connections per tenant endpoint, gives up dialing
-	// after 2s, waits ResponseTimeout for an answer's headers and ignores
-	// proxy settings from the environment.
+	// after 2s, waits ResponseTimeout for an answer's headers, ignores
+	// proxy settings from the environment and asks the tenant for no
+	// encoding the client did not ask for.
 	Transport http.RoundTripper
 }
 
@@ -138,16 +140,37 @@ type Router struct {
 
 // route is how the router answers for one tenant.
 type route struct {
-	phase     string
-	deleting  bool
-	hold      bool   // requests wait for targets (see holds, sleeps)
-	sleeping  bool   // requests wake the tenant (see sleeps)
-	message   string // why a failed tenant failed
+	basis
 	endpoints []string
-	createdAt time.Time     // tells a tenant from an earlier one of the same name
 	stats     *tenantStats  // shared with the tenant's earlier routes
 	targets   []target      // one per endpoint; empty while not serving
 	next      atomic.Uint64 // turns: the next request goes to targets[next%len]
+}
+
+// basis is, with its endpoints, what a route is built from: all newRoute
+// reads of a tenant but its name. It must stay comparable with ==, which
+// is how newRoute tells that a route can be kept (for createdAt, == is
+// stricter than Equal: a difference of representation alone only costs
+// a route built anew).
+type basis struct {
+	phase     string
+	deleting  bool
+	hold      bool      // requests wait for targets (see holds, sleeps)
+	sleeping  bool      // requests wake the tenant (see sleeps)
+	message   string    // why a failed tenant failed
+	createdAt time.Time // tells a tenant from an earlier one of the same name
+}
+
+// basisOf returns what t's route is built from, but its endpoints.
+func basisOf(t *stamp.Tenant) basis {
+	return basis{
+		phase:     t.Status.Phase,
+		deleting:  t.Spec.Desired == stamp.DesiredDeleted,
+		hold:      holds(t) || sleeps(t),
+		sleeping:  sleeps(t),
+		message:   t.Status.Message,
+		createdAt: t.CreatedAt,
+	}
 }
 
 // target is one endpoint of a serving tenant.
@@ -199,7 +222,8 @@ func New(cfg Config) *Router {
 
 // newTransport is tuned for many tenants on few hosts: the default of 2 idle
 // connections per host would make every burst dial anew. It waits at most
-// responseTimeout for an answer's headers.
+// responseTimeout for an answer's headers, and never asks for an encoding
+// on its own.
 func newTransport(responseTimeout time.Duration) *http.Transport {
 	return &http.Transport{
 		Proxy: nil, // tenant endpoints are local; $HTTP_PROXY must not apply
@@ -212,6 +236,11 @@ func newTransport(responseTimeout time.Duration) *http.Transport {
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
 		ResponseHeaderTimeout: responseTimeout,
+		// Pass the client's Accept-Encoding on as it is: left on, the
+		// Transport asks for gzip for a client that did not and inflates
+		// the answer itself, which costs CPU and turns an answer of known
+		// length into a stream.
+		DisableCompression: true,
 	}
 }
 
@@ -305,18 +334,17 @@ func (r *Router) tenantName(host string) (string, bool) {
 }
 
 // newRoute turns a tenant into its route, with a target per endpoint when
-// it serves. prev, the tenant's route until now (nil if none), hands over
-// its counters unless it belonged to an earlier tenant of the same name.
+// it serves. prev, the tenant's route until now (nil if none), is the
+// route itself if nothing it was built from changed, so that the full
+// reload of a large table builds no proxy again and replicas keep taking
+// turns; else it hands over its counters unless it belonged to an earlier
+// tenant of the same name.
 func (r *Router) newRoute(t *stamp.Tenant, prev *route) *route {
-	rt := &route{
-		phase:     t.Status.Phase,
-		deleting:  t.Spec.Desired == stamp.DesiredDeleted,
-		hold:      holds(t) || sleeps(t),
-		sleeping:  sleeps(t),
-		message:   t.Status.Message,
-		endpoints: t.Status.Endpoints,
-		createdAt: t.CreatedAt,
+	b := basisOf(t)
+	if prev != nil && prev.basis == b && slices.Equal(prev.endpoints, t.Status.Endpoints) {
+		return prev
 	}
+	rt := &route{basis: b, endpoints: t.Status.Endpoints}
 	if prev != nil && prev.createdAt.Equal(t.CreatedAt) {
 		rt.stats = prev.stats
 	} else {
@@ -338,18 +366,28 @@ func serves(phase string) bool {
 	return phase == stamp.PhaseReady || phase == stamp.PhaseUpgrading
 }
 
+// copyBufferSize is the size of the buffers proxies copy bodies through,
+// io.Copy's.
+const copyBufferSize = 32 << 10
+
 // bufferPool recycles the buffers proxies copy bodies through; without it
-// each proxied request allocates 32KiB.
+// each proxied request allocates 32KiB. It pools pointers to the arrays
+// behind the slices, which Put takes without allocating (a pointer to the
+// slice would escape, one allocation per request).
 type bufferPool struct{ pool sync.Pool }
 
 func (p *bufferPool) Get() []byte {
-	if b, ok := p.pool.Get().(*[]byte); ok {
-		return *b
+	if b, ok := p.pool.Get().(*[copyBufferSize]byte); ok {
+		return b[:]
 	}
-	return make([]byte, 32<<10)
+	return make([]byte, copyBufferSize)
 }
 
-func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }
+func (p *bufferPool) Put(b []byte) {
+	if cap(b) >= copyBufferSize {
+		p.pool.Put((*[copyBufferSize]byte)(b[:copyBufferSize]))
+	}
+}
 
 var copyBuffers httputil.BufferPool = &bufferPool{}
 
@@ -365,10 +403,14 @@ func (r *Router) newProxy(tenant, endpoint string, stats *tenantStats) *httputil
 			pr.SetXForwarded()
 			pr.Out.Host = pr.In.Host // apps build links from the customer's address
 		},
-		Transport:     r.transport,
-		BufferPool:    copyBuffers,
-		FlushInterval: -1, // stream: server-sent events and long polls must not wait for a buffer
-		ErrorLog:      r.errorLog,
+		Transport:  r.transport,
+		BufferPool: copyBuffers,
+		// FlushInterval stays 0: ReverseProxy then flushes every write of
+		// an event stream (text/event-stream) or of an answer of unknown
+		// length (chunked: long polls, streams) and nothing else, so an
+		// answer of known length leaves in one write, headers and body
+		// together, rather than headers first and then every read.
+		ErrorLog: r.errorLog,
 		// A protocol switch that fails after the backend's 101 is counted
 		// twice, as the 101 and as the 502: too rare to track per request.
 		ModifyResponse: func(resp *http.Response) error {

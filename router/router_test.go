@@ -1,7 +1,6 @@
 package router
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stamphq/stamp"
 )
@@ -345,57 +343,6 @@ func TestBaseDomain(t *testing.T) {
 	}
 }
 
-func TestStreaming(t *testing.T) {
-	// The backend sends a first line and holds the rest until the client
-	// has read it: a buffering proxy would deadlock here (and fail on the
-	// client's timeout instead).
-	firstRead := make(chan struct{})
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		_, _ = io.WriteString(w, "data: one\n\n")
-		w.(http.Flusher).Flush()
-		select {
-		case <-firstRead:
-		case <-r.Context().Done():
-			return
-		}
-		_, _ = io.WriteString(w, "data: two\n\n")
-	}))
-	t.Cleanup(app.Close)
-	src := newFakeSource()
-	src.put(ready("acme", app.Listener.Addr().String()))
-	_, srv := serve(t, src)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/events", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Host = "acme.localhost"
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	br := bufio.NewReader(resp.Body)
-	line, err := br.ReadString('\n')
-	if err != nil {
-		t.Fatalf("read first event: %v", err)
-	}
-	if want := "data: one\n"; line != want {
-		t.Errorf("got %q, want %q", line, want)
-	}
-	close(firstRead)
-	rest, err := io.ReadAll(br)
-	if err != nil {
-		t.Fatalf("read rest: %v", err)
-	}
-	if want := "\ndata: two\n\n"; string(rest) != want {
-		t.Errorf("got %q, want %q", rest, want)
-	}
-}
-
 func TestReplicasTakeTurns(t *testing.T) {
 	src := newFakeSource()
 	src.put(ready("acme", backend(t, "acme-0"), backend(t, "acme-1")))
@@ -406,5 +353,45 @@ func TestReplicasTakeTurns(t *testing.T) {
 	}
 	if hits["acme-0"] != 5 || hits["acme-1"] != 5 {
 		t.Errorf("10 requests over two instances went %v, want 5 each", hits)
+	}
+}
+
+// TestAcceptEncodingUntouched checks that the router asks the backend for
+// the encodings the client asked for and no other: Go's Transport would
+// otherwise ask for gzip on behalf of a client that did not, and inflate
+// the answer itself (CPU, and an answer of unknown length).
+func TestAcceptEncodingUntouched(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.Header.Get("Accept-Encoding"))
+	}))
+	t.Cleanup(app.Close)
+	src := newFakeSource()
+	src.put(ready("acme", app.Listener.Addr().String()))
+	_, srv := serve(t, src)
+	// A client that leaves Accept-Encoding to the caller, as curl does.
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableCompression: true}}
+	t.Cleanup(client.CloseIdleConnections)
+
+	for _, sent := range []string{"", "gzip, br"} {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = "acme.localhost"
+		if sent != "" {
+			req.Header.Set("Accept-Encoding", sent)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != sent {
+			t.Errorf("client sent Accept-Encoding %q, backend got %q", sent, got)
+		}
 	}
 }

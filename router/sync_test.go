@@ -326,3 +326,76 @@ func TestSyncTenantNeedsNoEvent(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadKeepsUnchangedRoutes checks that a full reload keeps the
+// route of a tenant that did not change, turns of its replicas included
+// (a route built anew would send the next request to the first replica
+// again), and builds a new one for a tenant that changed.
+func TestReloadKeepsUnchangedRoutes(t *testing.T) {
+	src := newFakeSource()
+	src.put(ready("acme", backend(t, "acme-0"), backend(t, "acme-1")))
+	src.put(ready("globex", backend(t, "globex-0")))
+	r, srv := serve(t, src)
+	next := func(tenant string) string {
+		t.Helper()
+		return decodeEcho(t, get(t, srv, tenant+".localhost", "/", "")).Tenant
+	}
+	if got := next("acme"); got != "acme-0" {
+		t.Fatalf("first request went to %s, want acme-0", got)
+	}
+	globex := (*r.routes.Load())["globex"]
+	src.put(ready("globex", backend(t, "globex-1")))
+	if err := r.fullSync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := next("acme"); got != "acme-1" {
+		t.Errorf("after a reload that changed nothing of acme, the request went to %s, want acme-1 (its turn)", got)
+	}
+	if (*r.routes.Load())["globex"] == globex {
+		t.Error("globex's endpoint changed, but the reload kept its route")
+	}
+	if got := next("globex"); got != "globex-1" {
+		t.Errorf("globex's request went to %s, want its new endpoint globex-1", got)
+	}
+}
+
+// TestReloadRebuildsChangedRoutes changes, one at a time, each thing a
+// route is built from, and checks that a full reload builds the route
+// anew, and that it keeps the route when nothing changed.
+func TestReloadRebuildsChangedRoutes(t *testing.T) {
+	withMessage := func(tn *stamp.Tenant, msg string) *stamp.Tenant { tn.Status.Message = msg; return tn }
+	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	createdAt := func(tn *stamp.Tenant, at time.Time) *stamp.Tenant { tn.CreatedAt = at; return tn }
+	tests := []struct {
+		name          string
+		before, after *stamp.Tenant
+		wantKept      bool
+	}{
+		{name: "nothing", before: ready("acme", "127.0.0.1:1"), after: ready("acme", "127.0.0.1:1"), wantKept: true},
+		{name: "endpoints", before: ready("acme", "127.0.0.1:1"), after: ready("acme", "127.0.0.1:2")},
+		{name: "another replica", before: ready("acme", "127.0.0.1:1"), after: ready("acme", "127.0.0.1:1", "127.0.0.1:2")},
+		{name: "phase", before: ready("acme", "127.0.0.1:1"), after: upgrading("acme", "127.0.0.1:1")},
+		{name: "deleting", before: ready("acme", "127.0.0.1:1"), after: deleting("acme", "127.0.0.1:1")},
+		{name: "old version stopped", before: upgrading("acme"), after: recreating("acme")},
+		{name: "asleep", before: inPhase("acme", stamp.PhaseProvisioning), after: sleeping("acme")},
+		{name: "message", before: withMessage(inPhase("acme", stamp.PhaseFailed), "migrate failed"),
+			after: withMessage(inPhase("acme", stamp.PhaseFailed), "health failed")},
+		{name: "created again", before: createdAt(ready("acme", "127.0.0.1:1"), created),
+			after: createdAt(ready("acme", "127.0.0.1:1"), created.Add(time.Second))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := newFakeSource()
+			src.put(tt.before)
+			r, _ := serve(t, src)
+			before := (*r.routes.Load())["acme"]
+			src.put(tt.after)
+			if err := r.fullSync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if kept := (*r.routes.Load())["acme"] == before; kept != tt.wantKept {
+				t.Errorf("route kept: %v, want %v", kept, tt.wantKept)
+			}
+		})
+	}
+}

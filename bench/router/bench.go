@@ -1,0 +1,306 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/bench/internal/benchkit"
+	"github.com/stamphq/stamp/httpapi"
+)
+
+const (
+	// tenantName is the one tenant of the run.
+	tenantName = "acme"
+	// path is what every request asks for: the ledger's cheapest page,
+	// a small JSON of known length, so that the proxies' work shows.
+	path = "/version"
+)
+
+// The fronts of the one instance.
+const (
+	direct    = "direct"
+	viaNginx  = "nginx"
+	viaRouter = "stamp server's router"
+)
+
+// serverFlags turn tenant isolation off: the instance is then a plain
+// process on a loopback port, as the one nginx proxies to must be.
+var serverFlags = []string{"--tenant-uids", "none", "--tenant-cgroups", "none", "--tenant-net", "none"}
+
+// bench holds what one run built and started.
+type bench struct {
+	cfg   config
+	log   io.Writer // progress
+	root  string    // module root
+	tmp   string    // everything the run writes lives here
+	stamp string    // the stamp binary
+
+	server   *benchkit.Server
+	tenant   *stamp.Tenant // as the server had it once ready
+	endpoint string        // its instance's host:port
+	nginxBin string        // empty when there is no nginx
+	// noNginx says why nginx is not measured; empty when it is.
+	noNginx string
+	nginx   *nginx
+	routers []*router // every `stamp router` started, for cleanup
+}
+
+// newBench finds the module root and makes the run's temporary directory,
+// open to passing through (0711): nginx's workers run as nobody.
+func newBench(ctx context.Context, cfg config, log io.Writer) (*bench, error) {
+	root, err := benchkit.ModuleRoot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := benchkit.TempDir("stamp-bench-router-")
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{cfg: cfg, log: log, root: root, tmp: tmp, stamp: filepath.Join(tmp, "bin", "stamp")}
+	if err := os.Chmod(tmp, 0o711); err != nil {
+		return nil, errors.Join(fmt.Errorf("open the temporary directory to nginx's workers: %w", err), benchkit.RemoveAll(tmp))
+	}
+	return b, nil
+}
+
+// setUp builds stamp and the ledger, starts the server, creates the
+// tenant and waits until it is ready, and starts nginx in front of its
+// instance (or notes why not).
+func (b *bench) setUp(ctx context.Context) error {
+	b.progress("build stamp and the ledger")
+	ledger := filepath.Join(b.tmp, "bin", "ledger")
+	for _, args := range [][]string{{"-o", b.stamp, "./cmd/stamp"}, {"-ldflags", "-X main.release=2", "-o", ledger, "./examples/ledger"}} {
+		if err := benchkit.GoBuild(ctx, b.root, args...); err != nil {
+			return err
+		}
+	}
+	bp, err := benchkit.BlueprintDir(filepath.Join(b.root, "examples", "ledger", "stamp.yaml"), ledger, filepath.Join(b.tmp, "blueprint"))
+	if err != nil {
+		return err
+	}
+	b.progress("start stamp server and create tenant %s", tenantName)
+	srv, err := benchkit.StartServer(ctx, b.stamp, filepath.Join(b.tmp, "data"), filepath.Join(b.tmp, "server.log"), serverFlags...)
+	b.server = srv // even on failure, so cleanup kills what did start
+	if err != nil {
+		return err
+	}
+	name, err := srv.Push(ctx, bp)
+	if err != nil {
+		return err
+	}
+	if _, err := srv.Client.CreateTenant(ctx, httpapi.CreateTenantRequest{Name: tenantName, Blueprint: name}); err != nil {
+		return fmt.Errorf("create tenant %s: %w", tenantName, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := srv.WaitReady(wctx, []string{tenantName}, 50*time.Millisecond, func(int, int) {}); err != nil {
+		return err
+	}
+	if b.tenant, err = srv.Client.GetTenant(ctx, tenantName); err != nil {
+		return fmt.Errorf("read tenant %s: %w", tenantName, err)
+	}
+	if len(b.tenant.Status.Endpoints) != 1 {
+		return fmt.Errorf("tenant %s has endpoints %q, want one", tenantName, b.tenant.Status.Endpoints)
+	}
+	b.endpoint = b.tenant.Status.Endpoints[0]
+
+	if b.nginxBin, err = findNginx(ctx, b.root); err != nil {
+		b.noNginx = err.Error()
+		b.progress("nginx: skipped, none installed (%v)", err)
+		return nil
+	}
+	b.progress("start nginx (%s) in front of %s", b.nginxBin, b.endpoint)
+	b.nginx, err = startNginx(ctx, b.nginxBin, filepath.Join(b.tmp, "nginx"), b.endpoint, runtime.NumCPU(), hostOf(""), path)
+	return err
+}
+
+// hostOf returns the Host header naming the tenant on a front at addr
+// (its port): the router needs it, nginx and the ledger ignore it.
+func hostOf(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	if port == "" {
+		return tenantName + ".localhost"
+	}
+	return tenantName + ".localhost:" + port
+}
+
+// front is one way to the instance, measured in turn.
+type front struct {
+	name string
+	addr string
+	// cpu reads the CPU time the proxy has used; nil for direct.
+	cpu func() (time.Duration, error)
+}
+
+// fronts returns the fronts of the run, nginx's only if it runs.
+func (b *bench) fronts() []front {
+	fs := []front{{name: direct, addr: b.endpoint}}
+	if b.nginx != nil {
+		fs = append(fs, front{name: viaNginx, addr: b.nginx.addr, cpu: b.nginx.cpu})
+	}
+	return append(fs, front{name: viaRouter, addr: b.server.Router, cpu: b.server.CPU})
+}
+
+// measure runs the grid, then the route-table cells.
+func (b *bench) measure(ctx context.Context) (*report, error) {
+	rep := &report{cfg: b.cfg, machine: b.readMachine(ctx), noNginx: b.noNginx, loadBefore: benchkit.LoadAverage()}
+	if b.nginx != nil {
+		rep.nginx = fmt.Sprintf("%s with %d workers", b.nginx.version, b.nginx.workers)
+	}
+	for _, conns := range b.cfg.conns {
+		cells, err := b.measureTurns(ctx, b.fronts(), conns, b.cfg.window)
+		if err != nil {
+			return nil, err
+		}
+		rep.cells = append(rep.cells, cells...)
+	}
+	if b.cfg.routes > 0 {
+		var err error
+		if rep.routes, err = b.measureRouteTable(ctx); err != nil {
+			return nil, err
+		}
+	}
+	rep.loadAfter = benchkit.LoadAverage()
+	return rep, nil
+}
+
+// measureTurns measures fronts at conns connections: a warm-up of each,
+// then cfg.blocks slices of window each, the fronts taking turns at
+// going first, so that the machine's drift falls on all alike.
+func (b *bench) measureTurns(ctx context.Context, fronts []front, conns int, window time.Duration) ([]cell, error) {
+	cells := make([]cell, len(fronts))
+	for i, f := range fronts {
+		cells[i] = cell{front: f.name, conns: conns, res: &loadResult{}}
+		if err := b.warm(ctx, f, conns); err != nil {
+			return nil, fmt.Errorf("%s, %d connections: warm up: %w", f.name, conns, err)
+		}
+	}
+	slice := window / time.Duration(b.cfg.blocks)
+	for blk := range b.cfg.blocks {
+		b.progress("%d connections: block %d of %d", conns, blk+1, b.cfg.blocks)
+		for k := range fronts {
+			i := (blk + k) % len(fronts)
+			if err := b.load(ctx, fronts[i], &cells[i], slice); err != nil {
+				return nil, fmt.Errorf("%s, %d connections: %w", fronts[i].name, conns, err)
+			}
+		}
+	}
+	return cells, nil
+}
+
+// warm loads front for the warm-up, not measured: connections open on
+// both sides of a proxy, caches fill.
+func (b *bench) warm(ctx context.Context, f front, conns int) error {
+	if b.cfg.warmup <= 0 {
+		return nil
+	}
+	_, err := runLoad(ctx, target{addr: f.addr, host: hostOf(f.addr), path: path}, conns, b.cfg.warmup)
+	return err
+}
+
+// load loads front with c.conns connections for window and adds what it
+// measured to c, the proxy's CPU time around it included.
+func (b *bench) load(ctx context.Context, f front, c *cell, window time.Duration) error {
+	var cpu0 time.Duration
+	if f.cpu != nil {
+		var err error
+		if cpu0, err = f.cpu(); err != nil {
+			return err
+		}
+	}
+	res, err := runLoad(ctx, target{addr: f.addr, host: hostOf(f.addr), path: path}, c.conns, window)
+	if err != nil {
+		return err
+	}
+	if f.cpu != nil {
+		cpu1, err := f.cpu()
+		if err != nil {
+			return err
+		}
+		c.cpu += cpu1 - cpu0
+	}
+	c.res.add(res)
+	return b.server.Alive()
+}
+
+// measureRouteTable measures `stamp router` over 1 route and over
+// cfg.routes, both running, taking turns as the fronts of the grid do.
+// Over the two windows the larger table's full reload, every 30s, comes
+// at least once, and its CPU is taken from whichever router is measured.
+func (b *bench) measureRouteTable(ctx context.Context) ([]cell, error) {
+	var fronts []front
+	for _, n := range []int{1, b.cfg.routes} {
+		r, f, err := b.startRoutes(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		defer r.stop()
+		fronts = append(fronts, f)
+	}
+	b.progress("route tables: 1 and %s routes", thousands(b.cfg.routes))
+	cells, err := b.measureTurns(ctx, fronts, b.cfg.routesConns, b.cfg.routesWindow)
+	if err != nil {
+		return nil, err
+	}
+	cells[0].routes, cells[1].routes = 1, b.cfg.routes
+	return cells, nil
+}
+
+// startRoutes starts `stamp router` over a new store of routes tenants,
+// the measured one among them, and returns it and its front.
+func (b *bench) startRoutes(ctx context.Context, routes int) (*router, front, error) {
+	name := routesFront(routes)
+	b.progress("%s: fill its store and start it", name)
+	dir := routesDir(b.tmp, routes)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, front{}, fmt.Errorf("make the router's data dir: %w", err)
+	}
+	if err := fillStore(ctx, filepath.Join(dir, "stamp.db"), b.tenant, routes); err != nil {
+		return nil, front{}, err
+	}
+	r, err := startRouter(ctx, b.stamp, dir, filepath.Join(dir, "router.log"), hostOf(""), path)
+	if r != nil {
+		b.routers = append(b.routers, r)
+	}
+	if err != nil {
+		return nil, front{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return r, front{name: name, addr: r.addr, cpu: func() (time.Duration, error) { return benchkit.CPUTime(r.proc.PID()) }}, nil
+}
+
+// readMachine reads the machine's figures and the commit of the module.
+func (b *bench) readMachine(ctx context.Context) machine {
+	m := machine{nproc: runtime.NumCPU(), cpu: cpuModel(), goVersion: runtime.Version(), commit: benchkit.Commit(ctx, b.root)}
+	m.memTotalKiB, _ = benchkit.MemTotalKiB() // 0: unknown
+	if k, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.kernel = strings.TrimSpace(string(k))
+	}
+	return m
+}
+
+// cleanup stops nginx, the routers and the server, kills the tenant's
+// processes and removes the temporary directory. It runs whatever the
+// run's context became (Ctrl-C ends that one).
+func (b *bench) cleanup() error {
+	errs := []error{b.nginx.stop()}
+	for _, r := range b.routers {
+		r.stop()
+	}
+	if b.server != nil {
+		errs = append(errs, b.server.Stop())
+	}
+	errs = append(errs, benchkit.RemoveAll(b.tmp))
+	return errors.Join(errs...)
+}
+
+// progress writes one line of progress to the run's log.
+func (b *bench) progress(format string, args ...any) { benchkit.Progress(b.log, format, args...) }
