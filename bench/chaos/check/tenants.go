@@ -40,6 +40,15 @@ var tenantRules = map[string]tenantRule{
 		}
 		return ""
 	},
+	// Scale to zero: going to sleep, and a wake asked for, are written
+	// with the phase sleeping; tenant.ready ends a wake.
+	stamp.EventTenantAsleep: phaseIs(stamp.PhaseSleeping),
+	stamp.EventTenantWaking: func(t *stamp.Tenant, e *stamp.Event) string {
+		if t.Status.Phase != stamp.PhaseSleeping || t.Status.WakeAt.IsZero() {
+			return "phase sleeping with a wake asked for"
+		}
+		return ""
+	},
 	stamp.EventTenantHolding: func(t *stamp.Tenant, e *stamp.Event) string {
 		if !t.Upgrading() || !t.Status.Upgrade.Stopped {
 			return "a recreate move under way with its old version stopped"
