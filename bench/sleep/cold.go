@@ -40,7 +40,7 @@ func (b *bench) coldStarts(ctx context.Context) ([]coldSample, error) {
 		}
 		wctx, cancel := context.WithTimeout(ctx, b.cfg.timeout)
 		s.sent = time.Now()
-		s.cold, err = b.get(wctx, c, name)
+		s.cold, err = b.get(wctx, c, b.srv.Router, name)
 		s.done = s.sent.Add(s.cold)
 		cancel()
 		if err != nil {

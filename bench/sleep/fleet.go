@@ -25,6 +25,7 @@ type snapshot struct {
 	tenth   int           // 1 to 10
 	created int           // tenants created when it was read
 	at      time.Duration // since the start of the fleet
+	cpu     time.Duration // the server's user and system CPU time so far
 	held    held
 	phases  map[string]int // tenants by phase, from the API's listing
 	procs   int            // tenant processes running
@@ -34,6 +35,7 @@ type snapshot struct {
 type fleet struct {
 	each      []span // by tenant, in the order their creates started
 	wall      time.Duration
+	cpu       time.Duration // the server's user and system CPU time at the start
 	snapshots []snapshot
 }
 
@@ -46,6 +48,10 @@ func starterName(i int) string { return fmt.Sprintf("s-%d", i+1) }
 func (b *bench) createFleet(ctx context.Context) (*fleet, error) {
 	n := b.cfg.n
 	f := &fleet{each: make([]span, n)}
+	var err error
+	if f.cpu, err = b.srv.CPU(); err != nil {
+		return nil, err
+	}
 	marks := make(chan int, 10) // the tenths 1-9 reached; never more than 9 are sent
 	var (
 		mu      sync.Mutex
@@ -86,7 +92,7 @@ func (b *bench) createFleet(ctx context.Context) (*fleet, error) {
 			return nil
 		})
 	}
-	err := g.Wait()
+	err = g.Wait()
 	f.wall = time.Since(start)
 	close(marks)
 	wg.Wait()
@@ -102,6 +108,9 @@ func (b *bench) createFleet(ctx context.Context) (*fleet, error) {
 func (b *bench) snapshot(ctx context.Context, tenth, created int, at time.Duration) (snapshot, error) {
 	s := snapshot{tenth: tenth, created: created, at: at}
 	var err error
+	if s.cpu, err = b.srv.CPU(); err != nil {
+		return s, err
+	}
 	if s.held, err = b.held(ctx); err != nil {
 		return s, err
 	}

@@ -13,53 +13,77 @@ import (
 // ones, so that the connection and the tenant's caches are warm.
 const warmUp = 50
 
-// routerClient keeps one connection to the router, as a browser would,
-// and asks no proxy.
+// routerClient keeps one connection to the host it is sent to, as a
+// browser would, and asks no proxy.
 func routerClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 1}, Timeout: 10 * time.Second}
 }
 
-// routerLatency times -requests sequential GET /healthz to the warm
-// tenant through the router over one kept connection, each from the call
-// to the end of the body.
-func (b *bench) routerLatency(ctx context.Context) ([]time.Duration, error) {
-	c := routerClient()
-	defer c.CloseIdleConnections()
-	var out []time.Duration
-	for i := range warmUp + b.cfg.requests {
-		d, err := b.get(ctx, c, warmName)
-		if err != nil {
-			return nil, err
-		}
-		if i >= warmUp {
-			out = append(out, d)
-		}
-	}
-	return out, nil
+// latency is the warm tenant's GET /healthz timed through the router and
+// straight at its instance, alternately: the difference is the router's.
+type latency struct {
+	router, direct []time.Duration
 }
 
-// get sends GET /healthz to tenant through the router and times it from
-// the call to the end of the body; an answer other than 200 fails.
-func (b *bench) get(ctx context.Context, c *http.Client, tenant string) (time.Duration, error) {
-	_, port, _ := net.SplitHostPort(b.srv.Router)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+b.srv.Router+"/healthz", nil)
+// routerLatency times -requests sequential GET /healthz to the warm
+// tenant through the router, each followed by one straight to its
+// instance, each way over one kept connection and each from the call to
+// the end of the body.
+func (b *bench) routerLatency(ctx context.Context) (latency, error) {
+	var l latency
+	t, err := b.srv.Client.GetTenant(ctx, warmName)
+	if err != nil {
+		return l, fmt.Errorf("get the warm tenant: %w", err)
+	}
+	if len(t.Status.Endpoints) != 1 {
+		return l, fmt.Errorf("the warm tenant has endpoints %v, want one", t.Status.Endpoints)
+	}
+	viaRouter, direct := routerClient(), routerClient()
+	defer viaRouter.CloseIdleConnections()
+	defer direct.CloseIdleConnections()
+	for i := range warmUp + b.cfg.requests {
+		r, err := b.get(ctx, viaRouter, b.srv.Router, warmName)
+		if err != nil {
+			return l, err
+		}
+		d, err := b.get(ctx, direct, t.Status.Endpoints[0], "")
+		if err != nil {
+			return l, err
+		}
+		if i >= warmUp {
+			l.router, l.direct = append(l.router, r), append(l.direct, d)
+		}
+	}
+	return l, nil
+}
+
+// get sends GET /healthz to addr, for tenant through the router (with
+// its Host) or, with tenant "", straight, and times it from the call to
+// the end of the body; an answer other than 200 fails.
+func (b *bench) get(ctx context.Context, c *http.Client, addr, tenant string) (time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
 	if err != nil {
 		return 0, err
 	}
-	req.Host = tenant + ".localhost:" + port
+	if tenant != "" {
+		_, port, _ := net.SplitHostPort(addr)
+		req.Host = tenant + ".localhost:" + port
+	} else {
+		tenant = addr
+	}
 	start := time.Now()
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("GET /healthz of %s through the router: %w", tenant, err)
+		return 0, fmt.Errorf("GET /healthz of %s: %w", tenant, err)
 	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	took := time.Since(start)
 	if err != nil {
-		return 0, fmt.Errorf("GET /healthz of %s through the router: %w", tenant, err)
+		return 0, fmt.Errorf("GET /healthz of %s: %w", tenant, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("GET /healthz of %s through the router: status %d: %.300s", tenant, resp.StatusCode, body)
+		return 0, fmt.Errorf("GET /healthz of %s: status %d: %.300s", tenant, resp.StatusCode, body)
 	}
 	return took, nil
 }

@@ -30,8 +30,8 @@ type result struct {
 	// loadBefore and loadAfter are /proc/loadavg at the start and the end
 	// of the run: on a shared machine they say how quiet it was.
 	loadBefore, loadAfter string
-	atRest                held            // the server before any tenant
-	oneRoute, allRoutes   []time.Duration // the warm tenant through the router, with 1 route and with n+1
+	atRest                held    // the server before any tenant
+	oneRoute, allRoutes   latency // the warm tenant with 1 route and with n+1
 	fleet                 *fleet
 	fellAsleep            time.Duration // from the last create to every starter tenant asleep
 	quiet                 quiet
@@ -132,8 +132,8 @@ func (r *result) markdown() string {
 
 	first, last := r.fleet.tenthRates()
 	firstT, lastT := r.fleet.tenthTimes()
-	one50, one99 := p(r.oneRoute, 50), p(r.oneRoute, 99)
-	all50, all99 := p(r.allRoutes, 50), p(r.allRoutes, 99)
+	one50, one99 := p(r.oneRoute.router, 50), p(r.oneRoute.router, 99)
+	all50, all99 := p(r.allRoutes.router, 50), p(r.allRoutes.router, 99)
 	colds, floors := r.coldTimes()
 	c50, c99, f50, f99 := p(colds, 50), p(colds, 99), p(floors, 50), p(floors, 99)
 
@@ -159,16 +159,19 @@ func (r *result) markdown() string {
 		"Each create (API call to ready), p50 / p99: %s / %s in the first tenth, %s / %s in the last.\n\n",
 		seconds(r.fleet.wall), rate(n, r.fleet.wall), first, last,
 		benchkit.MS(p(firstT, 50)), benchkit.MS(p(firstT, 99)), benchkit.MS(p(lastT, 50)), benchkit.MS(p(lastT, 99)))
-	b.WriteString("At each tenth of the fleet created (read aside, the creates going on): the server process (`VmRSS`, `/proc/<pid>/fd`, `/proc/<pid>/task`, `go_goroutines` of `/metrics`), the tenants by phase in the API's listing, and the tenant processes running.\n\n")
-	b.WriteString("| tenth | created | at | server RSS | open files | threads | goroutines | sleeping | ready | other | tenant processes |\n|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	fmt.Fprintf(&b, "| 0 | 0 | - | %s | %d | %d | %d | 0 | 0 | 0 | 0 |\n", benchkit.MiB(r.atRest.rssKiB), r.atRest.fds, r.atRest.threads, r.atRest.goroutines)
+	b.WriteString("At each tenth of the fleet created (read aside, the creates going on): the server process (`VmRSS`, `/proc/<pid>/fd`, `/proc/<pid>/task`, `go_goroutines` of `/metrics`), the tenants by phase in the API's listing, and the tenant processes running; server CPU per create is the server's utime+stime since the reading before over the tenants created since (their sleeps and these readings included).\n\n")
+	b.WriteString("| tenth | created | at | server CPU per create | server RSS | open files | threads | goroutines | sleeping | ready | other | tenant processes |\n|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	fmt.Fprintf(&b, "| 0 | 0 | - | - | %s | %d | %d | %d | 0 | 0 | 0 | 0 |\n", benchkit.MiB(r.atRest.rssKiB), r.atRest.fds, r.atRest.threads, r.atRest.goroutines)
+	prevCPU, prevCreated := r.fleet.cpu, 0
 	for _, s := range r.snapshotsInOrder() {
 		sleeping, ready := s.phases[stamp.PhaseSleeping], s.phases[stamp.PhaseReady]
 		other := -sleeping - ready
 		for _, c := range s.phases {
 			other += c
 		}
-		fmt.Fprintf(&b, "| %d | %d | %s | %s | %d | %d | %d | %d | %d | %d | %d |\n", s.tenth, s.created, seconds(s.at),
+		perCreate := (s.cpu - prevCPU) / time.Duration(max(s.created-prevCreated, 1))
+		prevCPU, prevCreated = s.cpu, s.created
+		fmt.Fprintf(&b, "| %d | %d | %s | %s | %s | %d | %d | %d | %d | %d | %d | %d |\n", s.tenth, s.created, seconds(s.at), benchkit.MS(perCreate),
 			benchkit.MiB(s.held.rssKiB), s.held.fds, s.held.threads, s.held.goroutines, sleeping, ready, other, s.procs)
 	}
 
@@ -181,11 +184,16 @@ func (r *result) markdown() string {
 		benchkit.MiB(q.held.rssKiB), benchkit.MiB(r.atRest.rssKiB), float64(q.held.rssKiB-r.atRest.rssKiB)/float64(n), q.held.fds, q.held.threads, q.held.goroutines)
 
 	b.WriteString("### Router latency\n\n")
-	fmt.Fprintf(&b, "%d sequential `GET /healthz` to the warm tenant through the router over one kept connection (after %d untimed), from the call to the end of the body:\n\n", r.cfg.requests, warmUp)
-	b.WriteString("| routes | p50 | p99 | mean |\n|--:|--:|--:|--:|\n")
-	fmt.Fprintf(&b, "| 1 | %s | %s | %s |\n", us(one50), us(one99), us(benchkit.Mean(r.oneRoute, same)))
-	fmt.Fprintf(&b, "| %d | %s | %s | %s |\n", n+1, us(all50), us(all99), us(benchkit.Mean(r.allRoutes, same)))
-
+	fmt.Fprintf(&b, "%d sequential `GET /healthz` to the warm tenant through the router, each followed by one straight to its instance (after %d of each untimed), "+
+		"each way over one kept connection, from the call to the end of the body; the router's part is the difference of the p50s:\n\n", r.cfg.requests, warmUp)
+	b.WriteString("| routes | router p50 | router p99 | router mean | direct p50 | direct p99 | router's part, p50 |\n|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, row := range []struct {
+		routes int
+		l      latency
+	}{{1, r.oneRoute}, {n + 1, r.allRoutes}} {
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s |\n", row.routes, us(p(row.l.router, 50)), us(p(row.l.router, 99)), us(benchkit.Mean(row.l.router, same)),
+			us(p(row.l.direct, 50)), us(p(row.l.direct, 99)), us(p(row.l.router, 50)-p(row.l.direct, 50)))
+	}
 	b.WriteString("\n### Cold start\n\n")
 	fmt.Fprintf(&b, "%d cold starts, one at a time, each a `GET /healthz` through the router to another sleeping tenant (request to response), "+
 		"alternating with as many starts of the app by hand: `ledger serve` on a copy of a migrated and seeded SQLite database, from its start to the first 200 of `/healthz` (polled every %s).\n\n",

@@ -25,7 +25,7 @@ func latencies(base time.Duration) []time.Duration {
 // so that any change to the report's format shows as a change of that
 // file (rewrite it with -update).
 func TestMarkdown(t *testing.T) {
-	f := &fleet{wall: 4 * time.Second}
+	f := &fleet{wall: 4 * time.Second, cpu: time.Second}
 	for i := range 20 { // one create started every 200ms, each taking 300ms, the last tenth 500ms
 		start := time.Duration(i) * 200 * time.Millisecond
 		took := ms(300)
@@ -36,7 +36,7 @@ func TestMarkdown(t *testing.T) {
 	}
 	for k := 10; k >= 1; k-- { // appended as they finish, not in order
 		f.snapshots = append(f.snapshots, snapshot{
-			tenth: k, created: 2 * k, at: time.Duration(k) * 400 * time.Millisecond,
+			tenth: k, created: 2 * k, at: time.Duration(k) * 400 * time.Millisecond, cpu: time.Second + time.Duration(k*k)*50*time.Millisecond,
 			held:   held{rssKiB: 80000 + int64(k)*1024, fds: 20 + k, threads: 9, goroutines: 40 + k},
 			phases: map[string]int{stamp.PhaseSleeping: 2*k - 2, stamp.PhaseReady: 2, stamp.PhaseProvisioning: 1},
 			procs:  3,
@@ -52,8 +52,8 @@ func TestMarkdown(t *testing.T) {
 		loadBefore:  "0.50 0.60 0.70",
 		loadAfter:   "1.25 0.80 0.72",
 		atRest:      held{rssKiB: 76800, fds: 19, threads: 8, goroutines: 30},
-		oneRoute:    latencies(10 * time.Microsecond),
-		allRoutes:   latencies(11 * time.Microsecond),
+		oneRoute:    latency{router: latencies(10 * time.Microsecond), direct: latencies(6 * time.Microsecond)},
+		allRoutes:   latency{router: latencies(11 * time.Microsecond), direct: latencies(6 * time.Microsecond)},
 		fleet:       f,
 		fellAsleep:  3 * time.Second,
 		quiet:       quiet{window: time.Minute, cpu: 600 * time.Millisecond, held: held{rssKiB: 81920, fds: 22, threads: 9, goroutines: 35}, procs: 1},
