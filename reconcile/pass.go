@@ -118,6 +118,10 @@ func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Tim
 		return nil
 	case err == nil && asleep(p.t):
 		r.rest(ctx, name)
+	case err == nil && r.sleepDue(ctx, p.t):
+		// Idle already. Otherwise sleepDue has put a tenant left ready in
+		// the idle watch: no later pass need come to start its clock.
+		r.queue.add(name)
 	}
 	return err
 }
