@@ -16,8 +16,8 @@
 // no user, cgroup or network namespace per tenant. Then:
 //
 //  1. one warm tenant, and the router's latency for GET /healthz on it,
-//     -requests sequential requests over one kept connection, with one
-//     route;
+//     -requests sequential requests over one kept connection, each
+//     followed by one straight to its instance, with one route;
 //  2. -n starter tenants, -concurrency created at once, each polled
 //     through the API until ready; at every tenth of the fleet, what the
 //     server holds (RSS, open files, threads, goroutines), how many
