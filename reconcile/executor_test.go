@@ -15,6 +15,35 @@ import (
 	stamp "github.com/stamphq/stamp"
 )
 
+// TestSeedStartsBeforeStart creates a tenant on a driver that can start
+// a task without waiting for it: the seed hook is started before start
+// applies the instances (which would hold the driver's tenant until they
+// run), then waited for by the seed step.
+func TestSeedStartsBeforeStart(t *testing.T) {
+	var d *fakeStarter
+	f := newFixtureOf(t, func(fd *fakeDriver) stamp.Driver {
+		d = &fakeStarter{fakeDriver: fd}
+		return d
+	})
+	var startedAtApply []string
+	f.d.beforeApply = func(rt *stamp.Runtime) { startedAtApply = d.startedTasks() }
+	f.create("acme", "1.0.0")
+	f.start()
+	tn := f.waitTenant("acme", "acme to be ready", (*stamp.Tenant).Ready)
+	if !tn.Status.Seeded {
+		t.Error("acme is ready and not seeded")
+	}
+	if want := []string{"acme/seed-g1"}; !slices.Equal(startedAtApply, want) {
+		t.Errorf("tasks started when start applied: got %v, want %v", startedAtApply, want)
+	}
+	if got, want := f.d.ranTasks(), []string{"acme/migrate-1.0.0-g1", "acme/seed-g1"}; !slices.Equal(got, want) {
+		t.Errorf("tasks run: got %v, want %v", got, want)
+	}
+	if !slices.Contains(f.stepsDone("acme"), stamp.StepSeed) {
+		t.Errorf("no seed step among %v", f.stepsDone("acme"))
+	}
+}
+
 // TestCreateRunsToReady creates a tenant: every step runs once, in
 // order, with the real engine's database and generated secrets in the
 // runtime the driver gets, and the tenant ends ready at its endpoint.

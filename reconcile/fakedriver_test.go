@@ -205,3 +205,27 @@ func (d *fakeDriver) Stop(ctx context.Context, tenant string) error {
 	}
 	return nil
 }
+
+// fakeStarter is a fakeDriver that can start a task without waiting for
+// it (stamp.TaskStarter). It only records the start: the task's function
+// runs at its RunTask.
+type fakeStarter struct {
+	*fakeDriver
+	started []string // "tenant/task" of every StartTask, in order
+}
+
+var _ stamp.TaskStarter = (*fakeStarter)(nil)
+
+func (d *fakeStarter) StartTask(ctx context.Context, tenant string, task *stamp.Task) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.started = append(d.started, tenant+"/"+task.Name)
+	return nil
+}
+
+// startedTasks returns "tenant/task" of every StartTask so far, in order.
+func (d *fakeStarter) startedTasks() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.started)
+}

@@ -269,7 +269,9 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 				continue
 			}
 			seed = make(chan stepRun, 1)
-			go func(queued time.Time) { seed <- p.take(seedCtx, stamp.StepSeed, queued) }(p.queued)
+			queued, started := p.queued, p.r.cfg.Clock.Now()
+			p.startSeed(seedCtx)
+			go func() { seed <- p.takeFrom(seedCtx, stamp.StepSeed, queued, started) }()
 			continue
 		case stamp.StepRetire:
 			if wait := p.drainLeft(); wait > 0 {
@@ -310,7 +312,11 @@ type stepRun struct {
 
 // take takes one step.
 func (p *pass) take(ctx context.Context, step string, queued time.Time) stepRun {
-	started := p.r.cfg.Clock.Now()
+	return p.takeFrom(ctx, step, queued, p.r.cfg.Clock.Now())
+}
+
+// takeFrom takes one step whose work began at started.
+func (p *pass) takeFrom(ctx context.Context, step string, queued, started time.Time) stepRun {
 	err := p.do(ctx, step)
 	return stepRun{step: step, queued: queued, started: started, finished: p.r.cfg.Clock.Now(), err: err}
 }
