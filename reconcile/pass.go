@@ -275,7 +275,7 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 			continue
 		case stamp.StepRetire:
 			if wait := p.drainLeft(); wait > 0 {
-				p.r.queue.addAfter(p.t.Name, wait)
+				p.r.queue.finishAfter(p.t.Name, wait)
 				return nil
 			}
 		}
