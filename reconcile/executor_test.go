@@ -44,6 +44,38 @@ func TestSeedStartsBeforeStart(t *testing.T) {
 	}
 }
 
+// TestAllocateBesideDatabase creates tenants on a driver that sets them
+// up in a step of their own: the driver's setting up runs beside the
+// database step (it sees the database made before it is done), and its
+// failure, recorded after database's, fails the tenant at allocate.
+func TestAllocateBesideDatabase(t *testing.T) {
+	var d *fakePreparer
+	f := newFixtureOf(t, func(fd *fakeDriver) stamp.Driver {
+		d = &fakePreparer{fakeDriver: fd}
+		return d
+	})
+	d.ready = func(tenant string) bool {
+		_, err := os.Stat(f.dbPath(tenant))
+		return err == nil
+	}
+	f.create("acme", "1.0.0")
+	f.start()
+	f.waitTenant("acme", "acme to be ready", (*stamp.Tenant).Ready)
+	if got := d.readyAtEnd(); !slices.Equal(got, []bool{true}) {
+		t.Errorf("database made while the driver set acme up: %v, want [true]", got)
+	}
+	if steps := f.stepsDone("acme"); len(steps) < 3 || !slices.Contains(steps[:3], stamp.StepAllocate) {
+		t.Errorf("steps done: %v, want allocate among the first three", steps)
+	}
+
+	d.failNext("Prepare", stamp.Errorf(stamp.EINVALID, "no room for globex"))
+	f.create("globex", "1.0.0")
+	tn := f.waitTenant("globex", "globex to fail", func(tn *stamp.Tenant) bool { return tn.Status.Phase == stamp.PhaseFailed })
+	if tn.Status.FailedStep != stamp.StepAllocate || !strings.HasPrefix(tn.Status.Message, "no room for globex") {
+		t.Errorf("failed step %q, message %q; want allocate, no room for globex", tn.Status.FailedStep, tn.Status.Message)
+	}
+}
+
 // TestCreateRunsToReady creates a tenant: every step runs once, in
 // order, with the real engine's database and generated secrets in the
 // runtime the driver gets, and the tenant ends ready at its endpoint.
@@ -60,15 +92,18 @@ func TestCreateRunsToReady(t *testing.T) {
 	if want := []string{f.d.endpoint}; !slices.Equal(st.Endpoints, want) || st.URL != "http://acme.shop.test" {
 		t.Errorf("endpoints %v at %q; want %v at %q", st.Endpoints, st.URL, want, "http://acme.shop.test")
 	}
-	// The seed runs beside start and health: its place among them varies.
+	// Allocate runs beside secrets and database, the seed beside start
+	// and health: their places among them vary.
 	steps := f.stepsDone("acme")
-	if i := slices.Index(steps, stamp.StepSeed); i >= 0 {
-		steps = slices.Delete(steps, i, i+1)
-	} else {
-		t.Errorf("no seed step among %v", f.stepsDone("acme"))
+	for _, step := range []string{stamp.StepAllocate, stamp.StepSeed} {
+		if i := slices.Index(steps, step); i >= 0 && (step == stamp.StepSeed || i < 3) {
+			steps = slices.Delete(steps, i, i+1)
+		} else {
+			t.Errorf("no %s step among %v, or allocate after database's", step, f.stepsDone("acme"))
+		}
 	}
-	if want := []string{"allocate", "secrets", "database", "migrate", "start", "health", "route"}; !slices.Equal(steps, want) {
-		t.Errorf("steps done (seed aside): got %v, want %v", steps, want)
+	if want := []string{"secrets", "database", "migrate", "start", "health", "route"}; !slices.Equal(steps, want) {
+		t.Errorf("steps done (allocate and seed aside): got %v, want %v", steps, want)
 	}
 	if ready := f.events("acme", stamp.EventTenantReady); len(ready) != 1 || ready[0].Message != "http://acme.shop.test" {
 		t.Errorf("tenant.ready events: %v, want one naming the URL", ready)

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	stamp "github.com/stamphq/stamp"
 )
@@ -228,4 +229,43 @@ func (d *fakeStarter) startedTasks() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return slices.Clone(d.started)
+}
+
+// fakePreparer is a fakeDriver that sets tenants up in a step of their
+// own (stamp.Preparer): Prepare waits until ready says to go on (a
+// deadline past, it goes on anyway), then returns what the next call of
+// failNext("Prepare") says.
+type fakePreparer struct {
+	*fakeDriver
+	ready func(tenant string) bool
+	mu    sync.Mutex
+	saw   []bool // what ready said at the end of each Prepare
+}
+
+var _ stamp.Preparer = (*fakePreparer)(nil)
+
+func (d *fakePreparer) Prepare(ctx context.Context, rt *stamp.Runtime) error {
+	deadline := time.Now().Add(2 * time.Second)
+	ok := d.ready(rt.Tenant)
+	for !ok && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+		ok = d.ready(rt.Tenant)
+	}
+	d.mu.Lock()
+	d.saw = append(d.saw, ok)
+	d.mu.Unlock()
+	d.fakeDriver.mu.Lock()
+	defer d.fakeDriver.mu.Unlock()
+	return d.failure("Prepare")
+}
+
+// readyAtEnd returns what ready said at the end of each Prepare so far.
+func (d *fakePreparer) readyAtEnd() []bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.saw)
 }

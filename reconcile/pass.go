@@ -257,12 +257,45 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 			}
 		}
 	}()
+	// Allocate runs beside secrets and database (see startAllocate); its
+	// outcome is recorded between steps once it is in (waiting for it
+	// with wait), at the latest before the step after them.
+	var allocating <-chan stepRun
+	allocated := func(wait bool) error {
+		if allocating == nil {
+			return nil
+		}
+		var run stepRun
+		if wait {
+			run = <-allocating
+		} else {
+			select {
+			case run = <-allocating:
+			default:
+				return nil
+			}
+		}
+		allocating = nil
+		return p.record(ctx, run)
+	}
+	defer func() {
+		if allocating != nil { // the pass ended early: let the driver finish
+			<-allocating
+		}
+	}()
 	seedAfterHealth := false // the blueprint's seed runs after health
 	for _, step := range steps {
 		if err := seeded(step == stamp.StepRoute); err != nil {
 			return err
 		}
+		if err := allocated(step != stamp.StepSecrets && step != stamp.StepDatabase); err != nil {
+			return err
+		}
 		switch step {
+		case stamp.StepAllocate:
+			allocating = p.startAllocate(ctx, p.queued)
+			p.queued = p.r.cfg.Clock.Now()
+			continue
 		case stamp.StepSeed:
 			if p.seedAfterHealthy() {
 				seedAfterHealth = true
@@ -525,6 +558,18 @@ func (p *pass) do(ctx context.Context, step string) error {
 		return p.sleep(ctx)
 	}
 	return fmt.Errorf("unknown step %q", step)
+}
+
+// loaded loads the blueprint (see load) if it is not yet, and fails
+// with why the tenant's parameters do not fit it, if they do not: what
+// do does before any step but rollback and remove.
+func (p *pass) loaded(ctx context.Context) error {
+	if p.bp == nil {
+		if err := p.load(ctx); err != nil {
+			return err
+		}
+	}
+	return p.paramsErr
 }
 
 // load resolves the tenant's bundle and blueprint and the parts of the

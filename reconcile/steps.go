@@ -18,21 +18,59 @@ import (
 )
 
 func (p *pass) allocate(ctx context.Context) error {
-	if err := p.ensureUID(ctx); err != nil {
+	prepare, err := p.allocation(ctx)
+	if err != nil || prepare == nil {
 		return err
+	}
+	return prepare()
+}
+
+// allocation takes the part of allocate that the steps after it need (a
+// user for the tenant: its database is made for it) and returns the
+// rest, the driver's setting up (directories, the bundle, ports, a
+// network namespace), to be run; nil if the driver sets nothing up.
+func (p *pass) allocation(ctx context.Context) (prepare func() error, err error) {
+	if err := p.ensureUID(ctx); err != nil {
+		return nil, err
 	}
 	prep, ok := p.r.cfg.Driver.(stamp.Preparer)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	rt, err := p.shape()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := prep.Prepare(ctx, rt); err != nil {
-		return fmt.Errorf("prepare: %w", err)
+	return func() error {
+		if err := prep.Prepare(ctx, rt); err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		return nil
+	}, nil
+}
+
+// startAllocate begins the allocate step and runs the driver's part of
+// it (see allocation) beside the steps that follow, secrets and
+// database, which need nothing it makes: a tenant waits for the longer
+// of them, not for all. It returns the channel the step's outcome comes
+// on, for the pass to record before the next step, as seed's is.
+func (p *pass) startAllocate(ctx context.Context, queued time.Time) <-chan stepRun {
+	done := make(chan stepRun, 1)
+	started := p.r.cfg.Clock.Now()
+	finish := func(err error) {
+		done <- stepRun{step: stamp.StepAllocate, queued: queued, started: started, finished: p.r.cfg.Clock.Now(), err: err}
 	}
-	return nil
+	var prepare func() error
+	err := p.loaded(ctx)
+	if err == nil {
+		prepare, err = p.allocation(ctx)
+	}
+	if err != nil || prepare == nil {
+		finish(err)
+		return done
+	}
+	go func() { finish(prepare()) }()
+	return done
 }
 
 // shape is the tenant's runtime without commands' arguments or env, which
