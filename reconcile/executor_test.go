@@ -74,6 +74,21 @@ func TestAllocateBesideDatabase(t *testing.T) {
 	if tn.Status.FailedStep != stamp.StepAllocate || !strings.HasPrefix(tn.Status.Message, "no room for globex") {
 		t.Errorf("failed step %q, message %q; want allocate, no room for globex", tn.Status.FailedStep, tn.Status.Message)
 	}
+
+	// A failure before the driver's part ends the pass at once: a plan
+	// the version does not have fails allocate, and no database is made.
+	bad := &stamp.Tenant{Name: "initech", Generation: 1, Spec: stamp.TenantSpec{Blueprint: "shop", Version: "1.0.0",
+		Desired: stamp.DesiredRunning, Plan: "gold"}}
+	if err := f.st.CreateTenant(f.ctx, bad, &stamp.Event{Type: stamp.EventTenantCreated, Tenant: "initech", Generation: 1}); err != nil {
+		t.Fatal(err)
+	}
+	tn = f.waitTenant("initech", "initech to fail", func(tn *stamp.Tenant) bool { return tn.Status.Phase == stamp.PhaseFailed })
+	if tn.Status.FailedStep != stamp.StepAllocate || !strings.Contains(tn.Status.Message, "gold") {
+		t.Errorf("failed step %q, message %q; want allocate, on the plan gold", tn.Status.FailedStep, tn.Status.Message)
+	}
+	if _, err := os.Stat(f.dbPath("initech")); err == nil {
+		t.Error("a database was made for a tenant that failed allocate")
+	}
 }
 
 // TestCreateRunsToReady creates a tenant: every step runs once, in

@@ -293,7 +293,10 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 		}
 		switch step {
 		case stamp.StepAllocate:
-			allocating = p.startAllocate(ctx, p.queued)
+			var err error
+			if allocating, err = p.startAllocate(ctx, p.queued); err != nil {
+				return err
+			}
 			p.queued = p.r.cfg.Clock.Now()
 			continue
 		case stamp.StepSeed:

@@ -53,12 +53,13 @@ func (p *pass) allocation(ctx context.Context) (prepare func() error, err error)
 // it (see allocation) beside the steps that follow, secrets and
 // database, which need nothing it makes: a tenant waits for the longer
 // of them, not for all. It returns the channel the step's outcome comes
-// on, for the pass to record before the next step, as seed's is.
-func (p *pass) startAllocate(ctx context.Context, queued time.Time) <-chan stepRun {
-	done := make(chan stepRun, 1)
+// on, for the pass to record before the next step, as seed's is; none
+// if the step is over already (nothing for the driver to do, or a
+// failure before it, recorded as the step's and returned).
+func (p *pass) startAllocate(ctx context.Context, queued time.Time) (<-chan stepRun, error) {
 	started := p.r.cfg.Clock.Now()
-	finish := func(err error) {
-		done <- stepRun{step: stamp.StepAllocate, queued: queued, started: started, finished: p.r.cfg.Clock.Now(), err: err}
+	run := func(err error) stepRun {
+		return stepRun{step: stamp.StepAllocate, queued: queued, started: started, finished: p.r.cfg.Clock.Now(), err: err}
 	}
 	var prepare func() error
 	err := p.loaded(ctx)
@@ -66,11 +67,11 @@ func (p *pass) startAllocate(ctx context.Context, queued time.Time) <-chan stepR
 		prepare, err = p.allocation(ctx)
 	}
 	if err != nil || prepare == nil {
-		finish(err)
-		return done
+		return nil, p.record(ctx, run(err))
 	}
-	go func() { finish(prepare()) }()
-	return done
+	done := make(chan stepRun, 1)
+	go func() { done <- run(prepare()) }()
+	return done, nil
 }
 
 // shape is the tenant's runtime without commands' arguments or env, which
