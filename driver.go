@@ -291,6 +291,17 @@ type Preparer interface {
 	Prepare(ctx context.Context, rt *Runtime) error
 }
 
+// TaskStarter is implemented by drivers that can start a task without
+// waiting for it, so that it runs beside what the caller does next from
+// the first: a seed hook beside the instances it shares a tenant with,
+// which Apply would otherwise keep it from starting until they run.
+type TaskStarter interface {
+	// StartTask starts task for tenant as RunTask would and returns once
+	// it runs; the RunTask of it that follows waits for that run and
+	// returns its result. A task that runs or has run is left as it is.
+	StartTask(ctx context.Context, tenant string, task *Task) error
+}
+
 // Remote is implemented by drivers whose tenants run off this host, on
 // a platform (a Kubernetes cluster) the control plane may not reach
 // directly. The platform runs each service's health check itself

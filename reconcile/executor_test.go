@@ -15,6 +15,82 @@ import (
 	stamp "github.com/stamphq/stamp"
 )
 
+// TestSeedStartsBeforeStart creates a tenant on a driver that can start
+// a task without waiting for it: the seed hook is started before start
+// applies the instances (which would hold the driver's tenant until they
+// run), then waited for by the seed step.
+func TestSeedStartsBeforeStart(t *testing.T) {
+	var d *fakeStarter
+	f := newFixtureOf(t, func(fd *fakeDriver) stamp.Driver {
+		d = &fakeStarter{fakeDriver: fd}
+		return d
+	})
+	var startedAtApply []string
+	f.d.beforeApply = func(rt *stamp.Runtime) { startedAtApply = d.startedTasks() }
+	f.create("acme", "1.0.0")
+	f.start()
+	tn := f.waitTenant("acme", "acme to be ready", (*stamp.Tenant).Ready)
+	if !tn.Status.Seeded {
+		t.Error("acme is ready and not seeded")
+	}
+	if want := []string{"acme/seed-g1"}; !slices.Equal(startedAtApply, want) {
+		t.Errorf("tasks started when start applied: got %v, want %v", startedAtApply, want)
+	}
+	if got, want := f.d.ranTasks(), []string{"acme/migrate-1.0.0-g1", "acme/seed-g1"}; !slices.Equal(got, want) {
+		t.Errorf("tasks run: got %v, want %v", got, want)
+	}
+	if !slices.Contains(f.stepsDone("acme"), stamp.StepSeed) {
+		t.Errorf("no seed step among %v", f.stepsDone("acme"))
+	}
+}
+
+// TestAllocateBesideDatabase creates tenants on a driver that sets them
+// up in a step of their own: the driver's setting up runs beside the
+// database step (it sees the database made before it is done), and its
+// failure, recorded after database's, fails the tenant at allocate.
+func TestAllocateBesideDatabase(t *testing.T) {
+	var d *fakePreparer
+	f := newFixtureOf(t, func(fd *fakeDriver) stamp.Driver {
+		d = &fakePreparer{fakeDriver: fd}
+		return d
+	})
+	d.ready = func(tenant string) bool {
+		_, err := os.Stat(f.dbPath(tenant))
+		return err == nil
+	}
+	f.create("acme", "1.0.0")
+	f.start()
+	f.waitTenant("acme", "acme to be ready", (*stamp.Tenant).Ready)
+	if got := d.readyAtEnd(); !slices.Equal(got, []bool{true}) {
+		t.Errorf("database made while the driver set acme up: %v, want [true]", got)
+	}
+	if steps := f.stepsDone("acme"); len(steps) < 3 || !slices.Contains(steps[:3], stamp.StepAllocate) {
+		t.Errorf("steps done: %v, want allocate among the first three", steps)
+	}
+
+	d.failNext("Prepare", stamp.Errorf(stamp.EINVALID, "no room for globex"))
+	f.create("globex", "1.0.0")
+	tn := f.waitTenant("globex", "globex to fail", func(tn *stamp.Tenant) bool { return tn.Status.Phase == stamp.PhaseFailed })
+	if tn.Status.FailedStep != stamp.StepAllocate || !strings.HasPrefix(tn.Status.Message, "no room for globex") {
+		t.Errorf("failed step %q, message %q; want allocate, no room for globex", tn.Status.FailedStep, tn.Status.Message)
+	}
+
+	// A failure before the driver's part ends the pass at once: a plan
+	// the version does not have fails allocate, and no database is made.
+	bad := &stamp.Tenant{Name: "initech", Generation: 1, Spec: stamp.TenantSpec{Blueprint: "shop", Version: "1.0.0",
+		Desired: stamp.DesiredRunning, Plan: "gold"}}
+	if err := f.st.CreateTenant(f.ctx, bad, &stamp.Event{Type: stamp.EventTenantCreated, Tenant: "initech", Generation: 1}); err != nil {
+		t.Fatal(err)
+	}
+	tn = f.waitTenant("initech", "initech to fail", func(tn *stamp.Tenant) bool { return tn.Status.Phase == stamp.PhaseFailed })
+	if tn.Status.FailedStep != stamp.StepAllocate || !strings.Contains(tn.Status.Message, "gold") {
+		t.Errorf("failed step %q, message %q; want allocate, on the plan gold", tn.Status.FailedStep, tn.Status.Message)
+	}
+	if _, err := os.Stat(f.dbPath("initech")); err == nil {
+		t.Error("a database was made for a tenant that failed allocate")
+	}
+}
+
 // TestCreateRunsToReady creates a tenant: every step runs once, in
 // order, with the real engine's database and generated secrets in the
 // runtime the driver gets, and the tenant ends ready at its endpoint.
@@ -31,15 +107,18 @@ func TestCreateRunsToReady(t *testing.T) {
 	if want := []string{f.d.endpoint}; !slices.Equal(st.Endpoints, want) || st.URL != "http://acme.shop.test" {
 		t.Errorf("endpoints %v at %q; want %v at %q", st.Endpoints, st.URL, want, "http://acme.shop.test")
 	}
-	// The seed runs beside start and health: its place among them varies.
+	// Allocate runs beside secrets and database, the seed beside start
+	// and health: their places among them vary.
 	steps := f.stepsDone("acme")
-	if i := slices.Index(steps, stamp.StepSeed); i >= 0 {
-		steps = slices.Delete(steps, i, i+1)
-	} else {
-		t.Errorf("no seed step among %v", f.stepsDone("acme"))
+	for _, step := range []string{stamp.StepAllocate, stamp.StepSeed} {
+		if i := slices.Index(steps, step); i >= 0 && (step == stamp.StepSeed || i < 3) {
+			steps = slices.Delete(steps, i, i+1)
+		} else {
+			t.Errorf("no %s step among %v, or allocate after database's", step, f.stepsDone("acme"))
+		}
 	}
-	if want := []string{"allocate", "secrets", "database", "migrate", "start", "health", "route"}; !slices.Equal(steps, want) {
-		t.Errorf("steps done (seed aside): got %v, want %v", steps, want)
+	if want := []string{"secrets", "database", "migrate", "start", "health", "route"}; !slices.Equal(steps, want) {
+		t.Errorf("steps done (allocate and seed aside): got %v, want %v", steps, want)
 	}
 	if ready := f.events("acme", stamp.EventTenantReady); len(ready) != 1 || ready[0].Message != "http://acme.shop.test" {
 		t.Errorf("tenant.ready events: %v, want one naming the URL", ready)

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	stamp "github.com/stamphq/stamp"
 )
@@ -204,4 +205,67 @@ func (d *fakeDriver) Stop(ctx context.Context, tenant string) error {
 		d.stopped[tenant] = true
 	}
 	return nil
+}
+
+// fakeStarter is a fakeDriver that can start a task without waiting for
+// it (stamp.TaskStarter). It only records the start: the task's function
+// runs at its RunTask.
+type fakeStarter struct {
+	*fakeDriver
+	started []string // "tenant/task" of every StartTask, in order
+}
+
+var _ stamp.TaskStarter = (*fakeStarter)(nil)
+
+func (d *fakeStarter) StartTask(ctx context.Context, tenant string, task *stamp.Task) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.started = append(d.started, tenant+"/"+task.Name)
+	return nil
+}
+
+// startedTasks returns "tenant/task" of every StartTask so far, in order.
+func (d *fakeStarter) startedTasks() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.started)
+}
+
+// fakePreparer is a fakeDriver that sets tenants up in a step of their
+// own (stamp.Preparer): Prepare waits until ready says to go on (a
+// deadline past, it goes on anyway), then returns what the next call of
+// failNext("Prepare") says.
+type fakePreparer struct {
+	*fakeDriver
+	ready func(tenant string) bool
+	mu    sync.Mutex
+	saw   []bool // what ready said at the end of each Prepare
+}
+
+var _ stamp.Preparer = (*fakePreparer)(nil)
+
+func (d *fakePreparer) Prepare(ctx context.Context, rt *stamp.Runtime) error {
+	deadline := time.Now().Add(2 * time.Second)
+	ok := d.ready(rt.Tenant)
+	for !ok && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+		ok = d.ready(rt.Tenant)
+	}
+	d.mu.Lock()
+	d.saw = append(d.saw, ok)
+	d.mu.Unlock()
+	d.fakeDriver.mu.Lock()
+	defer d.fakeDriver.mu.Unlock()
+	return d.failure("Prepare")
+}
+
+// readyAtEnd returns what ready said at the end of each Prepare so far.
+func (d *fakePreparer) readyAtEnd() []bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.saw)
 }

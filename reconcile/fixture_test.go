@@ -66,6 +66,13 @@ type fixture struct {
 // shop; its reconciler runs from start until the test ends.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureOf(t, func(d *fakeDriver) stamp.Driver { return d })
+}
+
+// newFixtureOf is newFixture whose reconciler drives what driver makes
+// of the fixture's fake driver (the fake with a capability more).
+func newFixtureOf(t *testing.T, driver func(*fakeDriver) stamp.Driver) *fixture {
+	t.Helper()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "stamp.db"))
 	if err != nil {
@@ -83,7 +90,7 @@ func newFixture(t *testing.T) *fixture {
 		f.push(v)
 	}
 	f.r = New(Config{
-		Store: st, Driver: f.d, Engines: map[string]stamp.Engine{"sqlite": sqliteengine.New(f.dbs)},
+		Store: st, Driver: driver(f.d), Engines: map[string]stamp.Engine{"sqlite": sqliteengine.New(f.dbs)},
 		URL:           func(tenant string) string { return "http://" + tenant + ".shop.test" },
 		Holder:        "test",
 		WatchInterval: 10 * time.Millisecond,

@@ -257,23 +257,61 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 			}
 		}
 	}()
+	// Allocate runs beside secrets and database (see startAllocate); its
+	// outcome is recorded between steps once it is in (waiting for it
+	// with wait), at the latest before the step after them.
+	var allocating <-chan stepRun
+	allocated := func(wait bool) error {
+		if allocating == nil {
+			return nil
+		}
+		var run stepRun
+		if wait {
+			run = <-allocating
+		} else {
+			select {
+			case run = <-allocating:
+			default:
+				return nil
+			}
+		}
+		allocating = nil
+		return p.record(ctx, run)
+	}
+	defer func() {
+		if allocating != nil { // the pass ended early: let the driver finish
+			<-allocating
+		}
+	}()
 	seedAfterHealth := false // the blueprint's seed runs after health
 	for _, step := range steps {
 		if err := seeded(step == stamp.StepRoute); err != nil {
 			return err
 		}
+		if err := allocated(step != stamp.StepSecrets && step != stamp.StepDatabase); err != nil {
+			return err
+		}
 		switch step {
+		case stamp.StepAllocate:
+			var err error
+			if allocating, err = p.startAllocate(ctx, p.queued); err != nil {
+				return err
+			}
+			p.queued = p.r.cfg.Clock.Now()
+			continue
 		case stamp.StepSeed:
 			if p.seedAfterHealthy() {
 				seedAfterHealth = true
 				continue
 			}
 			seed = make(chan stepRun, 1)
-			go func(queued time.Time) { seed <- p.take(seedCtx, stamp.StepSeed, queued) }(p.queued)
+			queued, started := p.queued, p.r.cfg.Clock.Now()
+			p.startSeed(seedCtx)
+			go func() { seed <- p.takeFrom(seedCtx, stamp.StepSeed, queued, started) }()
 			continue
 		case stamp.StepRetire:
 			if wait := p.drainLeft(); wait > 0 {
-				p.r.queue.addAfter(p.t.Name, wait)
+				p.r.queue.finishAfter(p.t.Name, wait)
 				return nil
 			}
 		}
@@ -310,7 +348,11 @@ type stepRun struct {
 
 // take takes one step.
 func (p *pass) take(ctx context.Context, step string, queued time.Time) stepRun {
-	started := p.r.cfg.Clock.Now()
+	return p.takeFrom(ctx, step, queued, p.r.cfg.Clock.Now())
+}
+
+// takeFrom takes one step whose work began at started.
+func (p *pass) takeFrom(ctx context.Context, step string, queued, started time.Time) stepRun {
 	err := p.do(ctx, step)
 	return stepRun{step: step, queued: queued, started: started, finished: p.r.cfg.Clock.Now(), err: err}
 }
@@ -519,6 +561,18 @@ func (p *pass) do(ctx context.Context, step string) error {
 		return p.sleep(ctx)
 	}
 	return fmt.Errorf("unknown step %q", step)
+}
+
+// loaded loads the blueprint (see load) if it is not yet, and fails
+// with why the tenant's parameters do not fit it, if they do not: what
+// do does before any step but rollback and remove.
+func (p *pass) loaded(ctx context.Context) error {
+	if p.bp == nil {
+		if err := p.load(ctx); err != nil {
+			return err
+		}
+	}
+	return p.paramsErr
 }
 
 // load resolves the tenant's bundle and blueprint and the parts of the

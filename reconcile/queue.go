@@ -83,6 +83,19 @@ func (q *queue) addLocked(name string, at time.Time, first bool) {
 // addAfter queues name once delay has passed; a later addAfter for the same
 // name replaces the earlier one, an add in between makes it moot.
 func (q *queue) addAfter(name string, delay time.Duration) {
+	q.after(name, delay, false)
+}
+
+// finishAfter is addAfter that queues name ahead of every waiting name,
+// as addFirst does: the last step of work under way (an upgrade's
+// retire, once its drain is over) goes before work not begun, which
+// would otherwise hold it back, a release's next tenants and a resync's
+// every tenant among them.
+func (q *queue) finishAfter(name string, delay time.Duration) {
+	q.after(name, delay, true)
+}
+
+func (q *queue) after(name string, delay time.Duration, first bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.shutdown {
@@ -91,14 +104,17 @@ func (q *queue) addAfter(name string, delay time.Duration) {
 	if d := q.timers[name]; d != nil {
 		d.timer.Stop()
 	}
-	d := &delayed{}
+	d := &delayed{first: first}
 	d.timer = time.AfterFunc(delay, func() { q.fire(name, d) })
 	q.timers[name] = d
 }
 
 // delayed is one pending addAfter: its identity tells a stale firing
 // from the current one.
-type delayed struct{ timer *time.Timer }
+type delayed struct {
+	timer *time.Timer
+	first bool // queue the name first (finishAfter)
+}
 
 // fire queues name for d, unless d was replaced meanwhile: a timer that
 // fired just as addAfter stopped it (Stop came too late, and its
@@ -111,7 +127,7 @@ func (q *queue) fire(name string, d *delayed) {
 		return
 	}
 	delete(q.timers, name)
-	q.addLocked(name, q.now(), false)
+	q.addLocked(name, q.now(), d.first)
 }
 
 // get blocks until a name is waiting and hands it out, with the time it was

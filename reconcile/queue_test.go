@@ -152,3 +152,22 @@ func TestQueueAddFirst(t *testing.T) {
 		t.Fatalf("after the held name's work: order = %v, want [busy y]", got)
 	}
 }
+
+// TestQueueFinishAfter queues a name, once its delay is over, ahead of
+// those waiting already.
+func TestQueueFinishAfter(t *testing.T) {
+	q := newQueue(time.Now)
+	q.finishAfter("draining", 10*time.Millisecond)
+	q.add("a")
+	eventually(t, time.Second, "the drained name to be queued", func() bool { return q.len() == 2 })
+	q.add("b")
+	var got []string
+	for range 3 {
+		name, _, _ := q.get()
+		got = append(got, name)
+		q.done(name)
+	}
+	if want := []string{"draining", "a", "b"}; !slices.Equal(got, want) {
+		t.Errorf("order = %v, want %v", got, want)
+	}
+}

@@ -18,21 +18,60 @@ import (
 )
 
 func (p *pass) allocate(ctx context.Context) error {
-	if err := p.ensureUID(ctx); err != nil {
+	prepare, err := p.allocation(ctx)
+	if err != nil || prepare == nil {
 		return err
+	}
+	return prepare()
+}
+
+// allocation takes the part of allocate that the steps after it need (a
+// user for the tenant: its database is made for it) and returns the
+// rest, the driver's setting up (directories, the bundle, ports, a
+// network namespace), to be run; nil if the driver sets nothing up.
+func (p *pass) allocation(ctx context.Context) (prepare func() error, err error) {
+	if err := p.ensureUID(ctx); err != nil {
+		return nil, err
 	}
 	prep, ok := p.r.cfg.Driver.(stamp.Preparer)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	rt, err := p.shape()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := prep.Prepare(ctx, rt); err != nil {
-		return fmt.Errorf("prepare: %w", err)
+	return func() error {
+		if err := prep.Prepare(ctx, rt); err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		return nil
+	}, nil
+}
+
+// startAllocate begins the allocate step and runs the driver's part of
+// it (see allocation) beside the steps that follow, secrets and
+// database, which need nothing it makes: a tenant waits for the longer
+// of them, not for all. It returns the channel the step's outcome comes
+// on, for the pass to record before the next step, as seed's is; none
+// if the step is over already (nothing for the driver to do, or a
+// failure before it, recorded as the step's and returned).
+func (p *pass) startAllocate(ctx context.Context, queued time.Time) (<-chan stepRun, error) {
+	started := p.r.cfg.Clock.Now()
+	run := func(err error) stepRun {
+		return stepRun{step: stamp.StepAllocate, queued: queued, started: started, finished: p.r.cfg.Clock.Now(), err: err}
 	}
-	return nil
+	var prepare func() error
+	err := p.loaded(ctx)
+	if err == nil {
+		prepare, err = p.allocation(ctx)
+	}
+	if err != nil || prepare == nil {
+		return nil, p.record(ctx, run(err))
+	}
+	done := make(chan stepRun, 1)
+	go func() { done <- run(prepare()) }()
+	return done, nil
 }
 
 // shape is the tenant's runtime without commands' arguments or env, which
@@ -144,11 +183,14 @@ func (p *pass) migrate(ctx context.Context) error {
 }
 
 func (p *pass) seed(ctx context.Context) error {
-	if err := p.hook(ctx, "seed", fmt.Sprintf("seed-g%d", p.t.Generation)); err != nil {
+	if err := p.hook(ctx, "seed", p.seedTaskName()); err != nil {
 		return err
 	}
 	return p.update(ctx, func(st *stamp.TenantStatus) { st.Seeded = true })
 }
+
+// seedTaskName names the seed hook's driver task: once per generation.
+func (p *pass) seedTaskName() string { return fmt.Sprintf("seed-g%d", p.t.Generation) }
 
 // redact hides the tenant's secrets and database URLs in s (a hook's
 // output), which goes into events any API client can read.
@@ -166,17 +208,9 @@ func (p *pass) redact(s string) string {
 // (an operator's retry of a failed tenant) runs it anew. Seed runs anew
 // only until it succeeded once (status.seeded).
 func (p *pass) hook(ctx context.Context, hook, taskName string) error {
-	task, err := p.bp.Hook(hook, p.in)
-	if err != nil {
-		return terminal("render %s hook: %s", hook, err)
-	}
-	if task == nil {
-		return nil
-	}
-	task.Name = taskName
-	task.UID = p.t.Status.UID
-	if _, plan, err := p.bp.ResolvePlan(p.t.Spec.Plan); err == nil {
-		task.Limits, task.Outbound = plan.Limits(), plan.Outbound
+	task, err := p.hookTask(hook, taskName)
+	if err != nil || task == nil {
+		return err
 	}
 	var res *stamp.TaskResult
 	run := func() (err error) {
@@ -195,6 +229,45 @@ func (p *pass) hook(ctx context.Context, hook, taskName string) error {
 		return terminal("%s hook exited with code %d; last output:\n%s", hook, res.ExitCode, p.redact(res.Output))
 	}
 	return nil
+}
+
+// hookTask renders hook as the driver task taskName; nil if the
+// blueprint has no such hook.
+func (p *pass) hookTask(hook, taskName string) (*stamp.Task, error) {
+	task, err := p.bp.Hook(hook, p.in)
+	if err != nil {
+		return nil, terminal("render %s hook: %s", hook, err)
+	}
+	if task == nil {
+		return nil, nil
+	}
+	task.Name = taskName
+	task.UID = p.t.Status.UID
+	if _, plan, err := p.bp.ResolvePlan(p.t.Spec.Plan); err == nil {
+		task.Limits, task.Outbound = plan.Limits(), plan.Outbound
+	}
+	return task, nil
+}
+
+// startSeed starts the seed hook's task, on a driver that can start one
+// without waiting for it (stamp.TaskStarter), so that it runs beside
+// start from the first: the driver holds the tenant while start applies
+// its instances, and a seed that asked after start would wait all that
+// time, on the path to ready. The seed step that follows waits for this
+// run (see hook). What goes wrong here goes wrong again there, where it
+// is recorded, so it is not reported here.
+func (p *pass) startSeed(ctx context.Context) {
+	starter, ok := p.r.cfg.Driver.(stamp.TaskStarter)
+	if !ok || stamp.IsRemote(p.r.cfg.Driver) || p.bp == nil || p.paramsErr != nil {
+		return
+	}
+	task, err := p.hookTask("seed", p.seedTaskName())
+	if err != nil || task == nil {
+		return
+	}
+	if err := starter.StartTask(ctx, p.t.Name, task); err != nil {
+		p.log.Debug("start the seed hook ahead of its step", "err", err)
+	}
 }
 
 func (p *pass) start(ctx context.Context) error {

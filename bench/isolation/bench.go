@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -72,7 +71,7 @@ func (b *bench) setUp(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := addBenchPlan(filepath.Join(dir, "stamp.yaml")); err != nil {
+		if err := benchkit.AddBenchPlan(filepath.Join(dir, "stamp.yaml")); err != nil {
 			return err
 		}
 		b.blueprints = append(b.blueprints, dir)
@@ -97,34 +96,6 @@ func (b *bench) setUp(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// benchPlan is the plan added to the example's: its starter plan
-// without the cpu quota (nor its idle scale-down), so that what isolation
-// costs is not hidden behind the quota throttling the app's own start.
-const benchPlan = "  bench:    { memory: 128Mi, pids: 256, replicas: 1 }\n"
-
-// addBenchPlan adds benchPlan to the plans of the stamp.yaml at path.
-func addBenchPlan(path string) error {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("read blueprint: %w", err)
-	}
-	out, err := withBenchPlan(src)
-	if err != nil {
-		return fmt.Errorf("blueprint %s: %w", path, err)
-	}
-	return os.WriteFile(path, out, 0o644)
-}
-
-// withBenchPlan returns the stamp.yaml src with benchPlan first among its
-// plans.
-func withBenchPlan(src []byte) ([]byte, error) {
-	before, after, ok := bytes.Cut(src, []byte("\nplans:\n"))
-	if !ok {
-		return nil, errors.New("no plans: section")
-	}
-	return bytes.Join([][]byte{before, []byte("\nplans:\n" + benchPlan), after}, nil), nil
 }
 
 // readMachine reads the machine's figures, the commit of the module and

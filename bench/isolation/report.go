@@ -17,7 +17,7 @@ const (
 	isolated = "isolated"
 	plain    = "plain"
 	starter  = "starter"
-	benchPl  = "bench"
+	benchPl  = benchkit.BenchPlanName
 )
 
 // plans are the plans measured, in the report's order.

@@ -13,6 +13,10 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
+// tenantNet is the server's --tenant-net with -isolation host: its
+// default, which cleanup sweeps.
+const tenantNet = "100.64.0.0/10"
+
 // bench holds what one run built and started.
 type bench struct {
 	cfg    config
@@ -43,6 +47,12 @@ func newBench(ctx context.Context, cfg config, log io.Writer) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A server run as root gives each tenant a user of its own, which
+	// must pass through to the data dir; so must the postgres user to its
+	// cluster's.
+	if err := os.Chmod(tmp, 0o711); err != nil {
+		return nil, errors.Join(fmt.Errorf("let tenants' users through %s: %w", tmp, err), benchkit.RemoveAll(tmp))
+	}
 	b := &bench{cfg: cfg, log: log, root: root, tmp: tmp, bin: filepath.Join(tmp, "bin"), floors: newProcSet()}
 	b.stamp = filepath.Join(b.bin, "stamp")
 	b.ledger = filepath.Join(b.bin, "ledger")
@@ -62,7 +72,10 @@ func (b *bench) setUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b.progress("start stamp server")
+	if b.cfg.isolation == "none" {
+		serverArgs = append(serverArgs, "--tenant-uids", "none", "--tenant-cgroups", "none", "--tenant-net", "none")
+	}
+	b.progress("start stamp server %v", serverArgs)
 	srv, err := benchkit.StartServer(ctx, b.stamp, filepath.Join(b.tmp, "data"), filepath.Join(b.tmp, "server.log"), serverArgs...)
 	if srv != nil {
 		b.server = &server{Server: srv} // set even on failure, so cleanup kills what did start
@@ -75,20 +88,23 @@ func (b *bench) setUp(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("the %s blueprint: %w", app.name, err)
 	}
+	if b.cfg.plan == benchkit.BenchPlanName {
+		if err := benchkit.AddBenchPlan(filepath.Join(dir, "stamp.yaml")); err != nil {
+			return err
+		}
+	}
+	b.server.plan = b.cfg.plan
 	b.server.blueprint, err = srv.Push(ctx, dir)
 	return err
 }
 
 // setUpEngine prepares the floor's databases and returns the server flags
 // the engine needs. For postgres it starts a cluster in the temporary
-// directory, which it opens to the postgres user (mode 0711).
+// directory.
 func (b *bench) setUpEngine(ctx context.Context) ([]string, error) {
 	if b.cfg.engine == "sqlite" {
 		b.db = sqliteFloor{}
 		return nil, nil
-	}
-	if err := os.Chmod(b.tmp, 0o711); err != nil {
-		return nil, fmt.Errorf("open the temporary directory to postgres: %w", err)
 	}
 	b.progress("start PostgreSQL")
 	pg, err := benchkit.StartCluster(ctx, b.root, filepath.Join(b.tmp, "pg"))
@@ -106,9 +122,9 @@ func (b *bench) setUpEngine(ctx context.Context) ([]string, error) {
 
 // measure runs both phases, then reads the step breakdown and memory.
 func (b *bench) measure(ctx context.Context) (*report, error) {
-	rep := &report{engine: b.cfg.engine, loadBefore: benchkit.LoadAverage()}
+	rep := &report{engine: b.cfg.engine, isolation: b.cfg.isolation, plan: b.cfg.plan, loadBefore: benchkit.LoadAverage()}
 	phases := []phase{
-		{name: "sequential", n: b.cfg.sequential, concurrency: 1, seedByHand: true},
+		{name: "sequential", n: b.cfg.sequential, concurrency: 1},
 		{name: "parallel", n: b.cfg.parallel, concurrency: b.cfg.concurrency},
 	}
 	for _, ph := range phases {
@@ -153,7 +169,7 @@ func (b *bench) runPhase(ctx context.Context, ph phase) (*phaseResult, error) {
 		hi := min(lo+round, ph.n)
 		b.progress("%s: samples %d-%d of %d", ph.name, lo+1, hi, ph.n)
 		err = pool(ctx, lo, hi, ph.concurrency, func(ctx context.Context, i int) (err error) {
-			res.floor[i], err = b.floorSample(ctx, b.floorN.Add(1), ph.seedByHand)
+			res.floor[i], err = b.floorSample(ctx, b.floorN.Add(1))
 			return err
 		})
 		if err != nil {
@@ -187,12 +203,14 @@ func pool(ctx context.Context, lo, hi, limit int, fn func(ctx context.Context, i
 }
 
 // cleanup kills the server, every tenant process of its data dir and every
-// floor process still running, stops the cluster, then removes the
-// temporary directory.
+// floor process still running, removes what the server's driver keeps on
+// the host, stops the cluster, then removes the temporary directory.
 func (b *bench) cleanup() error {
 	var errs []error
 	if b.server != nil {
 		errs = append(errs, b.server.Stop())
+		_, err := benchkit.SweepHost(b.server.Data, tenantNet, b.cfg.isolation == "host")
+		errs = append(errs, err)
 	}
 	b.floors.killAll()
 	if b.db != nil {

@@ -4,7 +4,7 @@
 //
 // Usage, from the module root:
 //
-//	go run ./bench/provision [-engine sqlite|postgres] [-sequential 50] [-parallel 200] [-concurrency 8] [-out FILE]
+//	go run ./bench/provision [-engine sqlite|postgres] [-isolation host|none] [-plan bench|starter] [-sequential 50] [-parallel 200] [-concurrency 8] [-out FILE]
 //
 // It builds stamp and the ledger binary into a temporary directory, starts
 // `stamp server` on loopback ports, pushes the ledger blueprint (ledger-pg
@@ -14,8 +14,20 @@
 // phase it alternates rounds of floor samples and tenant creations at the
 // same concurrency, so both see the same machine. It prints a markdown
 // report (latency percentiles and ratios, the per-step breakdown read off
-// the event log, memory). On every exit path, Ctrl-C included, every
-// process it started is killed, the cluster stopped and the temporary
+// the event log, memory).
+//
+// Tenants are on the bench plan by default: the example's starter plan
+// without its cpu quota, which would throttle the app's own start and
+// seed under Stamp and not on the floor, which runs unconfined. -plan
+// starter shows what a customer of that plan waits.
+//
+// -isolation host runs the server with its defaults: as root, a user, a
+// cgroup and (where the host has nftables) a network namespace per
+// tenant. -isolation none turns all three off.
+//
+// On every exit path, Ctrl-C included, every process it started is
+// killed, what the server's driver keeps on the host (network namespaces,
+// nftables table, cgroups) removed, the cluster stopped and the temporary
 // directory removed.
 package main
 
@@ -39,6 +51,8 @@ type config struct {
 	timeout     time.Duration // per sample
 	out         string        // also write the report here
 	engine      string        // the tenant databases' engine: sqlite or postgres
+	isolation   string        // host (the server's defaults) or none
+	plan        string        // the tenants' plan: bench (see benchkit.AddBenchPlan) or the blueprint's
 }
 
 // app is the example app's blueprint for one engine.
@@ -63,6 +77,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.timeout, "timeout", 60*time.Second, "deadline of one sample; a sample past it fails the run")
 	fs.StringVar(&c.out, "out", "", "also write the markdown report to this file")
 	fs.StringVar(&c.engine, "engine", "sqlite", "engine of the tenant databases: sqlite or postgres (a throwaway cluster)")
+	fs.StringVar(&c.plan, "plan", benchkit.BenchPlanName, "the tenants' plan: bench, the example's starter plan without its cpu quota (added to the blueprint), or one of the blueprint's own (starter)")
+	fs.StringVar(&c.isolation, "isolation", "host", "host: the server's default isolation (as root: a user, cgroup and network namespace per tenant); none: --tenant-uids, --tenant-cgroups and --tenant-net none")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -74,6 +90,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if _, ok := apps[c.engine]; !ok {
 		return c, fmt.Errorf("-engine %q: want sqlite or postgres", c.engine)
+	}
+	if c.isolation != "host" && c.isolation != "none" {
+		return c, fmt.Errorf("-isolation %q: want host or none", c.isolation)
 	}
 	return c, nil
 }

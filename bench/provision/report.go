@@ -13,9 +13,6 @@ type phase struct {
 	name        string
 	n           int
 	concurrency int
-	// seedByHand times `ledger seed` after each floor sample. Only where
-	// nothing else runs: it would slow concurrent floor samples.
-	seedByHand bool
 }
 
 // phaseResult is what a phase measured.
@@ -28,9 +25,11 @@ type phaseResult struct {
 
 // report is everything one run prints.
 type report struct {
-	engine string // of the tenant databases
-	phases []*phaseResult
-	memory memoryUse
+	engine    string // of the tenant databases
+	isolation string // -isolation: host or none
+	plan      string // the tenants' plan
+	phases    []*phaseResult
+	memory    memoryUse
 	// loadBefore and loadAfter are /proc/loadavg at the start and end of
 	// the measurement: on a shared machine they say how quiet it was.
 	loadBefore, loadAfter string
@@ -39,7 +38,7 @@ type report struct {
 // markdown renders the report.
 func (r *report) markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Engine %s. Load average (1, 5, 15 min) before: %s; after: %s.\n\n", r.engine, r.loadBefore, r.loadAfter)
+	fmt.Fprintf(&b, "Engine %s, isolation %s, plan %s. Load average (1, 5, 15 min) before: %s; after: %s.\n\n", r.engine, r.isolation, r.plan, r.loadBefore, r.loadAfter)
 	b.WriteString("| phase | n | concurrency | stamp p50 | stamp p99 | floor p50 | floor p99 | ratio p50 | ratio p99 |\n")
 	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, ph := range r.phases {
@@ -79,14 +78,10 @@ func (r *report) markdown() string {
 			fmt.Fprintf(&b, " role, database and schema (SQL) %s,",
 				benchkit.MS(benchkit.Mean(ph.floor, func(s sample) time.Duration { return s.created.Sub(s.start) })))
 		}
-		fmt.Fprintf(&b, " `ledger migrate` %s, `ledger serve` to first 200 %s",
+		fmt.Fprintf(&b, " `ledger migrate` %s, then side by side `ledger serve` to first 200 %s and `ledger seed` %s;",
 			benchkit.MS(benchkit.Mean(ph.floor, func(s sample) time.Duration { return s.migrated.Sub(s.created) })),
-			benchkit.MS(benchkit.Mean(ph.floor, func(s sample) time.Duration { return s.end.Sub(s.migrated) })))
-		if ph.seedByHand {
-			fmt.Fprintf(&b, ", `ledger seed` (run after the sample, not part of it) %s",
-				benchkit.MS(benchkit.Mean(ph.floor, func(s sample) time.Duration { return s.seed })))
-		}
-		b.WriteString(";")
+			benchkit.MS(benchkit.Mean(ph.floor, func(s sample) time.Duration { return s.healthy.Sub(s.migrated) })),
+			benchkit.MS(benchkit.Mean(ph.floor, func(s sample) time.Duration { return s.seeded.Sub(s.migrated) })))
 	}
 	b.WriteString("\n\nServer CPU (user+system) over each phase, per tenant created:")
 	for _, ph := range r.phases {

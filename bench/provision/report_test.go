@@ -10,7 +10,7 @@ import (
 )
 
 // samplesOf returns n samples, the i-th (from 1) taking i*each, each step
-// of the floor's a third of it and a seed of each.
+// of the floor's a third of it, its seed ending a sixth before its end.
 func samplesOf(n int, each time.Duration) []sample {
 	start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	var s []sample
@@ -18,7 +18,8 @@ func samplesOf(n int, each time.Duration) []sample {
 		took := time.Duration(i) * each
 		s = append(s, sample{
 			name: "b-" + string(rune('0'+i)), start: start, end: start.Add(took),
-			created: start.Add(took / 3), migrated: start.Add(2 * took / 3), seed: each,
+			created: start.Add(took / 3), migrated: start.Add(2 * took / 3),
+			healthy: start.Add(took), seeded: start.Add(5 * took / 6),
 		})
 	}
 	return s
@@ -41,9 +42,11 @@ func TestMarkdown(t *testing.T) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
 			r := &report{
-				engine: engine,
+				engine:    engine,
+				isolation: "host",
+				plan:      "bench",
 				phases: []*phaseResult{
-					{phase: phase{name: "sequential", n: 3, concurrency: 1, seedByHand: true},
+					{phase: phase{name: "sequential", n: 3, concurrency: 1},
 						floor: samplesOf(3, 20*time.Millisecond), stamp: samplesOf(3, 45*time.Millisecond),
 						steps: breakdownOf(), serverCPU: 90 * time.Millisecond},
 					{phase: phase{name: "parallel", n: 5, concurrency: 2},

@@ -14,8 +14,9 @@ import (
 // use.
 type server struct {
 	*benchkit.Server
-	// blueprint is the name of the blueprint pushed, which tenants use.
-	blueprint string
+	// blueprint is the name of the blueprint pushed, which tenants use,
+	// on plan.
+	blueprint, plan string
 }
 
 // create asks for tenant name and polls GET / through the router until it
@@ -25,7 +26,7 @@ func (s *server) create(ctx context.Context, name string, timeout time.Duration)
 	defer cancel()
 	_, port, _ := net.SplitHostPort(s.Router)
 	smp := sample{name: name, start: time.Now()}
-	if _, err := s.Client.CreateTenant(ctx, httpapi.CreateTenantRequest{Name: name, Blueprint: s.blueprint}); err != nil {
+	if _, err := s.Client.CreateTenant(ctx, httpapi.CreateTenantRequest{Name: name, Blueprint: s.blueprint, Plan: s.plan}); err != nil {
 		return smp, fmt.Errorf("create tenant %s: %w", name, err)
 	}
 	if err := benchkit.WaitOK(ctx, "http://"+s.Router+"/", name+".localhost:"+port, s.Exited()); err != nil {

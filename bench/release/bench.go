@@ -37,6 +37,10 @@ const (
 	stuckAfter = 2 * time.Minute
 )
 
+// tenantNet is the server's default --tenant-net, which stopServer
+// sweeps.
+const tenantNet = "100.64.0.0/10"
+
 // bench holds what one run built and started.
 type bench struct {
 	cfg   config
@@ -59,6 +63,11 @@ func newBench(ctx context.Context, cfg config, log io.Writer) (*bench, error) {
 	tmp, err := benchkit.TempDir("stamp-bench-release-")
 	if err != nil {
 		return nil, err
+	}
+	// A server run as root gives each tenant a user of its own, which
+	// must pass through to the data dir.
+	if err := os.Chmod(tmp, 0o711); err != nil {
+		return nil, errors.Join(fmt.Errorf("let tenants' users through %s: %w", tmp, err), benchkit.RemoveAll(tmp))
 	}
 	return &bench{cfg: cfg, log: log, root: root, tmp: tmp}, nil
 }
@@ -403,14 +412,16 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // stopServer kills the current server and every tenant process of its
-// data dir.
+// data dir, and removes what its driver keeps on the host (network
+// namespaces, nftables table, cgroups).
 func (b *bench) stopServer() error {
 	if b.srv == nil {
 		return nil
 	}
 	err := b.srv.Stop()
+	_, serr := benchkit.SweepHost(b.srv.Data, tenantNet, true)
 	b.srv = nil
-	return err
+	return errors.Join(err, serr)
 }
 
 // cleanup stops whatever server is running, its tenants, and removes the

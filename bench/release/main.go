@@ -22,7 +22,9 @@
 //
 // On every exit path, Ctrl-C included, the server is killed by its pid,
 // every tenant process of its data dir (found by the STAMP_INSTANCE
-// marker) is killed and the temporary directory is removed.
+// marker) is killed, what the server's driver keeps on the host (network
+// namespaces, nftables table, cgroups) is removed, and the temporary
+// directory is removed.
 package main
 
 import (

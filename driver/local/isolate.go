@@ -43,12 +43,16 @@ func (d *Driver) setUp(t *tenant, uid int, limits stamp.Limits, outbound bool) e
 		return fmt.Errorf("make directories: %w", err)
 	}
 	var inForce *stamp.Limits
+	var join []string
 	if d.cfg.Cgroups != nil {
 		in, err := d.cfg.Cgroups.Ensure(t.name, limits)
 		if err != nil {
 			return err
 		}
 		inForce = &in
+		if join, err = d.cfg.Cgroups.Joinable(t.name, uid); err != nil {
+			return err
+		}
 	}
 	addr := ""
 	if d.cfg.Network != nil && uid != 0 {
@@ -70,7 +74,7 @@ func (d *Driver) setUp(t *tenant, uid int, limits stamp.Limits, outbound bool) e
 			return err
 		}
 	}
-	t.setUp = &want
+	t.setUp, t.join = &want, join
 	return nil
 }
 
@@ -86,12 +90,16 @@ func equalLimits(a, b *stamp.Limits) bool {
 }
 
 // confine has spec's process run as t's: as its user, in its cgroup
-// before it runs any code of its own.
+// before it runs any code of its own, which it joins itself where setUp
+// let it (t.join), and the driver puts it in otherwise.
 func (d *Driver) confine(t *tenant, spec *spawnSpec) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	spec.uid = t.state.UID
-	if d.cfg.Cgroups != nil && d.cfg.Cgroups.Mode() != cgroup.ModeNone {
+	switch {
+	case len(t.join) > 0:
+		spec.join = t.join
+	case d.cfg.Cgroups != nil && d.cfg.Cgroups.Mode() != cgroup.ModeNone:
 		spec.enter = func(pid int) error { return d.cfg.Cgroups.Add(t.name, pid) }
 	}
 	if t.state.Addr != "" {

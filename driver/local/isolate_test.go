@@ -285,6 +285,31 @@ func TestOutOfMemoryIsRecorded(t *testing.T) {
 	}
 }
 
+// TestTaskRunsInTheTenantsCgroup runs a task of a tenant with a user of
+// its own and a cgroup: the task's process is in the group in every
+// hierarchy before it runs the command (here, reads where it is).
+func TestTaskRunsInTheTenantsCgroup(t *testing.T) {
+	cfg := config(reachableDir(t))
+	cfg.Cgroups = cgroups(t)
+	d := openConfig(t, cfg)
+	res, err := d.RunTask(context.Background(), "acme", &stamp.Task{
+		Name: "where", Bundle: app.ref, UID: testUID(), Command: []string{"/bin/cat", "/proc/self/cgroup"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode != 0 {
+		t.Fatalf("task: exit code %d: %s", res.ExitCode, res.Output)
+	}
+	for _, c := range cfg.Cgroups.Controllers() {
+		if !slices.ContainsFunc(strings.Split(res.Output, "\n"), func(line string) bool {
+			return strings.HasSuffix(line, "/acme") && strings.Contains(line, c)
+		}) {
+			t.Errorf("the task's cgroups:\n%s\nwant acme's for %s", res.Output, c)
+		}
+	}
+}
+
 // network makes a network-namespace manager on a pool of the driver
 // tests' own, whose rules go when the test ends.
 func network(t *testing.T, dir string) *netns.Manager {

@@ -146,6 +146,9 @@ type tenant struct {
 	oomKills uint64
 	// setUp is what setUp last made the tenant ready for; nil until then.
 	setUp *setUpKey
+	// join are the files its processes write to join its cgroup (see
+	// confine), once setUp has let them; none before.
+	join []string
 }
 
 // errClosed is returned by a Driver's methods after Close.

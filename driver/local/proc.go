@@ -116,10 +116,20 @@ type spawnSpec struct {
 	// it where it must be before it can fork: its cgroup. An error kills
 	// it.
 	enter func(pid int) error
+	// join, if set, are the files the new process writes "0" into before
+	// it runs any of argv, to join its cgroup itself (see
+	// cgroup.Host.Joinable), in place of enter; if one cannot be written
+	// it exits 125 without running argv.
+	join []string
 	// start, if set, starts cmd instead of cmd.Start: in the tenant's
 	// network namespace.
 	start func(cmd *exec.Cmd) error
 }
+
+// joinScript has a process join its cgroup (see spawnSpec.join): it
+// writes 0 into each file before "--", then becomes the command after
+// it. A shell is one thread, and it forks nothing before it execs.
+const joinScript = `while [ "$1" != -- ]; do echo 0 >"$1" || exit 125; shift; done; shift; exec "$@"`
 
 // gateScript holds a process back until the driver has placed it (see
 // spawnSpec.enter): it waits for a line on fd 3, which the driver writes
@@ -154,7 +164,11 @@ func spawn(s spawnSpec) (*proc, error) {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(s.uid), Gid: uint32(s.uid), Groups: []uint32{}}
 	}
 	var gate *os.File
-	if s.enter != nil {
+	switch {
+	case len(s.join) > 0:
+		cmd.Path = "/bin/sh"
+		cmd.Args = append(append(append([]string{"sh", "-c", joinScript, "sh"}, s.join...), "--"), s.argv...)
+	case s.enter != nil:
 		r, w, err := os.Pipe()
 		if err != nil {
 			return nil, err

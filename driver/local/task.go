@@ -54,15 +54,8 @@ var errTaskTimeout = errors.New("task timed out")
 // record without running the task again. RunTask takes the tenant up if
 // the Driver has not.
 func (d *Driver) RunTask(ctx context.Context, tenant string, task *stamp.Task) (*stamp.TaskResult, error) {
-	if task == nil || !taskNames.MatchString(task.Name) {
-		name := ""
-		if task != nil {
-			name = task.Name
-		}
-		return nil, stamp.Errorf(stamp.EINVALID, "task name %q must be 1 to 128 of [A-Za-z0-9._-], not starting with '.', '_' or '-'", name)
-	}
-	if len(task.Command) == 0 {
-		return nil, stamp.Errorf(stamp.EINVALID, "task %s of %s has no command", task.Name, tenant)
+	if err := validateTask(tenant, task); err != nil {
+		return nil, err
 	}
 	t, err := d.lockTenant(ctx, tenant, true)
 	if err != nil {
@@ -89,6 +82,45 @@ func (d *Driver) RunTask(ctx context.Context, tenant string, task *stamp.Task) (
 		return nil, fmt.Errorf("run task %s of %s: %w", task.Name, tenant, err)
 	}
 	return rec.result(), nil
+}
+
+var _ stamp.TaskStarter = (*Driver)(nil)
+
+// StartTask starts task for tenant as RunTask does and returns once its
+// process runs and is recorded, without waiting for it to end: the
+// RunTask of it that follows finds the record and waits for that run. A
+// task that runs or has run is left as it is. Apply holds the tenant
+// while it starts its instances (a cgroup to enter, a namespace, a state
+// file to write: tens of milliseconds), and a task started after it
+// waits all that time.
+func (d *Driver) StartTask(ctx context.Context, tenant string, task *stamp.Task) error {
+	if err := validateTask(tenant, task); err != nil {
+		return err
+	}
+	t, err := d.lockTenant(ctx, tenant, true)
+	if err != nil {
+		return err
+	}
+	defer t.op.Unlock()
+	if _, _, err := d.findOrStartTask(ctx, t, task); err != nil {
+		return fmt.Errorf("start task %s of %s: %w", task.Name, tenant, err)
+	}
+	return nil
+}
+
+// validateTask checks task's name, which names its files, and command.
+func validateTask(tenant string, task *stamp.Task) error {
+	if task == nil || !taskNames.MatchString(task.Name) {
+		name := ""
+		if task != nil {
+			name = task.Name
+		}
+		return stamp.Errorf(stamp.EINVALID, "task name %q must be 1 to 128 of [A-Za-z0-9._-], not starting with '.', '_' or '-'", name)
+	}
+	if len(task.Command) == 0 {
+		return stamp.Errorf(stamp.EINVALID, "task %s of %s has no command", task.Name, tenant)
+	}
+	return nil
 }
 
 // findOrStartTask returns the record of task with its process, starting

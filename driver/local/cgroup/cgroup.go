@@ -17,7 +17,11 @@
 // were. On v1 it is moreover moved hierarchy by hierarchy, so a child
 // forked between two moves would be limited in memory but not in
 // processes. The caller therefore adds a process while it is blocked
-// before exec, before it runs any code of its own.
+// before exec, before it runs any code of its own, or, on v1, has the
+// process join its group itself at that point (Joinable): a move by
+// another process waits on v1 for every CPU to pass through a quiescent
+// state (an RCU grace period, 10 ms or more on a small virtual machine),
+// which the kernel (6.0 and later) spares a single thread moving itself.
 package cgroup
 
 import (
@@ -72,6 +76,10 @@ type backend interface {
 	dirs(path string) []string
 	ensure(path string, l stamp.Limits) error
 	add(path string, pid int) error
+	// joinable lets processes of uid join the group at path themselves
+	// and returns the files each writes "0" into to do so; none if the
+	// version does not let them.
+	joinable(path string, uid int) ([]string, error)
 	stats(path string) (Stats, error)
 	procs(path string) ([]int, error)
 	kill(path string) error
@@ -213,6 +221,29 @@ func (h *Host) Add(name string, pid int) error {
 		return fmt.Errorf("put pid %d in the cgroup of %s: %w", pid, name, err)
 	}
 	return nil
+}
+
+// Joinable lets the processes of user uid (0: root's) join the group of
+// tenant name, made by Ensure, by themselves, and returns the files a
+// single-threaded process (a shell, before it execs) writes "0" into,
+// one a hierarchy, to join it: cheaper than Add on v1 (see the package
+// doc). It returns none where a process cannot (v2, whose rules want
+// the user to own a common ancestor; ModeNone): Add it then. The user
+// can join this group only, and move its own processes only: into it,
+// never out of it or into another tenant's.
+func (h *Host) Joinable(name string, uid int) ([]string, error) {
+	if h.backend == nil {
+		return nil, nil
+	}
+	path, err := h.path(name)
+	if err != nil {
+		return nil, err
+	}
+	files, err := h.backend.joinable(path, uid)
+	if err != nil {
+		return nil, fmt.Errorf("let uid %d join the cgroup of %s: %w", uid, name, err)
+	}
+	return files, nil
 }
 
 // Stats reads the usage of the group of tenant name: zero with ModeNone,

@@ -443,3 +443,61 @@ func TestParentOf(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinable lets a user's process join its group by itself, on v1:
+// a shell run as the user writes 0 into each file Joinable returns and
+// is then in the group in every hierarchy; it cannot join a group not
+// made joinable for it, nor leave its own. On v2 nothing is joinable.
+func TestJoinable(t *testing.T) {
+	h := host(t)
+	ensure(t, h, "acme", stamp.Limits{Memory: 256 << 20, PIDs: 50})
+	ensure(t, h, "globex", stamp.Limits{Memory: 256 << 20, PIDs: 50})
+	const uid = 6_123_457 // no one's
+	files, err := h.Joinable("acme", uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Mode() != ModeV1 {
+		if len(files) != 0 {
+			t.Errorf("Joinable on %s: got %v, want none", h.Mode(), files)
+		}
+		return
+	}
+	if len(files) != len(h.backend.dirs("/")) {
+		t.Fatalf("Joinable: got %v, want a file in each of the %d hierarchies", files, len(h.backend.dirs("/")))
+	}
+	join := func(files []string) (string, error) {
+		script := ""
+		for _, f := range files {
+			script += "echo 0 >" + f + " || exit 125; "
+		}
+		cmd := exec.Command("/bin/sh", "-c", script+"cat /proc/self/cgroup")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := join(files)
+	if err != nil {
+		t.Fatalf("join acme's group as uid %d: %v\n%s", uid, err, out)
+	}
+	for _, f := range files {
+		// /sys/fs/cgroup/<controllers>/<parent>/acme/tasks; /proc/self/cgroup
+		// says "<id>:<controllers>:/<parent>/acme".
+		controllers := strings.Split(strings.TrimPrefix(f, root+"/"), "/")[0]
+		if !slices.ContainsFunc(strings.Split(out, "\n"), func(line string) bool {
+			return strings.HasSuffix(line, ":/"+h.parent+"/acme") && strings.Contains(line, ":"+controllers)
+		}) {
+			t.Errorf("cgroups of the process that joined:\n%s\nwant acme's in %s", out, controllers)
+		}
+	}
+	other := h.backend.dirs("/" + h.parent + "/globex")
+	for i := range other {
+		other[i] = filepath.Join(other[i], "tasks")
+	}
+	if out, err := join(other); err == nil {
+		t.Errorf("joined globex's group as uid %d, not made joinable for it:\n%s", uid, out)
+	}
+	if out, err := join([]string{filepath.Join(root, "pids", "tasks")}); err == nil {
+		t.Errorf("left for the root group as uid %d:\n%s", uid, out)
+	}
+}

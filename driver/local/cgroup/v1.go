@@ -100,6 +100,25 @@ func (b *v1) add(path string, pid int) error {
 	return cg.AddProc(uint64(pid))
 }
 
+// joinable gives uid the tasks file of the group in each hierarchy: a
+// thread that writes 0 there moves itself, which (unlike cgroup.procs)
+// takes no lock against every fork on the host. The kernel lets a user
+// other than root move only its own threads, and only into a group whose
+// file it may write.
+func (b *v1) joinable(path string, uid int) ([]string, error) {
+	var files []string
+	for _, dir := range b.dirs(path) {
+		f := filepath.Join(dir, "tasks")
+		if uid != 0 {
+			if err := os.Chown(f, uid, uid); err != nil {
+				return nil, err
+			}
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
 func (b *v1) stats(path string) (Stats, error) {
 	cg, err := b.open(path)
 	if err != nil {

@@ -54,6 +54,11 @@ func (b *v2) add(path string, pid int) error {
 	return m.AddProc(uint64(pid))
 }
 
+// joinable lets no process join by itself: v2 wants the mover to be
+// able to write the cgroup.procs of the common ancestor of where the
+// process is and where it goes, which a tenant's user must not.
+func (b *v2) joinable(string, int) ([]string, error) { return nil, nil }
+
 func (b *v2) stats(path string) (Stats, error) {
 	m, err := b.open(path)
 	if err != nil {
