@@ -114,8 +114,14 @@ func newFixtureOf(t *testing.T, driver func(*fakeDriver) stamp.Driver) *fixture 
 // push stores version v of shop, packed from a directory as the CLI does.
 func (f *fixture) push(v string) {
 	f.t.Helper()
+	f.pushYAML(v, fmt.Sprintf(shopBlueprint, v))
+}
+
+// pushYAML stores version v of shop whose stamp.yaml is y.
+func (f *fixture) pushYAML(v, y string) {
+	f.t.Helper()
 	dir := f.t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "stamp.yaml"), fmt.Appendf(nil, shopBlueprint, v), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "stamp.yaml"), []byte(y), 0o644); err != nil {
 		f.t.Fatal(err)
 	}
 	content, err := bundle.Pack(dir)

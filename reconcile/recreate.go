@@ -30,21 +30,27 @@ func (p *pass) stop(ctx context.Context) error {
 		if err := p.syncRoute(ctx); err != nil {
 			return err
 		}
-		// Routers of other servers follow the event log; they get the
-		// drain delay to stop sending to the old version, as in a switch.
-		err = p.r.waitAside(func() error {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(p.r.cfg.DrainDelay):
-			}
-			return p.waitInFlight(ctx, u.FromRevision())
-		})
+		err = p.drain(ctx, func() error { return p.waitInFlight(ctx, u.FromRevision()) })
 		if err != nil {
 			return err
 		}
 	}
 	return p.stopInstances(ctx)
+}
+
+// drain waits, aside (see waitAside), for routers to stop sending to
+// instances a write just took out of the route: the drain delay, which
+// routers of other servers get to follow the event log as in a switch,
+// then inFlight, the wait for this server's requests to them to end.
+func (p *pass) drain(ctx context.Context, inFlight func() error) error {
+	return p.r.waitAside(func() error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(p.r.cfg.DrainDelay):
+		}
+		return inFlight()
+	})
 }
 
 // stopInstances stops every instance of the tenant: the spec's version

@@ -86,20 +86,25 @@ func (r *Reconciler) idleTime(ctx context.Context, t *stamp.Tenant) (time.Durati
 	return p.Idle, nil
 }
 
-// lastActive is when tenant t last had a request, as far as this process
-// can tell: the router's traffic, or when it last became ready, or when
-// this reconciler started (traffic before that is not known here).
-func (r *Reconciler) lastActive(t *stamp.Tenant) time.Time {
-	last := t.Status.ReadyAt
-	if r.started.After(last) {
-		last = r.started
+// idleSince is the earliest tenant t can count as idle from: when it last
+// became ready, or when this reconciler started (traffic before that is
+// not known here).
+func (r *Reconciler) idleSince(t *stamp.Tenant) time.Time {
+	if r.started.After(t.Status.ReadyAt) {
+		return r.started
 	}
+	return t.Status.ReadyAt
+}
+
+// activeSince is when tenant name last had a request (Config.Activity),
+// or since if that is later.
+func (r *Reconciler) activeSince(name string, since time.Time) time.Time {
 	if r.cfg.Activity != nil {
-		if a := r.cfg.Activity(t.Name); a.After(last) {
-			last = a
+		if a := r.cfg.Activity(name); a.After(since) {
+			return a
 		}
 	}
-	return last
+	return since
 }
 
 // sleepDue reports whether converged tenant t has been idle for its
@@ -118,9 +123,10 @@ func (r *Reconciler) sleepDue(ctx context.Context, t *stamp.Tenant) bool {
 		r.unwatchIdle(t.Name)
 		return false
 	}
-	due := r.lastActive(t).Add(idle)
+	since := r.idleSince(t)
+	due := r.activeSince(t.Name, since).Add(idle)
 	if r.cfg.Clock.Now().Before(due) {
-		r.watchIdle(t.Name, idle, due)
+		r.watchIdle(t.Name, idleWatch{timeout: idle, due: due, since: since})
 		return false
 	}
 	r.unwatchIdle(t.Name)
@@ -131,13 +137,13 @@ func (r *Reconciler) sleepDue(ctx context.Context, t *stamp.Tenant) bool {
 type idleWatch struct {
 	timeout time.Duration
 	due     time.Time // when it sleeps if no request comes first
-	readyAt time.Time // the latest of its ReadyAt and the reconciler's start
+	since   time.Time // idle from here at the earliest (idleSince)
 }
 
-func (r *Reconciler) watchIdle(name string, timeout time.Duration, due time.Time) {
+func (r *Reconciler) watchIdle(name string, w idleWatch) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.idle[name] = idleWatch{timeout: timeout, due: due, readyAt: due.Add(-timeout)}
+	r.idle[name] = w
 }
 
 func (r *Reconciler) unwatchIdle(name string) {
@@ -165,13 +171,7 @@ func (r *Reconciler) watchIdleTenants(ctx context.Context) {
 			if now.Before(w.due) {
 				continue
 			}
-			last := w.readyAt
-			if r.cfg.Activity != nil {
-				if a := r.cfg.Activity(name); a.After(last) {
-					last = a
-				}
-			}
-			if w.due = last.Add(w.timeout); now.Before(w.due) {
+			if w.due = r.activeSince(name, w.since).Add(w.timeout); now.Before(w.due) {
 				r.idle[name] = w
 				continue
 			}
@@ -205,7 +205,7 @@ func (p *pass) sleep(ctx context.Context) error {
 	}
 	u := p.t.Status.Upgrade
 	moved := p.upgrade && u != nil && u.Asleep
-	if moved && (idle <= 0 || p.r.cfg.Activity != nil && p.r.cfg.Activity(p.t.Name).After(u.StartedAt)) {
+	if moved && (idle <= 0 || p.r.activeSince(p.t.Name, time.Time{}).After(u.StartedAt)) {
 		return nil // it stays awake: the idle watch takes it from here
 	}
 	started, endpoints := p.r.cfg.Clock.Now(), p.t.Status.Endpoints
@@ -225,15 +225,7 @@ func (p *pass) sleep(ctx context.Context) error {
 		if err := p.syncRoute(ctx); err != nil {
 			return err
 		}
-		err = p.r.waitAside(func() error {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(p.r.cfg.DrainDelay):
-			}
-			return p.waitEndpoints(ctx, endpoints)
-		})
-		if err != nil {
+		if err := p.drain(ctx, func() error { return p.waitEndpoints(ctx, endpoints) }); err != nil {
 			return err
 		}
 	}

@@ -3,33 +3,18 @@ package reconcile
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	stamp "github.com/stamphq/stamp"
-	"github.com/stamphq/stamp/bundle"
 )
 
 // pushIdle stores version v of shop whose default plan sleeps after idle.
 func (f *fixture) pushIdle(v string, idle time.Duration) {
 	f.t.Helper()
-	y := strings.Replace(fmt.Sprintf(shopBlueprint, v), "databases:", fmt.Sprintf("plans:\n  default: { replicas: 1, idle: %s }\ndatabases:", idle), 1)
-	dir := f.t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "stamp.yaml"), []byte(y), 0o644); err != nil {
-		f.t.Fatal(err)
-	}
-	content, err := bundle.Pack(dir)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	b := &stamp.Bundle{Name: "shop", Version: v, Digest: bundle.Digest(content), Size: int64(len(content)), Content: content}
-	if err := f.st.CreateBundle(f.ctx, b); err != nil {
-		f.t.Fatal(err)
-	}
+	f.pushYAML(v, strings.Replace(fmt.Sprintf(shopBlueprint, v), "databases:", fmt.Sprintf("plans:\n  default: { replicas: 1, idle: %s }\ndatabases:", idle), 1))
 }
 
 // asleepNow reports whether t is done going to sleep.
