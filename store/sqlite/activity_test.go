@@ -3,9 +3,9 @@ package sqlite
 import (
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/store/storetest"
 )
 
 // undoActivity undoes migration 8.
@@ -30,20 +30,5 @@ func TestMigrateActivity(t *testing.T) {
 	}
 
 	s = openStore(t, path)
-	if last, err := s.LastActivity(t.Context()); err != nil || len(last) != 0 {
-		t.Fatalf("LastActivity after migrating: got %v, %v; want none", last, err)
-	}
-	at := time.Date(2025, 6, 7, 8, 9, 10, 0, time.UTC)
-	if err := s.RecordActivity(t.Context(), map[string]time.Time{"acme": at}); err != nil {
-		t.Fatal(err)
-	}
-	if last, err := s.LastActivity(t.Context()); err != nil || !last["acme"].Equal(at) {
-		t.Fatalf("LastActivity after recording: got %v, %v; want acme at %v", last, err, at)
-	}
-	if err := s.DeleteTenant(t.Context(), "acme", tenant.ResourceVersion); err != nil {
-		t.Fatal(err)
-	}
-	if last, err := s.LastActivity(t.Context()); err != nil || len(last) != 0 {
-		t.Errorf("LastActivity after deleting acme: got %v, %v; want none", last, err)
-	}
+	storetest.CheckMigratedActivity(t, s, tenant)
 }

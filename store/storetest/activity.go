@@ -272,3 +272,26 @@ func testActivityRacingDelete(t *testing.T, s stamp.Store) {
 		t.Errorf("LastActivity after deleting every tenant but keeper: got tenants %q, want only keeper", slices.Sorted(maps.Keys(got)))
 	}
 }
+
+// CheckMigratedActivity checks a store just migrated to the activity
+// table, holding tenant and no activity: it records some, reads it back,
+// and loses it with the tenant. The stores' migration tests call it.
+func CheckMigratedActivity(t *testing.T, s stamp.Store, tenant *stamp.Tenant) {
+	t.Helper()
+	if last, err := s.LastActivity(t.Context()); err != nil || len(last) != 0 {
+		t.Fatalf("LastActivity after migrating: got %v, %v; want none", last, err)
+	}
+	at := time.Date(2025, 6, 7, 8, 9, 10, 0, time.UTC)
+	if err := s.RecordActivity(t.Context(), map[string]time.Time{tenant.Name: at}); err != nil {
+		t.Fatal(err)
+	}
+	if last, err := s.LastActivity(t.Context()); err != nil || !last[tenant.Name].Equal(at) {
+		t.Fatalf("LastActivity after recording: got %v, %v; want %s at %v", last, err, tenant.Name, at)
+	}
+	if err := s.DeleteTenant(t.Context(), tenant.Name, tenant.ResourceVersion); err != nil {
+		t.Fatal(err)
+	}
+	if last, err := s.LastActivity(t.Context()); err != nil || len(last) != 0 {
+		t.Errorf("LastActivity after deleting %s: got %v, %v; want none", tenant.Name, last, err)
+	}
+}
