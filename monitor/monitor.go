@@ -209,12 +209,12 @@ func (m *Monitor) Exited(tenant string) {
 // tick starts the checks that are due.
 func (m *Monitor) tick(ctx context.Context, wg *sync.WaitGroup) error {
 	now := m.cfg.Clock.Now()
-	if err := m.refresh(ctx, now); err != nil {
-		return err
-	}
 	held := map[string]bool{}
 	for _, name := range m.cfg.Held() {
 		held[name] = true
+	}
+	if err := m.refresh(ctx, now, held); err != nil {
+		return err
 	}
 	m.mu.Lock()
 	for name := range m.tenants {

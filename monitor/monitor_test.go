@@ -199,3 +199,32 @@ func TestIdleServicesAreNotOverdue(t *testing.T) {
 		t.Error("a tenant whose services are all idle is due at once")
 	}
 }
+
+// TestAHeldTenantIsReadAtOnce: a tenant this process has just taken is
+// watched from the next tick, not from the next read of the event log a
+// second later, when an exit in between would be taken for the baseline.
+func TestAHeldTenantIsReadAtOnce(t *testing.T) {
+	m, c, st := newTestMonitor(t)
+	ctx := context.Background()
+	if err := m.refresh(ctx, c.now, nil); err != nil {
+		t.Fatal(err)
+	}
+	globex := &stamp.Tenant{Name: "globex", Generation: 1,
+		Spec: stamp.TenantSpec{Blueprint: "ledger", Version: "1.0.0", Plan: "starter", Desired: stamp.DesiredRunning}}
+	if err := st.CreateTenant(ctx, globex); err != nil {
+		t.Fatal(err)
+	}
+	c.now = c.now.Add(listEvery / 4)
+	if err := m.refresh(ctx, c.now, nil); err != nil {
+		t.Fatal(err)
+	}
+	if m.list["globex"] != nil {
+		t.Fatal("a tenant no one holds was read before the next read of the log")
+	}
+	if err := m.refresh(ctx, c.now, map[string]bool{"globex": true}); err != nil {
+		t.Fatal(err)
+	}
+	if m.list["globex"] == nil {
+		t.Error("a held tenant missing from the records was not read at the next tick")
+	}
+}

@@ -3,6 +3,8 @@ package monitor
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/stamphq/stamp"
@@ -33,11 +35,26 @@ type records struct {
 }
 
 // refresh brings m.list up to date: every record on the first call and
-// every reloadEvery, else, every listEvery, the records of the tenants
-// named by the events written since. Only tick calls it.
-func (m *Monitor) refresh(ctx context.Context, now time.Time) error {
+// every reloadEvery, else the records of held tenants it lacks at once and,
+// every listEvery, those of the tenants named by the events written since.
+// Only tick calls it.
+func (m *Monitor) refresh(ctx context.Context, now time.Time, held map[string]bool) error {
 	if m.list == nil || now.Sub(m.reloadedAt) >= reloadEvery {
 		return m.reload(ctx, now)
+	}
+	// A tenant this process has just taken is watched from the next
+	// tick, not from the next read of the log: an exit in between would
+	// count as the baseline of a watch begun after it.
+	var missing []string
+	m.mu.Lock()
+	for name := range held {
+		if m.list[name] == nil {
+			missing = append(missing, name)
+		}
+	}
+	m.mu.Unlock()
+	if err := m.read(ctx, missing); err != nil {
+		return err
 	}
 	if now.Sub(m.listedAt) < listEvery {
 		return nil
@@ -58,8 +75,19 @@ func (m *Monitor) refresh(ctx context.Context, now time.Time) error {
 			seq = max(seq, e.Seq)
 		}
 	}
+	if err := m.read(ctx, slices.Collect(maps.Keys(names))); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.seq, m.listedAt = seq, now
+	return nil
+}
+
+// read reads the records of the tenants names into m.list again.
+func (m *Monitor) read(ctx context.Context, names []string) error {
 	changed := make(map[string]*stamp.Tenant, len(names)) // nil: gone
-	for name := range names {
+	for _, name := range names {
 		t, err := m.cfg.Store.GetTenant(ctx, name)
 		switch {
 		case stamp.ErrorCode(err) == stamp.ENOTFOUND:
@@ -79,7 +107,6 @@ func (m *Monitor) refresh(ctx context.Context, now time.Time) error {
 			m.list[name] = t
 		}
 	}
-	m.seq, m.listedAt = seq, now
 	return nil
 }
 

@@ -198,7 +198,7 @@ func TestKubeTenantLifecycle(t *testing.T) {
 	// A container killed for memory: kwok plays no kubelet that would,
 	// so the test writes the status a kubelet writes.
 	waitMonitorHealthy(t, s, name)
-	oomKill(t, c, ns)
+	oomKill(t, c, ns, "1-1-0")
 	inc := waitIncident(t, s, name, "an OOM incident", func(i *stamp.Incident) bool { return i.Cause == stamp.CauseOOM })
 	if !strings.Contains(inc.Message, "OOMKilled") {
 		t.Errorf("incident message %q does not say the container was OOMKilled", inc.Message)
@@ -245,15 +245,18 @@ func deploymentsIn(t *testing.T, c kubernetes.Interface, ns string) []string {
 	return out
 }
 
-// oomKill writes into the status of the first web pod in ns what a
-// kubelet writes when the kernel killed its container for memory: a
-// restart whose last state is OOMKilled.
-func oomKill(t *testing.T, c kubernetes.Interface, ns string) {
+// oomKill writes into the status of the first web pod of revision in ns
+// what a kubelet writes when the kernel killed its container for memory:
+// a restart whose last state is OOMKilled.
+func oomKill(t *testing.T, c kubernetes.Interface, ns, revision string) {
 	t.Helper()
 	ctx := context.Background()
-	pods, err := c.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: kube.LabelService + "=web"})
+	// Of the serving revision only: the old revision's pods may still be
+	// there, on their way out, after their Deployment has gone.
+	sel := kube.LabelService + "=web," + kube.LabelRevision + "=" + revision
+	pods, err := c.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil || len(pods.Items) == 0 {
-		t.Fatalf("web pods in %s: %d, %v", ns, len(pods.Items), err)
+		t.Fatalf("pods %s in %s: %d, %v", sel, ns, len(pods.Items), err)
 	}
 	name := pods.Items[0].Name
 	// kwok writes pod statuses too: on a conflict, read and write again.

@@ -419,6 +419,8 @@ func TestReleaseGateFailsOnACrashDuringTheSoak(t *testing.T) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Log(lastLines(withoutRequests(s.log()), 80))
+			t.Log(s.mustCLI("incident", "list"))
+			t.Log(s.mustCLI("events", "--tenant", "t0"))
 		}
 	})
 	waitFor(t, "the release to fail and roll back", time.Minute, func() bool {
