@@ -83,6 +83,17 @@ type TenantStore interface {
 	// tenant is ENOTFOUND. The events, if any, are appended in the same
 	// transaction (as UpdateTenant does), and only if the delete succeeds.
 	DeleteTenant(ctx context.Context, name string, resourceVersion int64, events ...*Event) error
+	// ClaimTenant hands the pooled stamp pooled to the new tenant t in one
+	// transaction: it deletes pooled's record and secrets if
+	// resourceVersion is the stored one (ECONFLICT otherwise, ENOTFOUND if
+	// it is gone, EINVALID if it is not Spec.Pooled), creates t (ECONFLICT
+	// if a tenant of that name exists) as CreateTenant does, events
+	// included, and stores secrets as t's (the pooled stamp's, which its
+	// runtime was made with). t.Status.Runtime names pooled's runtime.
+	ClaimTenant(ctx context.Context, pooled string, resourceVersion int64, t *Tenant, secrets map[string]string, events ...*Event) error
+	// TenantByRuntime returns the tenant whose runtime (RuntimeName) is
+	// runtime, or ENOTFOUND.
+	TenantByRuntime(ctx context.Context, runtime string) (*Tenant, error)
 }
 
 // TenantPage selects one page of tenants in name order, so that a fleet
@@ -94,6 +105,9 @@ type TenantPage struct {
 	// Limit is the most tenants on the page; 0 means the store's default,
 	// and the store lowers one over its maximum to it.
 	Limit int
+	// Pooled lists the warm pool's stamps (TenantSpec.Pooled) instead of
+	// the tenants, which are listed without them.
+	Pooled bool
 }
 
 // SecretStore keeps each tenant's secrets by name.

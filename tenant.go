@@ -83,6 +83,11 @@ type TenantSpec struct {
 	// last changed (`stamp tenant set`); 0 if never. A change rolls the
 	// tenant's instances blue/green like an upgrade.
 	ConfigGeneration int64 `json:"configGeneration,omitempty"`
+	// Pooled marks a stamp of the warm pool: made ahead from its plan's
+	// blueprint version (database, migration, processes), serving no one
+	// and listed nowhere, until a create of that version and plan claims
+	// it (see TenantStore.ClaimTenant).
+	Pooled bool `json:"pooled,omitempty"`
 }
 
 // TenantStatus is what the reconciler observed and did.
@@ -121,6 +126,11 @@ type TenantStatus struct {
 	// 0 when tenants run as the server's user. No two tenants hold the
 	// same UID: the store refuses the write with ECONFLICT.
 	UID int `json:"uid,omitempty"`
+	// Runtime is the name the driver and the database engine know the
+	// tenant's runtime by (directories, processes, databases): the name of
+	// the pooled stamp it claimed, or "" for its own name (RuntimeName).
+	// No two tenants hold the same runtime: the store refuses the write.
+	Runtime string `json:"runtime,omitempty"`
 	// SleptAt is when the tenant last went to sleep (PhaseSleeping);
 	// zero while it is awake.
 	SleptAt time.Time `json:"sleptAt,omitzero"`
@@ -192,6 +202,15 @@ type Upgrade struct {
 // Upgrading reports whether a move between versions is under way.
 func (t *Tenant) Upgrading() bool {
 	return t.Status.Upgrade != nil && t.Status.Upgrade.Result == ""
+}
+
+// RuntimeName returns the name the driver and the database engine know
+// the tenant's runtime by: Status.Runtime, or the tenant's own name.
+func (t *Tenant) RuntimeName() string {
+	if t.Status.Runtime != "" {
+		return t.Status.Runtime
+	}
+	return t.Name
 }
 
 // FollowsChannel returns the channel the tenant follows.

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/stamphq/stamp"
@@ -23,7 +24,7 @@ func TestMigrateActivity(t *testing.T) {
 	if err := s.CreateTenant(t.Context(), tenant); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 7, undoActivity...)
+	rollBack(t, s, 7, slices.Concat(undoTenantRuntime, undoActivity)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

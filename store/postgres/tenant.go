@@ -19,18 +19,10 @@ const tenantColumns = `name, spec, status, generation, resource_version, created
 // existing is ECONFLICT.
 func (s *Store) CreateTenant(ctx context.Context, t *stamp.Tenant, events ...*stamp.Event) error {
 	var at time.Time
-	insert := func(q querier) error {
-		err := q.QueryRow(ctx, `INSERT INTO tenants (`+tenantColumns+`, uid) VALUES ($1, $2, $3, $4, 1, now(), now(), NULLIF($5, 0))
-			RETURNING created_at`, t.Name, t.Spec, t.Status, t.Generation, t.Status.UID).Scan(&at)
-		if isUniqueViolation(err, "tenants_pkey") {
-			return sqlstore.Tenants.Exists(t.Name)
-		}
-		if isUniqueViolation(err, "tenants_uid") {
-			return sqlstore.UIDTaken(t)
-		}
+	seqs, times, err := s.withEvents(ctx, func(q querier) (err error) {
+		at, err = insertTenant(ctx, q, t)
 		return err
-	}
-	seqs, times, err := s.withEvents(ctx, insert, events)
+	}, events)
 	if err != nil {
 		return sqlstore.Wrap(err, "create tenant %q", t.Name)
 	}
@@ -38,6 +30,72 @@ func (s *Store) CreateTenant(ctx context.Context, t *stamp.Tenant, events ...*st
 	t.CreatedAt, t.UpdatedAt = at, at
 	numberEvents(events, seqs, times)
 	return nil
+}
+
+// ClaimTenant hands the pooled stamp pooled (at resourceVersion) to the
+// new tenant t, with secrets, in one transaction (stamp.TenantStore).
+func (s *Store) ClaimTenant(ctx context.Context, pooled string, resourceVersion int64, t *stamp.Tenant, secrets map[string]string, events ...*stamp.Event) error {
+	var at time.Time
+	var seqs []int64
+	var times []time.Time
+	err := s.appendInTx(ctx, func(tx pgx.Tx) error {
+		var isPooled bool
+		var version int64
+		err := tx.QueryRow(ctx, `SELECT pooled, resource_version FROM tenants WHERE name = $1 FOR UPDATE`, pooled).Scan(&isPooled, &version)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return sqlstore.Tenants.NotFound(pooled)
+		case err != nil:
+			return err
+		case !isPooled:
+			return sqlstore.NotPooled(pooled)
+		case version != resourceVersion:
+			return sqlstore.Tenants.Stale(pooled, resourceVersion, version)
+		}
+		// Its secrets and activity go with the row: ON DELETE CASCADE.
+		if _, err := tx.Exec(ctx, `DELETE FROM tenants WHERE name = $1`, pooled); err != nil {
+			return err
+		}
+		if at, err = insertTenant(ctx, tx, t); err != nil {
+			return err
+		}
+		if err := putSecrets(ctx, tx, t.Name, secrets); err != nil {
+			return err
+		}
+		seqs, times, err = insertEvents(ctx, tx, events)
+		return err
+	})
+	if err != nil {
+		return sqlstore.Wrap(err, "claim pooled stamp %q for tenant %q", pooled, t.Name)
+	}
+	t.ResourceVersion = 1
+	t.CreatedAt, t.UpdatedAt = at, at
+	numberEvents(events, seqs, times)
+	return nil
+}
+
+// insertTenant inserts t and returns its creation time.
+func insertTenant(ctx context.Context, q querier, t *stamp.Tenant) (time.Time, error) {
+	var at time.Time
+	err := q.QueryRow(ctx, `INSERT INTO tenants (`+tenantColumns+`, uid, pooled, runtime)
+		VALUES ($1, $2, $3, $4, 1, now(), now(), NULLIF($5, 0), $6, NULLIF($7, ''))
+		RETURNING created_at`, t.Name, t.Spec, t.Status, t.Generation, t.Status.UID, t.Spec.Pooled, t.Status.Runtime).Scan(&at)
+	return at, uniqueTaken(err, t)
+}
+
+// uniqueTaken turns err, from a write of t, into the store's error when a
+// unique index of tenants refused it; other errors are returned as they
+// are.
+func uniqueTaken(err error, t *stamp.Tenant) error {
+	switch {
+	case isUniqueViolation(err, "tenants_pkey"):
+		return sqlstore.Tenants.Exists(t.Name)
+	case isUniqueViolation(err, "tenants_uid"):
+		return sqlstore.UIDTaken(t)
+	case isUniqueViolation(err, "tenants_runtime"):
+		return sqlstore.RuntimeTaken(t)
+	}
+	return err
 }
 
 // GetTenant returns the tenant or ENOTFOUND.
@@ -65,13 +123,21 @@ func (s *Store) ListTenantsPage(ctx context.Context, p stamp.TenantPage) ([]*sta
 		return nil, "", err
 	}
 	// One row over the limit tells whether another page follows.
-	rows, _ := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE name > $1 ORDER BY name LIMIT $2`, p.After, limit+1)
+	rows, _ := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE name > $1 AND pooled = $3 ORDER BY name LIMIT $2`, p.After, limit+1, p.Pooled)
 	ts, err := pgx.CollectRows(rows, scanTenant)
 	if err != nil {
 		return nil, "", fmt.Errorf("list tenants after %q: %w", p.After, err)
 	}
 	ts, next := sqlstore.NextPage(ts, limit)
 	return ts, next, nil
+}
+
+// TenantByRuntime returns the tenant whose runtime is runtime: the one
+// that claimed it, or the one of that name running under its own.
+func (s *Store) TenantByRuntime(ctx context.Context, runtime string) (*stamp.Tenant, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE runtime = $1
+		UNION ALL SELECT `+tenantColumns+` FROM tenants WHERE name = $1 AND runtime IS NULL`, runtime)
+	return getOne(rows, scanTenant, sqlstore.Runtimes, runtime)
 }
 
 // UpdateTenant writes t if t.ResourceVersion is the stored one, then
@@ -81,17 +147,15 @@ func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant, events ...*st
 	var at time.Time
 	update := func(q querier) error {
 		err := q.QueryRow(ctx, `UPDATE tenants
-			SET spec = $1, status = $2, generation = $3, resource_version = resource_version + 1, updated_at = now(), uid = NULLIF($6, 0)
+			SET spec = $1, status = $2, generation = $3, resource_version = resource_version + 1, updated_at = now(), uid = NULLIF($6, 0),
+				pooled = $7, runtime = NULLIF($8, '')
 			WHERE name = $4 AND resource_version = $5
 			RETURNING updated_at`,
-			t.Spec, t.Status, t.Generation, t.Name, t.ResourceVersion, t.Status.UID).Scan(&at)
+			t.Spec, t.Status, t.Generation, t.Name, t.ResourceVersion, t.Status.UID, t.Spec.Pooled, t.Status.Runtime).Scan(&at)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errStaleRow
 		}
-		if isUniqueViolation(err, "tenants_uid") {
-			return sqlstore.UIDTaken(t)
-		}
-		return err
+		return uniqueTaken(err, t)
 	}
 	seqs, times, err := s.withEvents(ctx, update, events)
 	if errors.Is(err, errStaleRow) {
@@ -153,28 +217,33 @@ func (s *Store) Secrets(ctx context.Context, tenant string) (map[string]string, 
 // statement. Secrets belong to a stored tenant and are deleted with it, so
 // a missing tenant is ENOTFOUND rather than a home for orphans.
 func (s *Store) PutSecrets(ctx context.Context, tenant string, secrets map[string]string) error {
+	if err := putSecrets(ctx, s.pool, tenant, secrets); err != nil {
+		return sqlstore.Wrap(err, "put secrets of %q", tenant)
+	}
+	return nil
+}
+
+// putSecrets adds or replaces secrets of tenant in one statement: the
+// foreign key refuses secrets of a missing tenant, and EXISTS tells a
+// missing tenant when there are no secrets to put.
+func putSecrets(ctx context.Context, q querier, tenant string, secrets map[string]string) error {
 	names := make([]string, 0, len(secrets))
 	values := make([]string, 0, len(secrets))
 	for name, value := range secrets {
 		names = append(names, name)
 		values = append(values, value)
 	}
-	// One statement: the foreign key refuses secrets of a missing tenant,
-	// and EXISTS tells a missing tenant when there are no secrets to put.
 	var found bool
-	err := s.pool.QueryRow(ctx, `WITH put AS (
+	err := q.QueryRow(ctx, `WITH put AS (
 			INSERT INTO secrets (tenant, name, value)
 			SELECT $1, s.name, s.value FROM unnest($2::text[], $3::text[]) AS s (name, value)
 			ON CONFLICT (tenant, name) DO UPDATE SET value = excluded.value
 		)
 		SELECT EXISTS (SELECT 1 FROM tenants WHERE name = $1)`, tenant, names, values).Scan(&found)
 	if isForeignKeyViolation(err) || err == nil && !found && len(secrets) == 0 {
-		err = sqlstore.Tenants.NotFound(tenant)
+		return sqlstore.Tenants.NotFound(tenant)
 	}
-	if err != nil {
-		return sqlstore.Wrap(err, "put secrets of %q", tenant)
-	}
-	return nil
+	return err
 }
 
 func scanTenant(row pgx.CollectableRow) (*stamp.Tenant, error) {

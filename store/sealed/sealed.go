@@ -71,15 +71,35 @@ func (s *Store) Secrets(ctx context.Context, tenant string) (map[string]string, 
 
 // PutSecrets seals the secrets under the active key and stores them.
 func (s *Store) PutSecrets(ctx context.Context, tenant string, secrets map[string]string) error {
+	sealed, err := s.seal(tenant, secrets)
+	if err != nil {
+		return err
+	}
+	return s.Store.PutSecrets(ctx, tenant, sealed)
+}
+
+// ClaimTenant seals the secrets, given in clear, for the claiming tenant
+// t: a pooled stamp's sealed values are bound to the stamp's name and
+// would not open as t's.
+func (s *Store) ClaimTenant(ctx context.Context, pooled string, resourceVersion int64, t *stamp.Tenant, secrets map[string]string, events ...*stamp.Event) error {
+	sealed, err := s.seal(t.Name, secrets)
+	if err != nil {
+		return err
+	}
+	return s.Store.ClaimTenant(ctx, pooled, resourceVersion, t, sealed, events...)
+}
+
+// seal returns the secrets of tenant sealed under the active key.
+func (s *Store) seal(tenant string, secrets map[string]string) (map[string]string, error) {
 	sealed := make(map[string]string, len(secrets))
 	for name, value := range secrets {
 		v, err := s.ring.Seal([]byte(value), secretAAD(tenant, name))
 		if err != nil {
-			return fmt.Errorf("seal secret %s of tenant %s: %w", name, tenant, err)
+			return nil, fmt.Errorf("seal secret %s of tenant %s: %w", name, tenant, err)
 		}
 		sealed[name] = v
 	}
-	return s.Store.PutSecrets(ctx, tenant, sealed)
+	return sealed, nil
 }
 
 // CreateWebhook stores w with its secret sealed; w gets the fields the

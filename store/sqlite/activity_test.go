@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stamphq/stamp"
@@ -24,7 +25,7 @@ func TestMigrateActivity(t *testing.T) {
 	if err := s.CreateTenant(t.Context(), tenant); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 8, undoActivity...)
+	rollBack(t, s, 8, slices.Concat(undoTenantRuntime, undoActivity)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

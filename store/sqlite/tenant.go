@@ -24,30 +24,66 @@ const getTenantSQL = `SELECT ` + tenantColumns + ` FROM tenants WHERE name = ?`
 // CreateTenant stores a new tenant, setting ResourceVersion to 1 and both
 // timestamps on t. A tenant of that name already existing is ECONFLICT.
 func (s *Store) CreateTenant(ctx context.Context, t *stamp.Tenant, events ...*stamp.Event) error {
+	return s.createTenant(ctx, t, fmt.Sprintf("create tenant %q", t.Name), nil, events)
+}
+
+// ClaimTenant hands the pooled stamp pooled (at resourceVersion) to the
+// new tenant t, with secrets, in one transaction (stamp.TenantStore).
+func (s *Store) ClaimTenant(ctx context.Context, pooled string, resourceVersion int64, t *stamp.Tenant, secrets map[string]string, events ...*stamp.Event) error {
+	return s.createTenant(ctx, t, fmt.Sprintf("claim pooled stamp %q for tenant %q", pooled, t.Name), func(tx *sql.Tx) error {
+		var isPooled bool
+		err := tx.QueryRowContext(ctx, `SELECT pooled FROM tenants WHERE name = ?`, pooled).Scan(&isPooled)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return sqlstore.Tenants.NotFound(pooled)
+		case err != nil:
+			return err
+		case !isPooled:
+			return sqlstore.NotPooled(pooled)
+		}
+		// Its secrets and activity go with the row: ON DELETE CASCADE.
+		res, err := tx.ExecContext(ctx, `DELETE FROM tenants WHERE name = ? AND resource_version = ?`, pooled, resourceVersion)
+		if err != nil {
+			return err
+		}
+		return checkVersion(ctx, tx, sqlstore.Tenants, res, pooled, resourceVersion)
+	}, events, secrets)
+}
+
+// createTenant inserts t after before (if set) ran in the same
+// transaction, then stores secrets as t's; what is an error wrapping.
+func (s *Store) createTenant(ctx context.Context, t *stamp.Tenant, what string, before func(*sql.Tx) error, events []*stamp.Event, secrets ...map[string]string) error {
 	spec, status, err := marshalSpecStatus(t.Spec, t.Status)
 	if err != nil {
-		return fmt.Errorf("create tenant %q: %w", t.Name, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	at := now()
 	var seqs []int64
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`, uid) VALUES (?, ?, ?, ?, 1, ?, ?, NULLIF(?, 0))
+		if before != nil {
+			if err := before(tx); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`, uid, pooled, runtime) VALUES (?, ?, ?, ?, 1, ?, ?, NULLIF(?, 0), ?, NULLIF(?, ''))
 			ON CONFLICT (name) DO NOTHING`,
-			t.Name, spec, status, t.Generation, nanos(at), nanos(at), t.Status.UID)
-		if isUIDTaken(err) {
-			return sqlstore.UIDTaken(t)
-		}
-		if err == nil {
-			err = created(res, sqlstore.Tenants, t.Name)
-		}
-		if err != nil {
+			t.Name, spec, status, t.Generation, nanos(at), nanos(at), t.Status.UID, t.Spec.Pooled, t.Status.Runtime)
+		if err := uniqueTaken(err, t); err != nil {
 			return err
+		}
+		if err := created(res, sqlstore.Tenants, t.Name); err != nil {
+			return err
+		}
+		for _, m := range secrets {
+			if err := putSecrets(ctx, tx, t.Name, m); err != nil {
+				return err
+			}
 		}
 		seqs, err = insertEvents(ctx, tx, at, events)
 		return err
 	})
 	if err != nil {
-		return sqlstore.Wrap(err, "create tenant %q", t.Name)
+		return sqlstore.Wrap(err, "%s", what)
 	}
 	t.ResourceVersion = 1
 	t.CreatedAt, t.UpdatedAt = at, at
@@ -55,11 +91,21 @@ func (s *Store) CreateTenant(ctx context.Context, t *stamp.Tenant, events ...*st
 	return nil
 }
 
-// isUIDTaken reports whether err is the unique index on tenants.uid
-// refusing a write.
-func isUIDTaken(err error) bool {
+// uniqueTaken turns err, from a write of t, into the store's error when a
+// unique index on tenants.uid or tenants.runtime refused it; other errors
+// are returned as they are.
+func uniqueTaken(err error, t *stamp.Tenant) error {
 	var e *sqlite.Error
-	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE && strings.Contains(e.Error(), "tenants.uid")
+	if !errors.As(err, &e) || e.Code() != sqlite3.SQLITE_CONSTRAINT_UNIQUE {
+		return err
+	}
+	switch {
+	case strings.Contains(e.Error(), "tenants.uid"):
+		return sqlstore.UIDTaken(t)
+	case strings.Contains(e.Error(), "tenants.runtime"):
+		return sqlstore.RuntimeTaken(t)
+	}
+	return err
 }
 
 // GetTenant returns the tenant or ENOTFOUND.
@@ -79,7 +125,19 @@ func (s *Store) ListTenants(ctx context.Context) ([]*stamp.Tenant, error) {
 // listTenantsPageSQL reads a page of tenants by key, one row over the
 // limit; a test checks that SQLite walks the primary key from the cursor
 // rather than scanning and sorting.
-const listTenantsPageSQL = `SELECT ` + tenantColumns + ` FROM tenants WHERE name > ? ORDER BY name LIMIT ?`
+const listTenantsPageSQL = `SELECT ` + tenantColumns + ` FROM tenants WHERE name > ? AND pooled = 0 ORDER BY name LIMIT ?`
+
+// listPooledPageSQL is listTenantsPageSQL for the warm pool's stamps, read
+// from their own index rather than by walking every tenant.
+const listPooledPageSQL = `SELECT ` + tenantColumns + ` FROM tenants WHERE name > ? AND pooled = 1 ORDER BY name LIMIT ?`
+
+// TenantByRuntime returns the tenant whose runtime is runtime: the one
+// that claimed it, or the one of that name running under its own.
+func (s *Store) TenantByRuntime(ctx context.Context, runtime string) (*stamp.Tenant, error) {
+	t, err := getOne(s.read.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE runtime = ?
+		UNION ALL SELECT `+tenantColumns+` FROM tenants WHERE name = ? AND runtime IS NULL`, runtime, runtime), scanTenant, sqlstore.Runtimes, runtime)
+	return t, err
+}
 
 // ListTenantsPage returns the tenants named after p.After, ordered by name,
 // at most p.Limit (0: 100, at most 1000), and the After of the next page,
@@ -89,7 +147,11 @@ func (s *Store) ListTenantsPage(ctx context.Context, p stamp.TenantPage) ([]*sta
 	if err != nil {
 		return nil, "", err
 	}
-	ts, err := queryAll(ctx, s.read, scanTenant, listTenantsPageSQL, p.After, limit+1)
+	query := listTenantsPageSQL
+	if p.Pooled {
+		query = listPooledPageSQL
+	}
+	ts, err := queryAll(ctx, s.read, scanTenant, query, p.After, limit+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("list tenants after %q: %w", p.After, err)
 	}
@@ -109,13 +171,11 @@ func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant, events ...*st
 	var seqs []int64
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE tenants
-			SET spec = ?, status = ?, generation = ?, resource_version = resource_version + 1, updated_at = ?, uid = NULLIF(?, 0)
+			SET spec = ?, status = ?, generation = ?, resource_version = resource_version + 1, updated_at = ?, uid = NULLIF(?, 0),
+				pooled = ?, runtime = NULLIF(?, '')
 			WHERE name = ? AND resource_version = ?`,
-			spec, status, t.Generation, nanos(at), t.Status.UID, t.Name, t.ResourceVersion)
-		if isUIDTaken(err) {
-			return sqlstore.UIDTaken(t)
-		}
-		if err != nil {
+			spec, status, t.Generation, nanos(at), t.Status.UID, t.Spec.Pooled, t.Status.Runtime, t.Name, t.ResourceVersion)
+		if err := uniqueTaken(err, t); err != nil {
 			return err
 		}
 		if err := checkVersion(ctx, tx, sqlstore.Tenants, res, t.Name, t.ResourceVersion); err != nil {
@@ -192,21 +252,26 @@ func (s *Store) PutSecrets(ctx context.Context, tenant string, secrets map[strin
 		if err != nil {
 			return err
 		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO secrets (tenant, name, value) VALUES (?, ?, ?)
-			ON CONFLICT (tenant, name) DO UPDATE SET value = excluded.value`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for name, value := range secrets {
-			if _, err := stmt.ExecContext(ctx, tenant, name, value); err != nil {
-				return err
-			}
-		}
-		return nil
+		return putSecrets(ctx, tx, tenant, secrets)
 	})
 	if err != nil {
 		return sqlstore.Wrap(err, "put secrets of %q", tenant)
+	}
+	return nil
+}
+
+// putSecrets adds or replaces secrets of tenant, which exists, in tx.
+func putSecrets(ctx context.Context, tx *sql.Tx, tenant string, secrets map[string]string) error {
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO secrets (tenant, name, value) VALUES (?, ?, ?)
+		ON CONFLICT (tenant, name) DO UPDATE SET value = excluded.value`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for name, value := range secrets {
+		if _, err := stmt.ExecContext(ctx, tenant, name, value); err != nil {
+			return err
+		}
 	}
 	return nil
 }

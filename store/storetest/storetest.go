@@ -73,6 +73,8 @@ func Run(t *testing.T, open func(t *testing.T) stamp.Store) {
 		{"tenant/delete", testTenantDelete},
 		{"tenant/create and delete with events", testTenantCreateDeleteWithEvents},
 		{"tenant/uid held by one tenant", testTenantUID},
+		{"tenant/claim a pooled stamp", testTenantClaim},
+		{"tenant/pooled stamps listed apart", testTenantPoolListing},
 		{"secrets/put and merge", testSecrets},
 		{"secrets/concurrent puts", testSecretsConcurrent},
 		{"events/append assigns seq and time", testEventsAppend},

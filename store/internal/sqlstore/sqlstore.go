@@ -27,6 +27,8 @@ var (
 	Incidents = Table{Noun: "incident", Name: "incidents", Key: "id"}
 	Webhooks  = Table{Noun: "webhook", Name: "webhooks", Key: "id"}
 	Tokens    = Table{Noun: "token", Name: "tokens", Key: "id"}
+	// Runtimes looks tenants up by the runtime they run under.
+	Runtimes = Table{Noun: "tenant runtime", Name: "tenants", Key: "runtime"}
 )
 
 // VersionSQL returns the query of the stored resource version of a row,
@@ -56,6 +58,17 @@ func (t Table) Stale(key string, version, stored int64) error {
 // tenant.
 func UIDTaken(t *stamp.Tenant) error {
 	return stamp.Errorf(stamp.ECONFLICT, "uid %d of tenant %q is held by another tenant", t.Status.UID, t.Name)
+}
+
+// RuntimeTaken is the error for a write of t whose runtime another
+// tenant holds.
+func RuntimeTaken(t *stamp.Tenant) error {
+	return stamp.Errorf(stamp.ECONFLICT, "runtime %q of tenant %q is held by another tenant", t.Status.Runtime, t.Name)
+}
+
+// NotPooled is the error for a claim of a tenant that is no pooled stamp.
+func NotPooled(name string) error {
+	return stamp.Errorf(stamp.EINVALID, "tenant %q is not a pooled stamp: only the warm pool's stamps can be claimed", name)
 }
 
 // BundleNotFound is the error for a missing name@version.

@@ -1,0 +1,9 @@
+-- The warm pool (stamp.TenantSpec.Pooled) and the runtime a tenant claimed
+-- from it (stamp.TenantStatus.Runtime) are kept in columns of their own:
+-- listings leave pooled stamps out, the pool's own listing reads only
+-- them, and the store refuses to give one runtime to two tenants. NULL
+-- (the tenant's own name) may repeat.
+ALTER TABLE tenants ADD COLUMN pooled INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tenants ADD COLUMN runtime TEXT;
+CREATE UNIQUE INDEX tenants_runtime ON tenants (runtime);
+CREATE INDEX tenants_pooled ON tenants (name) WHERE pooled = 1;
