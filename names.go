@@ -1,6 +1,9 @@
 package stamp
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // reservedNames are tenant names that would collide with Stamp's own
 // addresses or confuse customers.
@@ -40,8 +43,16 @@ func ValidateTenantName(name string) error {
 	if reservedNames[name] {
 		return Errorf(EINVALID, "tenant name %q is reserved", name)
 	}
+	if strings.HasPrefix(name, PoolPrefix) {
+		return Errorf(EINVALID, "tenant name %q is reserved: names starting with %q are the warm pool's", name, PoolPrefix)
+	}
 	return nil
 }
+
+// PoolPrefix begins the name of every stamp of the warm pool, and so of
+// every runtime a tenant claims from it: no tenant may be named so, or
+// its runtime could be another's.
+const PoolPrefix = "pool-"
 
 func describeByte(c byte) string {
 	if c >= 'A' && c <= 'Z' {

@@ -25,6 +25,7 @@ func TestValidateTenantName(t *testing.T) {
 		{"www", `tenant name "www" is reserved`},
 		{"admin", `tenant name "admin" is reserved`},
 		{"stamp", `tenant name "stamp" is reserved`},
+		{"pool-a1b2", `tenant name "pool-a1b2" is reserved: names starting with "pool-" are the warm pool's`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -77,7 +77,14 @@ type Plan struct {
 	// tenant's app (every service and replica together) may open to each
 	// of its databases; DefaultConnections if the plan does not say.
 	Connections int
+	// Pool is how many stamps of the blueprint's latest version on this
+	// plan are kept made ahead (database, migration, processes) for the
+	// next creates to claim; 0 keeps none.
+	Pool int
 }
+
+// MaxPool bounds a plan's warm pool: every pooled stamp runs, for no one.
+const MaxPool = 50
 
 // Database is one per-tenant database.
 type Database struct {

@@ -245,7 +245,7 @@ func (d *decoder) plans(plans, defaultPlan entry) {
 			}
 			p := &Plan{Replicas: 1, Outbound: true, Connections: DefaultConnections}
 			b.Plans[e.name] = p
-			f, _ := d.fields(e.val, e.path, "memory", "cpu", "pids", "replicas", "idle", "outbound", "connections")
+			f, _ := d.fields(e.val, e.path, "memory", "cpu", "pids", "replicas", "idle", "outbound", "connections", "pool")
 			if e, ok := f["memory"]; ok {
 				if s, ok := d.str(e); ok {
 					var err error
@@ -281,6 +281,18 @@ func (d *decoder) plans(plans, defaultPlan entry) {
 			if e, ok := f["connections"]; ok {
 				if p.Connections, ok = d.integer(e); ok && (p.Connections < 1 || p.Connections > MaxConnections) {
 					d.add(e.val.Line, e.path, "must be between 1 and %d, not %d", MaxConnections, p.Connections)
+				}
+			}
+			if e, ok := f["pool"]; ok {
+				if p.Pool, ok = d.integer(e); ok && (p.Pool < 0 || p.Pool > MaxPool) {
+					d.add(e.val.Line, e.path, "must be between 0 and %d, not %d", MaxPool, p.Pool)
+				}
+				// A pooled stamp is made before its tenant is known,
+				// with the parameters' defaults.
+				for _, name := range sortedKeys(d.b.Parameters) {
+					if p.Pool > 0 && d.b.Parameters[name].Required {
+						d.add(e.val.Line, e.path, "a pooled stamp is made before its tenant is known, so parameter %q cannot be required (give it a default)", name)
+					}
 				}
 			}
 		}

@@ -122,6 +122,16 @@ func (c *Client) ListTenants(ctx context.Context) ([]*stamp.Tenant, error) {
 	return all, nil
 }
 
+// ListPooled returns the warm pool's stamps (at most MaxTenantPage),
+// ordered by name: made ahead, serving no one until a create claims one.
+func (c *Client) ListPooled(ctx context.Context) ([]*stamp.Tenant, error) {
+	out := new(TenantList)
+	if err := c.do(ctx, http.MethodGet, "/v1/tenants?pooled=true&limit="+strconv.Itoa(MaxTenantPage), nil, out); err != nil {
+		return nil, err
+	}
+	return out.Tenants, nil
+}
+
 // TenantPages yields every tenant in name order, a page of at most limit
 // (0: the server's default) at a time, as each page arrives. It stops at
 // the first error, which it yields.

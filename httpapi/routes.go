@@ -26,7 +26,7 @@ func addRoutes(mux *http.ServeMux, cfg Config, cache *blueprintCache) {
 	mux.Handle("POST /v1/blueprints/{name}/{version}/yank", auth(jsonBody(handleBlueprintYank(st, cfg.Clock, true))))
 	mux.Handle("DELETE /v1/blueprints/{name}/{version}/yank", auth(handleBlueprintYank(st, cfg.Clock, false)))
 
-	mux.Handle("POST /v1/tenants", auth(jsonBody(handleTenantCreate(st, cache, engines, cfg.Clock, cfg.Enqueue))))
+	mux.Handle("POST /v1/tenants", auth(jsonBody(handleTenantCreate(st, cache, engines, cfg))))
 	mux.Handle("GET /v1/tenants", auth(handleTenantList(st)))
 	mux.Handle("GET /v1/tenants/{name}", auth(handleTenantGet(st, cfg.Health)))
 	mux.Handle("DELETE /v1/tenants/{name}", auth(handleTenantDelete(st, cfg.Clock, cfg.Enqueue)))

@@ -36,6 +36,10 @@ type Config struct {
 	Logs stamp.LogReader
 	// Enqueue wakes the reconciler for a tenant after a write; may be nil.
 	Enqueue func(tenant string)
+	// Claim, if set, gives a new tenant a stamp of the warm pool, storing
+	// it with its events; false means there was none, and the tenant is
+	// created as usual (see reconcile.Reconciler.Claim).
+	Claim func(ctx context.Context, t *stamp.Tenant, events ...*stamp.Event) (bool, error)
 	// Engines are the database engines this server can provide, such as
 	// {"sqlite": true}. A tenant whose blueprint needs another is refused at
 	// create. A nil map turns the check off.

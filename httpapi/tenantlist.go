@@ -53,7 +53,8 @@ func handleTenantList(st stamp.TenantStore) http.Handler {
 	})
 }
 
-// tenantPage reads ?limit= and ?after=.
+// tenantPage reads ?limit=, ?after= and ?pooled= (the warm pool's stamps
+// instead of the tenants).
 func tenantPage(q url.Values) (stamp.TenantPage, error) {
 	p := stamp.TenantPage{Limit: DefaultTenantPage}
 	if s := q.Get("limit"); s != "" {
@@ -69,6 +70,13 @@ func tenantPage(q url.Values) (stamp.TenantPage, error) {
 			return p, stamp.Errorf(stamp.EINVALID, "query parameter after=%q is not a page cursor: %v; send the \"next\" of the page before as it came", s, err)
 		}
 		p.After = name
+	}
+	switch q.Get("pooled") {
+	case "", "false":
+	case "true":
+		p.Pooled = true
+	default:
+		return p, stamp.Errorf(stamp.EINVALID, "query parameter pooled=%q must be true or false", q.Get("pooled"))
 	}
 	return p, nil
 }

@@ -29,7 +29,8 @@ type CreateTenantRequest struct {
 // order, the name, the blueprint version, the database engines, the plan
 // and the parameters, so that a request is refused with the first problem
 // a person would want to fix.
-func handleTenantCreate(st Store, cache *blueprintCache, engines engineSet, clock stamp.Clock, enqueue func(string)) http.Handler {
+func handleTenantCreate(st Store, cache *blueprintCache, engines engineSet, cfg Config) http.Handler {
+	clock, enqueue, claim := cfg.Clock, cfg.Enqueue, cfg.Claim
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decode[CreateTenantRequest](r)
 		if err != nil {
@@ -109,7 +110,7 @@ func handleTenantCreate(st Store, cache *blueprintCache, engines engineSet, cloc
 			Generation: t.Generation,
 			Message:    fmt.Sprintf("%s plan %s", b.Ref(), plan),
 		}
-		if err := st.CreateTenant(r.Context(), t, ev); err != nil {
+		if err := create(r.Context(), st, claim, t, ev); err != nil {
 			if stamp.ErrorCode(err) == stamp.ECONFLICT {
 				err = stamp.Errorf(stamp.ECONFLICT, "tenant %q already exists", t.Name)
 			}
@@ -123,6 +124,17 @@ func handleTenantCreate(st Store, cache *blueprintCache, engines engineSet, cloc
 		defer enqueue(t.Name)
 		encode(w, r, http.StatusCreated, masked(t))
 	})
+}
+
+// create stores new tenant t with ev: claimed from the warm pool if claim
+// finds a stamp there, else made from nothing.
+func create(ctx context.Context, st Store, claim func(context.Context, *stamp.Tenant, ...*stamp.Event) (bool, error), t *stamp.Tenant, ev *stamp.Event) error {
+	if claim != nil {
+		if claimed, err := claim(ctx, t, ev); claimed || err != nil {
+			return err
+		}
+	}
+	return st.CreateTenant(ctx, t, ev)
 }
 
 // engineSet is the database engines a server provides, and why it

@@ -105,7 +105,7 @@ func tenantsOn(ctx context.Context, st stamp.TenantStore, name, version string) 
 	}
 	var on []string
 	for _, t := range all {
-		if t.Spec.Blueprint == name && (t.Spec.Version == version || t.Status.Version == version) {
+		if t.Spec.Blueprint == name && !t.Spec.Pooled && (t.Spec.Version == version || t.Status.Version == version) {
 			on = append(on, t.Name)
 		}
 	}

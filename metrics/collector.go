@@ -34,6 +34,8 @@ type Reconciler interface {
 	QueueLen() int
 	// Held returns the tenants whose lease this process holds.
 	Held() []string
+	// RuntimeOf returns the name the driver knows a held tenant by.
+	RuntimeOf(tenant string) string
 }
 
 // HealthReader is the monitor's view of a tenant; *monitor.Monitor
@@ -220,7 +222,7 @@ func (c *collector) collectHealth(ch chan<- prometheus.Metric, tenant string) {
 
 // collectRestarts sends the restart counters of a held tenant's services.
 func (c *collector) collectRestarts(ctx context.Context, ch chan<- prometheus.Metric, tenant string) {
-	obs, err := c.src.Driver.Observe(ctx, tenant)
+	obs, err := c.src.Driver.Observe(ctx, c.src.Reconciler.RuntimeOf(tenant))
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(c.restarts, fmt.Errorf("observe tenant %q: %w", tenant, err))
 		return
@@ -276,6 +278,9 @@ func (c *collector) list(ctx context.Context) (*fleetCounts, error) {
 		f.byCause[cause] = 0
 	}
 	for _, t := range tenants {
+		if t.Spec.Pooled {
+			continue // the warm pool's stamps are no one's tenants yet
+		}
 		phase := t.Status.Phase
 		if phase == "" {
 			phase = "unknown"

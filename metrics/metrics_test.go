@@ -44,8 +44,9 @@ type fakeReconciler struct {
 	held  []string
 }
 
-func (f fakeReconciler) QueueLen() int  { return f.queue }
-func (f fakeReconciler) Held() []string { return f.held }
+func (f fakeReconciler) QueueLen() int                  { return f.queue }
+func (f fakeReconciler) Held() []string                 { return f.held }
+func (f fakeReconciler) RuntimeOf(tenant string) string { return tenant }
 
 // fakeMonitor stands in for *monitor.Monitor: the health of each service
 // of each tenant.

@@ -109,6 +109,22 @@ func (s *timedStore) CreateTenant(ctx context.Context, t *stamp.Tenant, events .
 	return err
 }
 
+// ClaimTenant times stamp.Store.ClaimTenant.
+func (s *timedStore) ClaimTenant(ctx context.Context, pooled string, resourceVersion int64, t *stamp.Tenant, secrets map[string]string, events ...*stamp.Event) error {
+	start := time.Now()
+	err := s.Store.ClaimTenant(ctx, pooled, resourceVersion, t, secrets, events...)
+	s.observe("ClaimTenant", start, err)
+	return err
+}
+
+// TenantByRuntime times stamp.Store.TenantByRuntime.
+func (s *timedStore) TenantByRuntime(ctx context.Context, runtime string) (*stamp.Tenant, error) {
+	start := time.Now()
+	v, err := s.Store.TenantByRuntime(ctx, runtime)
+	s.observe("TenantByRuntime", start, err)
+	return v, err
+}
+
 // GetTenant times stamp.Store.GetTenant.
 func (s *timedStore) GetTenant(ctx context.Context, name string) (*stamp.Tenant, error) {
 	start := time.Now()

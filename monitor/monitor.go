@@ -114,7 +114,8 @@ func New(cfg Config) *Monitor {
 	// Probes reuse their connections (a new TCP connection for every
 	// probe of every instance every second was most of the monitor's CPU)
 	// and run on the checking goroutine, without net/http's transport.
-	return &Monitor{cfg: cfg, slots: make(chan struct{}, cfg.Probes), prober: health.NewProber(), tenants: map[string]*tenantWatch{}}
+	return &Monitor{cfg: cfg, slots: make(chan struct{}, cfg.Probes), prober: health.NewProber(), tenants: map[string]*tenantWatch{},
+		records: records{claimed: map[string]string{}}}
 }
 
 // Health returns the health of tenant (stamp.Health*) and of each of its
@@ -198,9 +199,10 @@ func (m *Monitor) Behind() time.Duration {
 // OnExit): the tenant is checked at the next tick, not at its next
 // probe, so an exit is seen within a tick whatever the probe interval.
 // It never blocks on a check.
-func (m *Monitor) Exited(tenant string) {
+func (m *Monitor) Exited(runtime string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	tenant := cmp.Or(m.claimed[runtime], runtime)
 	if tw := m.tenants[tenant]; tw != nil {
 		tw.exited = true
 	}
@@ -218,17 +220,17 @@ func (m *Monitor) tick(ctx context.Context, wg *sync.WaitGroup) error {
 	}
 	m.mu.Lock()
 	for name := range m.tenants {
-		if t := m.list[name]; !held[name] || t == nil || asleep(t) {
-			// Another process watches it now, it is gone, or it sleeps:
-			// nothing of it runs to watch, and a sleeping tenant costs
-			// the monitor nothing.
+		if t := m.list[name]; !held[name] || t == nil || unwatched(t) {
+			// Another process watches it now, it is gone, it sleeps or
+			// it waits in the pool: nothing of it runs to watch for a
+			// customer, and a sleeping tenant costs the monitor nothing.
 			delete(m.tenants, name)
 		}
 	}
 	var due []*stamp.Tenant
 	for name := range held {
 		t := m.list[name]
-		if t == nil || asleep(t) {
+		if t == nil || unwatched(t) {
 			continue
 		}
 		tw := m.watch(name)
@@ -256,9 +258,10 @@ func (m *Monitor) tick(ctx context.Context, wg *sync.WaitGroup) error {
 	return nil
 }
 
-// asleep reports whether t sleeps (scale to zero), its wake included:
-// the pass that wakes it reports on it, as on a new tenant.
-func asleep(t *stamp.Tenant) bool { return t.Status.Phase == stamp.PhaseSleeping }
+// unwatched reports whether t sleeps (scale to zero), its wake included
+// (the pass that wakes it reports on it, as on a new tenant), or is a
+// stamp of the warm pool (whose failures its filler replaces).
+func unwatched(t *stamp.Tenant) bool { return t.Status.Phase == stamp.PhaseSleeping || t.Spec.Pooled }
 
 // due reports whether a check of the tenant is due: one of its services'
 // is, or it has none yet.
@@ -327,7 +330,7 @@ func (m *Monitor) check(ctx context.Context, t *stamp.Tenant) error {
 	if err != nil {
 		return err
 	}
-	obs, err := m.cfg.Driver.Observe(ctx, t.Name)
+	obs, err := m.cfg.Driver.Observe(ctx, t.RuntimeName())
 	if err != nil {
 		return fmt.Errorf("observe: %w", err)
 	}
@@ -442,7 +445,7 @@ func (m *Monitor) listenHint(ctx context.Context, tenant, service string, inst s
 	if !ok {
 		return ""
 	}
-	addrs, err := lr.Listening(ctx, tenant, inst.ID)
+	addrs, err := lr.Listening(ctx, m.runtimeOf(tenant), inst.ID)
 	if err != nil {
 		return ""
 	}

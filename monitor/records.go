@@ -29,6 +29,7 @@ const (
 // events says which tenants changed, and only those are read again.
 type records struct {
 	list       map[string]*stamp.Tenant // by name; guarded by Monitor.mu
+	claimed    map[string]string        // tenant by runtime, for those that claimed a pooled stamp
 	seq        int64                    // the last event whose tenant list reflects
 	listedAt   time.Time                // when the log was last read
 	reloadedAt time.Time                // when every record was last read
@@ -105,9 +106,28 @@ func (m *Monitor) read(ctx context.Context, names []string) error {
 			delete(m.list, name)
 		} else {
 			m.list[name] = t
+			m.noteClaimed(t)
 		}
 	}
 	return nil
+}
+
+// noteClaimed remembers the tenant of a runtime claimed from the pool:
+// the driver reports exits by runtime. Monitor.mu must be held.
+func (m *Monitor) noteClaimed(t *stamp.Tenant) {
+	if t.Status.Runtime != "" {
+		m.claimed[t.Status.Runtime] = t.Name
+	}
+}
+
+// runtimeOf returns the name the driver knows tenant by.
+func (m *Monitor) runtimeOf(tenant string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if t := m.list[tenant]; t != nil {
+		return t.RuntimeName()
+	}
+	return tenant
 }
 
 // reload reads every tenant's record.
@@ -129,5 +149,9 @@ func (m *Monitor) reload(ctx context.Context, now time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.list, m.seq, m.listedAt, m.reloadedAt = list, seq, now, now
+	m.claimed = map[string]string{}
+	for _, t := range all {
+		m.noteClaimed(t)
+	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"time"
@@ -64,6 +65,7 @@ func (r *Reconciler) give(ctx context.Context, tenant string) {
 	r.mu.Lock()
 	delete(r.held, tenant)
 	delete(r.idle, tenant)
+	delete(r.runtimes, tenant)
 	r.mu.Unlock()
 	if err := r.cfg.Store.ReleaseLease(ctx, leaseKey(tenant), r.cfg.Holder); err != nil {
 		// It expires by itself; nothing is lost but a little time.
@@ -79,7 +81,7 @@ func (r *Reconciler) rest(ctx context.Context, tenant string) {
 	rel, releases := r.cfg.Driver.(stamp.Releaser)
 	r.mu.Unlock()
 	if releases {
-		if err := rel.Release(ctx, tenant); err != nil {
+		if err := rel.Release(ctx, r.runtimeOf(tenant)); err != nil {
 			// It keeps its lease: a driver that still watches over it
 			// must not see it taken up by another process.
 			r.cfg.Logger.Warn("release a sleeping tenant from the driver", "tenant", tenant, "err", err)
@@ -97,6 +99,8 @@ func (r *Reconciler) letGo(ctx context.Context, tenant string) {
 	r.mu.Lock()
 	delete(r.held, tenant)
 	delete(r.idle, tenant)
+	runtime := cmp.Or(r.runtimes[tenant], tenant)
+	delete(r.runtimes, tenant)
 	run := r.passes[tenant]
 	rel, releases := r.cfg.Driver.(stamp.Releaser)
 	if releases {
@@ -113,7 +117,7 @@ func (r *Reconciler) letGo(ctx context.Context, tenant string) {
 	r.releases.Add(1)
 	go func() {
 		defer r.releases.Done()
-		if err := rel.Release(context.WithoutCancel(ctx), tenant); err != nil {
+		if err := rel.Release(context.WithoutCancel(ctx), runtime); err != nil {
 			r.cfg.Logger.Error("release tenant from driver", "tenant", tenant, "err", err)
 		}
 		r.mu.Lock()

@@ -67,22 +67,17 @@ func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Tim
 
 	t, err := r.cfg.Store.GetTenant(ctx, name)
 	if stamp.ErrorCode(err) == stamp.ENOTFOUND {
-		// Nothing should exist for a tenant the store does not know; the
-		// driver may still hold leftovers of one deleted by a crashed pass.
-		if err := r.cfg.Driver.Remove(ctx, name); err != nil {
-			return fmt.Errorf("remove leftovers of deleted tenant %q: %w", name, err)
-		}
-		r.give(ctx, name)
-		return nil
+		return r.gone(ctx, name)
 	}
 	if err != nil {
 		return fmt.Errorf("get tenant %q: %w", name, err)
 	}
+	r.noteRuntime(t)
 	var obs *stamp.Observed
 	if t.Status.Phase != stamp.PhaseSleeping {
 		// A sleeping tenant runs nothing to look at: a pass over it
 		// touches no file or process of the driver's.
-		if obs, err = r.cfg.Driver.Observe(ctx, name); err != nil {
+		if obs, err = r.cfg.Driver.Observe(ctx, t.RuntimeName()); err != nil {
 			return fmt.Errorf("observe tenant %q: %w", name, err)
 		}
 	}
@@ -445,7 +440,7 @@ func (p *pass) fail(ctx context.Context, step string, queued, started, finished 
 // or what still runs and why.
 func (p *pass) stopFailed(ctx context.Context) string {
 	if s, ok := p.r.cfg.Driver.(stamp.Stopper); ok {
-		err := s.Stop(ctx, p.t.Name)
+		err := s.Stop(ctx, p.t.RuntimeName())
 		if err == nil {
 			return "its instances are stopped"
 		}
@@ -457,7 +452,7 @@ func (p *pass) stopFailed(ctx context.Context) string {
 
 // stillRunning says which instances of the tenant run now.
 func (p *pass) stillRunning(ctx context.Context) string {
-	obs, err := p.r.cfg.Driver.Observe(ctx, p.t.Name)
+	obs, err := p.r.cfg.Driver.Observe(ctx, p.t.RuntimeName())
 	if err != nil {
 		return "what still runs is unknown (" + stamp.ErrorMessage(err) + ")"
 	}

@@ -47,6 +47,12 @@ func Plan(t *stamp.Tenant, obs *stamp.Observed) []string {
 	if t.Status.MigratedVersion != t.Spec.Version {
 		steps = append(steps, stamp.StepMigrate)
 	}
+	if t.Spec.Pooled {
+		// Made ahead for a tenant not known yet: its seed is the
+		// tenant's. Its route step records it ready with no endpoint:
+		// nothing leads to it until it is claimed.
+		return append(steps, stamp.StepStart, stamp.StepHealth, stamp.StepRoute)
+	}
 	if !t.Status.Seeded {
 		steps = append(steps, stamp.StepSeed)
 	}

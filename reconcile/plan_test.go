@@ -36,6 +36,11 @@ func TestPlan(t *testing.T) {
 	}{
 		{"new tenant", tenant(func(*stamp.Tenant) {}), &stamp.Observed{}, full},
 		{"deleted", tenant(func(t *stamp.Tenant) { t.Spec.Desired = stamp.DesiredDeleted }), up, []string{"remove"}},
+		{"a pooled stamp is made without seed", tenant(func(t *stamp.Tenant) { t.Spec.Pooled = true }), &stamp.Observed{},
+			[]string{"allocate", "secrets", "database", "migrate", "start", "health", "route"}},
+		{"a claimed stamp is seeded and routed, not migrated again", tenant(func(t *stamp.Tenant) {
+			t.Status = stamp.TenantStatus{Phase: stamp.PhaseProvisioning, MigratedVersion: "1.0.0", Runtime: "pool-a1"}
+		}), up, []string{"allocate", "secrets", "database", "seed", "start", "health", "route"}},
 		{"ready and running", tenant(func(t *stamp.Tenant) {
 			t.Status = stamp.TenantStatus{Phase: stamp.PhaseReady, ObservedGeneration: 1, MigratedVersion: "1.0.0", Seeded: true}
 		}), up, nil},

@@ -101,6 +101,9 @@ type Config struct {
 	// IdleCheck is how often awake tenants with an idle plan are checked
 	// for idleness; default 10s.
 	IdleCheck time.Duration
+	// PoolCheck is how often the warm pools are filled (and how long a
+	// failing one first waits); default 5s.
+	PoolCheck time.Duration
 }
 
 // Reconciler runs the reconcile loop. Create it with New, start it with Run.
@@ -113,11 +116,17 @@ type Reconciler struct {
 	versions   map[string]parsedVersion        // by name@version, once parsed
 	failures   map[string]int                  // consecutive transient failures by tenant
 	held       map[string]time.Time            // tenants whose lease this process holds, since when
+	runtimes   map[string]string               // the runtime of each tenant that claimed a pooled stamp
 	releasing  map[string]bool                 // tenants the driver is letting go of
 	releases   sync.WaitGroup                  // driver releases in flight
 	passes     map[string]*running             // the running pass of each tenant
 	idle       map[string]idleWatch            // awake tenants that sleep when idle (see watchIdle)
 	started    time.Time                       // when Run started: traffic before is not known
+
+	// The warm pool's filler (fillPools) alone uses poolWait and poolRetry.
+	poolKick  chan struct{}             // a claim asks for a refill
+	poolWait  map[poolKey]time.Duration // how long a failing pool waits
+	poolRetry map[poolKey]time.Time     // when a failing pool is filled again
 
 	// slots holds one token per pass at work: Workers of them. A pass
 	// waiting on its own tenant (waitAside) gives its token back and a
@@ -155,6 +164,9 @@ func New(cfg Config) *Reconciler {
 	if cfg.IdleCheck <= 0 {
 		cfg.IdleCheck = 10 * time.Second
 	}
+	if cfg.PoolCheck <= 0 {
+		cfg.PoolCheck = 5 * time.Second
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = stamp.SystemClock{}
 	}
@@ -174,6 +186,10 @@ func New(cfg Config) *Reconciler {
 		versions:   map[string]parsedVersion{},
 		failures:   map[string]int{},
 		held:       map[string]time.Time{},
+		runtimes:   map[string]string{},
+		poolKick:   make(chan struct{}, 1),
+		poolWait:   map[poolKey]time.Duration{},
+		poolRetry:  map[poolKey]time.Time{},
 		releasing:  map[string]bool{},
 		passes:     map[string]*running{},
 		idle:       map[string]idleWatch{},
@@ -200,10 +216,14 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		return err
 	}
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() {
 		defer wg.Done()
 		r.watchIdleTenants(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		r.fillPools(ctx)
 	}()
 	go func() {
 		defer wg.Done()
@@ -245,9 +265,9 @@ func (r *Reconciler) resync(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list tenants the driver holds: %w", err)
 	}
-	known := make(map[string]bool, len(tenants))
+	known := make(map[string]bool, len(tenants)) // runtimes
 	for _, t := range tenants {
-		known[t.Name] = true
+		known[t.RuntimeName()] = true
 		if !asleep(t) {
 			// A sleeping tenant runs nothing that could drift: it is
 			// left alone until an event (a wake, a change) names it.

@@ -57,19 +57,17 @@ func (p *pass) drain(ctx context.Context, inFlight func() error) error {
 // is applied with no replicas, then every other version is retired.
 // Stopping what is stopped already changes nothing.
 func (p *pass) stopInstances(ctx context.Context) error {
-	rt, err := p.bp.Render(p.in)
+	rt, err := p.render()
 	if err != nil {
-		return terminal("render runtime: %s", err)
+		return err
 	}
-	rt.Revision = p.t.Spec.Revision()
-	rt.UID = p.t.Status.UID
 	for i := range rt.Services {
 		rt.Services[i].Replicas = 0
 	}
 	if err := p.r.cfg.Driver.Apply(ctx, rt); err != nil {
 		return fmt.Errorf("stop instances of version %s: %w", rt.Revision, err)
 	}
-	if err := p.r.cfg.Driver.Retire(ctx, p.t.Name, rt.Revision); err != nil {
+	if err := p.r.cfg.Driver.Retire(ctx, p.t.RuntimeName(), rt.Revision); err != nil {
 		return fmt.Errorf("stop instances of other versions: %w", err)
 	}
 	return nil

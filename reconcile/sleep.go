@@ -111,7 +111,8 @@ func (r *Reconciler) activeSince(name string, since time.Time) time.Time {
 // plan's idle time. A tenant that may sleep later is watched (watchIdle);
 // one that never sleeps is not.
 func (r *Reconciler) sleepDue(ctx context.Context, t *stamp.Tenant) bool {
-	if t.Status.Phase != stamp.PhaseReady || t.Spec.Desired != stamp.DesiredRunning || t.Upgrading() {
+	if t.Status.Phase != stamp.PhaseReady || t.Spec.Desired != stamp.DesiredRunning || t.Upgrading() || t.Spec.Pooled {
+		// A pooled stamp has no traffic to wait for: it is kept warm.
 		r.unwatchIdle(t.Name)
 		return false
 	}
@@ -229,7 +230,7 @@ func (p *pass) sleep(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := stopper.Stop(ctx, p.t.Name); err != nil {
+	if err := stopper.Stop(ctx, p.t.RuntimeName()); err != nil {
 		return fmt.Errorf("stop the instances of idle tenant %s: %w", p.t.Name, err)
 	}
 	if err := p.resolveIncidents(ctx, stamp.ResolutionTenantAsleep); err != nil {

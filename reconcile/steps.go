@@ -82,7 +82,7 @@ func (p *pass) shape() (*stamp.Runtime, error) {
 	if err != nil {
 		return nil, terminal("%s", stamp.ErrorMessage(err))
 	}
-	rt := &stamp.Runtime{Tenant: p.t.Name, Revision: p.t.Spec.Revision(), Bundle: p.ref, UID: p.t.Status.UID, Limits: plan.Limits(), Outbound: plan.Outbound}
+	rt := &stamp.Runtime{Tenant: p.t.RuntimeName(), Revision: p.t.Spec.Revision(), Bundle: p.ref, UID: p.t.Status.UID, Limits: plan.Limits(), Outbound: plan.Outbound}
 	for _, name := range p.bp.ServiceNames() {
 		s := p.bp.Services[name]
 		rt.Services = append(rt.Services, stamp.Service{
@@ -136,7 +136,7 @@ func (p *pass) secrets(ctx context.Context) error {
 
 // database names database name of the tenant to its engine.
 func (p *pass) database(name string) stamp.DatabaseSpec {
-	return stamp.DatabaseSpec{Tenant: p.t.Name, Name: name, Password: p.in.Secrets[dbPasswordKey(name)], UID: p.t.Status.UID, ConnectionLimit: p.connLimit}
+	return stamp.DatabaseSpec{Tenant: p.t.RuntimeName(), Name: name, Password: p.in.Secrets[dbPasswordKey(name)], UID: p.t.Status.UID, ConnectionLimit: p.connLimit}
 }
 
 // dbPasswordKey names the generated password of a database among the
@@ -214,7 +214,7 @@ func (p *pass) hook(ctx context.Context, hook, taskName string) error {
 	}
 	var res *stamp.TaskResult
 	run := func() (err error) {
-		res, err = p.r.cfg.Driver.RunTask(ctx, p.t.Name, task)
+		res, err = p.r.cfg.Driver.RunTask(ctx, p.t.RuntimeName(), task)
 		return err
 	}
 	if stamp.IsRemote(p.r.cfg.Driver) {
@@ -265,18 +265,29 @@ func (p *pass) startSeed(ctx context.Context) {
 	if err != nil || task == nil {
 		return
 	}
-	if err := starter.StartTask(ctx, p.t.Name, task); err != nil {
+	if err := starter.StartTask(ctx, p.t.RuntimeName(), task); err != nil {
 		p.log.Debug("start the seed hook ahead of its step", "err", err)
 	}
 }
 
-func (p *pass) start(ctx context.Context) error {
+// render returns the tenant's runtime at its spec's revision, named as
+// the driver knows it.
+func (p *pass) render() (*stamp.Runtime, error) {
 	rt, err := p.bp.Render(p.in)
 	if err != nil {
-		return terminal("render runtime: %s", err)
+		return nil, terminal("render runtime: %s", err)
 	}
+	rt.Tenant = p.t.RuntimeName()
 	rt.Revision = p.t.Spec.Revision()
 	rt.UID = p.t.Status.UID
+	return rt, nil
+}
+
+func (p *pass) start(ctx context.Context) error {
+	rt, err := p.render()
+	if err != nil {
+		return err
+	}
 	if err := p.r.cfg.Driver.Apply(ctx, rt); err != nil {
 		return fmt.Errorf("start instances: %w", err)
 	}
@@ -315,7 +326,7 @@ func (p *pass) health(ctx context.Context) error {
 			if hint := p.listenHint(ctx, svc, inst); hint != "" {
 				msg += "; " + hint
 			}
-			if last, _ := p.r.cfg.Driver.Observe(ctx, p.t.Name); last != nil && last.Services[svc.Name] != nil && last.Services[svc.Name].LastExit != "" {
+			if last, _ := p.r.cfg.Driver.Observe(ctx, p.t.RuntimeName()); last != nil && last.Services[svc.Name] != nil && last.Services[svc.Name].LastExit != "" {
 				so := last.Services[svc.Name]
 				msg += fmt.Sprintf("; it restarted %d times, last exit: %s", so.Restarts, so.LastExit)
 			}
@@ -333,7 +344,7 @@ func (p *pass) listenHint(ctx context.Context, svc stamp.Service, inst stamp.Ins
 	if !ok {
 		return ""
 	}
-	addrs, err := lr.Listening(ctx, p.t.Name, inst.ID)
+	addrs, err := lr.Listening(ctx, p.t.RuntimeName(), inst.ID)
 	if err != nil {
 		return "" // it does not run: the exit says more
 	}
@@ -356,7 +367,7 @@ func (p *pass) waitRunning(ctx context.Context, name string, deadline time.Time)
 	var running []stamp.Instance
 	var last *stamp.ServiceObserved
 	look := func() error {
-		obs, err := p.r.cfg.Driver.Observe(ctx, p.t.Name)
+		obs, err := p.r.cfg.Driver.Observe(ctx, p.t.RuntimeName())
 		if err != nil {
 			return fmt.Errorf("observe: %w", err)
 		}
@@ -406,7 +417,7 @@ func (p *pass) endpoints(ctx context.Context, obs *stamp.Observed) ([]string, er
 		if !public {
 			return nil, nil
 		}
-		eps, err := sw.Switch(ctx, p.t.Name, p.runtime.Revision)
+		eps, err := sw.Switch(ctx, p.t.RuntimeName(), p.runtime.Revision)
 		if err != nil {
 			return nil, fmt.Errorf("switch the route to revision %s: %w", p.runtime.Revision, err)
 		}
@@ -425,13 +436,16 @@ func (p *pass) endpoints(ctx context.Context, obs *stamp.Observed) ([]string, er
 
 func (p *pass) route(ctx context.Context) error {
 	started := p.r.cfg.Clock.Now()
-	obs, err := p.r.cfg.Driver.Observe(ctx, p.t.Name)
+	obs, err := p.r.cfg.Driver.Observe(ctx, p.t.RuntimeName())
 	if err != nil {
 		return fmt.Errorf("observe: %w", err)
 	}
 	endpoints, err := p.endpoints(ctx, obs)
 	if err != nil {
 		return err
+	}
+	if p.t.Spec.Pooled {
+		endpoints = nil // no route to a stamp no one has claimed
 	}
 	url := ""
 	if len(endpoints) > 0 {
@@ -481,7 +495,7 @@ func (p *pass) route(ctx context.Context) error {
 	p.reportExposed(ctx)
 	// Instances of another revision left by a crash (or an upgrade
 	// interrupted before it was recorded) no longer serve: they go.
-	if err := p.r.cfg.Driver.Retire(ctx, p.t.Name, p.runtime.Revision); err != nil {
+	if err := p.r.cfg.Driver.Retire(ctx, p.t.RuntimeName(), p.runtime.Revision); err != nil {
 		return fmt.Errorf("stop instances of other versions: %w", err)
 	}
 	return nil
@@ -495,7 +509,7 @@ func (p *pass) reportExposed(ctx context.Context) {
 	if !ok {
 		return
 	}
-	lines, err := er.Exposed(ctx, p.t.Name)
+	lines, err := er.Exposed(ctx, p.t.RuntimeName())
 	if err != nil {
 		p.log.Warn("look for instances listening beyond loopback", "err", err)
 		return
@@ -511,7 +525,7 @@ func (p *pass) reportExposed(ctx context.Context) {
 // remove releases everything the tenant holds, then deletes its record.
 func (p *pass) remove(ctx context.Context) error {
 	started := p.r.cfg.Clock.Now()
-	if err := p.r.cfg.Driver.Remove(ctx, p.t.Name); err != nil {
+	if err := p.r.cfg.Driver.Remove(ctx, p.t.RuntimeName()); err != nil {
 		return fmt.Errorf("remove instances: %w", err)
 	}
 	bp, _, err := p.r.blueprint(ctx, p.t.Spec.Blueprint, p.t.Spec.Version)
@@ -527,7 +541,7 @@ func (p *pass) remove(ctx context.Context) error {
 				// keep the tenant until a server that has it drops it.
 				return fmt.Errorf("drop database %s: this server has no %s engine (start it with --tenant-%s)", name, db.Engine, db.Engine)
 			}
-			if err := engine.Drop(ctx, stamp.DatabaseSpec{Tenant: p.t.Name, Name: name}); err != nil {
+			if err := engine.Drop(ctx, stamp.DatabaseSpec{Tenant: p.t.RuntimeName(), Name: name}); err != nil {
 				return fmt.Errorf("drop database %s: %w", name, err)
 			}
 		}

@@ -97,7 +97,7 @@ func (p *pass) check(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	obs, err := p.r.cfg.Driver.Observe(ctx, p.t.Name)
+	obs, err := p.r.cfg.Driver.Observe(ctx, p.t.RuntimeName())
 	if err != nil {
 		return fmt.Errorf("observe: %w", err)
 	}
@@ -155,7 +155,7 @@ func (p *pass) snapshot(ctx context.Context) error {
 		}
 	}
 	if ds, ok := p.r.cfg.Driver.(stamp.DataSnapshotter); ok {
-		if err := ds.SnapshotData(ctx, p.t.Name, snapshotName); err != nil {
+		if err := ds.SnapshotData(ctx, p.t.RuntimeName(), snapshotName); err != nil {
 			return fmt.Errorf("snapshot data directory: %w", err)
 		}
 	}
@@ -192,7 +192,7 @@ func (p *pass) restoreDatabases(ctx context.Context, bp *blueprint.Blueprint, sn
 		}
 	}
 	if ds, ok := p.r.cfg.Driver.(stamp.DataSnapshotter); ok {
-		err := ds.RestoreData(ctx, p.t.Name, snapshot)
+		err := ds.RestoreData(ctx, p.t.RuntimeName(), snapshot)
 		if stamp.ErrorCode(err) == stamp.ENOTFOUND {
 			// Taken by a server from before tenants had data directories:
 			// there was none to copy, and there is nothing to put back.
@@ -237,7 +237,7 @@ func (p *pass) retire(ctx context.Context) error {
 	if err := p.r.waitAside(func() error { return p.waitInFlight(ctx, u.FromRevision()) }); err != nil {
 		return err
 	}
-	if err := p.r.cfg.Driver.Retire(ctx, p.t.Name, u.ToRevision()); err != nil {
+	if err := p.r.cfg.Driver.Retire(ctx, p.t.RuntimeName(), u.ToRevision()); err != nil {
 		return fmt.Errorf("retire version %s: %w", u.FromRevision(), err)
 	}
 	if err := p.settleConnectionLimit(ctx); err != nil {
@@ -273,7 +273,7 @@ func (p *pass) waitInFlight(ctx context.Context, rev string) error {
 	if _, ok := p.r.cfg.Routes.(InFlightCounter); !ok {
 		return nil
 	}
-	obs, err := p.r.cfg.Driver.Observe(ctx, p.t.Name)
+	obs, err := p.r.cfg.Driver.Observe(ctx, p.t.RuntimeName())
 	if err != nil {
 		return fmt.Errorf("observe: %w", err)
 	}
@@ -374,7 +374,7 @@ func (p *pass) rollback(ctx context.Context) error {
 	if u.Stopped {
 		return p.rollbackStopped(ctx)
 	}
-	if err := p.r.cfg.Driver.Retire(ctx, p.t.Name, u.FromRevision()); err != nil {
+	if err := p.r.cfg.Driver.Retire(ctx, p.t.RuntimeName(), u.FromRevision()); err != nil {
 		return fmt.Errorf("remove the instances of version %s: %w", u.ToRevision(), err)
 	}
 	if err := p.restoreIfMigrating(ctx); err != nil {

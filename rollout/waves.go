@@ -116,7 +116,8 @@ func Target(tenants []*stamp.Tenant, spec *stamp.ReleaseSpec, fits func(*stamp.T
 	var out, skipped []stamp.ReleaseTenant
 	var todo []*stamp.Tenant
 	for _, t := range tenants {
-		if t.Spec.Blueprint != spec.Blueprint || !matches(t, spec.Selector) {
+		if t.Spec.Blueprint != spec.Blueprint || !matches(t, spec.Selector) || t.Spec.Pooled {
+			// A pooled stamp is no one's: a new version's pool replaces it.
 			continue
 		}
 		if spec.Channel != "" && t.Spec.FollowsChannel() != spec.Channel {

@@ -58,7 +58,9 @@ func (r *Router) reload(ctx context.Context) error {
 	}
 	table := make(map[string]*route, len(tenants))
 	for _, t := range tenants {
-		table[t.Name] = r.newRoute(t, old[t.Name])
+		if !t.Spec.Pooled { // a pooled stamp serves no one until claimed
+			table[t.Name] = r.newRoute(t, old[t.Name])
+		}
 	}
 	r.publish(table)
 	r.sweepGauges(table)
@@ -104,7 +106,7 @@ func (r *Router) refresh(ctx context.Context, names map[string]struct{}) error {
 	for name := range names {
 		t, err := r.src.GetTenant(ctx, name)
 		switch {
-		case stamp.ErrorCode(err) == stamp.ENOTFOUND:
+		case stamp.ErrorCode(err) == stamp.ENOTFOUND || err == nil && t.Spec.Pooled:
 			changed[name] = nil
 		case err != nil:
 			return fmt.Errorf("update route of %s: %w", name, err)

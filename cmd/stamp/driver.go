@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -18,6 +19,24 @@ type serverDriver interface {
 	stamp.Driver
 	stamp.LogReader
 	Close() error
+}
+
+// runtimeLogs hands out a tenant's logs from the driver, which knows the
+// tenant by its runtime: the pooled stamp's it claimed, or its own name.
+type runtimeLogs struct {
+	logs    stamp.LogReader
+	tenants interface {
+		GetTenant(ctx context.Context, name string) (*stamp.Tenant, error)
+	}
+}
+
+// Logs returns the logs of service of tenant, read under its runtime.
+func (l runtimeLogs) Logs(ctx context.Context, tenant, service string, opts stamp.LogOptions) (io.ReadCloser, error) {
+	t, err := l.tenants.GetTenant(ctx, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("logs of %s: %w", tenant, err)
+	}
+	return l.logs.Logs(ctx, t.RuntimeName(), service, opts)
 }
 
 // startDriver starts the driver cfg names. The local one runs tenants

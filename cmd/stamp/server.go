@@ -394,7 +394,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		},
 	})
 	// Tenant output reaches incidents and the API with its secrets hidden.
-	logs := logredact.New(driver, store)
+	logs := logredact.New(runtimeLogs{logs: driver, tenants: store}, store)
 	mon := monitor.New(monitor.Config{
 		Store: store, Driver: driver, Logs: logs, Held: rec.Held, Blueprint: rec.Blueprint,
 		Grace: cfg.IncidentGrace, Logger: logger,
@@ -407,7 +407,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		engineNames[name] = true
 	}
 	api := cfg.Timeouts.apiServer(httpapi.NewServer(httpapi.Config{
-		Store: store, Logs: logs, Enqueue: rec.Enqueue, Engines: engineNames, EngineRefusals: refusals, Logger: logger, Metrics: mtr,
+		Store: store, Logs: logs, Enqueue: rec.Enqueue, Claim: rec.Claim, Engines: engineNames, EngineRefusals: refusals, Logger: logger, Metrics: mtr,
 		Health: mon.TenantHealth, Keys: keys, SharedNetwork: iso.network == nil && cfg.Driver == driverLocal,
 		Requirements: requirements(cfg, iso),
 		Ready: func(ctx context.Context) error {

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/httpapi"
+)
+
+// readyPooled returns the names of the pool's ready stamps of version.
+func readyPooled(t *testing.T, s *stampServer, version string) []string {
+	t.Helper()
+	pooled, err := s.client().ListPooled(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range pooled {
+		if p.Ready() && p.Spec.Version == version && p.Spec.Desired == stamp.DesiredRunning {
+			names = append(names, p.Name)
+		}
+	}
+	return names
+}
+
+// TestWarmPoolCreate: a plan with `pool: 2` keeps two stamps made ahead,
+// listed apart from the tenants and reachable by no route. Two creates
+// claim them: each tenant runs under its stamp's runtime, serves its own
+// name, parameters, data and secrets, and shares none of them with the
+// other. The pool fills again, and a new version replaces it.
+func TestWarmPoolCreate(t *testing.T) {
+	s := startStampServer(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(lastLines(withoutRequests(s.log()), 60))
+		}
+	})
+	pushLedgerAs(t, s, "../../examples/ledger/stamp.yaml", 2, "idle: 15m }", "idle: 15m, pool: 2 }")
+	var pool []string
+	waitFor(t, "two pooled stamps", time.Minute, func() bool {
+		pool = readyPooled(t, s, "2.0.0")
+		return len(pool) == 2
+	})
+	if tenants, err := s.client().ListTenants(context.Background()); err != nil || len(tenants) != 0 {
+		t.Errorf("tenants while only the pool exists: %d, %v; want none", len(tenants), err)
+	}
+	if code, _ := s.do("GET", pool[0], "/", ""); code != 404 {
+		t.Errorf("GET / of pooled stamp %s through the router: %d, want 404 (no route until claimed)", pool[0], code)
+	}
+
+	c := s.client()
+	for name, currency := range map[string]string{"acme": "USD", "globex": "GBP"} {
+		req := httpapi.CreateTenantRequest{Name: name, Blueprint: "ledger", Params: map[string]string{"currency": currency}}
+		if _, err := c.CreateTenant(context.Background(), req); err != nil {
+			t.Fatalf("create %s: %v", name, err)
+		}
+	}
+	waitFor(t, "both tenants ready", time.Minute, func() bool { return s.tenant("acme").Ready() && s.tenant("globex").Ready() })
+	acme, globex := s.tenant("acme"), s.tenant("globex")
+	claimed := []string{acme.Status.Runtime, globex.Status.Runtime}
+	if slices.Sort(claimed); !slices.Equal(claimed, pool) {
+		t.Fatalf("runtimes of acme and globex: %v, want the pool's stamps %v", claimed, pool)
+	}
+
+	for name, currency := range map[string]string{"acme": "USD", "globex": "GBP"} {
+		code, page := s.do("GET", name, "/", "")
+		if code != 200 || !strings.Contains(page, name) || !strings.Contains(page, currency) {
+			t.Errorf("GET / of %s: %d, want its name and its currency %s:\n%s", name, code, currency, page)
+		}
+	}
+	if code, body := s.do("POST", "acme", "/api/customers", `{"name":"Wile E.","email":"wile@acme.test"}`); code != 201 {
+		t.Fatalf("create a customer of acme: %d %s", code, body)
+	}
+	if _, body := s.do("GET", "globex", "/api/customers", ""); strings.Contains(body, "Wile") {
+		t.Errorf("globex sees acme's customer: %s", body)
+	}
+	for _, tn := range []*stamp.Tenant{acme, globex} {
+		secret := s.revealSecret(tn.Name, "session_key")
+		if got := tenantEnv(t, s, tn.Status.Runtime, "2.0.0", "SESSION_KEY"); got != secret {
+			t.Errorf("%s's process runs with SESSION_KEY %q, its secret is %q", tn.Name, got, secret)
+		}
+		if got := tenantEnv(t, s, tn.Status.Runtime, "2.0.0", "TENANT"); got != tn.Name {
+			t.Errorf("%s's process runs as TENANT %q", tn.Name, got)
+		}
+	}
+	if s.revealSecret("acme", "session_key") == s.revealSecret("globex", "session_key") {
+		t.Error("acme and globex have the same session key")
+	}
+	if a, g := tenantEnv(t, s, acme.Status.Runtime, "2.0.0", "DATABASE_URL"), tenantEnv(t, s, globex.Status.Runtime, "2.0.0", "DATABASE_URL"); a == g {
+		t.Errorf("acme and globex share the database %s", a)
+	}
+
+	waitFor(t, "the pool to fill again", time.Minute, func() bool {
+		pool = readyPooled(t, s, "2.0.0")
+		return len(pool) == 2 && !slices.Contains(pool, acme.Status.Runtime) && !slices.Contains(pool, globex.Status.Runtime)
+	})
+
+	// A new version: its pool replaces the old one's stamps.
+	pushLedgerAs(t, s, "../../examples/ledger/stamp.yaml", 2, "idle: 15m }", "idle: 15m, pool: 2 }", "version: 2.0.0", "version: 2.1.0")
+	waitFor(t, "the pool of 2.1.0 to replace 2.0.0's", time.Minute, func() bool {
+		pooled, err := s.client().ListPooled(context.Background())
+		return err == nil && len(pooled) == 2 && len(readyPooled(t, s, "2.1.0")) == 2
+	})
+
+	s.mustCLI("tenant", "delete", "acme")
+	for _, p := range tenantProcesses(t, s.data) {
+		if p.tenant == acme.Status.Runtime {
+			t.Errorf("process %d of deleted acme's runtime %s still runs", p.pid, p.tenant)
+		}
+	}
+}
