@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -94,6 +98,15 @@ func TestWarmPoolCreate(t *testing.T) {
 		t.Errorf("acme and globex share the database %s", a)
 	}
 
+	// A restarted server takes the claimed runtimes up again as their
+	// tenants', never as leftovers of deleted stamps.
+	s.kill()
+	s.start()
+	waitFor(t, "acme to serve its customer after a restart", time.Minute, func() bool {
+		code, body := s.do("GET", "acme", "/api/customers", "")
+		return code == 200 && strings.Contains(body, "Wile")
+	})
+
 	waitFor(t, "the pool to fill again", time.Minute, func() bool {
 		pool = readyPooled(t, s, "2.0.0")
 		return len(pool) == 2 && !slices.Contains(pool, acme.Status.Runtime) && !slices.Contains(pool, globex.Status.Runtime)
@@ -106,10 +119,17 @@ func TestWarmPoolCreate(t *testing.T) {
 		return err == nil && len(pooled) == 2 && len(readyPooled(t, s, "2.1.0")) == 2
 	})
 
+	runtimeDir := filepath.Join(s.data, "local", "tenants", acme.Status.Runtime)
+	if _, err := os.Stat(runtimeDir); err != nil {
+		t.Fatalf("the files of acme's runtime: %v", err)
+	}
 	s.mustCLI("tenant", "delete", "acme")
 	for _, p := range tenantProcesses(t, s.data) {
 		if p.tenant == acme.Status.Runtime {
 			t.Errorf("process %d of deleted acme's runtime %s still runs", p.pid, p.tenant)
 		}
+	}
+	if _, err := os.Stat(runtimeDir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the files of deleted acme's runtime: %v, want none left", err)
 	}
 }
