@@ -60,13 +60,15 @@ func always(status int) func(int) int { return func(int) int { return status } }
 // TestDeliversEachMatchingEventOnceInOrder runs two servers over one
 // store: the matching events reach the receiver once each, in log order,
 // signed and as CloudEvents; the others are passed over, the last of
-// them too.
+// them too, and so are those of the warm pool's stamps, which are no
+// one's tenants.
 func TestDeliversEachMatchingEventOnceInOrder(t *testing.T) {
 	r := newReceiver(t, always(http.StatusOK))
 	st, hook := openStore(t, r.srv.URL+"/hook") // event 1: tenant.ready of acme
 	more := []*stamp.Event{
 		{Type: stamp.EventTenantFailed, Tenant: "acme"},
 		{Type: stamp.EventTenantReady, Tenant: "globex"},
+		{Type: stamp.EventTenantReady, Tenant: stamp.PoolPrefix + "0a1b2c3d4e"},
 		{Type: stamp.EventTenantReady, Tenant: "initech"},
 		{Type: stamp.EventTenantDeleted, Tenant: "acme"},
 	}
@@ -82,7 +84,7 @@ func TestDeliversEachMatchingEventOnceInOrder(t *testing.T) {
 	want := []struct {
 		seq    int64
 		tenant string
-	}{{1, "acme"}, {more[1].Seq, "globex"}, {more[2].Seq, "initech"}}
+	}{{1, "acme"}, {more[1].Seq, "globex"}, {more[3].Seq, "initech"}}
 	got := r.deliveries()
 	if len(got) != len(want) {
 		t.Fatalf("%d deliveries, want %d", len(got), len(want))

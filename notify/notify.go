@@ -28,6 +28,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"strings"
 	"time"
 
 	"github.com/stamphq/stamp"
@@ -263,7 +264,9 @@ func (n *Notifier) step(ctx context.Context, w *stamp.Webhook) (bool, error) {
 	}
 	skipped := w.Delivered
 	for _, e := range events {
-		if !w.Matches(e.Type) {
+		if !w.Matches(e.Type) || strings.HasPrefix(e.Tenant, stamp.PoolPrefix) {
+			// A stamp of the warm pool is no one's tenant: what befalls
+			// it is the server's business, not a subscriber's.
 			skipped = e.Seq
 			continue
 		}
