@@ -15,6 +15,15 @@ var undoActivity = []string{`DROP TABLE tenant_activity`}
 // before activity (migration 7) and reopens it: the tenant has no
 // activity yet, records some, and its activity goes when it is deleted.
 func TestMigrateActivity(t *testing.T) {
+	s, tenant := tenantBefore(t, 7, slices.Concat(undoTenantRuntime, undoActivity)...)
+	storetest.CheckMigratedActivity(t, s, tenant)
+}
+
+// tenantBefore makes a database holding one tenant, takes it back to the
+// schema before migration version with undo, and reopens it (migrating
+// it again). It returns the store and the tenant.
+func tenantBefore(t *testing.T, version int, undo ...string) (*Store, *stamp.Tenant) {
+	t.Helper()
 	db := newDatabase(t)
 	s, err := Open(t.Context(), db)
 	if err != nil {
@@ -24,11 +33,9 @@ func TestMigrateActivity(t *testing.T) {
 	if err := s.CreateTenant(t.Context(), tenant); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 7, slices.Concat(undoTenantRuntime, undoActivity)...)
+	rollBack(t, s, version, undo...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-
-	s = openStore(t, db)
-	storetest.CheckMigratedActivity(t, s, tenant)
+	return openStore(t, db), tenant
 }

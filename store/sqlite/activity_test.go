@@ -16,6 +16,15 @@ var undoActivity = []string{`DROP TABLE tenant_activity`}
 // activity (migration 8) and reopens it: the tenant has no activity yet,
 // records some, and its activity goes when it is deleted.
 func TestMigrateActivity(t *testing.T) {
+	s, tenant := tenantBefore(t, 8, slices.Concat(undoTenantRuntime, undoActivity)...)
+	storetest.CheckMigratedActivity(t, s, tenant)
+}
+
+// tenantBefore makes a store file holding one tenant, takes it back to
+// the schema before migration version with undo, and reopens it
+// (migrating it again). It returns the store and the tenant.
+func tenantBefore(t *testing.T, version int, undo ...string) (*Store, *stamp.Tenant) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "stamp.db")
 	s, err := Open(t.Context(), path)
 	if err != nil {
@@ -25,11 +34,9 @@ func TestMigrateActivity(t *testing.T) {
 	if err := s.CreateTenant(t.Context(), tenant); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 8, slices.Concat(undoTenantRuntime, undoActivity)...)
+	rollBack(t, s, version, undo...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-
-	s = openStore(t, path)
-	storetest.CheckMigratedActivity(t, s, tenant)
+	return openStore(t, path), tenant
 }

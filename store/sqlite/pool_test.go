@@ -1,10 +1,8 @@
 package sqlite
 
 import (
-	"path/filepath"
 	"testing"
 
-	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/store/storetest"
 )
 
@@ -18,18 +16,6 @@ var undoTenantRuntime = []string{
 // before the warm pool (migration 9) and reopens it: the tenant is listed,
 // runs under its own name and is no pooled stamp.
 func TestMigrateTenantRuntime(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "stamp.db")
-	s, err := Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tenant := &stamp.Tenant{Name: "acme", Spec: stamp.TenantSpec{Blueprint: "ledger", Version: "1.0.0"}}
-	if err := s.CreateTenant(t.Context(), tenant); err != nil {
-		t.Fatal(err)
-	}
-	rollBack(t, s, 9, undoTenantRuntime...)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	storetest.CheckMigratedRuntime(t, openStore(t, path), tenant)
+	s, tenant := tenantBefore(t, 9, undoTenantRuntime...)
+	storetest.CheckMigratedRuntime(t, s, tenant)
 }
