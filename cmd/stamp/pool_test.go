@@ -1,9 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stamphq/stamp"
+	pgengine "github.com/stamphq/stamp/engine/postgres"
 	"github.com/stamphq/stamp/httpapi"
 )
 
@@ -131,5 +135,99 @@ func TestWarmPoolCreate(t *testing.T) {
 	}
 	if _, err := os.Stat(runtimeDir); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the files of deleted acme's runtime: %v, want none left", err)
+	}
+}
+
+// TestWarmPoolTwoServersOnPostgres: two servers on one PostgreSQL store
+// with tenant databases in PostgreSQL, a pool of two. Creates through
+// both claim what the answering server holds and make the rest from
+// nothing; every tenant keeps its own data. Killed, the server that
+// claimed hands its tenants to the other, which takes their runtimes up
+// (never removing them as leftovers); deleted, a claimed tenant takes
+// its stamp's database and role with it.
+func TestWarmPoolTwoServersOnPostgres(t *testing.T) {
+	store := scratchDatabase(t)
+	_, tenantPG := tenantCluster(t)
+	data := t.TempDir()
+	a := startStampServerIn(t, data, "--store", store, "--tenant-postgres", tenantPG)
+	b := startStampServerIn(t, data, "--store", store, "--tenant-postgres", tenantPG)
+	a.mustCLI("blueprint", "push", pgBlueprintDir(t, "idle: 15m }", "idle: 15m, pool: 2 }"))
+	ctx := context.Background()
+	waitFor(t, "two pooled stamps", time.Minute, func() bool {
+		pooled, err := a.client().ListPooled(ctx)
+		ready := 0
+		for _, p := range pooled {
+			if p.Ready() {
+				ready++
+			}
+		}
+		return err == nil && ready == 2
+	})
+
+	names := []string{"p0", "p1", "p2", "p3"}
+	for i, name := range names {
+		c := []*stampServer{a, b}[i%2].client()
+		if _, err := c.CreateTenant(ctx, httpapi.CreateTenantRequest{Name: name, Blueprint: "ledger-pg"}); err != nil {
+			t.Fatalf("create %s: %v", name, err)
+		}
+	}
+	ready := func(s *stampServer) bool {
+		for _, name := range names {
+			if tn, err := s.client().GetTenant(ctx, name); err != nil || !tn.Ready() {
+				return false
+			}
+		}
+		return true
+	}
+	waitFor(t, "four tenants ready", time.Minute, func() bool { return ready(b) })
+	runtimes := map[string]string{}
+	for _, name := range names {
+		tn, err := b.client().GetTenant(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runtimes[name] = tn.Status.Runtime
+		body := fmt.Sprintf(`{"name":"%s","email":"%s@example.test"}`, name, name)
+		if code, out := b.do("POST", name, "/api/customers", body); code != http.StatusCreated {
+			t.Fatalf("create a customer of %s: %d %s", name, code, out)
+		}
+	}
+	claimed := 0
+	for _, rt := range runtimes {
+		if rt != "" {
+			claimed++
+		}
+	}
+	if claimed == 0 {
+		t.Fatalf("no create claimed a pooled stamp: runtimes %v", runtimes)
+	}
+	for name, rt := range runtimes {
+		if db := pgengine.ObjectName(cmp.Or(rt, name), "main"); count(t, tenantPG, `SELECT count(*) FROM pg_database WHERE datname = $1`, db) != 1 {
+			t.Errorf("%s (runtime %q) has no database %s", name, rt, db)
+		}
+	}
+
+	a.kill()
+	waitFor(t, "b to serve every tenant's own customer", 90*time.Second, func() bool {
+		for _, name := range names {
+			code, out := b.do("GET", name, "/api/customers", "")
+			if code != http.StatusOK || strings.Count(out, "@example.test") != 1 || !strings.Contains(out, name+"@") {
+				return false
+			}
+		}
+		return true
+	})
+
+	for _, name := range names {
+		b.mustCLI("tenant", "delete", name)
+	}
+	for name, rt := range runtimes {
+		if rt == "" {
+			continue
+		}
+		db := pgengine.ObjectName(rt, "main")
+		if n := count(t, tenantPG, `SELECT count(*) FROM pg_database WHERE datname = $1`, db); n != 0 {
+			t.Errorf("database %s of deleted %s (runtime %s) is left", db, name, rt)
+		}
 	}
 }
