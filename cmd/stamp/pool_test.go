@@ -123,6 +123,19 @@ func TestWarmPoolCreate(t *testing.T) {
 		return err == nil && len(pooled) == 2 && len(readyPooled(t, s, "2.1.0")) == 2
 	})
 
+	// A claimed tenant upgrades in its runtime like any tenant.
+	s.mustCLI("tenant", "upgrade", "globex", "--to", "2.1.0")
+	waitFor(t, "globex on 2.1.0", time.Minute, func() bool {
+		g := s.tenant("globex")
+		return g.Ready() && g.Status.Version == "2.1.0"
+	})
+	if got := tenantEnv(t, s, globex.Status.Runtime, "2.1.0", "TENANT"); got != "globex" {
+		t.Errorf("globex's 2.1.0 process runs as TENANT %q", got)
+	}
+	if _, body := s.do("GET", "globex", "/", ""); !strings.Contains(body, "GBP") {
+		t.Errorf("globex after its upgrade lost its currency:\n%s", body)
+	}
+
 	runtimeDir := filepath.Join(s.data, "local", "tenants", acme.Status.Runtime)
 	if _, err := os.Stat(runtimeDir); err != nil {
 		t.Fatalf("the files of acme's runtime: %v", err)
