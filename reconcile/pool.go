@@ -77,7 +77,8 @@ func (r *Reconciler) gone(ctx context.Context, name string) error {
 
 // Claim gives the new tenant t (not yet stored) a ready pooled stamp of
 // its blueprint version and plan that this process holds, storing t as
-// ClaimTenant does with events. It reports false, having stored nothing,
+// ClaimTenant does with events; the message of its tenant.created event
+// then names the stamp. It reports false, having stored nothing,
 // when there is none to claim: t is then to be created as usual. An error
 // is the claim's (ECONFLICT: a tenant of that name exists).
 func (r *Reconciler) Claim(ctx context.Context, t *stamp.Tenant, events ...*stamp.Event) (bool, error) {
@@ -130,8 +131,18 @@ func (r *Reconciler) claim(ctx context.Context, s, t *stamp.Tenant, events []*st
 	r.held[t.Name] = r.cfg.Clock.Now()
 	r.runtimes[t.Name] = s.RuntimeName()
 	r.mu.Unlock()
+	created := map[*stamp.Event]string{} // their messages before the claim
+	for _, e := range events {
+		if e.Type == stamp.EventTenantCreated {
+			created[e] = e.Message
+			e.Message += ", claimed from the warm pool: " + s.Name
+		}
+	}
 	err = r.cfg.Store.ClaimTenant(ctx, s.Name, s.ResourceVersion, t, secrets, events...)
 	if err != nil {
+		for e, msg := range created {
+			e.Message = msg
+		}
 		t.Status = stamp.TenantStatus{}
 		r.give(ctx, t.Name)
 		switch stamp.ErrorCode(err) {

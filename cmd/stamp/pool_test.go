@@ -69,6 +69,9 @@ func TestWarmPoolCreate(t *testing.T) {
 	}
 	waitFor(t, "both tenants ready", time.Minute, func() bool { return s.tenant("acme").Ready() && s.tenant("globex").Ready() })
 	acme, globex := s.tenant("acme"), s.tenant("globex")
+	if out := s.mustCLI("events", "--tenant", "acme"); !strings.Contains(out, "claimed from the warm pool: "+acme.Status.Runtime) {
+		t.Errorf("acme's events do not say which stamp it claimed:\n%s", out)
+	}
 	claimed := []string{acme.Status.Runtime, globex.Status.Runtime}
 	if slices.Sort(claimed); !slices.Equal(claimed, pool) {
 		t.Fatalf("runtimes of acme and globex: %v, want the pool's stamps %v", claimed, pool)
