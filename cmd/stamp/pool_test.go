@@ -53,6 +53,9 @@ func TestWarmPoolCreate(t *testing.T) {
 		pool = readyPooled(t, s, "2.0.0")
 		return len(pool) == 2
 	})
+	if out := s.mustCLI("tenant", "list", "--pooled"); !strings.Contains(out, pool[0]) || !strings.Contains(out, "ledger@2.0.0") {
+		t.Errorf("tenant list --pooled does not show %s of ledger@2.0.0:\n%s", pool[0], out)
+	}
 	if tenants, err := s.client().ListTenants(context.Background()); err != nil || len(tenants) != 0 {
 		t.Errorf("tenants while only the pool exists: %d, %v; want none", len(tenants), err)
 	}

@@ -12,8 +12,9 @@ import (
 
 func newTenantListCmd(g *globals) *cobra.Command {
 	var (
-		limit int
-		after string
+		limit  int
+		after  string
+		pooled bool
 	)
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -22,10 +23,12 @@ func newTenantListCmd(g *globals) *cobra.Command {
 a page at a time; with --limit or --after, only one page is, followed (on
 stderr, or as "next" in -o json and yaml, where the page is an object
 {"tenants": [...], "next": CURSOR}) by the cursor of the next page, ""
-after the last.`,
+after the last. With --pooled, the warm pool's stamps are listed instead:
+made ahead for creates of their plan to claim, serving no one.`,
 		Example: `  stamp tenant list
   stamp tenant list --limit 100                # the first 100, and the command for the next 100
-  stamp tenant list --limit 100 --after CURSOR`,
+  stamp tenant list --limit 100 --after CURSOR
+  stamp tenant list --pooled                   # the warm pool's stamps`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			onePage := cmd.Flags().Changed("limit") || cmd.Flags().Changed("after")
@@ -35,6 +38,12 @@ after the last.`,
 			c, p, err := g.reader()
 			if err != nil {
 				return err
+			}
+			if pooled {
+				if onePage {
+					return fmt.Errorf("--pooled lists every stamp of the pool at once: drop --limit and --after")
+				}
+				return listPooled(cmd, c, p)
 			}
 			// A tenant on a withdrawn version is flagged, so that the
 			// operator sees whom a yank concerns.
@@ -80,6 +89,21 @@ after the last.`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&limit, "limit", 0, fmt.Sprintf("list one page of at most this many tenants (1 to %d), then the cursor of the next", httpapi.MaxTenantPage))
+	f.BoolVar(&pooled, "pooled", false, "list the warm pool's stamps instead of the tenants")
 	f.StringVar(&after, "after", "", fmt.Sprintf("list one page (of --limit, or %d) after this cursor, from the page before", httpapi.DefaultTenantPage))
 	return cmd
+}
+
+// listPooled prints the warm pool's stamps.
+func listPooled(cmd *cobra.Command, c *httpapi.Client, p *printer) error {
+	stamps, err := c.ListPooled(cmd.Context())
+	if err != nil {
+		return err
+	}
+	return p.print(stamps, func(w *tabwriter.Writer) {
+		row(w, "NAME", "BLUEPRINT", "PLAN", "PHASE", "AGE")
+		for _, t := range stamps {
+			row(w, t.Name, t.Spec.Blueprint+"@"+t.Spec.Version, t.Spec.Plan, t.Status.Phase, age(t.CreatedAt))
+		}
+	})
 }
