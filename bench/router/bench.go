@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -30,7 +31,17 @@ const (
 	direct    = "direct"
 	viaNginx  = "nginx"
 	viaRouter = "stamp server's router"
+	// viaStampRouter is `stamp router` over a store of the one tenant:
+	// the data plane without the control plane beside it.
+	viaStampRouter = "stamp router"
+	// viaBare and viaBareFlush are bareproxy, the floor of a Go reverse
+	// proxy, with FlushInterval 0 as the router has it and with -1.
+	viaBare      = "bare Go proxy"
+	viaBareFlush = "bare Go proxy, flush -1"
 )
+
+// frontOrder is the order of the fronts in the grid and its report.
+var frontOrder = []string{direct, viaNginx, viaRouter, viaStampRouter, viaBare, viaBareFlush}
 
 // serverFlags turn tenant isolation off: the instance is then a plain
 // process on a loopback port, as the one nginx proxies to must be.
@@ -43,6 +54,7 @@ type bench struct {
 	root  string    // module root
 	tmp   string    // everything the run writes lives here
 	stamp string    // the stamp binary
+	bare  string    // the bareproxy binary
 
 	server   *benchkit.Server
 	tenant   *stamp.Tenant // as the server had it once ready
@@ -51,7 +63,12 @@ type bench struct {
 	// noNginx says why nginx is not measured; empty when it is.
 	noNginx string
 	nginx   *nginx
-	routers []*router // every `stamp router` started, for cleanup
+	// procs are every `stamp router` and bareproxy started, for cleanup.
+	procs []*proxyProc
+	// oneRoute is the `stamp router` over the one tenant; bares the bare
+	// proxies, FlushInterval 0 then -1.
+	oneRoute front
+	bares    []front
 }
 
 // newBench finds the module root and makes the run's temporary directory,
@@ -65,20 +82,21 @@ func newBench(ctx context.Context, cfg config, log io.Writer) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &bench{cfg: cfg, log: log, root: root, tmp: tmp, stamp: filepath.Join(tmp, "bin", "stamp")}
+	b := &bench{cfg: cfg, log: log, root: root, tmp: tmp, stamp: filepath.Join(tmp, "bin", "stamp"), bare: filepath.Join(tmp, "bin", "bareproxy")}
 	if err := os.Chmod(tmp, 0o711); err != nil {
 		return nil, errors.Join(fmt.Errorf("open the temporary directory to nginx's workers: %w", err), benchkit.RemoveAll(tmp))
 	}
 	return b, nil
 }
 
-// setUp builds stamp and the ledger, starts the server, creates the
-// tenant and waits until it is ready, and starts nginx in front of its
-// instance (or notes why not).
+// setUp builds stamp, the ledger and bareproxy, starts the server,
+// creates the tenant and waits until it is ready, and starts in front of
+// its instance nginx (or notes why not), `stamp router` over a store of
+// the tenant alone and the bare proxies.
 func (b *bench) setUp(ctx context.Context) error {
-	b.progress("build stamp and the ledger")
+	b.progress("build stamp, the ledger and bareproxy")
 	ledger := filepath.Join(b.tmp, "bin", "ledger")
-	for _, args := range [][]string{{"-o", b.stamp, "./cmd/stamp"}, {"-ldflags", "-X main.release=2", "-o", ledger, "./examples/ledger"}} {
+	for _, args := range [][]string{{"-o", b.stamp, "./cmd/stamp"}, {"-ldflags", "-X main.release=2", "-o", ledger, "./examples/ledger"}, {"-o", b.bare, "./bench/router/bareproxy"}} {
 		if err := benchkit.GoBuild(ctx, b.root, args...); err != nil {
 			return err
 		}
@@ -113,6 +131,26 @@ func (b *bench) setUp(ctx context.Context) error {
 	}
 	b.endpoint = b.tenant.Status.Endpoints[0]
 
+	if err := b.startNginx(ctx); err != nil {
+		return err
+	}
+	if b.oneRoute, err = b.startRoutes(ctx, 1); err != nil {
+		return err
+	}
+	for _, flush := range []time.Duration{0, -1} {
+		f, err := b.startBare(ctx, flush)
+		if err != nil {
+			return err
+		}
+		b.bares = append(b.bares, f)
+	}
+	return nil
+}
+
+// startNginx starts nginx in front of the instance, or notes why there
+// is none.
+func (b *bench) startNginx(ctx context.Context) error {
+	var err error
 	if b.nginxBin, err = findNginx(ctx, b.root); err != nil {
 		b.noNginx = err.Error()
 		b.progress("nginx: skipped, none installed (%v)", err)
@@ -141,13 +179,16 @@ type front struct {
 	cpu func() (time.Duration, error)
 }
 
-// fronts returns the fronts of the run, nginx's only if it runs.
+// fronts returns the fronts of the grid, nginx's only if it runs.
 func (b *bench) fronts() []front {
 	fs := []front{{name: direct, addr: b.endpoint}}
 	if b.nginx != nil {
 		fs = append(fs, front{name: viaNginx, addr: b.nginx.addr, cpu: b.nginx.cpu})
 	}
-	return append(fs, front{name: viaRouter, addr: b.server.Router, cpu: b.server.CPU})
+	one := b.oneRoute
+	one.name = viaStampRouter
+	fs = append(fs, front{name: viaRouter, addr: b.server.Router, cpu: b.server.CPU}, one)
+	return append(fs, b.bares...)
 }
 
 // measure runs the grid, then the route-table cells.
@@ -232,22 +273,18 @@ func (b *bench) load(ctx context.Context, f front, c *cell, window time.Duration
 	return b.server.Alive()
 }
 
-// measureRouteTable measures `stamp router` over 1 route and over
-// cfg.routes, both running, taking turns as the fronts of the grid do.
-// Over the two windows the larger table's full reload, every 30s, comes
-// at least once, and its CPU is taken from whichever router is measured.
+// measureRouteTable measures `stamp router` over 1 route (the grid's)
+// and over cfg.routes, both running, taking turns as the fronts of the
+// grid do. Over the two windows the larger table's full reload, every
+// 30s, comes at least once, and its CPU is taken from whichever router
+// is measured.
 func (b *bench) measureRouteTable(ctx context.Context) ([]cell, error) {
-	var fronts []front
-	for _, n := range []int{1, b.cfg.routes} {
-		r, f, err := b.startRoutes(ctx, n)
-		if err != nil {
-			return nil, err
-		}
-		defer r.stop()
-		fronts = append(fronts, f)
+	many, err := b.startRoutes(ctx, b.cfg.routes)
+	if err != nil {
+		return nil, err
 	}
 	b.progress("route tables: 1 and %s routes", thousands(b.cfg.routes))
-	cells, err := b.measureTurns(ctx, fronts, b.cfg.routesConns, b.cfg.routesWindow)
+	cells, err := b.measureTurns(ctx, []front{b.oneRoute, many}, b.cfg.routesConns, b.cfg.routesWindow)
 	if err != nil {
 		return nil, err
 	}
@@ -256,25 +293,54 @@ func (b *bench) measureRouteTable(ctx context.Context) ([]cell, error) {
 }
 
 // startRoutes starts `stamp router` over a new store of routes tenants,
-// the measured one among them, and returns it and its front.
-func (b *bench) startRoutes(ctx context.Context, routes int) (*router, front, error) {
+// the measured one among them, and returns its front. It runs until
+// cleanup.
+func (b *bench) startRoutes(ctx context.Context, routes int) (front, error) {
 	name := routesFront(routes)
 	b.progress("%s: fill its store and start it", name)
 	dir := routesDir(b.tmp, routes)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, front{}, fmt.Errorf("make the router's data dir: %w", err)
+		return front{}, fmt.Errorf("make the router's data dir: %w", err)
 	}
 	if err := fillStore(ctx, filepath.Join(dir, "stamp.db"), b.tenant, routes); err != nil {
-		return nil, front{}, err
+		return front{}, err
 	}
-	r, err := startRouter(ctx, b.stamp, dir, filepath.Join(dir, "router.log"), hostOf(""), path)
-	if r != nil {
-		b.routers = append(b.routers, r)
+	addr, err := benchkit.FreePort()
+	if err != nil {
+		return front{}, err
+	}
+	cmd := exec.Command(b.stamp, "router", "--data", dir, "--router-listen", addr, "--log-level", "warn")
+	return b.startProxy(ctx, name, cmd, addr, filepath.Join(dir, "router.log"))
+}
+
+// startBare starts bareproxy with FlushInterval flush in front of the
+// instance and returns its front. It runs until cleanup.
+func (b *bench) startBare(ctx context.Context, flush time.Duration) (front, error) {
+	name := viaBare
+	if flush != 0 {
+		name = viaBareFlush
+	}
+	b.progress("%s: start it", name)
+	addr, err := benchkit.FreePort()
+	if err != nil {
+		return front{}, err
+	}
+	cmd := exec.Command(b.bare, "-listen", addr, "-upstream", b.endpoint, "-flush-interval", flush.String())
+	return b.startProxy(ctx, name, cmd, addr, filepath.Join(b.tmp, fmt.Sprintf("bareproxy-flush%s.log", flush)))
+}
+
+// startProxy starts cmd, a proxy that listens on addr, logging to
+// logPath, keeps it for cleanup and waits until it proxies; name is its
+// front's.
+func (b *bench) startProxy(ctx context.Context, name string, cmd *exec.Cmd, addr, logPath string) (front, error) {
+	p, err := startProxyProc(ctx, cmd, addr, logPath, hostOf(""), path)
+	if p != nil {
+		b.procs = append(b.procs, p)
 	}
 	if err != nil {
-		return nil, front{}, fmt.Errorf("%s: %w", name, err)
+		return front{}, fmt.Errorf("%s: %w", name, err)
 	}
-	return r, front{name: name, addr: r.addr, cpu: func() (time.Duration, error) { return benchkit.CPUTime(r.proc.PID()) }}, nil
+	return front{name: name, addr: addr, cpu: func() (time.Duration, error) { return benchkit.CPUTime(p.proc.PID()) }}, nil
 }
 
 // readMachine reads the machine's figures and the commit of the module.
@@ -287,13 +353,13 @@ func (b *bench) readMachine(ctx context.Context) machine {
 	return m
 }
 
-// cleanup stops nginx, the routers and the server, kills the tenant's
-// processes and removes the temporary directory. It runs whatever the
-// run's context became (Ctrl-C ends that one).
+// cleanup stops nginx, the routers, the bare proxies and the server,
+// kills the tenant's processes and removes the temporary directory. It
+// runs whatever the run's context became (Ctrl-C ends that one).
 func (b *bench) cleanup() error {
 	errs := []error{b.nginx.stop()}
-	for _, r := range b.routers {
-		r.stop()
+	for _, p := range b.procs {
+		p.stop()
 	}
 	if b.server != nil {
 		errs = append(errs, b.server.Stop())

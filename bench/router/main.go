@@ -1,43 +1,48 @@
 // Command router measures Stamp's router next to nginx: one instance of
 // the example app (examples/ledger), a tenant of a real `stamp server`,
-// reached directly, through nginx as a reverse proxy and through the
-// server's router, under the same load in the same run. It also measures
-// the router with 1 route and with 10,000.
+// reached directly, through nginx as a reverse proxy, through the
+// server's router, through `stamp router` (the data plane alone) and
+// through bareproxy (the floor of a Go reverse proxy: see
+// bench/router/bareproxy), under the same load in the same run. It also
+// measures the router with 1 route and with 10,000.
 //
 // Usage, from the module root:
 //
 //	go run ./bench/router [-duration 10s] [-blocks 5] [-conns 1,16,64] [-routes 10000] [-routes-duration 30s] [-out FILE]
 //
-// It builds stamp and the ledger into a temporary directory, starts
-// `stamp server` on loopback ports with tenant isolation off (so the
-// instance is a plain loopback process, like the one nginx proxies to),
-// creates one tenant and waits until it is ready. nginx comes from
+// It builds stamp, the ledger and bareproxy into a temporary directory,
+// starts `stamp server` on loopback ports with tenant isolation off (so
+// the instance is a plain loopback process, like the one nginx proxies
+// to), creates one tenant and waits until it is ready. nginx comes from
 // scripts/nginx, which installs Debian's package when it is missing; the
 // bench starts its own from a configuration in the temporary directory
 // (worker_processes as many as CPUs, keepalive to the upstream, `user
 // nobody;` as root, loopback only), or, when there is none, says so in
-// its report and measures the rest.
+// its report and measures the rest. `stamp router` runs over a store
+// holding the tenant alone; bareproxy twice, with ReverseProxy's
+// FlushInterval 0 (as the router has it) and -1.
 //
 // The load is the bench's own: N keep-alive connections, each sending GET
 // /version as soon as the answer before has been read, for a warm-up and
 // then for -duration, every latency recorded in a histogram. For each
-// connection count, the three fronts take turns: -duration is cut into
+// connection count, the fronts take turns: -duration is cut into
 // -blocks slices, and the fronts load one after the other, slice by
 // slice, the one going first changing each time, so that the shared
 // machine's drift falls on all alike.
-// Then the route table: `stamp router` over a store holding the measured
-// tenant alone, and another over that tenant and 9,999 more (ready, none
-// of them sent a request), both running, taking turns in the same way,
-// -routes-conns connections for -routes-duration each: the two windows
-// together are long enough that the larger router's full reload of every
-// tenant, every 30s, comes at least once.
+// Then the route table: the `stamp router` of the grid, and another over
+// that tenant and 9,999 more (ready, none of them sent a request), both
+// running, taking turns in the same way, -routes-conns connections for
+// -routes-duration each: the two windows together are long enough that
+// the larger router's full reload of every tenant, every 30s, comes at
+// least once.
 //
 // It prints a markdown report: requests per second, p50 and p99 per
 // front and connection count, the proxies' CPU per request, the ratios
-// router / nginx and 10,000 routes / 1. On every exit path, Ctrl-C
-// included, it stops nginx, the routers and the server by pid, kills the
-// tenant's processes (found by their STAMP_INSTANCE marker) and removes
-// its temporary directory.
+// of each Go front to nginx and to the bare proxy, and 10,000 routes /
+// 1. On every exit path, Ctrl-C included, it stops nginx, the routers,
+// the bare proxies and the server by pid, kills the tenant's processes
+// (found by their STAMP_INSTANCE marker) and removes its temporary
+// directory.
 package main
 
 import (

@@ -89,7 +89,7 @@ func (r *report) markdown() string {
 	b.WriteString("| connections | front | requests/s | p50 | p99 | failed | proxy CPU per request |\n")
 	b.WriteString("|--:|---|--:|--:|--:|--:|--:|\n")
 	for _, conns := range r.cfg.conns {
-		for _, name := range []string{direct, viaNginx, viaRouter} {
+		for _, name := range frontOrder {
 			if c := r.cell(name, conns); c != nil {
 				fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s |\n", conns, name, rate(c), ms(c, 50), ms(c, 99), thousands(int(c.res.failed)), cpuPer(c))
 			}
@@ -97,18 +97,11 @@ func (r *report) markdown() string {
 	}
 	r.writeFailures(&b, r.cells)
 	if r.nginx != "" {
-		fmt.Fprintf(&b, "\nStamp's router / nginx (targets: requests/s at least %.2fx, p99 at most %.2fx):\n\n", targetRate, targetP99)
-		b.WriteString("| connections | requests/s | p50 | p99 | CPU per request |\n")
-		b.WriteString("|--:|--:|--:|--:|--:|\n")
-		for _, conns := range r.cfg.conns {
-			rt, ng := r.cell(viaRouter, conns), r.cell(viaNginx, conns)
-			if rt == nil || ng == nil {
-				continue
-			}
-			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s |\n", conns,
-				floatRatio(rt.res.rate(), ng.res.rate()), pctRatio(rt, ng, 50), pctRatio(rt, ng, 99), cpuRatio(rt, ng))
-		}
+		fmt.Fprintf(&b, "\nEach Go front / nginx (targets for Stamp's router: requests/s at least %.2fx, p99 at most %.2fx):\n\n", targetRate, targetP99)
+		r.writeRatios(&b, []string{viaRouter, viaStampRouter, viaBare, viaBareFlush}, viaNginx)
 	}
+	b.WriteString("\nEach front / the bare Go proxy (what it costs beyond Go's HTTP stack):\n\n")
+	r.writeRatios(&b, []string{viaRouter, viaStampRouter, viaBareFlush}, viaBare)
 	if len(r.routes) == 2 {
 		one, many := r.routes[0], r.routes[1]
 		fmt.Fprintf(&b, "\nRoute table: `stamp router` over a store of %s tenant and another over %s (the measured one and %s ready tenants sent no request), %d connections, %s each in %d slices, taking turns, after %s of warm-up:\n\n",
@@ -124,6 +117,23 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "\nTarget: p50 and p99 with %s routes at most %.2fx those with 1.\n", thousands(many.routes), targetRoutes)
 	}
 	return b.String()
+}
+
+// writeRatios writes a table of each of fronts over base, at every
+// connection count both were measured at.
+func (r *report) writeRatios(b *strings.Builder, fronts []string, base string) {
+	b.WriteString("| connections | front | requests/s | p50 | p99 | CPU per request |\n")
+	b.WriteString("|--:|---|--:|--:|--:|--:|\n")
+	for _, conns := range r.cfg.conns {
+		for _, name := range fronts {
+			c, of := r.cell(name, conns), r.cell(base, conns)
+			if c == nil || of == nil {
+				continue
+			}
+			fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s |\n", conns, name,
+				floatRatio(c.res.rate(), of.res.rate()), pctRatio(c, of, 50), pctRatio(c, of, 99), cpuRatio(c, of))
+		}
+	}
 }
 
 // cell returns the grid's cell of front at conns, nil if not measured.

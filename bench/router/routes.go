@@ -47,50 +47,42 @@ func fillStore(ctx context.Context, path string, real *stamp.Tenant, routes int)
 	return nil
 }
 
-// router is a `stamp router` the bench started.
-type router struct {
-	addr string
+// proxyProc is a proxy the bench started: a `stamp router` or a
+// bareproxy.
+type proxyProc struct {
 	proc *benchkit.Proc
 }
 
-// startRouter starts `stamp router` (the binary bin) over the store in
-// data on a free loopback port, logging to logPath, and waits until it
-// proxies GET path with Host host.
-func startRouter(ctx context.Context, bin, data, logPath, host, path string) (*router, error) {
-	addr, err := benchkit.FreePort()
-	if err != nil {
-		return nil, err
-	}
+// startProxyProc starts cmd, a proxy that listens on addr, logging to
+// logPath, and waits until it proxies GET path with Host host. On
+// failure it returns the process too if it started, to be stopped.
+func startProxyProc(ctx context.Context, cmd *exec.Cmd, addr, logPath, host, path string) (*proxyProc, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
-		return nil, fmt.Errorf("open the router's log: %w", err)
+		return nil, fmt.Errorf("open the proxy's log: %w", err)
 	}
 	defer logf.Close()
-	cmd := exec.Command(bin, "router", "--data", data, "--router-listen", addr, "--log-level", "warn")
 	cmd.Stdout, cmd.Stderr = logf, logf
-	r := &router{addr: addr}
-	if r.proc, err = benchkit.StartProc(cmd); err != nil {
-		return nil, fmt.Errorf("start stamp router: %w", err)
+	p := &proxyProc{}
+	if p.proc, err = benchkit.StartProc(cmd); err != nil {
+		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := benchkit.WaitOK(wctx, "http://"+addr+path, host, r.proc.Exited()); err != nil {
+	if err := benchkit.WaitOK(wctx, "http://"+addr+path, host, p.proc.Exited()); err != nil {
 		b, _ := os.ReadFile(logPath)
-		return r, fmt.Errorf("stamp router not proxying: %w\n%s", err, b)
+		return p, fmt.Errorf("not proxying: %w\n%s", err, b)
 	}
-	return r, nil
+	return p, nil
 }
 
-// stop stops the router, if it still runs: SIGTERM, then SIGKILL after
+// stop stops the proxy, if it still runs: SIGTERM, then SIGKILL after
 // five seconds.
-func (r *router) stop() {
-	if r == nil || r.proc == nil {
-		return
-	}
+func (p *proxyProc) stop() {
 	select {
-	case <-r.proc.Exited():
+	case <-p.proc.Exited():
 	default:
-		r.proc.Stop(5 * time.Second)
+		p.proc.Stop(5 * time.Second)
 	}
 }
 
