@@ -26,12 +26,13 @@ type bench struct {
 	bin    string    // built binaries
 	stamp  string    // the stamp binary
 	ledger string    // the example app's binary
-	floors *procSet  // hand-started ledger processes
-	server *server   // nil until started
+	// floor starts the app by hand; its DB is nil until set up.
+	floor  *benchkit.Floor
+	server *server // nil until started
 	// pg is the PostgreSQL cluster of -engine postgres; nil until started.
 	pg *benchkit.Cluster
-	// db makes the floor samples' databases; nil until set up.
-	db floorDB
+	// pgFloor makes the floor's databases on pg; nil for sqlite.
+	pgFloor *benchkit.PostgresFloor
 
 	floorN  atomic.Int64 // floor samples taken, for their directories
 	tenantN atomic.Int64 // tenants created, for their names
@@ -53,9 +54,10 @@ func newBench(ctx context.Context, cfg config, log io.Writer) (*bench, error) {
 	if err := os.Chmod(tmp, 0o711); err != nil {
 		return nil, errors.Join(fmt.Errorf("let tenants' users through %s: %w", tmp, err), benchkit.RemoveAll(tmp))
 	}
-	b := &bench{cfg: cfg, log: log, root: root, tmp: tmp, bin: filepath.Join(tmp, "bin"), floors: newProcSet()}
+	b := &bench{cfg: cfg, log: log, root: root, tmp: tmp, bin: filepath.Join(tmp, "bin")}
 	b.stamp = filepath.Join(b.bin, "stamp")
 	b.ledger = filepath.Join(b.bin, "ledger")
+	b.floor = &benchkit.Floor{Ledger: b.ledger, Dir: filepath.Join(tmp, "floor")}
 	return b, nil
 }
 
@@ -103,7 +105,7 @@ func (b *bench) setUp(ctx context.Context) error {
 // directory.
 func (b *bench) setUpEngine(ctx context.Context) ([]string, error) {
 	if b.cfg.engine == "sqlite" {
-		b.db = sqliteFloor{}
+		b.floor.DB = benchkit.SQLiteFloor{}
 		return nil, nil
 	}
 	b.progress("start PostgreSQL")
@@ -112,11 +114,10 @@ func (b *bench) setUpEngine(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	pf, err := benchkit.NewPostgresFloor(ctx, pg.URL)
-	if err != nil {
+	if b.pgFloor, err = benchkit.NewPostgresFloor(ctx, pg.URL); err != nil {
 		return nil, err
 	}
-	b.db = postgresFloor{pf}
+	b.floor.DB = postgresFloor{b.pgFloor}
 	return []string{"--tenant-postgres", pg.URL}, nil
 }
 
@@ -146,8 +147,8 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 		return nil, err
 	}
 	rep.memory = memoryUse{Memory: mem}
-	if pf, ok := b.db.(postgresFloor); ok {
-		if rep.memory.pgBackends, err = pf.Backends(ctx); err != nil {
+	if b.pgFloor != nil {
+		if rep.memory.pgBackends, err = b.pgFloor.Backends(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -212,9 +213,9 @@ func (b *bench) cleanup() error {
 		_, err := benchkit.SweepHost(b.server.Data, tenantNet, b.cfg.isolation == "host")
 		errs = append(errs, err)
 	}
-	b.floors.killAll()
-	if b.db != nil {
-		b.db.close()
+	b.floor.KillAll()
+	if b.pgFloor != nil {
+		b.pgFloor.Close()
 	}
 	if b.pg != nil {
 		errs = append(errs, b.pg.Stop())

@@ -55,7 +55,7 @@ func newBench(ctx context.Context, cfg config, log io.Writer) (*bench, error) {
 
 // measure sets up and takes every figure of the report, in order.
 func (b *bench) measure(ctx context.Context) (*result, error) {
-	res := &result{cfg: b.cfg, nproc: runtime.NumCPU(), cpuModel: cpuModel(), goVersion: runtime.Version(),
+	res := &result{cfg: b.cfg, nproc: runtime.NumCPU(), cpuModel: benchkit.CPUModel(), goVersion: runtime.Version(),
 		commit: benchkit.Commit(ctx, b.root), loadBefore: benchkit.LoadAverage()}
 	var err error
 	if res.serverFlags, err = b.setUp(ctx); err != nil {

@@ -106,3 +106,23 @@ func LoadAverage() string {
 	}
 	return strings.Join(f[:3], " ")
 }
+
+// CPUModel returns the first model name of /proc/cpuinfo, or "unknown".
+func CPUModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	return modelName(string(b))
+}
+
+// modelName returns the first "model name" of a /proc/cpuinfo, or
+// "unknown".
+func modelName(cpuinfo string) string {
+	for line := range strings.SplitSeq(cpuinfo, "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}

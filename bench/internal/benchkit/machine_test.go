@@ -100,3 +100,14 @@ func TestLoadAverage(t *testing.T) {
 		}
 	}
 }
+
+func TestModelName(t *testing.T) {
+	for _, tt := range []struct{ cpuinfo, want string }{
+		{"processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC\nflags\t: fpu\n\nprocessor\t: 1\nmodel name\t: AMD EPYC\n", "AMD EPYC"},
+		{"processor\t: 0\nCPU implementer\t: 0x41\n", "unknown"},
+	} {
+		if got := modelName(tt.cpuinfo); got != tt.want {
+			t.Errorf("modelName(%q): got %q, want %q", tt.cpuinfo, got, tt.want)
+		}
+	}
+}
