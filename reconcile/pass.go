@@ -102,6 +102,7 @@ func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Tim
 	p.log.Debug("pass starts", "steps", steps)
 	start, kind := r.cfg.Clock.Now(), passKind(p.upgrade, steps, t.Status.Phase)
 	err = p.run(ctx, steps)
+	r.refillAfterClaim(name)
 	if r.cfg.Observe != nil {
 		r.cfg.Observe(kind, passOutcome(err), r.cfg.Clock.Now().Sub(start))
 	}

@@ -156,9 +156,25 @@ func (r *Reconciler) claim(ctx context.Context, s, t *stamp.Tenant, events []*st
 		return false, err
 	}
 	r.give(ctx, s.Name)
+	r.mu.Lock()
+	r.claimed[t.Name] = true
+	r.mu.Unlock()
 	r.queue.addFirst(t.Name)
-	r.kickPools()
 	return true, nil
+}
+
+// refillAfterClaim has the pools filled once the first pass over tenant
+// ends, if tenant has just claimed a stamp: a new stamp made at once
+// would take the machine from the claim's seed and start, which the
+// customer waits for.
+func (r *Reconciler) refillAfterClaim(tenant string) {
+	r.mu.Lock()
+	claimed := r.claimed[tenant]
+	delete(r.claimed, tenant)
+	r.mu.Unlock()
+	if claimed {
+		r.kickPools()
+	}
 }
 
 // pooled returns every pooled stamp, in name order.
@@ -186,7 +202,7 @@ func (r *Reconciler) kickPools() {
 }
 
 // fillPools keeps the pools full until ctx ends: every PoolCheck, and
-// at once after a claim.
+// once the tenant of a claim has had its first pass.
 func (r *Reconciler) fillPools(ctx context.Context) {
 	ticker := time.NewTicker(r.cfg.PoolCheck)
 	defer ticker.Stop()

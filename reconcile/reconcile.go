@@ -121,6 +121,7 @@ type Reconciler struct {
 	releases   sync.WaitGroup                  // driver releases in flight
 	passes     map[string]*running             // the running pass of each tenant
 	idle       map[string]idleWatch            // awake tenants that sleep when idle (see watchIdle)
+	claimed    map[string]bool                 // tenants that claimed a stamp, until their first pass ends
 	started    time.Time                       // when Run started: traffic before is not known
 
 	// The warm pool's filler (fillPools) alone uses poolWait and poolRetry.
@@ -188,6 +189,7 @@ func New(cfg Config) *Reconciler {
 		held:       map[string]time.Time{},
 		runtimes:   map[string]string{},
 		poolKick:   make(chan struct{}, 1),
+		claimed:    map[string]bool{},
 		poolWait:   map[poolKey]time.Duration{},
 		poolRetry:  map[poolKey]time.Time{},
 		releasing:  map[string]bool{},
