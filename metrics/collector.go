@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -98,6 +99,7 @@ type collector struct {
 
 	queueDepth, held, behind       *prometheus.Desc
 	tenants, versions, incidents   *prometheus.Desc
+	pooled                         *prometheus.Desc
 	up, serviceUp, restarts        *prometheus.Desc
 	requests, requests5xx, latency *prometheus.Desc
 	latencyBounds                  []float64 // router.LatencyBounds in seconds
@@ -113,7 +115,11 @@ type fleetCounts struct {
 	byPhase   map[string]float64
 	byVersion map[blueprintVersion]float64
 	byCause   map[string]float64
+	pooled    map[pooledStamps]float64
 }
+
+// pooledStamps is the key of pool_stamps.
+type pooledStamps struct{ blueprint, version, plan, phase string }
 
 // blueprintVersion is the key of tenants_by_version.
 type blueprintVersion struct{ blueprint, version string }
@@ -139,6 +145,8 @@ func newCollector(src Sources) *collector {
 			"Tenants in the store, by phase.", []string{"phase"}, nil),
 		versions: prometheus.NewDesc(name("tenants_by_version"),
 			`Tenants in the store, by blueprint and the version their route serves ("none" before they first serve).`, []string{"blueprint", "version"}, nil),
+		pooled: prometheus.NewDesc(name("pool_stamps"),
+			"Stamps of the warm pools, made ahead for creates to claim, by blueprint version, plan and phase (ready ones can be claimed).", []string{"blueprint", "version", "plan", "phase"}, nil),
 		incidents: prometheus.NewDesc(name("incidents_open"),
 			"Open (or acknowledged) incidents, by cause.", []string{"cause"}, nil),
 		up: prometheus.NewDesc(name("tenant_up"),
@@ -163,7 +171,7 @@ func newCollector(src Sources) *collector {
 // Describe sends every metric's description.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.queueDepth, c.held, c.behind, c.tenants, c.versions, c.incidents,
+		c.queueDepth, c.held, c.behind, c.tenants, c.versions, c.incidents, c.pooled,
 		c.up, c.serviceUp, c.restarts, c.requests, c.requests5xx, c.latency,
 	} {
 		ch <- d
@@ -254,6 +262,9 @@ func (c *collector) collectFleet(ctx context.Context, ch chan<- prometheus.Metri
 	for cause, n := range c.fleet.byCause {
 		ch <- prometheus.MustNewConstMetric(c.incidents, prometheus.GaugeValue, n, cause)
 	}
+	for k, n := range c.fleet.pooled {
+		ch <- prometheus.MustNewConstMetric(c.pooled, prometheus.GaugeValue, n, k.blueprint, k.version, k.plan, k.phase)
+	}
 }
 
 // list reads the tenants and the open incidents and counts them.
@@ -270,6 +281,7 @@ func (c *collector) list(ctx context.Context) (*fleetCounts, error) {
 		byPhase:   make(map[string]float64, len(phases)),
 		byVersion: map[blueprintVersion]float64{},
 		byCause:   make(map[string]float64, len(causes)),
+		pooled:    map[pooledStamps]float64{},
 	}
 	for _, p := range phases {
 		f.byPhase[p] = 0
@@ -279,7 +291,9 @@ func (c *collector) list(ctx context.Context) (*fleetCounts, error) {
 	}
 	for _, t := range tenants {
 		if t.Spec.Pooled {
-			continue // the warm pool's stamps are no one's tenants yet
+			// The warm pool's stamps are no one's tenants yet.
+			f.pooled[pooledStamps{t.Spec.Blueprint, t.Spec.Version, t.Spec.Plan, cmp.Or(t.Status.Phase, "unknown")}]++
+			continue
 		}
 		phase := t.Status.Phase
 		if phase == "" {

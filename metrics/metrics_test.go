@@ -283,6 +283,11 @@ func TestScrapeHoldsEverySeries(t *testing.T) {
 			Spec:   stamp.TenantSpec{Blueprint: "ledger", Version: "1.0.0", Desired: stamp.DesiredRunning},
 			Status: stamp.TenantStatus{Phase: stamp.PhaseProvisioning},
 		},
+		{ // a stamp of the warm pool: counted apart, not as a tenant
+			Name:   stamp.PoolPrefix + "0a1b2c3d4e",
+			Spec:   stamp.TenantSpec{Blueprint: "ledger", Version: "1.0.0", Plan: "starter", Desired: stamp.DesiredRunning, Pooled: true},
+			Status: stamp.TenantStatus{Phase: stamp.PhaseReady, Version: "1.0.0"},
+		},
 	} {
 		if err := s.store.CreateTenant(ctx, tenant); err != nil {
 			t.Fatal(err)
@@ -343,6 +348,7 @@ func TestScrapeHoldsEverySeries(t *testing.T) {
 		{"stamp_reconcile_tenants_held", nil, 1},
 		{"stamp_monitor_behind_seconds", nil, 1.5},
 		{"stamp_tenants", map[string]string{"phase": "ready"}, 1},
+		{"stamp_pool_stamps", map[string]string{"blueprint": "ledger", "version": "1.0.0", "plan": "starter", "phase": "ready"}, 1},
 		{"stamp_tenants", map[string]string{"phase": "provisioning"}, 1},
 		{"stamp_tenants", map[string]string{"phase": "failed"}, 0},
 		{"stamp_tenants_by_version", map[string]string{"blueprint": "ledger", "version": "1.0.0"}, 1},
