@@ -28,10 +28,11 @@ func BenchmarkPortAlloc(b *testing.B) {
 			if err := os.MkdirAll(filepath.Join(dir, "tenants", "new"), 0o755); err != nil {
 				b.Fatal(err)
 			}
-			if err := writeJSON(filepath.Join(dir, "ports.json"), owners); err != nil {
+			if err := writeJSON(filepath.Join(dir, legacyFile), owners); err != nil {
 				b.Fatal(err)
 			}
-			r := &portRegistry{dir: dir, min: min, max: max, log: slog.New(slog.DiscardHandler)}
+			r := newPortRegistry(dir, min, max, slog.New(slog.DiscardHandler))
+			defer r.close()
 			b.ReportAllocs()
 			for b.Loop() {
 				got, err := r.alloc("new", []string{"web-0"})
