@@ -19,12 +19,12 @@ import (
 
 // portRegistry hands out the loopback ports of instances. Every Driver on
 // the directory, in this process or in others, shares it through its
-// journal, ports.journal (see portjournal.go), which each reads and
-// changes only under an exclusive flock of ports.lock, so two control
-// planes never give out one port. Each keeps the registry in memory as it
-// was when it last held the lock and reads only what the others appended
-// since, so an allocation or a release costs the same whatever the size
-// of the fleet.
+// journal, ports.journal (see portjournal.go and portcatchup.go), which
+// each reads and changes only under an exclusive flock of ports.lock, so
+// two control planes never give out one port. Each keeps the registry in
+// memory as it was when it last held the lock and reads only what the
+// others appended since, so an allocation or a release costs the same
+// whatever the size of the fleet.
 //
 // The memory is not shared by the Drivers of one process: a process has
 // one Driver per directory (cmd/stamp opens one), correctness does not
