@@ -21,6 +21,7 @@ import (
 	"time"
 
 	stamp "github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/driver/local"
 	"github.com/stamphq/stamp/httpapi"
 )
 
@@ -535,10 +536,7 @@ func TestServerKilledDuringCreatesConverges(t *testing.T) {
 			allocated++
 		}
 	}
-	var ports map[string]string
-	if b, err := os.ReadFile(filepath.Join(s.data, "local", "ports.json")); err != nil {
-		t.Errorf("port registry: %v", err)
-	} else if err := json.Unmarshal(b, &ports); err != nil {
+	if ports, err := local.ReadPorts(filepath.Join(s.data, "local")); err != nil {
 		t.Errorf("port registry: %v", err)
 	} else if len(ports) != allocated {
 		t.Errorf("%d ports allocated, want %d: %v", len(ports), allocated, ports)

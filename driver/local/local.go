@@ -23,7 +23,8 @@
 // Layout under Config.Dir:
 //
 //	bundles/<hex digest>/          extracted bundle, root's, read-only to tenants
-//	ports.json, ports.lock         port -> "<tenant>/<instance>", its lock
+//	ports.journal, ports.lock      port -> "<tenant>/<instance>" as a journal
+//	                               of changes, its lock (see portjournal.go)
 //	netns/<name>                   the tenant's network namespace (Config.Network)
 //	tenants/<name>/state.json      applied runtime, ports, pids, user, limits, address
 //	tenants/<name>/logs/<id>.log   output of instance <id>, appended, rotated
@@ -196,7 +197,7 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 		dir:      dir,
 		log:      log,
 		logCheck: logCheckInterval,
-		ports:    &portRegistry{dir: dir, min: cfg.PortMin, max: cfg.PortMax, log: log},
+		ports:    newPortRegistry(dir, cfg.PortMin, cfg.PortMax, log),
 		tenants:  make(map[string]*tenant),
 	}, nil
 }
@@ -360,7 +361,7 @@ func (d *Driver) Close() error {
 		}
 		t.op.Unlock()
 	}
-	return nil
+	return d.ports.close()
 }
 
 // StopAll stops every instance of every tenant under the directory

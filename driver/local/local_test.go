@@ -691,20 +691,23 @@ func TestPortsNeverCollide(t *testing.T) {
 // readRegistry returns the port registry of dir.
 func readRegistry(t *testing.T, dir string) portOwners {
 	t.Helper()
-	owners := make(portOwners)
-	if _, err := readJSON(filepath.Join(dir, "ports.json"), &owners); err != nil {
+	owners, err := ReadPorts(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return owners
 }
 
 // TestPortRegistry checks the registry's repairs: rebuilt when missing,
-// ports of a removed tenant freed, ports never recorded by their tenant
-// freed when it is taken up.
+// ports of a removed tenant freed (once the range of six has no other
+// free port), ports never recorded by their tenant freed when it is
+// taken up.
 func TestPortRegistry(t *testing.T) {
 	dir := newDir(t)
 	ctx := context.Background()
-	d := open(t, dir)
+	cfg := config(dir)
+	cfg.PortMin, cfg.PortMax = bindableRange(t, 6)
+	d := openConfig(t, cfg)
 	shape := func(tenant string) *stamp.Runtime {
 		return runtime(tenant, stamp.Service{Name: "web", Port: 8080, Replicas: 2})
 	}
@@ -734,7 +737,7 @@ func TestPortRegistry(t *testing.T) {
 	}
 	acme := prepare("acme")
 
-	if err := os.Remove(filepath.Join(dir, "ports.json")); err != nil {
+	if err := os.Remove(filepath.Join(dir, journalFile)); err != nil {
 		t.Fatal(err)
 	}
 	globex := prepare("globex")
@@ -755,18 +758,14 @@ func TestPortRegistry(t *testing.T) {
 	}
 
 	// Left by crashes: globex's ports again, as if its Remove died after
-	// deleting its directory, and a port acme never recorded.
-	leaked := owners("globex", globex)
-	leaked[globex[1]+1] = "acme/web-9"
-	maps.Copy(leaked, owners("acme", acme))
-	if err := writeJSON(filepath.Join(dir, "ports.json"), leaked); err != nil {
-		t.Fatal(err)
-	}
+	// deleting its directory, and a port acme never recorded. Of the six
+	// ports one is left free, and initech needs two.
+	appendJournal(t, dir, fmt.Sprintf("+%d globex/web-0\n+%d globex/web-1\n+%d acme/web-9\n", globex[0], globex[1], globex[1]+1))
 	if got := prepare("initech"); !slices.Equal(got, globex) {
 		t.Errorf("initech ports: got %v, want the removed globex's %v", got, globex)
 	}
 	d.Close()
-	d = open(t, dir)
+	d = openConfig(t, cfg)
 	observe(t, d, "acme")
 	want = owners("acme", acme)
 	maps.Copy(want, owners("initech", globex))
@@ -1275,12 +1274,10 @@ func TestRevisionsSurviveRestart(t *testing.T) {
 	if left[0].ID != "web-0@2" {
 		t.Errorf("instance left after retiring revision 1: got %s, want web-0@2", left[0].ID)
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "ports.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(string(data), "web-0@1") {
-		t.Errorf("ports.json after retiring revision 1 still holds its port: %s", data)
+	for port, owner := range readRegistry(t, dir) {
+		if strings.Contains(owner, "web-0@1") {
+			t.Errorf("the port registry after retiring revision 1 still holds its port %d for %s", port, owner)
+		}
 	}
 }
 

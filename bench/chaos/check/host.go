@@ -20,7 +20,8 @@ type Host struct {
 	// Drivers holds each tenant directory's driver state (local/tenants/
 	// <name>/state.json), nil where it has none.
 	Drivers map[string]*DriverState
-	// Ports is local/ports.json: each registered port's "<tenant>/<id>".
+	// Ports is the local driver's port registry (local.ReadPorts): each
+	// registered port's "<tenant>/<id>".
 	Ports map[int]string
 	// DatabaseDirs are the directories under databases/ (SQLite tenant
 	// databases and their snapshots), one per tenant.

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/driver/local"
 )
 
 // HostConfig says where ReadHost looks for one server's tenants.
@@ -39,17 +40,17 @@ func ReadHost(cfg HostConfig) (Host, error) {
 	if h.Procs, err = readProcs(cfg); err != nil {
 		return h, err
 	}
-	local := filepath.Join(cfg.Data, "local")
-	if h.Drivers, err = readDrivers(filepath.Join(local, "tenants")); err != nil {
+	localDir := filepath.Join(cfg.Data, "local")
+	if h.Drivers, err = readDrivers(filepath.Join(localDir, "tenants")); err != nil {
 		return h, err
 	}
-	if h.Ports, err = readPorts(filepath.Join(local, "ports.json")); err != nil {
+	if h.Ports, err = local.ReadPorts(localDir); err != nil {
 		return h, err
 	}
 	if h.DatabaseDirs, err = dirNames(filepath.Join(cfg.Data, "databases"), true); err != nil {
 		return h, err
 	}
-	if h.Namespaces, err = dirNames(filepath.Join(local, "netns"), false); err != nil {
+	if h.Namespaces, err = dirNames(filepath.Join(localDir, "netns"), false); err != nil {
 		return h, err
 	}
 	if h.Cgroups, err = readCgroups(cfg); err != nil {
@@ -167,15 +168,6 @@ func readDrivers(dir string) (map[string]*DriverState, error) {
 		}
 	}
 	return out, nil
-}
-
-// readPorts reads the port registry; a missing one is empty.
-func readPorts(path string) (map[int]string, error) {
-	var ports map[int]string
-	if _, err := readJSON(path, &ports); err != nil {
-		return nil, err
-	}
-	return ports, nil
 }
 
 // readCgroups lists the groups under cfg.CgroupParent in each hierarchy

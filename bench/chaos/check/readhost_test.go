@@ -31,7 +31,7 @@ func TestReadHost(t *testing.T) {
 	writeFile(t, data, "local/tenants/a/tasks/seed.log", "seeded")
 	writeFile(t, data, "local/tenants/gone/logs/web-0@1.0.0.log", "")
 	writeFile(t, data, "local/tenants/.state.json.tmp-1", "")
-	writeFile(t, data, "local/ports.json", `{"20001": "a/web-0@2.0.0"}`)
+	writeFile(t, data, "local/ports.journal", "stamp ports journal 1\n+20001 a/web-0@2.0.0\n+20002 a/web-1@2.0.0\n-20002\n")
 	writeFile(t, data, "local/netns/a", "")
 	writeFile(t, data, "databases/a/main.db", "")
 	writeFile(t, cgroups, "memory/stamp/0a1b2c3d/a/memory.limit_in_bytes", "")
