@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,8 +56,15 @@ func child(mode string) {
 	case "spin": // burn CPU for two seconds of wall time
 		for end := time.Now().Add(2 * time.Second); time.Now().Before(end); {
 		}
-	case "sleep":
+	case "sleep": // touch 4 MiB in the group (cgroup v1 charges only what is
+		// allocated after the move), say so, then sleep
+		hold := make([]byte, 4<<20)
+		for i := 0; i < len(hold); i += 4096 {
+			hold[i] = 1
+		}
+		fmt.Println("ready")
 		time.Sleep(time.Minute)
+		runtime.KeepAlive(hold)
 	}
 }
 
@@ -148,7 +156,10 @@ func TestRoundTrip(t *testing.T) {
 	t.Logf("mode %s, controllers %v, problem %q", h.Mode(), h.Controllers(), h.Problem())
 	began := time.Now()
 	ensure(t, h, "acme", stamp.Limits{Memory: 256 << 20, CPU: 0.5, PIDs: 50})
-	cmd, _ := start(t, h, "acme", "sleep")
+	cmd, out := start(t, h, "acme", "sleep")
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
+		t.Fatalf("the child says %q, %v; want ready", line, err)
+	}
 	pids, err := h.Procs("acme")
 	if err != nil || !slices.Equal(pids, []int{cmd.Process.Pid}) {
 		t.Errorf("Procs: got %v, %v; want [%d]", pids, err, cmd.Process.Pid)
