@@ -721,7 +721,7 @@ func (t *tenant) vars(host string, port int) map[string]string {
 // and not noPort, the service's port_env: false), STAMP_BUNDLE (the
 // extracted bundle, no longer the working directory) and the marker,
 // which are the driver's alone.
-func (d *Driver) environ(t *tenant, id string, env, vars map[string]string, bundleDir, path string, noPort bool) []string {
+func (d *Driver) environ(t *tenant, id string, env, vars map[string]string, bundleDir, path string, noPort bool) map[string]string {
 	m := map[string]string{"HOME": t.dataDir(), "TMPDIR": t.tmpDir(), "PATH": path}
 	for k, v := range env {
 		m[k] = stamp.ExpandInstanceVars(v, vars)
@@ -735,9 +735,14 @@ func (d *Driver) environ(t *tenant, id string, env, vars map[string]string, bund
 	m["HOST"] = vars[stamp.VarHost]
 	m["STAMP_BUNDLE"] = bundleDir
 	m[markerVar] = d.marker(t.name, id)
-	out := make([]string, 0, len(m))
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		out = append(out, k+"="+m[k])
+	return m
+}
+
+// envList returns env as a process takes it, "NAME=value" sorted by name.
+func envList(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		out = append(out, k+"="+env[k])
 	}
 	return out
 }
