@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stamphq/stamp"
 )
@@ -90,7 +91,9 @@ func TestBindKeepsTheProcess(t *testing.T) {
 	}
 
 	bound := bindWeb("/bind", "bound")
+	start := time.Now()
 	apply(t, d, runtime("acme", bound))
+	t.Logf("an apply that bound took %s", time.Since(start))
 	after := running(t, d, "acme", "web", 1)[0]
 	if after.PID != before.PID {
 		t.Fatalf("pid after a change of env: got %d, want %d kept (bound, not restarted); log:\n%s", after.PID, before.PID, logs)
@@ -189,5 +192,28 @@ func TestChangeOfCommandRestartsWithoutBind(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "new environment") {
 		t.Errorf("the driver tried a bind for a change of command; its log:\n%s", logs)
+	}
+}
+
+// TestBindAfterRestart binds an instance that a new Driver adopted: the
+// token lives in the tenant's state, not in the Driver that started it.
+func TestBindAfterRestart(t *testing.T) {
+	dir := newDir(t)
+	d := open(t, dir)
+	apply(t, d, runtime("acme", bindWeb("/bind", "hello")))
+	before := running(t, d, "acme", "web", 1)[0]
+	waitHealthy(t, before.Endpoint)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	d, logs := openLogged(t, dir)
+	apply(t, d, runtime("acme", bindWeb("/bind", "bound")))
+	after := running(t, d, "acme", "web", 1)[0]
+	if after.PID != before.PID {
+		t.Fatalf("pid after a change of env on a new driver: got %d, want %d kept; log:\n%s", after.PID, before.PID, logs)
+	}
+	if got := envOf(t, after)["GREETING"]; got != "bound" {
+		t.Errorf("GREETING after the bind: got %q, want %q", got, "bound")
 	}
 }
