@@ -25,7 +25,7 @@
 //	bundles/<hex digest>/          extracted bundle, root's, read-only to tenants
 //	ports.json, ports.lock         port -> "<tenant>/<instance>", its lock
 //	netns/<name>                   the tenant's network namespace (Config.Network)
-//	tenants/<name>/state.json      applied runtime, ports, pids, user, limits, address
+//	tenants/<name>/state.json      applied runtime, ports, pids, bind tokens, user, limits, address
 //	tenants/<name>/logs/<id>.log   output of instance <id>, appended, rotated
 //	                               by size to <id>.log.1 (newest), .2, ...
 //	tenants/<name>/tasks/<task>.*  task record (.json), output (.log)
