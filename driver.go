@@ -67,6 +67,11 @@ type Service struct {
 	Memory   int64        `json:"memory,omitempty"` // bytes; 0 is unlimited
 	CPU      float64      `json:"cpu,omitempty"`    // cores; 0 is unlimited
 	Health   *HealthCheck `json:"health,omitempty"`
+	// Bind, if set, is the HTTP path at which a running instance takes a
+	// new environment (POST, the driver's token as bearer, a JSON body
+	// {"env": {...}}) instead of being restarted, when only Env changed.
+	// Drivers that cannot (Kubernetes) restart it as for any change.
+	Bind string `json:"bind,omitempty"`
 }
 
 // HealthCheck is an HTTP probe: GET Path must answer 2xx within Timeout.

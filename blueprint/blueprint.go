@@ -111,6 +111,10 @@ type Service struct {
 	// Upgrade is how an upgrade replaces the service's instances:
 	// UpgradeBlueGreen (or empty, the default) or UpgradeRecreate.
 	Upgrade string
+	// Bind is the HTTP path at which a running instance takes a new
+	// environment instead of being restarted (see stamp.Service.Bind);
+	// empty if the app does not take one.
+	Bind string
 }
 
 // Upgrade strategies of a service.

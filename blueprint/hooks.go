@@ -58,7 +58,7 @@ func (d *decoder) hook(e entry, withAfter bool) (cmd []string, env map[string]st
 	return cmd, env, after
 }
 
-// serviceExtras decodes a service's port_env and upgrade; f are the
+// serviceExtras decodes a service's port_env, upgrade and bind; f are the
 // service's fields.
 func (d *decoder) serviceExtras(s *Service, f map[string]entry) {
 	if e, ok := f["port_env"]; ok {
@@ -71,6 +71,14 @@ func (d *decoder) serviceExtras(s *Service, f map[string]entry) {
 	if e, ok := f["upgrade"]; ok {
 		if s.Upgrade, ok = d.str(e); ok && !slices.Contains(upgrades, s.Upgrade) {
 			d.add(e.val.Line, e.path, "unknown upgrade %q (want %s)", s.Upgrade, strings.Join(upgrades, " or "))
+		}
+	}
+	if e, ok := f["bind"]; ok {
+		if s.Bind, ok = d.str(e); ok && !strings.HasPrefix(s.Bind, "/") {
+			d.add(e.val.Line, e.path, "path %q must start with /", s.Bind)
+		}
+		if f["port"].val == nil {
+			d.add(e.key.Line, e.path, "bind is a request to the service's port; bind needs a port")
 		}
 	}
 }

@@ -331,7 +331,7 @@ func (d *decoder) services(e entry) {
 		}
 		s := &Service{}
 		d.b.Services[e.name] = s
-		f, ok := d.fields(e.val, e.path, "command", "image", "port", "public", "env", "health", "port_env", "upgrade")
+		f, ok := d.fields(e.val, e.path, "command", "image", "port", "public", "env", "health", "port_env", "upgrade", "bind")
 		if !ok {
 			continue
 		}

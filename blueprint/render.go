@@ -70,6 +70,7 @@ func (b *Blueprint) Render(in RenderInput) (*stamp.Runtime, error) {
 			Memory:    plan.Memory,
 			CPU:       plan.CPU,
 			Health:    health,
+			Bind:      s.Bind,
 		})
 	}
 	return rt, nil

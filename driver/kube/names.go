@@ -23,6 +23,10 @@ const (
 	// AnnotationRevision holds a pod's revision as the reconciler names
 	// it ("1.2.0+build.5"), which a label value cannot always hold.
 	AnnotationRevision = "stamp.dev/revision"
+	// AnnotationEnv holds a hash of the environment a pod template's
+	// containers get from their Secret: the environment changes the
+	// template, so a change rolls the pods, which read it only at start.
+	AnnotationEnv = "stamp.dev/env"
 	// AnnotationPublic marks the Deployment of a public service.
 	AnnotationPublic = "stamp.dev/public"
 	// FieldManager owns the fields the driver applies.

@@ -1,6 +1,8 @@
 package kube
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -131,9 +133,10 @@ func desired(rt *stamp.Runtime, cfg Config) (*objects, error) {
 		labels[LabelService] = svc.Name
 		labels[LabelRevision] = labelSafe(rt.Revision)
 		name := objectName(svc.Name, rt.Revision)
+		vars := env(svc)
 		o.secrets = append(o.secrets, corev1ac.Secret(name, ns).WithLabels(labels).
-			WithType(corev1.SecretTypeOpaque).WithStringData(env(svc)))
-		o.deployments = append(o.deployments, deployment(ns, name, labels, rt, svc))
+			WithType(corev1.SecretTypeOpaque).WithStringData(vars))
+		o.deployments = append(o.deployments, deployment(ns, name, labels, rt, svc, envHash(vars)))
 	}
 	return o, nil
 }
@@ -162,7 +165,16 @@ func env(svc stamp.Service) map[string]string {
 // dataDir is where a pod finds the tenant's own writable directory.
 const dataDir = "/data"
 
-func deployment(ns, name string, labels map[string]string, rt *stamp.Runtime, svc stamp.Service) *appsv1ac.DeploymentApplyConfiguration {
+// envHash identifies an environment: a SHA-256 of its sorted pairs.
+func envHash(vars map[string]string) string {
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		fmt.Fprintf(h, "%s=%s\x00", k, vars[k])
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+func deployment(ns, name string, labels map[string]string, rt *stamp.Runtime, svc stamp.Service, envSum string) *appsv1ac.DeploymentApplyConfiguration {
 	uid := runAs(rt.UID)
 	c := container(svc.Name, svc.Image, name, svc.Command, uid)
 	if svc.Port > 0 {
@@ -187,7 +199,7 @@ func deployment(ns, name string, labels map[string]string, rt *stamp.Runtime, sv
 		WithTemplate(corev1ac.PodTemplateSpec().WithLabels(labels).
 			// Labels hold the revision as a name part; Observe reports
 			// it as the reconciler named it.
-			WithAnnotations(map[string]string{AnnotationRevision: rt.Revision}).
+			WithAnnotations(map[string]string{AnnotationRevision: rt.Revision, AnnotationEnv: envSum}).
 			WithSpec(podSpec(c, uid))))
 }
 

@@ -312,3 +312,34 @@ func resourceVersions(t *testing.T, c kubernetes.Interface, ns string) []string 
 	return append(out, "policy "+np.ResourceVersion, "limits "+lr.ResourceVersion, "account "+sa.ResourceVersion,
 		"claim generation "+fmt.Sprint(pvc.Generation))
 }
+
+// TestEnvChangeRollsPods: a change of a service's environment alone
+// (a claimed stamp's tenant name, a rotated secret) changes the pod
+// template, since pods read their Secret only at start; the same
+// environment again leaves it as it was.
+func TestEnvChangeRollsPods(t *testing.T) {
+	c := testClient(t)
+	t.Parallel() // a namespace each
+	ctx := context.Background()
+	tenant, ns := testTenant(t, c, "envroll")
+	drv := testDriver(t, c)
+	template := func(rt *stamp.Runtime) string {
+		t.Helper()
+		if err := drv.Apply(ctx, rt); err != nil {
+			t.Fatal(err)
+		}
+		d, err := c.AppsV1().Deployments(ns).Get(ctx, objectName("web", rt.Revision), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Spec.Template.Annotations[AnnotationEnv]
+	}
+	first := template(shopRuntime(tenant))
+	again := template(shopRuntime(tenant))
+	changed := shopRuntime(tenant)
+	changed.Services[0].Env["STAMP_TENANT"] = "acme"
+	after := template(changed)
+	if first == "" || again != first || after == first {
+		t.Errorf("pod template's %s: %q, the same env again %q, a changed env %q; want set, equal, different", AnnotationEnv, first, again, after)
+	}
+}

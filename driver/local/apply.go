@@ -52,7 +52,7 @@ func (d *Driver) Prepare(ctx context.Context, rt *stamp.Runtime) error {
 		} else if w.Port > 0 {
 			need = append(need, w.ID)
 		}
-		w.Hash = ""
+		w.Hash, w.Base = "", ""
 		missing = append(missing, w)
 	}
 	t.mu.Unlock()
@@ -79,7 +79,9 @@ func (d *Driver) Prepare(ctx context.Context, rt *stamp.Runtime) error {
 // every new instance that serves traffic a port (kept for the instance's
 // life, across restarts and changes), records it all, then stops the
 // instances rt no longer has or whose spec changed and starts the missing
-// ones. Applying the same rt again changes nothing. It returns once every
+// ones. A running instance whose spec changed in its environment alone,
+// of a service with a bind path, is first sent the new environment (see
+// bind.go): if it takes it, it goes on running. Applying the same rt again changes nothing. It returns once every
 // instance's process has started.
 func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
 	if err := validateRuntime(rt, true); err != nil {
@@ -145,13 +147,14 @@ func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
 		}
 	}
 
-	// Stop what goes away or changes.
+	// Stop what goes away or changes, unless it took its new environment.
 	keep := make(map[string]bool)
 	for _, w := range want {
 		if prev, ok := byID[w.ID]; ok && prev.Hash == w.Hash && prev.Port == w.Port {
 			keep[w.ID] = true
 		}
 	}
+	d.bind(ctx, t, rt, want, byID, keep)
 	var stopping []*supervisor
 	for _, inst := range old {
 		if keep[inst.ID] {
@@ -173,6 +176,7 @@ func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
 	for i, w := range want {
 		if prev := t.instance(w.ID); prev != nil && keep[w.ID] {
 			want[i].PID, want[i].StartTime, want[i].StartedAt = prev.PID, prev.StartTime, prev.StartedAt
+			want[i].BindToken = prev.BindToken
 		}
 	}
 	t.state.Others = otherRuntimes(&t.state, rt.Revision, others)
@@ -467,14 +471,14 @@ func validateRuntime(rt *stamp.Runtime, commands bool) error {
 var revisionPattern = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._+-]{0,63})?$`)
 
 // wanted lists the instances rt asks for, "<service>-<i>@<revision>" (or
-// without "@<revision>" when it is empty), with the hash of their spec and
-// Port 1 for those that need a port.
+// without "@<revision>" when it is empty), with the hashes of their spec
+// and Port 1 for those that need a port.
 func wanted(rt *stamp.Runtime) []instanceState {
 	var out []instanceState
 	for _, svc := range rt.Services {
-		hash := specHash(rt.Bundle.Digest, svc)
+		hash, base := specHash(rt.Bundle.Digest, svc), baseHash(rt.Bundle.Digest, svc)
 		for i := range svc.Replicas {
-			inst := instanceState{ID: instanceID(svc.Name, i, rt.Revision), Service: svc.Name, Revision: rt.Revision, Hash: hash}
+			inst := instanceState{ID: instanceID(svc.Name, i, rt.Revision), Service: svc.Name, Revision: rt.Revision, Hash: hash, Base: base}
 			if svc.Port > 0 {
 				inst.Port = 1
 			}
@@ -505,6 +509,13 @@ func specHash(digest string, svc stamp.Service) string {
 	}{digest, svc})
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:16])
+}
+
+// baseHash is specHash without the environment: two specs of one base
+// differ in Env alone, which a bind can hand over without a restart.
+func baseHash(digest string, svc stamp.Service) string {
+	svc.Env = nil
+	return specHash(digest, svc)
 }
 
 // releasePorts gives ports of tenant back to the registry. Failing only

@@ -26,7 +26,7 @@
 //	ports.journal, ports.lock      port -> "<tenant>/<instance>" as a journal
 //	                               of changes, its lock (see portjournal.go)
 //	netns/<name>                   the tenant's network namespace (Config.Network)
-//	tenants/<name>/state.json      applied runtime, ports, pids, user, limits, address
+//	tenants/<name>/state.json      applied runtime, ports, pids, bind tokens, user, limits, address
 //	tenants/<name>/logs/<id>.log   output of instance <id>, appended, rotated
 //	                               by size to <id>.log.1 (newest), .2, ...
 //	tenants/<name>/tasks/<task>.*  task record (.json), output (.log)
@@ -722,7 +722,7 @@ func (t *tenant) vars(host string, port int) map[string]string {
 // and not noPort, the service's port_env: false), STAMP_BUNDLE (the
 // extracted bundle, no longer the working directory) and the marker,
 // which are the driver's alone.
-func (d *Driver) environ(t *tenant, id string, env, vars map[string]string, bundleDir, path string, noPort bool) []string {
+func (d *Driver) environ(t *tenant, id string, env, vars map[string]string, bundleDir, path string, noPort bool) map[string]string {
 	m := map[string]string{"HOME": t.dataDir(), "TMPDIR": t.tmpDir(), "PATH": path}
 	for k, v := range env {
 		m[k] = stamp.ExpandInstanceVars(v, vars)
@@ -736,9 +736,14 @@ func (d *Driver) environ(t *tenant, id string, env, vars map[string]string, bund
 	m["HOST"] = vars[stamp.VarHost]
 	m["STAMP_BUNDLE"] = bundleDir
 	m[markerVar] = d.marker(t.name, id)
-	out := make([]string, 0, len(m))
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		out = append(out, k+"="+m[k])
+	return m
+}
+
+// envList returns env as a process takes it, "NAME=value" sorted by name.
+func envList(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		out = append(out, k+"="+env[k])
 	}
 	return out
 }

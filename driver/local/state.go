@@ -65,6 +65,13 @@ type instanceState struct {
 	// Hash identifies the spec the instance runs (see specHash); empty
 	// while the instance is only prepared.
 	Hash string `json:"hash,omitempty"`
+	// Base is the hash of the spec with Env left out (see baseHash): an
+	// instance whose Base stays may take a new environment by a bind.
+	Base string `json:"base,omitempty"`
+	// BindToken is the bearer token of the running process's bind
+	// requests (STAMP_BIND_TOKEN), new for each start; empty if its
+	// service takes no binds.
+	BindToken string `json:"bindToken,omitempty"`
 	// PID and StartTime (field 22 of /proc/<pid>/stat) identify the
 	// process together: a recycled pid has another start time.
 	PID       int       `json:"pid,omitempty"`

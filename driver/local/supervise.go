@@ -28,9 +28,11 @@ var (
 // exits, until stopped (the process is terminated) or detached (the
 // process is left running for the tenant's next owner to adopt).
 type supervisor struct {
-	d         *Driver
-	t         *tenant
-	id        string
+	d  *Driver
+	t  *tenant
+	id string
+	// svc is guarded by t.mu: a bind (see bind.go) gives it a new Env,
+	// which the next start of the process takes.
 	svc       stamp.Service
 	port      int
 	bundleDir string
@@ -71,17 +73,25 @@ func (d *Driver) supervise(t *tenant, inst instanceState, svc stamp.Service, bun
 	return nil
 }
 
-// start starts the instance's process and records it.
+// start starts the instance's process, with a new bind token if its
+// service takes binds, and records both.
 func (s *supervisor) start() (*proc, error) {
+	s.t.mu.Lock()
+	svc := s.svc
+	s.t.mu.Unlock()
+	token := ""
+	if svc.Bind != "" {
+		token = newBindToken()
+	}
 	vars := s.t.vars(s.t.host(), s.port)
 	path, isolated := s.t.path()
-	argv, err := resolve(expandAll(s.svc.Command, vars), s.bundleDir, path, isolated)
+	argv, err := resolve(expandAll(svc.Command, vars), s.bundleDir, path, isolated)
 	if err != nil {
 		return nil, fmt.Errorf("start %s of %s: %w", s.id, s.t.name, err)
 	}
 	spec := spawnSpec{
 		argv: argv,
-		env:  s.d.environ(s.t, s.id, s.svc.Env, vars, s.bundleDir, path, s.svc.NoPortEnv),
+		env:  envList(s.environ(svc, vars, path, token)),
 		dir:  s.t.dataDir(),
 		log:  s.t.logPath(s.id),
 	}
@@ -94,6 +104,7 @@ func (s *supervisor) start() (*proc, error) {
 	defer s.t.mu.Unlock()
 	if inst := s.t.instance(s.id); inst != nil {
 		inst.PID, inst.StartTime, inst.StartedAt = p.pid, p.start, p.startedAt
+		inst.BindToken = token
 	}
 	if err := s.t.save(); err != nil {
 		// Unrecorded, the process would be an orphan: end it now.
@@ -172,10 +183,11 @@ func (s *supervisor) exited(status string) {
 	oom := s.d.oomKills(s.t.name)
 	s.t.mu.Lock()
 	s.proc = nil
-	st := s.t.stats[s.svc.Name]
+	service := s.svc.Name
+	st := s.t.stats[service]
 	if st == nil {
 		st = &stamp.ServiceObserved{}
-		s.t.stats[s.svc.Name] = st
+		s.t.stats[service] = st
 	}
 	// A new out-of-memory kill in the tenant's group is put down to
 	// this exit: the kernel kills a process of the group that reached
@@ -190,7 +202,7 @@ func (s *supervisor) exited(status string) {
 	s.t.mu.Unlock()
 	s.d.log.Warn("instance exited; restarting", "tenant", s.t.name, "instance", s.id, "status", status)
 	if s.d.cfg.OnExit != nil {
-		s.d.cfg.OnExit(s.t.name, s.svc.Name)
+		s.d.cfg.OnExit(s.t.name, service)
 	}
 }
 

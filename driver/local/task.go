@@ -175,7 +175,7 @@ func (d *Driver) findOrStartTask(ctx context.Context, t *tenant, task *stamp.Tas
 	}
 	spec := spawnSpec{
 		argv:     append([]string{"/bin/sh", "-c", taskScript, "sh", exitPath}, argv...),
-		env:      d.environ(t, "task:"+task.Name, task.Env, vars, bdir, path, false),
+		env:      envList(d.environ(t, "task:"+task.Name, task.Env, vars, bdir, path, false)),
 		dir:      t.dataDir(),
 		log:      t.taskPath(task.Name, ".log"),
 		truncate: true,

@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,11 +25,17 @@ const (
 
 // config is what serve reads from the environment besides the address and
 // the database. $SESSION_KEY is accepted but unused: the example has no
-// sessions, and the secret must never be logged.
+// sessions, and the secret must never be logged. A bind replaces tenant
+// and currency while the app serves (see bind.go).
 type config struct {
 	release  int    // the release served, from the build
-	tenant   string // $TENANT, shown on the home page
+	tenant   string // $TENANT (else $STAMP_TENANT), shown on the home page
 	currency string // $CURRENCY, used when the settings name none
+	// bindToken is $STAMP_BIND_TOKEN, which a bind request must carry;
+	// empty refuses every bind.
+	bindToken string
+	// started holds the fixedVars as serve read them at start.
+	started map[string]string
 }
 
 // serveCmd is `ledger serve`: it serves HTTP on $HOST:$PORT until ctx ends,
@@ -50,9 +57,12 @@ func serveCmd(ctx context.Context, rel int, args []string, getenv func(string) s
 	if host == "" {
 		host = "127.0.0.1"
 	}
-	cfg := config{release: rel, tenant: getenv("TENANT"), currency: getenv("CURRENCY")}
-	if cfg.currency != "" && !currencyPattern.MatchString(cfg.currency) {
-		return fmt.Errorf("CURRENCY %q is not a three-letter code such as EUR", cfg.currency)
+	cfg := config{release: rel, bindToken: getenv("STAMP_BIND_TOKEN"), started: make(map[string]string)}
+	for _, k := range fixedVars {
+		cfg.started[k] = getenv(k)
+	}
+	if err := cfg.readTenant(getenv); err != nil {
+		return err
 	}
 
 	db, d, err := openDB(getenv("DATABASE_URL"))
@@ -98,17 +108,21 @@ func serveCmd(ctx context.Context, rel int, args []string, getenv func(string) s
 const releaseHeader = "Ledger-Release"
 
 // newServer returns the whole HTTP surface of release cfg.release of
-// ledger.
+// ledger. Handlers that read the tenant's config load it for each
+// request: a bind swaps it.
 func newServer(db *sql.DB, log *slog.Logger, cfg config) http.Handler {
+	cur := new(atomic.Pointer[config])
+	cur.Store(&cfg)
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", handleHealthz(db, cfg.release))
 	mux.Handle("GET /version", handleVersion(cfg.release))
-	mux.Handle("GET /{$}", handleIndex(db, cfg))
+	mux.Handle("POST /stamp/bind", handleBind(cur))
+	mux.Handle("GET /{$}", handleIndex(db, cur))
 	mux.Handle("GET /api/customers", handleListCustomers(db))
 	mux.Handle("POST /api/customers", handleCreateCustomer(db))
 	mux.Handle("/api/customers", handleMethodNotAllowed())
 	mux.Handle("GET /api/invoices", handleListInvoices(db, cfg.release))
-	mux.Handle("POST /api/invoices", handleCreateInvoice(db, cfg))
+	mux.Handle("POST /api/invoices", handleCreateInvoice(db, cur))
 	mux.Handle("/api/invoices", handleMethodNotAllowed())
 	release := strconv.Itoa(cfg.release)
 	return logRequests(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -196,8 +210,9 @@ func money(cents int64) string {
 }
 
 // handleIndex serves the home page: the tenant and its invoices.
-func handleIndex(db *sql.DB, cfg config) http.Handler {
+func handleIndex(db *sql.DB, cur *atomic.Pointer[config]) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cfg := cur.Load()
 		currency, err := defaultCurrency(r.Context(), db, cfg)
 		if err != nil {
 			internalError(w, r, err)
@@ -286,8 +301,9 @@ type invoiceRequest struct {
 	Currency    string `json:"currency"`
 }
 
-func handleCreateInvoice(db *sql.DB, cfg config) http.Handler {
+func handleCreateInvoice(db *sql.DB, cur *atomic.Pointer[config]) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cfg := cur.Load()
 		var in struct {
 			invoiceRequest
 			DueOn string `json:"due_on"`
@@ -354,7 +370,7 @@ func isDate(s string) bool {
 
 // defaultCurrency is the currency of an invoice that names none: the
 // tenant's currency setting, else $CURRENCY, else EUR.
-func defaultCurrency(ctx context.Context, db *sql.DB, cfg config) (string, error) {
+func defaultCurrency(ctx context.Context, db *sql.DB, cfg *config) (string, error) {
 	c, err := setting(ctx, db, "currency")
 	switch {
 	case err != nil:

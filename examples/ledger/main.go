@@ -29,9 +29,10 @@ const usage = `usage:
 environment:
   DATABASE_URL  sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DB
   HOST, PORT    listen address of serve (HOST defaults to 127.0.0.1)
-  TENANT        tenant name shown on the home page
+  TENANT        tenant name shown on the home page (else STAMP_TENANT)
   CURRENCY      invoice currency when the settings have none
   SESSION_KEY   per-tenant secret (accepted, never logged)
+  STAMP_BIND_TOKEN  bearer token of POST /stamp/bind (none: binds refused)
 `
 
 func main() {

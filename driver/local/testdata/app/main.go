@@ -2,8 +2,9 @@
 // argument picks what it does:
 //
 //	serve            serve HTTP on $HOST:$PORT: /healthz, /env (its environment),
-//	                 /pid, and what a tenant may do: /id, /read, /write, /connect,
-//	                 /alloc (hold more memory)
+//	                 /pid, POST /bind (take a new environment), POST /bind-fail
+//	                 (answer 500), and what a tenant may do: /id, /read, /write,
+//	                 /connect, /alloc (hold more memory)
 //	serve-any        serve on every address, not $HOST
 //	serve-on ADDR    serve on ADDR (host:port), whatever $HOST and $PORT say
 //	serve-child      serve, and start a child process in its session
@@ -17,6 +18,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -141,6 +143,11 @@ func serve() {
 	mux.HandleFunc("/pid", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, os.Getpid())
 	})
+	mux.HandleFunc("POST /bind", bind)
+	mux.HandleFunc("POST /bind-fail", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Printf("bind %s: 500\n", r.URL.Path)
+		http.Error(w, "cannot bind", http.StatusInternalServerError)
+	})
 	// What a tenant's process may do, tried from inside it: each answers
 	// "ok" or the error.
 	mux.HandleFunc("/id", func(w http.ResponseWriter, r *http.Request) {
@@ -178,6 +185,30 @@ func serve() {
 	})
 	fmt.Fprintln(os.Stderr, http.Serve(l, mux))
 	os.Exit(1)
+}
+
+// bind takes the environment of a bind request ({"env": {...}}) as its
+// own, if the request carries $STAMP_BIND_TOKEN as bearer, and prints
+// "bind /bind: <status>" for each request.
+func bind(w http.ResponseWriter, r *http.Request) {
+	status := http.StatusNoContent
+	defer func() { fmt.Printf("bind %s: %d\n", r.URL.Path, status) }()
+	if r.Header.Get("Authorization") != "Bearer "+os.Getenv("STAMP_BIND_TOKEN") {
+		status = http.StatusUnauthorized
+		http.Error(w, "wrong token", status)
+		return
+	}
+	var body struct{ Env map[string]string }
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		status = http.StatusBadRequest
+		http.Error(w, err.Error(), status)
+		return
+	}
+	os.Clearenv()
+	for k, v := range body.Env {
+		os.Setenv(k, v)
+	}
+	w.WriteHeader(status)
 }
 
 // held keeps what /alloc allocated.
