@@ -211,7 +211,7 @@ func (r *roundRun) kill(ctx context.Context, id string, killAt time.Duration) er
 		return fmt.Errorf("get release %s: %w", id, err)
 	}
 	// The server's clock and ours are the same machine's.
-	if err := sleep(ctx, time.Until(rel.CreatedAt.Add(killAt))); err != nil {
+	if err := benchkit.Sleep(ctx, time.Until(rel.CreatedAt.Add(killAt))); err != nil {
 		return err
 	}
 	if rel, err = r.srv.Client.Release(ctx, id); err != nil {
@@ -235,7 +235,7 @@ func (r *roundRun) kill(ctx context.Context, id string, killAt time.Duration) er
 		if try == restartTries {
 			return err
 		}
-		if err := sleep(ctx, time.Second); err != nil {
+		if err := benchkit.Sleep(ctx, time.Second); err != nil {
 			return err
 		}
 	}

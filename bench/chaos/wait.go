@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/stamphq/stamp/bench/internal/benchkit"
 )
 
 // errDeadline is a wait of a round past -deadline.
@@ -34,20 +36,8 @@ func poll(ctx context.Context, done func() (bool, error)) error {
 		if err != nil || ok {
 			return err
 		}
-		if err := sleep(ctx, 250*time.Millisecond); err != nil {
+		if err := benchkit.Sleep(ctx, 250*time.Millisecond); err != nil {
 			return err
 		}
-	}
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(max(d, 0))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

@@ -81,7 +81,7 @@ func (b *bench) measure(ctx context.Context) (*result, error) {
 	if err := b.waitReady(ctx); err != nil {
 		return nil, err
 	}
-	if err := sleep(ctx, b.cfg.settle); err != nil {
+	if err := benchkit.Sleep(ctx, b.cfg.settle); err != nil {
 		return nil, err
 	}
 	b.progress("serving: window of %s", b.cfg.window)
@@ -226,7 +226,7 @@ func (b *bench) window(ctx context.Context) (window, error) {
 		return w, err
 	}
 	t0 := time.Now()
-	if err := sleep(ctx, b.cfg.window); err != nil {
+	if err := benchkit.Sleep(ctx, b.cfg.window); err != nil {
 		return w, err
 	}
 	cpu1, err := b.srv.CPU()
@@ -251,21 +251,9 @@ func (b *bench) poll(ctx context.Context, what string, cond func() (bool, error)
 		if time.Now().After(deadline) {
 			return fmt.Errorf("gave up after %s waiting for %s", wait, what)
 		}
-		if err := sleep(ctx, 250*time.Millisecond); err != nil {
+		if err := benchkit.Sleep(ctx, 250*time.Millisecond); err != nil {
 			return fmt.Errorf("wait for %s: %w", what, err)
 		}
-	}
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

@@ -223,7 +223,7 @@ func (b *bench) delete(ctx context.Context, name string) error {
 		if err := b.srv.Alive(); err != nil {
 			return err
 		}
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+		if err := benchkit.Sleep(ctx, 50*time.Millisecond); err != nil {
 			return fmt.Errorf("delete tenant %s: not gone: %w", name, err)
 		}
 	}
@@ -244,7 +244,7 @@ func (b *bench) waitNoProcess(ctx context.Context) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%d tenant processes still run %s after the last delete, such as pid %d (%s of %s)", len(procs), b.cfg.settle, procs[0].PID, procs[0].ID, procs[0].Tenant)
 		}
-		if err := sleep(ctx, 250*time.Millisecond); err != nil {
+		if err := benchkit.Sleep(ctx, 250*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -265,7 +265,7 @@ func (b *bench) settle(ctx context.Context, atRest held) (held, time.Duration, e
 		if len(excess(atRest, h, b.cfg.max)) == 0 || waited >= b.cfg.settle {
 			return h, waited, nil
 		}
-		if err := sleep(ctx, time.Second); err != nil {
+		if err := benchkit.Sleep(ctx, time.Second); err != nil {
 			return h, waited, err
 		}
 	}
@@ -282,7 +282,7 @@ func (b *bench) held(ctx context.Context) (held, error) {
 		if err != nil {
 			return last, err
 		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+		if err := benchkit.Sleep(ctx, 100*time.Millisecond); err != nil {
 			return last, err
 		}
 		var h held
@@ -292,18 +292,6 @@ func (b *bench) held(ctx context.Context) (held, error) {
 		last = h
 	}
 	return last, err
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // cleanup kills the server and its tenants' processes, by pid, removes

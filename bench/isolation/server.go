@@ -96,7 +96,7 @@ func (s *server) upgrade(ctx context.Context, name string, timeout time.Duration
 			smp.done = u.FinishedAt.Sub(start)
 			break
 		}
-		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+		if err := benchkit.Sleep(ctx, 20*time.Millisecond); err != nil {
 			return smp, fmt.Errorf("%s server: wait for the end of the upgrade of %s: %w", s.setup, name, err)
 		}
 	}
@@ -119,7 +119,7 @@ func (s *server) waitRelease(ctx context.Context, tenant, release string) error 
 		} else {
 			last = "release " + got
 		}
-		if err := sleep(ctx, benchkit.PollEvery); err != nil {
+		if err := benchkit.Sleep(ctx, benchkit.PollEvery); err != nil {
 			return fmt.Errorf("no answer from release %s (%w); last: %s", release, err, last)
 		}
 	}
@@ -225,7 +225,7 @@ func (s *server) deleteAll(ctx context.Context) error {
 		if len(left) == 0 {
 			return nil
 		}
-		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+		if err := benchkit.Sleep(ctx, 200*time.Millisecond); err != nil {
 			names := make([]string, len(left))
 			for i, t := range left {
 				names[i] = t.Name
@@ -245,14 +245,4 @@ func (s *server) stop(grace time.Duration) error {
 	case <-time.After(grace):
 	}
 	return s.Stop()
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
-	}
 }

@@ -184,7 +184,7 @@ func (b *bench) floor(ctx context.Context) (_ window, err error) {
 			err = serr
 		}
 	}()
-	if err := sleep(ctx, b.cfg.settle); err != nil {
+	if err := benchkit.Sleep(ctx, b.cfg.settle); err != nil {
 		return window{}, err
 	}
 	b.progress("floor: idle window of %s, no tenant", b.cfg.window)
@@ -211,7 +211,7 @@ func (b *bench) fleet(ctx context.Context, res *result) (err error) {
 	}
 	res.setup = time.Since(start)
 	b.progress("fleet: all %d ready after %.1f s; settle %s so the monitor has seen each", len(tenants), res.setup.Seconds(), b.cfg.settle)
-	if err := sleep(ctx, b.cfg.settle); err != nil {
+	if err := benchkit.Sleep(ctx, b.cfg.settle); err != nil {
 		return err
 	}
 	b.progress("fleet: idle window of %s", b.cfg.window)
@@ -291,7 +291,7 @@ func (b *bench) idle(ctx context.Context, srv *benchkit.Server, tenants int, por
 		return w, err
 	}
 	t0 := time.Now()
-	if err := sleep(ctx, b.cfg.window); err != nil {
+	if err := benchkit.Sleep(ctx, b.cfg.window); err != nil {
 		return w, err
 	}
 	cpu1, err := srv.CPU()
@@ -445,7 +445,7 @@ func (b *bench) killAll(ctx context.Context, srv *benchkit.Server, tenants []str
 		if (i+1)%10 == 0 {
 			b.progress("  %d of %d kills", i+1, b.cfg.kills)
 		}
-		if err := sleep(ctx, time.Duration(rand.Int64N(int64(b.bp.Services[service].Health.Interval)))); err != nil {
+		if err := benchkit.Sleep(ctx, time.Duration(rand.Int64N(int64(b.bp.Services[service].Health.Interval)))); err != nil {
 			return kills, err
 		}
 	}
@@ -503,7 +503,7 @@ func (b *bench) waitEvent(ctx context.Context, srv *benchkit.Server, name string
 			after = e.Seq
 		}
 		if len(events) < 100 {
-			if err := sleep(ctx, pollEvery); err != nil {
+			if err := benchkit.Sleep(ctx, pollEvery); err != nil {
 				return nil, err
 			}
 		}
@@ -552,7 +552,7 @@ func (b *bench) check(ctx context.Context, srv *benchkit.Server, tenants []strin
 	if len(res.kills) == 0 {
 		return nil
 	}
-	if err := sleep(ctx, lateWait); err != nil {
+	if err := benchkit.Sleep(ctx, lateWait); err != nil {
 		return err
 	}
 	b.progress("fleet: read the event log and check")
@@ -602,18 +602,6 @@ func leaks(procs []benchkit.TenantProc, tenants []string, kills []*kill) []strin
 		}
 	}
 	return out
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // stopServer kills srv by its pid and every tenant process of its data

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"time"
 
 	"github.com/stamphq/stamp/bench/internal/benchkit"
 )
@@ -98,18 +97,6 @@ func (b *bench) setUp(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	return flags, nil
-}
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // cleanup kills the server, its tenants' processes and the floor's, by

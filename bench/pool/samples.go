@@ -190,7 +190,7 @@ func (b *bench) waitPoolFull(ctx context.Context) (time.Time, error) {
 		if err := b.srv.Alive(); err != nil {
 			return time.Time{}, err
 		}
-		if err := sleep(ctx, pollEvery); err != nil {
+		if err := benchkit.Sleep(ctx, pollEvery); err != nil {
 			return time.Time{}, fmt.Errorf("wait for the pool to fill (%d of %d stamps ready): %w", ready, b.cfg.pool, err)
 		}
 	}
@@ -233,7 +233,7 @@ func (b *bench) delete(ctx context.Context, c create) error {
 		if err := b.srv.Alive(); err != nil {
 			return err
 		}
-		if err := sleep(ctx, pollEvery); err != nil {
+		if err := benchkit.Sleep(ctx, pollEvery); err != nil {
 			return fmt.Errorf("wait for tenant %s to go (%d processes of %s running): %w", c.name, running, runtime, err)
 		}
 	}

@@ -284,7 +284,7 @@ func (b *bench) waitUpgraded(ctx context.Context, name string) error {
 			}
 			return nil
 		}
-		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+		if err := benchkit.Sleep(ctx, 20*time.Millisecond); err != nil {
 			return fmt.Errorf("wait for the upgrade of %s (phase %s): %w", name, t.Status.Phase, err)
 		}
 	}
@@ -332,7 +332,7 @@ func (b *bench) release(ctx context.Context, n int) (*stamp.Release, error) {
 			return nil, fmt.Errorf("release %s stuck: no tenant changed state for %s; wave %d, %s\n%s",
 				r.ID, stuckAfter, r.Status.Wave+1, lastStates, b.stuckDetail(ctx, r))
 		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+		if err := benchkit.Sleep(ctx, 100*time.Millisecond); err != nil {
 			return nil, fmt.Errorf("wait for release %s (wave %d, %s): %w\n%s", r.ID, r.Status.Wave+1, lastStates, err, b.stuckDetail(context.Background(), r))
 		}
 	}
@@ -399,16 +399,6 @@ func leaks(data string, tenants []string) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
-	}
 }
 
 // stopServer kills the current server and every tenant process of its

@@ -174,21 +174,9 @@ func (b *bench) waitServing(ctx context.Context, name string) error {
 		if err := b.srv.Alive(); err != nil {
 			return err
 		}
-		if err := sleep(ctx, pollEvery); err != nil {
+		if err := benchkit.Sleep(ctx, pollEvery); err != nil {
 			return fmt.Errorf("wait for tenant %s (phase %s): %w", name, t.Status.Phase, err)
 		}
-	}
-}
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

@@ -76,7 +76,7 @@ func (b *bench) waitAsleep(ctx context.Context, name string) error {
 				return nil
 			}
 		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+		if err := benchkit.Sleep(ctx, 100*time.Millisecond); err != nil {
 			return fmt.Errorf("wait for %s to sleep (phase %s, %d processes): %w", name, t.Status.Phase, running, err)
 		}
 	}

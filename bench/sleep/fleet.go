@@ -170,7 +170,7 @@ func (b *bench) waitAllAsleep(ctx context.Context) (time.Duration, error) {
 			b.progress("%d of %d asleep, %d starter processes running", by[stamp.PhaseSleeping], b.cfg.n, awake)
 			lastNote = time.Now()
 		}
-		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+		if err := benchkit.Sleep(ctx, 500*time.Millisecond); err != nil {
 			return 0, fmt.Errorf("wait for every starter tenant to sleep (%d of %d do, %d of their processes run): %w", by[stamp.PhaseSleeping], b.cfg.n, awake, err)
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/stamphq/stamp/bench/internal/benchkit"
 )
 
 // warmUp is how many requests go to the warm tenant before the timed
@@ -106,7 +108,7 @@ func (b *bench) quietWindow(ctx context.Context) (quiet, error) {
 	if err != nil {
 		return q, err
 	}
-	if err := sleep(ctx, b.cfg.quiet); err != nil {
+	if err := benchkit.Sleep(ctx, b.cfg.quiet); err != nil {
 		return q, err
 	}
 	cpu1, err := b.srv.CPU()
