@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -117,18 +116,7 @@ func TestBindKeepsTheProcess(t *testing.T) {
 	}
 
 	// A restart starts the process with the environment it was bound to.
-	if err := syscall.Kill(after.PID, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	var restarted stamp.Instance
-	eventually(t, "web-0 to be restarted", func() bool {
-		insts := observe(t, d, "acme").Services["web"].Instances
-		if len(insts) != 1 || insts[0].PID == after.PID {
-			return false
-		}
-		restarted = insts[0]
-		return true
-	})
+	restarted := killAndRestart(t, d, "acme", after)
 	waitHealthy(t, restarted.Endpoint)
 	env = envOf(t, restarted)
 	if env["GREETING"] != "bound" {

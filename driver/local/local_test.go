@@ -282,24 +282,32 @@ func TestProcessEnvironment(t *testing.T) {
 	}
 }
 
+// killAndRestart kills the process of inst, tenant's one web instance,
+// and returns the instance the driver restarted in its place.
+func killAndRestart(t *testing.T, d *Driver, tenant string, inst stamp.Instance) stamp.Instance {
+	t.Helper()
+	if err := syscall.Kill(inst.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var after stamp.Instance
+	eventually(t, "a new "+inst.ID, func() bool {
+		insts := observe(t, d, tenant).Services["web"].Instances
+		if len(insts) != 1 || insts[0].PID == inst.PID {
+			return false
+		}
+		after = insts[0]
+		return true
+	})
+	return after
+}
+
 func TestKilledInstanceRestartsOnSamePort(t *testing.T) {
 	d := open(t, newDir(t))
 	apply(t, d, runtime("acme", web(1, "serve")))
 	before := running(t, d, "acme", "web", 1)[0]
 	waitHealthy(t, before.Endpoint)
 
-	if err := syscall.Kill(before.PID, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	var after stamp.Instance
-	eventually(t, "a new web-0", func() bool {
-		insts := observe(t, d, "acme").Services["web"].Instances
-		if len(insts) != 1 || insts[0].PID == before.PID {
-			return false
-		}
-		after = insts[0]
-		return true
-	})
+	after := killAndRestart(t, d, "acme", before)
 	if after.Endpoint != before.Endpoint {
 		t.Errorf("endpoint after restart: got %q, want %q", after.Endpoint, before.Endpoint)
 	}
