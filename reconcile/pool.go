@@ -82,6 +82,13 @@ func (r *Reconciler) gone(ctx context.Context, name string) error {
 // when there is none to claim: t is then to be created as usual. An error
 // is the claim's (ECONFLICT: a tenant of that name exists).
 func (r *Reconciler) Claim(ctx context.Context, t *stamp.Tenant, events ...*stamp.Event) (bool, error) {
+	bp, _, err := r.blueprint(ctx, t.Spec.Blueprint, t.Spec.Version)
+	if err != nil {
+		return false, err
+	}
+	if p := bp.Plans[t.Spec.Plan]; p == nil || p.Pool == 0 {
+		return false, nil // no pool: no store read on a create's path
+	}
 	pooled, err := r.pooled(ctx)
 	if err != nil {
 		return false, err
