@@ -186,9 +186,10 @@ func TestProberDropsALongAnswer(t *testing.T) {
 	}
 }
 
-// swept waits until p has swept its idle connections once more: a sweep
-// replaces the map that holds them.
-func swept(t *testing.T, p *Prober) {
+// swept waits until p has swept its idle connections once more and put
+// back those it keeps, which must be want of them: a sweep replaces the
+// map that holds them, then puts the kept ones back into the new one.
+func swept(t *testing.T, p *Prober, want int) {
 	t.Helper()
 	p.mu.Lock()
 	before := reflect.ValueOf(p.idle).UnsafePointer()
@@ -196,13 +197,13 @@ func swept(t *testing.T, p *Prober) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		p.mu.Lock()
-		now := reflect.ValueOf(p.idle).UnsafePointer()
+		now, kept := reflect.ValueOf(p.idle).UnsafePointer(), len(p.idle)
 		p.mu.Unlock()
-		if now != before {
+		if now != before && kept == want {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the prober did not sweep its idle connections within 5s")
+			t.Fatalf("within 5s the prober did not sweep its idle connections keeping %d (it keeps %d)", want, kept)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -219,7 +220,7 @@ func TestProberSweepKeepsOpenConnections(t *testing.T) {
 		if err := p.Probe(context.Background(), endpoint(srv), "/healthz", 5*time.Second); err != nil {
 			t.Fatalf("probe %d: %v", i, err)
 		}
-		swept(t, p)
+		swept(t, p, 1)
 	}
 	if n := conns.Load(); n != 1 {
 		t.Errorf("5 probes, a sweep after each: %d connections, want 1", n)
