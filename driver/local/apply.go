@@ -182,7 +182,7 @@ func (d *Driver) Apply(ctx context.Context, rt *stamp.Runtime) error {
 	t.state.Others = otherRuntimes(&t.state, rt.Revision, others)
 	t.state.Runtime = rt
 	t.state.Instances = append(want, others...)
-	t.state.Stopped = false
+	t.state.Stopped, t.state.Swept = false, false
 	err = t.save()
 	t.mu.Unlock()
 	if err != nil {
@@ -385,6 +385,22 @@ func (d *Driver) Stop(ctx context.Context, tenant string) error {
 		return fmt.Errorf("stop %s: %w", tenant, err)
 	}
 	d.stopAll(t, t.supervisors())
+	// Look for what else of it runs (a daemon an instance left, the
+	// leftovers of a task) while nothing waits on it, so that taking the
+	// tenant up again, a wake, need not.
+	t.mu.Lock()
+	st := t.state
+	t.mu.Unlock()
+	if d.killOrphans(t, st) > 0 {
+		return nil // a task runs: the next take-up looks again
+	}
+	t.mu.Lock()
+	t.state.Swept = true
+	err = t.save()
+	t.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("stop %s: %w", tenant, err)
+	}
 	return nil
 }
 

@@ -218,8 +218,9 @@ func (d *Driver) takeUp(ctx context.Context, t *tenant) error {
 	}
 	// A tenant without a directory has no processes to sweep (they start
 	// only once it exists, and Remove kills them before deleting it), so a
-	// new tenant is spared a scan of every process on the host.
-	if _, err := os.Stat(t.dir); err == nil {
+	// new tenant is spared a scan of every process on the host, and so is
+	// one that Stop swept: nothing of it started since (see Swept).
+	if _, err := os.Stat(t.dir); err == nil && !(st.Stopped && st.Swept) {
 		d.killOrphans(t, st)
 	}
 	if err := d.ports.sync(t.name, st.Instances); err != nil {
@@ -241,8 +242,9 @@ func (d *Driver) takeUp(ctx context.Context, t *tenant) error {
 // st or t's task records, nor in the session of one (an app's children),
 // nor a task run whose intent file says it started without being recorded
 // (the next RunTask of it adopts it). Other tenants' processes are not
-// looked at: they may be another Driver's, started a moment ago.
-func (d *Driver) killOrphans(t *tenant, st tenantState) {
+// looked at: they may be another Driver's, started a moment ago. It
+// returns how many marked processes it left running.
+func (d *Driver) killOrphans(t *tenant, st tenantState) (left int) {
 	ours := make(map[int]bool)
 	for _, inst := range st.Instances {
 		if !st.Stopped && alive(inst.PID, inst.StartTime) {
@@ -257,15 +259,30 @@ func (d *Driver) killOrphans(t *tenant, st tenantState) {
 	for _, m := range d.markedOf(t.name, st.UID) {
 		_, id, _ := strings.Cut(m.id, "/")
 		if ours[m.pid] || ours[m.stat.session] {
+			left++
 			continue
 		}
 		if task, ok := strings.CutPrefix(id, "task:"); ok && t.startingTask(task) {
+			left++
 			continue
 		}
 		d.log.Warn("killing orphan process", "pid", m.pid, "instance", m.id)
 		killGroup(m)
 		(&proc{pid: m.pid, start: m.stat.start}).waitFor(killWait)
 	}
+	return left
+}
+
+// unsweep clears t's Swept durably, before anything of t starts. t.op
+// must be held.
+func (t *tenant) unsweep() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.state.Swept {
+		return nil
+	}
+	t.state.Swept = false
+	return t.save()
 }
 
 // resume supervises every applied instance of t: adopted if its process

@@ -37,6 +37,13 @@ type tenantState struct {
 	// Stopped is set by Stop and cleared by Apply: no instance runs, and
 	// none is started when the tenant is taken up.
 	Stopped bool `json:"stopped,omitempty"`
+	// Swept is set by Stop once nothing carrying the tenant's marker runs
+	// any more (its instances stopped, no task under way, a look through
+	// the host's processes made), and cleared, durably, before anything
+	// of the tenant starts again. A tenant taken up Stopped and Swept is
+	// spared that look (every process's environment read): a wake from
+	// scale to zero waits for it.
+	Swept bool `json:"swept,omitempty"`
 }
 
 // runtime returns the applied runtime of revision rev, or nil.

@@ -167,6 +167,9 @@ func (d *Driver) findOrStartTask(ctx context.Context, t *tenant, task *stamp.Tas
 	if err := makeExitFile(exitPath, uid); err != nil {
 		return nil, nil, err
 	}
+	if err := t.unsweep(); err != nil {
+		return nil, nil, err
+	}
 	// The intent file tells a later call, after a crash between starting
 	// the process and recording it, to look for that process first.
 	intent := t.taskPath(task.Name, ".starting")
