@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -44,8 +45,10 @@ func (e *Engine) Ensure(ctx context.Context, db stamp.DatabaseSpec) (string, err
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return "", fmt.Errorf("create database %s of %s: %w", db.Name, db.Tenant, err)
 	}
-	if err := createWAL(ctx, path); err != nil {
-		return "", fmt.Errorf("create database %s of %s: %w", db.Name, db.Tenant, diskFull(err))
+	if !inWAL(path) {
+		if err := createWAL(ctx, path); err != nil {
+			return "", fmt.Errorf("create database %s of %s: %w", db.Name, db.Tenant, diskFull(err))
+		}
 	}
 	if db.UID != 0 {
 		if err := giveTo(path, db.UID); err != nil {
@@ -129,6 +132,24 @@ func (e *Engine) path(db stamp.DatabaseSpec) (string, error) {
 
 // createWAL opens (creating) the SQLite file at path and switches it to WAL
 // mode, which is persistent in the file, so the app's connections use it.
+// inWAL reports whether the file at path is an SQLite database in WAL
+// mode, as its header says (the magic string, then 2 as the file format's
+// write and read versions: the mode persists in the file), without
+// opening it as a database: a wake or upgrade of a tenant whose database
+// exists then waits for no connection, no -wal and -shm files.
+func inWAL(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var h [20]byte
+	if _, err := io.ReadFull(f, h[:]); err != nil {
+		return false
+	}
+	return string(h[:16]) == "SQLite format 3\x00" && h[18] == 2 && h[19] == 2
+}
+
 func createWAL(ctx context.Context, path string) error {
 	conn, err := sql.Open("sqlite", path)
 	if err != nil {

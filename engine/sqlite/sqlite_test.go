@@ -48,6 +48,29 @@ func TestEnsure(t *testing.T) {
 	}
 }
 
+// TestEnsureTurnsToWAL: a database file the app left in another journal
+// mode (its header says so) is put back in WAL mode, its data kept.
+func TestEnsureTurnsToWAL(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "acme", "main.db")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, path, "pragma journal_mode=delete; create table t(x); insert into t values (42)")
+	if got := journalMode(t, path); got != "delete" {
+		t.Fatalf("journal mode before: got %q, want %q", got, "delete")
+	}
+	if _, err := sqlite.New(dir).Ensure(context.Background(), stamp.DatabaseSpec{Tenant: "acme", Name: "main"}); err != nil {
+		t.Fatalf("Ensure: %v", err)
+	}
+	if got := journalMode(t, path); got != "wal" {
+		t.Errorf("journal mode after Ensure: got %q, want %q", got, "wal")
+	}
+	if got := count(t, path); got != 1 {
+		t.Errorf("rows after Ensure: got %d, want 1", got)
+	}
+}
+
 func TestEnsureRelativeDir(t *testing.T) {
 	t.Chdir(t.TempDir())
 	url, err := sqlite.New("data").Ensure(context.Background(), stamp.DatabaseSpec{Tenant: "acme", Name: "main"})
