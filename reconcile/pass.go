@@ -194,6 +194,11 @@ type pass struct {
 	// paramsErr is why the tenant's parameters do not fit its version;
 	// every step but a rollback fails with it (see load).
 	paramsErr error
+	// waking is set for a pass that wakes the tenant from scale to zero,
+	// whose step events wait in deferred for the next write (see
+	// stepEvent): a request waits on the pass, and nobody follows it.
+	waking   bool
+	deferred []*stamp.Event
 }
 
 func (p *pass) run(ctx context.Context, steps []string) error {
@@ -209,6 +214,9 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 	case steps[0] == stamp.StepSleep, p.t.Status.Phase == stamp.PhaseSleeping && steps[0] != stamp.StepRemove:
 		// Going to sleep, or waking: routers hold the tenant's requests
 		// while it is sleeping, so it stays so until route.
+		if p.waking = steps[0] != stamp.StepSleep; p.waking {
+			defer p.flushSteps(ctx)
+		}
 	case steps[0] != stamp.StepRemove && p.t.Status.Phase != stamp.PhaseProvisioning:
 		err := p.update(ctx, func(st *stamp.TenantStatus) {
 			st.Phase = stamp.PhaseProvisioning
@@ -375,12 +383,30 @@ func (p *pass) record(ctx context.Context, r stepRun) error {
 	return p.stepEvent(ctx, step, queued, started, finished)
 }
 
-// stepEvent records a step that succeeded.
+// stepEvent records a step that succeeded; in a wake it waits for the
+// pass's next write, so that the request held for the wake waits for
+// one write (route's) rather than one per step. A crash loses the
+// waiting events: they are timings, and no state depends on them.
 func (p *pass) stepEvent(ctx context.Context, step string, queued, started, finished time.Time) error {
-	return p.event(ctx, &stamp.Event{
+	e := &stamp.Event{
 		Type: stamp.EventStep, Step: step, Status: stamp.StatusOK,
 		QueuedAt: queued, StartedAt: started, FinishedAt: finished,
-	})
+	}
+	if p.waking {
+		p.mu.Lock()
+		p.deferred = append(p.deferred, e)
+		p.mu.Unlock()
+		return nil
+	}
+	return p.event(ctx, e)
+}
+
+// flushSteps writes the step events still waiting when a wake pass ends
+// without a write to take them (it failed, or was cut short).
+func (p *pass) flushSteps(ctx context.Context) {
+	if err := p.event(context.WithoutCancel(ctx)); err != nil {
+		p.log.Warn("record the step events of a wake", "err", err)
+	}
 }
 
 // errFailed ends a pass whose tenant was marked failed: the failure is
@@ -629,10 +655,14 @@ func (p *pass) updateWith(ctx context.Context, change func(*stamp.TenantStatus),
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	change(&p.t.Status)
+	events = append(slices.Clip(p.deferred), events...)
 	for _, e := range events {
 		e.Tenant, e.Generation = p.t.Name, p.t.Generation
 	}
 	err := p.r.cfg.Store.UpdateTenant(ctx, p.t, events...)
+	if err == nil {
+		p.deferred = nil
+	}
 	switch stamp.ErrorCode(err) {
 	case "":
 		return nil
@@ -642,15 +672,24 @@ func (p *pass) updateWith(ctx context.Context, change func(*stamp.TenantStatus),
 	return fmt.Errorf("save status: %w", err)
 }
 
-// event records e, an event of the tenant that no write of its state goes
-// with (a step's outcome, a retry); an event that explains a write is
-// written with it, through updateWith.
-func (p *pass) event(ctx context.Context, e *stamp.Event) error {
-	e.Tenant = p.t.Name
-	e.Generation = p.t.Generation
-	if err := p.r.cfg.Store.AppendEvents(ctx, e); err != nil {
-		return fmt.Errorf("record %s event: %w", e.Type, err)
+// event records events of the tenant that no write of its state goes
+// with (a step's outcome, a retry), after the step events waiting for a
+// write (see stepEvent); an event that explains a write is written with
+// it, through updateWith.
+func (p *pass) event(ctx context.Context, events ...*stamp.Event) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	events = append(slices.Clip(p.deferred), events...)
+	if len(events) == 0 {
+		return nil
 	}
+	for _, e := range events {
+		e.Tenant, e.Generation = p.t.Name, p.t.Generation
+	}
+	if err := p.r.cfg.Store.AppendEvents(ctx, events...); err != nil {
+		return fmt.Errorf("record %s event: %w", events[len(events)-1].Type, err)
+	}
+	p.deferred = nil
 	return nil
 }
 

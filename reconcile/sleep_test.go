@@ -65,3 +65,42 @@ func TestMovedWhileAsleepSleepsAgain(t *testing.T) {
 	f.waitTenant("acme", "awake", func(tn *stamp.Tenant) bool { return tn.Status.Phase == stamp.PhaseReady })
 	f.waitTenant("acme", "asleep again", asleepNow)
 }
+
+// TestWakeRecordsItsSteps: a wake's step events wait for the pass's
+// next write and reach the log in order, those of a wake that failed
+// before its retry event, those of one that worked before tenant.ready.
+func TestWakeRecordsItsSteps(t *testing.T) {
+	f := newFixture(t)
+	f.r.cfg.IdleCheck = 20 * time.Millisecond
+	f.pushIdle("3.0.0", 200*time.Millisecond)
+	f.create("acme", "3.0.0")
+	f.start()
+	f.waitTenant("acme", "asleep", asleepNow)
+	f.d.failNext("Apply", errors.New("the start failed"))
+	if err := f.r.Wake(f.ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitTenant("acme", "awake", func(tn *stamp.Tenant) bool { return tn.Status.Phase == stamp.PhaseReady })
+
+	all := f.events("acme", "")
+	woke := slices.IndexFunc(all, func(e *stamp.Event) bool { return e.Type == stamp.EventTenantWaking })
+	if woke < 0 {
+		t.Fatalf("no %s event", stamp.EventTenantWaking)
+	}
+	var got []string
+	for _, e := range all[woke+1:] {
+		switch e.Type {
+		case stamp.EventStep, stamp.EventRetry:
+			got = append(got, e.Type+" "+e.Step)
+		case stamp.EventTenantReady:
+			got = append(got, e.Type)
+		}
+	}
+	want := []string{
+		"tenant.step secrets", "tenant.step database", "tenant.retry start",
+		"tenant.step secrets", "tenant.step database", "tenant.step start", "tenant.step health", "tenant.step route", "tenant.ready",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("events after tenant.waking:\n got %q\nwant %q", got, want)
+	}
+}
