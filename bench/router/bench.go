@@ -38,10 +38,12 @@ const (
 	// proxy, with FlushInterval 0 as the router has it and with -1.
 	viaBare      = "bare Go proxy"
 	viaBareFlush = "bare Go proxy, flush -1"
+	// viaFast is fastproxy, a proxy on fasthttp instead of net/http.
+	viaFast = "fasthttp proxy"
 )
 
 // frontOrder is the order of the fronts in the grid and its report.
-var frontOrder = []string{direct, viaNginx, viaRouter, viaStampRouter, viaBare, viaBareFlush}
+var frontOrder = []string{direct, viaNginx, viaRouter, viaStampRouter, viaBare, viaBareFlush, viaFast}
 
 // serverFlags turn tenant isolation off: the instance is then a plain
 // process on a loopback port, as the one nginx proxies to must be.
@@ -55,6 +57,7 @@ type bench struct {
 	tmp   string    // everything the run writes lives here
 	stamp string    // the stamp binary
 	bare  string    // the bareproxy binary
+	fast  string    // the fastproxy binary
 
 	server   *benchkit.Server
 	tenant   *stamp.Tenant // as the server had it once ready
@@ -63,12 +66,14 @@ type bench struct {
 	// noNginx says why nginx is not measured; empty when it is.
 	noNginx string
 	nginx   *nginx
-	// procs are every `stamp router` and bareproxy started, for cleanup.
+	// procs are every `stamp router`, bareproxy and fastproxy started,
+	// for cleanup.
 	procs []*proxyProc
 	// oneRoute is the `stamp router` over the one tenant; bares the bare
-	// proxies, FlushInterval 0 then -1.
-	oneRoute front
-	bares    []front
+	// proxies, FlushInterval 0 then -1; fastProxy the fasthttp one.
+	oneRoute  front
+	bares     []front
+	fastProxy front
 }
 
 // newBench finds the module root and makes the run's temporary directory,
@@ -82,21 +87,22 @@ func newBench(ctx context.Context, cfg config, log io.Writer) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &bench{cfg: cfg, log: log, root: root, tmp: tmp, stamp: filepath.Join(tmp, "bin", "stamp"), bare: filepath.Join(tmp, "bin", "bareproxy")}
+	b := &bench{cfg: cfg, log: log, root: root, tmp: tmp, stamp: filepath.Join(tmp, "bin", "stamp"),
+		bare: filepath.Join(tmp, "bin", "bareproxy"), fast: filepath.Join(tmp, "bin", "fastproxy")}
 	if err := os.Chmod(tmp, 0o711); err != nil {
 		return nil, errors.Join(fmt.Errorf("open the temporary directory to nginx's workers: %w", err), benchkit.RemoveAll(tmp))
 	}
 	return b, nil
 }
 
-// setUp builds stamp, the ledger and bareproxy, starts the server,
-// creates the tenant and waits until it is ready, and starts in front of
-// its instance nginx (or notes why not), `stamp router` over a store of
-// the tenant alone and the bare proxies.
+// setUp builds stamp, the ledger, bareproxy and fastproxy, starts the
+// server, creates the tenant and waits until it is ready, and starts in
+// front of its instance nginx (or notes why not), `stamp router` over a
+// store of the tenant alone, the bare proxies and the fasthttp one.
 func (b *bench) setUp(ctx context.Context) error {
-	b.progress("build stamp, the ledger and bareproxy")
+	b.progress("build stamp, the ledger, bareproxy and fastproxy")
 	ledger := filepath.Join(b.tmp, "bin", "ledger")
-	for _, args := range [][]string{{"-o", b.stamp, "./cmd/stamp"}, {"-ldflags", "-X main.release=2", "-o", ledger, "./examples/ledger"}, {"-o", b.bare, "./bench/router/bareproxy"}} {
+	for _, args := range [][]string{{"-o", b.stamp, "./cmd/stamp"}, {"-ldflags", "-X main.release=2", "-o", ledger, "./examples/ledger"}, {"-o", b.bare, "./bench/router/bareproxy"}, {"-o", b.fast, "./bench/router/fastproxy"}} {
 		if err := benchkit.GoBuild(ctx, b.root, args...); err != nil {
 			return err
 		}
@@ -144,7 +150,8 @@ func (b *bench) setUp(ctx context.Context) error {
 		}
 		b.bares = append(b.bares, f)
 	}
-	return nil
+	b.fastProxy, err = b.startFast(ctx)
+	return err
 }
 
 // startNginx starts nginx in front of the instance, or notes why there
@@ -188,7 +195,8 @@ func (b *bench) fronts() []front {
 	one := b.oneRoute
 	one.name = viaStampRouter
 	fs = append(fs, front{name: viaRouter, addr: b.server.Router, cpu: b.server.CPU}, one)
-	return append(fs, b.bares...)
+	fs = append(fs, b.bares...)
+	return append(fs, b.fastProxy)
 }
 
 // measure runs the grid, then the route-table cells.
@@ -329,6 +337,18 @@ func (b *bench) startBare(ctx context.Context, flush time.Duration) (front, erro
 	return b.startProxy(ctx, name, cmd, addr, filepath.Join(b.tmp, fmt.Sprintf("bareproxy-flush%s.log", flush)))
 }
 
+// startFast starts fastproxy in front of the instance and returns its
+// front. It runs until cleanup.
+func (b *bench) startFast(ctx context.Context) (front, error) {
+	b.progress("%s: start it", viaFast)
+	addr, err := benchkit.FreePort()
+	if err != nil {
+		return front{}, err
+	}
+	cmd := exec.Command(b.fast, "-listen", addr, "-upstream", b.endpoint)
+	return b.startProxy(ctx, viaFast, cmd, addr, filepath.Join(b.tmp, "fastproxy.log"))
+}
+
 // startProxy starts cmd, a proxy that listens on addr, logging to
 // logPath, keeps it for cleanup and waits until it proxies; name is its
 // front's.
@@ -353,7 +373,7 @@ func (b *bench) readMachine(ctx context.Context) machine {
 	return m
 }
 
-// cleanup stops nginx, the routers, the bare proxies and the server,
+// cleanup stops nginx, the routers, the other proxies and the server,
 // kills the tenant's processes and removes the temporary directory. It
 // runs whatever the run's context became (Ctrl-C ends that one).
 func (b *bench) cleanup() error {

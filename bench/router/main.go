@@ -1,26 +1,28 @@
 // Command router measures Stamp's router next to nginx: one instance of
 // the example app (examples/ledger), a tenant of a real `stamp server`,
 // reached directly, through nginx as a reverse proxy, through the
-// server's router, through `stamp router` (the data plane alone) and
+// server's router, through `stamp router` (the data plane alone),
 // through bareproxy (the floor of a Go reverse proxy: see
-// bench/router/bareproxy), under the same load in the same run. It also
+// bench/router/bareproxy) and through fastproxy (the same job on
+// fasthttp instead of net/http: see bench/router/fastproxy), under the
+// same load in the same run. It also
 // measures the router with 1 route and with 10,000.
 //
 // Usage, from the module root:
 //
 //	go run ./bench/router [-duration 10s] [-blocks 5] [-conns 1,16,64] [-routes 10000] [-routes-duration 30s] [-out FILE]
 //
-// It builds stamp, the ledger and bareproxy into a temporary directory,
-// starts `stamp server` on loopback ports with tenant isolation off (so
-// the instance is a plain loopback process, like the one nginx proxies
-// to), creates one tenant and waits until it is ready. nginx comes from
+// It builds stamp, the ledger, bareproxy and fastproxy into a temporary
+// directory, starts `stamp server` on loopback ports with tenant
+// isolation off (so the instance is a plain loopback process, like the
+// one nginx proxies to), creates one tenant and waits until it is ready. nginx comes from
 // scripts/nginx, which installs Debian's package when it is missing; the
 // bench starts its own from a configuration in the temporary directory
 // (worker_processes as many as CPUs, keepalive to the upstream, `user
 // nobody;` as root, loopback only), or, when there is none, says so in
 // its report and measures the rest. `stamp router` runs over a store
 // holding the tenant alone; bareproxy twice, with ReverseProxy's
-// FlushInterval 0 (as the router has it) and -1.
+// FlushInterval 0 (as the router has it) and -1; fastproxy once.
 //
 // The load is the bench's own: N keep-alive connections, each sending GET
 // /version as soon as the answer before has been read, for a warm-up and
@@ -40,7 +42,7 @@
 // front and connection count, the proxies' CPU per request, the ratios
 // of each Go front to nginx and to the bare proxy, and 10,000 routes /
 // 1. On every exit path, Ctrl-C included, it stops nginx, the routers,
-// the bare proxies and the server by pid, kills the tenant's processes
+// the bare and fasthttp proxies and the server by pid, kills the tenant's processes
 // (found by their STAMP_INSTANCE marker) and removes its temporary
 // directory.
 package main

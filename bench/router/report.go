@@ -98,10 +98,10 @@ func (r *report) markdown() string {
 	r.writeFailures(&b, r.cells)
 	if r.nginx != "" {
 		fmt.Fprintf(&b, "\nEach Go front / nginx (targets for Stamp's router: requests/s at least %.2fx, p99 at most %.2fx):\n\n", targetRate, targetP99)
-		r.writeRatios(&b, []string{viaRouter, viaStampRouter, viaBare, viaBareFlush}, viaNginx)
+		r.writeRatios(&b, []string{viaRouter, viaStampRouter, viaBare, viaBareFlush, viaFast}, viaNginx)
 	}
-	b.WriteString("\nEach front / the bare Go proxy (what it costs beyond Go's HTTP stack):\n\n")
-	r.writeRatios(&b, []string{viaRouter, viaStampRouter, viaBareFlush}, viaBare)
+	b.WriteString("\nEach front / the bare Go proxy (what it costs beyond net/http's stack; for fasthttp's, what another stack saves):\n\n")
+	r.writeRatios(&b, []string{viaRouter, viaStampRouter, viaBareFlush, viaFast}, viaBare)
 	if len(r.routes) == 2 {
 		one, many := r.routes[0], r.routes[1]
 		fmt.Fprintf(&b, "\nRoute table: `stamp router` over a store of %s tenant and another over %s (the measured one and %s ready tenants sent no request), %d connections, %s each in %d slices, taking turns, after %s of warm-up:\n\n",

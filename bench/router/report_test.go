@@ -37,6 +37,8 @@ func TestMarkdown(t *testing.T) {
 		{front: viaStampRouter, conns: 16, res: resultOf(320, 1900*time.Microsecond, cfg.window), cpu: 14 * time.Millisecond},
 		{front: viaBare, conns: 16, res: resultOf(340, 1800*time.Microsecond, cfg.window), cpu: 12 * time.Millisecond},
 		{front: viaBareFlush, conns: 16, res: resultOf(290, 2200*time.Microsecond, cfg.window), cpu: 16 * time.Millisecond},
+		{front: viaFast, conns: 1, res: resultOf(78, 210*time.Microsecond, cfg.window), cpu: 3 * time.Millisecond},
+		{front: viaFast, conns: 16, res: resultOf(380, 1600*time.Microsecond, cfg.window), cpu: 9 * time.Millisecond},
 	}
 	grid[3].res.failed, grid[3].res.firstFailure = 2, "status 502"
 	routes := []cell{
@@ -51,7 +53,7 @@ func TestMarkdown(t *testing.T) {
 		{name: "nginx", r: &report{cfg: cfg, machine: m, nginx: "nginx/1.22.1 with 2 workers", cells: grid, routes: routes,
 			loadBefore: "0.50 0.60 0.70", loadAfter: "1.25 0.80 0.72"}},
 		{name: "no-nginx", r: &report{cfg: cfg, machine: m, noNginx: "scripts/nginx: exit status 1: nginx is missing: run as root",
-			cells: []cell{grid[0], grid[2], grid[3], grid[4], grid[6], grid[7], grid[9], grid[10]}, loadBefore: "0.50 0.60 0.70", loadAfter: "1.25 0.80 0.72"}},
+			cells: []cell{grid[0], grid[2], grid[3], grid[4], grid[6], grid[7], grid[9], grid[10], grid[12], grid[13]}, loadBefore: "0.50 0.60 0.70", loadAfter: "1.25 0.80 0.72"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
