@@ -22,10 +22,6 @@ const SecretParamPrefix = "param."
 // MaskedValue is shown instead of a secret parameter's value.
 const MaskedValue = "[redacted]"
 
-// TokenAdmin is the name of administrators' tokens: only they may read a
-// tenant's secret values.
-const TokenAdmin = "admin"
-
 // Revision returns the runtime revision a tenant's instances run under
 // for spec s: the blueprint version, and the change of plan or
 // parameters they run with, if there was one ("2.0.0_c7"), so that a

@@ -91,14 +91,6 @@ type EventFilter struct {
 	Limit    int    // at most this many, oldest first; 0 means the store's default
 }
 
-// Token is an API credential. Only a hash of the secret is kept.
-type Token struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Hash      string    `json:"-"` // hex sha256 of the secret
-	CreatedAt time.Time `json:"createdAt"`
-}
-
 // EventTypes lists every event type, sorted, for checking the patterns a
 // webhook subscribes to. A test keeps it complete.
 var EventTypes = []string{

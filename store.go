@@ -225,8 +225,18 @@ type WebhookStore interface {
 
 // TokenStore keeps API tokens, found by the hash of their secret.
 type TokenStore interface {
-	// CreateToken stores a token; a duplicate ID or hash is ECONFLICT.
+	// CreateToken stores a token; a duplicate ID or hash, or the name of
+	// a token not revoked, is ECONFLICT.
 	CreateToken(ctx context.Context, t *Token) error
-	// TokenByHash returns the token whose Hash is hash, or ENOTFOUND.
+	// TokenByHash returns the token whose Hash is hash, revoked and
+	// expired ones included, or ENOTFOUND.
 	TokenByHash(ctx context.Context, hash string) (*Token, error)
+	// ListTokens returns every token, revoked ones included, oldest
+	// first.
+	ListTokens(ctx context.Context) ([]*Token, error)
+	// RevokeToken sets RevokedAt of the token named ref (its ID, or the
+	// name of the one token not revoked that has it) to at and returns
+	// it. Unknown (or already revoked) is ENOTFOUND; a name two tokens
+	// not revoked share is ECONFLICT, naming their IDs.
+	RevokeToken(ctx context.Context, ref string, at time.Time) (*Token, error)
 }

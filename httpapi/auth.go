@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base32"
 	"encoding/hex"
 	"fmt"
@@ -32,43 +33,125 @@ func HashToken(secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// requireToken refuses requests without a bearer token the store knows.
-func requireToken(st stamp.TokenStore) func(http.Handler) http.Handler {
+// scope says how a route treats a token confined to one tenant.
+type scope int
+
+const (
+	// fleetWide routes are refused to a tenant's token (403).
+	fleetWide scope = iota
+	// tenantNamed routes act on the tenant {name}: a tenant's token may
+	// call them on its own tenant, and every other is not found (404),
+	// so that its name does not leak.
+	tenantNamed
+	// tenantListed routes list tenants: a tenant's token sees its own.
+	tenantListed
+	// shared routes hold nothing of any tenant (the blueprints'
+	// catalogue, which a tenant's upgrade picks from): a tenant's token
+	// may call them.
+	shared
+)
+
+// access is who may call a route: tokens whose role allows role (none at
+// all when role is empty), confined to a tenant as scope says.
+type access struct {
+	role  stamp.Role
+	scope scope
+}
+
+// Accesses of the routes (see addRoutes).
+var (
+	public = access{}
+	viewer = access{role: stamp.RoleViewer}
+	oper   = access{role: stamp.RoleOperator}
+	admin  = access{role: stamp.RoleAdmin}
+)
+
+// of returns a with scope s.
+func (a access) of(s scope) access { a.scope = s; return a }
+
+// tokenKey is the context key of the token a request came with.
+type tokenKey struct{}
+
+// guard refuses requests that a has no room for: no or a bad, revoked or
+// expired token (401), a role too weak or a tenant's token on a
+// fleet-wide route (403), a tenant's token on another tenant (404).
+func guard(st stamp.TokenStore, clock stamp.Clock, a access) func(http.Handler) http.Handler {
 	return func(h http.Handler) http.Handler {
+		if a.role == "" {
+			return h
+		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-			secret = strings.TrimSpace(secret)
-			if !strings.EqualFold(scheme, "Bearer") || secret == "" {
-				unauthorized(w, r, "missing bearer token: send the header \"Authorization: Bearer <token>\"")
+			tok, err := authenticate(r, st, clock)
+			if err != nil {
+				if stamp.ErrorCode(err) == stamp.EUNAUTHORIZED {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="stamp"`)
+				}
+				writeError(w, r, err)
 				return
 			}
-			tok, err := st.TokenByHash(r.Context(), HashToken(secret))
-			switch {
-			case stamp.ErrorCode(err) == stamp.ENOTFOUND:
-				unauthorized(w, r, "bearer token is not valid")
-				return
-			case err != nil:
-				writeError(w, r, fmt.Errorf("look up token: %w", err))
+			if err := authorize(r, tok, a); err != nil {
+				writeError(w, r, err)
 				return
 			}
-			h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenNameKey{}, tok.Name)))
+			h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok)))
 		})
 	}
 }
 
-// tokenNameKey is the context key of the name of the token a request
-// came with.
-type tokenNameKey struct{}
+// authenticate returns the valid token r came with.
+func authenticate(r *http.Request, st stamp.TokenStore, clock stamp.Clock) (*stamp.Token, error) {
+	scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	secret = strings.TrimSpace(secret)
+	if !strings.EqualFold(scheme, "Bearer") || secret == "" {
+		return nil, stamp.Errorf(stamp.EUNAUTHORIZED, "missing bearer token: send the header \"Authorization: Bearer <token>\"")
+	}
+	hash := HashToken(secret)
+	tok, err := st.TokenByHash(r.Context(), hash)
+	switch {
+	case stamp.ErrorCode(err) == stamp.ENOTFOUND:
+		return nil, stamp.Errorf(stamp.EUNAUTHORIZED, "bearer token is not valid")
+	case err != nil:
+		return nil, fmt.Errorf("look up token: %w", err)
+	case subtle.ConstantTimeCompare([]byte(tok.Hash), []byte(hash)) != 1:
+		return nil, stamp.Errorf(stamp.EUNAUTHORIZED, "bearer token is not valid")
+	}
+	if err := tok.Valid(clock.Now()); err != nil {
+		return nil, err
+	}
+	return tok, nil
+}
+
+// authorize checks that tok may call a route of access a with r. A
+// tenant's token is checked against the tenant first, so that another
+// tenant is not found whatever the route.
+func authorize(r *http.Request, tok *stamp.Token, a access) error {
+	if tok.Tenant != "" {
+		switch a.scope {
+		case fleetWide:
+			return stamp.Errorf(stamp.EFORBIDDEN, "token %s is confined to tenant %q and may not use %s", tok.Name, tok.Tenant, r.Pattern)
+		case tenantNamed:
+			if name := r.PathValue("name"); name != tok.Tenant {
+				return stamp.Errorf(stamp.ENOTFOUND, "tenant %q does not exist", name)
+			}
+		}
+	}
+	if !tok.Role.Allows(a.role) {
+		return stamp.Errorf(stamp.EFORBIDDEN, "%s %s needs a token of role %s or above; token %s is %s", r.Method, r.URL.Path, a.role, tok.Name, tok.Role)
+	}
+	return nil
+}
+
+// requestToken returns the token ctx's request came with, nil on a
+// public route.
+func requestToken(ctx context.Context) *stamp.Token {
+	tok, _ := ctx.Value(tokenKey{}).(*stamp.Token)
+	return tok
+}
 
 // caller names who sent the request: its token's name.
 func caller(ctx context.Context) string {
-	if name, _ := ctx.Value(tokenNameKey{}).(string); name != "" {
-		return name
+	if tok := requestToken(ctx); tok != nil {
+		return tok.Name
 	}
 	return "an operator"
-}
-
-func unauthorized(w http.ResponseWriter, r *http.Request, msg string) {
-	w.Header().Set("WWW-Authenticate", `Bearer realm="stamp"`)
-	writeError(w, r, stamp.Errorf(stamp.EUNAUTHORIZED, "%s", msg))
 }

@@ -4,64 +4,87 @@ import (
 	"net/http"
 )
 
-// addRoutes registers every route of the API. Auth and body limits are
-// applied here so that each route's protection is visible in one place.
-func addRoutes(mux *http.ServeMux, cfg Config, cache *blueprintCache) {
+// route is one route of the API: its pattern, who may call it and its
+// handler (body limits included).
+type route struct {
+	pattern string
+	access  access
+	handler http.Handler
+}
+
+// routes lists every route of the API, with who may call it, so that
+// each route's protection is visible in one place.
+func routes(cfg Config, cache *blueprintCache) []route {
 	engines := engineSet{have: cfg.Engines, refused: cfg.EngineRefusals}
 	st := cfg.Store
-	auth := requireToken(st)
 	jsonBody := limitBody(cfg.MaxBodyBytes)
 	bundleBody := limitBody(cfg.MaxBundleBytes)
+	named, listed := viewer.of(tenantNamed), viewer.of(tenantListed)
+	operNamed, catalogue := oper.of(tenantNamed), viewer.of(shared)
 
-	mux.Handle("GET /healthz", handleHealthz())
-	mux.Handle("GET /readyz", handleReadyz(cfg.Ready))
-	if cfg.Metrics != nil {
-		mux.Handle("GET /metrics", auth(cfg.Metrics))
+	rs := []route{
+		{"GET /healthz", public, handleHealthz()},
+		{"GET /readyz", public, handleReadyz(cfg.Ready)},
+
+		{"POST /v1/blueprints", oper, slowUpload(bundleBody(handleBlueprintPush(st, cache, cfg.Clock, cfg.SharedNetwork)))},
+		{"GET /v1/blueprints", catalogue, handleBlueprintList(st)},
+		{"GET /v1/blueprints/{name}", catalogue, handleBlueprintGet(st)},
+		{"GET /v1/blueprints/{name}/{version}", catalogue, handleBlueprintGet(st)},
+		{"POST /v1/blueprints/{name}/{version}/yank", oper, jsonBody(handleBlueprintYank(st, cfg.Clock, true))},
+		{"DELETE /v1/blueprints/{name}/{version}/yank", oper, handleBlueprintYank(st, cfg.Clock, false)},
+
+		{"POST /v1/tenants", oper, jsonBody(handleTenantCreate(st, cache, engines, cfg))},
+		{"GET /v1/tenants", listed, handleTenantList(st)},
+		{"GET /v1/tenants/{name}", named, handleTenantGet(st, cfg.Health)},
+		{"DELETE /v1/tenants/{name}", operNamed, handleTenantDelete(st, cfg.Clock, cfg.Enqueue)},
+		{"PATCH /v1/tenants/{name}", operNamed, jsonBody(handleTenantSet(st, cache, cfg.Clock, cfg.Enqueue))},
+		{"GET /v1/tenants/{name}/secrets", admin.of(tenantNamed), handleTenantSecrets(st, cfg.Clock)},
+		{"POST /v1/tenants/{name}/retry", operNamed, handleTenantRetry(st, cfg.Clock, cfg.Enqueue)},
+		{"POST /v1/tenants/{name}/wake", operNamed, handleTenantWake(st, cfg.Clock, cfg.Enqueue)},
+		{"POST /v1/tenants/{name}/upgrade", operNamed, jsonBody(handleTenantUpgrade(st, cache, engines, cfg.Clock, cfg.Enqueue))},
+		{"POST /v1/tenants/{name}/pin", operNamed, jsonBody(handleTenantPin(st, cfg.Clock, cfg.Enqueue, true))},
+		{"DELETE /v1/tenants/{name}/pin", operNamed, handleTenantPin(st, cfg.Clock, cfg.Enqueue, false)},
+		{"GET /v1/tenants/{name}/events", named, handleTenantEvents(st)},
+		{"GET /v1/tenants/{name}/logs", named, handleTenantLogs(st, cfg.Logs)},
+
+		{"POST /v1/releases", oper, jsonBody(handleReleaseCreate(st, cache, engines, cfg.Clock))},
+		{"GET /v1/releases", viewer, handleReleaseList(st)},
+		{"GET /v1/releases/{id}", viewer, handleReleaseGet(st)},
+		{"POST /v1/releases/{id}/tenants/{name}/skip", oper, jsonBody(handleReleaseTenant(st, cfg.Clock, "skip"))},
+		{"POST /v1/releases/{id}/tenants/{name}/retry", oper, handleReleaseTenant(st, cfg.Clock, "retry")},
+
+		{"GET /v1/incidents", viewer, handleIncidentList(st)},
+		{"GET /v1/incidents/stats", viewer, handleIncidentStats(st)},
+		{"GET /v1/incidents/{id}", viewer, handleIncidentGet(st)},
+		{"POST /v1/incidents/{id}/ack", oper, handleIncidentAction(st, cfg.Clock, "ack")},
+		{"POST /v1/incidents/{id}/resolve", oper, handleIncidentAction(st, cfg.Clock, "resolve")},
+
+		{"POST /v1/webhooks", admin, jsonBody(handleWebhookCreate(st, cfg.Clock))},
+		{"GET /v1/webhooks", viewer, handleWebhookList(st)},
+		{"GET /v1/webhooks/{id}", viewer, handleWebhookGet(st)},
+		{"DELETE /v1/webhooks/{id}", admin, handleWebhookDelete(st)},
+		{"GET /v1/webhooks/{id}/attempts", viewer, handleWebhookAttempts(st)},
+
+		{"GET /v1/events", viewer, handleEvents(st)},
+
+		{"POST /v1/keys/rotate", admin, handleKeyRotate(st, cfg.Keys, cfg.Clock)},
+
+		{"POST /v1/tokens", admin, jsonBody(handleTokenCreate(st, cfg.Clock))},
+		{"GET /v1/tokens", admin, handleTokenList(st)},
+		{"DELETE /v1/tokens/{ref}", admin, handleTokenRevoke(st, cfg.Clock)},
 	}
-
-	mux.Handle("POST /v1/blueprints", auth(slowUpload(bundleBody(handleBlueprintPush(st, cache, cfg.Clock, cfg.SharedNetwork)))))
-	mux.Handle("GET /v1/blueprints", auth(handleBlueprintList(st)))
-	mux.Handle("GET /v1/blueprints/{name}", auth(handleBlueprintGet(st)))
-	mux.Handle("GET /v1/blueprints/{name}/{version}", auth(handleBlueprintGet(st)))
-	mux.Handle("POST /v1/blueprints/{name}/{version}/yank", auth(jsonBody(handleBlueprintYank(st, cfg.Clock, true))))
-	mux.Handle("DELETE /v1/blueprints/{name}/{version}/yank", auth(handleBlueprintYank(st, cfg.Clock, false)))
-
-	mux.Handle("POST /v1/tenants", auth(jsonBody(handleTenantCreate(st, cache, engines, cfg))))
-	mux.Handle("GET /v1/tenants", auth(handleTenantList(st)))
-	mux.Handle("GET /v1/tenants/{name}", auth(handleTenantGet(st, cfg.Health)))
-	mux.Handle("DELETE /v1/tenants/{name}", auth(handleTenantDelete(st, cfg.Clock, cfg.Enqueue)))
-	mux.Handle("PATCH /v1/tenants/{name}", auth(jsonBody(handleTenantSet(st, cache, cfg.Clock, cfg.Enqueue))))
-	mux.Handle("GET /v1/tenants/{name}/secrets", auth(handleTenantSecrets(st, cfg.Clock)))
-	mux.Handle("POST /v1/tenants/{name}/retry", auth(handleTenantRetry(st, cfg.Clock, cfg.Enqueue)))
-	mux.Handle("POST /v1/tenants/{name}/wake", auth(handleTenantWake(st, cfg.Clock, cfg.Enqueue)))
-	mux.Handle("POST /v1/tenants/{name}/upgrade", auth(jsonBody(handleTenantUpgrade(st, cache, engines, cfg.Clock, cfg.Enqueue))))
-	mux.Handle("POST /v1/tenants/{name}/pin", auth(jsonBody(handleTenantPin(st, cfg.Clock, cfg.Enqueue, true))))
-	mux.Handle("DELETE /v1/tenants/{name}/pin", auth(handleTenantPin(st, cfg.Clock, cfg.Enqueue, false)))
-	mux.Handle("GET /v1/tenants/{name}/events", auth(handleTenantEvents(st)))
-	mux.Handle("GET /v1/tenants/{name}/logs", auth(handleTenantLogs(st, cfg.Logs)))
-
-	mux.Handle("POST /v1/releases", auth(jsonBody(handleReleaseCreate(st, cache, engines, cfg.Clock))))
-	mux.Handle("GET /v1/releases", auth(handleReleaseList(st)))
-	mux.Handle("GET /v1/releases/{id}", auth(handleReleaseGet(st)))
 	for _, action := range []string{"pause", "resume", "abort"} {
-		mux.Handle("POST /v1/releases/{id}/"+action, auth(handleReleaseControl(st, action)))
+		rs = append(rs, route{"POST /v1/releases/{id}/" + action, oper, handleReleaseControl(st, action)})
 	}
-	mux.Handle("POST /v1/releases/{id}/tenants/{name}/skip", auth(jsonBody(handleReleaseTenant(st, cfg.Clock, "skip"))))
-	mux.Handle("POST /v1/releases/{id}/tenants/{name}/retry", auth(handleReleaseTenant(st, cfg.Clock, "retry")))
+	if cfg.Metrics != nil {
+		rs = append(rs, route{"GET /metrics", viewer, cfg.Metrics})
+	}
+	return rs
+}
 
-	mux.Handle("GET /v1/incidents", auth(handleIncidentList(st)))
-	mux.Handle("GET /v1/incidents/stats", auth(handleIncidentStats(st)))
-	mux.Handle("GET /v1/incidents/{id}", auth(handleIncidentGet(st)))
-	mux.Handle("POST /v1/incidents/{id}/ack", auth(handleIncidentAction(st, cfg.Clock, "ack")))
-	mux.Handle("POST /v1/incidents/{id}/resolve", auth(handleIncidentAction(st, cfg.Clock, "resolve")))
-
-	mux.Handle("POST /v1/webhooks", auth(jsonBody(handleWebhookCreate(st, cfg.Clock))))
-	mux.Handle("GET /v1/webhooks", auth(handleWebhookList(st)))
-	mux.Handle("GET /v1/webhooks/{id}", auth(handleWebhookGet(st)))
-	mux.Handle("DELETE /v1/webhooks/{id}", auth(handleWebhookDelete(st)))
-	mux.Handle("GET /v1/webhooks/{id}/attempts", auth(handleWebhookAttempts(st)))
-
-	mux.Handle("GET /v1/events", auth(handleEvents(st)))
-
-	mux.Handle("POST /v1/keys/rotate", auth(handleKeyRotate(st, cfg.Keys, cfg.Clock)))
+// addRoutes registers every route of the API behind its guard.
+func addRoutes(mux *http.ServeMux, cfg Config, cache *blueprintCache) {
+	for _, rt := range routes(cfg, cache) {
+		mux.Handle(rt.pattern, guard(cfg.Store, cfg.Clock, rt.access)(rt.handler))
+	}
 }

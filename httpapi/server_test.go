@@ -77,7 +77,7 @@ func newTestEnv(t *testing.T, configure ...func(*Config)) *testEnv {
 	}
 	t.Cleanup(func() { st.Close() })
 	token := NewToken()
-	if err := st.CreateToken(ctx, &stamp.Token{ID: "admin", Name: "admin", Hash: HashToken(token)}); err != nil {
+	if err := st.CreateToken(ctx, &stamp.Token{ID: "admin", Name: "admin", Role: stamp.RoleAdmin, Hash: HashToken(token)}); err != nil {
 		t.Fatal(err)
 	}
 	env := &testEnv{store: st, token: token, logs: new(syncBuffer)}

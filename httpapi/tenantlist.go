@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -39,6 +40,15 @@ func handleTenantList(st stamp.TenantStore) http.Handler {
 		p, err := tenantPage(r.URL.Query())
 		if err != nil {
 			writeError(w, r, err)
+			return
+		}
+		if tok := requestToken(r.Context()); tok != nil && tok.Tenant != "" {
+			own, err := ownTenant(r.Context(), st, tok.Tenant, p)
+			if err != nil {
+				writeError(w, r, err)
+				return
+			}
+			encode(w, r, http.StatusOK, TenantList{Tenants: own})
 			return
 		}
 		tenants, next, err := st.ListTenantsPage(r.Context(), p)
@@ -98,4 +108,20 @@ func tenantAfter(cursor string) (string, error) {
 		return "", errors.New("it holds no tenant name")
 	}
 	return string(b), nil
+}
+
+// ownTenant is the listing a token confined to tenant name sees on page
+// p: that tenant, if it exists and the page reaches it, and no other.
+func ownTenant(ctx context.Context, st stamp.TenantStore, name string, p stamp.TenantPage) ([]*stamp.Tenant, error) {
+	if p.Pooled || name <= p.After {
+		return []*stamp.Tenant{}, nil
+	}
+	t, err := st.GetTenant(ctx, name)
+	switch {
+	case stamp.ErrorCode(err) == stamp.ENOTFOUND:
+		return []*stamp.Tenant{}, nil
+	case err != nil:
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	return []*stamp.Tenant{masked(t)}, nil
 }

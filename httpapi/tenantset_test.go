@@ -194,12 +194,12 @@ func TestTenantSecrets(t *testing.T) {
 	noneHolds(t, adminPassword, map[string]any{"events": reveals})
 
 	ci := NewToken()
-	if err := env.store.CreateToken(ctx, &stamp.Token{ID: "ci", Name: "ci", Hash: HashToken(ci)}); err != nil {
+	if err := env.store.CreateToken(ctx, &stamp.Token{ID: "ci", Name: "ci", Role: stamp.RoleOperator, Hash: HashToken(ci)}); err != nil {
 		t.Fatal(err)
 	}
 	for _, reveal := range []bool{false, true} {
 		_, err := NewClient(env.url, ci).TenantSecrets(ctx, "acme", reveal)
-		wantError(t, err, stamp.EFORBIDDEN, `the secrets of tenant "acme" are for admin tokens only; token "ci" is not one`)
+		wantError(t, err, stamp.EFORBIDDEN, "GET /v1/tenants/acme/secrets needs a token of role admin or above; token ci is operator")
 	}
 	if got := revealEvents(); len(got) != 1 {
 		t.Errorf("after refused requests: %d reveal events, want still 1", len(got))

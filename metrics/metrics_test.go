@@ -252,7 +252,7 @@ func newServer(t *testing.T, src Sources) *server {
 	m := New(quiet)
 	st := m.WrapStore(openStore(t))
 	token := httpapi.NewToken()
-	if err := st.CreateToken(ctx, &stamp.Token{ID: "admin", Name: "admin", Hash: httpapi.HashToken(token)}); err != nil {
+	if err := st.CreateToken(ctx, &stamp.Token{ID: "admin", Name: "admin", Role: stamp.RoleAdmin, Hash: httpapi.HashToken(token)}); err != nil {
 		t.Fatal(err)
 	}
 	rt := router.New(router.Config{Source: st, Logger: quiet})

@@ -373,6 +373,22 @@ func (s *timedStore) CreateToken(ctx context.Context, t *stamp.Token) error {
 	return err
 }
 
+// ListTokens times stamp.Store.ListTokens.
+func (s *timedStore) ListTokens(ctx context.Context) ([]*stamp.Token, error) {
+	start := time.Now()
+	v, err := s.Store.ListTokens(ctx)
+	s.observe("ListTokens", start, err)
+	return v, err
+}
+
+// RevokeToken times stamp.Store.RevokeToken.
+func (s *timedStore) RevokeToken(ctx context.Context, ref string, at time.Time) (*stamp.Token, error) {
+	start := time.Now()
+	v, err := s.Store.RevokeToken(ctx, ref, at)
+	s.observe("RevokeToken", start, err)
+	return v, err
+}
+
 // TokenByHash times stamp.Store.TokenByHash.
 func (s *timedStore) TokenByHash(ctx context.Context, hash string) (*stamp.Token, error) {
 	start := time.Now()

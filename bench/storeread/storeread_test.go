@@ -125,7 +125,7 @@ func newFixture(tb testing.TB, owner *testing.B, s stamp.Store) *fixture {
 		tb.Fatalf("create %d tenants: %v", tenants, err)
 	}
 	secret := httpapi.NewToken()
-	if err := s.CreateToken(context.Background(), &stamp.Token{ID: "bench", Name: "bench", Hash: httpapi.HashToken(secret)}); err != nil {
+	if err := s.CreateToken(context.Background(), &stamp.Token{ID: "bench", Name: "bench", Role: stamp.RoleAdmin, Hash: httpapi.HashToken(secret)}); err != nil {
 		tb.Fatal(err)
 	}
 	srv := httptest.NewServer(httpapi.NewServer(httpapi.Config{Store: s, Logger: slog.New(slog.DiscardHandler)}))

@@ -52,6 +52,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newIncidentCmd(g),
 		newWebhookCmd(g),
 		newKeyCmd(g),
+		newTokenCmd(g),
 		newVersionCmd(g),
 	)
 	root.Version = buildVersion()

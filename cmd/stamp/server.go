@@ -539,7 +539,8 @@ func serve(ctx context.Context, srv *http.Server, ln net.Listener, what string) 
 }
 
 // ensureAdminToken returns the admin token kept at path, creating it (and
-// registering its hash in the store) on first start.
+// registering its hash in the store) on first start, and anew if it was
+// revoked: whoever can read the data dir is the host's admin anyway.
 func ensureAdminToken(ctx context.Context, store stamp.TokenStore, path string) (string, error) {
 	var token string
 	b, err := os.ReadFile(path)
@@ -547,21 +548,35 @@ func ensureAdminToken(ctx context.Context, store stamp.TokenStore, path string) 
 	case err == nil:
 		token = strings.TrimSpace(string(b))
 	case errors.Is(err, os.ErrNotExist):
+	default:
+		return "", fmt.Errorf("read admin token: %w", err)
+	}
+	if token != "" {
+		tok, err := store.TokenByHash(ctx, httpapi.HashToken(token))
+		switch {
+		case err == nil && tok.Valid(time.Now()) == nil:
+			return token, nil
+		case err != nil && stamp.ErrorCode(err) != stamp.ENOTFOUND:
+			return "", err
+		case err == nil:
+			token = "" // revoked: a new one replaces it
+		}
+	}
+	if token == "" {
 		token = httpapi.NewToken()
 		if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
 			return "", fmt.Errorf("write admin token: %w", err)
 		}
-	default:
-		return "", fmt.Errorf("read admin token: %w", err)
 	}
 	hash := httpapi.HashToken(token)
-	if _, err := store.TokenByHash(ctx, hash); stamp.ErrorCode(err) != stamp.ENOTFOUND {
-		return token, err
-	}
 	// Servers with data dirs of their own share a store (one per host):
-	// each registers its own admin token, named after its hash.
+	// each registers its own admin token, "admin" for the first, the
+	// others named after their hash, as their IDs are.
 	id := "admin-" + hash[:12]
-	err = store.CreateToken(ctx, &stamp.Token{ID: id, Name: "admin", Hash: hash, CreatedAt: time.Now()})
+	err = store.CreateToken(ctx, &stamp.Token{ID: id, Name: "admin", Role: stamp.RoleAdmin, Hash: hash, CreatedAt: time.Now()})
+	if stamp.ErrorCode(err) == stamp.ECONFLICT {
+		err = store.CreateToken(ctx, &stamp.Token{ID: id, Name: id, Role: stamp.RoleAdmin, Hash: hash, CreatedAt: time.Now()})
+	}
 	if err != nil {
 		return "", fmt.Errorf("register admin token: %w", err)
 	}

@@ -189,7 +189,7 @@ func TestMigrateReleasesKeepsEvents(t *testing.T) {
 	if err := s.AppendEvents(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 2, slices.Concat(undoTenantRuntime, undoActivity, undoBundleYanks, undoTenantUID, undoWebhooks, undoIncidents, []string{
+	rollBack(t, s, 2, slices.Concat(undoTokenRoles, undoTenantRuntime, undoActivity, undoBundleYanks, undoTenantUID, undoWebhooks, undoIncidents, []string{
 		`ALTER TABLE events DROP COLUMN release`, // and its index
 		`DROP TABLE releases`,
 	})...)
@@ -236,7 +236,7 @@ func TestMigrateIncidentsKeepsEvents(t *testing.T) {
 	if err := s.AppendEvents(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 3, slices.Concat(undoTenantRuntime, undoActivity, undoBundleYanks, undoTenantUID, undoWebhooks, undoIncidents)...)
+	rollBack(t, s, 3, slices.Concat(undoTokenRoles, undoTenantRuntime, undoActivity, undoBundleYanks, undoTenantUID, undoWebhooks, undoIncidents)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +289,7 @@ func TestMigrateWebhooksKeepsData(t *testing.T) {
 	if err := s.AppendEvents(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 4, slices.Concat(undoTenantRuntime, undoActivity, undoBundleYanks, undoTenantUID, undoWebhooks)...)
+	rollBack(t, s, 4, slices.Concat(undoTokenRoles, undoTenantRuntime, undoActivity, undoBundleYanks, undoTenantUID, undoWebhooks)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -816,7 +816,7 @@ func TestInternalErrorsAreWrapped(t *testing.T) {
 		{"bundle", `create blueprint ledger@1.0.0: `, func() error {
 			return s.CreateBundle(t.Context(), &stamp.Bundle{Name: "ledger", Version: "1.0.0"})
 		}},
-		{"token", `create token "tok": `, func() error { return s.CreateToken(t.Context(), &stamp.Token{ID: "tok"}) }},
+		{"token", `create token "tok": `, func() error { return s.CreateToken(t.Context(), &stamp.Token{ID: "tok", Role: stamp.RoleAdmin}) }},
 		{"append", `append 1 events: `, func() error { return s.AppendEvents(t.Context(), &stamp.Event{Type: stamp.EventStep}) }},
 		{"lease", `take lease "k" for h: `, func() error { _, err := s.TryLease(t.Context(), "k", "h", time.Minute); return err }},
 	}

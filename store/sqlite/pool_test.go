@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/stamphq/stamp/store/storetest"
@@ -16,6 +17,6 @@ var undoTenantRuntime = []string{
 // before the warm pool (migration 9) and reopens it: the tenant is listed,
 // runs under its own name and is no pooled stamp.
 func TestMigrateTenantRuntime(t *testing.T) {
-	s, tenant := tenantBefore(t, 9, undoTenantRuntime...)
+	s, tenant := tenantBefore(t, 9, slices.Concat(undoTokenRoles, undoTenantRuntime)...)
 	storetest.CheckMigratedRuntime(t, s, tenant)
 }

@@ -1461,10 +1461,11 @@ func mustListEvents(t *testing.T, s stamp.Store, f stamp.EventFilter) []*stamp.E
 // Tokens.
 
 func testTokens(t *testing.T, s stamp.Store) {
-	admin := &stamp.Token{ID: "tok1", Name: "admin", Hash: fmt.Sprintf("%x", sha256.Sum256([]byte("secret one"))),
+	hash := func(secret string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(secret))) }
+	admin := &stamp.Token{ID: "tok1", Name: "admin", Role: stamp.RoleAdmin, Hash: hash("secret one"),
 		CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 6000, time.UTC)}
-	ci := &stamp.Token{ID: "tok2", Name: "ci", Hash: fmt.Sprintf("%x", sha256.Sum256([]byte("secret two"))),
-		CreatedAt: time.Date(2025, 1, 3, 3, 4, 5, 0, time.UTC)}
+	ci := &stamp.Token{ID: "tok2", Name: "ci", Role: stamp.RoleViewer, Tenant: "acme", Hash: hash("secret two"),
+		CreatedAt: time.Date(2025, 1, 3, 3, 4, 5, 0, time.UTC), ExpiresAt: time.Date(2025, 2, 3, 3, 4, 5, 0, time.UTC)}
 	for _, tok := range []*stamp.Token{admin, ci} {
 		if err := s.CreateToken(t.Context(), tok); err != nil {
 			t.Fatalf("CreateToken %q: %v", tok.ID, err)
@@ -1478,18 +1479,57 @@ func testTokens(t *testing.T, s stamp.Store) {
 		assertEqual(t, "TokenByHash", normToken(got), normToken(tok))
 	}
 
-	sameID := &stamp.Token{ID: "tok1", Name: "other", Hash: fmt.Sprintf("%x", sha256.Sum256([]byte("secret three")))}
+	sameID := &stamp.Token{ID: "tok1", Name: "other", Role: stamp.RoleAdmin, Hash: hash("secret three")}
 	assertError(t, s.CreateToken(t.Context(), sameID), stamp.ECONFLICT, `token "tok1" already exists`)
-	sameHash := &stamp.Token{ID: "tok3", Name: "other", Hash: admin.Hash}
+	sameHash := &stamp.Token{ID: "tok3", Name: "other", Role: stamp.RoleAdmin, Hash: admin.Hash}
 	assertError(t, s.CreateToken(t.Context(), sameHash), stamp.ECONFLICT, `token "tok3" has the same secret as an existing token`)
+	sameName := &stamp.Token{ID: "tok3", Name: "ci", Role: stamp.RoleAdmin, Hash: hash("secret three")}
+	assertError(t, s.CreateToken(t.Context(), sameName), stamp.ECONFLICT, `a token named "ci" exists; revoke it first (stamp token revoke ci) or choose another name`)
+	noRole := &stamp.Token{ID: "tok3", Name: "other", Hash: hash("secret three")}
+	assertError(t, s.CreateToken(t.Context(), noRole), stamp.EINVALID, `role "": want admin, operator or viewer`)
 
-	_, err := s.TokenByHash(t.Context(), fmt.Sprintf("%x", sha256.Sum256([]byte("never issued"))))
+	_, err := s.TokenByHash(t.Context(), hash("never issued"))
 	assertError(t, err, stamp.ENOTFOUND, "no token has that secret")
 	got, err := s.TokenByHash(t.Context(), admin.Hash)
 	if err != nil {
 		t.Fatal(err)
 	}
 	assertEqual(t, "TokenByHash after the refused creates", normToken(got), normToken(admin))
+
+	// Revoked by name; the name is free again, and the revoked token
+	// still listed and found, with its revocation.
+	at := time.Date(2025, 1, 4, 0, 0, 0, 0, time.UTC)
+	revoked, err := s.RevokeToken(t.Context(), "ci", at)
+	if err != nil {
+		t.Fatalf("RevokeToken ci: %v", err)
+	}
+	want := *ci
+	want.RevokedAt = at
+	assertEqual(t, "RevokeToken", normToken(revoked), normToken(&want))
+	_, err = s.RevokeToken(t.Context(), "ci", at)
+	assertError(t, err, stamp.ENOTFOUND, `no token named "ci" (or with that ID) is in use`)
+	ci2 := &stamp.Token{ID: "tok4", Name: "ci", Role: stamp.RoleOperator, Hash: hash("secret four"), CreatedAt: at}
+	if err := s.CreateToken(t.Context(), ci2); err != nil {
+		t.Fatalf("CreateToken of a revoked token's name: %v", err)
+	}
+	if got, err := s.TokenByHash(t.Context(), ci.Hash); err != nil || !got.RevokedAt.Equal(at) {
+		t.Errorf("TokenByHash of the revoked token: got %+v, %v; want it revoked at %s", got, err, at)
+	}
+	list, err := s.ListTokens(t.Context())
+	if err != nil {
+		t.Fatalf("ListTokens: %v", err)
+	}
+	var ids []string
+	for _, tok := range list {
+		ids = append(ids, tok.ID)
+	}
+	assertEqual(t, "ListTokens", ids, []string{"tok1", "tok2", "tok4"})
+
+	if _, err := s.RevokeToken(t.Context(), "tok4", at); err != nil {
+		t.Fatalf("RevokeToken by ID: %v", err)
+	}
+	_, err = s.RevokeToken(t.Context(), "nobody", at)
+	assertError(t, err, stamp.ENOTFOUND, `no token named "nobody" (or with that ID) is in use`)
 }
 
 // Errors.
@@ -1689,7 +1729,7 @@ func normEvents(events []*stamp.Event) []stamp.Event {
 
 func normToken(t *stamp.Token) stamp.Token {
 	n := *t
-	n.CreatedAt = normTime(t.CreatedAt)
+	n.CreatedAt, n.ExpiresAt, n.RevokedAt = normTime(t.CreatedAt), normTime(t.ExpiresAt), normTime(t.RevokedAt)
 	return n
 }
 
@@ -1785,4 +1825,39 @@ func testLeaseRace(t *testing.T, s stamp.Store) {
 	if len(winners) != 1 {
 		t.Errorf("%d holders took the same lease (%q), want exactly 1", len(winners), winners)
 	}
+}
+
+// SeedTokensBeforeRoles stores, in a store whose tokens table is about
+// to be taken back to before roles, an admin token named "admin" and
+// another named "ci"; CheckMigratedTokenRoles checks them after the
+// migration. The stores' migration tests call both.
+func SeedTokensBeforeRoles(t *testing.T, s stamp.Store) {
+	t.Helper()
+	for _, tok := range []*stamp.Token{
+		{ID: "admin-1", Name: "admin", Role: stamp.RoleAdmin, Hash: "h1"},
+		{ID: "ci", Name: "ci", Role: stamp.RoleAdmin, Hash: "h2"},
+	} {
+		if err := s.CreateToken(t.Context(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// CheckMigratedTokenRoles checks the tokens of SeedTokensBeforeRoles
+// after the migration that gave tokens roles: "admin" is an admin, any
+// other an operator, none confined, expiring or revoked.
+func CheckMigratedTokenRoles(t *testing.T, s stamp.Store) {
+	t.Helper()
+	toks, err := s.ListTokens(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, tok := range toks {
+		got[tok.ID] = fmt.Sprintf("%s %s tenant=%q expires=%t revoked=%t", tok.Name, tok.Role, tok.Tenant, !tok.ExpiresAt.IsZero(), !tok.RevokedAt.IsZero())
+	}
+	assertEqual(t, "tokens after migrating", got, map[string]string{
+		"admin-1": `admin admin tenant="" expires=false revoked=false`,
+		"ci":      `ci operator tenant="" expires=false revoked=false`,
+	})
 }

@@ -8,6 +8,7 @@ package sqlstore
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/stamphq/stamp"
 )
@@ -91,6 +92,43 @@ func BundleDiffers(b *stamp.Bundle, stored string) error {
 // Which token holds the secret is not the caller's business.
 func SecretTaken(id string) error {
 	return stamp.Errorf(stamp.ECONFLICT, "token %q has the same secret as an existing token", id)
+}
+
+// TokenNameTaken is the error for a new token named as a token not
+// revoked is.
+func TokenNameTaken(name string) error {
+	return stamp.Errorf(stamp.ECONFLICT, "a token named %q exists; revoke it first (stamp token revoke %s) or choose another name", name, name)
+}
+
+// TokenRefAmbiguous is the error for a revoke by a name that tokens not
+// revoked share (admin tokens of servers sharing a store, made before
+// names were unique): it names their IDs to revoke by.
+func TokenRefAmbiguous(name string, ids []string) error {
+	return stamp.Errorf(stamp.ECONFLICT, "tokens %s are all named %q: revoke one by its ID", strings.Join(ids, ", "), name)
+}
+
+// TokenRefNotFound is the error for a revoke of a token that does not
+// exist or was revoked already.
+func TokenRefNotFound(ref string) error {
+	return stamp.Errorf(stamp.ENOTFOUND, "no token named %q (or with that ID) is in use", ref)
+}
+
+// OneToken picks the token a revoke of ref means among found, the tokens
+// not revoked whose ID or name is ref, the one with the ID first: that
+// one, else the one so named; none is TokenRefNotFound and a name shared
+// TokenRefAmbiguous.
+func OneToken(ref string, found []*stamp.Token) (*stamp.Token, error) {
+	switch {
+	case len(found) == 0:
+		return nil, TokenRefNotFound(ref)
+	case found[0].ID == ref, len(found) == 1:
+		return found[0], nil
+	}
+	ids := make([]string, len(found))
+	for i, t := range found {
+		ids[i] = t.ID
+	}
+	return nil, TokenRefAmbiguous(ref, ids)
 }
 
 // TokenNotFound is the error for a hash no token has.

@@ -1,0 +1,214 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stamphq/stamp"
+)
+
+// Whether a token confined to a tenant may call a route (policy).
+const (
+	fleet  = ""       // no
+	own    = "own"    // on its own tenant, {name}; others do not exist
+	listed = "listed" // yes, and it lists its own tenant alone
+	common = "common" // yes: the route holds nothing of any tenant
+)
+
+// policy is who may call each route of the API, written out apart from
+// the route table (routes.go) that enforces it: the least role ("" for
+// anyone, without a token), and whether a token confined to a tenant may
+// call it. A route missing here fails TestRouteAccess.
+var policy = map[string]struct {
+	role   stamp.Role
+	tenant string
+}{
+	"GET /healthz": {"", fleet},
+	"GET /readyz":  {"", fleet},
+	"GET /metrics": {stamp.RoleViewer, fleet},
+
+	"POST /v1/blueprints":                         {stamp.RoleOperator, fleet},
+	"GET /v1/blueprints":                          {stamp.RoleViewer, common},
+	"GET /v1/blueprints/{name}":                   {stamp.RoleViewer, common},
+	"GET /v1/blueprints/{name}/{version}":         {stamp.RoleViewer, common},
+	"POST /v1/blueprints/{name}/{version}/yank":   {stamp.RoleOperator, fleet},
+	"DELETE /v1/blueprints/{name}/{version}/yank": {stamp.RoleOperator, fleet},
+
+	"POST /v1/tenants":                            {stamp.RoleOperator, fleet},
+	"GET /v1/tenants":                             {stamp.RoleViewer, listed},
+	"GET /v1/tenants/{name}":                      {stamp.RoleViewer, own},
+	"DELETE /v1/tenants/{name}":                   {stamp.RoleOperator, own},
+	"PATCH /v1/tenants/{name}":                    {stamp.RoleOperator, own},
+	"GET /v1/tenants/{name}/secrets":              {stamp.RoleAdmin, own},
+	"POST /v1/tenants/{name}/retry":               {stamp.RoleOperator, own},
+	"POST /v1/tenants/{name}/wake":                {stamp.RoleOperator, own},
+	"POST /v1/tenants/{name}/upgrade":             {stamp.RoleOperator, own},
+	"POST /v1/tenants/{name}/pin":                 {stamp.RoleOperator, own},
+	"DELETE /v1/tenants/{name}/pin":               {stamp.RoleOperator, own},
+	"GET /v1/tenants/{name}/events":               {stamp.RoleViewer, own},
+	"GET /v1/tenants/{name}/logs":                 {stamp.RoleViewer, own},
+	"POST /v1/releases":                           {stamp.RoleOperator, fleet},
+	"GET /v1/releases":                            {stamp.RoleViewer, fleet},
+	"GET /v1/releases/{id}":                       {stamp.RoleViewer, fleet},
+	"POST /v1/releases/{id}/pause":                {stamp.RoleOperator, fleet},
+	"POST /v1/releases/{id}/resume":               {stamp.RoleOperator, fleet},
+	"POST /v1/releases/{id}/abort":                {stamp.RoleOperator, fleet},
+	"GET /v1/incidents":                           {stamp.RoleViewer, fleet},
+	"GET /v1/incidents/stats":                     {stamp.RoleViewer, fleet},
+	"GET /v1/incidents/{id}":                      {stamp.RoleViewer, fleet},
+	"POST /v1/incidents/{id}/ack":                 {stamp.RoleOperator, fleet},
+	"POST /v1/incidents/{id}/resolve":             {stamp.RoleOperator, fleet},
+	"POST /v1/webhooks":                           {stamp.RoleAdmin, fleet},
+	"GET /v1/webhooks":                            {stamp.RoleViewer, fleet},
+	"GET /v1/webhooks/{id}":                       {stamp.RoleViewer, fleet},
+	"DELETE /v1/webhooks/{id}":                    {stamp.RoleAdmin, fleet},
+	"GET /v1/webhooks/{id}/attempts":              {stamp.RoleViewer, fleet},
+	"GET /v1/events":                              {stamp.RoleViewer, fleet},
+	"POST /v1/keys/rotate":                        {stamp.RoleAdmin, fleet},
+	"POST /v1/tokens":                             {stamp.RoleAdmin, fleet},
+	"GET /v1/tokens":                              {stamp.RoleAdmin, fleet},
+	"DELETE /v1/tokens/{ref}":                     {stamp.RoleAdmin, fleet},
+	"POST /v1/releases/{id}/tenants/{name}/skip":  {stamp.RoleOperator, fleet},
+	"POST /v1/releases/{id}/tenants/{name}/retry": {stamp.RoleOperator, fleet},
+}
+
+// credential is one kind of credential TestRouteAccess sends.
+type credential struct {
+	name   string
+	secret string
+	role   stamp.Role // "" for one that must not get in
+	tenant string     // the tenant it is confined to
+}
+
+// TestRouteAccess calls every route of the API, through the real server
+// and store, as every kind of caller: none, a bad token, an expired and
+// a revoked one, each role fleet-wide, and each role confined to tenant
+// acme, on acme and on globex. Refusals must be 401 (no valid token),
+// 403 (role too weak, or a tenant's token on a fleet-wide route) and 404
+// (another tenant, as if it did not exist); a caller let in reaches the
+// handler, whatever it then answers.
+func TestRouteAccess(t *testing.T) {
+	env := newTestEnv(t, func(c *Config) { c.Metrics = new(fakeMetrics) })
+	ctx := context.Background()
+	for _, name := range []string{"acme", "globex"} {
+		if err := env.store.CreateTenant(ctx, &stamp.Tenant{Name: name, Spec: stamp.TenantSpec{Blueprint: "ledger", Version: "1.0.0", Plan: "starter"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	callers := []credential{{name: "no token"}, {name: "bad token", secret: NewToken()}}
+	token := func(name string, role stamp.Role, tenant string, change func(*stamp.Token)) credential {
+		t.Helper()
+		secret := NewToken()
+		tok := &stamp.Token{ID: name, Name: name, Role: role, Tenant: tenant, Hash: HashToken(secret)}
+		if change != nil {
+			change(tok)
+		}
+		if err := env.store.CreateToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+		c := credential{name: name, secret: secret, role: role, tenant: tenant}
+		if tok.Valid(time.Now()) != nil {
+			c.role = ""
+		}
+		return c
+	}
+	callers = append(callers,
+		token("expired", stamp.RoleAdmin, "", func(tok *stamp.Token) { tok.ExpiresAt = time.Now().Add(-time.Second) }),
+		token("revoked", stamp.RoleAdmin, "", func(tok *stamp.Token) { tok.RevokedAt = time.Now().Add(-time.Second) }),
+		credential{name: "admin", secret: env.token, role: stamp.RoleAdmin})
+	for _, role := range []stamp.Role{stamp.RoleOperator, stamp.RoleViewer} {
+		callers = append(callers, token(string(role), role, "", nil))
+	}
+	for _, role := range stamp.Roles {
+		callers = append(callers, token("acme-"+string(role), role, "acme", nil))
+	}
+
+	table := routes(Config{Store: env.store, Metrics: new(fakeMetrics)}, newBlueprintCache(1))
+	var patterns []string
+	for _, rt := range table {
+		patterns = append(patterns, rt.pattern)
+		if _, ok := policy[rt.pattern]; !ok {
+			t.Errorf("route %q has no row in policy: say who may call it", rt.pattern)
+		}
+	}
+	for pattern := range policy {
+		if !slices.Contains(patterns, pattern) {
+			t.Errorf("policy has a row for %q, which is no route", pattern)
+		}
+	}
+
+	for _, pattern := range patterns {
+		want := policy[pattern]
+		method, path, _ := strings.Cut(pattern, " ")
+		for _, c := range callers {
+			targets := []string{"acme"}
+			if c.tenant != "" && want.tenant == own {
+				targets = append(targets, "globex")
+			}
+			for _, target := range targets {
+				url := strings.NewReplacer("{name}", target, "{version}", "1.0.0", "{id}", "nope", "{ref}", "nope").Replace(path)
+				t.Run(pattern+"/"+c.name+"/"+target, func(t *testing.T) {
+					status, _, e := env.raw(t, method, url, c.secret, strings.NewReader("{}"))
+					switch wantStatus := expected(want.role, want.tenant, c, target); wantStatus {
+					case 0: // let in: whatever the handler says, but no refusal
+						if status == http.StatusUnauthorized || status == http.StatusForbidden {
+							t.Errorf("%s %s as %s: got %d %s, want the handler to answer", method, url, c.name, status, e.Message)
+						}
+					default:
+						if status != wantStatus {
+							t.Errorf("%s %s as %s: got %d %s, want %d", method, url, c.name, status, e.Message, wantStatus)
+						}
+						if wantStatus == http.StatusNotFound && e.Message != `tenant "globex" does not exist` {
+							t.Errorf("%s %s as %s: message %q, want the one of a tenant that does not exist", method, url, c.name, e.Message)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// expected is the status a route of the least role need (tenant: how a
+// tenant's token may call it) answers caller c on target: 0 for let in.
+func expected(need stamp.Role, tenant string, c credential, target string) int {
+	switch {
+	case need == "":
+		return 0
+	case c.role == "":
+		return http.StatusUnauthorized
+	case c.tenant != "" && tenant == fleet:
+		return http.StatusForbidden
+	case c.tenant != "" && tenant == own && target != c.tenant:
+		return http.StatusNotFound
+	case !c.role.Allows(need):
+		return http.StatusForbidden
+	}
+	return 0
+}
+
+// TestTenantTokenListsItsTenant: a token confined to a tenant lists that
+// tenant alone.
+func TestTenantTokenListsItsTenant(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := context.Background()
+	for _, name := range []string{"acme", "globex"} {
+		if err := env.store.CreateTenant(ctx, &stamp.Tenant{Name: name, Spec: stamp.TenantSpec{Blueprint: "ledger", Version: "1.0.0", Plan: "starter"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	made, err := env.client.CreateToken(ctx, CreateTokenRequest{Name: "support", Role: stamp.RoleViewer, Tenant: "globex"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := NewClient(env.url, made.Secret).ListTenants(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].Name != "globex" {
+		t.Errorf("tenants listed: got %d, want globex alone", len(list))
+	}
+}

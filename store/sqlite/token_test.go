@@ -1,0 +1,32 @@
+package sqlite
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stamphq/stamp/store/storetest"
+)
+
+// undoTokenRoles undoes migration 10.
+var undoTokenRoles = []string{
+	`DROP INDEX tokens_name`,
+	`ALTER TABLE tokens DROP COLUMN revoked_at`, `ALTER TABLE tokens DROP COLUMN expires_at`,
+	`ALTER TABLE tokens DROP COLUMN tenant`, `ALTER TABLE tokens DROP COLUMN role`,
+}
+
+// TestMigrateTokenRoles takes a file with tokens back to the schema
+// before roles (migration 10) and reopens it: the admin token stays
+// admin, another becomes an operator.
+func TestMigrateTokenRoles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stamp.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.SeedTokensBeforeRoles(t, s)
+	rollBack(t, s, 10, undoTokenRoles...)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	storetest.CheckMigratedTokenRoles(t, openStore(t, path))
+}
