@@ -223,6 +223,17 @@ type WebhookStore interface {
 	ListDeliveryAttempts(ctx context.Context, webhook string, limit int) ([]*DeliveryAttempt, error)
 }
 
+// TokenWatcher is implemented by stores that can tell when a token is
+// revoked by any process sharing them, so that API servers may keep
+// tokens in memory.
+type TokenWatcher interface {
+	// WatchTokens runs until ctx ends and returns its error. It calls
+	// f(true) once it watches, again after every revocation, and
+	// f(false) whenever it stops being able to tell (a lost connection),
+	// until it calls f(true) again.
+	WatchTokens(ctx context.Context, f func(watching bool)) error
+}
+
 // TokenStore keeps API tokens, found by the hash of their secret.
 type TokenStore interface {
 	// CreateToken stores a token; a duplicate ID or hash, or the name of

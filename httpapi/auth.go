@@ -69,19 +69,20 @@ var (
 // of returns a with scope s.
 func (a access) of(s scope) access { a.scope = s; return a }
 
-// tokenKey is the context key of the token a request came with.
+// tokenKey is the context key of the token a request came with, where
+// withRequest gave it no state to hold it.
 type tokenKey struct{}
 
 // guard refuses requests that a has no room for: no or a bad, revoked or
 // expired token (401), a role too weak or a tenant's token on a
 // fleet-wide route (403), a tenant's token on another tenant (404).
-func guard(st stamp.TokenStore, clock stamp.Clock, a access) func(http.Handler) http.Handler {
+func guard(tokens tokenSource, clock stamp.Clock, a access) func(http.Handler) http.Handler {
 	return func(h http.Handler) http.Handler {
 		if a.role == "" {
 			return h
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			tok, err := authenticate(r, st, clock)
+			tok, err := authenticate(r, tokens, clock)
 			if err != nil {
 				if stamp.ErrorCode(err) == stamp.EUNAUTHORIZED {
 					w.Header().Set("WWW-Authenticate", `Bearer realm="stamp"`)
@@ -93,20 +94,48 @@ func guard(st stamp.TokenStore, clock stamp.Clock, a access) func(http.Handler) 
 				writeError(w, r, err)
 				return
 			}
-			h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok)))
+			if st := stateOf(r.Context()); st != nil {
+				st.token = tok // no copy of the request for it
+			} else {
+				r = r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok))
+			}
+			h.ServeHTTP(w, r)
 		})
 	}
 }
 
+// tokenSource finds tokens by hash: the store, through the cache if
+// there is one.
+type tokenSource struct {
+	store stamp.TokenStore
+	cache *TokenCache // nil: every request reads the store
+}
+
+// byHash returns the token whose hash is hash.
+func (s tokenSource) byHash(ctx context.Context, hash string) (*stamp.Token, error) {
+	if s.cache == nil {
+		return s.store.TokenByHash(ctx, hash)
+	}
+	tok, gen := s.cache.get(hash)
+	if tok != nil {
+		return tok, nil
+	}
+	tok, err := s.store.TokenByHash(ctx, hash)
+	if err == nil {
+		s.cache.put(hash, tok, gen)
+	}
+	return tok, err
+}
+
 // authenticate returns the valid token r came with.
-func authenticate(r *http.Request, st stamp.TokenStore, clock stamp.Clock) (*stamp.Token, error) {
+func authenticate(r *http.Request, tokens tokenSource, clock stamp.Clock) (*stamp.Token, error) {
 	scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	secret = strings.TrimSpace(secret)
 	if !strings.EqualFold(scheme, "Bearer") || secret == "" {
 		return nil, stamp.Errorf(stamp.EUNAUTHORIZED, "missing bearer token: send the header \"Authorization: Bearer <token>\"")
 	}
 	hash := HashToken(secret)
-	tok, err := st.TokenByHash(r.Context(), hash)
+	tok, err := tokens.byHash(r.Context(), hash)
 	switch {
 	case stamp.ErrorCode(err) == stamp.ENOTFOUND:
 		return nil, stamp.Errorf(stamp.EUNAUTHORIZED, "bearer token is not valid")
@@ -144,6 +173,9 @@ func authorize(r *http.Request, tok *stamp.Token, a access) error {
 // requestToken returns the token ctx's request came with, nil on a
 // public route.
 func requestToken(ctx context.Context) *stamp.Token {
+	if st := stateOf(ctx); st != nil && st.token != nil {
+		return st.token
+	}
 	tok, _ := ctx.Value(tokenKey{}).(*stamp.Token)
 	return tok
 }

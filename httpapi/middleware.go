@@ -22,13 +22,22 @@ const requestIDHeader = "X-Request-Id"
 type requestState struct {
 	id  string
 	err error
+	// token is the token the request came with, once its route's guard
+	// let it in.
+	token *stamp.Token
+}
+
+// stateOf returns the state withRequest gave r, nil if none.
+func stateOf(ctx context.Context) *requestState {
+	st, _ := ctx.Value(requestStateKey{}).(*requestState)
+	return st
 }
 
 type requestStateKey struct{}
 
 // noteError records err for the request's log line.
 func noteError(r *http.Request, err error) {
-	if st, ok := r.Context().Value(requestStateKey{}).(*requestState); ok {
+	if st := stateOf(r.Context()); st != nil {
 		st.err = errors.Join(st.err, err)
 	}
 }

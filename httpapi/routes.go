@@ -71,7 +71,7 @@ func routes(cfg Config, cache *blueprintCache) []route {
 
 		{"POST /v1/tokens", admin, jsonBody(handleTokenCreate(st, cfg.Clock))},
 		{"GET /v1/tokens", admin, handleTokenList(st)},
-		{"DELETE /v1/tokens/{ref}", admin, handleTokenRevoke(st, cfg.Clock)},
+		{"DELETE /v1/tokens/{ref}", admin, handleTokenRevoke(st, cfg.Clock, cfg.TokenCache)},
 	}
 	for _, action := range []string{"pause", "resume", "abort"} {
 		rs = append(rs, route{"POST /v1/releases/{id}/" + action, oper, handleReleaseControl(st, action)})
@@ -84,7 +84,8 @@ func routes(cfg Config, cache *blueprintCache) []route {
 
 // addRoutes registers every route of the API behind its guard.
 func addRoutes(mux *http.ServeMux, cfg Config, cache *blueprintCache) {
+	tokens := tokenSource{store: cfg.Store, cache: cfg.TokenCache}
 	for _, rt := range routes(cfg, cache) {
-		mux.Handle(rt.pattern, guard(cfg.Store, cfg.Clock, rt.access)(rt.handler))
+		mux.Handle(rt.pattern, guard(tokens, cfg.Clock, rt.access)(rt.handler))
 	}
 }

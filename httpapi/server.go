@@ -76,6 +76,9 @@ type Config struct {
 	// error naming what it lacks: a push reports it as missing, a tenant
 	// create, upgrade or release of the version is refused with it.
 	Requirements func(ctx context.Context, ref string, reqs []stamp.Requirement) error
+	// TokenCache, if set, keeps tokens in memory while its Watch runs;
+	// nil reads each request's token from the store.
+	TokenCache *TokenCache
 }
 
 // NewServer returns the API as an http.Handler: /healthz and /readyz

@@ -111,12 +111,15 @@ func handleTokenList(st Store) http.Handler {
 
 // handleTokenRevoke revokes the token {ref} names (its ID or name): it
 // fails from then on, on every server sharing the store.
-func handleTokenRevoke(st Store, clock stamp.Clock) http.Handler {
+func handleTokenRevoke(st Store, clock stamp.Clock, cache *TokenCache) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, err := st.RevokeToken(r.Context(), r.PathValue("ref"), clock.Now())
 		if err != nil {
 			writeError(w, r, err)
 			return
+		}
+		if cache != nil {
+			cache.forget() // at once here, whatever the store's notice does
 		}
 		encode(w, r, http.StatusOK, tok)
 	})

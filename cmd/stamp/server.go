@@ -291,6 +291,13 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		store.Close()
 		return nil, err
 	}
+	// The API keeps tokens in memory while the store tells it of every
+	// revocation (PostgreSQL: by NOTIFY, from any server).
+	var tokenCache *httpapi.TokenCache
+	revocations, _ := store.(stamp.TokenWatcher)
+	if revocations != nil {
+		tokenCache = httpapi.NewTokenCache(logger)
+	}
 	// Every part gets the timed store, so store latency is the server's.
 	mtr := metrics.New(logger)
 	store = mtr.WrapStore(keys)
@@ -409,7 +416,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	api := cfg.Timeouts.apiServer(httpapi.NewServer(httpapi.Config{
 		Store: store, Logs: logs, Enqueue: rec.Enqueue, Claim: rec.Claim, Engines: engineNames, EngineRefusals: refusals, Logger: logger, Metrics: mtr,
 		Health: mon.TenantHealth, Keys: keys, SharedNetwork: iso.network == nil && cfg.Driver == driverLocal,
-		Requirements: requirements(cfg, iso),
+		Requirements: requirements(cfg, iso), TokenCache: tokenCache,
 		Ready: func(ctx context.Context) error {
 			_, err := store.ListEvents(ctx, stamp.EventFilter{Limit: 1})
 			return err
@@ -429,6 +436,9 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	g.Go(func() error { return releases.Run(gctx) })
 	g.Go(func() error { return mon.Run(gctx) })
 	g.Go(func() error { return hooks.Run(gctx) })
+	if tokenCache != nil {
+		g.Go(func() error { return tokenCache.Watch(gctx, revocations) })
+	}
 	if standby != nil {
 		// This server's router accepts on the socket now: the standby
 		// stops accepting and finishes what it took.

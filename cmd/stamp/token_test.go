@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	stamp "github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/httpapi"
@@ -71,8 +72,10 @@ func TestTokens(t *testing.T) {
 }
 
 // TestTokenRevokedOnEveryServer: two servers share a PostgreSQL store; a
-// token made through one works on the other, and revoked through one,
-// fails on the other at once (nothing caches it).
+// token made through one works on the other (which keeps it in memory
+// from then on), and revoked through one, fails on the other as soon as
+// PostgreSQL's notice reaches it: within a second here, milliseconds in
+// practice.
 func TestTokenRevokedOnEveryServer(t *testing.T) {
 	store := scratchDatabase(t)
 	a := startStampServer(t, "--store", store)
@@ -89,7 +92,12 @@ func TestTokenRevokedOnEveryServer(t *testing.T) {
 	if _, err := a.client().RevokeToken(ctx, "ci"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := onB.ListTenants(ctx); stamp.ErrorCode(err) != stamp.EUNAUTHORIZED || !strings.Contains(err.Error(), `token "ci" was revoked at`) {
-		t.Errorf("the revoked token on the other server: got %v, want it refused as revoked", err)
+	var err2 error
+	waitFor(t, "the other server to refuse the revoked token", time.Second, func() bool {
+		_, err2 = onB.ListTenants(ctx)
+		return err2 != nil
+	})
+	if stamp.ErrorCode(err2) != stamp.EUNAUTHORIZED || !strings.Contains(err2.Error(), `token "ci" was revoked at`) {
+		t.Errorf("the revoked token on the other server: got %v, want it refused as revoked", err2)
 	}
 }

@@ -97,6 +97,10 @@ func (s *Store) RevokeToken(ctx context.Context, ref string, at time.Time) (*sta
 		if err := tx.QueryRow(ctx, `UPDATE tokens SET revoked_at = $2 WHERE id = $1 RETURNING revoked_at`, t.ID, at).Scan(&t.RevokedAt); err != nil {
 			return err
 		}
+		// Delivered to every listener (see WatchTokens) at commit.
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, tokensChannel, t.ID); err != nil {
+			return err
+		}
 		revoked = t
 		return nil
 	})
@@ -117,4 +121,46 @@ func scanToken(row pgx.Row) (*stamp.Token, error) {
 	t.Role = stamp.Role(role)
 	t.ExpiresAt, t.RevokedAt = fromOptional(expiresAt), fromOptional(revokedAt)
 	return &t, nil
+}
+
+// tokensChannel is the channel RevokeToken notifies and WatchTokens
+// listens on.
+const tokensChannel = "stamp_tokens"
+
+var _ stamp.TokenWatcher = (*Store)(nil)
+
+// WatchTokens listens for revocations on a connection of its own (see
+// stamp.TokenWatcher): f(true) once it listens and after each one,
+// f(false) when the connection is lost, and it connects again a second
+// later, until ctx ends.
+func (s *Store) WatchTokens(ctx context.Context, f func(watching bool)) error {
+	for {
+		s.listenTokens(ctx, f) // it ends only when its connection does
+		f(false)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// listenTokens listens on tokensChannel until its connection or ctx
+// ends.
+func (s *Store) listenTokens(ctx context.Context, f func(watching bool)) {
+	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig)
+	if err != nil {
+		return
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+tokensChannel); err != nil {
+		return
+	}
+	f(true)
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return
+		}
+		f(true)
+	}
 }

@@ -1,8 +1,12 @@
 package postgres
 
 import (
+	"context"
+	"errors"
 	"testing"
+	"time"
 
+	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/store/storetest"
 )
 
@@ -27,4 +31,46 @@ func TestMigrateTokenRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.CheckMigratedTokenRoles(t, openStore(t, db))
+}
+
+// TestWatchTokens: a watch on one store hears of a revocation through
+// another (another server), says when its connection is lost, and
+// listens again.
+func TestWatchTokens(t *testing.T) {
+	db := newDatabase(t)
+	watched, other := openStore(t, db), openStore(t, db)
+	calls := make(chan bool, 16)
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- watched.WatchTokens(ctx, func(watching bool) { calls <- watching }) }()
+	next := func(want bool, what string) {
+		t.Helper()
+		select {
+		case got := <-calls:
+			if got != want {
+				t.Fatalf("%s: got f(%t), want f(%t)", what, got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: no call", what)
+		}
+	}
+	next(true, "the watch starting")
+
+	if err := other.CreateToken(ctx, &stamp.Token{ID: "ci", Name: "ci", Role: stamp.RoleViewer, Hash: "h"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.RevokeToken(ctx, "ci", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	next(true, "a revocation through another store")
+
+	if _, err := other.pool.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN `+tokensChannel+`'`); err != nil {
+		t.Fatal(err)
+	}
+	next(false, "its connection killed")
+	next(true, "listening again")
+	stop()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("WatchTokens after its context ended: got %v, want %v", err, context.Canceled)
+	}
 }

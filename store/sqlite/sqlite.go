@@ -45,6 +45,9 @@ type Store struct {
 	// getTenant is prepared once, per read connection: parsing the query
 	// was a quarter of the time of a GetTenant.
 	getTenant *sql.Stmt
+	// revoked tells this process's token watchers of revocations (a
+	// SQLite store has no other process writing it through the API).
+	revoked signal
 }
 
 var _ stamp.Store = (*Store)(nil)

@@ -121,7 +121,16 @@ func (s *Store) RevokeToken(ctx context.Context, ref string, at time.Time) (*sta
 	if err != nil {
 		return nil, sqlstore.Wrap(err, "revoke token %q", ref)
 	}
+	s.revoked.fire()
 	return revoked, nil
+}
+
+var _ stamp.TokenWatcher = (*Store)(nil)
+
+// WatchTokens calls f after every revocation through this Store (see
+// stamp.TokenWatcher); it always watches.
+func (s *Store) WatchTokens(ctx context.Context, f func(watching bool)) error {
+	return s.revoked.watch(ctx, f)
 }
 
 // scanToken reads one row of tokenColumns.
