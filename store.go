@@ -22,6 +22,7 @@ type Store interface {
 	IncidentStore
 	WebhookStore
 	TokenStore
+	AuditLog
 
 	// Close releases the store's connections.
 	Close() error

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -69,6 +71,7 @@ var policy = map[string]struct {
 	"GET /v1/webhooks/{id}/attempts":              {stamp.RoleViewer, fleet},
 	"GET /v1/events":                              {stamp.RoleViewer, fleet},
 	"POST /v1/keys/rotate":                        {stamp.RoleAdmin, fleet},
+	"GET /v1/audit":                               {stamp.RoleAdmin, fleet},
 	"POST /v1/tokens":                             {stamp.RoleAdmin, fleet},
 	"GET /v1/tokens":                              {stamp.RoleAdmin, fleet},
 	"DELETE /v1/tokens/{ref}":                     {stamp.RoleAdmin, fleet},
@@ -141,6 +144,11 @@ func TestRouteAccess(t *testing.T) {
 		}
 	}
 
+	type sent struct {
+		method, url, caller string
+		status              int
+	}
+	calls := map[string]sent{} // by request id
 	for _, pattern := range patterns {
 		want := policy[pattern]
 		method, path, _ := strings.Cut(pattern, " ")
@@ -152,7 +160,9 @@ func TestRouteAccess(t *testing.T) {
 			for _, target := range targets {
 				url := strings.NewReplacer("{name}", target, "{version}", "1.0.0", "{id}", "nope", "{ref}", "nope").Replace(path)
 				t.Run(pattern+"/"+c.name+"/"+target, func(t *testing.T) {
-					status, _, e := env.raw(t, method, url, c.secret, strings.NewReader("{}"))
+					id := fmt.Sprintf("access-%d", len(calls))
+					status, e := call(t, env.url, method, url, c.secret, id)
+					calls[id] = sent{method, url, c.name, status}
 					switch wantStatus := expected(want.role, want.tenant, c, target); wantStatus {
 					case 0: // let in: whatever the handler says, but no refusal
 						if status == http.StatusUnauthorized || status == http.StatusForbidden {
@@ -170,6 +180,77 @@ func TestRouteAccess(t *testing.T) {
 			}
 		}
 	}
+
+	// Each call that may change something left one audit record, with
+	// its caller and outcome; reads left none.
+	recs, err := env.store.ListAudit(ctx, stamp.AuditFilter{Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string][]*stamp.AuditRecord{}
+	withChange := 0
+	for _, rec := range recs {
+		byID[rec.RequestID] = append(byID[rec.RequestID], rec)
+		if rec.Status == 0 {
+			withChange++
+		}
+	}
+	if withChange == 0 {
+		t.Errorf("no audit record was written with the change it records")
+	}
+	for id, c := range calls {
+		got := byID[id]
+		if c.method == http.MethodGet {
+			if len(got) != 0 && !strings.HasSuffix(c.url, "/secrets") {
+				t.Errorf("%s %s as %s: %d audit records, want none for a read", c.method, c.url, c.caller, len(got))
+			}
+			continue
+		}
+		if len(got) != 1 {
+			t.Errorf("%s %s as %s: %d audit records, want 1", c.method, c.url, c.caller, len(got))
+			continue
+		}
+		rec := got[0]
+		wantName := c.caller
+		switch c.caller {
+		case "no token", "bad token", "expired", "revoked":
+			wantName = "" // no valid token: nobody known
+		}
+		wantOutcome := stamp.AuditOK
+		if c.status >= 400 {
+			wantOutcome = stamp.AuditFailed
+		}
+		if rec.TokenName != wantName || rec.Outcome != wantOutcome || rec.Resource != c.url || (rec.Status != 0 && rec.Status != c.status) {
+			t.Errorf("%s %s as %s (answered %d): audit record %+v, want token %q, outcome %s", c.method, c.url, c.caller, c.status, rec, wantName, wantOutcome)
+		}
+	}
+}
+
+// call sends method url (a path of base) with secret as bearer token (if
+// any), request id id and an empty JSON object as body, and returns the
+// status and the error answered.
+func call(t *testing.T, base, method, url, secret, id string) (int, errorDetail) {
+	t.Helper()
+	req, err := http.NewRequest(method, base+url, strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if secret != "" {
+		req.Header.Set("Authorization", "Bearer "+secret)
+	}
+	req.Header.Set(requestIDHeader, id)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var eb errorBody
+	if resp.StatusCode >= 400 {
+		if err := json.NewDecoder(resp.Body).Decode(&eb); err != nil {
+			t.Fatalf("%s %s: error body: %v", method, url, err)
+		}
+	}
+	return resp.StatusCode, eb.Error
 }
 
 // expected is the status a route of the least role need (tenant: how a

@@ -90,14 +90,14 @@ func guard(tokens tokenSource, clock stamp.Clock, a access) func(http.Handler) h
 				writeError(w, r, err)
 				return
 			}
+			if st := stateOf(r.Context()); st != nil {
+				st.token = tok // for the audit log too, if refused below; no copy of the request
+			} else {
+				r = r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok))
+			}
 			if err := authorize(r, tok, a); err != nil {
 				writeError(w, r, err)
 				return
-			}
-			if st := stateOf(r.Context()); st != nil {
-				st.token = tok // no copy of the request for it
-			} else {
-				r = r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok))
 			}
 			h.ServeHTTP(w, r)
 		})

@@ -154,6 +154,9 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		code, msg, status = stamp.EINTERNAL, "internal error", http.StatusInternalServerError
 	}
 	noteError(r, err)
+	if st := stateOf(r.Context()); st != nil {
+		st.answered = msg
+	}
 	body, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: msg}})
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

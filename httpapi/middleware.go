@@ -25,6 +25,17 @@ type requestState struct {
 	// token is the token the request came with, once its route's guard
 	// let it in.
 	token *stamp.Token
+	// answered is the error message the request was answered with.
+	answered string
+	// tenant is the tenant a call names in its body (a create).
+	tenant string
+}
+
+// noteTenant records that r is about tenant name, for its audit record.
+func noteTenant(r *http.Request, name string) {
+	if st := stateOf(r.Context()); st != nil {
+		st.tenant = name
+	}
 }
 
 // stateOf returns the state withRequest gave r, nil if none.
@@ -45,8 +56,11 @@ func noteError(r *http.Request, err error) {
 // withRequest gives every request an id (the client's X-Request-Id if it
 // is sane, else a new one), echoes it, turns the mux's own 404 and 405
 // replies into JSON errors, and logs one line when the request ends: at
-// debug level, or at error level with the real error for a 500.
-func withRequest(logger *slog.Logger, mux *http.ServeMux) http.Handler {
+// debug level, or at error level with the real error for a 500. Calls
+// that change something, and reveals of secrets, leave one record each in
+// audit, if not nil: with their first change (see stamp.PendingAudit),
+// else once answered.
+func withRequest(logger *slog.Logger, audit stamp.AuditLog, mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		st := &requestState{id: r.Header.Get(requestIDHeader)}
@@ -54,13 +68,22 @@ func withRequest(logger *slog.Logger, mux *http.ServeMux) http.Handler {
 			st.id = newRequestID()
 		}
 		w.Header().Set(requestIDHeader, st.id)
-		r = r.WithContext(context.WithValue(r.Context(), requestStateKey{}, st))
+		outer := r.Context()
+		ctx := context.WithValue(outer, requestStateKey{}, st)
+		var pending *stamp.PendingAudit
+		if audit != nil && audited(r) {
+			ctx, pending = stamp.WithPendingAudit(ctx, func() *stamp.AuditRecord { return auditRecord(r, st) })
+		}
+		r = r.WithContext(ctx)
 		rw := &responseWriter{ResponseWriter: w, r: r}
 		mux.ServeHTTP(rw, r)
 
 		status := rw.status
 		if status == 0 {
 			status = http.StatusOK
+		}
+		if pending != nil && r.Pattern != "" && !pending.Written() {
+			recordAudit(outer, audit, logger, auditRecord(r, st), status, st.answered)
 		}
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),

@@ -69,6 +69,8 @@ func routes(cfg Config, cache *blueprintCache) []route {
 
 		{"POST /v1/keys/rotate", admin, handleKeyRotate(st, cfg.Keys, cfg.Clock)},
 
+		{"GET /v1/audit", admin, handleAuditList(st)},
+
 		{"POST /v1/tokens", admin, jsonBody(handleTokenCreate(st, cfg.Clock))},
 		{"GET /v1/tokens", admin, handleTokenList(st)},
 		{"DELETE /v1/tokens/{ref}", admin, handleTokenRevoke(st, cfg.Clock, cfg.TokenCache)},

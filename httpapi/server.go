@@ -26,6 +26,7 @@ type Store interface {
 	stamp.IncidentStore
 	stamp.WebhookStore
 	stamp.TokenStore
+	stamp.AuditLog
 }
 
 // Config holds what the API server needs.
@@ -104,5 +105,5 @@ func NewServer(cfg Config) http.Handler {
 	cache := newBlueprintCache(64)
 	cache.requirements = cfg.Requirements
 	addRoutes(mux, cfg, cache)
-	return observeRequests(cfg.Metrics, mux, withRequest(cfg.Logger, mux))
+	return observeRequests(cfg.Metrics, mux, withRequest(cfg.Logger, cfg.Store, mux))
 }

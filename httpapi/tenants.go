@@ -37,6 +37,7 @@ func handleTenantCreate(st Store, cache *blueprintCache, engines engineSet, cfg 
 			writeError(w, r, err)
 			return
 		}
+		noteTenant(r, req.Name) // for the audit log
 		if err := stamp.ValidateTenantName(req.Name); err != nil {
 			writeError(w, r, err)
 			return

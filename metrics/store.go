@@ -373,6 +373,22 @@ func (s *timedStore) CreateToken(ctx context.Context, t *stamp.Token) error {
 	return err
 }
 
+// AppendAudit times stamp.Store.AppendAudit.
+func (s *timedStore) AppendAudit(ctx context.Context, rec *stamp.AuditRecord) error {
+	start := time.Now()
+	err := s.Store.AppendAudit(ctx, rec)
+	s.observe("AppendAudit", start, err)
+	return err
+}
+
+// ListAudit times stamp.Store.ListAudit.
+func (s *timedStore) ListAudit(ctx context.Context, f stamp.AuditFilter) ([]*stamp.AuditRecord, error) {
+	start := time.Now()
+	v, err := s.Store.ListAudit(ctx, f)
+	s.observe("ListAudit", start, err)
+	return v, err
+}
+
 // ListTokens times stamp.Store.ListTokens.
 func (s *timedStore) ListTokens(ctx context.Context) ([]*stamp.Token, error) {
 	start := time.Now()

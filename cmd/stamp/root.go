@@ -53,6 +53,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newWebhookCmd(g),
 		newKeyCmd(g),
 		newTokenCmd(g),
+		newAuditCmd(g),
 		newVersionCmd(g),
 	)
 	root.Version = buildVersion()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
@@ -69,6 +70,21 @@ func TestTokens(t *testing.T) {
 	s.mustCLI("token", "revoke", "dash")
 	refused(`token "dash" was revoked at`, "tenant", "list", "--token", viewer)
 	refused(`no token named "dash" (or with that ID) is in use`, "token", "revoke", "dash")
+
+	// The audit log: the viewer's refused delete, named; the admin's
+	// creates, written with them; nothing of the reads.
+	var recs []stamp.AuditRecord
+	if err := json.Unmarshal([]byte(s.mustCLI("audit", "--token-name", "dash", "-o", "json")), &recs); err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Action != "DELETE /v1/tenants/{name}" || recs[0].Tenant != "globex" || recs[0].Outcome != stamp.AuditFailed || recs[0].Status != 403 || recs[0].Role != stamp.RoleViewer {
+		t.Errorf("audit records of token dash: got %+v, want its refused delete of globex alone", recs)
+	}
+	created := s.mustCLI("audit", "--tenant", "acme")
+	if !regexp.MustCompile(`(?m)^\d+\s.*\sadmin\s+admin\s+POST /v1/tenants\s+/v1/tenants\s+\S+\s+-\s+ok\s+-$`).MatchString(created) {
+		t.Errorf("audit of acme lacks its create:\n%s", created)
+	}
+	refused("needs a token of role admin or above", "audit", "--token", secret(s.mustCLI("token", "create", "ops", "--role", "operator")))
 }
 
 // TestTokenRevokedOnEveryServer: two servers share a PostgreSQL store; a

@@ -38,6 +38,12 @@ func (s *Store) AppendEvents(ctx context.Context, events ...*stamp.Event) error 
 	}
 	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_advisory_xact_lock($1)`, appendLockKey)
+	// The audit record of the API call ctx belongs to, if none of its
+	// writes took it yet, commits with its events (stamp.WithPendingAudit).
+	audit := stamp.ClaimAudit(ctx)
+	if audit != nil {
+		b.Queue(insertAudit, auditArgs(audit.Record())...)
+	}
 	for _, e := range events {
 		b.Queue(`INSERT INTO events
 			(time, type, tenant, release, incident, generation, step, status, message, queued_at, started_at, finished_at)
@@ -51,11 +57,17 @@ func (s *Store) AppendEvents(ctx context.Context, events ...*stamp.Event) error 
 	select {
 	case s.appendTurn <- struct{}{}:
 	case <-ctx.Done():
+		if audit != nil {
+			audit.Settle(false)
+		}
 		return fmt.Errorf("append %d events: %w", len(events), ctx.Err())
 	}
 	defer func() { <-s.appendTurn }()
 	br := s.pool.SendBatch(ctx, b)
 	_, err := br.Exec()
+	if audit != nil && err == nil {
+		_, err = br.Exec()
+	}
 	for i := range events {
 		if err != nil {
 			break
@@ -65,6 +77,9 @@ func (s *Store) AppendEvents(ctx context.Context, events ...*stamp.Event) error 
 	// Close reads the outcome of the implicit commit.
 	if cerr := br.Close(); err == nil {
 		err = cerr
+	}
+	if audit != nil {
+		audit.Settle(err == nil)
 	}
 	if err != nil {
 		return fmt.Errorf("append %d events: %w", len(events), err)
@@ -84,12 +99,22 @@ func (s *Store) appendInTx(ctx context.Context, fn func(pgx.Tx) error) error {
 		return ctx.Err()
 	}
 	defer func() { <-s.appendTurn }()
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	audit := stamp.ClaimAudit(ctx) // as AppendEvents
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, appendLockKey); err != nil {
 			return err
 		}
+		if audit != nil {
+			if _, err := tx.Exec(ctx, insertAudit, auditArgs(audit.Record())...); err != nil {
+				return fmt.Errorf("append audit record: %w", err)
+			}
+		}
 		return fn(tx)
 	})
+	if audit != nil {
+		audit.Settle(err == nil)
+	}
+	return err
 }
 
 // insertEvents appends events in tx, which holds the append lock, and

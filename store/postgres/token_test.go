@@ -3,12 +3,16 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/store/storetest"
 )
+
+// undoAudit undoes the audit log's migration.
+var undoAudit = []string{`DROP TABLE audit`}
 
 // undoTokenRoles undoes migration 9.
 var undoTokenRoles = []string{
@@ -26,7 +30,7 @@ func TestMigrateTokenRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.SeedTokensBeforeRoles(t, s)
-	rollBack(t, s, 9, undoTokenRoles...)
+	rollBack(t, s, 9, slices.Concat(undoAudit, undoTokenRoles)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

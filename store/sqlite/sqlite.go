@@ -111,10 +111,19 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 // inTx runs fn in a transaction of db and commits it if fn returns nil.
-func inTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
+// The audit record of the API call ctx belongs to, if none of its
+// transactions wrote it yet, goes in too (see stamp.WithPendingAudit).
+func inTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) (err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
+	}
+	if audit := stamp.ClaimAudit(ctx); audit != nil {
+		defer func() { audit.Settle(err == nil) }()
+		if _, err := insertAudit(ctx, tx, audit.Record()); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("append audit record: %w", err)
+		}
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()

@@ -2,10 +2,14 @@ package sqlite
 
 import (
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stamphq/stamp/store/storetest"
 )
+
+// undoAudit undoes the audit log's migration.
+var undoAudit = []string{`DROP TABLE audit`}
 
 // undoTokenRoles undoes migration 10.
 var undoTokenRoles = []string{
@@ -24,7 +28,7 @@ func TestMigrateTokenRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.SeedTokensBeforeRoles(t, s)
-	rollBack(t, s, 10, undoTokenRoles...)
+	rollBack(t, s, 10, slices.Concat(undoAudit, undoTokenRoles)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -104,6 +104,7 @@ func Run(t *testing.T, open func(t *testing.T) stamp.Store) {
 		{"webhook/delete removes its attempts", testWebhookDelete},
 		{"webhook/attempts newest first", testDeliveryAttempts},
 		{"token/create and find", testTokens},
+		{"audit/append, list and pending", testAudit},
 		{"lease/one holder at a time", testLeaseExclusive},
 		{"lease/expires", testLeaseExpiry},
 		{"lease/racing holders", testLeaseRace},

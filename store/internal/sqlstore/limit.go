@@ -19,6 +19,7 @@ var (
 	IncidentLimit = Limit{Noun: "incident", Default: 500, Max: 5000}
 	AttemptLimit  = Limit{Noun: "delivery attempt", Default: 100, Max: 1000}
 	TenantLimit   = Limit{Noun: "tenant", Default: 100, Max: 1000}
+	AuditLimit    = Limit{Noun: "audit record", Default: 1000, Max: 10000}
 )
 
 // Of returns the limit to query with when n was asked for: Default for 0,
