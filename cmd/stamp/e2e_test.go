@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -73,6 +74,29 @@ type stampServer struct {
 	ports    string // the block of tenant ports this server's driver allocates from
 	uids     string // the block of tenant users
 	extraArg []string
+	// ca, if set, is the CA file of the certificate the server serves
+	// TLS with (see startStampServerTLS).
+	ca string
+}
+
+// url is the API's base URL.
+func (s *stampServer) url() string {
+	if s.ca != "" {
+		return "https://" + s.api
+	}
+	return "http://" + s.api
+}
+
+// httpClient is a client trusting the server's certificate, if any.
+func (s *stampServer) httpClient() *http.Client {
+	if s.ca == "" {
+		return http.DefaultClient
+	}
+	tr, err := trusting(s.ca)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return &http.Client{Transport: tr}
 }
 
 // portBlock returns a random block of 200 tenant ports in 20000-23999, so
@@ -135,8 +159,21 @@ func startStampServer(t *testing.T, extra ...string) *stampServer {
 // servers may share.
 func startStampServerIn(t *testing.T, data string, extra ...string) *stampServer {
 	t.Helper()
-	s := &stampServer{t: t, data: data, api: freePort(t), router: freePort(t), ports: portBlock(), uids: uidBlock(), extraArg: extra}
-	passable(t, data)
+	return launch(t, &stampServer{t: t, data: data, api: freePort(t), router: freePort(t), ports: portBlock(), uids: uidBlock(), extraArg: extra})
+}
+
+// startStampServerTLS is startStampServer serving TLS with the
+// certificate and key files, whose CA the CLI and clients trust by ca.
+func startStampServerTLS(t *testing.T, cert, key, ca string, extra ...string) *stampServer {
+	t.Helper()
+	return launch(t, &stampServer{t: t, data: t.TempDir(), api: freePort(t), router: freePort(t), ports: portBlock(), uids: uidBlock(),
+		extraArg: append([]string{"--tls-cert", cert, "--tls-key", key}, extra...), ca: ca})
+}
+
+// launch starts s and cleans up after it when the test ends.
+func launch(t *testing.T, s *stampServer) *stampServer {
+	t.Helper()
+	passable(t, s.data)
 	s.start()
 	t.Cleanup(func() {
 		s.kill()
@@ -170,7 +207,7 @@ func (s *stampServer) start() {
 	}(s.cmd, s.exited)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + s.api + "/readyz")
+		resp, err := s.httpClient().Get(s.url() + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -211,14 +248,20 @@ func (s *stampServer) client() *httpapi.Client {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	return httpapi.NewClient("http://"+s.api, strings.TrimSpace(string(token)))
+	c := httpapi.NewClient(s.url(), strings.TrimSpace(string(token)))
+	c.HTTP = s.httpClient()
+	return c
 }
 
 // cli runs the stamp CLI against the server and returns its output and
 // exit code.
 func (s *stampServer) cli(args ...string) (stdout, stderr string, code int) {
 	s.t.Helper()
-	cmd := exec.Command(stampBin, append(args, "--url", "http://"+s.api, "--data", s.data)...)
+	args = append(slices.Clip(args), "--url", s.url(), "--data", s.data)
+	if s.ca != "" {
+		args = append(args, "--ca-file", s.ca)
+	}
+	cmd := exec.Command(stampBin, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +19,7 @@ import (
 // globals are the flags every client command shares.
 type globals struct {
 	url    string
+	caFile string
 	token  string
 	data   string
 	output string
@@ -39,6 +43,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.url, "url", "http://127.0.0.1:7070", "address of the stamp server")
 	pf.StringVar(&g.token, "token", "", "API token (default: the admin token in the data dir)")
+	pf.StringVar(&g.caFile, "ca-file", "", "trust the server's certificate by these CA certificates (PEM), beside the system's")
 	pf.StringVar(&g.data, "data", ".stamp", "data directory")
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table, wide (long columns whole), json or yaml")
 	root.AddCommand(
@@ -93,5 +98,32 @@ func (g *globals) client() (*httpapi.Client, error) {
 		}
 		token = strings.TrimSpace(string(b))
 	}
-	return httpapi.NewClient(g.url, token), nil
+	c := httpapi.NewClient(g.url, token)
+	if g.caFile != "" {
+		tr, err := trusting(g.caFile)
+		if err != nil {
+			return nil, err
+		}
+		c.HTTP.Transport = tr
+	}
+	return c, nil
+}
+
+// trusting returns an HTTP transport that trusts the CA certificates in
+// the PEM file at path as well as the system's.
+func trusting(path string) (*http.Transport, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", path)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return tr, nil
 }

@@ -27,6 +27,7 @@ func newRouterCmd(g *globals) *cobra.Command {
 		poll, idleCheck                     time.Duration
 		timeouts                            httpTimeouts
 		standby                             bool
+		tlsf                                tlsFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "router",
@@ -42,7 +43,7 @@ func newRouterCmd(g *globals) *cobra.Command {
 			if idleCheck <= 0 {
 				return fmt.Errorf("--idle-check %s: want a positive duration", idleCheck)
 			}
-			if problems := timeouts.problems(false); len(problems) > 0 {
+			if problems := append(timeouts.problems(false), tlsf.problems(map[string]string{"--router-listen": listen})...); len(problems) > 0 {
 				return fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
 			}
 			data, err := filepath.Abs(g.data)
@@ -56,6 +57,10 @@ func newRouterCmd(g *globals) *cobra.Command {
 			}
 			defer st.Close()
 			logger := newLogger(g.stderr, logLevel)
+			tlsCfg, err := tlsf.open(ctx, map[string]string{"--router-listen": listen}, logger)
+			if err != nil {
+				return err
+			}
 			rt := router.New(router.Config{Source: st, BaseDomain: baseDomain, PollInterval: poll, Logger: logger, ResponseTimeout: timeouts.Response,
 				// A wake is recorded for the server whose reconciler
 				// holds the tenant (the next one, for a standby).
@@ -82,17 +87,19 @@ func newRouterCmd(g *globals) *cobra.Command {
 						logger.Error("routes no longer follow the store", "err", err)
 					}
 				}()
-				serve := func(ln net.Listener) *handoff.Server { return handoff.Serve(timeouts.routerServer(rt), ln) }
+				serve := func(ln net.Listener) *handoff.Server {
+					return handoff.Serve(timeouts.routerServer(rt), listener(ln, tlsCfg))
+				}
 				return runStandby(ctx, files, serve, logger)
 			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fmt.Errorf("router listen on %s: %w", listen, err)
 			}
-			fmt.Fprintf(g.stdout, "stamp router: tenants on http://<tenant>.%s:%d\n", baseDomain, ln.Addr().(*net.TCPAddr).Port)
+			fmt.Fprintf(g.stdout, "stamp router: tenants on %s://<tenant>.%s:%d\n", urlScheme(tlsCfg), baseDomain, ln.Addr().(*net.TCPAddr).Port)
 			srv := timeouts.routerServer(rt)
 			eg, ectx := errgroup.WithContext(ctx)
-			eg.Go(func() error { return serve(ectx, srv, ln, "router") })
+			eg.Go(func() error { return serve(ectx, srv, listener(ln, tlsCfg), "router") })
 			eg.Go(func() error { return rt.Run(ectx) })
 			return eg.Wait()
 		},
@@ -106,6 +113,7 @@ func newRouterCmd(g *globals) *cobra.Command {
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	timeouts.flags(f, false)
 	// Started by a stopping `stamp server` (see standby.go), not by hand.
+	tlsf.add(f)
 	f.BoolVar(&standby, "standby", false, "take the router's socket from a stopping server and serve until the next one takes it back")
 	f.MarkHidden("standby")
 	return cmd

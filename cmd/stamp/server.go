@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +43,7 @@ const adminTokenFile = "admin.token"
 
 // serverConfig is everything `stamp server` is configured with.
 type serverConfig struct {
+	TLS           tlsFlags
 	Listen        string
 	RouterListen  string
 	Data          string
@@ -102,6 +104,7 @@ func (c *serverConfig) flags(cmd *cobra.Command) {
 	f.StringVar(&c.LogMaxSize, "log-max-size", "10Mi", "size at which a tenant instance's log is rotated (bytes, or with Ki, Mi or Gi)")
 	f.IntVar(&c.LogFiles, "log-files", 3, "files kept of each tenant instance's log, the one written to included")
 	c.Timeouts.flags(f, true)
+	c.TLS.add(f)
 	f.BoolVar(&c.RouterStandby, "router-standby", true, "when the server stops, a standby process keeps serving tenants on --router-listen until the next start takes it back")
 	f.BoolVar(&c.Check, "check", false, "print what this host lets the server isolate (users, ...) and exit")
 }
@@ -117,6 +120,7 @@ func (c *serverConfig) validate() error {
 	if c.Data == "" {
 		problems = append(problems, "--data is empty")
 	}
+	problems = append(problems, c.TLS.problems(map[string]string{"--listen": c.Listen, "--router-listen": c.RouterListen})...)
 	if err := validateStore(c.Store); err != nil {
 		problems = append(problems, err.Error())
 	}
@@ -218,8 +222,8 @@ func newServerCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "stamp server: API on http://%s, tenants on http://<tenant>.%s:%d, data in %s\n",
-				srv.apiAddr, cfg.BaseDomain, srv.routerAddr.Port, cfg.Data)
+			fmt.Fprintf(g.stdout, "stamp server: API on %s://%s, tenants on %s://<tenant>.%s:%d, data in %s\n",
+				srv.scheme, srv.apiAddr, srv.scheme, cfg.BaseDomain, srv.routerAddr.Port, cfg.Data)
 			err = srv.wait()
 			srv.close()
 			return err
@@ -242,6 +246,7 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 
 // server is a running control plane.
 type server struct {
+	scheme     string // http, or https when serving TLS
 	apiAddr    *net.TCPAddr
 	routerAddr *net.TCPAddr
 	token      string
@@ -349,6 +354,10 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		}
 	}()
 	routerAddr := routerLn.Addr().(*net.TCPAddr)
+	tlsCfg, err := cfg.TLS.open(ctx, map[string]string{"--listen": cfg.Listen, "--router-listen": cfg.RouterListen}, logger)
+	if err != nil {
+		return nil, err
+	}
 
 	var rec *reconcile.Reconciler // set below, before anything runs
 	rt := router.New(router.Config{
@@ -384,7 +393,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		Holder: id,
 		Store:  store, Driver: driver, Engines: engines, Routes: rt,
 		URL: func(tenant string) string {
-			return "http://" + tenant + "." + cfg.BaseDomain + ":" + strconv.Itoa(routerAddr.Port)
+			return urlScheme(tlsCfg) + "://" + tenant + "." + cfg.BaseDomain + ":" + strconv.Itoa(routerAddr.Port)
 		},
 		Workers: cfg.Workers, HealthTimeout: cfg.HealthTimeout, DrainDelay: cfg.DrainDelay, Logger: logger,
 		UIDs:      iso.uids,
@@ -428,8 +437,8 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		return nil, fmt.Errorf("load routes: %w", err)
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serve(gctx, api, apiLn, "API") })
-	g.Go(func() error { return serveRouter(gctx, cfg, data, front, routerLn, logger) })
+	g.Go(func() error { return serve(gctx, api, listener(apiLn, tlsCfg), "API") })
+	g.Go(func() error { return serveRouter(gctx, cfg, data, front, routerLn, tlsCfg, logger) })
 	g.Go(func() error { return rt.Run(gctx) })
 	g.Go(func() error { return rec.Run(gctx) })
 	g.Go(func() error { return traffic.Run(gctx) })
@@ -450,6 +459,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	}
 	logger.Info("stamp server started", "api", apiLn.Addr().String(), "router", routerAddr.String(), "data", data)
 	return &server{
+		scheme:  urlScheme(tlsCfg),
 		apiAddr: apiLn.Addr().(*net.TCPAddr), routerAddr: routerAddr, token: token,
 		store: store, driver: driver, local: localDriver, iso: iso, group: g, closers: closers, unlock: unlock,
 	}, nil
@@ -505,8 +515,8 @@ func (s *server) close() {
 // serveRouter runs the router's server on ln until ctx ends, then hands
 // the socket to a standby router (with --router-standby) and drains, or
 // shuts down.
-func serveRouter(ctx context.Context, cfg serverConfig, data string, srv *http.Server, ln *net.TCPListener, logger *slog.Logger) error {
-	s := handoff.Serve(srv, ln)
+func serveRouter(ctx context.Context, cfg serverConfig, data string, srv *http.Server, ln *net.TCPListener, tlsCfg *tls.Config, logger *slog.Logger) error {
+	s := handoff.Serve(srv, listener(ln, tlsCfg)) // the standby takes ln itself
 	select {
 	case <-s.Done():
 		return fmt.Errorf("router server: %w", s.Err())

@@ -114,6 +114,7 @@ func handToStandby(cfg serverConfig, data string, ln *net.TCPListener, logger *s
 		"--router-listen", cfg.RouterListen, "--base-domain", cfg.BaseDomain, "--log-level", cfg.LogLevel,
 		"--read-header-timeout", cfg.Timeouts.ReadHeader.String(), "--idle-timeout", cfg.Timeouts.Idle.String(),
 		"--response-timeout", cfg.Timeouts.Response.String())
+	cmd.Args = append(cmd.Args, cfg.TLS.args()...)
 	// The store URL may hold a password: not on a command line others
 	// can read.
 	cmd.Env = append(os.Environ(), "STAMP_STORE="+cfg.Store)
