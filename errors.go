@@ -14,6 +14,7 @@ const (
 	ECONFLICT      = "conflict"      // duplicate or stale write: 409
 	ETOOLARGE      = "too_large"     // request body over the limit: 413
 	EUNPROCESSABLE = "unprocessable" // well-formed but unacceptable: 422
+	ETOOMANY       = "too_many"      // over a rate limit; try again later: 429
 	EUNAVAILABLE   = "unavailable"   // try again later: 503
 	EINTERNAL      = "internal"      // a bug or a broken dependency: 500
 )

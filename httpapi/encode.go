@@ -21,6 +21,7 @@ var statusByCode = map[string]int{
 	stamp.ECONFLICT:      http.StatusConflict,
 	stamp.ETOOLARGE:      http.StatusRequestEntityTooLarge,
 	stamp.EUNPROCESSABLE: http.StatusUnprocessableEntity,
+	stamp.ETOOMANY:       http.StatusTooManyRequests,
 	stamp.EUNAVAILABLE:   http.StatusServiceUnavailable,
 }
 
@@ -133,7 +134,7 @@ func humanBytes(n int64) string {
 // ETOOLARGE.
 func limitBody(n int64) func(http.Handler) http.Handler {
 	return func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		return bodyLimited(func(w http.ResponseWriter, r *http.Request) {
 			if r.ContentLength > n {
 				writeError(w, r, bodyTooLarge(&http.MaxBytesError{Limit: n}))
 				return
@@ -143,6 +144,12 @@ func limitBody(n int64) func(http.Handler) http.Handler {
 		})
 	}
 }
+
+// bodyLimited is a handler whose request body limitBody bounds.
+type bodyLimited func(http.ResponseWriter, *http.Request)
+
+// ServeHTTP calls f.
+func (f bodyLimited) ServeHTTP(w http.ResponseWriter, r *http.Request) { f(w, r) }
 
 // writeError writes err as a JSON error with the status of its code. An
 // error without a stamp code is a 500 reported as "internal error"; the

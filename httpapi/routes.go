@@ -17,40 +17,40 @@ type route struct {
 func routes(cfg Config, cache *blueprintCache) []route {
 	engines := engineSet{have: cfg.Engines, refused: cfg.EngineRefusals}
 	st := cfg.Store
-	jsonBody := limitBody(cfg.MaxBodyBytes)
 	bundleBody := limitBody(cfg.MaxBundleBytes)
 	named, listed := viewer.of(tenantNamed), viewer.of(tenantListed)
 	operNamed, catalogue := oper.of(tenantNamed), viewer.of(shared)
+	creates := newCreateGate(cfg.MaxCreates, cfg.CreateQueue)
 
 	rs := []route{
 		{"GET /healthz", public, handleHealthz()},
 		{"GET /readyz", public, handleReadyz(cfg.Ready)},
 
-		{"POST /v1/blueprints", oper, slowUpload(bundleBody(handleBlueprintPush(st, cache, cfg.Clock, cfg.SharedNetwork)))},
+		{"POST /v1/blueprints", oper, bundleBody(slowUpload(handleBlueprintPush(st, cache, cfg.Clock, cfg.SharedNetwork)))},
 		{"GET /v1/blueprints", catalogue, handleBlueprintList(st)},
 		{"GET /v1/blueprints/{name}", catalogue, handleBlueprintGet(st)},
 		{"GET /v1/blueprints/{name}/{version}", catalogue, handleBlueprintGet(st)},
-		{"POST /v1/blueprints/{name}/{version}/yank", oper, jsonBody(handleBlueprintYank(st, cfg.Clock, true))},
+		{"POST /v1/blueprints/{name}/{version}/yank", oper, handleBlueprintYank(st, cfg.Clock, true)},
 		{"DELETE /v1/blueprints/{name}/{version}/yank", oper, handleBlueprintYank(st, cfg.Clock, false)},
 
-		{"POST /v1/tenants", oper, jsonBody(handleTenantCreate(st, cache, engines, cfg))},
+		{"POST /v1/tenants", oper, creates.wrap(handleTenantCreate(st, cache, engines, cfg))},
 		{"GET /v1/tenants", listed, handleTenantList(st)},
 		{"GET /v1/tenants/{name}", named, handleTenantGet(st, cfg.Health)},
 		{"DELETE /v1/tenants/{name}", operNamed, handleTenantDelete(st, cfg.Clock, cfg.Enqueue)},
-		{"PATCH /v1/tenants/{name}", operNamed, jsonBody(handleTenantSet(st, cache, cfg.Clock, cfg.Enqueue))},
+		{"PATCH /v1/tenants/{name}", operNamed, handleTenantSet(st, cache, cfg.Clock, cfg.Enqueue)},
 		{"GET /v1/tenants/{name}/secrets", admin.of(tenantNamed), handleTenantSecrets(st, cfg.Clock)},
 		{"POST /v1/tenants/{name}/retry", operNamed, handleTenantRetry(st, cfg.Clock, cfg.Enqueue)},
 		{"POST /v1/tenants/{name}/wake", operNamed, handleTenantWake(st, cfg.Clock, cfg.Enqueue)},
-		{"POST /v1/tenants/{name}/upgrade", operNamed, jsonBody(handleTenantUpgrade(st, cache, engines, cfg.Clock, cfg.Enqueue))},
-		{"POST /v1/tenants/{name}/pin", operNamed, jsonBody(handleTenantPin(st, cfg.Clock, cfg.Enqueue, true))},
+		{"POST /v1/tenants/{name}/upgrade", operNamed, handleTenantUpgrade(st, cache, engines, cfg.Clock, cfg.Enqueue)},
+		{"POST /v1/tenants/{name}/pin", operNamed, handleTenantPin(st, cfg.Clock, cfg.Enqueue, true)},
 		{"DELETE /v1/tenants/{name}/pin", operNamed, handleTenantPin(st, cfg.Clock, cfg.Enqueue, false)},
 		{"GET /v1/tenants/{name}/events", named, handleTenantEvents(st)},
 		{"GET /v1/tenants/{name}/logs", named, handleTenantLogs(st, cfg.Logs)},
 
-		{"POST /v1/releases", oper, jsonBody(handleReleaseCreate(st, cache, engines, cfg.Clock))},
+		{"POST /v1/releases", oper, handleReleaseCreate(st, cache, engines, cfg.Clock)},
 		{"GET /v1/releases", viewer, handleReleaseList(st)},
 		{"GET /v1/releases/{id}", viewer, handleReleaseGet(st)},
-		{"POST /v1/releases/{id}/tenants/{name}/skip", oper, jsonBody(handleReleaseTenant(st, cfg.Clock, "skip"))},
+		{"POST /v1/releases/{id}/tenants/{name}/skip", oper, handleReleaseTenant(st, cfg.Clock, "skip")},
 		{"POST /v1/releases/{id}/tenants/{name}/retry", oper, handleReleaseTenant(st, cfg.Clock, "retry")},
 
 		{"GET /v1/incidents", viewer, handleIncidentList(st)},
@@ -59,7 +59,7 @@ func routes(cfg Config, cache *blueprintCache) []route {
 		{"POST /v1/incidents/{id}/ack", oper, handleIncidentAction(st, cfg.Clock, "ack")},
 		{"POST /v1/incidents/{id}/resolve", oper, handleIncidentAction(st, cfg.Clock, "resolve")},
 
-		{"POST /v1/webhooks", admin, jsonBody(handleWebhookCreate(st, cfg.Clock))},
+		{"POST /v1/webhooks", admin, handleWebhookCreate(st, cfg.Clock)},
 		{"GET /v1/webhooks", viewer, handleWebhookList(st)},
 		{"GET /v1/webhooks/{id}", viewer, handleWebhookGet(st)},
 		{"DELETE /v1/webhooks/{id}", admin, handleWebhookDelete(st)},
@@ -71,7 +71,7 @@ func routes(cfg Config, cache *blueprintCache) []route {
 
 		{"GET /v1/audit", admin, handleAuditList(st)},
 
-		{"POST /v1/tokens", admin, jsonBody(handleTokenCreate(st, cfg.Clock))},
+		{"POST /v1/tokens", admin, handleTokenCreate(st, cfg.Clock)},
 		{"GET /v1/tokens", admin, handleTokenList(st)},
 		{"DELETE /v1/tokens/{ref}", admin, handleTokenRevoke(st, cfg.Clock, cfg.TokenCache)},
 	}
@@ -84,10 +84,18 @@ func routes(cfg Config, cache *blueprintCache) []route {
 	return rs
 }
 
-// addRoutes registers every route of the API behind its guard.
+// addRoutes registers every route of the API behind its guard and its
+// rate limit, its body bounded by MaxBodyBytes unless the route bounds
+// it itself (a bundle upload).
 func addRoutes(mux *http.ServeMux, cfg Config, cache *blueprintCache) {
 	tokens := tokenSource{store: cfg.Store, cache: cfg.TokenCache}
+	limits := newRateLimits(cfg.RateLimit, cfg.Clock)
+	body := limitBody(cfg.MaxBodyBytes)
 	for _, rt := range routes(cfg, cache) {
-		mux.Handle(rt.pattern, guard(tokens, cfg.Clock, rt.access)(rt.handler))
+		h := rt.handler
+		if _, ok := h.(bodyLimited); !ok {
+			h = body(h)
+		}
+		mux.Handle(rt.pattern, guard(tokens, cfg.Clock, rt.access)(limits.wrap(h)))
 	}
 }

@@ -80,6 +80,13 @@ type Config struct {
 	// TokenCache, if set, keeps tokens in memory while its Watch runs;
 	// nil reads each request's token from the store.
 	TokenCache *TokenCache
+	// RateLimit is how many calls that change something a token may make
+	// a second on this server, in bursts of twice that; 0 for no limit.
+	RateLimit float64
+	// MaxCreates bounds the tenant creates this server handles at once,
+	// and CreateQueue how many more wait for a turn; past both a create
+	// answers 503. 0 for no bound.
+	MaxCreates, CreateQueue int
 }
 
 // NewServer returns the API as an http.Handler: /healthz and /readyz

@@ -55,6 +55,9 @@ type serverConfig struct {
 	BaseDomain    string
 	Ports         string
 	Workers       int
+	RateLimit     float64
+	MaxCreates    int
+	CreateQueue   int
 	HealthTimeout time.Duration
 	DrainDelay    time.Duration
 	WakeTimeout   time.Duration
@@ -92,6 +95,9 @@ func (c *serverConfig) flags(cmd *cobra.Command) {
 	f.StringVar(&c.BaseDomain, "base-domain", "localhost", "tenants are served at <tenant>.<base-domain>")
 	f.StringVar(&c.Ports, "ports", "10000-19999", "loopback ports the local driver gives tenant instances, MIN-MAX")
 	f.IntVar(&c.Workers, "workers", 8, "tenant passes doing work at once (a pass waiting on its tenant's health gives its slot back)")
+	f.Float64Var(&c.RateLimit, "rate-limit", 50, "API calls that change something a token may make a second on this server, in bursts of twice that (0: no limit)")
+	f.IntVar(&c.MaxCreates, "max-creates", 32, "tenant creates the API handles at once (0: no bound)")
+	f.IntVar(&c.CreateQueue, "create-queue", 256, "tenant creates waiting for a turn beyond --max-creates; past them a create answers 503")
 	f.DurationVar(&c.HealthTimeout, "health-timeout", 60*time.Second, "how long a new instance may take to pass its health check")
 	f.DurationVar(&c.DrainDelay, "drain", time.Second, "how long an upgraded tenant's old version runs on after the route switched")
 	f.DurationVar(&c.WakeTimeout, "wake-timeout", 60*time.Second, "how long a request to a sleeping tenant waits for it to wake before it is answered 503")
@@ -119,6 +125,9 @@ func (c *serverConfig) validate() error {
 	}
 	if c.Data == "" {
 		problems = append(problems, "--data is empty")
+	}
+	if c.RateLimit < 0 || c.MaxCreates < 0 || c.CreateQueue < 0 {
+		problems = append(problems, fmt.Sprintf("--rate-limit %g, --max-creates %d and --create-queue %d: want none negative", c.RateLimit, c.MaxCreates, c.CreateQueue))
 	}
 	problems = append(problems, c.TLS.problems(map[string]string{"--listen": c.Listen, "--router-listen": c.RouterListen})...)
 	if err := validateStore(c.Store); err != nil {
@@ -426,6 +435,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		Store: store, Logs: logs, Enqueue: rec.Enqueue, Claim: rec.Claim, Engines: engineNames, EngineRefusals: refusals, Logger: logger, Metrics: mtr,
 		Health: mon.TenantHealth, Keys: keys, SharedNetwork: iso.network == nil && cfg.Driver == driverLocal,
 		Requirements: requirements(cfg, iso), TokenCache: tokenCache,
+		RateLimit: cfg.RateLimit, MaxCreates: cfg.MaxCreates, CreateQueue: cfg.CreateQueue,
 		Ready: func(ctx context.Context) error {
 			_, err := store.ListEvents(ctx, stamp.EventFilter{Limit: 1})
 			return err
