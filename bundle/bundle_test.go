@@ -242,7 +242,7 @@ type entry struct {
 
 // archive builds a gzipped tar from entries, writing raw headers so that
 // hostile ones (declared sizes without bodies) can be expressed.
-func archive(t *testing.T, entries ...entry) []byte {
+func archive(t testing.TB, entries ...entry) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)

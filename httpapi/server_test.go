@@ -150,7 +150,7 @@ func (e *testEnv) enqueuedNames() []string {
 }
 
 // packBundle builds a bundle archive (gzipped tar) of files.
-func packBundle(t *testing.T, files map[string]string) []byte {
+func packBundle(t testing.TB, files map[string]string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
