@@ -55,6 +55,8 @@ type AuditLog interface {
 	AppendAudit(ctx context.Context, rec *AuditRecord) error
 	// ListAudit returns the records f selects, oldest first.
 	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditRecord, error)
+	// LastAuditSeq returns the highest Seq appended, 0 if none.
+	LastAuditSeq(ctx context.Context) (int64, error)
 }
 
 // PendingAudit is the audit record of a call under way, which the first

@@ -25,6 +25,11 @@ const (
 	// how long it took, StartedAt to FinishedAt), with the push.
 	EventBlueprintBuilt = "blueprint.built"
 
+	// EventAuditRecorded is the type webhooks subscribe to for the audit
+	// log: each record is delivered as one (see AuditRecord). It is not
+	// in the event log, which stays the tenants' story.
+	EventAuditRecorded = "audit.recorded"
+
 	EventTenantUpgradeRequested = "tenant.upgrade-requested" // the spec names another version
 	EventTenantPinned           = "tenant.pinned"            // Message names the version, empty when unpinned
 	EventTenantUpgrading        = "tenant.upgrading"         // a move to another version started
@@ -94,6 +99,7 @@ type EventFilter struct {
 // EventTypes lists every event type, sorted, for checking the patterns a
 // webhook subscribes to. A test keeps it complete.
 var EventTypes = []string{
+	EventAuditRecorded,
 	EventBlueprintBuilt,
 	EventBlueprintPushed,
 	EventBlueprintUnyanked,

@@ -25,6 +25,10 @@ type Webhook struct {
 	// Delivered is the Seq of the last event delivered (or passed over as
 	// not matching); delivery goes on after it.
 	Delivered int64 `json:"delivered"`
+	// AuditDelivered is the Seq of the last audit record delivered, to a
+	// webhook whose patterns take audit.recorded; its delivery goes on
+	// after it, once the events are.
+	AuditDelivered int64 `json:"auditDelivered,omitempty"`
 	// Failures counts the failed attempts at the next event since the last
 	// success; NextAttempt is when it is tried again; LastError says why
 	// the last attempt failed.
@@ -52,8 +56,11 @@ func (w *Webhook) Matches(typ string) bool {
 
 // DeliveryAttempt is one try at delivering one event to one webhook.
 type DeliveryAttempt struct {
-	Webhook  string        `json:"webhook"`
-	EventSeq int64         `json:"eventSeq"`
+	Webhook  string `json:"webhook"`
+	EventSeq int64  `json:"eventSeq"`
+	// AuditSeq is the Seq of the audit record delivered, EventSeq 0, for
+	// an attempt at an audit record.
+	AuditSeq int64         `json:"auditSeq,omitempty"`
 	Attempt  int           `json:"attempt"` // 1 for the first try of the event
 	At       time.Time     `json:"at"`
 	Status   int           `json:"status,omitempty"` // HTTP status; 0 if none came

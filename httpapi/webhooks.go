@@ -44,7 +44,12 @@ func handleWebhookCreate(st Store, clock stamp.Clock) http.Handler {
 			writeError(w, r, fmt.Errorf("read the event log position: %w", err))
 			return
 		}
-		hook := &stamp.Webhook{ID: "wh-" + randomHex(4), URL: req.URL, Events: req.Events, Secret: randomHex(32), Delivered: last}
+		lastAudit, err := st.LastAuditSeq(r.Context())
+		if err != nil {
+			writeError(w, r, fmt.Errorf("read the audit log position: %w", err))
+			return
+		}
+		hook := &stamp.Webhook{ID: "wh-" + randomHex(4), URL: req.URL, Events: req.Events, Secret: randomHex(32), Delivered: last, AuditDelivered: lastAudit}
 		if err := st.CreateWebhook(r.Context(), hook); err != nil {
 			writeError(w, r, fmt.Errorf("create webhook: %w", err))
 			return

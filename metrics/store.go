@@ -389,6 +389,14 @@ func (s *timedStore) ListAudit(ctx context.Context, f stamp.AuditFilter) ([]*sta
 	return v, err
 }
 
+// LastAuditSeq times stamp.Store.LastAuditSeq.
+func (s *timedStore) LastAuditSeq(ctx context.Context) (int64, error) {
+	start := time.Now()
+	v, err := s.Store.LastAuditSeq(ctx)
+	s.observe("LastAuditSeq", start, err)
+	return v, err
+}
+
 // ListTokens times stamp.Store.ListTokens.
 func (s *timedStore) ListTokens(ctx context.Context) ([]*stamp.Token, error) {
 	start := time.Now()

@@ -67,6 +67,32 @@ func NewCloudEvent(source string, e *stamp.Event) *CloudEvent {
 	}
 }
 
+// AuditCloudEvent is the body of an audit record's delivery: type
+// "stamp.audit.recorded", id "audit-" and the record's Seq, subject its
+// tenant, data the record.
+type AuditCloudEvent struct {
+	SpecVersion     string             `json:"specversion"`
+	ID              string             `json:"id"`
+	Source          string             `json:"source"`
+	Type            string             `json:"type"`
+	Subject         string             `json:"subject,omitempty"`
+	Time            time.Time          `json:"time"`
+	DataContentType string             `json:"datacontenttype"`
+	Data            *stamp.AuditRecord `json:"data"`
+}
+
+// NewAuditCloudEvent wraps rec.
+func NewAuditCloudEvent(source string, rec *stamp.AuditRecord) *AuditCloudEvent {
+	return &AuditCloudEvent{
+		SpecVersion: "1.0", ID: auditID(rec.Seq), Source: source,
+		Type: "stamp." + stamp.EventAuditRecorded, Subject: rec.Tenant, Time: rec.At,
+		DataContentType: "application/json", Data: rec,
+	}
+}
+
+// auditID is the CloudEvents id of audit record seq, apart from events'.
+func auditID(seq int64) string { return "audit-" + strconv.FormatInt(seq, 10) }
+
 // Sign returns the value of SignatureHeader for body under secret.
 func Sign(secret string, body []byte) string {
 	mac := hmac.New(sha256.New, []byte(secret))
@@ -85,6 +111,7 @@ func Verify(secret string, body []byte, signature string) bool {
 type Store interface {
 	stamp.WebhookStore
 	stamp.EventLog
+	stamp.AuditLog
 	stamp.LeaseStore
 }
 
@@ -278,7 +305,11 @@ func (n *Notifier) step(ctx context.Context, w *stamp.Webhook) (bool, error) {
 				return false, fmt.Errorf("save position of webhook %s: %w", w.ID, err)
 			}
 		}
-		return true, n.deliver(ctx, w, e)
+		body, err := json.Marshal(NewCloudEvent(n.cfg.Source, e))
+		if err != nil {
+			return false, err
+		}
+		return true, n.deliver(ctx, w, outgoing{eventSeq: e.Seq, id: strconv.FormatInt(e.Seq, 10), body: body})
 	}
 	if skipped != w.Delivered {
 		w.Delivered = skipped
@@ -286,30 +317,50 @@ func (n *Notifier) step(ctx context.Context, w *stamp.Webhook) (bool, error) {
 			return false, fmt.Errorf("save position of webhook %s: %w", w.ID, err)
 		}
 	}
-	return len(events) == page, nil
+	if len(events) == page || !w.Matches(stamp.EventAuditRecorded) {
+		return len(events) == page, nil
+	}
+	// The events delivered, the audit log's records follow.
+	recs, err := n.cfg.Store.ListAudit(ctx, stamp.AuditFilter{AfterSeq: w.AuditDelivered, Limit: 1})
+	if err != nil || len(recs) == 0 {
+		return false, err
+	}
+	body, err := json.Marshal(NewAuditCloudEvent(n.cfg.Source, recs[0]))
+	if err != nil {
+		return false, err
+	}
+	return true, n.deliver(ctx, w, outgoing{auditSeq: recs[0].Seq, id: auditID(recs[0].Seq), body: body})
 }
 
-// deliver sends e to w once and records the attempt and its outcome.
-func (n *Notifier) deliver(ctx context.Context, w *stamp.Webhook, e *stamp.Event) error {
-	body, err := json.Marshal(NewCloudEvent(n.cfg.Source, e))
-	if err != nil {
-		return err
-	}
+// outgoing is one event, or one audit record, to send to a webhook.
+type outgoing struct {
+	eventSeq, auditSeq int64 // the one of them it is
+	id                 string
+	body               []byte
+}
+
+// deliver sends d to w once and records the attempt and its outcome.
+func (n *Notifier) deliver(ctx context.Context, w *stamp.Webhook, d outgoing) error {
 	start := n.cfg.Clock.Now()
-	status, sendErr := n.send(ctx, w, e, body)
+	status, sendErr := n.send(ctx, w, d)
 	if ctx.Err() != nil {
 		return nil // cut off by shutdown: the attempt does not count
 	}
-	a := &stamp.DeliveryAttempt{Webhook: w.ID, EventSeq: e.Seq, Attempt: w.Failures + 1, At: start,
+	a := &stamp.DeliveryAttempt{Webhook: w.ID, EventSeq: d.eventSeq, AuditSeq: d.auditSeq, Attempt: w.Failures + 1, At: start,
 		Status: status, Duration: n.cfg.Clock.Now().Sub(start)}
 	if sendErr != nil {
 		a.Error = sendErr.Error()
 		w.Failures++
 		w.LastError = a.Error
 		w.NextAttempt = start.Add(n.backoff(w.Failures))
-		n.cfg.Logger.Warn("webhook delivery failed", "webhook", w.ID, "event", e.Seq, "attempt", a.Attempt, "retry_at", w.NextAttempt, "err", sendErr)
+		n.cfg.Logger.Warn("webhook delivery failed", "webhook", w.ID, "delivery", d.id, "attempt", a.Attempt, "retry_at", w.NextAttempt, "err", sendErr)
 	} else {
-		w.Delivered, w.Failures, w.LastError, w.NextAttempt = e.Seq, 0, "", time.Time{}
+		w.Failures, w.LastError, w.NextAttempt = 0, "", time.Time{}
+		if d.auditSeq > 0 {
+			w.AuditDelivered = d.auditSeq
+		} else {
+			w.Delivered = d.eventSeq
+		}
 	}
 	if err := n.cfg.Store.AppendDeliveryAttempt(ctx, a); err != nil {
 		return fmt.Errorf("record delivery attempt: %w", err)
@@ -324,17 +375,17 @@ func (n *Notifier) deliver(ctx context.Context, w *stamp.Webhook, e *stamp.Event
 // status is an error. Errors show the URL redacted (stamp.RedactURL): it
 // may hold a secret, and they are stored and shown to every reader of the
 // webhook.
-func (n *Notifier) send(ctx context.Context, w *stamp.Webhook, e *stamp.Event, body []byte) (int, error) {
+func (n *Notifier) send(ctx context.Context, w *stamp.Webhook, d outgoing) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(d.body))
 	if err != nil {
 		return 0, fmt.Errorf("webhook URL %s is not valid", stamp.RedactURL(w.URL))
 	}
 	req.Header.Set("Content-Type", "application/cloudevents+json")
 	req.Header.Set("User-Agent", "stamp-webhook")
-	req.Header.Set(SignatureHeader, Sign(w.Secret, body))
-	req.Header.Set(DeliveryHeader, w.ID+"/"+strconv.FormatInt(e.Seq, 10))
+	req.Header.Set(SignatureHeader, Sign(w.Secret, d.body))
+	req.Header.Set(DeliveryHeader, w.ID+"/"+d.id)
 	resp, err := n.cfg.Client.Do(req)
 	if err != nil {
 		var ue *url.Error

@@ -68,3 +68,12 @@ func (s *Store) ListAudit(ctx context.Context, f stamp.AuditFilter) ([]*stamp.Au
 	}
 	return out, nil
 }
+
+// LastAuditSeq returns the highest Seq appended, 0 if none.
+func (s *Store) LastAuditSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM audit`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("last audit seq: %w", err)
+	}
+	return seq, nil
+}

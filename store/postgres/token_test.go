@@ -11,6 +11,9 @@ import (
 	"github.com/stamphq/stamp/store/storetest"
 )
 
+// undoAuditDeliveries undoes the migration that delivers audit records.
+var undoAuditDeliveries = []string{`ALTER TABLE webhook_attempts DROP COLUMN audit_seq`}
+
 // undoAudit undoes the audit log's migration.
 var undoAudit = []string{`DROP TABLE audit`}
 
@@ -30,7 +33,7 @@ func TestMigrateTokenRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.SeedTokensBeforeRoles(t, s)
-	rollBack(t, s, 9, slices.Concat(undoAudit, undoTokenRoles)...)
+	rollBack(t, s, 9, slices.Concat(undoAuditDeliveries, undoAudit, undoTokenRoles)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -100,9 +100,9 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 func (s *Store) AppendDeliveryAttempt(ctx context.Context, a *stamp.DeliveryAttempt) error {
 	var at time.Time
 	err := s.pool.QueryRow(ctx, `INSERT INTO webhook_attempts
-		(webhook, event_seq, attempt, at, status, error, duration_ns) VALUES ($1, $2, $3, coalesce($4, now()), $5, $6, $7)
+		(webhook, event_seq, audit_seq, attempt, at, status, error, duration_ns) VALUES ($1, $2, $3, $4, coalesce($5, now()), $6, $7, $8)
 		RETURNING at`,
-		a.Webhook, a.EventSeq, a.Attempt, optionalTime(a.At), a.Status, text(a.Error), int64(a.Duration)).Scan(&at)
+		a.Webhook, a.EventSeq, a.AuditSeq, a.Attempt, optionalTime(a.At), a.Status, text(a.Error), int64(a.Duration)).Scan(&at)
 	if isForeignKeyViolation(err) {
 		err = sqlstore.Webhooks.NotFound(a.Webhook)
 	}
@@ -124,12 +124,12 @@ func (s *Store) ListDeliveryAttempts(ctx context.Context, webhook string, limit 
 	if err != nil {
 		return nil, err
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT event_seq, attempt, at, status, error, duration_ns
+	rows, _ := s.pool.Query(ctx, `SELECT event_seq, audit_seq, attempt, at, status, error, duration_ns
 		FROM webhook_attempts WHERE webhook = $1 ORDER BY seq DESC LIMIT $2`, webhook, limit)
 	as, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*stamp.DeliveryAttempt, error) {
 		a := stamp.DeliveryAttempt{Webhook: webhook}
 		var duration int64
-		err := row.Scan(&a.EventSeq, &a.Attempt, &a.At, &a.Status, &a.Error, &duration)
+		err := row.Scan(&a.EventSeq, &a.AuditSeq, &a.Attempt, &a.At, &a.Status, &a.Error, &duration)
 		a.Duration = time.Duration(duration)
 		return &a, err
 	})

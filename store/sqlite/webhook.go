@@ -18,7 +18,7 @@ const webhookColumns = `id, webhook, resource_version, created_at, updated_at`
 // listAttemptsSQL reads a webhook's newest attempts; a test checks that
 // SQLite plans it as a search of webhook_attempts_webhook_seq, without
 // sorting.
-const listAttemptsSQL = `SELECT event_seq, attempt, at, status, error, duration_ns
+const listAttemptsSQL = `SELECT event_seq, audit_seq, attempt, at, status, error, duration_ns
 	FROM webhook_attempts WHERE webhook = ? ORDER BY seq DESC LIMIT ?`
 
 // CreateWebhook stores a new webhook, setting ResourceVersion to 1 and both
@@ -120,8 +120,8 @@ func (s *Store) AppendDeliveryAttempt(ctx context.Context, a *stamp.DeliveryAtte
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO webhook_attempts
-			(webhook, event_seq, attempt, at, status, error, duration_ns) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			a.Webhook, a.EventSeq, a.Attempt, nanos(at), a.Status, a.Error, int64(a.Duration))
+			(webhook, event_seq, audit_seq, attempt, at, status, error, duration_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			a.Webhook, a.EventSeq, a.AuditSeq, a.Attempt, nanos(at), a.Status, a.Error, int64(a.Duration))
 		return err
 	})
 	if err != nil {
@@ -143,7 +143,7 @@ func (s *Store) ListDeliveryAttempts(ctx context.Context, webhook string, limit 
 	as, err := queryAll(ctx, s.read, func(sc scanner) (*stamp.DeliveryAttempt, error) {
 		a := stamp.DeliveryAttempt{Webhook: webhook}
 		var at, duration int64
-		err := sc.Scan(&a.EventSeq, &a.Attempt, &at, &a.Status, &a.Error, &duration)
+		err := sc.Scan(&a.EventSeq, &a.AuditSeq, &a.Attempt, &at, &a.Status, &a.Error, &duration)
 		a.At, a.Duration = fromNanos(at), time.Duration(duration)
 		return &a, err
 	}, listAttemptsSQL, webhook, limit)

@@ -1148,6 +1148,7 @@ func testDeliveryAttempts(t *testing.T, s stamp.Store) {
 		{Webhook: "w1", EventSeq: 7, Attempt: 2, At: at.Add(time.Second), Error: "dial tcp 127.0.0.1:9: connection refused", Duration: 987},
 		{Webhook: "w1", EventSeq: 7, Attempt: 3, At: at.Add(time.Second), Status: 200, Duration: 3*time.Hour + 1},
 		{Webhook: "w1", EventSeq: 9, Attempt: 1, At: at.Add(-time.Hour).In(time.UTC), Status: 204},
+		{Webhook: "w1", AuditSeq: 4, Attempt: 1, At: at, Status: 200}, // an audit record's
 	}
 	other := &stamp.DeliveryAttempt{Webhook: "w2", EventSeq: 7, Attempt: 1, At: at, Status: 200, Duration: time.Millisecond}
 	for n, a := range attempts {
