@@ -33,7 +33,9 @@ number, type "stamp." and the event type, subject the tenant, data the
 event). Header ` + notify.SignatureHeader + ` is "sha256=" and the hex HMAC-SHA256 of the
 body keyed with the secret printed here (and only here); ` + notify.DeliveryHeader + ` is
 "<webhook id>/<event seq>", the same on every retry. Events arrive one at
-a time in the order they happened; a failure (no 2xx answer within 10s)
+a time in the order they happened; with the pattern audit.recorded the
+audit log's records follow (type stamp.audit.recorded, id "audit-<seq>",
+the record as data, Stamp-Delivery "<webhook id>/audit-<seq>"). A failure (no 2xx answer within 10s)
 is retried with a backoff doubling from 1s to 5m, and holds back only this
 webhook's later events. Delivery survives restarts: at least once.`,
 		Args: cobra.ExactArgs(1),
@@ -120,7 +122,11 @@ func newWebhookAttemptsCmd(g *globals) *cobra.Command {
 				if a.Status != 0 {
 					status = fmt.Sprint(a.Status)
 				}
-				return []any{a.EventSeq, a.Attempt, a.At.Local().Format(time.DateTime), status, duration(a.Duration), orDash(a.Error)}
+				var what any = a.EventSeq
+				if a.AuditSeq > 0 {
+					what = fmt.Sprintf("audit-%d", a.AuditSeq)
+				}
+				return []any{what, a.Attempt, a.At.Local().Format(time.DateTime), status, duration(a.Duration), orDash(a.Error)}
 			})
 		},
 	}
