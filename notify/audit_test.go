@@ -46,7 +46,7 @@ func TestDeliversAuditRecords(t *testing.T) {
 		if h := d.header.Get(DeliveryHeader); h != hook.ID+"/"+id || !Verify(hook.Secret, d.body, d.header.Get(SignatureHeader)) {
 			t.Errorf("record %d: %s %q, want %q, signed", i, DeliveryHeader, h, hook.ID+"/"+id)
 		}
-		var ce AuditCloudEvent
+		var ce CloudEvent[*stamp.AuditRecord]
 		if err := json.Unmarshal(d.body, &ce); err != nil {
 			t.Fatal(err)
 		}

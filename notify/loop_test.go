@@ -100,7 +100,7 @@ func TestDeliversEachMatchingEventOnceInOrder(t *testing.T) {
 		if ct := d.header.Get("Content-Type"); ct != "application/cloudevents+json" {
 			t.Errorf("delivery %d: Content-Type %q", i, ct)
 		}
-		var ce CloudEvent
+		var ce CloudEvent[*stamp.Event]
 		if err := json.Unmarshal(d.body, &ce); err != nil {
 			t.Fatalf("delivery %d: %v\n%s", i, err, d.body)
 		}

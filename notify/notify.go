@@ -45,45 +45,32 @@ const (
 )
 
 // CloudEvent is the body of a delivery: a CloudEvents 1.0 event in
-// structured JSON mode whose data is the Stamp event.
-type CloudEvent struct {
-	SpecVersion     string       `json:"specversion"`
-	ID              string       `json:"id"`
-	Source          string       `json:"source"`
-	Type            string       `json:"type"`
-	Subject         string       `json:"subject,omitempty"`
-	Time            time.Time    `json:"time"`
-	DataContentType string       `json:"datacontenttype"`
-	Data            *stamp.Event `json:"data"`
+// structured JSON mode whose data is a Stamp event, or an audit record.
+type CloudEvent[D any] struct {
+	SpecVersion     string    `json:"specversion"`
+	ID              string    `json:"id"`
+	Source          string    `json:"source"`
+	Type            string    `json:"type"`
+	Subject         string    `json:"subject,omitempty"`
+	Time            time.Time `json:"time"`
+	DataContentType string    `json:"datacontenttype"`
+	Data            D         `json:"data"`
 }
 
 // NewCloudEvent wraps e: id is its Seq, type "stamp." and its type,
 // subject its tenant.
-func NewCloudEvent(source string, e *stamp.Event) *CloudEvent {
-	return &CloudEvent{
+func NewCloudEvent(source string, e *stamp.Event) *CloudEvent[*stamp.Event] {
+	return &CloudEvent[*stamp.Event]{
 		SpecVersion: "1.0", ID: strconv.FormatInt(e.Seq, 10), Source: source,
 		Type: "stamp." + e.Type, Subject: e.Tenant, Time: e.Time,
 		DataContentType: "application/json", Data: e,
 	}
 }
 
-// AuditCloudEvent is the body of an audit record's delivery: type
-// "stamp.audit.recorded", id "audit-" and the record's Seq, subject its
-// tenant, data the record.
-type AuditCloudEvent struct {
-	SpecVersion     string             `json:"specversion"`
-	ID              string             `json:"id"`
-	Source          string             `json:"source"`
-	Type            string             `json:"type"`
-	Subject         string             `json:"subject,omitempty"`
-	Time            time.Time          `json:"time"`
-	DataContentType string             `json:"datacontenttype"`
-	Data            *stamp.AuditRecord `json:"data"`
-}
-
-// NewAuditCloudEvent wraps rec.
-func NewAuditCloudEvent(source string, rec *stamp.AuditRecord) *AuditCloudEvent {
-	return &AuditCloudEvent{
+// NewAuditCloudEvent wraps rec: id "audit-" and its Seq, type
+// "stamp.audit.recorded", subject its tenant.
+func NewAuditCloudEvent(source string, rec *stamp.AuditRecord) *CloudEvent[*stamp.AuditRecord] {
+	return &CloudEvent[*stamp.AuditRecord]{
 		SpecVersion: "1.0", ID: auditID(rec.Seq), Source: source,
 		Type: "stamp." + stamp.EventAuditRecorded, Subject: rec.Tenant, Time: rec.At,
 		DataContentType: "application/json", Data: rec,

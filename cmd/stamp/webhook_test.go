@@ -34,7 +34,7 @@ type delivery struct {
 	body      []byte
 	signature string
 	id        string // Stamp-Delivery
-	event     notify.CloudEvent
+	event     notify.CloudEvent[*stamp.Event]
 }
 
 func newReceiver(t *testing.T) *receiver {
