@@ -88,6 +88,18 @@ func WithoutPendingAudit(ctx context.Context) context.Context {
 	return context.WithValue(ctx, pendingAuditKey{}, (*PendingAudit)(nil))
 }
 
+// PendingAuditIn reports whether ctx carries an audit record no write
+// has taken yet: a store's write then needs a transaction to take it.
+func PendingAuditIn(ctx context.Context) bool {
+	p, _ := ctx.Value(pendingAuditKey{}).(*PendingAudit)
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.claimed && !p.written
+}
+
 // ClaimAudit returns the record a store transaction under ctx is to write,
 // nil if there is none or another transaction holds or wrote it. The
 // transaction calls Settle once it committed or rolled back.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/store/internal/sqlstore"
 )
@@ -76,4 +77,41 @@ func (s *Store) LastAuditSeq(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("last audit seq: %w", err)
 	}
 	return seq, nil
+}
+
+// writer runs statements, on the pool or in a transaction.
+type writer interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// write runs fn, a write without events, on the pool; within an API call
+// whose audit record no write took yet, in a transaction with the record
+// (see stamp.WithPendingAudit), so that the change and its record are
+// kept or lost together.
+func (s *Store) write(ctx context.Context, fn func(writer) error) error {
+	if stamp.PendingAuditIn(ctx) {
+		return s.inTx(ctx, func(tx pgx.Tx) error { return fn(tx) })
+	}
+	return fn(s.pool)
+}
+
+// inTx runs fn in a transaction, with the pending audit record of the API
+// call ctx belongs to, if any.
+func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	audit := stamp.ClaimAudit(ctx)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if audit != nil {
+			rec := audit.Record()
+			rec.At = time.Now()
+			if _, err := tx.Exec(ctx, insertAudit, auditArgs(rec)...); err != nil {
+				return fmt.Errorf("append audit record: %w", err)
+			}
+		}
+		return fn(tx)
+	})
+	if audit != nil {
+		audit.Settle(err == nil)
+	}
+	return err
 }

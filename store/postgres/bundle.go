@@ -33,9 +33,11 @@ func (s *Store) CreateBundle(ctx context.Context, b *stamp.Bundle) error {
 	if content == nil {
 		content = []byte{} // nil binds as NULL
 	}
-	err = s.pool.QueryRow(ctx, `INSERT INTO bundles (name, version, digest, size, description, created_at, content)
-		VALUES ($1, $2, $3, $4, $5, now(), $6) RETURNING created_at`,
-		b.Name, b.Version, b.Digest, b.Size, b.Description, content).Scan(&b.CreatedAt)
+	err = s.write(ctx, func(w writer) error {
+		return w.QueryRow(ctx, `INSERT INTO bundles (name, version, digest, size, description, created_at, content)
+			VALUES ($1, $2, $3, $4, $5, now(), $6) RETURNING created_at`,
+			b.Name, b.Version, b.Digest, b.Size, b.Description, content).Scan(&b.CreatedAt)
+	})
 	if isUniqueViolation(err, "bundles_name_version_key") {
 		_, err = s.sameBundle(ctx, b)
 	}

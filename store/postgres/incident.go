@@ -28,9 +28,11 @@ func (s *Store) CreateIncident(ctx context.Context, i *stamp.Incident) error {
 		return fmt.Errorf("create incident %q: %w", i.ID, err)
 	}
 	var at time.Time
-	err = s.pool.QueryRow(ctx, `INSERT INTO incidents
-		(id, tenant, state, opened_at, incident, resource_version, updated_at) VALUES ($1, $2, $3, $4, $5, 1, now())
-		RETURNING updated_at`, i.ID, i.Tenant, i.State, i.OpenedAt, body).Scan(&at)
+	err = s.write(ctx, func(w writer) error {
+		return w.QueryRow(ctx, `INSERT INTO incidents
+			(id, tenant, state, opened_at, incident, resource_version, updated_at) VALUES ($1, $2, $3, $4, $5, 1, now())
+			RETURNING updated_at`, i.ID, i.Tenant, i.State, i.OpenedAt, body).Scan(&at)
+	})
 	if isUniqueViolation(err, "incidents_pkey") {
 		return sqlstore.Incidents.Exists(i.ID)
 	}
@@ -98,11 +100,13 @@ func (s *Store) UpdateIncident(ctx context.Context, i *stamp.Incident) error {
 		return fmt.Errorf("update incident %q: %w", i.ID, err)
 	}
 	var at time.Time
-	err = s.pool.QueryRow(ctx, `UPDATE incidents
-		SET tenant = $1, state = $2, opened_at = $3, incident = $4, resource_version = resource_version + 1, updated_at = now()
-		WHERE id = $5 AND resource_version = $6
-		RETURNING updated_at`,
-		i.Tenant, i.State, i.OpenedAt, body, i.ID, i.ResourceVersion).Scan(&at)
+	err = s.write(ctx, func(w writer) error {
+		return w.QueryRow(ctx, `UPDATE incidents
+			SET tenant = $1, state = $2, opened_at = $3, incident = $4, resource_version = resource_version + 1, updated_at = now()
+			WHERE id = $5 AND resource_version = $6
+			RETURNING updated_at`,
+			i.Tenant, i.State, i.OpenedAt, body, i.ID, i.ResourceVersion).Scan(&at)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = s.explainVersion(ctx, sqlstore.Incidents, i.ID, i.ResourceVersion)
 	}

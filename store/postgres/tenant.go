@@ -217,7 +217,8 @@ func (s *Store) Secrets(ctx context.Context, tenant string) (map[string]string, 
 // statement. Secrets belong to a stored tenant and are deleted with it, so
 // a missing tenant is ENOTFOUND rather than a home for orphans.
 func (s *Store) PutSecrets(ctx context.Context, tenant string, secrets map[string]string) error {
-	if err := putSecrets(ctx, s.pool, tenant, secrets); err != nil {
+	err := s.write(ctx, func(w writer) error { return putSecrets(ctx, w, tenant, secrets) })
+	if err != nil {
 		return sqlstore.Wrap(err, "put secrets of %q", tenant)
 	}
 	return nil

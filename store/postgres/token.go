@@ -20,7 +20,7 @@ func (s *Store) CreateToken(ctx context.Context, t *stamp.Token) error {
 	if _, err := stamp.ParseRole(string(t.Role)); err != nil {
 		return fmt.Errorf("create token %q: %w", t.ID, err)
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		// Two creates of one name must not both pass the check below.
 		if _, err := tx.Exec(ctx, `LOCK TABLE tokens IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			return err
@@ -80,7 +80,7 @@ func (s *Store) ListTokens(ctx context.Context) ([]*stamp.Token, error) {
 // RevokeToken revokes the token ref names (see stamp.TokenStore).
 func (s *Store) RevokeToken(ctx context.Context, ref string, at time.Time) (*stamp.Token, error) {
 	var revoked *stamp.Token
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT `+tokenColumns+` FROM tokens
 			WHERE revoked_at IS NULL AND (id = $1 OR name = $1) ORDER BY id = $1 DESC, id FOR UPDATE`, ref)
 		if err != nil {

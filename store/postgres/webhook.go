@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/store/internal/sqlstore"
 )
@@ -23,8 +24,10 @@ func (s *Store) CreateWebhook(ctx context.Context, w *stamp.Webhook) error {
 		return fmt.Errorf("create webhook %q: %w", w.ID, err)
 	}
 	var at time.Time
-	err = s.pool.QueryRow(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES ($1, $2, 1, now(), now())
-		RETURNING created_at`, w.ID, body).Scan(&at)
+	err = s.write(ctx, func(q writer) error {
+		return q.QueryRow(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES ($1, $2, 1, now(), now())
+			RETURNING created_at`, w.ID, body).Scan(&at)
+	})
 	if isUniqueViolation(err, "webhooks_pkey") {
 		return sqlstore.Webhooks.Exists(w.ID)
 	}
@@ -62,11 +65,13 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *stamp.Webhook) error {
 		return fmt.Errorf("update webhook %q: %w", w.ID, err)
 	}
 	var at time.Time
-	err = s.pool.QueryRow(ctx, `UPDATE webhooks
-		SET webhook = $1, resource_version = resource_version + 1, updated_at = now()
-		WHERE id = $2 AND resource_version = $3
-		RETURNING updated_at`,
-		body, w.ID, w.ResourceVersion).Scan(&at)
+	err = s.write(ctx, func(q writer) error {
+		return q.QueryRow(ctx, `UPDATE webhooks
+			SET webhook = $1, resource_version = resource_version + 1, updated_at = now()
+			WHERE id = $2 AND resource_version = $3
+			RETURNING updated_at`,
+			body, w.ID, w.ResourceVersion).Scan(&at)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = s.explainVersion(ctx, sqlstore.Webhooks, w.ID, w.ResourceVersion)
 	}
@@ -82,7 +87,11 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *stamp.Webhook) error {
 // webhook is ENOTFOUND.
 func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 	// Attempts go with the row: ON DELETE CASCADE.
-	tag, err := s.pool.Exec(ctx, `DELETE FROM webhooks WHERE id = $1`, id)
+	var tag pgconn.CommandTag
+	err := s.write(ctx, func(q writer) (err error) {
+		tag, err = q.Exec(ctx, `DELETE FROM webhooks WHERE id = $1`, id)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("delete webhook %q: %w", id, err)
 	}

@@ -27,13 +27,16 @@ func (s *Store) CreateIncident(ctx context.Context, i *stamp.Incident) error {
 		return fmt.Errorf("create incident %q: %w", i.ID, err)
 	}
 	at := now()
-	res, err := s.write.ExecContext(ctx, `INSERT INTO incidents
-		(id, tenant, state, opened_at, incident, resource_version, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?)
-		ON CONFLICT (id) DO NOTHING`,
-		i.ID, i.Tenant, i.State, nanos(i.OpenedAt), string(body), nanos(at))
-	if err == nil {
-		err = created(res, sqlstore.Incidents, i.ID)
-	}
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO incidents
+			(id, tenant, state, opened_at, incident, resource_version, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?)
+			ON CONFLICT (id) DO NOTHING`,
+			i.ID, i.Tenant, i.State, nanos(i.OpenedAt), string(body), nanos(at))
+		if err != nil {
+			return err
+		}
+		return created(res, sqlstore.Incidents, i.ID)
+	})
 	if err != nil {
 		return sqlstore.Wrap(err, "create incident %q", i.ID)
 	}

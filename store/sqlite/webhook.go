@@ -29,12 +29,15 @@ func (s *Store) CreateWebhook(ctx context.Context, w *stamp.Webhook) error {
 		return fmt.Errorf("create webhook %q: %w", w.ID, err)
 	}
 	at := now()
-	res, err := s.write.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, 1, ?, ?)
-		ON CONFLICT (id) DO NOTHING`,
-		w.ID, string(body), nanos(at), nanos(at))
-	if err == nil {
-		err = created(res, sqlstore.Webhooks, w.ID)
-	}
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, 1, ?, ?)
+			ON CONFLICT (id) DO NOTHING`,
+			w.ID, string(body), nanos(at), nanos(at))
+		if err != nil {
+			return err
+		}
+		return created(res, sqlstore.Webhooks, w.ID)
+	})
 	if err != nil {
 		return sqlstore.Wrap(err, "create webhook %q", w.ID)
 	}
@@ -89,14 +92,20 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *stamp.Webhook) error {
 // webhook is ENOTFOUND.
 func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 	// Attempts go with the row: ON DELETE CASCADE.
-	res, err := s.write.ExecContext(ctx, `DELETE FROM webhooks WHERE id = ?`, id)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM webhooks WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return sqlstore.Webhooks.NotFound(id)
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("delete webhook %q: %w", id, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("delete webhook %q: %w", id, err)
-	} else if n == 0 {
-		return sqlstore.Webhooks.NotFound(id)
+		return sqlstore.Wrap(err, "delete webhook %q", id)
 	}
 	return nil
 }

@@ -10,8 +10,8 @@ import (
 
 // testAudit appends audit records and lists them by each filter, then
 // checks that a pending record (an API call's) commits with the call's
-// write of a tenant and its event, and is not kept when that write is
-// refused.
+// write (a tenant and its event; a webhook), and is not kept when that
+// write is refused.
 func testAudit(t *testing.T, s stamp.Store) {
 	ctx := t.Context()
 	base := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
@@ -72,13 +72,25 @@ func testAudit(t *testing.T, s stamp.Store) {
 		t.Errorf("records of the call: got %+v, want one, ok, with no status", recs)
 	}
 
+	// A write without events takes it too: a webhook's.
+	hctx, hp := pending("webhook")
+	if err := s.CreateWebhook(hctx, &stamp.Webhook{ID: "wh-audit", URL: "http://127.0.0.1:9/x", Events: []string{"tenant.*"}, Secret: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	if !hp.Written() {
+		t.Errorf("the pending record was not written with the webhook")
+	}
+	if recs, _ := s.ListAudit(ctx, stamp.AuditFilter{AfterSeq: all[2].Seq}); len(recs) != 2 || recs[1].RequestID != "webhook" {
+		t.Errorf("records after the webhook's create: %+v, want its own second", recs)
+	}
+
 	rctx, p := pending("refused")
 	err := s.CreateTenant(rctx, newTenant("initech"), &stamp.Event{Type: stamp.EventTenantCreated})
 	assertError(t, err, stamp.ECONFLICT, `tenant "initech" already exists`)
 	if p.Written() {
 		t.Errorf("the pending record counts as written with a refused write")
 	}
-	if recs, _ := s.ListAudit(ctx, stamp.AuditFilter{Token: "admin", AfterSeq: all[2].Seq}); len(recs) != 1 {
-		t.Errorf("records after the refused write: got %d, want still 1", len(recs))
+	if recs, _ := s.ListAudit(ctx, stamp.AuditFilter{Token: "admin", AfterSeq: all[2].Seq}); len(recs) != 2 {
+		t.Errorf("records after the refused write: got %d, want still 2", len(recs))
 	}
 }
