@@ -95,7 +95,7 @@ type credential struct {
 // (another tenant, as if it did not exist); a caller let in reaches the
 // handler, whatever it then answers.
 func TestRouteAccess(t *testing.T) {
-	env := newTestEnv(t, func(c *Config) { c.Metrics = new(fakeMetrics) })
+	env := newTestEnv(t, func(c *Config) { c.Metrics, c.AnonymousAuditRate = new(fakeMetrics), -1 })
 	ctx := context.Background()
 	for _, name := range []string{"acme", "globex"} {
 		if err := env.store.CreateTenant(ctx, &stamp.Tenant{Name: name, Spec: stamp.TenantSpec{Blueprint: "ledger", Version: "1.0.0", Plan: "starter"}}); err != nil {
@@ -271,11 +271,13 @@ func expected(need stamp.Role, tenant string, c credential, target string) int {
 	return 0
 }
 
-// TestTenantTokenListsItsTenant: a token confined to a tenant lists that
-// tenant alone.
-func TestTenantTokenListsItsTenant(t *testing.T) {
+// TestTenantTokenSeesNoOtherTenant: a token confined to a tenant lists
+// that tenant alone, and a blueprint's detail names no other tenant on
+// its version.
+func TestTenantTokenSeesNoOtherTenant(t *testing.T) {
 	env := newTestEnv(t)
 	ctx := context.Background()
+	env.push(t, ledgerYAML)
 	for _, name := range []string{"acme", "globex"} {
 		if err := env.store.CreateTenant(ctx, &stamp.Tenant{Name: name, Spec: stamp.TenantSpec{Blueprint: "ledger", Version: "1.0.0", Plan: "starter"}}); err != nil {
 			t.Fatal(err)
@@ -285,11 +287,19 @@ func TestTenantTokenListsItsTenant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, err := NewClient(env.url, made.Secret).ListTenants(ctx)
+	c := NewClient(env.url, made.Secret)
+	list, err := c.ListTenants(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(list) != 1 || list[0].Name != "globex" {
 		t.Errorf("tenants listed: got %d, want globex alone", len(list))
+	}
+	detail, err := c.GetBundle(ctx, "ledger", "1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(detail.Tenants, []string{"globex"}) {
+		t.Errorf("tenants on ledger@1.0.0 as globex's token: %q, want globex alone", detail.Tenants)
 	}
 }

@@ -3,8 +3,10 @@ package httpapi
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stamphq/stamp"
@@ -52,4 +54,46 @@ func recordAudit(ctx context.Context, log stamp.AuditLog, logger *slog.Logger, r
 	if err := log.AppendAudit(ctx, rec); err != nil {
 		logger.Error("append an audit record", "action", rec.Action, "resource", rec.Resource, "request_id", rec.RequestID, "err", err)
 	}
+}
+
+// defaultAnonymousRate bounds the audit records of calls without a valid
+// token from one client address, a second (in bursts of twice that):
+// anyone who reaches the API can make those, and each is a write of the
+// store.
+const defaultAnonymousRate = 5
+
+// anonymousAudit decides which records of calls without a valid token
+// are written, per client address, and says how many it drops.
+type anonymousAudit struct {
+	limits *rateLimits
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	dropped  int
+	lastWarn time.Time
+}
+
+func newAnonymousAudit(perSecond float64, log *slog.Logger) *anonymousAudit {
+	return &anonymousAudit{limits: newRateLimits(perSecond, stamp.SystemClock{}), log: log}
+}
+
+// allow reports whether a record of a call from remote (host:port) is
+// written; past the rate it is dropped, and a warning says so at most
+// once a minute.
+func (a *anonymousAudit) allow(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	if a.limits.per <= 0 || a.limits.wait("addr:"+host) == 0 {
+		return true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.dropped++
+	if time.Since(a.lastWarn) >= time.Minute {
+		a.log.Warn("audit: records of calls without a valid token dropped, over the rate of one client address", "dropped", a.dropped, "last_from", host, "rate_per_second", float64(a.limits.per))
+		a.dropped, a.lastWarn = 0, time.Now()
+	}
+	return false
 }

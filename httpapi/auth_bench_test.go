@@ -60,7 +60,7 @@ func BenchmarkAuthorization(b *testing.B) {
 	} {
 		mux := http.NewServeMux()
 		mux.Handle(read.pattern, c.handler)
-		srv := withRequest(slog.New(slog.DiscardHandler), st, mux) // as NewServer serves
+		srv := withRequest(slog.New(slog.DiscardHandler), st, 0, mux) // as NewServer serves
 		b.Run(c.name, func(b *testing.B) {
 			req := httptest.NewRequest("GET", "/v1/tenants/acme", nil)
 			req.Header.Set("Authorization", "Bearer "+secret)

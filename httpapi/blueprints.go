@@ -174,6 +174,10 @@ func handleBlueprintGet(st Store) http.Handler {
 			writeError(w, r, err)
 			return
 		}
+		if tok := requestToken(r.Context()); tok != nil && tok.Tenant != "" {
+			// A token confined to a tenant learns of no other.
+			tenants = slices.DeleteFunc(tenants, func(name string) bool { return name != tok.Tenant })
+		}
 		encode(w, r, http.StatusOK, BundleDetail{Bundle: *b, Blueprint: string(data), Tenants: nonNil(tenants)})
 	})
 }

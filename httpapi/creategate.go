@@ -43,6 +43,7 @@ func (g *createGate) wrap(h http.Handler) http.Handler {
 		select {
 		case g.slots <- struct{}{}:
 		case <-r.Context().Done():
+			writeError(w, r, stamp.Errorf(stamp.EUNAVAILABLE, "the create waited for a turn and its client went away"))
 			return
 		}
 		defer func() { <-g.slots }()

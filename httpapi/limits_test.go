@@ -89,3 +89,29 @@ func TestBodyLimitOnEveryRoute(t *testing.T) {
 		t.Errorf("a 2 KiB bundle: got 413 %q, want the bundle limit, not the JSON one", e.Message)
 	}
 }
+
+// TestAnonymousAuditBounded: calls without a valid token leave audit
+// records only up to the rate of their client address; calls with one
+// are all recorded.
+func TestAnonymousAuditBounded(t *testing.T) {
+	env := newTestEnv(t, func(c *Config) { c.AnonymousAuditRate = 1 }) // bursts of 2
+	for range 20 {
+		env.raw(t, "POST", "/v1/tenants/nobody/wake", "", nil)
+		env.raw(t, "POST", "/v1/tenants/nobody/wake", env.token, nil)
+	}
+	recs, err := env.store.ListAudit(context.Background(), stamp.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	anonymous, named := 0, 0
+	for _, r := range recs {
+		if r.TokenName == "" {
+			anonymous++
+		} else {
+			named++
+		}
+	}
+	if anonymous < 2 || anonymous > 4 || named != 20 {
+		t.Errorf("records: %d without a token (want the burst of 2, give or take a second's), %d with one (want 20)", anonymous, named)
+	}
+}

@@ -97,7 +97,7 @@ func TestObservedStreamsStillFlush(t *testing.T) {
 		fmt.Fprintln(w, "last")
 	})
 	fake := new(fakeMetrics)
-	srv := httptest.NewServer(observeRequests(fake, mux, withRequest(slog.New(slog.DiscardHandler), nil, mux)))
+	srv := httptest.NewServer(observeRequests(fake, mux, withRequest(slog.New(slog.DiscardHandler), nil, 0, mux)))
 	t.Cleanup(srv.Close)
 
 	resp, err := http.Get(srv.URL + "/stream")

@@ -60,7 +60,8 @@ func noteError(r *http.Request, err error) {
 // that change something, and reveals of secrets, leave one record each in
 // audit, if not nil: with their first change (see stamp.PendingAudit),
 // else once answered.
-func withRequest(logger *slog.Logger, audit stamp.AuditLog, mux *http.ServeMux) http.Handler {
+func withRequest(logger *slog.Logger, audit stamp.AuditLog, anonymousRate float64, mux *http.ServeMux) http.Handler {
+	anonymous := newAnonymousAudit(anonymousRate, logger)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		st := &requestState{id: r.Header.Get(requestIDHeader)}
@@ -82,7 +83,7 @@ func withRequest(logger *slog.Logger, audit stamp.AuditLog, mux *http.ServeMux) 
 		if status == 0 {
 			status = http.StatusOK
 		}
-		if pending != nil && r.Pattern != "" && !pending.Written() {
+		if pending != nil && r.Pattern != "" && !pending.Written() && (st.token != nil || anonymous.allow(r.RemoteAddr)) {
 			recordAudit(outer, audit, logger, auditRecord(r, st), status, st.answered)
 		}
 		attrs := []slog.Attr{

@@ -87,6 +87,11 @@ type Config struct {
 	// and CreateQueue how many more wait for a turn; past both a create
 	// answers 503. 0 for no bound.
 	MaxCreates, CreateQueue int
+	// AnonymousAuditRate bounds the audit records kept of calls without
+	// a valid token, a second per client address (bursts of twice that);
+	// the others are dropped and counted in a warning. Default 5;
+	// negative keeps every one.
+	AnonymousAuditRate float64
 }
 
 // NewServer returns the API as an http.Handler: /healthz and /readyz
@@ -105,6 +110,9 @@ func NewServer(cfg Config) http.Handler {
 	if cfg.MaxBundleBytes <= 0 {
 		cfg.MaxBundleBytes = bundle.MaxSize
 	}
+	if cfg.AnonymousAuditRate == 0 {
+		cfg.AnonymousAuditRate = defaultAnonymousRate
+	}
 	if cfg.Enqueue == nil {
 		cfg.Enqueue = func(string) {}
 	}
@@ -112,5 +120,5 @@ func NewServer(cfg Config) http.Handler {
 	cache := newBlueprintCache(64)
 	cache.requirements = cfg.Requirements
 	addRoutes(mux, cfg, cache)
-	return observeRequests(cfg.Metrics, mux, withRequest(cfg.Logger, cfg.Store, mux))
+	return observeRequests(cfg.Metrics, mux, withRequest(cfg.Logger, cfg.Store, cfg.AnonymousAuditRate, mux))
 }

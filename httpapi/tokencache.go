@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/stamphq/stamp"
 )
@@ -11,12 +12,18 @@ import (
 // maxCachedTokens bounds a TokenCache; past it, it starts afresh.
 const maxCachedTokens = 10_000
 
+// maxTokenAge is how long a token is kept before it is read again: the
+// bound on a revocation's reach should the store's notice be lost
+// without the watch knowing (a connection dead but not closed).
+const maxTokenAge = time.Minute
+
 // TokenCache keeps the tokens requests came with, by hash, so that a
 // request needs no store read to be authorized. It caches only while
 // its store tells it of every revocation (see Watch), and forgets
 // everything at each one: a revoked token fails on this server at once,
 // on others as soon as the store's notice reaches them (PostgreSQL's
-// NOTIFY: milliseconds). Expiry needs no notice: a token's ExpiresAt is
+// NOTIFY: milliseconds), and at worst after maxTokenAge, should a notice
+// be lost unknown to the watch. Expiry needs no notice: a token's ExpiresAt is
 // checked at every request. Unknown secrets are not cached.
 type TokenCache struct {
 	log *slog.Logger
@@ -24,7 +31,13 @@ type TokenCache struct {
 	mu       sync.Mutex
 	watching bool
 	gen      uint64 // counts resets: a read from before one is not kept
-	tokens   map[string]*stamp.Token
+	tokens   map[string]cachedToken
+}
+
+// cachedToken is a token and when it was read from the store.
+type cachedToken struct {
+	tok  *stamp.Token
+	read time.Time
 }
 
 // NewTokenCache returns a cache that keeps nothing until Watch runs.
@@ -32,7 +45,7 @@ func NewTokenCache(log *slog.Logger) *TokenCache {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &TokenCache{log: log, tokens: map[string]*stamp.Token{}}
+	return &TokenCache{log: log, tokens: map[string]cachedToken{}}
 }
 
 // Watch follows w's revocations until ctx ends, and returns nil then.
@@ -69,7 +82,10 @@ func (c *TokenCache) forget() {
 func (c *TokenCache) get(hash string) (*stamp.Token, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.tokens[hash], c.gen
+	if e, ok := c.tokens[hash]; ok && time.Since(e.read) < maxTokenAge {
+		return e.tok, c.gen
+	}
+	return nil, c.gen
 }
 
 // put keeps tok under hash, unless the cache was reset since gen.
@@ -82,5 +98,5 @@ func (c *TokenCache) put(hash string, tok *stamp.Token, gen uint64) {
 	if len(c.tokens) >= maxCachedTokens {
 		clear(c.tokens)
 	}
-	c.tokens[hash] = tok
+	c.tokens[hash] = cachedToken{tok, time.Now()}
 }

@@ -63,7 +63,7 @@ func handleWebhookCreate(st Store, clock stamp.Clock) http.Handler {
 func validateWebhook(req CreateWebhookRequest) error {
 	u, err := url.Parse(req.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return stamp.Errorf(stamp.EINVALID, "url %q: want an absolute http or https URL", req.URL)
+		return stamp.Errorf(stamp.EINVALID, "url %s: want an absolute http or https URL (the URL is not repeated here: it may hold a secret)", stamp.RedactURL(req.URL))
 	}
 	if len(req.URL) > 2048 {
 		return stamp.Errorf(stamp.EINVALID, "url is %d characters long; at most 2048 are allowed", len(req.URL))

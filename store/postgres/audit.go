@@ -27,7 +27,11 @@ func auditArgs(rec *stamp.AuditRecord) []any {
 // zero).
 func (s *Store) AppendAudit(ctx context.Context, rec *stamp.AuditRecord) error {
 	var at time.Time
-	if err := s.pool.QueryRow(ctx, insertAudit, auditArgs(rec)...).Scan(&rec.Seq, &at); err != nil {
+	// Under the append lock, as every audit record (see inTx).
+	err := s.appendInTx(stamp.WithoutPendingAudit(ctx), func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, insertAudit, auditArgs(rec)...).Scan(&rec.Seq, &at)
+	})
+	if err != nil {
 		return fmt.Errorf("append audit record of %s: %w", rec.Action, err)
 	}
 	rec.At = at
@@ -97,18 +101,24 @@ func (s *Store) write(ctx context.Context, fn func(writer) error) error {
 }
 
 // inTx runs fn in a transaction, with the pending audit record of the API
-// call ctx belongs to, if any.
+// call ctx belongs to, if any. The record goes in last, under the event
+// log's append lock (see AppendEvents), so that records commit in the
+// order of their Seq, which webhooks deliver them by.
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	audit := stamp.ClaimAudit(ctx)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if audit != nil {
-			rec := audit.Record()
-			rec.At = time.Now()
-			if _, err := tx.Exec(ctx, insertAudit, auditArgs(rec)...); err != nil {
-				return fmt.Errorf("append audit record: %w", err)
-			}
+		if err := fn(tx); err != nil || audit == nil {
+			return err
 		}
-		return fn(tx)
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, appendLockKey); err != nil {
+			return err
+		}
+		rec := audit.Record()
+		rec.At = time.Now()
+		if _, err := tx.Exec(ctx, insertAudit, auditArgs(rec)...); err != nil {
+			return fmt.Errorf("append audit record: %w", err)
+		}
+		return nil
 	})
 	if audit != nil {
 		audit.Settle(err == nil)

@@ -210,7 +210,7 @@ type querier interface {
 // times for numberEvents.
 func (s *Store) withEvents(ctx context.Context, write func(querier) error, events []*stamp.Event) ([]int64, []time.Time, error) {
 	if len(events) == 0 {
-		return nil, nil, write(s.pool)
+		return nil, nil, s.write(ctx, func(w writer) error { return write(w) })
 	}
 	var seqs []int64
 	var times []time.Time

@@ -179,9 +179,17 @@ var errStaleRow = errors.New("no row at that resource version")
 // tenant is ENOTFOUND.
 func (s *Store) DeleteTenant(ctx context.Context, name string, resourceVersion int64, events ...*stamp.Event) error {
 	del := func(q querier) error {
-		// Secrets and activity go with the row: ON DELETE CASCADE.
+		// Secrets and activity go with the row: ON DELETE CASCADE. Its
+		// tokens are revoked with it, and every server told: a new tenant
+		// of the same name is not theirs.
 		var deleted string
-		err := q.QueryRow(ctx, `DELETE FROM tenants WHERE name = $1 AND resource_version = $2 RETURNING name`, name, resourceVersion).Scan(&deleted)
+		var told int
+		err := q.QueryRow(ctx, `WITH gone AS (
+				DELETE FROM tenants WHERE name = $1 AND resource_version = $2 RETURNING name
+			), revoked AS (
+				UPDATE tokens SET revoked_at = now() WHERE tenant = $1 AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM gone) RETURNING id
+			)
+			SELECT name, (SELECT count(pg_notify($3, id)) FROM revoked) FROM gone`, name, resourceVersion, tokensChannel).Scan(&deleted, &told)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errStaleRow
 		}

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/stamphq/stamp"
 )
 
 // TryLease takes the lease on key for holder until ttl from now, or renews
@@ -12,7 +14,7 @@ import (
 func (s *Store) TryLease(ctx context.Context, key, holder string, ttl time.Duration) (bool, error) {
 	at := now()
 	var taken bool
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(stamp.WithoutPendingAudit(ctx), func(tx *sql.Tx) error { // a lease records nothing an API call did
 		res, err := tx.ExecContext(ctx, `INSERT INTO leases (key, holder, expires_at) VALUES (?, ?, ?)
 			ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
 			WHERE leases.holder = excluded.holder OR leases.expires_at <= ?`,
@@ -35,7 +37,7 @@ func (s *Store) TryLease(ctx context.Context, key, holder string, ttl time.Durat
 func (s *Store) RenewLeases(ctx context.Context, holder string, ttl time.Duration) ([]string, error) {
 	at := now()
 	var keys []string
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(stamp.WithoutPendingAudit(ctx), func(tx *sql.Tx) error { // a lease records nothing an API call did
 		rows, err := tx.QueryContext(ctx, `UPDATE leases SET expires_at = ? WHERE holder = ? AND expires_at > ? RETURNING key`,
 			nanos(at.Add(ttl)), holder, nanos(at))
 		if err != nil {
@@ -59,7 +61,7 @@ func (s *Store) RenewLeases(ctx context.Context, holder string, ttl time.Duratio
 
 // ReleaseLease deletes holder's lease on key, if it has one.
 func (s *Store) ReleaseLease(ctx context.Context, key, holder string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(stamp.WithoutPendingAudit(ctx), func(tx *sql.Tx) error { // a lease records nothing an API call did
 		_, err := tx.ExecContext(ctx, `DELETE FROM leases WHERE key = ? AND holder = ?`, key, holder)
 		return err
 	})

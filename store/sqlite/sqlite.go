@@ -118,8 +118,9 @@ func inTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) (err error
 	if err != nil {
 		return err
 	}
+	committed := false
 	if audit := stamp.ClaimAudit(ctx); audit != nil {
-		defer func() { audit.Settle(err == nil) }()
+		defer func() { audit.Settle(committed) }() // a panic in fn leaves it unwritten
 		if _, err := insertAudit(ctx, tx, audit.Record()); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("append audit record: %w", err)
@@ -129,7 +130,11 @@ func inTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) (err error
 		tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	committed = true
+	return nil
 }
 
 // scanner is what *sql.Row and *sql.Rows have in common.

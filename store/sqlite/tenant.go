@@ -199,6 +199,7 @@ func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant, events ...*st
 func (s *Store) DeleteTenant(ctx context.Context, name string, resourceVersion int64, events ...*stamp.Event) error {
 	at := now()
 	var seqs []int64
+	var revoked int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// Secrets and activity go with the row: ON DELETE CASCADE.
 		res, err := tx.ExecContext(ctx, `DELETE FROM tenants WHERE name = ? AND resource_version = ?`, name, resourceVersion)
@@ -208,11 +209,21 @@ func (s *Store) DeleteTenant(ctx context.Context, name string, resourceVersion i
 		if err := checkVersion(ctx, tx, sqlstore.Tenants, res, name, resourceVersion); err != nil {
 			return err
 		}
+		// Its tokens go with it: a new tenant of the same name is not theirs.
+		if res, err = tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ? WHERE tenant = ? AND revoked_at IS NULL`, nanos(at), name); err != nil {
+			return err
+		}
+		if revoked, err = res.RowsAffected(); err != nil {
+			return err
+		}
 		seqs, err = insertEvents(ctx, tx, at, events)
 		return err
 	})
 	if err != nil {
 		return sqlstore.Wrap(err, "delete tenant %q", name)
+	}
+	if revoked > 0 {
+		s.revoked.fire()
 	}
 	numberEvents(events, seqs, at)
 	return nil

@@ -1532,6 +1532,23 @@ func testTokens(t *testing.T, s stamp.Store) {
 	}
 	_, err = s.RevokeToken(t.Context(), "nobody", at)
 	assertError(t, err, stamp.ENOTFOUND, `no token named "nobody" (or with that ID) is in use`)
+
+	// A tenant's tokens are revoked with it: a new tenant of its name is
+	// not theirs.
+	leaving := newTenant("leaving")
+	if err := s.CreateTenant(t.Context(), leaving); err != nil {
+		t.Fatal(err)
+	}
+	own := &stamp.Token{ID: "tok5", Name: "leaving-support", Role: stamp.RoleAdmin, Tenant: "leaving", Hash: hash("secret five")}
+	if err := s.CreateToken(t.Context(), own); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteTenant(t.Context(), "leaving", leaving.ResourceVersion); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.TokenByHash(t.Context(), own.Hash); err != nil || got.RevokedAt.IsZero() {
+		t.Errorf("the deleted tenant's token: got %+v, %v; want it revoked", got, err)
+	}
 }
 
 // Errors.
