@@ -104,6 +104,10 @@ type Config struct {
 	// PoolCheck is how often the warm pools are filled (and how long a
 	// failing one first waits); default 5s.
 	PoolCheck time.Duration
+	// RemoveLeftovers lets a resync remove what the driver holds of more
+	// tenants the store does not know than maxLeftovers allows (see
+	// resync); for an operator who did delete that many by hand.
+	RemoveLeftovers bool
 }
 
 // Reconciler runs the reconcile loop. Create it with New, start it with Run.
@@ -276,13 +280,30 @@ func (r *Reconciler) resync(ctx context.Context) error {
 			r.queue.add(t.Name)
 		}
 	}
+	var leftovers []string
 	for _, name := range held {
 		if !known[name] {
-			r.queue.add(name) // the leftovers of a deleted tenant
+			leftovers = append(leftovers, name)
 		}
+	}
+	if len(leftovers) > maxLeftovers(len(held)) && !r.cfg.RemoveLeftovers {
+		// Deletions cut short by a crash leave one or two; this many
+		// looks like a store that lost its tenants (the wrong one, or
+		// one emptied by a fault), and removing them would delete
+		// customers who exist.
+		r.cfg.Logger.Error("not removing tenants the driver holds and the store does not know: too many at once to be deletions cut short; check that the server runs on the right store, whole; if they were deleted, start it with --remove-leftovers",
+			"unknown", len(leftovers), "held", len(held), "first", leftovers[:min(5, len(leftovers))])
+		return nil
+	}
+	for _, name := range leftovers {
+		r.queue.add(name) // the leftovers of a deleted tenant
 	}
 	return nil
 }
+
+// maxLeftovers is how many tenants the driver holds that the store does
+// not know a resync removes at once, of held: a tenth, and at least 3.
+func maxLeftovers(held int) int { return max(3, held/10) }
 
 func (r *Reconciler) startWorker(ctx context.Context) {
 	r.workers.Add(1)

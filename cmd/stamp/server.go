@@ -43,31 +43,34 @@ const adminTokenFile = "admin.token"
 
 // serverConfig is everything `stamp server` is configured with.
 type serverConfig struct {
-	TLS           tlsFlags
-	Listen        string
-	RouterListen  string
-	Data          string
-	Store         string
-	Driver        string
-	Kube          kubeConfig
-	TenantPG      string
-	ID            string
-	BaseDomain    string
-	Ports         string
-	Workers       int
-	RateLimit     float64
-	MaxCreates    int
-	CreateQueue   int
-	HealthTimeout time.Duration
-	DrainDelay    time.Duration
-	WakeTimeout   time.Duration
-	IdleCheck     time.Duration
-	IncidentGrace time.Duration
-	SnapTimeout   time.Duration
-	LogLevel      string
-	TenantUIDs    string
-	TenantNet     string
-	TenantCgroups string
+	TLS          tlsFlags
+	Listen       string
+	RouterListen string
+	Data         string
+	Store        string
+	Driver       string
+	Kube         kubeConfig
+	TenantPG     string
+	ID           string
+	BaseDomain   string
+	Ports        string
+	Workers      int
+	RateLimit    float64
+	// RemoveLeftovers lets the reconciler remove what the driver holds of
+	// many tenants the store does not know (see reconcile.Config).
+	RemoveLeftovers bool
+	MaxCreates      int
+	CreateQueue     int
+	HealthTimeout   time.Duration
+	DrainDelay      time.Duration
+	WakeTimeout     time.Duration
+	IdleCheck       time.Duration
+	IncidentGrace   time.Duration
+	SnapTimeout     time.Duration
+	LogLevel        string
+	TenantUIDs      string
+	TenantNet       string
+	TenantCgroups   string
 	// LogMaxSize is the size ("10Mi") at which an instance's log is
 	// rotated; LogFiles how many files of it are kept.
 	LogMaxSize string
@@ -95,6 +98,7 @@ func (c *serverConfig) flags(cmd *cobra.Command) {
 	f.StringVar(&c.BaseDomain, "base-domain", "localhost", "tenants are served at <tenant>.<base-domain>")
 	f.StringVar(&c.Ports, "ports", "10000-19999", "loopback ports the local driver gives tenant instances, MIN-MAX")
 	f.IntVar(&c.Workers, "workers", 8, "tenant passes doing work at once (a pass waiting on its tenant's health gives its slot back)")
+	f.BoolVar(&c.RemoveLeftovers, "remove-leftovers", false, "remove what the driver holds of tenants the store does not know even when they are many (more than a tenth of those held, and 3): refused otherwise, as a sign of the wrong or an emptied store")
 	f.Float64Var(&c.RateLimit, "rate-limit", 50, "API calls that change something a token may make a second on this server, in bursts of twice that (0: no limit)")
 	f.IntVar(&c.MaxCreates, "max-creates", 32, "tenant creates the API handles at once (0: no bound)")
 	f.IntVar(&c.CreateQueue, "create-queue", 256, "tenant creates waiting for a turn beyond --max-creates; past them a create answers 503")
@@ -405,11 +409,12 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 			return urlScheme(tlsCfg) + "://" + tenant + "." + cfg.BaseDomain + ":" + strconv.Itoa(routerAddr.Port)
 		},
 		Workers: cfg.Workers, HealthTimeout: cfg.HealthTimeout, DrainDelay: cfg.DrainDelay, Logger: logger,
-		UIDs:      iso.uids,
-		Moved:     func(string) { releases.Wake() },
-		Observe:   mtr.ObservePass,
-		Activity:  traffic.Last,
-		IdleCheck: cfg.IdleCheck,
+		UIDs:            iso.uids,
+		Moved:           func(string) { releases.Wake() },
+		Observe:         mtr.ObservePass,
+		Activity:        traffic.Last,
+		IdleCheck:       cfg.IdleCheck,
+		RemoveLeftovers: cfg.RemoveLeftovers,
 	})
 	releases = rollout.NewController(rollout.Config{
 		Store: store, Holder: id, Enqueue: rec.Enqueue, Logger: logger,
