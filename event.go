@@ -42,6 +42,12 @@ const (
 	// EventTenantAsleep says an idle tenant's instances were stopped
 	// (scale to zero); Message says after how long without a request.
 	EventTenantAsleep = "tenant.asleep"
+	// EventTenantSuspending says an operator asked for the tenant to be
+	// suspended, EventTenantSuspended that its instances stopped, and
+	// EventTenantResuming that an operator asked for it back.
+	EventTenantSuspending = "tenant.suspending"
+	EventTenantSuspended  = "tenant.suspended"
+	EventTenantResuming   = "tenant.resuming"
 	// EventTenantWaking says a request reached a sleeping tenant and its
 	// instances are being started; tenant.ready follows once it serves.
 	EventTenantWaking = "tenant.waking"
@@ -128,11 +134,14 @@ var EventTypes = []string{
 	EventTenantHolding,
 	EventTenantPinned,
 	EventTenantReady,
+	EventTenantResuming,
 	EventRetry,
 	EventTenantRetrying,
 	EventTenantRolledBack,
 	EventTenantSecretsRevealed,
 	EventStep,
+	EventTenantSuspended,
+	EventTenantSuspending,
 	EventTenantUpgradeRequested,
 	EventTenantUpgraded,
 	EventTenantUpgrading,

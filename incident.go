@@ -35,6 +35,10 @@ const ResolutionTenantDeleted = "tenant deleted"
 // down, and a wake that fails opens one anew.
 const ResolutionTenantAsleep = "tenant went to sleep"
 
+// ResolutionTenantSuspended resolves the incidents of a tenant that was
+// suspended: it is stopped on purpose.
+const ResolutionTenantSuspended = "tenant suspended"
+
 // Incident is one stretch of time a tenant (or one of its services) was
 // unhealthy: opened by the monitor after a grace period, updated while it
 // lasts, resolved when the tenant recovers (or by an operator).

@@ -43,6 +43,10 @@ const (
 // database and address stay, and the next request wakes it.
 const StepSleep = "sleep"
 
+// StepSuspend stops the instances of a tenant an operator suspended; its
+// files, database and address stay until it is resumed.
+const StepSuspend = "suspend"
+
 // Clock tells the time; tests inject a fixed one.
 type Clock interface {
 	Now() time.Time

@@ -4,8 +4,9 @@ import "time"
 
 // Desired states of a tenant, set by the API and acted on by the reconciler.
 const (
-	DesiredRunning = "running"
-	DesiredDeleted = "deleted"
+	DesiredRunning   = "running"
+	DesiredDeleted   = "deleted"
+	DesiredSuspended = "suspended" // stopped by the operator, data and secrets kept
 )
 
 // Phases of a tenant, set by the reconciler.
@@ -18,6 +19,10 @@ const (
 	// PhaseSleeping: idle past its plan's idle time, the tenant's
 	// instances are stopped; its data stays and a request wakes it.
 	PhaseSleeping = "sleeping"
+	// PhaseSuspended: an operator suspended the tenant; its instances
+	// are stopped, its data and secrets stay, the router answers 503
+	// and nothing wakes it but a resume.
+	PhaseSuspended = "suspended"
 )
 
 // Channels a tenant may follow; a release may target one.
@@ -137,6 +142,9 @@ type TenantStatus struct {
 	// WakeAt is when a request asked a sleeping tenant to wake; zero
 	// when no wake is pending. The pass that wakes it clears both.
 	WakeAt time.Time `json:"wakeAt,omitzero"`
+	// SuspendedAt is when the tenant's instances were stopped by a
+	// suspension (PhaseSuspended); zero while it is being suspended.
+	SuspendedAt time.Time `json:"suspendedAt,omitzero"`
 	// Limits are the limits in force for the tenant's processes, as the
 	// driver reported them: a plan's limit the host cannot enforce is 0
 	// here. Nil when the driver does not say.

@@ -48,6 +48,8 @@ var policy = map[string]struct {
 	"GET /v1/tenants/{name}/secrets":              {stamp.RoleAdmin, own},
 	"POST /v1/tenants/{name}/retry":               {stamp.RoleOperator, own},
 	"POST /v1/tenants/{name}/wake":                {stamp.RoleOperator, own},
+	"POST /v1/tenants/{name}/suspend":             {stamp.RoleOperator, fleet},
+	"POST /v1/tenants/{name}/resume":              {stamp.RoleOperator, fleet},
 	"POST /v1/tenants/{name}/upgrade":             {stamp.RoleOperator, own},
 	"POST /v1/tenants/{name}/pin":                 {stamp.RoleOperator, own},
 	"DELETE /v1/tenants/{name}/pin":               {stamp.RoleOperator, own},

@@ -41,6 +41,9 @@ func routes(cfg Config, cache *blueprintCache) []route {
 		{"GET /v1/tenants/{name}/secrets", admin.of(tenantNamed), handleTenantSecrets(st, cfg.Clock)},
 		{"POST /v1/tenants/{name}/retry", operNamed, handleTenantRetry(st, cfg.Clock, cfg.Enqueue)},
 		{"POST /v1/tenants/{name}/wake", operNamed, handleTenantWake(st, cfg.Clock, cfg.Enqueue)},
+		// Not a tenant's own tokens: a customer must not resume itself.
+		{"POST /v1/tenants/{name}/suspend", oper, handleTenantSuspend(st, cfg.Clock, cfg.Enqueue, true)},
+		{"POST /v1/tenants/{name}/resume", oper, handleTenantSuspend(st, cfg.Clock, cfg.Enqueue, false)},
 		{"POST /v1/tenants/{name}/upgrade", operNamed, handleTenantUpgrade(st, cache, engines, cfg.Clock, cfg.Enqueue)},
 		{"POST /v1/tenants/{name}/pin", operNamed, handleTenantPin(st, cfg.Clock, cfg.Enqueue, true)},
 		{"DELETE /v1/tenants/{name}/pin", operNamed, handleTenantPin(st, cfg.Clock, cfg.Enqueue, false)},

@@ -85,6 +85,8 @@ func settable(t *stamp.Tenant) error {
 	switch {
 	case t.Spec.Desired == stamp.DesiredDeleted:
 		return stamp.Errorf(stamp.ECONFLICT, "tenant %q is being deleted", t.Name)
+	case t.Spec.Desired == stamp.DesiredSuspended:
+		return errSuspended(t.Name)
 	case t.Upgrading():
 		u := t.Status.Upgrade
 		return stamp.Errorf(stamp.ECONFLICT, "tenant %q is moving from %s to %s; wait until that ends", t.Name, u.FromRevision(), u.ToRevision())

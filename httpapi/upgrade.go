@@ -79,6 +79,8 @@ func upgradable(t *stamp.Tenant, version string) error {
 	switch {
 	case t.Spec.Desired == stamp.DesiredDeleted:
 		return stamp.Errorf(stamp.ECONFLICT, "tenant %q is being deleted", t.Name)
+	case t.Spec.Desired == stamp.DesiredSuspended:
+		return errSuspended(t.Name)
 	case t.Upgrading():
 		u := t.Status.Upgrade
 		return stamp.Errorf(stamp.ECONFLICT, "tenant %q is upgrading from %s to %s; wait until that ends", t.Name, u.From, u.To)

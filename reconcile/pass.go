@@ -74,9 +74,9 @@ func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Tim
 	}
 	r.noteRuntime(t)
 	var obs *stamp.Observed
-	if t.Status.Phase != stamp.PhaseSleeping {
-		// A sleeping tenant runs nothing to look at: a pass over it
-		// touches no file or process of the driver's.
+	if t.Status.Phase != stamp.PhaseSleeping && t.Status.Phase != stamp.PhaseSuspended {
+		// A sleeping or suspended tenant runs nothing to look at: a pass
+		// over it touches no file or process of the driver's.
 		if obs, err = r.cfg.Driver.Observe(ctx, t.RuntimeName()); err != nil {
 			return fmt.Errorf("observe tenant %q: %w", name, err)
 		}
@@ -140,7 +140,9 @@ func passKind(upgrade bool, steps []string, phase string) string {
 		return "remove"
 	case steps[0] == stamp.StepSleep:
 		return "sleep"
-	case phase == stamp.PhaseSleeping:
+	case steps[0] == stamp.StepSuspend:
+		return "suspend"
+	case phase == stamp.PhaseSleeping, phase == stamp.PhaseSuspended:
 		return "wake"
 	}
 	return "provision"
@@ -211,6 +213,8 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 			// The move now knows whether it recreates.
 			steps = upgradeSteps(p.t.Status.Upgrade, p.t.Status.MigratedVersion)
 		}
+	case steps[0] == stamp.StepSuspend, p.t.Status.Phase == stamp.PhaseSuspended && steps[0] != stamp.StepRemove:
+		// Being suspended, or resumed: routers answer 503 until route.
 	case steps[0] == stamp.StepSleep, p.t.Status.Phase == stamp.PhaseSleeping && steps[0] != stamp.StepRemove:
 		// Going to sleep, or waking: routers hold the tenant's requests
 		// while it is sleeping, so it stays so until route.
@@ -375,8 +379,8 @@ func (p *pass) record(ctx context.Context, r stepRun) error {
 	}
 	p.log.Debug("step done", "step", step, "wait", started.Sub(queued), "duration", finished.Sub(started))
 	switch {
-	case step == stamp.StepRemove, step == stamp.StepSleep:
-		return nil // remove records its own event with the deletion, sleep its own when it slept
+	case step == stamp.StepRemove, step == stamp.StepSleep, step == stamp.StepSuspend:
+		return nil // remove records its own event with the deletion, sleep and suspend theirs once stopped
 	case step == stamp.StepRetire, step == stamp.StepRoute && !p.upgrade:
 		return nil // recorded with the write that ends the upgrade or makes the tenant ready
 	}
@@ -581,6 +585,8 @@ func (p *pass) do(ctx context.Context, step string) error {
 		return p.stop(ctx)
 	case stamp.StepSleep:
 		return p.sleep(ctx)
+	case stamp.StepSuspend:
+		return p.suspend(ctx)
 	}
 	return fmt.Errorf("unknown step %q", step)
 }

@@ -19,6 +19,17 @@ func Plan(t *stamp.Tenant, obs *stamp.Observed) []string {
 		}
 		return upgradeSteps(t.Status.Upgrade, t.Status.MigratedVersion)
 	}
+	if t.Spec.Desired == stamp.DesiredSuspended {
+		if t.Status.Phase == stamp.PhaseSuspended && !t.Status.SuspendedAt.IsZero() {
+			return nil
+		}
+		return []string{stamp.StepSuspend} // or a suspension cut short, taken again
+	}
+	if t.Status.Phase == stamp.PhaseSuspended {
+		// Resumed: back as it was (the API refuses other changes while
+		// a tenant is suspended).
+		return wakeSteps
+	}
 	current := t.Status.ObservedGeneration == t.Generation
 	if current && t.Status.Phase == stamp.PhaseFailed {
 		return nil

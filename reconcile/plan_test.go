@@ -101,6 +101,30 @@ func TestPlan(t *testing.T) {
 			t.Status = stamp.TenantStatus{Phase: stamp.PhaseSleeping, ObservedGeneration: 1, MigratedVersion: "1.0.0", Seeded: true, Version: "1.0.0",
 				SleptAt: time.Unix(1, 0), WakeAt: time.Unix(2, 0)}
 		}), nil, upgrade},
+		{"suspended while ready stops", tenant(func(t *stamp.Tenant) {
+			t.Spec.Desired = stamp.DesiredSuspended
+			t.Status = stamp.TenantStatus{Phase: stamp.PhaseReady, ObservedGeneration: 1, MigratedVersion: "1.0.0", Seeded: true, Version: "1.0.0"}
+		}), up, []string{"suspend"}},
+		{"a suspension cut short is taken again", tenant(func(t *stamp.Tenant) {
+			t.Spec.Desired = stamp.DesiredSuspended
+			t.Status = stamp.TenantStatus{Phase: stamp.PhaseSuspended, ObservedGeneration: 1, MigratedVersion: "1.0.0", Seeded: true, Version: "1.0.0"}
+		}), nil, []string{"suspend"}},
+		{"suspended is left alone", tenant(func(t *stamp.Tenant) {
+			t.Spec.Desired = stamp.DesiredSuspended
+			t.Status = stamp.TenantStatus{Phase: stamp.PhaseSuspended, ObservedGeneration: 1, MigratedVersion: "1.0.0", Seeded: true, Version: "1.0.0", SuspendedAt: time.Unix(1, 0)}
+		}), nil, nil},
+		{"a failed tenant can be suspended", tenant(func(t *stamp.Tenant) {
+			t.Spec.Desired = stamp.DesiredSuspended
+			t.Status = stamp.TenantStatus{Phase: stamp.PhaseFailed, ObservedGeneration: 1, Version: "1.0.0"}
+		}), down, []string{"suspend"}},
+		{"resumed starts as it was", tenant(func(t *stamp.Tenant) {
+			t.Status = stamp.TenantStatus{Phase: stamp.PhaseSuspended, ObservedGeneration: 1, MigratedVersion: "1.0.0", Seeded: true, Version: "1.0.0", SuspendedAt: time.Unix(1, 0)}
+		}), nil, []string{"secrets", "database", "start", "health", "route"}},
+		{"suspended while upgrading finishes the move first", func() *stamp.Tenant {
+			t := upgrading(&stamp.Upgrade{From: "1.0.0", To: "1.1.0"}, "1.0.0")
+			t.Spec.Desired = stamp.DesiredSuspended
+			return t
+		}(), up, upgrade},
 		{"a move begun with a wake asked for does not sleep at the end", upgrading(&stamp.Upgrade{From: "1.0.0", To: "1.1.0", Recreate: true, Stopped: true}, "1.0.0"),
 			nil, []string{"secrets", "database", "stop", "snapshot", "migrate", "start", "health", "route", "retire"}},
 		{"a move begun asleep skips the check and sleeps at the end", upgrading(&stamp.Upgrade{From: "1.0.0", To: "1.1.0", Asleep: true, Recreate: true, Stopped: true}, "1.0.0"),

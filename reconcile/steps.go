@@ -478,7 +478,7 @@ func (p *pass) route(ctx context.Context) error {
 		st.Endpoints = endpoints
 		st.URL = url
 		st.ReadyAt = now
-		st.SleptAt, st.WakeAt = time.Time{}, time.Time{}
+		st.SleptAt, st.WakeAt, st.SuspendedAt = time.Time{}, time.Time{}, time.Time{}
 		st.Limits = obs.Limits
 	}, events...)
 	if err != nil {

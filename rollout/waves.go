@@ -133,6 +133,8 @@ func Target(tenants []*stamp.Tenant, spec *stamp.ReleaseSpec, fits func(*stamp.T
 		switch {
 		case t.Spec.Desired == stamp.DesiredDeleted:
 			skip("the tenant is being deleted")
+		case t.Spec.Desired == stamp.DesiredSuspended:
+			skip("the tenant is suspended (a release reaches it once resumed)")
 		case t.Spec.Pin != "" && t.Spec.Pin != spec.Version:
 			skip("pinned to version %s", t.Spec.Pin)
 		case downgrade(t, spec):

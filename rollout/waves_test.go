@@ -131,3 +131,15 @@ func TestTargetSelectsByLabelOrPlan(t *testing.T) {
 		t.Errorf("--select plan=business: got %v, want %v", got, want)
 	}
 }
+
+// TestTargetSkipsSuspended: a release passes over a suspended tenant,
+// saying so; it is reached once resumed, by a later release.
+func TestTargetSkipsSuspended(t *testing.T) {
+	a, b := serving("a", "1.0.0"), serving("b", "1.0.0")
+	b.Spec.Desired = stamp.DesiredSuspended
+	got := Target([]*stamp.Tenant{a, b}, &stamp.ReleaseSpec{Blueprint: "ledger", Version: "2.0.0", Waves: []stamp.Wave{{Percent: 100}}}, nil)
+	if len(got) != 2 || got[0].Name != "a" || got[0].Wave != 0 ||
+		got[1].Name != "b" || got[1].State != stamp.ReleaseTenantSkipped || got[1].Message != "the tenant is suspended (a release reaches it once resumed)" {
+		t.Errorf("targets: %+v, want a in wave 0 and b skipped as suspended", got)
+	}
+}

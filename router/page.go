@@ -14,6 +14,11 @@ import (
 // application/json (API clients, fetch), HTML if it mentions text/html
 // (browsers), plain text otherwise (curl, probes).
 func writeError(w http.ResponseWriter, req *http.Request, status int, e *stamp.Error) {
+	writePage(w, req, status, pageTitles[status], e)
+}
+
+// writePage is writeError with the HTML page's title.
+func writePage(w http.ResponseWriter, req *http.Request, status int, title string, e *stamp.Error) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -28,7 +33,7 @@ func writeError(w http.ResponseWriter, req *http.Request, status int, e *stamp.E
 		w.WriteHeader(status)
 		_ = errorPage.Execute(w, pageData{
 			Status:  status,
-			Title:   pageTitles[status],
+			Title:   title,
 			Message: e.Message,
 			Refresh: h.Get("Retry-After"),
 		})

@@ -275,6 +275,10 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	switch {
 	case rt == nil:
 		writeError(w, req, http.StatusNotFound, stamp.Errorf(stamp.ENOTFOUND, "tenant %q does not exist", name))
+	case len(rt.targets) == 0 && rt.phase == stamp.PhaseSuspended && !rt.deleting:
+		rt.stats.answered(http.StatusServiceUnavailable)
+		writePage(w, req, http.StatusServiceUnavailable, "Suspended",
+			stamp.Errorf(stamp.EUNAVAILABLE, "tenant %q is suspended: its service is paused by its operator, and its data is kept", name))
 	case len(rt.targets) == 0 && rt.sleeping:
 		r.serveAsleep(w, req, name, rt)
 	case len(rt.targets) == 0 && rt.hold:

@@ -25,7 +25,7 @@ func newTenantCmd(g *globals) *cobra.Command {
 		Short:   "Create, inspect and delete tenants",
 	}
 	cmd.AddCommand(newTenantCreateCmd(g), newTenantListCmd(g), newTenantGetCmd(g),
-		newTenantRetryCmd(g), newTenantWakeCmd(g), newTenantUpgradeCmd(g), newTenantPinCmd(g), newTenantUnpinCmd(g),
+		newTenantRetryCmd(g), newTenantWakeCmd(g), newTenantSuspendCmd(g), newTenantResumeCmd(g), newTenantUpgradeCmd(g), newTenantPinCmd(g), newTenantUnpinCmd(g),
 		newTenantDeleteCmd(g), newTenantLogsCmd(g), newTenantEventsCmd(g), newTenantSetCmd(g), newTenantSecretsCmd(g))
 	return cmd
 }
