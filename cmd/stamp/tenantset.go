@@ -20,8 +20,9 @@ func newTenantSetCmd(g *globals) *cobra.Command {
 		timeout time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "set NAME [--param k=v]... [--plan P]",
-		Short: "Change a tenant's parameters or plan and roll its instances blue/green",
+		Use:     "set NAME [--param k=v]... [--plan P]",
+		Aliases: []string{"update"},
+		Short:   "Change a tenant's parameters or plan and roll its instances blue/green",
 		Long: `Set changes a tenant's parameters or plan, checked as at create (unknown
 parameters, patterns, required ones, unknown plans), and waits while the
 tenant's instances roll over to them without downtime: new instances start

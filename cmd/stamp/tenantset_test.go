@@ -55,7 +55,7 @@ func TestTenantSetRollsWithoutFailedRequests(t *testing.T) {
 
 	tr := startTraffic(s, "acme")
 	tr.await(t, 10, "before the change")
-	out := s.mustCLI("tenant", "set", "acme", "--param", "currency=USD", "--plan", "business")
+	out := s.mustCLI("tenant", "update", "acme", "--param", "currency=USD", "--plan", "business") // set, by its other name
 	tr.await(t, 10, "after the change")
 	tr.finish()
 
