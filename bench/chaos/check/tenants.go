@@ -49,6 +49,27 @@ var tenantRules = map[string]tenantRule{
 		}
 		return ""
 	},
+	// Suspension: asked for with the desired state (the phase follows
+	// in a write of its own), done with the phase suspended and its
+	// time; a resume asked for sets running back, tenant.ready ends it.
+	stamp.EventTenantSuspending: func(t *stamp.Tenant, e *stamp.Event) string {
+		if t.Spec.Desired != stamp.DesiredSuspended {
+			return "desired suspended"
+		}
+		return ""
+	},
+	stamp.EventTenantSuspended: func(t *stamp.Tenant, e *stamp.Event) string {
+		if t.Spec.Desired != stamp.DesiredSuspended || t.Status.Phase != stamp.PhaseSuspended || t.Status.SuspendedAt.IsZero() {
+			return "desired suspended, phase suspended since a time"
+		}
+		return ""
+	},
+	stamp.EventTenantResuming: func(t *stamp.Tenant, e *stamp.Event) string {
+		if t.Spec.Desired != stamp.DesiredRunning {
+			return "desired running"
+		}
+		return ""
+	},
 	stamp.EventTenantHolding: func(t *stamp.Tenant, e *stamp.Event) string {
 		if !t.Upgrading() || !t.Status.Upgrade.Stopped {
 			return "a recreate move under way with its old version stopped"
