@@ -283,7 +283,7 @@ func (s *stampServer) mustCLI(args ...string) string {
 	return out
 }
 
-// get sends a request for tenant through the router.
+// do sends a request for tenant through the router.
 func (s *stampServer) do(method, tenant, path, body string) (int, string) {
 	s.t.Helper()
 	req, err := http.NewRequest(method, "http://"+s.router+path, strings.NewReader(body))
