@@ -230,6 +230,24 @@ type Snapshotter interface {
 	DropSnapshot(ctx context.Context, db DatabaseSpec, name string) error
 }
 
+// Dumper is implemented by engines that can write a tenant database out
+// as one file and read such a file back: the databases of a backup, a
+// restore, a clone and an export.
+type Dumper interface {
+	// DumpFormat names the format of the engine's dumps, which is also
+	// the extension of their files in an archive: "sqlite" (an SQLite
+	// database file) or "pgdump" (pg_dump's custom format).
+	DumpFormat() string
+	// Dump writes a consistent copy of db to w while its app writes. A
+	// missing database is ENOTFOUND.
+	Dump(ctx context.Context, db DatabaseSpec, w io.Writer) error
+	// Load makes db, which must exist (Ensure), hold the dump read from
+	// r, as Snapshotter.Restore does: the app may stay connected and
+	// sees the dump's schema and rows on its next query or reconnect.
+	// A dump the engine cannot read is EINVALID and leaves db as it was.
+	Load(ctx context.Context, db DatabaseSpec, r io.Reader) error
+}
+
 // DatabaseSpec names one database of one tenant.
 type DatabaseSpec struct {
 	Tenant   string

@@ -186,7 +186,7 @@ func (e *Engine) Ensure(ctx context.Context, db stamp.DatabaseSpec) (string, err
 		if err := ensureDatabase(ctx, conn, name); err != nil {
 			return err
 		}
-		return e.handOverSchema(ctx, name)
+		return e.handOverSchema(ctx, name, name)
 	})
 	if err != nil {
 		return "", fmt.Errorf("ensure database %s of %s: %w", db.Name, db.Tenant, err)
@@ -274,19 +274,19 @@ func ensureDatabase(ctx context.Context, conn *pgx.Conn, name string) error {
 	return nil
 }
 
-// handOverSchema makes the role name own the public schema of its database.
-// Since PostgreSQL 15 the schema belongs to pg_database_owner, whose rights
-// a NOINHERIT role does not use, so without this the app could not create
+// handOverSchema makes role own the public schema of database. Since
+// PostgreSQL 15 the schema belongs to pg_database_owner, whose rights a
+// NOINHERIT role does not use, so without this the app could not create
 // its tables.
-func (e *Engine) handOverSchema(ctx context.Context, name string) error {
+func (e *Engine) handOverSchema(ctx context.Context, database, role string) error {
 	cfg := e.admin.Copy()
-	cfg.Database = name
+	cfg.Database = database
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("connect to the database: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	q := pgx.Identifier{name}.Sanitize()
+	q := pgx.Identifier{role}.Sanitize()
 	if _, err := conn.Exec(ctx, `ALTER SCHEMA public OWNER TO `+q); err != nil && !hasCode(err, codeInvalidSchemaName) {
 		return fmt.Errorf("hand over schema public: %w", err)
 	}

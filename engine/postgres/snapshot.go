@@ -53,16 +53,34 @@ const maxToolOutput = 2000
 // pg_dump and pg_restore (Debian's postgresql-client) no older than the
 // server. A missing database is ENOTFOUND; invalid names are EINVALID.
 func (e *Engine) Snapshot(ctx context.Context, db stamp.DatabaseSpec, name string) error {
-	live, snap, tmp, err := snapshotNames(db, name)
+	live, _, _, err := snapshotNames(db, name)
 	if err != nil {
 		return err
 	}
-	err = e.locked(ctx, live, func(conn *pgx.Conn) error {
+	err = e.makeSnapshot(ctx, db, name, func(ctx context.Context, conn *pgx.Conn, tmp string) error {
 		if ok, err := databaseExists(ctx, conn, live); err != nil {
 			return err
 		} else if !ok {
 			return stamp.Errorf(stamp.ENOTFOUND, "database %s of %s does not exist", db.Name, db.Tenant)
 		}
+		return e.copyDatabase(ctx, live, tmp)
+	})
+	if err != nil {
+		return fmt.Errorf("snapshot database %s of %s as %s: %w", db.Name, db.Tenant, name, err)
+	}
+	return nil
+}
+
+// makeSnapshot makes the snapshot name of db: a new database, closed to
+// everyone but the administrator and marked as db's snapshot, which fill
+// fills (holding the lock of db's database); it then replaces an earlier
+// snapshot of that name. A fill that fails leaves the earlier one.
+func (e *Engine) makeSnapshot(ctx context.Context, db stamp.DatabaseSpec, name string, fill func(ctx context.Context, conn *pgx.Conn, tmp string) error) error {
+	live, snap, tmp, err := snapshotNames(db, name)
+	if err != nil {
+		return err
+	}
+	return e.locked(ctx, live, func(conn *pgx.Conn) error {
 		qtmp := pgx.Identifier{tmp}.Sanitize()
 		if _, err := conn.Exec(ctx, `DROP DATABASE IF EXISTS `+qtmp+` WITH (FORCE)`); err != nil {
 			return fmt.Errorf("drop leftover copy: %w", err)
@@ -79,7 +97,10 @@ func (e *Engine) Snapshot(ctx context.Context, db stamp.DatabaseSpec, name strin
 				return fmt.Errorf("set up copy: %w", err)
 			}
 		}
-		if err := e.copyDatabase(ctx, live, tmp); err != nil {
+		if err := fill(ctx, conn, tmp); err != nil {
+			if _, derr := conn.Exec(context.WithoutCancel(ctx), `DROP DATABASE IF EXISTS `+qtmp+` WITH (FORCE)`); derr != nil {
+				return errors.Join(err, fmt.Errorf("drop the unfinished copy: %w", derr))
+			}
 			return err
 		}
 		qsnap := pgx.Identifier{snap}.Sanitize()
@@ -91,10 +112,6 @@ func (e *Engine) Snapshot(ctx context.Context, db stamp.DatabaseSpec, name strin
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("snapshot database %s of %s as %s: %w", db.Name, db.Tenant, name, err)
-	}
-	return nil
 }
 
 // Restore drops db's database, disconnecting the app, and creates it again
@@ -133,7 +150,7 @@ func (e *Engine) Restore(ctx context.Context, db stamp.DatabaseSpec, name string
 		if err := ensureDatabase(ctx, conn, live); err != nil {
 			return err
 		}
-		if err := e.handOverSchema(ctx, live); err != nil {
+		if err := e.handOverSchema(ctx, live, live); err != nil {
 			return err
 		}
 		if _, err := conn.Exec(ctx, `ALTER ROLE `+q+` LOGIN`); err != nil {
@@ -288,12 +305,17 @@ func toolCommand(ctx context.Context, name string, args ...string) *exec.Cmd {
 // clientEnv returns the environment that points libpq's tools at database
 // name as the administrator: the process's own, without any PG variable.
 func (e *Engine) clientEnv(name string) []string {
+	return e.clientEnvAs(name, e.admin.User, e.admin.Password)
+}
+
+// clientEnvAs is clientEnv for another role than the administrator.
+func (e *Engine) clientEnvAs(name, user, password string) []string {
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "PG") })
 	return append(env,
 		"PGHOST="+e.admin.Host,
 		"PGPORT="+strconv.Itoa(int(e.admin.Port)),
-		"PGUSER="+e.admin.User,
-		"PGPASSWORD="+e.admin.Password,
+		"PGUSER="+user,
+		"PGPASSWORD="+password,
 		"PGDATABASE="+name,
 		"PGSSLMODE="+e.sslmode,
 		"PGCONNECT_TIMEOUT="+strconv.Itoa(int(connectTimeout.Seconds())),

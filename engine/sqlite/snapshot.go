@@ -2,9 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -135,22 +133,29 @@ func openLive(path string) (*sql.DB, error) {
 
 // snapshot writes a consistent copy of the database at path to snap.
 func snapshot(ctx context.Context, path, snap string) error {
-	conn, err := openLive(path)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
 	// A name of its own, so concurrent snapshots of one name do not write
 	// one file; the last rename wins, and either copy is consistent.
-	suffix := make([]byte, 8)
-	rand.Read(suffix)
-	tmp := snap + ".tmp-" + hex.EncodeToString(suffix)
-	if _, err := conn.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {
+	tmp := snap + ".tmp-" + randomSuffix()
+	if err := vacuumInto(ctx, path, tmp); err != nil {
 		os.Remove(tmp)
 		return err
 	}
 	if err := os.Rename(tmp, snap); err != nil {
 		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// vacuumInto writes a consistent copy of the database at path to the new
+// file dst, in one read transaction.
+func vacuumInto(ctx context.Context, path, dst string) error {
+	conn, err := openLive(path)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "VACUUM INTO ?", dst); err != nil {
 		return err
 	}
 	return conn.Close()

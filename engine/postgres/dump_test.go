@@ -1,0 +1,72 @@
+package postgres_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/stamphq/stamp"
+)
+
+// TestDumpLoad: a dump of one tenant's database loads into its own
+// database after later writes (a restore) and into another tenant's (a
+// clone), where the other tenant's role owns every object loaded.
+func TestDumpLoad(t *testing.T) {
+	e := newEngine(t)
+	s, u := ensureApp(t, e)
+	app := connect(t, u)
+	want := dump(t, app)
+	var buf bytes.Buffer
+	if err := e.Dump(t.Context(), s, &buf); err != nil {
+		t.Fatalf("Dump: %v", err)
+	}
+	exec(t, app, `INSERT INTO t (y) VALUES ('after the dump')`)
+	exec(t, app, `CREATE TABLE later (c int)`)
+
+	if err := e.Load(t.Context(), s, bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatalf("Load into its own database: %v", err)
+	}
+	fresh := connect(t, u)
+	if got := dump(t, fresh); got != want {
+		t.Errorf("after Load: got %q, want %q", got, want)
+	}
+	exec(t, fresh, `INSERT INTO t (y) VALUES ('three')`)
+
+	other := spec("globex" + random(6))
+	ou := ensure(t, e, other)
+	if err := e.Load(t.Context(), other, bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatalf("Load into another tenant's database: %v", err)
+	}
+	oconn := connect(t, ou)
+	if got := dump(t, oconn); got != want {
+		t.Errorf("the clone: got %q, want %q", got, want)
+	}
+	// Its own role owns the table: it writes, alters and drops it.
+	exec(t, oconn, `INSERT INTO t (y) VALUES ('clone')`)
+	exec(t, oconn, `ALTER TABLE t ADD COLUMN z int`)
+	exec(t, oconn, `DROP TABLE t`)
+	if strings.Contains(dump(t, connect(t, u)), "clone") {
+		t.Errorf("a write to the clone shows in the source")
+	}
+}
+
+func TestLoadRefusesWhatIsNotADump(t *testing.T) {
+	e := newEngine(t)
+	s, u := ensureApp(t, e)
+	want := dump(t, connect(t, u))
+	err := e.Load(t.Context(), s, strings.NewReader("SELECT 1; -- not a custom-format dump"))
+	if stamp.ErrorCode(err) != stamp.EINVALID {
+		t.Fatalf("Load of plain text: %v, want EINVALID", err)
+	}
+	if got := dump(t, connect(t, u)); got != want {
+		t.Errorf("after a refused Load: got %q, want %q", got, want)
+	}
+}
+
+func TestDumpMissing(t *testing.T) {
+	e := newEngine(t)
+	err := e.Dump(t.Context(), spec("nobody"+random(6)), &bytes.Buffer{})
+	if stamp.ErrorCode(err) != stamp.ENOTFOUND {
+		t.Fatalf("Dump of a missing database: %v, want ENOTFOUND", err)
+	}
+}

@@ -1,0 +1,81 @@
+package sqlite_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/engine/sqlite"
+)
+
+// TestDumpLoad: a dump loads into its own database after later writes,
+// with the app's connection open (a restore), and into another tenant's
+// (a clone); no copy is left beside either.
+func TestDumpLoad(t *testing.T) {
+	e := sqlite.New(t.TempDir())
+	ctx := t.Context()
+	spec, path, app := ensureApp(t, e)
+	want := dump(t, app)
+	var buf bytes.Buffer
+	if err := e.Dump(ctx, spec, &buf); err != nil {
+		t.Fatalf("Dump: %v", err)
+	}
+	for _, stmt := range []string{"INSERT INTO t VALUES (3, 'after the dump')", "CREATE TABLE later(c)"} {
+		if _, err := app.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Load(ctx, spec, bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got := dump(t, app); got != want {
+		t.Errorf("open connection after Load: got %q, want %q", got, want)
+	}
+
+	other := stamp.DatabaseSpec{Tenant: "globex", Name: "main"}
+	url, err := e.Ensure(ctx, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Load(ctx, other, bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatalf("Load into another tenant's database: %v", err)
+	}
+	clone := open(t, strings.TrimPrefix(url, "sqlite:"))
+	if got := dump(t, clone); got != want {
+		t.Errorf("the clone: got %q, want %q", got, want)
+	}
+	if _, err := clone.Exec("INSERT INTO t VALUES (9, 'clone')"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(dump(t, app), "clone") {
+		t.Errorf("a write to the clone shows in the source")
+	}
+	for _, dir := range []string{filepath.Dir(path), filepath.Dir(strings.TrimPrefix(url, "sqlite:"))} {
+		entries, _ := os.ReadDir(dir)
+		for _, entry := range entries {
+			if strings.Contains(entry.Name(), ".snap-") {
+				t.Errorf("left beside the database: %s", entry.Name())
+			}
+		}
+	}
+}
+
+func TestLoadRefusesWhatIsNotADump(t *testing.T) {
+	e := sqlite.New(t.TempDir())
+	spec, _, app := ensureApp(t, e)
+	want := dump(t, app)
+	err := e.Load(t.Context(), spec, strings.NewReader("CREATE TABLE x(y); -- SQL text, not a database file"))
+	if stamp.ErrorCode(err) != stamp.EINVALID {
+		t.Fatalf("Load of SQL text: %v, want EINVALID", err)
+	}
+	if got := dump(t, app); got != want {
+		t.Errorf("after a refused Load: got %q, want %q", got, want)
+	}
+	err = e.Dump(t.Context(), stamp.DatabaseSpec{Tenant: "nobody", Name: "main"}, &bytes.Buffer{})
+	if stamp.ErrorCode(err) != stamp.ENOTFOUND {
+		t.Errorf("Dump of a missing database: %v, want ENOTFOUND", err)
+	}
+}
