@@ -276,6 +276,20 @@ type DataSnapshotter interface {
 	RestoreData(ctx context.Context, tenant, name string) error
 }
 
+// DataArchiver is implemented by drivers that keep files of a tenant's
+// own (its data directory): a backup writes them out as a tar stream,
+// and a restore or a clone reads such a stream back.
+type DataArchiver interface {
+	// WriteData writes the tenant's data directory to w as a tar stream
+	// of directories, regular files and symbolic links, with paths
+	// relative to it.
+	WriteData(ctx context.Context, tenant string, w io.Writer) error
+	// ReadData makes the tenant's data directory hold what the tar
+	// stream r holds, owned by the tenant's user. A stream that would
+	// write outside the directory is EINVALID and changes nothing.
+	ReadData(ctx context.Context, tenant string, r io.Reader) error
+}
+
 // ExposureReporter is implemented by drivers that can tell when a
 // tenant's instances listen where more than the router reaches them (an
 // app bound to all addresses on a host it shares with others).

@@ -67,6 +67,13 @@ func (d *Driver) RestoreData(ctx context.Context, tenant, name string) error {
 	if _, err := os.Stat(snap); errors.Is(err, fs.ErrNotExist) {
 		return stamp.Errorf(stamp.ENOTFOUND, "tenant %s has no snapshot %s of its data", tenant, name)
 	}
+	return restoreData(ctx, t, snap)
+}
+
+// restoreData empties the data directory of t and copies what snap holds
+// into it.
+func restoreData(ctx context.Context, t *tenant, snap string) error {
+	tenant := t.name
 	entries, err := os.ReadDir(t.dataDir())
 	if err != nil {
 		return fmt.Errorf("restore data of %s: %w", tenant, err)
