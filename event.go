@@ -48,6 +48,14 @@ const (
 	EventTenantSuspending = "tenant.suspending"
 	EventTenantSuspended  = "tenant.suspended"
 	EventTenantResuming   = "tenant.resuming"
+	// EventTenantBackedUp says a backup of the tenant was taken (Message
+	// names it); EventTenantRestoring that an operator asked for the
+	// tenant's data to be put back to a backup, or a new tenant to be
+	// filled from one, and EventTenantRestored that its databases and
+	// data directory hold the backup's (Message names it).
+	EventTenantBackedUp  = "tenant.backed-up"
+	EventTenantRestoring = "tenant.restoring"
+	EventTenantRestored  = "tenant.restored"
 	// EventTenantWaking says a request reached a sleeping tenant and its
 	// instances are being started; tenant.ready follows once it serves.
 	EventTenantWaking = "tenant.waking"
@@ -127,6 +135,7 @@ var EventTypes = []string{
 	EventTenantAsleep,
 	EventTenantChanged,
 	EventTenantCreated,
+	EventTenantBackedUp,
 	EventTenantDeleted,
 	EventTenantDeleting,
 	EventTenantExposed,
@@ -134,6 +143,8 @@ var EventTypes = []string{
 	EventTenantHolding,
 	EventTenantPinned,
 	EventTenantReady,
+	EventTenantRestored,
+	EventTenantRestoring,
 	EventTenantResuming,
 	EventRetry,
 	EventTenantRetrying,

@@ -43,6 +43,11 @@ const (
 // database and address stay, and the next request wakes it.
 const StepSleep = "sleep"
 
+// StepLoad fills a tenant's databases and data directory from a backup:
+// a restore (its instances stopped first) or a new tenant made from one
+// (in place of its seed).
+const StepLoad = "load"
+
 // StepSuspend stops the instances of a tenant an operator suspended; its
 // files, database and address stay until it is resumed.
 const StepSuspend = "suspend"

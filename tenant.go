@@ -1,6 +1,9 @@
 package stamp
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Desired states of a tenant, set by the API and acted on by the reconciler.
 const (
@@ -23,6 +26,9 @@ const (
 	// are stopped, its data and secrets stay, the router answers 503
 	// and nothing wakes it but a resume.
 	PhaseSuspended = "suspended"
+	// PhaseRestoring: the tenant's instances are stopped while its data
+	// is put back to a backup; it serves again once started from it.
+	PhaseRestoring = "restoring"
 )
 
 // Channels a tenant may follow; a release may target one.
@@ -93,6 +99,25 @@ type TenantSpec struct {
 	// and listed nowhere, until a create of that version and plan claims
 	// it (see TenantStore.ClaimTenant).
 	Pooled bool `json:"pooled,omitempty"`
+	// Load, if set, is the backup whose data the tenant is to hold: a
+	// restore, or a new tenant made from another's backup (a clone) or
+	// from an export; TenantStatus.Loaded says when it does.
+	Load *BackupRef `json:"load,omitempty"`
+}
+
+// BackupRef names a backup to load into a tenant, and the request.
+type BackupRef struct {
+	Tenant string `json:"tenant"` // whose backup it is
+	ID     string `json:"id"`
+	// Generation is the tenant's Generation when the load was asked
+	// for: loading one backup again is another request.
+	Generation int64 `json:"generation"`
+}
+
+// String is "<tenant>/<id>@<generation>", what TenantStatus.Loaded holds
+// once the load is done.
+func (r *BackupRef) String() string {
+	return r.Tenant + "/" + r.ID + "@" + strconv.FormatInt(r.Generation, 10)
 }
 
 // TenantStatus is what the reconciler observed and did.
@@ -145,6 +170,9 @@ type TenantStatus struct {
 	// SuspendedAt is when the tenant's instances were stopped by a
 	// suspension (PhaseSuspended); zero while it is being suspended.
 	SuspendedAt time.Time `json:"suspendedAt,omitzero"`
+	// Loaded is the last backup load done (BackupRef.String), so a pass
+	// that crashed after it does not load again.
+	Loaded string `json:"loaded,omitempty"`
 	// Limits are the limits in force for the tenant's processes, as the
 	// driver reported them: a plan's limit the host cannot enforce is 0
 	// here. Nil when the driver does not say.

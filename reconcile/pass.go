@@ -587,6 +587,8 @@ func (p *pass) do(ctx context.Context, step string) error {
 		return p.sleep(ctx)
 	case stamp.StepSuspend:
 		return p.suspend(ctx)
+	case stamp.StepLoad:
+		return p.loadBackup(ctx)
 	}
 	return fmt.Errorf("unknown step %q", step)
 }

@@ -34,6 +34,12 @@ func Plan(t *stamp.Tenant, obs *stamp.Observed) []string {
 	if current && t.Status.Phase == stamp.PhaseFailed {
 		return nil
 	}
+	if t.Spec.Load != nil && t.Status.Loaded != t.Spec.Load.String() {
+		// A restore, or a tenant made from a backup: its data is the
+		// backup's, so it is loaded, never seeded nor migrated, and the
+		// tenant starts anew of the backup's version.
+		return []string{stamp.StepAllocate, stamp.StepSecrets, stamp.StepDatabase, stamp.StepLoad, stamp.StepStart, stamp.StepHealth, stamp.StepRoute}
+	}
 	if t.Status.Version != "" && (t.Spec.Version != t.Status.Version || t.Spec.Revision() != t.Status.ServingRevision()) {
 		// A tenant that served one version moves to another blue/green;
 		// so does one whose plan or parameters changed, between two

@@ -19,6 +19,7 @@ func TestPlan(t *testing.T) {
 		mod(t)
 		return t
 	}
+	loadSteps := []string{"allocate", "secrets", "database", "load", "start", "health", "route"}
 	upgrade := []string{"check", "secrets", "database", "snapshot", "migrate", "start", "health", "route", "retire"}
 	upgrading := func(u *stamp.Upgrade, migrated string) *stamp.Tenant {
 		return tenant(func(t *stamp.Tenant) {
@@ -109,6 +110,31 @@ func TestPlan(t *testing.T) {
 			t.Spec.Desired = stamp.DesiredSuspended
 			t.Status = stamp.TenantStatus{Phase: stamp.PhaseSuspended, ObservedGeneration: 1, MigratedVersion: "1.0.0", Seeded: true, Version: "1.0.0"}
 		}), nil, []string{"suspend"}},
+		{"a new tenant made from a backup loads it instead of its seed", tenant(func(t *stamp.Tenant) {
+			t.Spec.Load = &stamp.BackupRef{Tenant: "globex", ID: "20261205T011500Z-00000001", Generation: 1}
+		}), &stamp.Observed{}, loadSteps},
+		{"a restore asked of a ready tenant loads", tenant(func(t *stamp.Tenant) {
+			t.Generation = 2
+			t.Spec.Load = &stamp.BackupRef{Tenant: "acme", ID: "20261205T011500Z-00000001", Generation: 2}
+			t.Status = stamp.TenantStatus{Phase: stamp.PhaseReady, ObservedGeneration: 1, MigratedVersion: "1.0.0", Seeded: true, Version: "1.0.0"}
+		}), up, loadSteps},
+		{"a restore to another version loads, it does not upgrade", tenant(func(t *stamp.Tenant) {
+			t.Generation = 2
+			t.Spec.Version = "0.9.0"
+			t.Spec.Load = &stamp.BackupRef{Tenant: "acme", ID: "20261205T011500Z-00000001", Generation: 2}
+			t.Status = stamp.TenantStatus{Phase: stamp.PhaseReady, ObservedGeneration: 1, MigratedVersion: "1.0.0", Seeded: true, Version: "1.0.0"}
+		}), up, loadSteps},
+		{"loaded, a pass cut short starts it as a new tenant", tenant(func(t *stamp.Tenant) {
+			t.Generation = 2
+			t.Spec.Version = "0.9.0"
+			t.Spec.Load = &stamp.BackupRef{Tenant: "acme", ID: "20261205T011500Z-00000001", Generation: 2}
+			t.Status = stamp.TenantStatus{Phase: stamp.PhaseRestoring, ObservedGeneration: 1, MigratedVersion: "0.9.0", Seeded: true, Loaded: t.Spec.Load.String()}
+		}), down, []string{"allocate", "secrets", "database", "start", "health", "route"}},
+		{"loaded and ready is left alone", tenant(func(t *stamp.Tenant) {
+			t.Generation = 2
+			t.Spec.Load = &stamp.BackupRef{Tenant: "acme", ID: "20261205T011500Z-00000001", Generation: 2}
+			t.Status = stamp.TenantStatus{Phase: stamp.PhaseReady, ObservedGeneration: 2, MigratedVersion: "1.0.0", Seeded: true, Version: "1.0.0", Loaded: t.Spec.Load.String()}
+		}), up, nil},
 		{"suspended is left alone", tenant(func(t *stamp.Tenant) {
 			t.Spec.Desired = stamp.DesiredSuspended
 			t.Status = stamp.TenantStatus{Phase: stamp.PhaseSuspended, ObservedGeneration: 1, MigratedVersion: "1.0.0", Seeded: true, Version: "1.0.0", SuspendedAt: time.Unix(1, 0)}

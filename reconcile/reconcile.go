@@ -108,6 +108,9 @@ type Config struct {
 	// tenants the store does not know than maxLeftovers allows (see
 	// resync); for an operator who did delete that many by hand.
 	RemoveLeftovers bool
+	// Backups, if set, is where tenants' backups are kept: Backup takes
+	// them, and a spec's Load loads one.
+	Backups Backups
 }
 
 // Reconciler runs the reconcile loop. Create it with New, start it with Run.
