@@ -344,3 +344,30 @@ func (s *Store) RemoveStale(age time.Duration) error {
 	}
 	return errors.Join(errs...)
 }
+
+// KeysInUse returns the ids of the master keys that some backup is
+// encrypted with: a key rotation must keep them.
+func (s *Store) KeysInUse(ctx context.Context) (map[string]bool, error) {
+	keys := map[string]bool{}
+	it := s.bucket.List(&blob.ListOptions{Prefix: "tenants/"})
+	for {
+		obj, err := it.Next(ctx)
+		if err == io.EOF {
+			return keys, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list backups: %w", err)
+		}
+		if !strings.HasSuffix(obj.Key, ext) {
+			continue
+		}
+		attrs, err := s.bucket.Attributes(ctx, obj.Key)
+		if gcerrors.Code(err) == gcerrors.NotFound {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read backup %s: %w", obj.Key, err)
+		}
+		keys[attrs.Metadata["key"]] = true
+	}
+}

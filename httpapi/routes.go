@@ -47,6 +47,13 @@ func routes(cfg Config, cache *blueprintCache) []route {
 		{"POST /v1/tenants/{name}/upgrade", operNamed, handleTenantUpgrade(st, cache, engines, cfg.Clock, cfg.Enqueue)},
 		{"POST /v1/tenants/{name}/pin", operNamed, handleTenantPin(st, cfg.Clock, cfg.Enqueue, true)},
 		{"DELETE /v1/tenants/{name}/pin", operNamed, handleTenantPin(st, cfg.Clock, cfg.Enqueue, false)},
+		{"POST /v1/tenants/{name}/backups", operNamed, handleBackupCreate(st, cfg.Backups)},
+		{"GET /v1/tenants/{name}/backups", named, handleBackupList(cfg.Backups)},
+		{"GET /v1/tenants/{name}/backups/{id}/archive", operNamed, handleBackupArchive(cfg.Backups)},
+		{"POST /v1/tenants/{name}/restore", operNamed, handleTenantRestore(st, cfg.Clock, cfg.Enqueue, cfg.Backups)},
+		// Both make a tenant: fleet-wide, as a create is.
+		{"POST /v1/tenants/{name}/clone", oper, handleTenantClone(st, cfg.Clock, cfg.Enqueue, cfg.Backups)},
+		{"POST /v1/tenants/{name}/import", oper, limitBody(cfg.MaxImportBytes)(handleTenantImport(st, cfg.Clock, cfg.Enqueue, cfg.Backups))},
 		{"GET /v1/tenants/{name}/events", named, handleTenantEvents(st)},
 		{"GET /v1/tenants/{name}/logs", named, handleTenantLogs(st, cfg.Logs)},
 

@@ -56,6 +56,12 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxBundleBytes limits bundle uploads; default bundle.MaxSize.
 	MaxBundleBytes int64
+	// Backups takes and keeps tenants' backups; nil makes the backup,
+	// restore, clone and import routes answer 503.
+	Backups *Backups
+	// MaxImportBytes limits an archive brought back as a new tenant;
+	// default DefaultMaxImportBytes.
+	MaxImportBytes int64
 	// Ready answers /readyz; nil means always ready.
 	Ready func(ctx context.Context) error
 	// Metrics, if set, is told of every request and served at GET
@@ -109,6 +115,9 @@ func NewServer(cfg Config) http.Handler {
 	}
 	if cfg.MaxBundleBytes <= 0 {
 		cfg.MaxBundleBytes = bundle.MaxSize
+	}
+	if cfg.MaxImportBytes <= 0 {
+		cfg.MaxImportBytes = DefaultMaxImportBytes
 	}
 	if cfg.AnonymousAuditRate == 0 {
 		cfg.AnonymousAuditRate = defaultAnonymousRate

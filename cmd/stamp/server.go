@@ -81,6 +81,8 @@ type serverConfig struct {
 	RouterStandby bool
 	// Check only reports what isolation the host allows, then exits.
 	Check bool
+	// BackupStore is the URL of the backup store; "" is <data>/backups.
+	BackupStore string
 	// MasterKey is STAMP_MASTER_KEY, which is no flag (see masterKeyEnv).
 	MasterKey string
 }
@@ -116,6 +118,7 @@ func (c *serverConfig) flags(cmd *cobra.Command) {
 	c.Timeouts.flags(f, true)
 	c.TLS.add(f)
 	f.BoolVar(&c.RouterStandby, "router-standby", true, "when the server stops, a standby process keeps serving tenants on --router-listen until the next start takes it back")
+	f.StringVar(&c.BackupStore, "backup-store", "", "where tenants' backups are kept: file:///dir, or s3://bucket?endpoint=...&region=... for an S3-compatible store (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) (default: the backups directory of --data)")
 	f.BoolVar(&c.Check, "check", false, "print what this host lets the server isolate (users, ...) and exit")
 }
 
@@ -309,6 +312,11 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		store.Close()
 		return nil, err
 	}
+	backups, err := openBackups(ctx, cfg.BackupStore, data, keys)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	// The API keeps tokens in memory while the store tells it of every
 	// revocation (PostgreSQL: by NOTIFY, from any server).
 	var tokenCache *httpapi.TokenCache
@@ -319,7 +327,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	// Every part gets the timed store, so store latency is the server's.
 	mtr := metrics.New(logger)
 	store = mtr.WrapStore(keys)
-	var closers []func()
+	closers := []func(){func() { backups.Close() }}
 	defer func() {
 		if err != nil {
 			for i := len(closers) - 1; i >= 0; i-- {
@@ -415,6 +423,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		Activity:        traffic.Last,
 		IdleCheck:       cfg.IdleCheck,
 		RemoveLeftovers: cfg.RemoveLeftovers,
+		Backups:         backups,
 	})
 	releases = rollout.NewController(rollout.Config{
 		Store: store, Holder: id, Enqueue: rec.Enqueue, Logger: logger,
@@ -441,6 +450,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		Health: mon.TenantHealth, Keys: keys, SharedNetwork: iso.network == nil && cfg.Driver == driverLocal,
 		Requirements: requirements(cfg, iso), TokenCache: tokenCache,
 		RateLimit: cfg.RateLimit, MaxCreates: cfg.MaxCreates, CreateQueue: cfg.CreateQueue,
+		Backups: &httpapi.Backups{Store: backups, Take: rec.Backup},
 		Ready: func(ctx context.Context) error {
 			_, err := store.ListEvents(ctx, stamp.EventFilter{Limit: 1})
 			return err

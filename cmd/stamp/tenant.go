@@ -26,7 +26,8 @@ func newTenantCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(newTenantCreateCmd(g), newTenantListCmd(g), newTenantGetCmd(g),
 		newTenantRetryCmd(g), newTenantWakeCmd(g), newTenantSuspendCmd(g), newTenantResumeCmd(g), newTenantUpgradeCmd(g), newTenantPinCmd(g), newTenantUnpinCmd(g),
-		newTenantDeleteCmd(g), newTenantLogsCmd(g), newTenantEventsCmd(g), newTenantSetCmd(g), newTenantSecretsCmd(g))
+		newTenantDeleteCmd(g), newTenantLogsCmd(g), newTenantEventsCmd(g), newTenantSetCmd(g), newTenantSecretsCmd(g),
+		newTenantBackupCmd(g), newTenantBackupsCmd(g), newTenantRestoreCmd(g), newTenantCloneCmd(g), newTenantImportCmd(g), newTenantExportCmd(g))
 	return cmd
 }
 
@@ -287,16 +288,28 @@ func newTenantGetCmd(g *globals) *cobra.Command {
 func newTenantDeleteCmd(g *globals) *cobra.Command {
 	var noWait bool
 	var timeout time.Duration
+	var exportTo string
+	var recipients []string
 	cmd := &cobra.Command{
 		Use:   "delete NAME",
 		Short: "Delete a tenant: its processes, ports, databases, files and route",
-		Args:  cobra.ExactArgs(1),
+		Long: "Delete removes everything of the tenant but its backups. With --export,\n" +
+			"its archive is written to a file first (see `stamp tenant export`), and\n" +
+			"nothing is deleted unless that succeeded.",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
+			if exportTo != "" {
+				b, err := export(ctx, c, args[0], exportTo, recipients)
+				if err != nil {
+					return fmt.Errorf("%w; tenant %s is not deleted", err, args[0])
+				}
+				fmt.Fprintf(g.stdout, "exported %s to %s: backup %s, %s\n", args[0], exportTo, b.ID, humanSize(b.Size))
+			}
 			t, err := c.DeleteTenant(ctx, args[0])
 			if err != nil {
 				return err
@@ -324,6 +337,8 @@ func newTenantDeleteCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once deletion is recorded")
 	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long to wait for the deletion")
+	cmd.Flags().StringVar(&exportTo, "export", "", "write the tenant's archive to this file before deleting it")
+	cmd.Flags().StringArrayVar(&recipients, "recipient", nil, "with --export: an age public key (age1...) that can open the archive too")
 	return cmd
 }
 

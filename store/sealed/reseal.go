@@ -119,7 +119,14 @@ func (s *Store) RotateKeys(ctx context.Context) (*stamp.KeyRotation, error) {
 			break
 		}
 	}
-	inUse := func(id string) bool { return last.keys[id] > 0 }
+	outside := map[string]bool{}
+	if s.keyUsers != nil {
+		var err error
+		if outside, err = s.keyUsers(ctx); err != nil {
+			return nil, fmt.Errorf("values are resealed under key %s, but no key is retired: find the keys backups use: %w", rot.ActiveKey, err)
+		}
+	}
+	inUse := func(id string) bool { return last.keys[id] > 0 || outside[id] }
 	if s.ring.Writable() {
 		retired, err := s.ring.Retire(inUse)
 		if err != nil {

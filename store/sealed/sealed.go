@@ -20,6 +20,9 @@ import (
 type Store struct {
 	stamp.Store
 	ring *keyring.Ring
+	// keyUsers, if set, reports the keys that things outside the store
+	// are encrypted with (backups): RotateKeys retires none of them.
+	keyUsers func(context.Context) (map[string]bool, error)
 }
 
 var _ stamp.Store = (*Store)(nil)
@@ -27,6 +30,16 @@ var _ stamp.Store = (*Store)(nil)
 // New returns st with its secrets sealed under ring's keys.
 func New(st stamp.Store, ring *keyring.Ring) *Store {
 	return &Store{Store: st, ring: ring}
+}
+
+// Ring returns the key ring the store seals with.
+func (s *Store) Ring() *keyring.Ring { return s.ring }
+
+// KeepKeysOf makes RotateKeys keep, besides the keys the store's values
+// use, those users reports in use elsewhere (the backups' keys). Call it
+// before the store is used.
+func (s *Store) KeepKeysOf(users func(context.Context) (map[string]bool, error)) {
+	s.keyUsers = users
 }
 
 // secretAAD binds a tenant secret's sealed value to its tenant and name.
