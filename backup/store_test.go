@@ -27,11 +27,17 @@ func (c fixedClock) Now() time.Time { return c.t }
 // openStore opens a store in a new directory with a key ring of key.
 func openStore(t *testing.T, dir string, key byte) *Store {
 	t.Helper()
+	return openStoreIn(t, dir, t.TempDir(), key)
+}
+
+// openStoreIn is openStore with its work directory.
+func openStoreIn(t *testing.T, dir, work string, key byte) *Store {
+	t.Helper()
 	ring, err := keyring.New(bytes.Repeat([]byte{key}, keyring.KeySize))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(t.Context(), "file://"+dir, ring, t.TempDir(), fixedClock{time.Date(2026, 12, 5, 1, 15, 0, 0, time.UTC)})
+	s, err := Open(t.Context(), "file://"+dir, ring, work, fixedClock{time.Date(2026, 12, 5, 1, 15, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)
 	}
