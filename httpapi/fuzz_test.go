@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -8,8 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"filippo.io/age"
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/backup"
+	"github.com/stamphq/stamp/keyring"
 	"github.com/stamphq/stamp/store/sqlite"
 )
 
@@ -25,6 +30,9 @@ var bodyRoutes = []struct{ method, path string }{
 	{"POST", "/v1/webhooks"},                        // CreateWebhookRequest
 	{"POST", "/v1/tokens"},                          // CreateTokenRequest
 	{"POST", "/v1/blueprints/ledger/1.0.0/yank"},    // YankRequest
+	{"POST", "/v1/tenants/acme/backups"},            // BackupRequest
+	{"POST", "/v1/tenants/acme/restore"},            // RestoreRequest
+	{"POST", "/v1/tenants/acme/clone"},              // CloneRequest
 }
 
 // FuzzRequestBodies sends each body to every route that reads a JSON
@@ -37,7 +45,8 @@ func FuzzRequestBodies(f *testing.F) {
 		`{"name":"ci","role":"viewer","expires":"30d"}`, `{"url":"http://127.0.0.1:9/x","events":["tenant.*"]}`,
 		`{"version":"1.0.0","plan":"starter"}`, `{"params":{"currency":"USD"},"plan":"business"}`,
 		`{"blueprint":"ledger","version":"1.0.0","waves":["1","10%","100%"],"soak":"1s"}`,
-		`{"reason":"broken"}`, `[]`, `null`, `{"name":`, `{"name":"a","name":"b"}`, "\x00", `{"expires":"99999999d"}`,
+		`{"reason":"broken"}`, `{"recipients":["age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj"]}`,
+		`{"backup":"20261205T011500Z-00000001"}`, `{"name":"staging","plan":"starter"}`, `[]`, `null`, `{"name":`, `{"name":"a","name":"b"}`, "\x00", `{"expires":"99999999d"}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -51,7 +60,7 @@ func FuzzRequestBodies(f *testing.F) {
 	if err := st.CreateToken(ctx, &stamp.Token{ID: "admin", Name: "admin", Role: stamp.RoleAdmin, Hash: HashToken(token)}); err != nil {
 		f.Fatal(err)
 	}
-	srv := NewServer(Config{Store: st, Engines: map[string]bool{"sqlite": true}, Logger: slog.New(slog.DiscardHandler)})
+	srv := NewServer(Config{Store: st, Engines: map[string]bool{"sqlite": true}, Logger: slog.New(slog.DiscardHandler), Backups: emptyBackups(f)})
 	push := httptest.NewRequest("POST", "/v1/blueprints", strings.NewReader(string(packBundle(f, map[string]string{"stamp.yaml": ledgerYAML}))))
 	push.Header.Set("Authorization", "Bearer "+token)
 	pushed := httptest.NewRecorder()
@@ -76,4 +85,23 @@ func FuzzRequestBodies(f *testing.F) {
 			}
 		}
 	})
+}
+
+// emptyBackups keeps backups in a real store in a temporary directory;
+// a tenant's backup holds its manifest alone, as for a tenant with no
+// database (the reconciler's part is tested in cmd/stamp).
+func emptyBackups(tb testing.TB) *Backups {
+	ring, err := keyring.New(bytes.Repeat([]byte{7}, keyring.KeySize))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	store, err := backup.Open(context.Background(), "file://"+tb.TempDir(), ring, tb.TempDir(), stamp.SystemClock{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { store.Close() })
+	return &Backups{Store: store, Take: func(ctx context.Context, t *stamp.Tenant, reason string, recipients ...age.Recipient) (*stamp.Backup, error) {
+		m := &backup.Manifest{ID: backup.NewID(time.Now()), Tenant: t.Name, Blueprint: t.Spec.Blueprint, Version: t.Spec.Version, Reason: reason, CreatedAt: time.Now()}
+		return store.Take(ctx, m, nil, recipients...)
+	}}
 }
