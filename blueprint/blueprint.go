@@ -81,7 +81,24 @@ type Plan struct {
 	// plan are kept made ahead (database, migration, processes) for the
 	// next creates to claim; 0 keeps none.
 	Pool int
+	// Backup, if set, is how often the tenant is backed up, and how many
+	// of those scheduled backups are kept.
+	Backup *BackupSchedule
 }
+
+// BackupSchedule is a plan's backups: one every Every, the newest Keep
+// of them kept (backups taken by hand are not counted, nor removed).
+type BackupSchedule struct {
+	Every time.Duration
+	Keep  int
+}
+
+// Bounds of a backup schedule: backups are taken by a sweep that runs
+// every minute, and each holds a tenant's whole data.
+const (
+	MinBackupEvery = time.Hour
+	MaxBackupKeep  = 1000
+)
 
 // MaxPool bounds a plan's warm pool: every pooled stamp runs, for no one.
 const MaxPool = 50

@@ -245,7 +245,7 @@ func (d *decoder) plans(plans, defaultPlan entry) {
 			}
 			p := &Plan{Replicas: 1, Outbound: true, Connections: DefaultConnections}
 			b.Plans[e.name] = p
-			f, _ := d.fields(e.val, e.path, "memory", "cpu", "pids", "replicas", "idle", "outbound", "connections", "pool")
+			f, _ := d.fields(e.val, e.path, "memory", "cpu", "pids", "replicas", "idle", "outbound", "connections", "pool", "backup")
 			if e, ok := f["memory"]; ok {
 				if s, ok := d.str(e); ok {
 					var err error
@@ -283,6 +283,9 @@ func (d *decoder) plans(plans, defaultPlan entry) {
 					d.add(e.val.Line, e.path, "must be between 1 and %d, not %d", MaxConnections, p.Connections)
 				}
 			}
+			if e, ok := f["backup"]; ok {
+				p.Backup = d.backupSchedule(e)
+			}
 			if e, ok := f["pool"]; ok {
 				if p.Pool, ok = d.integer(e); ok && (p.Pool < 0 || p.Pool > MaxPool) {
 					d.add(e.val.Line, e.path, "must be between 0 and %d, not %d", MaxPool, p.Pool)
@@ -313,6 +316,29 @@ func (d *decoder) plans(plans, defaultPlan entry) {
 	default:
 		d.add(plans.key.Line, "default_plan", "is required when there is more than one plan (plans: %s)", names)
 	}
+}
+
+// backupSchedule decodes a plan's backup: {every: 24h, keep: 7}, both
+// required.
+func (d *decoder) backupSchedule(e entry) *BackupSchedule {
+	f, ok := d.fields(e.val, e.path, "every", "keep")
+	if !ok {
+		return nil
+	}
+	s := &BackupSchedule{}
+	every, hasEvery := f["every"]
+	keep, hasKeep := f["keep"]
+	if !hasEvery || !hasKeep {
+		d.add(e.val.Line, e.path, "needs both every (how often, e.g. 24h) and keep (how many backups are kept, e.g. 7)")
+		return nil
+	}
+	if s.Every, ok = d.duration(every); ok && s.Every < MinBackupEvery {
+		d.add(every.val.Line, every.path, "must be at least %s, not %s", MinBackupEvery, s.Every)
+	}
+	if s.Keep, ok = d.integer(keep); ok && (s.Keep < 1 || s.Keep > MaxBackupKeep) {
+		d.add(keep.val.Line, keep.path, "must be between 1 and %d, not %d", MaxBackupKeep, s.Keep)
+	}
+	return s
 }
 
 func (d *decoder) services(e entry) {

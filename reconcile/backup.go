@@ -17,6 +17,8 @@ import (
 type Backups interface {
 	Take(ctx context.Context, m *backup.Manifest, parts []backup.Part, recipients ...age.Recipient) (*stamp.Backup, error)
 	Unpack(ctx context.Context, tenant, id string) (*backup.Unpacked, error)
+	List(ctx context.Context, tenant string) ([]stamp.Backup, error)
+	Delete(ctx context.Context, tenant, id string) error
 }
 
 // backedUp are the phases a tenant can be backed up in: its data is that

@@ -109,8 +109,11 @@ type Config struct {
 	// resync); for an operator who did delete that many by hand.
 	RemoveLeftovers bool
 	// Backups, if set, is where tenants' backups are kept: Backup takes
-	// them, and a spec's Load loads one.
+	// them, plans' schedules take them too, and a spec's Load loads one.
 	Backups Backups
+	// BackupCheck is how often the plans' backup schedules are looked
+	// at; default 1m.
+	BackupCheck time.Duration
 }
 
 // Reconciler runs the reconcile loop. Create it with New, start it with Run.
@@ -129,6 +132,7 @@ type Reconciler struct {
 	passes     map[string]*running             // the running pass of each tenant
 	idle       map[string]idleWatch            // awake tenants that sleep when idle (see watchIdle)
 	claimed    map[string]bool                 // tenants that claimed a stamp, until their first pass ends
+	lastBackup map[string]time.Time            // when each tenant's last scheduled backup was taken, once looked up
 	started    time.Time                       // when Run started: traffic before is not known
 
 	// The warm pool's filler (fillPools) alone uses poolWait and poolRetry.
@@ -175,6 +179,9 @@ func New(cfg Config) *Reconciler {
 	if cfg.PoolCheck <= 0 {
 		cfg.PoolCheck = 5 * time.Second
 	}
+	if cfg.BackupCheck <= 0 {
+		cfg.BackupCheck = time.Minute
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = stamp.SystemClock{}
 	}
@@ -197,6 +204,7 @@ func New(cfg Config) *Reconciler {
 		runtimes:   map[string]string{},
 		poolKick:   make(chan struct{}, 1),
 		claimed:    map[string]bool{},
+		lastBackup: map[string]time.Time{},
 		poolWait:   map[poolKey]time.Duration{},
 		poolRetry:  map[poolKey]time.Time{},
 		releasing:  map[string]bool{},
@@ -225,10 +233,14 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		return err
 	}
 	var wg sync.WaitGroup
-	wg.Add(4)
+	wg.Add(5)
 	go func() {
 		defer wg.Done()
 		r.watchIdleTenants(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		r.takeScheduledBackups(ctx)
 	}()
 	go func() {
 		defer wg.Done()
