@@ -56,6 +56,11 @@ const (
 	EventTenantBackedUp  = "tenant.backed-up"
 	EventTenantRestoring = "tenant.restoring"
 	EventTenantRestored  = "tenant.restored"
+	// EventTenantSoftDeleted says a deleted tenant's instances stopped
+	// and its data is kept until it is purged (Message says when);
+	// EventTenantUndeleted that an operator brought it back.
+	EventTenantSoftDeleted = "tenant.soft-deleted"
+	EventTenantUndeleted   = "tenant.undeleted"
 	// EventTenantWaking says a request reached a sleeping tenant and its
 	// instances are being started; tenant.ready follows once it serves.
 	EventTenantWaking = "tenant.waking"
@@ -145,6 +150,8 @@ var EventTypes = []string{
 	EventTenantReady,
 	EventTenantRestored,
 	EventTenantRestoring,
+	EventTenantSoftDeleted,
+	EventTenantUndeleted,
 	EventTenantResuming,
 	EventRetry,
 	EventTenantRetrying,

@@ -39,6 +39,10 @@ const ResolutionTenantAsleep = "tenant went to sleep"
 // suspended: it is stopped on purpose.
 const ResolutionTenantSuspended = "tenant suspended"
 
+// ResolutionTenantSoftDeleted resolves the incidents of a tenant that
+// was deleted and is kept stopped until it is purged.
+const ResolutionTenantSoftDeleted = "tenant deleted"
+
 // Incident is one stretch of time a tenant (or one of its services) was
 // unhealthy: opened by the monitor after a grace period, updated while it
 // lasts, resolved when the tenant recovers (or by an operator).

@@ -10,6 +10,10 @@ const (
 	DesiredRunning   = "running"
 	DesiredDeleted   = "deleted"
 	DesiredSuspended = "suspended" // stopped by the operator, data and secrets kept
+	// DesiredSoftDeleted: deleted by its operator, but kept stopped, as
+	// a suspended tenant is, until TenantSpec.PurgeAt; an undelete
+	// brings it back as it was, and past PurgeAt it is removed.
+	DesiredSoftDeleted = "soft-deleted"
 )
 
 // Phases of a tenant, set by the reconciler.
@@ -29,6 +33,9 @@ const (
 	// PhaseRestoring: the tenant's instances are stopped while its data
 	// is put back to a backup; it serves again once started from it.
 	PhaseRestoring = "restoring"
+	// PhaseSoftDeleted: deleted, its instances stopped, its data kept
+	// until it is purged (TenantSpec.PurgeAt) or undeleted.
+	PhaseSoftDeleted = "soft-deleted"
 )
 
 // Channels a tenant may follow; a release may target one.
@@ -103,6 +110,9 @@ type TenantSpec struct {
 	// restore, or a new tenant made from another's backup (a clone) or
 	// from an export; TenantStatus.Loaded says when it does.
 	Load *BackupRef `json:"load,omitempty"`
+	// PurgeAt is when a soft-deleted tenant (DesiredSoftDeleted) is
+	// removed for good; zero otherwise.
+	PurgeAt time.Time `json:"purgeAt,omitzero"`
 }
 
 // BackupRef names a backup to load into a tenant, and the request.

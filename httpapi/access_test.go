@@ -44,6 +44,7 @@ var policy = map[string]struct {
 	"GET /v1/tenants":                             {stamp.RoleViewer, listed},
 	"GET /v1/tenants/{name}":                      {stamp.RoleViewer, own},
 	"DELETE /v1/tenants/{name}":                   {stamp.RoleOperator, own},
+	"POST /v1/tenants/{name}/undelete":            {stamp.RoleOperator, own},
 	"PATCH /v1/tenants/{name}":                    {stamp.RoleOperator, own},
 	"GET /v1/tenants/{name}/secrets":              {stamp.RoleAdmin, own},
 	"POST /v1/tenants/{name}/retry":               {stamp.RoleOperator, own},

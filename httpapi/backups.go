@@ -214,6 +214,8 @@ func handleTenantRestore(st Store, clock stamp.Clock, enqueue func(string), b *B
 				return false, stamp.Errorf(stamp.ECONFLICT, "tenant %q is being deleted", name)
 			case t.Spec.Desired == stamp.DesiredSuspended:
 				return false, errSuspended(name)
+			case t.Spec.Desired == stamp.DesiredSoftDeleted:
+				return false, errSoftDeleted(name)
 			case t.Upgrading():
 				return false, stamp.Errorf(stamp.ECONFLICT, "tenant %q is moving to version %s; restore it once the move is over", name, t.Status.Upgrade.To)
 			case t.Spec.Blueprint != bk.Blueprint:

@@ -175,10 +175,24 @@ func (c *Client) ListTenantsPage(ctx context.Context, after string, limit int) (
 }
 
 // DeleteTenant marks the tenant for deletion and returns it; the server
-// releases its resources in the background.
-func (c *Client) DeleteTenant(ctx context.Context, name string) (*stamp.Tenant, error) {
+// keeps it stopped for its grace period, unless purge, then releases
+// its resources in the background.
+func (c *Client) DeleteTenant(ctx context.Context, name string, purge bool) (*stamp.Tenant, error) {
+	path := "/v1/tenants/" + url.PathEscape(name)
+	if purge {
+		path += "?purge=true"
+	}
 	out := new(stamp.Tenant)
-	if err := c.do(ctx, http.MethodDelete, "/v1/tenants/"+url.PathEscape(name), nil, out); err != nil {
+	if err := c.do(ctx, http.MethodDelete, path, nil, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// UndeleteTenant brings back a tenant deleted within its grace period.
+func (c *Client) UndeleteTenant(ctx context.Context, name string) (*stamp.Tenant, error) {
+	out := new(stamp.Tenant)
+	if err := c.do(ctx, http.MethodPost, "/v1/tenants/"+url.PathEscape(name)+"/undelete", nil, out); err != nil {
 		return nil, err
 	}
 	return out, nil

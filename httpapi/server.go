@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/bundle"
@@ -56,6 +57,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxBundleBytes limits bundle uploads; default bundle.MaxSize.
 	MaxBundleBytes int64
+	// DeleteGrace is how long a deleted tenant is kept, stopped, before
+	// it is purged (undelete brings it back meanwhile); 0 purges at once.
+	DeleteGrace time.Duration
 	// Backups takes and keeps tenants' backups; nil makes the backup,
 	// restore, clone and import routes answer 503.
 	Backups *Backups

@@ -27,6 +27,8 @@ func handleTenantSuspend(st Store, clock stamp.Clock, enqueue func(string), susp
 			switch {
 			case t.Spec.Desired == stamp.DesiredDeleted:
 				return false, stamp.Errorf(stamp.ECONFLICT, "tenant %q is being deleted", name)
+			case t.Spec.Desired == stamp.DesiredSoftDeleted:
+				return false, errSoftDeleted(name)
 			case suspend && t.Spec.Desired == stamp.DesiredSuspended, !suspend && t.Spec.Desired == stamp.DesiredRunning:
 				return false, nil
 			case suspend:

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/blueprint"
@@ -207,16 +208,53 @@ const changeAttempts = 3
 // handleTenantDelete marks a tenant for deletion and answers 202; the
 // reconciler releases its resources and removes the record. Deleting a
 // tenant already being deleted answers 202 again.
-func handleTenantDelete(st Store, clock stamp.Clock, enqueue func(string)) http.Handler {
+func handleTenantDelete(st Store, clock stamp.Clock, enqueue func(string), grace time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
-		t, err := changeTenant(r.Context(), st, clock, enqueue, name, &stamp.Event{Type: stamp.EventTenantDeleting}, true, func(t *stamp.Tenant) (bool, error) {
-			if t.Spec.Desired == stamp.DesiredDeleted {
+		purge := grace <= 0 || r.URL.Query().Get("purge") == "true"
+		ev := &stamp.Event{Type: stamp.EventTenantDeleting}
+		t, err := changeTenant(r.Context(), st, clock, enqueue, name, ev, true, func(t *stamp.Tenant) (bool, error) {
+			switch {
+			case t.Spec.Desired == stamp.DesiredDeleted:
 				return false, nil // already being deleted: nudge the reconciler only
+			case !purge && t.Spec.Desired == stamp.DesiredSoftDeleted:
+				return false, nil
+			case purge:
+				t.Spec.Desired = stamp.DesiredDeleted
+				t.Status.Phase = stamp.PhaseDeleting
+				return true, nil
 			}
-			t.Spec.Desired = stamp.DesiredDeleted
-			t.Status.Phase = stamp.PhaseDeleting
+			t.Spec.Desired, t.Spec.PurgeAt = stamp.DesiredSoftDeleted, clock.Now().Add(grace).UTC()
+			ev.Message = fmt.Sprintf("kept until %s (stamp tenant undelete %s), then purged", t.Spec.PurgeAt.Format(time.RFC3339), name)
 			return true, nil
+		})
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		encode(w, r, http.StatusAccepted, masked(t))
+	})
+}
+
+// errSoftDeleted refuses a change of a tenant deleted softly.
+func errSoftDeleted(name string) error {
+	return stamp.Errorf(stamp.ECONFLICT, "tenant %q is deleted; undelete it first (stamp tenant undelete %s)", name, name)
+}
+
+// handleTenantUndelete brings back a tenant deleted softly, before it is
+// purged: it starts again as it was.
+func handleTenantUndelete(st Store, clock stamp.Clock, enqueue func(string)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		t, err := changeTenant(r.Context(), st, clock, enqueue, name, &stamp.Event{Type: stamp.EventTenantUndeleted}, true, func(t *stamp.Tenant) (bool, error) {
+			switch t.Spec.Desired {
+			case stamp.DesiredSoftDeleted:
+				t.Spec.Desired, t.Spec.PurgeAt = stamp.DesiredRunning, time.Time{}
+				return true, nil
+			case stamp.DesiredDeleted:
+				return false, stamp.Errorf(stamp.ECONFLICT, "tenant %q is being purged; it cannot be undeleted (its backups are kept: stamp tenant import)", name)
+			}
+			return false, stamp.Errorf(stamp.ECONFLICT, "tenant %q is not deleted", name)
 		})
 		if err != nil {
 			writeError(w, r, err)

@@ -87,6 +87,8 @@ func settable(t *stamp.Tenant) error {
 		return stamp.Errorf(stamp.ECONFLICT, "tenant %q is being deleted", t.Name)
 	case t.Spec.Desired == stamp.DesiredSuspended:
 		return errSuspended(t.Name)
+	case t.Spec.Desired == stamp.DesiredSoftDeleted:
+		return errSoftDeleted(t.Name)
 	case t.Upgrading():
 		u := t.Status.Upgrade
 		return stamp.Errorf(stamp.ECONFLICT, "tenant %q is moving from %s to %s; wait until that ends", t.Name, u.FromRevision(), u.ToRevision())

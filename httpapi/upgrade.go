@@ -81,6 +81,8 @@ func upgradable(t *stamp.Tenant, version string) error {
 		return stamp.Errorf(stamp.ECONFLICT, "tenant %q is being deleted", t.Name)
 	case t.Spec.Desired == stamp.DesiredSuspended:
 		return errSuspended(t.Name)
+	case t.Spec.Desired == stamp.DesiredSoftDeleted:
+		return errSoftDeleted(t.Name)
 	case t.Upgrading():
 		u := t.Status.Upgrade
 		return stamp.Errorf(stamp.ECONFLICT, "tenant %q is upgrading from %s to %s; wait until that ends", t.Name, u.From, u.To)

@@ -88,7 +88,7 @@ const (
 )
 
 // phases are the values of the phase label that are always present.
-var phases = []string{stamp.PhaseProvisioning, stamp.PhaseReady, stamp.PhaseUpgrading, stamp.PhaseSleeping, stamp.PhaseSuspended, stamp.PhaseFailed, stamp.PhaseDeleting}
+var phases = []string{stamp.PhaseProvisioning, stamp.PhaseReady, stamp.PhaseUpgrading, stamp.PhaseSleeping, stamp.PhaseSuspended, stamp.PhaseRestoring, stamp.PhaseSoftDeleted, stamp.PhaseFailed, stamp.PhaseDeleting}
 
 // causes are the values of the cause label that are always present.
 var causes = []string{stamp.CauseExit, stamp.CauseProbe, stamp.CauseOOM, stamp.CauseStep}

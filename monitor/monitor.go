@@ -262,7 +262,7 @@ func (m *Monitor) tick(ctx context.Context, wg *sync.WaitGroup) error {
 // (the pass that wakes it reports on it, as on a new tenant), or is a
 // stamp of the warm pool (whose failures its filler replaces).
 func unwatched(t *stamp.Tenant) bool {
-	return t.Status.Phase == stamp.PhaseSleeping || t.Status.Phase == stamp.PhaseSuspended || t.Spec.Pooled
+	return t.Status.Phase == stamp.PhaseSleeping || t.Status.Phase == stamp.PhaseSuspended || t.Status.Phase == stamp.PhaseSoftDeleted || t.Spec.Pooled
 }
 
 // due reports whether a check of the tenant is due: one of its services'

@@ -23,7 +23,7 @@ type Backups interface {
 
 // backedUp are the phases a tenant can be backed up in: its data is that
 // of one version, which no step is changing.
-var backedUp = []string{stamp.PhaseReady, stamp.PhaseSleeping, stamp.PhaseSuspended}
+var backedUp = []string{stamp.PhaseReady, stamp.PhaseSleeping, stamp.PhaseSuspended, stamp.PhaseSoftDeleted}
 
 // Backup takes a backup of tenant t now, for reason (stamp.Backup*): a
 // consistent dump of each of its databases and its data directory, while

@@ -73,9 +73,14 @@ func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Tim
 		return fmt.Errorf("get tenant %q: %w", name, err)
 	}
 	r.noteRuntime(t)
+	if t.Spec.Desired == stamp.DesiredSoftDeleted && !r.cfg.Clock.Now().Before(t.Spec.PurgeAt) {
+		if t, err = r.purge(ctx, t); err != nil {
+			return err
+		}
+	}
 	var obs *stamp.Observed
-	if t.Status.Phase != stamp.PhaseSleeping && t.Status.Phase != stamp.PhaseSuspended {
-		// A sleeping or suspended tenant runs nothing to look at: a pass
+	if t.Status.Phase != stamp.PhaseSleeping && t.Status.Phase != stamp.PhaseSuspended && t.Status.Phase != stamp.PhaseSoftDeleted {
+		// A sleeping, suspended or deleted tenant runs nothing to look at: a pass
 		// over it touches no file or process of the driver's.
 		if obs, err = r.cfg.Driver.Observe(ctx, t.RuntimeName()); err != nil {
 			return fmt.Errorf("observe tenant %q: %w", name, err)
@@ -88,6 +93,9 @@ func (r *Reconciler) reconcile(ctx context.Context, name string, queued time.Tim
 	if len(steps) == 0 {
 		if asleep(t) {
 			r.rest(ctx, name)
+		}
+		if t.Spec.Desired == stamp.DesiredSoftDeleted {
+			r.queue.addAfter(name, t.Spec.PurgeAt.Sub(r.cfg.Clock.Now())) // to purge it then
 		}
 		return nil
 	}
@@ -142,7 +150,7 @@ func passKind(upgrade bool, steps []string, phase string) string {
 		return "sleep"
 	case steps[0] == stamp.StepSuspend:
 		return "suspend"
-	case phase == stamp.PhaseSleeping, phase == stamp.PhaseSuspended:
+	case phase == stamp.PhaseSleeping, phase == stamp.PhaseSuspended, phase == stamp.PhaseSoftDeleted:
 		return "wake"
 	}
 	return "provision"
@@ -213,8 +221,9 @@ func (p *pass) run(ctx context.Context, steps []string) error {
 			// The move now knows whether it recreates.
 			steps = upgradeSteps(p.t.Status.Upgrade, p.t.Status.MigratedVersion)
 		}
-	case steps[0] == stamp.StepSuspend, p.t.Status.Phase == stamp.PhaseSuspended && steps[0] != stamp.StepRemove:
-		// Being suspended, or resumed: routers answer 503 until route.
+	case steps[0] == stamp.StepSuspend, (p.t.Status.Phase == stamp.PhaseSuspended || p.t.Status.Phase == stamp.PhaseSoftDeleted) && steps[0] != stamp.StepRemove:
+		// Being suspended or deleted, or resumed or undeleted: routers
+		// answer 503 (or 404) until route.
 	case steps[0] == stamp.StepSleep, p.t.Status.Phase == stamp.PhaseSleeping && steps[0] != stamp.StepRemove:
 		// Going to sleep, or waking: routers hold the tenant's requests
 		// while it is sleeping, so it stays so until route.

@@ -19,15 +19,16 @@ func Plan(t *stamp.Tenant, obs *stamp.Observed) []string {
 		}
 		return upgradeSteps(t.Status.Upgrade, t.Status.MigratedVersion)
 	}
-	if t.Spec.Desired == stamp.DesiredSuspended {
-		if t.Status.Phase == stamp.PhaseSuspended && !t.Status.SuspendedAt.IsZero() {
+	if stopped := stoppedPhase(t.Spec.Desired); stopped != "" {
+		// Suspended, or deleted softly: stopped and kept.
+		if t.Status.Phase == stopped && !t.Status.SuspendedAt.IsZero() {
 			return nil
 		}
-		return []string{stamp.StepSuspend} // or a suspension cut short, taken again
+		return []string{stamp.StepSuspend} // or a stop cut short, taken again
 	}
-	if t.Status.Phase == stamp.PhaseSuspended {
-		// Resumed: back as it was (the API refuses other changes while
-		// a tenant is suspended).
+	if t.Status.Phase == stamp.PhaseSuspended || t.Status.Phase == stamp.PhaseSoftDeleted {
+		// Resumed or undeleted: back as it was (the API refuses other
+		// changes meanwhile).
 		return wakeSteps
 	}
 	current := t.Status.ObservedGeneration == t.Generation
@@ -74,6 +75,18 @@ func Plan(t *stamp.Tenant, obs *stamp.Observed) []string {
 		steps = append(steps, stamp.StepSeed)
 	}
 	return append(steps, stamp.StepStart, stamp.StepHealth, stamp.StepRoute)
+}
+
+// stoppedPhase is the phase of a tenant kept stopped as desired is:
+// suspended, or soft-deleted; "" for any other desired state.
+func stoppedPhase(desired string) string {
+	switch desired {
+	case stamp.DesiredSuspended:
+		return stamp.PhaseSuspended
+	case stamp.DesiredSoftDeleted:
+		return stamp.PhaseSoftDeleted
+	}
+	return ""
 }
 
 // nextUpgrade is the move that takes serving tenant t to its spec's

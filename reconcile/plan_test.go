@@ -146,6 +146,21 @@ func TestPlan(t *testing.T) {
 		{"resumed starts as it was", tenant(func(t *stamp.Tenant) {
 			t.Status = stamp.TenantStatus{Phase: stamp.PhaseSuspended, ObservedGeneration: 1, MigratedVersion: "1.0.0", Seeded: true, Version: "1.0.0", SuspendedAt: time.Unix(1, 0)}
 		}), nil, []string{"secrets", "database", "start", "health", "route"}},
+		{"deleted softly, a ready tenant stops", tenant(func(t *stamp.Tenant) {
+			t.Spec.Desired = stamp.DesiredSoftDeleted
+			t.Status = stamp.TenantStatus{Phase: stamp.PhaseReady, ObservedGeneration: 1, MigratedVersion: "1.0.0", Seeded: true, Version: "1.0.0"}
+		}), up, []string{"suspend"}},
+		{"deleted softly and stopped is left alone", tenant(func(t *stamp.Tenant) {
+			t.Spec.Desired = stamp.DesiredSoftDeleted
+			t.Status = stamp.TenantStatus{Phase: stamp.PhaseSoftDeleted, ObservedGeneration: 1, MigratedVersion: "1.0.0", Seeded: true, Version: "1.0.0", SuspendedAt: time.Unix(1, 0)}
+		}), nil, nil},
+		{"a suspended tenant deleted softly is stopped as deleted", tenant(func(t *stamp.Tenant) {
+			t.Spec.Desired = stamp.DesiredSoftDeleted
+			t.Status = stamp.TenantStatus{Phase: stamp.PhaseSuspended, ObservedGeneration: 1, MigratedVersion: "1.0.0", Seeded: true, Version: "1.0.0", SuspendedAt: time.Unix(1, 0)}
+		}), nil, []string{"suspend"}},
+		{"undeleted starts as it was", tenant(func(t *stamp.Tenant) {
+			t.Status = stamp.TenantStatus{Phase: stamp.PhaseSoftDeleted, ObservedGeneration: 1, MigratedVersion: "1.0.0", Seeded: true, Version: "1.0.0", SuspendedAt: time.Unix(1, 0)}
+		}), nil, []string{"secrets", "database", "start", "health", "route"}},
 		{"suspended while upgrading finishes the move first", func() *stamp.Tenant {
 			t := upgrading(&stamp.Upgrade{From: "1.0.0", To: "1.1.0"}, "1.0.0")
 			t.Spec.Desired = stamp.DesiredSuspended

@@ -8,17 +8,24 @@ import (
 	stamp "github.com/stamphq/stamp"
 )
 
-// suspend stops the instances of a tenant an operator suspended and
-// keeps the rest of it, as sleep does: routers are told first (the
-// tenant is suspended, with no endpoints: they answer 503), requests in
-// flight end, then the instances stop and its incidents are resolved.
-// SuspendedAt is set only then, with tenant.suspended: a suspension cut
-// short is taken again by the next pass (see Plan).
+// suspend stops the instances of a tenant an operator suspended, or
+// deleted softly, and keeps the rest of it, as sleep does: routers are
+// told first (the tenant is suspended or deleted, with no endpoints:
+// they answer 503 or 404), requests in flight end, then the instances
+// stop and its incidents are resolved. SuspendedAt is set only then,
+// with tenant.suspended or tenant.soft-deleted: a stop cut short is
+// taken again by the next pass (see Plan).
 func (p *pass) suspend(ctx context.Context) error {
 	started, endpoints := p.r.cfg.Clock.Now(), p.t.Status.Endpoints
-	if p.t.Status.Phase != stamp.PhaseSuspended {
+	phase := stoppedPhase(p.t.Spec.Desired)
+	resolution, done := stamp.ResolutionTenantSuspended, &stamp.Event{Type: stamp.EventTenantSuspended}
+	if phase == stamp.PhaseSoftDeleted {
+		resolution = stamp.ResolutionTenantSoftDeleted
+		done = &stamp.Event{Type: stamp.EventTenantSoftDeleted, Message: "purged at " + p.t.Spec.PurgeAt.UTC().Format(time.RFC3339) + " unless undeleted"}
+	}
+	if p.t.Status.Phase != phase {
 		err := p.update(ctx, func(st *stamp.TenantStatus) {
-			st.Phase = stamp.PhaseSuspended
+			st.Phase = phase
 			st.SuspendedAt, st.SleptAt, st.WakeAt = time.Time{}, time.Time{}, time.Time{}
 			st.Endpoints = nil
 		})
@@ -39,11 +46,24 @@ func (p *pass) suspend(ctx context.Context) error {
 	if err := stopper.Stop(ctx, p.t.RuntimeName()); err != nil {
 		return fmt.Errorf("stop the instances of suspended tenant %s: %w", p.t.Name, err)
 	}
-	if err := p.resolveIncidents(ctx, stamp.ResolutionTenantSuspended); err != nil {
+	if err := p.resolveIncidents(ctx, resolution); err != nil {
 		return err
 	}
 	now := p.r.cfg.Clock.Now()
 	return p.updateWith(ctx, func(st *stamp.TenantStatus) { st.SuspendedAt = now },
 		&stamp.Event{Type: stamp.EventStep, Step: stamp.StepSuspend, Status: stamp.StatusOK, QueuedAt: p.queued, StartedAt: started, FinishedAt: now},
-		&stamp.Event{Type: stamp.EventTenantSuspended})
+		done)
+}
+
+// purge turns a soft-deleted tenant whose grace period is over into one
+// being deleted, which this pass then removes.
+func (r *Reconciler) purge(ctx context.Context, t *stamp.Tenant) (*stamp.Tenant, error) {
+	t.Spec.Desired, t.Status.Phase = stamp.DesiredDeleted, stamp.PhaseDeleting
+	t.Generation++
+	ev := &stamp.Event{Type: stamp.EventTenantDeleting, Tenant: t.Name, Generation: t.Generation,
+		Message: "purged: deleted since its grace period ended at " + t.Spec.PurgeAt.UTC().Format(time.RFC3339)}
+	if err := r.cfg.Store.UpdateTenant(ctx, t, ev); err != nil {
+		return nil, fmt.Errorf("purge tenant %s: %w", t.Name, err)
+	}
+	return t, nil
 }

@@ -403,6 +403,8 @@ func (rd *round) roll() []*stamp.Tenant {
 				rd.setTenant(i, stamp.ReleaseTenantSkipped, "the tenant was deleted")
 			case t.Spec.Desired == stamp.DesiredSuspended:
 				rd.setTenant(i, stamp.ReleaseTenantSkipped, "the tenant was suspended")
+			case t.Spec.Desired == stamp.DesiredSoftDeleted:
+				rd.setTenant(i, stamp.ReleaseTenantSkipped, "the tenant was deleted")
 			case t.Spec.Pin != "" && t.Spec.Pin != r.Spec.Version:
 				rd.setTenant(i, stamp.ReleaseTenantSkipped, "pinned to version %s", t.Spec.Pin)
 			case t.Status.Version == "":

@@ -135,6 +135,8 @@ func Target(tenants []*stamp.Tenant, spec *stamp.ReleaseSpec, fits func(*stamp.T
 			skip("the tenant is being deleted")
 		case t.Spec.Desired == stamp.DesiredSuspended:
 			skip("the tenant is suspended (a release reaches it once resumed)")
+		case t.Spec.Desired == stamp.DesiredSoftDeleted:
+			skip("the tenant is deleted (a release reaches it if it is undeleted)")
 		case t.Spec.Pin != "" && t.Spec.Pin != spec.Version:
 			skip("pinned to version %s", t.Spec.Pin)
 		case downgrade(t, spec):

@@ -273,7 +273,8 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		rt.stats.touch()
 	}
 	switch {
-	case rt == nil:
+	case rt == nil, len(rt.targets) == 0 && rt.phase == stamp.PhaseSoftDeleted:
+		// Deleted and kept for an undelete: to its customers, gone.
 		writeError(w, req, http.StatusNotFound, stamp.Errorf(stamp.ENOTFOUND, "tenant %q does not exist", name))
 	case len(rt.targets) == 0 && rt.phase == stamp.PhaseSuspended && !rt.deleting:
 		rt.stats.answered(http.StatusServiceUnavailable)

@@ -189,7 +189,8 @@ func (s *stampServer) start() {
 	t := s.t
 	t.Helper()
 	args := append([]string{"server", "--data", s.data, "--listen", s.api, "--router-listen", s.router,
-		"--ports", s.ports, "--tenant-uids", s.uids, "--log-level", "debug"}, s.extraArg...)
+		"--ports", s.ports, "--tenant-uids", s.uids, "--log-level", "debug",
+		"--delete-grace=0"}, s.extraArg...) // tests that delete softly ask for it
 	s.cmd = exec.Command(stampBin, args...)
 	logf, err := os.OpenFile(s.logPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -751,7 +752,7 @@ func TestDeleteWhileProvisioning(t *testing.T) {
 		}
 	}
 	for _, name := range names {
-		if _, err := c.DeleteTenant(ctx, name); err != nil {
+		if _, err := c.DeleteTenant(ctx, name, false); err != nil {
 			t.Fatal(err)
 		}
 	}

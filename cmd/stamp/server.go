@@ -81,6 +81,8 @@ type serverConfig struct {
 	RouterStandby bool
 	// Check only reports what isolation the host allows, then exits.
 	Check bool
+	// DeleteGrace is how long a deleted tenant is kept before it is purged.
+	DeleteGrace time.Duration
 	// BackupStore is the URL of the backup store; "" is <data>/backups.
 	BackupStore string
 	// MasterKey is STAMP_MASTER_KEY, which is no flag (see masterKeyEnv).
@@ -118,6 +120,7 @@ func (c *serverConfig) flags(cmd *cobra.Command) {
 	c.Timeouts.flags(f, true)
 	c.TLS.add(f)
 	f.BoolVar(&c.RouterStandby, "router-standby", true, "when the server stops, a standby process keeps serving tenants on --router-listen until the next start takes it back")
+	f.DurationVar(&c.DeleteGrace, "delete-grace", 72*time.Hour, "how long a deleted tenant is kept, stopped, before it is purged (stamp tenant undelete brings it back meanwhile; delete --purge skips it); 0 purges at once")
 	f.StringVar(&c.BackupStore, "backup-store", "", "where tenants' backups are kept: file:///dir, or s3://bucket?endpoint=...&region=... for an S3-compatible store (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) (default: the backups directory of --data)")
 	f.BoolVar(&c.Check, "check", false, "print what this host lets the server isolate (users, ...) and exit")
 }
@@ -450,7 +453,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		Health: mon.TenantHealth, Keys: keys, SharedNetwork: iso.network == nil && cfg.Driver == driverLocal,
 		Requirements: requirements(cfg, iso), TokenCache: tokenCache,
 		RateLimit: cfg.RateLimit, MaxCreates: cfg.MaxCreates, CreateQueue: cfg.CreateQueue,
-		Backups: &httpapi.Backups{Store: backups, Take: rec.Backup},
+		Backups: &httpapi.Backups{Store: backups, Take: rec.Backup}, DeleteGrace: cfg.DeleteGrace,
 		Ready: func(ctx context.Context) error {
 			_, err := store.ListEvents(ctx, stamp.EventFilter{Limit: 1})
 			return err

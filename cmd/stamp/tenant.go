@@ -27,7 +27,7 @@ func newTenantCmd(g *globals) *cobra.Command {
 	cmd.AddCommand(newTenantCreateCmd(g), newTenantListCmd(g), newTenantGetCmd(g),
 		newTenantRetryCmd(g), newTenantWakeCmd(g), newTenantSuspendCmd(g), newTenantResumeCmd(g), newTenantUpgradeCmd(g), newTenantPinCmd(g), newTenantUnpinCmd(g),
 		newTenantDeleteCmd(g), newTenantLogsCmd(g), newTenantEventsCmd(g), newTenantSetCmd(g), newTenantSecretsCmd(g),
-		newTenantBackupCmd(g), newTenantBackupsCmd(g), newTenantRestoreCmd(g), newTenantCloneCmd(g), newTenantImportCmd(g), newTenantExportCmd(g))
+		newTenantUndeleteCmd(g), newTenantBackupCmd(g), newTenantBackupsCmd(g), newTenantRestoreCmd(g), newTenantCloneCmd(g), newTenantImportCmd(g), newTenantExportCmd(g))
 	return cmd
 }
 
@@ -290,12 +290,16 @@ func newTenantDeleteCmd(g *globals) *cobra.Command {
 	var timeout time.Duration
 	var exportTo string
 	var recipients []string
+	var purge bool
 	cmd := &cobra.Command{
 		Use:   "delete NAME",
 		Short: "Delete a tenant: its processes, ports, databases, files and route",
-		Long: "Delete removes everything of the tenant but its backups. With --export,\n" +
-			"its archive is written to a file first (see `stamp tenant export`), and\n" +
-			"nothing is deleted unless that succeeded.",
+		Long: "Delete stops the tenant and keeps it for the server's grace period\n" +
+			"(--delete-grace, 72h by default), in which `stamp tenant undelete` brings\n" +
+			"it back as it was; then, or at once with --purge, everything of it is\n" +
+			"removed but its backups. With --export, its archive is written to a\n" +
+			"file first (see `stamp tenant export`), and nothing is deleted unless\n" +
+			"that succeeded.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
@@ -310,10 +314,11 @@ func newTenantDeleteCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(g.stdout, "exported %s to %s: backup %s, %s\n", args[0], exportTo, b.ID, humanSize(b.Size))
 			}
-			t, err := c.DeleteTenant(ctx, args[0])
+			t, err := c.DeleteTenant(ctx, args[0], purge)
 			if err != nil {
 				return err
 			}
+			soft := t.Spec.Desired == stamp.DesiredSoftDeleted
 			if noWait {
 				fmt.Fprintf(g.stdout, "tenant %s is being deleted\n", args[0])
 				return nil
@@ -321,9 +326,10 @@ func newTenantDeleteCmd(g *globals) *cobra.Command {
 			ctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			// Done once the tenant.deleted event is written: everything
-			// is released and the server's router has dropped the route.
+			// is released and the server's router has dropped the route;
+			// or, kept for its grace period, once its instances stopped.
 			err = followEvents(ctx, c, args[0], t.UpdatedAt, func(e *stamp.Event) (bool, error) {
-				return e.Type == stamp.EventTenantDeleted, nil
+				return e.Type == stamp.EventTenantDeleted || (soft && e.Type == stamp.EventTenantSoftDeleted), nil
 			})
 			if err != nil {
 				if ctx.Err() != nil {
@@ -331,10 +337,16 @@ func newTenantDeleteCmd(g *globals) *cobra.Command {
 				}
 				return err
 			}
+			if soft {
+				fmt.Fprintf(g.stdout, "tenant %s deleted: stopped and kept until %s; `stamp tenant undelete %s` brings it back, --purge deletes it now\n",
+					args[0], t.Spec.PurgeAt.Local().Format(time.DateTime), args[0])
+				return nil
+			}
 			fmt.Fprintf(g.stdout, "tenant %s deleted\n", args[0])
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&purge, "purge", false, "delete everything now, skipping the server's grace period (--delete-grace) in which an undelete brings the tenant back")
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once deletion is recorded")
 	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long to wait for the deletion")
 	cmd.Flags().StringVar(&exportTo, "export", "", "write the tenant's archive to this file before deleting it")
@@ -420,4 +432,30 @@ func limitsText(l *stamp.Limits) string {
 		pids = strconv.FormatInt(l.PIDs, 10)
 	}
 	return fmt.Sprintf("memory %s, cpu %s, pids %s", memory, cpu, pids)
+}
+
+func newTenantUndeleteCmd(g *globals) *cobra.Command {
+	var noWait bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "undelete NAME",
+		Short: "Bring back a deleted tenant before it is purged, as it was",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			since := time.Now()
+			t, err := c.UndeleteTenant(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "tenant %s: undeleted, starting\n", t.Name)
+			return waitServing(cmd.Context(), c, t, since, noWait, timeout, g)
+		},
+	}
+	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the request is recorded")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait")
+	return cmd
 }
