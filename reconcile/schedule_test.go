@@ -53,7 +53,9 @@ func TestScheduledBackups(t *testing.T) {
 	f.create("globex", "3.0.0")
 	f.change("globex", stamp.EventTenantUpgradeRequested, func(tn *stamp.Tenant) { tn.Spec.Plan = "none" })
 	for _, name := range []string{"acme", "globex"} {
-		f.waitTenant(name, name+" ready", func(tn *stamp.Tenant) bool { return tn.Status.Phase == stamp.PhaseReady && tn.Status.ObservedGeneration == tn.Generation })
+		f.waitTenant(name, name+" ready", func(tn *stamp.Tenant) bool {
+			return tn.Status.Phase == stamp.PhaseReady && tn.Status.ObservedGeneration == tn.Generation
+		})
 	}
 	reasons := func(tenant string) string {
 		t.Helper()
