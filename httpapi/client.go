@@ -174,16 +174,35 @@ func (c *Client) ListTenantsPage(ctx context.Context, after string, limit int) (
 	return out, nil
 }
 
-// DeleteTenant marks the tenant for deletion and returns it; the server
-// keeps it stopped for its grace period, unless purge, then releases
-// its resources in the background.
-func (c *Client) DeleteTenant(ctx context.Context, name string, purge bool) (*stamp.Tenant, error) {
-	path := "/v1/tenants/" + url.PathEscape(name)
-	if purge {
-		path += "?purge=true"
+// DeleteOptions are the choices of a delete.
+type DeleteOptions struct {
+	// Purge deletes at once, skipping the server's grace period.
+	Purge bool
+	// ConfirmMany lets the delete past the guard against mass deletion.
+	ConfirmMany bool
+}
+
+// query returns the delete's query string, "" or "?...".
+func (o DeleteOptions) query() string {
+	q := url.Values{}
+	if o.Purge {
+		q.Set("purge", "true")
 	}
+	if o.ConfirmMany {
+		q.Set(confirmParam, "many")
+	}
+	if len(q) == 0 {
+		return ""
+	}
+	return "?" + q.Encode()
+}
+
+// DeleteTenant marks the tenant for deletion and returns it; the server
+// keeps it stopped for its grace period, unless opts.Purge, then
+// releases its resources in the background.
+func (c *Client) DeleteTenant(ctx context.Context, name string, opts DeleteOptions) (*stamp.Tenant, error) {
 	out := new(stamp.Tenant)
-	if err := c.do(ctx, http.MethodDelete, path, nil, out); err != nil {
+	if err := c.do(ctx, http.MethodDelete, "/v1/tenants/"+url.PathEscape(name)+opts.query(), nil, out); err != nil {
 		return nil, err
 	}
 	return out, nil

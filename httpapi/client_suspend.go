@@ -9,11 +9,15 @@ import (
 )
 
 // SuspendTenant asks for tenant name to be suspended (see
-// handleTenantSuspend); resume false resumes it instead.
-func (c *Client) SuspendTenant(ctx context.Context, name string, suspend bool) (*stamp.Tenant, error) {
+// handleTenantSuspend), past the guard against mass suspension with
+// confirmMany; suspend false resumes it instead.
+func (c *Client) SuspendTenant(ctx context.Context, name string, suspend, confirmMany bool) (*stamp.Tenant, error) {
 	action := "/resume"
 	if suspend {
 		action = "/suspend"
+		if confirmMany {
+			action += "?" + confirmParam + "=many"
+		}
 	}
 	out := new(stamp.Tenant)
 	if err := c.do(ctx, http.MethodPost, "/v1/tenants/"+url.PathEscape(name)+action, nil, out); err != nil {

@@ -234,7 +234,7 @@ func TestUpgradeTenantErrors(t *testing.T) {
 		env.serve(t, name, "1.0.0")
 	}
 	env.createTenant(t, CreateTenantRequest{Name: "big", Blueprint: "ledger", Version: "1.0.0", Plan: "business"})
-	if _, err := env.client.DeleteTenant(context.Background(), "gone", false); err != nil {
+	if _, err := env.client.DeleteTenant(context.Background(), "gone", DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	env.setTenant(t, "busy", func(tn *stamp.Tenant) {
@@ -454,7 +454,7 @@ func releaseFleet(t *testing.T, env *testEnv) {
 	if _, err := env.client.PinTenant(context.Background(), "held", "1.0.0"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.client.DeleteTenant(context.Background(), "gone", false); err != nil {
+	if _, err := env.client.DeleteTenant(context.Background(), "gone", DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }

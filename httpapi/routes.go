@@ -21,6 +21,7 @@ func routes(cfg Config, cache *blueprintCache) []route {
 	named, listed := viewer.of(tenantNamed), viewer.of(tenantListed)
 	operNamed, catalogue := oper.of(tenantNamed), viewer.of(shared)
 	creates := newCreateGate(cfg.MaxCreates, cfg.CreateQueue)
+	mass := massGuard{store: st, clock: cfg.Clock, limit: cfg.MassChangeLimit, share: cfg.MassChangeShare}
 
 	rs := []route{
 		{"GET /healthz", public, handleHealthz()},
@@ -36,14 +37,14 @@ func routes(cfg Config, cache *blueprintCache) []route {
 		{"POST /v1/tenants", oper, creates.wrap(handleTenantCreate(st, cache, engines, cfg))},
 		{"GET /v1/tenants", listed, handleTenantList(st)},
 		{"GET /v1/tenants/{name}", named, handleTenantGet(st, cfg.Health)},
-		{"DELETE /v1/tenants/{name}", operNamed, handleTenantDelete(st, cfg.Clock, cfg.Enqueue, cfg.DeleteGrace)},
+		{"DELETE /v1/tenants/{name}", operNamed, mass.guarded(handleTenantDelete(st, cfg.Clock, cfg.Enqueue, cfg.DeleteGrace))},
 		{"POST /v1/tenants/{name}/undelete", operNamed, handleTenantUndelete(st, cfg.Clock, cfg.Enqueue)},
 		{"PATCH /v1/tenants/{name}", operNamed, handleTenantSet(st, cache, cfg.Clock, cfg.Enqueue)},
 		{"GET /v1/tenants/{name}/secrets", admin.of(tenantNamed), handleTenantSecrets(st, cfg.Clock)},
 		{"POST /v1/tenants/{name}/retry", operNamed, handleTenantRetry(st, cfg.Clock, cfg.Enqueue)},
 		{"POST /v1/tenants/{name}/wake", operNamed, handleTenantWake(st, cfg.Clock, cfg.Enqueue)},
 		// Not a tenant's own tokens: a customer must not resume itself.
-		{"POST /v1/tenants/{name}/suspend", oper, handleTenantSuspend(st, cfg.Clock, cfg.Enqueue, true)},
+		{"POST /v1/tenants/{name}/suspend", oper, mass.guarded(handleTenantSuspend(st, cfg.Clock, cfg.Enqueue, true))},
 		{"POST /v1/tenants/{name}/resume", oper, handleTenantSuspend(st, cfg.Clock, cfg.Enqueue, false)},
 		{"POST /v1/tenants/{name}/upgrade", operNamed, handleTenantUpgrade(st, cache, engines, cfg.Clock, cfg.Enqueue)},
 		{"POST /v1/tenants/{name}/pin", operNamed, handleTenantPin(st, cfg.Clock, cfg.Enqueue, true)},

@@ -57,6 +57,11 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxBundleBytes limits bundle uploads; default bundle.MaxSize.
 	MaxBundleBytes int64
+	// MassChangeLimit is how many deletes and suspensions may be made in
+	// MassChangeWindow before the next needs ?confirm=many, unless they
+	// stay within MassChangeShare of the fleet; 0 turns the guard off.
+	MassChangeLimit int
+	MassChangeShare float64
 	// DeleteGrace is how long a deleted tenant is kept, stopped, before
 	// it is purged (undelete brings it back meanwhile); 0 purges at once.
 	DeleteGrace time.Duration

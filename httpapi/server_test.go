@@ -518,7 +518,7 @@ func TestDeleteTenant(t *testing.T) {
 	if g, w := strings.Join(types, ","), "tenant.created,tenant.deleting"; g != w {
 		t.Errorf("events: got %s, want %s", g, w)
 	}
-	_, err = env.client.DeleteTenant(ctx, "nope", false)
+	_, err = env.client.DeleteTenant(ctx, "nope", DeleteOptions{})
 	wantError(t, err, stamp.ENOTFOUND, `tenant "nope" does not exist`)
 }
 

@@ -135,7 +135,7 @@ func TestSetTenant(t *testing.T) {
 	if err != nil || again.Generation != 2 {
 		t.Errorf("the same change again: got generation %d, %v; want 2 (nothing changed)", again.Generation, err)
 	}
-	if _, err := env.client.DeleteTenant(ctx, "acme", false); err != nil {
+	if _, err := env.client.DeleteTenant(ctx, "acme", DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = env.client.SetTenant(ctx, "acme", SetTenantRequest{Plan: "starter"})

@@ -212,7 +212,7 @@ func (b *bench) stampSample(ctx context.Context, srv *benchkit.Server, a *app, n
 
 // deleteTenant deletes name and waits until it is gone.
 func deleteTenant(ctx context.Context, srv *benchkit.Server, name string) error {
-	if _, err := srv.Client.DeleteTenant(ctx, name, true); err != nil {
+	if _, err := srv.Client.DeleteTenant(ctx, name, httpapi.DeleteOptions{Purge: true}); err != nil {
 		return err
 	}
 	for {

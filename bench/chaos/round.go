@@ -327,7 +327,7 @@ func (r *roundRun) checkHost(ctx context.Context, tenants []*stamp.Tenant) (chec
 func (r *roundRun) deleteAll(ctx context.Context) error {
 	r.b.progress("round %d: delete every tenant", r.res.n)
 	for _, name := range r.names {
-		if _, err := r.srv.Client.DeleteTenant(ctx, name, true); err != nil && stamp.ErrorCode(err) != stamp.ENOTFOUND {
+		if _, err := r.srv.Client.DeleteTenant(ctx, name, httpapi.DeleteOptions{Purge: true}); err != nil && stamp.ErrorCode(err) != stamp.ENOTFOUND {
 			return fmt.Errorf("delete tenant %s: %w", name, err)
 		}
 	}

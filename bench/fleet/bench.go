@@ -212,7 +212,7 @@ func (b *bench) create(ctx context.Context, name string) error {
 
 // delete deletes tenant name and waits until the API no longer knows it.
 func (b *bench) delete(ctx context.Context, name string) error {
-	if _, err := b.srv.Client.DeleteTenant(ctx, name, true); err != nil {
+	if _, err := b.srv.Client.DeleteTenant(ctx, name, httpapi.DeleteOptions{Purge: true}); err != nil {
 		return fmt.Errorf("delete tenant %s: %w", name, err)
 	}
 	for {

@@ -213,7 +213,7 @@ func (s *server) deleteAll(ctx context.Context) error {
 		return fmt.Errorf("%s server: list tenants: %w", s.setup, err)
 	}
 	for _, t := range tenants {
-		if _, err := s.Client.DeleteTenant(ctx, t.Name, true); err != nil && stamp.ErrorCode(err) != stamp.ENOTFOUND {
+		if _, err := s.Client.DeleteTenant(ctx, t.Name, httpapi.DeleteOptions{Purge: true}); err != nil && stamp.ErrorCode(err) != stamp.ENOTFOUND {
 			return fmt.Errorf("%s server: delete tenant %s: %w", s.setup, t.Name, err)
 		}
 	}

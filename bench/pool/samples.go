@@ -202,7 +202,7 @@ func (b *bench) waitPoolFull(ctx context.Context) (time.Time, error) {
 func (b *bench) delete(ctx context.Context, c create) error {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.timeout)
 	defer cancel()
-	if _, err := b.srv.Client.DeleteTenant(ctx, c.name, true); err != nil {
+	if _, err := b.srv.Client.DeleteTenant(ctx, c.name, httpapi.DeleteOptions{Purge: true}); err != nil {
 		return fmt.Errorf("delete tenant %s: %w", c.name, err)
 	}
 	runtime := c.runtime

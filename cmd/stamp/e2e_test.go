@@ -190,7 +190,9 @@ func (s *stampServer) start() {
 	t.Helper()
 	args := append([]string{"server", "--data", s.data, "--listen", s.api, "--router-listen", s.router,
 		"--ports", s.ports, "--tenant-uids", s.uids, "--log-level", "debug",
-		"--delete-grace=0"}, s.extraArg...) // tests that delete softly ask for it
+		// Tests that delete softly, or count on the guard against mass
+		// deletion, ask for them.
+		"--delete-grace=0", "--mass-change-limit=0"}, s.extraArg...)
 	s.cmd = exec.Command(stampBin, args...)
 	logf, err := os.OpenFile(s.logPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -752,7 +754,7 @@ func TestDeleteWhileProvisioning(t *testing.T) {
 		}
 	}
 	for _, name := range names {
-		if _, err := c.DeleteTenant(ctx, name, false); err != nil {
+		if _, err := c.DeleteTenant(ctx, name, httpapi.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -81,6 +81,10 @@ type serverConfig struct {
 	RouterStandby bool
 	// Check only reports what isolation the host allows, then exits.
 	Check bool
+	// MassChangeLimit and MassChangeShare set the guard against mass
+	// deletion (see httpapi.Config).
+	MassChangeLimit int
+	MassChangeShare float64
 	// DeleteGrace is how long a deleted tenant is kept before it is purged.
 	DeleteGrace time.Duration
 	// BackupStore is the URL of the backup store; "" is <data>/backups.
@@ -120,6 +124,8 @@ func (c *serverConfig) flags(cmd *cobra.Command) {
 	c.Timeouts.flags(f, true)
 	c.TLS.add(f)
 	f.BoolVar(&c.RouterStandby, "router-standby", true, "when the server stops, a standby process keeps serving tenants on --router-listen until the next start takes it back")
+	f.IntVar(&c.MassChangeLimit, "mass-change-limit", 5, "deletes and suspensions allowed in 10 minutes (through every server) before the next needs --confirm-many, unless within --mass-change-share of the fleet; 0 turns the guard off")
+	f.Float64Var(&c.MassChangeShare, "mass-change-share", 0.1, "share of the fleet that may be deleted or suspended in 10 minutes without --confirm-many")
 	f.DurationVar(&c.DeleteGrace, "delete-grace", 72*time.Hour, "how long a deleted tenant is kept, stopped, before it is purged (stamp tenant undelete brings it back meanwhile; delete --purge skips it); 0 purges at once")
 	f.StringVar(&c.BackupStore, "backup-store", "", "where tenants' backups are kept: file:///dir, or s3://bucket?endpoint=...&region=... for an S3-compatible store (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) (default: the backups directory of --data)")
 	f.BoolVar(&c.Check, "check", false, "print what this host lets the server isolate (users, ...) and exit")
@@ -454,6 +460,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		Requirements: requirements(cfg, iso), TokenCache: tokenCache,
 		RateLimit: cfg.RateLimit, MaxCreates: cfg.MaxCreates, CreateQueue: cfg.CreateQueue,
 		Backups: &httpapi.Backups{Store: backups, Take: rec.Backup}, DeleteGrace: cfg.DeleteGrace,
+		MassChangeLimit: cfg.MassChangeLimit, MassChangeShare: cfg.MassChangeShare,
 		Ready: func(ctx context.Context) error {
 			_, err := store.ListEvents(ctx, stamp.EventFilter{Limit: 1})
 			return err

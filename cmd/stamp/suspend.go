@@ -28,7 +28,7 @@ func newTenantResumeCmd(g *globals) *cobra.Command {
 
 // suspendCmd is `tenant suspend` (suspend) or `tenant resume`.
 func suspendCmd(g *globals, suspend bool, use, short, long string) *cobra.Command {
-	var noWait bool
+	var noWait, confirmMany bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use: use, Short: short, Long: long,
@@ -40,7 +40,7 @@ func suspendCmd(g *globals, suspend bool, use, short, long string) *cobra.Comman
 			}
 			ctx := cmd.Context()
 			since := time.Now()
-			t, err := c.SuspendTenant(ctx, args[0], suspend)
+			t, err := c.SuspendTenant(ctx, args[0], suspend, confirmMany)
 			if err != nil {
 				return err
 			}
@@ -72,5 +72,8 @@ func suspendCmd(g *globals, suspend bool, use, short, long string) *cobra.Comman
 	}
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the request is recorded")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait")
+	if suspend {
+		cmd.Flags().BoolVar(&confirmMany, "confirm-many", false, "suspend even though many tenants were deleted or suspended in the last 10 minutes (the server's guard against mass suspension)")
+	}
 	return cmd
 }

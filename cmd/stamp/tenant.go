@@ -290,7 +290,7 @@ func newTenantDeleteCmd(g *globals) *cobra.Command {
 	var timeout time.Duration
 	var exportTo string
 	var recipients []string
-	var purge bool
+	var purge, confirmMany bool
 	cmd := &cobra.Command{
 		Use:   "delete NAME",
 		Short: "Delete a tenant: its processes, ports, databases, files and route",
@@ -314,7 +314,7 @@ func newTenantDeleteCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(g.stdout, "exported %s to %s: backup %s, %s\n", args[0], exportTo, b.ID, humanSize(b.Size))
 			}
-			t, err := c.DeleteTenant(ctx, args[0], purge)
+			t, err := c.DeleteTenant(ctx, args[0], httpapi.DeleteOptions{Purge: purge, ConfirmMany: confirmMany})
 			if err != nil {
 				return err
 			}
@@ -346,6 +346,7 @@ func newTenantDeleteCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&confirmMany, "confirm-many", false, "delete even though many tenants were deleted or suspended in the last 10 minutes (the server's guard against mass deletion)")
 	cmd.Flags().BoolVar(&purge, "purge", false, "delete everything now, skipping the server's grace period (--delete-grace) in which an undelete brings the tenant back")
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once deletion is recorded")
 	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long to wait for the deletion")

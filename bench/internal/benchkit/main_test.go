@@ -41,8 +41,8 @@ func helper(kind string, env ...string) *exec.Cmd {
 }
 
 // fakeServer stands in for `stamp server` where StartServer's tests need
-// one: it takes the same --data, --listen, --router-listen and
-// --delete-grace flags,
+// one: it takes the same --data, --listen, --router-listen,
+// --delete-grace and --mass-change-limit flags,
 // writes an admin token, starts one tenant process carrying the local
 // driver's STAMP_INSTANCE marker (which outlives it, as a real tenant
 // does) and answers 200 on /readyz. With --exit it fails at once instead.
@@ -56,6 +56,7 @@ func fakeServer(args []string) int {
 	listen := fs.String("listen", "", "")
 	fs.String("router-listen", "", "")
 	fs.Duration("delete-grace", 0, "")
+	fs.Int("mass-change-limit", 0, "")
 	exit := fs.Bool("exit", false, "")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2

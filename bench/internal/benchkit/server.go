@@ -74,8 +74,9 @@ func (s *Server) start(ctx context.Context) error {
 		return fmt.Errorf("open server log: %w", err)
 	}
 	defer logf.Close()
-	// A delete purges at once: the benchmarks measure what it releases.
-	args := append([]string{"server", "--data", s.Data, "--listen", s.API, "--router-listen", s.Router, "--delete-grace=0"}, s.flags...)
+	// A delete purges at once, and as many as the benchmark makes: the
+	// benchmarks measure what deletes release.
+	args := append([]string{"server", "--data", s.Data, "--listen", s.API, "--router-listen", s.Router, "--delete-grace=0", "--mass-change-limit=0"}, s.flags...)
 	cmd := exec.Command(s.bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if s.proc, err = StartProc(cmd); err != nil {
