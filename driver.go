@@ -248,6 +248,20 @@ type Dumper interface {
 	Load(ctx context.Context, db DatabaseSpec, r io.Reader) error
 }
 
+// Collector is implemented by engines that can list what they hold, so
+// that the garbage collector finds the databases no tenant owns any
+// more (a deletion cut short, a store restored from an older copy).
+type Collector interface {
+	// Orphans returns the databases (and what goes with them: files,
+	// roles, snapshots) the engine holds that belong to no runtime in
+	// keep, which maps each runtime to the names of the databases it
+	// may have; and how many databases the engine holds in all.
+	Orphans(ctx context.Context, keep map[string][]string) (orphans []string, held int, err error)
+	// DropOrphan deletes one orphan Orphans returned, with what goes
+	// with it. One already gone is not an error.
+	DropOrphan(ctx context.Context, orphan string) error
+}
+
 // DatabaseSpec names one database of one tenant.
 type DatabaseSpec struct {
 	Tenant   string

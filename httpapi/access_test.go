@@ -80,6 +80,7 @@ var policy = map[string]struct {
 	"GET /v1/webhooks/{id}/attempts":              {stamp.RoleViewer, fleet},
 	"GET /v1/events":                              {stamp.RoleViewer, fleet},
 	"POST /v1/keys/rotate":                        {stamp.RoleAdmin, fleet},
+	"POST /v1/gc":                                 {stamp.RoleAdmin, fleet},
 	"GET /v1/audit":                               {stamp.RoleAdmin, fleet},
 	"POST /v1/tokens":                             {stamp.RoleAdmin, fleet},
 	"GET /v1/tokens":                              {stamp.RoleAdmin, fleet},

@@ -80,6 +80,7 @@ func routes(cfg Config, cache *blueprintCache) []route {
 		{"GET /v1/events", viewer, handleEvents(st)},
 
 		{"POST /v1/keys/rotate", admin, handleKeyRotate(st, cfg.Keys, cfg.Clock)},
+		{"POST /v1/gc", admin, handleGC(cfg.GC)},
 
 		{"GET /v1/audit", admin, handleAuditList(st)},
 

@@ -62,6 +62,8 @@ type Config struct {
 	// stay within MassChangeShare of the fleet; 0 turns the guard off.
 	MassChangeLimit int
 	MassChangeShare float64
+	// GC runs the garbage collector; nil makes POST /v1/gc answer 503.
+	GC func(ctx context.Context, dryRun, force bool) (*stamp.GCReport, error)
 	// DeleteGrace is how long a deleted tenant is kept, stopped, before
 	// it is purged (undelete brings it back meanwhile); 0 purges at once.
 	DeleteGrace time.Duration

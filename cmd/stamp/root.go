@@ -59,6 +59,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newKeyCmd(g),
 		newTokenCmd(g),
 		newAuditCmd(g),
+		newGCCmd(g),
 		newVersionCmd(g),
 	)
 	root.Version = buildVersion()

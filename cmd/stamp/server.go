@@ -460,7 +460,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		Requirements: requirements(cfg, iso), TokenCache: tokenCache,
 		RateLimit: cfg.RateLimit, MaxCreates: cfg.MaxCreates, CreateQueue: cfg.CreateQueue,
 		Backups: &httpapi.Backups{Store: backups, Take: rec.Backup}, DeleteGrace: cfg.DeleteGrace,
-		MassChangeLimit: cfg.MassChangeLimit, MassChangeShare: cfg.MassChangeShare,
+		MassChangeLimit: cfg.MassChangeLimit, MassChangeShare: cfg.MassChangeShare, GC: rec.CollectGarbage,
 		Ready: func(ctx context.Context) error {
 			_, err := store.ListEvents(ctx, stamp.EventFilter{Limit: 1})
 			return err

@@ -424,6 +424,9 @@ func (d *Driver) Remove(ctx context.Context, tenant string) error {
 	}
 	uid := t.recordedUID()
 	d.killTenant(tenant, uid)
+	if !exists(t.dir) {
+		d.killStray(tenant) // a leftover known by its processes alone
+	}
 	if d.cfg.Network != nil {
 		if err := d.cfg.Network.Remove(tenant, uid); err != nil {
 			return fmt.Errorf("remove %s: %w", tenant, err)

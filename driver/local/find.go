@@ -167,6 +167,15 @@ func (d *Driver) killMarked(tenant string, uid int, ids ...string) []int {
 	return killAll(victims, true)
 }
 
+// killStray SIGKILLs, with their process groups, the processes anywhere
+// on the host that carry the marker of tenant, which the driver has no
+// directory of: what a runtime left that no user or cgroup of it can
+// find (started under a server run without them). The look through every
+// process is only for such leftovers, never for a tenant's delete.
+func (d *Driver) killStray(tenant string) {
+	killAll(readMarked(allPIDs(), d.dir, tenant), true)
+}
+
 // killTenant SIGKILLs every process of tenant, whose user is uid, and
 // waits (bounded) until they are gone: with cgroups, everything in its
 // group; with a user of its own, everything of that user; whatever a

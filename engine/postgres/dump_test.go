@@ -2,10 +2,12 @@ package postgres_test
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/engine/postgres"
 )
 
 // TestDumpLoad: a dump of one tenant's database loads into its own
@@ -68,5 +70,47 @@ func TestDumpMissing(t *testing.T) {
 	err := e.Dump(t.Context(), spec("nobody"+random(6)), &bytes.Buffer{})
 	if stamp.ErrorCode(err) != stamp.ENOTFOUND {
 		t.Fatalf("Dump of a missing database: %v, want ENOTFOUND", err)
+	}
+}
+
+// TestOrphans: a database no runtime in keep owns is an orphan, with its
+// snapshot; dropped, its database, role and snapshot are gone, and a
+// kept one is left alone.
+func TestOrphans(t *testing.T) {
+	e := newEngine(t)
+	kept, _ := ensureApp(t, e)
+	gone := spec("ghost" + random(6))
+	if _, err := e.Ensure(t.Context(), gone); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Snapshot(t.Context(), gone, "pre-2-0-0"); err != nil {
+		t.Fatal(err)
+	}
+	keep := map[string][]string{kept.Tenant: {kept.Name}}
+	orphans, held, err := e.Orphans(t.Context(), keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, snap := postgres.ObjectName(gone.Tenant, gone.Name), postgres.SnapshotName(gone.Tenant, gone.Name, "pre-2-0-0")
+	for _, want := range []string{live, snap} {
+		if !slices.Contains(orphans, want) {
+			t.Errorf("orphans %v lack %s", orphans, want)
+		}
+	}
+	if slices.Contains(orphans, postgres.ObjectName(kept.Tenant, kept.Name)) || held < 2 {
+		t.Errorf("orphans %v, held %d: the kept database is among them, or not counted", orphans, held)
+	}
+	for _, o := range orphans {
+		if o == live || o == snap {
+			if err := e.DropOrphan(t.Context(), o); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, q := range []string{`SELECT count(*) FROM pg_database WHERE datname = $1 OR datname = $2`, `SELECT count(*) FROM pg_roles WHERE rolname = $1 OR rolname = $2`} {
+		var n int
+		if err := connect(t, adminURL(t)).QueryRow(t.Context(), q, live, snap).Scan(&n); err != nil || n != 0 {
+			t.Errorf("%s: %d left, %v", q, n, err)
+		}
 	}
 }

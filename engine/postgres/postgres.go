@@ -202,8 +202,16 @@ func (e *Engine) Drop(ctx context.Context, db stamp.DatabaseSpec) error {
 	if err != nil {
 		return err
 	}
+	if err := e.drop(ctx, name); err != nil {
+		return fmt.Errorf("drop database %s of %s: %w", db.Name, db.Tenant, err)
+	}
+	return nil
+}
+
+// drop deletes the database and role name and the database's snapshots.
+func (e *Engine) drop(ctx context.Context, name string) error {
 	q := pgx.Identifier{name}.Sanitize()
-	err = e.locked(ctx, name, func(conn *pgx.Conn) error {
+	return e.locked(ctx, name, func(conn *pgx.Conn) error {
 		// NOLOGIN first, so nobody reconnects between the terminate and the drops.
 		if _, err := conn.Exec(ctx, `ALTER ROLE `+q+` NOLOGIN`); err != nil && !hasCode(err, codeUndefinedObject) {
 			return fmt.Errorf("disable login: %w", err)
@@ -224,10 +232,6 @@ func (e *Engine) Drop(ctx context.Context, db stamp.DatabaseSpec) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("drop database %s of %s: %w", db.Name, db.Tenant, err)
-	}
-	return nil
 }
 
 // ensureRole creates the role name if it is missing, else sets its

@@ -79,3 +79,26 @@ func TestLoadRefusesWhatIsNotADump(t *testing.T) {
 		t.Errorf("Dump of a missing database: %v, want ENOTFOUND", err)
 	}
 }
+
+func TestOrphans(t *testing.T) {
+	dir := t.TempDir()
+	e := sqlite.New(dir)
+	for _, tenant := range []string{"acme", "ghost"} {
+		if _, err := e.Ensure(t.Context(), stamp.DatabaseSpec{Tenant: tenant, Name: "main"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orphans, held, err := e.Orphans(t.Context(), map[string][]string{"acme": {"main"}})
+	if err != nil || held != 2 || len(orphans) != 1 || orphans[0] != "ghost" {
+		t.Fatalf("Orphans: %v, held %d, %v", orphans, held, err)
+	}
+	if err := e.DropOrphan(t.Context(), "ghost"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ghost")); err == nil {
+		t.Errorf("the orphan's directory is still there")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "acme", "main.db")); err != nil {
+		t.Errorf("the kept database: %v", err)
+	}
+}
