@@ -14,10 +14,11 @@ import (
 	"github.com/stamphq/stamp/driver/kube"
 )
 
-// TestKubeBackupRestoreClone runs backup, restore, clone, export and
-// import of tenants on the Kubernetes driver with PostgreSQL databases
-// (the test cluster runs no container, so the test writes the rows the
-// app would), then collects a namespace no tenant owns.
+// TestKubeBackupRestoreClone runs backup, restore, clone, suspend and
+// resume, export and import of tenants on the Kubernetes driver with
+// PostgreSQL databases (the test cluster runs no container, so the test
+// writes the rows the app would), then collects a namespace no tenant
+// owns.
 func TestKubeBackupRestoreClone(t *testing.T) {
 	kubeconfig, c := kubeCluster(t)
 	_, tenantPG := tenantCluster(t)
@@ -86,6 +87,26 @@ func TestKubeBackupRestoreClone(t *testing.T) {
 	exec("staging", `INSERT INTO customers (name) VALUES ('staging')`)
 	if strings.Contains(rows("acme"), "staging") {
 		t.Errorf("a write to the clone shows in its source")
+	}
+
+	// Suspended, its deployments scale to nothing; resumed, it serves its data.
+	if out := s.mustCLI("tenant", "suspend", "staging"); !strings.Contains(out, "suspended: its instances are stopped") {
+		t.Errorf("suspend on Kubernetes:\n%s", out)
+	}
+	deps, err := c.AppsV1().Deployments(instance+"-staging").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range deps.Items {
+		if d.Spec.Replicas == nil || *d.Spec.Replicas != 0 {
+			t.Errorf("deployment %s of the suspended tenant has replicas %v", d.Name, d.Spec.Replicas)
+		}
+	}
+	if out := s.mustCLI("tenant", "resume", "staging"); !strings.Contains(out, "ready: ") {
+		t.Errorf("resume on Kubernetes:\n%s", out)
+	}
+	if got := rows("staging"); got != "wile,road,staging" {
+		t.Errorf("the resumed tenant's customers: %q", got)
 	}
 
 	export := filepath.Join(t.TempDir(), "acme.stamp")

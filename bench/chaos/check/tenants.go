@@ -102,9 +102,38 @@ var tenantRules = map[string]tenantRule{
 		}
 		return ""
 	},
+	// A delete is asked for softly (kept, stopped, until PurgeAt) or
+	// at once; a purge is the latter, written by the reconciler.
 	stamp.EventTenantDeleting: func(t *stamp.Tenant, e *stamp.Event) string {
-		if t.Spec.Desired != stamp.DesiredDeleted || t.Status.Phase != stamp.PhaseDeleting {
-			return "desired deleted, phase deleting"
+		soft := t.Spec.Desired == stamp.DesiredSoftDeleted && !t.Spec.PurgeAt.IsZero()
+		if !soft && (t.Spec.Desired != stamp.DesiredDeleted || t.Status.Phase != stamp.PhaseDeleting) {
+			return "desired deleted, phase deleting; or desired soft-deleted until a time"
+		}
+		return ""
+	},
+	stamp.EventTenantSoftDeleted: func(t *stamp.Tenant, e *stamp.Event) string {
+		if t.Spec.Desired != stamp.DesiredSoftDeleted || t.Status.Phase != stamp.PhaseSoftDeleted || t.Status.SuspendedAt.IsZero() {
+			return "desired soft-deleted, phase soft-deleted since a time"
+		}
+		return ""
+	},
+	stamp.EventTenantUndeleted: func(t *stamp.Tenant, e *stamp.Event) string {
+		if t.Spec.Desired != stamp.DesiredRunning || !t.Spec.PurgeAt.IsZero() {
+			return "desired running, no purge time"
+		}
+		return ""
+	},
+	// A restore asked for names its backup in the spec; the load done
+	// is recorded with it in the status.
+	stamp.EventTenantRestoring: func(t *stamp.Tenant, e *stamp.Event) string {
+		if t.Spec.Load == nil {
+			return "a backup to load in its spec"
+		}
+		return ""
+	},
+	stamp.EventTenantRestored: func(t *stamp.Tenant, e *stamp.Event) string {
+		if t.Spec.Load == nil || t.Status.Loaded != t.Spec.Load.String() {
+			return "its spec's backup loaded"
 		}
 		return ""
 	},
@@ -113,10 +142,11 @@ var tenantRules = map[string]tenantRule{
 }
 
 // tenantEventsIgnored are the tenant events that say nothing of the
-// tenant's phase or version: a step's outcome, a retry, a warning, a pin
-// and a reveal of secrets.
+// tenant's phase or version: a step's outcome, a retry, a warning, a pin,
+// a reveal of secrets and a backup taken.
 var tenantEventsIgnored = []string{
 	stamp.EventStep, stamp.EventRetry, stamp.EventTenantExposed, stamp.EventTenantPinned, stamp.EventTenantSecretsRevealed,
+	stamp.EventTenantBackedUp,
 }
 
 func phaseIs(phase string) tenantRule {
