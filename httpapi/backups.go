@@ -115,7 +115,7 @@ func handleBackupCreate(st Store, b *Backups) http.Handler {
 }
 
 // handleBackupList lists the backups of tenant {name}, newest first. A
-// tenant deleted keeps its backups, which stay listed.
+// tenant deleted softly keeps its backups until it is purged.
 func handleBackupList(b *Backups) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if b == nil {

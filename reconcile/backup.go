@@ -215,3 +215,22 @@ func (p *pass) loadDatabase(ctx context.Context, u *backup.Unpacked, name, engin
 	}
 	return nil
 }
+
+// dropBackups deletes the backups of a tenant being purged: everything
+// of a customer who left goes, and what they take with them is the
+// export they were given.
+func (p *pass) dropBackups(ctx context.Context) error {
+	if p.r.cfg.Backups == nil || p.t.Spec.Pooled {
+		return nil
+	}
+	list, err := p.r.cfg.Backups.List(ctx, p.t.Name)
+	if err != nil {
+		return fmt.Errorf("list backups to delete: %w", err)
+	}
+	for _, b := range list {
+		if err := p.r.cfg.Backups.Delete(ctx, p.t.Name, b.ID); err != nil && stamp.ErrorCode(err) != stamp.ENOTFOUND {
+			return fmt.Errorf("delete backup %s: %w", b.ID, err)
+		}
+	}
+	return nil
+}

@@ -546,6 +546,9 @@ func (p *pass) remove(ctx context.Context) error {
 			}
 		}
 	}
+	if err := p.dropBackups(ctx); err != nil {
+		return err
+	}
 	if err := p.resolveIncidents(ctx, stamp.ResolutionTenantDeleted); err != nil {
 		return err
 	}

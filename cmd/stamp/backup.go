@@ -43,7 +43,7 @@ func newTenantBackupCmd(g *globals) *cobra.Command {
 func newTenantBackupsCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "backups NAME",
-		Short: "List a tenant's backups, newest first (a deleted tenant's too)",
+		Short: "List a tenant's backups, newest first (a deleted tenant's, until it is purged)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, p, err := g.reader()

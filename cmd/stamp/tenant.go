@@ -297,7 +297,7 @@ func newTenantDeleteCmd(g *globals) *cobra.Command {
 		Long: "Delete stops the tenant and keeps it for the server's grace period\n" +
 			"(--delete-grace, 72h by default), in which `stamp tenant undelete` brings\n" +
 			"it back as it was; then, or at once with --purge, everything of it is\n" +
-			"removed but its backups. With --export, its archive is written to a\n" +
+			"removed, its backups too. With --export, its archive is written to a\n" +
 			"file first (see `stamp tenant export`), and nothing is deleted unless\n" +
 			"that succeeded.",
 		Args: cobra.ExactArgs(1),
