@@ -10,6 +10,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	localdriver "github.com/stamphq/stamp/driver/local"
+	sqlitestore "github.com/stamphq/stamp/store/sqlite"
 )
 
 // TestGarbageCollector plants an orphan of each kind the local driver
@@ -99,5 +102,71 @@ func TestGarbageCollector(t *testing.T) {
 	}
 	if _, err := s.client().GetTenant(context.Background(), "acme"); err != nil {
 		t.Errorf("acme after gc --force: %v", err)
+	}
+}
+
+// TestGarbageCollectorAfterStoreLoss: a tenant whose record the store
+// lost (put back to an older copy) leaves a running runtime: processes,
+// ports (or a network namespace), directories, a database. gc removes
+// every part of it, and its address answers as for no tenant.
+func TestGarbageCollectorAfterStoreLoss(t *testing.T) {
+	s := startStampServer(t)
+	s.mustCLI("blueprint", "push", blueprintDir(t))
+	s.mustCLI("tenant", "create", "acme", "--blueprint", "ledger")
+	s.mustCLI("tenant", "create", "victim", "--blueprint", "ledger")
+	ctx := context.Background()
+	st, err := sqlitestore.Open(ctx, filepath.Join(s.data, "stamp.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim, err := st.GetTenant(ctx, "victim")
+	if err == nil {
+		err = st.DeleteTenant(ctx, "victim", victim.ResourceVersion)
+	}
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := filepath.Join(s.data, "local")
+	held := func() (ports int) {
+		t.Helper()
+		owners, err := localdriver.ReadPorts(local)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, owner := range owners {
+			if strings.HasPrefix(owner, "victim/") {
+				ports++
+			}
+		}
+		return ports
+	}
+	// With a network namespace of its own (as root), a tenant listens
+	// on its declared port there and holds none of the host's registry.
+	ports := held()
+	out := s.mustCLI("gc")
+	for _, want := range []string{`runtime\s+victim\s+-\s+removed`, `database\s+victim\s+sqlite\s+removed`} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("gc lacks %q:\n%s", want, out)
+		}
+	}
+	for _, p := range tenantProcesses(t, s.data) {
+		if p.tenant == "victim" {
+			t.Errorf("process %d of the lost tenant still runs", p.pid)
+		}
+	}
+	if n := held(); n != 0 {
+		t.Errorf("the lost tenant still holds %d of its %d ports", n, ports)
+	}
+	for _, p := range []string{filepath.Join(local, "tenants", "victim"), filepath.Join(s.data, "databases", "victim")} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s is still there", p)
+		}
+	}
+	if code, body := s.do("GET", "victim", "/healthz", ""); code != 404 {
+		t.Errorf("the lost tenant's address: %d %s", code, body)
+	}
+	if code, _ := s.do("GET", "acme", "/healthz", ""); code != 200 {
+		t.Errorf("acme after gc: %d", code)
 	}
 }
