@@ -182,6 +182,7 @@ func (g *generator) at() time.Time {
 	return g.epoch.Add(time.Duration(g.rng.Int64N(int64(4 * 365 * 24 * time.Hour)))).Truncate(time.Second)
 }
 
+// customer returns the next customer.
 func (g *generator) customer() customer {
 	g.stats.customers++
 	first, last := pick(g.rng, firstNames), pick(g.rng, lastNames)
@@ -209,6 +210,7 @@ type lineItem struct {
 	UnitCents   int64  `json:"unit_cents"`
 }
 
+// invoice returns the next invoice, of any customer made so far.
 func (g *generator) invoice() invoice {
 	g.stats.invoices++
 	n := g.stats.invoices

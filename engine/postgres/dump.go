@@ -72,8 +72,8 @@ func (e *Engine) dump(ctx context.Context, live string, w io.Writer) error {
 
 // Load makes db's contents those of the dump in r (pg_dump's custom
 // format): pg_restore loads it into a new snapshot database in one
-// transaction, which Restore then puts in place of db's (disconnecting
-// the app) and which is dropped after. pg_restore runs as db's own role,
+// transaction, which then takes the place of db's (disconnecting the
+// app), renamed rather than copied. pg_restore runs as db's own role,
 // which so owns every object loaded, and a dump can do no more than the
 // tenant's app could: the dump of another tenant (a clone) or a file
 // from outside (an export brought back) is no way to the administrator's
@@ -97,10 +97,7 @@ func (e *Engine) Load(ctx context.Context, db stamp.DatabaseSpec, r io.Reader) e
 		return e.restoreDump(ctx, tmp, role, db.Password, r)
 	})
 	if err == nil {
-		err = e.Restore(ctx, db, loadSnapshot)
-	}
-	if err == nil {
-		err = e.DropSnapshot(ctx, db, loadSnapshot)
+		err = e.replaceLive(ctx, db, loadSnapshot, true)
 	}
 	if err != nil {
 		return fmt.Errorf("load database %s of %s: %w", db.Name, db.Tenant, err)

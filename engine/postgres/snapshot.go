@@ -120,17 +120,30 @@ func (e *Engine) makeSnapshot(ctx context.Context, db stamp.DatabaseSpec, name s
 // are EINVALID. A Restore that fails half-way may leave the database
 // missing; calling it again finishes it.
 func (e *Engine) Restore(ctx context.Context, db stamp.DatabaseSpec, name string) error {
+	if err := e.replaceLive(ctx, db, name, false); err != nil {
+		return fmt.Errorf("restore database %s of %s from snapshot %s: %w", db.Name, db.Tenant, name, err)
+	}
+	return nil
+}
+
+// replaceLive drops db's database, disconnecting the app (its role
+// cannot log in meanwhile), and puts the snapshot name in its place: a
+// copy of it, or, with move, the snapshot itself, renamed (no copy, and
+// the snapshot is gone). The database then has the owner and privileges
+// Ensure gives. Cut short, the database may be missing; calling it again
+// finishes it (a move's snapshot stays until the rename).
+func (e *Engine) replaceLive(ctx context.Context, db stamp.DatabaseSpec, name string, move bool) error {
 	live, snap, _, err := snapshotNames(db, name)
 	if err != nil {
 		return err
 	}
-	err = e.locked(ctx, live, func(conn *pgx.Conn) error {
+	return e.locked(ctx, live, func(conn *pgx.Conn) error {
 		if ok, err := databaseExists(ctx, conn, snap); err != nil {
 			return err
 		} else if !ok {
 			return stamp.Errorf(stamp.ENOTFOUND, "database %s of %s has no snapshot %s", db.Name, db.Tenant, name)
 		}
-		q := pgx.Identifier{live}.Sanitize()
+		q, qsnap := pgx.Identifier{live}.Sanitize(), pgx.Identifier{snap}.Sanitize()
 		if _, err := conn.Exec(ctx, `ALTER ROLE `+q+` NOLOGIN`); err != nil {
 			return fmt.Errorf("disable login: %w", err)
 		}
@@ -144,8 +157,16 @@ func (e *Engine) Restore(ctx context.Context, db stamp.DatabaseSpec, name string
 		if _, err := conn.Exec(ctx, `DROP DATABASE IF EXISTS `+q+` WITH (FORCE)`); err != nil {
 			return fmt.Errorf("drop database: %w", err)
 		}
-		if _, err := conn.Exec(ctx, `CREATE DATABASE `+q+` TEMPLATE `+pgx.Identifier{snap}.Sanitize()+` OWNER `+q); err != nil {
-			return fmt.Errorf("copy snapshot: %w", err)
+		stmts := []string{`CREATE DATABASE ` + q + ` TEMPLATE ` + qsnap + ` OWNER ` + q}
+		if move {
+			// No longer a snapshot: a later drop of db's snapshots,
+			// found by this comment, must not take it.
+			stmts = []string{`ALTER DATABASE ` + qsnap + ` RENAME TO ` + q, `COMMENT ON DATABASE ` + q + ` IS NULL`}
+		}
+		for _, stmt := range stmts {
+			if _, err := conn.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("put the snapshot in place: %w", err)
+			}
 		}
 		if err := ensureDatabase(ctx, conn, live); err != nil {
 			return err
@@ -159,10 +180,6 @@ func (e *Engine) Restore(ctx context.Context, db stamp.DatabaseSpec, name string
 		restored = true
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("restore database %s of %s from snapshot %s: %w", db.Name, db.Tenant, name, err)
-	}
-	return nil
 }
 
 // DropSnapshot deletes the snapshot's database. A missing snapshot is not

@@ -60,15 +60,37 @@ func (e *Engine) Load(ctx context.Context, db stamp.DatabaseSpec, r io.Reader) e
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return stamp.Errorf(stamp.ENOTFOUND, "database %s of %s does not exist", db.Name, db.Tenant)
 	}
-	snap := snapshotPrefix(path) + "load.tmp-" + randomSuffix()
-	defer os.Remove(snap)
-	if err := writeDump(snap, r); err != nil {
+	snap, done, err := dumpFile(path, r)
+	if err != nil {
 		return fmt.Errorf("load database %s of %s: %w", db.Name, db.Tenant, diskFull(err))
 	}
+	defer done()
 	if err := restore(ctx, path, snap); err != nil {
 		return fmt.Errorf("load database %s of %s: %w", db.Name, db.Tenant, diskFull(err))
 	}
 	return nil
+}
+
+// dumpFile returns the path of a file holding the dump r, to restore the
+// database at path from: r's own file if it is one (an unpacked archive
+// member, read in place), else a copy beside the database, which done
+// removes. A dump that does not begin as an SQLite database does is
+// EINVALID.
+func dumpFile(path string, r io.Reader) (file string, done func(), err error) {
+	if f, ok := r.(*os.File); ok {
+		head := make([]byte, len(fileHeader))
+		if n, err := f.ReadAt(head, 0); err != nil || !bytes.Equal(head, []byte(fileHeader)) {
+			return "", nil, stamp.Errorf(stamp.EINVALID, "the dump is not an SQLite database file (its first %d bytes are not SQLite's header)", n)
+		}
+		return f.Name(), func() {}, nil
+	}
+	snap := snapshotPrefix(path) + "load.tmp-" + randomSuffix()
+	done = func() { os.Remove(snap) }
+	if err := writeDump(snap, r); err != nil {
+		done()
+		return "", nil, err
+	}
+	return snap, done, nil
 }
 
 // writeDump writes r to a new file at path, refusing what does not begin

@@ -102,3 +102,35 @@ func TestOrphans(t *testing.T) {
 		t.Errorf("the kept database: %v", err)
 	}
 }
+
+// TestLoadFromFile: a dump given as a file is read in place, and one
+// that is no SQLite database is refused.
+func TestLoadFromFile(t *testing.T) {
+	e := sqlite.New(t.TempDir())
+	spec, _, app := ensureApp(t, e)
+	want := dump(t, app)
+	f, err := os.Create(filepath.Join(t.TempDir(), "main.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Dump(t.Context(), spec, f); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Exec("DELETE FROM t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Load(t.Context(), spec, f); err != nil {
+		t.Fatalf("Load from a file: %v", err)
+	}
+	if got := dump(t, app); got != want {
+		t.Errorf("after Load from a file: got %q, want %q", got, want)
+	}
+	bad, err := os.Create(filepath.Join(t.TempDir(), "bad.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad.WriteString("not a database")
+	if err := e.Load(t.Context(), spec, bad); stamp.ErrorCode(err) != stamp.EINVALID {
+		t.Errorf("Load of a file that is no database: %v, want EINVALID", err)
+	}
+}
