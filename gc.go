@@ -9,8 +9,9 @@ type GCReport struct {
 
 // GCItem is one thing no tenant owned: Kind is "runtime" (a runtime's
 // processes, ports, directories, cgroup and network namespace, as the
-// driver holds them) or "database" (an engine's database, files, role
-// or snapshot); Engine names the engine of a database.
+// driver holds them), "database" (an engine's database, files, role or
+// snapshot) or "upload" (a backup's upload a killed server left in the
+// backup store); Engine names the engine of a database.
 type GCItem struct {
 	Kind   string `json:"kind"`
 	Name   string `json:"name"`

@@ -84,3 +84,30 @@ func bigBackup(t *testing.T, dir string) {
 	}}})
 	t.Fatalf("the backup ended (%v) before it was killed", err)
 }
+
+// TestStaleUploads: the file a killed upload left is found once it is
+// old enough, and removed; archives are never taken for one.
+func TestStaleUploads(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, 1)
+	take(t, s, "20261205T011500Z-00000001")
+	left := filepath.Join(dir, "tenants", "acme", "20261205T011600Z-00000002.stamp.18a2b3c4d5.tmp")
+	if err := os.WriteFile(left, []byte("half an archive"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if stale, err := s.StaleUploads(t.Context(), time.Hour, false); err != nil || len(stale) != 0 {
+		t.Fatalf("a fresh upload file taken for stale: %v %v", stale, err)
+	}
+	old := s.clock.Now().Add(-2 * time.Hour)
+	os.Chtimes(left, old, old)
+	stale, err := s.StaleUploads(t.Context(), time.Hour, false)
+	if err != nil || len(stale) != 1 || !strings.HasSuffix(stale[0], ".tmp") {
+		t.Fatalf("StaleUploads: %v %v", stale, err)
+	}
+	if _, err := os.Stat(left); err == nil {
+		t.Errorf("the stale upload is still there")
+	}
+	if list, _ := s.List(t.Context(), "acme"); len(list) != 1 {
+		t.Errorf("the archive went with it: %v", list)
+	}
+}

@@ -371,3 +371,30 @@ func (s *Store) KeysInUse(ctx context.Context) (map[string]bool, error) {
 		keys[attrs.Metadata["key"]] = true
 	}
 }
+
+// StaleUploads returns the objects under the tenants' prefix that are no
+// archive (an upload a killed server left: fileblob's "*.tmp") and are
+// older than age, and removes them unless dryRun. S3 keeps unfinished
+// uploads apart from objects: a bucket lifecycle rule aborts those.
+func (s *Store) StaleUploads(ctx context.Context, age time.Duration, dryRun bool) ([]string, error) {
+	var stale []string
+	it := s.bucket.List(&blob.ListOptions{Prefix: "tenants/"})
+	for {
+		obj, err := it.Next(ctx)
+		if err == io.EOF {
+			return stale, nil
+		}
+		if err != nil {
+			return stale, fmt.Errorf("list backups: %w", err)
+		}
+		if obj.IsDir || strings.HasSuffix(obj.Key, ext) || s.clock.Now().Sub(obj.ModTime) < age {
+			continue
+		}
+		if !dryRun {
+			if err := s.bucket.Delete(ctx, obj.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+				return stale, fmt.Errorf("remove stale upload %s: %w", obj.Key, err)
+			}
+		}
+		stale = append(stale, obj.Key)
+	}
+}

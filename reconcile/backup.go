@@ -19,7 +19,12 @@ type Backups interface {
 	Unpack(ctx context.Context, tenant, id string) (*backup.Unpacked, error)
 	List(ctx context.Context, tenant string) ([]stamp.Backup, error)
 	Delete(ctx context.Context, tenant, id string) error
+	StaleUploads(ctx context.Context, age time.Duration, dryRun bool) ([]string, error)
 }
+
+// staleUpload is how old a file of the backup store that is no archive
+// must be for the garbage collector to take it for a killed upload.
+const staleUpload = time.Hour
 
 // backedUp are the phases a tenant can be backed up in: its data is that
 // of one version, which no step is changing.

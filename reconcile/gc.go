@@ -72,6 +72,15 @@ func (r *Reconciler) CollectGarbage(ctx context.Context, dryRun, force bool) (*s
 			report.Removed = append(report.Removed, stamp.GCItem{Kind: "database", Name: o, Engine: engine})
 		}
 	}
+	if r.cfg.Backups != nil {
+		stale, err := r.cfg.Backups.StaleUploads(ctx, staleUpload, dryRun)
+		for _, key := range stale {
+			report.Removed = append(report.Removed, stamp.GCItem{Kind: "upload", Name: key})
+		}
+		if err != nil {
+			return report, err
+		}
+	}
 	if len(report.Removed) > 0 && !dryRun {
 		r.cfg.Logger.Info("garbage collected", "removed", len(report.Removed))
 	}
