@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBackupRestoreCloneExport (SQLite tenant databases, local driver)
@@ -152,5 +153,36 @@ func backupLifecycle(t *testing.T, s *stampServer, dir, bp string) {
 	}
 	if _, errOut, code := s.cli("tenant", "restore", "staging", "--backup", "20990101T000000Z-00000000"); code == 0 || !strings.Contains(errOut, `has no backup "20990101T000000Z-00000000"`) {
 		t.Errorf("restore of a backup that does not exist: exit %d, %s", code, errOut)
+	}
+}
+
+// TestBackupToS3: a server whose backup store is an S3-compatible
+// server (scripts/s3) backs a tenant up there and restores it from there.
+func TestBackupToS3(t *testing.T) {
+	store := os.Getenv("STAMP_TEST_S3")
+	if store == "" {
+		if os.Getenv("STAMP_TEST_S3_REQUIRED") != "" {
+			t.Fatal("STAMP_TEST_S3 is not set: run the tests through scripts/test, which starts an S3-compatible server")
+		}
+		t.Skip("no S3-compatible server: set STAMP_TEST_S3 (scripts/s3 start DIR prints it)")
+	}
+	s := startStampServer(t, "--backup-store", store)
+	s.mustCLI("blueprint", "push", blueprintDir(t))
+	// A name of its own: runs may share the bucket.
+	acme := fmt.Sprintf("acme%06d", time.Now().UnixNano()%1_000_000)
+	s.mustCLI("tenant", "create", acme, "--blueprint", "ledger")
+	if code, out := s.do("POST", acme, "/api/customers", `{"name":"Wile","email":"wile@acme.test"}`); code != http.StatusCreated {
+		t.Fatalf("add a customer: %d %s", code, out)
+	}
+	_, before := s.do("GET", acme, "/api/customers", "")
+	s.mustCLI("tenant", "backup", acme)
+	s.do("POST", acme, "/api/customers", `{"name":"Later","email":"later@acme.test"}`)
+	s.mustCLI("tenant", "restore", acme)
+	if _, after := s.do("GET", acme, "/api/customers", ""); after != before {
+		t.Errorf("customers after a restore from S3:\n%s\nwant:\n%s", after, before)
+	}
+	s.mustCLI("tenant", "delete", acme) // purges its backups from the bucket
+	if list, err := s.client().ListBackups(context.Background(), acme); err != nil || len(list) != 0 {
+		t.Errorf("backups left in the bucket: %v %v", list, err)
 	}
 }
