@@ -131,34 +131,13 @@ func (p *pass) loadBackup(ctx context.Context) error {
 	}, &stamp.Event{Type: stamp.EventTenantRestored, Message: fmt.Sprintf("backup %s of %s, taken %s of version %s", m.ID, m.Tenant, m.CreatedAt.Format("2006-01-02 15:04:05Z07:00"), m.Version)})
 }
 
-// stopForLoad takes a tenant that serves off its route, lets requests in
-// flight end and stops its instances, as a suspension does.
+// stopForLoad takes a tenant that serves off its route and stops it, as
+// a suspension does.
 func (p *pass) stopForLoad(ctx context.Context) error {
 	if p.t.Status.Version == "" && len(p.t.Status.Endpoints) == 0 {
 		return nil // never served: nothing runs that writes
 	}
-	endpoints := p.t.Status.Endpoints
-	err := p.update(ctx, func(st *stamp.TenantStatus) {
-		st.Phase, st.Endpoints = stamp.PhaseRestoring, nil
-		st.SleptAt, st.WakeAt, st.SuspendedAt = time.Time{}, time.Time{}, time.Time{}
-	})
-	if err != nil {
-		return err
-	}
-	if err := p.syncRoute(ctx); err != nil {
-		return err
-	}
-	if err := p.drain(ctx, func() error { return p.waitEndpoints(ctx, endpoints) }); err != nil {
-		return err
-	}
-	stopper, ok := p.r.cfg.Driver.(stamp.Stopper)
-	if !ok {
-		return terminal("the driver cannot stop a tenant and keep it, so it cannot restore one")
-	}
-	if err := stopper.Stop(ctx, p.t.RuntimeName()); err != nil {
-		return fmt.Errorf("stop the instances of %s for its restore: %w", p.t.Name, err)
-	}
-	return nil
+	return p.stopOffRoute(ctx, stamp.PhaseRestoring, "restore")
 }
 
 // loadArchive loads each database the blueprint declares from its dump

@@ -16,18 +16,36 @@ import (
 // with tenant.suspended or tenant.soft-deleted: a stop cut short is
 // taken again by the next pass (see Plan).
 func (p *pass) suspend(ctx context.Context) error {
-	started, endpoints := p.r.cfg.Clock.Now(), p.t.Status.Endpoints
+	started := p.r.cfg.Clock.Now()
 	phase := stoppedPhase(p.t.Spec.Desired)
 	resolution, done := stamp.ResolutionTenantSuspended, &stamp.Event{Type: stamp.EventTenantSuspended}
 	if phase == stamp.PhaseSoftDeleted {
 		resolution = stamp.ResolutionTenantSoftDeleted
 		done = &stamp.Event{Type: stamp.EventTenantSoftDeleted, Message: "purged at " + p.t.Spec.PurgeAt.UTC().Format(time.RFC3339) + " unless undeleted"}
 	}
+	if err := p.stopOffRoute(ctx, phase, "suspend"); err != nil {
+		return err
+	}
+	if err := p.resolveIncidents(ctx, resolution); err != nil {
+		return err
+	}
+	now := p.r.cfg.Clock.Now()
+	return p.updateWith(ctx, func(st *stamp.TenantStatus) { st.SuspendedAt = now },
+		&stamp.Event{Type: stamp.EventStep, Step: stamp.StepSuspend, Status: stamp.StatusOK, QueuedAt: p.queued, StartedAt: started, FinishedAt: now},
+		done)
+}
+
+// stopOffRoute takes the tenant off its route in phase and stops its
+// instances, keeping the rest: routers are told first (phase, no
+// endpoints), requests in flight end, then the driver stops them. A
+// tenant in phase already (a stop cut short) is only stopped again.
+// what names what the stop is for, in errors.
+func (p *pass) stopOffRoute(ctx context.Context, phase, what string) error {
 	if p.t.Status.Phase != phase {
+		endpoints := p.t.Status.Endpoints
 		err := p.update(ctx, func(st *stamp.TenantStatus) {
-			st.Phase = phase
+			st.Phase, st.Endpoints = phase, nil
 			st.SuspendedAt, st.SleptAt, st.WakeAt = time.Time{}, time.Time{}, time.Time{}
-			st.Endpoints = nil
 		})
 		if err != nil {
 			return err
@@ -41,18 +59,12 @@ func (p *pass) suspend(ctx context.Context) error {
 	}
 	stopper, ok := p.r.cfg.Driver.(stamp.Stopper)
 	if !ok {
-		return terminal("the driver cannot stop a tenant and keep it, so it cannot suspend one")
+		return terminal("the driver cannot stop a tenant and keep it, so it cannot %s one", what)
 	}
 	if err := stopper.Stop(ctx, p.t.RuntimeName()); err != nil {
-		return fmt.Errorf("stop the instances of suspended tenant %s: %w", p.t.Name, err)
+		return fmt.Errorf("stop the instances of %s to %s it: %w", p.t.Name, what, err)
 	}
-	if err := p.resolveIncidents(ctx, resolution); err != nil {
-		return err
-	}
-	now := p.r.cfg.Clock.Now()
-	return p.updateWith(ctx, func(st *stamp.TenantStatus) { st.SuspendedAt = now },
-		&stamp.Event{Type: stamp.EventStep, Step: stamp.StepSuspend, Status: stamp.StatusOK, QueuedAt: p.queued, StartedAt: started, FinishedAt: now},
-		done)
+	return nil
 }
 
 // purge turns a soft-deleted tenant whose grace period is over into one
