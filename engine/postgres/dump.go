@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -118,9 +120,22 @@ func (e *Engine) restoreDump(ctx context.Context, to, role, password string, r i
 	ctx, cancel := context.WithTimeoutCause(ctx, e.copyTimeout, errCopyTimeout)
 	defer cancel()
 	var msgs bytes.Buffer
-	cmd := toolCommand(ctx, filepath.Join(bin, "pg_restore"), "--exit-on-error", "--no-password", "--single-transaction", "--no-owner", "--no-privileges", "--dbname="+to)
+	args := []string{"--exit-on-error", "--no-password", "--no-owner", "--no-privileges", "--dbname=" + to}
+	if f, ok := r.(*os.File); ok {
+		// A file can be restored by several jobs at once (tables and
+		// indexes side by side). Not in one transaction, which jobs
+		// cannot share, but into a database no one uses yet, which a
+		// failure drops whole.
+		args = append(args, fmt.Sprintf("--jobs=%d", restoreJobs()), f.Name())
+	} else {
+		args = append(args, "--single-transaction")
+	}
+	cmd := toolCommand(ctx, filepath.Join(bin, "pg_restore"), args...)
 	cmd.Env = e.clientEnvAs(to, role, password)
-	cmd.Stdin, cmd.Stderr = r, &msgs
+	cmd.Stderr = &msgs
+	if _, ok := r.(*os.File); !ok {
+		cmd.Stdin = r
+	}
 	if err := cmd.Run(); err != nil {
 		out := lastOutput(&msgs)
 		switch {
@@ -133,6 +148,10 @@ func (e *Engine) restoreDump(ctx context.Context, to, role, password string, r i
 	}
 	return nil
 }
+
+// restoreJobs is how many jobs restore a dump file at once: one per CPU,
+// at most 4.
+func restoreJobs() int { return min(4, max(1, runtime.NumCPU())) }
 
 // clientBin returns the directory of pg_dump and pg_restore.
 func (e *Engine) clientBin() (string, error) {

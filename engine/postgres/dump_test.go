@@ -2,6 +2,8 @@ package postgres_test
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -112,5 +114,40 @@ func TestOrphans(t *testing.T) {
 		if err := connect(t, adminURL(t)).QueryRow(t.Context(), q, live, snap).Scan(&n); err != nil || n != 0 {
 			t.Errorf("%s: %d left, %v", q, n, err)
 		}
+	}
+}
+
+// TestLoadFromFile: a dump given as a file is restored by several jobs;
+// one that is no dump is refused and changes nothing.
+func TestLoadFromFile(t *testing.T) {
+	e := newEngine(t)
+	s, u := ensureApp(t, e)
+	want := dump(t, connect(t, u))
+	f, err := os.Create(filepath.Join(t.TempDir(), "main.pgdump"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := e.Dump(t.Context(), s, f); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, connect(t, u), `INSERT INTO t (y) VALUES ('after the dump')`)
+	if err := e.Load(t.Context(), s, f); err != nil {
+		t.Fatalf("Load from a file: %v", err)
+	}
+	if got := dump(t, connect(t, u)); got != want {
+		t.Errorf("after Load from a file: got %q, want %q", got, want)
+	}
+	bad, err := os.Create(filepath.Join(t.TempDir(), "bad.pgdump"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	bad.WriteString("SELECT 1;")
+	if err := e.Load(t.Context(), s, bad); stamp.ErrorCode(err) != stamp.EINVALID {
+		t.Errorf("Load of a file that is no dump: %v, want EINVALID", err)
+	}
+	if got := dump(t, connect(t, u)); got != want {
+		t.Errorf("after a refused Load: got %q, want %q", got, want)
 	}
 }
