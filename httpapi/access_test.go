@@ -79,6 +79,7 @@ var policy = map[string]struct {
 	"DELETE /v1/webhooks/{id}":                    {stamp.RoleAdmin, fleet},
 	"GET /v1/webhooks/{id}/attempts":              {stamp.RoleViewer, fleet},
 	"GET /v1/events":                              {stamp.RoleViewer, fleet},
+	"GET /v1/flow":                                {stamp.RoleViewer, fleet},
 	"POST /v1/keys/rotate":                        {stamp.RoleAdmin, fleet},
 	"POST /v1/gc":                                 {stamp.RoleAdmin, fleet},
 	"GET /v1/audit":                               {stamp.RoleAdmin, fleet},

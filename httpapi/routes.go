@@ -78,6 +78,7 @@ func routes(cfg Config, cache *blueprintCache) []route {
 		{"GET /v1/webhooks/{id}/attempts", viewer, handleWebhookAttempts(st)},
 
 		{"GET /v1/events", viewer, handleEvents(st)},
+		{"GET /v1/flow", viewer, handleFlow(st, cfg.Clock)},
 
 		{"POST /v1/keys/rotate", admin, handleKeyRotate(st, cfg.Keys, cfg.Clock)},
 		{"POST /v1/gc", admin, handleGC(cfg.GC)},

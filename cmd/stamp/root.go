@@ -60,6 +60,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newTokenCmd(g),
 		newAuditCmd(g),
 		newGCCmd(g),
+		newFlowCmd(g),
 		newVersionCmd(g),
 	)
 	root.Version = buildVersion()

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/flow"
+)
+
+// TestFlowLive creates tenants and releases a version to them, then
+// reads `stamp flow`: each create's lead time is the wall time of its
+// create, measured here around the CLI, less what the CLI spends before
+// the request and after the tenant serves; the steps it lists are the
+// create's, and the release's upgrades are counted.
+func TestFlowLive(t *testing.T) {
+	s := startStampServer(t)
+	s.mustCLI("blueprint", "push", blueprintDirOf(t, "../../examples/ledger-v1/stamp.yaml", ledgerRelease[1]))
+	wall := map[string]time.Duration{}
+	for _, name := range []string{"acme", "globex"} {
+		start := time.Now()
+		s.mustCLI("tenant", "create", name, "--blueprint", "ledger")
+		wall[name] = time.Since(start)
+	}
+	s.mustCLI("blueprint", "push", blueprintDir(t))
+	s.mustCLI("release", "create", "ledger@2.0.0", "--waves", "100%", "--soak", "0s", "--wait")
+
+	// An upgrade ends once its old version is retired, after the drain.
+	var all flow.Report
+	waitFor(t, "both upgrades to end", time.Minute, func() bool {
+		if err := json.Unmarshal([]byte(s.mustCLI("flow", "-o", "json")), &all); err != nil {
+			t.Fatal(err)
+		}
+		return all.Upgrade.Completed == 2
+	})
+	if all.Create.Completed != 2 || all.Upgrade.InProgress != 0 || all.Upgrade.Bottleneck == "" {
+		t.Errorf("creates %+v, upgrades %+v", all.Create, all.Upgrade)
+	}
+	for name, measured := range wall {
+		var one flow.Report
+		if err := json.Unmarshal([]byte(s.mustCLI("flow", "--tenant", name, "-o", "json")), &one); err != nil {
+			t.Fatal(err)
+		}
+		lead := one.Create.Lead.Total
+		events, err := s.client().Events(context.Background(), stamp.EventFilter{Tenant: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var created, ready time.Time
+		for _, e := range events {
+			switch {
+			case e.Type == stamp.EventTenantCreated:
+				created = e.Time
+			case e.Type == stamp.EventTenantReady && ready.IsZero():
+				ready = e.Time
+			}
+		}
+		if want := ready.Sub(created); lead != want {
+			t.Errorf("%s: lead %s, want %s, from tenant.created to tenant.ready", name, lead, want)
+		}
+		if lead <= 0 || lead > measured || measured-lead > 2*time.Second {
+			t.Errorf("%s: lead %s against the create's measured wall time %s", name, lead, measured)
+		}
+		var steps []string
+		for _, st := range one.Create.Steps {
+			steps = append(steps, st.Name)
+		}
+		if got := strings.Join(steps, " "); got != "queued allocate secrets database migrate seed start health route" {
+			t.Errorf("%s: create steps %q", name, got)
+		}
+	}
+	out := s.mustCLI("flow", "--since", "1h")
+	for _, want := range []string{"Creates: 2 completed, 0 in progress, 0 failed; lead time p50", "Upgrades: 2 completed", "bottleneck", "route"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stamp flow lacks %q:\n%s", want, out)
+		}
+	}
+	if _, errOut, code := s.cli("flow", "--since", "yesterday"); code == 0 || !strings.Contains(errOut, `since "yesterday"`) {
+		t.Errorf("a bad --since: exit %d, %s", code, errOut)
+	}
+}

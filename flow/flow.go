@@ -1,0 +1,212 @@
+// Package flow turns the event log into the value stream of provisioning
+// and upgrades: for the tenant creates and the moves between versions of
+// a window, each step's work time (started to finished) and wait time
+// (queued to started), the lead time end to end, and the flow efficiency
+// (work over lead). It reads events only; it keeps no state.
+package flow
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/stamphq/stamp"
+)
+
+// StepQueued is the wait before a run's first step is queued: from the
+// request (tenant.created, tenant.upgrade-requested, tenant.changed) to
+// the reconciler taking it up. It has no work time.
+const StepQueued = "queued"
+
+// Filter selects the runs a report covers: those that began in [Since,
+// Until), of the tenants Tenants names (all when nil).
+type Filter struct {
+	Since, Until time.Time
+	Tenants      map[string]bool
+}
+
+// Report is the value stream of the creates and the upgrades a filter
+// selects.
+type Report struct {
+	Since   time.Time `json:"since"`
+	Until   time.Time `json:"until"`
+	Create  Stream    `json:"create"`
+	Upgrade Stream    `json:"upgrade"`
+}
+
+// Stream is the value stream of one kind of run (creates or upgrades).
+// Figures are of the runs that ended well (Completed); runs still going,
+// and those that ended otherwise (failed, rolled back, or deleted
+// before the end: Failed), are counted apart.
+type Stream struct {
+	Completed  int `json:"completed"`
+	InProgress int `json:"inProgress"`
+	Failed     int `json:"failed"`
+	// Steps are in the order a run takes them, StepQueued first.
+	Steps []Step `json:"steps"`
+	// Lead is the time from the request to the run's end: tenant.ready,
+	// or tenant.upgraded, once the old version is retired.
+	Lead Durations `json:"lead"`
+	// Efficiency is the completed runs' work time over their lead time.
+	// Steps that run side by side (a seed beside the start) both count,
+	// so it can pass 1.
+	Efficiency float64 `json:"efficiency"`
+	// Bottleneck is the step that took the most time, work and wait
+	// together, over the completed runs.
+	Bottleneck string `json:"bottleneck,omitempty"`
+}
+
+// Step is one step's times over the completed runs that took it.
+type Step struct {
+	Name string    `json:"name"`
+	Work Durations `json:"work"`
+	Wait Durations `json:"wait"`
+}
+
+// Durations sums up a set of durations: how many, their total, and the
+// 50th and 90th percentile (nearest rank) and the most.
+type Durations struct {
+	Count int           `json:"count"`
+	Total time.Duration `json:"total"`
+	P50   time.Duration `json:"p50"`
+	P90   time.Duration `json:"p90"`
+	Max   time.Duration `json:"max"`
+}
+
+// summarize returns the Durations of ds, which it sorts.
+func summarize(ds []time.Duration) Durations {
+	if len(ds) == 0 {
+		return Durations{}
+	}
+	slices.Sort(ds)
+	var total time.Duration
+	for _, d := range ds {
+		total += d
+	}
+	rank := func(p int) time.Duration { return ds[(len(ds)*p+99)/100-1] }
+	return Durations{Count: len(ds), Total: total, P50: rank(50), P90: rank(90), Max: ds[len(ds)-1]}
+}
+
+// run is one create or upgrade of one tenant, as the log tells it.
+type run struct {
+	start time.Time
+	end   time.Time // zero while it goes on
+	ok    bool      // ended well
+	steps []*stamp.Event
+}
+
+// kinds of run: the event that begins one, those that end one well and
+// those that end one badly.
+var kinds = map[string]struct {
+	begin, ok, fail []string
+}{
+	"create": {[]string{stamp.EventTenantCreated}, []string{stamp.EventTenantReady}, []string{stamp.EventTenantFailed, stamp.EventTenantDeleting}},
+	// A move is asked for (a version, or a plan or parameters changed)
+	// and ends once the old version is retired.
+	"upgrade": {[]string{stamp.EventTenantUpgradeRequested, stamp.EventTenantChanged}, []string{stamp.EventTenantUpgraded},
+		[]string{stamp.EventTenantRolledBack, stamp.EventTenantFailed, stamp.EventTenantDeleting}},
+}
+
+// Compute reads events, in the log's order, into the report of the runs
+// f selects. A run's steps are the tenant.step events of its tenant and
+// generation between its beginning and its end, successful or not; a
+// step recorded with times out of order (a clock that stepped back) is
+// left out rather than counted negative.
+func Compute(events []*stamp.Event, f Filter) *Report {
+	return &Report{Since: f.Since, Until: f.Until, Create: stream(events, f, "create"), Upgrade: stream(events, f, "upgrade")}
+}
+
+// stream computes the Stream of one kind of run.
+func stream(events []*stamp.Event, f Filter, kind string) Stream {
+	k := kinds[kind]
+	open := map[string]*run{} // by tenant: its run under way
+	var runs []*run
+	for _, e := range events {
+		if e.Tenant == "" || (f.Tenants != nil && !f.Tenants[e.Tenant]) {
+			continue
+		}
+		r := open[e.Tenant]
+		switch {
+		case slices.Contains(k.begin, e.Type):
+			if e.Time.Before(f.Since) || (!f.Until.IsZero() && !e.Time.Before(f.Until)) {
+				delete(open, e.Tenant)
+				continue
+			}
+			r = &run{start: e.Time}
+			open[e.Tenant] = r
+			runs = append(runs, r)
+		case r == nil:
+		case e.Type == stamp.EventStep && e.Status == stamp.StatusOK:
+			r.steps = append(r.steps, e)
+		case slices.Contains(k.ok, e.Type), slices.Contains(k.fail, e.Type):
+			r.end, r.ok = e.Time, slices.Contains(k.ok, e.Type)
+			delete(open, e.Tenant)
+		}
+	}
+	var s Stream
+	work, wait := map[string][]time.Duration{}, map[string][]time.Duration{}
+	var order []string
+	var leads []time.Duration
+	var totalWork time.Duration
+	note := func(name string) {
+		if !slices.Contains(order, name) {
+			order = append(order, name)
+		}
+	}
+	for _, r := range runs {
+		switch {
+		case r.end.IsZero():
+			s.InProgress++
+			continue
+		case !r.ok:
+			s.Failed++
+			continue
+		}
+		s.Completed++
+		leads = append(leads, max(0, r.end.Sub(r.start)))
+		if len(r.steps) > 0 {
+			note(StepQueued)
+			first := r.steps[0].QueuedAt
+			wait[StepQueued] = append(wait[StepQueued], max(0, first.Sub(r.start)))
+		}
+		for _, e := range r.steps {
+			if e.StartedAt.Before(e.QueuedAt) || e.FinishedAt.Before(e.StartedAt) {
+				continue // a clock that stepped back: no negative time
+			}
+			note(e.Step)
+			w := e.FinishedAt.Sub(e.StartedAt)
+			work[e.Step] = append(work[e.Step], w)
+			wait[e.Step] = append(wait[e.Step], e.StartedAt.Sub(e.QueuedAt))
+			totalWork += w
+		}
+	}
+	s.Lead = summarize(leads)
+	if s.Lead.Total > 0 {
+		s.Efficiency = float64(totalWork) / float64(s.Lead.Total)
+	}
+	var most time.Duration
+	for _, name := range order {
+		st := Step{Name: name, Work: summarize(work[name]), Wait: summarize(wait[name])}
+		s.Steps = append(s.Steps, st)
+		if t := st.Work.Total + st.Wait.Total; t > most {
+			most, s.Bottleneck = t, name
+		}
+	}
+	slices.SortStableFunc(s.Steps, func(a, b Step) int { return cmp.Compare(rankOf(a.Name), rankOf(b.Name)) })
+	return s
+}
+
+// stepOrder is the order steps are shown in: the order a create takes
+// them, then an upgrade's own; a step not listed goes last.
+var stepOrder = []string{
+	StepQueued, stamp.StepCheck, stamp.StepAllocate, stamp.StepSecrets, stamp.StepDatabase, stamp.StepStop,
+	stamp.StepSnapshot, stamp.StepRestore, stamp.StepLoad, stamp.StepMigrate, stamp.StepSeed, stamp.StepStart,
+	stamp.StepHealth, stamp.StepRoute, stamp.StepRetire,
+}
+
+func rankOf(step string) int {
+	if i := slices.Index(stepOrder, step); i >= 0 {
+		return i
+	}
+	return len(stepOrder)
+}
