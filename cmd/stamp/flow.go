@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -12,7 +14,7 @@ import (
 )
 
 func newFlowCmd(g *globals) *cobra.Command {
-	var since string
+	var since, svg string
 	var tenants, blueprints []string
 	cmd := &cobra.Command{
 		Use:   "flow [--since 30d] [--tenant NAME]... [--blueprint NAME]...",
@@ -32,6 +34,9 @@ func newFlowCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if svg != "" {
+				return writeSVG(svg, report)
+			}
 			return p.print(report, func(tw *tabwriter.Writer) {
 				fmt.Fprintf(tw, "from %s to %s\n", report.Since.Local().Format(time.DateTime), report.Until.Local().Format(time.DateTime))
 				printStream(tw, "Creates", report.Create)
@@ -42,6 +47,7 @@ func newFlowCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&since, "since", "30d", "the window: runs that began this long ago or later (30d, 12h, 90m)")
 	cmd.Flags().StringArrayVar(&tenants, "tenant", nil, "only this tenant's runs; repeatable")
 	cmd.Flags().StringArrayVar(&blueprints, "blueprint", nil, "only the runs of tenants of this blueprint; repeatable")
+	cmd.Flags().StringVar(&svg, "svg", "", "draw the value stream map into this SVG file instead of printing the table")
 	return cmd
 }
 
@@ -81,4 +87,24 @@ func bar(work, wait, most time.Duration) string {
 	}
 	cells := func(d time.Duration) int { return int((d*barWidth + most/2) / most) }
 	return strings.Repeat("#", cells(work)) + strings.Repeat(".", cells(wait))
+}
+
+// writeSVG draws report's map into the file at path, whole or not at all.
+func writeSVG(path string, report *flow.Report) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".part-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	err = flow.SVG(f, report)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("write the map to %s: %w", path, err)
+	}
+	return nil
 }

@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +80,11 @@ func TestFlowLive(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("stamp flow lacks %q:\n%s", want, out)
 		}
+	}
+	svg := filepath.Join(t.TempDir(), "flow.svg")
+	s.mustCLI("flow", "--svg", svg)
+	if b, err := os.ReadFile(svg); err != nil || !strings.Contains(string(b), `data-step="migrate"`) || xml.Unmarshal(b, new(struct{})) != nil {
+		t.Errorf("stamp flow --svg wrote %d bytes, %v", len(b), err)
 	}
 	if _, errOut, code := s.cli("flow", "--since", "yesterday"); code == 0 || !strings.Contains(errOut, `since "yesterday"`) {
 		t.Errorf("a bad --since: exit %d, %s", code, errOut)
