@@ -32,7 +32,7 @@ func newTenantBackupCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "backup %s of %s: %s@%s, %s\n", b.ID, b.Tenant, b.Blueprint, b.Version, humanSize(b.Size))
+			fmt.Fprintf(g.stdout, "backup %s of %s: %s@%s, %s\n", b.ID, b.Tenant, b.Blueprint, b.Version, size(b.Size))
 			return nil
 		},
 	}
@@ -55,7 +55,7 @@ func newTenantBackupsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return printList(p, list, []any{"ID", "CREATED", "VERSION", "SIZE", "REASON", "KEY"}, func(b stamp.Backup) []any {
-				return []any{b.ID, b.CreatedAt.Local().Format(time.DateTime), b.Blueprint + "@" + b.Version, humanSize(b.Size), b.Reason, b.Key}
+				return []any{b.ID, b.CreatedAt.Local().Format(time.DateTime), b.Blueprint + "@" + b.Version, size(b.Size), b.Reason, b.Key}
 			})
 		},
 	}
@@ -179,7 +179,7 @@ func newTenantExportCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "exported %s to %s: backup %s, %s\n", args[0], args[1], b.ID, humanSize(b.Size))
+			fmt.Fprintf(g.stdout, "exported %s to %s: backup %s, %s\n", args[0], args[1], b.ID, size(b.Size))
 			return nil
 		},
 	}
@@ -223,18 +223,4 @@ func waitServing(ctx context.Context, c *httpapi.Client, t *stamp.Tenant, since 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	return waitReady(ctx, c, t, since, g.stdout, g.stderr)
-}
-
-// humanSize formats n bytes.
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -196,8 +196,11 @@ func shortDigest(d string) string {
 	return d
 }
 
+// size formats n bytes for people.
 func size(n int64) string {
 	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
 	case n >= 1<<20:
 		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 	case n >= 1<<10:

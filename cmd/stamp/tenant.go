@@ -312,7 +312,7 @@ func newTenantDeleteCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("%w; tenant %s is not deleted", err, args[0])
 				}
-				fmt.Fprintf(g.stdout, "exported %s to %s: backup %s, %s\n", args[0], exportTo, b.ID, humanSize(b.Size))
+				fmt.Fprintf(g.stdout, "exported %s to %s: backup %s, %s\n", args[0], exportTo, b.ID, size(b.Size))
 			}
 			t, err := c.DeleteTenant(ctx, args[0], httpapi.DeleteOptions{Purge: purge, ConfirmMany: confirmMany})
 			if err != nil {
