@@ -81,11 +81,21 @@ func (r *Reconciler) Backup(ctx context.Context, t *stamp.Tenant, reason string,
 	return b, nil
 }
 
-// dumper returns the engine of database name as a Dumper.
-func (r *Reconciler) dumper(name, engine string) (stamp.Dumper, error) {
+// engine returns the engine, by its name, of database name; one this
+// server does not provide is a terminal error.
+func (r *Reconciler) engine(name, engine string) (stamp.Engine, error) {
 	e := r.cfg.Engines[engine]
 	if e == nil {
 		return nil, terminal("database %s needs engine %q, which this server does not provide", name, engine)
+	}
+	return e, nil
+}
+
+// dumper returns the engine of database name as a Dumper.
+func (r *Reconciler) dumper(name, engine string) (stamp.Dumper, error) {
+	e, err := r.engine(name, engine)
+	if err != nil {
+		return nil, err
 	}
 	d, ok := e.(stamp.Dumper)
 	if !ok {

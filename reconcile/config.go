@@ -105,9 +105,9 @@ func (p *pass) settleConnectionLimit(ctx context.Context) error {
 		return fmt.Errorf("read secrets: %w", err)
 	}
 	for name, db := range p.bp.Databases {
-		engine := p.r.cfg.Engines[db.Engine]
-		if engine == nil {
-			return terminal("database %s needs engine %q, which this server does not provide", name, db.Engine)
+		engine, err := p.r.engine(name, db.Engine)
+		if err != nil {
+			return err
 		}
 		spec := stamp.DatabaseSpec{Tenant: p.t.Name, Name: name, Password: secrets[dbPasswordKey(name)], UID: p.t.Status.UID,
 			ConnectionLimit: blueprint.RoleConnectionLimit(to, to)}

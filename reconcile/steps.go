@@ -150,9 +150,9 @@ func (p *pass) databases(ctx context.Context) error {
 	}
 	p.connLimit = limit
 	for name, db := range p.bp.Databases {
-		engine := p.r.cfg.Engines[db.Engine]
-		if engine == nil {
-			return terminal("database %s needs engine %q, which this server does not provide", name, db.Engine)
+		engine, err := p.r.engine(name, db.Engine)
+		if err != nil {
+			return err
 		}
 		url, err := engine.Ensure(ctx, p.database(name))
 		if err != nil {

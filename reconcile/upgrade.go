@@ -208,9 +208,9 @@ func (p *pass) restoreDatabases(ctx context.Context, bp *blueprint.Blueprint, sn
 
 // snapshotter returns the engine of database name as a Snapshotter.
 func (p *pass) snapshotter(name, engine string) (stamp.Snapshotter, error) {
-	e := p.r.cfg.Engines[engine]
-	if e == nil {
-		return nil, terminal("database %s needs engine %q, which this server does not provide", name, engine)
+	e, err := p.r.engine(name, engine)
+	if err != nil {
+		return nil, err
 	}
 	snap, ok := e.(stamp.Snapshotter)
 	if !ok {
