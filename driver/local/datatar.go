@@ -208,15 +208,7 @@ func readMember(tr *tar.Reader, target string, mode fs.FileMode, owner *syscall.
 	if err := makeParents(filepath.Dir(target), owner); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, tr); err != nil {
-		f.Close()
-		return err
-	}
-	return setOwner(f, mode, owner)
+	return writeNew(target, tr, mode, owner)
 }
 
 // makeParents makes dir and whatever of its parents is missing, a

@@ -153,11 +153,17 @@ func copyFile(src, dst string, mode fs.FileMode, owner *syscall.Stat_t) error {
 		return err
 	}
 	defer in.Close()
+	return writeNew(dst, in, mode, owner)
+}
+
+// writeNew writes r to a new file dst (never through something already
+// there) and gives it mode and owner's user and group.
+func writeNew(dst string, r io.Reader, mode fs.FileMode, owner *syscall.Stat_t) error {
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	if _, err := io.Copy(out, r); err != nil {
 		out.Close()
 		return err
 	}
