@@ -155,27 +155,24 @@ func (s *Store) List(ctx context.Context, tenant string) ([]stamp.Backup, error)
 		return nil, err
 	}
 	var out []stamp.Backup
-	it := s.bucket.List(&blob.ListOptions{Prefix: "tenants/" + tenant + "/"})
-	for {
-		obj, err := it.Next(ctx)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list the backups of %s: %w", tenant, err)
-		}
-		id, ok := strings.CutSuffix(strings.TrimPrefix(obj.Key, "tenants/"+tenant+"/"), ext)
+	prefix := "tenants/" + tenant + "/"
+	err := s.each(ctx, prefix, func(obj *blob.ListObject) error {
+		id, ok := strings.CutSuffix(strings.TrimPrefix(obj.Key, prefix), ext)
 		if !ok || !idForm.MatchString(id) {
-			continue // an upload in progress, or not ours
+			return nil // an upload in progress, or not ours
 		}
 		b, err := s.Get(ctx, tenant, id)
 		if stamp.ErrorCode(err) == stamp.ENOTFOUND {
-			continue // deleted since listed
+			return nil // deleted since listed
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		out = append(out, *b)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list the backups of %s: %w", tenant, err)
 	}
 	slices.SortFunc(out, func(a, b stamp.Backup) int { return strings.Compare(b.ID, a.ID) })
 	return out, nil
@@ -227,17 +224,44 @@ func (s *Store) Delete(ctx context.Context, tenant, id string) error {
 	return nil
 }
 
-// Download writes a backup's archive, as stored, to w.
-func (s *Store) Download(ctx context.Context, tenant, id string, w io.Writer) error {
+// open opens a backup's archive for reading; a missing one is ENOTFOUND.
+func (s *Store) open(ctx context.Context, tenant, id string) (*blob.Reader, error) {
 	if err := checkRef(tenant, id); err != nil {
-		return err
+		return nil, err
 	}
 	r, err := s.bucket.NewReader(ctx, key(tenant, id), nil)
 	if gcerrors.Code(err) == gcerrors.NotFound {
-		return stamp.Errorf(stamp.ENOTFOUND, "tenant %q has no backup %q", tenant, id)
+		return nil, stamp.Errorf(stamp.ENOTFOUND, "tenant %q has no backup %q", tenant, id)
 	}
 	if err != nil {
-		return fmt.Errorf("read backup %s of %s: %w", id, tenant, err)
+		return nil, fmt.Errorf("read backup %s of %s: %w", id, tenant, err)
+	}
+	return r, nil
+}
+
+// each calls fn with every object whose key begins with prefix, until fn
+// fails.
+func (s *Store) each(ctx context.Context, prefix string, fn func(*blob.ListObject) error) error {
+	it := s.bucket.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(obj); err != nil {
+			return err
+		}
+	}
+}
+
+// Download writes a backup's archive, as stored, to w.
+func (s *Store) Download(ctx context.Context, tenant, id string, w io.Writer) error {
+	r, err := s.open(ctx, tenant, id)
+	if err != nil {
+		return err
 	}
 	defer r.Close()
 	if _, err := io.Copy(w, r); err != nil {
@@ -265,15 +289,9 @@ func (u *Unpacked) Close() error { return os.RemoveAll(u.dir) }
 // directory. A missing backup is ENOTFOUND; one that does not open with
 // this server's keys or fails its checks is EINVALID.
 func (s *Store) Unpack(ctx context.Context, tenant, id string) (*Unpacked, error) {
-	if err := checkRef(tenant, id); err != nil {
-		return nil, err
-	}
-	r, err := s.bucket.NewReader(ctx, key(tenant, id), nil)
-	if gcerrors.Code(err) == gcerrors.NotFound {
-		return nil, stamp.Errorf(stamp.ENOTFOUND, "tenant %q has no backup %q", tenant, id)
-	}
+	r, err := s.open(ctx, tenant, id)
 	if err != nil {
-		return nil, fmt.Errorf("read backup %s of %s: %w", id, tenant, err)
+		return nil, err
 	}
 	defer r.Close()
 	dir, err := os.MkdirTemp(s.work, id+"-unpacked-")
@@ -349,27 +367,24 @@ func (s *Store) RemoveStale(age time.Duration) error {
 // encrypted with: a key rotation must keep them.
 func (s *Store) KeysInUse(ctx context.Context) (map[string]bool, error) {
 	keys := map[string]bool{}
-	it := s.bucket.List(&blob.ListOptions{Prefix: "tenants/"})
-	for {
-		obj, err := it.Next(ctx)
-		if err == io.EOF {
-			return keys, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list backups: %w", err)
-		}
+	err := s.each(ctx, "tenants/", func(obj *blob.ListObject) error {
 		if !strings.HasSuffix(obj.Key, ext) {
-			continue
+			return nil
 		}
 		attrs, err := s.bucket.Attributes(ctx, obj.Key)
 		if gcerrors.Code(err) == gcerrors.NotFound {
-			continue
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read backup %s: %w", obj.Key, err)
+			return fmt.Errorf("read backup %s: %w", obj.Key, err)
 		}
 		keys[attrs.Metadata["key"]] = true
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find the keys backups use: %w", err)
 	}
+	return keys, nil
 }
 
 // StaleUploads returns the objects under the tenants' prefix that are no
@@ -378,23 +393,20 @@ func (s *Store) KeysInUse(ctx context.Context) (map[string]bool, error) {
 // uploads apart from objects: a bucket lifecycle rule aborts those.
 func (s *Store) StaleUploads(ctx context.Context, age time.Duration, dryRun bool) ([]string, error) {
 	var stale []string
-	it := s.bucket.List(&blob.ListOptions{Prefix: "tenants/"})
-	for {
-		obj, err := it.Next(ctx)
-		if err == io.EOF {
-			return stale, nil
-		}
-		if err != nil {
-			return stale, fmt.Errorf("list backups: %w", err)
-		}
+	err := s.each(ctx, "tenants/", func(obj *blob.ListObject) error {
 		if obj.IsDir || strings.HasSuffix(obj.Key, ext) || s.clock.Now().Sub(obj.ModTime) < age {
-			continue
+			return nil
 		}
 		if !dryRun {
 			if err := s.bucket.Delete(ctx, obj.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
-				return stale, fmt.Errorf("remove stale upload %s: %w", obj.Key, err)
+				return fmt.Errorf("remove stale upload %s: %w", obj.Key, err)
 			}
 		}
 		stale = append(stale, obj.Key)
+		return nil
+	})
+	if err != nil {
+		return stale, fmt.Errorf("find stale uploads: %w", err)
 	}
+	return stale, nil
 }
