@@ -53,23 +53,32 @@ func (e *Engine) dump(ctx context.Context, live string, w io.Writer) error {
 	if !ok {
 		return stamp.Errorf(stamp.ENOTFOUND, "database %s does not exist", live)
 	}
+	_, err = e.runTool(ctx, "pg_dump", e.clientEnv(live), nil, w,
+		"--format=custom", "--compress=0", "--no-owner", "--no-privileges", "--no-password")
+	return err
+}
+
+// runTool runs one of PostgreSQL's client tools with env, stdin and
+// stdout, killed past the Engine's copy timeout, and returns the end of
+// its messages with its error.
+func (e *Engine) runTool(ctx context.Context, tool string, env []string, stdin io.Reader, stdout io.Writer, args ...string) (string, error) {
 	bin, err := e.clientBin()
 	if err != nil {
-		return err
+		return "", err
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, e.copyTimeout, errCopyTimeout)
 	defer cancel()
 	var msgs bytes.Buffer
-	cmd := toolCommand(ctx, filepath.Join(bin, "pg_dump"), "--format=custom", "--compress=0", "--no-owner", "--no-privileges", "--no-password")
-	cmd.Env = e.clientEnv(live)
-	cmd.Stdout, cmd.Stderr = w, &msgs
+	cmd := toolCommand(ctx, filepath.Join(bin, tool), args...)
+	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = env, stdin, stdout, &msgs
 	if err := cmd.Run(); err != nil {
+		out := lastOutput(&msgs)
 		if context.Cause(ctx) == errCopyTimeout {
-			return fmt.Errorf("pg_dump did not finish within %s (the snapshot timeout) and was killed", e.copyTimeout)
+			return out, fmt.Errorf("%s did not finish within %s (the snapshot timeout) and was killed", tool, e.copyTimeout)
 		}
-		return fmt.Errorf("pg_dump: %v: %s", err, lastOutput(&msgs))
+		return out, fmt.Errorf("%s: %v: %s", tool, err, out)
 	}
-	return nil
+	return "", nil
 }
 
 // Load makes db's contents those of the dump in r (pg_dump's custom
@@ -111,42 +120,25 @@ func (e *Engine) Load(ctx context.Context, db stamp.DatabaseSpec, r io.Reader) e
 var errBadDump = errors.New("not a dump pg_restore can load")
 
 // restoreDump loads the custom-format dump in r into database to with
-// pg_restore, in one transaction, as role.
+// pg_restore, as role: a file by several jobs, a stream in one
+// transaction.
 func (e *Engine) restoreDump(ctx context.Context, to, role, password string, r io.Reader) error {
-	bin, err := e.clientBin()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeoutCause(ctx, e.copyTimeout, errCopyTimeout)
-	defer cancel()
-	var msgs bytes.Buffer
 	args := []string{"--exit-on-error", "--no-password", "--no-owner", "--no-privileges", "--dbname=" + to}
+	stdin := r
 	if f, ok := r.(*os.File); ok {
 		// A file can be restored by several jobs at once (tables and
 		// indexes side by side). Not in one transaction, which jobs
 		// cannot share, but into a database no one uses yet, which a
 		// failure drops whole.
-		args = append(args, fmt.Sprintf("--jobs=%d", restoreJobs()), f.Name())
+		args, stdin = append(args, fmt.Sprintf("--jobs=%d", restoreJobs()), f.Name()), nil
 	} else {
 		args = append(args, "--single-transaction")
 	}
-	cmd := toolCommand(ctx, filepath.Join(bin, "pg_restore"), args...)
-	cmd.Env = e.clientEnvAs(to, role, password)
-	cmd.Stderr = &msgs
-	if _, ok := r.(*os.File); !ok {
-		cmd.Stdin = r
+	out, err := e.runTool(ctx, "pg_restore", e.clientEnvAs(to, role, password), stdin, nil, args...)
+	if err != nil && (strings.Contains(out, "input file does not appear to be a valid archive") || strings.Contains(out, "did not find magic string")) {
+		return stamp.Errorf(stamp.EINVALID, "%v: %s", errBadDump, out)
 	}
-	if err := cmd.Run(); err != nil {
-		out := lastOutput(&msgs)
-		switch {
-		case context.Cause(ctx) == errCopyTimeout:
-			return fmt.Errorf("pg_restore did not finish within %s (the snapshot timeout) and was killed", e.copyTimeout)
-		case strings.Contains(out, "input file does not appear to be a valid archive"), strings.Contains(out, "did not find magic string"):
-			return stamp.Errorf(stamp.EINVALID, "%v: %s", errBadDump, out)
-		}
-		return fmt.Errorf("pg_restore: %v: %s", err, out)
-	}
-	return nil
+	return err
 }
 
 // restoreJobs is how many jobs restore a dump file at once: one per CPU,
