@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	stamp "github.com/stamphq/stamp"
@@ -45,9 +44,13 @@ func (r *Reconciler) scheduledBackups(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list tenants: %w", err)
 	}
+	known := make(map[string]bool, len(tenants))
+	for _, t := range tenants {
+		known[t.Name] = true
+	}
 	r.mu.Lock()
 	for name := range r.lastBackup {
-		if !slices.ContainsFunc(tenants, func(t *stamp.Tenant) bool { return t.Name == name }) {
+		if !known[name] {
 			delete(r.lastBackup, name) // deleted
 		}
 	}
@@ -66,8 +69,8 @@ func (r *Reconciler) scheduledBackups(ctx context.Context) error {
 		if err != nil || plan.Backup == nil {
 			continue
 		}
-		// Held for the longest a backup may take: a second server must
-		// not start the same backups while this one runs them.
+		// Taken again before each tenant, which keeps it while a long
+		// look runs: a second server must not take the same backups.
 		ok, err := r.cfg.Store.TryLease(ctx, backupLease, r.cfg.Holder, r.cfg.BackupCheck+time.Hour)
 		if err != nil || !ok {
 			return err // another server takes them
