@@ -7,7 +7,9 @@ package flow
 
 import (
 	"cmp"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/stamphq/stamp"
@@ -145,14 +147,8 @@ func stream(events []*stamp.Event, f Filter, kind string) Stream {
 	}
 	var s Stream
 	work, wait := map[string][]time.Duration{}, map[string][]time.Duration{}
-	var order []string
 	var leads []time.Duration
 	var totalWork time.Duration
-	note := func(name string) {
-		if !slices.Contains(order, name) {
-			order = append(order, name)
-		}
-	}
 	for _, r := range runs {
 		switch {
 		case r.end.IsZero():
@@ -165,7 +161,6 @@ func stream(events []*stamp.Event, f Filter, kind string) Stream {
 		s.Completed++
 		leads = append(leads, max(0, r.end.Sub(r.start)))
 		if len(r.steps) > 0 {
-			note(StepQueued)
 			first := r.steps[0].QueuedAt
 			wait[StepQueued] = append(wait[StepQueued], max(0, first.Sub(r.start)))
 		}
@@ -173,7 +168,6 @@ func stream(events []*stamp.Event, f Filter, kind string) Stream {
 			if e.StartedAt.Before(e.QueuedAt) || e.FinishedAt.Before(e.StartedAt) {
 				continue // a clock that stepped back: no negative time
 			}
-			note(e.Step)
 			w := e.FinishedAt.Sub(e.StartedAt)
 			work[e.Step] = append(work[e.Step], w)
 			wait[e.Step] = append(wait[e.Step], e.StartedAt.Sub(e.QueuedAt))
@@ -184,20 +178,24 @@ func stream(events []*stamp.Event, f Filter, kind string) Stream {
 	if s.Lead.Total > 0 {
 		s.Efficiency = float64(totalWork) / float64(s.Lead.Total)
 	}
+	// Every step taken has a wait, StepQueued included.
+	names := slices.SortedFunc(maps.Keys(wait), func(a, b string) int {
+		return cmp.Or(cmp.Compare(rankOf(a), rankOf(b)), strings.Compare(a, b))
+	})
 	var most time.Duration
-	for _, name := range order {
+	for _, name := range names {
 		st := Step{Name: name, Work: summarize(work[name]), Wait: summarize(wait[name])}
 		s.Steps = append(s.Steps, st)
 		if t := st.Work.Total + st.Wait.Total; t > most {
 			most, s.Bottleneck = t, name
 		}
 	}
-	slices.SortStableFunc(s.Steps, func(a, b Step) int { return cmp.Compare(rankOf(a.Name), rankOf(b.Name)) })
 	return s
 }
 
 // stepOrder is the order steps are shown in: the order a create takes
-// them, then an upgrade's own; a step not listed goes last.
+// them, with an upgrade's own among them; steps not listed go last, by
+// name.
 var stepOrder = []string{
 	StepQueued, stamp.StepCheck, stamp.StepAllocate, stamp.StepSecrets, stamp.StepDatabase, stamp.StepStop,
 	stamp.StepSnapshot, stamp.StepRestore, stamp.StepLoad, stamp.StepMigrate, stamp.StepSeed, stamp.StepStart,
