@@ -60,6 +60,27 @@ const DefaultMaxImportBytes = 16 << 30
 // errNoBackups answers the backup routes of a server with no store.
 var errNoBackups = stamp.Errorf(stamp.EUNAVAILABLE, "this server keeps no backups (see stamp server --backup-store)")
 
+// withBackups answers 503 in place of h on a server that keeps no
+// backups.
+func withBackups(b *Backups, h http.Handler) http.Handler {
+	if b != nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeError(w, r, errNoBackups) })
+}
+
+// newTenantName refuses a name a new tenant cannot take: not a name, or
+// a tenant's already.
+func newTenantName(ctx context.Context, st Store, name string) error {
+	if err := stamp.ValidateTenantName(name); err != nil {
+		return err
+	}
+	if _, err := st.GetTenant(ctx, name); err == nil {
+		return stamp.Errorf(stamp.ECONFLICT, "tenant %q already exists", name)
+	}
+	return nil
+}
+
 // decodeOptional is decode for a body that may be empty.
 func decodeOptional[T any](r *http.Request) (T, error) {
 	if r.ContentLength == 0 {
@@ -73,10 +94,6 @@ func decodeOptional[T any](r *http.Request) (T, error) {
 // with its record once it is stored.
 func handleBackupCreate(st Store, b *Backups) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if b == nil {
-			writeError(w, r, errNoBackups)
-			return
-		}
 		req, err := decodeOptional[BackupRequest](r)
 		if err != nil {
 			writeError(w, r, err)
@@ -118,10 +135,6 @@ func handleBackupCreate(st Store, b *Backups) http.Handler {
 // tenant deleted softly keeps its backups until it is purged.
 func handleBackupList(b *Backups) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if b == nil {
-			writeError(w, r, errNoBackups)
-			return
-		}
 		list, err := b.Store.List(r.Context(), r.PathValue("name"))
 		if err != nil {
 			writeError(w, r, err)
@@ -138,10 +151,6 @@ func handleBackupList(b *Backups) http.Handler {
 // export a customer gets.
 func handleBackupArchive(b *Backups) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if b == nil {
-			writeError(w, r, errNoBackups)
-			return
-		}
 		name, id := r.PathValue("name"), r.PathValue("id")
 		info, err := b.Store.Get(r.Context(), name, id)
 		if err != nil {
@@ -189,10 +198,6 @@ func versionKept(ctx context.Context, st Store, b *stamp.Backup) error {
 // stops it, loads the backup and starts it again.
 func handleTenantRestore(st Store, clock stamp.Clock, enqueue func(string), b *Backups) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if b == nil {
-			writeError(w, r, errNoBackups)
-			return
-		}
 		req, err := decodeOptional[RestoreRequest](r)
 		if err != nil {
 			writeError(w, r, err)
@@ -238,27 +243,19 @@ func handleTenantRestore(st Store, clock stamp.Clock, enqueue func(string), b *B
 // databases of its own.
 func handleTenantClone(st Store, clock stamp.Clock, enqueue func(string), b *Backups) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if b == nil {
-			writeError(w, r, errNoBackups)
-			return
-		}
 		req, err := decode[CloneRequest](r)
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
 		noteTenant(r, req.Name)
-		if err := stamp.ValidateTenantName(req.Name); err != nil {
+		if err := newTenantName(r.Context(), st, req.Name); err != nil {
 			writeError(w, r, err)
 			return
 		}
 		src, err := getTenant(r.Context(), st, r.PathValue("name"))
 		if err != nil {
 			writeError(w, r, err)
-			return
-		}
-		if _, err := st.GetTenant(r.Context(), req.Name); err == nil {
-			writeError(w, r, stamp.Errorf(stamp.ECONFLICT, "tenant %q already exists", req.Name))
 			return
 		}
 		bk, err := findBackup(r.Context(), b, src.Name, req.Backup)
@@ -294,17 +291,9 @@ func handleTenantClone(st Store, clock stamp.Clock, enqueue func(string), b *Bac
 // first backup, then loaded.
 func handleTenantImport(st Store, clock stamp.Clock, enqueue func(string), b *Backups) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if b == nil {
-			writeError(w, r, errNoBackups)
-			return
-		}
 		name := r.PathValue("name")
-		if err := stamp.ValidateTenantName(name); err != nil {
+		if err := newTenantName(r.Context(), st, name); err != nil {
 			writeError(w, r, err)
-			return
-		}
-		if _, err := st.GetTenant(r.Context(), name); err == nil {
-			writeError(w, r, stamp.Errorf(stamp.ECONFLICT, "tenant %q already exists", name))
 			return
 		}
 		body := &bodyWatch{r: r.Body}

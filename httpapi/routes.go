@@ -16,7 +16,7 @@ type route struct {
 // each route's protection is visible in one place.
 func routes(cfg Config, cache *blueprintCache) []route {
 	engines := engineSet{have: cfg.Engines, refused: cfg.EngineRefusals}
-	st := cfg.Store
+	st, bk := cfg.Store, cfg.Backups
 	bundleBody := limitBody(cfg.MaxBundleBytes)
 	named, listed := viewer.of(tenantNamed), viewer.of(tenantListed)
 	operNamed, catalogue := oper.of(tenantNamed), viewer.of(shared)
@@ -49,13 +49,13 @@ func routes(cfg Config, cache *blueprintCache) []route {
 		{"POST /v1/tenants/{name}/upgrade", operNamed, handleTenantUpgrade(st, cache, engines, cfg.Clock, cfg.Enqueue)},
 		{"POST /v1/tenants/{name}/pin", operNamed, handleTenantPin(st, cfg.Clock, cfg.Enqueue, true)},
 		{"DELETE /v1/tenants/{name}/pin", operNamed, handleTenantPin(st, cfg.Clock, cfg.Enqueue, false)},
-		{"POST /v1/tenants/{name}/backups", operNamed, handleBackupCreate(st, cfg.Backups)},
-		{"GET /v1/tenants/{name}/backups", named, handleBackupList(cfg.Backups)},
-		{"GET /v1/tenants/{name}/backups/{id}/archive", operNamed, handleBackupArchive(cfg.Backups)},
-		{"POST /v1/tenants/{name}/restore", operNamed, handleTenantRestore(st, cfg.Clock, cfg.Enqueue, cfg.Backups)},
+		{"POST /v1/tenants/{name}/backups", operNamed, withBackups(bk, handleBackupCreate(st, bk))},
+		{"GET /v1/tenants/{name}/backups", named, withBackups(bk, handleBackupList(bk))},
+		{"GET /v1/tenants/{name}/backups/{id}/archive", operNamed, withBackups(bk, handleBackupArchive(bk))},
+		{"POST /v1/tenants/{name}/restore", operNamed, withBackups(bk, handleTenantRestore(st, cfg.Clock, cfg.Enqueue, bk))},
 		// Both make a tenant: fleet-wide, as a create is.
-		{"POST /v1/tenants/{name}/clone", oper, handleTenantClone(st, cfg.Clock, cfg.Enqueue, cfg.Backups)},
-		{"POST /v1/tenants/{name}/import", oper, limitBody(cfg.MaxImportBytes)(handleTenantImport(st, cfg.Clock, cfg.Enqueue, cfg.Backups))},
+		{"POST /v1/tenants/{name}/clone", oper, withBackups(bk, handleTenantClone(st, cfg.Clock, cfg.Enqueue, bk))},
+		{"POST /v1/tenants/{name}/import", oper, limitBody(cfg.MaxImportBytes)(withBackups(bk, handleTenantImport(st, cfg.Clock, cfg.Enqueue, bk)))},
 		{"GET /v1/tenants/{name}/events", named, handleTenantEvents(st)},
 		{"GET /v1/tenants/{name}/logs", named, handleTenantLogs(st, cfg.Logs)},
 
