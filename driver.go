@@ -241,11 +241,12 @@ type Dumper interface {
 	// Dump writes a consistent copy of db to w while its app writes. A
 	// missing database is ENOTFOUND.
 	Dump(ctx context.Context, db DatabaseSpec, w io.Writer) error
-	// Load makes db, which must exist (Ensure), hold the dump read from
-	// r, as Snapshotter.Restore does: the app may stay connected and
-	// sees the dump's schema and rows on its next query or reconnect.
-	// A dump the engine cannot read is EINVALID and leaves db as it was.
-	Load(ctx context.Context, db DatabaseSpec, r io.Reader) error
+	// Load makes db, which must exist (Ensure), hold the dump in the
+	// file at path, as Snapshotter.Restore does: the app may stay
+	// connected and sees the dump's schema and rows on its next query or
+	// reconnect. A dump the engine cannot read is EINVALID and leaves db
+	// as it was.
+	Load(ctx context.Context, db DatabaseSpec, path string) error
 }
 
 // Collector is implemented by engines that can list what they hold, so

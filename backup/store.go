@@ -279,7 +279,12 @@ type Unpacked struct {
 
 // Open opens a member of the archive by its manifest path.
 func (u *Unpacked) Open(path string) (*os.File, error) {
-	return os.Open(filepath.Join(u.dir, filepath.FromSlash(path)))
+	return os.Open(u.Path(path))
+}
+
+// Path returns where the member of manifest path path is on disk.
+func (u *Unpacked) Path(path string) string {
+	return filepath.Join(u.dir, filepath.FromSlash(path))
 }
 
 // Close removes the unpacked members.

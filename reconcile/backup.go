@@ -196,12 +196,7 @@ func (p *pass) loadDatabase(ctx context.Context, u *backup.Unpacked, name, engin
 	case dump.Format != dumper.DumpFormat():
 		return terminal("backup %s holds database %s as %s; its engine %s loads %s", u.Manifest.ID, name, dump.Format, engine, dumper.DumpFormat())
 	}
-	f, err := u.Open(dump.Path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := dumper.Load(ctx, p.database(name), f); err != nil {
+	if err := dumper.Load(ctx, p.database(name), u.Path(dump.Path)); err != nil {
 		if stamp.ErrorCode(err) == stamp.EINVALID {
 			return terminal("load database %s: %s", name, stamp.ErrorMessage(err))
 		}

@@ -113,16 +113,8 @@ func restoreBackup(ctx context.Context, s *backup.Store, d stamp.Dumper, db stam
 	if dump == nil || dump.Format != d.DumpFormat() {
 		return res, fmt.Errorf("stamp's restore: backup %s has no %s dump of database %s", id, d.DumpFormat(), db.Name)
 	}
-	f, err := u.Open(dump.Path)
-	if err != nil {
+	if err := d.Load(ctx, db, u.Path(dump.Path)); err != nil {
 		return res, fmt.Errorf("stamp's restore: %w", err)
-	}
-	defer f.Close()
-	if err := d.Load(ctx, db, f); err != nil {
-		return res, fmt.Errorf("stamp's restore: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return res, err
 	}
 	if err := u.Close(); err != nil {
 		return res, fmt.Errorf("stamp's restore: remove the unpacked archive: %w", err)

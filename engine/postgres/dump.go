@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -81,15 +80,15 @@ func (e *Engine) runTool(ctx context.Context, tool string, env []string, stdin i
 	return "", nil
 }
 
-// Load makes db's contents those of the dump in r (pg_dump's custom
-// format): pg_restore loads it into a new snapshot database in one
-// transaction, which then takes the place of db's (disconnecting the
+// Load makes db's contents those of the dump in file (pg_dump's custom
+// format): pg_restore loads it into a new snapshot database, which then
+// takes the place of db's (disconnecting the
 // app), renamed rather than copied. pg_restore runs as db's own role,
 // which so owns every object loaded, and a dump can do no more than the
 // tenant's app could: the dump of another tenant (a clone) or a file
 // from outside (an export brought back) is no way to the administrator's
 // rights. A dump pg_restore refuses is EINVALID and leaves db as it was.
-func (e *Engine) Load(ctx context.Context, db stamp.DatabaseSpec, r io.Reader) error {
+func (e *Engine) Load(ctx context.Context, db stamp.DatabaseSpec, file string) error {
 	if err := checkPassword(db); err != nil {
 		return err
 	}
@@ -105,7 +104,7 @@ func (e *Engine) Load(ctx context.Context, db stamp.DatabaseSpec, r io.Reader) e
 		if err := e.handOverSchema(ctx, tmp, role); err != nil {
 			return err
 		}
-		return e.restoreDump(ctx, tmp, role, db.Password, r)
+		return e.restoreDump(ctx, tmp, role, db.Password, file)
 	})
 	if err == nil {
 		err = e.replaceLive(ctx, db, loadSnapshot, true)
@@ -119,22 +118,14 @@ func (e *Engine) Load(ctx context.Context, db stamp.DatabaseSpec, r io.Reader) e
 // errBadDump marks pg_restore's refusal of its input.
 var errBadDump = errors.New("not a dump pg_restore can load")
 
-// restoreDump loads the custom-format dump in r into database to with
-// pg_restore, as role: a file by several jobs, a stream in one
-// transaction.
-func (e *Engine) restoreDump(ctx context.Context, to, role, password string, r io.Reader) error {
-	args := []string{"--exit-on-error", "--no-password", "--no-owner", "--no-privileges", "--dbname=" + to}
-	stdin := r
-	if f, ok := r.(*os.File); ok {
-		// A file can be restored by several jobs at once (tables and
-		// indexes side by side). Not in one transaction, which jobs
-		// cannot share, but into a database no one uses yet, which a
-		// failure drops whole.
-		args, stdin = append(args, fmt.Sprintf("--jobs=%d", restoreJobs()), f.Name()), nil
-	} else {
-		args = append(args, "--single-transaction")
-	}
-	out, err := e.runTool(ctx, "pg_restore", e.clientEnvAs(to, role, password), stdin, nil, args...)
+// restoreDump loads the custom-format dump in file into database to
+// with pg_restore, as role, by several jobs at once (tables and indexes
+// side by side). Jobs cannot share one transaction, but the database is
+// one no one uses yet, which a failure drops whole.
+func (e *Engine) restoreDump(ctx context.Context, to, role, password, file string) error {
+	out, err := e.runTool(ctx, "pg_restore", e.clientEnvAs(to, role, password), nil, nil,
+		"--exit-on-error", "--no-password", "--no-owner", "--no-privileges", "--dbname="+to,
+		fmt.Sprintf("--jobs=%d", restoreJobs()), file)
 	if err != nil && (strings.Contains(out, "input file does not appear to be a valid archive") || strings.Contains(out, "did not find magic string")) {
 		return stamp.Errorf(stamp.EINVALID, "%v: %s", errBadDump, out)
 	}

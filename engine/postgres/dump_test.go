@@ -27,7 +27,7 @@ func TestDumpLoad(t *testing.T) {
 	exec(t, app, `INSERT INTO t (y) VALUES ('after the dump')`)
 	exec(t, app, `CREATE TABLE later (c int)`)
 
-	if err := e.Load(t.Context(), s, bytes.NewReader(buf.Bytes())); err != nil {
+	if err := e.Load(t.Context(), s, dumpFile(t, buf.Bytes())); err != nil {
 		t.Fatalf("Load into its own database: %v", err)
 	}
 	fresh := connect(t, u)
@@ -38,7 +38,7 @@ func TestDumpLoad(t *testing.T) {
 
 	other := spec("globex" + random(6))
 	ou := ensure(t, e, other)
-	if err := e.Load(t.Context(), other, bytes.NewReader(buf.Bytes())); err != nil {
+	if err := e.Load(t.Context(), other, dumpFile(t, buf.Bytes())); err != nil {
 		t.Fatalf("Load into another tenant's database: %v", err)
 	}
 	oconn := connect(t, ou)
@@ -58,7 +58,7 @@ func TestLoadRefusesWhatIsNotADump(t *testing.T) {
 	e := newEngine(t)
 	s, u := ensureApp(t, e)
 	want := dump(t, connect(t, u))
-	err := e.Load(t.Context(), s, strings.NewReader("SELECT 1; -- not a custom-format dump"))
+	err := e.Load(t.Context(), s, dumpFile(t, []byte("SELECT 1; -- not a custom-format dump")))
 	if stamp.ErrorCode(err) != stamp.EINVALID {
 		t.Fatalf("Load of plain text: %v, want EINVALID", err)
 	}
@@ -132,7 +132,7 @@ func TestLoadFromFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	exec(t, connect(t, u), `INSERT INTO t (y) VALUES ('after the dump')`)
-	if err := e.Load(t.Context(), s, f); err != nil {
+	if err := e.Load(t.Context(), s, f.Name()); err != nil {
 		t.Fatalf("Load from a file: %v", err)
 	}
 	if got := dump(t, connect(t, u)); got != want {
@@ -144,10 +144,20 @@ func TestLoadFromFile(t *testing.T) {
 	}
 	defer bad.Close()
 	bad.WriteString("SELECT 1;")
-	if err := e.Load(t.Context(), s, bad); stamp.ErrorCode(err) != stamp.EINVALID {
+	if err := e.Load(t.Context(), s, bad.Name()); stamp.ErrorCode(err) != stamp.EINVALID {
 		t.Errorf("Load of a file that is no dump: %v, want EINVALID", err)
 	}
 	if got := dump(t, connect(t, u)); got != want {
 		t.Errorf("after a refused Load: got %q, want %q", got, want)
 	}
+}
+
+// dumpFile writes content to a new file and returns its path.
+func dumpFile(t *testing.T, content []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "dump")
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

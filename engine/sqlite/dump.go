@@ -48,11 +48,11 @@ func (e *Engine) Dump(ctx context.Context, db stamp.DatabaseSpec, w io.Writer) e
 	return nil
 }
 
-// Load writes the dump in r beside db as a snapshot and restores it (see
-// Restore): the live database takes the dump's pages in one write
-// transaction. A dump that is not an SQLite database is EINVALID and
-// leaves db as it was; a missing db is ENOTFOUND.
-func (e *Engine) Load(ctx context.Context, db stamp.DatabaseSpec, r io.Reader) error {
+// Load restores the dump in the file at file into db (see Restore): the
+// live database takes the dump's pages in one write transaction. A
+// dump that is not an SQLite database is EINVALID and leaves db as it
+// was; a missing db is ENOTFOUND.
+func (e *Engine) Load(ctx context.Context, db stamp.DatabaseSpec, file string) error {
 	path, err := e.path(db)
 	if err != nil {
 		return err
@@ -60,55 +60,28 @@ func (e *Engine) Load(ctx context.Context, db stamp.DatabaseSpec, r io.Reader) e
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return stamp.Errorf(stamp.ENOTFOUND, "database %s of %s does not exist", db.Name, db.Tenant)
 	}
-	snap, done, err := dumpFile(path, r)
-	if err != nil {
-		return fmt.Errorf("load database %s of %s: %w", db.Name, db.Tenant, diskFull(err))
+	if err := checkHeader(file); err != nil {
+		return fmt.Errorf("load database %s of %s: %w", db.Name, db.Tenant, err)
 	}
-	defer done()
-	if err := restore(ctx, path, snap); err != nil {
+	if err := restore(ctx, path, file); err != nil {
 		return fmt.Errorf("load database %s of %s: %w", db.Name, db.Tenant, diskFull(err))
 	}
 	return nil
 }
 
-// dumpFile returns the path of a file holding the dump r, to restore the
-// database at path from: r's own file if it is one (an unpacked archive
-// member, read in place), else a copy beside the database, which done
-// removes. A dump that does not begin as an SQLite database does is
-// EINVALID.
-func dumpFile(path string, r io.Reader) (file string, done func(), err error) {
-	if f, ok := r.(*os.File); ok {
-		head := make([]byte, len(fileHeader))
-		if n, err := f.ReadAt(head, 0); err != nil || !bytes.Equal(head, []byte(fileHeader)) {
-			return "", nil, stamp.Errorf(stamp.EINVALID, "the dump is not an SQLite database file (its first %d bytes are not SQLite's header)", n)
-		}
-		return f.Name(), func() {}, nil
-	}
-	snap := snapshotPrefix(path) + "load.tmp-" + randomSuffix()
-	done = func() { os.Remove(snap) }
-	if err := writeDump(snap, r); err != nil {
-		done()
-		return "", nil, err
-	}
-	return snap, done, nil
-}
-
-// writeDump writes r to a new file at path, refusing what does not begin
-// as an SQLite database does.
-func writeDump(path string, r io.Reader) error {
-	head := make([]byte, len(fileHeader))
-	if n, err := io.ReadFull(r, head); err != nil || !bytes.Equal(head, []byte(fileHeader)) {
-		return stamp.Errorf(stamp.EINVALID, "the dump is not an SQLite database file (its first %d bytes are not SQLite's header)", n)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+// checkHeader refuses, as EINVALID, a file that does not begin as an
+// SQLite database does.
+func checkHeader(file string) error {
+	f, err := os.Open(file)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, io.MultiReader(bytes.NewReader(head), r)); err != nil {
-		f.Close()
-		return err
+	defer f.Close()
+	head := make([]byte, len(fileHeader))
+	if n, err := io.ReadFull(f, head); err != nil || !bytes.Equal(head, []byte(fileHeader)) {
+		return stamp.Errorf(stamp.EINVALID, "the dump is not an SQLite database file (its first %d bytes are not SQLite's header)", n)
 	}
-	return f.Close()
+	return nil
 }
 
 // randomSuffix returns 16 random hex digits, so that concurrent copies of

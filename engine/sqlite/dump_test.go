@@ -28,7 +28,7 @@ func TestDumpLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := e.Load(ctx, spec, bytes.NewReader(buf.Bytes())); err != nil {
+	if err := e.Load(ctx, spec, dumpFile(t, buf.Bytes())); err != nil {
 		t.Fatalf("Load: %v", err)
 	}
 	if got := dump(t, app); got != want {
@@ -40,7 +40,7 @@ func TestDumpLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Load(ctx, other, bytes.NewReader(buf.Bytes())); err != nil {
+	if err := e.Load(ctx, other, dumpFile(t, buf.Bytes())); err != nil {
 		t.Fatalf("Load into another tenant's database: %v", err)
 	}
 	clone := open(t, strings.TrimPrefix(url, "sqlite:"))
@@ -67,7 +67,7 @@ func TestLoadRefusesWhatIsNotADump(t *testing.T) {
 	e := sqlite.New(t.TempDir())
 	spec, _, app := ensureApp(t, e)
 	want := dump(t, app)
-	err := e.Load(t.Context(), spec, strings.NewReader("CREATE TABLE x(y); -- SQL text, not a database file"))
+	err := e.Load(t.Context(), spec, dumpFile(t, []byte("CREATE TABLE x(y); -- SQL text, not a database file")))
 	if stamp.ErrorCode(err) != stamp.EINVALID {
 		t.Fatalf("Load of SQL text: %v, want EINVALID", err)
 	}
@@ -119,7 +119,7 @@ func TestLoadFromFile(t *testing.T) {
 	if _, err := app.Exec("DELETE FROM t"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Load(t.Context(), spec, f); err != nil {
+	if err := e.Load(t.Context(), spec, f.Name()); err != nil {
 		t.Fatalf("Load from a file: %v", err)
 	}
 	if got := dump(t, app); got != want {
@@ -130,7 +130,17 @@ func TestLoadFromFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad.WriteString("not a database")
-	if err := e.Load(t.Context(), spec, bad); stamp.ErrorCode(err) != stamp.EINVALID {
+	if err := e.Load(t.Context(), spec, bad.Name()); stamp.ErrorCode(err) != stamp.EINVALID {
 		t.Errorf("Load of a file that is no database: %v, want EINVALID", err)
 	}
+}
+
+// dumpFile writes content to a new file and returns its path.
+func dumpFile(t *testing.T, content []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "dump")
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
