@@ -7,8 +7,9 @@ import (
 
 // Store keeps control-plane state: bundles, tenants and their secrets,
 // releases, incidents, webhooks, tokens, leases, the tenants' last
-// traffic and the append-only event log. Every implementation passes the
-// conformance suite in store/storetest. A part that needs only some of it
+// traffic, the append-only event log and the pipeline events of CI.
+// Every implementation passes the conformance suite in store/storetest.
+// A part that needs only some of it
 // takes an interface of its own made of the per-resource interfaces
 // below.
 type Store interface {
@@ -23,6 +24,7 @@ type Store interface {
 	WebhookStore
 	TokenStore
 	AuditLog
+	PipelineLog
 
 	// Close releases the store's connections.
 	Close() error

@@ -80,6 +80,7 @@ var policy = map[string]struct {
 	"GET /v1/webhooks/{id}/attempts":              {stamp.RoleViewer, fleet},
 	"GET /v1/events":                              {stamp.RoleViewer, fleet},
 	"GET /v1/flow":                                {stamp.RoleViewer, fleet},
+	"POST /v1/pipeline-events":                    {stamp.RoleOperator, fleet},
 	"POST /v1/keys/rotate":                        {stamp.RoleAdmin, fleet},
 	"POST /v1/gc":                                 {stamp.RoleAdmin, fleet},
 	"GET /v1/audit":                               {stamp.RoleAdmin, fleet},

@@ -33,6 +33,7 @@ var bodyRoutes = []struct{ method, path string }{
 	{"POST", "/v1/tenants/acme/backups"},            // BackupRequest
 	{"POST", "/v1/tenants/acme/restore"},            // RestoreRequest
 	{"POST", "/v1/tenants/acme/clone"},              // CloneRequest
+	{"POST", "/v1/pipeline-events"},                 // PipelineEventRequest
 }
 
 // FuzzRequestBodies sends each body to every route that reads a JSON
@@ -46,7 +47,8 @@ func FuzzRequestBodies(f *testing.F) {
 		`{"version":"1.0.0","plan":"starter"}`, `{"params":{"currency":"USD"},"plan":"business"}`,
 		`{"blueprint":"ledger","version":"1.0.0","waves":["1","10%","100%"],"soak":"1s"}`,
 		`{"reason":"broken"}`, `{"recipients":["age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj"]}`,
-		`{"backup":"20261205T011500Z-00000001"}`, `{"name":"staging","plan":"starter"}`, `[]`, `null`, `{"name":`, `{"name":"a","name":"b"}`, "\x00", `{"expires":"99999999d"}`,
+		`{"backup":"20261205T011500Z-00000001"}`, `{"name":"staging","plan":"starter"}`,
+		`{"blueprint":"ledger","version":"1.1.0","commit":"a1b2c3","stage":"build","startedAt":"2026-12-01T10:00:00Z","finishedAt":"2026-12-01T10:02:00Z"}`, `[]`, `null`, `{"name":`, `{"name":"a","name":"b"}`, "\x00", `{"expires":"99999999d"}`,
 	} {
 		f.Add([]byte(seed))
 	}

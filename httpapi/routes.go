@@ -79,6 +79,7 @@ func routes(cfg Config, cache *blueprintCache) []route {
 
 		{"GET /v1/events", viewer, handleEvents(st)},
 		{"GET /v1/flow", viewer, handleFlow(st, cfg.Clock)},
+		{"POST /v1/pipeline-events", oper, handlePipelineEvent(st)},
 
 		{"POST /v1/keys/rotate", admin, handleKeyRotate(st, cfg.Keys, cfg.Clock)},
 		{"POST /v1/gc", admin, handleGC(cfg.GC)},

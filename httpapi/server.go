@@ -28,6 +28,7 @@ type Store interface {
 	stamp.WebhookStore
 	stamp.TokenStore
 	stamp.AuditLog
+	stamp.PipelineLog
 }
 
 // Config holds what the API server needs.

@@ -61,6 +61,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newAuditCmd(g),
 		newGCCmd(g),
 		newFlowCmd(g),
+		newPipelineCmd(g),
 		newVersionCmd(g),
 	)
 	root.Version = buildVersion()

@@ -15,7 +15,7 @@ var undoActivity = []string{`DROP TABLE tenant_activity`}
 // before activity (migration 7) and reopens it: the tenant has no
 // activity yet, records some, and its activity goes when it is deleted.
 func TestMigrateActivity(t *testing.T) {
-	s, tenant := tenantBefore(t, 7, slices.Concat(undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime, undoActivity)...)
+	s, tenant := tenantBefore(t, 7, slices.Concat(undoFlow, undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime, undoActivity)...)
 	storetest.CheckMigratedActivity(t, s, tenant)
 }
 

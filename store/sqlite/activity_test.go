@@ -16,7 +16,7 @@ var undoActivity = []string{`DROP TABLE tenant_activity`}
 // activity (migration 8) and reopens it: the tenant has no activity yet,
 // records some, and its activity goes when it is deleted.
 func TestMigrateActivity(t *testing.T) {
-	s, tenant := tenantBefore(t, 8, slices.Concat(undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime, undoActivity)...)
+	s, tenant := tenantBefore(t, 8, slices.Concat(undoFlow, undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime, undoActivity)...)
 	storetest.CheckMigratedActivity(t, s, tenant)
 }
 

@@ -138,7 +138,7 @@ func TestMigrateTenantUID(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rollBack(t, s, 6, slices.Concat(undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime, undoActivity, undoBundleYanks, undoTenantUID)...)
+	rollBack(t, s, 6, slices.Concat(undoFlow, undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime, undoActivity, undoBundleYanks, undoTenantUID)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestMigrateReleasesKeepsEvents(t *testing.T) {
 	if err := s.AppendEvents(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 3, slices.Concat(undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime, undoActivity, undoBundleYanks, undoTenantUID, undoWebhooks, undoIncidents, []string{
+	rollBack(t, s, 3, slices.Concat(undoFlow, undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime, undoActivity, undoBundleYanks, undoTenantUID, undoWebhooks, undoIncidents, []string{
 		`DROP INDEX events_release_seq`,
 		`ALTER TABLE events DROP COLUMN release`,
 		`DROP TABLE releases`,
@@ -227,7 +227,7 @@ func TestMigrateIncidentsKeepsEvents(t *testing.T) {
 	if err := s.AppendEvents(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 4, slices.Concat(undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime, undoActivity, undoBundleYanks, undoTenantUID, undoWebhooks, undoIncidents)...)
+	rollBack(t, s, 4, slices.Concat(undoFlow, undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime, undoActivity, undoBundleYanks, undoTenantUID, undoWebhooks, undoIncidents)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +280,7 @@ func TestMigrateWebhooksKeepsData(t *testing.T) {
 	if err := s.AppendEvents(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 5, slices.Concat(undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime, undoActivity, undoBundleYanks, undoTenantUID, undoWebhooks)...)
+	rollBack(t, s, 5, slices.Concat(undoFlow, undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime, undoActivity, undoBundleYanks, undoTenantUID, undoWebhooks)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

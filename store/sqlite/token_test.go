@@ -8,6 +8,9 @@ import (
 	"github.com/stamphq/stamp/store/storetest"
 )
 
+// undoFlow undoes the migrations of the value stream's tables.
+var undoFlow = []string{`DROP TABLE pipeline_events`}
+
 // undoAuditDeliveries undoes the migration that delivers audit records.
 var undoAuditDeliveries = []string{`ALTER TABLE webhook_attempts DROP COLUMN audit_seq`}
 
@@ -31,7 +34,7 @@ func TestMigrateTokenRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.SeedTokensBeforeRoles(t, s)
-	rollBack(t, s, 10, slices.Concat(undoAuditDeliveries, undoAudit, undoTokenRoles)...)
+	rollBack(t, s, 10, slices.Concat(undoFlow, undoAuditDeliveries, undoAudit, undoTokenRoles)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

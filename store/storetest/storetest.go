@@ -105,6 +105,7 @@ func Run(t *testing.T, open func(t *testing.T) stamp.Store) {
 		{"webhook/attempts newest first", testDeliveryAttempts},
 		{"token/create and find", testTokens},
 		{"audit/append, list and pending", testAudit},
+		{"pipeline/append and list", testPipeline},
 		{"lease/one holder at a time", testLeaseExclusive},
 		{"lease/expires", testLeaseExpiry},
 		{"lease/racing holders", testLeaseRace},

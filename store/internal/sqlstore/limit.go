@@ -20,6 +20,7 @@ var (
 	AttemptLimit  = Limit{Noun: "delivery attempt", Default: 100, Max: 1000}
 	TenantLimit   = Limit{Noun: "tenant", Default: 100, Max: 1000}
 	AuditLimit    = Limit{Noun: "audit record", Default: 1000, Max: 10000}
+	PipelineLimit = Limit{Noun: "pipeline event", Default: 1000, Max: 10000}
 )
 
 // Of returns the limit to query with when n was asked for: Default for 0,
