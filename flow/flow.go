@@ -28,12 +28,17 @@ type Filter struct {
 }
 
 // Report is the value stream of the creates and the upgrades a filter
-// selects.
+// selects, of the changes from commit to fleet, and the DORA figures.
 type Report struct {
 	Since   time.Time `json:"since"`
 	Until   time.Time `json:"until"`
 	Create  Stream    `json:"create"`
 	Upgrade Stream    `json:"upgrade"`
+	// Delivery is the stream from commit to fleet (see Delivery).
+	Delivery Stream `json:"delivery"`
+	DORA     DORA   `json:"dora"`
+	// Notes say where the report read less than it should have.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Stream is the value stream of one kind of run (creates or upgrades).
@@ -115,11 +120,13 @@ var kinds = map[string]struct {
 // step recorded with times out of order (a clock that stepped back) is
 // left out rather than counted negative.
 func Compute(events []*stamp.Event, f Filter) *Report {
-	return &Report{Since: f.Since, Until: f.Until, Create: stream(events, f, "create"), Upgrade: stream(events, f, "upgrade")}
+	return &Report{Since: f.Since, Until: f.Until,
+		Create:  summarizeRuns(runsOf(events, f, "create"), rankOf),
+		Upgrade: summarizeRuns(runsOf(events, f, "upgrade"), rankOf)}
 }
 
-// stream computes the Stream of one kind of run.
-func stream(events []*stamp.Event, f Filter, kind string) Stream {
+// runsOf reads the runs of one kind out of events.
+func runsOf(events []*stamp.Event, f Filter, kind string) []outcome {
 	k := kinds[kind]
 	open := map[string]*run{} // by tenant: its run under way
 	var runs []*run
@@ -145,33 +152,81 @@ func stream(events []*stamp.Event, f Filter, kind string) Stream {
 			delete(open, e.Tenant)
 		}
 	}
+	out := make([]outcome, 0, len(runs))
+	for _, r := range runs {
+		out = append(out, r.outcome())
+	}
+	return out
+}
+
+// outcome sums r up.
+func (r *run) outcome() outcome {
+	switch {
+	case r.end.IsZero():
+		return outcome{state: inProgress}
+	case !r.ok:
+		return outcome{state: failed}
+	}
+	o := outcome{state: completed, lead: max(0, r.end.Sub(r.start))}
+	if len(r.steps) > 0 {
+		o.samples = append(o.samples, sample{step: StepQueued, wait: max(0, r.steps[0].QueuedAt.Sub(r.start)), waitOnly: true})
+	}
+	for _, e := range r.steps {
+		if e.StartedAt.Before(e.QueuedAt) || e.FinishedAt.Before(e.StartedAt) {
+			continue // a clock that stepped back: no negative time
+		}
+		o.samples = append(o.samples, sample{step: e.Step, work: e.FinishedAt.Sub(e.StartedAt), wait: e.StartedAt.Sub(e.QueuedAt)})
+	}
+	return o
+}
+
+// States of a run.
+const (
+	completed = iota
+	inProgress
+	failed
+)
+
+// outcome is what the figures take of a run: how it ended, and if it
+// completed, its lead time and its steps' times.
+type outcome struct {
+	state   int
+	lead    time.Duration
+	samples []sample
+}
+
+// sample is one step of a run: its work and its wait, or only its wait
+// (StepQueued).
+type sample struct {
+	step       string
+	work, wait time.Duration
+	waitOnly   bool
+}
+
+// summarizeRuns computes the Stream of runs, its steps in the order rank
+// gives (then by name).
+func summarizeRuns(runs []outcome, rank func(string) int) Stream {
 	var s Stream
 	work, wait := map[string][]time.Duration{}, map[string][]time.Duration{}
 	var leads []time.Duration
 	var totalWork time.Duration
 	for _, r := range runs {
-		switch {
-		case r.end.IsZero():
+		switch r.state {
+		case inProgress:
 			s.InProgress++
 			continue
-		case !r.ok:
+		case failed:
 			s.Failed++
 			continue
 		}
 		s.Completed++
-		leads = append(leads, max(0, r.end.Sub(r.start)))
-		if len(r.steps) > 0 {
-			first := r.steps[0].QueuedAt
-			wait[StepQueued] = append(wait[StepQueued], max(0, first.Sub(r.start)))
-		}
-		for _, e := range r.steps {
-			if e.StartedAt.Before(e.QueuedAt) || e.FinishedAt.Before(e.StartedAt) {
-				continue // a clock that stepped back: no negative time
+		leads = append(leads, r.lead)
+		for _, x := range r.samples {
+			wait[x.step] = append(wait[x.step], x.wait)
+			if !x.waitOnly {
+				work[x.step] = append(work[x.step], x.work)
+				totalWork += x.work
 			}
-			w := e.FinishedAt.Sub(e.StartedAt)
-			work[e.Step] = append(work[e.Step], w)
-			wait[e.Step] = append(wait[e.Step], e.StartedAt.Sub(e.QueuedAt))
-			totalWork += w
 		}
 	}
 	s.Lead = summarize(leads)
@@ -180,7 +235,7 @@ func stream(events []*stamp.Event, f Filter, kind string) Stream {
 	}
 	// Every step taken has a wait, StepQueued included.
 	names := slices.SortedFunc(maps.Keys(wait), func(a, b string) int {
-		return cmp.Or(cmp.Compare(rankOf(a), rankOf(b)), strings.Compare(a, b))
+		return cmp.Or(cmp.Compare(rank(a), rank(b)), strings.Compare(a, b))
 	})
 	var most time.Duration
 	for _, name := range names {

@@ -16,8 +16,8 @@ const (
 	rowH       = boxH + 90 // a stream's row: title, boxes, lead time
 )
 
-// SVG draws the value stream map of r: a row per stream (creates, then
-// upgrades) with a box per step holding its work time (p50), the wait
+// SVG draws the value stream map of r: a row per stream (creates,
+// upgrades, then delivery) with a box per step holding its work time (p50), the wait
 // before it (p50) on the arrow that leads to it, and the bottleneck's
 // box marked (class "bottleneck", drawn red). Each box is a <g> with
 // data-step naming its step; the document is self-contained SVG 1.1.
@@ -25,7 +25,7 @@ func SVG(w io.Writer, r *Report) error {
 	rows := []struct {
 		title string
 		s     Stream
-	}{{"Creates", r.Create}, {"Upgrades", r.Upgrade}}
+	}{{"Creates", r.Create}, {"Upgrades", r.Upgrade}, {"Delivery, commit to fleet", r.Delivery}}
 	steps := 1
 	for _, row := range rows {
 		steps = max(steps, len(row.s.Steps))

@@ -11,11 +11,14 @@ import (
 	"github.com/stamphq/stamp"
 )
 
-// TestSVG draws the fixture's map and reads it back as XML: a box per
+// TestSVG draws the fixtures' map and reads it back as XML: a box per
 // step of each stream, in order, the bottleneck's alone marked.
 func TestSVG(t *testing.T) {
 	var buf bytes.Buffer
-	if err := SVG(&buf, Compute(fixture(), Filter{Since: t0})); err != nil {
+	r := Compute(fixture(), Filter{Since: t0})
+	pipeline, releases := deliveryFixture()
+	r.Delivery = Delivery(pipeline, releases, Filter{Since: t0})
+	if err := SVG(&buf, r); err != nil {
 		t.Fatal(err)
 	}
 	dec := xml.NewDecoder(&buf)
@@ -57,12 +60,13 @@ func TestSVG(t *testing.T) {
 		t.Errorf("root element %q", root)
 	}
 	want := []string{StepQueued, stamp.StepAllocate, stamp.StepDatabase, stamp.StepStart, stamp.StepRoute, // creates
-		StepQueued, stamp.StepCheck, stamp.StepMigrate, stamp.StepRoute} // upgrades
+		StepQueued, stamp.StepCheck, stamp.StepMigrate, stamp.StepRoute, // upgrades
+		"build", "test", "review", StepRelease} // delivery
 	if !slices.Equal(boxes, want) {
 		t.Errorf("boxes %v, want %v", boxes, want)
 	}
-	if !slices.Equal(bottlenecks, []string{stamp.StepDatabase, stamp.StepMigrate}) {
-		t.Errorf("bottlenecks %v, want database (creates) and migrate (upgrades)", bottlenecks)
+	if !slices.Equal(bottlenecks, []string{stamp.StepDatabase, stamp.StepMigrate, StepRelease}) {
+		t.Errorf("bottlenecks %v, want database (creates), migrate (upgrades) and release (delivery)", bottlenecks)
 	}
 }
 

@@ -18,12 +18,15 @@ func newFlowCmd(g *globals) *cobra.Command {
 	var tenants, blueprints []string
 	cmd := &cobra.Command{
 		Use:   "flow [--since 30d] [--tenant NAME]... [--blueprint NAME]...",
-		Short: "Where the time of tenant creates and upgrades goes: work and wait per step, lead time",
+		Short: "Where the time of creates, upgrades and delivery goes, and the DORA figures",
 		Long: "flow reads the event log into the value stream of the creates and the\n" +
 			"upgrades that began in the window: for each step the time it worked and\n" +
 			"the time it waited (p50, p90, max over the runs that completed), the lead\n" +
 			"time from request to serving, the flow efficiency (work over lead), and\n" +
-			"the bottleneck, the step that took the most time.",
+			"the bottleneck, the step that took the most time. The delivery stream\n" +
+			"does the same from commit to fleet: the CI stages (stamp pipeline event),\n" +
+			"then the release. Last come the four DORA figures of the window, against\n" +
+			"the window of the same length before it.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, p, err := g.reader()
@@ -41,6 +44,11 @@ func newFlowCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(tw, "from %s to %s\n", report.Since.Local().Format(time.DateTime), report.Until.Local().Format(time.DateTime))
 				printStream(tw, "Creates", report.Create)
 				printStream(tw, "Upgrades", report.Upgrade)
+				printStream(tw, "Delivery (commit to fleet)", report.Delivery)
+				printDORA(tw, report.DORA)
+				for _, n := range report.Notes {
+					fmt.Fprintf(tw, "\nnote: %s\n", n)
+				}
 			})
 		},
 	}
@@ -49,6 +57,60 @@ func newFlowCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringArrayVar(&blueprints, "blueprint", nil, "only the runs of tenants of this blueprint; repeatable")
 	cmd.Flags().StringVar(&svg, "svg", "", "draw the value stream map into this SVG file instead of printing the table")
 	return cmd
+}
+
+// printDORA prints the DORA figures, now and in the window before, and
+// whether they got better.
+func printDORA(tw *tabwriter.Writer, d flow.DORA) {
+	fmt.Fprintf(tw, "\nDORA over %s, against the %s before\n", days(d.Days), days(d.Days))
+	row(tw, "FIGURE", "NOW", "BEFORE", "TREND")
+	f := d.DeployFrequency
+	row(tw, "deploys per week", fmt.Sprintf("%.1f (%d)", 7*f.Current, f.Count), fmt.Sprintf("%.1f (%d)", 7*f.Previous, f.PreviousCount),
+		trend(f.Current, f.Previous, f.Count+f.PreviousCount > 0, true))
+	row(tw, "deploys per day", fmt.Sprintf("%.2f", f.Current), fmt.Sprintf("%.2f", f.Previous), "")
+	l := d.LeadTime
+	row(tw, "lead time for changes", medianOf(l.Current, l.Count), medianOf(l.Previous, l.PreviousCount),
+		trend(float64(l.Current), float64(l.Previous), l.Count > 0 && l.PreviousCount > 0, false))
+	c := d.ChangeFailureRate
+	row(tw, "change failure rate", fmt.Sprintf("%.0f%% (%d)", 100*c.Current, c.Count), fmt.Sprintf("%.0f%% (%d)", 100*c.Previous, c.PreviousCount),
+		trend(c.Current, c.Previous, c.Count > 0 && c.PreviousCount > 0, false))
+	r := d.TimeToRestore
+	row(tw, "time to restore", medianOf(r.Current, r.Count), medianOf(r.Previous, r.PreviousCount),
+		trend(float64(r.Current), float64(r.Previous), r.Count > 0 && r.PreviousCount > 0, false))
+	if d.OpenIncidents > 0 {
+		fmt.Fprintf(tw, "(%d incident(s) of the window still open)\n", d.OpenIncidents)
+	}
+}
+
+// medianOf writes a median duration of n things, "-" of none.
+func medianOf(d time.Duration, n int) string {
+	if n == 0 {
+		return "- (0)"
+	}
+	return fmt.Sprintf("%s (%d)", duration(d), n)
+}
+
+// trend says whether a figure got better from before to now; higher
+// says whether more is better. Without both figures there is no trend.
+func trend(now, before float64, both, higher bool) string {
+	switch {
+	case !both:
+		return "-"
+	case now == before:
+		return "same"
+	case (now > before) == higher:
+		return "better"
+	default:
+		return "worse"
+	}
+}
+
+// days writes a window's length: "30d", or hours under a day.
+func days(d float64) string {
+	if d < 1 {
+		return fmt.Sprintf("%.0fh", 24*d)
+	}
+	return fmt.Sprintf("%.0fd", d)
 }
 
 // barWidth is the width of the longest bar of a stream's table.

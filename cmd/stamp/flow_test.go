@@ -28,6 +28,13 @@ func TestFlowLive(t *testing.T) {
 		s.mustCLI("tenant", "create", name, "--blueprint", "ledger")
 		wall[name] = time.Since(start)
 	}
+	// CI built and tested the commit of 2.0.0 before it was pushed.
+	committed := time.Now().Add(-3 * time.Minute).UTC().Truncate(time.Second)
+	for i, stage := range []string{"build", "test"} {
+		s.mustCLI("pipeline", "event", "--blueprint", "ledger", "--version", "2.0.0", "--commit", "9fceb02",
+			"--stage", stage, "--started", committed.Add(time.Duration(i)*time.Minute).Format(time.RFC3339),
+			"--finished", committed.Add(time.Duration(i+1)*time.Minute).Format(time.RFC3339))
+	}
 	s.mustCLI("blueprint", "push", blueprintDir(t))
 	s.mustCLI("release", "create", "ledger@2.0.0", "--waves", "100%", "--soak", "0s", "--wait")
 
@@ -42,6 +49,7 @@ func TestFlowLive(t *testing.T) {
 	if all.Create.Completed != 2 || all.Upgrade.InProgress != 0 || all.Upgrade.Bottleneck == "" {
 		t.Errorf("creates %+v, upgrades %+v", all.Create, all.Upgrade)
 	}
+	checkDelivery(t, s, &all, committed)
 	for name, measured := range wall {
 		var one flow.Report
 		if err := json.Unmarshal([]byte(s.mustCLI("flow", "--tenant", name, "-o", "json")), &one); err != nil {
@@ -76,7 +84,8 @@ func TestFlowLive(t *testing.T) {
 		}
 	}
 	out := s.mustCLI("flow", "--since", "1h")
-	for _, want := range []string{"Creates: 2 completed, 0 in progress, 0 failed; lead time p50", "Upgrades: 2 completed", "bottleneck", "route"} {
+	for _, want := range []string{"Creates: 2 completed, 0 in progress, 0 failed; lead time p50", "Upgrades: 2 completed", "bottleneck", "route",
+		"Delivery (commit to fleet): 1 completed", "deploys per week"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stamp flow lacks %q:\n%s", want, out)
 		}
@@ -88,5 +97,35 @@ func TestFlowLive(t *testing.T) {
 	}
 	if _, errOut, code := s.cli("flow", "--since", "yesterday"); code == 0 || !strings.Contains(errOut, `since "yesterday"`) {
 		t.Errorf("a bad --since: exit %d, %s", code, errOut)
+	}
+}
+
+// checkDelivery checks the delivery stream and the DORA figures of a
+// report over a release of ledger 2.0.0 whose commit CI began building
+// at committed: one change delivered, its stages then its release, its
+// lead time up to the release's end.
+func checkDelivery(t *testing.T, s *stampServer, r *flow.Report, committed time.Time) {
+	t.Helper()
+	d := r.Delivery
+	var steps []string
+	for _, st := range d.Steps {
+		steps = append(steps, st.Name)
+	}
+	if d.Completed != 1 || strings.Join(steps, " ") != "build test release" {
+		t.Fatalf("delivery: %d completed, steps %q; want 1, build test release", d.Completed, steps)
+	}
+	releases, err := s.client().Releases(context.Background())
+	if err != nil || len(releases) != 1 {
+		t.Fatalf("releases %v, %v", releases, err)
+	}
+	rel := releases[0]
+	if want := rel.Status.FinishedAt.Sub(committed); d.Lead.Total != want || r.DORA.LeadTime.Current != want {
+		t.Errorf("delivery lead %s, DORA lead time %s; want %s, commit to the release's end", d.Lead.Total, r.DORA.LeadTime.Current, want)
+	}
+	if st := d.Steps[1]; st.Work.Total != time.Minute || st.Wait.Total != 0 {
+		t.Errorf("test stage %+v: want a minute's work, no wait", st)
+	}
+	if dora := r.DORA; dora.DeployFrequency.Count != 1 || dora.ChangeFailureRate.Count != 1 || dora.ChangeFailureRate.Current != 0 {
+		t.Errorf("DORA %+v: want one deploy, no failure", dora)
 	}
 }
