@@ -7,10 +7,10 @@ import (
 
 // Store keeps control-plane state: bundles, tenants and their secrets,
 // releases, incidents, webhooks, tokens, leases, the tenants' last
-// traffic, the append-only event log and the pipeline events of CI.
-// Every implementation passes the conformance suite in store/storetest.
-// A part that needs only some of it
-// takes an interface of its own made of the per-resource interfaces
+// traffic, the append-only event log, the pipeline events of CI and the
+// flow index read from the event log. Every implementation passes the
+// conformance suite in store/storetest. A part that needs only some of
+// it takes an interface of its own made of the per-resource interfaces
 // below.
 type Store interface {
 	BundleStore
@@ -25,6 +25,7 @@ type Store interface {
 	TokenStore
 	AuditLog
 	PipelineLog
+	FlowIndex
 
 	// Close releases the store's connections.
 	Close() error

@@ -80,7 +80,7 @@ func corrected(e *stamp.PipelineEvent) *stamp.PipelineEvent {
 // without one succeeding, and is in progress otherwise. f.Tenants is
 // not used: a change is the fleet's.
 func Delivery(pipeline []*stamp.PipelineEvent, releases []*stamp.Release, f Filter) Stream {
-	var runs []outcome
+	t := newTallier()
 	position := map[string][]int{} // each stage's places in its changes
 	for _, c := range changesOf(pipeline, releases) {
 		if start := c.committed(); start.Before(f.Since) || (!f.Until.IsZero() && !start.Before(f.Until)) {
@@ -89,7 +89,7 @@ func Delivery(pipeline []*stamp.PipelineEvent, releases []*stamp.Release, f Filt
 		for i, e := range c.stages {
 			position[e.Stage] = append(position[e.Stage], i)
 		}
-		runs = append(runs, c.outcome())
+		t.add(c.outcome())
 	}
 	// Stages are shown in the order changes take them: by their median
 	// place, the release last.
@@ -101,7 +101,7 @@ func Delivery(pipeline []*stamp.PipelineEvent, releases []*stamp.Release, f Filt
 		slices.Sort(p)
 		return p[len(p)/2]
 	}
-	return summarizeRuns(runs, rank)
+	return t.stream(rank)
 }
 
 // outcome sums c up as a run: each stage waits from the end of the one
@@ -111,13 +111,13 @@ func (c *change) outcome() outcome {
 	r := c.delivered()
 	switch {
 	case r == nil && c.failedStage():
-		return outcome{state: failed}
+		return outcome{state: stamp.FlowFailed}
 	case r == nil && len(c.releases) > 0 && c.releases[len(c.releases)-1].Finished():
-		return outcome{state: failed}
+		return outcome{state: stamp.FlowFailed}
 	case r == nil:
-		return outcome{state: inProgress}
+		return outcome{state: stamp.FlowInProgress}
 	}
-	o := outcome{state: completed, lead: max(0, r.Status.FinishedAt.Sub(c.committed()))}
+	o := outcome{state: stamp.FlowCompleted, lead: max(0, r.Status.FinishedAt.Sub(c.committed()))}
 	ready := c.committed()
 	for _, e := range c.stages {
 		o.samples = append(o.samples, sample{step: e.Stage, work: e.FinishedAt.Sub(e.StartedAt), wait: max(0, e.StartedAt.Sub(ready))})

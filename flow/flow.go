@@ -6,10 +6,7 @@
 package flow
 
 import (
-	"cmp"
-	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/stamphq/stamp"
@@ -80,172 +77,31 @@ type Durations struct {
 	Max   time.Duration `json:"max"`
 }
 
-// summarize returns the Durations of ds, which it sorts.
-func summarize(ds []time.Duration) Durations {
-	if len(ds) == 0 {
-		return Durations{}
-	}
-	slices.Sort(ds)
-	var total time.Duration
-	for _, d := range ds {
-		total += d
-	}
-	rank := func(p int) time.Duration { return ds[(len(ds)*p+99)/100-1] }
-	return Durations{Count: len(ds), Total: total, P50: rank(50), P90: rank(90), Max: ds[len(ds)-1]}
-}
-
-// run is one create or upgrade of one tenant, as the log tells it.
-type run struct {
-	start time.Time
-	end   time.Time // zero while it goes on
-	ok    bool      // ended well
-	steps []*stamp.Event
-}
-
-// kinds of run: the event that begins one, those that end one well and
-// those that end one badly.
-var kinds = map[string]struct {
-	begin, ok, fail []string
-}{
-	"create": {[]string{stamp.EventTenantCreated}, []string{stamp.EventTenantReady}, []string{stamp.EventTenantFailed, stamp.EventTenantDeleting}},
-	// A move is asked for (a version, or a plan or parameters changed)
-	// and ends once the old version is retired.
-	"upgrade": {[]string{stamp.EventTenantUpgradeRequested, stamp.EventTenantChanged}, []string{stamp.EventTenantUpgraded},
-		[]string{stamp.EventTenantRolledBack, stamp.EventTenantFailed, stamp.EventTenantDeleting}},
-}
-
 // Compute reads events, in the log's order, into the report of the runs
-// f selects. A run's steps are the tenant.step events of its tenant and
-// generation between its beginning and its end, successful or not; a
-// step recorded with times out of order (a clock that stepped back) is
-// left out rather than counted negative.
+// f selects, as an Index would (see builder for what a run is). It
+// serves tests and small logs; a server reads its Index.
 func Compute(events []*stamp.Event, f Filter) *Report {
-	return &Report{Since: f.Since, Until: f.Until,
-		Create:  summarizeRuns(runsOf(events, f, "create"), rankOf),
-		Upgrade: summarizeRuns(runsOf(events, f, "upgrade"), rankOf)}
-}
-
-// runsOf reads the runs of one kind out of events.
-func runsOf(events []*stamp.Event, f Filter, kind string) []outcome {
-	k := kinds[kind]
-	open := map[string]*run{} // by tenant: its run under way
-	var runs []*run
+	b := newBuilder()
 	for _, e := range events {
-		if e.Tenant == "" || (f.Tenants != nil && !f.Tenants[e.Tenant]) {
-			continue
-		}
-		r := open[e.Tenant]
-		switch {
-		case slices.Contains(k.begin, e.Type):
-			if e.Time.Before(f.Since) || (!f.Until.IsZero() && !e.Time.Before(f.Until)) {
-				delete(open, e.Tenant)
-				continue
-			}
-			r = &run{start: e.Time}
-			open[e.Tenant] = r
-			runs = append(runs, r)
-		case r == nil:
-		case e.Type == stamp.EventStep && e.Status == stamp.StatusOK:
-			r.steps = append(r.steps, e)
-		case slices.Contains(k.ok, e.Type), slices.Contains(k.fail, e.Type):
-			r.end, r.ok = e.Time, slices.Contains(k.ok, e.Type)
-			delete(open, e.Tenant)
-		}
+		b.apply(e)
 	}
-	out := make([]outcome, 0, len(runs))
-	for _, r := range runs {
-		out = append(out, r.outcome())
-	}
-	return out
-}
-
-// outcome sums r up.
-func (r *run) outcome() outcome {
-	switch {
-	case r.end.IsZero():
-		return outcome{state: inProgress}
-	case !r.ok:
-		return outcome{state: failed}
-	}
-	o := outcome{state: completed, lead: max(0, r.end.Sub(r.start))}
-	if len(r.steps) > 0 {
-		o.samples = append(o.samples, sample{step: StepQueued, wait: max(0, r.steps[0].QueuedAt.Sub(r.start)), waitOnly: true})
-	}
-	for _, e := range r.steps {
-		if e.StartedAt.Before(e.QueuedAt) || e.FinishedAt.Before(e.StartedAt) {
-			continue // a clock that stepped back: no negative time
-		}
-		o.samples = append(o.samples, sample{step: e.Step, work: e.FinishedAt.Sub(e.StartedAt), wait: e.StartedAt.Sub(e.QueuedAt)})
-	}
-	return o
-}
-
-// States of a run.
-const (
-	completed = iota
-	inProgress
-	failed
-)
-
-// outcome is what the figures take of a run: how it ended, and if it
-// completed, its lead time and its steps' times.
-type outcome struct {
-	state   int
-	lead    time.Duration
-	samples []sample
-}
-
-// sample is one step of a run: its work and its wait, or only its wait
-// (StepQueued).
-type sample struct {
-	step       string
-	work, wait time.Duration
-	waitOnly   bool
-}
-
-// summarizeRuns computes the Stream of runs, its steps in the order rank
-// gives (then by name).
-func summarizeRuns(runs []outcome, rank func(string) int) Stream {
-	var s Stream
-	work, wait := map[string][]time.Duration{}, map[string][]time.Duration{}
-	var leads []time.Duration
-	var totalWork time.Duration
-	for _, r := range runs {
-		switch r.state {
-		case inProgress:
-			s.InProgress++
-			continue
-		case failed:
-			s.Failed++
-			continue
-		}
-		s.Completed++
-		leads = append(leads, r.lead)
-		for _, x := range r.samples {
-			wait[x.step] = append(wait[x.step], x.wait)
-			if !x.waitOnly {
-				work[x.step] = append(work[x.step], x.work)
-				totalWork += x.work
+	create, upgrade := newTallier(), newTallier()
+	for _, r := range b.flush() {
+		if f.holds(r.Start) && (f.Tenants == nil || f.Tenants[r.Tenant]) {
+			if err := tallierOf(r.Kind, create, upgrade).addRun(r); err != nil {
+				panic(err) // encoded just above
 			}
 		}
 	}
-	s.Lead = summarize(leads)
-	if s.Lead.Total > 0 {
-		s.Efficiency = float64(totalWork) / float64(s.Lead.Total)
+	return &Report{Since: f.Since, Until: f.Until, Create: create.stream(rankOf), Upgrade: upgrade.stream(rankOf)}
+}
+
+// tallierOf returns create for a create run, upgrade for an upgrade.
+func tallierOf(kind string, create, upgrade *tallier) *tallier {
+	if kind == kindCreate {
+		return create
 	}
-	// Every step taken has a wait, StepQueued included.
-	names := slices.SortedFunc(maps.Keys(wait), func(a, b string) int {
-		return cmp.Or(cmp.Compare(rank(a), rank(b)), strings.Compare(a, b))
-	})
-	var most time.Duration
-	for _, name := range names {
-		st := Step{Name: name, Work: summarize(work[name]), Wait: summarize(wait[name])}
-		s.Steps = append(s.Steps, st)
-		if t := st.Work.Total + st.Wait.Total; t > most {
-			most, s.Bottleneck = t, name
-		}
-	}
-	return s
+	return upgrade
 }
 
 // stepOrder is the order steps are shown in: the order a create takes

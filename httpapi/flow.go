@@ -20,9 +20,9 @@ const defaultFlowWindow = 30 * 24 * time.Hour
 // "12h"; default 30d), of the tenants ?tenant= names (repeated) or of
 // the blueprints ?blueprint= names (repeated; tenants as they are now);
 // the delivery stream from commit to fleet; and the DORA figures of the
-// window and the one before it. It reads the event log from the
-// window's start.
-func handleFlow(st Store, clock stamp.Clock) http.Handler {
+// window and the one before it. Creates and upgrades come from the flow
+// index, which first reads the events appended since it last did.
+func handleFlow(st Store, index *flow.Index, clock stamp.Clock) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		window := defaultFlowWindow
@@ -42,12 +42,11 @@ func handleFlow(st Store, clock stamp.Clock) http.Handler {
 			return
 		}
 		f.Tenants = tenants
-		events, err := eventsSince(r.Context(), st, f.Since)
+		report, err := index.Report(r.Context(), f)
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
-		report := flow.Compute(events, f)
 		if err := addDelivery(r.Context(), st, report, f, q["blueprint"]); err != nil {
 			writeError(w, r, err)
 			return
@@ -141,28 +140,6 @@ func flowTenants(ctx context.Context, st Store, q url.Values) (map[string]bool, 
 		}
 	}
 	return set, nil
-}
-
-// eventsSince reads the event log from the first event at or after
-// since (a run that began before is not in the window) to its end.
-func eventsSince(ctx context.Context, st stamp.EventLog, since time.Time) ([]*stamp.Event, error) {
-	var out []*stamp.Event
-	f := stamp.EventFilter{Limit: 10000}
-	for {
-		page, err := st.ListEvents(ctx, f)
-		if err != nil {
-			return nil, fmt.Errorf("read the event log: %w", err)
-		}
-		for _, e := range page {
-			if !e.Time.Before(since) {
-				out = append(out, e)
-			}
-		}
-		if len(page) < f.Limit {
-			return out, nil
-		}
-		f.AfterSeq = page[len(page)-1].Seq
-	}
 }
 
 // Flow returns the value stream report of GET /v1/flow.

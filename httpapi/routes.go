@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"net/http"
+
+	"github.com/stamphq/stamp/flow"
 )
 
 // route is one route of the API: its pattern, who may call it and its
@@ -22,6 +24,10 @@ func routes(cfg Config, cache *blueprintCache) []route {
 	operNamed, catalogue := oper.of(tenantNamed), viewer.of(shared)
 	creates := newCreateGate(cfg.MaxCreates, cfg.CreateQueue)
 	mass := massGuard{store: st, clock: cfg.Clock, limit: cfg.MassChangeLimit, share: cfg.MassChangeShare}
+	index := cfg.Flow
+	if index == nil {
+		index = flow.NewIndex(st)
+	}
 
 	rs := []route{
 		{"GET /healthz", public, handleHealthz()},
@@ -78,7 +84,7 @@ func routes(cfg Config, cache *blueprintCache) []route {
 		{"GET /v1/webhooks/{id}/attempts", viewer, handleWebhookAttempts(st)},
 
 		{"GET /v1/events", viewer, handleEvents(st)},
-		{"GET /v1/flow", viewer, handleFlow(st, cfg.Clock)},
+		{"GET /v1/flow", viewer, handleFlow(st, index, cfg.Clock)},
 		{"POST /v1/pipeline-events", oper, handlePipelineEvent(st)},
 
 		{"POST /v1/keys/rotate", admin, handleKeyRotate(st, cfg.Keys, cfg.Clock)},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/bundle"
+	"github.com/stamphq/stamp/flow"
 )
 
 // Store is the part of stamp.Store the API server uses: every resource,
@@ -29,6 +30,7 @@ type Store interface {
 	stamp.TokenStore
 	stamp.AuditLog
 	stamp.PipelineLog
+	stamp.FlowIndex
 }
 
 // Config holds what the API server needs.
@@ -63,6 +65,9 @@ type Config struct {
 	// stay within MassChangeShare of the fleet; 0 turns the guard off.
 	MassChangeLimit int
 	MassChangeShare float64
+	// Flow is the flow index GET /v1/flow reads, kept up to date by its
+	// Run; nil makes one that only the reports bring up to date.
+	Flow *flow.Index
 	// GC runs the garbage collector; nil makes POST /v1/gc answer 503.
 	GC func(ctx context.Context, dryRun, force bool) (*stamp.GCReport, error)
 	// DeleteGrace is how long a deleted tenant is kept, stopped, before

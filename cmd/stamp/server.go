@@ -25,6 +25,7 @@ import (
 	"github.com/stamphq/stamp/driver/local"
 	pgengine "github.com/stamphq/stamp/engine/postgres"
 	sqliteengine "github.com/stamphq/stamp/engine/sqlite"
+	"github.com/stamphq/stamp/flow"
 	"github.com/stamphq/stamp/httpapi"
 	"github.com/stamphq/stamp/keyring"
 	"github.com/stamphq/stamp/metrics"
@@ -454,8 +455,9 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	for name := range engines {
 		engineNames[name] = true
 	}
+	index := flow.NewIndex(store)
 	api := cfg.Timeouts.apiServer(httpapi.NewServer(httpapi.Config{
-		Store: store, Logs: logs, Enqueue: rec.Enqueue, Claim: rec.Claim, Engines: engineNames, EngineRefusals: refusals, Logger: logger, Metrics: mtr,
+		Store: store, Flow: index, Logs: logs, Enqueue: rec.Enqueue, Claim: rec.Claim, Engines: engineNames, EngineRefusals: refusals, Logger: logger, Metrics: mtr,
 		Health: mon.TenantHealth, Keys: keys, SharedNetwork: iso.network == nil && cfg.Driver == driverLocal,
 		Requirements: requirements(cfg, iso), TokenCache: tokenCache,
 		RateLimit: cfg.RateLimit, MaxCreates: cfg.MaxCreates, CreateQueue: cfg.CreateQueue,
@@ -480,6 +482,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 	g.Go(func() error { return releases.Run(gctx) })
 	g.Go(func() error { return mon.Run(gctx) })
 	g.Go(func() error { return hooks.Run(gctx) })
+	g.Go(func() error { return index.Run(gctx, flowIndexPeriod, logger) })
 	if tokenCache != nil {
 		g.Go(func() error { return tokenCache.Watch(gctx, revocations) })
 	}
@@ -499,6 +502,10 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		store: store, driver: driver, local: localDriver, iso: iso, group: g, closers: closers, unlock: unlock,
 	}, nil
 }
+
+// flowIndexPeriod is how often the server reads new events into the flow
+// index, so a report has at most that much of the log left to read.
+const flowIndexPeriod = time.Minute
 
 // makeDataDir creates the data dir if missing and returns its absolute
 // path.

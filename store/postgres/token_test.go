@@ -12,7 +12,7 @@ import (
 )
 
 // undoFlow undoes the migrations of the value stream's tables.
-var undoFlow = []string{`DROP TABLE pipeline_events`}
+var undoFlow = []string{`DROP TABLE flow_index`, `DROP TABLE flow_runs`, `DROP TABLE pipeline_events`}
 
 // undoAuditDeliveries undoes the migration that delivers audit records.
 var undoAuditDeliveries = []string{`ALTER TABLE webhook_attempts DROP COLUMN audit_seq`}

@@ -106,6 +106,7 @@ func Run(t *testing.T, open func(t *testing.T) stamp.Store) {
 		{"token/create and find", testTokens},
 		{"audit/append, list and pending", testAudit},
 		{"pipeline/append and list", testPipeline},
+		{"flow/index runs", testFlowIndex},
 		{"lease/one holder at a time", testLeaseExclusive},
 		{"lease/expires", testLeaseExpiry},
 		{"lease/racing holders", testLeaseRace},
