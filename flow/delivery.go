@@ -8,8 +8,9 @@ import (
 )
 
 // StepRelease is the delivery stream's last step: the release of the
-// version to the fleet, from its creation to its end. Its wait is the
-// time from the pipeline's last stage to the release's creation.
+// version to the fleet, from its start to the last tenant upgraded (see
+// fleetWide). Its wait is the time from the pipeline's last stage to
+// the release's start.
 const StepRelease = "release"
 
 // change is one blueprint version on its way from commit to fleet: its
@@ -104,9 +105,10 @@ func Delivery(pipeline []*stamp.PipelineEvent, releases []*stamp.Release, f Filt
 	return t.stream(rank)
 }
 
-// outcome sums c up as a run: each stage waits from the end of the one
+// outcome sums c up as a run: each stage waits from the end of the ones
 // before it (the first does not wait) and works from its start to its
-// end; the release waits from the last stage's end to its creation.
+// end; the release waits from the last stage's end to its start. The
+// lead runs from the commit to the last tenant upgraded.
 func (c *change) outcome() outcome {
 	r := c.delivered()
 	switch {
@@ -117,7 +119,8 @@ func (c *change) outcome() outcome {
 	case r == nil:
 		return outcome{state: stamp.FlowInProgress}
 	}
-	o := outcome{state: stamp.FlowCompleted, lead: max(0, r.Status.FinishedAt.Sub(c.committed()))}
+	end := fleetWide(r)
+	o := outcome{state: stamp.FlowCompleted, lead: max(0, end.Sub(c.committed()))}
 	ready := c.committed()
 	for _, e := range c.stages {
 		o.samples = append(o.samples, sample{step: e.Stage, work: e.FinishedAt.Sub(e.StartedAt), wait: max(0, e.StartedAt.Sub(ready))})
@@ -127,7 +130,7 @@ func (c *change) outcome() outcome {
 	if begun.IsZero() {
 		begun = r.CreatedAt
 	}
-	o.samples = append(o.samples, sample{step: StepRelease, work: max(0, r.Status.FinishedAt.Sub(begun)), wait: max(0, begun.Sub(ready))})
+	o.samples = append(o.samples, sample{step: StepRelease, work: max(0, end.Sub(begun)), wait: max(0, begun.Sub(ready))})
 	return o
 }
 
@@ -144,6 +147,22 @@ func (c *change) failedStage() bool {
 		}
 	}
 	return false
+}
+
+// fleetWide is when release r had brought its version to the fleet:
+// when the last of its tenants was seen upgraded (the soak after it is
+// no customer's wait), or when it ended if it upgraded none.
+func fleetWide(r *stamp.Release) time.Time {
+	var last time.Time
+	for _, t := range r.Status.Tenants {
+		if t.State == stamp.ReleaseTenantUpgraded {
+			last = later(last, t.FinishedAt)
+		}
+	}
+	if last.IsZero() {
+		return r.Status.FinishedAt
+	}
+	return last
 }
 
 func later(a, b time.Time) time.Time {

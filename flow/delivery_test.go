@@ -37,7 +37,8 @@ func release(bp, version, state string, created, started, finished int, tenants 
 }
 
 // deliveryFixture: changes with known timings (minutes after t0).
-//   - ledger 1.1.0: build 0-2, test 3-8, review 10-40, release 50-80 (ok): lead 80.
+//   - ledger 1.1.0: build 0-2, test 3-8, review 10-40, release 50-80
+//     (ok), its tenants upgraded at 60 and 70 (then a soak): lead 70.
 //   - ledger 1.2.0, the CI clock an hour ahead (the second report 59
 //     minutes): build 100-104, test 105-111, release created 120, started
 //     121, ended 140 (ok): lead 40.
@@ -68,6 +69,9 @@ func deliveryFixture() ([]*stamp.PipelineEvent, []*stamp.Release) {
 		release("ledger", "1.3.0", stamp.ReleaseFailed, 405, 405, 420, "acme"),
 		release("ledger", "1.4.0", stamp.ReleaseAborted, 490, 490, 500, "acme"),
 	}
+	for i, at := range []int{60, 70} {
+		releases[1].Status.Tenants[i].State, releases[1].Status.Tenants[i].FinishedAt = stamp.ReleaseTenantUpgraded, mins(at)
+	}
 	return pipeline, releases
 }
 
@@ -79,18 +83,18 @@ func TestDelivery(t *testing.T) {
 	if s.Completed != 2 || s.InProgress != 1 || s.Failed != 3 {
 		t.Fatalf("completed, in progress, failed: %d %d %d; want 2 1 3", s.Completed, s.InProgress, s.Failed)
 	}
-	if want := (Durations{Count: 2, Total: dur(120), P50: dur(40), P90: dur(80), Max: dur(80)}); s.Lead != want {
+	if want := (Durations{Count: 2, Total: dur(110), P50: dur(40), P90: dur(70), Max: dur(70)}); s.Lead != want {
 		t.Errorf("lead %+v, want %+v", s.Lead, want)
 	}
-	// Work: 2+5+30+30 and 4+6+19, over 120.
-	if want := 96.0 / 120; s.Efficiency != want {
+	// Work: 2+5+30+20 and 4+6+19, over 110.
+	if want := 86.0 / 110; s.Efficiency != want {
 		t.Errorf("efficiency %v, want %v", s.Efficiency, want)
 	}
 	want := []Step{
 		{"build", Durations{Count: 2, Total: dur(6), P50: dur(2), P90: dur(4), Max: dur(4)}, Durations{Count: 2}},
 		{"test", Durations{Count: 2, Total: dur(11), P50: dur(5), P90: dur(6), Max: dur(6)}, Durations{Count: 2, Total: dur(2), P50: dur(1), P90: dur(1), Max: dur(1)}},
 		{"review", Durations{Count: 1, Total: dur(30), P50: dur(30), P90: dur(30), Max: dur(30)}, Durations{Count: 1, Total: dur(2), P50: dur(2), P90: dur(2), Max: dur(2)}},
-		{StepRelease, Durations{Count: 2, Total: dur(49), P50: dur(19), P90: dur(30), Max: dur(30)}, Durations{Count: 2, Total: dur(20), P50: dur(10), P90: dur(10), Max: dur(10)}},
+		{StepRelease, Durations{Count: 2, Total: dur(39), P50: dur(19), P90: dur(20), Max: dur(20)}, Durations{Count: 2, Total: dur(20), P50: dur(10), P90: dur(10), Max: dur(10)}},
 	}
 	checkSteps(t, s.Steps, want)
 	if s.Bottleneck != StepRelease {

@@ -16,9 +16,9 @@ type DORA struct {
 	// they targeted (succeeded), by the day they ended.
 	DeployFrequency Figure[float64] `json:"deployFrequency"`
 	// LeadTime is the median time from a change's first pipeline stage
-	// (its commit) to the end of the release that delivered it, over
-	// the releases that succeeded in the window and have pipeline
-	// events.
+	// (its commit) to the last tenant upgraded by the release that
+	// delivered it, over the releases that succeeded in the window and
+	// have pipeline events.
 	LeadTime Figure[time.Duration] `json:"leadTime"`
 	// ChangeFailureRate is the share of the releases that ended in the
 	// window (succeeded or failed) that failed: a gate failed and the
@@ -83,7 +83,7 @@ func tallyOf(w Filter, changes map[string]*change, releases []*stamp.Release, in
 		case stamp.ReleaseSucceeded:
 			t.deploys++
 			if c := changes[r.Spec.Blueprint+"@"+r.Spec.Version]; c != nil {
-				t.leads = append(t.leads, max(0, r.Status.FinishedAt.Sub(c.committed())))
+				t.leads = append(t.leads, max(0, fleetWide(r).Sub(c.committed())))
 			}
 		case stamp.ReleaseFailed:
 			t.failures++
