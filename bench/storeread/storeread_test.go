@@ -8,18 +8,13 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/bench/internal/benchkit"
 	"github.com/stamphq/stamp/httpapi"
-	"github.com/stamphq/stamp/store/postgres"
-	"github.com/stamphq/stamp/store/sqlite"
 )
 
 // tenants is how many tenants the store holds, as in the figure.
@@ -35,41 +30,14 @@ func BenchmarkGetTenantAPI(b *testing.B) {
 	// A sub-benchmark's function runs once per b.N tried, so the fixture
 	// is built on the first run, failing that run (tb), and lives until
 	// the parent benchmark ends (owner).
-	stores := []struct {
-		name string
-		open func(tb testing.TB, owner *testing.B) stamp.Store
-	}{
-		{"sqlite", func(tb testing.TB, owner *testing.B) stamp.Store {
-			s, err := sqlite.Open(context.Background(), filepath.Join(owner.TempDir(), "stamp.db"))
-			if err != nil {
-				tb.Fatal(err)
-			}
-			owner.Cleanup(func() { closeStore(owner, s) })
-			return s
-		}},
-		{"postgres", func(tb testing.TB, owner *testing.B) stamp.Store {
-			s, err := postgres.Open(context.Background(), newDatabase(tb, owner))
-			if err != nil {
-				tb.Fatal(err)
-			}
-			owner.Cleanup(func() { closeStore(owner, s) })
-			return s
-		}},
-	}
-	for _, st := range stores {
+	for _, st := range benchkit.Stores {
 		var f *fixture
-		b.Run(st.name, func(sb *testing.B) {
+		b.Run(st.Name, func(sb *testing.B) {
 			if f == nil {
-				f = newFixture(sb, b, st.open(sb, b))
+				f = newFixture(sb, b, st.Open(sb, b))
 			}
 			benchGet(sb, f)
 		})
-	}
-}
-
-func closeStore(tb testing.TB, s stamp.Store) {
-	if err := s.Close(); err != nil {
-		tb.Errorf("close store: %v", err)
 	}
 }
 
@@ -131,41 +99,4 @@ func newFixture(tb testing.TB, owner *testing.B, s stamp.Store) *fixture {
 	srv := httptest.NewServer(httpapi.NewServer(httpapi.Config{Store: s, Logger: slog.New(slog.DiscardHandler)}))
 	owner.Cleanup(srv.Close)
 	return &fixture{url: srv.URL, token: secret}
-}
-
-// newDatabase creates an empty database on the cluster STAMP_TEST_POSTGRES
-// names (or skips), dropped when owner ends, and returns its URL.
-func newDatabase(tb testing.TB, owner *testing.B) string {
-	tb.Helper()
-	admin := os.Getenv("STAMP_TEST_POSTGRES")
-	if admin == "" {
-		tb.Skip("STAMP_TEST_POSTGRES is not set: run scripts/postgres start DIR and export the URL it prints")
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		tb.Fatalf("connect to the test cluster: %v", err)
-	}
-	defer conn.Close(ctx)
-	name := fmt.Sprintf("stamp_storeread_%d", os.Getpid())
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		tb.Fatal(err)
-	}
-	owner.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			owner.Errorf("connect to the test cluster: %v", err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-			owner.Errorf("drop benchmark database: %v", err)
-		}
-	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
 }
