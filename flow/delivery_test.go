@@ -102,18 +102,6 @@ func TestDelivery(t *testing.T) {
 	}
 }
 
-func checkSteps(t *testing.T, got, want []Step) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("steps %+v\nwant %+v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("step %d:\ngot  %+v\nwant %+v", i, got[i], want[i])
-		}
-	}
-}
-
 // TestDeliveryStageRunAgain: a stage that failed and then passed is no
 // failure, and both runs count.
 func TestDeliveryStageRunAgain(t *testing.T) {

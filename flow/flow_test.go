@@ -82,14 +82,7 @@ func TestComputeCreates(t *testing.T) {
 		{stamp.StepStart, Durations{Count: 2, Total: ms(1000), P50: ms(400), P90: ms(600), Max: ms(600)}, Durations{Count: 2}},
 		{stamp.StepRoute, Durations{Count: 2, Total: ms(400), P50: 0, P90: ms(400), Max: ms(400)}, Durations{Count: 2, Total: ms(100), P50: 0, P90: ms(100), Max: ms(100)}},
 	}
-	if len(c.Steps) != len(want) {
-		t.Fatalf("steps %+v", c.Steps)
-	}
-	for i := range want {
-		if c.Steps[i] != want[i] {
-			t.Errorf("step %d:\n got %+v\nwant %+v", i, c.Steps[i], want[i])
-		}
-	}
+	checkSteps(t, c.Steps, want)
 	if c.Bottleneck != stamp.StepDatabase {
 		t.Errorf("bottleneck %q, want database (1700 ms)", c.Bottleneck)
 	}
@@ -126,5 +119,18 @@ func TestComputeFilters(t *testing.T) {
 	}
 	if c := Compute(nil, Filter{}).Create; c.Completed != 0 || c.Efficiency != 0 || len(c.Steps) != 0 {
 		t.Errorf("an empty log: %+v", c)
+	}
+}
+
+// checkSteps checks a stream's steps against want, one by one.
+func checkSteps(t *testing.T, got, want []Step) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("steps %+v\nwant %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("step %d:\ngot  %+v\nwant %+v", i, got[i], want[i])
+		}
 	}
 }
