@@ -35,6 +35,7 @@ var policy = map[string]struct {
 
 	"POST /v1/blueprints":                         {stamp.RoleOperator, fleet},
 	"GET /v1/blueprints":                          {stamp.RoleViewer, common},
+	"GET /v1/whoami":                              {stamp.RoleViewer, common},
 	"GET /v1/blueprints/{name}":                   {stamp.RoleViewer, common},
 	"GET /v1/blueprints/{name}/{version}":         {stamp.RoleViewer, common},
 	"POST /v1/blueprints/{name}/{version}/yank":   {stamp.RoleOperator, fleet},

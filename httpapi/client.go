@@ -370,6 +370,24 @@ func (c *Client) Events(ctx context.Context, f stamp.EventFilter) ([]*stamp.Even
 	return out.Events, nil
 }
 
+// TenantEvents returns the events of tenant name after Seq after, at
+// most limit (0: the server's default), oldest first: what a token
+// confined to the tenant may read, unlike Events.
+func (c *Client) TenantEvents(ctx context.Context, name string, after int64, limit int) ([]*stamp.Event, error) {
+	q := url.Values{}
+	if after > 0 {
+		q.Set("after", strconv.FormatInt(after, 10))
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out eventList
+	if err := c.do(ctx, http.MethodGet, "/v1/tenants/"+url.PathEscape(name)+"/events?"+q.Encode(), nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Events, nil
+}
+
 // Logs returns a service's logs as a stream: all the server keeps, or
 // with opts.Tail the last lines of each instance; with opts.Follow it
 // stays open until ctx ends. The caller closes it.

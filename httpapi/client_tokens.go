@@ -35,3 +35,12 @@ func (c *Client) RevokeToken(ctx context.Context, ref string) (*stamp.Token, err
 	}
 	return out, nil
 }
+
+// WhoAmI returns the client's own token (its secret and hash aside).
+func (c *Client) WhoAmI(ctx context.Context) (*stamp.Token, error) {
+	out := new(stamp.Token)
+	if err := c.do(ctx, http.MethodGet, "/v1/whoami", nil, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

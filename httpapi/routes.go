@@ -41,7 +41,7 @@ func routes(cfg Config, cache *blueprintCache) []route {
 		{"DELETE /v1/blueprints/{name}/{version}/yank", oper, handleBlueprintYank(st, cfg.Clock, false)},
 
 		{"POST /v1/tenants", oper, creates.wrap(handleTenantCreate(st, cache, engines, cfg))},
-		{"GET /v1/tenants", listed, handleTenantList(st)},
+		{"GET /v1/tenants", listed, handleTenantList(st, cfg.Health)},
 		{"GET /v1/tenants/{name}", named, handleTenantGet(st, cfg.Health)},
 		{"DELETE /v1/tenants/{name}", operNamed, mass.guarded(handleTenantDelete(st, cfg.Clock, cfg.Enqueue, cfg.DeleteGrace))},
 		{"POST /v1/tenants/{name}/undelete", operNamed, handleTenantUndelete(st, cfg.Clock, cfg.Enqueue)},
@@ -92,6 +92,7 @@ func routes(cfg Config, cache *blueprintCache) []route {
 
 		{"GET /v1/audit", admin, handleAuditList(st)},
 
+		{"GET /v1/whoami", catalogue, handleWhoAmI()},
 		{"POST /v1/tokens", admin, handleTokenCreate(st, cfg.Clock)},
 		{"GET /v1/tokens", admin, handleTokenList(st)},
 		{"DELETE /v1/tokens/{ref}", admin, handleTokenRevoke(st, cfg.Clock, cfg.TokenCache)},

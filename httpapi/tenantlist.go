@@ -34,8 +34,9 @@ type TenantList struct {
 // them (DefaultTenantPage, at most MaxTenantPage) after the cursor
 // ?after=, the Next of the page before. Pages are read by key, so a
 // tenant that exists from the first page to the last is listed once
-// whatever is created or deleted in between.
-func handleTenantList(st stamp.TenantStore) http.Handler {
+// whatever is created or deleted in between. Each tenant carries its
+// health as this server's monitor sees it, when health is set.
+func handleTenantList(st stamp.TenantStore, health func(string) *stamp.TenantHealth) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := tenantPage(r.URL.Query())
 		if err != nil {
@@ -57,6 +58,9 @@ func handleTenantList(st stamp.TenantStore) http.Handler {
 			return
 		}
 		for i, t := range tenants {
+			if health != nil {
+				t.Health = health(t.Name)
+			}
 			tenants[i] = masked(t)
 		}
 		encode(w, r, http.StatusOK, TenantList{Tenants: nonNil(tenants), Next: tenantCursor(next)})

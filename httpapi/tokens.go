@@ -124,3 +124,11 @@ func handleTokenRevoke(st Store, clock stamp.Clock, cache *TokenCache) http.Hand
 		encode(w, r, http.StatusOK, tok)
 	})
 }
+
+// handleWhoAmI answers the token the request came with: its name, role
+// and tenant, so a client (the console) can tell what its caller may do.
+func handleWhoAmI() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		encode(w, r, http.StatusOK, requestToken(r.Context()))
+	})
+}

@@ -22,6 +22,7 @@ import (
 
 	stamp "github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/activity"
+	"github.com/stamphq/stamp/console"
 	"github.com/stamphq/stamp/driver/local"
 	pgengine "github.com/stamphq/stamp/engine/postgres"
 	sqliteengine "github.com/stamphq/stamp/engine/sqlite"
@@ -456,7 +457,7 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		engineNames[name] = true
 	}
 	index := flow.NewIndex(store)
-	api := cfg.Timeouts.apiServer(httpapi.NewServer(httpapi.Config{
+	apiHandler := httpapi.NewServer(httpapi.Config{
 		Store: store, Flow: index, Logs: logs, Enqueue: rec.Enqueue, Claim: rec.Claim, Engines: engineNames, EngineRefusals: refusals, Logger: logger, Metrics: mtr,
 		Health: mon.TenantHealth, Keys: keys, SharedNetwork: iso.network == nil && cfg.Driver == driverLocal,
 		Requirements: requirements(cfg, iso), TokenCache: tokenCache,
@@ -467,7 +468,8 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 			_, err := store.ListEvents(ctx, stamp.EventFilter{Limit: 1})
 			return err
 		},
-	}))
+	})
+	api := cfg.Timeouts.apiServer(withConsole(apiHandler, logger))
 	front := cfg.Timeouts.routerServer(rt)
 
 	if err := rt.Sync(ctx); err != nil {
@@ -501,6 +503,16 @@ func startServer(ctx context.Context, cfg serverConfig, logger *slog.Logger) (sr
 		apiAddr: apiLn.Addr().(*net.TCPAddr), routerAddr: routerAddr, token: token,
 		store: store, driver: driver, local: localDriver, iso: iso, group: g, closers: closers, unlock: unlock,
 	}, nil
+}
+
+// withConsole serves the web console under console.Prefix beside the
+// API, and sends a browser at the root to it.
+func withConsole(api http.Handler, logger *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(console.Prefix, console.New(console.Config{API: api, Logger: logger}).Handler())
+	mux.Handle("GET /{$}", http.RedirectHandler(console.Prefix, http.StatusSeeOther))
+	mux.Handle("/", api)
+	return mux
 }
 
 // flowIndexPeriod is how often the server reads new events into the flow
