@@ -72,15 +72,23 @@ func (c *Console) Handler() http.Handler {
 	mux.Handle("GET "+Prefix+"tenants/{name}", c.signedIn(c.tenant))
 	mux.Handle("POST "+Prefix+"tenants/{name}/{action}", c.signedIn(c.tenantAction))
 	mux.Handle("GET "+Prefix+"live", c.signedIn(c.live))
+	mux.Handle("GET "+Prefix+"releases", c.signedIn(c.releases))
+	mux.Handle("GET "+Prefix+"releases/{id}", c.signedIn(c.release))
+	mux.Handle("POST "+Prefix+"releases/{id}/{action}", c.signedIn(c.releaseAction))
+	mux.Handle("GET "+Prefix+"incidents", c.signedIn(c.incidents))
+	mux.Handle("GET "+Prefix+"incidents/{id}", c.signedIn(c.incident))
+	mux.Handle("POST "+Prefix+"incidents/{id}/{action}", c.signedIn(c.incidentAction))
+	mux.Handle("GET "+Prefix+"flow", c.signedIn(c.flowPage))
 	return securityHeaders(mux)
 }
 
 // securityHeaders keeps the console's pages out of frames and other
-// origins' scripts and styles out of its pages.
+// origins' scripts and styles out of its pages. Inline styles are let
+// in: the value stream map is SVG with a style element of its own.
 func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'")
+		hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'")
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "same-origin")

@@ -25,18 +25,26 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05")
 	},
-	"ms": func(d time.Duration) string {
-		switch {
-		case d < time.Millisecond:
-			return d.Round(time.Microsecond).String()
-		case d < time.Second:
-			return d.Round(time.Millisecond).String()
-		}
-		return d.Round(100 * time.Millisecond).String()
-	},
-	"sub": func(a, b time.Time) time.Duration { return a.Sub(b) },
+	"ms":    short,
+	"sub":   func(a, b time.Time) time.Duration { return a.Sub(b) },
+	"list":  func(s ...string) []string { return s },
+	"title": func(s string) string { return strings.ToUpper(s[:1]) + s[1:] },
+	"sub40": func(n int) int { return 42 - n },
+	"inc":   func(n int) int { return n + 1 },
 	// eventTypes names every event type, for a live page to listen to.
 	"eventTypes": func() string { return strings.Join(stamp.EventTypes, " ") },
+}
+
+// short writes a duration to a sensible precision: microseconds below a
+// millisecond, milliseconds below a second, else tenths of a second.
+func short(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond).String()
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
 }
 
 // age writes a duration as an age: "40s", "12m", "5h", "3d".

@@ -86,13 +86,14 @@ func value[T any](t *testing.T, ctx context.Context, what string, a chromedp.Act
 
 // TestConsole drives the console in Chromium: it signs in, sees the
 // tenants, opens one, suspends it (the router answers 503) and resumes
-// it, and sees a tenant created meanwhile appear on the fleet page
-// without a reload. A viewer sees no action, and the API refuses the
-// one it sends anyway.
+// it, sees a tenant created meanwhile appear on the fleet page and a
+// release progress on its page without a reload, and finds the value
+// stream map on the flow page. A viewer sees no action, and the API
+// refuses the one it sends anyway. Each page's screenshot is saved.
 func TestConsole(t *testing.T) {
 	ctx := browser(t)
 	s := startStampServer(t)
-	s.mustCLI("blueprint", "push", blueprintDir(t))
+	s.mustCLI("blueprint", "push", blueprintDirOf(t, "../../examples/ledger-v1/stamp.yaml", ledgerRelease[1]))
 	for _, name := range []string{"acme", "globex"} {
 		s.mustCLI("tenant", "create", name, "--blueprint", "ledger")
 	}
@@ -142,6 +143,34 @@ func TestConsole(t *testing.T) {
 	if !value(t, ctx, "read the mark", chromedp.Evaluate[bool](`window.notReloaded === true`)) {
 		t.Error("the fleet page reloaded to show the new tenant; want it updated in place")
 	}
+
+	// A release seen from its page: the waves fill and the state turns
+	// succeeded without a reload.
+	s.mustCLI("blueprint", "push", blueprintDir(t))
+	id := regexp.MustCompile(`release (\S+):`).FindStringSubmatch(
+		s.mustCLI("release", "create", "ledger@2.0.0", "--waves", "1,100%", "--soak", "2s"))
+	if id == nil {
+		t.Fatal("release create printed no release id")
+	}
+	drive(t, ctx, "open the release", chromedp.Navigate(base+"releases/"+id[1]), chromedp.WaitVisible(chromedp.CSS(`.waves`)))
+	value(t, ctx, "mark the page", chromedp.Evaluate[bool](`window.notReloaded = true`))
+	screenshot(t, ctx, "release-rolling")
+	drive(t, ctx, "watch the release succeed", chromedp.WaitVisible(chromedp.CSS(`[data-state="succeeded"]`)))
+	if !value(t, ctx, "read the mark", chromedp.Evaluate[bool](`window.notReloaded === true`)) {
+		t.Error("the release page reloaded; want it updated in place")
+	}
+	if filled := value(t, ctx, "read the waves", chromedp.Evaluate[int](`[...document.querySelectorAll(".waves progress")].filter(p => p.value == 100).length`)); filled != 2 {
+		t.Errorf("%d waves drawn full after the release succeeded, want 2", filled)
+	}
+	screenshot(t, ctx, "release-done")
+
+	drive(t, ctx, "open the incidents", chromedp.Navigate(base+"incidents"), chromedp.WaitVisible(chromedp.CSS(`h1`)))
+	screenshot(t, ctx, "incidents")
+	drive(t, ctx, "open the flow page", chromedp.Navigate(base+"flow"),
+		chromedp.WaitVisible(chromedp.CSS(`.map svg g.step.bottleneck`)),
+		chromedp.WaitVisible(chromedp.CSS(`.map svg g[data-step="migrate"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.dora figure`)))
+	screenshot(t, ctx, "flow")
 
 	viewer := regexp.MustCompile(`secret: (\S+)`).FindStringSubmatch(s.mustCLI("token", "create", "watcher", "--role", "viewer"))
 	if viewer == nil {

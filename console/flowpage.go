@@ -1,0 +1,79 @@
+package console
+
+import (
+	"bytes"
+	"html/template"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/stamphq/stamp/flow"
+)
+
+// figure is one DORA figure as the flow page shows it: now and before,
+// a small chart of the two, and whether it got better.
+type figure struct {
+	Name, Now, Before, Trend string
+	NowBar, BeforeBar        int // bar heights, 0 to 40
+}
+
+type flowView struct {
+	page
+	Since   string
+	Map     template.HTML // the value stream map, SVG drawn by package flow
+	Report  *flow.Report
+	Figures []figure
+}
+
+// flowPage shows the value stream map and the DORA figures of a window
+// (?since=, default 30d).
+func (c *Console) flowPage(w http.ResponseWriter, r *http.Request, s *session) {
+	since := r.URL.Query().Get("since")
+	if since == "" {
+		since = "30d"
+	}
+	report, err := s.api.Flow(r.Context(), since, nil, nil)
+	if err != nil {
+		c.failed(w, r, s, err)
+		return
+	}
+	var svg bytes.Buffer
+	if err := flow.SVG(&svg, report); err != nil {
+		c.failed(w, r, s, err)
+		return
+	}
+	d := report.DORA
+	v := flowView{page: s.page("Flow", r), Since: since, Report: report,
+		// flow.SVG escapes every name it writes: safe to embed as is.
+		Map: template.HTML(svg.String()),
+		Figures: []figure{
+			newFigure("Deploys per week", 7*d.DeployFrequency.Current, 7*d.DeployFrequency.Previous, d.DeployFrequency.Count+d.DeployFrequency.PreviousCount > 0, true, rate),
+			newFigure("Lead time for changes", float64(d.LeadTime.Current), float64(d.LeadTime.Previous), d.LeadTime.Count > 0 && d.LeadTime.PreviousCount > 0, false, span),
+			newFigure("Change failure rate", d.ChangeFailureRate.Current, d.ChangeFailureRate.Previous, d.ChangeFailureRate.Count > 0 && d.ChangeFailureRate.PreviousCount > 0, false, percent),
+			newFigure("Time to restore", float64(d.TimeToRestore.Current), float64(d.TimeToRestore.Previous), d.TimeToRestore.Count > 0 && d.TimeToRestore.PreviousCount > 0, false, span),
+		}}
+	c.render(w, http.StatusOK, "flow.html", v)
+}
+
+// newFigure draws a figure: higher says whether more is better; both
+// whether there is a figure of each window to compare.
+func newFigure(name string, now, before float64, both, higher bool, format func(float64) string) figure {
+	f := figure{Name: name, Now: format(now), Before: format(before), Trend: "no trend yet"}
+	if most := max(now, before); most > 0 {
+		f.NowBar, f.BeforeBar = int(40*now/most), int(40*before/most)
+	}
+	switch {
+	case !both:
+	case now == before:
+		f.Trend = "same"
+	case (now > before) == higher:
+		f.Trend = "better"
+	default:
+		f.Trend = "worse"
+	}
+	return f
+}
+
+func rate(v float64) string    { return strconv.FormatFloat(v, 'f', 1, 64) }
+func percent(v float64) string { return strconv.FormatFloat(100*v, 'f', 0, 64) + "%" }
+func span(v float64) string    { return short(time.Duration(v)) }
