@@ -119,8 +119,11 @@ Try it (each tenant has its own processes and database):
 
   STAMP_URL=http://%[6]s STAMP_DATA=%[7]s go run ./cmd/stamp tenant list
 
+The console: http://%[6]s/console/ (sign in with the admin token in
+%[8]s).
+
 Serving until Ctrl-C.
-`, host, base, demoTenants[1], cfg.BaseDomain, port, srv.apiAddr, cfg.Data)
+`, host, base, demoTenants[1], cfg.BaseDomain, port, srv.apiAddr, cfg.Data, filepath.Join(cfg.Data, adminTokenFile))
 	<-ctx.Done()
 	return nil
 }
