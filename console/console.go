@@ -120,14 +120,20 @@ func (c *Console) signedIn(h func(http.ResponseWriter, *http.Request, *session))
 		}
 		s := &session{token: cookie.Value, api: c.client(r, cookie.Value), csrf: csrfToken(cookie.Value)}
 		if r.Method != http.MethodGet {
+			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 			if !sameOrigin(r) || subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(s.csrf)) != 1 {
 				http.Error(w, "This form did not come from this console's own page (a missing or wrong CSRF token, or another origin). Reload the page and try again.", http.StatusForbidden)
 				return
 			}
 		}
 		who, err := s.api.WhoAmI(r.Context())
-		if err != nil {
+		switch {
+		case stamp.ErrorCode(err) == stamp.EUNAUTHORIZED:
 			c.toLogin(w, r, "Your session ended: "+stamp.ErrorMessage(err))
+			return
+		case err != nil: // the API could not tell: keep the session
+			c.log.Warn("console: check the session's token", "err", err)
+			http.Error(w, "The console cannot reach the API just now ("+stamp.ErrorMessage(err)+"). Try again in a moment.", http.StatusServiceUnavailable)
 			return
 		}
 		s.whoami = newWhoami(who)
@@ -156,6 +162,9 @@ func (c *Console) toLogin(w http.ResponseWriter, r *http.Request, msg string) {
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
+
+// maxForm bounds the body of a console form: a few fields.
+const maxForm = 64 << 10
 
 // csrfToken is the CSRF token of the session whose cookie holds token:
 // a hash of it, which a page of another origin cannot compute without

@@ -146,3 +146,23 @@ func TestForgedPost(t *testing.T) {
 		t.Errorf("a post signed out: %d to %q, want the login page", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
+
+// TestOversizedForm: a form past the console's bound is refused without
+// being read whole, and changes nothing.
+func TestOversizedForm(t *testing.T) {
+	e := newEnv(t)
+	c := browser(t)
+	post(t, c, e.url+Prefix+"login", url.Values{"token": {e.token}}, "")
+	form := url.Values{"csrf": {csrfToken(e.token)}, "pad": {strings.Repeat("x", 1<<20)}}
+	if resp := post(t, c, e.url+Prefix+"logout", form, ""); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a 1 MiB form: %d, want 403 (its CSRF field unread)", resp.StatusCode)
+	}
+	get, err := c.Get(e.url + Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get.Body.Close()
+	if get.StatusCode != http.StatusOK {
+		t.Errorf("still signed in after the refused form? the fleet page: %d", get.StatusCode)
+	}
+}

@@ -119,6 +119,7 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 // on another site's behalf gains an attacker nothing the token did not
 // already give; SameSite and the Origin check still apply.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	token := strings.TrimSpace(r.PostFormValue("token"))
 	next := safeNext(r.PostFormValue("next"))
 	fail := func(msg string) {
