@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stamphq/stamp/flow"
+	"github.com/stamphq/stamp/internal/human"
 )
 
 // figure is one DORA figure as the flow page shows it: now and before,
@@ -76,4 +77,4 @@ func newFigure(name string, now, before float64, both, higher bool, format func(
 
 func rate(v float64) string    { return strconv.FormatFloat(v, 'f', 1, 64) }
 func percent(v float64) string { return strconv.FormatFloat(100*v, 'f', 0, 64) + "%" }
-func span(v float64) string    { return short(time.Duration(v)) }
+func span(v float64) string    { return human.Duration(time.Duration(v)) }

@@ -2,30 +2,25 @@ package console
 
 import (
 	"bytes"
-	"fmt"
 	"html/template"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/internal/human"
 )
 
 // funcs are the templates' helpers.
 var funcs = template.FuncMap{
-	"ago": func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return age(time.Since(t))
-	},
+	"ago": human.Age,
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return ""
 		}
 		return t.UTC().Format("2006-01-02 15:04:05")
 	},
-	"ms":    short,
+	"ms":    human.Duration,
 	"sub":   func(a, b time.Time) time.Duration { return a.Sub(b) },
 	"list":  func(s ...string) []string { return s },
 	"title": func(s string) string { return strings.ToUpper(s[:1]) + s[1:] },
@@ -33,31 +28,6 @@ var funcs = template.FuncMap{
 	"inc":   func(n int) int { return n + 1 },
 	// eventTypes names every event type, for a live page to listen to.
 	"eventTypes": func() string { return strings.Join(stamp.EventTypes, " ") },
-}
-
-// short writes a duration to a sensible precision: microseconds below a
-// millisecond, milliseconds below a second, else tenths of a second.
-func short(d time.Duration) string {
-	switch {
-	case d < time.Millisecond:
-		return d.Round(time.Microsecond).String()
-	case d < time.Second:
-		return d.Round(time.Millisecond).String()
-	}
-	return d.Round(100 * time.Millisecond).String()
-}
-
-// age writes a duration as an age: "40s", "12m", "5h", "3d".
-func age(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	}
-	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
 
 // page is what every page's layout shows.

@@ -5,7 +5,8 @@ import (
 	"html"
 	"io"
 	"strings"
-	"time"
+
+	"github.com/stamphq/stamp/internal/human"
 )
 
 // Layout of the map, in SVG user units.
@@ -50,7 +51,7 @@ func SVG(w io.Writer, r *Report) error {
 func drawStream(b *strings.Builder, title string, s Stream, y int) {
 	summary := fmt.Sprintf("%s: %d completed", title, s.Completed)
 	if s.Completed > 0 {
-		summary += fmt.Sprintf(", lead time p50 %s, flow efficiency %.0f%%", short(s.Lead.P50), 100*s.Efficiency)
+		summary += fmt.Sprintf(", lead time p50 %s, flow efficiency %.0f%%", human.Duration(s.Lead.P50), 100*s.Efficiency)
 	}
 	fmt.Fprintf(b, `<text class="title" x="%d" y="%d">%s</text>`+"\n", margin, y+14, html.EscapeString(summary))
 	top := y + 40
@@ -61,7 +62,7 @@ func drawStream(b *strings.Builder, title string, s Stream, y int) {
 			fmt.Fprintf(b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#666" marker-end="url(#arrow)"/>`+"\n", ax+4, top+boxH/2, x-2, top+boxH/2)
 		}
 		if st.Wait.Count > 0 && st.Wait.P50 > 0 {
-			fmt.Fprintf(b, `<text class="wait" x="%d" y="%d" text-anchor="middle">wait %s</text>`+"\n", x-gapW/2, top+boxH/2-6, short(st.Wait.P50))
+			fmt.Fprintf(b, `<text class="wait" x="%d" y="%d" text-anchor="middle">wait %s</text>`+"\n", x-gapW/2, top+boxH/2-6, human.Duration(st.Wait.P50))
 		}
 		class := "step"
 		if st.Name == s.Bottleneck {
@@ -69,17 +70,6 @@ func drawStream(b *strings.Builder, title string, s Stream, y int) {
 		}
 		fmt.Fprintf(b, `<g class="%s" data-step="%s"><rect x="%d" y="%d" width="%d" height="%d" rx="6"/>`, class, html.EscapeString(st.Name), x, top, boxW, boxH)
 		fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="middle" font-weight="bold">%s</text>`, x+boxW/2, top+22, html.EscapeString(st.Name))
-		fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="middle">work %s</text></g>`+"\n", x+boxW/2, top+42, short(st.Work.P50))
+		fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="middle">work %s</text></g>`+"\n", x+boxW/2, top+42, human.Duration(st.Work.P50))
 	}
-}
-
-// short formats d for a box: milliseconds below a second, else seconds.
-func short(d time.Duration) string {
-	switch {
-	case d < time.Millisecond:
-		return d.Round(time.Microsecond).String()
-	case d < time.Second:
-		return d.Round(time.Millisecond).String()
-	}
-	return d.Round(100 * time.Millisecond).String()
 }

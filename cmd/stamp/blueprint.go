@@ -13,6 +13,7 @@ import (
 	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/blueprint"
 	"github.com/stamphq/stamp/bundle"
+	"github.com/stamphq/stamp/internal/human"
 )
 
 func newBlueprintCmd(g *globals) *cobra.Command {
@@ -56,9 +57,9 @@ func newBlueprintCmd(g *globals) *cobra.Command {
 				return printList(p, bundles, []any{"NAME", "VERSION", "DIGEST", "SIZE", "AGE", "YANKED"}, func(b *stamp.Bundle) []any {
 					yanked := "-"
 					if b.Yanked {
-						yanked = "yanked " + age(b.YankedAt) + " ago"
+						yanked = "yanked " + human.Age(b.YankedAt) + " ago"
 					}
-					return []any{b.Name, b.Version, shortDigest(b.Digest), size(b.Size), age(b.CreatedAt), yanked}
+					return []any{b.Name, b.Version, shortDigest(b.Digest), size(b.Size), human.Age(b.CreatedAt), yanked}
 				})
 			},
 		},
@@ -80,7 +81,7 @@ func newBlueprintCmd(g *globals) *cobra.Command {
 					fmt.Fprintf(w, "# %s@%s  %s  %s\n", b.Name, b.Version, b.Digest, size(b.Size))
 					if b.Yanked {
 						fmt.Fprintf(w, "# yanked %s ago%s: no new tenant, upgrade or release takes it (undo: stamp blueprint unyank %s@%s)\n",
-							age(b.YankedAt), because(b.YankReason), b.Name, b.Version)
+							human.Age(b.YankedAt), because(b.YankReason), b.Name, b.Version)
 					}
 					fmt.Fprintf(w, "# %d tenant(s) on it%s\n", len(b.Tenants), listed(b.Tenants))
 					fmt.Fprint(w, b.Blueprint)

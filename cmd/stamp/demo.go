@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stamphq/stamp/httpapi"
+	"github.com/stamphq/stamp/internal/human"
 )
 
 // demoTenants are the customers `stamp demo` stamps out.
@@ -101,7 +102,7 @@ func runDemo(ctx context.Context, g *globals, cfg serverConfig, dir string, keep
 	if err := eg.Wait(); err != nil {
 		return err
 	}
-	fmt.Fprintf(g.stdout, "\n%d tenants of ledger ready in %s:\n\n", len(demoTenants), duration(time.Since(start)))
+	fmt.Fprintf(g.stdout, "\n%d tenants of ledger ready in %s:\n\n", len(demoTenants), human.Duration(time.Since(start)))
 	port := strconv.Itoa(srv.routerAddr.Port)
 	for _, name := range demoTenants {
 		fmt.Fprintf(g.stdout, "  %-8s http://%s.%s:%s/\n", name, name, cfg.BaseDomain, port)

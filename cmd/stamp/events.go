@@ -12,6 +12,7 @@ import (
 
 	stamp "github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/httpapi"
+	"github.com/stamphq/stamp/internal/human"
 )
 
 func newEventsCmd(g *globals) *cobra.Command {
@@ -101,8 +102,8 @@ var eventColumns = slices.Insert(slices.Clone(timelineColumns), 3, any("TENANT")
 func timelineCells(e *stamp.Event) []any {
 	wait, work := "-", "-"
 	if !e.StartedAt.IsZero() {
-		wait = duration(e.StartedAt.Sub(e.QueuedAt))
-		work = duration(e.FinishedAt.Sub(e.StartedAt))
+		wait = human.Duration(e.StartedAt.Sub(e.QueuedAt))
+		work = human.Duration(e.FinishedAt.Sub(e.StartedAt))
 	}
 	msg, _, _ := strings.Cut(e.Message, "\n")
 	return []any{e.Seq, e.Time.Format("15:04:05.000"), e.Type, orDash(e.Step), orDash(e.Status), wait, work, msg}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stamphq/stamp/flow"
+	"github.com/stamphq/stamp/internal/human"
 )
 
 func newFlowCmd(g *globals) *cobra.Command {
@@ -87,7 +88,7 @@ func medianOf(d time.Duration, n int) string {
 	if n == 0 {
 		return "- (0)"
 	}
-	return fmt.Sprintf("%s (%d)", duration(d), n)
+	return fmt.Sprintf("%s (%d)", human.Duration(d), n)
 }
 
 // trend says whether a figure got better from before to now; higher
@@ -125,7 +126,7 @@ func printStream(tw *tabwriter.Writer, title string, s flow.Stream) {
 		return
 	}
 	fmt.Fprintf(tw, "; lead time p50 %s, p90 %s, max %s; flow efficiency %.0f%%; bottleneck %s\n",
-		duration(s.Lead.P50), duration(s.Lead.P90), duration(s.Lead.Max), 100*s.Efficiency, s.Bottleneck)
+		human.Duration(s.Lead.P50), human.Duration(s.Lead.P90), human.Duration(s.Lead.Max), 100*s.Efficiency, s.Bottleneck)
 	var most time.Duration
 	for _, st := range s.Steps {
 		most = max(most, st.Work.P50+st.Wait.P50)
@@ -136,8 +137,8 @@ func printStream(tw *tabwriter.Writer, title string, s flow.Stream) {
 		if name == s.Bottleneck {
 			name += " *"
 		}
-		row(tw, name, duration(st.Work.P50), duration(st.Work.P90), duration(st.Work.Max),
-			duration(st.Wait.P50), duration(st.Wait.P90), duration(st.Wait.Max), bar(st.Work.P50, st.Wait.P50, most))
+		row(tw, name, human.Duration(st.Work.P50), human.Duration(st.Work.P90), human.Duration(st.Work.Max),
+			human.Duration(st.Wait.P50), human.Duration(st.Wait.P90), human.Duration(st.Wait.Max), bar(st.Work.P50, st.Wait.P50, most))
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/internal/human"
 )
 
 func newIncidentCmd(g *globals) *cobra.Command {
@@ -49,7 +50,7 @@ func newIncidentListCmd(g *globals) *cobra.Command {
 					msg = strings.Join(strings.Split(strings.TrimSpace(i.Summary()), "\n"), " | ")
 				}
 				return []any{i.ID, i.Tenant, orDash(i.Service), i.Cause, i.State, i.OpenedAt.Local().Format(time.DateTime),
-					duration(i.Duration(now)), msg}
+					human.Duration(i.Duration(now)), msg}
 			})
 		},
 	}
@@ -91,7 +92,7 @@ func newIncidentShowCmd(g *globals) *cobra.Command {
 					}
 					row(w, "resolved:", resolved)
 				}
-				row(w, "duration:", duration(i.Duration(time.Now())))
+				row(w, "duration:", human.Duration(i.Duration(time.Now())))
 				for _, e := range i.Timeline {
 					row(w, "timeline:", e.Time.Local().Format("15:04:05.000")+"  "+e.Message)
 				}
@@ -140,10 +141,10 @@ func newIncidentMTTRCmd(g *globals) *cobra.Command {
 			}
 			return p.print(s, func(w *tabwriter.Writer) {
 				row(w, "TENANT", "RESOLVED", "OPEN", "MTTR")
-				row(w, "(all)", fmt.Sprint(s.Resolved), fmt.Sprint(s.Open), duration(time.Duration(s.MTTR)))
+				row(w, "(all)", fmt.Sprint(s.Resolved), fmt.Sprint(s.Open), human.Duration(time.Duration(s.MTTR)))
 				for _, name := range slices.Sorted(maps.Keys(s.Tenants)) {
 					tr := s.Tenants[name]
-					row(w, name, fmt.Sprint(tr.Resolved), fmt.Sprint(tr.Open), duration(time.Duration(tr.MTTR)))
+					row(w, name, fmt.Sprint(tr.Resolved), fmt.Sprint(tr.Open), human.Duration(time.Duration(tr.MTTR)))
 				}
 			})
 		},

@@ -8,7 +8,6 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -183,33 +182,6 @@ func row(w io.Writer, cols ...any) {
 		s[i] = fmt.Sprint(c)
 	}
 	fmt.Fprintln(w, strings.Join(s, "\t"))
-}
-
-// age formats how long ago t was, as kubectl does: 12s, 5m, 3h, 2d.
-func age(t time.Time) string {
-	d := time.Since(t)
-	switch {
-	case t.IsZero():
-		return "-"
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	}
-	return fmt.Sprintf("%dd", int(d.Hours()/24))
-}
-
-// duration formats a step's duration for people: 3ms, 1.2s.
-func duration(d time.Duration) string {
-	switch {
-	case d < time.Millisecond:
-		return fmt.Sprintf("%dµs", d.Microseconds())
-	case d < time.Second:
-		return fmt.Sprintf("%dms", d.Milliseconds())
-	}
-	return fmt.Sprintf("%.1fs", d.Seconds())
 }
 
 func orDash(s string) string {

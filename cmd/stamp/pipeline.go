@@ -8,6 +8,7 @@ import (
 
 	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/httpapi"
+	"github.com/stamphq/stamp/internal/human"
 )
 
 func newPipelineCmd(g *globals) *cobra.Command {
@@ -48,7 +49,7 @@ func newPipelineEventCmd(g *globals) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(g.stdout, "recorded %s of %s@%s (commit %s, %s): %s\n", e.Stage, e.Blueprint, e.Version, e.Commit, e.Status,
-				duration(e.FinishedAt.Sub(e.StartedAt)))
+				human.Duration(e.FinishedAt.Sub(e.StartedAt)))
 			return nil
 		},
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/httpapi"
+	"github.com/stamphq/stamp/internal/human"
 	"github.com/stamphq/stamp/rollout"
 )
 
@@ -121,7 +122,7 @@ func newReleaseListCmd(g *globals) *cobra.Command {
 				done, total := progress(r, -1)
 				return []any{r.ID, r.Spec.Blueprint + "@" + r.Spec.Version, r.Status.State,
 					fmt.Sprintf("%d/%d", min(r.Status.Wave+1, len(r.Spec.Waves)), len(r.Spec.Waves)),
-					fmt.Sprintf("%d/%d", done, total), age(r.CreatedAt)}
+					fmt.Sprintf("%d/%d", done, total), human.Age(r.CreatedAt)}
 			})
 		},
 	}

@@ -16,6 +16,7 @@ import (
 
 	stamp "github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/httpapi"
+	"github.com/stamphq/stamp/internal/human"
 )
 
 func newTenantCmd(g *globals) *cobra.Command {
@@ -142,7 +143,7 @@ func printStep(e *stamp.Event, stdout, stderr io.Writer) {
 	if e.Status != stamp.StatusOK {
 		status = "FAILED"
 	}
-	fmt.Fprintf(stdout, "  %-9s %s  %s\n", e.Step, status, duration(e.FinishedAt.Sub(e.StartedAt)))
+	fmt.Fprintf(stdout, "  %-9s %s  %s\n", e.Step, status, human.Duration(e.FinishedAt.Sub(e.StartedAt)))
 }
 
 // followEvents hands handle every event of tenant written at or after

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/httpapi"
+	"github.com/stamphq/stamp/internal/human"
 )
 
 func newTenantListCmd(g *globals) *cobra.Command {
@@ -61,7 +62,7 @@ made ahead for creates of their plan to claim, serving no one.`,
 				if yanked[ref] {
 					ref += " (yanked)"
 				}
-				return []any{t.Name, ref, t.Spec.Plan, t.Status.Phase, orDash(t.Status.URL), age(t.CreatedAt)}
+				return []any{t.Name, ref, t.Spec.Plan, t.Status.Phase, orDash(t.Status.URL), human.Age(t.CreatedAt)}
 			}
 			if !onePage {
 				return streamList(p, c.TenantPages(cmd.Context(), httpapi.MaxTenantPage), header, cells)
@@ -103,7 +104,7 @@ func listPooled(cmd *cobra.Command, c *httpapi.Client, p *printer) error {
 	return p.print(stamps, func(w *tabwriter.Writer) {
 		row(w, "NAME", "BLUEPRINT", "PLAN", "PHASE", "AGE")
 		for _, t := range stamps {
-			row(w, t.Name, t.Spec.Blueprint+"@"+t.Spec.Version, t.Spec.Plan, t.Status.Phase, age(t.CreatedAt))
+			row(w, t.Name, t.Spec.Blueprint+"@"+t.Spec.Version, t.Spec.Plan, t.Status.Phase, human.Age(t.CreatedAt))
 		}
 	})
 }

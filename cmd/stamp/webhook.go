@@ -9,6 +9,7 @@ import (
 
 	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/httpapi"
+	"github.com/stamphq/stamp/internal/human"
 	"github.com/stamphq/stamp/notify"
 )
 
@@ -126,7 +127,7 @@ func newWebhookAttemptsCmd(g *globals) *cobra.Command {
 				if a.AuditSeq > 0 {
 					what = fmt.Sprintf("audit-%d", a.AuditSeq)
 				}
-				return []any{what, a.Attempt, a.At.Local().Format(time.DateTime), status, duration(a.Duration), orDash(a.Error)}
+				return []any{what, a.Attempt, a.At.Local().Format(time.DateTime), status, human.Duration(a.Duration), orDash(a.Error)}
 			})
 		},
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stamphq/stamp/httpapi"
+	"github.com/stamphq/stamp/internal/human"
 )
 
 // newBlueprintYankCmd returns `blueprint yank` (yank true) or `blueprint
@@ -42,7 +43,7 @@ func newBlueprintYankCmd(g *globals, yank bool) *cobra.Command {
 				case yank && res.Changed:
 					fmt.Fprintf(w, "yanked %s%s: no new tenant, upgrade or release takes it (undo: stamp blueprint unyank %s)\n", ref, because(res.Bundle.YankReason), ref)
 				case yank:
-					fmt.Fprintf(w, "%s was yanked already, %s ago\n", ref, age(res.Bundle.YankedAt))
+					fmt.Fprintf(w, "%s was yanked already, %s ago\n", ref, human.Age(res.Bundle.YankedAt))
 				case res.Changed:
 					fmt.Fprintf(w, "unyanked %s: it takes new tenants, upgrades and releases again\n", ref)
 				default:
