@@ -77,6 +77,16 @@ type Tenant struct {
 type TenantHealth struct {
 	State    string            `json:"state"`
 	Services map[string]string `json:"services"`
+	// Instances says, by service, how many instances run and how often
+	// they restarted, as of the monitor's last look.
+	Instances map[string]InstanceCount `json:"instances,omitempty"`
+}
+
+// InstanceCount is what the monitor last saw of a service's instances.
+type InstanceCount struct {
+	Running  int `json:"running"`  // of the serving version
+	Replicas int `json:"replicas"` // wanted
+	Restarts int `json:"restarts"` // since the control plane started watching
 }
 
 // TenantSpec is the desired state of a tenant.

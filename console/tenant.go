@@ -1,6 +1,7 @@
 package console
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -17,7 +18,7 @@ const timelineLength = 200
 type tenantView struct {
 	page
 	T         *stamp.Tenant
-	Services  []count // name and health state, as Value and (unused) N
+	Services  []count // each service's health and instances, as Value
 	Events    []*stamp.Event
 	LastSeq   int64 // the newest event's, for the live updates
 	Incidents []*stamp.Incident
@@ -38,7 +39,11 @@ func (c *Console) tenant(w http.ResponseWriter, r *http.Request, s *session) {
 	v.Error = r.URL.Query().Get("err")
 	if t.Health != nil {
 		for svc, state := range t.Health.Services {
-			v.Services = append(v.Services, count{Value: svc + ": " + state})
+			line := svc + ": " + state
+			if n, ok := t.Health.Instances[svc]; ok {
+				line += fmt.Sprintf(", %d of %d instances running, %d restarts", n.Running, n.Replicas, n.Restarts)
+			}
+			v.Services = append(v.Services, count{Value: line})
 		}
 		slices.SortFunc(v.Services, func(a, b count) int { return strings.Compare(a.Value, b.Value) })
 	}

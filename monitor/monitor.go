@@ -88,6 +88,8 @@ type serviceWatch struct {
 	nextCheck time.Time // when the next one is due
 	restarts  int       // the driver's restart count at the last check
 	seen      bool      // restarts is known
+	running   int       // instances of the serving revision at the last check
+	replicas  int       // instances wanted
 	failing   time.Time // since when the service is unhealthy; zero if healthy
 	cause     string
 	message   string
@@ -147,14 +149,25 @@ func (m *Monitor) Health(tenant string) (string, map[string]string) {
 	return stamp.HealthDegraded, services
 }
 
-// TenantHealth is Health as a stamp.TenantHealth, nil if the monitor does
-// not watch tenant.
+// TenantHealth is Health as a stamp.TenantHealth, with each service's
+// instances and restarts, nil if the monitor does not watch tenant.
 func (m *Monitor) TenantHealth(tenant string) *stamp.TenantHealth {
 	state, services := m.Health(tenant)
 	if state == "" {
 		return nil
 	}
-	return &stamp.TenantHealth{State: state, Services: services}
+	h := &stamp.TenantHealth{State: state, Services: services, Instances: map[string]stamp.InstanceCount{}}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if tw := m.tenants[tenant]; tw != nil {
+		for name, sw := range tw.services {
+			if name == "" {
+				continue // the tenant's own reconcile, no service
+			}
+			h.Instances[name] = stamp.InstanceCount{Running: sw.running, Replicas: sw.replicas, Restarts: sw.restarts}
+		}
+	}
+	return h
 }
 
 // Run watches until ctx ends, then waits for the checks under way.
@@ -281,11 +294,14 @@ func (tw *tenantWatch) due(now time.Time) bool {
 
 // observation is what one check saw of one service.
 type observation struct {
-	logs    string // for a failed step: what its services printed last
-	state   string
-	exited  bool   // the driver restarted an instance since the last check
-	cause   string // of an unhealthy state
-	message string
+	logs  string // for a failed step: what its services printed last
+	state string
+	// running and replicas count a service's instances: running of the
+	// serving revision, and wanted.
+	running, replicas int
+	exited            bool   // the driver restarted an instance since the last check
+	cause             string // of an unhealthy state
+	message           string
 }
 
 // check looks at tenant t once: each service of its serving version, or
@@ -412,7 +428,7 @@ func (m *Monitor) observe(ctx context.Context, tenant, name string, svc *bluepri
 			}
 		}
 	}
-	o := observation{exited: exited, state: stamp.HealthHealthy}
+	o := observation{exited: exited, state: stamp.HealthHealthy, running: len(running), replicas: replicas}
 	switch {
 	case ok == 0:
 		o.state = stamp.HealthDown
@@ -474,7 +490,7 @@ func (m *Monitor) apply(ctx context.Context, tenant, name string, o observation,
 	at := m.cfg.Clock.Now()
 	m.mu.Lock()
 	sw := m.service(tenant, name)
-	sw.state = o.state
+	sw.state, sw.running, sw.replicas = o.state, o.running, o.replicas
 	if o.state == stamp.HealthHealthy {
 		sw.failing = time.Time{}
 		inc := sw.incident

@@ -117,9 +117,17 @@ func TestConsole(t *testing.T) {
 		}
 	}
 
-	drive(t, ctx, "open acme and suspend it",
+	waitFor(t, "the monitor to see acme's instance", 30*time.Second, func() bool {
+		tn, err := s.client().GetTenant(context.Background(), "acme")
+		return err == nil && tn.Health != nil && tn.Health.Instances["web"].Running == 1
+	})
+	drive(t, ctx, "open acme",
 		chromedp.Click(chromedp.CSS(`a[href="/console/tenants/acme"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`form[action$="/suspend"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[action$="/suspend"] button`)))
+	if services := value(t, ctx, "read the services", chromedp.Text(chromedp.CSS(`.services`))); !strings.Contains(services, "web: healthy, 1 of 1 instances running, 0 restarts") {
+		t.Errorf("acme's services: %q, want web's health, instances and restarts", services)
+	}
+	drive(t, ctx, "suspend acme",
 		chromedp.Click(chromedp.CSS(`form[action$="/suspend"] button`)),
 		chromedp.WaitVisible(chromedp.CSS(`.flash`)))
 	screenshot(t, ctx, "tenant")
