@@ -428,3 +428,43 @@ func (s *timedStore) Close() error {
 	s.observe("Close", start, err)
 	return err
 }
+
+// AppendPipelineEvent times stamp.Store.AppendPipelineEvent.
+func (s *timedStore) AppendPipelineEvent(ctx context.Context, e *stamp.PipelineEvent) error {
+	start := time.Now()
+	err := s.Store.AppendPipelineEvent(ctx, e)
+	s.observe("AppendPipelineEvent", start, err)
+	return err
+}
+
+// ListPipelineEvents times stamp.Store.ListPipelineEvents.
+func (s *timedStore) ListPipelineEvents(ctx context.Context, f stamp.PipelineFilter) ([]*stamp.PipelineEvent, error) {
+	start := time.Now()
+	v, err := s.Store.ListPipelineEvents(ctx, f)
+	s.observe("ListPipelineEvents", start, err)
+	return v, err
+}
+
+// FlowIndexed times stamp.Store.FlowIndexed.
+func (s *timedStore) FlowIndexed(ctx context.Context) (int64, error) {
+	start := time.Now()
+	v, err := s.Store.FlowIndexed(ctx)
+	s.observe("FlowIndexed", start, err)
+	return v, err
+}
+
+// SaveFlowRuns times stamp.Store.SaveFlowRuns.
+func (s *timedStore) SaveFlowRuns(ctx context.Context, from, to int64, runs []*stamp.FlowRun) error {
+	start := time.Now()
+	err := s.Store.SaveFlowRuns(ctx, from, to, runs)
+	s.observe("SaveFlowRuns", start, err)
+	return err
+}
+
+// EachFlowRun times stamp.Store.EachFlowRun, the calls of fn included.
+func (s *timedStore) EachFlowRun(ctx context.Context, f stamp.FlowRunFilter, fn func(*stamp.FlowRun) error) error {
+	start := time.Now()
+	err := s.Store.EachFlowRun(ctx, f, fn)
+	s.observe("EachFlowRun", start, err)
+	return err
+}
