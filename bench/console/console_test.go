@@ -13,7 +13,6 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/bench/internal/benchkit"
@@ -31,15 +30,7 @@ type fixture struct {
 }
 
 func BenchmarkFleetPage(b *testing.B) {
-	for _, st := range benchkit.Stores {
-		var f *fixture
-		b.Run(st.Name, func(sb *testing.B) {
-			if f == nil {
-				f = newFixture(sb, b, st.Open(sb, b))
-			}
-			benchPage(sb, f)
-		})
-	}
+	benchkit.EachStore(b, newFixture, benchPage)
 }
 
 // benchPage asks for the fleet's first page b.N times, then has
@@ -108,33 +99,23 @@ func firstPaint(b *testing.B, f *fixture) (time.Duration, bool) {
 // owner ends.
 func newFixture(tb testing.TB, owner *testing.B, s stamp.Store) *fixture {
 	tb.Helper()
-	g, ctx := errgroup.WithContext(context.Background())
-	g.SetLimit(16)
-	for i := range tenants {
-		g.Go(func() error {
-			phase, version := stamp.PhaseReady, "1.0.0"
-			if i%7 == 0 {
-				version = "1.1.0"
-			}
-			if i%97 == 0 {
-				phase = stamp.PhaseFailed
-			}
-			return s.CreateTenant(ctx, &stamp.Tenant{
-				Name: fmt.Sprintf("t%05d", i),
-				Spec: stamp.TenantSpec{Blueprint: "ledger", Version: version, Plan: "starter", Desired: stamp.DesiredRunning,
-					Labels: map[string]string{"region": "eu"}},
-				Status:     stamp.TenantStatus{Phase: phase, Version: version, URL: "http://t.localhost:7080"},
-				Generation: 1,
-			})
-		})
-	}
-	if err := g.Wait(); err != nil {
-		tb.Fatalf("create %d tenants: %v", tenants, err)
-	}
-	secret := httpapi.NewToken()
-	if err := s.CreateToken(context.Background(), &stamp.Token{ID: "bench", Name: "bench", Role: stamp.RoleOperator, Hash: httpapi.HashToken(secret)}); err != nil {
-		tb.Fatal(err)
-	}
+	benchkit.CreateTenants(tb, s, tenants, func(i int) *stamp.Tenant {
+		phase, version := stamp.PhaseReady, "1.0.0"
+		if i%7 == 0 {
+			version = "1.1.0"
+		}
+		if i%97 == 0 {
+			phase = stamp.PhaseFailed
+		}
+		return &stamp.Tenant{
+			Name: fmt.Sprintf("t%05d", i),
+			Spec: stamp.TenantSpec{Blueprint: "ledger", Version: version, Plan: "starter", Desired: stamp.DesiredRunning,
+				Labels: map[string]string{"region": "eu"}},
+			Status:     stamp.TenantStatus{Phase: phase, Version: version, URL: "http://t.localhost:7080"},
+			Generation: 1,
+		}
+	})
+	secret := benchkit.NewToken(tb, s, stamp.RoleOperator)
 	api := httpapi.NewServer(httpapi.Config{Store: s, Logger: slog.New(slog.DiscardHandler)})
 	mux := http.NewServeMux()
 	mux.Handle(console.Prefix, console.New(console.Config{API: api}).Handler())

@@ -1,7 +1,6 @@
 package flow
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -30,18 +29,7 @@ type fixture struct {
 }
 
 func BenchmarkFlowAPI(b *testing.B) {
-	// A sub-benchmark's function runs once per b.N tried, so the fixture
-	// is built on the first run, failing that run (tb), and lives until
-	// the parent benchmark ends (owner).
-	for _, st := range benchkit.Stores {
-		var f *fixture
-		b.Run(st.Name, func(sb *testing.B) {
-			if f == nil {
-				f = newFixture(sb, b, st.Open(sb, b))
-			}
-			benchFlow(sb, f)
-		})
-	}
+	benchkit.EachStore(b, newFixture, benchFlow)
 }
 
 // benchFlow asks for the report b.N times, one after another, and
@@ -134,10 +122,7 @@ func watchHeap() func() uint64 {
 func newFixture(tb testing.TB, owner *testing.B, s stamp.Store) *fixture {
 	tb.Helper()
 	creates := fillLog(tb, s, time.Now())
-	secret := httpapi.NewToken()
-	if err := s.CreateToken(context.Background(), &stamp.Token{ID: "bench", Name: "bench", Role: stamp.RoleViewer, Hash: httpapi.HashToken(secret)}); err != nil {
-		tb.Fatal(err)
-	}
+	secret := benchkit.NewToken(tb, s, stamp.RoleViewer)
 	srv := httptest.NewServer(httpapi.NewServer(httpapi.Config{Store: s, Logger: slog.New(slog.DiscardHandler)}))
 	owner.Cleanup(srv.Close)
 	runtime.GC()

@@ -1,7 +1,6 @@
 package storeread
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,8 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/bench/internal/benchkit"
@@ -27,18 +24,7 @@ type fixture struct {
 }
 
 func BenchmarkGetTenantAPI(b *testing.B) {
-	// A sub-benchmark's function runs once per b.N tried, so the fixture
-	// is built on the first run, failing that run (tb), and lives until
-	// the parent benchmark ends (owner).
-	for _, st := range benchkit.Stores {
-		var f *fixture
-		b.Run(st.Name, func(sb *testing.B) {
-			if f == nil {
-				f = newFixture(sb, b, st.Open(sb, b))
-			}
-			benchGet(sb, f)
-		})
-	}
+	benchkit.EachStore(b, newFixture, benchGet)
 }
 
 // benchGet sends GET /v1/tenants/NAME for random tenants from 8 clients
@@ -76,26 +62,15 @@ func benchGet(b *testing.B, f *fixture) {
 // on loopback until owner ends.
 func newFixture(tb testing.TB, owner *testing.B, s stamp.Store) *fixture {
 	tb.Helper()
-	ctx := context.Background()
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(16)
-	for i := range tenants {
-		g.Go(func() error {
-			return s.CreateTenant(ctx, &stamp.Tenant{
-				Name:       fmt.Sprintf("t%05d", i),
-				Spec:       stamp.TenantSpec{Blueprint: "ledger", Version: "1.0.0", Plan: "starter", Desired: stamp.DesiredRunning, Params: map[string]string{"currency": "EUR"}},
-				Status:     stamp.TenantStatus{Phase: stamp.PhaseReady, ObservedGeneration: 1, Endpoints: []string{"127.0.0.1:40000"}, URL: "http://t.localhost:7080"},
-				Generation: 1,
-			})
-		})
-	}
-	if err := g.Wait(); err != nil {
-		tb.Fatalf("create %d tenants: %v", tenants, err)
-	}
-	secret := httpapi.NewToken()
-	if err := s.CreateToken(context.Background(), &stamp.Token{ID: "bench", Name: "bench", Role: stamp.RoleAdmin, Hash: httpapi.HashToken(secret)}); err != nil {
-		tb.Fatal(err)
-	}
+	benchkit.CreateTenants(tb, s, tenants, func(i int) *stamp.Tenant {
+		return &stamp.Tenant{
+			Name:       fmt.Sprintf("t%05d", i),
+			Spec:       stamp.TenantSpec{Blueprint: "ledger", Version: "1.0.0", Plan: "starter", Desired: stamp.DesiredRunning, Params: map[string]string{"currency": "EUR"}},
+			Status:     stamp.TenantStatus{Phase: stamp.PhaseReady, ObservedGeneration: 1, Endpoints: []string{"127.0.0.1:40000"}, URL: "http://t.localhost:7080"},
+			Generation: 1,
+		}
+	})
+	secret := benchkit.NewToken(tb, s, stamp.RoleAdmin)
 	srv := httptest.NewServer(httpapi.NewServer(httpapi.Config{Store: s, Logger: slog.New(slog.DiscardHandler)}))
 	owner.Cleanup(srv.Close)
 	return &fixture{url: srv.URL, token: secret}

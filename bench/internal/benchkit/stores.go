@@ -9,8 +9,10 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/httpapi"
 	"github.com/stamphq/stamp/store/postgres"
 	"github.com/stamphq/stamp/store/sqlite"
 )
@@ -22,10 +24,10 @@ type Store struct {
 	Open func(tb testing.TB, owner *testing.B) stamp.Store
 }
 
-// Stores are SQLite, in owner's temporary directory, and PostgreSQL, a
+// stores are SQLite, in owner's temporary directory, and PostgreSQL, a
 // new database on the cluster STAMP_TEST_POSTGRES names (skipped when
 // it is not set), dropped when owner ends.
-var Stores = []Store{
+var stores = []Store{
 	{"sqlite", func(tb testing.TB, owner *testing.B) stamp.Store {
 		s, err := sqlite.Open(context.Background(), filepath.Join(owner.TempDir(), "stamp.db"))
 		if err != nil {
@@ -42,6 +44,47 @@ var Stores = []Store{
 		owner.Cleanup(func() { closeStore(owner, s) })
 		return s
 	}},
+}
+
+// EachStore runs bench as a sub-benchmark of b per store, on a fixture
+// setup builds in a new store of that kind. A sub-benchmark's function
+// runs once per b.N tried, so the fixture is built on the first run,
+// failing that run (tb), and lives until b ends (owner).
+func EachStore[F any](b *testing.B, setup func(tb testing.TB, owner *testing.B, s stamp.Store) F, bench func(*testing.B, F)) {
+	for _, st := range stores {
+		var f F
+		built := false
+		b.Run(st.Name, func(sb *testing.B) {
+			if !built {
+				f, built = setup(sb, b, st.Open(sb, b)), true
+			}
+			bench(sb, f)
+		})
+	}
+}
+
+// CreateTenants stores n tenants, the one of index i made by tenant(i),
+// sixteen at a time.
+func CreateTenants(tb testing.TB, s stamp.TenantStore, n int, tenant func(i int) *stamp.Tenant) {
+	tb.Helper()
+	g, ctx := errgroup.WithContext(context.Background())
+	g.SetLimit(16)
+	for i := range n {
+		g.Go(func() error { return s.CreateTenant(ctx, tenant(i)) })
+	}
+	if err := g.Wait(); err != nil {
+		tb.Fatalf("create %d tenants: %v", n, err)
+	}
+}
+
+// NewToken stores an API token of role in s and returns its secret.
+func NewToken(tb testing.TB, s stamp.TokenStore, role stamp.Role) string {
+	tb.Helper()
+	secret := httpapi.NewToken()
+	if err := s.CreateToken(context.Background(), &stamp.Token{ID: "bench", Name: "bench", Role: role, Hash: httpapi.HashToken(secret)}); err != nil {
+		tb.Fatal(err)
+	}
+	return secret
 }
 
 func closeStore(tb testing.TB, s stamp.Store) {
