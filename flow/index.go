@@ -47,17 +47,15 @@ func (x *Index) CatchUp(ctx context.Context) error {
 		return fmt.Errorf("read the event log's end: %w", err)
 	}
 	for attempt := 1; ; attempt++ {
-		err := x.catchUp(ctx)
-		if stamp.ErrorCode(err) != stamp.ECONFLICT {
-			return err
-		}
-		at, ierr := x.st.FlowIndexed(ctx)
+		at, err := x.st.FlowIndexed(ctx)
 		switch {
-		case ierr != nil:
-			return ierr
+		case err != nil:
+			return err
 		case at >= target:
-			return nil
-		case attempt == maxCatchUps:
+			return nil // read already, by this server or another
+		}
+		err = x.catchUp(ctx, at)
+		if stamp.ErrorCode(err) != stamp.ECONFLICT || attempt == maxCatchUps {
 			return err
 		}
 	}
@@ -67,16 +65,12 @@ func (x *Index) CatchUp(ctx context.Context) error {
 // keep moving the index under it.
 const maxCatchUps = 10
 
-// catchUp reads the log from where the index is, a page at a time,
-// saving each page's runs with the index's new position; the runs
-// under way are read back first, to be taken up.
-func (x *Index) catchUp(ctx context.Context) error {
-	from, err := x.st.FlowIndexed(ctx)
-	if err != nil {
-		return err
-	}
+// catchUp reads the log from event from, where the index is, a page at
+// a time, saving each page's runs with the index's new position; the
+// runs under way are read back first, to be taken up.
+func (x *Index) catchUp(ctx context.Context, from int64) error {
 	b := newBuilder()
-	err = x.st.EachFlowRun(ctx, stamp.FlowRunFilter{Open: true}, b.resume)
+	err := x.st.EachFlowRun(ctx, stamp.FlowRunFilter{Open: true}, b.resume)
 	if err != nil {
 		return fmt.Errorf("read the flow index's runs under way: %w", err)
 	}
