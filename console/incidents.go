@@ -20,7 +20,6 @@ func (c *Console) incidents(w http.ResponseWriter, r *http.Request, s *session) 
 		return
 	}
 	v := incidentsView{page: s.page("Incidents", r)}
-	v.Error = r.URL.Query().Get("err")
 	for _, inc := range list {
 		if inc.State == stamp.IncidentResolved {
 			v.Recent = append(v.Recent, inc)
@@ -44,7 +43,6 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	v := incidentView{page: s.page("Incident "+inc.ID, r), I: inc}
-	v.Error = r.URL.Query().Get("err")
 	c.render(w, http.StatusOK, "incident.html", v)
 }
 
@@ -56,10 +54,6 @@ func (c *Console) incidentAction(w http.ResponseWriter, r *http.Request, s *sess
 		c.failed(w, r, s, stamp.Errorf(stamp.ENOTFOUND, "the console has no incident action %q", action))
 		return
 	}
-	if _, err := s.api.IncidentAction(r.Context(), id, action); err != nil {
-		http.Redirect(w, r, back+"?err="+url.QueryEscape(stamp.ErrorMessage(err)), http.StatusSeeOther)
-		return
-	}
-	done := map[string]string{"ack": "Acknowledged.", "resolve": "Resolved."}[action]
-	http.Redirect(w, r, back+"?done="+url.QueryEscape(done), http.StatusSeeOther)
+	_, err := s.api.IncidentAction(r.Context(), id, action)
+	backTo(w, r, back, map[string]string{"ack": "Acknowledged.", "resolve": "Resolved."}[action], err)
 }

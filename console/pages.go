@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -39,8 +40,21 @@ type page struct {
 	Error string // what went wrong, if anything
 }
 
+// page is the layout's part of a page: the flash or the error an action
+// sent back with (see backTo).
 func (s *session) page(title string, r *http.Request) page {
-	return page{Title: title, Who: s.whoami, CSRF: s.csrf, Flash: r.URL.Query().Get("done")}
+	q := r.URL.Query()
+	return page{Title: title, Who: s.whoami, CSRF: s.csrf, Flash: q.Get("done"), Error: q.Get("err")}
+}
+
+// backTo ends an action: it sends the browser to path, the page to show
+// next, saying what was done, or what the API answered if err is set.
+func backTo(w http.ResponseWriter, r *http.Request, path, done string, err error) {
+	q := url.Values{"done": {done}}
+	if err != nil {
+		q = url.Values{"err": {stamp.ErrorMessage(err)}}
+	}
+	http.Redirect(w, r, path+"?"+q.Encode(), http.StatusSeeOther)
 }
 
 // render writes template name with data, whole or not at all.

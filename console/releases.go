@@ -51,7 +51,6 @@ func (c *Console) release(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	v := releaseView{page: s.page("Release "+rel.ID, r), R: rel, Waves: waves(rel)}
-	v.Error = r.URL.Query().Get("err")
 	events, err := s.api.Events(ctx, stamp.EventFilter{Release: id, Limit: 1000})
 	if err != nil {
 		c.failed(w, r, s, err)
@@ -121,9 +120,6 @@ func (c *Console) releaseAction(w http.ResponseWriter, r *http.Request, s *sessi
 		c.failed(w, r, s, stamp.Errorf(stamp.ENOTFOUND, "the console has no release action %q", action))
 		return
 	}
-	if _, err := s.api.ControlRelease(r.Context(), id, action); err != nil {
-		http.Redirect(w, r, back+"?err="+url.QueryEscape(stamp.ErrorMessage(err)), http.StatusSeeOther)
-		return
-	}
-	http.Redirect(w, r, back+"?done="+url.QueryEscape("Asked the release to "+action+"."), http.StatusSeeOther)
+	_, err := s.api.ControlRelease(r.Context(), id, action)
+	backTo(w, r, back, "Asked the release to "+action+".", err)
 }

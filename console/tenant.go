@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 
 	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/blueprint"
@@ -18,7 +17,7 @@ const timelineLength = 200
 type tenantView struct {
 	page
 	T         *stamp.Tenant
-	Services  []count // each service's health and instances, as Value
+	Services  []string // each service's health and instances
 	Events    []*stamp.Event
 	LastSeq   int64 // the newest event's, for the live updates
 	Incidents []*stamp.Incident
@@ -36,16 +35,15 @@ func (c *Console) tenant(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	v := tenantView{page: s.page(t.Name, r), T: t}
-	v.Error = r.URL.Query().Get("err")
 	if t.Health != nil {
 		for svc, state := range t.Health.Services {
 			line := svc + ": " + state
 			if n, ok := t.Health.Instances[svc]; ok {
 				line += fmt.Sprintf(", %d of %d instances running, %d restarts", n.Running, n.Replicas, n.Restarts)
 			}
-			v.Services = append(v.Services, count{Value: line})
+			v.Services = append(v.Services, line)
 		}
-		slices.SortFunc(v.Services, func(a, b count) int { return strings.Compare(a.Value, b.Value) })
+		slices.Sort(v.Services)
 	}
 	if v.Events, err = c.timeline(r, s, name); err != nil {
 		c.failed(w, r, s, err)
@@ -136,16 +134,12 @@ func (c *Console) tenantAction(w http.ResponseWriter, r *http.Request, s *sessio
 			break
 		}
 		if _, err = s.api.DeleteTenant(ctx, name, httpapi.DeleteOptions{}); err == nil {
-			http.Redirect(w, r, Prefix+"?done="+url.QueryEscape("Deleted "+name+"."), http.StatusSeeOther)
+			backTo(w, r, Prefix, "Deleted "+name+".", nil)
 			return
 		}
 	default:
 		c.failed(w, r, s, stamp.Errorf(stamp.ENOTFOUND, "the console has no action %q", r.PathValue("action")))
 		return
 	}
-	if err != nil {
-		http.Redirect(w, r, back+"?err="+url.QueryEscape(stamp.ErrorMessage(err)), http.StatusSeeOther)
-		return
-	}
-	http.Redirect(w, r, back+"?done="+url.QueryEscape(done), http.StatusSeeOther)
+	backTo(w, r, back, done, err)
 }
