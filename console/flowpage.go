@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"cmp"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -44,33 +45,24 @@ func (c *Console) flowPage(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	d := report.DORA
+	deploys, lead, failures, restore := d.Trends()
 	v := flowView{page: s.page("Flow", r), Since: since, Report: report,
 		// flow.SVG escapes every name it writes: safe to embed as is.
 		Map: template.HTML(svg.String()),
 		Figures: []figure{
-			newFigure("Deploys per week", 7*d.DeployFrequency.Current, 7*d.DeployFrequency.Previous, d.DeployFrequency.Count+d.DeployFrequency.PreviousCount > 0, true, rate),
-			newFigure("Lead time for changes", float64(d.LeadTime.Current), float64(d.LeadTime.Previous), d.LeadTime.Count > 0 && d.LeadTime.PreviousCount > 0, false, span),
-			newFigure("Change failure rate", d.ChangeFailureRate.Current, d.ChangeFailureRate.Previous, d.ChangeFailureRate.Count > 0 && d.ChangeFailureRate.PreviousCount > 0, false, percent),
-			newFigure("Time to restore", float64(d.TimeToRestore.Current), float64(d.TimeToRestore.Previous), d.TimeToRestore.Count > 0 && d.TimeToRestore.PreviousCount > 0, false, span),
+			newFigure("Deploys per week", 7*d.DeployFrequency.Current, 7*d.DeployFrequency.Previous, deploys, rate),
+			newFigure("Lead time for changes", float64(d.LeadTime.Current), float64(d.LeadTime.Previous), lead, span),
+			newFigure("Change failure rate", d.ChangeFailureRate.Current, d.ChangeFailureRate.Previous, failures, percent),
+			newFigure("Time to restore", float64(d.TimeToRestore.Current), float64(d.TimeToRestore.Previous), restore, span),
 		}}
 	c.render(w, http.StatusOK, "flow.html", v)
 }
 
-// newFigure draws a figure: higher says whether more is better; both
-// whether there is a figure of each window to compare.
-func newFigure(name string, now, before float64, both, higher bool, format func(float64) string) figure {
-	f := figure{Name: name, Now: format(now), Before: format(before), Trend: "no trend yet"}
+// newFigure draws a figure with its trend (flow.DORA.Trends).
+func newFigure(name string, now, before float64, trend string, format func(float64) string) figure {
+	f := figure{Name: name, Now: format(now), Before: format(before), Trend: cmp.Or(trend, "no trend yet")}
 	if most := max(now, before); most > 0 {
 		f.NowBar, f.BeforeBar = int(40*now/most), int(40*before/most)
-	}
-	switch {
-	case !both:
-	case now == before:
-		f.Trend = "same"
-	case (now > before) == higher:
-		f.Trend = "better"
-	default:
-		f.Trend = "worse"
 	}
 	return f
 }

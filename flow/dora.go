@@ -129,3 +129,32 @@ func targets(r *stamp.Release, tenants map[string]bool) bool {
 func median(ds []time.Duration) time.Duration {
 	return summarize(ds).P50
 }
+
+// Trends says how each figure moved from the window before to this one,
+// in the order deploy frequency, lead time, change failure rate, time
+// to restore: "better", "worse" or "same", or "" when there is nothing
+// to compare. A deploy frequency compares whenever either window had a
+// deploy (none is a rate of 0); the others need a figure in both.
+func (d DORA) Trends() (deploys, lead, failures, restore string) {
+	f, l, c, r := d.DeployFrequency, d.LeadTime, d.ChangeFailureRate, d.TimeToRestore
+	return trend(f.Current, f.Previous, f.Count+f.PreviousCount > 0, true),
+		trend(float64(l.Current), float64(l.Previous), l.Count > 0 && l.PreviousCount > 0, false),
+		trend(c.Current, c.Previous, c.Count > 0 && c.PreviousCount > 0, false),
+		trend(float64(r.Current), float64(r.Previous), r.Count > 0 && r.PreviousCount > 0, false)
+}
+
+// trend says whether a figure got better from before to now; higher
+// says whether more is better; both whether there is anything to
+// compare.
+func trend(now, before float64, both, higher bool) string {
+	switch {
+	case !both:
+		return ""
+	case now == before:
+		return "same"
+	case (now > before) == higher:
+		return "better"
+	default:
+		return "worse"
+	}
+}

@@ -54,6 +54,10 @@ func TestDORA(t *testing.T) {
 	if d.OpenIncidents != 1 {
 		t.Errorf("open incidents %d, want 1", d.OpenIncidents)
 	}
+	// More deploys, a shorter lead, more failures, a shorter restore.
+	if a, b, c, e := d.Trends(); a != "better" || b != "better" || c != "worse" || e != "better" {
+		t.Errorf("trends %q %q %q %q, want better better worse better", a, b, c, e)
+	}
 }
 
 // TestDORAOfTenants counts the releases that took on a tenant named and
@@ -75,5 +79,8 @@ func TestDORAOfNothing(t *testing.T) {
 	d := ComputeDORA(nil, nil, nil, Filter{Since: t0, Until: t0.Add(7 * 24 * time.Hour)})
 	if d != (DORA{Days: 7}) {
 		t.Errorf("empty window: %+v", d)
+	}
+	if a, b, c, e := d.Trends(); a+b+c+e != "" {
+		t.Errorf("trends of nothing: %q %q %q %q, want none", a, b, c, e)
 	}
 }

@@ -64,20 +64,17 @@ func newFlowCmd(g *globals) *cobra.Command {
 // whether they got better.
 func printDORA(tw *tabwriter.Writer, d flow.DORA) {
 	fmt.Fprintf(tw, "\nDORA over %s, against the %s before\n", days(d.Days), days(d.Days))
+	deploys, lead, failures, restore := d.Trends()
 	row(tw, "FIGURE", "NOW", "BEFORE", "TREND")
 	f := d.DeployFrequency
-	row(tw, "deploys per week", fmt.Sprintf("%.1f (%d)", 7*f.Current, f.Count), fmt.Sprintf("%.1f (%d)", 7*f.Previous, f.PreviousCount),
-		trend(f.Current, f.Previous, f.Count+f.PreviousCount > 0, true))
+	row(tw, "deploys per week", fmt.Sprintf("%.1f (%d)", 7*f.Current, f.Count), fmt.Sprintf("%.1f (%d)", 7*f.Previous, f.PreviousCount), orDash(deploys))
 	row(tw, "deploys per day", fmt.Sprintf("%.2f", f.Current), fmt.Sprintf("%.2f", f.Previous), "")
 	l := d.LeadTime
-	row(tw, "lead time for changes", medianOf(l.Current, l.Count), medianOf(l.Previous, l.PreviousCount),
-		trend(float64(l.Current), float64(l.Previous), l.Count > 0 && l.PreviousCount > 0, false))
+	row(tw, "lead time for changes", medianOf(l.Current, l.Count), medianOf(l.Previous, l.PreviousCount), orDash(lead))
 	c := d.ChangeFailureRate
-	row(tw, "change failure rate", fmt.Sprintf("%.0f%% (%d)", 100*c.Current, c.Count), fmt.Sprintf("%.0f%% (%d)", 100*c.Previous, c.PreviousCount),
-		trend(c.Current, c.Previous, c.Count > 0 && c.PreviousCount > 0, false))
+	row(tw, "change failure rate", fmt.Sprintf("%.0f%% (%d)", 100*c.Current, c.Count), fmt.Sprintf("%.0f%% (%d)", 100*c.Previous, c.PreviousCount), orDash(failures))
 	r := d.TimeToRestore
-	row(tw, "time to restore", medianOf(r.Current, r.Count), medianOf(r.Previous, r.PreviousCount),
-		trend(float64(r.Current), float64(r.Previous), r.Count > 0 && r.PreviousCount > 0, false))
+	row(tw, "time to restore", medianOf(r.Current, r.Count), medianOf(r.Previous, r.PreviousCount), orDash(restore))
 	if d.OpenIncidents > 0 {
 		fmt.Fprintf(tw, "(%d incident(s) of the window still open)\n", d.OpenIncidents)
 	}
@@ -89,21 +86,6 @@ func medianOf(d time.Duration, n int) string {
 		return "- (0)"
 	}
 	return fmt.Sprintf("%s (%d)", human.Duration(d), n)
-}
-
-// trend says whether a figure got better from before to now; higher
-// says whether more is better. Without both figures there is no trend.
-func trend(now, before float64, both, higher bool) string {
-	switch {
-	case !both:
-		return "-"
-	case now == before:
-		return "same"
-	case (now > before) == higher:
-		return "better"
-	default:
-		return "worse"
-	}
 }
 
 // days writes a window's length: "30d", or hours under a day.
