@@ -40,11 +40,8 @@ func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // whoami is the signed-in operator as the pages show them.
-type whoami struct {
-	*stamp.Token
-	CanOperate bool // may change tenants: operator or admin
-}
+type whoami struct{ *stamp.Token }
 
-func newWhoami(t *stamp.Token) *whoami {
-	return &whoami{Token: t, CanOperate: t.Role == stamp.RoleOperator || t.Role == stamp.RoleAdmin}
-}
+// CanOperate reports whether the operator may change tenants: an
+// operator or an admin.
+func (w whoami) CanOperate() bool { return w.Role == stamp.RoleOperator || w.Role == stamp.RoleAdmin }

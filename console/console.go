@@ -136,7 +136,7 @@ func (c *Console) signedIn(h func(http.ResponseWriter, *http.Request, *session))
 			http.Error(w, "The console cannot reach the API just now ("+stamp.ErrorMessage(err)+"). Try again in a moment.", http.StatusServiceUnavailable)
 			return
 		}
-		s.whoami = newWhoami(who)
+		s.whoami = &whoami{who}
 		h(w, r, s)
 	})
 }

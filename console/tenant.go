@@ -58,7 +58,7 @@ func (c *Console) tenant(w http.ResponseWriter, r *http.Request, s *session) {
 	if v.Backups, err = s.api.ListBackups(ctx, name); err != nil && stamp.ErrorCode(err) != stamp.EUNAVAILABLE {
 		c.log.Warn("console: list backups", "tenant", name, "err", err)
 	}
-	if s.whoami.CanOperate {
+	if s.whoami.CanOperate() {
 		v.Versions = c.versions(r, s, t)
 	}
 	c.render(w, http.StatusOK, "tenant.html", v)
