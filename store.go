@@ -75,7 +75,18 @@ type TenantStore interface {
 	// page to the last is listed exactly once, whatever is created or
 	// deleted in between; one created or deleted meanwhile may or may not
 	// be. A negative Limit is EINVALID.
+	//
+	// A page read Before runs backwards: it holds the last p.Limit
+	// tenants before p.Before, still in name order, and next is then the
+	// Before of the page preceding it, "" when this page holds the first
+	// tenant. Only the tenants p.Filter selects are listed. After and
+	// Before together are EINVALID.
 	ListTenantsPage(ctx context.Context, p TenantPage) (tenants []*Tenant, next string, err error)
+	// CountTenants counts the tenants f selects (not the warm pool's
+	// stamps), grouped by phase, current version and plan, read at one
+	// instant, in no particular order: a fleet's totals without listing
+	// it.
+	CountTenants(ctx context.Context, f TenantFilter) ([]TenantCount, error)
 	// UpdateTenant writes t if t.ResourceVersion is the stored one, then
 	// increments t.ResourceVersion and sets UpdatedAt. A stale version is
 	// ECONFLICT; a missing tenant is ENOTFOUND. The events, if any, are
@@ -106,12 +117,17 @@ type TenantPage struct {
 	// After is the name the page starts after: "" for the first page,
 	// then the next that ListTenantsPage returned with the page before.
 	After string
+	// Before is the name the page ends before, for a page read backwards:
+	// the one before the page whose first tenant it names.
+	Before string
 	// Limit is the most tenants on the page; 0 means the store's default,
 	// and the store lowers one over its maximum to it.
 	Limit int
 	// Pooled lists the warm pool's stamps (TenantSpec.Pooled) instead of
 	// the tenants, which are listed without them.
 	Pooled bool
+	// Filter selects the tenants listed.
+	Filter TenantFilter
 }
 
 // SecretStore keeps each tenant's secrets by name.

@@ -141,6 +141,14 @@ func (s *timedStore) ListTenants(ctx context.Context) ([]*stamp.Tenant, error) {
 	return v, err
 }
 
+// CountTenants times stamp.Store.CountTenants.
+func (s *timedStore) CountTenants(ctx context.Context, f stamp.TenantFilter) ([]stamp.TenantCount, error) {
+	start := time.Now()
+	v, err := s.Store.CountTenants(ctx, f)
+	s.observe("CountTenants", start, err)
+	return v, err
+}
+
 // ListTenantsPage times stamp.Store.ListTenantsPage.
 func (s *timedStore) ListTenantsPage(ctx context.Context, p stamp.TenantPage) ([]*stamp.Tenant, string, error) {
 	start := time.Now()

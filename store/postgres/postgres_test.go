@@ -189,7 +189,7 @@ func TestMigrateReleasesKeepsEvents(t *testing.T) {
 	if err := s.AppendEvents(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 2, slices.Concat(undoFlow, undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime, undoActivity, undoBundleYanks, undoTenantUID, undoWebhooks, undoIncidents, []string{
+	rollBack(t, s, 2, slices.Concat(undoTenantCounts, undoFlow, undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime, undoActivity, undoBundleYanks, undoTenantUID, undoWebhooks, undoIncidents, []string{
 		`ALTER TABLE events DROP COLUMN release`, // and its index
 		`DROP TABLE releases`,
 	})...)
@@ -236,7 +236,7 @@ func TestMigrateIncidentsKeepsEvents(t *testing.T) {
 	if err := s.AppendEvents(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 3, slices.Concat(undoFlow, undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime, undoActivity, undoBundleYanks, undoTenantUID, undoWebhooks, undoIncidents)...)
+	rollBack(t, s, 3, slices.Concat(undoTenantCounts, undoFlow, undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime, undoActivity, undoBundleYanks, undoTenantUID, undoWebhooks, undoIncidents)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +289,7 @@ func TestMigrateWebhooksKeepsData(t *testing.T) {
 	if err := s.AppendEvents(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 4, slices.Concat(undoFlow, undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime, undoActivity, undoBundleYanks, undoTenantUID, undoWebhooks)...)
+	rollBack(t, s, 4, slices.Concat(undoTenantCounts, undoFlow, undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime, undoActivity, undoBundleYanks, undoTenantUID, undoWebhooks)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -77,9 +77,10 @@ func (s *Store) ClaimTenant(ctx context.Context, pooled string, resourceVersion 
 // insertTenant inserts t and returns its creation time.
 func insertTenant(ctx context.Context, q querier, t *stamp.Tenant) (time.Time, error) {
 	var at time.Time
-	err := q.QueryRow(ctx, `INSERT INTO tenants (`+tenantColumns+`, uid, pooled, runtime)
-		VALUES ($1, $2, $3, $4, 1, now(), now(), NULLIF($5, 0), $6, NULLIF($7, ''))
-		RETURNING created_at`, t.Name, t.Spec, t.Status, t.Generation, t.Status.UID, t.Spec.Pooled, t.Status.Runtime).Scan(&at)
+	err := q.QueryRow(ctx, `INSERT INTO tenants (`+tenantColumns+`, uid, pooled, runtime, phase, version, plan)
+		VALUES ($1, $2, $3, $4, 1, now(), now(), NULLIF($5, 0), $6, NULLIF($7, ''), $8, $9, $10)
+		RETURNING created_at`, t.Name, t.Spec, t.Status, t.Generation, t.Status.UID, t.Spec.Pooled, t.Status.Runtime,
+		t.Status.Phase, t.CurrentVersion(), t.Spec.Plan).Scan(&at)
 	return at, uniqueTaken(err, t)
 }
 
@@ -104,34 +105,6 @@ func (s *Store) GetTenant(ctx context.Context, name string) (*stamp.Tenant, erro
 	return getOne(rows, scanTenant, sqlstore.Tenants, name)
 }
 
-// ListTenants returns every tenant ordered by name.
-func (s *Store) ListTenants(ctx context.Context) ([]*stamp.Tenant, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY name`)
-	ts, err := pgx.CollectRows(rows, scanTenant)
-	if err != nil {
-		return nil, fmt.Errorf("list tenants: %w", err)
-	}
-	return ts, nil
-}
-
-// ListTenantsPage returns the tenants named after p.After, ordered by name,
-// at most p.Limit (0: 100, at most 1000), and the After of the next page,
-// "" after the last tenant. A negative limit is EINVALID.
-func (s *Store) ListTenantsPage(ctx context.Context, p stamp.TenantPage) ([]*stamp.Tenant, string, error) {
-	limit, err := sqlstore.TenantLimit.Of(p.Limit)
-	if err != nil {
-		return nil, "", err
-	}
-	// One row over the limit tells whether another page follows.
-	rows, _ := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE name > $1 AND pooled = $3 ORDER BY name LIMIT $2`, p.After, limit+1, p.Pooled)
-	ts, err := pgx.CollectRows(rows, scanTenant)
-	if err != nil {
-		return nil, "", fmt.Errorf("list tenants after %q: %w", p.After, err)
-	}
-	ts, next := sqlstore.NextPage(ts, limit)
-	return ts, next, nil
-}
-
 // TenantByRuntime returns the tenant whose runtime is runtime: the one
 // that claimed it, or the one of that name running under its own.
 func (s *Store) TenantByRuntime(ctx context.Context, runtime string) (*stamp.Tenant, error) {
@@ -148,10 +121,11 @@ func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant, events ...*st
 	update := func(q querier) error {
 		err := q.QueryRow(ctx, `UPDATE tenants
 			SET spec = $1, status = $2, generation = $3, resource_version = resource_version + 1, updated_at = now(), uid = NULLIF($6, 0),
-				pooled = $7, runtime = NULLIF($8, '')
+				pooled = $7, runtime = NULLIF($8, ''), phase = $9, version = $10, plan = $11
 			WHERE name = $4 AND resource_version = $5
 			RETURNING updated_at`,
-			t.Spec, t.Status, t.Generation, t.Name, t.ResourceVersion, t.Status.UID, t.Spec.Pooled, t.Status.Runtime).Scan(&at)
+			t.Spec, t.Status, t.Generation, t.Name, t.ResourceVersion, t.Status.UID, t.Spec.Pooled, t.Status.Runtime,
+			t.Status.Phase, t.CurrentVersion(), t.Spec.Plan).Scan(&at)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errStaleRow
 		}

@@ -36,7 +36,7 @@ func TestMigrateTokenRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.SeedTokensBeforeRoles(t, s)
-	rollBack(t, s, 9, slices.Concat(undoFlow, undoAuditDeliveries, undoAudit, undoTokenRoles)...)
+	rollBack(t, s, 9, slices.Concat(undoTenantCounts, undoFlow, undoAuditDeliveries, undoAudit, undoTokenRoles)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ var undoActivity = []string{`DROP TABLE tenant_activity`}
 // activity (migration 8) and reopens it: the tenant has no activity yet,
 // records some, and its activity goes when it is deleted.
 func TestMigrateActivity(t *testing.T) {
-	s, tenant := tenantBefore(t, 8, slices.Concat(undoFlow, undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime, undoActivity)...)
+	s, tenant := tenantBefore(t, 8, slices.Concat(undoTenantCounts, undoFlow, undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime, undoActivity)...)
 	storetest.CheckMigratedActivity(t, s, tenant)
 }
 
@@ -30,7 +30,9 @@ func tenantBefore(t *testing.T, version int, undo ...string) (*Store, *stamp.Ten
 	if err != nil {
 		t.Fatal(err)
 	}
-	tenant := &stamp.Tenant{Name: "acme", Spec: stamp.TenantSpec{Blueprint: "ledger", Version: "1.0.0"}}
+	// Upgrading: its current version is its status's, not its spec's.
+	tenant := &stamp.Tenant{Name: "acme", Spec: stamp.TenantSpec{Blueprint: "ledger", Version: "1.1.0", Plan: "starter"},
+		Status: stamp.TenantStatus{Phase: stamp.PhaseUpgrading, Version: "1.0.0"}}
 	if err := s.CreateTenant(t.Context(), tenant); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,6 @@ var undoTenantRuntime = []string{
 // before the warm pool (migration 9) and reopens it: the tenant is listed,
 // runs under its own name and is no pooled stamp.
 func TestMigrateTenantRuntime(t *testing.T) {
-	s, tenant := tenantBefore(t, 9, slices.Concat(undoFlow, undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime)...)
+	s, tenant := tenantBefore(t, 9, slices.Concat(undoTenantCounts, undoFlow, undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime)...)
 	storetest.CheckMigratedRuntime(t, s, tenant)
 }

@@ -65,9 +65,11 @@ func (s *Store) createTenant(ctx context.Context, t *stamp.Tenant, what string, 
 				return err
 			}
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`, uid, pooled, runtime) VALUES (?, ?, ?, ?, 1, ?, ?, NULLIF(?, 0), ?, NULLIF(?, ''))
+		res, err := tx.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`, uid, pooled, runtime, phase, version, plan)
+			VALUES (?, ?, ?, ?, 1, ?, ?, NULLIF(?, 0), ?, NULLIF(?, ''), ?, ?, ?)
 			ON CONFLICT (name) DO NOTHING`,
-			t.Name, spec, status, t.Generation, nanos(at), nanos(at), t.Status.UID, t.Spec.Pooled, t.Status.Runtime)
+			t.Name, spec, status, t.Generation, nanos(at), nanos(at), t.Status.UID, t.Spec.Pooled, t.Status.Runtime,
+			t.Status.Phase, t.CurrentVersion(), t.Spec.Plan)
 		if err := uniqueTaken(err, t); err != nil {
 			return err
 		}
@@ -113,50 +115,12 @@ func (s *Store) GetTenant(ctx context.Context, name string) (*stamp.Tenant, erro
 	return getOne(s.getTenant.QueryRowContext(ctx, name), scanTenant, sqlstore.Tenants, name)
 }
 
-// ListTenants returns every tenant ordered by name.
-func (s *Store) ListTenants(ctx context.Context) ([]*stamp.Tenant, error) {
-	ts, err := queryAll(ctx, s.read, scanTenant, `SELECT `+tenantColumns+` FROM tenants ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("list tenants: %w", err)
-	}
-	return ts, nil
-}
-
-// listTenantsPageSQL reads a page of tenants by key, one row over the
-// limit; a test checks that SQLite walks the primary key from the cursor
-// rather than scanning and sorting.
-const listTenantsPageSQL = `SELECT ` + tenantColumns + ` FROM tenants WHERE name > ? AND pooled = 0 ORDER BY name LIMIT ?`
-
-// listPooledPageSQL is listTenantsPageSQL for the warm pool's stamps, read
-// from their own index rather than by walking every tenant.
-const listPooledPageSQL = `SELECT ` + tenantColumns + ` FROM tenants WHERE name > ? AND pooled = 1 ORDER BY name LIMIT ?`
-
 // TenantByRuntime returns the tenant whose runtime is runtime: the one
 // that claimed it, or the one of that name running under its own.
 func (s *Store) TenantByRuntime(ctx context.Context, runtime string) (*stamp.Tenant, error) {
 	t, err := getOne(s.read.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE runtime = ?
 		UNION ALL SELECT `+tenantColumns+` FROM tenants WHERE name = ? AND runtime IS NULL`, runtime, runtime), scanTenant, sqlstore.Runtimes, runtime)
 	return t, err
-}
-
-// ListTenantsPage returns the tenants named after p.After, ordered by name,
-// at most p.Limit (0: 100, at most 1000), and the After of the next page,
-// "" after the last tenant. A negative limit is EINVALID.
-func (s *Store) ListTenantsPage(ctx context.Context, p stamp.TenantPage) ([]*stamp.Tenant, string, error) {
-	limit, err := sqlstore.TenantLimit.Of(p.Limit)
-	if err != nil {
-		return nil, "", err
-	}
-	query := listTenantsPageSQL
-	if p.Pooled {
-		query = listPooledPageSQL
-	}
-	ts, err := queryAll(ctx, s.read, scanTenant, query, p.After, limit+1)
-	if err != nil {
-		return nil, "", fmt.Errorf("list tenants after %q: %w", p.After, err)
-	}
-	ts, next := sqlstore.NextPage(ts, limit)
-	return ts, next, nil
 }
 
 // UpdateTenant writes t if t.ResourceVersion is the stored one, then
@@ -172,9 +136,10 @@ func (s *Store) UpdateTenant(ctx context.Context, t *stamp.Tenant, events ...*st
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE tenants
 			SET spec = ?, status = ?, generation = ?, resource_version = resource_version + 1, updated_at = ?, uid = NULLIF(?, 0),
-				pooled = ?, runtime = NULLIF(?, '')
+				pooled = ?, runtime = NULLIF(?, ''), phase = ?, version = ?, plan = ?
 			WHERE name = ? AND resource_version = ?`,
-			spec, status, t.Generation, nanos(at), t.Status.UID, t.Spec.Pooled, t.Status.Runtime, t.Name, t.ResourceVersion)
+			spec, status, t.Generation, nanos(at), t.Status.UID, t.Spec.Pooled, t.Status.Runtime,
+			t.Status.Phase, t.CurrentVersion(), t.Spec.Plan, t.Name, t.ResourceVersion)
 		if err := uniqueTaken(err, t); err != nil {
 			return err
 		}

@@ -34,7 +34,7 @@ func TestMigrateTokenRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.SeedTokensBeforeRoles(t, s)
-	rollBack(t, s, 10, slices.Concat(undoFlow, undoAuditDeliveries, undoAudit, undoTokenRoles)...)
+	rollBack(t, s, 10, slices.Concat(undoTenantCounts, undoFlow, undoAuditDeliveries, undoAudit, undoTokenRoles)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

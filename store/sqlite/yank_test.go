@@ -24,7 +24,7 @@ func TestMigrateBundleYanks(t *testing.T) {
 	if err := s.CreateBundle(t.Context(), b); err != nil {
 		t.Fatal(err)
 	}
-	rollBack(t, s, 7, slices.Concat(undoFlow, undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime, undoActivity, undoBundleYanks)...)
+	rollBack(t, s, 7, slices.Concat(undoTenantCounts, undoFlow, undoAuditDeliveries, undoAudit, undoTokenRoles, undoTenantRuntime, undoActivity, undoBundleYanks)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

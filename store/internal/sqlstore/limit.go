@@ -1,6 +1,10 @@
 package sqlstore
 
-import "github.com/stamphq/stamp"
+import (
+	"slices"
+
+	"github.com/stamphq/stamp"
+)
 
 // Limit bounds how many rows one call of a list returns.
 type Limit struct {
@@ -46,4 +50,23 @@ func NextPage(ts []*stamp.Tenant, limit int) ([]*stamp.Tenant, string) {
 	}
 	ts = ts[:limit]
 	return ts, ts[limit-1].Name
+}
+
+// TenantPageLimit returns the limit to read p with (TenantLimit.Of), or
+// EINVALID when p is read both after and before a name.
+func TenantPageLimit(p stamp.TenantPage) (int, error) {
+	if p.After != "" && p.Before != "" {
+		return 0, stamp.Errorf(stamp.EINVALID, "a page of tenants is read after %q or before %q, not both", p.After, p.Before)
+	}
+	return TenantLimit.Of(p.Limit)
+}
+
+// PrevPage is NextPage for a page read backwards: ts in descending name
+// order, one row over limit if any tenant precedes the page. It returns
+// the page in name order and the Before of the page preceding it: its
+// first name, or "" if no tenant precedes.
+func PrevPage(ts []*stamp.Tenant, limit int) ([]*stamp.Tenant, string) {
+	ts, prev := NextPage(ts, limit)
+	slices.Reverse(ts)
+	return ts, prev
 }
