@@ -6,43 +6,21 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/stamphq/stamp"
+	"github.com/stamphq/stamp/httpapi"
 )
 
 // pageSize is how many tenants a page of the fleet shows.
 const pageSize = 50
 
-// fleetFilter is what the fleet page's form selects.
-type fleetFilter struct {
-	State, Version, Plan, Label, Query string
+// filterOf reads the fleet page's filter form: state, version, plan,
+// label and q, a part of the name.
+func filterOf(q url.Values) stamp.TenantFilter {
+	return stamp.TenantFilter{Phase: q.Get("state"), Version: q.Get("version"), Plan: q.Get("plan"),
+		Label: strings.TrimSpace(q.Get("label")), Name: strings.ToLower(strings.TrimSpace(q.Get("q")))}
 }
-
-func filterOf(q url.Values) fleetFilter {
-	return fleetFilter{State: q.Get("state"), Version: q.Get("version"), Plan: q.Get("plan"),
-		Label: strings.TrimSpace(q.Get("label")), Query: strings.TrimSpace(q.Get("q"))}
-}
-
-// holds reports whether t passes the filter.
-func (f fleetFilter) holds(t *stamp.Tenant) bool {
-	if f.State != "" && t.Status.Phase != f.State || f.Version != "" && versionOf(t) != f.Version || f.Plan != "" && t.Spec.Plan != f.Plan {
-		return false
-	}
-	if f.Label != "" {
-		k, v, hasValue := strings.Cut(f.Label, "=")
-		got, ok := t.Spec.Labels[k]
-		if !ok || hasValue && got != v {
-			return false
-		}
-	}
-	return f.Query == "" || strings.Contains(t.Name, strings.ToLower(f.Query))
-}
-
-// versionOf is the version a tenant runs, or is to run while it has
-// none yet.
-func versionOf(t *stamp.Tenant) string { return cmp.Or(t.Status.Version, t.Spec.Version) }
 
 // count is how many tenants share a value.
 type count struct {
@@ -53,7 +31,6 @@ type count struct {
 // fleetRow is one tenant of the fleet page.
 type fleetRow struct {
 	*stamp.Tenant
-	Version      string
 	Health       string
 	LastIncident *stamp.Incident
 }
@@ -64,49 +41,79 @@ type fleetView struct {
 	Total, Matching  int
 	States, Versions []count
 	Plans            []string
-	Filter           fleetFilter
-	Page, Pages      int
-	Prev, Next       string // links to the pages around, "" at an end
+	Filter           stamp.TenantFilter
+	From, To         string // the first and last tenant shown
+	// Links to the pages around, "" where there is none.
+	First, Prev, Next string
 }
 
-// fleet shows every tenant, filtered and a page at a time, with counts
-// by state and by version over the whole fleet.
+// fleet shows a page of the tenants the filter selects, with counts by
+// state and by version over the whole fleet. The store counts and
+// filters, so the page costs two counts and a page of rows whatever the
+// fleet's size. Pages are read by cursor, forwards (?after=) or
+// backwards (?before=), as the API reads them.
 func (c *Console) fleet(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx := r.Context()
-	var all []*stamp.Tenant
-	for p, err := range s.api.TenantPages(ctx, 1000) {
-		if err != nil {
+	q := r.URL.Query()
+	v := fleetView{page: s.page("Fleet", r), Filter: filterOf(q)}
+	all, err := s.api.CountTenants(ctx, stamp.TenantFilter{})
+	if err != nil {
+		c.failed(w, r, s, err)
+		return
+	}
+	matching := all
+	if !v.Filter.Empty() {
+		if matching, err = s.api.CountTenants(ctx, v.Filter); err != nil {
 			c.failed(w, r, s, err)
 			return
 		}
-		all = append(all, p...)
 	}
-	v := fleetView{page: s.page("Fleet", r), Filter: filterOf(r.URL.Query()), Total: len(all)}
+	list, err := s.api.ListTenantsPage(ctx, httpapi.TenantQuery{After: q.Get("after"), Before: q.Get("before"), Limit: pageSize, Filter: v.Filter})
+	if err != nil {
+		c.failed(w, r, s, err)
+		return
+	}
 	states, versions, plans := map[string]int{}, map[string]int{}, map[string]bool{}
-	var matching []*stamp.Tenant
-	for _, t := range all {
-		states[t.Status.Phase]++
-		versions[versionOf(t)]++
-		plans[t.Spec.Plan] = true
-		if v.Filter.holds(t) {
-			matching = append(matching, t)
-		}
+	for _, g := range all.Groups {
+		states[g.Phase] += g.N
+		versions[g.Version] += g.N
+		plans[g.Plan] = true
 	}
+	v.Total, v.Matching = all.Total, matching.Total
 	v.States, v.Versions, v.Plans = counts(states), counts(versions), slices.Sorted(maps.Keys(plans))
-	v.Matching = len(matching)
-	v.Pages = max(1, (len(matching)+pageSize-1)/pageSize)
-	v.Page = min(max(1, atoi(r.URL.Query().Get("page"))), v.Pages)
-	shown := matching[(v.Page-1)*pageSize : min(len(matching), v.Page*pageSize)]
 	last := c.lastIncidents(r, s)
-	for _, t := range shown {
-		row := fleetRow{Tenant: t, Version: versionOf(t), LastIncident: last[t.Name]}
+	for _, t := range list.Tenants {
+		row := fleetRow{Tenant: t, LastIncident: last[t.Name]}
 		if t.Health != nil {
 			row.Health = t.Health.State
 		}
 		v.Rows = append(v.Rows, row)
 	}
-	v.Prev, v.Next = pageLink(r.URL.Query(), v.Page-1, v.Pages), pageLink(r.URL.Query(), v.Page+1, v.Pages)
+	if n := len(list.Tenants); n > 0 {
+		v.From, v.To = list.Tenants[0].Name, list.Tenants[n-1].Name
+	}
+	v.First, v.Prev, v.Next = pageLinks(q, list)
 	c.render(w, http.StatusOK, "fleet.html", v)
+}
+
+// pageLinks returns the links to the first page, the one before and the
+// one after the page list that q asked for, each "" where there is
+// none. The cursor the API gave points onwards in the direction read;
+// the other way, the page's own first or last tenant is the cursor.
+func pageLinks(q url.Values, list *httpapi.TenantList) (first, prev, next string) {
+	after, before := q.Get("after"), q.Get("before")
+	if after == "" && before == "" {
+		return "", "", pageLink(q, "after", list.Next)
+	}
+	first = pageLink(q, "", "")
+	if len(list.Tenants) == 0 {
+		return first, "", ""
+	}
+	ends := [2]string{httpapi.TenantCursor(list.Tenants[0].Name), httpapi.TenantCursor(list.Tenants[len(list.Tenants)-1].Name)}
+	if before != "" {
+		return first, pageLink(q, "before", list.Next), pageLink(q, "after", ends[1])
+	}
+	return first, pageLink(q, "before", ends[0]), pageLink(q, "after", list.Next)
 }
 
 // lastIncidents returns each tenant's newest incident among the last
@@ -138,18 +145,21 @@ func counts(m map[string]int) []count {
 	return out
 }
 
-// pageLink is the fleet page's link to page n of pages, keeping its
-// filter; "" when there is no such page.
-func pageLink(q url.Values, n, pages int) string {
-	if n < 1 || n > pages {
+// pageLink is the fleet page's link to the page after or before
+// cursor, keeping q's filter: "" for no cursor, the first page for no
+// direction.
+func pageLink(q url.Values, direction, cursor string) string {
+	if direction != "" && cursor == "" {
 		return ""
 	}
 	q = maps.Clone(q)
-	q.Set("page", strconv.Itoa(n))
+	q.Del("after")
+	q.Del("before")
+	if direction != "" {
+		q.Set(direction, cursor)
+	}
+	if len(q) == 0 {
+		return Prefix
+	}
 	return Prefix + "?" + q.Encode()
-}
-
-func atoi(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
 }

@@ -43,6 +43,7 @@ var policy = map[string]struct {
 
 	"POST /v1/tenants":                            {stamp.RoleOperator, fleet},
 	"GET /v1/tenants":                             {stamp.RoleViewer, listed},
+	"GET /v1/tenant-counts":                       {stamp.RoleViewer, listed},
 	"GET /v1/tenants/{name}":                      {stamp.RoleViewer, own},
 	"DELETE /v1/tenants/{name}":                   {stamp.RoleOperator, own},
 	"POST /v1/tenants/{name}/undelete":            {stamp.RoleOperator, own},

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"mime"
 	"net/http"
 	"net/url"
@@ -113,7 +112,7 @@ func (c *Client) GetTenant(ctx context.Context, name string) (*stamp.Tenant, err
 // once; one created or deleted meanwhile may or may not be.
 func (c *Client) ListTenants(ctx context.Context) ([]*stamp.Tenant, error) {
 	var all []*stamp.Tenant
-	for page, err := range c.TenantPages(ctx, MaxTenantPage) {
+	for page, err := range c.TenantPages(ctx, TenantQuery{Limit: MaxTenantPage}) {
 		if err != nil {
 			return nil, err
 		}
@@ -130,48 +129,6 @@ func (c *Client) ListPooled(ctx context.Context) ([]*stamp.Tenant, error) {
 		return nil, err
 	}
 	return out.Tenants, nil
-}
-
-// TenantPages yields every tenant in name order, a page of at most limit
-// (0: the server's default) at a time, as each page arrives. It stops at
-// the first error, which it yields.
-func (c *Client) TenantPages(ctx context.Context, limit int) iter.Seq2[[]*stamp.Tenant, error] {
-	return func(yield func([]*stamp.Tenant, error) bool) {
-		after := ""
-		for {
-			page, err := c.ListTenantsPage(ctx, after, limit)
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			if !yield(page.Tenants, nil) || page.Next == "" {
-				return
-			}
-			after = page.Next
-		}
-	}
-}
-
-// ListTenantsPage returns one page of tenants in name order: at most
-// limit of them (0: DefaultTenantPage; at most MaxTenantPage) after the
-// cursor after ("" for the first page, then the Next of the page before).
-func (c *Client) ListTenantsPage(ctx context.Context, after string, limit int) (*TenantList, error) {
-	q := url.Values{}
-	if after != "" {
-		q.Set("after", after)
-	}
-	if limit > 0 {
-		q.Set("limit", strconv.Itoa(limit))
-	}
-	path := "/v1/tenants"
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
-	out := new(TenantList)
-	if err := c.do(ctx, http.MethodGet, path, nil, out); err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // DeleteOptions are the choices of a delete.

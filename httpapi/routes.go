@@ -42,6 +42,7 @@ func routes(cfg Config, cache *blueprintCache) []route {
 
 		{"POST /v1/tenants", oper, creates.wrap(handleTenantCreate(st, cache, engines, cfg))},
 		{"GET /v1/tenants", listed, handleTenantList(st, cfg.Health)},
+		{"GET /v1/tenant-counts", listed, handleTenantCounts(st)},
 		{"GET /v1/tenants/{name}", named, handleTenantGet(st, cfg.Health)},
 		{"DELETE /v1/tenants/{name}", operNamed, mass.guarded(handleTenantDelete(st, cfg.Clock, cfg.Enqueue, cfg.DeleteGrace))},
 		{"POST /v1/tenants/{name}/undelete", operNamed, handleTenantUndelete(st, cfg.Clock, cfg.Enqueue)},

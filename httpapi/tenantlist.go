@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/stamphq/stamp"
 )
@@ -25,17 +27,21 @@ const (
 // order.
 type TenantList struct {
 	Tenants []*stamp.Tenant `json:"tenants"`
-	// Next is the cursor of the following page, to send back as ?after=;
-	// "" on the last page. It is opaque: send it as it came.
+	// Next is the cursor of the following page in the direction read:
+	// to send back as ?after= after a page read forwards, as ?before=
+	// after one read backwards; "" at the end. It is opaque: send it as
+	// it came.
 	Next string `json:"next"`
 }
 
 // handleTenantList lists one page of tenants in name order: ?limit= of
 // them (DefaultTenantPage, at most MaxTenantPage) after the cursor
-// ?after=, the Next of the page before. Pages are read by key, so a
-// tenant that exists from the first page to the last is listed once
-// whatever is created or deleted in between. Each tenant carries its
-// health as this server's monitor sees it, when health is set.
+// ?after=, the Next of the page before, or, read backwards, before the
+// cursor ?before=. The filter of tenantFilter selects which. Pages are
+// read by key, so a tenant that exists from the first page to the last is
+// listed once whatever is created or deleted in between. Each tenant
+// carries its health as this server's monitor sees it, when health is
+// set.
 func handleTenantList(st stamp.TenantStore, health func(string) *stamp.TenantHealth) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := tenantPage(r.URL.Query())
@@ -54,7 +60,7 @@ func handleTenantList(st stamp.TenantStore, health func(string) *stamp.TenantHea
 		}
 		tenants, next, err := st.ListTenantsPage(r.Context(), p)
 		if err != nil {
-			writeError(w, r, fmt.Errorf("list tenants after %q: %w", p.After, err))
+			writeError(w, r, fmt.Errorf("list tenants: %w", err))
 			return
 		}
 		for i, t := range tenants {
@@ -63,14 +69,18 @@ func handleTenantList(st stamp.TenantStore, health func(string) *stamp.TenantHea
 			}
 			tenants[i] = masked(t)
 		}
-		encode(w, r, http.StatusOK, TenantList{Tenants: nonNil(tenants), Next: tenantCursor(next)})
+		encode(w, r, http.StatusOK, TenantList{Tenants: nonNil(tenants), Next: TenantCursor(next)})
 	})
 }
 
-// tenantPage reads ?limit=, ?after= and ?pooled= (the warm pool's stamps
-// instead of the tenants).
+// tenantPage reads ?limit=, ?after= or ?before=, ?pooled= (the warm
+// pool's stamps instead of the tenants) and the filter.
 func tenantPage(q url.Values) (stamp.TenantPage, error) {
-	p := stamp.TenantPage{Limit: DefaultTenantPage}
+	f, err := tenantFilter(q)
+	if err != nil {
+		return stamp.TenantPage{}, err
+	}
+	p := stamp.TenantPage{Limit: DefaultTenantPage, Filter: f}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > MaxTenantPage {
@@ -78,12 +88,21 @@ func tenantPage(q url.Values) (stamp.TenantPage, error) {
 		}
 		p.Limit = n
 	}
-	if s := q.Get("after"); s != "" {
-		name, err := tenantAfter(s)
-		if err != nil {
-			return p, stamp.Errorf(stamp.EINVALID, "query parameter after=%q is not a page cursor: %v; send the \"next\" of the page before as it came", s, err)
+	for _, c := range []struct {
+		param string
+		name  *string
+	}{{"after", &p.After}, {"before", &p.Before}} {
+		s := q.Get(c.param)
+		if s == "" {
+			continue
 		}
-		p.After = name
+		var err error
+		if *c.name, err = tenantAfter(s); err != nil {
+			return p, stamp.Errorf(stamp.EINVALID, "query parameter %s=%q is not a page cursor: %v; send the \"next\" of the page before as it came", c.param, s, err)
+		}
+	}
+	if p.After != "" && p.Before != "" {
+		return p, stamp.Errorf(stamp.EINVALID, "query parameters after= and before= read a page forwards or backwards: send one of them")
 	}
 	switch q.Get("pooled") {
 	case "", "false":
@@ -95,11 +114,27 @@ func tenantPage(q url.Values) (stamp.TenantPage, error) {
 	return p, nil
 }
 
-// tenantCursor is the cursor of the page after the tenant named after:
-// the name in unpadded URL-safe base64, which needs no escaping in a
-// query and keeps clients from building cursors of their own.
-func tenantCursor(after string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(after))
+// tenantFilter reads the filter of a listing or a count: ?phase=,
+// ?version=, ?plan=, ?label= (key or key=value) and ?name= (a part of
+// the name).
+func tenantFilter(q url.Values) (stamp.TenantFilter, error) {
+	f := stamp.TenantFilter{Phase: q.Get("phase"), Version: q.Get("version"), Plan: q.Get("plan"), Label: q.Get("label"), Name: q.Get("name")}
+	if f.Phase != "" && !slices.Contains(stamp.Phases, f.Phase) {
+		return f, stamp.Errorf(stamp.EINVALID, "query parameter phase=%q is not a phase: want one of %s", f.Phase, strings.Join(stamp.Phases, ", "))
+	}
+	if strings.HasPrefix(f.Label, "=") {
+		return f, stamp.Errorf(stamp.EINVALID, "query parameter label=%q has no key: want key or key=value", f.Label)
+	}
+	return f, nil
+}
+
+// TenantCursor is the cursor of the page after (or, sent as ?before=,
+// the page before) the tenant named name: the name in unpadded URL-safe
+// base64, which needs no escaping in a query. The console builds its
+// links to the pages around with it; other clients send back the cursors
+// they are given.
+func TenantCursor(name string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(name))
 }
 
 // tenantAfter is the tenant name a cursor holds.
@@ -115,9 +150,10 @@ func tenantAfter(cursor string) (string, error) {
 }
 
 // ownTenant is the listing a token confined to tenant name sees on page
-// p: that tenant, if it exists and the page reaches it, and no other.
+// p: that tenant, if it exists, the page reaches it and its filter
+// selects it, and no other.
 func ownTenant(ctx context.Context, st stamp.TenantStore, name string, p stamp.TenantPage) ([]*stamp.Tenant, error) {
-	if p.Pooled || name <= p.After {
+	if p.Pooled || name <= p.After || p.Before != "" && name >= p.Before {
 		return []*stamp.Tenant{}, nil
 	}
 	t, err := st.GetTenant(ctx, name)
@@ -126,6 +162,8 @@ func ownTenant(ctx context.Context, st stamp.TenantStore, name string, p stamp.T
 		return []*stamp.Tenant{}, nil
 	case err != nil:
 		return nil, fmt.Errorf("list tenants: %w", err)
+	case !p.Filter.Holds(t):
+		return []*stamp.Tenant{}, nil
 	}
 	return []*stamp.Tenant{masked(t)}, nil
 }

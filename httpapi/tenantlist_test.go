@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,14 +71,14 @@ func TestTenantListPages(t *testing.T) {
 	}
 
 	t.Run("default page", func(t *testing.T) {
-		first, err := env.client.ListTenantsPage(ctx, "", 0)
+		first, err := env.client.ListTenantsPage(ctx, TenantQuery{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := tenantNames(first.Tenants); !slices.Equal(got, seeded[:DefaultTenantPage]) {
 			t.Fatalf("page without limit: got %d tenants %q..., want the first %d", len(got), got[:min(3, len(got))], DefaultTenantPage)
 		}
-		second, err := env.client.ListTenantsPage(ctx, first.Next, 0)
+		second, err := env.client.ListTenantsPage(ctx, TenantQuery{After: first.Next})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,25 +88,25 @@ func TestTenantListPages(t *testing.T) {
 	})
 
 	t.Run("last page", func(t *testing.T) {
-		all, err := env.client.ListTenantsPage(ctx, "", MaxTenantPage)
+		all, err := env.client.ListTenantsPage(ctx, TenantQuery{Limit: MaxTenantPage})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := tenantNames(all.Tenants); !slices.Equal(got, seeded) || all.Next != "" {
 			t.Errorf("page of %d over %d tenants: got %d, next %q; want all of them and no next", MaxTenantPage, len(seeded), len(got), all.Next)
 		}
-		butOne, err := env.client.ListTenantsPage(ctx, "", len(seeded)-1)
+		butOne, err := env.client.ListTenantsPage(ctx, TenantQuery{Limit: len(seeded) - 1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		last, err := env.client.ListTenantsPage(ctx, butOne.Next, 5)
+		last, err := env.client.ListTenantsPage(ctx, TenantQuery{After: butOne.Next, Limit: 5})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := tenantNames(last.Tenants); !slices.Equal(got, seeded[len(seeded)-1:]) || last.Next != "" {
 			t.Errorf("page after all but one: got %q, next %q; want [%s] and no next", got, last.Next, seeded[len(seeded)-1])
 		}
-		beyond, err := env.client.ListTenantsPage(ctx, tenantCursor(seeded[len(seeded)-1]), 5)
+		beyond, err := env.client.ListTenantsPage(ctx, TenantQuery{After: TenantCursor(seeded[len(seeded)-1]), Limit: 5})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +138,7 @@ func TestTenantListPages(t *testing.T) {
 		var listed []string
 		after := ""
 		for pages := 1; ; pages++ {
-			page, err := env.client.ListTenantsPage(ctx, after, limit)
+			page, err := env.client.ListTenantsPage(ctx, TenantQuery{After: after, Limit: limit})
 			if err != nil {
 				t.Fatalf("page %d: %v", pages, err)
 			}
@@ -229,7 +231,11 @@ func TestTenantListRefusesBadQueries(t *testing.T) {
 		{"limit=-5", `query parameter limit="-5" must be an integer from 1 to 1000`},
 		{"limit=ten", `query parameter limit="ten" must be an integer from 1 to 1000`},
 		{"after=t0001", `query parameter after="t0001" is not a page cursor: illegal base64 data at input byte 4; send the "next" of the page before as it came`},
-		{"after=" + tenantCursor("Acme"), `query parameter after="QWNtZQ" is not a page cursor: it holds no tenant name; send the "next" of the page before as it came`},
+		{"after=" + TenantCursor("Acme"), `query parameter after="QWNtZQ" is not a page cursor: it holds no tenant name; send the "next" of the page before as it came`},
+		{"before=t0001", `query parameter before="t0001" is not a page cursor: illegal base64 data at input byte 4; send the "next" of the page before as it came`},
+		{"after=" + TenantCursor("a") + "&before=" + TenantCursor("b"), `query parameters after= and before= read a page forwards or backwards: send one of them`},
+		{"phase=reddy", `query parameter phase="reddy" is not a phase: want one of ` + strings.Join(stamp.Phases, ", ")},
+		{"label==eu", `query parameter label="=eu" has no key: want key or key=value`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
@@ -237,8 +243,120 @@ func TestTenantListRefusesBadQueries(t *testing.T) {
 			if status != http.StatusBadRequest || got.Code != stamp.EINVALID || got.Message != tt.want {
 				t.Errorf("got %d %s %q, want 400 %s %q", status, got.Code, got.Message, stamp.EINVALID, tt.want)
 			}
+			if !strings.HasPrefix(tt.query, "phase") && !strings.HasPrefix(tt.query, "label") {
+				return
+			}
+			status, _, got = env.raw(t, http.MethodGet, "/v1/tenant-counts?"+tt.query, env.token, nil)
+			if status != http.StatusBadRequest || got.Code != stamp.EINVALID || got.Message != tt.want {
+				t.Errorf("counts: got %d %s %q, want 400 %s %q", status, got.Code, got.Message, stamp.EINVALID, tt.want)
+			}
 		})
 	}
-	_, err := env.client.ListTenantsPage(t.Context(), "!", 0)
+	_, err := env.client.ListTenantsPage(t.Context(), TenantQuery{After: "!"})
 	wantError(t, err, stamp.EINVALID, `query parameter after="!" is not a page cursor: illegal base64 data at input byte 0; send the "next" of the page before as it came`)
+}
+
+// TestTenantListFiltered lists and counts a fleet of many kinds through
+// the server by filter, paging forwards and backwards; the answers are
+// what the filter's Holds picks from the fleet. A token confined to a
+// tenant lists and counts that tenant alone.
+func TestTenantListFiltered(t *testing.T) {
+	env := newTestEnv(t)
+	ctx := t.Context()
+	var fleet []*stamp.Tenant
+	for i := range 60 {
+		tn := &stamp.Tenant{
+			Name: fmt.Sprintf("k%02d", i),
+			Spec: stamp.TenantSpec{Blueprint: "ledger", Version: "1.1.0", Plan: []string{"starter", "business"}[i%2], Desired: stamp.DesiredRunning,
+				Labels: map[string]string{"region": []string{"eu", "us", "ap"}[i%3]}},
+			Status:     stamp.TenantStatus{Phase: []string{stamp.PhaseReady, stamp.PhaseFailed, stamp.PhaseSuspended, stamp.PhaseReady}[i%4], Version: "1.0.0"},
+			Generation: 1,
+		}
+		if i%5 == 0 {
+			tn.Status.Version = "1.1.0"
+		}
+		if err := env.store.CreateTenant(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+		fleet = append(fleet, tn)
+	}
+	filters := []stamp.TenantFilter{
+		{},
+		{Phase: stamp.PhaseFailed},
+		{Version: "1.1.0", Label: "region=eu"},
+		{Plan: "business", Name: "1"},
+		{Label: "region"},
+		{Label: "zone"},
+	}
+	for _, f := range filters {
+		t.Run(fmt.Sprintf("%+v", f), func(t *testing.T) {
+			var want []string
+			wantCounts := map[stamp.TenantCount]int{}
+			for _, tn := range fleet {
+				if f.Holds(tn) {
+					want = append(want, tn.Name)
+					wantCounts[stamp.TenantCount{Phase: tn.Status.Phase, Version: tn.CurrentVersion(), Plan: tn.Spec.Plan}]++
+				}
+			}
+			var forwards, backwards []string
+			for q := (TenantQuery{Limit: 7, Filter: f}); ; {
+				page, err := env.client.ListTenantsPage(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				forwards = append(forwards, tenantNames(page.Tenants)...)
+				if q.After = page.Next; q.After == "" {
+					break
+				}
+			}
+			for q := (TenantQuery{Before: TenantCursor("zzz"), Limit: 7, Filter: f}); ; {
+				page, err := env.client.ListTenantsPage(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				backwards = append(tenantNames(page.Tenants), backwards...)
+				if q.Before = page.Next; q.Before == "" {
+					break
+				}
+			}
+			if !slices.Equal(forwards, want) || !slices.Equal(backwards, want) {
+				t.Errorf("listed forwards %q and backwards %q, want %q", forwards, backwards, want)
+			}
+			counts, err := env.client.CountTenants(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[stamp.TenantCount]int{}
+			for _, g := range counts.Groups {
+				n := g.N
+				g.N = 0
+				got[g] = n
+			}
+			if counts.Total != len(want) || !maps.Equal(got, wantCounts) {
+				t.Errorf("counts: total %d, groups %v; want %d, %v", counts.Total, got, len(want), wantCounts)
+			}
+		})
+	}
+
+	made, err := env.client.CreateToken(ctx, CreateTokenRequest{Name: "support", Role: stamp.RoleViewer, Tenant: "k01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := NewClient(env.url, made.Secret)
+	for _, tt := range []struct {
+		f    stamp.TenantFilter
+		want int
+	}{{stamp.TenantFilter{}, 1}, {stamp.TenantFilter{Phase: stamp.PhaseFailed}, 1}, {stamp.TenantFilter{Phase: stamp.PhaseReady}, 0}} {
+		counts, err := own.CountTenants(ctx, tt.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, err := own.ListTenantsPage(ctx, TenantQuery{Filter: tt.f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if counts.Total != tt.want || len(page.Tenants) != tt.want {
+			t.Errorf("tenant k01's token, filter %+v: counts %d and lists %q; want %d, k01 alone", tt.f, counts.Total, tenantNames(page.Tenants), tt.want)
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stamphq/stamp"
 	"github.com/stamphq/stamp/bench/internal/benchkit"
+	"github.com/stamphq/stamp/httpapi"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -129,7 +130,7 @@ func (b *bench) snapshot(ctx context.Context, tenth, created int, at time.Durati
 // at a time (following each page's next).
 func (b *bench) phases(ctx context.Context) (map[string]int, error) {
 	by := map[string]int{}
-	for page, err := range b.srv.Client.TenantPages(ctx, 0) {
+	for page, err := range b.srv.Client.TenantPages(ctx, httpapi.TenantQuery{}) {
 		if err != nil {
 			return nil, fmt.Errorf("list tenants: %w", err)
 		}

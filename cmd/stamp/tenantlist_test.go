@@ -95,6 +95,23 @@ func TestTenantListPages(t *testing.T) {
 		t.Fatalf("the second page: stderr %q, want the command for the next page", errOut)
 	}
 
+	// A filtered page, and the command for the next keeps the filter.
+	out, errOut, code = s.cli("tenant", "list", "--phase", "failed", "--name", "t1", "--limit", "3")
+	if got := tableNames(t, out); code != 0 || !slices.Equal(got, []string{"t10", "t11", "t13"}) {
+		t.Errorf("a filtered page: exit %d, got %q (stderr %q)", code, got, errOut)
+	}
+	filtered := regexp.MustCompile(`^next page: stamp tenant list --limit 3 --phase failed --name t1 --after (\S+)\n$`).FindStringSubmatch(errOut)
+	if filtered == nil {
+		t.Fatalf("a filtered page: stderr %q, want the command for the next page, filter kept", errOut)
+	}
+	out, errOut, code = s.cli("tenant", "list", "--phase", "failed", "--name", "t1", "--limit", "3", "--after", filtered[1])
+	if got := tableNames(t, out); code != 0 || !slices.Equal(got, []string{"t14", "t15", "t15a"}) {
+		t.Errorf("the filtered page after: exit %d, got %q (stderr %q)", code, got, errOut)
+	}
+	if got := tableNames(t, s.mustCLI("tenant", "list", "--phase", "ready")); len(got) != 0 {
+		t.Errorf("tenant list --phase ready: got %q, want none", got)
+	}
+
 	// The last page, as JSON: the page and an empty next; nothing on stderr.
 	out, errOut, code = s.cli("tenant", "list", "--after", m[1], "-o", "json")
 	var last httpapi.TenantList
@@ -112,6 +129,8 @@ func TestTenantListPages(t *testing.T) {
 		{[]string{"--limit", "0"}, "--limit 0: want 1 to 1000"},
 		{[]string{"--limit", "1001"}, "--limit 1001: want 1 to 1000"},
 		{[]string{"--after", "t10"}, `query parameter after="t10" is not a page cursor: it holds no tenant name`},
+		{[]string{"--phase", "reddy"}, `query parameter phase="reddy" is not a phase`},
+		{[]string{"--pooled", "--phase", "failed"}, "--pooled lists every stamp of the pool: drop the filter"},
 	} {
 		_, errOut, code := s.cli(append([]string{"tenant", "list"}, tt.args...)...)
 		if code == 0 || !strings.Contains(errOut, tt.want) {
