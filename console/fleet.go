@@ -81,9 +81,8 @@ func (c *Console) fleet(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	v.Total, v.Matching = all.Total, matching.Total
 	v.States, v.Versions, v.Plans = counts(states), counts(versions), slices.Sorted(maps.Keys(plans))
-	last := c.lastIncidents(r, s)
 	for _, t := range list.Tenants {
-		row := fleetRow{Tenant: t, LastIncident: last[t.Name]}
+		row := fleetRow{Tenant: t, LastIncident: c.lastIncident(r, s, t.Name)}
 		if t.Health != nil {
 			row.Health = t.Health.State
 		}
@@ -116,23 +115,22 @@ func pageLinks(q url.Values, list *httpapi.TenantList) (first, prev, next string
 	return first, pageLink(q, "before", ends[0]), pageLink(q, "after", list.Next)
 }
 
-// lastIncidents returns each tenant's newest incident among the last
-// thousand; none for an operator who may not list incidents.
-func (c *Console) lastIncidents(r *http.Request, s *session) map[string]*stamp.Incident {
-	list, err := s.api.Incidents(r.Context(), stamp.IncidentFilter{Limit: 1000})
+// lastIncident returns the tenant's newest incident, or nil: none, or
+// an operator who may not list incidents. The fleet page asks for each
+// tenant it shows, by the store's index of a tenant's incidents, which
+// a list of the fleet's newest would not cover.
+func (c *Console) lastIncident(r *http.Request, s *session, tenant string) *stamp.Incident {
+	list, err := s.api.Incidents(r.Context(), stamp.IncidentFilter{Tenant: tenant, Limit: 1})
 	if err != nil {
 		if stamp.ErrorCode(err) != stamp.EFORBIDDEN {
-			c.log.Warn("console: list incidents", "err", err)
+			c.log.Warn("console: list incidents", "tenant", tenant, "err", err)
 		}
 		return nil
 	}
-	last := map[string]*stamp.Incident{}
-	for _, inc := range list { // newest first
-		if last[inc.Tenant] == nil {
-			last[inc.Tenant] = inc
-		}
+	if len(list) == 0 {
+		return nil
 	}
-	return last
+	return list[0]
 }
 
 // counts sorts a tally by count, most first, then by value.
