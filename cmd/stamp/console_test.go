@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // browser starts headless Chromium (scripts/chromium installs it) and
@@ -103,14 +104,22 @@ func TestConsole(t *testing.T) {
 	}
 	base := s.url() + "/console/"
 
+	// Signed in by keyboard alone: Tab to the token, type it, Enter.
+	drive(t, ctx, "open the console", chromedp.Navigate(s.url()+"/"), chromedp.WaitVisible(chromedp.CSS(`#token`)))
+	checkAuditFinds(t, ctx)
+	audit(t, ctx, "login")
+	for range 10 {
+		if value(t, ctx, "see what has the focus", chromedp.Evaluate[string](`document.activeElement.id`)) == "token" {
+			break
+		}
+		drive(t, ctx, "press Tab", chromedp.KeyEvent(kb.Tab))
+	}
 	drive(t, ctx, "sign in",
-		chromedp.Navigate(s.url()+"/"),
-		chromedp.WaitVisible(chromedp.CSS(`#token`)),
-		chromedp.SendKeys(chromedp.CSS(`#token`), strings.TrimSpace(string(admin))),
-		chromedp.Submit(chromedp.CSS(`#token`)),
+		chromedp.KeyEvent(strings.TrimSpace(string(admin))+kb.Enter),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-tenant="globex"]`)))
 	fleet := value(t, ctx, "read the fleet", chromedp.Text(chromedp.CSS(`main`)))
 	screenshot(t, ctx, "fleet")
+	audit(t, ctx, "fleet")
 	for _, want := range []string{"2 tenants", "acme", "globex", "ready"} {
 		if !strings.Contains(fleet, want) {
 			t.Errorf("the fleet page lacks %q:\n%s", want, fleet)
@@ -131,6 +140,7 @@ func TestConsole(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[action$="/suspend"] button`)),
 		chromedp.WaitVisible(chromedp.CSS(`.flash`)))
 	screenshot(t, ctx, "tenant")
+	audit(t, ctx, "tenant")
 	if code, _ := s.do("GET", "acme", "/api/customers", ""); code != http.StatusServiceUnavailable {
 		t.Errorf("the router answers %d for suspended acme, want 503", code)
 	}
@@ -163,6 +173,7 @@ func TestConsole(t *testing.T) {
 	drive(t, ctx, "open the release", chromedp.Navigate(base+"releases/"+id[1]), chromedp.WaitVisible(chromedp.CSS(`.waves`)))
 	value(t, ctx, "mark the page", chromedp.Evaluate[bool](`window.notReloaded = true`))
 	screenshot(t, ctx, "release-rolling")
+	audit(t, ctx, "release-rolling")
 	drive(t, ctx, "watch the release succeed", chromedp.WaitVisible(chromedp.CSS(`[data-state="succeeded"]`)))
 	if !value(t, ctx, "read the mark", chromedp.Evaluate[bool](`window.notReloaded === true`)) {
 		t.Error("the release page reloaded; want it updated in place")
@@ -171,14 +182,20 @@ func TestConsole(t *testing.T) {
 		t.Errorf("%d waves drawn full after the release succeeded, want 2", filled)
 	}
 	screenshot(t, ctx, "release-done")
+	audit(t, ctx, "release-done")
 
 	drive(t, ctx, "open the incidents", chromedp.Navigate(base+"incidents"), chromedp.WaitVisible(chromedp.CSS(`h1`)))
 	screenshot(t, ctx, "incidents")
+	audit(t, ctx, "incidents")
 	drive(t, ctx, "open the flow page", chromedp.Navigate(base+"flow"),
 		chromedp.WaitVisible(chromedp.CSS(`.map svg g.step.bottleneck`)),
 		chromedp.WaitVisible(chromedp.CSS(`.map svg g[data-step="migrate"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.dora figure`)))
 	screenshot(t, ctx, "flow")
+	audit(t, ctx, "flow")
+
+	onPhone(t, ctx, map[string]string{"fleet": base, "tenant": base + "tenants/acme", "release": base + "releases/" + id[1],
+		"incidents": base + "incidents", "flow": base + "flow"})
 
 	viewer := regexp.MustCompile(`secret: (\S+)`).FindStringSubmatch(s.mustCLI("token", "create", "watcher", "--role", "viewer"))
 	if viewer == nil {
@@ -202,6 +219,7 @@ func TestConsole(t *testing.T) {
 		t.Errorf("a viewer sees %d action forms, want none", buttons)
 	}
 	screenshot(t, ctx, "tenant-as-viewer")
+	audit(t, ctx, "tenant-as-viewer")
 	if !strings.Contains(answer, "viewer") {
 		t.Errorf("a viewer's suspend through the console: %q, want the API's refusal", answer)
 	}
