@@ -34,11 +34,7 @@ func (s *Store) ListTenantsPage(ctx context.Context, p stamp.TenantPage) ([]*sta
 	if err != nil {
 		return nil, "", fmt.Errorf("list tenants after %q: %w", p.After, err)
 	}
-	if backwards {
-		ts, prev := sqlstore.PrevPage(ts, limit)
-		return ts, prev, nil
-	}
-	ts, next := sqlstore.NextPage(ts, limit)
+	ts, next := sqlstore.CutPage(ts, limit, backwards)
 	return ts, next, nil
 }
 

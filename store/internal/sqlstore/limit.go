@@ -40,11 +40,11 @@ func (l Limit) Of(n int) (int, error) {
 	}
 }
 
-// NextPage cuts a page of tenants read with one row more than limit, which
+// nextPage cuts a page of tenants read with one row more than limit, which
 // tells whether any follow without a second query, to limit, and returns
 // it with the After of the next page: the last name kept, or "" if no
 // tenant follows.
-func NextPage(ts []*stamp.Tenant, limit int) ([]*stamp.Tenant, string) {
+func nextPage(ts []*stamp.Tenant, limit int) ([]*stamp.Tenant, string) {
 	if len(ts) <= limit {
 		return ts, ""
 	}
@@ -61,12 +61,15 @@ func TenantPageLimit(p stamp.TenantPage) (int, error) {
 	return TenantLimit.Of(p.Limit)
 }
 
-// PrevPage is NextPage for a page read backwards: ts in descending name
-// order, one row over limit if any tenant precedes the page. It returns
-// the page in name order and the Before of the page preceding it: its
-// first name, or "" if no tenant precedes.
-func PrevPage(ts []*stamp.Tenant, limit int) ([]*stamp.Tenant, string) {
-	ts, prev := NextPage(ts, limit)
-	slices.Reverse(ts)
-	return ts, prev
+// CutPage cuts a page of tenants read with one row more than limit, in
+// name order or, for a page read backwards, in descending name order.
+// It returns the page in name order and the cursor of the next page in
+// the direction read: the After of the page following it (its last name), or
+// the Before of the one preceding it, "" when no tenant is left that way.
+func CutPage(ts []*stamp.Tenant, limit int, backwards bool) ([]*stamp.Tenant, string) {
+	ts, next := nextPage(ts, limit)
+	if backwards {
+		slices.Reverse(ts)
+	}
+	return ts, next
 }

@@ -72,7 +72,7 @@ func TestCheckVersion(t *testing.T) {
 	}
 }
 
-func TestNextPage(t *testing.T) {
+func TestCutPage(t *testing.T) {
 	tenants := func(names ...string) []*stamp.Tenant {
 		ts := make([]*stamp.Tenant, len(names))
 		for i, n := range names {
@@ -83,22 +83,26 @@ func TestNextPage(t *testing.T) {
 	tests := []struct {
 		read      []string
 		limit     int
+		backwards bool
 		wantNames []string
 		wantNext  string
 	}{
-		{nil, 2, nil, ""},
-		{[]string{"a"}, 2, []string{"a"}, ""},
-		{[]string{"a", "b"}, 2, []string{"a", "b"}, ""},
-		{[]string{"a", "b", "c"}, 2, []string{"a", "b"}, "b"},
+		{nil, 2, false, nil, ""},
+		{[]string{"a"}, 2, false, []string{"a"}, ""},
+		{[]string{"a", "b"}, 2, false, []string{"a", "b"}, ""},
+		{[]string{"a", "b", "c"}, 2, false, []string{"a", "b"}, "b"},
+		{[]string{"c"}, 2, true, []string{"c"}, ""},
+		{[]string{"c", "b"}, 2, true, []string{"b", "c"}, ""},
+		{[]string{"c", "b", "a"}, 2, true, []string{"b", "c"}, "b"},
 	}
 	for _, tt := range tests {
-		page, next := NextPage(tenants(tt.read...), tt.limit)
+		page, next := CutPage(tenants(tt.read...), tt.limit, tt.backwards)
 		var names []string
 		for _, tn := range page {
 			names = append(names, tn.Name)
 		}
 		if !slices.Equal(names, tt.wantNames) || next != tt.wantNext {
-			t.Errorf("NextPage(%q, %d): got %q, next %q; want %q, next %q", tt.read, tt.limit, names, next, tt.wantNames, tt.wantNext)
+			t.Errorf("CutPage(%q, %d, %t): got %q, next %q; want %q, next %q", tt.read, tt.limit, tt.backwards, names, next, tt.wantNames, tt.wantNext)
 		}
 	}
 }
