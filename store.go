@@ -79,7 +79,8 @@ type TenantStore interface {
 	// A page read Before runs backwards: it holds the last p.Limit
 	// tenants before p.Before, still in name order, and next is then the
 	// Before of the page preceding it, "" when this page holds the first
-	// tenant. Only the tenants p.Filter selects are listed. After and
+	// tenant p.Filter selects. Only the tenants p.Filter selects are
+	// listed: a selective filter reads more tenants to fill a page. After and
 	// Before together are EINVALID.
 	ListTenantsPage(ctx context.Context, p TenantPage) (tenants []*Tenant, next string, err error)
 	// CountTenants counts the tenants f selects (not the warm pool's

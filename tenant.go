@@ -38,9 +38,11 @@ const (
 	PhaseSoftDeleted = "soft-deleted"
 )
 
-// Phases are the tenant's phases, in the order a tenant meets them.
-var Phases = []string{PhaseProvisioning, PhaseReady, PhaseUpgrading, PhaseSleeping, PhaseSuspended, PhaseRestoring, PhaseFailed,
-	PhaseSoftDeleted, PhaseDeleting}
+// Phases returns the tenant's phases, in the order a tenant meets them.
+func Phases() []string {
+	return []string{PhaseProvisioning, PhaseReady, PhaseUpgrading, PhaseSleeping, PhaseSuspended, PhaseRestoring, PhaseFailed,
+		PhaseSoftDeleted, PhaseDeleting}
+}
 
 // Channels a tenant may follow; a release may target one.
 const (

@@ -37,7 +37,11 @@ type fleetRow struct {
 
 type fleetView struct {
 	page
-	Rows             []fleetRow
+	Rows []fleetRow
+	// Total counts every tenant the session may see (a tenant's token
+	// sees its own), Matching those the filter selects. The counts and
+	// the page are read apart, so while tenants come and go they may
+	// differ by those.
 	Total, Matching  int
 	States, Versions []count
 	Plans            []string
@@ -49,9 +53,10 @@ type fleetView struct {
 
 // fleet shows a page of the tenants the filter selects, with counts by
 // state and by version over the whole fleet. The store counts and
-// filters, so the page costs two counts and a page of rows whatever the
-// fleet's size. Pages are read by cursor, forwards (?after=) or
-// backwards (?before=), as the API reads them.
+// filters, so the page costs two counts, a page of rows and a look-up of
+// each shown tenant's last incident; a selective filter walks more of
+// the fleet to fill its page. Pages are read by cursor, forwards
+// (?after=) or backwards (?before=), as the API reads them.
 func (c *Console) fleet(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx := r.Context()
 	q := r.URL.Query()
@@ -81,8 +86,9 @@ func (c *Console) fleet(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	v.Total, v.Matching = all.Total, matching.Total
 	v.States, v.Versions, v.Plans = counts(states), counts(versions), slices.Sorted(maps.Keys(plans))
+	last := c.lastIncidents(r, s, list.Tenants)
 	for _, t := range list.Tenants {
-		row := fleetRow{Tenant: t, LastIncident: c.lastIncident(r, s, t.Name)}
+		row := fleetRow{Tenant: t, LastIncident: last[t.Name]}
 		if t.Health != nil {
 			row.Health = t.Health.State
 		}
@@ -97,40 +103,32 @@ func (c *Console) fleet(w http.ResponseWriter, r *http.Request, s *session) {
 
 // pageLinks returns the links to the first page, the one before and the
 // one after the page list that q asked for, each "" where there is
-// none. The cursor the API gave points onwards in the direction read;
-// the other way, the page's own first or last tenant is the cursor.
+// none.
 func pageLinks(q url.Values, list *httpapi.TenantList) (first, prev, next string) {
-	after, before := q.Get("after"), q.Get("before")
-	if after == "" && before == "" {
-		return "", "", pageLink(q, "after", list.Next)
+	if q.Get("after") != "" || q.Get("before") != "" {
+		first = pageLink(q, "", "")
 	}
-	first = pageLink(q, "", "")
-	if len(list.Tenants) == 0 {
-		return first, "", ""
-	}
-	ends := [2]string{httpapi.TenantCursor(list.Tenants[0].Name), httpapi.TenantCursor(list.Tenants[len(list.Tenants)-1].Name)}
-	if before != "" {
-		return first, pageLink(q, "before", list.Next), pageLink(q, "after", ends[1])
-	}
-	return first, pageLink(q, "before", ends[0]), pageLink(q, "after", list.Next)
+	return first, pageLink(q, "before", list.Prev), pageLink(q, "after", list.Next)
 }
 
-// lastIncident returns the tenant's newest incident, or nil: none, or
-// an operator who may not list incidents. The fleet page asks for each
-// tenant it shows, by the store's index of a tenant's incidents, which
-// a list of the fleet's newest would not cover.
-func (c *Console) lastIncident(r *http.Request, s *session, tenant string) *stamp.Incident {
-	list, err := s.api.Incidents(r.Context(), stamp.IncidentFilter{Tenant: tenant, Limit: 1})
-	if err != nil {
-		if stamp.ErrorCode(err) != stamp.EFORBIDDEN {
-			c.log.Warn("console: list incidents", "tenant", tenant, "err", err)
+// lastIncidents returns the newest incident of each of tenants that has
+// one; none for an operator who may not list incidents. It asks for each
+// tenant by the store's index of a tenant's incidents, which a list of
+// the fleet's newest would not cover; a refusal ends the asking.
+func (c *Console) lastIncidents(r *http.Request, s *session, tenants []*stamp.Tenant) map[string]*stamp.Incident {
+	last := map[string]*stamp.Incident{}
+	for _, t := range tenants {
+		list, err := s.api.Incidents(r.Context(), stamp.IncidentFilter{Tenant: t.Name, Limit: 1})
+		switch {
+		case stamp.ErrorCode(err) == stamp.EFORBIDDEN:
+			return last
+		case err != nil:
+			c.log.Warn("console: list incidents", "tenant", t.Name, "err", err)
+		case len(list) > 0:
+			last[t.Name] = list[0]
 		}
-		return nil
 	}
-	if len(list) == 0 {
-		return nil
-	}
-	return list[0]
+	return last
 }
 
 // counts sorts a tally by count, most first, then by value.

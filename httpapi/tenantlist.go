@@ -27,17 +27,20 @@ const (
 // order.
 type TenantList struct {
 	Tenants []*stamp.Tenant `json:"tenants"`
-	// Next is the cursor of the following page in the direction read:
-	// to send back as ?after= after a page read forwards, as ?before=
-	// after one read backwards; "" at the end. It is opaque: send it as
-	// it came.
+	// Next is the cursor of the following page, to send back as ?after=;
+	// "" on the last page. Prev is the cursor of the page before, to send
+	// back as ?before=; "" on the first. Both are opaque: send them as
+	// they came. Where the server cannot tell without another read (Next
+	// of a page read backwards, Prev of one read forwards after a
+	// cursor) it gives the cursor, which may lead to an empty page.
 	Next string `json:"next"`
+	Prev string `json:"prev,omitempty"`
 }
 
 // handleTenantList lists one page of tenants in name order: ?limit= of
 // them (DefaultTenantPage, at most MaxTenantPage) after the cursor
 // ?after=, the Next of the page before, or, read backwards, before the
-// cursor ?before=. The filter of tenantFilter selects which. Pages are
+// cursor ?before=, the Prev of the page after. The filter of tenantFilter selects which. Pages are
 // read by key, so a tenant that exists from the first page to the last is
 // listed once whatever is created or deleted in between. Each tenant
 // carries its health as this server's monitor sees it, when health is
@@ -58,9 +61,9 @@ func handleTenantList(st stamp.TenantStore, health func(string) *stamp.TenantHea
 			encode(w, r, http.StatusOK, TenantList{Tenants: own})
 			return
 		}
-		tenants, next, err := st.ListTenantsPage(r.Context(), p)
+		tenants, onwards, err := st.ListTenantsPage(r.Context(), p)
 		if err != nil {
-			writeError(w, r, fmt.Errorf("list tenants: %w", err))
+			writeError(w, r, err)
 			return
 		}
 		for i, t := range tenants {
@@ -69,8 +72,29 @@ func handleTenantList(st stamp.TenantStore, health func(string) *stamp.TenantHea
 			}
 			tenants[i] = masked(t)
 		}
-		encode(w, r, http.StatusOK, TenantList{Tenants: nonNil(tenants), Next: TenantCursor(next)})
+		list := TenantList{Tenants: nonNil(tenants)}
+		list.Prev, list.Next = pageCursors(p, tenants, onwards)
+		encode(w, r, http.StatusOK, list)
 	})
+}
+
+// pageCursors returns the cursors of the pages before and after the page
+// tenants read as p, onwards being the store's cursor in the direction
+// read. The other way, the page's own first or last tenant is the cursor:
+// none when the page is empty or is the first one read forwards.
+func pageCursors(p stamp.TenantPage, tenants []*stamp.Tenant, onwards string) (prev, next string) {
+	if p.Before != "" {
+		prev = onwards
+		if len(tenants) > 0 {
+			next = tenants[len(tenants)-1].Name
+		}
+	} else {
+		next = onwards
+		if p.After != "" && len(tenants) > 0 {
+			prev = tenants[0].Name
+		}
+	}
+	return tenantCursor(prev), tenantCursor(next)
 }
 
 // tenantPage reads ?limit=, ?after= or ?before=, ?pooled= (the warm
@@ -89,16 +113,16 @@ func tenantPage(q url.Values) (stamp.TenantPage, error) {
 		p.Limit = n
 	}
 	for _, c := range []struct {
-		param string
-		name  *string
-	}{{"after", &p.After}, {"before", &p.Before}} {
+		param, field string
+		name         *string
+	}{{"after", "next", &p.After}, {"before", "prev", &p.Before}} {
 		s := q.Get(c.param)
 		if s == "" {
 			continue
 		}
 		var err error
-		if *c.name, err = tenantAfter(s); err != nil {
-			return p, stamp.Errorf(stamp.EINVALID, "query parameter %s=%q is not a page cursor: %v; send the \"next\" of the page before as it came", c.param, s, err)
+		if *c.name, err = tenantName(s); err != nil {
+			return p, stamp.Errorf(stamp.EINVALID, "query parameter %s=%q is not a page cursor: %v; send the %q of a page as it came", c.param, s, err, c.field)
 		}
 	}
 	if p.After != "" && p.Before != "" {
@@ -116,11 +140,12 @@ func tenantPage(q url.Values) (stamp.TenantPage, error) {
 
 // tenantFilter reads the filter of a listing or a count: ?phase=,
 // ?version=, ?plan=, ?label= (key or key=value) and ?name= (a part of
-// the name).
+// the name, in any case: names are lower case).
 func tenantFilter(q url.Values) (stamp.TenantFilter, error) {
-	f := stamp.TenantFilter{Phase: q.Get("phase"), Version: q.Get("version"), Plan: q.Get("plan"), Label: q.Get("label"), Name: q.Get("name")}
-	if f.Phase != "" && !slices.Contains(stamp.Phases, f.Phase) {
-		return f, stamp.Errorf(stamp.EINVALID, "query parameter phase=%q is not a phase: want one of %s", f.Phase, strings.Join(stamp.Phases, ", "))
+	f := stamp.TenantFilter{Phase: q.Get("phase"), Version: q.Get("version"), Plan: q.Get("plan"), Label: q.Get("label"),
+		Name: strings.ToLower(q.Get("name"))}
+	if phases := stamp.Phases(); f.Phase != "" && !slices.Contains(phases, f.Phase) {
+		return f, stamp.Errorf(stamp.EINVALID, "query parameter phase=%q is not a phase: want one of %s", f.Phase, strings.Join(phases, ", "))
 	}
 	if strings.HasPrefix(f.Label, "=") {
 		return f, stamp.Errorf(stamp.EINVALID, "query parameter label=%q has no key: want key or key=value", f.Label)
@@ -128,17 +153,16 @@ func tenantFilter(q url.Values) (stamp.TenantFilter, error) {
 	return f, nil
 }
 
-// TenantCursor is the cursor of the page after (or, sent as ?before=,
-// the page before) the tenant named name: the name in unpadded URL-safe
-// base64, which needs no escaping in a query. The console builds its
-// links to the pages around with it; other clients send back the cursors
-// they are given.
-func TenantCursor(name string) string {
+// tenantCursor is the cursor of the page after (or, sent as ?before=,
+// the page before) the tenant named name, "" for no name: the name in
+// unpadded URL-safe base64, which needs no escaping in a query and keeps
+// clients from building cursors of their own.
+func tenantCursor(name string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(name))
 }
 
-// tenantAfter is the tenant name a cursor holds.
-func tenantAfter(cursor string) (string, error) {
+// tenantName is the tenant name a cursor holds.
+func tenantName(cursor string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err != nil {
 		return "", err

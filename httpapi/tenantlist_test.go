@@ -106,7 +106,7 @@ func TestTenantListPages(t *testing.T) {
 		if got := tenantNames(last.Tenants); !slices.Equal(got, seeded[len(seeded)-1:]) || last.Next != "" {
 			t.Errorf("page after all but one: got %q, next %q; want [%s] and no next", got, last.Next, seeded[len(seeded)-1])
 		}
-		beyond, err := env.client.ListTenantsPage(ctx, TenantQuery{After: TenantCursor(seeded[len(seeded)-1]), Limit: 5})
+		beyond, err := env.client.ListTenantsPage(ctx, TenantQuery{After: tenantCursor(seeded[len(seeded)-1]), Limit: 5})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -230,11 +230,11 @@ func TestTenantListRefusesBadQueries(t *testing.T) {
 		{"limit=1001", `query parameter limit="1001" must be an integer from 1 to 1000`},
 		{"limit=-5", `query parameter limit="-5" must be an integer from 1 to 1000`},
 		{"limit=ten", `query parameter limit="ten" must be an integer from 1 to 1000`},
-		{"after=t0001", `query parameter after="t0001" is not a page cursor: illegal base64 data at input byte 4; send the "next" of the page before as it came`},
-		{"after=" + TenantCursor("Acme"), `query parameter after="QWNtZQ" is not a page cursor: it holds no tenant name; send the "next" of the page before as it came`},
-		{"before=t0001", `query parameter before="t0001" is not a page cursor: illegal base64 data at input byte 4; send the "next" of the page before as it came`},
-		{"after=" + TenantCursor("a") + "&before=" + TenantCursor("b"), `query parameters after= and before= read a page forwards or backwards: send one of them`},
-		{"phase=reddy", `query parameter phase="reddy" is not a phase: want one of ` + strings.Join(stamp.Phases, ", ")},
+		{"after=t0001", `query parameter after="t0001" is not a page cursor: illegal base64 data at input byte 4; send the "next" of a page as it came`},
+		{"after=" + tenantCursor("Acme"), `query parameter after="QWNtZQ" is not a page cursor: it holds no tenant name; send the "next" of a page as it came`},
+		{"before=t0001", `query parameter before="t0001" is not a page cursor: illegal base64 data at input byte 4; send the "prev" of a page as it came`},
+		{"after=" + tenantCursor("a") + "&before=" + tenantCursor("b"), `query parameters after= and before= read a page forwards or backwards: send one of them`},
+		{"phase=reddy", `query parameter phase="reddy" is not a phase: want one of ` + strings.Join(stamp.Phases(), ", ")},
 		{"label==eu", `query parameter label="=eu" has no key: want key or key=value`},
 	}
 	for _, tt := range tests {
@@ -253,7 +253,7 @@ func TestTenantListRefusesBadQueries(t *testing.T) {
 		})
 	}
 	_, err := env.client.ListTenantsPage(t.Context(), TenantQuery{After: "!"})
-	wantError(t, err, stamp.EINVALID, `query parameter after="!" is not a page cursor: illegal base64 data at input byte 0; send the "next" of the page before as it came`)
+	wantError(t, err, stamp.EINVALID, `query parameter after="!" is not a page cursor: illegal base64 data at input byte 0; send the "next" of a page as it came`)
 }
 
 // TestTenantListFiltered lists and counts a fleet of many kinds through
@@ -298,24 +298,36 @@ func TestTenantListFiltered(t *testing.T) {
 					wantCounts[stamp.TenantCount{Phase: tn.Status.Phase, Version: tn.CurrentVersion(), Plan: tn.Spec.Plan}]++
 				}
 			}
-			var forwards, backwards []string
+			// Forwards by next, checking that each page's prev leads
+			// back to the page before it; then backwards by prev.
+			var forwards, backwards, before []string
 			for q := (TenantQuery{Limit: 7, Filter: f}); ; {
 				page, err := env.client.ListTenantsPage(ctx, q)
 				if err != nil {
 					t.Fatal(err)
 				}
-				forwards = append(forwards, tenantNames(page.Tenants)...)
+				if (page.Prev == "") != (before == nil) {
+					t.Errorf("page after %q: prev %q, want one exactly when a page came before", q.After, page.Prev)
+				}
+				if page.Prev != "" {
+					back, err := env.client.ListTenantsPage(ctx, TenantQuery{Before: page.Prev, Limit: 7, Filter: f})
+					if err != nil || !slices.Equal(tenantNames(back.Tenants), before) || back.Next != q.After {
+						t.Errorf("the page before the one after %q: %v, next %q, %v; want %q, next %q", q.After, tenantNames(back.Tenants), back.Next, err, before, q.After)
+					}
+				}
+				before = tenantNames(page.Tenants)
+				forwards = append(forwards, before...)
 				if q.After = page.Next; q.After == "" {
 					break
 				}
 			}
-			for q := (TenantQuery{Before: TenantCursor("zzz"), Limit: 7, Filter: f}); ; {
+			for q := (TenantQuery{Before: tenantCursor("zzz"), Limit: 7, Filter: f}); ; {
 				page, err := env.client.ListTenantsPage(ctx, q)
 				if err != nil {
 					t.Fatal(err)
 				}
 				backwards = append(tenantNames(page.Tenants), backwards...)
-				if q.Before = page.Next; q.Before == "" {
+				if q.Before = page.Prev; q.Before == "" {
 					break
 				}
 			}

@@ -108,9 +108,9 @@ func TestConsole(t *testing.T) {
 	drive(t, ctx, "open the console", chromedp.Navigate(s.url()+"/"), chromedp.WaitVisible(chromedp.CSS(`#token`)))
 	checkAuditFinds(t, ctx)
 	audit(t, ctx, "login")
-	for range 10 {
-		if value(t, ctx, "see what has the focus", chromedp.Evaluate[string](`document.activeElement.id`)) == "token" {
-			break
+	for tabs := 0; value(t, ctx, "see what has the focus", chromedp.Evaluate[string](`document.activeElement.id`)) != "token"; tabs++ {
+		if tabs == 10 {
+			t.Fatal("ten presses of Tab did not reach the token field")
 		}
 		drive(t, ctx, "press Tab", chromedp.KeyEvent(kb.Tab))
 	}

@@ -41,7 +41,7 @@ func (s *Store) ListTenantsPage(ctx context.Context, p stamp.TenantPage) ([]*sta
 	rows, _ := s.pool.Query(ctx, query, args...)
 	ts, err := pgx.CollectRows(rows, scanTenant)
 	if err != nil {
-		return nil, "", fmt.Errorf("list tenants after %q: %w", p.After, err)
+		return nil, "", fmt.Errorf("list tenants: %w", err)
 	}
 	ts, next := sqlstore.CutPage(ts, limit, backwards)
 	return ts, next, nil

@@ -32,7 +32,7 @@ func (s *Store) ListTenantsPage(ctx context.Context, p stamp.TenantPage) ([]*sta
 	// One row over the limit tells whether another page follows.
 	ts, err := queryAll(ctx, s.read, scanTenant, listTenantsPageSQL(where, backwards), append([]any{p.After + p.Before}, append(args, limit+1)...)...)
 	if err != nil {
-		return nil, "", fmt.Errorf("list tenants after %q: %w", p.After, err)
+		return nil, "", fmt.Errorf("list tenants: %w", err)
 	}
 	ts, next := sqlstore.CutPage(ts, limit, backwards)
 	return ts, next, nil
